@@ -1,0 +1,94 @@
+//! ECS: the [`ContainerTasks`] port.
+
+use async_trait::async_trait;
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, ContainerOverride, KeyValuePair, LaunchType as EcsLaunchType, NetworkConfiguration,
+    TaskOverride,
+};
+
+use super::aws_error;
+use crate::error::{Error, Result};
+use crate::ports::{ContainerTasks, LaunchType, TaskRequest, TaskStatus};
+
+/// Tasks on ECS.
+#[derive(Clone, Debug)]
+pub struct EcsTasks {
+    client: Client,
+}
+
+impl EcsTasks {
+    /// Uses `client` for every call.
+    pub fn new(client: Client) -> Self {
+        EcsTasks { client }
+    }
+}
+
+#[async_trait]
+impl ContainerTasks for EcsTasks {
+    async fn run_task(&self, request: &TaskRequest) -> Result<String> {
+        let environment: Vec<KeyValuePair> =
+            request.environment.iter().map(|(k, v)| KeyValuePair::builder().name(k).value(v).build()).collect();
+        let container = ContainerOverride::builder()
+            .name(&request.container)
+            .set_command((!request.command.is_empty()).then(|| request.command.clone()))
+            .set_environment(Some(environment))
+            .build();
+        let network = (!request.subnets.is_empty()).then(|| {
+            let vpc = AwsVpcConfiguration::builder()
+                .set_subnets(Some(request.subnets.clone()))
+                .set_security_groups(Some(request.security_groups.clone()))
+                .assign_public_ip(AssignPublicIp::Disabled)
+                .build()
+                .expect("subnets are set");
+            NetworkConfiguration::builder().awsvpc_configuration(vpc).build()
+        });
+        let launch_type = match request.launch_type {
+            LaunchType::Ec2 => EcsLaunchType::Ec2,
+            LaunchType::Fargate => EcsLaunchType::Fargate,
+        };
+        let out = self
+            .client
+            .run_task()
+            .cluster(&request.cluster)
+            .task_definition(&request.task_definition)
+            .launch_type(launch_type)
+            .overrides(TaskOverride::builder().container_overrides(container).build())
+            .set_network_configuration(network)
+            .send()
+            .await
+            .map_err(|e| aws_error("ecs", "RunTask", e))?;
+        if let Some(failure) = out.failures().first() {
+            return Err(Error::Aws {
+                service: "ecs",
+                operation: "RunTask",
+                code: failure.reason().map(str::to_string),
+                message: format!("task not started: {}", failure.reason().unwrap_or("no reason given")),
+                retry: crate::Retry::Transient,
+                source: None,
+            });
+        }
+        out.tasks()
+            .first()
+            .and_then(|t| t.task_arn())
+            .map(str::to_string)
+            .ok_or_else(|| Error::config("ecs", "RunTask returned no task"))
+    }
+
+    async fn task_status(&self, cluster: &str, task_arn: &str) -> Result<TaskStatus> {
+        let out = self
+            .client
+            .describe_tasks()
+            .cluster(cluster)
+            .tasks(task_arn)
+            .send()
+            .await
+            .map_err(|e| aws_error("ecs", "DescribeTasks", e))?;
+        let task = out.tasks().first().ok_or_else(|| Error::NotFound { what: "task", id: task_arn.to_string() })?;
+        Ok(TaskStatus {
+            last_status: task.last_status().unwrap_or_default().to_string(),
+            exit_code: task.containers().first().and_then(|c| c.exit_code()),
+            stopped_reason: task.stopped_reason().map(str::to_string),
+        })
+    }
+}

@@ -1,0 +1,149 @@
+//! AWS adapters: the only module that imports the AWS SDK. Implements the ports, builds the SDK
+//! configuration in one place, and provisions realm resources (tables, queues, buckets, topics).
+//!
+//! Endpoints are never built here: the SDK's own `AWS_ENDPOINT_URL` (and per-service
+//! `AWS_ENDPOINT_URL_<SERVICE>`) variables, or an explicit override, point it at an emulator.
+
+mod dynamodb;
+mod ecs;
+mod eventbridge;
+mod item;
+pub mod provision;
+mod s3;
+mod ses;
+mod sns;
+mod sqs;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig, meta::region::RegionProviderChain, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use std::time::Duration;
+
+pub use dynamodb::DynamoTables;
+pub use ecs::EcsTasks;
+pub use eventbridge::EventBridgeBus;
+pub use s3::S3Blobs;
+pub use ses::SesMailer;
+pub use sns::SnsTopics;
+pub use sqs::SqsQueues;
+
+use crate::error::{Error, Retry};
+
+/// Where and how to reach AWS. Deployed code passes the defaults; tests and local tools pass an
+/// explicit emulator endpoint instead of changing the process environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsOptions {
+    /// Endpoint override for every service (otherwise the SDK's environment and profile rules).
+    pub endpoint_url: Option<String>,
+    /// Region (otherwise the SDK's provider chain, then `us-east-1`).
+    pub region: Option<String>,
+}
+
+/// Builds the SDK configuration: one TLS stack (rustls with ring), standard retries, a connect
+/// timeout, and the region and endpoint rules above.
+pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
+    let http = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
+    let region = RegionProviderChain::first_try(options.region.clone().map(Region::new))
+        .or_default_provider()
+        .or_else(Region::new("us-east-1"));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .region(region)
+        .retry_config(RetryConfig::standard().with_max_attempts(4))
+        .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).build());
+    if let Some(url) = &options.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+/// Every client lava uses, built once from one configuration.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    /// DynamoDB.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// SQS.
+    pub sqs: aws_sdk_sqs::Client,
+    /// S3 (path-style addressing when an endpoint override is in force).
+    pub s3: aws_sdk_s3::Client,
+    /// SNS.
+    pub sns: aws_sdk_sns::Client,
+    /// SES v2.
+    pub ses: aws_sdk_sesv2::Client,
+    /// EventBridge.
+    pub events: aws_sdk_eventbridge::Client,
+    /// ECS.
+    pub ecs: aws_sdk_ecs::Client,
+}
+
+impl Clients {
+    /// Builds every client from `config`.
+    pub fn new(config: &SdkConfig) -> Self {
+        let path_style = config.endpoint_url().is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+        let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build();
+        Clients {
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            sns: aws_sdk_sns::Client::new(config),
+            ses: aws_sdk_sesv2::Client::new(config),
+            events: aws_sdk_eventbridge::Client::new(config),
+            ecs: aws_sdk_ecs::Client::new(config),
+        }
+    }
+
+    /// Loads the configuration for `options` and builds every client.
+    pub async fn load(options: &AwsOptions) -> Self {
+        Self::new(&sdk_config(options).await)
+    }
+}
+
+/// Error codes that mean "try again later".
+const TRANSIENT_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "ExpiredToken",
+    "ExpiredTokenException",
+];
+
+/// Turns an SDK error into [`Error::Aws`], keeping the source and classifying it for retry:
+/// timeouts, connection failures, 5xx, 429 and throttling codes are transient.
+pub(crate) fn aws_error<E>(service: &'static str, operation: &'static str, err: SdkError<E, HttpResponse>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let code = err.code().map(str::to_string);
+    let retry = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => Retry::Transient,
+        SdkError::ServiceError(ctx) => {
+            let status = ctx.raw().status().as_u16();
+            if status >= 500 || status == 429 || code.as_deref().is_some_and(|c| TRANSIENT_CODES.contains(&c)) {
+                Retry::Transient
+            } else {
+                Retry::Permanent
+            }
+        }
+        _ => Retry::Permanent,
+    };
+    let message = match (err.code(), err.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.to_string(),
+        _ => DisplayErrorContext(&err).to_string(),
+    };
+    Error::Aws { service, operation, code, message, retry, source: Some(Box::new(err)) }
+}

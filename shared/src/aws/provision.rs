@@ -1,0 +1,238 @@
+//! Creating a realm's resources (the local realm, and test fixtures) with the same names, keys and
+//! indexes the templates create. Every call is idempotent: an existing resource is left as it is.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use super::{Clients, aws_error};
+use crate::error::{Error, Result};
+use crate::names::{IndexDef, TableDef};
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("name and type are set")
+}
+
+fn projection(index: &IndexDef) -> Projection {
+    match index.include {
+        None => Projection::builder().projection_type(ProjectionType::All).build(),
+        Some(attrs) => Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .set_non_key_attributes(Some(attrs.iter().map(|a| a.to_string()).collect()))
+            .build(),
+    }
+}
+
+/// Creates a table (on-demand billing) with its indexes and TTL, unless it exists.
+pub async fn create_table(clients: &Clients, def: &TableDef) -> Result<()> {
+    let mut attributes: Vec<&str> = vec![def.hash_key];
+    attributes.extend(def.range_key);
+    for index in def.global_indexes.iter().chain(&def.local_indexes) {
+        attributes.extend([index.hash_key, index.range_key]);
+    }
+    attributes.sort_unstable();
+    attributes.dedup();
+    let mut schema = vec![key(def.hash_key, KeyType::Hash)];
+    schema.extend(def.range_key.map(|r| key(r, KeyType::Range)));
+    let mut request = clients
+        .dynamodb
+        .create_table()
+        .table_name(&def.name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(schema))
+        .set_attribute_definitions(Some(
+            attributes
+                .iter()
+                .map(|a| {
+                    AttributeDefinition::builder()
+                        .attribute_name(*a)
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .expect("name and type are set")
+                })
+                .collect(),
+        ));
+    for index in &def.global_indexes {
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(index.name)
+                .key_schema(key(index.hash_key, KeyType::Hash))
+                .key_schema(key(index.range_key, KeyType::Range))
+                .projection(projection(index))
+                .build()
+                .expect("index fields are set"),
+        );
+    }
+    for index in &def.local_indexes {
+        request = request.local_secondary_indexes(
+            LocalSecondaryIndex::builder()
+                .index_name(index.name)
+                .key_schema(key(index.hash_key, KeyType::Hash))
+                .key_schema(key(index.range_key, KeyType::Range))
+                .projection(projection(index))
+                .build()
+                .expect("index fields are set"),
+        );
+    }
+    match request.send().await {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => return Ok(()),
+        Err(e) => return Err(aws_error("dynamodb", "CreateTable", e)),
+    }
+    if let Some(ttl) = def.ttl_attribute {
+        clients
+            .dynamodb
+            .update_time_to_live()
+            .table_name(&def.name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder().attribute_name(ttl).enabled(true).build().expect("fields are set"),
+            )
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb", "UpdateTimeToLive", e))?;
+    }
+    Ok(())
+}
+
+/// Creates a standard queue and its dead-letter queue (`<name>-dlq`, messages moved there after
+/// `max_receives` receipts); returns the queue's URL.
+pub async fn create_queue_with_dlq(clients: &Clients, name: &str, visibility_seconds: u32, max_receives: u32) -> Result<String> {
+    let dlq_url = create_queue(clients, &crate::names::ResourceNames::dead_letter_queue(name), &[]).await?;
+    let dlq_arn = queue_arn(clients, &dlq_url).await?;
+    let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#);
+    create_queue(
+        clients,
+        name,
+        &[(QueueAttributeName::VisibilityTimeout, visibility_seconds.to_string()), (QueueAttributeName::RedrivePolicy, redrive)],
+    )
+    .await
+}
+
+/// Creates a standard queue with the given attributes; returns its URL.
+pub async fn create_queue(clients: &Clients, name: &str, attributes: &[(QueueAttributeName, String)]) -> Result<String> {
+    let mut request = clients.sqs.create_queue().queue_name(name);
+    for (k, v) in attributes {
+        request = request.attributes(k.clone(), v);
+    }
+    let out = request.send().await.map_err(|e| aws_error("sqs", "CreateQueue", e))?;
+    out.queue_url.ok_or_else(|| Error::config(name.to_string(), "CreateQueue returned no URL"))
+}
+
+/// The ARN of a queue.
+pub async fn queue_arn(clients: &Clients, queue_url: &str) -> Result<String> {
+    let out = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| aws_error("sqs", "GetQueueAttributes", e))?;
+    out.attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or_else(|| Error::config(queue_url.to_string(), "queue has no ARN"))
+}
+
+/// Creates a bucket unless it exists (in the client's region).
+pub async fn create_bucket(clients: &Clients, bucket: &str) -> Result<()> {
+    let region = clients.s3.config().region().map(|r| r.to_string()).unwrap_or_default();
+    let mut request = clients.s3.create_bucket().bucket(bucket);
+    if !region.is_empty() && region != "us-east-1" {
+        let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region.as_str()))
+            .build();
+        request = request.create_bucket_configuration(location);
+    }
+    match request.send().await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(aws_error("s3", "CreateBucket", e)),
+    }
+}
+
+/// Creates an SNS topic (idempotent); returns its ARN.
+pub async fn create_topic(clients: &Clients, name: &str) -> Result<String> {
+    let out = clients.sns.create_topic().name(name).send().await.map_err(|e| aws_error("sns", "CreateTopic", e))?;
+    out.topic_arn.ok_or_else(|| Error::config(name.to_string(), "CreateTopic returned no ARN"))
+}
+
+/// Subscribes a queue to a topic with raw message delivery.
+pub async fn subscribe_queue(clients: &Clients, topic_arn: &str, queue_arn: &str) -> Result<()> {
+    clients
+        .sns
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .map_err(|e| aws_error("sns", "Subscribe", e))?;
+    Ok(())
+}
+
+/// Verifies an SES identity (an address or a domain) so it can send.
+pub async fn verify_email_identity(clients: &Clients, identity: &str) -> Result<()> {
+    match clients.ses.create_email_identity().email_identity(identity).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_already_exists_exception()) => Ok(()),
+        Err(e) => Err(aws_error("sesv2", "CreateEmailIdentity", e)),
+    }
+}
+
+/// Creates (or updates) an EventBridge rule on the default bus matching `pattern`, with a queue
+/// as its only target.
+pub async fn route_events_to_queue(clients: &Clients, rule: &str, pattern: &str, queue_arn: &str) -> Result<()> {
+    clients
+        .events
+        .put_rule()
+        .name(rule)
+        .event_pattern(pattern)
+        .send()
+        .await
+        .map_err(|e| aws_error("events", "PutRule", e))?;
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("queue")
+        .arn(queue_arn)
+        .build()
+        .map_err(|e| Error::config(rule.to_string(), e.to_string()))?;
+    clients
+        .events
+        .put_targets()
+        .rule(rule)
+        .targets(target)
+        .send()
+        .await
+        .map_err(|e| aws_error("events", "PutTargets", e))?;
+    Ok(())
+}
+
+/// Creates an ECS cluster and registers a one-container task definition; returns its ARN.
+pub async fn register_task(clients: &Clients, cluster: &str, family: &str, container: &str, image: &str) -> Result<String> {
+    clients
+        .ecs
+        .create_cluster()
+        .cluster_name(cluster)
+        .send()
+        .await
+        .map_err(|e| aws_error("ecs", "CreateCluster", e))?;
+    let definition = aws_sdk_ecs::types::ContainerDefinition::builder().name(container).image(image).memory(512).build();
+    let out = clients
+        .ecs
+        .register_task_definition()
+        .family(family)
+        .container_definitions(definition)
+        .send()
+        .await
+        .map_err(|e| aws_error("ecs", "RegisterTaskDefinition", e))?;
+    out.task_definition
+        .and_then(|t| t.task_definition_arn)
+        .ok_or_else(|| Error::config(family.to_string(), "RegisterTaskDefinition returned no ARN"))
+}

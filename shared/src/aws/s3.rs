@@ -1,0 +1,86 @@
+//! S3: the [`BlobStore`] port.
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+
+use super::aws_error;
+use crate::error::{Error, Result};
+use crate::ports::{BlobStore, Encryption, Listing, ObjectInfo};
+
+/// Objects on S3.
+#[derive(Clone, Debug)]
+pub struct S3Blobs {
+    client: Client,
+}
+
+impl S3Blobs {
+    /// Uses `client` for every call.
+    pub fn new(client: Client) -> Self {
+        S3Blobs { client }
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3Blobs {
+    async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>, encryption: &Encryption) -> Result<()> {
+        let request = self.client.put_object().bucket(bucket).key(key).body(ByteStream::from(body));
+        let request = match encryption {
+            Encryption::Aes256 => request.server_side_encryption(ServerSideEncryption::Aes256),
+            Encryption::Kms(key_id) => request.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key_id),
+        };
+        request.send().await.map_err(|e| aws_error("s3", "PutObject", e))?;
+        Ok(())
+    }
+
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>> {
+        let out = self.client.get_object().bucket(bucket).key(key).send().await.map_err(|e| {
+            if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                Error::NotFound { what: "object", id: format!("s3://{bucket}/{key}") }
+            } else {
+                aws_error("s3", "GetObject", e)
+            }
+        })?;
+        let data = out.body.collect().await.map_err(|e| Error::Aws {
+            service: "s3",
+            operation: "GetObject",
+            code: None,
+            message: format!("reading s3://{bucket}/{key}: {e}"),
+            retry: crate::Retry::Transient,
+            source: Some(Box::new(e)),
+        })?;
+        Ok(data.into_bytes().to_vec())
+    }
+
+    async fn list_objects(&self, bucket: &str, prefix: &str, delimiter: Option<&str>) -> Result<Listing> {
+        let mut listing = Listing::default();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_string))
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("s3", "ListObjectsV2", e))?;
+            for object in out.contents() {
+                listing.objects.push(ObjectInfo {
+                    key: object.key().unwrap_or_default().to_string(),
+                    size: object.size().unwrap_or(0).max(0) as u64,
+                });
+            }
+            listing.prefixes.extend(out.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_string)));
+            match out.next_continuation_token {
+                Some(next) if out.is_truncated == Some(true) => token = Some(next),
+                _ => break,
+            }
+        }
+        listing.objects.sort_by(|a, b| a.key.cmp(&b.key));
+        listing.prefixes.sort();
+        Ok(listing)
+    }
+}

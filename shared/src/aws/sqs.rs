@@ -1,0 +1,106 @@
+//! SQS: the [`WorkQueue`] port.
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+
+use super::aws_error;
+use crate::error::{Error, Result};
+use crate::ports::{OutgoingMessage, QueueMessage, WorkQueue};
+
+/// Queues on SQS.
+#[derive(Clone, Debug)]
+pub struct SqsQueues {
+    client: Client,
+}
+
+impl SqsQueues {
+    /// Uses `client` for every call.
+    pub fn new(client: Client) -> Self {
+        SqsQueues { client }
+    }
+}
+
+#[async_trait]
+impl WorkQueue for SqsQueues {
+    async fn queue_url(&self, name: &str) -> Result<String> {
+        let out = self.client.get_queue_url().queue_name(name).send().await.map_err(|e| {
+            if e.as_service_error().is_some_and(|s| s.is_queue_does_not_exist()) {
+                Error::NotFound { what: "queue", id: name.to_string() }
+            } else {
+                aws_error("sqs", "GetQueueUrl", e)
+            }
+        })?;
+        out.queue_url.ok_or_else(|| Error::NotFound { what: "queue", id: name.to_string() })
+    }
+
+    async fn send(&self, queue_url: &str, message: &OutgoingMessage) -> Result<String> {
+        let out = self
+            .client
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(&message.body)
+            .delay_seconds(message.delay_seconds as i32)
+            .set_message_group_id(message.group_id.clone())
+            .set_message_deduplication_id(message.dedup_id.clone())
+            .send()
+            .await
+            .map_err(|e| aws_error("sqs", "SendMessage", e))?;
+        Ok(out.message_id.unwrap_or_default())
+    }
+
+    async fn receive(&self, queue_url: &str, max: u32, wait_seconds: u32) -> Result<Vec<QueueMessage>> {
+        #[allow(deprecated)] // the older attribute form, for emulators that predate the new one
+        let request = self.client.receive_message().attribute_names(QueueAttributeName::All);
+        let out = request
+            .queue_url(queue_url)
+            .max_number_of_messages(max.clamp(1, 10) as i32)
+            .wait_time_seconds(wait_seconds.min(20) as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| aws_error("sqs", "ReceiveMessage", e))?;
+        Ok(out
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                let receive_count = m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(1);
+                QueueMessage {
+                    message_id: m.message_id.unwrap_or_default(),
+                    receipt_handle: m.receipt_handle.unwrap_or_default(),
+                    body: m.body.unwrap_or_default(),
+                    receive_count,
+                }
+            })
+            .collect())
+    }
+
+    async fn delete(&self, queue_url: &str, receipt_handle: &str) -> Result<()> {
+        self.client
+            .delete_message()
+            .queue_url(queue_url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map_err(|e| aws_error("sqs", "DeleteMessage", e))?;
+        Ok(())
+    }
+
+    async fn set_visibility(&self, queue_url: &str, receipt_handle: &str, seconds: u32) -> Result<()> {
+        self.client
+            .change_message_visibility()
+            .queue_url(queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds.min(43_200) as i32)
+            .send()
+            .await
+            .map_err(|e| aws_error("sqs", "ChangeMessageVisibility", e))?;
+        Ok(())
+    }
+}

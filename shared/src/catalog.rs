@@ -1,0 +1,91 @@
+//! Typed access to a realm's specs (realm entry, jobs, connections, s3 triggers) over a
+//! [`TableStore`].
+
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::model::{ConnectionEntry, JobSpec, RealmEntry, S3TriggerEntry};
+use crate::names::ResourceNames;
+use crate::ports::{Item, TableStore};
+
+/// A realm's specs.
+#[derive(Clone)]
+pub struct Catalog {
+    tables: Arc<dyn TableStore>,
+    names: ResourceNames,
+}
+
+fn key(attribute: &str, value: &str) -> Item {
+    let Value::Object(map) = json!({ attribute: value }) else { unreachable!("a json object literal") };
+    map
+}
+
+fn item(value: Value) -> Item {
+    match value {
+        Value::Object(map) => map,
+        _ => unreachable!("specs serialise to maps"),
+    }
+}
+
+impl Catalog {
+    /// A catalog over `tables` using the realm's table names.
+    pub fn new(tables: Arc<dyn TableStore>, names: ResourceNames) -> Self {
+        Catalog { tables, names }
+    }
+
+    /// The realm's resource names.
+    pub fn names(&self) -> &ResourceNames {
+        &self.names
+    }
+
+    /// The realm entry.
+    pub async fn realm(&self) -> Result<RealmEntry> {
+        let found = self.tables.get_item(&self.names.realms_table, &key("realm", &self.names.realm), false).await?;
+        let found = found.ok_or_else(|| Error::NotFound { what: "realm", id: self.names.realm.clone() })?;
+        Ok(RealmEntry::from_value(&Value::Object(found))?)
+    }
+
+    /// Writes the realm entry.
+    pub async fn put_realm(&self, realm: &RealmEntry) -> Result<()> {
+        self.tables.put_item(&self.names.realms_table, item(realm.to_value())).await
+    }
+
+    /// A job spec.
+    pub async fn job(&self, job_id: &str) -> Result<JobSpec> {
+        let found = self.tables.get_item(&self.names.jobs_table, &key("job_id", job_id), false).await?;
+        let found = found.ok_or_else(|| Error::NotFound { what: "job", id: job_id.to_string() })?;
+        Ok(JobSpec::from_value(&Value::Object(found))?)
+    }
+
+    /// Writes a job spec.
+    pub async fn put_job(&self, job: &JobSpec) -> Result<()> {
+        self.tables.put_item(&self.names.jobs_table, item(job.to_value())).await
+    }
+
+    /// Every job, by job id. A stored item that is not a readable job is an error naming it.
+    pub async fn jobs(&self) -> Result<Vec<JobSpec>> {
+        let items = self.tables.scan_items(&self.names.jobs_table).await?;
+        let mut jobs = items.into_iter().map(|i| JobSpec::from_value(&Value::Object(i))).collect::<Result<Vec<_>, _>>()?;
+        jobs.sort_by(|a, b| a.job_id.cmp(&b.job_id));
+        Ok(jobs)
+    }
+
+    /// A connection entry.
+    pub async fn connection(&self, conn_id: &str) -> Result<ConnectionEntry> {
+        let found = self.tables.get_item(&self.names.connections_table, &key("conn_id", conn_id), false).await?;
+        let found = found.ok_or_else(|| Error::NotFound { what: "connection", id: conn_id.to_string() })?;
+        Ok(ConnectionEntry::from_value(&Value::Object(found))?)
+    }
+
+    /// Writes a connection entry.
+    pub async fn put_connection(&self, connection: &ConnectionEntry) -> Result<()> {
+        self.tables.put_item(&self.names.connections_table, item(connection.to_value())).await
+    }
+
+    /// Writes an S3 trigger.
+    pub async fn put_s3trigger(&self, trigger: &S3TriggerEntry) -> Result<()> {
+        let value = serde_json::to_value(trigger).map_err(|e| Error::json("s3 trigger", e))?;
+        self.tables.put_item(&self.names.s3triggers_table, item(value)).await
+    }
+}

@@ -1,0 +1,21 @@
+//! The lava library. Every deployable (the Lambdas, the worker, the CLI) is built from it.
+//!
+//! - [`model`]: records and messages with their validation (no I/O).
+//! - [`documents`]: reading specs from JSON and YAML files.
+//! - [`names`]: resource names of a realm, derived in one place.
+//! - [`ports`]: the traits the application code talks to.
+//! - [`aws`]: the only module that imports the AWS SDK; implements the ports.
+//! - `fake` (feature `test-util`): in-memory ports for tests.
+#![warn(missing_docs)]
+
+pub mod aws;
+pub mod catalog;
+pub mod documents;
+pub mod error;
+#[cfg(feature = "test-util")]
+pub mod fake;
+pub mod model;
+pub mod names;
+pub mod ports;
+
+pub use error::{Error, Result, Retry};

@@ -1,0 +1,322 @@
+//! Job specifications: items of the `lava.<realm>.jobs` table.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::action::validate_action_lists;
+use super::params::{JobParameters, validate_payload};
+use super::schedule::validate_schedule;
+use super::validation::{Report, ValidationError, ValidationErrors, from_value, is_extension_key, is_reserved_name, kind_of};
+use super::values::DurationSpec;
+
+/// Every job type the original runs. Types outside this list are rejected.
+pub const JOB_TYPES: &[&str] = &[
+    "chain",
+    "cmd",
+    "dag",
+    "db_from_s3",
+    "dispatch",
+    "docker",
+    "exe",
+    "foreach",
+    "lavasched",
+    "log",
+    "pkg",
+    "redshift_unload",
+    "sharepoint_get_doc",
+    "sharepoint_get_list",
+    "sharepoint_get_multi_doc",
+    "sharepoint_put_doc",
+    "sharepoint_put_list",
+    "smb_get",
+    "smb_put",
+    "sql",
+    "sqlc",
+    "sqli",
+    "sqlv",
+];
+
+/// The job fields the original knows; anything else (other than `x-*`) only earns a warning.
+const KNOWN_FIELDS: &[&str] = &[
+    "job_id",
+    "type",
+    "worker",
+    "payload",
+    "description",
+    "owner",
+    "enabled",
+    "dispatcher",
+    "schedule",
+    "parameters",
+    "globals",
+    "state",
+    "event_log",
+    "iteration_limit",
+    "iteration_delay",
+    "max_run_delay",
+    "max_tries",
+    "cw_metrics",
+    "on_success",
+    "on_fail",
+    "on_retry",
+];
+
+/// Limits that validation applies; the realm's `config` may change them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// `ITERATION_MAX_LIMIT` (10).
+    pub iteration_max_limit: i64,
+    /// `ITERATION_MAX_DELAY` in seconds (5m).
+    pub iteration_max_delay: f64,
+    /// `SQS_MAX_DELAY_MINS` × 60 (900 s).
+    pub max_delay: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { iteration_max_limit: 10, iteration_max_delay: 300.0, max_delay: 900.0 }
+    }
+}
+
+/// A job specification as stored in the jobs table. Unknown fields are kept (and round-trip).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// Unique id within the realm; may contain `/`.
+    pub job_id: String,
+    /// Job type (handler name), one of [`JOB_TYPES`].
+    #[serde(rename = "type")]
+    pub job_type: String,
+    /// The worker fleet allowed to run it.
+    pub worker: String,
+    /// Type-specific payload; the attribute must exist but may be null.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Owner; exported to executables as `LAVA_OWNER`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Boolean, or a Jinja string rendered at run time (absent means disabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<Value>,
+    /// The dispatcher whose schedule includes this job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatcher: Option<String>,
+    /// Cron string, scheduling object, or a list of both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Value>,
+    /// Type-specific parameters (null means empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
+    /// User globals for Jinja; names must not start with `lava`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub globals: Option<Value>,
+    /// `state_id` → default value, replaced at run time by the state table's value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<Value>,
+    /// Rendered and written as a `logging` event before the first iteration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_log: Option<Value>,
+    /// Attempts per run (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration_limit: Option<i64>,
+    /// Sleep between attempts (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration_delay: Option<DurationSpec>,
+    /// Reject a run whose start is later than this after dispatch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_run_delay: Option<DurationSpec>,
+    /// Discard a redelivered message received more than this many times (0: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tries: Option<i64>,
+    /// Per-job CloudWatch metrics switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cw_metrics: Option<bool>,
+    /// Actions after success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_success: Option<Value>,
+    /// Actions after the final failed attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_fail: Option<Value>,
+    /// Actions after each failed attempt that will be retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_retry: Option<Value>,
+    /// `x-*` attributes and anything else the original does not know, kept as they are.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Distinguishes an attribute that is present but null from one that is absent.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// How the `enabled` field decides whether a run goes ahead.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Enabled {
+    /// A boolean (absent counts as `false`).
+    Static(bool),
+    /// A Jinja template: the run goes ahead iff it renders to `true` (trimmed, any case).
+    Template(String),
+    /// Any other value (e.g. a number): neither true nor false, so the job runs.
+    Other,
+}
+
+impl JobSpec {
+    /// Reads a job from a JSON value (a jobs-table item, or a file's content), naming the field
+    /// that has the wrong type.
+    pub fn from_value(value: &Value) -> Result<Self, ValidationErrors> {
+        let id = value.get("job_id").and_then(Value::as_str).unwrap_or("?");
+        from_value(value).map_err(|e| {
+            let path = if e.path.is_empty() { format!("jobs[{id}]") } else { format!("jobs[{id}].{}", e.path) };
+            ValidationErrors(vec![ValidationError { path, reason: e.reason }])
+        })
+    }
+
+    /// The job as a JSON value (a jobs-table item).
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).expect("a job spec always serialises")
+    }
+
+    /// How `enabled` behaves at run time.
+    pub fn enabled(&self) -> Enabled {
+        match &self.enabled {
+            None | Some(Value::Null) => Enabled::Static(false),
+            Some(Value::Bool(b)) => Enabled::Static(*b),
+            Some(Value::String(s)) => Enabled::Template(s.clone()),
+            Some(_) => Enabled::Other,
+        }
+    }
+
+    /// The parameters map (null or absent is empty).
+    pub fn parameters_map(&self) -> Map<String, Value> {
+        as_map(&self.parameters)
+    }
+
+    /// The globals map (null or absent is empty).
+    pub fn globals_map(&self) -> Map<String, Value> {
+        as_map(&self.globals)
+    }
+
+    /// The state defaults map (null or absent is empty).
+    pub fn state_map(&self) -> Map<String, Value> {
+        as_map(&self.state)
+    }
+
+    /// The typed parameters for this job's type.
+    pub fn typed_parameters(&self) -> Result<JobParameters, String> {
+        JobParameters::parse(&self.job_type, &self.parameters_map())
+    }
+
+    /// Checks everything the worker would check before and while running the job, so that a
+    /// bad spec is caught when it is written rather than when it is dispatched.
+    /// Returns the warnings when the job is usable.
+    pub fn validate(&self, limits: &Limits) -> Result<Vec<ValidationError>, ValidationErrors> {
+        let mut report = Report::default();
+        let at = |field: &str| format!("jobs[{}].{field}", self.job_id);
+
+        if self.job_id.trim().is_empty() {
+            report.error("jobs[].job_id", "must not be empty");
+        }
+        if self.worker.trim().is_empty() {
+            report.error(at("worker"), "must not be empty");
+        }
+        let known_type = JOB_TYPES.contains(&self.job_type.as_str());
+        if !known_type {
+            report.error(at("type"), format!("{:?}: unknown job type (known types: {})", self.job_type, JOB_TYPES.join(", ")));
+        }
+        match &self.payload {
+            None => report.error(at("payload"), "is required (use null or \"--\" when the job type ignores it)"),
+            Some(payload) if known_type => {
+                if let Err(reason) = validate_payload(&self.job_type, payload) {
+                    report.error(at("payload"), reason);
+                }
+            }
+            Some(_) => {}
+        }
+        if self.description.is_none() {
+            report.warn(at("description"), "missing (deprecated: it will become required)");
+        }
+        if self.owner.is_none() {
+            report.warn(at("owner"), "missing (deprecated: it will become required)");
+        }
+        match &self.enabled {
+            Some(Value::Bool(_) | Value::String(_)) | None => {}
+            Some(other) => report.warn(at("enabled"), format!("is {}: neither true nor false, so the job runs", kind_of(other))),
+        }
+        for (field, value) in [("parameters", &self.parameters), ("globals", &self.globals), ("state", &self.state)] {
+            if let Some(v) = value
+                && !(v.is_object() || v.is_null())
+            {
+                report.error(at(field), format!("must be a map, not {}", kind_of(v)));
+            }
+        }
+        for name in self.globals_map().keys() {
+            if is_reserved_name(name) {
+                report.error(at(&format!("globals.{name}")), "Reserved global: names starting with \"lava\" belong to lava");
+            }
+        }
+        if let Some(limit) = self.iteration_limit {
+            if limit < 0 {
+                report.error(at("iteration_limit"), format!("{limit} is negative"));
+            } else if limit > limits.iteration_max_limit {
+                report.error(at("iteration_limit"), format!("{limit} is over the maximum of {}", limits.iteration_max_limit));
+            } else if limit == 0 {
+                report.warn(at("iteration_limit"), "0 means the job never runs");
+            }
+        }
+        if let Some(delay) = &self.iteration_delay {
+            match delay.seconds() {
+                Err(reason) => report.error(at("iteration_delay"), reason),
+                Ok(s) if s < 0.0 => report.error(at("iteration_delay"), format!("{delay} is negative")),
+                Ok(s) if s > limits.iteration_max_delay => report.error(
+                    at("iteration_delay"),
+                    format!("{delay} is over the {} maximum", seconds_text(limits.iteration_max_delay)),
+                ),
+                Ok(_) => {}
+            }
+        }
+        if let Some(delay) = &self.max_run_delay
+            && let Err(reason) = delay.seconds()
+        {
+            report.error(at("max_run_delay"), reason);
+        }
+        if let Some(tries) = self.max_tries
+            && tries < 0
+        {
+            report.error(at("max_tries"), format!("{tries} is negative"));
+        }
+        if let Some(schedule) = &self.schedule {
+            validate_schedule(schedule, &at("schedule"), &mut report);
+        }
+        if known_type && let Err(reason) = self.typed_parameters() {
+            report.error(at("parameters"), format!("Bad job parameters: {reason}"));
+        }
+        let lists = [("on_success", &self.on_success), ("on_fail", &self.on_fail), ("on_retry", &self.on_retry)];
+        validate_action_lists(&lists, &format!("jobs[{}]", self.job_id), limits, &mut report);
+        for key in self.extra.keys() {
+            if !is_extension_key(key) && !KNOWN_FIELDS.contains(&key.as_str()) {
+                report.warn(at(key), "unknown field (ignored; use an x- prefix for tooling data)");
+            }
+        }
+        report.into_result()
+    }
+}
+
+fn as_map(value: &Option<Value>) -> Map<String, Value> {
+    match value {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    }
+}
+
+/// Prints seconds as the shortest exact `nnX` form (`300` → `5m`).
+pub(crate) fn seconds_text(seconds: f64) -> String {
+    for (unit, size) in [("w", 604_800.0), ("d", 86_400.0), ("h", 3_600.0), ("m", 60.0)] {
+        if seconds >= size && (seconds / size).fract() == 0.0 {
+            return format!("{}{unit}", seconds / size);
+        }
+    }
+    format!("{seconds}s")
+}

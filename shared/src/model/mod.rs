@@ -1,0 +1,27 @@
+//! The data model: serde types for every record lava stores or sends, and their validation.
+//! No I/O and no AWS types here.
+
+pub mod action;
+pub mod connection;
+pub mod event;
+pub mod job;
+pub mod message;
+pub mod params;
+pub mod realm;
+pub mod s3trigger;
+pub mod schedule;
+pub mod state;
+pub mod validation;
+pub mod values;
+
+pub use action::Action;
+pub use connection::ConnectionEntry;
+pub use event::{EventLogEntry, EventRecord, EventStatus, EventUpdate};
+pub use job::{Enabled, JobSpec, Limits};
+pub use message::{MessageError, WorkerMessage};
+pub use params::JobParameters;
+pub use realm::RealmEntry;
+pub use s3trigger::S3TriggerEntry;
+pub use state::{StateItem, StateType};
+pub use validation::{Report, ValidationError, ValidationErrors};
+pub use values::{DurationSpec, S3Location};

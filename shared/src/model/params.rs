@@ -1,0 +1,476 @@
+//! Type-specific job parameters and payload rules.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use super::validation::{check_keys, from_value, kind_of};
+use super::values::{DurationSpec, parse_config_bool};
+
+/// A boolean parameter. Accepts real booleans and the config forms (`"yes"`, `"false"`, `1`):
+/// the original tested truthiness, which made `"false"` true; here it means false.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Flag(pub bool);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        parse_config_bool(&v).map(Flag).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parameters of `cmd` jobs.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+pub struct CmdParams {
+    /// Appended to argv after the payload tokens.
+    #[serde(default)]
+    pub args: Vec<ArgValue>,
+    /// Extra environment (values rendered).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Render argv and env (default true).
+    pub jinja: Option<Flag>,
+    /// Kill after this long (default `CMD_TIMEOUT`).
+    pub timeout: Option<DurationSpec>,
+    /// Available as `vars` in templates.
+    #[serde(default)]
+    pub vars: Map<String, Value>,
+}
+
+/// Parameters of `exe` jobs.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+pub struct ExeParams {
+    /// Appended to argv after the payload tokens.
+    #[serde(default)]
+    pub args: Vec<ArgValue>,
+    /// Connection label → conn_id.
+    #[serde(default)]
+    pub connections: BTreeMap<String, String>,
+    /// Extra environment (values rendered).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Render argv and env (default true).
+    pub jinja: Option<Flag>,
+    /// Kill each executable after this long (default `EXE_TIMEOUT`).
+    pub timeout: Option<DurationSpec>,
+    /// Available as `vars` in templates.
+    #[serde(default)]
+    pub vars: Map<String, Value>,
+}
+
+/// Parameters of `pkg` jobs.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+pub struct PkgParams {
+    /// Entry point (relative to the archive root) and its arguments.
+    pub command: Option<String>,
+    /// Legacy synonym of `command`.
+    pub main: Option<String>,
+    /// Appended to argv.
+    #[serde(default)]
+    pub args: Vec<ArgValue>,
+    /// Connection label → conn_id.
+    #[serde(default)]
+    pub connections: BTreeMap<String, String>,
+    /// Extra environment (values rendered).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Render argv and env (default true).
+    pub jinja: Option<Flag>,
+    /// Kill each archive's run after this long (default `PKG_TIMEOUT`).
+    pub timeout: Option<DurationSpec>,
+    /// Available as `vars` in templates.
+    #[serde(default)]
+    pub vars: Map<String, Value>,
+}
+
+/// Parameters of `docker` jobs.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+pub struct DockerParams {
+    /// Command line (default: the image's entry point).
+    pub command: Option<String>,
+    /// Appended to the command; ignored without one.
+    #[serde(default)]
+    pub args: Vec<ArgValue>,
+    /// Connection label → conn_id.
+    #[serde(default)]
+    pub connections: BTreeMap<String, String>,
+    /// conn_id of a `docker` connection (default: the realm's `docker`).
+    pub docker: Option<String>,
+    /// Container environment (values rendered).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Container runtime options (whitelisted names).
+    #[serde(default)]
+    pub host_config: Map<String, Value>,
+    /// Render command and env (default true).
+    pub jinja: Option<Flag>,
+    /// Kill the container after this long (default `DOCKER_TIMEOUT`).
+    pub timeout: Option<DurationSpec>,
+    /// Available as `vars` in templates.
+    #[serde(default)]
+    pub vars: Map<String, Value>,
+}
+
+/// The `host_config` names a docker job may set.
+pub const DOCKER_HOST_CONFIG: &[&str] = &[
+    "blkio_weight",
+    "blkio_weight_device",
+    "cap_add",
+    "cap_drop",
+    "cpu_count",
+    "cpu_percent",
+    "cpu_period",
+    "cpu_quota",
+    "cpu_shares",
+    "cpuset_cpus",
+    "cpuset_mems",
+    "device_read_bps",
+    "device_read_iops",
+    "device_write_bps",
+    "device_write_iops",
+    "dns",
+    "dns_opt",
+    "dns_search",
+    "domainname",
+    "extra_hosts",
+    "hostname",
+    "group_add",
+    "mem_limit",
+    "mem_swappiness",
+    "memswap_limit",
+    "nano_cpus",
+    "network_disabled",
+    "network_mode",
+    "ports",
+    "publish_all_ports",
+    "shm_size",
+    "user",
+    "working_dir",
+];
+
+/// Parameters of `sql` and `sqli` jobs (`output` is sql/sqli only), and of `sqlv` jobs
+/// (`format`, `level`, `timeout` are sqlv only).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+pub struct SqlParams {
+    /// The database connection.
+    pub conn_id: String,
+    /// Rows fetched per round trip (default `SQL_BATCH_SIZE`).
+    pub batch_size: Option<i64>,
+    /// CSV field separator.
+    pub delimiter: Option<String>,
+    /// `excel`, `excel-tab` or `unix`.
+    pub dialect: Option<String>,
+    /// Double an embedded quote character.
+    pub doublequote: Option<Flag>,
+    /// Escape character (or null).
+    pub escapechar: Option<String>,
+    /// Quote character.
+    pub quotechar: Option<String>,
+    /// `minimal`, `all`, `nonnumeric` or `none`.
+    pub quoting: Option<String>,
+    /// Write a header row.
+    pub header: Option<Flag>,
+    /// Render statements (default true).
+    pub jinja: Option<Flag>,
+    /// Sub-directory for output files (sql, sqli).
+    pub output: Option<String>,
+    /// Do not split statements.
+    pub raw: Option<Flag>,
+    /// Run everything in one transaction.
+    pub transaction: Option<Flag>,
+    /// Available as `vars` in templates.
+    #[serde(default)]
+    pub vars: Map<String, Value>,
+    /// lava-sql output format (sqlv).
+    pub format: Option<String>,
+    /// lava-sql log level (sqlv).
+    pub level: Option<String>,
+    /// Time limit for the whole run (sqlv).
+    pub timeout: Option<DurationSpec>,
+}
+
+/// Parameters of `sqlc` jobs.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+pub struct SqlcParams {
+    /// The database connection.
+    pub conn_id: String,
+    /// Passed to the client after the connector's own options.
+    #[serde(default)]
+    pub args: Vec<ArgValue>,
+    /// Render each file (default true).
+    pub jinja: Option<Flag>,
+    /// Per-file time limit (default `SQLC_TIMEOUT`).
+    pub timeout: Option<DurationSpec>,
+    /// Available as `vars` in templates.
+    #[serde(default)]
+    pub vars: Map<String, Value>,
+}
+
+/// An argument: a string or a number (converted to text when the command line is built).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum ArgValue {
+    /// A string argument.
+    Text(String),
+    /// A number argument.
+    Number(serde_json::Number),
+    /// A boolean argument (printed as Python does, `True`/`False`).
+    Bool(bool),
+}
+
+impl std::fmt::Display for ArgValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArgValue::Text(t) => f.write_str(t),
+            ArgValue::Number(n) => write!(f, "{n}"),
+            ArgValue::Bool(true) => f.write_str("True"),
+            ArgValue::Bool(false) => f.write_str("False"),
+        }
+    }
+}
+
+/// The typed parameters of a job, by type. Types whose runners are not typed here keep the map.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobParameters {
+    /// `cmd`
+    Cmd(CmdParams),
+    /// `exe`
+    Exe(ExeParams),
+    /// `pkg`
+    Pkg(PkgParams),
+    /// `docker`
+    Docker(DockerParams),
+    /// `sql`, `sqli`, `sqlv`
+    Sql(SqlParams),
+    /// `sqlc`
+    Sqlc(SqlcParams),
+    /// `log` (parameters are ignored)
+    Log,
+    /// Any other type: the map as given, checked against the type's known keys.
+    Other(Map<String, Value>),
+}
+
+const EXEC_KEYS: &[&str] = &["args", "connections", "env", "jinja", "timeout", "vars"];
+const SQL_COMMON: &[&str] = &[
+    "conn_id",
+    "batch_size",
+    "delimiter",
+    "dialect",
+    "doublequote",
+    "escapechar",
+    "quotechar",
+    "quoting",
+    "header",
+    "jinja",
+    "raw",
+    "transaction",
+    "vars",
+];
+
+impl JobParameters {
+    /// Checks and types the parameters of a job of `job_type`, with the original's messages
+    /// (`Missing keys: …`, `Unexpected keys: …`) or the failing field.
+    pub fn parse(job_type: &str, params: &Map<String, Value>) -> Result<Self, String> {
+        let value = Value::Object(params.clone());
+        let typed = |allowed: &[&str], required: &[&str]| check_keys(params, allowed, required);
+        let field_error = |e: super::validation::ValidationError| e.to_string();
+        Ok(match job_type {
+            "cmd" => {
+                typed(&["args", "env", "jinja", "timeout", "vars"], &[])?;
+                JobParameters::Cmd(from_value(&value).map_err(field_error)?)
+            }
+            "exe" => {
+                typed(EXEC_KEYS, &[])?;
+                let p: ExeParams = from_value(&value).map_err(field_error)?;
+                check_labels(&p.connections)?;
+                JobParameters::Exe(p)
+            }
+            "pkg" => {
+                typed(&[EXEC_KEYS, &["command", "main"]].concat(), &[])?;
+                let p: PkgParams = from_value(&value).map_err(field_error)?;
+                match (&p.command, &p.main) {
+                    (Some(_), Some(_)) => return Err("command and main cannot both be given".into()),
+                    (None, None) => return Err("No command".into()),
+                    _ => {}
+                }
+                check_labels(&p.connections)?;
+                JobParameters::Pkg(p)
+            }
+            "docker" => {
+                typed(&[EXEC_KEYS, &["command", "docker", "host_config"]].concat(), &[])?;
+                let p: DockerParams = from_value(&value).map_err(field_error)?;
+                let mut bad: Vec<&str> =
+                    p.host_config.keys().map(String::as_str).filter(|k| !DOCKER_HOST_CONFIG.contains(k)).collect();
+                bad.sort_unstable();
+                if !bad.is_empty() {
+                    return Err(format!("Bad host_config parameters: {}", bad.join(", ")));
+                }
+                check_labels(&p.connections)?;
+                JobParameters::Docker(p)
+            }
+            "sql" | "sqli" => {
+                typed(&[SQL_COMMON, &["output"]].concat(), &["conn_id"])?;
+                let p: SqlParams = from_value(&value).map_err(field_error)?;
+                check_sql(&p)?;
+                if let Some(out) = &p.output
+                    && (out.is_empty() || !out.chars().all(|c| c.is_alphanumeric() || c == '_'))
+                {
+                    return Err(format!("Bad output parameter: {out:?}: Must be alphanumeric"));
+                }
+                JobParameters::Sql(p)
+            }
+            "sqlv" => {
+                typed(&[SQL_COMMON, &["format", "level", "timeout"]].concat(), &["conn_id"])?;
+                let p: SqlParams = from_value(&value).map_err(field_error)?;
+                check_sql(&p)?;
+                if let Some(f) = &p.format
+                    && !["csv", "jsonl", "html", "parquet"].contains(&f.as_str())
+                {
+                    return Err(format!("Bad format: {f:?}: expected csv, jsonl, html or parquet"));
+                }
+                JobParameters::Sql(p)
+            }
+            "sqlc" => {
+                typed(&["conn_id", "args", "jinja", "timeout", "vars"], &["conn_id"])?;
+                JobParameters::Sqlc(from_value(&value).map_err(field_error)?)
+            }
+            "log" => JobParameters::Log,
+            "dispatch" => {
+                typed(&["parameters", "delay", "jinja", "job_prefix"], &[])?;
+                JobParameters::Other(params.clone())
+            }
+            "chain" => {
+                typed(&["job_prefix", "start", "can_fail"], &[])?;
+                JobParameters::Other(params.clone())
+            }
+            "dag" => {
+                typed(&["job_prefix", "workers", "can_fail"], &[])?;
+                JobParameters::Other(params.clone())
+            }
+            "foreach" => {
+                typed(&["foreach", "can_fail", "limit", "jinja"], &["foreach"])?;
+                JobParameters::Other(params.clone())
+            }
+            "lavasched" => {
+                typed(&["dispatcher", "args", "env"], &["dispatcher"])?;
+                JobParameters::Other(params.clone())
+            }
+            _ => JobParameters::Other(params.clone()),
+        })
+    }
+}
+
+fn check_labels(connections: &BTreeMap<String, String>) -> Result<(), String> {
+    for label in connections.keys() {
+        if label.is_empty() || !label.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            return Err(format!("Bad connection label: {label}"));
+        }
+    }
+    Ok(())
+}
+
+fn check_sql(p: &SqlParams) -> Result<(), String> {
+    if let Some(q) = &p.quoting
+        && !["minimal", "all", "nonnumeric", "none"].contains(&q.to_ascii_lowercase().as_str())
+    {
+        return Err(format!("Bad quoting style: {q}"));
+    }
+    if let Some(d) = &p.dialect
+        && !["excel", "excel-tab", "unix"].contains(&d.as_str())
+    {
+        return Err(format!("Bad dialect: {d}"));
+    }
+    if let Some(b) = p.batch_size
+        && b < 1
+    {
+        return Err(format!("Bad batch_size: {b}"));
+    }
+    for (name, value) in [("delimiter", &p.delimiter), ("quotechar", &p.quotechar), ("escapechar", &p.escapechar)] {
+        if let Some(v) = value
+            && v.chars().count() != 1
+        {
+            return Err(format!("Bad {name}: {v:?}: must be one character"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a payload's shape for its job type, in the original's words where it had them.
+pub fn validate_payload(job_type: &str, payload: &Value) -> Result<(), String> {
+    let string_or_list = |what: &str| match payload {
+        Value::String(s) if !s.trim().is_empty() => Ok(()),
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => Ok(()),
+        other => Err(format!("Bad payload: {what} must be a string or a list of strings, not {}", kind_of(other))),
+    };
+    match job_type {
+        "cmd" => match payload {
+            Value::String(s) if !s.trim().is_empty() => Ok(()),
+            Value::String(_) => Err("payload required".into()),
+            other => Err(format!("Bad payload: must be a command line string, not {}", kind_of(other))),
+        },
+        "exe" => match payload {
+            Value::String(s) if !s.trim().is_empty() => Ok(()),
+            Value::Array(_) => Err("Only single string payloads are supported for exe jobs".into()),
+            other => Err(format!("Bad payload: must be an S3 key and arguments, not {}", kind_of(other))),
+        },
+        "pkg" | "sql" | "sqlc" | "sqlv" => string_or_list("an S3 key or prefix"),
+        "sqli" => string_or_list("inline SQL"),
+        "docker" => match payload {
+            Value::String(s) => docker_image(s).map(|_| ()),
+            other => Err(format!("Bad payload: must be an image repository[:tag], not {}", kind_of(other))),
+        },
+        "dispatch" | "chain" => match payload {
+            Value::String(s) if !s.trim().is_empty() => Ok(()),
+            Value::Array(items) if items.iter().all(Value::is_string) => Ok(()),
+            _ => Err("Payload must be comma separated list or real list of job IDs".into()),
+        },
+        "dag" => match payload {
+            Value::Object(_) => Ok(()),
+            _ => Err("payload must be a map".into()),
+        },
+        "foreach" => match payload {
+            Value::String(s) if !s.trim().is_empty() => Ok(()),
+            _ => Err("Bad payload: must be string".into()),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Splits a docker payload into repository and tag (default `latest`). Unlike the original, a
+/// registry host with a port (`host:5000/repo:tag`) is accepted: the tag follows the last `:`
+/// after the last `/`.
+pub fn docker_image(payload: &str) -> Result<(String, String), String> {
+    let image = payload.trim();
+    let name_start = image.rfind('/').map_or(0, |i| i + 1);
+    let (repo, tag) = match image[name_start..].rfind(':') {
+        Some(i) => (&image[..name_start + i], &image[name_start + i + 1..]),
+        None => (image, "latest"),
+    };
+    if repo.is_empty() || tag.is_empty() || image.contains(char::is_whitespace) {
+        return Err(format!("Bad payload: {payload}: Must be in the form repository[:tag]"));
+    }
+    Ok((repo.to_string(), tag.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_images_with_registry_ports() {
+        assert_eq!(docker_image("busybox").unwrap(), ("busybox".into(), "latest".into()));
+        assert_eq!(docker_image(" repo/x:1.2 ").unwrap(), ("repo/x".into(), "1.2".into()));
+        assert_eq!(docker_image("host:5000/repo:tag").unwrap(), ("host:5000/repo".into(), "tag".into()));
+        assert_eq!(docker_image("host:5000/repo").unwrap(), ("host:5000/repo".into(), "latest".into()));
+        assert!(docker_image("repo:").is_err());
+        assert!(docker_image("").is_err());
+    }
+
+    #[test]
+    fn flags_accept_strings_the_original_would_have_misread() {
+        let p = JobParameters::parse("sql", serde_json::json!({"conn_id": "c", "header": "false"}).as_object().unwrap()).unwrap();
+        let JobParameters::Sql(p) = p else { panic!("sql params") };
+        assert_eq!(p.header, Some(Flag(false)));
+    }
+}

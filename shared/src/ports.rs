@@ -1,0 +1,215 @@
+//! The ports: what application code needs from the outside world, named for the role.
+//! `aws` implements them on the AWS SDK; `fake` (feature `test-util`) in memory.
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+use crate::model::EventUpdate;
+
+/// A table item as a JSON map (DynamoDB maps, lists, strings, numbers, booleans and nulls).
+pub type Item = Map<String, Value>;
+
+/// lava's DynamoDB tables: items as JSON maps.
+#[async_trait]
+pub trait TableStore: Send + Sync {
+    /// The item with this key (the key attributes only), if there is one.
+    async fn get_item(&self, table: &str, key: &Item, consistent: bool) -> Result<Option<Item>>;
+    /// Writes an item, replacing any item with the same key.
+    async fn put_item(&self, table: &str, item: Item) -> Result<()>;
+    /// Writes an item only if no item has the same `key_attribute` value; `false` if one did.
+    async fn put_new_item(&self, table: &str, key_attribute: &str, item: Item) -> Result<bool>;
+    /// Deletes the item with this key (no error if there is none).
+    async fn delete_item(&self, table: &str, key: &Item) -> Result<()>;
+    /// Every item of the table.
+    async fn scan_items(&self, table: &str) -> Result<Vec<Item>>;
+}
+
+/// The events table: one item per run, with a log that grows by one entry per event.
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Applies one event to its run's item (creating it on the first event).
+    async fn append(&self, table: &str, update: &EventUpdate) -> Result<()>;
+}
+
+/// A message to send to a queue.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OutgoingMessage {
+    /// Body text.
+    pub body: String,
+    /// SQS delay (0..=900 seconds).
+    pub delay_seconds: u32,
+    /// FIFO message group id.
+    pub group_id: Option<String>,
+    /// FIFO deduplication id.
+    pub dedup_id: Option<String>,
+}
+
+/// A message received from a queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueMessage {
+    /// SQS message id.
+    pub message_id: String,
+    /// Handle to delete it or change its visibility.
+    pub receipt_handle: String,
+    /// Body text.
+    pub body: String,
+    /// How many times it has been received (`ApproximateReceiveCount`).
+    pub receive_count: u32,
+}
+
+/// SQS queues: worker, dispatch and actions queues and the sqs action's targets.
+#[async_trait]
+pub trait WorkQueue: Send + Sync {
+    /// The URL of the queue with this name.
+    async fn queue_url(&self, name: &str) -> Result<String>;
+    /// Sends a message; returns its message id.
+    async fn send(&self, queue_url: &str, message: &OutgoingMessage) -> Result<String>;
+    /// Receives up to `max` messages, waiting up to `wait_seconds` for the first.
+    async fn receive(&self, queue_url: &str, max: u32, wait_seconds: u32) -> Result<Vec<QueueMessage>>;
+    /// Deletes a received message.
+    async fn delete(&self, queue_url: &str, receipt_handle: &str) -> Result<()>;
+    /// Keeps a received message invisible for `seconds` more (0 releases it at once).
+    async fn set_visibility(&self, queue_url: &str, receipt_handle: &str, seconds: u32) -> Result<()>;
+}
+
+/// Server-side encryption for uploads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encryption {
+    /// SSE-S3.
+    Aes256,
+    /// SSE-KMS with this key id, ARN or alias.
+    Kms(String),
+}
+
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Full key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// The result of listing a prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Listing {
+    /// Objects directly under the prefix (or all below it, without a delimiter), sorted by key.
+    pub objects: Vec<ObjectInfo>,
+    /// Sub-prefixes (with a delimiter).
+    pub prefixes: Vec<String>,
+}
+
+/// S3: payloads in, job outputs out.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Uploads an object.
+    async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>, encryption: &Encryption) -> Result<()>;
+    /// Downloads an object.
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>>;
+    /// Lists objects under `prefix` (one level when `delimiter` is given).
+    async fn list_objects(&self, bucket: &str, prefix: &str, delimiter: Option<&str>) -> Result<Listing>;
+}
+
+/// SNS topics.
+#[async_trait]
+pub trait TopicPublisher: Send + Sync {
+    /// Publishes a message; returns the message id.
+    async fn publish(&self, topic_arn: &str, subject: Option<&str>, message: &str) -> Result<String>;
+}
+
+/// An email to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    /// Sender address.
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Subject line.
+    pub subject: String,
+    /// Body.
+    pub body: String,
+    /// Whether the body is HTML.
+    pub html: bool,
+    /// SES configuration set.
+    pub configuration_set: Option<String>,
+}
+
+/// Email through SES.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends an email; returns the message id.
+    async fn send_email(&self, email: &Email) -> Result<String>;
+}
+
+/// An event for EventBridge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusEvent {
+    /// Bus name (default bus when `None`).
+    pub bus: Option<String>,
+    /// Event source.
+    pub source: String,
+    /// Detail type.
+    pub detail_type: String,
+    /// Detail, as JSON text.
+    pub detail: String,
+    /// Resource ARNs.
+    pub resources: Vec<String>,
+}
+
+/// EventBridge.
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    /// Puts one event (an entry the bus refused is an error).
+    async fn put_event(&self, event: &BusEvent) -> Result<()>;
+}
+
+/// How an ECS task is launched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaunchType {
+    /// On the cluster's EC2 capacity.
+    Ec2,
+    /// On Fargate.
+    Fargate,
+}
+
+/// A container task to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRequest {
+    /// Cluster name or ARN.
+    pub cluster: String,
+    /// Task definition family[:revision] or ARN.
+    pub task_definition: String,
+    /// The container whose command and environment are overridden.
+    pub container: String,
+    /// Command override (empty: the image's).
+    pub command: Vec<String>,
+    /// Environment overrides.
+    pub environment: Vec<(String, String)>,
+    /// Launch type.
+    pub launch_type: LaunchType,
+    /// Subnets (awsvpc networking).
+    pub subnets: Vec<String>,
+    /// Security groups (awsvpc networking).
+    pub security_groups: Vec<String>,
+}
+
+/// What a task is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskStatus {
+    /// ECS `lastStatus` (`PROVISIONING`, `RUNNING`, `STOPPED`, …).
+    pub last_status: String,
+    /// The container's exit code once stopped.
+    pub exit_code: Option<i32>,
+    /// Why it stopped.
+    pub stopped_reason: Option<String>,
+}
+
+/// ECS tasks (docker jobs on fleets without a Docker socket).
+#[async_trait]
+pub trait ContainerTasks: Send + Sync {
+    /// Starts a task; returns its ARN.
+    async fn run_task(&self, request: &TaskRequest) -> Result<String>;
+    /// The task's status.
+    async fn task_status(&self, cluster: &str, task_arn: &str) -> Result<TaskStatus>;
+}
