@@ -119,7 +119,9 @@ pub struct SnsAction {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct SqsAction {
     /// Queue name or URL.
-    pub queue: String,
+    pub queue: Option<String>,
+    /// Accepted in place of `queue`: the original's documentation example used this key.
+    pub topic: Option<String>,
     /// String, or an object sent as JSON (rendered).
     pub message: Value,
     /// SQS delay, at most 15 minutes.
@@ -167,6 +169,13 @@ pub enum Action {
     Sqs(SqsAction),
     /// `state`
     State(StateAction),
+}
+
+impl SqsAction {
+    /// The target queue name or URL (`queue`, else the documented-by-mistake `topic`).
+    pub fn queue_name(&self) -> &str {
+        self.queue.as_deref().or(self.topic.as_deref()).unwrap_or_default()
+    }
 }
 
 impl Action {
@@ -234,7 +243,10 @@ impl Action {
                 read!(Sns)
             }
             "sqs" => {
-                lenient(&["queue", "message"])?;
+                lenient(&["message"])?;
+                if !map.contains_key("queue") && !map.contains_key("topic") {
+                    return Err("sqs: Missing keys: queue".into());
+                }
                 read!(Sqs)
             }
             "state" => {

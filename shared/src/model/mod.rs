@@ -25,3 +25,6 @@ pub use s3trigger::S3TriggerEntry;
 pub use state::{StateItem, StateType};
 pub use validation::{Report, ValidationError, ValidationErrors};
 pub use values::{DurationSpec, S3Location};
+
+#[cfg(test)]
+mod spec_examples;
