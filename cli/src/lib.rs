@@ -1,0 +1,339 @@
+//! `lava`, the operator command line: validate and put specs, read them back, and bring a local
+//! realm up on an emulator. `main.rs` only parses arguments and prints; everything is here so the
+//! integration tests drive the same code.
+
+pub mod local;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::Value;
+use shared::aws::{AwsOptions, Clients, DynamoTables, provision};
+use shared::catalog::Catalog;
+use shared::documents::{read_records, spec_files};
+use shared::model::{ConnectionEntry, JobSpec, Limits, RealmEntry, S3TriggerEntry, ValidationError};
+use shared::names::{ResourceNames, check_realm_name};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The lava operator command line.
+#[derive(Debug, Parser)]
+#[command(name = "lava", version, about = "Operate a lava realm: specs, local realm")]
+pub struct Cli {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Which realm and which AWS endpoint a command talks to.
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    /// Realm name.
+    #[arg(short, long, env = "LAVA_REALM", global = true)]
+    pub realm: Option<String>,
+    /// Use the realm and endpoint of the local realm brought up by `lava local up`.
+    #[arg(long, global = true)]
+    pub local: bool,
+    /// AWS endpoint override (otherwise the SDK's AWS_ENDPOINT_URL and profile rules).
+    #[arg(long, global = true)]
+    pub endpoint_url: Option<String>,
+    /// AWS region.
+    #[arg(long, env = "AWS_REGION", global = true)]
+    pub region: Option<String>,
+    /// Folder holding the local realm's state and logs.
+    #[arg(long, env = "LAVA_LOCAL_DIR", default_value = ".lava-local", global = true)]
+    pub local_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The local realm on a moto server (installed into .venv when missing).
+    #[command(subcommand)]
+    Local(LocalCommand),
+    /// Job specs.
+    #[command(subcommand)]
+    Job(SpecCommand),
+    /// Connection specs.
+    #[command(subcommand)]
+    Connection(SpecCommand),
+    /// The realm entry.
+    #[command(subcommand)]
+    Realm(RealmCommand),
+    /// S3 trigger specs.
+    #[command(subcommand)]
+    S3trigger(SpecCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Start moto on 127.0.0.1, create the realm's resources, load the sample jobs, list them.
+    Up {
+        /// Port for the moto server.
+        #[arg(long, default_value_t = 5000)]
+        port: u16,
+        /// Folder of sample job specs to load.
+        #[arg(long, default_value = "samples/jobs")]
+        samples: PathBuf,
+        /// Virtualenv holding moto.
+        #[arg(long, default_value = ".venv")]
+        venv: PathBuf,
+    },
+    /// Stop the local moto server (its contents are lost).
+    Down,
+    /// Show the local realm's endpoint and state.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpecCommand {
+    /// Check spec files (JSON or YAML; one record or a list each) without writing anything.
+    Validate {
+        /// Files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Validate spec files and write them to the realm's table (nothing is written if any is invalid).
+    Put {
+        /// Files to put.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print one spec as JSON.
+    Get {
+        /// Its id.
+        id: String,
+    },
+    /// List the ids in the table.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RealmCommand {
+    /// Print the realm entry as JSON.
+    Get,
+    /// Validate a realm entry file and write it.
+    Put {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+/// The kinds of spec the CLI handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecKind {
+    /// Jobs table.
+    Job,
+    /// Connections table.
+    Connection,
+    /// S3 triggers table.
+    S3trigger,
+}
+
+/// A spec read and checked from a file.
+enum Spec {
+    Job(JobSpec),
+    Connection(ConnectionEntry),
+    S3trigger(S3TriggerEntry),
+}
+
+/// Reads and validates every record of `files`. Returns the specs and the report lines;
+/// fails (listing every problem) if any record is invalid.
+fn load_specs(kind: SpecKind, files: &[PathBuf]) -> Result<(Vec<Spec>, Vec<String>)> {
+    let mut specs = Vec::new();
+    let mut lines = Vec::new();
+    let mut failed = false;
+    for file in files {
+        let records = read_records(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+        for record in records {
+            let checked: Result<(Spec, String, Vec<ValidationError>), String> = match kind {
+                SpecKind::Job => JobSpec::from_value(&record)
+                    .and_then(|j| j.validate(&Limits::default()).map(|w| (j, w)))
+                    .map(|(j, w)| (format!("job {}", j.job_id), Spec::Job(j), w)),
+                SpecKind::Connection => ConnectionEntry::from_value(&record)
+                    .and_then(|c| c.validate().map(|w| (c, w)))
+                    .map(|(c, w)| (format!("connection {}", c.conn_id), Spec::Connection(c), w)),
+                SpecKind::S3trigger => S3TriggerEntry::from_value(&record)
+                    .and_then(|t| t.validate(900.0).map(|w| (t, w)))
+                    .map(|(t, w)| (format!("s3trigger {}", t.trigger_id), Spec::S3trigger(t), w)),
+            }
+            .map(|(name, spec, warnings)| (spec, name, warnings))
+            .map_err(|e| e.to_string());
+            match checked {
+                Ok((spec, name, warnings)) => {
+                    lines.push(format!("{}: {name}: ok", file.display()));
+                    lines.extend(warnings.iter().map(|w| format!("{}: warning: {w}", file.display())));
+                    specs.push(spec);
+                }
+                Err(errors) => {
+                    failed = true;
+                    for e in errors.split("; ") {
+                        lines.push(format!("{}: error: {e}", file.display()));
+                    }
+                }
+            }
+        }
+    }
+    if failed {
+        bail!("{}", lines.join("\n"));
+    }
+    Ok((specs, lines))
+}
+
+/// The realm and AWS options a command uses.
+async fn connect(target: &Target) -> Result<(Clients, ResourceNames)> {
+    let (realm, endpoint) = if target.local {
+        let state = local::LocalState::read(&target.local_dir)?;
+        (Some(target.realm.clone().unwrap_or(state.realm)), Some(state.endpoint_url))
+    } else {
+        (target.realm.clone(), target.endpoint_url.clone())
+    };
+    let realm = realm.context("no realm: give --realm, set LAVA_REALM, or use --local")?;
+    let emulator = target.local;
+    let clients = Clients::load(&AwsOptions { endpoint_url: endpoint, region: target.region.clone(), emulator }).await;
+    Ok((clients, ResourceNames::with_overrides(&realm, |k| std::env::var(k).ok())))
+}
+
+fn catalog(clients: &Clients, names: ResourceNames) -> Catalog {
+    Catalog::new(Arc::new(DynamoTables::new(clients.dynamodb.clone())), names)
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).expect("JSON values always print")
+}
+
+/// Runs one command; returns what to print on success.
+pub async fn run(cli: Cli) -> Result<String> {
+    match cli.command {
+        Command::Local(command) => run_local(&cli.target, command).await,
+        Command::Job(command) => run_specs(&cli.target, SpecKind::Job, command).await,
+        Command::Connection(command) => run_specs(&cli.target, SpecKind::Connection, command).await,
+        Command::S3trigger(command) => run_specs(&cli.target, SpecKind::S3trigger, command).await,
+        Command::Realm(RealmCommand::Get) => {
+            let (clients, names) = connect(&cli.target).await?;
+            Ok(pretty(&catalog(&clients, names).realm().await?.to_value()))
+        }
+        Command::Realm(RealmCommand::Put { file }) => {
+            let records = read_records(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let [record] = records.as_slice() else { bail!("{}: expected one realm entry", file.display()) };
+            let realm = RealmEntry::from_value(record)?;
+            realm.validate()?;
+            let target = Target { realm: Some(realm.realm.clone()), ..cli.target.clone() };
+            let (clients, names) = connect(&target).await?;
+            catalog(&clients, names).put_realm(&realm).await?;
+            Ok(format!("realm {} written", realm.realm))
+        }
+    }
+}
+
+async fn run_specs(target: &Target, kind: SpecKind, command: SpecCommand) -> Result<String> {
+    match command {
+        SpecCommand::Validate { files } => Ok(load_specs(kind, &files)?.1.join("\n")),
+        SpecCommand::Put { files } => {
+            let (specs, mut lines) = load_specs(kind, &files)?;
+            let (clients, names) = connect(target).await?;
+            let catalog = catalog(&clients, names);
+            for spec in &specs {
+                match spec {
+                    Spec::Job(j) => catalog.put_job(j).await?,
+                    Spec::Connection(c) => catalog.put_connection(c).await?,
+                    Spec::S3trigger(t) => catalog.put_s3trigger(t).await?,
+                }
+            }
+            lines.push(format!("{} written to realm {}", specs.len(), catalog.names().realm));
+            Ok(lines.join("\n"))
+        }
+        SpecCommand::Get { id } => {
+            let (clients, names) = connect(target).await?;
+            let catalog = catalog(&clients, names);
+            Ok(match kind {
+                SpecKind::Job => pretty(&catalog.job(&id).await?.to_value()),
+                SpecKind::Connection => pretty(&catalog.connection(&id).await?.to_value()),
+                SpecKind::S3trigger => bail!("s3trigger get is not supported; use s3trigger list"),
+            })
+        }
+        SpecCommand::List => {
+            let (clients, names) = connect(target).await?;
+            let catalog = catalog(&clients, names);
+            match kind {
+                SpecKind::Job => Ok(job_table(&catalog.jobs().await?)),
+                _ => bail!("only `lava job list` is supported so far"),
+            }
+        }
+    }
+}
+
+/// One line per job: id, type, worker, enabled, schedule.
+pub fn job_table(jobs: &[JobSpec]) -> String {
+    let mut lines = vec![format!("{:<32} {:<10} {:<12} {:<8} SCHEDULE", "JOB_ID", "TYPE", "WORKER", "ENABLED")];
+    for job in jobs {
+        let enabled = match &job.enabled {
+            Some(Value::Bool(b)) => b.to_string(),
+            Some(Value::String(_)) => "template".into(),
+            None => "false".into(),
+            Some(other) => other.to_string(),
+        };
+        let schedule = job.schedule.as_ref().map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+        lines.push(format!("{:<32} {:<10} {:<12} {:<8} {schedule}", job.job_id, job.job_type, job.worker, enabled));
+    }
+    lines.join("\n")
+}
+
+async fn run_local(target: &Target, command: LocalCommand) -> Result<String> {
+    let dir = &target.local_dir;
+    match command {
+        LocalCommand::Up { port, samples, venv } => {
+            let realm = target.realm.clone().unwrap_or_else(|| "local".into());
+            check_realm_name(&realm).map_err(anyhow::Error::msg)?;
+            let endpoint_url = match local::LocalState::read(dir) {
+                Ok(state) if local::http_get(port_of(&state.endpoint_url), "/moto-api/data.json").is_ok() => state.endpoint_url,
+                _ => {
+                    let server = local::ensure_moto(&venv)?;
+                    std::fs::create_dir_all(dir)?;
+                    let pid = local::start_moto(&server, port, &dir.join("moto.log"))?;
+                    let endpoint_url = format!("http://127.0.0.1:{port}");
+                    local::LocalState { realm: realm.clone(), endpoint_url: endpoint_url.clone(), pid }.write(dir)?;
+                    endpoint_url
+                }
+            };
+            let mut out = bring_up(&endpoint_url, &realm, target.region.clone(), &samples).await?;
+            out.push_str(&format!(
+                "\n\nLocal realm {realm} is up on {endpoint_url}.\nUse it with `lava --local ...`, or point any AWS tool at it:\n  export AWS_ENDPOINT_URL={endpoint_url} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test LAVA_REALM={realm}\nStop it with `lava local down`."
+            ));
+            Ok(out)
+        }
+        LocalCommand::Down => {
+            let state = local::LocalState::read(dir)?;
+            local::stop_process(state.pid)?;
+            std::fs::remove_file(local::LocalState::path(dir))?;
+            Ok(format!("local realm {} stopped", state.realm))
+        }
+        LocalCommand::Status => {
+            let state = local::LocalState::read(dir)?;
+            let up = local::http_get(port_of(&state.endpoint_url), "/moto-api/data.json").is_ok();
+            Ok(format!("realm {} on {} (pid {}): {}", state.realm, state.endpoint_url, state.pid, if up { "up" } else { "not answering" }))
+        }
+    }
+}
+
+fn port_of(endpoint_url: &str) -> u16 {
+    endpoint_url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).unwrap_or(5000)
+}
+
+/// Creates a realm's resources on `endpoint_url`, loads the sample jobs (their workers get
+/// queues), and returns the job listing.
+pub async fn bring_up(endpoint_url: &str, realm: &str, region: Option<String>, samples: &Path) -> Result<String> {
+    let clients = Clients::load(&AwsOptions { endpoint_url: Some(endpoint_url.to_string()), region, emulator: true }).await;
+    let names = ResourceNames::for_realm(realm);
+    let files = spec_files(samples).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (specs, _) = load_specs(SpecKind::Job, &files)?;
+    let jobs: Vec<JobSpec> = specs.into_iter().filter_map(|s| if let Spec::Job(j) = s { Some(j) } else { None }).collect();
+    let mut workers: Vec<String> = jobs.iter().map(|j| j.worker.clone()).collect();
+    workers.sort();
+    workers.dedup();
+    provision::realm(&clients, &names, &names.local_bucket(), &workers).await?;
+    let catalog = catalog(&clients, names);
+    for job in &jobs {
+        catalog.put_job(job).await?;
+    }
+    Ok(job_table(&catalog.jobs().await?))
+}

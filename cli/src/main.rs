@@ -1,1 +1,20 @@
-fn main() {}
+//! `lava`: parse arguments, run, print.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    match cli::run(cli).await {
+        Ok(output) => {
+            if !output.is_empty() {
+                println!("{output}");
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("lava: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -14,7 +14,8 @@ mod ses;
 mod sns;
 mod sqs;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig, meta::region::RegionProviderChain, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
@@ -38,24 +39,34 @@ pub struct AwsOptions {
     pub endpoint_url: Option<String>,
     /// Region (otherwise the SDK's provider chain, then `us-east-1`).
     pub region: Option<String>,
+    /// The endpoint is an emulator: when the environment gives no credentials, use dummy ones
+    /// instead of searching instance metadata.
+    pub emulator: bool,
 }
 
 /// Builds the SDK configuration: one TLS stack (rustls with ring), standard retries, a connect
 /// timeout, and the region and endpoint rules above.
 pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
-    let http = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
-    let region = RegionProviderChain::first_try(options.region.clone().map(Region::new))
-        .or_default_provider()
-        .or_else(Region::new("us-east-1"));
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .region(region)
-        .retry_config(RetryConfig::standard().with_max_attempts(4))
-        .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).build());
-    if let Some(url) = &options.endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    loader.load().await
+    let loader = |region: Option<Region>| {
+        let http = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http)
+            .retry_config(RetryConfig::standard().with_max_attempts(4))
+            .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).build());
+        if let Some(region) = region {
+            loader = loader.region(region);
+        }
+        if let Some(url) = &options.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let env_has_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some() || std::env::var_os("AWS_PROFILE").is_some();
+        if options.emulator && !env_has_credentials {
+            loader = loader.credentials_provider(Credentials::new("test", "test", None, None, "lava-emulator"));
+        }
+        loader
+    };
+    let config = loader(options.region.clone().map(Region::new)).load().await;
+    if config.region().is_some() { config } else { loader(Some(Region::new("us-east-1"))).load().await }
 }
 
 /// Every client lava uses, built once from one configuration.

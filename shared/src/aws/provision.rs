@@ -236,3 +236,56 @@ pub async fn register_task(clients: &Clients, cluster: &str, family: &str, conta
         .and_then(|t| t.task_definition_arn)
         .ok_or_else(|| Error::config(family.to_string(), "RegisterTaskDefinition returned no ARN"))
 }
+
+/// What a provisioned realm consists of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealmResources {
+    /// The realm entry written to the realms table.
+    pub realm: crate::model::RealmEntry,
+    /// Dispatch queue URL.
+    pub dispatch_queue_url: String,
+    /// Actions queue URL.
+    pub actions_queue_url: String,
+    /// Worker queue URLs, by worker name.
+    pub worker_queue_urls: Vec<(String, String)>,
+    /// Notices topic ARN.
+    pub notices_topic_arn: String,
+}
+
+/// Creates every resource of a realm (tables, bucket, dispatch/actions/worker queues with DLQs,
+/// notices topic) and writes its realm entry, unless an entry exists already.
+pub async fn realm(
+    clients: &Clients,
+    names: &crate::names::ResourceNames,
+    bucket: &str,
+    workers: &[String],
+) -> Result<RealmResources> {
+    for table in names.tables() {
+        create_table(clients, &table).await?;
+    }
+    create_bucket(clients, bucket).await?;
+    let dispatch_queue_url = create_queue_with_dlq(clients, &names.dispatch_queue, 120, 5).await?;
+    let actions_queue_url = create_queue_with_dlq(clients, &names.actions_queue, 300, 5).await?;
+    let mut worker_queue_urls = Vec::new();
+    for worker in workers {
+        let url = create_queue_with_dlq(clients, &names.worker_queue(worker), 3600, 3).await?;
+        worker_queue_urls.push((worker.clone(), url));
+    }
+    let notices_topic_arn = create_topic(clients, &format!("lava-{}-notices", names.realm)).await?;
+    let tables = super::DynamoTables::new(clients.dynamodb.clone());
+    let catalog = crate::catalog::Catalog::new(std::sync::Arc::new(tables), names.clone());
+    let realm = match catalog.realm().await {
+        Ok(existing) => existing,
+        Err(Error::NotFound { .. }) => {
+            let entry = crate::model::RealmEntry::from_value(&serde_json::json!({
+                "realm": names.realm,
+                "s3_payloads": format!("s3://{bucket}/payloads"),
+                "s3_temp": format!("s3://{bucket}/tmp"),
+            }))?;
+            catalog.put_realm(&entry).await?;
+            entry
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(RealmResources { realm, dispatch_queue_url, actions_queue_url, worker_queue_urls, notices_topic_arn })
+}

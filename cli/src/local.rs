@@ -1,0 +1,121 @@
+//! The local realm: a moto server on loopback standing in for AWS, installed into a
+//! project-local virtualenv when missing, with a realm created in it.
+
+use anyhow::{Context, Result, bail};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The moto version every machine installs.
+pub const MOTO_REQUIREMENT: &str = "moto[server]==5.2.5";
+
+/// The moto server in `venv`, installing it first when it is missing.
+pub fn ensure_moto(venv: &Path) -> Result<PathBuf> {
+    let server = venv.join("bin/moto_server");
+    if server.exists() {
+        return Ok(server);
+    }
+    eprintln!("Installing {MOTO_REQUIREMENT} into {} (about 90 seconds, once)...", venv.display());
+    let status = Command::new("python3").arg("-m").arg("venv").arg(venv).status().context("running python3 -m venv")?;
+    if !status.success() {
+        bail!("python3 -m venv {} failed ({status})", venv.display());
+    }
+    let status = Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", MOTO_REQUIREMENT])
+        .status()
+        .context("running pip install")?;
+    if !status.success() || !server.exists() {
+        bail!("pip install {MOTO_REQUIREMENT} failed ({status}); install it by hand: {}/bin/pip install '{MOTO_REQUIREMENT}'", venv.display());
+    }
+    Ok(server)
+}
+
+/// Sends `GET path` to 127.0.0.1:`port` and returns the response body (HTTP/1.0, no keep-alive).
+pub fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
+        return Err(std::io::Error::other(format!("GET {path}: {}", head.lines().next().unwrap_or("no response"))));
+    }
+    Ok(body.to_string())
+}
+
+/// Waits until a moto server answers on `port`.
+pub fn wait_for_moto(port: u16, timeout: Duration) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        if http_get(port, "/moto-api/data.json").is_ok() {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            bail!("moto_server did not answer on 127.0.0.1:{port} within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What `lava local up` leaves behind for `--local`, `status` and `down`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LocalState {
+    /// Realm name.
+    pub realm: String,
+    /// The emulator's endpoint URL.
+    pub endpoint_url: String,
+    /// The moto server's process id.
+    pub pid: u32,
+}
+
+impl LocalState {
+    /// Where the state file lives under the project's `.lava-local` folder.
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join("state.json")
+    }
+
+    /// Reads the state of a local realm brought up in `dir`.
+    pub fn read(dir: &Path) -> Result<Self> {
+        let path = Self::path(dir);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("no local realm is up (no {}); run `lava local up` first", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))
+    }
+
+    /// Writes the state file.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(Self::path(dir), serde_json::to_string_pretty(self)?)?;
+        Ok(())
+    }
+}
+
+/// Starts a moto server on 127.0.0.1:`port` that outlives this process, logging to `log`.
+pub fn start_moto(server: &Path, port: u16, log: &Path) -> Result<u32> {
+    let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    let child = Command::new(server)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file)
+        .spawn()
+        .with_context(|| format!("starting {}", server.display()))?;
+    let pid = child.id();
+    if let Err(e) = wait_for_moto(port, Duration::from_secs(30)) {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+        return Err(e.context(format!("see {}", log.display())));
+    }
+    Ok(pid)
+}
+
+/// Stops a process by id (SIGTERM).
+pub fn stop_process(pid: u32) -> Result<()> {
+    let status = Command::new("kill").arg(pid.to_string()).status().context("running kill")?;
+    if !status.success() {
+        bail!("process {pid} was not running");
+    }
+    Ok(())
+}
