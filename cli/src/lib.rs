@@ -188,7 +188,7 @@ async fn connect(target: &Target) -> Result<(Clients, ResourceNames)> {
         (target.realm.clone(), target.endpoint_url.clone())
     };
     let realm = realm.context("no realm: give --realm, set LAVA_REALM, or use --local")?;
-    let emulator = target.local;
+    let emulator = target.local || endpoint.as_deref().is_some_and(is_loopback);
     let clients = Clients::load(&AwsOptions { endpoint_url: endpoint, region: target.region.clone(), emulator }).await;
     Ok((clients, ResourceNames::with_overrides(&realm, |k| std::env::var(k).ok())))
 }
@@ -313,6 +313,12 @@ async fn run_local(target: &Target, command: LocalCommand) -> Result<String> {
             Ok(format!("realm {} on {} (pid {}): {}", state.realm, state.endpoint_url, state.pid, if up { "up" } else { "not answering" }))
         }
     }
+}
+
+/// Whether an endpoint URL points at this machine (then it is an emulator).
+fn is_loopback(url: &str) -> bool {
+    let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or("");
+    host == "localhost" || host.starts_with("127.") || host == "[::1]"
 }
 
 fn port_of(endpoint_url: &str) -> u16 {

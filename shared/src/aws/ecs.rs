@@ -88,7 +88,7 @@ impl ContainerTasks for EcsTasks {
         Ok(TaskStatus {
             last_status: task.last_status().unwrap_or_default().to_string(),
             exit_code: task.containers().first().and_then(|c| c.exit_code()),
-            stopped_reason: task.stopped_reason().map(str::to_string),
+            stopped_reason: task.stopped_reason().filter(|r| !r.is_empty()).map(str::to_string),
         })
     }
 }

@@ -1,0 +1,233 @@
+//! Each AWS adapter against moto: what a port call does is read back through the emulator.
+
+use serde_json::{Value, json};
+use shared::aws::{DynamoTables, EcsTasks, EventBridgeBus, S3Blobs, SesMailer, SnsTopics, SqsQueues, provision};
+use shared::catalog::Catalog;
+use shared::model::{EventLogEntry, EventStatus, EventUpdate, JobSpec};
+use shared::names::ResourceNames;
+use shared::ports::*;
+use std::sync::Arc;
+use tests::{clients, moto_data, unique};
+
+async fn realm_tables(names: &ResourceNames) -> DynamoTables {
+    let clients = clients().await;
+    for table in names.tables() {
+        provision::create_table(&clients, &table).await.unwrap();
+    }
+    DynamoTables::new(clients.dynamodb.clone())
+}
+
+#[tokio::test]
+async fn every_spec_job_round_trips_through_dynamodb() {
+    let names = ResourceNames::for_realm(&unique("rt"));
+    let catalog = Catalog::new(Arc::new(realm_tables(&names).await), names);
+    let fixtures: Vec<Value> =
+        serde_json::from_str(include_str!("../fixtures/specs/jobs.json")).unwrap();
+    for value in &fixtures {
+        catalog.put_job(&JobSpec::from_value(value).unwrap()).await.unwrap();
+    }
+    for value in &fixtures {
+        let id = value["job_id"].as_str().unwrap();
+        let stored = catalog.job(id).await.unwrap();
+        assert_eq!(stored.to_value(), *value, "{id} reads back exactly as written");
+    }
+    assert_eq!(catalog.jobs().await.unwrap().len(), fixtures.len());
+    let missing = catalog.job("no/such/job").await.unwrap_err();
+    assert_eq!(missing.to_string(), "job no/such/job: not found");
+}
+
+#[tokio::test]
+async fn conditional_put_and_delete() {
+    let names = ResourceNames::for_realm(&unique("cp"));
+    let tables = realm_tables(&names).await;
+    let item = |v: Value| v.as_object().unwrap().clone();
+    let key = item(json!({"state_id": "s1"}));
+    assert!(tables.put_new_item(&names.state_table, "state_id", item(json!({"state_id": "s1", "n": 1}))).await.unwrap());
+    assert!(!tables.put_new_item(&names.state_table, "state_id", item(json!({"state_id": "s1", "n": 2}))).await.unwrap());
+    assert_eq!(tables.get_item(&names.state_table, &key, true).await.unwrap().unwrap()["n"], 1);
+    tables.delete_item(&names.state_table, &key).await.unwrap();
+    assert_eq!(tables.get_item(&names.state_table, &key, true).await.unwrap(), None);
+}
+
+fn update(status: EventStatus, info: Value, second: u32) -> EventUpdate {
+    EventUpdate {
+        job_id: "finance/daily-extract".into(),
+        run_id: "2f0c5d0e-9a55-4b6e-8f1e-3c1d2b7a9e10".into(),
+        ts_dispatch: "2025-03-04T06:15:00+11:00".into(),
+        worker: "core".into(),
+        instance_id: None,
+        hostname: "ip-10-1-2-3".into(),
+        ttl: Some(1_741_115_741),
+        entry: EventLogEntry {
+            ts_event: format!("2025-03-04T06:15:{second:02}+11:00"),
+            tu_event: format!("2025-03-03T19:15:{second:02}"),
+            status,
+            info,
+        },
+    }
+}
+
+#[tokio::test]
+async fn events_are_appended_in_the_original_item_format() {
+    let names = ResourceNames::for_realm(&unique("ev"));
+    let tables = realm_tables(&names).await;
+    let result = json!({"exit_status": 0, "output": [{"payload": "extract.sh", "exit_status": 0}]});
+    for (status, info, second) in [
+        (EventStatus::Starting, Value::Null, 2),
+        (EventStatus::Running, json!("Iteration 1"), 2),
+        (EventStatus::Complete, result.clone(), 41),
+    ] {
+        tables.append(&names.events_table, &update(status, info, second)).await.unwrap();
+    }
+    let key = json!({"job_id": "finance/daily-extract", "run_id": "2f0c5d0e-9a55-4b6e-8f1e-3c1d2b7a9e10"});
+    let stored = tables.get_item(&names.events_table, key.as_object().unwrap(), true).await.unwrap().unwrap();
+    let expected = json!({
+        "job_id": "finance/daily-extract",
+        "run_id": "2f0c5d0e-9a55-4b6e-8f1e-3c1d2b7a9e10",
+        "status": "complete",
+        "ts_dispatch": "2025-03-04T06:15:00+11:00",
+        "ts_event": "2025-03-04T06:15:41+11:00",
+        "tu_event": "2025-03-03T19:15:41",
+        "ttl": 1_741_115_741,
+        "worker": "core",
+        "worker_id": null,
+        "hostname": "ip-10-1-2-3",
+        "log": [
+            {"status": "starting", "ts_event": "2025-03-04T06:15:02+11:00", "tu_event": "2025-03-03T19:15:02", "info": null},
+            {"status": "running", "ts_event": "2025-03-04T06:15:02+11:00", "tu_event": "2025-03-03T19:15:02", "info": "Iteration 1"},
+            {"status": "complete", "ts_event": "2025-03-04T06:15:41+11:00", "tu_event": "2025-03-03T19:15:41", "info": result},
+        ]
+    });
+    assert_eq!(Value::Object(stored.clone()), expected);
+    let record: shared::model::EventRecord = serde_json::from_value(Value::Object(stored)).unwrap();
+    assert_eq!(record.log.len(), 3);
+}
+
+#[tokio::test]
+async fn queue_send_receive_release_delete() {
+    let clients = clients().await;
+    let name = unique("lava-q-");
+    provision::create_queue_with_dlq(&clients, &name, 30, 3).await.unwrap();
+    let queues = SqsQueues::new(clients.sqs.clone());
+    let url = queues.queue_url(&name).await.unwrap();
+    assert!(matches!(queues.queue_url(&unique("nope-")).await, Err(shared::Error::NotFound { what: "queue", .. })));
+
+    queues.send(&url, &OutgoingMessage { body: "later".into(), delay_seconds: 60, ..Default::default() }).await.unwrap();
+    queues.send(&url, &OutgoingMessage { body: "now".into(), ..Default::default() }).await.unwrap();
+    let first = queues.receive(&url, 10, 1).await.unwrap();
+    assert_eq!(first.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["now"], "the delayed message is not visible yet");
+    assert_eq!(first[0].receive_count, 1);
+    assert!(queues.receive(&url, 10, 0).await.unwrap().is_empty(), "a received message is invisible");
+
+    queues.set_visibility(&url, &first[0].receipt_handle, 0).await.unwrap();
+    let again = queues.receive(&url, 10, 1).await.unwrap();
+    assert_eq!((again[0].body.as_str(), again[0].receive_count), ("now", 2), "released, then received a second time");
+    queues.delete(&url, &again[0].receipt_handle).await.unwrap();
+    queues.set_visibility(&url, &again[0].receipt_handle, 0).await.ok();
+    assert!(queues.receive(&url, 10, 0).await.unwrap().is_empty(), "deleted for good");
+}
+
+#[tokio::test]
+async fn blobs_put_get_list() {
+    let clients = clients().await;
+    let bucket = unique("lava-b-");
+    provision::create_bucket(&clients, &bucket).await.unwrap();
+    let blobs = S3Blobs::new(clients.s3.clone());
+    blobs.put_object(&bucket, "payloads/demo/a.sh", b"#!/bin/sh\necho a\n".to_vec(), &Encryption::Aes256).await.unwrap();
+    blobs.put_object(&bucket, "payloads/demo/b.sh", b"b".to_vec(), &Encryption::Kms("alias/lava-dev-user".into())).await.unwrap();
+    blobs.put_object(&bucket, "payloads/demo/sub/c.sh", b"c".to_vec(), &Encryption::Aes256).await.unwrap();
+    assert_eq!(blobs.get_object(&bucket, "payloads/demo/a.sh").await.unwrap(), b"#!/bin/sh\necho a\n");
+    let listing = blobs.list_objects(&bucket, "payloads/demo/", Some("/")).await.unwrap();
+    let keys: Vec<&str> = listing.objects.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, ["payloads/demo/a.sh", "payloads/demo/b.sh"]);
+    assert_eq!(listing.objects[1].size, 1);
+    assert_eq!(listing.prefixes, ["payloads/demo/sub/"]);
+    assert_eq!(blobs.list_objects(&bucket, "payloads/", None).await.unwrap().objects.len(), 3);
+    let missing = blobs.get_object(&bucket, "payloads/none").await.unwrap_err();
+    assert_eq!(missing.to_string(), format!("object s3://{bucket}/payloads/none: not found"));
+}
+
+#[tokio::test]
+async fn sns_publish_reaches_a_subscribed_queue() {
+    let clients = clients().await;
+    let topic = provision::create_topic(&clients, &unique("lava-t-")).await.unwrap();
+    let queue_url = provision::create_queue(&clients, &unique("lava-s-"), &[]).await.unwrap();
+    provision::subscribe_queue(&clients, &topic, &provision::queue_arn(&clients, &queue_url).await.unwrap()).await.unwrap();
+    SnsTopics::new(clients.sns.clone()).publish(&topic, Some("subject"), "job x failed").await.unwrap();
+    let got = SqsQueues::new(clients.sqs.clone()).receive(&queue_url, 1, 2).await.unwrap();
+    assert_eq!(got[0].body, "job x failed");
+}
+
+#[tokio::test]
+async fn ses_sends_text_and_html() {
+    let clients = clients().await;
+    let sender = format!("{}@example.com", unique("lava"));
+    provision::verify_email_identity(&clients, &sender).await.unwrap();
+    let mailer = SesMailer::new(clients.ses.clone());
+    let mut email = Email {
+        from: sender.clone(),
+        to: vec!["ops@example.com".into()],
+        subject: "Job done".into(),
+        body: "It worked!".into(),
+        html: false,
+        configuration_set: None,
+    };
+    mailer.send_email(&email).await.unwrap();
+    email.body = "<HTML><b>It worked!</b>".into();
+    email.html = true;
+    mailer.send_email(&email).await.unwrap();
+    let data = moto_data().to_string();
+    assert!(data.contains(&sender), "the sent mail is recorded by the emulator");
+    assert!(data.contains("<b>It worked!</b>") && data.contains("It worked!"));
+    let unverified = Email { from: "nobody@unverified.example".into(), ..email };
+    assert!(mailer.send_email(&unverified).await.is_err(), "an unverified sender is refused");
+}
+
+#[tokio::test]
+async fn eventbridge_events_reach_a_rule_target() {
+    let clients = clients().await;
+    let source = format!("lava.{}", unique("ev"));
+    let queue_url = provision::create_queue(&clients, &unique("lava-e-"), &[]).await.unwrap();
+    let pattern = json!({"source": [source]}).to_string();
+    provision::route_events_to_queue(&clients, &unique("lava-r-"), &pattern, &provision::queue_arn(&clients, &queue_url).await.unwrap())
+        .await
+        .unwrap();
+    let event = BusEvent {
+        bus: None,
+        source: source.clone(),
+        detail_type: "Lava Job Action".into(),
+        detail: json!({"realm": "dev", "job_id": "a", "exit_status": 0}).to_string(),
+        resources: vec![],
+    };
+    EventBridgeBus::new(clients.events.clone()).put_event(&event).await.unwrap();
+    let got = SqsQueues::new(clients.sqs.clone()).receive(&queue_url, 1, 2).await.unwrap();
+    let delivered: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(delivered["detail-type"], "Lava Job Action");
+    assert_eq!(delivered["source"], source);
+    assert_eq!(delivered["detail"]["job_id"], "a");
+}
+
+#[tokio::test]
+async fn ecs_runs_and_describes_a_task() {
+    let clients = clients().await;
+    let cluster = unique("lava-c-");
+    let definition = provision::register_task(&clients, &cluster, &unique("lava-f-"), "job", "busybox:latest").await.unwrap();
+    let tasks = EcsTasks::new(clients.ecs.clone());
+    let request = TaskRequest {
+        cluster: cluster.clone(),
+        task_definition: definition,
+        container: "job".into(),
+        command: vec!["sh".into(), "-c".into(), "exit 3".into()],
+        environment: vec![("LAVA_JOB_ID".into(), "demo/x".into())],
+        launch_type: LaunchType::Fargate,
+        subnets: vec!["subnet-0123456789abcdef0".into()],
+        security_groups: vec!["sg-0123456789abcdef0".into()],
+    };
+    let arn = tasks.run_task(&request).await.unwrap();
+    assert!(arn.contains(":task/"), "{arn}");
+    let status = tasks.task_status(&cluster, &arn).await.unwrap();
+    const LIFECYCLE: &[&str] =
+        &["PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"];
+    assert!(LIFECYCLE.contains(&status.last_status.as_str()), "{status:?}");
+    assert!(matches!(tasks.task_status(&cluster, "arn:aws:ecs:us-east-1:123456789012:task/none").await, Err(shared::Error::NotFound { .. })));
+}

@@ -1,0 +1,77 @@
+//! The local realm and the CLI against moto.
+
+use clap::Parser;
+use shared::aws::{DynamoTables, SqsQueues};
+use shared::catalog::Catalog;
+use shared::names::ResourceNames;
+use shared::ports::WorkQueue;
+use std::sync::Arc;
+use tests::{clients, emulator, unique, workspace_root};
+
+fn lava(args: &[&str]) -> cli::Cli {
+    let mut all = vec!["lava", "--endpoint-url", &emulator().endpoint_url, "--region", "us-east-1"];
+    all.extend_from_slice(args);
+    cli::Cli::parse_from(all)
+}
+
+#[tokio::test]
+async fn bringing_a_realm_up_creates_its_resources_and_loads_the_samples() {
+    let realm = unique("lr");
+    let listing = cli::bring_up(&emulator().endpoint_url, &realm, Some("us-east-1".into()), &workspace_root().join("samples/jobs"))
+        .await
+        .unwrap();
+    assert!(listing.contains("demo/hello") && listing.contains("demo/log"), "{listing}");
+
+    let clients = clients().await;
+    let names = ResourceNames::for_realm(&realm);
+    let catalog = Catalog::new(Arc::new(DynamoTables::new(clients.dynamodb.clone())), names.clone());
+    let entry = catalog.realm().await.unwrap();
+    assert_eq!(entry.s3_temp, format!("s3://{}/tmp", names.local_bucket()));
+    assert_eq!(catalog.job("demo/hello").await.unwrap().worker, "core");
+
+    let queues = SqsQueues::new(clients.sqs.clone());
+    for queue in [names.worker_queue("core"), names.dispatch_queue.clone(), names.actions_queue.clone()] {
+        queues.queue_url(&queue).await.unwrap_or_else(|e| panic!("{queue}: {e}"));
+        queues.queue_url(&ResourceNames::dead_letter_queue(&queue)).await.unwrap_or_else(|e| panic!("{queue} DLQ: {e}"));
+    }
+
+    let again = cli::bring_up(&emulator().endpoint_url, &realm, Some("us-east-1".into()), &workspace_root().join("samples/jobs"))
+        .await
+        .unwrap();
+    assert_eq!(again, listing, "bringing a realm up twice changes nothing");
+}
+
+#[tokio::test]
+async fn cli_puts_gets_and_refuses_invalid_specs() {
+    let realm = unique("cl");
+    cli::bring_up(&emulator().endpoint_url, &realm, Some("us-east-1".into()), &workspace_root().join("samples/jobs")).await.unwrap();
+    let fixtures = workspace_root().join("tests/fixtures/specs");
+    let jobs = fixtures.join("jobs.json");
+
+    let out = cli::run(lava(&["--realm", &realm, "job", "put", jobs.to_str().unwrap()])).await.unwrap();
+    assert!(out.ends_with(&format!("18 written to realm {realm}")), "{out}");
+    let got = cli::run(lava(&["--realm", &realm, "job", "get", "demo/sqli/refresh"])).await.unwrap();
+    let got: serde_json::Value = serde_json::from_str(&got).unwrap();
+    assert_eq!(got["parameters"]["conn_id"], "mysql-conn-01");
+
+    let bad_dir = tempdir();
+    let bad = bad_dir.join("bad.yaml");
+    std::fs::write(&bad, "job_id: finance/x\ntype: cmd\nworker: core\npayload: echo\niteration_delay: 7m\n").unwrap();
+    let err = cli::run(lava(&["--realm", &realm, "job", "put", jobs.to_str().unwrap(), bad.to_str().unwrap()])).await.unwrap_err();
+    assert!(err.to_string().contains("error: jobs[finance/x].iteration_delay: 7m is over the 5m maximum"), "{err}");
+    let missing = cli::run(lava(&["--realm", &realm, "job", "get", "finance/x"])).await.unwrap_err();
+    assert_eq!(missing.to_string(), "job finance/x: not found", "nothing from a refused batch is written");
+
+    let conns = fixtures.join("connections.json");
+    cli::run(lava(&["--realm", &realm, "connection", "put", conns.to_str().unwrap()])).await.unwrap();
+    let conn = cli::run(lava(&["--realm", &realm, "connection", "get", "slack-ops"])).await.unwrap();
+    assert!(conn.contains("\"webhook_url\""), "{conn}");
+    let realm_entry = cli::run(lava(&["--realm", &realm, "realm", "get"])).await.unwrap();
+    assert!(realm_entry.contains(&format!("\"realm\": \"{realm}\"")), "{realm_entry}");
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(unique("lava-test-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
