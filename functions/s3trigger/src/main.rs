@@ -1,1 +1,8 @@
-fn main() {}
+//! The `s3trigger` Lambda: handles S3 notifications.
+//! Its handler is built in the tracker's issue 5; until then the binary refuses to start, so a
+//! deployment can never silently drop messages.
+
+fn main() -> std::process::ExitCode {
+    eprintln!("s3trigger: this function is not built yet (issue 5); refusing to start");
+    std::process::ExitCode::from(2)
+}
