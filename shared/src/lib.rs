@@ -10,6 +10,7 @@
 
 pub mod aws;
 pub mod catalog;
+pub mod cmdline;
 pub mod documents;
 pub mod error;
 #[cfg(feature = "test-util")]
