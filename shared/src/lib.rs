@@ -18,5 +18,6 @@ pub mod fake;
 pub mod model;
 pub mod names;
 pub mod ports;
+pub mod render;
 
 pub use error::{Error, Result, Retry};
