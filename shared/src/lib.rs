@@ -19,5 +19,7 @@ pub mod model;
 pub mod names;
 pub mod ports;
 pub mod render;
+pub mod run;
+pub mod runners;
 
 pub use error::{Error, Result, Retry};

@@ -1,0 +1,61 @@
+//! Writing run events: timestamps in the worker's zone (whole seconds) and naive UTC, host
+//! identity and TTL, as the original writes them.
+
+use serde_json::Value;
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::model::values::format_timestamp;
+use crate::model::{EventLogEntry, EventStatus, EventUpdate};
+use crate::ports::EventLog;
+
+/// Writes the events of runs on one worker.
+#[derive(Clone)]
+pub struct EventRecorder {
+    log: Arc<dyn EventLog>,
+    table: String,
+    worker: String,
+    hostname: String,
+    instance_id: Option<String>,
+    ttl_seconds: i64,
+    zone: jiff::tz::TimeZone,
+}
+
+impl EventRecorder {
+    /// A recorder writing to `table` for `worker`; `ttl_seconds` 0 writes no TTL.
+    pub fn new(log: Arc<dyn EventLog>, table: &str, worker: &str, ttl_seconds: i64, zone: jiff::tz::TimeZone) -> Self {
+        let hostname = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown".into());
+        EventRecorder { log, table: table.into(), worker: worker.into(), hostname, instance_id: None, ttl_seconds, zone }
+    }
+
+    /// Now in the worker's zone, truncated to whole seconds.
+    pub fn now(&self) -> jiff::Zoned {
+        let now = jiff::Timestamp::now();
+        let whole = jiff::Timestamp::from_second(now.as_second()).expect("a current time is in range");
+        whole.to_zoned(self.zone.clone())
+    }
+
+    /// Records one event for a run; returns its time.
+    pub async fn record(&self, job_id: &str, run_id: &str, ts_dispatch: &str, status: EventStatus, info: Value) -> Result<jiff::Zoned> {
+        let at = self.now();
+        let utc = at.with_time_zone(jiff::tz::TimeZone::UTC);
+        let update = EventUpdate {
+            job_id: job_id.into(),
+            run_id: run_id.into(),
+            ts_dispatch: ts_dispatch.into(),
+            worker: self.worker.clone(),
+            instance_id: self.instance_id.clone(),
+            hostname: self.hostname.clone(),
+            ttl: (self.ttl_seconds > 0).then(|| at.timestamp().as_second() + self.ttl_seconds),
+            entry: EventLogEntry {
+                ts_event: format_timestamp(&at),
+                tu_event: utc.strftime("%Y-%m-%dT%H:%M:%S").to_string(),
+                status,
+                info,
+            },
+        };
+        self.log.append(&self.table, &update).await?;
+        tracing::info!(job_id, run_id, status = status.as_str(), "Event recorded.");
+        Ok(at)
+    }
+}

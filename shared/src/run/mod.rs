@@ -1,0 +1,404 @@
+//! Running one dispatched job to a complete, recorded result (the original's `run_job`):
+//! the event sequence, iterations, retries and action lists.
+
+pub mod config;
+pub mod events;
+
+use serde_json::{Map, Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+use crate::error::{Error, Result};
+use crate::model::values::{format_timestamp, parse_timestamp};
+use crate::model::{Enabled, EventStatus, JobSpec, RealmEntry, S3Location, WorkerMessage};
+use crate::names::ResourceNames;
+use crate::ports::{BlobStore, TableStore};
+use crate::render::{Renderer, datetime, from_json};
+use crate::runners::{self, Failure, RunContext};
+use config::Config;
+use events::EventRecorder;
+
+/// Where a run's action lists go (`on_success`, `on_retry`, `on_fail`).
+#[async_trait::async_trait]
+pub trait ActionSink: Send + Sync {
+    /// Runs or forwards one action list; an error is recorded as an `action_failed` event.
+    async fn run_actions(&self, request: ActionRequest) -> std::result::Result<(), String>;
+}
+
+/// One action list with the render variables it needs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ActionRequest {
+    /// `on_success`, `on_retry` or `on_fail`.
+    pub key: String,
+    /// The action specs.
+    pub actions: Vec<Value>,
+    /// Job id.
+    pub job_id: String,
+    /// Run id.
+    pub run_id: String,
+    /// Iteration (1-based).
+    pub iteration: i64,
+    /// Render variables as JSON: `job`, `realm`, `globals`, `state`, `result`, `start`, `ustart`.
+    pub context: Map<String, Value>,
+}
+
+/// Runs action lists in the worker process. Only `log` actions are available here until the
+/// action runners land; any other action fails its list with a clear message.
+pub struct InProcessActions {
+    renderer: Renderer,
+}
+
+impl Default for InProcessActions {
+    fn default() -> Self {
+        InProcessActions { renderer: Renderer::default() }
+    }
+}
+
+#[async_trait::async_trait]
+impl ActionSink for InProcessActions {
+    async fn run_actions(&self, request: ActionRequest) -> std::result::Result<(), String> {
+        let context = render_context_from_json(&request.context);
+        for action in &request.actions {
+            let kind = action.get("action").and_then(Value::as_str).unwrap_or("?");
+            match kind {
+                "log" => {
+                    let template = action.get("message").and_then(Value::as_str).ok_or("log: message must be a string")?;
+                    let message = self.renderer.render(template, &context).map_err(|e| format!("log: {e}"))?;
+                    tracing::info!(job_id = %request.job_id, run_id = %request.run_id, event_type = "job", "{message}");
+                }
+                other => return Err(format!("{other}: not available in this worker yet")),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Turns JSON render variables back into template values (`start`/`ustart` become datetimes).
+pub fn render_context_from_json(context: &Map<String, Value>) -> minijinja::Value {
+    let mut values: std::collections::BTreeMap<String, minijinja::Value> = std::collections::BTreeMap::new();
+    for (k, v) in context {
+        let value = match (k.as_str(), v.as_str().and_then(|s| parse_timestamp(s).ok())) {
+            ("start" | "ustart", Some(ts)) => {
+                let zone = if k == "ustart" { jiff::tz::TimeZone::UTC } else { zone_of(v.as_str().unwrap_or_default()) };
+                datetime(&ts.to_zoned(zone))
+            }
+            _ => from_json(v),
+        };
+        values.insert(k.clone(), value);
+    }
+    minijinja::Value::from(values)
+}
+
+/// A fixed-offset zone for a timestamp's written offset (`+11:00`, `Z`).
+fn zone_of(text: &str) -> jiff::tz::TimeZone {
+    let tail = text.get(text.len().saturating_sub(6)..).unwrap_or("");
+    let parsed = (|| {
+        let sign = match tail.chars().next()? {
+            '+' => 1,
+            '-' => -1,
+            _ => return None,
+        };
+        let hours: i32 = tail.get(1..3)?.parse().ok()?;
+        let minutes: i32 = tail.get(4..6)?.parse().ok()?;
+        jiff::tz::Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()
+    })();
+    jiff::tz::TimeZone::fixed(parsed.unwrap_or(jiff::tz::Offset::UTC))
+}
+
+/// What every run on one worker shares.
+pub struct JobRunner {
+    /// The realm entry.
+    pub realm: RealmEntry,
+    /// The worker's name.
+    pub worker: String,
+    /// Configuration lookup.
+    pub config: Config,
+    /// Event writer.
+    pub recorder: EventRecorder,
+    /// Tables (state import).
+    pub tables: Arc<dyn TableStore>,
+    /// S3.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Resource names.
+    pub names: ResourceNames,
+    /// Template engine.
+    pub renderer: Renderer,
+    /// The worker's private directory (runs get `<dir>/<run_id>`).
+    pub run_root: PathBuf,
+    /// Developer mode.
+    pub dev: bool,
+    /// Where action lists go.
+    pub actions: Arc<dyn ActionSink>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    /// Skipped (not enabled) or rejected (limits): no handler ran.
+    NotRun,
+    /// The handler succeeded; the result.
+    Succeeded(Value),
+    /// The last iteration failed; the failure result.
+    Failed(Value),
+}
+
+fn shallow_merge(base: &Option<Value>, over: &Option<Map<String, Value>>) -> Value {
+    let mut merged = match base {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    };
+    if let Some(over) = over {
+        merged.extend(over.clone());
+    }
+    Value::Object(merged)
+}
+
+impl JobRunner {
+    async fn event(&self, message: &WorkerMessage, status: EventStatus, info: Value) -> Result<jiff::Zoned> {
+        self.recorder.record(&message.job_id, &message.run_id, &message.ts_dispatch, status, info).await
+    }
+
+    /// Runs a job for a validated message: every event is written before this returns.
+    pub async fn run(&self, message: &WorkerMessage, job: &JobSpec, cancel: watch::Receiver<bool>) -> Result<RunOutcome> {
+        let mut spec = job.clone();
+        spec.parameters = Some(shallow_merge(&job.parameters, &message.parameters));
+        spec.globals = Some(shallow_merge(&job.globals, &message.globals));
+
+        if spec.enabled() == Enabled::Static(false) {
+            self.event(message, EventStatus::Skipped, json!("Job not enabled (static)")).await?;
+            return Ok(RunOutcome::NotRun);
+        }
+        let start = self.event(message, EventStatus::Starting, Value::Null).await?;
+        let ustart = start.with_time_zone(jiff::tz::TimeZone::UTC);
+        let dispatched = parse_timestamp(&message.ts_dispatch).map_err(|e| Error::config("ts_dispatch", e))?;
+
+        if let Some(limit) = &spec.max_run_delay {
+            let reason = match limit.seconds() {
+                Err(e) => Some(format!("Bad max_run_delay: {e}")),
+                Ok(max) if (start.timestamp().as_second() - dispatched.as_second()) as f64 > max => {
+                    Some(format!("dispatch is more than {limit} old"))
+                }
+                Ok(_) => None,
+            };
+            if let Some(reason) = reason {
+                self.event(message, EventStatus::Rejected, json!(reason)).await?;
+                return Ok(RunOutcome::NotRun);
+            }
+        }
+        let max_limit = self.config.int("ITERATION_MAX_LIMIT", 10);
+        let iterations = spec.iteration_limit.unwrap_or(1);
+        let delay = match spec.iteration_delay.as_ref().map(|d| d.seconds()).transpose() {
+            Ok(d) => d.unwrap_or(0.0),
+            Err(e) => {
+                self.event(message, EventStatus::Rejected, json!(format!("Bad iteration_delay: {e}"))).await?;
+                return Ok(RunOutcome::NotRun);
+            }
+        };
+        let max_delay = self.config.seconds("ITERATION_MAX_DELAY", 300.0);
+        let limit_error = if iterations > max_limit {
+            Some(format!("iteration_limit must be <= {max_limit}"))
+        } else if delay > max_delay {
+            Some(format!("iteration_delay must be <= {}", crate::runners::process::seconds_text(std::time::Duration::from_secs_f64(max_delay))))
+        } else {
+            None
+        };
+        if let Some(reason) = limit_error {
+            self.event(message, EventStatus::Rejected, json!(reason)).await?;
+            return Ok(RunOutcome::NotRun);
+        }
+
+        let mut globals = spec.globals_map();
+        let mut lava = globals.get("lava").and_then(Value::as_object).cloned().unwrap_or_default();
+        for (k, v) in [
+            ("master_job_id", json!(spec.job_id)),
+            ("parent_job_id", json!(spec.job_id)),
+            ("master_start", json!(format_timestamp(&start))),
+            ("parent_start", json!(format_timestamp(&start))),
+            ("master_ustart", json!(format_timestamp(&ustart))),
+            ("parent_ustart", json!(format_timestamp(&ustart))),
+        ] {
+            lava.entry(k.to_string()).or_insert(v);
+        }
+
+        let state = self.import_state(&spec).await?;
+        spec.state = Some(Value::Object(state.clone()));
+
+        let mut job_value = spec.to_value();
+        let job_map = job_value.as_object_mut().expect("a job spec is a map");
+        for (k, v) in [
+            ("run_id", json!(message.run_id)),
+            ("ts_dispatch", json!(message.ts_dispatch)),
+            ("realm", json!(self.realm.realm)),
+            ("ts_start", json!(format_timestamp(&start))),
+            ("ts_ustart", json!(format_timestamp(&ustart))),
+            ("owner", json!(spec.owner.clone().unwrap_or_default())),
+            ("description", json!(spec.description.clone().unwrap_or_default())),
+        ] {
+            job_map.insert(k.into(), v);
+        }
+        let context_for = |globals: &Map<String, Value>, result: Option<&Value>| -> Map<String, Value> {
+            let mut job = job_value.clone();
+            job["globals"] = Value::Object(globals.clone());
+            let mut c = Map::new();
+            c.insert("job".into(), job);
+            c.insert("realm".into(), self.realm.to_value());
+            c.insert("globals".into(), Value::Object(globals.clone()));
+            c.insert("state".into(), Value::Object(state.clone()));
+            c.insert("start".into(), json!(format_timestamp(&start)));
+            c.insert("ustart".into(), json!(format_timestamp(&ustart)));
+            c.insert("utils".into(), json!({}));
+            if let Some(result) = result {
+                c.insert("result".into(), result.clone());
+            }
+            c
+        };
+
+        globals.insert("lava".into(), Value::Object(lava.clone()));
+        if let Some(event_log) = &spec.event_log {
+            let context = render_context_from_json(&context_for(&globals, None));
+            let info = match self.renderer.render_value(event_log, &context) {
+                Ok(v) => v,
+                Err(e) => json!(format!("Error: Bad event_log: {e}")),
+            };
+            self.event(message, EventStatus::Logging, info).await?;
+        }
+        if let Enabled::Template(template) = spec.enabled() {
+            let context = render_context_from_json(&context_for(&globals, None));
+            let rendered = self.renderer.render(&template, &context).unwrap_or_else(|e| format!("Error: {e}"));
+            if rendered.trim().to_lowercase() != "true" {
+                self.event(message, EventStatus::Skipped, json!(format!("Job not enabled (enabled=\"{rendered}\")"))).await?;
+                return Ok(RunOutcome::NotRun);
+            }
+        }
+
+        const KNOWN: &[&str] = &["cmd", "exe", "log", "lavasched"];
+        if !KNOWN.contains(&spec.job_type.as_str()) {
+            let reason = format!("{}: Unknown job type", spec.job_type);
+            self.event(message, EventStatus::Failed, json!(reason)).await?;
+            return Ok(RunOutcome::Failed(json!({"error": reason, "error_data": null})));
+        }
+        let run_dir = self.run_root.join(&message.run_id);
+        if run_dir.exists() {
+            return Err(Error::config("run_id", "Job temp dir already exists - possible dispatch overlap"));
+        }
+        std::fs::create_dir_all(&run_dir).map_err(|e| Error::io(format!("creating {}", run_dir.display()), e))?;
+        let temp = S3Location::parse(&self.realm.s3_temp).map_err(|e| Error::config("s3_temp", e))?;
+        let s3tmp = S3Location {
+            bucket: temp.bucket,
+            key: [temp.key.as_str(), &spec.job_id, &message.run_id].iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join("/"),
+        };
+
+        let mut outcome = RunOutcome::NotRun;
+        for iteration in 1..=iterations {
+            lava.insert("iteration".into(), json!(iteration));
+            globals.insert("lava".into(), Value::Object(lava.clone()));
+            spec.globals = Some(Value::Object(globals.clone()));
+            self.event(message, EventStatus::Running, json!(format!("Iteration {iteration}"))).await?;
+            let mut template_context = context_for(&globals, None);
+            template_context.remove("result");
+            let ctx = RunContext {
+                spec: &spec,
+                realm: &self.realm,
+                worker: &self.worker,
+                run_id: &message.run_id,
+                run_dir: run_dir.clone(),
+                s3tmp: s3tmp.clone(),
+                dev: self.dev,
+                config: &self.config,
+                renderer: &self.renderer,
+                template_context: render_context_from_json(&template_context),
+                blobs: self.blobs.as_ref(),
+                cancel: cancel.clone(),
+            };
+            let handled = runners::run(&ctx).await.expect("the type was checked above");
+            let last = iteration == iterations;
+            match handled {
+                Ok(result) => {
+                    self.event(message, EventStatus::Complete, result.clone()).await?;
+                    self.actions(message, &spec, "on_success", iteration, &context_for(&globals, Some(&result))).await?;
+                    let mut result = result;
+                    if let Value::Object(m) = &mut result {
+                        m.entry("error").or_insert(Value::Null);
+                    }
+                    outcome = RunOutcome::Succeeded(result);
+                    break;
+                }
+                Err(Failure { message: error, data }) => {
+                    let result = json!({"error": error, "error_data": data});
+                    let status = if last { EventStatus::Failed } else { EventStatus::Retrying };
+                    self.event(message, status, result.clone()).await?;
+                    let key = if last { "on_fail" } else { "on_retry" };
+                    self.actions(message, &spec, key, iteration, &context_for(&globals, Some(&result))).await?;
+                    outcome = RunOutcome::Failed(result);
+                    if *cancel.borrow() {
+                        break;
+                    }
+                    if !last && delay > 0.0 {
+                        tokio::time::sleep(std::time::Duration::from_secs_f64(delay)).await;
+                    }
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&run_dir);
+        Ok(outcome)
+    }
+
+    /// Runs the job's (else the realm's) list for `key`; a failure becomes `action_failed`.
+    async fn actions(&self, message: &WorkerMessage, spec: &JobSpec, key: &str, iteration: i64, context: &Map<String, Value>) -> Result<()> {
+        let job_list = match key {
+            "on_success" => &spec.on_success,
+            "on_retry" => &spec.on_retry,
+            _ => &spec.on_fail,
+        };
+        let realm_list = match key {
+            "on_success" => &self.realm.on_success,
+            "on_retry" => &self.realm.on_retry,
+            _ => &self.realm.on_fail,
+        };
+        let list = match job_list.as_ref().or(realm_list.as_ref()) {
+            None => return Ok(()),
+            Some(Value::Array(items)) if items.is_empty() => return Ok(()),
+            Some(Value::Array(items)) => items.clone(),
+            Some(_) => {
+                self.event(message, EventStatus::ActionFailed, json!(format!("{key}: action must be a list"))).await?;
+                return Ok(());
+            }
+        };
+        let request = ActionRequest {
+            key: key.into(),
+            actions: list,
+            job_id: message.job_id.clone(),
+            run_id: message.run_id.clone(),
+            iteration,
+            context: context.clone(),
+        };
+        if let Err(e) = self.actions.run_actions(request).await {
+            self.event(message, EventStatus::ActionFailed, json!(format!("{key} action: {e}"))).await?;
+        }
+        Ok(())
+    }
+
+    /// The job's state defaults, replaced by current values from the state table.
+    async fn import_state(&self, spec: &JobSpec) -> Result<Map<String, Value>> {
+        let mut state = spec.state_map();
+        for (id, value) in state.iter_mut() {
+            let key = json!({"state_id": id});
+            let Some(item) = self.tables.get_item(&self.names.state_table, key.as_object().expect("a map"), true).await? else {
+                continue;
+            };
+            let item = crate::model::StateItem::from_value(&Value::Object(item)).map_err(|e| Error::config(format!("state {id}"), e))?;
+            *value = match item.state_type {
+                crate::model::StateType::Json => {
+                    let text = item.value.as_str().unwrap_or_default();
+                    serde_json::from_str(text).map_err(|e| Error::json(format!("state {id}"), e))?
+                }
+                crate::model::StateType::Raw => item.value,
+                crate::model::StateType::Secure => {
+                    return Err(Error::config(format!("state {id}"), "secure state items are not readable by this worker yet"));
+                }
+            };
+        }
+        Ok(state)
+    }
+}

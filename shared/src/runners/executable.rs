@@ -1,0 +1,243 @@
+//! `cmd` and `exe` jobs: command lines split like a shell (Jinja blocks kept whole) and rendered
+//! word by word, run directly with the lava environment, output captured and uploaded.
+
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::process::{self, Exit, ProcessSpec};
+use super::{Failure, Outcome, RunContext};
+use crate::cmdline;
+use crate::model::params::{CmdParams, ExeParams, JobParameters};
+
+/// The parts of the parameters every executable type shares.
+struct Common<'p> {
+    env: &'p BTreeMap<String, String>,
+    jinja: bool,
+    vars: &'p Map<String, Value>,
+}
+
+impl<'p> From<&'p CmdParams> for Common<'p> {
+    fn from(p: &'p CmdParams) -> Self {
+        Common { env: &p.env, jinja: p.jinja.is_none_or(|f| f.0), vars: &p.vars }
+    }
+}
+
+impl<'p> From<&'p ExeParams> for Common<'p> {
+    fn from(p: &'p ExeParams) -> Self {
+        Common { env: &p.env, jinja: p.jinja.is_none_or(|f| f.0), vars: &p.vars }
+    }
+}
+
+/// Renders each word (when Jinja is on).
+fn render_words(ctx: &RunContext<'_>, common: &Common<'_>, words: Vec<String>) -> Result<Vec<String>, String> {
+    if !common.jinja {
+        return Ok(words);
+    }
+    let vars = ctx.with_vars(common.vars);
+    words.iter().map(|w| ctx.renderer.render(w, &vars)).collect()
+}
+
+/// The environment of an executable job (§0.8): the worker's, the job's `env` (rendered when
+/// Jinja is on; kept as written when it is off, where the original dropped it), the handler's
+/// extras, lava's identity variables, and a private `TMPDIR`.
+fn environment(ctx: &RunContext<'_>, common: &Common<'_>, extras: &[(&str, String)]) -> Result<Vec<(String, String)>, String> {
+    let mut env: BTreeMap<String, String> = std::env::vars().collect();
+    let vars = ctx.with_vars(common.vars);
+    for (name, value) in common.env {
+        let value = if common.jinja {
+            ctx.renderer.render(value, &vars).map_err(|e| format!("Bad environment variable: {name}: {e}"))?
+        } else {
+            value.clone()
+        };
+        env.insert(name.clone(), value);
+    }
+    env.insert("LAVA_S3_TMP".into(), ctx.s3tmp.to_string());
+    for (k, v) in extras {
+        env.insert(k.to_string(), v.clone());
+    }
+    for (k, v) in [
+        ("LAVA_REALM", ctx.realm.realm.clone()),
+        ("LAVA_WORKER", ctx.worker.to_string()),
+        ("LAVA_OWNER", ctx.spec.owner.clone().unwrap_or_default()),
+        ("LAVA_JOB_ID", ctx.spec.job_id.clone()),
+        ("LAVA_RUN_ID", ctx.run_id.to_string()),
+        ("LAVA_S3_KEY", ctx.realm.s3_key.clone().unwrap_or_default()),
+    ] {
+        env.insert(k.into(), v);
+    }
+    if ctx.config.flag("JOB_LOCAL_TMPDIR", true) {
+        let tmp = ctx.run_dir.join(format!(".lava.{}.tmp", &uuid::Uuid::new_v4().simple().to_string()[..8]));
+        std::fs::create_dir_all(&tmp).map_err(|e| format!("Cannot create {}: {e}", tmp.display()))?;
+        env.insert("TMPDIR".into(), tmp.display().to_string());
+    }
+    Ok(env.into_iter().collect())
+}
+
+fn timeout(ctx: &RunContext<'_>, spec: Option<&crate::model::DurationSpec>, key: &str) -> Result<Duration, String> {
+    let seconds = match spec {
+        Some(d) => d.seconds().map_err(|e| format!("Bad timeout: {e}"))?,
+        None => ctx.config.seconds(key, 600.0),
+    };
+    if !(seconds > 0.0) {
+        return Err(format!("Bad timeout: {seconds} seconds"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// The first (or, for a negative size, last) `STDERR_SIZE` bytes of a stderr file, stripped.
+fn stderr_excerpt(ctx: &RunContext<'_>, path: &Path) -> Value {
+    let Ok(bytes) = std::fs::read(path) else { return Value::Null };
+    let size = ctx.config.int("STDERR_SIZE", 2000);
+    let n = size.unsigned_abs() as usize;
+    let part = if size >= 0 { &bytes[..bytes.len().min(n)] } else { &bytes[bytes.len().saturating_sub(n)..] };
+    let text = String::from_utf8_lossy(part).trim().to_string();
+    if text.is_empty() { Value::Null } else { Value::String(text) }
+}
+
+/// Runs one program, uploads its output, and returns its `output` entry and exit.
+async fn run_one(
+    ctx: &RunContext<'_>,
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    cwd: &Path,
+    name: &str,
+    label: &str,
+    limit: Duration,
+) -> Result<(Map<String, Value>, Exit, Value), Failure> {
+    let (stdout_name, stderr_name) = if name.is_empty() { ("stdout".to_string(), "stderr".to_string()) } else { (format!("{name}.stdout"), format!("{name}.stderr")) };
+    let files = (cwd.join(&stdout_name), cwd.join(&stderr_name));
+    let spec = ProcessSpec { argv, env, cwd: cwd.to_path_buf(), output: (!ctx.dev).then(|| files.clone()), timeout: limit };
+    let mut entry = Map::new();
+    entry.insert("payload".into(), Value::String(label.to_string()));
+    let exit = match process::run(&spec, ctx.cancel.clone()).await {
+        Ok(exit) => exit,
+        Err(message) => {
+            entry.insert("exit_status".into(), json!(1));
+            return Err(Failure { message: message.clone(), data: Some(json!({"exit_status": 1, "error": message, "output": [entry]})) });
+        }
+    };
+    entry.insert("exit_status".into(), json!(exit.status()));
+    let mut excerpt = Value::Null;
+    if !ctx.dev {
+        if let Some(uri) = ctx.upload_if_not_empty(&files.0, &stdout_name).await? {
+            entry.insert("stdout".into(), Value::String(uri));
+        }
+        if let Some(uri) = ctx.upload_if_not_empty(&files.1, &stderr_name).await? {
+            entry.insert("stderr".into(), Value::String(uri));
+        }
+        if exit != Exit::Status(0) {
+            excerpt = stderr_excerpt(ctx, &files.1);
+        }
+    }
+    Ok((entry, exit, excerpt))
+}
+
+/// The failure message for an exit.
+fn exit_message(exit: &Exit, limit: Duration) -> String {
+    match exit {
+        Exit::TimedOut => format!("Timed out after {} seconds", process::seconds_text(limit)),
+        Exit::Cancelled => "Cancelled: the worker is shutting down".to_string(),
+        Exit::Status(s) => format!("Failed with exit status {s}"),
+    }
+}
+
+/// `cmd`: one command line.
+pub async fn run_cmd(ctx: &RunContext<'_>) -> Outcome {
+    let params = match ctx.spec.typed_parameters() {
+        Ok(JobParameters::Cmd(p)) => p,
+        Ok(_) => return Err(Failure::message("Bad job parameters")),
+        Err(e) => return Err(Failure::message(format!("Bad job parameters: {e}"))),
+    };
+    let common = Common::from(&params);
+    let payload = match &ctx.spec.payload {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        Some(Value::String(_)) | None | Some(Value::Null) => return Err(Failure::message("payload required")),
+        Some(other) => return Err(Failure::message(format!("Bad payload: {other}"))),
+    };
+    let mut words = cmdline::split(&payload).map_err(|e| Failure::message(format!("Bad payload: {e}")))?;
+    words.extend(params.args.iter().map(ToString::to_string));
+    let argv = render_words(ctx, &common, words).map_err(|e| Failure::message(format!("Bad payload: {e}")))?;
+    let env = environment(ctx, &common, &[]).map_err(Failure::message)?;
+    let limit = timeout(ctx, params.timeout.as_ref(), "CMD_TIMEOUT").map_err(Failure::message)?;
+    let (entry, exit, excerpt) = run_one(ctx, argv, env, &ctx.run_dir, "", &payload, limit).await?;
+    finish(exit.clone(), vec![entry], excerpt, limit)
+}
+
+fn finish(exit: Exit, output: Vec<Map<String, Value>>, excerpt: Value, limit: Duration) -> Outcome {
+    let status = exit.status();
+    let output: Vec<Value> = output.into_iter().map(Value::Object).collect();
+    if exit == Exit::Status(0) {
+        Ok(json!({"exit_status": 0, "output": output}))
+    } else {
+        Err(Failure { message: exit_message(&exit, limit), data: Some(json!({"exit_status": status, "error": excerpt, "output": output})) })
+    }
+}
+
+/// Downloads a payload (a key, or every object directly under a `…/` prefix) into a fresh
+/// directory of the run; returns the local files, sorted.
+async fn download_payload(ctx: &RunContext<'_>, payload: &str, index: usize, max_size: u64) -> Result<Vec<PathBuf>, String> {
+    let area = crate::model::S3Location::parse(&ctx.realm.s3_payloads)?;
+    let prefix = format!("{}/{payload}", area.key);
+    let listing = ctx.blobs.list_objects(&area.bucket, &prefix, Some("/")).await.map_err(|e| e.to_string())?;
+    let dir = ctx.run_dir.join(format!("pld-{index}-{}.d", &uuid::Uuid::new_v4().simple().to_string()[..6]));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("Cannot create {}: {e}", dir.display()))?;
+    let mut files = Vec::new();
+    for object in listing.objects.iter().filter(|o| !o.key.ends_with('/')) {
+        if object.size > max_size {
+            return Err(format!("s3://{}/{}: Payload size {} exceeds maximum of {max_size}", area.bucket, object.key, object.size));
+        }
+        let body = ctx.blobs.get_object(&area.bucket, &object.key).await.map_err(|e| e.to_string())?;
+        let name = object.key.rsplit('/').next().unwrap_or(&object.key);
+        let path = dir.join(name);
+        std::fs::write(&path, body).map_err(|e| format!("Cannot write {}: {e}", path.display()))?;
+        files.push(path);
+    }
+    if files.is_empty() {
+        return Err(format!("No payload files downloaded from S3 for payload: {payload}"));
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// `exe`: executables downloaded from the payload area, each run with the same arguments.
+pub async fn run_exe(ctx: &RunContext<'_>) -> Outcome {
+    let params = match ctx.spec.typed_parameters() {
+        Ok(JobParameters::Exe(p)) => p,
+        Ok(_) => return Err(Failure::message("Bad job parameters")),
+        Err(e) => return Err(Failure::message(format!("Bad job parameters: {e}"))),
+    };
+    let common = Common::from(&params);
+    let payload = match &ctx.spec.payload {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        _ => return Err(Failure::message("Only single string payloads are supported for exe jobs")),
+    };
+    let mut words = cmdline::split(&payload).map_err(|e| Failure::message(format!("Bad payload: {e}")))?;
+    let target = words.remove(0);
+    words.extend(params.args.iter().map(ToString::to_string));
+    let args = render_words(ctx, &common, words).map_err(|e| Failure::message(format!("Bad payload or args: {e}")))?;
+    let s3_payload = format!("{}/{target}", ctx.realm.s3_payloads);
+    let env = environment(ctx, &common, &[("LAVA_S3_PAYLOAD", s3_payload)]).map_err(Failure::message)?;
+    let limit = timeout(ctx, params.timeout.as_ref(), "EXE_TIMEOUT").map_err(Failure::message)?;
+    let max = ctx.config.size("EXE_MAX_PAYLOAD_SIZE", 10_000_000);
+    let files = download_payload(ctx, &target, 0, max).await.map_err(Failure::message)?;
+    let mut output = Vec::new();
+    for file in files {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(&file) {
+            let mut perms = meta.permissions();
+            perms.set_mode(perms.mode() | 0o100);
+            let _ = std::fs::set_permissions(&file, perms);
+        }
+        let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let mut argv = vec![file.display().to_string()];
+        argv.extend(args.iter().cloned());
+        let (entry, exit, excerpt) = run_one(ctx, argv, env.clone(), &ctx.run_dir, &name, &name, limit).await?;
+        output.push(entry);
+        if exit != Exit::Status(0) {
+            return finish(exit, output, excerpt, limit);
+        }
+    }
+    finish(Exit::Status(0), output, Value::Null, limit)
+}

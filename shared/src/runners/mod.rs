@@ -1,0 +1,107 @@
+//! Job runners: one per job type. A runner gets the run's context and returns the result map
+//! (success) or a [`Failure`] whose message becomes `result.error` and whose data becomes
+//! `result.error_data`.
+
+pub mod executable;
+pub mod process;
+
+use minijinja::Value as JinjaValue;
+use serde_json::{Map, Value, json};
+use std::path::PathBuf;
+use tokio::sync::watch;
+
+use crate::model::{JobSpec, RealmEntry, S3Location};
+use crate::ports::{BlobStore, Encryption};
+use crate::render::Renderer;
+use crate::run::config::Config;
+
+/// A handler failure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// Becomes `result.error`.
+    pub message: String,
+    /// Becomes `result.error_data` (usually the partial result map).
+    pub data: Option<Value>,
+}
+
+impl Failure {
+    /// A failure with only a message.
+    pub fn message(message: impl Into<String>) -> Self {
+        Failure { message: message.into(), data: None }
+    }
+}
+
+/// What a runner produces.
+pub type Outcome = Result<Value, Failure>;
+
+/// Everything a runner needs for one iteration of one run.
+pub struct RunContext<'a> {
+    /// The augmented job spec (parameters and globals merged).
+    pub spec: &'a JobSpec,
+    /// The realm entry.
+    pub realm: &'a RealmEntry,
+    /// The worker's name.
+    pub worker: &'a str,
+    /// The run id.
+    pub run_id: &'a str,
+    /// The run's private directory.
+    pub run_dir: PathBuf,
+    /// `<s3_temp>/<job_id>/<run_id>`.
+    pub s3tmp: S3Location,
+    /// Developer mode: output to the worker's own streams, nothing uploaded.
+    pub dev: bool,
+    /// Worker configuration.
+    pub config: &'a Config,
+    /// The template engine.
+    pub renderer: &'a Renderer,
+    /// The render variables of the run (`job`, `realm`, `globals`, `state`, `start`, …).
+    pub template_context: JinjaValue,
+    /// S3.
+    pub blobs: &'a dyn BlobStore,
+    /// Becomes true when the worker is shutting down.
+    pub cancel: watch::Receiver<bool>,
+}
+
+impl RunContext<'_> {
+    /// The render variables plus `vars`.
+    pub fn with_vars(&self, vars: &Map<String, Value>) -> JinjaValue {
+        minijinja::context! { vars => crate::render::from_json(&Value::Object(vars.clone())), ..self.template_context.clone() }
+    }
+
+    /// Server-side encryption for uploads: the realm's KMS key, else AES256.
+    pub fn encryption(&self) -> Encryption {
+        match &self.realm.s3_key {
+            Some(key) if !key.is_empty() => Encryption::Kms(key.clone()),
+            _ => Encryption::Aes256,
+        }
+    }
+
+    /// Uploads a local file to `<s3tmp>/<name>` if it is non-empty; returns its `s3://` URI.
+    pub async fn upload_if_not_empty(&self, path: &std::path::Path, name: &str) -> Result<Option<String>, Failure> {
+        let body = match std::fs::read(path) {
+            Ok(b) if !b.is_empty() => b,
+            _ => return Ok(None),
+        };
+        let key = if self.s3tmp.key.is_empty() { name.to_string() } else { format!("{}/{name}", self.s3tmp.key) };
+        self.blobs
+            .put_object(&self.s3tmp.bucket, &key, body, &self.encryption())
+            .await
+            .map_err(|e| Failure::message(format!("Cannot upload {} to s3://{}/{key}: {e}", path.display(), self.s3tmp.bucket)))?;
+        Ok(Some(format!("s3://{}/{key}", self.s3tmp.bucket)))
+    }
+}
+
+/// Runs the handler for the job's type; `None` for a type this worker cannot run.
+pub async fn run(ctx: &RunContext<'_>) -> Option<Outcome> {
+    Some(match ctx.spec.job_type.as_str() {
+        "cmd" => executable::run_cmd(ctx).await,
+        "exe" => executable::run_exe(ctx).await,
+        "log" => {
+            let text = serde_json::to_string_pretty(&ctx.spec.to_value()).unwrap_or_default();
+            tracing::info!(job_id = %ctx.spec.job_id, run_id = ctx.run_id, "{text}");
+            Ok(json!({"exit_status": 0}))
+        }
+        "lavasched" => Ok(json!({"exit_status": 0})),
+        _ => return None,
+    })
+}
