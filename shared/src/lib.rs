@@ -13,7 +13,7 @@ pub mod catalog;
 pub mod cmdline;
 pub mod documents;
 pub mod error;
-#[cfg(feature = "test-util")]
+#[cfg(any(test, feature = "test-util"))]
 pub mod fake;
 pub mod model;
 pub mod names;

@@ -402,3 +402,6 @@ impl JobRunner {
         Ok(state)
     }
 }
+
+#[cfg(test)]
+mod tests;

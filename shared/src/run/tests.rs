@@ -1,0 +1,209 @@
+//! The run lifecycle with in-memory ports and real processes: event sequences as in the spec's
+//! table, results, outputs and retries.
+
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+use super::*;
+use crate::fake::{FakeBlobs, FakeEventLog, FakeTables};
+
+struct Harness {
+    runner: JobRunner,
+    events: Arc<FakeEventLog>,
+    blobs: Arc<FakeBlobs>,
+    _dir: PathBuf,
+}
+
+fn harness(realm_extra: Value) -> Harness {
+    let names = ResourceNames::for_realm("unit");
+    let events = Arc::new(FakeEventLog::default());
+    let blobs = Arc::new(FakeBlobs::default());
+    let mut realm = json!({"realm": "unit", "s3_payloads": "s3://bkt/payloads", "s3_temp": "s3://bkt/tmp"});
+    realm.as_object_mut().unwrap().extend(realm_extra.as_object().cloned().unwrap_or_default());
+    let dir = std::env::temp_dir().join(format!("lava-unit-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let runner = JobRunner {
+        realm: RealmEntry::from_value(&realm).unwrap(),
+        worker: "core".into(),
+        config: Config::default(),
+        recorder: EventRecorder::new(events.clone(), &names.events_table, "core", 172_800, jiff::tz::TimeZone::UTC),
+        tables: Arc::new(FakeTables::for_realm(&names)),
+        blobs: blobs.clone(),
+        names,
+        renderer: Renderer::default(),
+        run_root: dir.clone(),
+        dev: false,
+        actions: Arc::new(InProcessActions::default()),
+    };
+    Harness { runner, events, blobs, _dir: dir }
+}
+
+fn message(job_id: &str, ts_dispatch: &str) -> WorkerMessage {
+    WorkerMessage {
+        realm: "unit".into(),
+        worker: "core".into(),
+        job_id: job_id.into(),
+        run_id: uuid::Uuid::new_v4().to_string(),
+        ts_dispatch: ts_dispatch.into(),
+        parameters: None,
+        globals: None,
+    }
+}
+
+fn now() -> String {
+    format_timestamp(&jiff::Zoned::now())
+}
+
+fn job(extra: Value) -> JobSpec {
+    let mut v = json!({"job_id": "demo/j", "type": "cmd", "worker": "core", "enabled": true, "payload": "true", "owner": "o"});
+    v.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap());
+    JobSpec::from_value(&v).unwrap()
+}
+
+async fn run(h: &Harness, spec: &JobSpec, m: &WorkerMessage) -> (RunOutcome, Vec<&'static str>, Vec<Value>) {
+    let (_tx, rx) = watch::channel(false);
+    let outcome = h.runner.run(m, spec, rx).await.unwrap();
+    let updates = h.events.run(&m.job_id, &m.run_id);
+    let statuses = updates.iter().map(|u| u.entry.status.as_str()).collect();
+    let infos = updates.iter().map(|u| u.entry.info.clone()).collect();
+    (outcome, statuses, infos)
+}
+
+#[tokio::test]
+async fn success_uploads_output_and_records_the_result() {
+    let h = harness(json!({"s3_key": "alias/lava-unit-user"}));
+    let spec = job(json!({"payload": "/bin/sh -c", "parameters": {"args": ["echo hello {{ job.job_id }}; echo oops >&2"]}}));
+    let m = message("demo/j", &now());
+    let (outcome, statuses, infos) = run(&h, &spec, &m).await;
+    assert_eq!(statuses, ["starting", "running", "complete"]);
+    assert_eq!(infos[1], json!("Iteration 1"));
+    let prefix = format!("tmp/demo/j/{}", m.run_id);
+    let expected = json!({"exit_status": 0, "output": [{"payload": "/bin/sh -c", "exit_status": 0,
+        "stdout": format!("s3://bkt/{prefix}/stdout"), "stderr": format!("s3://bkt/{prefix}/stderr")}]});
+    assert_eq!(infos[2], expected);
+    let mut with_error = expected.clone();
+    with_error["error"] = Value::Null;
+    assert_eq!(outcome, RunOutcome::Succeeded(with_error));
+    assert_eq!(h.blobs.get_object("bkt", &format!("{prefix}/stdout")).await.unwrap(), b"hello demo/j\n");
+    assert_eq!(h.blobs.encryption("bkt", &format!("{prefix}/stdout")), Some(crate::ports::Encryption::Kms("alias/lava-unit-user".into())));
+}
+
+#[tokio::test]
+async fn failure_then_retry_then_success() {
+    let h = harness(json!({}));
+    let spec = job(json!({"payload": "/bin/sh -c", "parameters": {"args": ["echo failing >&2; test {{ globals.lava.iteration }} -gt 1"]},
+                          "iteration_limit": 3, "on_retry": [{"action": "log", "message": "retry: {{ result.error }}"}]}));
+    let m = message("demo/j", &now());
+    let (outcome, statuses, infos) = run(&h, &spec, &m).await;
+    assert_eq!(statuses, ["starting", "running", "retrying", "running", "complete"]);
+    assert_eq!(infos[2]["error"], "Failed with exit status 1");
+    assert_eq!(infos[2]["error_data"]["error"], "failing");
+    assert_eq!(infos[2]["error_data"]["exit_status"], 1);
+    assert!(matches!(outcome, RunOutcome::Succeeded(_)));
+}
+
+#[tokio::test]
+async fn every_attempt_failing_ends_failed() {
+    let h = harness(json!({}));
+    let spec = job(json!({"payload": "false", "iteration_limit": 3}));
+    let m = message("demo/j", &now());
+    let (outcome, statuses, _) = run(&h, &spec, &m).await;
+    assert_eq!(statuses, ["starting", "running", "retrying", "running", "retrying", "running", "failed"]);
+    let RunOutcome::Failed(result) = outcome else { panic!("failed") };
+    assert_eq!(result["error"], "Failed with exit status 1");
+}
+
+#[tokio::test]
+async fn timeouts_report_status_28() {
+    let h = harness(json!({}));
+    let spec = job(json!({"payload": "sleep 10", "parameters": {"timeout": "0.3s"}}));
+    let m = message("demo/j", &now());
+    let (_, statuses, infos) = run(&h, &spec, &m).await;
+    assert_eq!(statuses, ["starting", "running", "failed"]);
+    assert_eq!(infos[2]["error"], "Timed out after 0.3 seconds");
+    assert_eq!(infos[2]["error_data"]["exit_status"], 28);
+}
+
+#[tokio::test]
+async fn disabled_old_unknown_and_limits() {
+    let h = harness(json!({}));
+    let (_, s, i) = run(&h, &job(json!({"enabled": false})), &message("demo/j", &now())).await;
+    assert_eq!((s, i[0].clone()), (vec!["skipped"], json!("Job not enabled (static)")));
+
+    let (_, s, i) = run(&h, &job(json!({"enabled": "{{ 1 == 2 }}"})), &message("demo/j", &now())).await;
+    assert_eq!(s, ["starting", "skipped"]);
+    assert_eq!(i[1], json!("Job not enabled (enabled=\"False\")"));
+
+    let (_, s, i) = run(&h, &job(json!({"max_run_delay": "10m"})), &message("demo/j", "2020-01-01T00:00:00+00:00")).await;
+    assert_eq!((s, i[1].clone()), (vec!["starting", "rejected"], json!("dispatch is more than 10m old")));
+
+    let (_, s, i) = run(&h, &job(json!({"iteration_limit": 11})), &message("demo/j", &now())).await;
+    assert_eq!((s, i[1].clone()), (vec!["starting", "rejected"], json!("iteration_limit must be <= 10")));
+
+    let (outcome, s, i) = run(&h, &job(json!({"type": "smb_get"})), &message("demo/j", &now())).await;
+    assert_eq!((s, i[1].clone()), (vec!["starting", "failed"], json!("smb_get: Unknown job type")));
+    assert!(matches!(outcome, RunOutcome::Failed(_)));
+}
+
+#[tokio::test]
+async fn environment_seen_by_the_job() {
+    let h = harness(json!({"s3_key": "alias/k"}));
+    let spec = job(json!({"payload": "/bin/sh -c",
+        "parameters": {"args": ["env | grep -E '^(LAVA_|TMPDIR|GREETING)' | sort; test -d \"$TMPDIR\" && case \"$TMPDIR\" in \"$PWD\"/.lava.*) echo tmp-in-run-dir;; esac"],
+                       "env": {"GREETING": "hi {{ globals.who }}"}},
+        "globals": {"who": "there"}}));
+    let m = message("demo/j", &now());
+    let (_, statuses, _) = run(&h, &spec, &m).await;
+    assert_eq!(statuses, ["starting", "running", "complete"]);
+    let out = String::from_utf8(h.blobs.get_object("bkt", &format!("tmp/demo/j/{}/stdout", m.run_id)).await.unwrap()).unwrap();
+    for line in [
+        "GREETING=hi there".to_string(),
+        "LAVA_JOB_ID=demo/j".into(),
+        format!("LAVA_RUN_ID={}", m.run_id),
+        "LAVA_REALM=unit".into(),
+        "LAVA_WORKER=core".into(),
+        "LAVA_OWNER=o".into(),
+        "LAVA_S3_KEY=alias/k".into(),
+        format!("LAVA_S3_TMP=s3://bkt/tmp/demo/j/{}", m.run_id),
+        "tmp-in-run-dir".into(),
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line} missing from:\n{out}");
+    }
+}
+
+#[tokio::test]
+async fn jinja_with_spaces_in_the_command_line_and_no_injection() {
+    let h = harness(json!({}));
+    let spec = job(json!({"payload": "/bin/echo {{ globals.words }} {{ job.job_id }}", "globals": {"words": "a b; rm -rf /"}}));
+    let m = message("demo/j", &now());
+    let (_, statuses, _) = run(&h, &spec, &m).await;
+    assert_eq!(statuses, ["starting", "running", "complete"]);
+    let out = h.blobs.get_object("bkt", &format!("tmp/demo/j/{}/stdout", m.run_id)).await.unwrap();
+    assert_eq!(out, b"a b; rm -rf / demo/j\n", "a rendered value is one argument, never words for a shell");
+}
+
+#[tokio::test]
+async fn exe_payloads_come_from_s3_and_stop_at_the_first_failure() {
+    let h = harness(json!({}));
+    h.blobs.insert("bkt", "payloads/demo/x/1.sh", b"#!/bin/sh\necho one \"$@\"\n");
+    h.blobs.insert("bkt", "payloads/demo/x/2.sh", b"#!/bin/sh\necho two >&2; exit 4\n");
+    h.blobs.insert("bkt", "payloads/demo/x/3.sh", b"#!/bin/sh\necho three\n");
+    h.blobs.insert("bkt", "payloads/demo/dos.sh", b"#!/bin/sh\r\necho dos\r\n");
+    let spec = job(json!({"type": "exe", "payload": "demo/x/ --flag", "parameters": {"args": ["{{ job.job_id }}"]}}));
+    let m = message("demo/j", &now());
+    let (_, statuses, infos) = run(&h, &spec, &m).await;
+    assert_eq!(statuses, ["starting", "running", "failed"]);
+    let data = &infos[2]["error_data"];
+    assert_eq!(infos[2]["error"], "Failed with exit status 4");
+    assert_eq!(data["output"].as_array().unwrap().len(), 2, "3.sh never runs");
+    assert_eq!(data["output"][0]["payload"], "1.sh");
+    assert_eq!(data["error"], "two");
+    let out = h.blobs.get_object("bkt", &format!("tmp/demo/j/{}/1.sh.stdout", m.run_id)).await.unwrap();
+    assert_eq!(out, b"one --flag demo/j\n");
+
+    let dos = job(json!({"type": "exe", "payload": "demo/dos.sh"}));
+    let m = message("demo/j", &now());
+    let (_, _, infos) = run(&h, &dos, &m).await;
+    assert!(infos[2]["error"].as_str().unwrap().contains("DOS (CRLF) line endings"), "{}", infos[2]);
+}
