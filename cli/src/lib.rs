@@ -62,6 +62,24 @@ pub enum Command {
     /// S3 trigger specs.
     #[command(subcommand)]
     S3trigger(SpecCommand),
+    /// Dispatch jobs to their worker queues (one run each).
+    Dispatch {
+        /// Jobs to dispatch.
+        #[arg(required = true)]
+        job_ids: Vec<String>,
+        /// A parameter for the run: name=value (dotted names nest).
+        #[arg(short, long = "param")]
+        param: Vec<String>,
+        /// A global for the run: name=value (dotted names nest).
+        #[arg(short, long = "global")]
+        global: Vec<String>,
+        /// Delay before the run, e.g. 30s or 2m (at most 15m).
+        #[arg(short, long)]
+        delay: Option<String>,
+        /// Send to this worker's queue without looking the job up.
+        #[arg(short, long)]
+        worker: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,7 +207,7 @@ async fn connect(target: &Target) -> Result<(Clients, ResourceNames)> {
     };
     let realm = realm.context("no realm: give --realm, set LAVA_REALM, or use --local")?;
     let emulator = target.local || endpoint.as_deref().is_some_and(is_loopback);
-    let clients = Clients::load(&AwsOptions { endpoint_url: endpoint, region: target.region.clone(), emulator }).await;
+    let clients = Clients::load(&AwsOptions { endpoint_url: endpoint, region: target.region.clone(), emulator, profile: None }).await;
     Ok((clients, ResourceNames::with_overrides(&realm, |k| std::env::var(k).ok())))
 }
 
@@ -208,6 +226,47 @@ pub async fn run(cli: Cli) -> Result<String> {
         Command::Job(command) => run_specs(&cli.target, SpecKind::Job, command).await,
         Command::Connection(command) => run_specs(&cli.target, SpecKind::Connection, command).await,
         Command::S3trigger(command) => run_specs(&cli.target, SpecKind::S3trigger, command).await,
+        Command::Dispatch { job_ids, param, global, delay, worker } => {
+            let parameters = shared::dispatch::expand_pairs(&param).map_err(anyhow::Error::msg)?;
+            let globals = shared::dispatch::expand_pairs(&global).map_err(anyhow::Error::msg)?;
+            for name in globals.keys() {
+                if shared::model::validation::is_reserved_name(name) {
+                    bail!("-g {name}: Reserved global: names starting with \"lava\" belong to lava");
+                }
+            }
+            let seconds = match &delay {
+                None => 0.0,
+                Some(d) => shared::model::values::parse_duration(d).map_err(anyhow::Error::msg)?,
+            };
+            if !(0.0..=900.0).contains(&seconds) {
+                bail!("--delay {}: Must be between 0 and 15 minutes", delay.unwrap_or_default());
+            }
+            let (clients, names) = connect(&cli.target).await?;
+            let catalog = catalog(&clients, names);
+            let queue = shared::aws::SqsQueues::new(clients.sqs.clone());
+            let mut lines = Vec::new();
+            let mut failed = false;
+            for job_id in job_ids {
+                let request = shared::dispatch::DispatchRequest {
+                    job_id: job_id.clone(),
+                    parameters: parameters.clone(),
+                    globals: globals.clone(),
+                    delay_seconds: seconds as u32,
+                    worker: worker.clone(),
+                };
+                match shared::dispatch::dispatch(&catalog, &queue, &request).await {
+                    Ok(m) => lines.push(format!("{job_id}@{} dispatched ({})", m.realm, m.run_id)),
+                    Err(e) => {
+                        failed = true;
+                        lines.push(format!("{job_id}: {e}"));
+                    }
+                }
+            }
+            if failed {
+                bail!("{}", lines.join("\n"));
+            }
+            Ok(lines.join("\n"))
+        }
         Command::Realm(RealmCommand::Get) => {
             let (clients, names) = connect(&cli.target).await?;
             Ok(pretty(&catalog(&clients, names).realm().await?.to_value()))
@@ -328,7 +387,7 @@ fn port_of(endpoint_url: &str) -> u16 {
 /// Creates a realm's resources on `endpoint_url`, loads the sample jobs (their workers get
 /// queues), and returns the job listing.
 pub async fn bring_up(endpoint_url: &str, realm: &str, region: Option<String>, samples: &Path) -> Result<String> {
-    let clients = Clients::load(&AwsOptions { endpoint_url: Some(endpoint_url.to_string()), region, emulator: true }).await;
+    let clients = Clients::load(&AwsOptions { endpoint_url: Some(endpoint_url.to_string()), region, emulator: true, profile: None }).await;
     let names = ResourceNames::for_realm(realm);
     let files = spec_files(samples).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (specs, _) = load_specs(SpecKind::Job, &files)?;

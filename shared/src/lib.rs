@@ -11,6 +11,7 @@
 pub mod aws;
 pub mod catalog;
 pub mod cmdline;
+pub mod dispatch;
 pub mod documents;
 pub mod error;
 #[cfg(any(test, feature = "test-util"))]
@@ -21,5 +22,6 @@ pub mod ports;
 pub mod render;
 pub mod run;
 pub mod runners;
+pub mod worker;
 
 pub use error::{Error, Result, Retry};

@@ -43,6 +43,8 @@ pub struct OutgoingMessage {
     pub group_id: Option<String>,
     /// FIFO deduplication id.
     pub dedup_id: Option<String>,
+    /// String message attributes (e.g. why a message was dead-lettered).
+    pub attributes: Vec<(String, String)>,
 }
 
 /// A message received from a queue.

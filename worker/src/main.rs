@@ -1,7 +1,59 @@
-//! `lava-worker` entry point (the worker is built in the tracker's issue 3; until then it
-//! refuses to start rather than consume messages it cannot run).
+//! `lava-worker`: parse the command line, connect to AWS, run until SIGTERM/SIGINT.
 
-fn main() -> std::process::ExitCode {
-    eprintln!("lava-worker: the worker is not built yet (issue 3); refusing to start");
-    std::process::ExitCode::from(2)
+use clap::Parser;
+use shared::aws::{AwsOptions, Clients, DynamoTables, S3Blobs, SqsQueues};
+use shared::worker::{WorkerDeps, WorkerOptions};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = worker::Args::parse();
+    worker::init_logging(&args);
+    if let Err(reason) = worker::check(&args) {
+        tracing::error!("{reason}");
+        return ExitCode::from(2);
+    }
+    let clients = Clients::load(&AwsOptions { profile: args.profile.clone(), ..Default::default() }).await;
+    let tables = Arc::new(DynamoTables::new(clients.dynamodb.clone()));
+    let deps = WorkerDeps {
+        tables: tables.clone(),
+        events: tables,
+        queue: Arc::new(SqsQueues::new(clients.sqs.clone())),
+        blobs: Arc::new(S3Blobs::new(clients.s3.clone())),
+    };
+    let options = WorkerOptions {
+        realm: args.realm.clone(),
+        worker: args.worker.clone(),
+        queue: args.queue.clone(),
+        threads: args.threads,
+        wait_seconds: args.wait,
+        sleep: Duration::from_secs(args.sleep.max(0) as u64),
+        retries: args.retries,
+        batch: args.batch,
+        dev: args.dev,
+        grace: Duration::from_secs(args.grace),
+        heartbeat_every: Duration::from_secs(args.visibility_heartbeat.max(1)),
+        tmpdir: args.tmpdir.clone(),
+        env: std::env::vars().collect(),
+    };
+    let worker = match shared::worker::build(options, deps).await {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!(error = %e, "Cannot start the worker.");
+            return ExitCode::from(1);
+        }
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(worker::stop_on_signals(stop_tx, args.heartbeat, args.realm.clone(), args.worker.clone()));
+    let result = worker.clone().run(stop_rx).await;
+    worker.cleanup();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "Worker failed.");
+            ExitCode::from(1)
+        }
+    }
 }

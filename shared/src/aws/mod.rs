@@ -39,6 +39,8 @@ pub struct AwsOptions {
     pub endpoint_url: Option<String>,
     /// Region (otherwise the SDK's provider chain, then `us-east-1`).
     pub region: Option<String>,
+    /// Named profile from the shared config files.
+    pub profile: Option<String>,
     /// The endpoint is an emulator: when the environment gives no credentials, use dummy ones
     /// instead of searching instance metadata.
     pub emulator: bool,
@@ -58,6 +60,9 @@ pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
         }
         if let Some(url) = &options.endpoint_url {
             loader = loader.endpoint_url(url);
+        }
+        if let Some(profile) = &options.profile {
+            loader = loader.profile_name(profile);
         }
         let env_has_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some() || std::env::var_os("AWS_PROFILE").is_some();
         if options.emulator && !env_has_credentials {

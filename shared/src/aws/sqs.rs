@@ -35,9 +35,16 @@ impl WorkQueue for SqsQueues {
     }
 
     async fn send(&self, queue_url: &str, message: &OutgoingMessage) -> Result<String> {
-        let out = self
-            .client
-            .send_message()
+        let mut request = self.client.send_message();
+        for (name, value) in &message.attributes {
+            let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| Error::config(name.clone(), e.to_string()))?;
+            request = request.message_attributes(name, attribute);
+        }
+        let out = request
             .queue_url(queue_url)
             .message_body(&message.body)
             .delay_seconds(message.delay_seconds as i32)

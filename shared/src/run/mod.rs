@@ -141,6 +141,8 @@ pub enum RunOutcome {
     Succeeded(Value),
     /// The last iteration failed; the failure result.
     Failed(Value),
+    /// The worker stopped the run (shutdown); it should run again elsewhere.
+    Cancelled,
 }
 
 fn shallow_merge(base: &Option<Value>, over: &Option<Map<String, Value>>) -> Value {
@@ -325,15 +327,18 @@ impl JobRunner {
                     break;
                 }
                 Err(Failure { message: error, data }) => {
+                    if *cancel.borrow() {
+                        let info = json!({"error": "Worker shutting down: the run was stopped and released for another worker", "error_data": data});
+                        self.event(message, EventStatus::Retrying, info).await?;
+                        outcome = RunOutcome::Cancelled;
+                        break;
+                    }
                     let result = json!({"error": error, "error_data": data});
                     let status = if last { EventStatus::Failed } else { EventStatus::Retrying };
                     self.event(message, status, result.clone()).await?;
                     let key = if last { "on_fail" } else { "on_retry" };
                     self.actions(message, &spec, key, iteration, &context_for(&globals, Some(&result))).await?;
                     outcome = RunOutcome::Failed(result);
-                    if *cancel.borrow() {
-                        break;
-                    }
                     if !last && delay > 0.0 {
                         tokio::time::sleep(std::time::Duration::from_secs_f64(delay)).await;
                     }
@@ -405,3 +410,25 @@ impl JobRunner {
 
 #[cfg(test)]
 mod tests;
+
+/// Sends action lists to the realm's actions queue, for the actions function to run.
+pub struct QueuedActions {
+    queue: Arc<dyn crate::ports::WorkQueue>,
+    queue_url: String,
+}
+
+impl QueuedActions {
+    /// Sends to the queue at `queue_url`.
+    pub fn new(queue: Arc<dyn crate::ports::WorkQueue>, queue_url: String) -> Self {
+        QueuedActions { queue, queue_url }
+    }
+}
+
+#[async_trait::async_trait]
+impl ActionSink for QueuedActions {
+    async fn run_actions(&self, request: ActionRequest) -> std::result::Result<(), String> {
+        let body = serde_json::to_string(&request).map_err(|e| e.to_string())?;
+        let message = crate::ports::OutgoingMessage { body, ..Default::default() };
+        self.queue.send(&self.queue_url, &message).await.map(|_| ()).map_err(|e| format!("cannot queue the actions: {e}"))
+    }
+}

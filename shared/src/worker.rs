@@ -1,0 +1,357 @@
+//! The worker: long-polls its queue, runs up to N jobs at once, keeps each message invisible
+//! while its job runs (visibility heartbeat), deletes it only after the run's last event is
+//! written, and on shutdown stops receiving, gives running jobs a grace period, then stops them
+//! and releases their messages for another worker.
+
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Retry};
+use crate::model::{EventStatus, WorkerMessage};
+use crate::ports::{OutgoingMessage, QueueMessage, WorkQueue};
+use crate::run::{JobRunner, RunOutcome};
+
+/// How the worker behaves (the original's command-line options, plus the heartbeat and grace).
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Realm name.
+    pub realm: String,
+    /// Worker name.
+    pub worker: String,
+    /// The queue's URL.
+    pub queue_url: String,
+    /// Its dead-letter queue's URL, where messages that cannot run go with a reason.
+    pub dead_letter_url: Option<String>,
+    /// Jobs run at once.
+    pub threads: usize,
+    /// Long-poll wait (0..=20 s).
+    pub wait_seconds: u32,
+    /// Sleep after an empty poll.
+    pub sleep: Duration,
+    /// Discard messages received more than `retries + 1` times (negative: never).
+    pub retries: i64,
+    /// Exit when a poll returns no message.
+    pub batch: bool,
+    /// How often a running job's message has its visibility extended.
+    pub heartbeat_every: Duration,
+    /// How far each extension reaches.
+    pub visibility_seconds: u32,
+    /// How long running jobs may go on after a shutdown signal.
+    pub grace: Duration,
+}
+
+/// What happened to one message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handled {
+    /// The run finished (whatever its outcome) and the message was deleted.
+    Ran(RunOutcome),
+    /// The message could not run; it went to the dead-letter queue with this reason.
+    DeadLettered(String),
+    /// The message was left for another try (transient failure or shutdown).
+    Released(String),
+}
+
+/// One worker process.
+pub struct Worker {
+    /// Settings.
+    pub settings: WorkerSettings,
+    /// Runs jobs.
+    pub runner: Arc<JobRunner>,
+    /// Reads job specs.
+    pub catalog: Catalog,
+    /// The queue.
+    pub queue: Arc<dyn WorkQueue>,
+}
+
+impl Worker {
+    /// Polls and runs until `shutdown` turns true (or, in batch mode, the queue is empty).
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> crate::Result<()> {
+        let permits = Arc::new(Semaphore::new(self.settings.threads.max(1)));
+        let (cancel_tx, cancel_rx) = watch::channel(false);
+        let mut running: JoinSet<()> = JoinSet::new();
+        tracing::info!(realm = %self.settings.realm, worker = %self.settings.worker, threads = self.settings.threads, "Worker ready.");
+        loop {
+            while running.try_join_next().is_some() {}
+            if *shutdown.borrow() {
+                break;
+            }
+            let available = tokio::select! {
+                p = permits.clone().acquire_many_owned(1) => p.expect("the semaphore is never closed"),
+                _ = shutdown.wait_for(|s| *s) => break,
+            };
+            drop(available);
+            let free = permits.available_permits().clamp(1, 10) as u32;
+            let received = tokio::select! {
+                r = self.queue.receive(&self.settings.queue_url, free, self.settings.wait_seconds) => r,
+                _ = shutdown.wait_for(|s| *s) => break,
+            };
+            let messages = match received {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::error!(error = %e, "Cannot receive from the worker queue; retrying.");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    continue;
+                }
+            };
+            if messages.is_empty() {
+                if self.settings.batch {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(self.settings.sleep) => {}
+                    _ = shutdown.wait_for(|s| *s) => break,
+                }
+                continue;
+            }
+            for message in messages {
+                let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+                let worker = self.clone();
+                let cancel = cancel_rx.clone();
+                running.spawn(async move {
+                    let outcome = worker.handle(&message, cancel).await;
+                    tracing::debug!(message_id = %message.message_id, ?outcome, "Message handled.");
+                    drop(permit);
+                });
+            }
+        }
+        if !running.is_empty() {
+            tracing::info!(running = running.len(), grace = ?self.settings.grace, "Stopping: waiting for running jobs.");
+            let drained = tokio::time::timeout(self.settings.grace, async {
+                while running.join_next().await.is_some() {}
+            })
+            .await;
+            if drained.is_err() {
+                tracing::warn!(running = running.len(), "Grace period over: stopping running jobs and releasing their messages.");
+                let _ = cancel_tx.send(true);
+                while running.join_next().await.is_some() {}
+            }
+        }
+        tracing::info!("Worker stopped.");
+        Ok(())
+    }
+
+    async fn dead_letter(&self, message: &QueueMessage, reason: String) -> Handled {
+        tracing::error!(message_id = %message.message_id, reason = %reason, "Message cannot run.");
+        if let Some(dlq) = &self.settings.dead_letter_url {
+            let out = OutgoingMessage {
+                body: message.body.clone(),
+                attributes: vec![("lava-reason".into(), reason.clone()), ("lava-worker".into(), self.settings.worker.clone())],
+                ..Default::default()
+            };
+            if let Err(e) = self.queue.send(dlq, &out).await {
+                tracing::error!(error = %e, "Cannot dead-letter the message; leaving it on the queue.");
+                return Handled::Released(format!("{reason} (dead-letter failed: {e})"));
+            }
+        }
+        if let Err(e) = self.queue.delete(&self.settings.queue_url, &message.receipt_handle).await {
+            tracing::error!(error = %e, "Cannot delete a dead-lettered message.");
+        }
+        Handled::DeadLettered(reason)
+    }
+
+    async fn release(&self, message: &QueueMessage, reason: String) -> Handled {
+        tracing::warn!(message_id = %message.message_id, reason = %reason, "Message released for another try.");
+        if let Err(e) = self.queue.set_visibility(&self.settings.queue_url, &message.receipt_handle, 0).await {
+            tracing::error!(error = %e, "Cannot release the message; it reappears when its visibility times out.");
+        }
+        Handled::Released(reason)
+    }
+
+    /// Records a `rejected` event for a message that cannot run, where its job and run are known.
+    async fn reject(&self, job_id: &str, run_id: &str, ts_dispatch: &str, reason: &str) {
+        if let Err(e) = self.runner.recorder.record(job_id, run_id, ts_dispatch, EventStatus::Rejected, json!(reason)).await {
+            tracing::error!(error = %e, job_id, run_id, "Cannot record the rejection.");
+        }
+    }
+
+    /// Validates, runs and acknowledges one message.
+    pub async fn handle(&self, message: &QueueMessage, cancel: watch::Receiver<bool>) -> Handled {
+        let s = &self.settings;
+        if s.retries >= 0 && i64::from(message.receive_count) > s.retries + 1 {
+            return self.dead_letter(message, format!("Retry limit exceeded: received {} times", message.receive_count)).await;
+        }
+        let parsed = WorkerMessage::parse(&message.body);
+        let raw: Option<Value> = serde_json::from_str(&message.body).ok();
+        let field = |name: &str| raw.as_ref().and_then(|v| v.get(name)).and_then(Value::as_str).map(str::to_string);
+        let (job_id, run_id, ts_dispatch) = match &parsed {
+            Ok(m) => (Some(m.job_id.clone()), Some(m.run_id.clone()), m.ts_dispatch.clone()),
+            Err(_) => (field("job_id"), field("run_id"), field("ts_dispatch").unwrap_or_default()),
+        };
+        let event_run = run_id.clone().filter(|r| uuid::Uuid::parse_str(r).is_ok()).unwrap_or_else(|| message.message_id.clone());
+        let reject = |reason: String| async move {
+            if let Some(job_id) = &job_id {
+                self.reject(job_id, &event_run, &ts_dispatch, &reason).await;
+            }
+            self.dead_letter(message, reason).await
+        };
+        let msg = match parsed {
+            Ok(m) => m,
+            Err(e) => return reject(e.to_string()).await,
+        };
+        if msg.realm != s.realm {
+            return reject(format!("Wrong realm: expected {} but got {}", s.realm, msg.realm)).await;
+        }
+        if msg.worker != s.worker {
+            return reject(format!("Wrong worker: expected {} but got {}", s.worker, msg.worker)).await;
+        }
+        let job = match self.catalog.job(&msg.job_id).await {
+            Ok(job) => job,
+            Err(Error::NotFound { .. }) => return reject(format!("{}: No such job", msg.job_id)).await,
+            Err(e) if e.retry() == Retry::Transient => return self.release(message, e.to_string()).await,
+            Err(e) => return reject(format!("{}: {e}", msg.job_id)).await,
+        };
+        if job.worker != s.worker {
+            return reject(format!("Job {}: Worker mismatch: Expected {} but got {}", job.job_id, s.worker, job.worker)).await;
+        }
+        if let Some(max) = job.max_tries
+            && max > 0
+            && max < i64::from(message.receive_count)
+        {
+            return reject(format!("max_tries exceeded: received {} times, max_tries is {max}", message.receive_count)).await;
+        }
+        let reserved: Vec<String> = job.globals_map().keys().filter(|k| crate::model::validation::is_reserved_name(k)).cloned().collect();
+        if !reserved.is_empty() {
+            return reject(format!("Reserved global: {}", reserved.join(", "))).await;
+        }
+
+        let (stop_tx, mut stop_rx) = watch::channel(false);
+        let heartbeat = async {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(s.heartbeat_every) => {}
+                    _ = stop_rx.wait_for(|stop| *stop) => return,
+                }
+                if let Err(e) = self.queue.set_visibility(&s.queue_url, &message.receipt_handle, s.visibility_seconds).await {
+                    tracing::warn!(error = %e, job_id = %msg.job_id, "Cannot extend the message's visibility.");
+                }
+            }
+        };
+        let run = async {
+            let outcome = self.runner.run(&msg, &job, cancel).await;
+            let _ = stop_tx.send(true);
+            outcome
+        };
+        let (outcome, ()) = tokio::join!(run, heartbeat);
+        match outcome {
+            Ok(RunOutcome::Cancelled) => self.release(message, "Worker shutting down".into()).await,
+            Ok(outcome) => {
+                if let Err(e) = self.queue.delete(&s.queue_url, &message.receipt_handle).await {
+                    tracing::error!(error = %e, job_id = %msg.job_id, "Cannot delete a finished message.");
+                }
+                Handled::Ran(outcome)
+            }
+            Err(e) => self.release(message, format!("{}: {e}", msg.job_id)).await,
+        }
+    }
+}
+
+/// The ports a worker uses.
+pub struct WorkerDeps {
+    /// Tables.
+    pub tables: Arc<dyn crate::ports::TableStore>,
+    /// The events table.
+    pub events: Arc<dyn crate::ports::EventLog>,
+    /// Queues.
+    pub queue: Arc<dyn WorkQueue>,
+    /// S3.
+    pub blobs: Arc<dyn crate::ports::BlobStore>,
+}
+
+/// What the command line decides.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Realm.
+    pub realm: String,
+    /// Worker name.
+    pub worker: String,
+    /// Queue name override.
+    pub queue: Option<String>,
+    /// Jobs at once.
+    pub threads: usize,
+    /// Long-poll wait.
+    pub wait_seconds: u32,
+    /// Sleep after an empty poll.
+    pub sleep: Duration,
+    /// `--retries`.
+    pub retries: i64,
+    /// `--batch`.
+    pub batch: bool,
+    /// `--dev`.
+    pub dev: bool,
+    /// Shutdown grace period.
+    pub grace: Duration,
+    /// Visibility heartbeat period.
+    pub heartbeat_every: Duration,
+    /// Run directory root override.
+    pub tmpdir: Option<std::path::PathBuf>,
+    /// The process environment (configuration and names come from it).
+    pub env: Vec<(String, String)>,
+}
+
+/// Loads the realm, resolves the queues and builds a ready worker.
+pub async fn build(options: WorkerOptions, deps: WorkerDeps) -> crate::Result<Arc<Worker>> {
+    use crate::names::ResourceNames;
+    let lookup = |k: &str| options.env.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone());
+    let names = ResourceNames::with_overrides(&options.realm, lookup);
+    let catalog = Catalog::new(deps.tables.clone(), names.clone());
+    let realm = catalog.realm().await?;
+    let config = crate::run::config::Config::new(options.env.clone(), realm.config.as_ref());
+    let queue_name = options.queue.clone().unwrap_or_else(|| names.worker_queue(&options.worker));
+    let queue_url = deps.queue.queue_url(&queue_name).await?;
+    let dead_letter_url = deps.queue.queue_url(&ResourceNames::dead_letter_queue(&queue_name)).await.ok();
+    if dead_letter_url.is_none() {
+        tracing::warn!(queue = %queue_name, "No dead-letter queue: messages that cannot run are deleted after logging.");
+    }
+    let actions: Arc<dyn crate::run::ActionSink> = match deps.queue.queue_url(&names.actions_queue).await {
+        Ok(url) if !options.dev => Arc::new(crate::run::QueuedActions::new(deps.queue.clone(), url)),
+        _ => Arc::new(crate::run::InProcessActions::default()),
+    };
+    let root = options
+        .tmpdir
+        .clone()
+        .or_else(|| config.value("TMPDIR").and_then(|v| v.as_str().map(std::path::PathBuf::from)))
+        .unwrap_or_else(|| std::path::PathBuf::from("/tmp/lava"));
+    let run_root = root.join(&options.realm).join(format!("{}.{}", options.worker, std::process::id()));
+    std::fs::create_dir_all(&run_root).map_err(|e| Error::io(format!("creating {}", run_root.display()), e))?;
+    let ttl = config.seconds("EVENT_TTL", 172_800.0) as i64;
+    let recorder = crate::run::events::EventRecorder::new(deps.events.clone(), &names.events_table, &options.worker, ttl, jiff::tz::TimeZone::system());
+    let runner = JobRunner {
+        realm,
+        worker: options.worker.clone(),
+        config,
+        recorder,
+        tables: deps.tables.clone(),
+        blobs: deps.blobs.clone(),
+        names,
+        renderer: crate::render::Renderer::default(),
+        run_root,
+        dev: options.dev,
+        actions,
+    };
+    let settings = WorkerSettings {
+        realm: options.realm,
+        worker: options.worker,
+        queue_url,
+        dead_letter_url,
+        threads: options.threads,
+        wait_seconds: options.wait_seconds,
+        sleep: options.sleep,
+        retries: options.retries,
+        batch: options.batch,
+        heartbeat_every: options.heartbeat_every,
+        visibility_seconds: (options.heartbeat_every.as_secs() * 3).max(30) as u32,
+        grace: options.grace,
+    };
+    Ok(Arc::new(Worker { settings, runner: Arc::new(runner), catalog, queue: deps.queue }))
+}
+
+impl Worker {
+    /// Removes the worker's private directory (at exit).
+    pub fn cleanup(&self) {
+        let _ = std::fs::remove_dir_all(&self.runner.run_root);
+    }
+}
