@@ -2,3 +2,4 @@
 
 mod aws_adapters;
 mod local_realm;
+mod worker;

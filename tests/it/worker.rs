@@ -1,0 +1,194 @@
+//! The worker against moto and real processes: messages in, events, outputs and queue effects out.
+
+use serde_json::{Value, json};
+use shared::aws::{DynamoTables, S3Blobs, SqsQueues};
+use shared::catalog::Catalog;
+use shared::dispatch::{DispatchRequest, dispatch};
+use shared::model::JobSpec;
+use shared::names::ResourceNames;
+use shared::ports::{BlobStore, OutgoingMessage, TableStore, WorkQueue};
+use shared::worker::{Handled, Worker, WorkerDeps, WorkerOptions};
+use std::sync::Arc;
+use std::time::Duration;
+use tests::{clients, emulator, unique, workspace_root};
+
+struct Realm {
+    names: ResourceNames,
+    catalog: Catalog,
+    tables: Arc<DynamoTables>,
+    queues: Arc<SqsQueues>,
+    blobs: Arc<S3Blobs>,
+}
+
+async fn realm() -> Realm {
+    let name = unique("wk");
+    cli::bring_up(&emulator().endpoint_url, &name, Some("us-east-1".into()), &workspace_root().join("samples/jobs")).await.unwrap();
+    let clients = clients().await;
+    let tables = Arc::new(DynamoTables::new(clients.dynamodb.clone()));
+    let names = ResourceNames::for_realm(&name);
+    Realm {
+        catalog: Catalog::new(tables.clone(), names.clone()),
+        names,
+        tables,
+        queues: Arc::new(SqsQueues::new(clients.sqs.clone())),
+        blobs: Arc::new(S3Blobs::new(clients.s3.clone())),
+    }
+}
+
+impl Realm {
+    async fn worker(&self, threads: usize, grace: Duration, dev: bool) -> Arc<Worker> {
+        let options = WorkerOptions {
+            realm: self.names.realm.clone(),
+            worker: "core".into(),
+            queue: None,
+            threads,
+            wait_seconds: 1,
+            sleep: Duration::from_millis(100),
+            retries: 2,
+            batch: true,
+            dev,
+            grace,
+            heartbeat_every: Duration::from_secs(1),
+            tmpdir: Some(std::env::temp_dir().join(unique("lava-runs-"))),
+            env: vec![],
+        };
+        let deps = WorkerDeps { tables: self.tables.clone(), events: self.tables.clone(), queue: self.queues.clone(), blobs: self.blobs.clone() };
+        shared::worker::build(options, deps).await.unwrap()
+    }
+
+    async fn put_job(&self, spec: Value) {
+        self.catalog.put_job(&JobSpec::from_value(&spec).unwrap()).await.unwrap();
+    }
+
+    async fn dispatch(&self, job_id: &str) -> String {
+        let request = DispatchRequest { job_id: job_id.into(), ..Default::default() };
+        dispatch(&self.catalog, self.queues.as_ref(), &request).await.unwrap().run_id
+    }
+
+    async fn events(&self, job_id: &str, run_id: &str) -> Value {
+        let key = json!({"job_id": job_id, "run_id": run_id});
+        Value::Object(self.tables.get_item(&self.names.events_table, key.as_object().unwrap(), true).await.unwrap().unwrap_or_default())
+    }
+
+    async fn statuses(&self, job_id: &str, run_id: &str) -> Vec<String> {
+        let item = self.events(job_id, run_id).await;
+        item["log"].as_array().map(|l| l.iter().map(|e| e["status"].as_str().unwrap().to_string()).collect()).unwrap_or_default()
+    }
+
+    async fn queue_url(&self, name: &str) -> String {
+        self.queues.queue_url(name).await.unwrap()
+    }
+}
+
+fn cmd_job(id: &str, payload: &str, extra: Value) -> Value {
+    let mut job = json!({"job_id": id, "type": "cmd", "worker": "core", "enabled": true, "owner": "o", "description": "d", "payload": payload});
+    job.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+    job
+}
+
+#[tokio::test]
+async fn a_dispatched_job_runs_to_a_recorded_result_with_outputs_in_s3() {
+    let r = realm().await;
+    let worker = r.worker(2, Duration::from_secs(5), false).await;
+    r.put_job(cmd_job("it/echo", "/bin/sh -c", json!({"parameters": {"args": ["echo out {{ job.run_id }}; echo err >&2; exit 3"]}}))).await;
+    let run_id = r.dispatch("it/echo").await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.clone().run(rx).await.unwrap();
+
+    let item = r.events("it/echo", &run_id).await;
+    assert_eq!(r.statuses("it/echo", &run_id).await, ["starting", "running", "failed"]);
+    assert_eq!(item["status"], "failed");
+    assert_eq!(item["worker"], "core");
+    assert!(item["ttl"].as_i64().unwrap() > 0 && item["worker_id"].is_null());
+    let failed = &item["log"][2]["info"];
+    assert_eq!(failed["error"], "Failed with exit status 3");
+    assert_eq!(failed["error_data"]["error"], "err");
+    let bucket = r.names.local_bucket();
+    let key = format!("tmp/it/echo/{run_id}/stdout");
+    assert_eq!(failed["error_data"]["output"][0]["stdout"], format!("s3://{bucket}/{key}"));
+    assert_eq!(r.blobs.get_object(&bucket, &key).await.unwrap(), format!("out {run_id}\n").as_bytes());
+    let queue = r.queue_url(&r.names.worker_queue("core")).await;
+    assert!(r.queues.receive(&queue, 10, 0).await.unwrap().is_empty(), "the message was deleted after the final event");
+}
+
+#[tokio::test]
+async fn bad_messages_are_dead_lettered_with_a_reason_and_an_event_where_the_job_is_known() {
+    let r = realm().await;
+    let worker = r.worker(1, Duration::from_secs(5), true).await;
+    let queue = r.queue_url(&r.names.worker_queue("core")).await;
+    let dlq = r.queue_url(&ResourceNames::dead_letter_queue(&r.names.worker_queue("core"))).await;
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let good = json!({"realm": r.names.realm, "worker": "core", "job_id": "no/such/job", "run_id": run_id, "ts_dispatch": "2025-03-04T06:15:00+11:00"});
+    let mut extra_key = good.clone();
+    extra_key["job_id"] = json!("demo/hello");
+    extra_key["delay"] = json!(5);
+    for body in ["not json at all".to_string(), good.to_string(), extra_key.to_string()] {
+        r.queues.send(&queue, &OutgoingMessage { body, ..Default::default() }).await.unwrap();
+    }
+    let mut outcomes = Vec::new();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    while let Some(m) = r.queues.receive(&queue, 1, 1).await.unwrap().pop() {
+        outcomes.push(worker.handle(&m, rx.clone()).await);
+    }
+    let reasons: Vec<String> = outcomes
+        .iter()
+        .map(|o| match o {
+            Handled::DeadLettered(reason) => reason.clone(),
+            other => panic!("expected dead-lettering, got {other:?}"),
+        })
+        .collect();
+    assert!(reasons.iter().any(|r| r.starts_with("Malformed dispatch message: expected")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r == "no/such/job: No such job"), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("unknown field `delay`")), "{reasons:?}");
+    assert_eq!(r.statuses("no/such/job", &run_id).await, ["rejected"]);
+    assert_eq!(r.events("no/such/job", &run_id).await["log"][0]["info"], "no/such/job: No such job");
+    assert_eq!(r.statuses("demo/hello", &run_id).await, ["rejected"]);
+    let dead = r.queues.receive(&dlq, 10, 1).await.unwrap();
+    assert_eq!(dead.len(), 3, "nothing is lost: every bad message is in the dead-letter queue");
+}
+
+#[tokio::test]
+async fn shutdown_releases_a_running_job_for_another_worker() {
+    let r = realm().await;
+    r.put_job(cmd_job("it/slow", "sleep 30", json!({}))).await;
+    let run_id = r.dispatch("it/slow").await;
+    let worker = r.worker(1, Duration::from_millis(500), true).await;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(worker.clone().run(rx));
+    for _ in 0..100 {
+        if r.statuses("it/slow", &run_id).await.contains(&"running".to_string()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let started = std::time::Instant::now();
+    tx.send(true).unwrap();
+    running.await.unwrap().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10), "the job was stopped after the grace period");
+    assert_eq!(r.statuses("it/slow", &run_id).await, ["starting", "running", "retrying"]);
+    let info = &r.events("it/slow", &run_id).await["log"][2]["info"];
+    assert!(info["error"].as_str().unwrap().contains("released for another worker"), "{info}");
+    let queue = r.queue_url(&r.names.worker_queue("core")).await;
+    let again = r.queues.receive(&queue, 1, 2).await.unwrap();
+    assert_eq!(again.len(), 1, "the message is visible again at once");
+    assert!(again[0].body.contains(&run_id) && again[0].receive_count == 2);
+}
+
+#[tokio::test]
+async fn two_workers_on_one_queue_never_run_a_message_twice() {
+    let r = realm().await;
+    r.put_job(cmd_job("it/quick", "/bin/sh -c", json!({"parameters": {"args": ["sleep 0.2"]}}))).await;
+    let mut runs = Vec::new();
+    for _ in 0..8 {
+        runs.push(r.dispatch("it/quick").await);
+    }
+    let a = r.worker(2, Duration::from_secs(5), true).await;
+    let b = r.worker(2, Duration::from_secs(5), true).await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let (ra, rb) = tokio::join!(a.clone().run(rx.clone()), b.clone().run(rx));
+    ra.unwrap();
+    rb.unwrap();
+    for run_id in &runs {
+        assert_eq!(r.statuses("it/quick", run_id).await, ["starting", "running", "complete"], "run {run_id} ran exactly once");
+    }
+}
