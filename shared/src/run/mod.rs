@@ -274,7 +274,7 @@ impl JobRunner {
             }
         }
 
-        const KNOWN: &[&str] = &["cmd", "exe", "log", "lavasched"];
+        const KNOWN: &[&str] = &["cmd", "exe", "pkg", "log", "lavasched"];
         if !KNOWN.contains(&spec.job_type.as_str()) {
             let reason = format!("{}: Unknown job type", spec.job_type);
             self.event(message, EventStatus::Failed, json!(reason)).await?;

@@ -207,3 +207,48 @@ async fn exe_payloads_come_from_s3_and_stop_at_the_first_failure() {
     let (_, _, infos) = run(&h, &dos, &m).await;
     assert!(infos[2]["error"].as_str().unwrap().contains("DOS (CRLF) line endings"), "{}", infos[2]);
 }
+
+/// Builds an archive of `files` (name, content, mode) with the system's tar or Python's zipfile.
+fn archive(kind: &str, files: &[(&str, &str)]) -> Vec<u8> {
+    let dir = std::env::temp_dir().join(format!("lava-pkg-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(dir.join("src/bin")).unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.join("src").join(name), content).unwrap();
+    }
+    let out = dir.join(format!("out.{kind}"));
+    let status = if kind == "zip" {
+        std::process::Command::new("python3")
+            .args(["-c", "import sys, zipfile, os\nz = zipfile.ZipFile(sys.argv[1], 'w')\nfor root, _, names in os.walk(sys.argv[2]):\n    for n in names:\n        p = os.path.join(root, n)\n        z.write(p, os.path.relpath(p, sys.argv[2]))\nz.close()"])
+            .arg(&out)
+            .arg(dir.join("src"))
+            .status()
+    } else {
+        std::process::Command::new("tar").arg("-czf").arg(&out).arg("-C").arg(dir.join("src")).arg(".").status()
+    };
+    assert!(status.unwrap().success());
+    std::fs::read(out).unwrap()
+}
+
+#[tokio::test]
+async fn pkg_archives_are_unpacked_and_their_entry_point_run() {
+    let h = harness(json!({}));
+    let script = "#!/bin/sh\necho \"main $@ in $(basename $PWD | cut -d. -f1)\"; cat data.txt\n";
+    h.blobs.insert("bkt", "payloads/demo/report.zip", &archive("zip", &[("bin/main.sh", script), ("data.txt", "zipped")]));
+    h.blobs.insert("bkt", "payloads/demo/report2.tar.gz", &archive("tar.gz", &[("bin/main.sh", script), ("data.txt", "tarred")]));
+    let spec = job(json!({"type": "pkg", "payload": ["demo/report.zip", "demo/report2.tar.gz"],
+                          "parameters": {"command": "bin/main.sh --mode full", "args": ["{{ globals.run_date }}"]},
+                          "globals": {"run_date": "2024-01-01"}}));
+    let m = message("demo/j", &now());
+    let (outcome, statuses, infos) = run(&h, &spec, &m).await;
+    assert_eq!(statuses, ["starting", "running", "complete"], "{infos:?}");
+    assert!(matches!(outcome, RunOutcome::Succeeded(_)));
+    let zip_out = h.blobs.get_object("bkt", &format!("tmp/demo/j/{}/report.zip.stdout", m.run_id)).await.unwrap();
+    assert_eq!(String::from_utf8(zip_out).unwrap(), "main --mode full 2024-01-01 in 1\nzipped");
+    let tar_out = h.blobs.get_object("bkt", &format!("tmp/demo/j/{}/report2.tar.gz.stdout", m.run_id)).await.unwrap();
+    assert_eq!(String::from_utf8(tar_out).unwrap(), "main --mode full 2024-01-01 in 2\ntarred");
+
+    h.blobs.insert("bkt", "payloads/demo/bad.tgz", b"not an archive");
+    let bad = job(json!({"type": "pkg", "payload": "demo/bad.tgz", "parameters": {"command": "run.sh"}}));
+    let (_, _, infos) = run(&h, &bad, &message("demo/j", &now())).await;
+    assert!(infos[2]["error"].as_str().unwrap().contains("Don't know how to unpack"), "{}", infos[2]);
+}

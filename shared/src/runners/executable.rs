@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::process::{self, Exit, ProcessSpec};
 use super::{Failure, Outcome, RunContext};
 use crate::cmdline;
-use crate::model::params::{CmdParams, ExeParams, JobParameters};
+use crate::model::params::{CmdParams, ExeParams, JobParameters, PkgParams};
 
 /// The parts of the parameters every executable type shares.
 struct Common<'p> {
@@ -20,6 +20,12 @@ struct Common<'p> {
 
 impl<'p> From<&'p CmdParams> for Common<'p> {
     fn from(p: &'p CmdParams) -> Self {
+        Common { env: &p.env, jinja: p.jinja.is_none_or(|f| f.0), vars: &p.vars }
+    }
+}
+
+impl<'p> From<&'p PkgParams> for Common<'p> {
+    fn from(p: &'p PkgParams) -> Self {
         Common { env: &p.env, jinja: p.jinja.is_none_or(|f| f.0), vars: &p.vars }
     }
 }
@@ -235,6 +241,89 @@ pub async fn run_exe(ctx: &RunContext<'_>) -> Outcome {
         argv.extend(args.iter().cloned());
         let (entry, exit, excerpt) = run_one(ctx, argv, env.clone(), &ctx.run_dir, &name, &name, limit).await?;
         output.push(entry);
+        if exit != Exit::Status(0) {
+            return finish(exit, output, excerpt, limit);
+        }
+    }
+    finish(Exit::Status(0), output, Value::Null, limit)
+}
+
+/// How an archive is unpacked, by its name (first match): `*.zip` with unzip, `*.tar` and
+/// `*.tar.*` with tar (which detects the compression).
+fn unpack_command(archive: &Path, into: &Path) -> Result<Vec<String>, String> {
+    let name = archive.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let (a, d) = (archive.display().to_string(), into.display().to_string());
+    if name.ends_with(".zip") {
+        Ok(vec!["unzip".into(), "-o".into(), "-qq".into(), "-d".into(), d, a])
+    } else if name.ends_with(".tar") || name.contains(".tar.") {
+        Ok(vec!["tar".into(), "-x".into(), "-C".into(), d, "-f".into(), a])
+    } else {
+        Err(format!("Don't know how to unpack {a}"))
+    }
+}
+
+/// `pkg`: archives downloaded from the payload area, unpacked, and an entry point run in each.
+pub async fn run_pkg(ctx: &RunContext<'_>) -> Outcome {
+    let params = match ctx.spec.typed_parameters() {
+        Ok(JobParameters::Pkg(p)) => p,
+        Ok(_) => return Err(Failure::message("Bad job parameters")),
+        Err(e) => return Err(Failure::message(format!("Bad job parameters: {e}"))),
+    };
+    let common = Common::from(&params);
+    let payloads: Vec<String> = match &ctx.spec.payload {
+        Some(Value::String(s)) if !s.trim().is_empty() => vec![s.trim().to_string()],
+        Some(Value::Array(items)) if !items.is_empty() => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => return Err(Failure::message("Bad payload: must be an S3 key or prefix, or a list of them")),
+    };
+    let command = params.command.as_deref().or(params.main.as_deref()).ok_or_else(|| Failure::message("Bad job parameters: No command"))?;
+    let mut words = cmdline::split(command).map_err(|e| Failure::message(format!("Bad command: {e}")))?;
+    if words.is_empty() {
+        return Err(Failure::message("Bad job parameters: No command"));
+    }
+    let entry = words.remove(0);
+    words.extend(params.args.iter().map(ToString::to_string));
+    let args = render_words(ctx, &common, words).map_err(|e| Failure::message(format!("Bad command or args: {e}")))?;
+    let s3_payload = format!("{}/{}", ctx.realm.s3_payloads, payloads.join(","));
+    let env = environment(ctx, &common, &[("LAVA_S3_PAYLOAD", s3_payload)]).map_err(Failure::message)?;
+    let limit = timeout(ctx, params.timeout.as_ref(), "PKG_TIMEOUT").map_err(Failure::message)?;
+    let unpack_limit = Duration::from_secs_f64(ctx.config.seconds("PKG_UNPACK_TIMEOUT", 30.0));
+    let max = ctx.config.size("PKG_MAX_PAYLOAD_SIZE", 20_000_000);
+    let mut archives = Vec::new();
+    for (i, payload) in payloads.iter().enumerate() {
+        archives.extend(download_payload(ctx, payload, i, max).await.map_err(Failure::message)?);
+    }
+    let mut output = Vec::new();
+    for (n, archive) in archives.iter().enumerate() {
+        let name = archive.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let dir = ctx.run_dir.join(format!("{}.{}.pkg", n + 1, &uuid::Uuid::new_v4().simple().to_string()[..6]));
+        std::fs::create_dir_all(&dir).map_err(|e| Failure::message(format!("Cannot create {}: {e}", dir.display())))?;
+        let unpacked = match unpack_command(archive, &dir) {
+            Err(e) => Err(e),
+            Ok(argv) => {
+                let spec = ProcessSpec { argv, env: env.clone(), cwd: ctx.run_dir.clone(), output: None, timeout: unpack_limit };
+                match process::run(&spec, ctx.cancel.clone()).await {
+                    Ok(Exit::Status(0)) => Ok(()),
+                    Ok(exit) => Err(exit_message(&exit, unpack_limit)),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        if let Err(e) = unpacked {
+            let message = format!("Cannot unpack {} into {}: {e}", archive.display(), dir.display());
+            return Err(Failure { message, data: Some(json!({"exit_status": 1, "error": e, "output": output})) });
+        }
+        let program = dir.join(&entry);
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(&program) {
+            let mut perms = meta.permissions();
+            perms.set_mode(perms.mode() | 0o100);
+            let _ = std::fs::set_permissions(&program, perms);
+        }
+        let mut argv = vec![program.display().to_string()];
+        argv.extend(args.iter().cloned());
+        let (item, exit, excerpt) = run_one(ctx, argv, env.clone(), &dir, &name, &name, limit).await?;
+        let _ = std::fs::remove_dir_all(&dir);
+        output.push(item);
         if exit != Exit::Status(0) {
             return finish(exit, output, excerpt, limit);
         }

@@ -96,6 +96,7 @@ pub async fn run(ctx: &RunContext<'_>) -> Option<Outcome> {
     Some(match ctx.spec.job_type.as_str() {
         "cmd" => executable::run_cmd(ctx).await,
         "exe" => executable::run_exe(ctx).await,
+        "pkg" => executable::run_pkg(ctx).await,
         "log" => {
             let text = serde_json::to_string_pretty(&ctx.spec.to_value()).unwrap_or_default();
             tracing::info!(job_id = %ctx.spec.job_id, run_id = ctx.run_id, "{text}");
