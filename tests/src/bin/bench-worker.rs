@@ -1,0 +1,148 @@
+//! Worker benchmark against moto on loopback: start-up time, latency from dispatch to the
+//! `complete` event on an idle worker, throughput, CPU time per job and peak memory of a real
+//! `lava-worker` process running trivial `cmd` jobs (`true`).
+//!
+//! Run: `cargo build --release -p worker -p tests && target/release/bench-worker [JOBS]`
+
+use serde_json::{Value, json};
+use shared::aws::{DynamoTables, SqsQueues};
+use shared::catalog::Catalog;
+use shared::dispatch::{DispatchRequest, dispatch};
+use shared::model::JobSpec;
+use shared::names::ResourceNames;
+use shared::ports::{TableStore, WorkQueue};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn proc_cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0) + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+}
+
+fn start_worker(realm: &str, endpoint: &str, extra: &[&str]) -> (Child, Duration) {
+    let binary = std::env::current_exe().unwrap().with_file_name("lava-worker");
+    let started = Instant::now();
+    let mut child = Command::new(&binary)
+        .args(["--realm", realm, "--worker", "core", "--root", "--threads", "5", "--sleep", "0", "--level", "info", "--no-colour"])
+        .args(extra)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("LAVA_ACTIONS_QUEUE", "none")
+        .env("LAVA_PAYLOAD_SETTLING_TIME", "0")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e} (build it first: cargo build --release -p worker)", binary.display()));
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line.contains("Worker ready.") => break,
+            Some(Ok(line)) => seen.push(line),
+            _ => panic!("lava-worker exited before it was ready:\n{}", seen.join("\n")),
+        }
+    }
+    let ready = started.elapsed();
+    std::thread::spawn(move || for _ in lines {});
+    (child, ready)
+}
+
+#[tokio::main]
+async fn main() {
+    let jobs: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(200);
+    let endpoint = tests::emulator().endpoint_url.clone();
+    let realm = tests::unique("bench");
+    cli::bring_up(&endpoint, &realm, Some("us-east-1".into()), &tests::workspace_root().join("samples/jobs")).await.unwrap();
+    let clients = tests::clients().await;
+    let tables = Arc::new(DynamoTables::new(clients.dynamodb.clone()));
+    let queues = SqsQueues::new(clients.sqs.clone());
+    let names = ResourceNames::for_realm(&realm);
+    let catalog = Catalog::new(tables.clone(), names.clone());
+    let spec = json!({"job_id": "bench/true", "type": "cmd", "worker": "core", "enabled": true, "owner": "o", "description": "d", "payload": "true"});
+    catalog.put_job(&JobSpec::from_value(&spec).unwrap()).await.unwrap();
+    let request = DispatchRequest { job_id: "bench/true".into(), ..Default::default() };
+    let status_of = |run_id: String| {
+        let tables = tables.clone();
+        let table = names.events_table.clone();
+        async move {
+            let key = json!({"job_id": "bench/true", "run_id": run_id});
+            tables.get_item(&table, key.as_object().unwrap(), true).await.unwrap().and_then(|i| i.get("status").cloned()).unwrap_or(Value::Null)
+        }
+    };
+
+    // The emulator's own round trips, for comparison.
+    let mut rtt = Vec::new();
+    let queue_url = queues.queue_url(&names.dispatch_queue).await.unwrap();
+    for _ in 0..50 {
+        let t = Instant::now();
+        status_of("none".into()).await;
+        queues.send(&queue_url, &shared::ports::OutgoingMessage { body: "x".into(), ..Default::default() }).await.unwrap();
+        rtt.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    rtt.sort_by(f64::total_cmp);
+
+    // Start-up and latency on an idle worker.
+    let (mut child, ready) = start_worker(&realm, &endpoint, &["--wait", "20"]);
+    let pid = child.id();
+    let mut latencies = Vec::new();
+    for _ in 0..30 {
+        let t = Instant::now();
+        let run_id = dispatch(&catalog, &queues, &request).await.unwrap().run_id;
+        while status_of(run_id.clone()).await != json!("complete") {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    let _ = child.wait();
+
+    // Throughput, CPU and memory: a backlog of jobs, a worker in batch mode.
+    let mut runs = Vec::new();
+    for _ in 0..jobs {
+        runs.push(dispatch(&catalog, &queues, &request).await.unwrap().run_id);
+    }
+    let started = Instant::now();
+    let (mut child, _) = start_worker(&realm, &endpoint, &["--batch", "--wait", "1"]);
+    let pid = child.id();
+    let mut cpu = 0.0;
+    let mut peak = 0.0;
+    loop {
+        if let Some(_) = child.try_wait().unwrap() {
+            break;
+        }
+        cpu = proc_cpu_seconds(pid);
+        peak = peak_rss_mb(pid).max(peak);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut completed = 0;
+    for run_id in &runs {
+        if status_of(run_id.clone()).await == json!("complete") {
+            completed += 1;
+        }
+    }
+
+    println!("lava-worker benchmark: {jobs} trivial cmd jobs against moto on 127.0.0.1");
+    println!("start-up to first poll:       {:.1} ms", ready.as_secs_f64() * 1000.0);
+    println!("emulator round trip (GetItem + SendMessage): p50 {:.1} ms, p99 {:.1} ms", percentile(&rtt, 0.5), percentile(&rtt, 0.99));
+    println!("dispatch-to-complete, idle:   p50 {:.1} ms, p99 {:.1} ms", percentile(&latencies, 0.5), percentile(&latencies, 0.99));
+    println!("  latency / emulator round trip (p50): {:.2}", percentile(&latencies, 0.5) / percentile(&rtt, 0.5));
+    println!("throughput:                   {:.1} jobs/s ({completed}/{jobs} complete in {elapsed:.1} s, 5 threads)", completed as f64 / elapsed);
+    println!("worker CPU time per job:      {:.2} ms (user+system, last sample before exit)", cpu * 1000.0 / jobs as f64);
+    println!("worker peak memory (VmHWM):   {peak:.1} MB");
+}
