@@ -85,10 +85,9 @@ impl Worker {
             };
             drop(available);
             let free = permits.available_permits().clamp(1, 10) as u32;
-            let received = tokio::select! {
-                r = self.queue.receive(&self.settings.queue_url, free, self.settings.wait_seconds) => r,
-                _ = shutdown.wait_for(|s| *s) => break,
-            };
+            // A receive in progress is never abandoned: the queue may already have handed it a
+            // message, which would then stay invisible until its visibility timeout.
+            let received = self.queue.receive(&self.settings.queue_url, free, self.settings.wait_seconds).await;
             let messages = match received {
                 Ok(m) => m,
                 Err(e) => {
@@ -97,6 +96,12 @@ impl Worker {
                     continue;
                 }
             };
+            if *shutdown.borrow() {
+                for message in &messages {
+                    self.release(message, "Worker shutting down before the run started".into()).await;
+                }
+                break;
+            }
             if messages.is_empty() {
                 if self.settings.batch {
                     break;

@@ -192,3 +192,24 @@ async fn two_workers_on_one_queue_never_run_a_message_twice() {
         assert_eq!(r.statuses("it/quick", run_id).await, ["starting", "running", "complete"], "run {run_id} ran exactly once");
     }
 }
+
+#[tokio::test]
+async fn a_message_arriving_during_the_last_poll_of_a_stopping_worker_is_released_at_once() {
+    let r = realm().await;
+    r.put_job(cmd_job("it/late", "true", json!({}))).await;
+    let worker = r.worker(1, Duration::from_secs(5), true).await;
+    let mut worker_settings = Arc::try_unwrap(worker).ok().expect("only this test holds the worker");
+    worker_settings.settings.batch = false;
+    let worker = Arc::new(worker_settings);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(worker.clone().run(rx));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tx.send(true).unwrap();
+    let run_id = r.dispatch("it/late").await;
+    running.await.unwrap().unwrap();
+    assert!(r.statuses("it/late", &run_id).await.is_empty(), "a stopping worker starts no new run");
+    let queue = r.queue_url(&r.names.worker_queue("core")).await;
+    let again = r.queues.receive(&queue, 1, 2).await.unwrap();
+    assert_eq!(again.len(), 1, "the message is visible again at once, not after its visibility timeout");
+    assert!(again[0].body.contains(&run_id));
+}

@@ -57,7 +57,13 @@ fn start_worker(realm: &str, endpoint: &str, extra: &[&str]) -> (Child, Duration
         }
     }
     let ready = started.elapsed();
-    std::thread::spawn(move || for _ in lines {});
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if line.contains("WARN") || line.contains("ERROR") {
+                eprintln!("worker: {line}");
+            }
+        }
+    });
     (child, ready)
 }
 
@@ -132,8 +138,11 @@ async fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     let mut completed = 0;
     for run_id in &runs {
-        if status_of(run_id.clone()).await == json!("complete") {
+        let status = status_of(run_id.clone()).await;
+        if status == json!("complete") {
             completed += 1;
+        } else {
+            eprintln!("run {run_id}: status {status}");
         }
     }
 
