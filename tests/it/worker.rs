@@ -213,3 +213,40 @@ async fn a_message_arriving_during_the_last_poll_of_a_stopping_worker_is_release
     assert_eq!(again.len(), 1, "the message is visible again at once, not after its visibility timeout");
     assert!(again[0].body.contains(&run_id));
 }
+
+#[tokio::test]
+async fn the_visibility_heartbeat_keeps_a_job_longer_than_the_queue_timeout_from_running_twice() {
+    let r = realm().await;
+    let clients = clients().await;
+    let queue_name = format!("lava-{}-short", r.names.realm);
+    shared::aws::provision::create_queue_with_dlq(&clients, &queue_name, 2, 5).await.unwrap();
+    let job = cmd_job("it/long", "sleep 5", json!({}));
+    r.put_job(job).await;
+    let request = DispatchRequest { job_id: "it/long".into(), worker: Some("core".into()), ..Default::default() };
+    let message = shared::dispatch::dispatch(&r.catalog, r.queues.as_ref(), &request).await.unwrap();
+    // dispatch sends to the worker's own queue; move the message to the short-visibility queue.
+    let default_queue = r.queue_url(&r.names.worker_queue("core")).await;
+    let moved = r.queues.receive(&default_queue, 1, 1).await.unwrap().pop().unwrap();
+    r.queues.delete(&default_queue, &moved.receipt_handle).await.unwrap();
+    let short = r.queue_url(&queue_name).await;
+    r.queues.send(&short, &OutgoingMessage { body: moved.body, ..Default::default() }).await.unwrap();
+
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let w = r.worker(1, Duration::from_secs(10), true).await;
+        let mut w = Arc::try_unwrap(w).ok().unwrap();
+        w.settings.queue_url = short.clone();
+        w.settings.heartbeat_every = Duration::from_millis(500);
+        w.settings.visibility_seconds = 2;
+        w.settings.batch = false;
+        workers.push(Arc::new(w));
+    }
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let a = tokio::spawn(workers[0].clone().run(rx.clone()));
+    let b = tokio::spawn(workers[1].clone().run(rx));
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    tx.send(true).unwrap();
+    a.await.unwrap().unwrap();
+    b.await.unwrap().unwrap();
+    assert_eq!(r.statuses("it/long", &message.run_id).await, ["starting", "running", "complete"], "ran once although it outlived the 2 s visibility timeout");
+}
