@@ -17,6 +17,19 @@ pub enum SplitError {
     TrailingBackslash,
 }
 
+/// The Jinja block starting at `chars[i]`, if one does, and its length in characters.
+fn jinja_block(chars: &[char], i: usize) -> Result<Option<(String, usize)>, SplitError> {
+    let close = match (chars.get(i), chars.get(i + 1)) {
+        (Some('{'), Some('{')) => "}}",
+        (Some('{'), Some('%')) => "%}",
+        (Some('{'), Some('#')) => "#}",
+        _ => return Ok(None),
+    };
+    let rest: String = chars[i..].iter().collect();
+    let end = rest[2..].find(close).ok_or(SplitError::UnterminatedBlock(close))? + 2 + close.len();
+    Ok(Some((rest[..end].to_string(), rest[..end].chars().count())))
+}
+
 /// Splits `line` into words.
 pub fn split(line: &str) -> Result<Vec<String>, SplitError> {
     let chars: Vec<char> = line.chars().collect();
@@ -26,16 +39,9 @@ pub fn split(line: &str) -> Result<Vec<String>, SplitError> {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
-        if c == '{' && i + 1 < chars.len() && matches!(chars[i + 1], '{' | '%' | '#') {
-            let close = match chars[i + 1] {
-                '{' => "}}",
-                '%' => "%}",
-                _ => "#}",
-            };
-            let rest: String = chars[i..].iter().collect();
-            let end = rest[2..].find(close).ok_or(SplitError::UnterminatedBlock(close))? + 2 + close.len();
-            word.push_str(&rest[..end]);
-            i += rest[..end].chars().count();
+        if let Some((block, length)) = jinja_block(&chars, i)? {
+            word.push_str(&block);
+            i += length;
             in_word = true;
             continue;
         }
@@ -65,15 +71,9 @@ pub fn split(line: &str) -> Result<Vec<String>, SplitError> {
                             i += 2;
                         }
                         Some('{') if matches!(chars.get(i + 1), Some('{' | '%' | '#')) => {
-                            let close = match chars[i + 1] {
-                                '{' => "}}",
-                                '%' => "%}",
-                                _ => "#}",
-                            };
-                            let rest: String = chars[i..].iter().collect();
-                            let end = rest[2..].find(close).ok_or(SplitError::UnterminatedBlock(close))? + 2 + close.len();
-                            word.push_str(&rest[..end]);
-                            i += rest[..end].chars().count();
+                            let (block, length) = jinja_block(&chars, i)?.expect("a block starts here");
+                            word.push_str(&block);
+                            i += length;
                         }
                         Some(&other) => {
                             word.push(other);
