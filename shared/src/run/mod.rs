@@ -274,8 +274,7 @@ impl JobRunner {
             }
         }
 
-        const KNOWN: &[&str] = &["cmd", "exe", "pkg", "log", "lavasched"];
-        if !KNOWN.contains(&spec.job_type.as_str()) {
+        if !runners::RUNNABLE_TYPES.contains(&spec.job_type.as_str()) {
             let reason = format!("{}: Unknown job type", spec.job_type);
             self.event(message, EventStatus::Failed, json!(reason)).await?;
             return Ok(RunOutcome::Failed(json!({"error": reason, "error_data": null})));

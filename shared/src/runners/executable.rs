@@ -36,6 +36,23 @@ impl<'p> From<&'p ExeParams> for Common<'p> {
     }
 }
 
+/// The job's typed parameters, picked out for this runner's type.
+fn parameters<T>(ctx: &RunContext<'_>, pick: impl FnOnce(JobParameters) -> Option<T>) -> Result<T, Failure> {
+    let typed = ctx.spec.typed_parameters().map_err(|e| Failure::message(format!("Bad job parameters: {e}")))?;
+    pick(typed).ok_or_else(|| Failure::message("Bad job parameters"))
+}
+
+/// Adds owner-execute permission to a downloaded or unpacked program (best effort: running it
+/// reports any problem).
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mut perms = meta.permissions();
+        perms.set_mode(perms.mode() | 0o100);
+        let _ = std::fs::set_permissions(path, perms);
+    }
+}
+
 /// Renders each word (when Jinja is on).
 fn render_words(ctx: &RunContext<'_>, common: &Common<'_>, words: Vec<String>) -> Result<Vec<String>, String> {
     if !common.jinja {
@@ -151,11 +168,7 @@ fn exit_message(exit: &Exit, limit: Duration) -> String {
 
 /// `cmd`: one command line.
 pub async fn run_cmd(ctx: &RunContext<'_>) -> Outcome {
-    let params = match ctx.spec.typed_parameters() {
-        Ok(JobParameters::Cmd(p)) => p,
-        Ok(_) => return Err(Failure::message("Bad job parameters")),
-        Err(e) => return Err(Failure::message(format!("Bad job parameters: {e}"))),
-    };
+    let params = parameters(ctx, |p| if let JobParameters::Cmd(p) = p { Some(p) } else { None })?;
     let common = Common::from(&params);
     let payload = match &ctx.spec.payload {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
@@ -209,11 +222,7 @@ async fn download_payload(ctx: &RunContext<'_>, payload: &str, index: usize, max
 
 /// `exe`: executables downloaded from the payload area, each run with the same arguments.
 pub async fn run_exe(ctx: &RunContext<'_>) -> Outcome {
-    let params = match ctx.spec.typed_parameters() {
-        Ok(JobParameters::Exe(p)) => p,
-        Ok(_) => return Err(Failure::message("Bad job parameters")),
-        Err(e) => return Err(Failure::message(format!("Bad job parameters: {e}"))),
-    };
+    let params = parameters(ctx, |p| if let JobParameters::Exe(p) = p { Some(p) } else { None })?;
     let common = Common::from(&params);
     let payload = match &ctx.spec.payload {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
@@ -230,12 +239,7 @@ pub async fn run_exe(ctx: &RunContext<'_>) -> Outcome {
     let files = download_payload(ctx, &target, 0, max).await.map_err(Failure::message)?;
     let mut output = Vec::new();
     for file in files {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(&file) {
-            let mut perms = meta.permissions();
-            perms.set_mode(perms.mode() | 0o100);
-            let _ = std::fs::set_permissions(&file, perms);
-        }
+        make_executable(&file);
         let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let mut argv = vec![file.display().to_string()];
         argv.extend(args.iter().cloned());
@@ -264,11 +268,7 @@ fn unpack_command(archive: &Path, into: &Path) -> Result<Vec<String>, String> {
 
 /// `pkg`: archives downloaded from the payload area, unpacked, and an entry point run in each.
 pub async fn run_pkg(ctx: &RunContext<'_>) -> Outcome {
-    let params = match ctx.spec.typed_parameters() {
-        Ok(JobParameters::Pkg(p)) => p,
-        Ok(_) => return Err(Failure::message("Bad job parameters")),
-        Err(e) => return Err(Failure::message(format!("Bad job parameters: {e}"))),
-    };
+    let params = parameters(ctx, |p| if let JobParameters::Pkg(p) = p { Some(p) } else { None })?;
     let common = Common::from(&params);
     let payloads: Vec<String> = match &ctx.spec.payload {
         Some(Value::String(s)) if !s.trim().is_empty() => vec![s.trim().to_string()],
@@ -313,12 +313,7 @@ pub async fn run_pkg(ctx: &RunContext<'_>) -> Outcome {
             return Err(Failure { message, data: Some(json!({"exit_status": 1, "error": e, "output": output})) });
         }
         let program = dir.join(&entry);
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(&program) {
-            let mut perms = meta.permissions();
-            perms.set_mode(perms.mode() | 0o100);
-            let _ = std::fs::set_permissions(&program, perms);
-        }
+        make_executable(&program);
         let mut argv = vec![program.display().to_string()];
         argv.extend(args.iter().cloned());
         let (item, exit, excerpt) = run_one(ctx, argv, env.clone(), &dir, &name, &name, limit).await?;

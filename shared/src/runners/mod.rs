@@ -91,6 +91,9 @@ impl RunContext<'_> {
     }
 }
 
+/// The job types this worker runs: exactly the types `run` below matches.
+pub const RUNNABLE_TYPES: &[&str] = &["cmd", "exe", "pkg", "log", "lavasched"];
+
 /// Runs the handler for the job's type; `None` for a type this worker cannot run.
 pub async fn run(ctx: &RunContext<'_>) -> Option<Outcome> {
     Some(match ctx.spec.job_type.as_str() {
