@@ -1,83 +1,33 @@
 //! The worker against moto and real processes: messages in, events, outputs and queue effects out.
 
 use serde_json::{Value, json};
-use shared::aws::{DynamoTables, S3Blobs, SqsQueues};
-use shared::catalog::Catalog;
-use shared::dispatch::{DispatchRequest, dispatch};
-use shared::model::JobSpec;
+use shared::dispatch::DispatchRequest;
 use shared::names::ResourceNames;
-use shared::ports::{BlobStore, OutgoingMessage, TableStore, WorkQueue};
+use shared::ports::{BlobStore, OutgoingMessage, WorkQueue};
 use shared::worker::{Handled, Worker, WorkerDeps, WorkerOptions};
 use std::sync::Arc;
 use std::time::Duration;
-use tests::{clients, emulator, unique, workspace_root};
+use tests::{TestRealm, clients, unique};
 
-struct Realm {
-    names: ResourceNames,
-    catalog: Catalog,
-    tables: Arc<DynamoTables>,
-    queues: Arc<SqsQueues>,
-    blobs: Arc<S3Blobs>,
-}
-
-async fn realm() -> Realm {
-    let name = unique("wk");
-    cli::bring_up(&emulator().endpoint_url, &name, Some("us-east-1".into()), &workspace_root().join("samples/jobs")).await.unwrap();
-    let clients = clients().await;
-    let tables = Arc::new(DynamoTables::new(clients.dynamodb.clone()));
-    let names = ResourceNames::for_realm(&name);
-    Realm {
-        catalog: Catalog::new(tables.clone(), names.clone()),
-        names,
-        tables,
-        queues: Arc::new(SqsQueues::new(clients.sqs.clone())),
-        blobs: Arc::new(S3Blobs::new(clients.s3.clone())),
-    }
-}
-
-impl Realm {
-    async fn worker(&self, threads: usize, grace: Duration, dev: bool) -> Arc<Worker> {
-        let options = WorkerOptions {
-            realm: self.names.realm.clone(),
-            worker: "core".into(),
-            queue: None,
-            threads,
-            wait_seconds: 1,
-            sleep: Duration::from_millis(100),
-            retries: 2,
-            batch: true,
-            dev,
-            grace,
-            heartbeat_every: Duration::from_secs(1),
-            tmpdir: Some(std::env::temp_dir().join(unique("lava-runs-"))),
-            env: vec![],
-        };
-        let deps = WorkerDeps { tables: self.tables.clone(), events: self.tables.clone(), queue: self.queues.clone(), blobs: self.blobs.clone() };
-        shared::worker::build(options, deps).await.unwrap()
-    }
-
-    async fn put_job(&self, spec: Value) {
-        self.catalog.put_job(&JobSpec::from_value(&spec).unwrap()).await.unwrap();
-    }
-
-    async fn dispatch(&self, job_id: &str) -> String {
-        let request = DispatchRequest { job_id: job_id.into(), ..Default::default() };
-        dispatch(&self.catalog, self.queues.as_ref(), &request).await.unwrap().run_id
-    }
-
-    async fn events(&self, job_id: &str, run_id: &str) -> Value {
-        let key = json!({"job_id": job_id, "run_id": run_id});
-        Value::Object(self.tables.get_item(&self.names.events_table, key.as_object().unwrap(), true).await.unwrap().unwrap_or_default())
-    }
-
-    async fn statuses(&self, job_id: &str, run_id: &str) -> Vec<String> {
-        let item = self.events(job_id, run_id).await;
-        item["log"].as_array().map(|l| l.iter().map(|e| e["status"].as_str().unwrap().to_string()).collect()).unwrap_or_default()
-    }
-
-    async fn queue_url(&self, name: &str) -> String {
-        self.queues.queue_url(name).await.unwrap()
-    }
+/// A worker on the realm's `core` queue, polling every second.
+async fn worker(r: &TestRealm, threads: usize, grace: Duration, dev: bool) -> Arc<Worker> {
+    let options = WorkerOptions {
+        realm: r.names.realm.clone(),
+        worker: "core".into(),
+        queue: None,
+        threads,
+        wait_seconds: 1,
+        sleep: Duration::from_millis(100),
+        retries: 2,
+        batch: true,
+        dev,
+        grace,
+        heartbeat_every: Duration::from_secs(1),
+        tmpdir: Some(std::env::temp_dir().join(unique("lava-runs-"))),
+        env: vec![],
+    };
+    let deps = WorkerDeps { tables: r.tables.clone(), events: r.tables.clone(), queue: r.queues.clone(), blobs: r.blobs.clone() };
+    shared::worker::build(options, deps).await.unwrap()
 }
 
 fn cmd_job(id: &str, payload: &str, extra: Value) -> Value {
@@ -88,8 +38,8 @@ fn cmd_job(id: &str, payload: &str, extra: Value) -> Value {
 
 #[tokio::test]
 async fn a_dispatched_job_runs_to_a_recorded_result_with_outputs_in_s3() {
-    let r = realm().await;
-    let worker = r.worker(2, Duration::from_secs(5), false).await;
+    let r = TestRealm::up("wk").await;
+    let worker = worker(&r, 2, Duration::from_secs(5), false).await;
     r.put_job(cmd_job("it/echo", "/bin/sh -c", json!({"parameters": {"args": ["echo out {{ job.run_id }}; echo err >&2; exit 3"]}}))).await;
     let run_id = r.dispatch("it/echo").await;
     let (_tx, rx) = tokio::sync::watch::channel(false);
@@ -113,8 +63,8 @@ async fn a_dispatched_job_runs_to_a_recorded_result_with_outputs_in_s3() {
 
 #[tokio::test]
 async fn bad_messages_are_dead_lettered_with_a_reason_and_an_event_where_the_job_is_known() {
-    let r = realm().await;
-    let worker = r.worker(1, Duration::from_secs(5), true).await;
+    let r = TestRealm::up("wk").await;
+    let worker = worker(&r, 1, Duration::from_secs(5), true).await;
     let queue = r.queue_url(&r.names.worker_queue("core")).await;
     let dlq = r.queue_url(&ResourceNames::dead_letter_queue(&r.names.worker_queue("core"))).await;
     let run_id = uuid::Uuid::new_v4().to_string();
@@ -149,10 +99,10 @@ async fn bad_messages_are_dead_lettered_with_a_reason_and_an_event_where_the_job
 
 #[tokio::test]
 async fn shutdown_releases_a_running_job_for_another_worker() {
-    let r = realm().await;
+    let r = TestRealm::up("wk").await;
     r.put_job(cmd_job("it/slow", "sleep 30", json!({}))).await;
     let run_id = r.dispatch("it/slow").await;
-    let worker = r.worker(1, Duration::from_millis(500), true).await;
+    let worker = worker(&r, 1, Duration::from_millis(500), true).await;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(worker.clone().run(rx));
     for _ in 0..100 {
@@ -176,14 +126,14 @@ async fn shutdown_releases_a_running_job_for_another_worker() {
 
 #[tokio::test]
 async fn two_workers_on_one_queue_never_run_a_message_twice() {
-    let r = realm().await;
+    let r = TestRealm::up("wk").await;
     r.put_job(cmd_job("it/quick", "/bin/sh -c", json!({"parameters": {"args": ["sleep 0.2"]}}))).await;
     let mut runs = Vec::new();
     for _ in 0..8 {
         runs.push(r.dispatch("it/quick").await);
     }
-    let a = r.worker(2, Duration::from_secs(5), true).await;
-    let b = r.worker(2, Duration::from_secs(5), true).await;
+    let a = worker(&r, 2, Duration::from_secs(5), true).await;
+    let b = worker(&r, 2, Duration::from_secs(5), true).await;
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let (ra, rb) = tokio::join!(a.clone().run(rx.clone()), b.clone().run(rx));
     ra.unwrap();
@@ -195,9 +145,9 @@ async fn two_workers_on_one_queue_never_run_a_message_twice() {
 
 #[tokio::test]
 async fn a_message_arriving_during_the_last_poll_of_a_stopping_worker_is_released_at_once() {
-    let r = realm().await;
+    let r = TestRealm::up("wk").await;
     r.put_job(cmd_job("it/late", "true", json!({}))).await;
-    let worker = r.worker(1, Duration::from_secs(5), true).await;
+    let worker = worker(&r, 1, Duration::from_secs(5), true).await;
     let mut worker_settings = Arc::try_unwrap(worker).ok().expect("only this test holds the worker");
     worker_settings.settings.batch = false;
     let worker = Arc::new(worker_settings);
@@ -216,7 +166,7 @@ async fn a_message_arriving_during_the_last_poll_of_a_stopping_worker_is_release
 
 #[tokio::test]
 async fn the_visibility_heartbeat_keeps_a_job_longer_than_the_queue_timeout_from_running_twice() {
-    let r = realm().await;
+    let r = TestRealm::up("wk").await;
     let clients = clients().await;
     let queue_name = format!("lava-{}-short", r.names.realm);
     shared::aws::provision::create_queue_with_dlq(&clients, &queue_name, 2, 5).await.unwrap();
@@ -233,7 +183,7 @@ async fn the_visibility_heartbeat_keeps_a_job_longer_than_the_queue_timeout_from
 
     let mut workers = Vec::new();
     for _ in 0..2 {
-        let w = r.worker(1, Duration::from_secs(10), true).await;
+        let w = worker(&r, 1, Duration::from_secs(10), true).await;
         let mut w = Arc::try_unwrap(w).ok().unwrap();
         w.settings.queue_url = short.clone();
         w.settings.heartbeat_every = Duration::from_millis(500);

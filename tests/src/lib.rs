@@ -74,3 +74,67 @@ pub fn moto_data() -> serde_json::Value {
     let body = cli::local::http_get(emulator().port, "/moto-api/data.json").expect("moto answers its API");
     serde_json::from_str(&body).expect("moto's data is JSON")
 }
+
+/// A realm brought up on the emulator (tables, bucket, queues, sample jobs) with adapters on it.
+pub struct TestRealm {
+    /// Its resource names.
+    pub names: shared::names::ResourceNames,
+    /// Typed access to its specs.
+    pub catalog: shared::catalog::Catalog,
+    /// Its tables.
+    pub tables: std::sync::Arc<shared::aws::DynamoTables>,
+    /// Queues.
+    pub queues: std::sync::Arc<shared::aws::SqsQueues>,
+    /// S3.
+    pub blobs: std::sync::Arc<shared::aws::S3Blobs>,
+}
+
+impl TestRealm {
+    /// Brings up a realm named `prefix` plus a random suffix, loading `samples/jobs`.
+    pub async fn up(prefix: &str) -> Self {
+        use std::sync::Arc;
+        let realm = unique(prefix);
+        cli::bring_up(&emulator().endpoint_url, &realm, Some("us-east-1".into()), &workspace_root().join("samples/jobs")).await.unwrap();
+        let clients = clients().await;
+        let tables = Arc::new(shared::aws::DynamoTables::new(clients.dynamodb.clone()));
+        let names = shared::names::ResourceNames::for_realm(&realm);
+        TestRealm {
+            catalog: shared::catalog::Catalog::new(tables.clone(), names.clone()),
+            names,
+            tables,
+            queues: Arc::new(shared::aws::SqsQueues::new(clients.sqs.clone())),
+            blobs: Arc::new(shared::aws::S3Blobs::new(clients.s3.clone())),
+        }
+    }
+
+    /// Writes a job spec.
+    pub async fn put_job(&self, spec: serde_json::Value) {
+        self.catalog.put_job(&shared::model::JobSpec::from_value(&spec).unwrap()).await.unwrap();
+    }
+
+    /// Dispatches a job to its worker's queue; returns the run id.
+    pub async fn dispatch(&self, job_id: &str) -> String {
+        let request = shared::dispatch::DispatchRequest { job_id: job_id.into(), ..Default::default() };
+        shared::dispatch::dispatch(&self.catalog, self.queues.as_ref(), &request).await.unwrap().run_id
+    }
+
+    /// A run's event item (empty when there is none).
+    pub async fn events(&self, job_id: &str, run_id: &str) -> serde_json::Value {
+        use shared::ports::TableStore;
+        let key = serde_json::json!({"job_id": job_id, "run_id": run_id});
+        let item = self.tables.get_item(&self.names.events_table, key.as_object().unwrap(), true).await.unwrap();
+        serde_json::Value::Object(item.unwrap_or_default())
+    }
+
+    /// The statuses of a run's events, in order.
+    pub async fn statuses(&self, job_id: &str, run_id: &str) -> Vec<String> {
+        let item = self.events(job_id, run_id).await;
+        item["log"].as_array().map(|l| l.iter().map(|e| e["status"].as_str().unwrap().to_string()).collect()).unwrap_or_default()
+    }
+
+    /// A queue's URL.
+    pub async fn queue_url(&self, name: &str) -> String {
+        use shared::ports::WorkQueue;
+        self.queues.queue_url(name).await.unwrap()
+    }
+}

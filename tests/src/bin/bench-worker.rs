@@ -5,15 +5,10 @@
 //! Run: `cargo build --release -p worker -p tests && target/release/bench-worker [JOBS]`
 
 use serde_json::{Value, json};
-use shared::aws::{DynamoTables, SqsQueues};
-use shared::catalog::Catalog;
 use shared::dispatch::{DispatchRequest, dispatch};
-use shared::model::JobSpec;
-use shared::names::ResourceNames;
 use shared::ports::{TableStore, WorkQueue};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -71,15 +66,10 @@ fn start_worker(realm: &str, endpoint: &str, extra: &[&str]) -> (Child, Duration
 async fn main() {
     let jobs: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(200);
     let endpoint = tests::emulator().endpoint_url.clone();
-    let realm = tests::unique("bench");
-    cli::bring_up(&endpoint, &realm, Some("us-east-1".into()), &tests::workspace_root().join("samples/jobs")).await.unwrap();
-    let clients = tests::clients().await;
-    let tables = Arc::new(DynamoTables::new(clients.dynamodb.clone()));
-    let queues = SqsQueues::new(clients.sqs.clone());
-    let names = ResourceNames::for_realm(&realm);
-    let catalog = Catalog::new(tables.clone(), names.clone());
-    let spec = json!({"job_id": "bench/true", "type": "cmd", "worker": "core", "enabled": true, "owner": "o", "description": "d", "payload": "true"});
-    catalog.put_job(&JobSpec::from_value(&spec).unwrap()).await.unwrap();
+    let r = tests::TestRealm::up("bench").await;
+    let realm = r.names.realm.clone();
+    let (tables, queues, names, catalog) = (r.tables.clone(), r.queues.clone(), r.names.clone(), &r.catalog);
+    r.put_job(json!({"job_id": "bench/true", "type": "cmd", "worker": "core", "enabled": true, "owner": "o", "description": "d", "payload": "true"})).await;
     let request = DispatchRequest { job_id: "bench/true".into(), ..Default::default() };
     let status_of = |run_id: String| {
         let tables = tables.clone();
@@ -107,7 +97,7 @@ async fn main() {
     let mut latencies = Vec::new();
     for _ in 0..30 {
         let t = Instant::now();
-        let run_id = dispatch(&catalog, &queues, &request).await.unwrap().run_id;
+        let run_id = dispatch(catalog, queues.as_ref(), &request).await.unwrap().run_id;
         while status_of(run_id.clone()).await != json!("complete") {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
@@ -120,7 +110,7 @@ async fn main() {
     // Throughput, CPU and memory: a backlog of jobs, a worker in batch mode.
     let mut runs = Vec::new();
     for _ in 0..jobs {
-        runs.push(dispatch(&catalog, &queues, &request).await.unwrap().run_id);
+        runs.push(dispatch(catalog, queues.as_ref(), &request).await.unwrap().run_id);
     }
     let started = Instant::now();
     let (mut child, _) = start_worker(&realm, &endpoint, &["--batch", "--wait", "1"]);
