@@ -14,7 +14,7 @@ use crate::model::values::{format_timestamp, parse_timestamp};
 use crate::model::{Enabled, EventStatus, JobSpec, RealmEntry, S3Location, WorkerMessage};
 use crate::names::ResourceNames;
 use crate::ports::{BlobStore, TableStore};
-use crate::render::{Renderer, datetime, from_json};
+use crate::render::{self, Renderer};
 use crate::runners::{self, Failure, RunContext};
 use config::Config;
 use events::EventRecorder;
@@ -58,7 +58,7 @@ impl Default for InProcessActions {
 #[async_trait::async_trait]
 impl ActionSink for InProcessActions {
     async fn run_actions(&self, request: ActionRequest) -> std::result::Result<(), String> {
-        let context = render_context_from_json(&request.context);
+        let context = render::context_from_json(&request.context);
         for action in &request.actions {
             let kind = action.get("action").and_then(Value::as_str).unwrap_or("?");
             match kind {
@@ -72,38 +72,6 @@ impl ActionSink for InProcessActions {
         }
         Ok(())
     }
-}
-
-/// Turns JSON render variables back into template values (`start`/`ustart` become datetimes).
-pub fn render_context_from_json(context: &Map<String, Value>) -> minijinja::Value {
-    let mut values: std::collections::BTreeMap<String, minijinja::Value> = std::collections::BTreeMap::new();
-    for (k, v) in context {
-        let value = match (k.as_str(), v.as_str().and_then(|s| parse_timestamp(s).ok())) {
-            ("start" | "ustart", Some(ts)) => {
-                let zone = if k == "ustart" { jiff::tz::TimeZone::UTC } else { zone_of(v.as_str().unwrap_or_default()) };
-                datetime(&ts.to_zoned(zone))
-            }
-            _ => from_json(v),
-        };
-        values.insert(k.clone(), value);
-    }
-    minijinja::Value::from(values)
-}
-
-/// A fixed-offset zone for a timestamp's written offset (`+11:00`, `Z`).
-fn zone_of(text: &str) -> jiff::tz::TimeZone {
-    let tail = text.get(text.len().saturating_sub(6)..).unwrap_or("");
-    let parsed = (|| {
-        let sign = match tail.chars().next()? {
-            '+' => 1,
-            '-' => -1,
-            _ => return None,
-        };
-        let hours: i32 = tail.get(1..3)?.parse().ok()?;
-        let minutes: i32 = tail.get(4..6)?.parse().ok()?;
-        jiff::tz::Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()
-    })();
-    jiff::tz::TimeZone::fixed(parsed.unwrap_or(jiff::tz::Offset::UTC))
 }
 
 /// What every run on one worker shares.
@@ -249,7 +217,6 @@ impl JobRunner {
             c.insert("state".into(), Value::Object(state.clone()));
             c.insert("start".into(), json!(format_timestamp(&start)));
             c.insert("ustart".into(), json!(format_timestamp(&ustart)));
-            c.insert("utils".into(), json!({}));
             if let Some(result) = result {
                 c.insert("result".into(), result.clone());
             }
@@ -258,7 +225,7 @@ impl JobRunner {
 
         globals.insert("lava".into(), Value::Object(lava.clone()));
         if let Some(event_log) = &spec.event_log {
-            let context = render_context_from_json(&context_for(&globals, None));
+            let context = render::context_from_json(&context_for(&globals, None));
             let info = match self.renderer.render_value(event_log, &context) {
                 Ok(v) => v,
                 Err(e) => json!(format!("Error: Bad event_log: {e}")),
@@ -266,7 +233,7 @@ impl JobRunner {
             self.event(message, EventStatus::Logging, info).await?;
         }
         if let Enabled::Template(template) = spec.enabled() {
-            let context = render_context_from_json(&context_for(&globals, None));
+            let context = render::context_from_json(&context_for(&globals, None));
             let rendered = self.renderer.render(&template, &context).unwrap_or_else(|e| format!("Error: {e}"));
             if rendered.trim().to_lowercase() != "true" {
                 self.event(message, EventStatus::Skipped, json!(format!("Job not enabled (enabled=\"{rendered}\")"))).await?;
@@ -308,7 +275,7 @@ impl JobRunner {
                 dev: self.dev,
                 config: &self.config,
                 renderer: &self.renderer,
-                template_context: render_context_from_json(&template_context),
+                template_context: render::context_from_json(&template_context),
                 blobs: self.blobs.as_ref(),
                 cancel: cancel.clone(),
             };

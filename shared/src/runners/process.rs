@@ -70,11 +70,26 @@ fn kill_group(pid: u32) {
     let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
 }
 
+/// The file a bare program name runs, found on the job's own `PATH`. Spawning by absolute
+/// path lets the standard library use `posix_spawn` (a `vfork`) instead of copying the
+/// worker's page tables with `fork`, which it must do when the child's `PATH` differs.
+fn resolve(program: &str, env: &[(String, String)]) -> PathBuf {
+    if program.contains('/') {
+        return PathBuf::from(program);
+    }
+    let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or("");
+    path.split(':')
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| Path::new(dir).join(program))
+        .find(|candidate| candidate.metadata().is_ok_and(|m| m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0))
+        .unwrap_or_else(|| PathBuf::from(program))
+}
+
 /// Runs a process to completion, timeout or cancellation.
 pub async fn run(spec: &ProcessSpec, mut cancel: watch::Receiver<bool>) -> Result<Exit, String> {
     let program = spec.argv.first().ok_or("empty command line")?;
-    let mut command = tokio::process::Command::new(program);
-    command.args(&spec.argv[1..]).env_clear().envs(spec.env.iter().cloned()).current_dir(&spec.cwd).stdin(Stdio::null());
+    let mut command = tokio::process::Command::new(resolve(program, &spec.env));
+    command.arg0(program).args(&spec.argv[1..]).env_clear().envs(spec.env.iter().cloned()).current_dir(&spec.cwd).stdin(Stdio::null());
     command.process_group(0).kill_on_drop(true);
     if let Some((stdout, stderr)) = &spec.output {
         let open = |p: &Path| std::fs::File::create(p).map_err(|e| format!("Cannot create {}: {e}", p.display()));
