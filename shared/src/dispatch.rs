@@ -44,8 +44,8 @@ pub async fn dispatch(catalog: &Catalog, queue: &dyn WorkQueue, request: &Dispat
         job_id: request.job_id.clone(),
         run_id: uuid::Uuid::new_v4().to_string(),
         ts_dispatch: format_timestamp(&jiff::Zoned::now().round(jiff::ZonedRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc)).map_err(|e| Error::config("clock", e.to_string()))?),
-        parameters: Some(request.parameters.clone()),
-        globals: Some(request.globals.clone()),
+        parameters: (!request.parameters.is_empty()).then(|| request.parameters.clone()),
+        globals: (!request.globals.is_empty()).then(|| request.globals.clone()),
     };
     let url = queue.queue_url(&catalog.names().worker_queue(&worker)).await?;
     queue.send(&url, &OutgoingMessage { body: message.to_body(), delay_seconds: request.delay_seconds, ..Default::default() }).await?;

@@ -8,6 +8,7 @@
 //! - `fake` (feature `test-util`): in-memory ports for tests.
 #![warn(missing_docs)]
 
+pub mod actions;
 pub mod aws;
 pub mod catalog;
 pub mod cmdline;
@@ -16,12 +17,15 @@ pub mod documents;
 pub mod error;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake;
+pub mod mime;
 pub mod model;
 pub mod names;
 pub mod ports;
 pub mod render;
 pub mod run;
 pub mod runners;
+pub mod state;
+pub mod webhook;
 pub mod worker;
 
 pub use error::{Error, Result, Retry};

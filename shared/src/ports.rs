@@ -7,6 +7,9 @@ use serde_json::{Map, Value};
 use crate::error::Result;
 use crate::model::EventUpdate;
 
+/// The JSON form of a binary attribute is the map `{"$binary": "<base64>"}`.
+pub const BINARY_KEY: &str = "$binary";
+
 /// A table item as a JSON map (DynamoDB maps, lists, strings, numbers, booleans and nulls).
 pub type Item = Map<String, Value>;
 
@@ -84,6 +87,16 @@ pub enum Encryption {
     Kms(String),
 }
 
+impl Encryption {
+    /// The realm's KMS key (`s3_key`), else AES256.
+    pub fn for_realm(realm: &crate::model::RealmEntry) -> Self {
+        match &realm.s3_key {
+            Some(key) if !key.is_empty() => Encryption::Kms(key.clone()),
+            _ => Encryption::Aes256,
+        }
+    }
+}
+
 /// One object of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
@@ -121,7 +134,7 @@ pub trait TopicPublisher: Send + Sync {
 }
 
 /// An email to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Email {
     /// Sender address.
     pub from: String,
@@ -135,6 +148,23 @@ pub struct Email {
     pub html: bool,
     /// SES configuration set.
     pub configuration_set: Option<String>,
+    /// Reply-to addresses.
+    pub reply_to: Vec<String>,
+    /// SES region (otherwise the client's).
+    pub region: Option<String>,
+    /// Files attached (sent as a MIME message).
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to an email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// File name shown to the recipient.
+    pub name: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Contents.
+    pub data: Vec<u8>,
 }
 
 /// Email through SES.
@@ -142,6 +172,24 @@ pub struct Email {
 pub trait Mailer: Send + Sync {
     /// Sends an email; returns the message id.
     async fn send_email(&self, email: &Email) -> Result<String>;
+    /// The verified domain identities in `region` (otherwise the client's).
+    async fn verified_domains(&self, region: Option<&str>) -> Result<Vec<String>>;
+}
+
+/// KMS: encryption of secure state values.
+#[async_trait]
+pub trait KeyService: Send + Sync {
+    /// Encrypts `plaintext` with `key_id` (ARN or `alias/...`); returns the ciphertext, base64.
+    async fn encrypt(&self, key_id: &str, plaintext: &[u8]) -> Result<String>;
+    /// Decrypts base64 ciphertext.
+    async fn decrypt(&self, ciphertext: &str) -> Result<Vec<u8>>;
+}
+
+/// HTTP POST of JSON to a webhook (Slack).
+#[async_trait]
+pub trait Webhook: Send + Sync {
+    /// Posts `body` to `url`; returns the status code and response text.
+    async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String)>;
 }
 
 /// An event for EventBridge.
@@ -214,4 +262,27 @@ pub trait ContainerTasks: Send + Sync {
     async fn run_task(&self, request: &TaskRequest) -> Result<String>;
     /// The task's status.
     async fn task_status(&self, cluster: &str, task_arn: &str) -> Result<TaskStatus>;
+}
+
+/// Every port a deployable uses, built once at start-up.
+#[derive(Clone)]
+pub struct Ports {
+    /// DynamoDB tables.
+    pub tables: std::sync::Arc<dyn TableStore>,
+    /// The events table.
+    pub events: std::sync::Arc<dyn EventLog>,
+    /// SQS.
+    pub queues: std::sync::Arc<dyn WorkQueue>,
+    /// S3.
+    pub blobs: std::sync::Arc<dyn BlobStore>,
+    /// SNS.
+    pub topics: std::sync::Arc<dyn TopicPublisher>,
+    /// SES.
+    pub mailer: std::sync::Arc<dyn Mailer>,
+    /// EventBridge.
+    pub bus: std::sync::Arc<dyn EventBus>,
+    /// KMS.
+    pub keys: std::sync::Arc<dyn KeyService>,
+    /// Slack webhooks.
+    pub webhook: std::sync::Arc<dyn Webhook>,
 }

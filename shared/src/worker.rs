@@ -254,18 +254,6 @@ impl Worker {
     }
 }
 
-/// The ports a worker uses.
-pub struct WorkerDeps {
-    /// Tables.
-    pub tables: Arc<dyn crate::ports::TableStore>,
-    /// The events table.
-    pub events: Arc<dyn crate::ports::EventLog>,
-    /// Queues.
-    pub queue: Arc<dyn WorkQueue>,
-    /// S3.
-    pub blobs: Arc<dyn crate::ports::BlobStore>,
-}
-
 /// What the command line decides.
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
@@ -298,7 +286,7 @@ pub struct WorkerOptions {
 }
 
 /// Loads the realm, resolves the queues and builds a ready worker.
-pub async fn build(options: WorkerOptions, deps: WorkerDeps) -> crate::Result<Arc<Worker>> {
+pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::Result<Arc<Worker>> {
     use crate::names::ResourceNames;
     let lookup = |k: &str| options.env.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone());
     let names = ResourceNames::with_overrides(&options.realm, lookup);
@@ -306,15 +294,18 @@ pub async fn build(options: WorkerOptions, deps: WorkerDeps) -> crate::Result<Ar
     let realm = catalog.realm().await?;
     let config = crate::run::config::Config::new(options.env.clone(), realm.config.as_ref());
     let queue_name = options.queue.clone().unwrap_or_else(|| names.worker_queue(&options.worker));
-    let queue_url = deps.queue.queue_url(&queue_name).await?;
-    let dead_letter_url = deps.queue.queue_url(&ResourceNames::dead_letter_queue(&queue_name)).await.ok();
+    let queue_url = deps.queues.queue_url(&queue_name).await?;
+    let dead_letter_url = deps.queues.queue_url(&ResourceNames::dead_letter_queue(&queue_name)).await.ok();
     if dead_letter_url.is_none() {
         tracing::warn!(queue = %queue_name, "No dead-letter queue: messages that cannot run are deleted after logging.");
     }
-    let actions: Arc<dyn crate::run::ActionSink> = match deps.queue.queue_url(&names.actions_queue).await {
-        Ok(url) if !options.dev => Arc::new(crate::run::QueuedActions::new(deps.queue.clone(), url)),
-        _ => Arc::new(crate::run::InProcessActions::default()),
+    let temp = crate::model::S3Location::parse(&realm.s3_temp).map_err(|e| Error::config("s3_temp", e))?;
+    let encryption = crate::ports::Encryption::for_realm(&realm);
+    let actions: Arc<dyn crate::run::ActionSink> = match deps.queues.queue_url(&names.actions_queue).await {
+        Ok(url) if !options.dev => Arc::new(crate::run::QueuedActions::new(deps.queues.clone(), url, deps.blobs.clone(), temp, encryption)),
+        _ => Arc::new(crate::run::InProcessActions::new(Arc::new(crate::actions::services(realm.clone(), names.clone(), config.clone(), &deps)))),
     };
+    let state = crate::state::StateStore::new(deps.tables.clone(), deps.keys.clone(), names.clone(), config.clone());
     let root = options
         .tmpdir
         .clone()
@@ -329,7 +320,7 @@ pub async fn build(options: WorkerOptions, deps: WorkerDeps) -> crate::Result<Ar
         worker: options.worker.clone(),
         config,
         recorder,
-        tables: deps.tables.clone(),
+        state,
         blobs: deps.blobs.clone(),
         names,
         renderer: crate::render::Renderer::default(),
@@ -351,7 +342,7 @@ pub async fn build(options: WorkerOptions, deps: WorkerDeps) -> crate::Result<Ar
         visibility_seconds: (options.heartbeat_every.as_secs() * 3).max(30) as u32,
         grace: options.grace,
     };
-    Ok(Arc::new(Worker { settings, runner: Arc::new(runner), catalog, queue: deps.queue }))
+    Ok(Arc::new(Worker { settings, runner: Arc::new(runner), catalog, queue: deps.queues }))
 }
 
 impl Worker {

@@ -170,7 +170,7 @@ async fn ses_sends_text_and_html() {
         subject: "Job done".into(),
         body: "It worked!".into(),
         html: false,
-        configuration_set: None,
+        ..Default::default()
     };
     mailer.send_email(&email).await.unwrap();
     email.body = "<HTML><b>It worked!</b>".into();

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use shared::dispatch::DispatchRequest;
 use shared::names::ResourceNames;
 use shared::ports::{BlobStore, OutgoingMessage, WorkQueue};
-use shared::worker::{Handled, Worker, WorkerDeps, WorkerOptions};
+use shared::worker::{Handled, Worker, WorkerOptions};
 use std::sync::Arc;
 use std::time::Duration;
 use tests::{TestRealm, clients, unique};
@@ -26,8 +26,7 @@ async fn worker(r: &TestRealm, threads: usize, grace: Duration, dev: bool) -> Ar
         tmpdir: Some(std::env::temp_dir().join(unique("lava-runs-"))),
         env: vec![],
     };
-    let deps = WorkerDeps { tables: r.tables.clone(), events: r.tables.clone(), queue: r.queues.clone(), blobs: r.blobs.clone() };
-    shared::worker::build(options, deps).await.unwrap()
+    shared::worker::build(options, r.ports.clone()).await.unwrap()
 }
 
 fn cmd_job(id: &str, payload: &str, extra: Value) -> Value {

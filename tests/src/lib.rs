@@ -87,6 +87,10 @@ pub struct TestRealm {
     pub queues: std::sync::Arc<shared::aws::SqsQueues>,
     /// S3.
     pub blobs: std::sync::Arc<shared::aws::S3Blobs>,
+    /// Every port, over the emulator (Slack posts go out over real HTTP).
+    pub ports: shared::ports::Ports,
+    /// The SDK clients.
+    pub clients: shared::aws::Clients,
 }
 
 impl TestRealm {
@@ -104,6 +108,8 @@ impl TestRealm {
             tables,
             queues: Arc::new(shared::aws::SqsQueues::new(clients.sqs.clone())),
             blobs: Arc::new(shared::aws::S3Blobs::new(clients.s3.clone())),
+            ports: clients.ports(Arc::new(shared::webhook::HttpWebhook::new().expect("root certificates"))),
+            clients,
         }
     }
 

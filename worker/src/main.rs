@@ -1,8 +1,9 @@
 //! `lava-worker`: parse the command line, connect to AWS, run until SIGTERM/SIGINT.
 
 use clap::Parser;
-use shared::aws::{AwsOptions, Clients, DynamoTables, S3Blobs, SqsQueues};
-use shared::worker::{WorkerDeps, WorkerOptions};
+use shared::aws::{AwsOptions, Clients};
+use shared::webhook::HttpWebhook;
+use shared::worker::WorkerOptions;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,13 +17,14 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let clients = Clients::load(&AwsOptions { profile: args.profile.clone(), ..Default::default() }).await;
-    let tables = Arc::new(DynamoTables::new(clients.dynamodb.clone()));
-    let deps = WorkerDeps {
-        tables: tables.clone(),
-        events: tables,
-        queue: Arc::new(SqsQueues::new(clients.sqs.clone())),
-        blobs: Arc::new(S3Blobs::new(clients.s3.clone())),
+    let webhook = match HttpWebhook::new() {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!(error = %e, "Cannot load the system's root certificates.");
+            return ExitCode::from(2);
+        }
     };
+    let deps = clients.ports(Arc::new(webhook));
     let options = WorkerOptions {
         realm: args.realm.clone(),
         worker: args.worker.clone(),

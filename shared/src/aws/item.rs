@@ -1,12 +1,16 @@
 //! DynamoDB attribute values ⇄ JSON values, with the shapes the original reads and writes
-//! (map→M, list→L, string→S, number→N, bool→BOOL, null→NULL).
+//! (map→M, list→L, string→S, number→N, bool→BOOL, null→NULL). A binary attribute (the
+//! ciphertext of a secure state item) is the map `{"$binary": "<base64>"}` on the JSON side.
 
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
-use crate::ports::Item;
+use crate::ports::{BINARY_KEY, Item};
 
 /// A JSON value as a DynamoDB attribute.
 pub(crate) fn to_attribute(value: &Value) -> AttributeValue {
@@ -16,8 +20,19 @@ pub(crate) fn to_attribute(value: &Value) -> AttributeValue {
         Value::Number(n) => AttributeValue::N(n.to_string()),
         Value::String(s) => AttributeValue::S(s.clone()),
         Value::Array(items) => AttributeValue::L(items.iter().map(to_attribute).collect()),
-        Value::Object(map) => AttributeValue::M(to_attributes(map)),
+        Value::Object(map) => match binary(map) {
+            Some(bytes) => AttributeValue::B(Blob::new(bytes)),
+            None => AttributeValue::M(to_attributes(map)),
+        },
     }
+}
+
+/// The bytes of a `{"$binary": "<base64>"}` map.
+fn binary(map: &Map<String, Value>) -> Option<Vec<u8>> {
+    if map.len() != 1 {
+        return None;
+    }
+    STANDARD.decode(map.get(BINARY_KEY)?.as_str()?).ok()
 }
 
 /// A JSON map as DynamoDB attributes.
@@ -25,8 +40,8 @@ pub(crate) fn to_attributes(map: &Item) -> HashMap<String, AttributeValue> {
     map.iter().map(|(k, v)| (k.clone(), to_attribute(v))).collect()
 }
 
-/// A DynamoDB attribute as a JSON value. String and number sets become lists; binary values
-/// are refused (they are only used by secure state items, which decode them themselves).
+/// A DynamoDB attribute as a JSON value. String and number sets become lists; binary sets
+/// are refused.
 pub(crate) fn from_attribute(name: &str, value: &AttributeValue) -> Result<Value> {
     Ok(match value {
         AttributeValue::Null(_) => Value::Null,
@@ -37,6 +52,7 @@ pub(crate) fn from_attribute(name: &str, value: &AttributeValue) -> Result<Value
         AttributeValue::M(map) => Value::Object(from_attributes(map)?),
         AttributeValue::Ss(items) => Value::Array(items.iter().cloned().map(Value::String).collect()),
         AttributeValue::Ns(items) => Value::Array(items.iter().map(|n| number(name, n)).collect::<Result<_>>()?),
+        AttributeValue::B(blob) => Value::Object(Map::from_iter([(BINARY_KEY.to_string(), Value::String(STANDARD.encode(blob.as_ref())))])),
         _ => {
             return Err(Error::config(name.to_string(), "binary DynamoDB attributes cannot be read as JSON"));
         }
@@ -84,10 +100,13 @@ mod tests {
     }
 
     #[test]
-    fn sets_become_lists_and_binary_is_refused() {
+    fn sets_become_lists_and_binary_is_tagged() {
         assert_eq!(from_attribute("a", &AttributeValue::Ss(vec!["x".into()])).unwrap(), json!(["x"]));
         assert_eq!(from_attribute("a", &AttributeValue::Ns(vec!["1".into(), "2.5".into()])).unwrap(), json!([1, 2.5]));
-        let blob = AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(vec![1u8]));
-        assert!(from_attribute("a", &blob).is_err());
+        let blob = AttributeValue::B(Blob::new(vec![1u8, 2]));
+        let tagged = from_attribute("a", &blob).unwrap();
+        assert_eq!(tagged, json!({"$binary": "AQI="}));
+        assert_eq!(to_attribute(&tagged), blob);
+        assert!(from_attribute("a", &AttributeValue::Bs(vec![Blob::new(vec![1u8])])).is_err());
     }
 }

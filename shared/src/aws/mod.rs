@@ -8,6 +8,7 @@ mod dynamodb;
 mod ecs;
 mod eventbridge;
 mod item;
+mod kms;
 pub mod provision;
 mod s3;
 mod ses;
@@ -24,6 +25,7 @@ use std::time::Duration;
 pub use dynamodb::DynamoTables;
 pub use ecs::EcsTasks;
 pub use eventbridge::EventBridgeBus;
+pub use kms::KmsKeys;
 pub use s3::S3Blobs;
 pub use ses::SesMailer;
 pub use sns::SnsTopics;
@@ -91,6 +93,8 @@ pub struct Clients {
     pub events: aws_sdk_eventbridge::Client,
     /// ECS.
     pub ecs: aws_sdk_ecs::Client,
+    /// KMS.
+    pub kms: aws_sdk_kms::Client,
 }
 
 impl Clients {
@@ -108,6 +112,24 @@ impl Clients {
             ses: aws_sdk_sesv2::Client::new(config),
             events: aws_sdk_eventbridge::Client::new(config),
             ecs: aws_sdk_ecs::Client::new(config),
+            kms: aws_sdk_kms::Client::new(config),
+        }
+    }
+
+    /// The ports over these clients; `webhook` posts to Slack.
+    pub fn ports(&self, webhook: std::sync::Arc<dyn crate::ports::Webhook>) -> crate::ports::Ports {
+        use std::sync::Arc;
+        let tables = Arc::new(DynamoTables::new(self.dynamodb.clone()));
+        crate::ports::Ports {
+            tables: tables.clone(),
+            events: tables,
+            queues: Arc::new(SqsQueues::new(self.sqs.clone())),
+            blobs: Arc::new(S3Blobs::new(self.s3.clone())),
+            topics: Arc::new(SnsTopics::new(self.sns.clone())),
+            mailer: Arc::new(SesMailer::new(self.ses.clone())),
+            bus: Arc::new(EventBridgeBus::new(self.events.clone())),
+            keys: Arc::new(KmsKeys::new(self.kms.clone())),
+            webhook,
         }
     }
 

@@ -258,6 +258,8 @@ pub struct FakeNotices {
     pub emails: Mutex<Vec<Email>>,
     /// Each event put.
     pub events: Mutex<Vec<BusEvent>>,
+    /// Verified SES domains.
+    pub domains: Mutex<Vec<String>>,
 }
 
 #[async_trait]
@@ -275,6 +277,49 @@ impl Mailer for FakeNotices {
         let mut emails = lock(&self.emails);
         emails.push(email.clone());
         Ok(format!("e{}", emails.len()))
+    }
+
+    async fn verified_domains(&self, _region: Option<&str>) -> Result<Vec<String>> {
+        Ok(lock(&self.domains).clone())
+    }
+}
+
+/// KMS in memory: the "ciphertext" is the key id and the hex of the plaintext, so tests can
+/// see that a value was not stored in the clear.
+#[derive(Default)]
+pub struct FakeKeys;
+
+#[async_trait]
+impl crate::ports::KeyService for FakeKeys {
+    async fn encrypt(&self, key_id: &str, plaintext: &[u8]) -> Result<String> {
+        Ok(format!("{key_id}|{}", plaintext.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    }
+
+    async fn decrypt(&self, ciphertext: &str) -> Result<Vec<u8>> {
+        let hex = ciphertext.rsplit('|').next().unwrap_or_default();
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| Error::config("fake kms", e.to_string()))).collect()
+    }
+}
+
+/// Webhook posts recorded in memory; every post gets `status`.
+pub struct FakeWebhook {
+    /// (url, body) of each post.
+    pub posts: Mutex<Vec<(String, String)>>,
+    /// The status code returned.
+    pub status: Mutex<u16>,
+}
+
+impl Default for FakeWebhook {
+    fn default() -> Self {
+        FakeWebhook { posts: Mutex::new(Vec::new()), status: Mutex::new(200) }
+    }
+}
+
+#[async_trait]
+impl crate::ports::Webhook for FakeWebhook {
+    async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String)> {
+        lock(&self.posts).push((url.into(), body.into()));
+        Ok((*lock(&self.status), "ok".into()))
     }
 }
 
@@ -346,5 +391,50 @@ mod tests {
         queues.set_visibility(&url, &first[0].receipt_handle, 0).await.unwrap();
         let again = queues.receive(&url, 1, 0).await.unwrap();
         assert_eq!((again[0].body.as_str(), again[0].receive_count), ("hello", 2));
+    }
+}
+
+/// Every port in memory for one realm, with typed handles to look inside.
+pub struct FakePorts {
+    /// Tables.
+    pub tables: std::sync::Arc<FakeTables>,
+    /// Events.
+    pub events: std::sync::Arc<FakeEventLog>,
+    /// Queues.
+    pub queues: std::sync::Arc<FakeQueues>,
+    /// S3.
+    pub blobs: std::sync::Arc<FakeBlobs>,
+    /// SNS, SES and EventBridge.
+    pub notices: std::sync::Arc<FakeNotices>,
+    /// Slack.
+    pub webhook: std::sync::Arc<FakeWebhook>,
+}
+
+impl FakePorts {
+    /// Empty tables for `names`' realm, no queues, no objects.
+    pub fn for_realm(names: &ResourceNames) -> Self {
+        FakePorts {
+            tables: std::sync::Arc::new(FakeTables::for_realm(names)),
+            events: std::sync::Arc::default(),
+            queues: std::sync::Arc::default(),
+            blobs: std::sync::Arc::default(),
+            notices: std::sync::Arc::default(),
+            webhook: std::sync::Arc::default(),
+        }
+    }
+
+    /// The ports over these fakes.
+    pub fn ports(&self) -> Ports {
+        Ports {
+            tables: self.tables.clone(),
+            events: self.events.clone(),
+            queues: self.queues.clone(),
+            blobs: self.blobs.clone(),
+            topics: self.notices.clone(),
+            mailer: self.notices.clone(),
+            bus: self.notices.clone(),
+            keys: std::sync::Arc::new(FakeKeys),
+            webhook: self.webhook.clone(),
+        }
     }
 }

@@ -613,11 +613,26 @@ pub fn tojson(value: &Value, rest: minijinja::value::Rest<Value>) -> Result<Valu
     let indent = a.int(0, "indent")?.map(|i| i.max(0) as usize);
     let json = serde_json::to_value(value).map_err(|e| fail(format!("tojson: {e}")))?;
     let mut out = String::new();
-    write_json(&json, indent, 0, &mut out);
+    write_json(&json, &JsonStyle { indent, sort_keys: true, html_safe: true }, 0, &mut out);
     Ok(Value::from_safe_string(out))
 }
 
-fn write_json(v: &serde_json::Value, indent: Option<usize>, level: usize, out: &mut String) {
+/// Python's `json.dumps(value)` with its defaults (`", "`/`": "` separators, ASCII only, keys
+/// in their order): the text the original stores for `json` state items.
+pub fn json_dumps(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_json(value, &JsonStyle { indent: None, sort_keys: false, html_safe: false }, 0, &mut out);
+    out
+}
+
+struct JsonStyle {
+    indent: Option<usize>,
+    sort_keys: bool,
+    html_safe: bool,
+}
+
+fn write_json(v: &serde_json::Value, style: &JsonStyle, level: usize, out: &mut String) {
+    let indent = style.indent;
     use serde_json::Value as J;
     let newline = |out: &mut String, level: usize| {
         if let Some(n) = indent {
@@ -633,7 +648,7 @@ fn write_json(v: &serde_json::Value, indent: Option<usize>, level: usize, out: &
             Some(f) => out.push_str(&float_text(f).replace("inf", "Infinity").replace("nan", "NaN")),
             None => out.push_str(&n.to_string()),
         },
-        J::String(s) => json_string(s, out),
+        J::String(s) => json_string(s, style.html_safe, out),
         J::Array(items) if items.is_empty() => out.push_str("[]"),
         J::Array(items) => {
             out.push('[');
@@ -642,7 +657,7 @@ fn write_json(v: &serde_json::Value, indent: Option<usize>, level: usize, out: &
                     out.push_str(separator);
                 }
                 newline(out, level + 1);
-                write_json(item, indent, level + 1, out);
+                write_json(item, style, level + 1, out);
             }
             newline(out, level);
             out.push(']');
@@ -650,16 +665,18 @@ fn write_json(v: &serde_json::Value, indent: Option<usize>, level: usize, out: &
         J::Object(map) if map.is_empty() => out.push_str("{}"),
         J::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
+            if style.sort_keys {
+                keys.sort();
+            }
             out.push('{');
             for (i, k) in keys.iter().enumerate() {
                 if i > 0 {
                     out.push_str(separator);
                 }
                 newline(out, level + 1);
-                json_string(k, out);
+                json_string(k, style.html_safe, out);
                 out.push_str(": ");
-                write_json(&map[*k], indent, level + 1, out);
+                write_json(&map[*k], style, level + 1, out);
             }
             newline(out, level);
             out.push('}');
@@ -667,7 +684,7 @@ fn write_json(v: &serde_json::Value, indent: Option<usize>, level: usize, out: &
     }
 }
 
-fn json_string(s: &str, out: &mut String) {
+fn json_string(s: &str, html_safe: bool, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -678,7 +695,7 @@ fn json_string(s: &str, out: &mut String) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\'' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '<' | '>' | '&' | '\'' if html_safe => out.push_str(&format!("\\u{:04x}", c as u32)),
             c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {

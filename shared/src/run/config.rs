@@ -27,6 +27,15 @@ impl Config {
         self.env.get(&format!("LAVA_{key}")).map(|v| Value::String(v.clone())).or_else(|| self.realm.get(key).cloned())
     }
 
+    /// A string setting (numbers and booleans as their JSON text).
+    pub fn text(&self, key: &str) -> Option<String> {
+        match self.value(key)? {
+            Value::String(s) => Some(s),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    }
+
     /// A duration in seconds (`default` when unset or unreadable, which is logged).
     pub fn seconds(&self, key: &str, default: f64) -> f64 {
         match self.value(key) {

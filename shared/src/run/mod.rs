@@ -13,11 +13,13 @@ use crate::error::{Error, Result};
 use crate::model::values::{format_timestamp, parse_timestamp};
 use crate::model::{Enabled, EventStatus, JobSpec, RealmEntry, S3Location, WorkerMessage};
 use crate::names::ResourceNames;
-use crate::ports::{BlobStore, TableStore};
+use crate::ports::BlobStore;
 use crate::render::{self, Renderer};
 use crate::runners::{self, Failure, RunContext};
 use config::Config;
 use events::EventRecorder;
+
+pub use crate::actions::ActionRequest;
 
 /// Where a run's action lists go (`on_success`, `on_retry`, `on_fail`).
 #[async_trait::async_trait]
@@ -26,51 +28,22 @@ pub trait ActionSink: Send + Sync {
     async fn run_actions(&self, request: ActionRequest) -> std::result::Result<(), String>;
 }
 
-/// One action list with the render variables it needs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ActionRequest {
-    /// `on_success`, `on_retry` or `on_fail`.
-    pub key: String,
-    /// The action specs.
-    pub actions: Vec<Value>,
-    /// Job id.
-    pub job_id: String,
-    /// Run id.
-    pub run_id: String,
-    /// Iteration (1-based).
-    pub iteration: i64,
-    /// Render variables as JSON: `job`, `realm`, `globals`, `state`, `result`, `start`, `ustart`.
-    pub context: Map<String, Value>,
-}
-
-/// Runs action lists in the worker process. Only `log` actions are available here until the
-/// action runners land; any other action fails its list with a clear message.
+/// Runs action lists in the worker process (`--dev`, or no actions queue).
 pub struct InProcessActions {
-    renderer: Renderer,
+    services: Arc<crate::actions::ActionServices>,
 }
 
-impl Default for InProcessActions {
-    fn default() -> Self {
-        InProcessActions { renderer: Renderer::default() }
+impl InProcessActions {
+    /// Runs lists with `services`.
+    pub fn new(services: Arc<crate::actions::ActionServices>) -> Self {
+        InProcessActions { services }
     }
 }
 
 #[async_trait::async_trait]
 impl ActionSink for InProcessActions {
     async fn run_actions(&self, request: ActionRequest) -> std::result::Result<(), String> {
-        let context = render::context_from_json(&request.context);
-        for action in &request.actions {
-            let kind = action.get("action").and_then(Value::as_str).unwrap_or("?");
-            match kind {
-                "log" => {
-                    let template = action.get("message").and_then(Value::as_str).ok_or("log: message must be a string")?;
-                    let message = self.renderer.render(template, &context).map_err(|e| format!("log: {e}"))?;
-                    tracing::info!(job_id = %request.job_id, run_id = %request.run_id, event_type = "job", "{message}");
-                }
-                other => return Err(format!("{other}: not available in this worker yet")),
-            }
-        }
-        Ok(())
+        self.services.run_list(&request, &crate::actions::NoLedger).await.map_err(|f| f.message)
     }
 }
 
@@ -84,8 +57,8 @@ pub struct JobRunner {
     pub config: Config,
     /// Event writer.
     pub recorder: EventRecorder,
-    /// Tables (state import).
-    pub tables: Arc<dyn TableStore>,
+    /// State items (imported into runs).
+    pub state: crate::state::StateStore,
     /// S3.
     pub blobs: Arc<dyn BlobStore>,
     /// Resource names.
@@ -343,6 +316,7 @@ impl JobRunner {
             run_id: message.run_id.clone(),
             iteration,
             context: context.clone(),
+            context_s3: None,
         };
         if let Err(e) = self.actions.run_actions(request).await {
             self.event(message, EventStatus::ActionFailed, json!(format!("{key} action: {e}"))).await?;
@@ -352,48 +326,57 @@ impl JobRunner {
 
     /// The job's state defaults, replaced by current values from the state table.
     async fn import_state(&self, spec: &JobSpec) -> Result<Map<String, Value>> {
-        let mut state = spec.state_map();
-        for (id, value) in state.iter_mut() {
-            let key = json!({"state_id": id});
-            let Some(item) = self.tables.get_item(&self.names.state_table, key.as_object().expect("a map"), true).await? else {
-                continue;
-            };
-            let item = crate::model::StateItem::from_value(&Value::Object(item)).map_err(|e| Error::config(format!("state {id}"), e))?;
-            *value = match item.state_type {
-                crate::model::StateType::Json => {
-                    let text = item.value.as_str().unwrap_or_default();
-                    serde_json::from_str(text).map_err(|e| Error::json(format!("state {id}"), e))?
-                }
-                crate::model::StateType::Raw => item.value,
-                crate::model::StateType::Secure => {
-                    return Err(Error::config(format!("state {id}"), "secure state items are not readable by this worker yet"));
-                }
-            };
-        }
-        Ok(state)
+        self.state.import(&spec.state_map()).await
     }
 }
 
 #[cfg(test)]
 mod tests;
 
+/// A request body over this many bytes sends its render variables through S3 instead (SQS
+/// takes at most 256 KiB).
+pub const ACTION_MESSAGE_LIMIT: usize = 200_000;
+
 /// Sends action lists to the realm's actions queue, for the actions function to run.
 pub struct QueuedActions {
     queue: Arc<dyn crate::ports::WorkQueue>,
     queue_url: String,
+    blobs: Arc<dyn BlobStore>,
+    temp: S3Location,
+    encryption: crate::ports::Encryption,
 }
 
 impl QueuedActions {
-    /// Sends to the queue at `queue_url`.
-    pub fn new(queue: Arc<dyn crate::ports::WorkQueue>, queue_url: String) -> Self {
-        QueuedActions { queue, queue_url }
+    /// Sends to the queue at `queue_url`; large render contexts go under `temp` in S3.
+    pub fn new(queue: Arc<dyn crate::ports::WorkQueue>, queue_url: String, blobs: Arc<dyn BlobStore>, temp: S3Location, encryption: crate::ports::Encryption) -> Self {
+        QueuedActions { queue, queue_url, blobs, temp, encryption }
     }
 }
 
 #[async_trait::async_trait]
 impl ActionSink for QueuedActions {
-    async fn run_actions(&self, request: ActionRequest) -> std::result::Result<(), String> {
-        let body = serde_json::to_string(&request).map_err(|e| e.to_string())?;
+    async fn run_actions(&self, mut request: ActionRequest) -> std::result::Result<(), String> {
+        let mut body = serde_json::to_string(&request).map_err(|e| e.to_string())?;
+        if body.len() > ACTION_MESSAGE_LIMIT {
+            let key = [self.temp.key.as_str(), &request.job_id, &request.run_id, &format!("actions-{}-{}.json", request.key, request.iteration)]
+                .iter()
+                .filter(|p| !p.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join("/");
+            let context = serde_json::to_vec(&request.context).map_err(|e| e.to_string())?;
+            self.blobs
+                .put_object(&self.temp.bucket, &key, context, &self.encryption)
+                .await
+                .map_err(|e| format!("cannot store the render context in S3: {e}"))?;
+            let job = request.context.get("job").and_then(|j| j.get("ts_dispatch")).cloned();
+            request.context = Map::new();
+            if let Some(ts) = job {
+                request.context.insert("job".into(), json!({ "ts_dispatch": ts }));
+            }
+            request.context_s3 = Some(format!("s3://{}/{key}", self.temp.bucket));
+            body = serde_json::to_string(&request).map_err(|e| e.to_string())?;
+        }
         let message = crate::ports::OutgoingMessage { body, ..Default::default() };
         self.queue.send(&self.queue_url, &message).await.map(|_| ()).map_err(|e| format!("cannot queue the actions: {e}"))
     }

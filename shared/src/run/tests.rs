@@ -28,13 +28,18 @@ fn harness(realm_extra: Value) -> Harness {
         worker: "core".into(),
         config: Config::default(),
         recorder: EventRecorder::new(events.clone(), &names.events_table, "core", 172_800, jiff::tz::TimeZone::UTC),
-        tables: Arc::new(FakeTables::for_realm(&names)),
+        state: crate::state::StateStore::new(Arc::new(FakeTables::for_realm(&names)), Arc::new(crate::fake::FakeKeys), names.clone(), Config::default()),
         blobs: blobs.clone(),
+        actions: Arc::new(InProcessActions::new(Arc::new(crate::actions::services(
+            RealmEntry::from_value(&realm).unwrap(),
+            names.clone(),
+            Config::default(),
+            &crate::fake::FakePorts::for_realm(&names).ports(),
+        )))),
         names,
         renderer: Renderer::default(),
         run_root: dir.clone(),
         dev: false,
-        actions: Arc::new(InProcessActions::default()),
     };
     Harness { runner, events, blobs, _dir: dir }
 }

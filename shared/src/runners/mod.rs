@@ -70,10 +70,7 @@ impl RunContext<'_> {
 
     /// Server-side encryption for uploads: the realm's KMS key, else AES256.
     pub fn encryption(&self) -> Encryption {
-        match &self.realm.s3_key {
-            Some(key) if !key.is_empty() => Encryption::Kms(key.clone()),
-            _ => Encryption::Aes256,
-        }
+        Encryption::for_realm(self.realm)
     }
 
     /// Uploads a local file to `<s3tmp>/<name>` if it is non-empty; returns its `s3://` URI.
