@@ -62,6 +62,9 @@ pub enum Command {
     /// S3 trigger specs.
     #[command(subcommand)]
     S3trigger(SpecCommand),
+    /// State items (the state manager).
+    #[command(subcommand)]
+    State(StateCommand),
     /// Dispatch jobs to their worker queues (one run each).
     Dispatch {
         /// Jobs to dispatch.
@@ -122,6 +125,45 @@ pub enum SpecCommand {
         id: String,
     },
     /// List the ids in the table.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Put a state item, replacing any earlier one.
+    Put {
+        /// Its id (ids starting with "lava" are reserved).
+        state_id: String,
+        /// A KEY=VALUE pair of a map-of-strings value (repeatable).
+        #[arg(short, long = "param", conflicts_with = "value")]
+        param: Vec<String>,
+        /// A string value.
+        #[arg(short, long)]
+        value: Option<String>,
+        /// KMS key for the secure type (default alias/lava-<realm>-sys).
+        #[arg(long)]
+        kms_key: Option<String>,
+        /// Publisher (default: $LAVA_JOB_ID, else "lava-state CLI").
+        #[arg(long)]
+        publisher: Option<String>,
+        /// Time to live, e.g. 2d (default: the realm's STATE_TTL, 7d).
+        #[arg(long)]
+        ttl: Option<String>,
+        /// Encoding.
+        #[arg(long = "type", default_value = "json", value_parser = ["json", "raw", "secure"])]
+        state_type: String,
+    },
+    /// Print a state item's value through a template (default `{{ state }}`; `s` is the value too).
+    Get {
+        /// Its id.
+        state_id: String,
+        /// Jinja template.
+        template: Option<String>,
+        /// Print nothing (instead of failing) when the item does not exist.
+        #[arg(short, long)]
+        ignore_missing: bool,
+    },
+    /// List the state items: id, type, timestamp, publisher.
     List,
 }
 
@@ -207,7 +249,7 @@ async fn connect(target: &Target) -> Result<(Clients, ResourceNames)> {
     };
     let realm = realm.context("no realm: give --realm, set LAVA_REALM, or use --local")?;
     let emulator = target.local || endpoint.as_deref().is_some_and(is_loopback);
-    let clients = Clients::load(&AwsOptions { endpoint_url: endpoint, region: target.region.clone(), emulator, profile: None }).await;
+    let clients = Clients::load(&AwsOptions { endpoint_url: endpoint, region: target.region.clone(), emulator, ..Default::default() }).await;
     Ok((clients, ResourceNames::with_overrides(&realm, |k| std::env::var(k).ok())))
 }
 
@@ -267,6 +309,7 @@ pub async fn run(cli: Cli) -> Result<String> {
             }
             Ok(lines.join("\n"))
         }
+        Command::State(command) => run_state(&cli.target, command).await,
         Command::Realm(RealmCommand::Get) => {
             let (clients, names) = connect(&cli.target).await?;
             Ok(pretty(&catalog(&clients, names).realm().await?.to_value()))
@@ -280,6 +323,69 @@ pub async fn run(cli: Cli) -> Result<String> {
             let (clients, names) = connect(&target).await?;
             catalog(&clients, names).put_realm(&realm).await?;
             Ok(format!("realm {} written", realm.realm))
+        }
+    }
+}
+
+async fn state_store(target: &Target) -> Result<shared::state::StateStore> {
+    let (clients, names) = connect(target).await?;
+    let tables = Arc::new(DynamoTables::new(clients.dynamodb.clone()));
+    let realm_config = Catalog::new(tables.clone(), names.clone()).realm().await.ok().and_then(|r| r.config);
+    let config = shared::run::config::Config::new(std::env::vars(), realm_config.as_ref());
+    Ok(shared::state::StateStore::new(tables, Arc::new(shared::aws::KmsKeys::new(clients.kms.clone())), names, config))
+}
+
+async fn run_state(target: &Target, command: StateCommand) -> Result<String> {
+    match command {
+        StateCommand::Put { state_id, param, value, kms_key, publisher, ttl, state_type } => {
+            if shared::state::is_reserved(&state_id) {
+                bail!("{state_id}: Values beginning with \"lava\" are reserved");
+            }
+            let value = match value {
+                Some(v) => Value::String(v),
+                None => {
+                    let mut map = serde_json::Map::new();
+                    for pair in &param {
+                        let (k, v) = pair.split_once('=').with_context(|| format!("-p {pair}: expected KEY=VALUE"))?;
+                        map.insert(k.to_string(), Value::String(v.to_string()));
+                    }
+                    Value::Object(map)
+                }
+            };
+            let ttl_seconds = ttl.as_deref().map(shared::model::values::parse_duration).transpose().map_err(anyhow::Error::msg)?;
+            let state_type = match state_type.as_str() {
+                "raw" => shared::model::StateType::Raw,
+                "secure" => shared::model::StateType::Secure,
+                _ => shared::model::StateType::Json,
+            };
+            let publisher = publisher.or_else(|| std::env::var("LAVA_JOB_ID").ok()).unwrap_or_else(|| "lava-state CLI".into());
+            let store = state_store(target).await?;
+            store.put(&shared::state::NewState { state_id: state_id.clone(), value, state_type, ttl_seconds, publisher: Some(publisher), kms_key }).await?;
+            Ok(format!("state {state_id} written"))
+        }
+        StateCommand::Get { state_id, template, ignore_missing } => {
+            if shared::state::is_reserved(&state_id) {
+                bail!("{state_id}: Values beginning with \"lava\" are reserved");
+            }
+            let store = state_store(target).await?;
+            let value = match store.get(&state_id).await? {
+                Some((_, value)) => value,
+                None if ignore_missing => return Ok(String::new()),
+                None => bail!("{state_id}: not found"),
+            };
+            let renderer = shared::render::Renderer::default();
+            let v = shared::render::from_json(&value);
+            let context = minijinja::context! { state => v.clone(), s => v };
+            renderer.render(template.as_deref().unwrap_or("{{ state }}"), &context).map_err(anyhow::Error::msg)
+        }
+        StateCommand::List => {
+            let store = state_store(target).await?;
+            let mut lines = vec![format!("{:<32} {:<7} {:<26} PUBLISHER", "STATE_ID", "TYPE", "TIMESTAMP")];
+            for item in store.list().await? {
+                let kind = serde_json::to_value(item.state_type).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                lines.push(format!("{:<32} {kind:<7} {:<26} {}", item.state_id, item.timestamp, item.publisher.unwrap_or_default()));
+            }
+            Ok(lines.join("\n"))
         }
     }
 }
@@ -387,7 +493,7 @@ fn port_of(endpoint_url: &str) -> u16 {
 /// Creates a realm's resources on `endpoint_url`, loads the sample jobs (their workers get
 /// queues), and returns the job listing.
 pub async fn bring_up(endpoint_url: &str, realm: &str, region: Option<String>, samples: &Path) -> Result<String> {
-    let clients = Clients::load(&AwsOptions { endpoint_url: Some(endpoint_url.to_string()), region, emulator: true, profile: None }).await;
+    let clients = Clients::load(&AwsOptions { endpoint_url: Some(endpoint_url.to_string()), region, emulator: true, ..Default::default() }).await;
     let names = ResourceNames::for_realm(realm);
     let files = spec_files(samples).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (specs, _) = load_specs(SpecKind::Job, &files)?;

@@ -1,5 +1,6 @@
 //! The integration tests: one binary, run against real local servers.
 
+mod actions;
 mod aws_adapters;
 mod local_realm;
 mod worker;

@@ -54,7 +54,7 @@ pub fn emulator() -> &'static Emulator {
 
 /// AWS options pointing at the emulator.
 pub fn aws_options() -> AwsOptions {
-    AwsOptions { endpoint_url: Some(emulator().endpoint_url.clone()), region: Some("us-east-1".into()), emulator: true, profile: None }
+    AwsOptions { endpoint_url: Some(emulator().endpoint_url.clone()), region: Some("us-east-1".into()), emulator: true, ..Default::default() }
 }
 
 /// Clients for the emulator.

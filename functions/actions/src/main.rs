@@ -1,8 +1,21 @@
-//! The `actions` Lambda: handles post-job action lists.
-//! Its handler is built in the tracker's issue 4; until then the binary refuses to start, so a
-//! deployment can never silently drop messages.
+//! The `actions` Lambda: runs the post-job action lists workers put on the realm's actions
+//! queue. Configured by `LAVA_REALM` (every resource name follows from it unless overridden).
 
-fn main() -> std::process::ExitCode {
-    eprintln!("actions: this function is not built yet (issue 4); refusing to start");
-    std::process::ExitCode::from(2)
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use shared::actions::function::ActionsFunction;
+use shared::aws::{AwsOptions, Clients};
+use shared::names::ResourceNames;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let realm = std::env::var("LAVA_REALM").map_err(|_| "LAVA_REALM is not set: it names the realm this function serves")?;
+    let names = ResourceNames::with_overrides(&realm, |k| std::env::var(k).ok());
+    let clients = Clients::load(&AwsOptions::default()).await;
+    let ports = clients.ports(Arc::new(shared::webhook::HttpWebhook::new()?));
+    let function = ActionsFunction::load(names, std::env::vars().collect(), &ports).await?;
+    let function = &function;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move { Ok::<SqsBatchResponse, Error>(actions::handle(function, event.payload).await) })).await
 }

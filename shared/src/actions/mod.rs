@@ -2,6 +2,7 @@
 //! `sns`, `sqs`, `state`), run in list order with the first failure stopping the list, and
 //! a ledger that makes a redelivered list skip the actions it already completed.
 
+pub mod function;
 mod messaging;
 mod notify;
 

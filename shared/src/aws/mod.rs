@@ -46,6 +46,10 @@ pub struct AwsOptions {
     /// The endpoint is an emulator: when the environment gives no credentials, use dummy ones
     /// instead of searching instance metadata.
     pub emulator: bool,
+    /// Act in this account: the configuration assumes the role `lava-emulator` there (moto and
+    /// LocalStack give out credentials that belong to the role's account), for local setups
+    /// with more than one account.
+    pub account: Option<String>,
 }
 
 /// Builds the SDK configuration: one TLS stack (rustls with ring), standard retries, a connect
@@ -73,7 +77,22 @@ pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
         loader
     };
     let config = loader(options.region.clone().map(Region::new)).load().await;
-    if config.region().is_some() { config } else { loader(Some(Region::new("us-east-1"))).load().await }
+    let config = if config.region().is_some() { config } else { loader(Some(Region::new("us-east-1"))).load().await };
+    let Some(account) = &options.account else {
+        return config;
+    };
+    let role = format!("arn:aws:iam::{account}:role/lava-emulator");
+    let assumed = aws_sdk_sts::Client::new(&config).assume_role().role_arn(&role).role_session_name("lava").send().await;
+    match assumed.ok().and_then(|a| a.credentials) {
+        Some(c) => {
+            let credentials = Credentials::new(c.access_key_id, c.secret_access_key, Some(c.session_token), None, "lava-assumed-role");
+            config.into_builder().credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(credentials)).build()
+        }
+        None => {
+            tracing::warn!(%role, "Cannot assume the role; staying in the configured account.");
+            config
+        }
+    }
 }
 
 /// Every client lava uses, built once from one configuration.

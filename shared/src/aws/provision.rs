@@ -252,8 +252,21 @@ pub struct RealmResources {
     pub notices_topic_arn: String,
 }
 
+/// Creates a symmetric KMS key with `alias` unless the alias exists (the realm's `sys` key
+/// encrypts secure state items).
+pub async fn create_key_alias(clients: &Clients, alias: &str) -> Result<()> {
+    if clients.kms.describe_key().key_id(alias).send().await.is_ok() {
+        return Ok(());
+    }
+    let key = clients.kms.create_key().description(format!("lava {alias}")).send().await.map_err(|e| aws_error("kms", "CreateKey", e))?;
+    let key_id = key.key_metadata.map(|m| m.key_id).ok_or_else(|| Error::config("kms", "CreateKey returned no key"))?;
+    clients.kms.create_alias().alias_name(alias).target_key_id(key_id).send().await.map_err(|e| aws_error("kms", "CreateAlias", e))?;
+    Ok(())
+}
+
 /// Creates every resource of a realm (tables, bucket, dispatch/actions/worker queues with DLQs,
-/// notices topic) and writes its realm entry, unless an entry exists already.
+/// notices topic, the `alias/lava-<realm>-sys` KMS key) and writes its realm entry, unless an
+/// entry exists already.
 pub async fn realm(
     clients: &Clients,
     names: &crate::names::ResourceNames,
@@ -272,6 +285,7 @@ pub async fn realm(
         worker_queue_urls.push((worker.clone(), url));
     }
     let notices_topic_arn = create_topic(clients, &format!("lava-{}-notices", names.realm)).await?;
+    create_key_alias(clients, &format!("alias/lava-{}-sys", names.realm)).await?;
     let tables = super::DynamoTables::new(clients.dynamodb.clone());
     let catalog = crate::catalog::Catalog::new(std::sync::Arc::new(tables), names.clone());
     let realm = match catalog.realm().await {
