@@ -279,3 +279,27 @@ async fn the_seed_action_specs_run_verbatim() {
     let queued: Value = serde_json::from_str(&received(main_ports.queues.as_ref(), &myqueue).await[0]).unwrap();
     assert_eq!(queued, expected);
 }
+
+#[tokio::test]
+async fn a_job_s_actions_go_from_the_worker_through_the_actions_queue_to_the_lambda() {
+    let r = TestRealm::up("e2e").await;
+    let topic = provision::create_topic(&r.clients, &unique("lava-t-")).await.unwrap();
+    let (topic_queue, topic_queue_arn) = capture(&r.clients).await;
+    provision::subscribe_queue(&r.clients, &topic, &topic_queue_arn).await.unwrap();
+    r.put_job(json!({"job_id": "e2e/j", "type": "cmd", "worker": "core", "enabled": true, "payload": "true",
+        "on_success": [{"action": "sns", "topic": topic, "message": "{{ job.job_id }} {{ result.exit_status }} {{ (ustart - utils.timedelta(days=1)).date() < ustart.date() }}"}]}))
+        .await;
+    let run_id = r.dispatch("e2e/j").await;
+    let worker = crate::worker::worker(&r, 1, std::time::Duration::from_secs(5), false).await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.clone().run(rx).await.unwrap();
+    assert_eq!(r.statuses("e2e/j", &run_id).await, ["starting", "running", "complete"]);
+
+    let actions_url = r.queue_url(&r.names.actions_queue).await;
+    let queued = r.queues.receive(&actions_url, 1, 1).await.unwrap();
+    assert_eq!(queued.len(), 1, "the on_success list was queued for the actions function");
+    let function = shared::actions::function::ActionsFunction::load(r.names.clone(), vec![], &r.ports).await.unwrap();
+    let response = actions::handle(&function, sqs_event(&[("m1", &queued[0].body, 1)])).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(received(r.queues.as_ref(), &topic_queue).await, vec!["e2e/j 0 True"]);
+}

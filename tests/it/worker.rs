@@ -10,7 +10,7 @@ use std::time::Duration;
 use tests::{TestRealm, clients, unique};
 
 /// A worker on the realm's `core` queue, polling every second.
-async fn worker(r: &TestRealm, threads: usize, grace: Duration, dev: bool) -> Arc<Worker> {
+pub(crate) async fn worker(r: &TestRealm, threads: usize, grace: Duration, dev: bool) -> Arc<Worker> {
     let options = WorkerOptions {
         realm: r.names.realm.clone(),
         worker: "core".into(),

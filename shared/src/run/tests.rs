@@ -12,6 +12,7 @@ struct Harness {
     runner: JobRunner,
     events: Arc<FakeEventLog>,
     blobs: Arc<FakeBlobs>,
+    actions: crate::fake::FakePorts,
     _dir: PathBuf,
 }
 
@@ -23,6 +24,7 @@ fn harness(realm_extra: Value) -> Harness {
     realm.as_object_mut().unwrap().extend(realm_extra.as_object().cloned().unwrap_or_default());
     let dir = std::env::temp_dir().join(format!("lava-unit-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
+    let fakes = crate::fake::FakePorts::for_realm(&names);
     let runner = JobRunner {
         realm: RealmEntry::from_value(&realm).unwrap(),
         worker: "core".into(),
@@ -34,14 +36,14 @@ fn harness(realm_extra: Value) -> Harness {
             RealmEntry::from_value(&realm).unwrap(),
             names.clone(),
             Config::default(),
-            &crate::fake::FakePorts::for_realm(&names).ports(),
+            &fakes.ports(),
         )))),
         names,
         renderer: Renderer::default(),
         run_root: dir.clone(),
         dev: false,
     };
-    Harness { runner, events, blobs, _dir: dir }
+    Harness { runner, events, blobs, actions: fakes, _dir: dir }
 }
 
 fn message(job_id: &str, ts_dispatch: &str) -> WorkerMessage {
@@ -256,4 +258,34 @@ async fn pkg_archives_are_unpacked_and_their_entry_point_run() {
     let bad = job(json!({"type": "pkg", "payload": "demo/bad.tgz", "parameters": {"command": "run.sh"}}));
     let (_, _, infos) = run(&h, &bad, &message("demo/j", &now())).await;
     assert!(infos[2]["error"].as_str().unwrap().contains("Don't know how to unpack"), "{}", infos[2]);
+}
+
+#[tokio::test]
+async fn action_lists_follow_the_outcome_and_the_job_overrides_the_realm() {
+    let realm_lists = json!({
+        "on_success": [{"action": "sns", "topic": "arn:realm", "message": "{{ job.job_id }} ok at {{ globals.lava.master_start.isoformat() }}"}],
+        "on_fail": [{"action": "sns", "topic": "arn:realm-fail", "message": "{{ result.error }}"}]
+    });
+    let h = harness(realm_lists);
+    let published = || h.actions.notices.published.lock().unwrap().iter().map(|(t, _, m)| format!("{t} {m}")).collect::<Vec<_>>();
+    let m = message("demo/j", &now());
+    run(&h, &job(json!({})), &m).await;
+    let inherited = published();
+    assert_eq!(inherited.len(), 1);
+    assert!(inherited[0].starts_with("arn:realm demo/j ok at 20"), "realm list, with master_start a datetime: {inherited:?}");
+    run(&h, &job(json!({"on_success": []})), &message("demo/j", &now())).await;
+    assert_eq!(published().len(), 1, "an empty job list disables the realm's");
+    run(&h, &job(json!({"on_success": [{"action": "sns", "topic": "arn:job", "message": "mine"}]})), &message("demo/j", &now())).await;
+    assert_eq!(published().last().unwrap(), "arn:job mine");
+    let failing = job(json!({"payload": "false", "on_fail": [{"action": "sns", "topic": "arn:job-fail", "message": "x"}, {"action": "log"}]}));
+    let m = message("demo/j", &now());
+    let (outcome, statuses, infos) = run(&h, &failing, &m).await;
+    assert!(matches!(outcome, RunOutcome::Failed(_)), "an action failure leaves the outcome alone");
+    assert_eq!(statuses, ["starting", "running", "failed", "action_failed"]);
+    assert_eq!(infos[3], json!("on_fail action: log: Missing keys: message"));
+    assert_eq!(published().last().unwrap(), "arn:job-fail x");
+    let retried = job(json!({"payload": "false", "iteration_limit": 2, "iteration_delay": "0s", "on_retry": [{"action": "sns", "topic": "arn:retry", "message": "attempt {{ globals.lava.iteration }}"}]}));
+    run(&h, &retried, &message("demo/j", &now())).await;
+    assert!(published().contains(&"arn:retry attempt 1".to_string()), "{:?}", published());
+    assert!(published().contains(&"arn:realm-fail Failed with exit status 1".to_string()), "the last failure runs the realm's on_fail");
 }
