@@ -84,6 +84,21 @@ TEMPLATES = [
     "{{ job.description | default('none', true) }}",
     "line\n",
     "{{ 3 }} {{ 3.0 }} {{ 1e20 }}",
+    "{{ utils.time(6, 30) }} {{ utils.time(6, 30, 5).isoformat() }}",
+    "{{ utils.datetime.combine(utils.date(2025, 1, 2), utils.time(3, 4)) }}",
+    "{{ utils.datetime.fromisoformat('2025-03-04T05:06:07+00:00').hour }}",
+    "{{ (ustart - utils.dateutil.relativedelta.relativedelta(months=1, day=1)).date() }}",
+    "{{ (ustart + utils.dateutil.relativedelta.relativedelta(weekday=utils.dateutil.relativedelta.FR)).date() }}",
+    "{{ (start - utils.parsedate.parse('2025-03-01T00:00:00+11:00')).days }}",
+    "{{ ustart.astimezone(utils.dateutil.tz.gettz('Australia/Sydney')).isoformat() }}",
+    "{{ utils.re.split('[,;]', 'a,b;c') }} {{ utils.re.match('(?P<y>\\d{4})', '2025x').groupdict() }}",
+    "{{ utils.path.split('/a/b/c') }}",
+    "{{ 'demo' in job.job_id }} {{ job.job_id[:4] }} {{ job.job_id[-3:] }}",
+    "{{ '%-10s|%5.1f' % ('ab', 3.14159) }}",
+    "{{ '{:>8}'.format('r') }}|{{ '{:,}'.format(1234567) }}|{{ '{:.2%}'.format(0.25) }}",
+    "{{ state | tojson }}",
+    "{% set d = ustart - utils.timedelta(hours=1) %}{{ d.hour }}:{{ '%02d' % d.minute }}",
+    "{{ [start, ustart] | map(attribute='hour') | list }}",
 ]
 
 SYDNEY = dateutil.tz.gettz("Australia/Sydney")

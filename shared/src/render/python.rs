@@ -8,6 +8,31 @@ use minijinja::{Error, State};
 use super::args::{Args, as_float, as_int, fail};
 use super::time;
 
+/// A Python tuple: a sequence that prints with parentheses (`('a', 'b')`).
+#[derive(Debug, Clone)]
+pub struct PyTuple(pub Vec<Value>);
+
+impl minijinja::value::Object for PyTuple {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Seq
+    }
+
+    fn get_value(self: &std::sync::Arc<Self>, key: &Value) -> Option<Value> {
+        let index = key.as_i64()?;
+        let index = if index < 0 { self.0.len() as i64 + index } else { index };
+        self.0.get(usize::try_from(index).ok()?).cloned()
+    }
+
+    fn enumerate(self: &std::sync::Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Seq(self.0.len())
+    }
+}
+
+/// A tuple value.
+pub fn tuple(items: Vec<Value>) -> Value {
+    Value::from_object(PyTuple(items))
+}
+
 /// `repr()` of a value, as Python prints it inside a container.
 pub fn repr(v: &Value) -> String {
     match v.kind() {
@@ -24,9 +49,13 @@ pub fn display(v: &Value) -> String {
         ValueKind::Bool => (if v.is_true() { "True" } else { "False" }).into(),
         ValueKind::Number if !v.is_integer() => float_text(as_float(v).unwrap_or(f64::NAN)),
         ValueKind::String => v.as_str().unwrap_or_default().to_string(),
-        ValueKind::Seq if v.as_object().is_none_or(|o| o.downcast_ref::<time::PyDateTime>().is_none()) => {
+        ValueKind::Seq => {
             let items: Vec<String> = v.try_iter().map(|it| it.map(|x| repr(&x)).collect()).unwrap_or_default();
-            format!("[{}]", items.join(", "))
+            match v.downcast_object_ref::<PyTuple>() {
+                Some(_) if items.len() == 1 => format!("({},)", items[0]),
+                Some(_) => format!("({})", items.join(", ")),
+                None => format!("[{}]", items.join(", ")),
+            }
         }
         ValueKind::Map => {
             let items: Vec<String> = v
@@ -97,7 +126,7 @@ pub fn call_method(_: &mut State<'_, '_>, value: &Value, method: &str, args: &[V
         ValueKind::String => string_method(value.as_str().unwrap_or_default(), method, &a),
         ValueKind::Map => match method {
             "get" => Ok(value.get_item(a.required(0, "key")?).ok().filter(|v| !v.is_undefined()).unwrap_or_else(|| a.get(1, "default").cloned().unwrap_or(Value::from(())))),
-            "items" => Ok(Value::from(items(value)?.into_iter().map(|k| Value::from(vec![k.clone(), value.get_item(&k).unwrap_or_default()])).collect::<Vec<_>>())),
+            "items" => Ok(Value::from(items(value)?.into_iter().map(|k| tuple(vec![k.clone(), value.get_item(&k).unwrap_or_default()])).collect::<Vec<_>>())),
             "keys" => Ok(Value::from(items(value)?)),
             "values" => Ok(Value::from(items(value)?.iter().map(|k| value.get_item(k).unwrap_or_default()).collect::<Vec<_>>())),
             "copy" => Ok(value.clone()),
@@ -270,7 +299,7 @@ fn string_method(s: &str, method: &str, a: &Args) -> Result<Value, Error> {
                 None if method == "partition" => [s, "", ""],
                 None => ["", "", s],
             };
-            Ok(Value::from(parts.iter().map(|p| Value::from(*p)).collect::<Vec<_>>()))
+            Ok(tuple(parts.iter().map(|p| Value::from(*p)).collect()))
         }
         "removeprefix" => text(s.strip_prefix(a.string(0, "prefix")?.unwrap_or_default().as_str()).unwrap_or(s).to_string()),
         "removesuffix" => text(s.strip_suffix(a.string(0, "suffix")?.unwrap_or_default().as_str()).unwrap_or(s).to_string()),

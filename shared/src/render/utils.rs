@@ -91,7 +91,7 @@ fn normpath(p: &str) -> String {
 }
 
 fn pair(a: String, b: String) -> Value {
-    Value::from(vec![Value::from(a), Value::from(b)])
+    super::python::tuple(vec![Value::from(a), Value::from(b)])
 }
 
 impl Object for PathModule {
@@ -245,9 +245,9 @@ impl Object for PyMatch {
             "group" => match args {
                 [] => Ok(self.group(0)),
                 [one] => Ok(self.group(self.index(one)?)),
-                many => Ok(Value::from(many.iter().map(|v| self.index(v).map(|i| self.group(i))).collect::<Result<Vec<_>, _>>()?)),
+                many => Ok(super::python::tuple(many.iter().map(|v| self.index(v).map(|i| self.group(i))).collect::<Result<Vec<_>, _>>()?)),
             },
-            "groups" => Ok(Value::from((1..self.groups.len()).map(|i| self.group(i)).collect::<Vec<_>>())),
+            "groups" => Ok(super::python::tuple((1..self.groups.len()).map(|i| self.group(i)).collect())),
             "groupdict" => Ok(Value::from(
                 self.names.iter().enumerate().filter_map(|(i, n)| n.as_ref().map(|n| (n.clone(), self.group(i)))).collect::<BTreeMap<_, _>>(),
             )),
@@ -255,7 +255,7 @@ impl Object for PyMatch {
             "end" => Ok(Value::from(self.groups[which()?].as_ref().map(|g| g.1 as i64).unwrap_or(-1))),
             "span" => {
                 let (s, e) = self.groups[which()?].as_ref().map(|g| (g.0 as i64, g.1 as i64)).unwrap_or((-1, -1));
-                Ok(Value::from(vec![Value::from(s), Value::from(e)]))
+                Ok(super::python::tuple(vec![Value::from(s), Value::from(e)]))
             }
             _ => Err(fail(format!("'re.Match' object has no attribute '{method}'"))),
         }
@@ -317,7 +317,7 @@ fn re_call(method: &str, pattern: &str, flags: i64, a: &Args, offset: usize) -> 
                     match groups {
                         0 => g(0),
                         1 => g(1),
-                        n => Value::from((1..=n).map(g).collect::<Vec<_>>()),
+                        n => super::python::tuple((1..=n).map(g).collect()),
                     }
                 })
                 .collect();
