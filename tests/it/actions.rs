@@ -65,19 +65,28 @@ async fn received(queues: &dyn WorkQueue, url: &str) -> Vec<String> {
 async fn every_action_reaches_its_service() {
     let r = TestRealm::up("act").await;
     let clients = &r.clients;
+    let sender = format!("{}@example.com", unique("lava"));
+    provision::verify_email_identity(clients, &sender).await.unwrap();
     let topic = provision::create_topic(clients, &unique("lava-t-")).await.unwrap();
     let (topic_queue, topic_queue_arn) = capture(clients).await;
     provision::subscribe_queue(clients, &topic, &topic_queue_arn).await.unwrap();
     let (event_queue, event_queue_arn) = capture(clients).await;
     provision::route_events_to_queue(clients, &unique("lava-r-"), &json!({"source": [format!("lava.{}", r.names.realm)]}).to_string(), &event_queue_arn).await.unwrap();
     let target_queue = provision::create_queue(clients, &unique("lava-q-"), &[]).await.unwrap();
-    let sender = format!("{}@example.com", unique("lava"));
-    provision::verify_email_identity(clients, &sender).await.unwrap();
+    let fifo_name = format!("{}.fifo", unique("lava-f-"));
+    let fifo_queue = provision::create_fifo_queue(clients, &fifo_name).await.unwrap();
+    let mail = shared::model::ConnectionEntry::from_value(&json!({"conn_id": "mail", "type": "email", "enabled": true, "from": sender.clone()})).unwrap();
+    let bucket = r.names.local_bucket();
+    use shared::ports::BlobStore;
+    r.blobs.put_object(&bucket, "out/report.csv", b"a,b\n1,2\n".to_vec(), &shared::ports::Encryption::Aes256).await.unwrap();
     r.put_job(json!({"job_id": "act/next", "type": "cmd", "worker": "core", "enabled": true, "payload": "true"})).await;
+    r.catalog.put_connection(&mail).await.unwrap();
     let realm = r.catalog.realm().await.unwrap();
     let s = services(&r, realm);
 
     let actions = json!([
+        {"action": "sqs", "queue": fifo_name, "message": "in order", "group_id": "{{ job.job_id }}", "dedup_id": "{{ job.run_id }}-1"},
+        {"action": "email", "email_conn": "mail", "to": ["ops@example.com"], "subject": "report", "message": "attached", "attachments": [format!("s3://{bucket}/out/report.csv")]},
         {"action": "sns", "topic": topic, "message": "{{ job.job_id }} ok", "subject": "done"},
         {"action": "sqs", "queue": target_queue, "message": {"day": "{{ ustart.date() }}"}},
         {"action": "email", "to": "ops@example.com", "from": sender, "subject": "{{ job.job_id }}", "message": "<HTML><p>finished {{ start.isoformat() }}</p>"},
@@ -90,9 +99,11 @@ async fn every_action_reaches_its_service() {
     s.run_list(&request("act/first", "on_success", actions, json!({"exit_status": 0, "error": null})), &NoLedger).await.unwrap();
 
     assert_eq!(received(r.queues.as_ref(), &topic_queue).await, vec!["act/first ok"]);
+    assert_eq!(received(r.queues.as_ref(), &fifo_queue).await, vec!["in order"]);
     assert_eq!(received(r.queues.as_ref(), &target_queue).await, vec![json!({"day": "2025-03-03"}).to_string()]);
     let ses = moto_data().to_string();
     assert!(ses.contains(&sender) && ses.contains("finished 2025-03-04T07:15:02+11:00"), "the email is recorded by SES");
+    assert!(ses.contains("filename=\\\"report.csv\\\"") && ses.contains("YSxiCjEsMgo="), "the raw MIME email carries the S3 attachment: {ses}");
     let event: Value = serde_json::from_str(&received(r.queues.as_ref(), &event_queue).await[0]).unwrap();
     assert_eq!(event["detail-type"], "Lava Job Action");
     assert_eq!(event["detail"], json!({"realm": r.names.realm, "worker": "core", "job_id": "act/first", "run_id": "0a1b2c3d-0000-4000-8000-000000000001", "exit_status": 0}));

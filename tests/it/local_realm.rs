@@ -75,3 +75,35 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[tokio::test]
+async fn the_state_commands_put_get_and_list_items() {
+    let realm = unique("st");
+    cli::bring_up(&emulator().endpoint_url, &realm, Some("us-east-1".into()), &workspace_root().join("samples/jobs")).await.unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--realm", realm.as_str(), "state"];
+        all.extend_from_slice(args);
+        cli::run(lava(&all))
+    };
+    run(&["put", "load-stats", "-p", "rows=42", "-p", "table=sales", "--publisher", "ops"]).await.unwrap();
+    run(&["put", "api-token", "-v", "s3cr3t", "--type", "secure", "--ttl", "1h"]).await.unwrap();
+    run(&["put", "counts", "-p", "n=1", "--type", "raw"]).await.unwrap();
+    assert_eq!(run(&["get", "load-stats"]).await.unwrap(), "{'rows': '42', 'table': 'sales'}");
+    assert_eq!(run(&["get", "load-stats", "{{ s.rows }} rows in {{ state.table }}"]).await.unwrap(), "42 rows in sales");
+    assert_eq!(run(&["get", "api-token"]).await.unwrap(), "s3cr3t", "the secure item is decrypted with the realm's KMS key");
+    assert_eq!(run(&["get", "counts", "{{ state.n }}"]).await.unwrap(), "1");
+    let listing = run(&["list"]).await.unwrap();
+    assert!(listing.contains("api-token") && listing.contains("secure") && listing.contains("ops"), "{listing}");
+    assert!(run(&["get", "missing"]).await.unwrap_err().to_string().contains("missing: not found"));
+    assert_eq!(run(&["get", "-i", "missing"]).await.unwrap(), "");
+    assert!(run(&["put", "lava-x", "-v", "1"]).await.unwrap_err().to_string().contains("reserved"));
+    assert!(run(&["get", "LAVA-x"]).await.unwrap_err().to_string().contains("reserved"));
+
+    // The secure value is ciphertext in the table.
+    let clients = clients().await;
+    let tables = DynamoTables::new(clients.dynamodb.clone());
+    use shared::ports::TableStore;
+    let key = serde_json::json!({"state_id": "api-token"});
+    let item = tables.get_item(&ResourceNames::for_realm(&realm).state_table, key.as_object().unwrap(), true).await.unwrap().unwrap();
+    assert!(item["value"]["$binary"].is_string() && !item["value"].to_string().contains("s3cr3t"));
+}

@@ -139,6 +139,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_transient_failure_is_retried_then_recorded_at_the_last_attempt() {
+        let (f, fakes, _) = function().await;
+        *fakes.notices.publish_error.lock().unwrap() = Some(crate::error::Retry::Transient);
+        let list = body(json!([{"action": "sns", "topic": "t", "message": "m"}]));
+        assert_eq!(f.handle(vec![incoming("m1", list.clone(), 1)]).await, vec!["m1".to_string()]);
+        assert_eq!(f.handle(vec![incoming("m1", list.clone(), 2)]).await, vec!["m1".to_string()]);
+        assert!(fakes.events.run("j", "r").is_empty(), "nothing recorded while SQS will try again");
+        assert!(f.handle(vec![incoming("m1", list, 3)]).await.is_empty(), "the third receive is the last");
+        let events = fakes.events.run("j", "r");
+        assert_eq!(events.len(), 1);
+        assert!(events[0].entry.info.as_str().unwrap().starts_with("on_fail action: sns: "), "{:?}", events[0].entry.info);
+    }
+
+    #[tokio::test]
     async fn a_malformed_message_is_dead_lettered_with_its_reason() {
         let (f, fakes, dlq) = function().await;
         assert!(f.handle(vec![incoming("m1", "{not json".into(), 1)]).await.is_empty());

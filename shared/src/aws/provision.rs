@@ -120,6 +120,11 @@ pub async fn create_queue(clients: &Clients, name: &str, attributes: &[(QueueAtt
     out.queue_url.ok_or_else(|| Error::config(name.to_string(), "CreateQueue returned no URL"))
 }
 
+/// Creates a FIFO queue (`name` must end with `.fifo`); returns its URL.
+pub async fn create_fifo_queue(clients: &Clients, name: &str) -> Result<String> {
+    create_queue(clients, name, &[(QueueAttributeName::FifoQueue, "true".into())]).await
+}
+
 /// The ARN of a queue.
 pub async fn queue_arn(clients: &Clients, queue_url: &str) -> Result<String> {
     let out = clients

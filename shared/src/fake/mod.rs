@@ -260,11 +260,16 @@ pub struct FakeNotices {
     pub events: Mutex<Vec<BusEvent>>,
     /// Verified SES domains.
     pub domains: Mutex<Vec<String>>,
+    /// When set, every publish fails with an SNS error of this kind.
+    pub publish_error: Mutex<Option<crate::error::Retry>>,
 }
 
 #[async_trait]
 impl TopicPublisher for FakeNotices {
     async fn publish(&self, topic_arn: &str, subject: Option<&str>, message: &str) -> Result<String> {
+        if let Some(retry) = *lock(&self.publish_error) {
+            return Err(Error::Aws { service: "sns", operation: "Publish", code: Some("Throttling".into()), message: "Rate exceeded".into(), retry, source: None });
+        }
         let mut published = lock(&self.published);
         published.push((topic_arn.into(), subject.map(str::to_string), message.into()));
         Ok(format!("p{}", published.len()))
