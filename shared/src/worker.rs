@@ -291,17 +291,23 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
     let lookup = |k: &str| options.env.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone());
     let names = ResourceNames::with_overrides(&options.realm, lookup);
     let catalog = Catalog::new(deps.tables.clone(), names.clone());
-    let realm = catalog.realm().await?;
-    let config = crate::run::config::Config::new(options.env.clone(), realm.config.as_ref());
     let queue_name = options.queue.clone().unwrap_or_else(|| names.worker_queue(&options.worker));
-    let queue_url = deps.queues.queue_url(&queue_name).await?;
-    let dead_letter_url = deps.queues.queue_url(&ResourceNames::dead_letter_queue(&queue_name)).await.ok();
+    let dead_letter_name = ResourceNames::dead_letter_queue(&queue_name);
+    // The start-up lookups are independent: one round trip instead of four.
+    let (realm, queue_url, dead_letter_url, actions_url) = tokio::join!(
+        catalog.realm(),
+        deps.queues.queue_url(&queue_name),
+        deps.queues.queue_url(&dead_letter_name),
+        deps.queues.queue_url(&names.actions_queue),
+    );
+    let (realm, queue_url, dead_letter_url) = (realm?, queue_url?, dead_letter_url.ok());
+    let config = crate::run::config::Config::new(options.env.clone(), realm.config.as_ref());
     if dead_letter_url.is_none() {
         tracing::warn!(queue = %queue_name, "No dead-letter queue: messages that cannot run are deleted after logging.");
     }
     let temp = crate::model::S3Location::parse(&realm.s3_temp).map_err(|e| Error::config("s3_temp", e))?;
     let encryption = crate::ports::Encryption::for_realm(&realm);
-    let actions: Arc<dyn crate::run::ActionSink> = match deps.queues.queue_url(&names.actions_queue).await {
+    let actions: Arc<dyn crate::run::ActionSink> = match actions_url {
         Ok(url) if !options.dev => Arc::new(crate::run::QueuedActions::new(deps.queues.clone(), url, deps.blobs.clone(), temp, encryption)),
         _ => Arc::new(crate::run::InProcessActions::new(Arc::new(crate::actions::services(realm.clone(), names.clone(), config.clone(), &deps)))),
     };

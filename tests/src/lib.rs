@@ -13,7 +13,7 @@ pub struct Emulator {
     pub endpoint_url: String,
     /// Its port.
     pub port: u16,
-    _watchdog: Mutex<Child>,
+    _watchdog: Option<Mutex<Child>>,
 }
 
 /// The workspace root.
@@ -27,10 +27,16 @@ fn free_port() -> u16 {
 
 /// The moto server for this test binary, started on first use. Moto is installed into the
 /// workspace's `.venv` when missing (`MOTO_VENV` names another virtualenv). A missing Python or
-/// a failed install fails the test with the reason; nothing is skipped.
+/// a failed install fails the test with the reason; nothing is skipped. `LAVA_EMULATOR_URL`
+/// (`http://127.0.0.1:<port>`) uses a moto that is already running instead, e.g. one served
+/// with HTTP keep-alive for the benchmarks.
 pub fn emulator() -> &'static Emulator {
     static EMULATOR: OnceLock<Emulator> = OnceLock::new();
     EMULATOR.get_or_init(|| {
+        if let Ok(url) = std::env::var("LAVA_EMULATOR_URL") {
+            let port = url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).expect("LAVA_EMULATOR_URL ends with :<port>");
+            return Emulator { endpoint_url: url.trim_end_matches('/').to_string(), port, _watchdog: None };
+        }
         let venv = std::env::var_os("MOTO_VENV").map(PathBuf::from).unwrap_or_else(|| workspace_root().join(".venv"));
         let server = cli::local::ensure_moto(&venv).unwrap_or_else(|e| panic!("moto is needed for the emulator tests: {e:#}"));
         let port = free_port();
@@ -48,7 +54,7 @@ pub fn emulator() -> &'static Emulator {
             let _ = watchdog.stdin.take().map(|mut s| s.write_all(b"\n"));
             panic!("{e:#}");
         }
-        Emulator { endpoint_url: format!("http://127.0.0.1:{port}"), port, _watchdog: Mutex::new(watchdog) }
+        Emulator { endpoint_url: format!("http://127.0.0.1:{port}"), port, _watchdog: Some(Mutex::new(watchdog)) }
     })
 }
 
