@@ -24,6 +24,7 @@ pub mod ports;
 pub mod render;
 pub mod run;
 pub mod runners;
+pub mod schedule;
 pub mod state;
 pub mod webhook;
 pub mod worker;
