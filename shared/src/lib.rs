@@ -17,6 +17,8 @@ pub mod documents;
 pub mod error;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod mime;
 pub mod model;
 pub mod names;

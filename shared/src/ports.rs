@@ -264,6 +264,17 @@ pub trait ContainerTasks: Send + Sync {
     async fn task_status(&self, cluster: &str, task_arn: &str) -> Result<TaskStatus>;
 }
 
+/// A queue message as a Lambda function receives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incoming {
+    /// SQS message id (the batch item identifier).
+    pub message_id: String,
+    /// Body.
+    pub body: String,
+    /// How many times it has been received (1 on first delivery).
+    pub receive_count: u32,
+}
+
 /// Every port a deployable uses, built once at start-up.
 #[derive(Clone)]
 pub struct Ports {

@@ -108,6 +108,30 @@ impl StateStore {
         self.tables.put_item(&self.names.state_table, map).await
     }
 
+    /// Creates lava's own marker item `state_id` unless it exists; returns whether this call
+    /// created it (a conditional write, so of two racing callers exactly one wins).
+    pub async fn claim(&self, state_id: &str, ttl_seconds: i64, publisher: &str) -> Result<bool> {
+        let now = jiff::Zoned::now().round(jiff::ZonedRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc)).map_err(|e| Error::config("clock", e.to_string()))?;
+        let item = StateItem {
+            state_id: state_id.to_string(),
+            state_type: StateType::Json,
+            value: Value::String("\"claimed\"".into()),
+            timestamp: format_timestamp(&now),
+            ttl: now.timestamp().as_second() + ttl_seconds,
+            publisher: Some(publisher.to_string()),
+        };
+        let Value::Object(map) = serde_json::to_value(&item).map_err(|e| Error::json("state item", e))? else {
+            unreachable!("a state item is a map")
+        };
+        self.tables.put_new_item(&self.names.state_table, "state_id", map).await
+    }
+
+    /// Removes an item (a claim that must be taken again).
+    pub async fn release(&self, state_id: &str) -> Result<()> {
+        let key = Map::from_iter([("state_id".to_string(), Value::String(state_id.to_string()))]);
+        self.tables.delete_item(&self.names.state_table, &key).await
+    }
+
     /// The stored item and its decoded value; `None` when there is no such item.
     pub async fn get(&self, state_id: &str) -> Result<Option<(StateItem, Value)>> {
         let key = Map::from_iter([("state_id".to_string(), Value::String(state_id.to_string()))]);

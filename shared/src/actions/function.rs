@@ -9,24 +9,13 @@ use super::{ActionRequest, ActionServices, StateLedger};
 use crate::error::Result;
 use crate::model::EventStatus;
 use crate::names::ResourceNames;
-use crate::ports::{EventLog, OutgoingMessage, Ports, WorkQueue};
+use crate::ports::{EventLog, Incoming, OutgoingMessage, Ports, WorkQueue};
 use crate::run::config::Config;
 use crate::run::events::EventRecorder;
 
 /// A transiently failing list is tried this many times (receives) before it is recorded as
 /// failed (config `ACTION_ATTEMPTS`).
 const DEFAULT_ATTEMPTS: i64 = 3;
-
-/// One queue message as the function receives it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Incoming {
-    /// SQS message id (the batch item identifier).
-    pub message_id: String,
-    /// Body.
-    pub body: String,
-    /// How many times it has been received (1 on first delivery).
-    pub receive_count: u32,
-}
 
 /// The actions function, built once per cold start.
 pub struct ActionsFunction {

@@ -105,6 +105,11 @@ impl FakeEventLog {
     pub fn run(&self, job_id: &str, run_id: &str) -> Vec<EventUpdate> {
         lock(&self.runs).get(&(job_id.to_string(), run_id.to_string())).cloned().unwrap_or_default()
     }
+
+    /// Every update of every run of a job.
+    pub fn runs_of(&self, job_id: &str) -> Vec<EventUpdate> {
+        lock(&self.runs).iter().filter(|((j, _), _)| j == job_id).flat_map(|(_, updates)| updates.clone()).collect()
+    }
 }
 
 #[async_trait]

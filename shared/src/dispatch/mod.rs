@@ -2,6 +2,9 @@
 //! message with a new run id and the dispatch time, send it to `lava-<realm>-<worker>` with the
 //! delay.
 
+pub mod function;
+pub mod requests;
+
 use serde_json::{Map, Value};
 
 use crate::catalog::Catalog;
