@@ -65,6 +65,9 @@ pub enum Command {
     /// State items (the state manager).
     #[command(subcommand)]
     State(StateCommand),
+    /// Job schedules.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// Dispatch jobs to their worker queues (one run each).
     Dispatch {
         /// Jobs to dispatch.
@@ -126,6 +129,21 @@ pub enum SpecCommand {
     },
     /// List the ids in the table.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// The next fire times of a job, or of every scheduled job, in its dispatcher's time zone.
+    Preview {
+        /// One job (default: every job with a schedule).
+        job_id: Option<String>,
+        /// How many fire times per job.
+        #[arg(short = 'n', long, default_value_t = 5)]
+        count: usize,
+        /// Start from this instant (RFC 3339; default: now).
+        #[arg(long)]
+        from: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -310,6 +328,17 @@ pub async fn run(cli: Cli) -> Result<String> {
             Ok(lines.join("\n"))
         }
         Command::State(command) => run_state(&cli.target, command).await,
+        Command::Schedule(ScheduleCommand::Preview { job_id, count, from }) => {
+            let start = match &from {
+                Some(text) => text.parse::<jiff::Timestamp>().with_context(|| format!("--from {text}: expected an RFC 3339 instant"))?,
+                None => jiff::Timestamp::now(),
+            };
+            let (clients, names) = connect(&cli.target).await?;
+            let catalog = catalog(&clients, names);
+            let realm_config = catalog.realm().await.ok().and_then(|r| r.config);
+            let jobs = catalog.jobs().await?;
+            Ok(schedule_preview(&jobs, &shared::run::config::Config::new(std::env::vars(), realm_config.as_ref()), job_id.as_deref(), count, start)?)
+        }
         Command::Realm(RealmCommand::Get) => {
             let (clients, names) = connect(&cli.target).await?;
             Ok(pretty(&catalog(&clients, names).realm().await?.to_value()))
@@ -425,6 +454,40 @@ async fn run_specs(target: &Target, kind: SpecKind, command: SpecCommand) -> Res
             }
         }
     }
+}
+
+/// The next fire times of the scheduled jobs (or of `only`), one block per job.
+pub fn schedule_preview(jobs: &[JobSpec], config: &shared::run::config::Config, only: Option<&str>, count: usize, start: jiff::Timestamp) -> Result<String> {
+    let (zones, default_zone) = shared::dispatch::function::dispatcher_zones(config, jobs);
+    let mut lines = Vec::new();
+    let selected: Vec<&JobSpec> = jobs.iter().filter(|j| only.is_none_or(|id| j.job_id == id)).collect();
+    if let Some(id) = only
+        && selected.is_empty()
+    {
+        bail!("{id}: no such job");
+    }
+    for job in selected {
+        let Some(schedule) = &job.schedule else {
+            if only.is_some() {
+                lines.push(format!("{}: no schedule", job.job_id));
+            }
+            continue;
+        };
+        let tz = job.dispatcher.as_ref().and_then(|d| zones.get(d)).unwrap_or(&default_zone);
+        let entries = shared::model::schedule::schedule_entries(schedule)
+            .and_then(|es| es.iter().map(|e| shared::schedule::Entry::new(e, tz)).collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", job.job_id))?;
+        let zone_name = tz.iana_name().unwrap_or("UTC");
+        lines.push(format!("{} (dispatcher {}, {zone_name}): {schedule}", job.job_id, job.dispatcher.as_deref().unwrap_or("-")));
+        let next = shared::schedule::next_fire_times(&entries, tz, start, count, 366);
+        if next.is_empty() {
+            lines.push("  (no fire time in the next year)".into());
+        }
+        for t in next {
+            lines.push(format!("  {}", t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M %a %:z")));
+        }
+    }
+    Ok(lines.join("\n"))
 }
 
 /// One line per job: id, type, worker, enabled, schedule.

@@ -206,6 +206,22 @@ pub fn schedule_fire_times(entries: &[Entry], tz: &TimeZone, after: Timestamp, u
     all
 }
 
+/// The next `count` fire times after `from`, looking at most `horizon_days` ahead.
+pub fn next_fire_times(entries: &[Entry], tz: &TimeZone, from: Timestamp, count: usize, horizon_days: i64) -> Vec<Timestamp> {
+    let mut found = Vec::new();
+    let mut after = floor_minute(from);
+    for _ in 0..horizon_days {
+        let upto = after.checked_add(SignedDuration::from_hours(24)).expect("in range");
+        found.extend(schedule_fire_times(entries, tz, after, upto));
+        if found.len() >= count {
+            break;
+        }
+        after = upto;
+    }
+    found.truncate(count);
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +274,13 @@ mod tests {
         }
         // The window is (after, upto]: the minute at `after` itself is not included.
         assert!(fires("0 9 * * *", "UTC", "2025-03-04T09:00:00Z", "2025-03-04T09:05:00Z").is_empty());
+    }
+
+    #[test]
+    fn next_times_span_days() {
+        let entries = [Entry::new(&ScheduleEntry { crontab: "0 12 * * 1-5".into(), from: None, to: None }, &TimeZone::UTC).unwrap()];
+        let next = next_fire_times(&entries, &TimeZone::UTC, at("2025-03-07T13:00:00Z"), 2, 30);
+        assert_eq!(next, [at("2025-03-10T12:00:00Z"), at("2025-03-11T12:00:00Z")], "Friday afternoon → Monday, Tuesday");
     }
 
     #[test]

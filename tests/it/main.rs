@@ -3,4 +3,5 @@
 mod actions;
 mod aws_adapters;
 mod local_realm;
+mod schedule;
 mod worker;

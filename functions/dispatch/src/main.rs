@@ -1,8 +1,16 @@
-//! The `dispatch` Lambda: handles dispatch requests, schedule ticks and EventBridge events.
-//! Its handler is built in the tracker's issue 5; until then the binary refuses to start, so a
-//! deployment can never silently drop messages.
+//! The `dispatch` Lambda: dispatch requests and the realm's every-minute schedule tick, from the
+//! realm's dispatch queue. Configured by `LAVA_REALM` (every resource name follows from it
+//! unless overridden by environment), so the template needs no per-job wiring.
 
-fn main() -> std::process::ExitCode {
-    eprintln!("dispatch: this function is not built yet (issue 5); refusing to start");
-    std::process::ExitCode::from(2)
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use shared::dispatch::function::DispatchFunction;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let (names, ports, env) = shared::lambda::start().await?;
+    let function = DispatchFunction::load(names, env, &ports).await?;
+    let function = &function;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move { Ok::<SqsBatchResponse, Error>(dispatch::handle(function, event.payload).await) })).await
 }

@@ -1,0 +1,115 @@
+//! The dispatch Lambda against moto: requests and schedule ticks as real SQS messages, duplicate
+//! ticks, and a scheduled job from tick to `complete`.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use serde_json::{Value, json};
+use shared::dispatch::function::DispatchFunction;
+use shared::names::ResourceNames;
+use shared::ports::{OutgoingMessage, QueueMessage, WorkQueue};
+use tests::{TestRealm, emulator};
+
+/// Real messages from a queue, as the Lambda service hands them to the function.
+fn sqs_event(messages: &[QueueMessage], queue_arn: &str) -> SqsEvent {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            json!({
+                "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                "attributes": {"ApproximateReceiveCount": m.receive_count.to_string(), "SentTimestamp": "1741032902000"},
+                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+async fn deliver(r: &TestRealm, function: &DispatchFunction, bodies: &[&str]) -> Vec<String> {
+    let url = r.queue_url(&r.names.dispatch_queue).await;
+    for body in bodies {
+        r.queues.send(&url, &OutgoingMessage { body: body.to_string(), ..Default::default() }).await.unwrap();
+    }
+    let mut got = Vec::new();
+    while got.len() < bodies.len() {
+        got.extend(r.queues.receive(&url, 10, 1).await.unwrap());
+    }
+    let response = dispatch::handle(function, sqs_event(&got, "arn:aws:sqs:us-east-1:123456789012:dispatch")).await;
+    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
+}
+
+async fn worker_messages(r: &TestRealm) -> Vec<Value> {
+    let url = r.queue_url(&r.names.worker_queue("core")).await;
+    let mut all = Vec::new();
+    loop {
+        let got = r.queues.receive(&url, 10, 1).await.unwrap();
+        if got.is_empty() {
+            return all;
+        }
+        for m in got {
+            r.queues.delete(&url, &m.receipt_handle).await.unwrap();
+            all.push(serde_json::from_str(&m.body).unwrap());
+        }
+    }
+}
+
+fn tick(at: &str) -> String {
+    json!({"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event", "source": "aws.events",
+           "account": "123456789012", "time": at, "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/lava-x-schedule"], "detail": {}})
+    .to_string()
+}
+
+#[tokio::test]
+async fn requests_in_every_form_reach_the_worker_queue() {
+    let r = TestRealm::up("dsp").await;
+    let function = DispatchFunction::load(r.names.clone(), vec![], &r.ports).await.unwrap();
+    let failures = deliver(&r, &function, &[
+        r#"{"job_id": "demo/hello", "parameters": {"vars": {"mode": "full"}}, "globals": {"who": "ops"}}"#,
+        "# two runs\ndemo/hello -p vars.mode=text -g planet=Mars\ndemo/log --delay 0",
+        r#"[{"job_id": "demo/hello"}, {"job_id": "no/such-job"}]"#,
+        "{not json either",
+    ])
+    .await;
+    assert!(failures.is_empty(), "{failures:?}");
+    let messages = worker_messages(&r).await;
+    let mut jobs: Vec<&str> = messages.iter().map(|m| m["job_id"].as_str().unwrap()).collect();
+    jobs.sort();
+    assert_eq!(jobs, ["demo/hello", "demo/hello", "demo/hello", "demo/log"]);
+    assert!(messages.iter().any(|m| m["parameters"] == json!({"vars": {"mode": "full"}}) && m["globals"] == json!({"who": "ops"})));
+    assert!(messages.iter().any(|m| m["globals"] == json!({"planet": "Mars"})));
+    let dlq = r.queue_url(&ResourceNames::dead_letter_queue(&r.names.dispatch_queue)).await;
+    let dead = r.queues.receive(&dlq, 10, 1).await.unwrap();
+    assert_eq!(dead.len(), 2, "the unknown job and the text line that is not a request");
+}
+
+#[tokio::test]
+async fn duplicate_ticks_dispatch_a_scheduled_job_once_and_the_worker_completes_it() {
+    let r = TestRealm::up("tck").await;
+    r.put_job(json!({"job_id": "tck/every", "type": "cmd", "worker": "core", "enabled": true, "payload": "true", "schedule": "* * * * *", "dispatcher": "main"})).await;
+    let function = DispatchFunction::load(r.names.clone(), vec![("LAVA_SCHEDULE_CATCHUP".into(), "1m".into())], &r.ports).await.unwrap();
+    let now = shared::schedule::floor_minute(jiff::Timestamp::now()).to_string();
+    assert!(deliver(&r, &function, &[&tick(&now), &tick(&now)]).await.is_empty());
+    let messages = worker_messages(&r).await;
+    assert_eq!(messages.len(), 1, "two ticks for the same minute, one run: {messages:?}");
+    assert_eq!(messages[0]["job_id"], "tck/every");
+
+    // Put it back and let a worker run it to completion.
+    let url = r.queue_url(&r.names.worker_queue("core")).await;
+    r.queues.send(&url, &OutgoingMessage { body: messages[0].to_string(), ..Default::default() }).await.unwrap();
+    let worker = crate::worker::worker(&r, 1, std::time::Duration::from_secs(5), false).await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.clone().run(rx).await.unwrap();
+    let run_id = messages[0]["run_id"].as_str().unwrap();
+    assert_eq!(r.statuses("tck/every", run_id).await, ["starting", "running", "complete"]);
+}
+
+#[tokio::test]
+async fn schedule_preview_lists_next_times_in_the_dispatcher_zone() {
+    let r = TestRealm::up("prv").await;
+    r.put_job(json!({"job_id": "prv/weekday", "type": "cmd", "worker": "core", "payload": "true", "schedule": "15 6 * * 1-5", "dispatcher": "syd"})).await;
+    let mut realm = r.catalog.realm().await.unwrap();
+    realm.config = Some(json!({"dispatcher_timezones": {"syd": "Australia/Sydney"}}).as_object().unwrap().clone());
+    r.catalog.put_realm(&realm).await.unwrap();
+    use clap::Parser;
+    let cli = cli::Cli::parse_from(["lava", "--endpoint-url", &emulator().endpoint_url, "--region", "us-east-1", "--realm", &r.names.realm, "schedule", "preview", "prv/weekday", "-n", "3", "--from", "2025-03-07T00:00:00Z"]);
+    let out = cli::run(cli).await.unwrap();
+    assert_eq!(out, "prv/weekday (dispatcher syd, Australia/Sydney): \"15 6 * * 1-5\"\n  2025-03-10 06:15 Mon +11:00\n  2025-03-11 06:15 Tue +11:00\n  2025-03-12 06:15 Wed +11:00");
+}
