@@ -8,28 +8,38 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The moto version every machine installs.
-pub const MOTO_REQUIREMENT: &str = "moto[server]==5.2.5";
+/// What every machine installs: moto, and jsonpath-ng, which moto's EventBridge needs for
+/// rules with input transformers.
+pub const MOTO_REQUIREMENTS: [&str; 2] = ["moto[server]==5.2.5", "jsonpath-ng==1.7.0"];
 
-/// The moto server in `venv`, installing it first when it is missing.
+/// The moto server in `venv`, installing (or completing) it first when needed. The installed
+/// requirement list is remembered in `<venv>/lava-requirements.txt`.
 pub fn ensure_moto(venv: &Path) -> Result<PathBuf> {
     let server = venv.join("bin/moto_server");
-    if server.exists() {
+    let marker = venv.join("lava-requirements.txt");
+    let wanted = MOTO_REQUIREMENTS.join("\n");
+    let installed = std::fs::read_to_string(&marker).unwrap_or_default();
+    if server.exists() && (installed == wanted || installed.is_empty() && venv.join("bin/python").exists() && has_all(venv)) {
         return Ok(server);
     }
-    eprintln!("Installing {MOTO_REQUIREMENT} into {} (about 90 seconds, once)...", venv.display());
-    let status = Command::new("python3").arg("-m").arg("venv").arg(venv).status().context("running python3 -m venv")?;
-    if !status.success() {
-        bail!("python3 -m venv {} failed ({status})", venv.display());
+    eprintln!("Installing {} into {} (about 90 seconds, once)...", MOTO_REQUIREMENTS.join(" "), venv.display());
+    if !venv.join("bin/pip").exists() {
+        let status = Command::new("python3").arg("-m").arg("venv").arg(venv).status().context("running python3 -m venv")?;
+        if !status.success() {
+            bail!("python3 -m venv {} failed ({status})", venv.display());
+        }
     }
-    let status = Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", MOTO_REQUIREMENT])
-        .status()
-        .context("running pip install")?;
+    let status = Command::new(venv.join("bin/pip")).args(["install", "--quiet"]).args(MOTO_REQUIREMENTS).status().context("running pip install")?;
     if !status.success() || !server.exists() {
-        bail!("pip install {MOTO_REQUIREMENT} failed ({status}); install it by hand: {}/bin/pip install '{MOTO_REQUIREMENT}'", venv.display());
+        bail!("pip install failed ({status}); install by hand: {}/bin/pip install {}", venv.display(), MOTO_REQUIREMENTS.map(|r| format!("'{r}'")).join(" "));
     }
+    std::fs::write(&marker, wanted).context("writing the requirements marker")?;
     Ok(server)
+}
+
+/// Whether a virtualenv made before the marker existed already has every requirement.
+fn has_all(venv: &Path) -> bool {
+    Command::new(venv.join("bin/python")).args(["-c", "import moto, jsonpath_ng"]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
 /// Sends `GET path` to 127.0.0.1:`port` and returns the response body (HTTP/1.0, no keep-alive).

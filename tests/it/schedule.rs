@@ -113,3 +113,32 @@ async fn schedule_preview_lists_next_times_in_the_dispatcher_zone() {
     let out = cli::run(cli).await.unwrap();
     assert_eq!(out, "prv/weekday (dispatcher syd, Australia/Sydney): \"15 6 * * 1-5\"\n  2025-03-10 06:15 Mon +11:00\n  2025-03-11 06:15 Tue +11:00\n  2025-03-12 06:15 Wed +11:00");
 }
+
+#[tokio::test]
+async fn an_eventbridge_rule_dispatches_the_job_it_names_with_globals_from_the_event() {
+    let r = TestRealm::up("evb").await;
+    let dispatch_url = r.queue_url(&r.names.dispatch_queue).await;
+    let arn = shared::aws::provision::queue_arn(&r.clients, &dispatch_url).await.unwrap();
+    let source = format!("partner.{}", r.names.realm);
+    shared::aws::provision::route_events_to_dispatch(
+        &r.clients,
+        &format!("lava.{}.partner", r.names.realm),
+        &json!({"source": [source]}).to_string(),
+        &arn,
+        &[("file", "$.detail.file"), ("size", "$.detail.size")],
+        r#"{"job_id": "demo/hello", "globals": {"file": "<file>", "size": <size>}, "delay": "0s"}"#,
+    )
+    .await
+    .unwrap();
+    let event = shared::ports::BusEvent { bus: None, source, detail_type: "Upload".into(), detail: json!({"file": "in/a.csv", "size": 42}).to_string(), resources: vec![] };
+    r.ports.bus.put_event(&event).await.unwrap();
+    let function = DispatchFunction::load(r.names.clone(), vec![], &r.ports).await.unwrap();
+    let got = r.queues.receive(&dispatch_url, 10, 2).await.unwrap();
+    assert_eq!(got.len(), 1, "the rule put one request on the dispatch queue");
+    let response = dispatch::handle(&function, sqs_event(&got, &arn)).await;
+    assert!(response.batch_item_failures.is_empty());
+    let messages = worker_messages(&r).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["job_id"], "demo/hello");
+    assert_eq!(messages[0]["globals"], json!({"file": "in/a.csv", "size": 42}));
+}

@@ -195,6 +195,23 @@ pub async fn verify_email_identity(clients: &Clients, identity: &str) -> Result<
 /// Creates (or updates) an EventBridge rule on the default bus matching `pattern`, with a queue
 /// as its only target.
 pub async fn route_events_to_queue(clients: &Clients, rule: &str, pattern: &str, queue_arn: &str) -> Result<()> {
+    route_events(clients, rule, pattern, queue_arn, None).await
+}
+
+/// Creates (or updates) a rule that turns each matching event into a dispatch request on the
+/// realm's dispatch queue: `input_paths` names values of the event (`{"file": "$.detail.key"}`)
+/// that `template` uses (`{"job_id": "ingest/a", "globals": {"file": "<file>"}}`; strings are
+/// inserted without quotes, as EventBridge does).
+pub async fn route_events_to_dispatch(clients: &Clients, rule: &str, pattern: &str, queue_arn: &str, input_paths: &[(&str, &str)], template: &str) -> Result<()> {
+    let mut transformer = aws_sdk_eventbridge::types::InputTransformer::builder().input_template(template);
+    for (name, path) in input_paths {
+        transformer = transformer.input_paths_map(*name, *path);
+    }
+    let transformer = transformer.build().map_err(|e| Error::config(rule.to_string(), e.to_string()))?;
+    route_events(clients, rule, pattern, queue_arn, Some(transformer)).await
+}
+
+async fn route_events(clients: &Clients, rule: &str, pattern: &str, queue_arn: &str, transformer: Option<aws_sdk_eventbridge::types::InputTransformer>) -> Result<()> {
     clients
         .events
         .put_rule()
@@ -206,6 +223,7 @@ pub async fn route_events_to_queue(clients: &Clients, rule: &str, pattern: &str,
     let target = aws_sdk_eventbridge::types::Target::builder()
         .id("queue")
         .arn(queue_arn)
+        .set_input_transformer(transformer)
         .build()
         .map_err(|e| Error::config(rule.to_string(), e.to_string()))?;
     clients
