@@ -26,6 +26,7 @@ pub mod ports;
 pub mod render;
 pub mod run;
 pub mod runners;
+pub mod s3trigger;
 pub mod schedule;
 pub mod state;
 pub mod webhook;

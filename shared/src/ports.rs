@@ -26,6 +26,8 @@ pub trait TableStore: Send + Sync {
     async fn delete_item(&self, table: &str, key: &Item) -> Result<()>;
     /// Every item of the table.
     async fn scan_items(&self, table: &str) -> Result<Vec<Item>>;
+    /// Items of a global secondary index whose key attributes equal `keys` (hash, then range).
+    async fn query_index(&self, table: &str, index: &str, keys: &[(&str, &str)]) -> Result<Vec<Item>>;
 }
 
 /// The events table: one item per run, with a log that grows by one entry per event.

@@ -142,3 +142,36 @@ async fn an_eventbridge_rule_dispatches_the_job_it_names_with_globals_from_the_e
     assert_eq!(messages[0]["job_id"], "demo/hello");
     assert_eq!(messages[0]["globals"], json!({"file": "in/a.csv", "size": 42}));
 }
+
+#[tokio::test]
+async fn an_upload_dispatches_through_the_s3trigger_function() {
+    let r = TestRealm::up("s3t").await;
+    let bucket = r.names.local_bucket();
+    let notices = shared::aws::provision::create_queue(&r.clients, &tests::unique("lava-n-"), &[]).await.unwrap();
+    let arn = shared::aws::provision::queue_arn(&r.clients, &notices).await.unwrap();
+    shared::aws::provision::notify_queue_on_upload(&r.clients, &bucket, &arn).await.unwrap();
+    let trigger = json!({"trigger_id": "landing", "bucket": bucket, "prefix": "inbound/partner-a", "enabled": true, "if_fnmatch": "*.csv",
+        "job_id": "demo/hello", "globals": {"src": "s3://{{ bucket }}/{{ key }}"}, "parameters": {"size": "{{ info.size }}"}});
+    r.catalog.put_s3trigger(&shared::model::S3TriggerEntry::from_value(&trigger).unwrap()).await.unwrap();
+    use shared::ports::BlobStore;
+    r.blobs.put_object(&bucket, "inbound/partner-a/day 1.csv", b"a,b\n".to_vec(), &shared::ports::Encryption::Aes256).await.unwrap();
+    r.blobs.put_object(&bucket, "inbound/partner-a/skip.txt", b"x".to_vec(), &shared::ports::Encryption::Aes256).await.unwrap();
+
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got.extend(r.queues.receive(&notices, 10, 1).await.unwrap());
+        if got.len() >= 3 {
+            break;
+        }
+    }
+    assert_eq!(got.len(), 3, "S3's test event, then a notification per upload");
+    assert!(got.iter().any(|m| m.body.contains("s3:TestEvent")));
+    let function = shared::s3trigger::S3TriggerFunction::new(r.names.clone(), vec![], &r.ports);
+    let event = serde_json::to_value(sqs_event(&got, &arn)).unwrap();
+    let response = s3trigger::handle(&function, event).await.unwrap();
+    assert_eq!(response["batchItemFailures"], json!([]));
+    let messages = worker_messages(&r).await;
+    assert_eq!(messages.len(), 1, "only the .csv matched: {messages:?}");
+    assert_eq!(messages[0]["globals"]["src"], format!("s3://{bucket}/inbound/partner-a/day 1.csv"));
+    assert_eq!(messages[0]["parameters"]["size"], "4");
+}

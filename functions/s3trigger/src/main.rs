@@ -1,8 +1,16 @@
-//! The `s3trigger` Lambda: handles S3 notifications.
-//! Its handler is built in the tracker's issue 5; until then the binary refuses to start, so a
-//! deployment can never silently drop messages.
+//! The `s3trigger` Lambda: S3 notifications dispatch jobs per the realm's s3triggers table.
+//! Configured by `LAVA_REALM`; `LAVA_S3TRIGGER_CACHE_TTL`, `LAVA_S3TRIGGER_DEDUP_CACHE_SIZE` and
+//! `LAVA_S3TRIGGER_DEDUP_TTL` tune its caches.
 
-fn main() -> std::process::ExitCode {
-    eprintln!("s3trigger: this function is not built yet (issue 5); refusing to start");
-    std::process::ExitCode::from(2)
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use shared::s3trigger::S3TriggerFunction;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let (names, ports, env) = shared::lambda::start().await?;
+    let function = S3TriggerFunction::new(names, env, &ports);
+    let function = &function;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { s3trigger::handle(function, event.payload).await.map_err(Error::from) })).await
 }

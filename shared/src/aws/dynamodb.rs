@@ -99,6 +99,26 @@ impl TableStore for DynamoTables {
             }
         }
     }
+
+    async fn query_index(&self, table: &str, index: &str, keys: &[(&str, &str)]) -> Result<Vec<Item>> {
+        let condition: Vec<String> = (0..keys.len()).map(|i| format!("#k{i} = :v{i}")).collect();
+        let mut items = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let mut request = self.client.query().table_name(table).index_name(index).key_condition_expression(condition.join(" AND "));
+            for (i, (name, value)) in keys.iter().enumerate() {
+                request = request.expression_attribute_names(format!("#k{i}"), *name).expression_attribute_values(format!(":v{i}"), AttributeValue::S(value.to_string()));
+            }
+            let out = request.set_exclusive_start_key(start.take()).send().await.map_err(|e| aws_error("dynamodb", "Query", e))?;
+            for item in out.items() {
+                items.push(from_attributes(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
 }
 
 #[async_trait]

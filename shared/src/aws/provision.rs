@@ -237,6 +237,21 @@ async fn route_events(clients: &Clients, rule: &str, pattern: &str, queue_arn: &
     Ok(())
 }
 
+/// Makes `bucket` send a notification to the queue `queue_arn` for every object created.
+pub async fn notify_queue_on_upload(clients: &Clients, bucket: &str, queue_arn: &str) -> Result<()> {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    let queue = QueueConfiguration::builder().queue_arn(queue_arn).events(Event::S3ObjectCreated).build().map_err(|e| Error::config(bucket.to_string(), e.to_string()))?;
+    clients
+        .s3
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(NotificationConfiguration::builder().queue_configurations(queue).build())
+        .send()
+        .await
+        .map_err(|e| aws_error("s3", "PutBucketNotificationConfiguration", e))?;
+    Ok(())
+}
+
 /// Creates an ECS cluster and registers a one-container task definition; returns its ARN.
 pub async fn register_task(clients: &Clients, cluster: &str, family: &str, container: &str, image: &str) -> Result<String> {
     clients

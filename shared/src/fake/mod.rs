@@ -92,6 +92,11 @@ impl TableStore for FakeTables {
         self.key_of(table, &Item::new())?;
         Ok(self.items(table))
     }
+
+    async fn query_index(&self, table: &str, _index: &str, keys: &[(&str, &str)]) -> Result<Vec<Item>> {
+        self.key_of(table, &Item::new())?;
+        Ok(self.items(table).into_iter().filter(|item| keys.iter().all(|(k, v)| item.get(*k).and_then(Value::as_str) == Some(*v))).collect())
+    }
 }
 
 /// Event items in memory, keyed by (job_id, run_id), with the same merge rules as the real one.
