@@ -306,4 +306,16 @@ mod tests {
         f.handle(vec![incoming("m1", "d/one -p day=1\nd/missing\n")]).await;
         assert_eq!(fakes.queues.bodies(&core).len(), 1);
     }
+
+    #[tokio::test]
+    async fn a_request_naming_another_worker_than_the_jobs_is_rejected() {
+        let (f, fakes, core) = function(json!({})).await;
+        put_job(&fakes, job("e/one", Value::Null, "x")).await;
+        let retry = f.handle(vec![incoming("m3", r#"{"job_id": "e/one", "worker": "gpu"}"#), incoming("m4", r#"{"job_id": "e/one", "worker": "core"}"#)]).await;
+        assert!(retry.is_empty());
+        assert_eq!(fakes.queues.bodies(&core).len(), 1, "only the request naming the job's own worker");
+        let rejected = fakes.events.runs_of("e/one");
+        assert_eq!(rejected.len(), 1);
+        assert!(rejected[0].entry.info.to_string().contains("gpu: job e/one runs on worker core"), "{:?}", rejected[0].entry.info);
+    }
 }

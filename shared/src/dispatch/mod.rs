@@ -33,14 +33,12 @@ pub async fn dispatch(catalog: &Catalog, queue: &dyn WorkQueue, request: &Dispat
     if request.delay_seconds > 900 {
         return Err(Error::config("delay", format!("{} seconds: Must be between 0 and 15 minutes", request.delay_seconds)));
     }
-    let worker = match &request.worker {
-        Some(w) => w.clone(),
-        None => {
-            let job = catalog.job(&request.job_id).await?;
-            job.validate(&Limits::default())?;
-            job.worker
-        }
-    };
+    let job = catalog.job(&request.job_id).await?;
+    job.validate(&Limits::default())?;
+    let worker = job.worker;
+    if let Some(named) = request.worker.as_deref().filter(|w| *w != worker) {
+        return Err(Error::config("worker", format!("{named}: job {} runs on worker {worker}", request.job_id)));
+    }
     let message = WorkerMessage {
         realm: catalog.names().realm.clone(),
         worker: worker.clone(),
