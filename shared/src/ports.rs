@@ -187,6 +187,15 @@ pub trait KeyService: Send + Sync {
     async fn decrypt(&self, ciphertext: &str) -> Result<Vec<u8>>;
 }
 
+/// Secrets: SSM parameters (decrypted) and Secrets Manager secret strings.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// The value of an SSM parameter, decrypted.
+    async fn parameter(&self, name: &str) -> Result<String>;
+    /// The secret string of a Secrets Manager secret.
+    async fn secret(&self, secret_id: &str) -> Result<String>;
+}
+
 /// HTTP POST of JSON to a webhook (Slack).
 #[async_trait]
 pub trait Webhook: Send + Sync {
@@ -298,4 +307,6 @@ pub struct Ports {
     pub keys: std::sync::Arc<dyn KeyService>,
     /// Slack webhooks.
     pub webhook: std::sync::Arc<dyn Webhook>,
+    /// SSM parameters and Secrets Manager.
+    pub secrets: std::sync::Arc<dyn SecretStore>,
 }

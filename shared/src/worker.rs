@@ -321,7 +321,9 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
     std::fs::create_dir_all(&run_root).map_err(|e| Error::io(format!("creating {}", run_root.display()), e))?;
     let ttl = config.seconds("EVENT_TTL", 172_800.0) as i64;
     let recorder = crate::run::events::EventRecorder::new(deps.events.clone(), &names.events_table, &options.worker, ttl, jiff::tz::TimeZone::system());
+    let connections = crate::connections::Connections::new(catalog.clone(), deps.secrets.clone(), config.clone());
     let runner = JobRunner {
+        connections,
         realm,
         worker: options.worker.clone(),
         config,

@@ -4,4 +4,5 @@ mod actions;
 mod aws_adapters;
 mod local_realm;
 mod schedule;
+mod sql;
 mod worker;

@@ -11,6 +11,7 @@ mod item;
 mod kms;
 pub mod provision;
 mod s3;
+mod secrets;
 mod ses;
 mod sns;
 mod sqs;
@@ -27,6 +28,7 @@ pub use ecs::EcsTasks;
 pub use eventbridge::EventBridgeBus;
 pub use kms::KmsKeys;
 pub use s3::S3Blobs;
+pub use secrets::AwsSecrets;
 pub use ses::SesMailer;
 pub use sns::SnsTopics;
 pub use sqs::SqsQueues;
@@ -114,6 +116,10 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     /// KMS.
     pub kms: aws_sdk_kms::Client,
+    /// SSM Parameter Store.
+    pub ssm: aws_sdk_ssm::Client,
+    /// Secrets Manager.
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
 }
 
 impl Clients {
@@ -132,6 +138,8 @@ impl Clients {
             events: aws_sdk_eventbridge::Client::new(config),
             ecs: aws_sdk_ecs::Client::new(config),
             kms: aws_sdk_kms::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
+            secretsmanager: aws_sdk_secretsmanager::Client::new(config),
         }
     }
 
@@ -149,6 +157,7 @@ impl Clients {
             bus: Arc::new(EventBridgeBus::new(self.events.clone())),
             keys: Arc::new(KmsKeys::new(self.kms.clone())),
             webhook,
+            secrets: Arc::new(AwsSecrets::new(self.ssm.clone(), self.secretsmanager.clone())),
         }
     }
 

@@ -341,3 +341,16 @@ pub async fn realm(
     };
     Ok(RealmResources { realm, dispatch_queue_url, actions_queue_url, worker_queue_urls, notices_topic_arn })
 }
+
+/// Stores an SSM parameter (a `SecureString` when `secure`), replacing any value.
+pub async fn put_parameter(clients: &Clients, name: &str, value: &str, secure: bool) -> Result<()> {
+    let kind = if secure { aws_sdk_ssm::types::ParameterType::SecureString } else { aws_sdk_ssm::types::ParameterType::String };
+    clients.ssm.put_parameter().name(name).value(value).r#type(kind).overwrite(true).send().await.map_err(|e| aws_error("ssm", "PutParameter", e))?;
+    Ok(())
+}
+
+/// Creates a Secrets Manager secret holding `secret_string`.
+pub async fn create_secret(clients: &Clients, name: &str, secret_string: &str) -> Result<()> {
+    clients.secretsmanager.create_secret().name(name).secret_string(secret_string).send().await.map_err(|e| aws_error("secretsmanager", "CreateSecret", e))?;
+    Ok(())
+}

@@ -316,6 +316,38 @@ impl crate::ports::KeyService for FakeKeys {
     }
 }
 
+/// SSM parameters and Secrets Manager secrets in memory.
+#[derive(Default)]
+pub struct FakeSecrets {
+    /// Parameter name → value.
+    pub parameters: Mutex<HashMap<String, String>>,
+    /// Secret id → secret string.
+    pub secrets: Mutex<HashMap<String, String>>,
+}
+
+impl FakeSecrets {
+    /// Stores an SSM parameter.
+    pub fn put_parameter(&self, name: &str, value: &str) {
+        self.parameters.lock().unwrap().insert(name.into(), value.into());
+    }
+
+    /// Stores a Secrets Manager secret.
+    pub fn put_secret(&self, id: &str, value: &str) {
+        self.secrets.lock().unwrap().insert(id.into(), value.into());
+    }
+}
+
+#[async_trait]
+impl SecretStore for FakeSecrets {
+    async fn parameter(&self, name: &str) -> Result<String> {
+        self.parameters.lock().unwrap().get(name).cloned().ok_or_else(|| Error::NotFound { what: "parameter", id: name.into() })
+    }
+
+    async fn secret(&self, secret_id: &str) -> Result<String> {
+        self.secrets.lock().unwrap().get(secret_id).cloned().ok_or_else(|| Error::NotFound { what: "secret", id: secret_id.into() })
+    }
+}
+
 /// Webhook posts recorded in memory; every post gets `status`.
 pub struct FakeWebhook {
     /// (url, body) of each post.
@@ -423,6 +455,8 @@ pub struct FakePorts {
     pub notices: std::sync::Arc<FakeNotices>,
     /// Slack.
     pub webhook: std::sync::Arc<FakeWebhook>,
+    /// SSM and Secrets Manager.
+    pub secrets: std::sync::Arc<FakeSecrets>,
 }
 
 impl FakePorts {
@@ -435,6 +469,7 @@ impl FakePorts {
             blobs: std::sync::Arc::default(),
             notices: std::sync::Arc::default(),
             webhook: std::sync::Arc::default(),
+            secrets: std::sync::Arc::default(),
         }
     }
 
@@ -450,6 +485,7 @@ impl FakePorts {
             bus: self.notices.clone(),
             keys: std::sync::Arc::new(FakeKeys),
             webhook: self.webhook.clone(),
+            secrets: self.secrets.clone(),
         }
     }
 }

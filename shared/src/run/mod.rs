@@ -71,6 +71,8 @@ pub struct JobRunner {
     pub dev: bool,
     /// Where action lists go.
     pub actions: Arc<dyn ActionSink>,
+    /// The realm's connections.
+    pub connections: crate::connections::Connections,
 }
 
 /// How a run ended.
@@ -250,6 +252,7 @@ impl JobRunner {
                 renderer: &self.renderer,
                 template_context: render::context_from_json(&template_context),
                 blobs: self.blobs.as_ref(),
+                connections: &self.connections,
                 cancel: cancel.clone(),
             };
             let handled = runners::run(&ctx).await.expect("the type was checked above");

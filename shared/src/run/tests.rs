@@ -42,6 +42,11 @@ fn harness(realm_extra: Value) -> Harness {
         renderer: Renderer::default(),
         run_root: dir.clone(),
         dev: false,
+        connections: crate::connections::Connections::new(
+            crate::catalog::Catalog::new(fakes.tables.clone(), ResourceNames::for_realm("unit")),
+            fakes.secrets.clone(),
+            Config::default(),
+        ),
     };
     Harness { runner, events, blobs, actions: fakes, _dir: dir }
 }

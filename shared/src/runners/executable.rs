@@ -53,6 +53,19 @@ fn make_executable(path: &Path) {
     }
 }
 
+/// Writes a connector script for each `connections` label (§4.6); returns
+/// `LAVA_CONN_<LABEL>` (the script) and `LAVA_CONNID_<LABEL>` (the conn_id) for each.
+async fn connection_env(ctx: &RunContext<'_>, connections: &BTreeMap<String, String>) -> Result<Vec<(String, String)>, String> {
+    let mut vars = Vec::new();
+    for (label, conn_id) in connections {
+        let script = crate::connections::scripts::write_connector(ctx.connections, conn_id, &ctx.run_dir).await?;
+        let label = label.to_ascii_uppercase();
+        vars.push((format!("LAVA_CONN_{label}"), script.display().to_string()));
+        vars.push((format!("LAVA_CONNID_{label}"), conn_id.clone()));
+    }
+    Ok(vars)
+}
+
 /// Renders each word (when Jinja is on).
 fn render_words(ctx: &RunContext<'_>, common: &Common<'_>, words: Vec<String>) -> Result<Vec<String>, String> {
     if !common.jinja {
@@ -65,7 +78,7 @@ fn render_words(ctx: &RunContext<'_>, common: &Common<'_>, words: Vec<String>) -
 /// The environment of an executable job (§0.8): the worker's, the job's `env` (rendered when
 /// Jinja is on; kept as written when it is off, where the original dropped it), the handler's
 /// extras, lava's identity variables, and a private `TMPDIR`.
-fn environment(ctx: &RunContext<'_>, common: &Common<'_>, extras: &[(&str, String)]) -> Result<Vec<(String, String)>, String> {
+fn environment(ctx: &RunContext<'_>, common: &Common<'_>, extras: &[(String, String)], connections: &[(String, String)]) -> Result<Vec<(String, String)>, String> {
     let mut env: BTreeMap<String, String> = std::env::vars().collect();
     let vars = ctx.with_vars(common.vars);
     for (name, value) in common.env {
@@ -78,7 +91,7 @@ fn environment(ctx: &RunContext<'_>, common: &Common<'_>, extras: &[(&str, Strin
     }
     env.insert("LAVA_S3_TMP".into(), ctx.s3tmp.to_string());
     for (k, v) in extras {
-        env.insert(k.to_string(), v.clone());
+        env.insert(k.clone(), v.clone());
     }
     for (k, v) in [
         ("LAVA_REALM", ctx.realm.realm.clone()),
@@ -89,6 +102,9 @@ fn environment(ctx: &RunContext<'_>, common: &Common<'_>, extras: &[(&str, Strin
         ("LAVA_S3_KEY", ctx.realm.s3_key.clone().unwrap_or_default()),
     ] {
         env.insert(k.into(), v);
+    }
+    for (k, v) in connections {
+        env.insert(k.clone(), v.clone());
     }
     if ctx.config.flag("JOB_LOCAL_TMPDIR", true) {
         let tmp = ctx.run_dir.join(format!(".lava.{}.tmp", &uuid::Uuid::new_v4().simple().to_string()[..8]));
@@ -178,7 +194,7 @@ pub async fn run_cmd(ctx: &RunContext<'_>) -> Outcome {
     let mut words = cmdline::split(&payload).map_err(|e| Failure::message(format!("Bad payload: {e}")))?;
     words.extend(params.args.iter().map(ToString::to_string));
     let argv = render_words(ctx, &common, words).map_err(|e| Failure::message(format!("Bad payload: {e}")))?;
-    let env = environment(ctx, &common, &[]).map_err(Failure::message)?;
+    let env = environment(ctx, &common, &[], &[]).map_err(Failure::message)?;
     let limit = timeout(ctx, params.timeout.as_ref(), "CMD_TIMEOUT").map_err(Failure::message)?;
     let (entry, exit, excerpt) = run_one(ctx, argv, env, &ctx.run_dir, "", &payload, limit).await?;
     finish(exit.clone(), vec![entry], excerpt, limit)
@@ -196,7 +212,7 @@ fn finish(exit: Exit, output: Vec<Map<String, Value>>, excerpt: Value, limit: Du
 
 /// Downloads a payload (a key, or every object directly under a `…/` prefix) into a fresh
 /// directory of the run; returns the local files, sorted.
-async fn download_payload(ctx: &RunContext<'_>, payload: &str, index: usize, max_size: u64) -> Result<Vec<PathBuf>, String> {
+pub(crate) async fn download_payload(ctx: &RunContext<'_>, payload: &str, index: usize, max_size: u64) -> Result<Vec<PathBuf>, String> {
     let area = crate::model::S3Location::parse(&ctx.realm.s3_payloads)?;
     let prefix = format!("{}/{payload}", area.key);
     let listing = ctx.blobs.list_objects(&area.bucket, &prefix, Some("/")).await.map_err(|e| e.to_string())?;
@@ -233,7 +249,8 @@ pub async fn run_exe(ctx: &RunContext<'_>) -> Outcome {
     words.extend(params.args.iter().map(ToString::to_string));
     let args = render_words(ctx, &common, words).map_err(|e| Failure::message(format!("Bad payload or args: {e}")))?;
     let s3_payload = format!("{}/{target}", ctx.realm.s3_payloads);
-    let env = environment(ctx, &common, &[("LAVA_S3_PAYLOAD", s3_payload)]).map_err(Failure::message)?;
+    let connections = connection_env(ctx, &params.connections).await.map_err(Failure::message)?;
+    let env = environment(ctx, &common, &[("LAVA_S3_PAYLOAD".into(), s3_payload)], &connections).map_err(Failure::message)?;
     let limit = timeout(ctx, params.timeout.as_ref(), "EXE_TIMEOUT").map_err(Failure::message)?;
     let max = ctx.config.size("EXE_MAX_PAYLOAD_SIZE", 10_000_000);
     let files = download_payload(ctx, &target, 0, max).await.map_err(Failure::message)?;
@@ -284,7 +301,8 @@ pub async fn run_pkg(ctx: &RunContext<'_>) -> Outcome {
     words.extend(params.args.iter().map(ToString::to_string));
     let args = render_words(ctx, &common, words).map_err(|e| Failure::message(format!("Bad command or args: {e}")))?;
     let s3_payload = format!("{}/{}", ctx.realm.s3_payloads, payloads.join(","));
-    let env = environment(ctx, &common, &[("LAVA_S3_PAYLOAD", s3_payload)]).map_err(Failure::message)?;
+    let connections = connection_env(ctx, &params.connections).await.map_err(Failure::message)?;
+    let env = environment(ctx, &common, &[("LAVA_S3_PAYLOAD".into(), s3_payload)], &connections).map_err(Failure::message)?;
     let limit = timeout(ctx, params.timeout.as_ref(), "PKG_TIMEOUT").map_err(Failure::message)?;
     let unpack_limit = Duration::from_secs_f64(ctx.config.seconds("PKG_UNPACK_TIMEOUT", 30.0));
     let max = ctx.config.size("PKG_MAX_PAYLOAD_SIZE", 20_000_000);

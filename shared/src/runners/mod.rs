@@ -58,6 +58,8 @@ pub struct RunContext<'a> {
     pub template_context: JinjaValue,
     /// S3.
     pub blobs: &'a dyn BlobStore,
+    /// The realm's connections.
+    pub connections: &'a crate::connections::Connections,
     /// Becomes true when the worker is shutting down.
     pub cancel: watch::Receiver<bool>,
 }
@@ -89,6 +91,10 @@ impl RunContext<'_> {
 }
 
 /// The job types this worker runs: exactly the types `run` below matches.
+#[cfg(feature = "sql")]
+pub const RUNNABLE_TYPES: &[&str] = &["cmd", "exe", "pkg", "log", "lavasched", "sql", "sqli"];
+/// The job types this worker runs: exactly the types `run` below matches.
+#[cfg(not(feature = "sql"))]
 pub const RUNNABLE_TYPES: &[&str] = &["cmd", "exe", "pkg", "log", "lavasched"];
 
 /// Runs the handler for the job's type; `None` for a type this worker cannot run.
@@ -103,6 +109,10 @@ pub async fn run(ctx: &RunContext<'_>) -> Option<Outcome> {
             Ok(json!({"exit_status": 0}))
         }
         "lavasched" => Ok(json!({"exit_status": 0})),
+        #[cfg(feature = "sql")]
+        "sql" => crate::sql::jobs::run_sql(ctx).await,
+        #[cfg(feature = "sql")]
+        "sqli" => crate::sql::jobs::run_sqli(ctx).await,
         _ => return None,
     })
 }

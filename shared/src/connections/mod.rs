@@ -1,0 +1,309 @@
+//! Connections at run time: a `lava.<realm>.connections` entry with its secrets resolved (SSM
+//! parameters, Secrets Manager), typed database details, and the connector scripts executable
+//! jobs call (`LAVA_CONN_<LABEL>`). Secret values are held in [`Secret`], whose `Debug` and
+//! `Display` never show them.
+
+pub mod scripts;
+
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::catalog::Catalog;
+use crate::error::Error;
+use crate::model::ConnectionEntry;
+use crate::ports::SecretStore;
+use crate::render::Renderer;
+use crate::run::config::Config;
+
+/// A secret value: printed as `***`.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value itself, for the one place that needs it (a driver, a credentials file).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The database engines this worker has drivers and clients for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// PostgreSQL and its variants (psql client).
+    Postgres,
+    /// MySQL and MariaDB (mysql client).
+    MySql,
+    /// SQLite (sqlite3 client); `host` is the database file.
+    Sqlite,
+}
+
+impl Engine {
+    /// The engine of a connection type, if it is a database this worker supports.
+    pub fn of(kind: &str) -> Result<Engine, String> {
+        match kind {
+            "postgres" | "psql" | "postgresql" | "postgres-aurora" | "postgres-rds" | "redshift" | "redshift-serverless" => Ok(Engine::Postgres),
+            "mysql" | "mariadb" | "mysql-aurora" | "mysql-rds" | "mariadb-rds" => Ok(Engine::MySql),
+            "sqlite3" => Ok(Engine::Sqlite),
+            "oracle" | "oracle-rds" | "mssql" => Err(format!("Unsupported connection type - {kind}: this worker has no {kind} driver")),
+            other => Err(format!("Unsupported connection type - {other}")),
+        }
+    }
+
+    /// Subtypes (original driver names) accepted for each engine.
+    fn subtypes(kind: &str) -> &'static [&'static str] {
+        match kind {
+            "redshift" | "redshift-serverless" => &["pg8000", "redshift"],
+            "postgres" | "psql" | "postgresql" | "postgres-aurora" | "postgres-rds" => &["pg8000", "pygresql"],
+            "sqlite3" => &["sqlite3"],
+            _ => &["pymysql"],
+        }
+    }
+}
+
+/// A database connection's details, secrets resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Database {
+    /// The connection id.
+    pub conn_id: String,
+    /// The connection type, lower-cased.
+    pub kind: String,
+    /// The engine.
+    pub engine: Engine,
+    /// Host name (SQLite: the database file).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: Secret,
+    /// Database name.
+    pub database: Option<String>,
+    /// Use TLS.
+    pub ssl: bool,
+    /// CA certificate file (MySQL).
+    pub ca_cert: Option<String>,
+}
+
+/// A connection entry whose secret fields hold their values.
+#[derive(Clone)]
+pub struct Resolved {
+    /// The connection id.
+    pub conn_id: String,
+    /// The connection type, lower-cased.
+    pub kind: String,
+    /// Fields, secrets resolved.
+    pub fields: Map<String, Value>,
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&String> = self.fields.keys().collect();
+        f.debug_struct("Resolved").field("conn_id", &self.conn_id).field("kind", &self.kind).field("fields", &names).finish()
+    }
+}
+
+impl Resolved {
+    fn text(&self, name: &str) -> Option<String> {
+        match self.fields.get(name)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+/// Secrets Manager keys and the connection fields they fill (only where the field is absent).
+const SECRET_FIELDS: &[(&str, &str)] = &[
+    ("username", "user"),
+    ("password", "password"),
+    ("host", "host"),
+    ("port", "port"),
+    ("dbname", "database"),
+    ("dbClusterIdentifier", "description"),
+    ("serviceName", "service_name"),
+    ("sid", "sid"),
+];
+
+/// Looks connections up and resolves their secrets. SSM values are cached per parameter name
+/// for `PARAM_CACHE_TTL` (default 2 minutes).
+pub struct Connections {
+    catalog: Catalog,
+    secrets: Arc<dyn SecretStore>,
+    config: Config,
+    cache: Mutex<HashMap<String, (Instant, Secret)>>,
+}
+
+impl Connections {
+    /// Connections of `catalog`'s realm, secrets from `secrets`.
+    pub fn new(catalog: Catalog, secrets: Arc<dyn SecretStore>, config: Config) -> Self {
+        Connections { catalog, secrets, config, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// The realm's name.
+    pub fn realm(&self) -> &str {
+        &self.catalog.names().realm
+    }
+
+    /// The enabled entry for `conn_id`.
+    pub async fn entry(&self, conn_id: &str) -> Result<ConnectionEntry, String> {
+        let entry = self.catalog.connection(conn_id).await.map_err(|e| match e {
+            Error::NotFound { .. } => format!("{conn_id}: No such connection"),
+            Error::Invalid(v) => format!("{conn_id}: Bad connection record: {v}"),
+            other => format!("{conn_id}: {other}"),
+        })?;
+        if entry.enabled != Some(true) {
+            return Err(format!("Connection {conn_id}: Not enabled"));
+        }
+        Ok(entry)
+    }
+
+    /// The value of an SSM parameter (decrypted), cached.
+    pub async fn parameter(&self, name: &str) -> Result<Secret, String> {
+        let ttl = Duration::from_secs_f64(self.config.seconds("PARAM_CACHE_TTL", 120.0));
+        if let Some((at, value)) = self.cache.lock().expect("cache lock").get(name)
+            && at.elapsed() < ttl
+        {
+            return Ok(value.clone());
+        }
+        let value = Secret::new(self.secrets.parameter(name).await.map_err(|e| match e {
+            Error::NotFound { .. } => format!("SSM parameter {name}: not found"),
+            other => other.to_string(),
+        })?);
+        let mut cache = self.cache.lock().expect("cache lock");
+        let max = self.config.int("PARAM_CACHE_SIZE", 100).max(0) as usize;
+        if cache.len() >= max {
+            cache.clear();
+        }
+        if max > 0 {
+            cache.insert(name.to_string(), (Instant::now(), value.clone()));
+        }
+        Ok(value)
+    }
+
+    /// The entry with its secrets resolved: database `password` from SSM, then missing fields
+    /// from the Secrets Manager secret `secret_id`; generic `ssm` attributes from SSM.
+    pub async fn resolve(&self, conn_id: &str) -> Result<Resolved, String> {
+        let entry = self.entry(conn_id).await?;
+        let kind = entry.kind();
+        let mut fields = entry.fields.clone();
+        let wrap = |e: String| format!("Connection {conn_id}: {e}");
+        let is_database = Engine::of(&kind).is_ok() || matches!(kind.as_str(), "oracle" | "oracle-rds" | "mssql");
+        if is_database && kind != "sqlite3" {
+            if let Some(Value::String(name)) = fields.get("password").cloned() {
+                let value = self.parameter(&name).await.map_err(wrap)?;
+                fields.insert("password".into(), Value::String(value.expose().to_string()));
+            }
+        }
+        if let Some(secret_id) = &entry.secret_id {
+            let text = self.secrets.secret(secret_id).await.map_err(|e| wrap(format!("secret {secret_id}: {e}")))?;
+            let secret: Map<String, Value> =
+                serde_json::from_str(&text).map_err(|_| wrap(format!("secret {secret_id}: the secret string is not a JSON object")))?;
+            for (from, to) in SECRET_FIELDS {
+                if let Some(v) = secret.get(*from)
+                    && fields.get(*to).is_none_or(Value::is_null)
+                {
+                    fields.insert(to.to_string(), v.clone());
+                }
+            }
+        }
+        if kind == "generic" {
+            let attributes = fields.get("attributes").and_then(Value::as_object).cloned().unwrap_or_default();
+            let mut values = Map::new();
+            for (name, spec) in attributes {
+                let value = match &spec {
+                    Value::Object(m) => match m.get("type").and_then(Value::as_str).unwrap_or("local") {
+                        "local" => m.get("value").cloned().unwrap_or(Value::Null),
+                        "ssm" => {
+                            let param = m.get("parameter").and_then(Value::as_str).ok_or_else(|| wrap(format!("attribute {name}: ssm needs a parameter")))?;
+                            Value::String(self.parameter(param).await.map_err(wrap)?.expose().to_string())
+                        }
+                        other => return Err(wrap(format!("attribute {name}: Unknown type {other}"))),
+                    },
+                    scalar => scalar.clone(),
+                };
+                values.insert(name, value);
+            }
+            fields.insert("attributes".into(), Value::Object(values));
+        }
+        Ok(Resolved { conn_id: conn_id.to_string(), kind, fields })
+    }
+
+    /// A database connection's details.
+    pub async fn database(&self, conn_id: &str) -> Result<Database, String> {
+        let resolved = self.resolve(conn_id).await?;
+        database_of(&resolved)
+    }
+}
+
+/// Typed database details from a resolved entry (§4.2 validation).
+pub fn database_of(resolved: &Resolved) -> Result<Database, String> {
+    let conn_id = &resolved.conn_id;
+    let kind = resolved.kind.clone();
+    let engine = Engine::of(&kind).map_err(|e| format!("{conn_id}: {e}"))?;
+    let bad = |reason: String| format!("Connection {conn_id}: {reason}");
+    if let Some(subtype) = resolved.text("subtype")
+        && !Engine::subtypes(&kind).contains(&subtype.as_str())
+    {
+        return Err(bad(format!("Unsupported connection type - {kind} = ({kind}, {subtype})")));
+    }
+    let host = resolved.text("host").ok_or_else(|| bad("host must be specified".into()))?;
+    let port = match resolved.fields.get("port") {
+        Some(Value::Number(n)) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ if engine == Engine::Sqlite => Some(0),
+        _ => return Err(bad("port must be specified".into())),
+    }
+    .ok_or_else(|| bad("port must be an integer port number".into()))?;
+    let user = match resolved.text("user") {
+        Some(u) => u,
+        None if engine == Engine::Sqlite => String::new(),
+        None => return Err(bad("user must be specified".into())),
+    };
+    let password = match resolved.text("password") {
+        Some(p) => Secret::new(p),
+        None if engine == Engine::Sqlite => Secret::default(),
+        None if matches!(kind.as_str(), "postgres-aurora" | "postgres-rds" | "mysql-aurora" | "mysql-rds" | "redshift" | "redshift-serverless") => {
+            return Err(bad("IAM database credentials are not supported by this worker: give a password".into()));
+        }
+        None => return Err(bad("Password must be specified".into())),
+    };
+    let database = resolved.text("database");
+    if engine == Engine::Postgres && database.is_none() {
+        return Err(bad("database must be specified for Postgres".into()));
+    }
+    if engine == Engine::Sqlite && host.contains(['\'', '"', '\\']) {
+        return Err(bad("host must not contain quotes or backslashes".into()));
+    }
+    let ssl = resolved.fields.get("ssl").is_some_and(|v| crate::model::values::parse_config_bool(v).unwrap_or(false));
+    Ok(Database { conn_id: conn_id.clone(), kind, engine, host, port, user, password, database, ssl, ca_cert: resolved.text("ca_cert") })
+}
+
+/// The application name a database session reports (`CONN_APP_NAME`, default
+/// `lv-{{ realm }}-{{ job_id }}`), with quotes and backslashes removed; `None` when the realm,
+/// job id or template is empty.
+pub fn application_name(config: &Config, renderer: &Renderer, realm: &str, job_id: &str, conn_id: &str) -> Option<String> {
+    let template = config.value("CONN_APP_NAME").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "lv-{{ realm }}-{{ job_id }}".into());
+    if realm.is_empty() || job_id.is_empty() || template.is_empty() {
+        return None;
+    }
+    let context = minijinja::context! { realm => realm, job_id => job_id, conn_id => conn_id };
+    let name: String = renderer.render(&template, &context).ok()?.chars().filter(|c| !matches!(c, '\'' | '"' | '\\')).collect();
+    (!name.is_empty()).then_some(name)
+}
+
+#[cfg(test)]
+mod tests;

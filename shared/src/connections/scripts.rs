@@ -1,0 +1,199 @@
+//! Connector scripts (§4.6): for each `connections` label of an executable job, a private
+//! directory `conn.XXXXXX/` (0700) in the run directory holding a `#!/bin/bash` script (0700)
+//! that runs the database's client already logged in, passing its arguments through, and its
+//! credential files (0600). Every value is single-quoted: nothing from a connection entry is
+//! ever interpreted by the shell.
+
+use serde_json::Value;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::{Connections, Database, Engine, Resolved, database_of};
+
+/// `text` as one single-quoted shell word.
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+fn write_private(path: &Path, body: &str, mode: u32) -> Result<(), String> {
+    std::fs::write(path, body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| format!("cannot protect {}: {e}", path.display()))
+}
+
+fn private_dir(parent: &Path) -> Result<PathBuf, String> {
+    let dir = parent.join(format!("conn.{}", &uuid::Uuid::new_v4().simple().to_string()[..6]));
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Resolves `conn_id` and writes its connector under `parent`; returns the script's path.
+pub async fn write_connector(connections: &Connections, conn_id: &str, parent: &Path) -> Result<PathBuf, String> {
+    let resolved = connections.resolve(conn_id).await?;
+    let dir = private_dir(parent)?;
+    let built = match resolved.kind.as_str() {
+        "aws" => aws_script(connections, &resolved, &dir).await,
+        "generic" => generic_script(&resolved, &dir),
+        kind if Engine::of(kind).is_ok() => database_script(&database_of(&resolved)?, &dir),
+        kind => return Err(format!("{conn_id}: Unsupported connection type - {kind}")),
+    };
+    built.map_err(|e| if e.starts_with("Connection ") { e } else { format!("Connection {conn_id}: {e}") })
+}
+
+/// The connector for a database connection.
+pub fn database_script(db: &Database, dir: &Path) -> Result<PathBuf, String> {
+    match db.engine {
+        Engine::Postgres => psql_script(db, dir),
+        Engine::MySql => mysql_script(db, dir),
+        Engine::Sqlite => sqlite_script(db, dir),
+    }
+}
+
+fn pgpass_escape(text: &str) -> String {
+    text.replace('\\', r"\\").replace(':', r"\:")
+}
+
+fn psql_script(db: &Database, dir: &Path) -> Result<PathBuf, String> {
+    let database = db.database.clone().unwrap_or_default();
+    let password = db.password.expose();
+    let credentials = if password.len() < 99 {
+        let pgpass = dir.join(".pgpass");
+        let line = [db.host.as_str(), &db.port.to_string(), &database, &db.user, password].map(pgpass_escape).join(":");
+        write_private(&pgpass, &format!("{line}\n"), 0o600)?;
+        format!("export PGPASSFILE={}", shell_quote(&pgpass.display().to_string()))
+    } else {
+        // Long passwords (IAM tokens) do not fit a .pgpass line.
+        format!("export PGPASSWORD={}", shell_quote(password))
+    };
+    let script = dir.join("psql");
+    let body = format!(
+        "#!/bin/bash\n# lava connector: {conn} (psql)\n{credentials}\nexport PGSSLMODE={mode}\nexport PGAPPNAME=\"${{PGAPPNAME:-lv-${{LAVA_REALM}}-${{LAVA_JOB_ID}}}}\"\nexec psql -h {host} -p {port} -d {db} -U {user} --no-psqlrc --quiet --set ON_ERROR_STOP=on --pset footer=off \"$@\"\n",
+        conn = db.conn_id.replace('\n', " "),
+        mode = if db.ssl { "require" } else { "prefer" },
+        host = shell_quote(&db.host),
+        port = db.port,
+        db = shell_quote(&database),
+        user = shell_quote(&db.user),
+    );
+    write_private(&script, &body, 0o700)?;
+    Ok(script)
+}
+
+fn option_file_value(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', r"\\").replace('"', "\\\"").replace('\n', r"\n"))
+}
+
+/// Whether the `mysql` client is MariaDB's (asked once).
+fn mysql_client_is_mariadb() -> Result<bool, String> {
+    static FLAVOUR: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
+    FLAVOUR
+        .get_or_init(|| {
+            let out = std::process::Command::new("mysql").arg("--version").output().ok()?;
+            out.status.success().then(|| String::from_utf8_lossy(&out.stdout).to_lowercase().contains("mariadb"))
+        })
+        .ok_or_else(|| "No mysql client available".to_string())
+}
+
+fn mysql_script(db: &Database, dir: &Path) -> Result<PathBuf, String> {
+    let mariadb = mysql_client_is_mariadb()?;
+    let iam = db.password.expose().contains("X-Amz-Credential=");
+    if iam && !db.ssl {
+        return Err("SSL is required with IAM database authentication".into());
+    }
+    let conf = dir.join(".mysql.conf");
+    write_private(&conf, &format!("[client]\nuser={}\npassword={}\n", option_file_value(&db.user), option_file_value(db.password.expose())), 0o600)?;
+    let mut options = vec![
+        format!("--defaults-file={}", shell_quote(&conf.display().to_string())),
+        "--batch".into(),
+        format!("--host={}", shell_quote(&db.host)),
+        format!("--port={}", db.port),
+        "--connect-timeout=10".into(),
+    ];
+    if let Some(database) = &db.database {
+        options.push(format!("--database={}", shell_quote(database)));
+    }
+    if db.ssl {
+        options.push(if mariadb { "--ssl".into() } else { "--ssl-mode=required".into() });
+    }
+    if let Some(ca) = &db.ca_cert {
+        options.push(format!("--ssl-ca={}", shell_quote(ca)));
+    }
+    if iam && !mariadb {
+        options.push("--enable-cleartext-plugin".into());
+    }
+    let script = dir.join("mysql");
+    write_private(&script, &format!("#!/bin/bash\n# lava connector: {} (mysql)\nexec mysql {} \"$@\"\n", db.conn_id.replace('\n', " "), options.join(" ")), 0o700)?;
+    Ok(script)
+}
+
+fn sqlite_script(db: &Database, dir: &Path) -> Result<PathBuf, String> {
+    if db.host.starts_with("s3://") {
+        return Err("SQLite databases in S3 are not supported by connector scripts in this release".into());
+    }
+    let script = dir.join("sqlite3");
+    let body = format!(
+        "#!/bin/bash\n# lava connector: {} (sqlite3)\nsqlite3 -bail -batch \"$@\" {} || exit 3\n",
+        db.conn_id.replace('\n', " "),
+        shell_quote(&db.host)
+    );
+    write_private(&script, &body, 0o700)?;
+    Ok(script)
+}
+
+/// Python's `str()` of a JSON value (as the original wrote generic attribute values).
+fn python_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Null => "None".into(),
+        other => other.to_string(),
+    }
+}
+
+fn generic_script(resolved: &Resolved, dir: &Path) -> Result<PathBuf, String> {
+    let values = dir.join("values");
+    std::fs::DirBuilder::new().mode(0o700).create(&values).map_err(|e| format!("cannot create {}: {e}", values.display()))?;
+    if let Some(Value::Object(attributes)) = resolved.fields.get("attributes") {
+        for (name, value) in attributes {
+            write_private(&values.join(name), &python_text(value), 0o600)?;
+        }
+    }
+    let script = dir.join("get-attr-value");
+    let body = format!(
+        "#!/bin/bash\n# lava connector: {conn} (generic)\nif [ $# -ne 1 ]; then\n    echo \"Usage: $(basename \"$0\") attribute-name\" >&2\n    exit 1\nfi\ncase \"$1\" in\n    */* | .* | '') echo \"$1: No such parameter\" >&2; exit 1 ;;\nesac\nif [ ! -f {values}/\"$1\" ]; then\n    echo \"$1: No such parameter\" >&2\n    exit 1\nfi\ncat {values}/\"$1\"\n",
+        conn = resolved.conn_id.replace('\n', " "),
+        values = shell_quote(&values.display().to_string()),
+    );
+    write_private(&script, &body, 0o700)?;
+    Ok(script)
+}
+
+async fn aws_script(connections: &Connections, resolved: &Resolved, dir: &Path) -> Result<PathBuf, String> {
+    let keys = match resolved.fields.get("access_keys") {
+        Some(Value::String(name)) => connections.parameter(name).await?,
+        _ if resolved.fields.contains_key("role_arn") => return Err("role_arn aws connections are not supported by this release; use access_keys".into()),
+        _ => return Err("One of access_keys or role_arn is required".into()),
+    };
+    let (id, secret) = keys
+        .expose()
+        .split_once(',')
+        .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        .ok_or_else(|| format!("{}: Must be in format \"access_key_id,access_secret_key\"", resolved.text("access_keys").unwrap_or_default()))?;
+    let region = resolved
+        .text("region")
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .unwrap_or_else(|| "us-east-1".into());
+    let conf = dir.join(".aws_config");
+    let body = format!("[profile lava]\ns3 =\n    signature_version = s3v4\nregion = {region}\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n");
+    write_private(&conf, &body, 0o600)?;
+    let script = dir.join("aws");
+    let text = format!(
+        "#!/bin/bash\n# lava connector: {} (aws)\nexport AWS_CONFIG_FILE={}\nunset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN\nexec aws --profile lava \"$@\"\n",
+        resolved.conn_id.replace('\n', " "),
+        shell_quote(&conf.display().to_string())
+    );
+    write_private(&script, &text, 0o700)?;
+    Ok(script)
+}

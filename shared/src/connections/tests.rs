@@ -1,0 +1,110 @@
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+use super::scripts::{shell_quote, write_connector};
+use super::*;
+use crate::fake::FakePorts;
+use crate::names::ResourceNames;
+use crate::ports::TableStore;
+
+async fn connections(entries: &[Value]) -> (Connections, FakePorts) {
+    let names = ResourceNames::for_realm("dev");
+    let fakes = FakePorts::for_realm(&names);
+    for e in entries {
+        fakes.tables.put_item("lava.dev.connections", e.as_object().unwrap().clone()).await.unwrap();
+    }
+    let catalog = Catalog::new(fakes.tables.clone(), names);
+    (Connections::new(catalog, fakes.secrets.clone() as Arc<dyn SecretStore>, Config::default()), fakes)
+}
+
+#[tokio::test]
+async fn passwords_come_from_ssm_and_missing_fields_from_the_secret() {
+    let (c, fakes) = connections(&[
+        json!({"conn_id": "pg", "type": "postgres", "enabled": true, "host": "db.x", "port": "5432", "user": "etl", "database": "dw", "password": "/lava/dev/pg"}),
+        json!({"conn_id": "my", "type": "MariaDB", "enabled": true, "secret_id": "lava/my", "user": "mine"}),
+    ])
+    .await;
+    fakes.secrets.put_parameter("/lava/dev/pg", "s3cr:et");
+    fakes.secrets.put_secret("lava/my", r#"{"username": "theirs", "password": "pw2", "host": "h2", "port": 3307, "dbname": "d2"}"#);
+    let pg = c.database("pg").await.unwrap();
+    assert_eq!((pg.engine, pg.port, pg.password.expose(), pg.database.as_deref()), (Engine::Postgres, 5432, "s3cr:et", Some("dw")));
+    assert_eq!(format!("{pg:?}").contains("s3cr"), false, "Debug never shows the password: {pg:?}");
+    let my = c.database("my").await.unwrap();
+    assert_eq!((my.engine, my.user.as_str(), my.password.expose(), my.host.as_str(), my.port), (Engine::MySql, "mine", "pw2", "h2", 3307));
+}
+
+#[tokio::test]
+async fn unusable_connections_say_why() {
+    let (c, fakes) = connections(&[
+        json!({"conn_id": "off", "type": "postgres", "enabled": false, "host": "h", "port": 1, "user": "u", "database": "d", "password": "/p"}),
+        json!({"conn_id": "nopw", "type": "mysql", "enabled": true, "host": "h", "port": 1, "user": "u", "database": "d"}),
+        json!({"conn_id": "nodb", "type": "postgres", "enabled": true, "host": "h", "port": 1, "user": "u", "password": "/p"}),
+        json!({"conn_id": "ora", "type": "oracle", "enabled": true, "host": "h", "port": 1, "user": "u", "database": "d", "password": "/p"}),
+        json!({"conn_id": "sub", "type": "postgres", "enabled": true, "subtype": "odbc", "host": "h", "port": 1, "user": "u", "database": "d"}),
+    ])
+    .await;
+    fakes.secrets.put_parameter("/p", "pw");
+    let err = |id: &'static str| {
+        let c = &c;
+        async move { c.database(id).await.unwrap_err() }
+    };
+    assert_eq!(err("missing").await, "missing: No such connection");
+    assert_eq!(err("off").await, "Connection off: Not enabled");
+    assert_eq!(err("nopw").await, "Connection nopw: Password must be specified");
+    assert_eq!(err("nodb").await, "Connection nodb: database must be specified for Postgres");
+    assert!(err("ora").await.contains("Unsupported connection type - oracle"));
+    assert_eq!(err("sub").await, "Connection sub: Unsupported connection type - postgres = (postgres, odbc)");
+}
+
+#[tokio::test]
+async fn generic_connector_prints_each_attribute() {
+    let (c, fakes) = connections(&[json!({"conn_id": "gen", "type": "generic", "enabled": true, "attributes": {
+        "a": "plain", "n": 30, "flag": true, "key": {"type": "ssm", "parameter": "/lava/dev/key"}, "loc": {"value": "x y"}}})])
+    .await;
+    fakes.secrets.put_parameter("/lava/dev/key", "k-123");
+    let dir = tempdir();
+    let script = write_connector(&c, "gen", &dir).await.unwrap();
+    let run = |arg: &[&str]| std::process::Command::new(&script).args(arg).output().unwrap();
+    for (name, want) in [("a", "plain"), ("n", "30"), ("flag", "True"), ("key", "k-123"), ("loc", "x y")] {
+        let out = run(&[name]);
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+    }
+    let out = run(&["nope"]);
+    assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stderr).trim()), (Some(1), "nope: No such parameter"));
+    assert_eq!(run(&[]).status.code(), Some(1));
+    assert_eq!(run(&["../values/a"]).status.code(), Some(1));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&script), mode(script.parent().unwrap()), mode(&script.parent().unwrap().join("values/key"))), (0o700, 0o700, 0o600));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn database_scripts_quote_every_value() {
+    let (c, fakes) = connections(&[json!({"conn_id": "pg", "type": "postgres", "enabled": true, "host": "h'; rm -rf /; '", "port": 5432, "user": "u:1", "database": "d", "password": "/pw"})]).await;
+    fakes.secrets.put_parameter("/pw", "a:b\\c");
+    let dir = tempdir();
+    let script = write_connector(&c, "pg", &dir).await.unwrap();
+    let body = std::fs::read_to_string(&script).unwrap();
+    assert!(body.contains(&format!("-h {}", shell_quote("h'; rm -rf /; '"))), "{body}");
+    assert!(!body.contains("a:b"), "the password is only in .pgpass");
+    let pgpass = std::fs::read_to_string(script.parent().unwrap().join(".pgpass")).unwrap();
+    assert_eq!(pgpass, "h'; rm -rf /; ':5432:d:u\\:1:a\\:b\\\\c\n");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn application_names_follow_the_template() {
+    let r = Renderer::default();
+    assert_eq!(application_name(&Config::default(), &r, "prod", "a/b", "c").as_deref(), Some("lv-prod-a/b"));
+    let config = Config::new(vec![("LAVA_CONN_APP_NAME".into(), "x-{{ conn_id }}'\"".into())], None);
+    assert_eq!(application_name(&config, &r, "prod", "a/b", "c").as_deref(), Some("x-c"));
+    assert_eq!(application_name(&Config::default(), &r, "", "a/b", "c"), None);
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lava-conn-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -1,0 +1,332 @@
+//! Database sessions over sqlx (PostgreSQL, MySQL/MariaDB, SQLite). Statements run as plain
+//! text with no bind parameters (the simple/text protocols), so values arrive as the server
+//! prints them and are turned into the text Python's `str()` gives for the original's drivers
+//! (pg8000, PyMySQL, sqlite3): `True`/`False`, `2024-01-02 03:04:05.120000+00:00`, `b'…'`.
+
+use futures_util::TryStreamExt;
+use sqlx::{AssertSqlSafe, Column, Connection, Either, Executor, Row, SqlSafeStr, TypeInfo, ValueRef};
+use std::time::Duration;
+
+use super::csv::Field;
+use crate::connections::{Database, Engine};
+
+/// An open session.
+pub enum Session {
+    /// PostgreSQL.
+    Postgres(sqlx::PgConnection),
+    /// MySQL or MariaDB.
+    MySql(sqlx::MySqlConnection),
+    /// SQLite.
+    Sqlite(sqlx::SqliteConnection),
+}
+
+/// What a statement produced, told to a [`RowSink`] as it streams.
+pub trait RowSink: Send {
+    /// The statement returns rows with these column names (called once, before any row).
+    fn columns(&mut self, names: &[String]) -> Result<(), String>;
+    /// One row.
+    fn row(&mut self, fields: Vec<Field>) -> Result<(), String>;
+}
+
+fn db_error(e: sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => d.message().to_string(),
+        other => other.to_string(),
+    }
+}
+
+impl Session {
+    /// Connects (in autocommit mode: [`Session::begin`] starts a transaction).
+    pub async fn connect(db: &Database, application_name: Option<&str>, timeout: Duration) -> Result<Session, String> {
+        let connecting = async {
+            Ok::<_, sqlx::Error>(match db.engine {
+                Engine::Postgres => {
+                    let mut options = sqlx::postgres::PgConnectOptions::new_without_pgpass()
+                        .host(&db.host)
+                        .port(db.port)
+                        .username(&db.user)
+                        .password(db.password.expose())
+                        .database(db.database.as_deref().unwrap_or_default())
+                        .ssl_mode(if db.ssl { sqlx::postgres::PgSslMode::Require } else { sqlx::postgres::PgSslMode::Prefer })
+                        .statement_cache_capacity(0);
+                    if let Some(name) = application_name {
+                        options = options.application_name(&name.chars().take(63).collect::<String>());
+                    }
+                    Session::Postgres(sqlx::PgConnection::connect_with(&options).await?)
+                }
+                Engine::MySql => {
+                    let mut options = sqlx::mysql::MySqlConnectOptions::new()
+                        .host(&db.host)
+                        .port(db.port)
+                        .username(&db.user)
+                        .password(db.password.expose())
+                        .ssl_mode(if db.ssl { sqlx::mysql::MySqlSslMode::Required } else { sqlx::mysql::MySqlSslMode::Preferred })
+                        .statement_cache_capacity(0);
+                    if let Some(database) = &db.database {
+                        options = options.database(database);
+                    }
+                    if let Some(ca) = db.ca_cert.as_ref().filter(|_| db.ssl) {
+                        options = options.ssl_ca(ca);
+                    }
+                    Session::MySql(sqlx::MySqlConnection::connect_with(&options).await?)
+                }
+                Engine::Sqlite => {
+                    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&db.host).create_if_missing(true).statement_cache_capacity(0);
+                    Session::Sqlite(sqlx::SqliteConnection::connect_with(&options).await?)
+                }
+            })
+        };
+        match tokio::time::timeout(timeout, connecting).await {
+            Ok(result) => result.map_err(|e| format!("Cannot connect to {}: {}", db.conn_id, db_error(e))),
+            Err(_) => Err(format!("Cannot connect to {}: timed out after {} seconds", db.conn_id, timeout.as_secs())),
+        }
+    }
+
+    /// Starts a transaction (§4.4): `START TRANSACTION` on MySQL, `BEGIN` elsewhere.
+    pub async fn begin(&mut self) -> Result<(), String> {
+        let statement = if matches!(self, Session::MySql(_)) { "START TRANSACTION" } else { "BEGIN" };
+        self.execute_quietly(statement).await
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(&mut self) -> Result<(), String> {
+        self.execute_quietly("COMMIT").await
+    }
+
+    /// Rolls the transaction back.
+    pub async fn rollback(&mut self) -> Result<(), String> {
+        self.execute_quietly("ROLLBACK").await
+    }
+
+    async fn execute_quietly(&mut self, statement: &'static str) -> Result<(), String> {
+        let query = sqlx::raw_sql(statement);
+        match self {
+            Session::Postgres(c) => query.execute(c).await.map(|_| ()),
+            Session::MySql(c) => query.execute(c).await.map(|_| ()),
+            Session::Sqlite(c) => query.execute(c).await.map(|_| ()),
+        }
+        .map_err(db_error)
+    }
+
+    /// Closes the session.
+    pub async fn close(self) {
+        let _ = match self {
+            Session::Postgres(c) => c.close().await,
+            Session::MySql(c) => c.close().await,
+            Session::Sqlite(c) => c.close().await,
+        };
+    }
+
+    /// Runs one statement; rows (and, first, the column names) go to `sink`. Returns whether
+    /// the statement produced a result set (even one with no rows).
+    pub async fn run(&mut self, statement: &str, sink: &mut dyn RowSink) -> Result<bool, String> {
+        match self {
+            Session::Postgres(c) => stream(c, statement, sink, postgres_field).await,
+            Session::MySql(c) => stream(c, statement, sink, mysql_field).await,
+            Session::Sqlite(c) => stream(c, statement, sink, sqlite_field).await,
+        }
+    }
+}
+
+/// Streams a statement's rows into `sink`. A statement that returned no rows and changed none
+/// is prepared to learn whether it has a result description (a `SELECT` matching nothing).
+async fn stream<'c, DB, C>(conn: &'c mut C, statement: &str, sink: &mut dyn RowSink, field: fn(&DB::Row, usize) -> Field) -> Result<bool, String>
+where
+    DB: sqlx::Database,
+    for<'e> &'e mut C: Executor<'e, Database = DB>,
+    DB::QueryResult: RowsAffected,
+{
+    let mut described = false;
+    let mut affected = 0;
+    {
+        let mut results = sqlx::raw_sql(AssertSqlSafe(statement.to_string())).fetch_many(&mut *conn);
+        while let Some(item) = results.try_next().await.map_err(db_error)? {
+            match item {
+                Either::Left(done) => affected += done.affected(),
+                Either::Right(row) => {
+                    if !described {
+                        let names: Vec<String> = row.columns().iter().map(|c| c.name().to_string()).collect();
+                        sink.columns(&names)?;
+                        described = true;
+                    }
+                    sink.row((0..row.len()).map(|i| field(&row, i)).collect())?;
+                }
+            }
+        }
+    }
+    if !described && affected == 0 {
+        use sqlx::Statement;
+        if let Ok(prepared) = (&mut *conn).prepare(AssertSqlSafe(statement.to_string()).into_sql_str()).await {
+            let names: Vec<String> = prepared.columns().iter().map(|c| c.name().to_string()).collect();
+            if !names.is_empty() {
+                sink.columns(&names)?;
+                described = true;
+            }
+        }
+    }
+    Ok(described)
+}
+
+/// The rows-affected count of any engine's query result.
+pub trait RowsAffected {
+    /// Rows changed.
+    fn affected(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl RowsAffected for sqlx::mysql::MySqlQueryResult {
+    fn affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+/// Python's `repr()` of bytes.
+pub fn bytes_repr(bytes: &[u8]) -> String {
+    let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') { '"' } else { '\'' };
+    let mut out = format!("b{quote}");
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b if b as char == quote => {
+                out.push('\\');
+                out.push(quote);
+            }
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// A server's timestamp text as Python prints a datetime: microseconds as six digits, a UTC
+/// offset as `+HH:MM`.
+pub fn python_timestamp(text: &str) -> String {
+    let (main, offset) = match text.rfind(['+', '-']).filter(|&i| i > 10 && text[..i].contains(':')) {
+        Some(i) => (&text[..i], Some(&text[i..])),
+        None => (text, None),
+    };
+    let mut out = match main.split_once('.') {
+        Some((whole, fraction)) => {
+            let digits: String = fraction.chars().chain(std::iter::repeat('0')).take(6).collect();
+            if digits == "000000" { whole.to_string() } else { format!("{whole}.{digits}") }
+        }
+        None => main.to_string(),
+    };
+    if let Some(offset) = offset {
+        out.push_str(offset);
+        if offset.len() == 3 {
+            out.push_str(":00");
+        }
+    }
+    out
+}
+
+fn float_field(text: &str) -> Field {
+    match text {
+        "Infinity" | "inf" => Field::number("inf"),
+        "-Infinity" | "-inf" => Field::number("-inf"),
+        "NaN" | "nan" => Field::number("nan"),
+        t => match t.parse::<f64>() {
+            Ok(f) => Field::number(crate::render::python::float_text(f)),
+            Err(_) => Field::text(t),
+        },
+    }
+}
+
+fn json_field(text: &str) -> Field {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => Field::text(crate::render::python::display(&crate::render::from_json(&v))),
+        Err(_) => Field::text(text),
+    }
+}
+
+fn postgres_field(row: &sqlx::postgres::PgRow, i: usize) -> Field {
+    let Ok(value) = row.try_get_raw(i) else { return Field::null() };
+    if value.is_null() {
+        return Field::null();
+    }
+    let kind = value.type_info().name().to_string();
+    let text: &str = row.try_get_unchecked(i).unwrap_or_default();
+    match kind.as_str() {
+        "BOOL" => Field::number(if text == "t" { "True" } else { "False" }),
+        "INT2" | "INT4" | "INT8" | "OID" | "NUMERIC" => Field::number(text),
+        "FLOAT4" | "FLOAT8" => float_field(text),
+        "TIMESTAMP" | "TIMESTAMPTZ" | "TIME" | "TIMETZ" => Field::text(python_timestamp(text)),
+        "BYTEA" => {
+            let hex = text.strip_prefix("\\x").unwrap_or(text);
+            let bytes: Vec<u8> = (0..hex.len() / 2).filter_map(|k| u8::from_str_radix(&hex[2 * k..2 * k + 2], 16).ok()).collect();
+            Field::text(bytes_repr(&bytes))
+        }
+        "JSON" | "JSONB" => json_field(text),
+        _ => Field::text(text),
+    }
+}
+
+fn mysql_field(row: &sqlx::mysql::MySqlRow, i: usize) -> Field {
+    let Ok(value) = row.try_get_raw(i) else { return Field::null() };
+    if value.is_null() {
+        return Field::null();
+    }
+    let kind = value.type_info().name().to_string();
+    let binary = matches!(kind.as_str(), "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" | "BIT");
+    if binary {
+        let bytes: &[u8] = row.try_get_unchecked(i).unwrap_or_default();
+        return Field::text(bytes_repr(bytes));
+    }
+    let text: &str = row.try_get_unchecked(i).unwrap_or_default();
+    match kind.as_str() {
+        "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" | "DECIMAL" | "TINYINT UNSIGNED" | "SMALLINT UNSIGNED"
+        | "MEDIUMINT UNSIGNED" | "INT UNSIGNED" | "BIGINT UNSIGNED" => Field::number(text),
+        "FLOAT" | "DOUBLE" => float_field(text),
+        "DATETIME" | "TIMESTAMP" | "TIME" => Field::text(python_timestamp(text)),
+        _ => Field::text(text),
+    }
+}
+
+fn sqlite_field(row: &sqlx::sqlite::SqliteRow, i: usize) -> Field {
+    let Ok(value) = row.try_get_raw(i) else { return Field::null() };
+    if value.is_null() {
+        return Field::null();
+    }
+    let kind = value.type_info().name().to_string();
+    match kind.as_str() {
+        "INTEGER" => Field::number(row.try_get_unchecked::<i64, _>(i).map(|n| n.to_string()).unwrap_or_default()),
+        "REAL" => Field::number(row.try_get_unchecked::<f64, _>(i).map(crate::render::python::float_text).unwrap_or_default()),
+        "BLOB" => Field::text(bytes_repr(row.try_get_unchecked::<&[u8], _>(i).unwrap_or_default())),
+        _ => Field::text(row.try_get_unchecked::<&str, _>(i).unwrap_or_default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_print_as_python_prints_them() {
+        assert_eq!(bytes_repr(b"hi\x00'"), "b\"hi\\x00'\"");
+        assert_eq!(bytes_repr(b"a\\b\n"), "b'a\\\\b\\n'");
+        assert_eq!(python_timestamp("2024-01-02 03:04:05.12+00"), "2024-01-02 03:04:05.120000+00:00");
+        assert_eq!(python_timestamp("2024-01-02 03:04:05+05:30"), "2024-01-02 03:04:05+05:30");
+        assert_eq!(python_timestamp("2024-01-02 03:04:05.000"), "2024-01-02 03:04:05");
+        assert_eq!(python_timestamp("2024-01-02 03:04:05-08"), "2024-01-02 03:04:05-08:00");
+        assert_eq!(python_timestamp("10:11:12.5"), "10:11:12.500000");
+        assert_eq!(float_field("1e20").text.as_deref(), Some("1e+20"));
+        assert_eq!(float_field("2").text.as_deref(), Some("2.0"));
+        assert_eq!(json_field(r#"{"a": [1, true, null]}"#).text.as_deref(), Some("{'a': [1, True, None]}"));
+    }
+}

@@ -1,0 +1,218 @@
+//! `sql` (statements from S3 payload files) and `sqli` (inline statements) jobs (§2.3, §2.7):
+//! split, render each statement, run it with no bind parameters, write each result set to a
+//! CSV file `<key>.<n>.out` in the run directory and the realm's S3 temp area.
+
+use serde_json::{Map, Value, json};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::csv::{CsvFormat, Field, Quoting, dialect_terminator};
+use super::driver::{RowSink, Session};
+use super::split::split;
+use crate::model::params::{JobParameters, SqlParams};
+use crate::runners::{Failure, Outcome, RunContext};
+
+/// The checked options of a sql/sqli job.
+struct Options {
+    format: CsvFormat,
+    header: bool,
+    jinja: bool,
+    raw: bool,
+    transaction: bool,
+    output: Option<String>,
+}
+
+fn single_char(name: &str, value: Option<String>) -> Result<Option<char>, String> {
+    match value {
+        None => Ok(None),
+        Some(v) => {
+            let mut chars = v.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => Ok(Some(c)),
+                _ => Err(format!("Bad {name}: {v:?}: must be a single character")),
+            }
+        }
+    }
+}
+
+/// Parameter, else `SQL_<NAME>` config, else the default.
+fn setting(ctx: &RunContext<'_>, param: &Option<String>, name: &str, default: Option<&str>) -> Option<String> {
+    param
+        .clone()
+        .or_else(|| ctx.config.value(&format!("SQL_{}", name.to_ascii_uppercase())).and_then(|v| v.as_str().map(str::to_string)))
+        .or(default.map(str::to_string))
+}
+
+fn options(ctx: &RunContext<'_>, p: &SqlParams) -> Result<Options, String> {
+    let quoting = Quoting::parse(&setting(ctx, &p.quoting, "quoting", Some("minimal")).unwrap_or_default())?;
+    let dialect = setting(ctx, &p.dialect, "dialect", Some("excel")).unwrap_or_default();
+    let format = CsvFormat {
+        delimiter: single_char("delimiter", setting(ctx, &p.delimiter, "delimiter", Some("|")))?.unwrap_or('|'),
+        quotechar: single_char("quotechar", setting(ctx, &p.quotechar, "quotechar", Some("\"")))?.unwrap_or('"'),
+        escapechar: single_char("escapechar", setting(ctx, &p.escapechar, "escapechar", None))?,
+        doublequote: p.doublequote.map(|f| f.0).unwrap_or_else(|| ctx.config.flag("SQL_DOUBLEQUOTE", false)),
+        quoting,
+        lineterminator: dialect_terminator(&dialect)?,
+    };
+    if let Some(size) = p.batch_size
+        && size < 1
+    {
+        return Err(format!("Bad batch_size: {size}: must be at least 1"));
+    }
+    Ok(Options {
+        format,
+        header: p.header.is_some_and(|f| f.0),
+        jinja: p.jinja.is_none_or(|f| f.0),
+        raw: p.raw.is_some_and(|f| f.0),
+        transaction: p.transaction.is_some_and(|f| f.0),
+        output: p.output.clone(),
+    })
+}
+
+/// Writes a result set as CSV to a local file.
+struct CsvFile {
+    format: CsvFormat,
+    header: bool,
+    path: PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    line: String,
+}
+
+impl CsvFile {
+    fn write(&mut self, fields: &[Field]) -> Result<(), String> {
+        self.line.clear();
+        self.format.write_row(fields, &mut self.line)?;
+        let file = self.file.as_mut().ok_or("no output file")?;
+        file.write_all(self.line.as_bytes()).map_err(|e| format!("Cannot write {}: {e}", self.path.display()))
+    }
+}
+
+impl RowSink for CsvFile {
+    fn columns(&mut self, names: &[String]) -> Result<(), String> {
+        let file = std::fs::File::create(&self.path).map_err(|e| format!("Cannot create {}: {e}", self.path.display()))?;
+        self.file = Some(std::io::BufWriter::new(file));
+        if self.header {
+            let fields: Vec<Field> = names.iter().map(|n| Field::text(n.clone())).collect();
+            self.write(&fields)?;
+        }
+        Ok(())
+    }
+
+    fn row(&mut self, fields: Vec<Field>) -> Result<(), String> {
+        self.write(&fields)
+    }
+}
+
+/// A unit of SQL: its result key (payload basename, or the element index for sqli) and text.
+struct Source {
+    key: String,
+    text: String,
+}
+
+/// `sql`: statements from the payload files.
+pub async fn run_sql(ctx: &RunContext<'_>) -> Outcome {
+    let payloads: Vec<String> = match &ctx.spec.payload {
+        Some(Value::String(s)) if !s.trim().is_empty() => vec![s.trim().to_string()],
+        Some(Value::Array(items)) if !items.is_empty() => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => return Err(Failure::message("Bad payload: must be an S3 key or prefix, or a list of them")),
+    };
+    let max = ctx.config.size("SQL_MAX_PAYLOAD_SIZE", 100_000);
+    let mut files = Vec::new();
+    for (i, payload) in payloads.iter().enumerate() {
+        files.extend(crate::runners::executable::download_payload(ctx, payload, i, max).await.map_err(Failure::message)?);
+    }
+    let mut sources = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|e| Failure::message(format!("Cannot read {}: {e}", file.display())))?;
+        sources.push(Source { key: file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(), text });
+    }
+    run_sources(ctx, sources).await
+}
+
+/// `sqli`: statements given inline (a string or a list of strings).
+pub async fn run_sqli(ctx: &RunContext<'_>) -> Outcome {
+    let texts: Vec<String> = match &ctx.spec.payload {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => return Err(Failure::message("Bad payload: must be string or list of strings")),
+    };
+    run_sources(ctx, texts.into_iter().enumerate().map(|(m, text)| Source { key: m.to_string(), text }).collect()).await
+}
+
+async fn run_sources(ctx: &RunContext<'_>, sources: Vec<Source>) -> Outcome {
+    let typed = ctx.spec.typed_parameters().map_err(|e| Failure::message(format!("Bad job parameters: {e}")))?;
+    let JobParameters::Sql(params) = typed else { return Err(Failure::message("Bad job parameters")) };
+    let options = options(ctx, &params).map_err(Failure::message)?;
+    let db = ctx.connections.database(&params.conn_id).await.map_err(Failure::message)?;
+    let app = crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, &params.conn_id);
+    let connect_timeout = Duration::from_secs_f64(ctx.config.seconds("SQL_CONNECT_TIMEOUT", 30.0));
+    let mut session = Session::connect(&db, app.as_deref(), connect_timeout).await.map_err(Failure::message)?;
+    let outcome = run_statements(ctx, &mut session, &options, &params.vars, sources).await;
+    let outcome = match outcome {
+        Ok(output) if options.transaction => match session.commit().await {
+            Ok(()) => Ok(output),
+            Err(e) => Err(e),
+        },
+        Ok(output) => Ok(output),
+        Err(e) => {
+            if options.transaction
+                && let Err(rollback) = session.rollback().await
+            {
+                tracing::warn!(job_id = %ctx.spec.job_id, error = %rollback, "Rollback failed.");
+            }
+            Err(e)
+        }
+    };
+    session.close().await;
+    outcome.map(|output| json!({"exit_status": 0, "output": output})).map_err(Failure::message)
+}
+
+async fn run_statements(ctx: &RunContext<'_>, session: &mut Session, options: &Options, vars: &Map<String, Value>, sources: Vec<Source>) -> Result<Value, String> {
+    if options.transaction {
+        session.begin().await?;
+    }
+    let local_dir = match &options.output {
+        Some(sub) => ctx.run_dir.join(sub),
+        None => ctx.run_dir.clone(),
+    };
+    std::fs::create_dir_all(&local_dir).map_err(|e| format!("Cannot create {}: {e}", local_dir.display()))?;
+    let template_vars = ctx.with_vars(vars);
+    let suffix = ctx.config.value("SQL_OUTPUT_SUFFIX").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| ".out".into());
+    let mut output = Map::new();
+    for source in sources {
+        let mut uris = Vec::new();
+        let statements = if options.raw { vec![source.text.clone()] } else { split(&source.text) };
+        for (n, statement) in statements.iter().enumerate() {
+            let rendered = if options.jinja { ctx.renderer.render(statement, &template_vars)? } else { statement.clone() };
+            let statement = rendered.trim().trim_end_matches(|c: char| c == ';' || c.is_whitespace()).trim();
+            if statement.is_empty() {
+                continue;
+            }
+            let name = format!("{}.{n}{suffix}", source.key);
+            let mut sink = CsvFile { format: options.format.clone(), header: options.header, path: local_dir.join(&name), file: None, line: String::new() };
+            let described = session.run(statement, &mut sink).await?;
+            if described && let Some(mut file) = sink.file.take() {
+                file.flush().map_err(|e| format!("Cannot write {}: {e}", sink.path.display()))?;
+                drop(file);
+                uris.push(Value::String(upload(ctx, &sink.path, options.output.as_deref(), &name).await?));
+            }
+        }
+        output.insert(source.key, Value::Array(uris));
+    }
+    Ok(Value::Object(output))
+}
+
+/// Uploads a result file (even an empty one) to `<s3tmp>[/<output>]/<name>`.
+async fn upload(ctx: &RunContext<'_>, path: &Path, output: Option<&str>, name: &str) -> Result<String, String> {
+    let body = std::fs::read(path).map_err(|e| format!("Cannot read {}: {e}", path.display()))?;
+    let mut key = ctx.s3tmp.key.clone();
+    for part in [output, Some(name)].into_iter().flatten() {
+        if !key.is_empty() {
+            key.push('/');
+        }
+        key.push_str(part);
+    }
+    ctx.blobs.put_object(&ctx.s3tmp.bucket, &key, body, &ctx.encryption()).await.map_err(|e| format!("Cannot upload {} to s3://{}/{key}: {e}", path.display(), ctx.s3tmp.bucket))?;
+    Ok(format!("s3://{}/{key}", ctx.s3tmp.bucket))
+}

@@ -1,0 +1,155 @@
+//! SQL jobs and connections against real servers: PostgreSQL 15, MariaDB and SQLite, with
+//! secrets in moto's SSM and Secrets Manager and outputs in moto's S3.
+
+use serde_json::{Value, json};
+use shared::aws::provision;
+use shared::ports::{BlobStore, Encryption};
+use std::time::Duration;
+use tests::{DB_PASSWORD, TestRealm, require_databases, unique};
+
+/// A realm with connections `pg` (password from SSM), `pg_secret` (everything from a Secrets
+/// Manager secret), `my` (MariaDB) and `lite` (a fresh SQLite file).
+async fn realm_with_connections(prefix: &str) -> (TestRealm, std::path::PathBuf) {
+    require_databases();
+    let r = TestRealm::up(prefix).await;
+    let realm = r.names.realm.clone();
+    let parameter = format!("/lava/{realm}/db-password");
+    provision::put_parameter(&r.clients, &parameter, DB_PASSWORD, true).await.unwrap();
+    let secret = format!("lava/{realm}/pg");
+    let secret_body = json!({"username": "lava", "password": DB_PASSWORD, "host": "127.0.0.1", "port": 5432, "dbname": "lava_test"});
+    provision::create_secret(&r.clients, &secret, &secret_body.to_string()).await.unwrap();
+    let lite = std::env::temp_dir().join(format!("{}.sqlite3", unique("lava-lite-")));
+    for entry in [
+        json!({"conn_id": "pg", "type": "postgres", "enabled": true, "host": "127.0.0.1", "port": 5432, "user": "lava", "database": "lava_test", "password": parameter}),
+        json!({"conn_id": "pg_secret", "type": "postgres-rds", "enabled": true, "secret_id": secret}),
+        json!({"conn_id": "my", "type": "mariadb", "enabled": true, "host": "127.0.0.1", "port": "3306", "user": "lava", "database": "lava_test", "password": parameter}),
+        json!({"conn_id": "lite", "type": "sqlite3", "enabled": true, "host": lite.display().to_string(), "port": 0, "user": "-"}),
+    ] {
+        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    }
+    (r, lite)
+}
+
+fn job(id: &str, kind: &str, payload: Value, parameters: Value) -> Value {
+    json!({"job_id": id, "type": kind, "worker": "core", "enabled": true, "owner": "o", "description": "d", "payload": payload, "parameters": parameters})
+}
+
+/// Dispatches `job_id`, drains the queue with a worker, returns the run's final event info.
+async fn run(r: &TestRealm, job_id: &str) -> (Vec<String>, Value) {
+    let run_id = r.dispatch(job_id).await;
+    let worker = crate::worker::worker(r, 1, Duration::from_secs(5), false).await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.run(rx).await.unwrap();
+    let item = r.events(job_id, &run_id).await;
+    let statuses = r.statuses(job_id, &run_id).await;
+    let last = item["log"].as_array().and_then(|l| l.last()).map(|e| e["info"].clone()).unwrap_or(Value::Null);
+    (statuses, last)
+}
+
+async fn object(r: &TestRealm, uri: &Value) -> String {
+    let uri = uri.as_str().unwrap_or_else(|| panic!("not an S3 URI: {uri}"));
+    let (bucket, key) = uri.strip_prefix("s3://").unwrap().split_once('/').unwrap();
+    String::from_utf8(r.blobs.get_object(bucket, key).await.unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_sql_job_on_postgres_writes_each_result_set_to_s3() {
+    let (r, _) = realm_with_connections("sqlpg").await;
+    let table = unique("t_");
+    let bucket = r.names.local_bucket();
+    let sql = format!(
+        "set time zone 'UTC';\ncreate table {table} (id int, name text, amount numeric(10,2), ok boolean, at timestamptz, note text);\n\
+         insert into {table} values (1, 'a|b', 1.50, true, '2024-01-02 03:04:05.12+00', null), (2, 'plain; text', 10.00, false, '2024-01-02 03:04:05+00', 'x');\n\
+         select id, name, amount, ok, at, note from {table} order by id;\nselect * from {table} where id < 0;\n-- rendered per statement\nselect '{{{{ vars.greeting }}}}' as g;;\n"
+    );
+    r.blobs.put_object(&bucket, &format!("payloads/sqljobs/{table}/load.sql"), sql.into_bytes(), &Encryption::Aes256).await.unwrap();
+    r.put_job(job("sql/pg", "sql", json!(format!("sqljobs/{table}/load.sql")), json!({"conn_id": "pg", "header": true, "vars": {"greeting": "hi"}}))).await;
+    let (statuses, result) = run(&r, "sql/pg").await;
+    assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
+    let files = result["output"]["load.sql"].as_array().unwrap_or_else(|| panic!("{result}"));
+    let names: Vec<&str> = files.iter().map(|f| f.as_str().unwrap().rsplit('/').next().unwrap()).collect();
+    assert_eq!(names, ["load.sql.3.out", "load.sql.4.out", "load.sql.5.out"], "the comment belongs to statement 5; the empty statement 6 is skipped");
+    assert_eq!(
+        object(&r, &files[0]).await,
+        "id|name|amount|ok|at|note\r\n1|\"a|b\"|1.50|True|2024-01-02 03:04:05.120000+00:00|\r\n2|plain; text|10.00|False|2024-01-02 03:04:05+00:00|x\r\n"
+    );
+    assert_eq!(object(&r, &files[1]).await, "id|name|amount|ok|at|note\r\n", "a result set with no rows still has its file");
+    assert_eq!(object(&r, &files[2]).await, "g\r\nhi\r\n");
+}
+
+#[tokio::test]
+async fn a_failed_statement_in_a_mariadb_transaction_rolls_everything_back() {
+    let (r, _) = realm_with_connections("sqlmy").await;
+    let table = unique("t_");
+    r.put_job(job("sql/my-setup", "sqli", json!(format!("create table {table} (id int primary key, v varchar(20)) engine=InnoDB")), json!({"conn_id": "my"}))).await;
+    assert_eq!(run(&r, "sql/my-setup").await.0, ["starting", "running", "complete"]);
+    let inserts = json!([format!("insert into {table} values (1, 'first'); insert into {table} values (2, 'second')"), format!("insert into {table} values (1, 'again')")]);
+    r.put_job(job("sql/my-tx", "sqli", inserts, json!({"conn_id": "my", "transaction": true}))).await;
+    let (statuses, failed) = run(&r, "sql/my-tx").await;
+    assert_eq!(statuses, ["starting", "running", "failed"]);
+    assert!(failed["error"].as_str().unwrap().contains("Duplicate entry '1'"), "the database's own error text: {failed}");
+    r.put_job(job("sql/my-count", "sqli", json!(format!("select count(*) as n from {table}")), json!({"conn_id": "my", "dialect": "unix"}))).await;
+    let (statuses, result) = run(&r, "sql/my-count").await;
+    assert_eq!(statuses, ["starting", "running", "complete"]);
+    assert_eq!(object(&r, &result["output"]["0"][0]).await, "0\n", "both inserts were rolled back");
+}
+
+#[tokio::test]
+async fn sqli_on_sqlite_honours_the_csv_options_and_output_directory() {
+    let (r, lite) = realm_with_connections("sqllite").await;
+    let payload = json!(["create table t (a integer, b real, c text, d blob, e text); insert into t values (1, 2.0, 'say \"hi\"', x'6869', null)", "select * from t"]);
+    let parameters = json!({"conn_id": "lite", "header": "yes", "quoting": "NonNumeric", "doublequote": true, "dialect": "unix", "output": "res"});
+    r.put_job(job("sql/lite", "sqli", payload, parameters)).await;
+    let (statuses, result) = run(&r, "sql/lite").await;
+    assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
+    assert_eq!(result["output"]["0"], json!([]));
+    let file = &result["output"]["1"][0];
+    assert!(file.as_str().unwrap().ends_with("/res/1.0.out"), "{file}");
+    assert_eq!(object(&r, file).await, "\"a\"|\"b\"|\"c\"|\"d\"|\"e\"\n1|2.0|\"say \"\"hi\"\"\"|\"b'hi'\"|\"\"\n");
+    std::fs::remove_file(lite).ok();
+}
+
+#[tokio::test]
+async fn an_exe_job_uses_connector_scripts_as_the_seed_shows_and_never_sees_the_password_in_outputs() {
+    let (r, _) = realm_with_connections("sqlexe").await;
+    let bucket = r.names.local_bucket();
+    let script = r#"#!/bin/bash
+set -e
+# The seed's pattern: the connector is a pre-logged-in command line client.
+SQL="select 40 + 2 as answer"
+$LAVA_CONN_PGRES_DB -t -A -c "$SQL" > pg.out
+$LAVA_CONN_MYSQL_DB --database=lava_test -e "select 6 * 7 as answer" > my.out
+echo "select 21 * 2;" | $LAVA_CONN_LITE > lite.out
+$LAVA_CONN_SECRET -t -A <<'EOF' > secret.out
+select current_user;
+EOF
+echo "pg=$(cat pg.out) my=$(tail -1 my.out) lite=$(cat lite.out) secret=$(cat secret.out) id=$LAVA_CONNID_PGRES_DB"
+"#;
+    r.blobs.put_object(&bucket, "payloads/sqljobs/conn.sh", script.as_bytes().to_vec(), &Encryption::Aes256).await.unwrap();
+    let connections = json!({"pgres_db": "pg", "mysql_db": "my", "lite": "lite", "secret": "pg_secret"});
+    r.put_job(job("sql/exe", "exe", json!("sqljobs/conn.sh"), json!({"connections": connections}))).await;
+    let run_id = r.dispatch("sql/exe").await;
+    let worker = crate::worker::worker(&r, 1, Duration::from_secs(5), false).await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.run(rx).await.unwrap();
+    let item = r.events("sql/exe", &run_id).await;
+    assert_eq!(r.statuses("sql/exe", &run_id).await, ["starting", "running", "complete"], "{item}");
+    let result = &item["log"][2]["info"];
+    let stdout = object(&r, &result["output"][0]["stdout"]).await;
+    assert_eq!(stdout, "pg=42 my=42 lite=42 secret=lava id=pg\n");
+    assert!(!item.to_string().contains(DB_PASSWORD), "the password never appears in events");
+    assert!(!stdout.contains(DB_PASSWORD));
+}
+
+#[tokio::test]
+async fn an_unknown_connection_or_bad_option_fails_the_job_naming_it() {
+    let (r, _) = realm_with_connections("sqlbad").await;
+    r.put_job(job("sql/none", "sqli", json!("select 1"), json!({"conn_id": "nope"}))).await;
+    let (statuses, failed) = run(&r, "sql/none").await;
+    assert_eq!(statuses, ["starting", "running", "failed"]);
+    assert_eq!(failed["error"], "nope: No such connection");
+    r.put_job(job("sql/quoting", "sqli", json!("select 1"), json!({"conn_id": "pg", "quoting": "sometimes"}))).await;
+    let request = shared::dispatch::DispatchRequest { job_id: "sql/quoting".into(), ..Default::default() };
+    let refused = shared::dispatch::dispatch(&r.catalog, r.queues.as_ref(), &request).await.unwrap_err().to_string();
+    assert!(refused.contains("Bad quoting style: sometimes"), "{refused}");
+}
