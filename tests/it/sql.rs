@@ -153,3 +153,31 @@ async fn an_unknown_connection_or_bad_option_fails_the_job_naming_it() {
     let refused = shared::dispatch::dispatch(&r.catalog, r.queues.as_ref(), &request).await.unwrap_err().to_string();
     assert!(refused.contains("Bad quoting style: sometimes"), "{refused}");
 }
+
+#[tokio::test]
+async fn sqlc_feeds_each_rendered_file_to_the_client_with_its_meta_commands_and_stops_at_a_failure() {
+    let (r, _) = realm_with_connections("sqlc").await;
+    let bucket = r.names.local_bucket();
+    let dir = unique("c");
+    let first = "\\pset format unaligned\n\\echo client {{ vars.who }}\nselect 6 * 7 as answer;\n";
+    let second = "select 1;\nselect no_such_column from no_such_table;\nselect 2;\n";
+    r.blobs.put_object(&bucket, &format!("payloads/sqlc/{dir}/a.sql"), first.as_bytes().to_vec(), &Encryption::Aes256).await.unwrap();
+    r.blobs.put_object(&bucket, &format!("payloads/sqlc/{dir}/b.sql"), second.as_bytes().to_vec(), &Encryption::Aes256).await.unwrap();
+    r.put_job(job("sql/sqlc", "sqlc", json!(format!("sqlc/{dir}/")), json!({"conn_id": "pg", "vars": {"who": "psql"}}))).await;
+    let (statuses, failed) = run(&r, "sql/sqlc").await;
+    assert_eq!(statuses, ["starting", "running", "failed"]);
+    assert_eq!(failed["error"], "Failed with exit status 3", "psql's ON_ERROR_STOP exit status: {failed}");
+    let output = &failed["error_data"]["output"];
+    assert_eq!((output[0]["payload"].as_str(), output[0]["exit_status"].as_i64()), (Some("a.sql"), Some(0)));
+    assert_eq!(object(&r, &output[0]["stdout"]).await, "client psql\nanswer\n42\n");
+    assert_eq!((output[1]["payload"].as_str(), output[1]["exit_status"].as_i64()), (Some("b.sql"), Some(3)));
+    assert_eq!(object(&r, &output[1]["stdout"]).await, " ?column? \n----------\n        1\n\n", "psql's aligned output, footer off; it stopped at the failing statement");
+    assert!(object(&r, &output[1]["stderr"]).await.contains("no_such_table"));
+    assert!(failed["error_data"]["error"].as_str().unwrap().contains("no_such_table"));
+
+    r.blobs.put_object(&bucket, &format!("payloads/sqlc/{dir}-lite.sql"), b".headers on\nselect 21 * 2 as n;\n".to_vec(), &Encryption::Aes256).await.unwrap();
+    r.put_job(job("sql/sqlc-lite", "sqlc", json!(format!("sqlc/{dir}-lite.sql")), json!({"conn_id": "lite", "args": ["-csv"]}))).await;
+    let (statuses, result) = run(&r, "sql/sqlc-lite").await;
+    assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
+    assert_eq!(object(&r, &result["output"][0]["stdout"]).await, "n\n42\n");
+}

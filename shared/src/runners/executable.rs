@@ -114,7 +114,7 @@ fn environment(ctx: &RunContext<'_>, common: &Common<'_>, extras: &[(String, Str
     Ok(env.into_iter().collect())
 }
 
-fn timeout(ctx: &RunContext<'_>, spec: Option<&crate::model::DurationSpec>, key: &str) -> Result<Duration, String> {
+pub(crate) fn timeout(ctx: &RunContext<'_>, spec: Option<&crate::model::DurationSpec>, key: &str) -> Result<Duration, String> {
     let seconds = match spec {
         Some(d) => d.seconds().map_err(|e| format!("Bad timeout: {e}"))?,
         None => ctx.config.seconds(key, 600.0),
@@ -135,19 +135,24 @@ fn stderr_excerpt(ctx: &RunContext<'_>, path: &Path) -> Value {
     if text.is_empty() { Value::Null } else { Value::String(text) }
 }
 
+/// One program to run: its `output` entry is labelled `label`, its output files are
+/// `<name>.stdout|.stderr` (plain `stdout`/`stderr` when `name` is empty).
+pub(crate) struct Program<'a> {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: &'a Path,
+    pub name: &'a str,
+    pub label: &'a str,
+    pub limit: Duration,
+    pub stdin: Option<PathBuf>,
+}
+
 /// Runs one program, uploads its output, and returns its `output` entry and exit.
-async fn run_one(
-    ctx: &RunContext<'_>,
-    argv: Vec<String>,
-    env: Vec<(String, String)>,
-    cwd: &Path,
-    name: &str,
-    label: &str,
-    limit: Duration,
-) -> Result<(Map<String, Value>, Exit, Value), Failure> {
+pub(crate) async fn run_program(ctx: &RunContext<'_>, program: Program<'_>) -> Result<(Map<String, Value>, Exit, Value), Failure> {
+    let Program { argv, env, cwd, name, label, limit, stdin } = program;
     let (stdout_name, stderr_name) = if name.is_empty() { ("stdout".to_string(), "stderr".to_string()) } else { (format!("{name}.stdout"), format!("{name}.stderr")) };
     let files = (cwd.join(&stdout_name), cwd.join(&stderr_name));
-    let spec = ProcessSpec { argv, env, cwd: cwd.to_path_buf(), output: (!ctx.dev).then(|| files.clone()), timeout: limit };
+    let spec = ProcessSpec { argv, env, cwd: cwd.to_path_buf(), output: (!ctx.dev).then(|| files.clone()), stdin, timeout: limit };
     let mut entry = Map::new();
     entry.insert("payload".into(), Value::String(label.to_string()));
     let exit = match process::run(&spec, ctx.cancel.clone()).await {
@@ -196,11 +201,11 @@ pub async fn run_cmd(ctx: &RunContext<'_>) -> Outcome {
     let argv = render_words(ctx, &common, words).map_err(|e| Failure::message(format!("Bad payload: {e}")))?;
     let env = environment(ctx, &common, &[], &[]).map_err(Failure::message)?;
     let limit = timeout(ctx, params.timeout.as_ref(), "CMD_TIMEOUT").map_err(Failure::message)?;
-    let (entry, exit, excerpt) = run_one(ctx, argv, env, &ctx.run_dir, "", &payload, limit).await?;
+    let (entry, exit, excerpt) = run_program(ctx, Program { argv, env, cwd: &ctx.run_dir, name: "", label: &payload, limit, stdin: None }).await?;
     finish(exit.clone(), vec![entry], excerpt, limit)
 }
 
-fn finish(exit: Exit, output: Vec<Map<String, Value>>, excerpt: Value, limit: Duration) -> Outcome {
+pub(crate) fn finish(exit: Exit, output: Vec<Map<String, Value>>, excerpt: Value, limit: Duration) -> Outcome {
     let status = exit.status();
     let output: Vec<Value> = output.into_iter().map(Value::Object).collect();
     if exit == Exit::Status(0) {
@@ -260,7 +265,7 @@ pub async fn run_exe(ctx: &RunContext<'_>) -> Outcome {
         let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let mut argv = vec![file.display().to_string()];
         argv.extend(args.iter().cloned());
-        let (entry, exit, excerpt) = run_one(ctx, argv, env.clone(), &ctx.run_dir, &name, &name, limit).await?;
+        let (entry, exit, excerpt) = run_program(ctx, Program { argv, env: env.clone(), cwd: &ctx.run_dir, name: &name, label: &name, limit, stdin: None }).await?;
         output.push(entry);
         if exit != Exit::Status(0) {
             return finish(exit, output, excerpt, limit);
@@ -318,7 +323,7 @@ pub async fn run_pkg(ctx: &RunContext<'_>) -> Outcome {
         let unpacked = match unpack_command(archive, &dir) {
             Err(e) => Err(e),
             Ok(argv) => {
-                let spec = ProcessSpec { argv, env: env.clone(), cwd: ctx.run_dir.clone(), output: None, timeout: unpack_limit };
+                let spec = ProcessSpec { argv, env: env.clone(), cwd: ctx.run_dir.clone(), output: None, stdin: None, timeout: unpack_limit };
                 match process::run(&spec, ctx.cancel.clone()).await {
                     Ok(Exit::Status(0)) => Ok(()),
                     Ok(exit) => Err(exit_message(&exit, unpack_limit)),
@@ -334,7 +339,7 @@ pub async fn run_pkg(ctx: &RunContext<'_>) -> Outcome {
         make_executable(&program);
         let mut argv = vec![program.display().to_string()];
         argv.extend(args.iter().cloned());
-        let (item, exit, excerpt) = run_one(ctx, argv, env.clone(), &dir, &name, &name, limit).await?;
+        let (item, exit, excerpt) = run_program(ctx, Program { argv, env: env.clone(), cwd: &dir, name: &name, label: &name, limit, stdin: None }).await?;
         let _ = std::fs::remove_dir_all(&dir);
         output.push(item);
         if exit != Exit::Status(0) {

@@ -1,4 +1,4 @@
-//! Running one executable: argv executed directly (no shell), stdin from /dev/null, output to
+//! Running one executable: argv executed directly (no shell), stdin from /dev/null (or a file), output to
 //! files (or the worker's own streams in dev mode), a new process group that is killed whole on
 //! timeout, on cancellation, and after the child exits (stragglers).
 
@@ -23,6 +23,8 @@ pub struct ProcessSpec {
     pub cwd: PathBuf,
     /// Files for stdout and stderr; `None` inherits the worker's streams (dev mode).
     pub output: Option<(PathBuf, PathBuf)>,
+    /// A file for stdin (`None`: /dev/null).
+    pub stdin: Option<PathBuf>,
     /// Time limit.
     pub timeout: Duration,
 }
@@ -89,7 +91,11 @@ fn resolve(program: &str, env: &[(String, String)]) -> PathBuf {
 pub async fn run(spec: &ProcessSpec, mut cancel: watch::Receiver<bool>) -> Result<Exit, String> {
     let program = spec.argv.first().ok_or("empty command line")?;
     let mut command = tokio::process::Command::new(resolve(program, &spec.env));
-    command.arg0(program).args(&spec.argv[1..]).env_clear().envs(spec.env.iter().cloned()).current_dir(&spec.cwd).stdin(Stdio::null());
+    command.arg0(program).args(&spec.argv[1..]).env_clear().envs(spec.env.iter().cloned()).current_dir(&spec.cwd);
+    match &spec.stdin {
+        Some(path) => command.stdin(std::fs::File::open(path).map_err(|e| format!("Cannot open {}: {e}", path.display()))?),
+        None => command.stdin(Stdio::null()),
+    };
     command.process_group(0).kill_on_drop(true);
     if let Some((stdout, stderr)) = &spec.output {
         let open = |p: &Path| std::fs::File::create(p).map_err(|e| format!("Cannot create {}: {e}", p.display()));
@@ -123,6 +129,7 @@ mod tests {
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],
             cwd: std::env::temp_dir(),
             output: None,
+            stdin: None,
             timeout: Duration::from_millis(timeout_ms),
         }
     }

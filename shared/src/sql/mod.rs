@@ -1,6 +1,8 @@
-//! SQL jobs: statement splitting and CSV output (pure), and with the `sql` feature the drivers
-//! (PostgreSQL, MySQL/MariaDB, SQLite through sqlx) and the `sql`/`sqli` runners.
+//! SQL jobs: statement splitting and CSV output (pure), `sqlc` (the database's own client through
+//! a connector script), and with the `sql` feature the drivers (PostgreSQL, MySQL/MariaDB,
+//! SQLite through sqlx) and the `sql`/`sqli` runners.
 
+pub mod client;
 pub mod csv;
 pub mod split;
 #[cfg(feature = "sql")]
