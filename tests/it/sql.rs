@@ -2,31 +2,13 @@
 //! secrets in moto's SSM and Secrets Manager and outputs in moto's S3.
 
 use serde_json::{Value, json};
-use shared::aws::provision;
 use shared::ports::{BlobStore, Encryption};
 use std::time::Duration;
-use tests::{DB_PASSWORD, TestRealm, require_databases, unique};
+use tests::{DB_PASSWORD, TestRealm, unique};
 
-/// A realm with connections `pg` (password from SSM), `pg_secret` (everything from a Secrets
-/// Manager secret), `my` (MariaDB) and `lite` (a fresh SQLite file).
 async fn realm_with_connections(prefix: &str) -> (TestRealm, std::path::PathBuf) {
-    require_databases();
     let r = TestRealm::up(prefix).await;
-    let realm = r.names.realm.clone();
-    let parameter = format!("/lava/{realm}/db-password");
-    provision::put_parameter(&r.clients, &parameter, DB_PASSWORD, true).await.unwrap();
-    let secret = format!("lava/{realm}/pg");
-    let secret_body = json!({"username": "lava", "password": DB_PASSWORD, "host": "127.0.0.1", "port": 5432, "dbname": "lava_test"});
-    provision::create_secret(&r.clients, &secret, &secret_body.to_string()).await.unwrap();
-    let lite = std::env::temp_dir().join(format!("{}.sqlite3", unique("lava-lite-")));
-    for entry in [
-        json!({"conn_id": "pg", "type": "postgres", "enabled": true, "host": "127.0.0.1", "port": 5432, "user": "lava", "database": "lava_test", "password": parameter}),
-        json!({"conn_id": "pg_secret", "type": "postgres-rds", "enabled": true, "secret_id": secret}),
-        json!({"conn_id": "my", "type": "mariadb", "enabled": true, "host": "127.0.0.1", "port": "3306", "user": "lava", "database": "lava_test", "password": parameter}),
-        json!({"conn_id": "lite", "type": "sqlite3", "enabled": true, "host": lite.display().to_string(), "port": 0, "user": "-"}),
-    ] {
-        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
-    }
+    let lite = r.put_sql_connections().await;
     (r, lite)
 }
 

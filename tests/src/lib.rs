@@ -144,6 +144,31 @@ impl TestRealm {
         item["log"].as_array().map(|l| l.iter().map(|e| e["status"].as_str().unwrap().to_string()).collect()).unwrap_or_default()
     }
 
+    /// Writes the SQL test connections: `pg` (password from an SSM parameter), `pg_secret`
+    /// (everything from a Secrets Manager secret), `my` (MariaDB) and `lite` (a fresh SQLite
+    /// file, whose path is returned). Fails unless the test databases are running.
+    pub async fn put_sql_connections(&self) -> std::path::PathBuf {
+        use serde_json::json;
+        use shared::aws::provision;
+        require_databases();
+        let realm = self.names.realm.clone();
+        let parameter = format!("/lava/{realm}/db-password");
+        provision::put_parameter(&self.clients, &parameter, DB_PASSWORD, true).await.unwrap();
+        let secret = format!("lava/{realm}/pg");
+        let secret_body = json!({"username": "lava", "password": DB_PASSWORD, "host": "127.0.0.1", "port": 5432, "dbname": "lava_test"});
+        provision::create_secret(&self.clients, &secret, &secret_body.to_string()).await.unwrap();
+        let lite = std::env::temp_dir().join(format!("{}.sqlite3", unique("lava-lite-")));
+        for entry in [
+            json!({"conn_id": "pg", "type": "postgres", "enabled": true, "host": "127.0.0.1", "port": 5432, "user": "lava", "database": "lava_test", "password": parameter}),
+            json!({"conn_id": "pg_secret", "type": "postgres-rds", "enabled": true, "secret_id": secret}),
+            json!({"conn_id": "my", "type": "mariadb", "enabled": true, "host": "127.0.0.1", "port": "3306", "user": "lava", "database": "lava_test", "password": parameter}),
+            json!({"conn_id": "lite", "type": "sqlite3", "enabled": true, "host": lite.display().to_string(), "port": 0, "user": "-"}),
+        ] {
+            self.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+        }
+        lite
+    }
+
     /// A queue's URL.
     pub async fn queue_url(&self, name: &str) -> String {
         use shared::ports::WorkQueue;

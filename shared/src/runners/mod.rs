@@ -92,10 +92,10 @@ impl RunContext<'_> {
 
 /// The job types this worker runs: exactly the types `run` below matches.
 #[cfg(feature = "sql")]
-pub const RUNNABLE_TYPES: &[&str] = &["cmd", "exe", "pkg", "log", "lavasched", "sqlc", "sql", "sqli"];
+pub const RUNNABLE_TYPES: &[&str] = &["cmd", "exe", "pkg", "log", "lavasched", "sqlc", "sqlv", "sql", "sqli"];
 /// The job types this worker runs: exactly the types `run` below matches.
 #[cfg(not(feature = "sql"))]
-pub const RUNNABLE_TYPES: &[&str] = &["cmd", "exe", "pkg", "log", "lavasched", "sqlc"];
+pub const RUNNABLE_TYPES: &[&str] = &["cmd", "exe", "pkg", "log", "lavasched", "sqlc", "sqlv"];
 
 /// Runs the handler for the job's type; `None` for a type this worker cannot run.
 pub async fn run(ctx: &RunContext<'_>) -> Option<Outcome> {
@@ -110,6 +110,7 @@ pub async fn run(ctx: &RunContext<'_>) -> Option<Outcome> {
         }
         "lavasched" => Ok(json!({"exit_status": 0})),
         "sqlc" => crate::sql::client::run_sqlc(ctx).await,
+        "sqlv" => crate::sql::client::run_sqlv(ctx).await,
         #[cfg(feature = "sql")]
         "sql" => crate::sql::jobs::run_sql(ctx).await,
         #[cfg(feature = "sql")]

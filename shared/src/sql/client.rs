@@ -1,6 +1,7 @@
-//! `sqlc` jobs (§2.8): each payload file rendered whole, then fed on stdin to the database's
-//! own command-line client through the connection's connector script (`psql`, `mysql`,
-//! `sqlite3`), so client meta-commands work. One time limit per file; the first failure stops.
+//! The SQL job types that run a program: `sqlc` (§2.8): each payload file rendered whole, then
+//! fed on stdin to the database's own command-line client through the connection's connector
+//! script (`psql`, `mysql`, `sqlite3`), so client meta-commands work; one time limit per file;
+//! the first failure stops. `sqlv` (§2.9): the rendered files run by one `lava-sql` process.
 
 use serde_json::Value;
 
@@ -57,4 +58,117 @@ pub async fn run_sqlc(ctx: &RunContext<'_>) -> Outcome {
         }
     }
     finish(Exit::Status(0), output, Value::Null, limit)
+}
+
+/// The `lava-sql` program: config `SQLV_COMMAND` (env `LAVA_SQLV_COMMAND`), else `lava-sql`
+/// beside the running worker, else `lava-sql` on `PATH`.
+fn lava_sql_program(ctx: &RunContext<'_>) -> String {
+    if let Some(command) = ctx.config.text("SQLV_COMMAND") {
+        return command;
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("lava-sql")))
+        .filter(|p| p.is_file())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "lava-sql".into())
+}
+
+/// `sqlv`: the payload files rendered whole, then run by one `lava-sql` process that writes
+/// every result set to `stdout` in the run directory (§2.9).
+pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
+    let typed = ctx.spec.typed_parameters().map_err(|e| Failure::message(format!("Bad job parameters: {e}")))?;
+    let JobParameters::Sql(params) = typed else { return Err(Failure::message("Bad job parameters")) };
+    let payloads: Vec<String> = match &ctx.spec.payload {
+        Some(Value::String(s)) if !s.trim().is_empty() => vec![s.trim().to_string()],
+        Some(Value::Array(items)) if !items.is_empty() => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => return Err(Failure::message("Bad payload: must be an S3 key or prefix, or a list of them")),
+    };
+    let limit = timeout(ctx, params.timeout.as_ref(), "SQLV_TIMEOUT").map_err(Failure::message)?;
+    let max = ctx.config.size("SQL_MAX_PAYLOAD_SIZE", 100_000);
+    let mut files = Vec::new();
+    for (i, payload) in payloads.iter().enumerate() {
+        files.extend(download_payload(ctx, payload, i, max).await.map_err(Failure::message)?);
+    }
+    if params.jinja.is_none_or(|f| f.0) {
+        let vars = ctx.with_vars(&params.vars);
+        for file in &files {
+            let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let text = std::fs::read_to_string(file).map_err(|e| Failure::message(format!("Cannot read {}: {e}", file.display())))?;
+            let rendered = ctx.renderer.render(&text, &vars).map_err(|e| {
+                let error = format!("Jinja2 render failed on {name}: {e}");
+                Failure { message: "Failed with exit status 1".into(), data: Some(serde_json::json!({"exit_status": 1, "error": error, "output": []})) }
+            })?;
+            std::fs::write(file, rendered).map_err(|e| Failure::message(format!("Cannot write {}: {e}", file.display())))?;
+        }
+    }
+    let setting = |param: &Option<String>, name: &str| param.clone().or_else(|| ctx.config.text(&format!("SQL_{}", name.to_ascii_uppercase())));
+    let profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
+    let batch = params.batch_size.unwrap_or_else(|| ctx.config.int("SQL_BATCH_SIZE", 1024));
+    let mut argv = vec![lava_sql_program(ctx), "--profile".into(), profile, "--realm".into(), ctx.realm.realm.clone(), "--conn-id".into(), params.conn_id.clone()];
+    argv.extend(["--tag".into(), format!("{}:{}", ctx.spec.job_id, ctx.run_id), "--batch-size".into(), batch.to_string()]);
+    if let Some(format) = &params.format {
+        argv.extend(["--format".into(), format.clone()]);
+    }
+    if let Some(level) = &params.level {
+        argv.extend(["--level".into(), level.clone()]);
+    }
+    for (flag, on) in [("--header", params.header), ("--raw", params.raw), ("--transaction", params.transaction)] {
+        if on.is_some_and(|f| f.0) {
+            argv.push(flag.into());
+        }
+    }
+    if params.format.as_deref().is_none_or(|f| f == "csv") {
+        if params.doublequote.map(|f| f.0).unwrap_or_else(|| ctx.config.flag("SQL_DOUBLEQUOTE", false)) {
+            argv.push("--doublequote".into());
+        }
+        for (name, value) in [("delimiter", &params.delimiter), ("dialect", &params.dialect), ("escapechar", &params.escapechar), ("quotechar", &params.quotechar), ("quoting", &params.quoting)] {
+            if let Some(v) = setting(value, name) {
+                argv.extend([format!("--{name}"), v]);
+            }
+        }
+    }
+    argv.extend(files.iter().map(|f| f.display().to_string()));
+    let stdout = ctx.run_dir.join("stdout");
+    argv.extend(["--output".into(), stdout.display().to_string()]);
+    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    for (k, v) in [
+        ("LAVA_REALM", ctx.realm.realm.clone()),
+        ("LAVA_WORKER", ctx.worker.to_string()),
+        ("LAVA_OWNER", ctx.spec.owner.clone().unwrap_or_default()),
+        ("LAVA_JOB_ID", ctx.spec.job_id.clone()),
+        ("LAVA_RUN_ID", ctx.run_id.to_string()),
+        ("LAVA_S3_KEY", ctx.realm.s3_key.clone().unwrap_or_default()),
+    ] {
+        env.retain(|(name, _)| name != k);
+        env.push((k.into(), v));
+    }
+    let spec = crate::runners::process::ProcessSpec {
+        argv,
+        env,
+        cwd: ctx.run_dir.clone(),
+        output: Some((ctx.run_dir.join(".lava-sql.stdout"), ctx.run_dir.join("stderr"))),
+        stdin: None,
+        timeout: limit,
+    };
+    let exit = crate::runners::process::run(&spec, ctx.cancel.clone()).await.map_err(Failure::message)?;
+    let mut entry = serde_json::Map::new();
+    entry.insert("exit_status".into(), serde_json::json!(exit.status()));
+    if let Some(uri) = ctx.upload_if_not_empty(&stdout, "stdout").await? {
+        entry.insert("stdout".into(), Value::String(uri));
+    }
+    let mut excerpt = Value::Null;
+    if ctx.dev {
+        if let Ok(text) = std::fs::read_to_string(ctx.run_dir.join("stderr")) {
+            eprint!("{text}");
+        }
+    } else {
+        if let Some(uri) = ctx.upload_if_not_empty(&ctx.run_dir.join("stderr"), "stderr").await? {
+            entry.insert("stderr".into(), Value::String(uri));
+        }
+        if exit != Exit::Status(0) {
+            excerpt = std::fs::read_to_string(ctx.run_dir.join("stderr")).map(|t| Value::String(t.trim().to_string())).unwrap_or(Value::Null);
+        }
+    }
+    finish(exit, vec![entry], excerpt, limit)
 }

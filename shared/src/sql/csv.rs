@@ -62,30 +62,57 @@ pub fn dialect_terminator(dialect: &str) -> Result<&'static str, String> {
     }
 }
 
-/// One field: its text as Python's `str()` gives it (`None` for NULL) and whether Python
-/// considers it a number (for `nonnumeric`).
+/// What kind of value a field holds (it decides `nonnumeric` quoting and the JSON form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Text (and anything printed as text).
+    Text,
+    /// An integer, float or decimal.
+    Number,
+    /// A boolean (`True`/`False`; a number to Python).
+    Bool,
+    /// A date, time or timestamp (Python's `str()`: a space between date and time).
+    Timestamp,
+}
+
+/// One field: its text as Python's `str()` gives it (`None` for NULL) and its kind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {
     /// The text; `None` is SQL NULL.
     pub text: Option<String>,
-    /// A number (int, float, decimal, bool).
-    pub numeric: bool,
+    /// The kind of value.
+    pub kind: Kind,
 }
 
 impl Field {
     /// A text field.
     pub fn text(text: impl Into<String>) -> Self {
-        Field { text: Some(text.into()), numeric: false }
+        Field { text: Some(text.into()), kind: Kind::Text }
     }
 
     /// A numeric field.
     pub fn number(text: impl Into<String>) -> Self {
-        Field { text: Some(text.into()), numeric: true }
+        Field { text: Some(text.into()), kind: Kind::Number }
+    }
+
+    /// A boolean.
+    pub fn boolean(value: bool) -> Self {
+        Field { text: Some(if value { "True" } else { "False" }.into()), kind: Kind::Bool }
+    }
+
+    /// A date, time or timestamp, as Python prints it.
+    pub fn timestamp(text: impl Into<String>) -> Self {
+        Field { text: Some(text.into()), kind: Kind::Timestamp }
     }
 
     /// NULL.
     pub fn null() -> Self {
-        Field { text: None, numeric: false }
+        Field { text: None, kind: Kind::Text }
+    }
+
+    /// Whether Python's csv module treats it as a number.
+    pub fn numeric(&self) -> bool {
+        self.text.is_some() && matches!(self.kind, Kind::Number | Kind::Bool)
     }
 }
 
@@ -107,7 +134,7 @@ impl CsvFormat {
             }
             let mut quoted = match self.quoting {
                 Quoting::All => true,
-                Quoting::NonNumeric => !field.numeric,
+                Quoting::NonNumeric => !field.numeric(),
                 _ => false,
             };
             let mut body = String::new();

@@ -263,10 +263,11 @@ fn postgres_field(row: &sqlx::postgres::PgRow, i: usize) -> Field {
     let kind = value.type_info().name().to_string();
     let text: &str = row.try_get_unchecked(i).unwrap_or_default();
     match kind.as_str() {
-        "BOOL" => Field::number(if text == "t" { "True" } else { "False" }),
+        "BOOL" => Field::boolean(text == "t"),
         "INT2" | "INT4" | "INT8" | "OID" | "NUMERIC" => Field::number(text),
         "FLOAT4" | "FLOAT8" => float_field(text),
-        "TIMESTAMP" | "TIMESTAMPTZ" | "TIME" | "TIMETZ" => Field::text(python_timestamp(text)),
+        "TIMESTAMP" | "TIMESTAMPTZ" | "TIME" | "TIMETZ" => Field::timestamp(python_timestamp(text)),
+        "DATE" => Field::timestamp(text),
         "BYTEA" => {
             let hex = text.strip_prefix("\\x").unwrap_or(text);
             let bytes: Vec<u8> = (0..hex.len() / 2).filter_map(|k| u8::from_str_radix(&hex[2 * k..2 * k + 2], 16).ok()).collect();
@@ -293,7 +294,8 @@ fn mysql_field(row: &sqlx::mysql::MySqlRow, i: usize) -> Field {
         "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" | "DECIMAL" | "TINYINT UNSIGNED" | "SMALLINT UNSIGNED"
         | "MEDIUMINT UNSIGNED" | "INT UNSIGNED" | "BIGINT UNSIGNED" => Field::number(text),
         "FLOAT" | "DOUBLE" => float_field(text),
-        "DATETIME" | "TIMESTAMP" | "TIME" => Field::text(python_timestamp(text)),
+        "DATETIME" | "TIMESTAMP" | "TIME" => Field::timestamp(python_timestamp(text)),
+        "DATE" => Field::timestamp(text),
         _ => Field::text(text),
     }
 }

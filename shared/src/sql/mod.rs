@@ -9,3 +9,5 @@ pub mod split;
 pub mod driver;
 #[cfg(feature = "sql")]
 pub mod jobs;
+#[cfg(feature = "sql")]
+pub mod script;

@@ -1,0 +1,272 @@
+//! `lava-sql` (§2.10): runs SQL files (local, `s3://` or stdin) against a connection and writes
+//! every result set to one output (stdout, a local file or `s3://`) as CSV, JSON lines or an
+//! HTML table. The `sqlv` job type runs it as a subprocess.
+
+use serde_json::{Map, Value};
+use std::io::Write;
+use std::time::Duration;
+
+use super::csv::{CsvFormat, Field, Kind};
+use super::driver::{RowSink, Session};
+use super::split::split;
+use crate::connections::Connections;
+use crate::ports::{BlobStore, Encryption};
+
+/// How results are written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutputFormat {
+    /// CSV (Python `csv.writer` compatible).
+    Csv(CsvFormat),
+    /// One JSON object per row, keyed by column name.
+    Jsonl {
+        /// Sort each object's keys.
+        sort_keys: bool,
+    },
+    /// An HTML table.
+    Html,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// The connection.
+    pub conn_id: String,
+    /// The session's application name.
+    pub app_name: Option<String>,
+    /// Output format.
+    pub format: OutputFormat,
+    /// Write a header row (CSV, HTML).
+    pub header: bool,
+    /// Do not split statements.
+    pub raw: bool,
+    /// Run every file in one transaction.
+    pub transaction: bool,
+    /// SQL files: local paths, `s3://` URIs, or `-` for stdin (none: stdin).
+    pub files: Vec<String>,
+    /// Output: a local path or `s3://` URI (none: stdout).
+    pub output: Option<String>,
+}
+
+fn s3_parts(uri: &str) -> Option<(&str, &str)> {
+    uri.strip_prefix("s3://")?.split_once('/')
+}
+
+/// Writes rows in the chosen format to a byte stream.
+struct Writer<'w> {
+    format: OutputFormat,
+    header: bool,
+    out: &'w mut (dyn Write + Send),
+    columns: Vec<String>,
+    table_open: bool,
+    /// The CSV header is written once, for the first result set: result sets are concatenated.
+    header_written: bool,
+    line: String,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, text: &str) -> Result<(), String> {
+        self.out.write_all(text.as_bytes()).map_err(|e| format!("Cannot write the output: {e}"))
+    }
+
+    fn finish(&mut self) -> Result<(), String> {
+        if self.table_open {
+            self.put("</TBODY>\n</TABLE>\n")?;
+            self.table_open = false;
+        }
+        self.out.flush().map_err(|e| format!("Cannot write the output: {e}"))
+    }
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#x27;")
+}
+
+/// A field as JSON: numbers as numbers (decimals as int or float), booleans, timestamps in ISO
+/// form, everything else as a string.
+fn json_value(field: &Field) -> Value {
+    let Some(text) = &field.text else { return Value::Null };
+    match field.kind {
+        Kind::Bool => Value::Bool(text == "True"),
+        Kind::Number => text
+            .parse::<i64>()
+            .map(Value::from)
+            .or_else(|_| text.parse::<f64>().map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::String(text.clone()))))
+            .unwrap_or_else(|_| Value::String(text.clone())),
+        Kind::Timestamp => Value::String(text.replacen(' ', "T", 1)),
+        Kind::Text => Value::String(text.clone()),
+    }
+}
+
+impl RowSink for Writer<'_> {
+    fn columns(&mut self, names: &[String]) -> Result<(), String> {
+        self.columns = names.to_vec();
+        match self.format.clone() {
+            OutputFormat::Csv(format) if self.header && !self.header_written => {
+                self.header_written = true;
+                self.line.clear();
+                format.write_row(&names.iter().map(|n| Field::text(n.clone())).collect::<Vec<_>>(), &mut self.line)?;
+                let line = std::mem::take(&mut self.line);
+                self.put(&line)
+            }
+            OutputFormat::Html => {
+                self.finish()?;
+                let mut text = String::from("<TABLE class=\"lava-sql\">\n");
+                if self.header {
+                    text.push_str("<THEAD><TR>");
+                    for n in names {
+                        text.push_str(&format!("<TH>{}</TH>", html_escape(n)));
+                    }
+                    text.push_str("</TR></THEAD>\n");
+                }
+                text.push_str("<TBODY>\n");
+                self.table_open = true;
+                self.put(&text)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn row(&mut self, fields: Vec<Field>) -> Result<(), String> {
+        match self.format.clone() {
+            OutputFormat::Csv(format) => {
+                self.line.clear();
+                format.write_row(&fields, &mut self.line)?;
+                let line = std::mem::take(&mut self.line);
+                self.put(&line)
+            }
+            OutputFormat::Jsonl { sort_keys } => {
+                let mut pairs: Vec<(String, Value)> = self.columns.iter().cloned().zip(fields.iter().map(json_value)).collect();
+                if sort_keys {
+                    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+                }
+                let object: Map<String, Value> = pairs.into_iter().collect();
+                let text = format!("{}\n", Value::Object(object));
+                self.put(&text)
+            }
+            OutputFormat::Html => {
+                let mut text = String::from("<TR>");
+                for f in &fields {
+                    text.push_str(&format!("<TD>{}</TD>", html_escape(f.text.as_deref().unwrap_or(""))));
+                }
+                text.push_str("</TR>\n");
+                self.put(&text)
+            }
+        }
+    }
+}
+
+/// Reads one SQL source.
+async fn read_source(name: &str, blobs: &dyn BlobStore) -> Result<String, String> {
+    if name == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| format!("stdin: {e}"))?;
+        return Ok(text);
+    }
+    if let Some((bucket, key)) = s3_parts(name) {
+        let body = blobs.get_object(bucket, key).await.map_err(|e| format!("{name}: {e}"))?;
+        return String::from_utf8(body).map_err(|_| format!("{name}: not UTF-8 text"));
+    }
+    std::fs::read_to_string(name).map_err(|e| format!("{name}: {e}"))
+}
+
+/// Runs the script; progress lines go to the log.
+pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobStore) -> Result<(), String> {
+    let db = connections.database(&script.conn_id).await?;
+    let mut session = Session::connect(&db, script.app_name.as_deref(), Duration::from_secs(30)).await?;
+    let files = if script.files.is_empty() { vec!["-".to_string()] } else { script.files.clone() };
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut stdout = std::io::stdout();
+    let mut local = match script.output.as_deref() {
+        Some(path) if s3_parts(path).is_none() && path != "-" => Some(std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?)),
+        _ => None,
+    };
+    let to_s3 = script.output.as_deref().and_then(s3_parts);
+    let out: &mut (dyn Write + Send) = match (&mut local, to_s3) {
+        (Some(file), _) => file,
+        (None, Some(_)) => &mut buffer,
+        (None, None) => &mut stdout,
+    };
+    let mut writer = Writer { format: script.format.clone(), header: script.header, out, columns: Vec::new(), table_open: false, header_written: false, line: String::new() };
+    let outcome = async {
+        if script.transaction {
+            session.begin().await?;
+        }
+        for name in &files {
+            let text = read_source(name, blobs).await?;
+            let statements = if script.raw { vec![text] } else { split(&text) };
+            let (mut queries, mut rows) = (0, 0usize);
+            for statement in &statements {
+                let statement = statement.trim().trim_end_matches(|c: char| c == ';' || c.is_whitespace()).trim();
+                if statement.is_empty() {
+                    continue;
+                }
+                let mut counter = Counter { inner: &mut writer, rows: 0 };
+                session.run(statement, &mut counter).await.map_err(|e| if script.transaction { format!("{name}: Rollback : {e}") } else { format!("{name}: {e}") })?;
+                rows += counter.rows;
+                queries += 1;
+            }
+            tracing::info!("{name}: {queries} queries completed, {rows} rows returned");
+        }
+        writer.finish()
+    }
+    .await;
+    let outcome = match outcome {
+        Ok(()) if script.transaction => session.commit().await,
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if script.transaction {
+                let _ = session.rollback().await;
+            }
+            Err(e)
+        }
+    };
+    session.close().await;
+    outcome?;
+    drop(local);
+    if let Some((bucket, key)) = to_s3 {
+        blobs.put_object(bucket, key, buffer, &Encryption::Aes256).await.map_err(|e| format!("Cannot upload the output to s3://{bucket}/{key}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Counts rows on their way to the writer.
+struct Counter<'a, 'w> {
+    inner: &'a mut Writer<'w>,
+    rows: usize,
+}
+
+impl RowSink for Counter<'_, '_> {
+    fn columns(&mut self, names: &[String]) -> Result<(), String> {
+        self.inner.columns(names)
+    }
+
+    fn row(&mut self, fields: Vec<Field>) -> Result<(), String> {
+        self.rows += 1;
+        self.inner.row(fields)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writers_print_rows_in_each_format() {
+        let fields = vec![Field::number("1.50"), Field::boolean(true), Field::timestamp("2024-01-02 03:04:05"), Field::text("<a&b>"), Field::null()];
+        let names: Vec<String> = ["n", "b", "t", "s", "z"].iter().map(|s| s.to_string()).collect();
+        let render = |format: OutputFormat, header: bool| {
+            let mut out = Vec::new();
+            let mut w = Writer { format, header, out: &mut out, columns: Vec::new(), table_open: false, header_written: false, line: String::new() };
+            w.columns(&names).unwrap();
+            w.row(fields.clone()).unwrap();
+            w.finish().unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(render(OutputFormat::Csv(CsvFormat::default()), true), "n|b|t|s|z\r\n1.50|True|2024-01-02 03:04:05|<a&b>|\r\n");
+        assert_eq!(render(OutputFormat::Jsonl { sort_keys: true }, true), "{\"b\":true,\"n\":1.5,\"s\":\"<a&b>\",\"t\":\"2024-01-02T03:04:05\",\"z\":null}\n");
+        assert_eq!(
+            render(OutputFormat::Html, true),
+            "<TABLE class=\"lava-sql\">\n<THEAD><TR><TH>n</TH><TH>b</TH><TH>t</TH><TH>s</TH><TH>z</TH></TR></THEAD>\n<TBODY>\n<TR><TD>1.50</TD><TD>True</TD><TD>2024-01-02 03:04:05</TD><TD>&lt;a&amp;b&gt;</TD><TD></TD></TR>\n</TBODY>\n</TABLE>\n"
+        );
+    }
+}

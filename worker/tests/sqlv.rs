@@ -1,0 +1,62 @@
+//! `sqlv` end to end: the real `lava-worker` runs the job and the real `lava-sql` binary runs
+//! the rendered files against PostgreSQL (secrets from moto), writing one output to S3.
+//! (A separate test binary because Cargo gives a package's own binary paths to its tests.)
+
+use serde_json::{Value, json};
+use shared::ports::{BlobStore, Encryption};
+use std::process::Command;
+
+fn run_worker(realm: &str) {
+    let endpoint = tests::emulator().endpoint_url.clone();
+    let status = Command::new(env!("CARGO_BIN_EXE_lava-worker"))
+        .args(["--realm", realm, "--worker", "core", "--root", "--batch", "--wait", "1", "--threads", "1"])
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("LAVA_SQLV_COMMAND", env!("CARGO_BIN_EXE_lava-sql"))
+        .env("LAVA_TMPDIR", std::env::temp_dir().join(tests::unique("lava-sqlv-")))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+async fn text(r: &tests::TestRealm, uri: &Value) -> String {
+    let (bucket, key) = uri.as_str().unwrap().strip_prefix("s3://").unwrap().split_once('/').unwrap();
+    String::from_utf8(r.blobs.get_object(bucket, key).await.unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
+    let r = tests::TestRealm::up("sqlv").await;
+    r.put_sql_connections().await;
+    let bucket = r.names.local_bucket();
+    let table = tests::unique("v_");
+    let a = format!("create temp table {table} (id int, name text);\ninsert into {table} values (1, 'one'), (2, '{{{{ vars.two }}}}');\nselect id, name from {table} order by id;\n");
+    let b = "select 3 as id, 'three' as name;\n";
+    r.blobs.put_object(&bucket, &format!("payloads/sqlv/{table}/a.sql"), a.into_bytes(), &Encryption::Aes256).await.unwrap();
+    r.blobs.put_object(&bucket, &format!("payloads/sqlv/{table}/b.sql"), b.as_bytes().to_vec(), &Encryption::Aes256).await.unwrap();
+    let job = |id: &str, params: Value| json!({"job_id": id, "type": "sqlv", "worker": "core", "enabled": true, "payload": format!("sqlv/{table}/"), "parameters": params});
+    r.put_job(job("v/csv", json!({"conn_id": "pg", "header": true, "transaction": true, "vars": {"two": "two"}}))).await;
+    let run_id = r.dispatch("v/csv").await;
+    run_worker(&r.names.realm);
+    let item = r.events("v/csv", &run_id).await;
+    assert_eq!(r.statuses("v/csv", &run_id).await, ["starting", "running", "complete"], "{item}");
+    let result = &item["log"][2]["info"];
+    assert_eq!(result["output"][0]["exit_status"], 0);
+    assert_eq!(text(&r, &result["output"][0]["stdout"]).await, "id|name\r\n1|one\r\n2|two\r\n3|three\r\n");
+    assert!(text(&r, &result["output"][0]["stderr"]).await.contains("queries completed"), "lava-sql logs its progress");
+
+    r.put_job(job("v/jsonl", json!({"conn_id": "pg", "format": "jsonl", "vars": {"two": "2"}}))).await;
+    r.put_job(json!({"job_id": "v/bad", "type": "sqlv", "worker": "core", "enabled": true, "payload": format!("sqlv/{table}/b.sql"), "parameters": {"conn_id": "nope"}})).await;
+    let jsonl = r.dispatch("v/jsonl").await;
+    let bad = r.dispatch("v/bad").await;
+    run_worker(&r.names.realm);
+    let item = r.events("v/jsonl", &jsonl).await;
+    assert_eq!(text(&r, &item["log"][2]["info"]["output"][0]["stdout"]).await, "{\"id\":1,\"name\":\"one\"}\n{\"id\":2,\"name\":\"2\"}\n{\"id\":3,\"name\":\"three\"}\n");
+    let item = r.events("v/bad", &bad).await;
+    assert_eq!(r.statuses("v/bad", &bad).await, ["starting", "running", "failed"]);
+    let failed = &item["log"][2]["info"];
+    assert_eq!(failed["error"], "Failed with exit status 1");
+    assert!(failed["error_data"]["error"].as_str().unwrap().contains("nope: No such connection"), "{failed}");
+}
