@@ -55,7 +55,7 @@ pub enum Command {
     Job(SpecCommand),
     /// Connection specs.
     #[command(subcommand)]
-    Connection(SpecCommand),
+    Connection(ConnectionCommand),
     /// The realm entry.
     #[command(subcommand)]
     Realm(RealmCommand),
@@ -129,6 +129,19 @@ pub enum SpecCommand {
     },
     /// List the ids in the table.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionCommand {
+    /// The spec commands.
+    #[command(flatten)]
+    Spec(SpecCommand),
+    /// Print a database connection's details with its secrets resolved, as JSON (for the
+    /// `lava` Python package's `get_pysql_connection`; the output holds the password).
+    Resolve {
+        /// The connection.
+        conn_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -284,7 +297,24 @@ pub async fn run(cli: Cli) -> Result<String> {
     match cli.command {
         Command::Local(command) => run_local(&cli.target, command).await,
         Command::Job(command) => run_specs(&cli.target, SpecKind::Job, command).await,
-        Command::Connection(command) => run_specs(&cli.target, SpecKind::Connection, command).await,
+        Command::Connection(ConnectionCommand::Spec(command)) => run_specs(&cli.target, SpecKind::Connection, command).await,
+        Command::Connection(ConnectionCommand::Resolve { conn_id }) => {
+            let (clients, names) = connect(&cli.target).await?;
+            let config = shared::run::config::Config::new(std::env::vars(), None);
+            let secrets = clients.ports(Arc::new(shared::webhook::HttpWebhook::new()?)).secrets;
+            let connections = shared::connections::Connections::new(catalog(&clients, names), secrets, config);
+            let db = connections.database(&conn_id).await.map_err(anyhow::Error::msg)?;
+            let engine = match db.engine {
+                shared::connections::Engine::Postgres => "postgres",
+                shared::connections::Engine::MySql => "mysql",
+                shared::connections::Engine::Sqlite => "sqlite3",
+            };
+            Ok(serde_json::json!({
+                "conn_id": db.conn_id, "type": db.kind, "engine": engine, "host": db.host, "port": db.port, "user": db.user,
+                "password": db.password.expose(), "database": db.database, "ssl": db.ssl, "ca_cert": db.ca_cert,
+            })
+            .to_string())
+        }
         Command::S3trigger(command) => run_specs(&cli.target, SpecKind::S3trigger, command).await,
         Command::Dispatch { job_ids, param, global, delay, worker } => {
             let parameters = shared::dispatch::expand_pairs(&param).map_err(anyhow::Error::msg)?;

@@ -176,16 +176,16 @@ impl TestRealm {
     }
 }
 
-/// The password of the `lava` user on the test databases (`tests/databases.sh`).
+/// The password of the `lava` user on the test databases (`tests/setup.sh`).
 pub const DB_PASSWORD: &str = "lava-test-pw";
 
 /// Fails with a clear message unless the test databases are listening (PostgreSQL on
-/// 127.0.0.1:5432, MariaDB on 127.0.0.1:3306); `bash tests/databases.sh` starts them.
+/// 127.0.0.1:5432, MariaDB on 127.0.0.1:3306); `bash tests/setup.sh` starts them.
 pub fn require_databases() {
     for (name, port) in [("PostgreSQL", 5432), ("MariaDB", 3306)] {
         let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         if std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(2)).is_err() {
-            panic!("{name} is not listening on 127.0.0.1:{port}: start the test databases with `bash tests/databases.sh` (.ci/run does)");
+            panic!("{name} is not listening on 127.0.0.1:{port}: start the test databases with `bash tests/setup.sh` (.ci/run does)");
         }
     }
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs (where missing) and starts the database servers the SQL tests use, on loopback:
-#   PostgreSQL 15 on 127.0.0.1:5432 and MariaDB on 127.0.0.1:3306, each with a user `lava`
-#   (password `lava-test-pw`) owning a database `lava_test`; the sqlite3 and mysql clients.
+# Prepares what the tests need beyond moto (which the test harness installs and starts itself):
+#  - the database servers, on loopback: PostgreSQL 15 on 127.0.0.1:5432 and MariaDB on
+#    127.0.0.1:3306, each with a user `lava` (password `lava-test-pw`) and a database
+#    `lava_test`; the psql, mysql and sqlite3 clients the connector scripts run;
+#  - in the workspace's .venv: the `lava` Python package (python/) and the drivers the
+#    Python job tests use (python/test-requirements.txt).
 # Idempotent: a second run only checks. Needs root (apt-get, server start).
 set -euo pipefail
 
@@ -50,3 +53,12 @@ SQL
 PGPASSWORD=$PW psql -h 127.0.0.1 -U lava -d lava_test -tAc 'SELECT 1' >/dev/null
 mysql -h 127.0.0.1 -u lava -p"$PW" lava_test -e 'SELECT 1' >/dev/null
 echo "databases: ready (postgres 127.0.0.1:5432, mariadb 127.0.0.1:3306, user lava)"
+
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/pip ] || python3 -m venv .venv
+if ! .venv/bin/python -c 'import lava.connection, pg8000, pymysql, sqlalchemy, pandas' 2>/dev/null \
+    || ! cmp -s python/lava/connection.py "$(.venv/bin/python -c 'import lava.connection as c; print(c.__file__)')"; then
+    echo "python: installing the lava package and the job test requirements into .venv"
+    .venv/bin/pip install --quiet -r python/test-requirements.txt ./python
+fi
+echo "python: ready (.venv has lava, pg8000, PyMySQL, SQLAlchemy, pandas)"

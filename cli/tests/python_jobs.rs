@@ -1,0 +1,136 @@
+//! The seed's Python examples, run unchanged (their elided SQL filled in) as `exe` jobs: the
+//! `lava` Python package gets each connection's details from the real `lava` binary
+//! (`lava connection resolve`), with the password from moto's SSM, and opens it with pg8000,
+//! PyMySQL and SQLAlchemy + pandas against the test databases.
+//! (In the cli package because Cargo gives a package's own binary paths to its tests.)
+
+use serde_json::{Value, json};
+use shared::ports::{BlobStore, Encryption};
+use std::time::Duration;
+use tests::{TestRealm, unique, workspace_root};
+
+const PYSQL: &str = r#"#!/usr/bin/env python3
+import os
+from lava.connection import get_pysql_connection
+
+# As we are using the lava connection manager, we just need the connection ID
+# this time - not the connector script. So use LAVA_CONNID_DB not LAVA_CONN_DB.
+
+conn_id = os.environ['LAVA_CONNID_DB']
+realm = os.environ['LAVA_REALM']
+
+# Get a standard DBAPI 2.0 connection
+conn = get_pysql_connection(conn_id, realm)
+
+# Knock yourself out with SQL wizardry...
+cursor = conn.cursor()
+cursor.execute('select 6 * 7')
+print('answer', cursor.fetchone()[0])
+conn.close()
+"#;
+
+const TRANSACTION: &str = r#"#!/usr/bin/env python3
+import os
+from lava.connection import get_pysql_connection
+from lava.lib.db import begin_transaction
+
+conn = get_pysql_connection(os.environ['LAVA_CONNID_DB'], os.environ['LAVA_REALM'])
+cursor = conn.cursor()
+table = os.environ['TABLE']
+
+try:
+    begin_transaction(conn, cursor)
+    # Do some SQL stuff
+    cursor.execute('create table %s (id int, name varchar(20))' % table)
+    cursor.execute("insert into %s values (1, 'one'), (2, 'two')" % table)
+except Exception:
+    conn.rollback()
+else:
+    conn.commit()
+finally:
+    conn.close()
+"#;
+
+const SQLALCHEMY: &str = r#"#!/usr/bin/env python3
+import os
+import pandas as pd
+from lava.connection import get_sqlalchemy_engine
+
+conn_id = os.environ['LAVA_CONNID_DB']
+realm = os.environ['LAVA_REALM']
+
+engine = get_sqlalchemy_engine(conn_id, realm)
+# engine is a standard SQLAlchemy engine.
+
+with engine.connect() as conn:
+    for row in conn.execute('select id, name from %s order by id' % os.environ['TABLE']):
+        print(row)
+
+# Or use with pandas
+table_df = pd.read_sql_table(os.environ['TABLE'], con=engine)
+print(len(table_df), list(table_df['name']))
+"#;
+
+/// Runs one exe job with a worker in this process; returns its final status and stdout.
+async fn run(r: &TestRealm, job_id: &str, script: &str, conn_id: &str, table: &str) -> (String, String) {
+    let bucket = r.names.local_bucket();
+    let key = format!("py/{}.py", unique("s"));
+    r.blobs.put_object(&bucket, &format!("payloads/{key}"), script.as_bytes().to_vec(), &Encryption::Aes256).await.unwrap();
+    let venv = workspace_root().join(".venv/bin");
+    let env = json!({
+        "PATH": format!("{}:/usr/bin:/bin", venv.display()),
+        "LAVA_CLI": env!("CARGO_BIN_EXE_lava"),
+        "AWS_ENDPOINT_URL": tests::emulator().endpoint_url,
+        "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+        "TABLE": table,
+    });
+    let spec = json!({"job_id": job_id, "type": "exe", "worker": "core", "enabled": true, "payload": key,
+        "parameters": {"connections": {"db": conn_id}, "env": env, "jinja": false}});
+    r.put_job(spec).await;
+    let run_id = r.dispatch(job_id).await;
+    let options = shared::worker::WorkerOptions {
+        realm: r.names.realm.clone(),
+        worker: "core".into(),
+        queue: None,
+        threads: 1,
+        wait_seconds: 1,
+        sleep: Duration::from_millis(100),
+        retries: 2,
+        batch: true,
+        dev: false,
+        grace: Duration::from_secs(5),
+        heartbeat_every: Duration::from_secs(1),
+        tmpdir: Some(std::env::temp_dir().join(unique("lava-py-"))),
+        env: vec![],
+    };
+    let worker = shared::worker::build(options, r.ports.clone()).await.unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.run(rx).await.unwrap();
+    let item = r.events(job_id, &run_id).await;
+    let last = item["log"].as_array().and_then(|l| l.last()).cloned().unwrap_or(Value::Null);
+    let info = &last["info"];
+    let output = if info["output"].is_array() { &info["output"] } else { &info["error_data"]["output"] };
+    let mut stdout = String::new();
+    if let Some(uri) = output[0]["stdout"].as_str() {
+        let (b, k) = uri.strip_prefix("s3://").unwrap().split_once('/').unwrap();
+        stdout = String::from_utf8(r.blobs.get_object(b, k).await.unwrap()).unwrap();
+    }
+    if let Some(uri) = output[0]["stderr"].as_str() {
+        let (b, k) = uri.strip_prefix("s3://").unwrap().split_once('/').unwrap();
+        eprintln!("{job_id} stderr: {}", String::from_utf8_lossy(&r.blobs.get_object(b, k).await.unwrap()));
+    }
+    (last["status"].as_str().unwrap_or_default().to_string(), stdout)
+}
+
+#[tokio::test]
+async fn the_seed_python_examples_run_unchanged_against_postgres_and_mariadb() {
+    let r = TestRealm::up("py").await;
+    r.put_sql_connections().await;
+    for conn_id in ["pg", "my"] {
+        let table = unique("py_");
+        assert_eq!(run(&r, &format!("py/{conn_id}/pysql"), PYSQL, conn_id, &table).await, ("complete".into(), "answer 42\n".into()));
+        assert_eq!(run(&r, &format!("py/{conn_id}/tx"), TRANSACTION, conn_id, &table).await.0, "complete");
+        let (status, stdout) = run(&r, &format!("py/{conn_id}/sa"), SQLALCHEMY, conn_id, &table).await;
+        assert_eq!((status.as_str(), stdout.as_str()), ("complete", "(1, 'one')\n(2, 'two')\n2 ['one', 'two']\n"), "{conn_id}");
+    }
+}
