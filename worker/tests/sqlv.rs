@@ -6,9 +6,10 @@ use serde_json::{Value, json};
 use shared::ports::{BlobStore, Encryption};
 use std::process::Command;
 
-fn run_worker(realm: &str) {
+/// Runs the worker until the queue is empty; returns what it logged.
+fn run_worker(realm: &str) -> String {
     let endpoint = tests::emulator().endpoint_url.clone();
-    let status = Command::new(env!("CARGO_BIN_EXE_lava-worker"))
+    let done = Command::new(env!("CARGO_BIN_EXE_lava-worker"))
         .args(["--realm", realm, "--worker", "core", "--root", "--batch", "--wait", "1", "--threads", "1"])
         .env("AWS_ENDPOINT_URL", &endpoint)
         .env("AWS_REGION", "us-east-1")
@@ -16,9 +17,12 @@ fn run_worker(realm: &str) {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("LAVA_SQLV_COMMAND", env!("CARGO_BIN_EXE_lava-sql"))
         .env("LAVA_TMPDIR", std::env::temp_dir().join(tests::unique("lava-sqlv-")))
-        .status()
+        .args(["--level", "debug"])
+        .output()
         .unwrap();
-    assert!(status.success());
+    let log = String::from_utf8_lossy(&done.stderr).to_string();
+    assert!(done.status.success(), "{log}");
+    log
 }
 
 async fn text(r: &tests::TestRealm, uri: &Value) -> String {
@@ -39,13 +43,16 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     let job = |id: &str, params: Value| json!({"job_id": id, "type": "sqlv", "worker": "core", "enabled": true, "payload": format!("sqlv/{table}/"), "parameters": params});
     r.put_job(job("v/csv", json!({"conn_id": "pg", "header": true, "transaction": true, "vars": {"two": "two"}}))).await;
     let run_id = r.dispatch("v/csv").await;
-    run_worker(&r.names.realm);
+    let log = run_worker(&r.names.realm);
+    assert!(log.contains("v/csv") && !log.contains(tests::DB_PASSWORD), "the worker's debug log never holds the password");
     let item = r.events("v/csv", &run_id).await;
+    assert!(!item.to_string().contains(tests::DB_PASSWORD));
     assert_eq!(r.statuses("v/csv", &run_id).await, ["starting", "running", "complete"], "{item}");
     let result = &item["log"][2]["info"];
     assert_eq!(result["output"][0]["exit_status"], 0);
     assert_eq!(text(&r, &result["output"][0]["stdout"]).await, "id|name\r\n1|one\r\n2|two\r\n3|three\r\n");
-    assert!(text(&r, &result["output"][0]["stderr"]).await.contains("queries completed"), "lava-sql logs its progress");
+    let sql_log = text(&r, &result["output"][0]["stderr"]).await;
+    assert!(sql_log.contains("queries completed") && !sql_log.contains(tests::DB_PASSWORD), "lava-sql logs its progress, never the password");
 
     r.put_job(job("v/jsonl", json!({"conn_id": "pg", "format": "jsonl", "vars": {"two": "2"}}))).await;
     r.put_job(json!({"job_id": "v/bad", "type": "sqlv", "worker": "core", "enabled": true, "payload": format!("sqlv/{table}/b.sql"), "parameters": {"conn_id": "nope"}})).await;
