@@ -56,9 +56,9 @@ echo "databases: ready (postgres 127.0.0.1:5432, mariadb 127.0.0.1:3306, user la
 
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/pip ] || python3 -m venv .venv
-if ! .venv/bin/python -c 'import lava.connection, pg8000, pymysql, sqlalchemy, pandas' 2>/dev/null \
+if ! .venv/bin/python -c 'import lava.connection, pg8000, pymysql, sqlalchemy, pandas, awscli' 2>/dev/null \
     || ! cmp -s python/lava/connection.py "$(.venv/bin/python -c 'import lava.connection as c; print(c.__file__)')"; then
     echo "python: installing the lava package and the job test requirements into .venv"
     .venv/bin/pip install --quiet -r python/test-requirements.txt ./python
 fi
-echo "python: ready (.venv has lava, pg8000, PyMySQL, SQLAlchemy, pandas)"
+echo "python: ready (.venv has lava, pg8000, PyMySQL, SQLAlchemy, pandas, the AWS CLI)"

@@ -163,3 +163,24 @@ async fn sqlc_feeds_each_rendered_file_to_the_client_with_its_meta_commands_and_
     assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
     assert_eq!(object(&r, &result["output"][0]["stdout"]).await, "n\n42\n");
 }
+
+#[tokio::test]
+async fn the_aws_connector_runs_the_aws_cli_with_the_connection_s_keys() {
+    let r = TestRealm::up("sqlaws").await;
+    let bucket = r.names.local_bucket();
+    let parameter = format!("/lava/{}/aws-keys", r.names.realm);
+    shared::aws::provision::put_parameter(&r.clients, &parameter, "AKIDLAVATEST,very-secret-key", true).await.unwrap();
+    let entry = json!({"conn_id": "aws", "type": "aws", "enabled": true, "access_keys": parameter, "region": "eu-west-2"});
+    r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    r.blobs.put_object(&bucket, "payloads/aws/data.txt", b"from s3\n".to_vec(), &Encryption::Aes256).await.unwrap();
+    let script = format!(
+        "#!/bin/bash\nset -e\n$LAVA_CONN_AWS configure get aws_access_key_id\n$LAVA_CONN_AWS configure get region\n$LAVA_CONN_AWS s3 cp s3://{bucket}/payloads/aws/data.txt -\n"
+    );
+    r.blobs.put_object(&bucket, "payloads/aws/use.sh", script.into_bytes(), &Encryption::Aes256).await.unwrap();
+    let venv = tests::workspace_root().join(".venv/bin");
+    let env = json!({"PATH": format!("{}:/usr/bin:/bin", venv.display()), "AWS_ENDPOINT_URL": tests::emulator().endpoint_url});
+    r.put_job(job("sql/aws", "exe", json!("aws/use.sh"), json!({"connections": {"aws": "aws"}, "env": env}))).await;
+    let (statuses, result) = run(&r, "sql/aws").await;
+    assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
+    assert_eq!(object(&r, &result["output"][0]["stdout"]).await, "AKIDLAVATEST\neu-west-2\nfrom s3\n");
+}
