@@ -67,3 +67,48 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     assert_eq!(failed["error"], "Failed with exit status 1");
     assert!(failed["error_data"]["error"].as_str().unwrap().contains("nope: No such connection"), "{failed}");
 }
+
+#[tokio::test]
+async fn every_sql_job_type_runs_on_every_database_and_sqlc_times_out() {
+    let r = tests::TestRealm::up("sqlall").await;
+    r.put_sql_connections().await;
+    let bucket = r.names.local_bucket();
+    r.blobs.put_object(&bucket, "payloads/all/q.sql", b"select 6 * 7 as n;\n".to_vec(), &Encryption::Aes256).await.unwrap();
+    r.blobs.put_object(&bucket, "payloads/all/slow.sql", b"select pg_sleep(30);\n".to_vec(), &Encryption::Aes256).await.unwrap();
+    let mut runs = Vec::new();
+    for conn in ["pg", "my", "lite"] {
+        for kind in ["sql", "sqli", "sqlc", "sqlv"] {
+            let id = format!("all/{kind}/{conn}");
+            let payload = if kind == "sqli" { json!("select 6 * 7 as n") } else { json!("all/q.sql") };
+            let mut params = json!({"conn_id": conn});
+            if kind != "sqlc" {
+                params["header"] = json!(true);
+            }
+            r.put_job(json!({"job_id": id, "type": kind, "worker": "core", "enabled": true, "payload": payload, "parameters": params})).await;
+            runs.push((id.clone(), kind, r.dispatch(&id).await));
+        }
+    }
+    r.put_job(json!({"job_id": "all/slow", "type": "sqlc", "worker": "core", "enabled": true, "payload": "all/slow.sql", "parameters": {"conn_id": "pg", "timeout": "1s"}})).await;
+    let slow = r.dispatch("all/slow").await;
+    run_worker(&r.names.realm);
+    for (id, kind, run_id) in runs {
+        let item = r.events(&id, &run_id).await;
+        assert_eq!(r.statuses(&id, &run_id).await, ["starting", "running", "complete"], "{id}: {item}");
+        let result = &item["log"][2]["info"];
+        let uri = match kind {
+            "sql" => &result["output"]["q.sql"][0],
+            "sqli" => &result["output"]["0"][0],
+            _ => &result["output"][0]["stdout"],
+        };
+        let out = text(&r, uri).await;
+        if kind == "sqlc" {
+            assert!(out.contains("42"), "{id}: the client printed {out:?}");
+        } else {
+            assert_eq!(out, "n\r\n42\r\n", "{id}");
+        }
+    }
+    let item = r.events("all/slow", &slow).await;
+    assert_eq!(r.statuses("all/slow", &slow).await, ["starting", "running", "failed"]);
+    let failed = &item["log"][2]["info"];
+    assert_eq!((failed["error"].as_str(), failed["error_data"]["exit_status"].as_i64()), (Some("Timed out after 1.0 seconds"), Some(28)));
+}
