@@ -194,6 +194,44 @@ pub trait SecretStore: Send + Sync {
     async fn parameter(&self, name: &str) -> Result<String>;
     /// The secret string of a Secrets Manager secret.
     async fn secret(&self, secret_id: &str) -> Result<String>;
+    /// Temporary credentials from STS AssumeRole (for `aws` connections with `role_arn`).
+    async fn assume_role(&self, request: &AssumeRole) -> Result<TemporaryCredentials>;
+}
+
+/// An STS AssumeRole request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AssumeRole {
+    /// The role.
+    pub role_arn: String,
+    /// Session name.
+    pub session_name: String,
+    /// Seconds.
+    pub duration_seconds: i32,
+    /// External id, if the role requires one.
+    pub external_id: Option<String>,
+    /// Managed policies limiting the session.
+    pub policy_arns: Vec<String>,
+    /// An inline policy (JSON) limiting the session.
+    pub policy: Option<String>,
+    /// Session tags.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Temporary AWS credentials.
+#[derive(Clone, PartialEq)]
+pub struct TemporaryCredentials {
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: String,
+    /// Session token.
+    pub session_token: String,
+}
+
+impl std::fmt::Debug for TemporaryCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TemporaryCredentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+    }
 }
 
 /// HTTP POST of JSON to a webhook (Slack).

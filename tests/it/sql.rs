@@ -179,8 +179,18 @@ async fn the_aws_connector_runs_the_aws_cli_with_the_connection_s_keys() {
     r.blobs.put_object(&bucket, "payloads/aws/use.sh", script.into_bytes(), &Encryption::Aes256).await.unwrap();
     let venv = tests::workspace_root().join(".venv/bin");
     let env = json!({"PATH": format!("{}:/usr/bin:/bin", venv.display()), "AWS_ENDPOINT_URL": tests::emulator().endpoint_url});
-    r.put_job(job("sql/aws", "exe", json!("aws/use.sh"), json!({"connections": {"aws": "aws"}, "env": env}))).await;
+    r.put_job(job("sql/aws", "exe", json!("aws/use.sh"), json!({"connections": {"aws": "aws"}, "env": env.clone()}))).await;
     let (statuses, result) = run(&r, "sql/aws").await;
     assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
     assert_eq!(object(&r, &result["output"][0]["stdout"]).await, "AKIDLAVATEST\neu-west-2\nfrom s3\n");
+
+    // A role connection: session credentials from STS AssumeRole (temporary keys begin ASIA).
+    let role = json!({"conn_id": "aws_role", "type": "aws", "enabled": true, "role_arn": "arn:aws:iam::123456789012:role/lava-jobs", "duration": "1h", "region": "us-east-1"});
+    r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&role).unwrap()).await.unwrap();
+    let script = format!("#!/bin/bash\nset -e\n$LAVA_CONN_AWS configure get aws_access_key_id | cut -c1-4\n[ -n \"$($LAVA_CONN_AWS configure get aws_session_token)\" ] && echo token\n$LAVA_CONN_AWS s3 cp s3://{bucket}/payloads/aws/data.txt -\n");
+    r.blobs.put_object(&bucket, "payloads/aws/role.sh", script.into_bytes(), &Encryption::Aes256).await.unwrap();
+    r.put_job(job("sql/aws-role", "exe", json!("aws/role.sh"), json!({"connections": {"aws": "aws_role"}, "env": env}))).await;
+    let (statuses, result) = run(&r, "sql/aws-role").await;
+    assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
+    assert_eq!(object(&r, &result["output"][0]["stdout"]).await, "ASIA\ntoken\nfrom s3\n");
 }

@@ -120,6 +120,8 @@ pub struct Clients {
     pub ssm: aws_sdk_ssm::Client,
     /// Secrets Manager.
     pub secretsmanager: aws_sdk_secretsmanager::Client,
+    /// STS.
+    pub sts: aws_sdk_sts::Client,
 }
 
 impl Clients {
@@ -140,6 +142,7 @@ impl Clients {
             kms: aws_sdk_kms::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
             secretsmanager: aws_sdk_secretsmanager::Client::new(config),
+            sts: aws_sdk_sts::Client::new(config),
         }
     }
 
@@ -157,7 +160,7 @@ impl Clients {
             bus: Arc::new(EventBridgeBus::new(self.events.clone())),
             keys: Arc::new(KmsKeys::new(self.kms.clone())),
             webhook,
-            secrets: Arc::new(AwsSecrets::new(self.ssm.clone(), self.secretsmanager.clone())),
+            secrets: Arc::new(AwsSecrets::new(self.ssm.clone(), self.secretsmanager.clone(), self.sts.clone())),
         }
     }
 

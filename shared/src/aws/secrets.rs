@@ -1,23 +1,24 @@
-//! SSM Parameter Store and Secrets Manager: the [`SecretStore`] port (connection passwords and
-//! keys). Values never appear in errors or logs.
+//! SSM Parameter Store, Secrets Manager and STS AssumeRole: the [`SecretStore`] port
+//! (connection passwords, keys and temporary credentials). Values never appear in errors or logs.
 
 use async_trait::async_trait;
 
 use super::aws_error;
 use crate::error::{Error, Result};
-use crate::ports::SecretStore;
+use crate::ports::{AssumeRole, SecretStore, TemporaryCredentials};
 
 /// Secrets from SSM (decrypted) and Secrets Manager.
 #[derive(Clone, Debug)]
 pub struct AwsSecrets {
     ssm: aws_sdk_ssm::Client,
     secrets: aws_sdk_secretsmanager::Client,
+    sts: aws_sdk_sts::Client,
 }
 
 impl AwsSecrets {
     /// Uses these clients for every call.
-    pub fn new(ssm: aws_sdk_ssm::Client, secrets: aws_sdk_secretsmanager::Client) -> Self {
-        AwsSecrets { ssm, secrets }
+    pub fn new(ssm: aws_sdk_ssm::Client, secrets: aws_sdk_secretsmanager::Client, sts: aws_sdk_sts::Client) -> Self {
+        AwsSecrets { ssm, secrets, sts }
     }
 }
 
@@ -43,5 +44,25 @@ impl SecretStore for AwsSecrets {
             }
         })?;
         out.secret_string.ok_or_else(|| Error::config(format!("secret {secret_id}"), "has no secret string"))
+    }
+
+    async fn assume_role(&self, request: &AssumeRole) -> Result<TemporaryCredentials> {
+        let mut call = self.sts.assume_role().role_arn(&request.role_arn).role_session_name(&request.session_name).duration_seconds(request.duration_seconds);
+        if let Some(id) = &request.external_id {
+            call = call.external_id(id);
+        }
+        for arn in &request.policy_arns {
+            call = call.policy_arns(aws_sdk_sts::types::PolicyDescriptorType::builder().arn(arn).build());
+        }
+        if let Some(policy) = &request.policy {
+            call = call.policy(policy);
+        }
+        for (key, value) in &request.tags {
+            let tag = aws_sdk_sts::types::Tag::builder().key(key).value(value).build().map_err(|e| Error::config("tags", e.to_string()))?;
+            call = call.tags(tag);
+        }
+        let out = call.send().await.map_err(|e| aws_error("sts", "AssumeRole", e))?;
+        let c = out.credentials.ok_or_else(|| Error::config(request.role_arn.clone(), "AssumeRole returned no credentials"))?;
+        Ok(TemporaryCredentials { access_key_id: c.access_key_id, secret_access_key: c.secret_access_key, session_token: c.session_token })
     }
 }

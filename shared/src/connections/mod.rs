@@ -153,6 +153,16 @@ impl Connections {
         Connections { catalog, secrets, config, cache: Mutex::new(HashMap::new()) }
     }
 
+    /// Temporary credentials for a role (`aws` connections with `role_arn`).
+    pub async fn assume_role(&self, request: &crate::ports::AssumeRole) -> Result<crate::ports::TemporaryCredentials, String> {
+        self.secrets.assume_role(request).await.map_err(|e| e.to_string())
+    }
+
+    /// Configuration (for defaults such as `AWS_CONN_DURATION`).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The realm's name.
     pub fn realm(&self) -> &str {
         &self.catalog.names().realm

@@ -27,11 +27,12 @@ fn private_dir(parent: &Path) -> Result<PathBuf, String> {
 }
 
 /// Resolves `conn_id` and writes its connector under `parent`; returns the script's path.
-pub async fn write_connector(connections: &Connections, conn_id: &str, parent: &Path) -> Result<PathBuf, String> {
+/// `app_name` names role sessions (`aws` connections with `role_arn`).
+pub async fn write_connector(connections: &Connections, conn_id: &str, parent: &Path, app_name: Option<&str>) -> Result<PathBuf, String> {
     let resolved = connections.resolve(conn_id).await?;
     let dir = private_dir(parent)?;
     let built = match resolved.kind.as_str() {
-        "aws" => aws_script(connections, &resolved, &dir).await,
+        "aws" => aws_script(connections, &resolved, &dir, app_name).await,
         "generic" => generic_script(&resolved, &dir),
         kind if Engine::of(kind).is_ok() => database_script(&database_of(&resolved)?, &dir),
         kind => return Err(format!("{conn_id}: Unsupported connection type - {kind}")),
@@ -168,25 +169,77 @@ fn generic_script(resolved: &Resolved, dir: &Path) -> Result<PathBuf, String> {
     Ok(script)
 }
 
-async fn aws_script(connections: &Connections, resolved: &Resolved, dir: &Path) -> Result<PathBuf, String> {
-    let keys = match resolved.fields.get("access_keys") {
-        Some(Value::String(name)) => connections.parameter(name).await?,
-        _ if resolved.fields.contains_key("role_arn") => return Err("role_arn aws connections are not supported by this release; use access_keys".into()),
-        _ => return Err("One of access_keys or role_arn is required".into()),
+/// A role session name from an application name: `[A-Za-z0-9_=,.@-]`, others as `.`, at most
+/// 64 characters; `lava` when there is none.
+pub fn session_name(app_name: Option<&str>) -> String {
+    let cleaned: String = app_name
+        .unwrap_or("")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "_=,.@-".contains(c) { c } else { '.' })
+        .collect::<String>()
+        .trim_matches('.')
+        .chars()
+        .take(64)
+        .collect();
+    if cleaned.len() < 2 { "lava".into() } else { cleaned }
+}
+
+/// The access key, secret key and session token of an `aws` connection (§4.6.1).
+async fn aws_credentials(connections: &Connections, resolved: &Resolved, app_name: Option<&str>) -> Result<(String, String, Option<String>), String> {
+    if let Some(Value::String(name)) = resolved.fields.get("access_keys") {
+        let keys = connections.parameter(name).await?;
+        let (id, secret) = keys
+            .expose()
+            .split_once(',')
+            .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
+            .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+            .ok_or_else(|| format!("{name}: Must be in format \"access_key_id,access_secret_key\""))?;
+        return Ok((id, secret, None));
+    }
+    let Some(role_arn) = resolved.text("role_arn") else { return Err("One of access_keys or role_arn is required".into()) };
+    let duration = match resolved.fields.get("duration") {
+        Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
+        Some(Value::String(d)) => crate::model::values::parse_duration(d)?,
+        _ => connections.config().seconds("AWS_CONN_DURATION", 10_800.0),
     };
-    let (id, secret) = keys
-        .expose()
-        .split_once(',')
-        .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
-        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
-        .ok_or_else(|| format!("{}: Must be in format \"access_key_id,access_secret_key\"", resolved.text("access_keys").unwrap_or_default()))?;
+    let external_id = match resolved.text("external_id") {
+        Some(name) => Some(connections.parameter(&name).await?.expose().to_string()),
+        None => None,
+    };
+    let policy_arns = match resolved.fields.get("policy_arns") {
+        Some(Value::String(a)) => vec![a.clone()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => Vec::new(),
+    };
+    let tags = match resolved.fields.get("tags") {
+        Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect(),
+        _ => Vec::new(),
+    };
+    let request = crate::ports::AssumeRole {
+        role_arn,
+        session_name: session_name(app_name),
+        duration_seconds: duration as i32,
+        external_id,
+        policy_arns,
+        policy: resolved.fields.get("policy").filter(|p| !p.is_null()).map(|p| if let Value::String(s) = p { s.clone() } else { p.to_string() }),
+        tags,
+    };
+    let credentials = connections.assume_role(&request).await?;
+    Ok((credentials.access_key_id, credentials.secret_access_key, Some(credentials.session_token)))
+}
+
+async fn aws_script(connections: &Connections, resolved: &Resolved, dir: &Path, app_name: Option<&str>) -> Result<PathBuf, String> {
+    let (id, secret, token) = aws_credentials(connections, resolved, app_name).await?;
     let region = resolved
         .text("region")
         .or_else(|| std::env::var("AWS_REGION").ok())
         .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
         .unwrap_or_else(|| "us-east-1".into());
     let conf = dir.join(".aws_config");
-    let body = format!("[profile lava]\ns3 =\n    signature_version = s3v4\nregion = {region}\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n");
+    let mut body = format!("[profile lava]\ns3 =\n    signature_version = s3v4\nregion = {region}\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n");
+    if let Some(token) = token {
+        body.push_str(&format!("aws_session_token = {token}\n"));
+    }
     write_private(&conf, &body, 0o600)?;
     let script = dir.join("aws");
     let text = format!(

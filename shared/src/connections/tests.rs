@@ -63,7 +63,7 @@ async fn generic_connector_prints_each_attribute() {
     .await;
     fakes.secrets.put_parameter("/lava/dev/key", "k-123");
     let dir = tempdir();
-    let script = write_connector(&c, "gen", &dir).await.unwrap();
+    let script = write_connector(&c, "gen", &dir, None).await.unwrap();
     let run = |arg: &[&str]| std::process::Command::new(&script).args(arg).output().unwrap();
     for (name, want) in [("a", "plain"), ("n", "30"), ("flag", "True"), ("key", "k-123"), ("loc", "x y")] {
         let out = run(&[name]);
@@ -85,12 +85,25 @@ async fn database_scripts_quote_every_value() {
     let (c, fakes) = connections(&[json!({"conn_id": "pg", "type": "postgres", "enabled": true, "host": "h'; rm -rf /; '", "port": 5432, "user": "u:1", "database": "d", "password": "/pw"})]).await;
     fakes.secrets.put_parameter("/pw", "a:b\\c");
     let dir = tempdir();
-    let script = write_connector(&c, "pg", &dir).await.unwrap();
+    let script = write_connector(&c, "pg", &dir, None).await.unwrap();
     let body = std::fs::read_to_string(&script).unwrap();
     assert!(body.contains(&format!("-h {}", shell_quote("h'; rm -rf /; '"))), "{body}");
     assert!(!body.contains("a:b"), "the password is only in .pgpass");
     let pgpass = std::fs::read_to_string(script.parent().unwrap().join(".pgpass")).unwrap();
     assert_eq!(pgpass, "h'; rm -rf /; ':5432:d:u\\:1:a\\:b\\\\c\n");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn aws_connections_with_a_role_get_session_credentials() {
+    let (c, fakes) = connections(&[json!({"conn_id": "role", "type": "aws", "enabled": true, "role_arn": "arn:aws:iam::1:role/r", "external_id": "/ext", "region": "eu-west-1"})]).await;
+    fakes.secrets.put_parameter("/ext", "x-1");
+    let dir = tempdir();
+    let script = write_connector(&c, "role", &dir, Some("lv-prod-a/b c")).await.unwrap();
+    let conf = std::fs::read_to_string(script.parent().unwrap().join(".aws_config")).unwrap();
+    assert!(conf.contains("aws_access_key_id = ASIA-lv-prod-a.b.c\n"), "{conf}");
+    assert!(conf.contains("aws_secret_access_key = secret-for-arn:aws:iam::1:role/r\naws_session_token = token\n"), "{conf}");
+    assert_eq!(super::scripts::session_name(None), "lava");
     std::fs::remove_dir_all(dir).ok();
 }
 

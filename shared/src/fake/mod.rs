@@ -346,6 +346,15 @@ impl SecretStore for FakeSecrets {
     async fn secret(&self, secret_id: &str) -> Result<String> {
         self.secrets.lock().unwrap().get(secret_id).cloned().ok_or_else(|| Error::NotFound { what: "secret", id: secret_id.into() })
     }
+
+    /// Credentials named after the role and session.
+    async fn assume_role(&self, request: &AssumeRole) -> Result<TemporaryCredentials> {
+        Ok(TemporaryCredentials {
+            access_key_id: format!("ASIA-{}", request.session_name),
+            secret_access_key: format!("secret-for-{}", request.role_arn),
+            session_token: "token".into(),
+        })
+    }
 }
 
 /// Webhook posts recorded in memory; every post gets `status`.

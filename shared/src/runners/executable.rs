@@ -58,7 +58,8 @@ fn make_executable(path: &Path) {
 async fn connection_env(ctx: &RunContext<'_>, connections: &BTreeMap<String, String>) -> Result<Vec<(String, String)>, String> {
     let mut vars = Vec::new();
     for (label, conn_id) in connections {
-        let script = crate::connections::scripts::write_connector(ctx.connections, conn_id, &ctx.run_dir).await?;
+        let app = crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, conn_id);
+        let script = crate::connections::scripts::write_connector(ctx.connections, conn_id, &ctx.run_dir, app.as_deref()).await?;
         let label = label.to_ascii_uppercase();
         vars.push((format!("LAVA_CONN_{label}"), script.display().to_string()));
         vars.push((format!("LAVA_CONNID_{label}"), conn_id.clone()));

@@ -21,7 +21,8 @@ pub async fn run_sqlc(ctx: &RunContext<'_>) -> Outcome {
     };
     let limit = timeout(ctx, params.timeout.as_ref(), "SQLC_TIMEOUT").map_err(Failure::message)?;
     let jinja = params.jinja.is_none_or(|f| f.0);
-    let script = crate::connections::scripts::write_connector(ctx.connections, &params.conn_id, &ctx.run_dir).await.map_err(Failure::message)?;
+    let app = crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, &params.conn_id);
+    let script = crate::connections::scripts::write_connector(ctx.connections, &params.conn_id, &ctx.run_dir, app.as_deref()).await.map_err(Failure::message)?;
     let max = ctx.config.size("SQLC_MAX_PAYLOAD_SIZE", 100_000);
     let mut files = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
