@@ -3,6 +3,9 @@
 #  - the database servers, on loopback: PostgreSQL 15 on 127.0.0.1:5432 and MariaDB on
 #    127.0.0.1:3306, each with a user `lava` (password `lava-test-pw`) and a database
 #    `lava_test`; the psql, mysql and sqlite3 clients the connector scripts run;
+#  - a Docker engine (Debian's docker.io; dockerd with --iptables=false, log in
+#    /var/log/lava-dockerd.log) and the test image `lava-test/busybox:1`, imported from
+#    busybox-static (no registry is reachable);
 #  - in the workspace's .venv: the `lava` Python package (python/) and the drivers the
 #    Python job tests use (python/test-requirements.txt).
 # Idempotent: a second run only checks. Needs root (apt-get, server start).
@@ -14,6 +17,8 @@ command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql-15 postgresql-clien
 [ -x /usr/sbin/mariadbd ] || need_apt+=(mariadb-server)
 command -v mysql >/dev/null || need_apt+=(mariadb-client)
 command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
+[ -x /usr/sbin/dockerd ] || need_apt+=(docker.io)
+[ -x /usr/bin/busybox ] || need_apt+=(busybox-static)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "databases: installing ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -53,6 +58,25 @@ SQL
 PGPASSWORD=$PW psql -h 127.0.0.1 -U lava -d lava_test -tAc 'SELECT 1' >/dev/null
 mysql -h 127.0.0.1 -u lava -p"$PW" lava_test -e 'SELECT 1' >/dev/null
 echo "databases: ready (postgres 127.0.0.1:5432, mariadb 127.0.0.1:3306, user lava)"
+
+echo "docker: engine and test image"
+DOCKER=/usr/bin/docker
+if ! $DOCKER info >/dev/null 2>&1; then
+    nohup /usr/sbin/dockerd --iptables=false >/var/log/lava-dockerd.log 2>&1 &
+    for _ in $(seq 1 100); do $DOCKER info >/dev/null 2>&1 && break; sleep 0.2; done
+    $DOCKER info >/dev/null 2>&1 || { echo "dockerd did not start; see /var/log/lava-dockerd.log" >&2; exit 1; }
+fi
+if ! $DOCKER image inspect lava-test/busybox:1 >/dev/null 2>&1; then
+    root=$(mktemp -d)
+    mkdir -p "$root/bin" "$root/tmp" "$root/etc"
+    cp /usr/bin/busybox "$root/bin/"
+    for tool in sh echo cat sleep env ls id printf true false test wc head; do ln -s busybox "$root/bin/$tool"; done
+    echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
+    tar -C "$root" -cf "$root.tar" .
+    $DOCKER import "$root.tar" lava-test/busybox:1 >/dev/null
+    rm -rf "$root" "$root.tar"
+fi
+echo "docker: ready (lava-test/busybox:1)"
 
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/pip ] || python3 -m venv .venv

@@ -14,6 +14,8 @@ pub mod catalog;
 pub mod cmdline;
 pub mod connections;
 pub mod dispatch;
+#[cfg(feature = "docker")]
+pub mod docker_engine;
 pub mod documents;
 pub mod error;
 #[cfg(any(test, feature = "test-util"))]

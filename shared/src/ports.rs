@@ -196,6 +196,8 @@ pub trait SecretStore: Send + Sync {
     async fn secret(&self, secret_id: &str) -> Result<String>;
     /// Temporary credentials from STS AssumeRole (for `aws` connections with `role_arn`).
     async fn assume_role(&self, request: &AssumeRole) -> Result<TemporaryCredentials>;
+    /// An ECR registry login (for `docker` connections with `registry: ecr[:<account>]`).
+    async fn registry_login(&self, account_ids: &[String]) -> Result<RegistryLogin>;
 }
 
 /// An STS AssumeRole request.
@@ -311,6 +313,114 @@ pub trait ContainerTasks: Send + Sync {
     async fn run_task(&self, request: &TaskRequest) -> Result<String>;
     /// The task's status.
     async fn task_status(&self, cluster: &str, task_arn: &str) -> Result<TaskStatus>;
+}
+
+/// A container to run on a Docker engine.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerSpec {
+    /// Container name.
+    pub name: String,
+    /// Image reference (`repository:tag`).
+    pub image: String,
+    /// Command (`None`: the image's).
+    pub command: Option<Vec<String>>,
+    /// Environment, `NAME=value`.
+    pub env: Vec<String>,
+    /// Labels.
+    pub labels: Vec<(String, String)>,
+    /// Bind mounts, `host:container:mode`.
+    pub binds: Vec<String>,
+    /// Runtime options (the job's `host_config`, with lava's defaults).
+    pub host: ContainerHost,
+}
+
+/// Container runtime options (the whitelisted `host_config` of docker jobs).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerHost {
+    /// `user[:group]`.
+    pub user: Option<String>,
+    /// Extra groups.
+    pub group_add: Vec<String>,
+    /// Working directory.
+    pub working_dir: Option<String>,
+    /// Host name.
+    pub hostname: Option<String>,
+    /// Domain name.
+    pub domainname: Option<String>,
+    /// Memory limit, bytes.
+    pub memory: Option<i64>,
+    /// Memory + swap limit, bytes.
+    pub memory_swap: Option<i64>,
+    /// Swappiness 0–100.
+    pub memory_swappiness: Option<i64>,
+    /// CPU limit in 1e-9 CPUs.
+    pub nano_cpus: Option<i64>,
+    /// Relative CPU weight.
+    pub cpu_shares: Option<i64>,
+    /// CFS period.
+    pub cpu_period: Option<i64>,
+    /// CFS quota.
+    pub cpu_quota: Option<i64>,
+    /// CPUs allowed.
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes allowed.
+    pub cpuset_mems: Option<String>,
+    /// Shared memory size, bytes.
+    pub shm_size: Option<i64>,
+    /// Network mode.
+    pub network_mode: Option<String>,
+    /// No networking.
+    pub network_disabled: Option<bool>,
+    /// Capabilities added.
+    pub cap_add: Vec<String>,
+    /// Capabilities dropped.
+    pub cap_drop: Vec<String>,
+    /// DNS servers.
+    pub dns: Vec<String>,
+    /// DNS options.
+    pub dns_options: Vec<String>,
+    /// DNS search domains.
+    pub dns_search: Vec<String>,
+    /// `host:ip` entries.
+    pub extra_hosts: Vec<String>,
+    /// Publish every exposed port.
+    pub publish_all_ports: Option<bool>,
+}
+
+/// Registry credentials for a pull.
+#[derive(Clone, PartialEq, Default)]
+pub struct RegistryLogin {
+    /// Registry server.
+    pub server: String,
+    /// User name.
+    pub username: String,
+    /// Password or token.
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryLogin").field("server", &self.server).field("username", &self.username).finish_non_exhaustive()
+    }
+}
+
+/// A Docker engine (docker jobs).
+#[async_trait]
+pub trait ContainerEngine: Send + Sync {
+    /// Whether the engine has the image.
+    async fn has_image(&self, image: &str) -> Result<bool>;
+    /// Pulls an image.
+    async fn pull(&self, image: &str, login: Option<&RegistryLogin>) -> Result<()>;
+    /// Creates and starts a container; returns its id.
+    async fn start(&self, spec: &ContainerSpec) -> Result<String>;
+    /// Waits for the container to exit; returns its exit code.
+    async fn wait(&self, id: &str) -> Result<i64>;
+    /// Kills the container.
+    async fn kill(&self, id: &str) -> Result<()>;
+    /// The container's combined stdout and stderr.
+    async fn logs(&self, id: &str) -> Result<Vec<u8>>;
+    /// Removes the container (forced).
+    async fn remove(&self, id: &str) -> Result<()>;
 }
 
 /// A queue message as a Lambda function receives it.

@@ -322,7 +322,12 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
     let ttl = config.seconds("EVENT_TTL", 172_800.0) as i64;
     let recorder = crate::run::events::EventRecorder::new(deps.events.clone(), &names.events_table, &options.worker, ttl, jiff::tz::TimeZone::system());
     let connections = crate::connections::Connections::new(catalog.clone(), deps.secrets.clone(), config.clone());
+    #[cfg(feature = "docker")]
+    let containers: Option<Arc<dyn crate::ports::ContainerEngine>> = Some(Arc::new(crate::docker_engine::DockerEngine::local()));
+    #[cfg(not(feature = "docker"))]
+    let containers: Option<Arc<dyn crate::ports::ContainerEngine>> = None;
     let runner = JobRunner {
+        containers,
         connections,
         realm,
         worker: options.worker.clone(),

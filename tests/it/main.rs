@@ -2,6 +2,7 @@
 
 mod actions;
 mod aws_adapters;
+mod docker;
 mod local_realm;
 mod schedule;
 mod sql;

@@ -189,3 +189,14 @@ pub fn require_databases() {
         }
     }
 }
+
+/// The image `tests/setup.sh` imports into the test Docker engine (busybox tools, no registry).
+pub const TEST_IMAGE: &str = "lava-test/busybox:1";
+
+/// Fails with a clear message unless the test Docker engine answers with the test image.
+pub fn require_docker() {
+    let ok = std::process::Command::new("docker").args(["image", "inspect", TEST_IMAGE]).output().is_ok_and(|o| o.status.success());
+    if !ok {
+        panic!("the Docker engine or the image {TEST_IMAGE} is missing: run `bash tests/setup.sh` (.ci/run does)");
+    }
+}

@@ -122,6 +122,8 @@ pub struct Clients {
     pub secretsmanager: aws_sdk_secretsmanager::Client,
     /// STS.
     pub sts: aws_sdk_sts::Client,
+    /// ECR.
+    pub ecr: aws_sdk_ecr::Client,
 }
 
 impl Clients {
@@ -143,6 +145,7 @@ impl Clients {
             ssm: aws_sdk_ssm::Client::new(config),
             secretsmanager: aws_sdk_secretsmanager::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
+            ecr: aws_sdk_ecr::Client::new(config),
         }
     }
 
@@ -160,7 +163,7 @@ impl Clients {
             bus: Arc::new(EventBridgeBus::new(self.events.clone())),
             keys: Arc::new(KmsKeys::new(self.kms.clone())),
             webhook,
-            secrets: Arc::new(AwsSecrets::new(self.ssm.clone(), self.secretsmanager.clone(), self.sts.clone())),
+            secrets: Arc::new(AwsSecrets::new(self.ssm.clone(), self.secretsmanager.clone(), self.sts.clone(), self.ecr.clone())),
         }
     }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::aws_error;
 use crate::error::{Error, Result};
-use crate::ports::{AssumeRole, SecretStore, TemporaryCredentials};
+use crate::ports::{AssumeRole, RegistryLogin, SecretStore, TemporaryCredentials};
 
 /// Secrets from SSM (decrypted) and Secrets Manager.
 #[derive(Clone, Debug)]
@@ -13,12 +13,13 @@ pub struct AwsSecrets {
     ssm: aws_sdk_ssm::Client,
     secrets: aws_sdk_secretsmanager::Client,
     sts: aws_sdk_sts::Client,
+    ecr: aws_sdk_ecr::Client,
 }
 
 impl AwsSecrets {
     /// Uses these clients for every call.
-    pub fn new(ssm: aws_sdk_ssm::Client, secrets: aws_sdk_secretsmanager::Client, sts: aws_sdk_sts::Client) -> Self {
-        AwsSecrets { ssm, secrets, sts }
+    pub fn new(ssm: aws_sdk_ssm::Client, secrets: aws_sdk_secretsmanager::Client, sts: aws_sdk_sts::Client, ecr: aws_sdk_ecr::Client) -> Self {
+        AwsSecrets { ssm, secrets, sts, ecr }
     }
 }
 
@@ -64,5 +65,20 @@ impl SecretStore for AwsSecrets {
         let out = call.send().await.map_err(|e| aws_error("sts", "AssumeRole", e))?;
         let c = out.credentials.ok_or_else(|| Error::config(request.role_arn.clone(), "AssumeRole returned no credentials"))?;
         Ok(TemporaryCredentials { access_key_id: c.access_key_id, secret_access_key: c.secret_access_key, session_token: c.session_token })
+    }
+
+    async fn registry_login(&self, account_ids: &[String]) -> Result<RegistryLogin> {
+        #[allow(deprecated)]
+        let call = self.ecr.get_authorization_token().set_registry_ids((!account_ids.is_empty()).then(|| account_ids.to_vec()));
+        let out = call.send().await.map_err(|e| aws_error("ecr", "GetAuthorizationToken", e))?;
+        let data = out.authorization_data.unwrap_or_default().into_iter().next().ok_or_else(|| Error::config("ecr", "GetAuthorizationToken returned no token"))?;
+        use base64::Engine;
+        let token = base64::engine::general_purpose::STANDARD
+            .decode(data.authorization_token.unwrap_or_default())
+            .map_err(|_| Error::config("ecr", "the authorization token is not base64"))?;
+        let token = String::from_utf8(token).map_err(|_| Error::config("ecr", "the authorization token is not text"))?;
+        let (username, password) = token.split_once(':').ok_or_else(|| Error::config("ecr", "the authorization token is not user:password"))?;
+        let server = data.proxy_endpoint.unwrap_or_default().trim_start_matches("https://").to_string();
+        Ok(RegistryLogin { server, username: username.to_string(), password: password.to_string() })
     }
 }

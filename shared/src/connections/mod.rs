@@ -158,6 +158,11 @@ impl Connections {
         self.secrets.assume_role(request).await.map_err(|e| e.to_string())
     }
 
+    /// An ECR registry login (the worker's own credentials).
+    pub async fn registry_login(&self, account_ids: &[String]) -> Result<crate::ports::RegistryLogin, String> {
+        self.secrets.registry_login(account_ids).await.map_err(|e| e.to_string())
+    }
+
     /// Configuration (for defaults such as `AWS_CONN_DURATION`).
     pub fn config(&self) -> &Config {
         &self.config

@@ -347,6 +347,12 @@ impl SecretStore for FakeSecrets {
         self.secrets.lock().unwrap().get(secret_id).cloned().ok_or_else(|| Error::NotFound { what: "secret", id: secret_id.into() })
     }
 
+    /// A login for the first account (or `000000000000`).
+    async fn registry_login(&self, account_ids: &[String]) -> Result<RegistryLogin> {
+        let account = account_ids.first().cloned().unwrap_or_else(|| "000000000000".into());
+        Ok(RegistryLogin { server: format!("{account}.dkr.ecr.us-east-1.amazonaws.com"), username: "AWS".into(), password: "ecr-token".into() })
+    }
+
     /// Credentials named after the role and session.
     async fn assume_role(&self, request: &AssumeRole) -> Result<TemporaryCredentials> {
         Ok(TemporaryCredentials {

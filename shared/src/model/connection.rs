@@ -165,7 +165,7 @@ impl ConnectionEntry {
                 &[],
                 &mut report,
             ),
-            "docker" => strict(&["registry", "user", "password", "email", "server", "tls", "timeout"], &[], &mut report),
+            "docker" => strict(&["registry", "user", "password", "email", "server", "tls", "timeout", "pull"], &[], &mut report),
             "ssh" | "scp" | "sftp" | "git" if !has("ssh_key") => {
                 report.error(at("ssh_key"), "is required: the name of an SSM parameter holding the private key")
             }

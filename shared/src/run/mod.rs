@@ -73,6 +73,8 @@ pub struct JobRunner {
     pub actions: Arc<dyn ActionSink>,
     /// The realm's connections.
     pub connections: crate::connections::Connections,
+    /// The Docker engine for docker jobs, where the worker has one.
+    pub containers: Option<Arc<dyn crate::ports::ContainerEngine>>,
 }
 
 /// How a run ended.
@@ -253,6 +255,7 @@ impl JobRunner {
                 template_context: render::context_from_json(&template_context),
                 blobs: self.blobs.as_ref(),
                 connections: &self.connections,
+                containers: self.containers.as_deref(),
                 cancel: cancel.clone(),
             };
             let handled = runners::run(&ctx).await.expect("the type was checked above");

@@ -42,6 +42,7 @@ fn harness(realm_extra: Value) -> Harness {
         renderer: Renderer::default(),
         run_root: dir.clone(),
         dev: false,
+        containers: None,
         connections: crate::connections::Connections::new(
             crate::catalog::Catalog::new(fakes.tables.clone(), ResourceNames::for_realm("unit")),
             fakes.secrets.clone(),

@@ -2,6 +2,7 @@
 //! (success) or a [`Failure`] whose message becomes `result.error` and whose data becomes
 //! `result.error_data`.
 
+pub mod docker;
 pub mod executable;
 pub mod process;
 
@@ -60,6 +61,8 @@ pub struct RunContext<'a> {
     pub blobs: &'a dyn BlobStore,
     /// The realm's connections.
     pub connections: &'a crate::connections::Connections,
+    /// The Docker engine, where the worker has one.
+    pub containers: Option<&'a dyn crate::ports::ContainerEngine>,
     /// Becomes true when the worker is shutting down.
     pub cancel: watch::Receiver<bool>,
 }
@@ -92,10 +95,10 @@ impl RunContext<'_> {
 
 /// The job types this worker runs: exactly the types `run` below matches.
 #[cfg(feature = "sql")]
-pub const RUNNABLE_TYPES: &[&str] = &["cmd", "exe", "pkg", "log", "lavasched", "sqlc", "sqlv", "sql", "sqli"];
+pub const RUNNABLE_TYPES: &[&str] = &["cmd", "exe", "pkg", "docker", "log", "lavasched", "sqlc", "sqlv", "sql", "sqli"];
 /// The job types this worker runs: exactly the types `run` below matches.
 #[cfg(not(feature = "sql"))]
-pub const RUNNABLE_TYPES: &[&str] = &["cmd", "exe", "pkg", "log", "lavasched", "sqlc", "sqlv"];
+pub const RUNNABLE_TYPES: &[&str] = &["cmd", "exe", "pkg", "docker", "log", "lavasched", "sqlc", "sqlv"];
 
 /// Runs the handler for the job's type; `None` for a type this worker cannot run.
 pub async fn run(ctx: &RunContext<'_>) -> Option<Outcome> {
@@ -103,6 +106,7 @@ pub async fn run(ctx: &RunContext<'_>) -> Option<Outcome> {
         "cmd" => executable::run_cmd(ctx).await,
         "exe" => executable::run_exe(ctx).await,
         "pkg" => executable::run_pkg(ctx).await,
+        "docker" => docker::run_docker(ctx).await,
         "log" => {
             let text = serde_json::to_string_pretty(&ctx.spec.to_value()).unwrap_or_default();
             tracing::info!(job_id = %ctx.spec.job_id, run_id = ctx.run_id, "{text}");

@@ -1,0 +1,341 @@
+//! `docker` jobs (§1.4): the image pulled per the pull policy (with registry credentials from
+//! the job's or realm's `docker` connection), a container named `lava-<uuid>` with lava's
+//! labels, environment and connections, the run directory bind-mounted at the same path, the
+//! whitelisted `host_config`, a time limit from container start, the combined log uploaded to
+//! `<s3tmp>/logs`, and the container always removed.
+
+use serde_json::{Map, Value, json};
+use std::time::Duration;
+
+use super::executable::timeout;
+use super::{Failure, Outcome, RunContext};
+use crate::cmdline;
+use crate::model::params::{DockerParams, JobParameters};
+use crate::ports::{ContainerEngine, ContainerHost, ContainerSpec, RegistryLogin};
+
+/// When to pull the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullPolicy {
+    /// Pull before every run.
+    Always,
+    /// Pull only when the engine lacks the image.
+    IfNotPresent,
+    /// Never pull; the image must be on the engine.
+    Never,
+}
+
+impl PullPolicy {
+    /// Parses `always`, `if-not-present` or `never`.
+    pub fn parse(text: &str) -> Result<PullPolicy, String> {
+        match text.to_ascii_lowercase().replace('_', "-").as_str() {
+            "always" => Ok(PullPolicy::Always),
+            "if-not-present" | "ifnotpresent" | "missing" => Ok(PullPolicy::IfNotPresent),
+            "never" => Ok(PullPolicy::Never),
+            other => Err(format!("Bad pull policy: {other}: expected always, if-not-present or never")),
+        }
+    }
+}
+
+/// Splits `repository[:tag]` (a registry host may carry a port); the tag defaults to `latest`.
+pub fn parse_image(payload: &str) -> Result<(String, String), String> {
+    let image = payload.trim();
+    let bad = || format!("Bad payload: {image:?}: Must be in the form repository[:tag]");
+    if image.is_empty() || image.contains(char::is_whitespace) {
+        return Err(bad());
+    }
+    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
+    match image[last_slash..].split_once(':') {
+        Some((_, tag)) if tag.is_empty() || tag.contains(':') => Err(bad()),
+        Some((_, tag)) => Ok((image[..image.len() - tag.len() - 1].to_string(), tag.to_string())),
+        None => Ok((image.to_string(), "latest".into())),
+    }
+}
+
+/// A Docker size (`1073741824`, `512m`, `1g`, `100k`, `10b`) in bytes.
+pub fn docker_size(value: &Value) -> Result<i64, String> {
+    match value {
+        Value::Number(n) => n.as_i64().ok_or_else(|| format!("{n}: not a size")),
+        Value::String(s) => {
+            let t = s.trim().to_ascii_lowercase();
+            let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+                Some(i) => t.split_at(i),
+                None => (t.as_str(), ""),
+            };
+            let n: i64 = digits.parse().map_err(|_| format!("{s:?}: not a size"))?;
+            let factor: i64 = match unit {
+                "" | "b" => 1,
+                "k" | "kb" => 1 << 10,
+                "m" | "mb" => 1 << 20,
+                "g" | "gb" => 1 << 30,
+                _ => return Err(format!("{s:?}: not a size (units b, k, m, g)")),
+            };
+            Ok(n * factor)
+        }
+        other => Err(format!("{other}: not a size")),
+    }
+}
+
+fn strings(value: &Value, name: &str) -> Result<Vec<String>, String> {
+    match value {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(items) => items.iter().map(|v| v.as_str().map(str::to_string).ok_or_else(|| format!("host_config.{name}: must be strings"))).collect(),
+        Value::Object(m) if name == "extra_hosts" => Ok(m.iter().map(|(h, ip)| format!("{h}:{}", ip.as_str().unwrap_or_default())).collect()),
+        _ => Err(format!("host_config.{name}: must be a string or a list of strings")),
+    }
+}
+
+fn integer(value: &Value, name: &str) -> Result<i64, String> {
+    value.as_i64().or_else(|| value.as_str().and_then(|s| s.trim().parse().ok())).ok_or_else(|| format!("host_config.{name}: must be an integer"))
+}
+
+/// The job's `host_config` over lava's defaults (working directory, user and group, host name).
+pub fn host_settings(host_config: &Map<String, Value>, defaults: ContainerHost) -> Result<ContainerHost, String> {
+    let mut h = defaults;
+    for (name, value) in host_config {
+        let text = || value.as_str().map(str::to_string).ok_or_else(|| format!("host_config.{name}: must be a string"));
+        let flag = || value.as_bool().ok_or_else(|| format!("host_config.{name}: must be true or false"));
+        match name.as_str() {
+            "user" => h.user = Some(match value { Value::Number(n) => n.to_string(), _ => text()? }),
+            "group_add" => h.group_add = strings(value, name)?,
+            "working_dir" => h.working_dir = Some(text()?),
+            "hostname" => h.hostname = Some(text()?),
+            "domainname" => h.domainname = Some(text()?),
+            "mem_limit" => h.memory = Some(docker_size(value).map_err(|e| format!("host_config.mem_limit: {e}"))?),
+            "memswap_limit" => h.memory_swap = Some(docker_size(value).map_err(|e| format!("host_config.memswap_limit: {e}"))?),
+            "mem_swappiness" => h.memory_swappiness = Some(integer(value, name)?),
+            "shm_size" => h.shm_size = Some(docker_size(value).map_err(|e| format!("host_config.shm_size: {e}"))?),
+            "nano_cpus" => h.nano_cpus = Some(integer(value, name)?),
+            "cpu_shares" => h.cpu_shares = Some(integer(value, name)?),
+            "cpu_period" => h.cpu_period = Some(integer(value, name)?),
+            "cpu_quota" => h.cpu_quota = Some(integer(value, name)?),
+            "cpuset_cpus" => h.cpuset_cpus = Some(text()?),
+            "cpuset_mems" => h.cpuset_mems = Some(text()?),
+            "network_mode" => h.network_mode = Some(text()?),
+            "network_disabled" => h.network_disabled = Some(flag()?),
+            "publish_all_ports" => h.publish_all_ports = Some(flag()?),
+            "cap_add" => h.cap_add = strings(value, name)?,
+            "cap_drop" => h.cap_drop = strings(value, name)?,
+            "dns" => h.dns = strings(value, name)?,
+            "dns_opt" => h.dns_options = strings(value, name)?,
+            "dns_search" => h.dns_search = strings(value, name)?,
+            "extra_hosts" => h.extra_hosts = strings(value, name)?,
+            other => return Err(format!("host_config.{other}: not supported by this worker yet")),
+        }
+    }
+    Ok(h)
+}
+
+/// Registry, credentials and pull policy from the `docker` connection, if any.
+async fn registry(ctx: &RunContext<'_>, params: &DockerParams) -> Result<(Option<RegistryLogin>, Option<String>, PullPolicy), String> {
+    let conn_id = params.docker.clone().or_else(|| ctx.realm.docker.clone());
+    let mut policy_text = ctx.config.text("DOCKER_PULL");
+    let mut login = None;
+    let mut server = None;
+    if let Some(conn_id) = conn_id {
+        let resolved = ctx.connections.resolve(&conn_id).await?;
+        if resolved.kind != "docker" {
+            return Err(format!("Connection {conn_id}: type must be docker, not {}", resolved.kind));
+        }
+        if let Some(pull) = resolved.fields.get("pull").and_then(Value::as_str) {
+            policy_text = Some(pull.to_string());
+        }
+        if let Some(registry) = resolved.fields.get("registry").and_then(Value::as_str).map(str::to_string) {
+            if registry == "ecr" || registry.starts_with("ecr:") {
+                let accounts: Vec<String> = registry.strip_prefix("ecr:").map(|a| vec![a.to_string()]).unwrap_or_default();
+                let ecr = ctx.connections.registry_login(&accounts).await.map_err(|e| format!("Connection {conn_id}: Cannot login to registry: {e}"))?;
+                server = Some(ecr.server.clone());
+                login = Some(ecr);
+            } else {
+                let host = registry.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/').to_string();
+                let user = resolved.fields.get("user").and_then(Value::as_str).map(str::to_string);
+                let password = match resolved.fields.get("password").and_then(Value::as_str) {
+                    Some(name) => Some(ctx.connections.parameter(name).await?.expose().to_string()),
+                    None => None,
+                };
+                match (user, password) {
+                    (Some(username), Some(password)) => login = Some(RegistryLogin { server: host.clone(), username, password }),
+                    (None, None) => {}
+                    _ => return Err(format!("Connection {conn_id}: user and password are both needed for registry {host}")),
+                }
+                server = Some(host);
+            }
+        }
+    }
+    let default = if server.is_some() { PullPolicy::Always } else { PullPolicy::IfNotPresent };
+    let policy = policy_text.as_deref().map(PullPolicy::parse).transpose()?.unwrap_or(default);
+    Ok((login, server, policy))
+}
+
+/// `docker`: run the payload's image.
+pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
+    let typed = ctx.spec.typed_parameters().map_err(|e| Failure::message(format!("Bad job parameters: {e}")))?;
+    let JobParameters::Docker(params) = typed else { return Err(Failure::message("Bad job parameters")) };
+    let payload = ctx.spec.payload.as_ref().and_then(Value::as_str).unwrap_or_default().to_string();
+    let (repository, tag) = parse_image(&payload).map_err(Failure::message)?;
+    let Some(engine) = ctx.containers else {
+        return Err(Failure::message("This worker has no Docker engine: docker jobs need the worker's docker support"));
+    };
+    let jinja = params.jinja.is_none_or(|f| f.0);
+    let vars = ctx.with_vars(&params.vars);
+    let render = |text: &str| if jinja { ctx.renderer.render(text, &vars) } else { Ok(text.to_string()) };
+    let command = match &params.command {
+        Some(line) => {
+            let mut words = cmdline::split(line).map_err(|e| Failure::message(format!("Bad command: {e}")))?;
+            words.extend(params.args.iter().map(ToString::to_string));
+            Some(words.iter().map(|w| render(w)).collect::<Result<Vec<_>, _>>().map_err(|e| Failure::message(format!("Bad command or args: {e}")))?)
+        }
+        None => None,
+    };
+    let limit = timeout(ctx, params.timeout.as_ref(), "DOCKER_TIMEOUT").map_err(Failure::message)?;
+    let (login, server, policy) = registry(ctx, &params).await.map_err(Failure::message)?;
+    let image = match &server {
+        Some(host) if !repository.starts_with(&format!("{host}/")) => format!("{host}/{repository}:{tag}"),
+        _ => format!("{repository}:{tag}"),
+    };
+
+    // Environment (§0.8 for docker): the worker's LAVA_* variables, the job's env, the handler's
+    // extras, lava's identity variables, the connections. No TMPDIR.
+    let mut env: std::collections::BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("LAVA_")).collect();
+    for (name, value) in &params.env {
+        env.insert(name.clone(), render(value).map_err(|e| Failure::message(format!("Bad environment variable: {name}: {e}")))?);
+    }
+    let run_dir = ctx.run_dir.display().to_string();
+    env.insert("LAVA_S3_TMP".into(), ctx.s3tmp.to_string());
+    env.insert("LAVA_S3_PAYLOAD".into(), format!("{}/{}", ctx.realm.s3_payloads, payload.trim()));
+    env.insert("LAVA_TMP".into(), run_dir.clone());
+    for (k, v) in [
+        ("LAVA_REALM", ctx.realm.realm.clone()),
+        ("LAVA_WORKER", ctx.worker.to_string()),
+        ("LAVA_OWNER", ctx.spec.owner.clone().unwrap_or_default()),
+        ("LAVA_JOB_ID", ctx.spec.job_id.clone()),
+        ("LAVA_RUN_ID", ctx.run_id.to_string()),
+        ("LAVA_S3_KEY", ctx.realm.s3_key.clone().unwrap_or_default()),
+    ] {
+        env.insert(k.into(), v);
+    }
+    for (label, conn_id) in &params.connections {
+        let app = crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, conn_id);
+        let script = crate::connections::scripts::write_connector(ctx.connections, conn_id, &ctx.run_dir, app.as_deref()).await.map_err(Failure::message)?;
+        env.insert(format!("LAVA_CONN_{}", label.to_ascii_uppercase()), script.display().to_string());
+        env.insert(format!("LAVA_CONNID_{}", label.to_ascii_uppercase()), conn_id.clone());
+    }
+
+    let defaults = ContainerHost {
+        working_dir: Some(run_dir.clone()),
+        user: Some(nix::unistd::geteuid().to_string()),
+        group_add: vec![nix::unistd::getegid().to_string()],
+        hostname: Some(format!("lava-{}-{}-{}", ctx.realm.realm, ctx.worker, ctx.run_id).chars().take(63).collect()),
+        ..Default::default()
+    };
+    let host = host_settings(&params.host_config, defaults).map_err(Failure::message)?;
+    let spec = ContainerSpec {
+        name: format!("lava-{}", uuid::Uuid::new_v4()),
+        image: image.clone(),
+        command,
+        env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        labels: vec![
+            ("lava.realm".into(), ctx.realm.realm.clone()),
+            ("lava.worker".into(), ctx.worker.to_string()),
+            ("lava.owner".into(), ctx.spec.owner.clone().unwrap_or_default()),
+            ("lava.job_id".into(), ctx.spec.job_id.clone()),
+            ("lava.run_id".into(), ctx.run_id.to_string()),
+        ],
+        binds: vec![format!("{run_dir}:{run_dir}:rw")],
+        host,
+    };
+
+    let present = engine.has_image(&image).await.map_err(|e| Failure::message(e.to_string()))?;
+    match policy {
+        PullPolicy::Always => pull(engine, &image, &repository, login.as_ref()).await?,
+        PullPolicy::IfNotPresent if !present => pull(engine, &image, &repository, login.as_ref()).await?,
+        PullPolicy::Never if !present => return Err(Failure::message(format!("Docker image {image} is not on the engine and the pull policy is never"))),
+        _ => {}
+    }
+    let id = engine.start(&spec).await.map_err(|e| Failure::message(format!("Cannot start a container from {image}: {e}")))?;
+    let outcome = supervise(ctx, engine, &id, limit).await;
+    let finished = collect(ctx, engine, &id, outcome, limit).await;
+    if let Err(e) = engine.remove(&id).await {
+        tracing::warn!(container = %id, error = %e, "Cannot remove the container.");
+    }
+    finished
+}
+
+async fn pull(engine: &dyn ContainerEngine, image: &str, repository: &str, login: Option<&RegistryLogin>) -> Result<(), Failure> {
+    engine.pull(image, login).await.map_err(|e| Failure::message(format!("Cannot pull docker image {repository}: {e}")))
+}
+
+/// How the container ended.
+enum Ending {
+    Exited(i64),
+    TimedOut,
+    Cancelled,
+    WaitFailed(String),
+}
+
+async fn supervise(ctx: &RunContext<'_>, engine: &dyn ContainerEngine, id: &str, limit: Duration) -> Ending {
+    let mut cancel = ctx.cancel.clone();
+    let ending = tokio::select! {
+        code = engine.wait(id) => match code {
+            Ok(code) => Ending::Exited(code),
+            Err(e) => Ending::WaitFailed(e.to_string()),
+        },
+        _ = tokio::time::sleep(limit) => Ending::TimedOut,
+        _ = cancel.wait_for(|stop| *stop) => Ending::Cancelled,
+    };
+    if !matches!(ending, Ending::Exited(0)) {
+        let _ = engine.kill(id).await;
+    }
+    ending
+}
+
+async fn collect(ctx: &RunContext<'_>, engine: &dyn ContainerEngine, id: &str, ending: Ending, limit: Duration) -> Outcome {
+    let logs = engine.logs(id).await.unwrap_or_default();
+    let mut result = Map::new();
+    if ctx.dev {
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(&logs);
+    } else if !logs.is_empty() {
+        let path = ctx.run_dir.join(".lava-container.log");
+        std::fs::write(&path, &logs).map_err(|e| Failure::message(format!("Cannot write {}: {e}", path.display())))?;
+        if let Some(uri) = ctx.upload_if_not_empty(&path, "logs").await? {
+            result.insert("output".into(), Value::String(uri));
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    let (status, error) = match ending {
+        Ending::Exited(0) => {
+            result.insert("exit_status".into(), json!(0));
+            return Ok(Value::Object(result));
+        }
+        Ending::Exited(code) => (code, None),
+        Ending::TimedOut => (28, Some(format!("Timed out after {} seconds", super::process::seconds_text(limit)))),
+        Ending::Cancelled => (-9, Some("Cancelled: the worker is shutting down".to_string())),
+        Ending::WaitFailed(e) => (1, Some(e)),
+    };
+    result.insert("exit_status".into(), json!(status));
+    if let Some(e) = &error {
+        result.insert("error".into(), json!(e));
+    }
+    let message = error.unwrap_or_else(|| format!("Failed with exit status {status}"));
+    Err(Failure { message, data: Some(Value::Object(result)) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_sizes_and_host_settings() {
+        assert_eq!(parse_image(" repo/x "), Ok(("repo/x".into(), "latest".into())));
+        assert_eq!(parse_image("repo/x:1.2"), Ok(("repo/x".into(), "1.2".into())));
+        assert_eq!(parse_image("host:5000/repo:tag"), Ok(("host:5000/repo".into(), "tag".into())));
+        assert!(parse_image("a:b:c").unwrap_err().contains("Must be in the form repository[:tag]"));
+        assert_eq!(docker_size(&json!("512m")), Ok(512 << 20));
+        assert_eq!(docker_size(&json!(1024)), Ok(1024));
+        assert!(docker_size(&json!("5x")).is_err());
+        let host = host_settings(json!({"mem_limit": "1g", "nano_cpus": 500000000, "user": 1000, "dns": "1.1.1.1"}).as_object().unwrap(), ContainerHost::default()).unwrap();
+        assert_eq!((host.memory, host.nano_cpus, host.user.as_deref(), host.dns.clone()), (Some(1 << 30), Some(500_000_000), Some("1000"), vec!["1.1.1.1".to_string()]));
+        assert!(host_settings(json!({"ports": {}}).as_object().unwrap(), ContainerHost::default()).unwrap_err().contains("not supported"));
+        assert_eq!(PullPolicy::parse("IfNotPresent"), Ok(PullPolicy::IfNotPresent));
+    }
+}

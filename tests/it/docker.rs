@@ -1,0 +1,108 @@
+//! Docker jobs on the real engine `tests/setup.sh` starts, with the busybox test image.
+
+use serde_json::{Value, json};
+use shared::ports::BlobStore;
+use std::time::Duration;
+use tests::{TEST_IMAGE, TestRealm, require_docker};
+
+fn job(id: &str, parameters: Value) -> Value {
+    json!({"job_id": id, "type": "docker", "worker": "core", "enabled": true, "owner": "team", "payload": TEST_IMAGE, "parameters": parameters})
+}
+
+/// Runs the job with a worker in this process; returns the statuses and the final event's info.
+async fn run(r: &TestRealm, job_id: &str) -> (String, Vec<String>, Value) {
+    let run_id = r.dispatch(job_id).await;
+    let worker = crate::worker::worker(r, 2, Duration::from_secs(5), false).await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.run(rx).await.unwrap();
+    let item = r.events(job_id, &run_id).await;
+    let info = item["log"].as_array().and_then(|l| l.last()).map(|e| e["info"].clone()).unwrap_or(Value::Null);
+    (run_id.clone(), r.statuses(job_id, &run_id).await, info)
+}
+
+async fn logs(r: &TestRealm, uri: &Value) -> String {
+    let (bucket, key) = uri.as_str().unwrap_or_else(|| panic!("no logs: {uri}")).strip_prefix("s3://").unwrap().split_once('/').unwrap();
+    assert!(key.ends_with("/logs"), "{key}");
+    String::from_utf8(r.blobs.get_object(bucket, key).await.unwrap()).unwrap()
+}
+
+fn containers_of(run_id: &str) -> String {
+    let out = std::process::Command::new("docker").args(["ps", "-a", "-q", "--filter", &format!("label=lava.run_id={run_id}")]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test]
+async fn a_container_runs_with_lava_s_environment_connections_and_run_directory() {
+    require_docker();
+    let r = TestRealm::up("dk").await;
+    let generic = json!({"conn_id": "gen", "type": "generic", "enabled": true, "attributes": {"colour": "blue"}});
+    r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&generic).unwrap()).await.unwrap();
+    let script = "echo hello {{ vars.who }}; echo job=$LAVA_JOB_ID owner=$LAVA_OWNER realm=$LAVA_REALM greeting=$GREETING; \
+                  echo uid=$(id -u) cwd=$(pwd) tmp=$LAVA_TMP tmpdir=${TMPDIR:-none}; \
+                  echo colour=$(cat $(dirname $LAVA_CONN_G)/values/colour) id=$LAVA_CONNID_G; \
+                  echo mem=$(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes); \
+                  echo file > $LAVA_TMP/made-inside";
+    let parameters = json!({"command": "sh -c", "args": [script], "vars": {"who": "docker"}, "env": {"GREETING": "hi {{ vars.who }}"},
+        "connections": {"g": "gen"}, "host_config": {"mem_limit": "64m"}});
+    r.put_job(job("dk/ok", parameters)).await;
+    let (run_id, statuses, result) = run(&r, "dk/ok").await;
+    assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
+    assert_eq!(result["exit_status"], 0);
+    let text = logs(&r, &result["output"]).await;
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "hello docker");
+    assert_eq!(lines[1], format!("job=dk/ok owner=team realm={} greeting=hi docker", r.names.realm));
+    let uid = nix::unistd::geteuid();
+    assert!(lines[2].starts_with(&format!("uid={uid} cwd=/")) && lines[2].ends_with("tmpdir=none"), "{}", lines[2]);
+    let cwd = lines[2].split(" cwd=").nth(1).unwrap().split(' ').next().unwrap();
+    assert!(lines[2].contains(&format!("tmp={cwd} ")), "the run directory is the working directory and LAVA_TMP: {}", lines[2]);
+    assert_eq!(lines[3], "colour=blue id=gen");
+    assert_eq!(lines[4], "mem=67108864", "the memory limit applies");
+    assert!(containers_of(&run_id).is_empty(), "the container was removed");
+}
+
+#[tokio::test]
+async fn non_zero_exits_and_timeouts_fail_the_job_and_remove_the_container() {
+    require_docker();
+    let r = TestRealm::up("dkf").await;
+    r.put_job(job("dk/fail", json!({"command": "sh -c", "args": ["echo oops; exit 3"]}))).await;
+    r.put_job(job("dk/slow", json!({"command": "sleep 30", "timeout": "1s"}))).await;
+    let (run_id, statuses, failed) = run(&r, "dk/fail").await;
+    assert_eq!(statuses, ["starting", "running", "failed"]);
+    assert_eq!(failed["error"], "Failed with exit status 3");
+    assert_eq!(failed["error_data"]["exit_status"], 3);
+    assert_eq!(logs(&r, &failed["error_data"]["output"]).await, "oops\n");
+    assert!(containers_of(&run_id).is_empty());
+    let started = std::time::Instant::now();
+    let (run_id, statuses, failed) = run(&r, "dk/slow").await;
+    assert_eq!(statuses, ["starting", "running", "failed"]);
+    assert_eq!((failed["error"].as_str(), failed["error_data"]["exit_status"].as_i64()), (Some("Timed out after 1.0 seconds"), Some(28)));
+    assert!(started.elapsed() < Duration::from_secs(20), "killed at the limit");
+    assert!(containers_of(&run_id).is_empty());
+}
+
+#[tokio::test]
+async fn the_pull_policy_decides_whether_an_image_is_pulled() {
+    require_docker();
+    let r = TestRealm::up("dkp").await;
+    let never = json!({"conn_id": "local-never", "type": "docker", "enabled": true, "pull": "never"});
+    let ecr = json!({"conn_id": "ecr", "type": "docker", "enabled": true, "registry": "ecr:123456789012", "pull": "always"});
+    for c in [never, ecr] {
+        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&c).unwrap()).await.unwrap();
+    }
+    let mut missing = job("dk/missing", json!({"docker": "local-never"}));
+    missing["payload"] = json!("lava-test/not-here:1");
+    r.put_job(missing).await;
+    let (_, statuses, failed) = run(&r, "dk/missing").await;
+    assert_eq!(statuses, ["starting", "running", "failed"]);
+    assert_eq!(failed["error"], "Docker image lava-test/not-here:1 is not on the engine and the pull policy is never");
+    // No registry is reachable here: the ECR login (moto) succeeds, the pull itself fails.
+    r.put_job(job("dk/ecr", json!({"docker": "ecr", "command": "true"}))).await;
+    let (_, statuses, failed) = run(&r, "dk/ecr").await;
+    assert_eq!(statuses, ["starting", "running", "failed"]);
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.starts_with("Cannot pull docker image lava-test/busybox: ") && error.contains("123456789012.dkr.ecr."), "{error}");
+    // The default without a registry is if-not-present: the local image runs.
+    r.put_job(job("dk/local", json!({"command": "true"}))).await;
+    assert_eq!(run(&r, "dk/local").await.1, ["starting", "running", "complete"]);
+}
