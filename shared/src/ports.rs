@@ -313,6 +313,10 @@ pub trait ContainerTasks: Send + Sync {
     async fn run_task(&self, request: &TaskRequest) -> Result<String>;
     /// The task's status.
     async fn task_status(&self, cluster: &str, task_arn: &str) -> Result<TaskStatus>;
+    /// Registers a task definition `family` with one container running `image`; returns its ARN.
+    async fn register(&self, family: &str, container: &str, image: &str, memory_mib: i32, cpu_units: Option<i32>) -> Result<String>;
+    /// Stops a task.
+    async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<()>;
 }
 
 /// A container to run on a Docker engine.
@@ -455,6 +459,8 @@ pub struct Ports {
     pub keys: std::sync::Arc<dyn KeyService>,
     /// Slack webhooks.
     pub webhook: std::sync::Arc<dyn Webhook>,
+    /// ECS tasks (docker jobs on fleets without a Docker engine).
+    pub tasks: std::sync::Arc<dyn ContainerTasks>,
     /// SSM parameters and Secrets Manager.
     pub secrets: std::sync::Arc<dyn SecretStore>,
 }

@@ -328,6 +328,7 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
     let containers: Option<Arc<dyn crate::ports::ContainerEngine>> = None;
     let runner = JobRunner {
         containers,
+        tasks: deps.tasks.clone(),
         connections,
         realm,
         worker: options.worker.clone(),

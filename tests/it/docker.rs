@@ -106,3 +106,53 @@ async fn the_pull_policy_decides_whether_an_image_is_pulled() {
     r.put_job(job("dk/local", json!({"command": "true"}))).await;
     assert_eq!(run(&r, "dk/local").await.1, ["starting", "running", "complete"]);
 }
+
+#[tokio::test]
+async fn on_ecs_a_docker_job_registers_a_task_definition_and_runs_a_task_in_moto() {
+    let r = TestRealm::up("dkecs").await;
+    let cluster = tests::unique("lava-jobs-");
+    r.clients.ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
+    r.put_job(job("dk/ecs", json!({"command": "sh -c", "args": ["echo {{ vars.word }}"], "vars": {"word": "on-ecs"}, "timeout": "1s"}))).await;
+    let run_id = r.dispatch("dk/ecs").await;
+    let env = [
+        ("LAVA_DOCKER_RUNNER", "ecs"),
+        ("LAVA_DOCKER_ECS_CLUSTER", cluster.as_str()),
+        ("LAVA_DOCKER_ECS_SUBNETS", "subnet-0123456789abcdef0"),
+        ("LAVA_DOCKER_ECS_SECURITY_GROUPS", "sg-0123456789abcdef0"),
+        ("LAVA_DOCKER_ECS_POLL", "0.2"),
+    ];
+    let options = shared::worker::WorkerOptions {
+        realm: r.names.realm.clone(),
+        worker: "core".into(),
+        queue: None,
+        threads: 1,
+        wait_seconds: 1,
+        sleep: Duration::from_millis(100),
+        retries: 2,
+        batch: true,
+        dev: false,
+        grace: Duration::from_secs(5),
+        heartbeat_every: Duration::from_secs(1),
+        tmpdir: Some(std::env::temp_dir().join(tests::unique("lava-ecs-"))),
+        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    };
+    let worker = shared::worker::build(options, r.ports.clone()).await.unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.run(rx).await.unwrap();
+    // moto reports a task as stopped with exit code 0 at once (exit codes and time limits are
+    // covered with the fake in shared's run tests); here: the calls and what they carried.
+    let item = r.events("dk/ecs", &run_id).await;
+    assert_eq!(r.statuses("dk/ecs", &run_id).await, ["starting", "running", "complete"], "{item}");
+    let result = &item["log"][2]["info"];
+    assert_eq!(result["exit_status"], 0);
+    let arn = result["task"].as_str().unwrap().to_string();
+    let described = r.clients.ecs.describe_tasks().cluster(&cluster).tasks(&arn).send().await.unwrap();
+    let task = &described.tasks()[0];
+    assert_eq!(task.launch_type().map(|l| l.as_str()), Some("FARGATE"));
+    let overrides = &task.overrides().unwrap().container_overrides()[0];
+    assert_eq!(overrides.command(), ["sh", "-c", "echo on-ecs"]);
+    assert!(overrides.environment().iter().any(|kv| kv.name() == Some("LAVA_RUN_ID") && kv.value() == Some(run_id.as_str())));
+    let definition = r.clients.ecs.describe_task_definition().task_definition(task.task_definition_arn().unwrap()).send().await.unwrap();
+    let container = &definition.task_definition().unwrap().container_definitions()[0];
+    assert_eq!((container.name(), container.image()), (Some("job"), Some(TEST_IMAGE)));
+}

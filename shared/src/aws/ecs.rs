@@ -91,4 +91,24 @@ impl ContainerTasks for EcsTasks {
             stopped_reason: task.stopped_reason().filter(|r| !r.is_empty()).map(str::to_string),
         })
     }
+
+    async fn register(&self, family: &str, container: &str, image: &str, memory_mib: i32, cpu_units: Option<i32>) -> Result<String> {
+        let definition = aws_sdk_ecs::types::ContainerDefinition::builder().name(container).image(image).memory(memory_mib).essential(true).set_cpu(cpu_units).build();
+        let out = self
+            .client
+            .register_task_definition()
+            .family(family)
+            .container_definitions(definition)
+            .send()
+            .await
+            .map_err(|e| aws_error("ecs", "RegisterTaskDefinition", e))?;
+        out.task_definition
+            .and_then(|t| t.task_definition_arn)
+            .ok_or_else(|| Error::config(family.to_string(), "RegisterTaskDefinition returned no ARN"))
+    }
+
+    async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<()> {
+        self.client.stop_task().cluster(cluster).task(task_arn).reason(reason).send().await.map_err(|e| aws_error("ecs", "StopTask", e))?;
+        Ok(())
+    }
 }

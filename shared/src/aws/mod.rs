@@ -163,6 +163,7 @@ impl Clients {
             bus: Arc::new(EventBridgeBus::new(self.events.clone())),
             keys: Arc::new(KmsKeys::new(self.kms.clone())),
             webhook,
+            tasks: Arc::new(EcsTasks::new(self.ecs.clone())),
             secrets: Arc::new(AwsSecrets::new(self.ssm.clone(), self.secretsmanager.clone(), self.sts.clone(), self.ecr.clone())),
         }
     }

@@ -398,7 +398,12 @@ impl EventBus for FakeNotices {
 pub struct FakeTasks {
     /// Every request, in order.
     pub requests: Mutex<Vec<TaskRequest>>,
-    exit_code: Mutex<Option<i32>>,
+    /// (family, image) of each registered definition.
+    pub definitions: Mutex<Vec<(String, String)>>,
+    /// (task, reason) of each stop.
+    pub stopped: Mutex<Vec<(String, String)>>,
+    /// The exit code tasks stop with (`None`: they keep running).
+    pub exit_code: Mutex<Option<i32>>,
 }
 
 impl FakeTasks {
@@ -416,11 +421,25 @@ impl ContainerTasks for FakeTasks {
         Ok(format!("arn:fake:ecs:task/{}", requests.len()))
     }
 
-    async fn task_status(&self, _cluster: &str, _task_arn: &str) -> Result<TaskStatus> {
+    async fn task_status(&self, _cluster: &str, task_arn: &str) -> Result<TaskStatus> {
+        if lock(&self.stopped).iter().any(|(arn, _)| arn == task_arn) {
+            return Ok(TaskStatus { last_status: "STOPPED".into(), exit_code: None, stopped_reason: Some("stopped by lava".into()) });
+        }
         Ok(match *lock(&self.exit_code) {
             Some(code) => TaskStatus { last_status: "STOPPED".into(), exit_code: Some(code), stopped_reason: None },
             None => TaskStatus { last_status: "RUNNING".into(), exit_code: None, stopped_reason: None },
         })
+    }
+
+    async fn register(&self, family: &str, _container: &str, image: &str, _memory_mib: i32, _cpu_units: Option<i32>) -> Result<String> {
+        let mut definitions = lock(&self.definitions);
+        definitions.push((family.to_string(), image.to_string()));
+        Ok(format!("arn:fake:ecs:task-definition/{family}:{}", definitions.len()))
+    }
+
+    async fn stop_task(&self, _cluster: &str, task_arn: &str, reason: &str) -> Result<()> {
+        lock(&self.stopped).push((task_arn.to_string(), reason.to_string()));
+        Ok(())
     }
 }
 
@@ -472,6 +491,8 @@ pub struct FakePorts {
     pub webhook: std::sync::Arc<FakeWebhook>,
     /// SSM and Secrets Manager.
     pub secrets: std::sync::Arc<FakeSecrets>,
+    /// ECS.
+    pub tasks: std::sync::Arc<FakeTasks>,
 }
 
 impl FakePorts {
@@ -485,6 +506,7 @@ impl FakePorts {
             notices: std::sync::Arc::default(),
             webhook: std::sync::Arc::default(),
             secrets: std::sync::Arc::default(),
+            tasks: std::sync::Arc::default(),
         }
     }
 
@@ -500,6 +522,7 @@ impl FakePorts {
             bus: self.notices.clone(),
             keys: std::sync::Arc::new(FakeKeys),
             webhook: self.webhook.clone(),
+            tasks: self.tasks.clone(),
             secrets: self.secrets.clone(),
         }
     }

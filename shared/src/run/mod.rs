@@ -75,6 +75,8 @@ pub struct JobRunner {
     pub connections: crate::connections::Connections,
     /// The Docker engine for docker jobs, where the worker has one.
     pub containers: Option<Arc<dyn crate::ports::ContainerEngine>>,
+    /// ECS, for docker jobs run as tasks.
+    pub tasks: Arc<dyn crate::ports::ContainerTasks>,
 }
 
 /// How a run ended.
@@ -256,6 +258,7 @@ impl JobRunner {
                 blobs: self.blobs.as_ref(),
                 connections: &self.connections,
                 containers: self.containers.as_deref(),
+                tasks: self.tasks.as_ref(),
                 cancel: cancel.clone(),
             };
             let handled = runners::run(&ctx).await.expect("the type was checked above");

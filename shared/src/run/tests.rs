@@ -43,6 +43,7 @@ fn harness(realm_extra: Value) -> Harness {
         run_root: dir.clone(),
         dev: false,
         containers: None,
+        tasks: fakes.tasks.clone(),
         connections: crate::connections::Connections::new(
             crate::catalog::Catalog::new(fakes.tables.clone(), ResourceNames::for_realm("unit")),
             fakes.secrets.clone(),
@@ -294,4 +295,34 @@ async fn action_lists_follow_the_outcome_and_the_job_overrides_the_realm() {
     run(&h, &retried, &message("demo/j", &now())).await;
     assert!(published().contains(&"arn:retry attempt 1".to_string()), "{:?}", published());
     assert!(published().contains(&"arn:realm-fail Failed with exit status 1".to_string()), "the last failure runs the realm's on_fail");
+}
+
+#[tokio::test]
+async fn docker_jobs_run_as_ecs_tasks_when_the_worker_says_so() {
+    let mut h = harness(json!({}));
+    let ecs = [("LAVA_DOCKER_RUNNER", "ecs"), ("LAVA_DOCKER_ECS_CLUSTER", "jobs"), ("LAVA_DOCKER_ECS_POLL", "0.05"), ("LAVA_DOCKER_ECS_SUBNETS", "subnet-1, subnet-2")];
+    h.runner.config = Config::new(ecs.iter().map(|(k, v)| (k.to_string(), v.to_string())), None);
+    let spec = job(json!({"type": "docker", "payload": "repo/tool:2", "parameters": {"command": "run {{ vars.x }}", "vars": {"x": "now"}, "host_config": {"mem_limit": "1g"}}}));
+    h.actions.tasks.finish_with(3);
+    let m = message("demo/j", &now());
+    let (_, statuses, infos) = run(&h, &spec, &m).await;
+    assert_eq!(statuses, ["starting", "running", "failed"]);
+    assert_eq!(infos[2]["error"], "Failed with exit status 3");
+    assert_eq!(infos[2]["error_data"]["exit_status"], 3);
+    assert_eq!(infos[2]["error_data"]["task"], "arn:fake:ecs:task/1");
+    assert_eq!(*h.actions.tasks.definitions.lock().unwrap(), [("lava-unit-repo-tool-2".to_string(), "repo/tool:2".to_string())]);
+    let request = h.actions.tasks.requests.lock().unwrap()[0].clone();
+    assert_eq!((request.cluster.as_str(), request.command.clone(), request.subnets.clone()), ("jobs", vec!["run".to_string(), "now".to_string()], vec!["subnet-1".to_string(), "subnet-2".to_string()]));
+    assert!(request.environment.contains(&("LAVA_JOB_ID".to_string(), "demo/j".to_string())));
+    h.actions.tasks.finish_with(0);
+    let (_, statuses, infos) = run(&h, &spec, &message("demo/j", &now())).await;
+    assert_eq!(statuses, ["starting", "running", "complete"]);
+    assert_eq!(infos[2], json!({"exit_status": 0, "task": "arn:fake:ecs:task/2"}));
+    // A task that outlives the time limit is stopped.
+    *h.actions.tasks.exit_code.lock().unwrap() = None;
+    let slow = job(json!({"type": "docker", "payload": "repo/tool:2", "parameters": {"timeout": "1s"}}));
+    let (_, statuses, infos) = run(&h, &slow, &message("demo/j", &now())).await;
+    assert_eq!(statuses, ["starting", "running", "failed"]);
+    assert_eq!((infos[2]["error"].as_str(), infos[2]["error_data"]["exit_status"].as_i64()), (Some("Timed out after 1.0 seconds"), Some(28)));
+    assert_eq!(*h.actions.tasks.stopped.lock().unwrap(), [("arn:fake:ecs:task/3".to_string(), "stopped by lava".to_string())]);
 }

@@ -172,9 +172,6 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
     let JobParameters::Docker(params) = typed else { return Err(Failure::message("Bad job parameters")) };
     let payload = ctx.spec.payload.as_ref().and_then(Value::as_str).unwrap_or_default().to_string();
     let (repository, tag) = parse_image(&payload).map_err(Failure::message)?;
-    let Some(engine) = ctx.containers else {
-        return Err(Failure::message("This worker has no Docker engine: docker jobs need the worker's docker support"));
-    };
     let jinja = params.jinja.is_none_or(|f| f.0);
     let vars = ctx.with_vars(&params.vars);
     let render = |text: &str| if jinja { ctx.renderer.render(text, &vars) } else { Ok(text.to_string()) };
@@ -244,6 +241,12 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
         host,
     };
 
+    if ctx.config.text("DOCKER_RUNNER").is_some_and(|r| r.eq_ignore_ascii_case("ecs")) {
+        return run_on_ecs(ctx, &spec, limit).await;
+    }
+    let Some(engine) = ctx.containers else {
+        return Err(Failure::message("This worker has no Docker engine: docker jobs need the worker's docker support or DOCKER_RUNNER=ecs"));
+    };
     let present = engine.has_image(&image).await.map_err(|e| Failure::message(e.to_string()))?;
     match policy {
         PullPolicy::Always => pull(engine, &image, &repository, login.as_ref()).await?,
@@ -258,6 +261,71 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
         tracing::warn!(container = %id, error = %e, "Cannot remove the container.");
     }
     finished
+}
+
+/// A comma-separated config list.
+fn config_list(ctx: &RunContext<'_>, key: &str) -> Vec<String> {
+    ctx.config.text(key).unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// Runs the container as an ECS task (fleets with no Docker engine, such as Fargate): a task
+/// definition per image (`lava-<realm>-<image>`), RunTask with the command and environment as
+/// overrides, DescribeTasks until it stops, StopTask at the time limit or shutdown. The run
+/// directory is not shared with the task, and its log stays in the task's log configuration.
+async fn run_on_ecs(ctx: &RunContext<'_>, spec: &ContainerSpec, limit: Duration) -> Outcome {
+    let cluster = ctx.config.text("DOCKER_ECS_CLUSTER").ok_or_else(|| Failure::message("DOCKER_ECS_CLUSTER is required when DOCKER_RUNNER is ecs"))?;
+    let launch_type = match ctx.config.text("DOCKER_ECS_LAUNCH_TYPE").unwrap_or_else(|| "FARGATE".into()).to_ascii_uppercase().as_str() {
+        "FARGATE" => crate::ports::LaunchType::Fargate,
+        "EC2" => crate::ports::LaunchType::Ec2,
+        other => return Err(Failure::message(format!("Bad DOCKER_ECS_LAUNCH_TYPE: {other}: expected FARGATE or EC2"))),
+    };
+    let family: String = format!("lava-{}-{}", ctx.realm.realm, spec.image)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .take(255)
+        .collect();
+    let memory = spec.host.memory.map(|b| (b >> 20) as i32).unwrap_or_else(|| ctx.config.int("DOCKER_ECS_MEMORY", 512) as i32);
+    let cpu = spec.host.nano_cpus.map(|n| (n * 1024 / 1_000_000_000) as i32);
+    let fail = |e: crate::error::Error| Failure::message(e.to_string());
+    let definition = ctx.tasks.register(&family, "job", &spec.image, memory, cpu).await.map_err(fail)?;
+    let request = crate::ports::TaskRequest {
+        cluster: cluster.clone(),
+        task_definition: definition,
+        container: "job".into(),
+        command: spec.command.clone().unwrap_or_default(),
+        environment: spec.env.iter().filter_map(|e| e.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        launch_type,
+        subnets: config_list(ctx, "DOCKER_ECS_SUBNETS"),
+        security_groups: config_list(ctx, "DOCKER_ECS_SECURITY_GROUPS"),
+    };
+    let arn = ctx.tasks.run_task(&request).await.map_err(fail)?;
+    let poll = Duration::from_secs_f64(ctx.config.seconds("DOCKER_ECS_POLL", 5.0).max(0.05));
+    let started = std::time::Instant::now();
+    let mut cancel = ctx.cancel.clone();
+    let ending = loop {
+        let status = ctx.tasks.task_status(&cluster, &arn).await.map_err(fail)?;
+        if status.last_status == "STOPPED" {
+            break match status.exit_code {
+                Some(code) => Ending::Exited(code as i64),
+                None => Ending::WaitFailed(format!("Task {arn} stopped without an exit code: {}", status.stopped_reason.unwrap_or_default())),
+            };
+        }
+        if started.elapsed() >= limit {
+            break Ending::TimedOut;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(poll.min(limit.saturating_sub(started.elapsed()))) => {}
+            _ = cancel.wait_for(|stop| *stop) => break Ending::Cancelled,
+        }
+    };
+    if !matches!(ending, Ending::Exited(_) | Ending::WaitFailed(_)) {
+        if let Err(e) = ctx.tasks.stop_task(&cluster, &arn, "stopped by lava").await {
+            tracing::warn!(task = %arn, error = %e, "Cannot stop the task.");
+        }
+    }
+    let mut result = Map::new();
+    result.insert("task".into(), Value::String(arn));
+    finish_ending(ending, result, limit)
 }
 
 async fn pull(engine: &dyn ContainerEngine, image: &str, repository: &str, login: Option<&RegistryLogin>) -> Result<(), Failure> {
@@ -302,6 +370,11 @@ async fn collect(ctx: &RunContext<'_>, engine: &dyn ContainerEngine, id: &str, e
         }
         let _ = std::fs::remove_file(&path);
     }
+    finish_ending(ending, result, limit)
+}
+
+/// The result (or failure) for how a container ended.
+fn finish_ending(ending: Ending, mut result: Map<String, Value>, limit: Duration) -> Outcome {
     let (status, error) = match ending {
         Ending::Exited(0) => {
             result.insert("exit_status".into(), json!(0));

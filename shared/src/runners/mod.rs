@@ -63,6 +63,8 @@ pub struct RunContext<'a> {
     pub connections: &'a crate::connections::Connections,
     /// The Docker engine, where the worker has one.
     pub containers: Option<&'a dyn crate::ports::ContainerEngine>,
+    /// ECS, for docker jobs when `DOCKER_RUNNER` is `ecs`.
+    pub tasks: &'a dyn crate::ports::ContainerTasks,
     /// Becomes true when the worker is shutting down.
     pub cancel: watch::Receiver<bool>,
 }
