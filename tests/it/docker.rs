@@ -41,9 +41,10 @@ async fn a_container_runs_with_lava_s_environment_connections_and_run_directory(
                   echo uid=$(id -u) cwd=$(pwd) tmp=$LAVA_TMP tmpdir=${TMPDIR:-none}; \
                   echo colour=$(cat $(dirname $LAVA_CONN_G)/values/colour) id=$LAVA_CONNID_G; \
                   echo mem=$(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes); \
+                  echo cpu=$(cut -d' ' -f1 /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us); \
                   echo file > $LAVA_TMP/made-inside";
     let parameters = json!({"command": "sh -c", "args": [script], "vars": {"who": "docker"}, "env": {"GREETING": "hi {{ vars.who }}"},
-        "connections": {"g": "gen"}, "host_config": {"mem_limit": "64m"}});
+        "connections": {"g": "gen"}, "host_config": {"mem_limit": "64m", "nano_cpus": 500000000}});
     r.put_job(job("dk/ok", parameters)).await;
     let (run_id, statuses, result) = run(&r, "dk/ok").await;
     assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
@@ -58,6 +59,7 @@ async fn a_container_runs_with_lava_s_environment_connections_and_run_directory(
     assert!(lines[2].contains(&format!("tmp={cwd} ")), "the run directory is the working directory and LAVA_TMP: {}", lines[2]);
     assert_eq!(lines[3], "colour=blue id=gen");
     assert_eq!(lines[4], "mem=67108864", "the memory limit applies");
+    assert_eq!(lines[5], "cpu=50000", "half a CPU: 50 ms of every 100 ms");
     assert!(containers_of(&run_id).is_empty(), "the container was removed");
 }
 
