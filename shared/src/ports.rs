@@ -295,6 +295,23 @@ pub struct TaskRequest {
     pub security_groups: Vec<String>,
 }
 
+/// A one-container task definition.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskDefinition {
+    /// Family.
+    pub family: String,
+    /// The container's name.
+    pub container: String,
+    /// Its image.
+    pub image: String,
+    /// Memory, MiB.
+    pub memory_mib: i32,
+    /// CPU units (1024 per CPU).
+    pub cpu_units: Option<i32>,
+    /// CloudWatch Logs (`awslogs` driver): group, region and stream prefix.
+    pub logs: Option<(String, String, String)>,
+}
+
 /// What a task is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskStatus {
@@ -313,8 +330,10 @@ pub trait ContainerTasks: Send + Sync {
     async fn run_task(&self, request: &TaskRequest) -> Result<String>;
     /// The task's status.
     async fn task_status(&self, cluster: &str, task_arn: &str) -> Result<TaskStatus>;
-    /// Registers a task definition `family` with one container running `image`; returns its ARN.
-    async fn register(&self, family: &str, container: &str, image: &str, memory_mib: i32, cpu_units: Option<i32>) -> Result<String>;
+    /// Registers a task definition; returns its ARN.
+    async fn register(&self, definition: &TaskDefinition) -> Result<String>;
+    /// The messages of a CloudWatch Logs stream, oldest first (empty when there is none).
+    async fn task_logs(&self, group: &str, stream: &str) -> Result<Vec<String>>;
     /// Stops a task.
     async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<()>;
 }

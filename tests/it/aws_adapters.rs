@@ -212,7 +212,7 @@ async fn ecs_runs_and_describes_a_task() {
     let clients = clients().await;
     let cluster = unique("lava-c-");
     let definition = provision::register_task(&clients, &cluster, &unique("lava-f-"), "job", "busybox:latest").await.unwrap();
-    let tasks = EcsTasks::new(clients.ecs.clone());
+    let tasks = EcsTasks::new(clients.ecs.clone(), clients.logs.clone());
     let request = TaskRequest {
         cluster: cluster.clone(),
         task_definition: definition,
@@ -230,4 +230,8 @@ async fn ecs_runs_and_describes_a_task() {
         &["PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"];
     assert!(LIFECYCLE.contains(&status.last_status.as_str()), "{status:?}");
     assert!(matches!(tasks.task_status(&cluster, "arn:aws:ecs:us-east-1:123456789012:task/none").await, Err(shared::Error::NotFound { .. })));
+    let group = format!("/lava/{cluster}/docker");
+    provision::put_log_lines(&clients, &group, "lava/job/abc", &["one", "two"]).await.unwrap();
+    assert_eq!(tasks.task_logs(&group, "lava/job/abc").await.unwrap(), ["one", "two"]);
+    assert!(tasks.task_logs(&group, "lava/job/none").await.unwrap().is_empty(), "a missing stream is no log, not an error");
 }

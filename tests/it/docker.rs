@@ -157,4 +157,7 @@ async fn on_ecs_a_docker_job_registers_a_task_definition_and_runs_a_task_in_moto
     let definition = r.clients.ecs.describe_task_definition().task_definition(task.task_definition_arn().unwrap()).send().await.unwrap();
     let container = &definition.task_definition().unwrap().container_definitions()[0];
     assert_eq!((container.name(), container.image()), (Some("job"), Some(TEST_IMAGE)));
+    let logging = container.log_configuration().unwrap();
+    assert_eq!(logging.log_driver().as_str(), "awslogs");
+    assert_eq!(logging.options().unwrap().get("awslogs-group").map(String::as_str), Some(format!("/lava/{}/docker", r.names.realm).as_str()));
 }

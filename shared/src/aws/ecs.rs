@@ -9,18 +9,19 @@ use aws_sdk_ecs::types::{
 
 use super::aws_error;
 use crate::error::{Error, Result};
-use crate::ports::{ContainerTasks, LaunchType, TaskRequest, TaskStatus};
+use crate::ports::{ContainerTasks, LaunchType, TaskDefinition, TaskRequest, TaskStatus};
 
 /// Tasks on ECS.
 #[derive(Clone, Debug)]
 pub struct EcsTasks {
     client: Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 impl EcsTasks {
-    /// Uses `client` for every call.
-    pub fn new(client: Client) -> Self {
-        EcsTasks { client }
+    /// ECS calls through `client`, task logs through `logs`.
+    pub fn new(client: Client, logs: aws_sdk_cloudwatchlogs::Client) -> Self {
+        EcsTasks { client, logs }
     }
 }
 
@@ -92,19 +93,54 @@ impl ContainerTasks for EcsTasks {
         })
     }
 
-    async fn register(&self, family: &str, container: &str, image: &str, memory_mib: i32, cpu_units: Option<i32>) -> Result<String> {
-        let definition = aws_sdk_ecs::types::ContainerDefinition::builder().name(container).image(image).memory(memory_mib).essential(true).set_cpu(cpu_units).build();
+    async fn register(&self, definition: &TaskDefinition) -> Result<String> {
+        let logs = definition.logs.as_ref().map(|(group, region, prefix)| {
+            aws_sdk_ecs::types::LogConfiguration::builder()
+                .log_driver(aws_sdk_ecs::types::LogDriver::Awslogs)
+                .options("awslogs-group", group)
+                .options("awslogs-region", region)
+                .options("awslogs-stream-prefix", prefix)
+                .build()
+                .expect("the log driver is set")
+        });
+        let container = aws_sdk_ecs::types::ContainerDefinition::builder()
+            .name(&definition.container)
+            .image(&definition.image)
+            .memory(definition.memory_mib)
+            .essential(true)
+            .set_cpu(definition.cpu_units)
+            .set_log_configuration(logs)
+            .build();
         let out = self
             .client
             .register_task_definition()
-            .family(family)
-            .container_definitions(definition)
+            .family(&definition.family)
+            .container_definitions(container)
             .send()
             .await
             .map_err(|e| aws_error("ecs", "RegisterTaskDefinition", e))?;
         out.task_definition
             .and_then(|t| t.task_definition_arn)
-            .ok_or_else(|| Error::config(family.to_string(), "RegisterTaskDefinition returned no ARN"))
+            .ok_or_else(|| Error::config(definition.family.clone(), "RegisterTaskDefinition returned no ARN"))
+    }
+
+    async fn task_logs(&self, group: &str, stream: &str) -> Result<Vec<String>> {
+        let mut messages = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = match self.logs.get_log_events().log_group_name(group).log_stream_name(stream).start_from_head(true).set_next_token(token.clone()).send().await {
+                Ok(out) => out,
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => return Ok(messages),
+                Err(e) => return Err(aws_error("logs", "GetLogEvents", e)),
+            };
+            let before = messages.len();
+            messages.extend(out.events().iter().filter_map(|e| e.message().map(str::to_string)));
+            let next = out.next_forward_token().map(str::to_string);
+            if messages.len() == before || next.is_none() || next == token {
+                return Ok(messages);
+            }
+            token = next;
+        }
     }
 
     async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<()> {

@@ -124,6 +124,8 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     /// ECR.
     pub ecr: aws_sdk_ecr::Client,
+    /// CloudWatch Logs.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 impl Clients {
@@ -146,6 +148,7 @@ impl Clients {
             secretsmanager: aws_sdk_secretsmanager::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
             ecr: aws_sdk_ecr::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
         }
     }
 
@@ -163,7 +166,7 @@ impl Clients {
             bus: Arc::new(EventBridgeBus::new(self.events.clone())),
             keys: Arc::new(KmsKeys::new(self.kms.clone())),
             webhook,
-            tasks: Arc::new(EcsTasks::new(self.ecs.clone())),
+            tasks: Arc::new(EcsTasks::new(self.ecs.clone(), self.logs.clone())),
             secrets: Arc::new(AwsSecrets::new(self.ssm.clone(), self.secretsmanager.clone(), self.sts.clone(), self.ecr.clone())),
         }
     }

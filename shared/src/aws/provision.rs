@@ -354,3 +354,18 @@ pub async fn create_secret(clients: &Clients, name: &str, secret_string: &str) -
     clients.secretsmanager.create_secret().name(name).secret_string(secret_string).send().await.map_err(|e| aws_error("secretsmanager", "CreateSecret", e))?;
     Ok(())
 }
+
+/// Writes log lines to a CloudWatch Logs stream, creating the group and stream if needed
+/// (local set-ups and tests of ECS task logs).
+pub async fn put_log_lines(clients: &Clients, group: &str, stream: &str, lines: &[&str]) -> Result<()> {
+    let _ = clients.logs.create_log_group().log_group_name(group).send().await;
+    let _ = clients.logs.create_log_stream().log_group_name(group).log_stream_name(stream).send().await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default();
+    let events: Vec<aws_sdk_cloudwatchlogs::types::InputLogEvent> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(now + i as i64).message(*line).build().expect("timestamp and message are set"))
+        .collect();
+    clients.logs.put_log_events().log_group_name(group).log_stream_name(stream).set_log_events(Some(events)).send().await.map_err(|e| aws_error("logs", "PutLogEvents", e))?;
+    Ok(())
+}

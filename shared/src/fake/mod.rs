@@ -398,8 +398,10 @@ impl EventBus for FakeNotices {
 pub struct FakeTasks {
     /// Every request, in order.
     pub requests: Mutex<Vec<TaskRequest>>,
-    /// (family, image) of each registered definition.
-    pub definitions: Mutex<Vec<(String, String)>>,
+    /// Each registered definition.
+    pub definitions: Mutex<Vec<TaskDefinition>>,
+    /// The log lines every task has.
+    pub logs: Mutex<Vec<String>>,
     /// (task, reason) of each stop.
     pub stopped: Mutex<Vec<(String, String)>>,
     /// The exit code tasks stop with (`None`: they keep running).
@@ -431,10 +433,14 @@ impl ContainerTasks for FakeTasks {
         })
     }
 
-    async fn register(&self, family: &str, _container: &str, image: &str, _memory_mib: i32, _cpu_units: Option<i32>) -> Result<String> {
+    async fn register(&self, definition: &TaskDefinition) -> Result<String> {
         let mut definitions = lock(&self.definitions);
-        definitions.push((family.to_string(), image.to_string()));
-        Ok(format!("arn:fake:ecs:task-definition/{family}:{}", definitions.len()))
+        definitions.push(definition.clone());
+        Ok(format!("arn:fake:ecs:task-definition/{}:{}", definition.family, definitions.len()))
+    }
+
+    async fn task_logs(&self, _group: &str, _stream: &str) -> Result<Vec<String>> {
+        Ok(lock(&self.logs).clone())
     }
 
     async fn stop_task(&self, _cluster: &str, task_arn: &str, reason: &str) -> Result<()> {

@@ -304,20 +304,26 @@ async fn docker_jobs_run_as_ecs_tasks_when_the_worker_says_so() {
     h.runner.config = Config::new(ecs.iter().map(|(k, v)| (k.to_string(), v.to_string())), None);
     let spec = job(json!({"type": "docker", "payload": "repo/tool:2", "parameters": {"command": "run {{ vars.x }}", "vars": {"x": "now"}, "host_config": {"mem_limit": "1g"}}}));
     h.actions.tasks.finish_with(3);
+    h.actions.tasks.logs.lock().unwrap().extend(["first line".to_string(), "second line".to_string()]);
     let m = message("demo/j", &now());
     let (_, statuses, infos) = run(&h, &spec, &m).await;
     assert_eq!(statuses, ["starting", "running", "failed"]);
     assert_eq!(infos[2]["error"], "Failed with exit status 3");
     assert_eq!(infos[2]["error_data"]["exit_status"], 3);
     assert_eq!(infos[2]["error_data"]["task"], "arn:fake:ecs:task/1");
-    assert_eq!(*h.actions.tasks.definitions.lock().unwrap(), [("lava-unit-repo-tool-2".to_string(), "repo/tool:2".to_string())]);
+    let definition = h.actions.tasks.definitions.lock().unwrap()[0].clone();
+    assert_eq!((definition.family.as_str(), definition.image.as_str(), definition.memory_mib), ("lava-unit-repo-tool-2", "repo/tool:2", 1024));
+    assert_eq!(definition.logs.map(|l| l.0), Some("/lava/unit/docker".to_string()));
+    let logs_key = format!("tmp/demo/j/{}/logs", m.run_id);
+    assert_eq!(infos[2]["error_data"]["output"], format!("s3://bkt/{logs_key}"));
+    assert_eq!(h.blobs.get_object("bkt", &logs_key).await.unwrap(), b"first line\nsecond line\n");
     let request = h.actions.tasks.requests.lock().unwrap()[0].clone();
     assert_eq!((request.cluster.as_str(), request.command.clone(), request.subnets.clone()), ("jobs", vec!["run".to_string(), "now".to_string()], vec!["subnet-1".to_string(), "subnet-2".to_string()]));
     assert!(request.environment.contains(&("LAVA_JOB_ID".to_string(), "demo/j".to_string())));
     h.actions.tasks.finish_with(0);
     let (_, statuses, infos) = run(&h, &spec, &message("demo/j", &now())).await;
     assert_eq!(statuses, ["starting", "running", "complete"]);
-    assert_eq!(infos[2], json!({"exit_status": 0, "task": "arn:fake:ecs:task/2"}));
+    assert_eq!((infos[2]["exit_status"].clone(), infos[2]["task"].clone()), (json!(0), json!("arn:fake:ecs:task/2")));
     // A task that outlives the time limit is stopped.
     *h.actions.tasks.exit_code.lock().unwrap() = None;
     let slow = job(json!({"type": "docker", "payload": "repo/tool:2", "parameters": {"timeout": "1s"}}));

@@ -270,8 +270,9 @@ fn config_list(ctx: &RunContext<'_>, key: &str) -> Vec<String> {
 
 /// Runs the container as an ECS task (fleets with no Docker engine, such as Fargate): a task
 /// definition per image (`lava-<realm>-<image>`), RunTask with the command and environment as
-/// overrides, DescribeTasks until it stops, StopTask at the time limit or shutdown. The run
-/// directory is not shared with the task, and its log stays in the task's log configuration.
+/// overrides, DescribeTasks until it stops, StopTask at the time limit or shutdown, then the
+/// task's CloudWatch log (`DOCKER_ECS_LOG_GROUP`, default `/lava/<realm>/docker`) uploaded as
+/// the job's `logs`. The run directory is not shared with the task.
 async fn run_on_ecs(ctx: &RunContext<'_>, spec: &ContainerSpec, limit: Duration) -> Outcome {
     let cluster = ctx.config.text("DOCKER_ECS_CLUSTER").ok_or_else(|| Failure::message("DOCKER_ECS_CLUSTER is required when DOCKER_RUNNER is ecs"))?;
     let launch_type = match ctx.config.text("DOCKER_ECS_LAUNCH_TYPE").unwrap_or_else(|| "FARGATE".into()).to_ascii_uppercase().as_str() {
@@ -287,7 +288,17 @@ async fn run_on_ecs(ctx: &RunContext<'_>, spec: &ContainerSpec, limit: Duration)
     let memory = spec.host.memory.map(|b| (b >> 20) as i32).unwrap_or_else(|| ctx.config.int("DOCKER_ECS_MEMORY", 512) as i32);
     let cpu = spec.host.nano_cpus.map(|n| (n * 1024 / 1_000_000_000) as i32);
     let fail = |e: crate::error::Error| Failure::message(e.to_string());
-    let definition = ctx.tasks.register(&family, "job", &spec.image, memory, cpu).await.map_err(fail)?;
+    let log_group = ctx.config.text("DOCKER_ECS_LOG_GROUP").unwrap_or_else(|| format!("/lava/{}/docker", ctx.realm.realm));
+    let region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).unwrap_or_else(|_| "us-east-1".into());
+    let definition = crate::ports::TaskDefinition {
+        family,
+        container: "job".into(),
+        image: spec.image.clone(),
+        memory_mib: memory,
+        cpu_units: cpu,
+        logs: Some((log_group.clone(), region, "lava".into())),
+    };
+    let definition = ctx.tasks.register(&definition).await.map_err(fail)?;
     let request = crate::ports::TaskRequest {
         cluster: cluster.clone(),
         task_definition: definition,
@@ -324,6 +335,16 @@ async fn run_on_ecs(ctx: &RunContext<'_>, spec: &ContainerSpec, limit: Duration)
         }
     }
     let mut result = Map::new();
+    // The awslogs driver names the stream <prefix>/<container>/<task id>.
+    let stream = format!("lava/job/{}", arn.rsplit('/').next().unwrap_or_default());
+    let lines = ctx.tasks.task_logs(&log_group, &stream).await.unwrap_or_else(|e| {
+        tracing::warn!(task = %arn, error = %e, "Cannot read the task's log.");
+        Vec::new()
+    });
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    if let Some(uri) = store_logs(ctx, text.as_bytes()).await? {
+        result.insert("output".into(), Value::String(uri));
+    }
     result.insert("task".into(), Value::String(arn));
     finish_ending(ending, result, limit)
 }
@@ -359,18 +380,27 @@ async fn supervise(ctx: &RunContext<'_>, engine: &dyn ContainerEngine, id: &str,
 async fn collect(ctx: &RunContext<'_>, engine: &dyn ContainerEngine, id: &str, ending: Ending, limit: Duration) -> Outcome {
     let logs = engine.logs(id).await.unwrap_or_default();
     let mut result = Map::new();
-    if ctx.dev {
-        use std::io::Write;
-        let _ = std::io::stdout().write_all(&logs);
-    } else if !logs.is_empty() {
-        let path = ctx.run_dir.join(".lava-container.log");
-        std::fs::write(&path, &logs).map_err(|e| Failure::message(format!("Cannot write {}: {e}", path.display())))?;
-        if let Some(uri) = ctx.upload_if_not_empty(&path, "logs").await? {
-            result.insert("output".into(), Value::String(uri));
-        }
-        let _ = std::fs::remove_file(&path);
+    if let Some(uri) = store_logs(ctx, &logs).await? {
+        result.insert("output".into(), Value::String(uri));
     }
     finish_ending(ending, result, limit)
+}
+
+/// The container's log: printed in dev mode, else uploaded to `<s3tmp>/logs` when not empty.
+async fn store_logs(ctx: &RunContext<'_>, logs: &[u8]) -> Result<Option<String>, Failure> {
+    if ctx.dev {
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(logs);
+        return Ok(None);
+    }
+    if logs.is_empty() {
+        return Ok(None);
+    }
+    let path = ctx.run_dir.join(".lava-container.log");
+    std::fs::write(&path, logs).map_err(|e| Failure::message(format!("Cannot write {}: {e}", path.display())))?;
+    let uri = ctx.upload_if_not_empty(&path, "logs").await?;
+    let _ = std::fs::remove_file(&path);
+    Ok(uri)
 }
 
 /// The result (or failure) for how a container ended.
