@@ -136,6 +136,9 @@ async fn registry(ctx: &RunContext<'_>, params: &DockerParams) -> Result<(Option
         if resolved.kind != "docker" {
             return Err(format!("Connection {conn_id}: type must be docker, not {}", resolved.kind));
         }
+        if resolved.fields.get("server").is_some_and(|s| !s.is_null()) {
+            return Err(format!("Connection {conn_id}: server is not supported: the worker runs containers on its own engine (DOCKER_HOST)"));
+        }
         if let Some(pull) = resolved.fields.get("pull").and_then(Value::as_str) {
             policy_text = Some(pull.to_string());
         }
