@@ -7,7 +7,8 @@
 #    /var/log/lava-dockerd.log) and the test image `lava-test/busybox:1`, imported from
 #    busybox-static (no registry is reachable);
 #  - in the workspace's .venv: the `lava` Python package (python/) and the drivers the
-#    Python job tests use (python/test-requirements.txt).
+#    Python job tests use (python/test-requirements.txt); the SAM CLI and cfn-lint
+#    (infra/requirements.txt) the template tests run.
 # Idempotent: a second run only checks. Needs root (apt-get, server start).
 set -euo pipefail
 
@@ -86,3 +87,8 @@ if ! .venv/bin/python -c 'import lava.connection, pg8000, pymysql, sqlalchemy, p
     .venv/bin/pip install --quiet -r python/test-requirements.txt ./python
 fi
 echo "python: ready (.venv has lava, pg8000, PyMySQL, SQLAlchemy, pandas, the AWS CLI)"
+if ! [ -x .venv/bin/sam ] || ! [ -x .venv/bin/cfn-lint ]; then
+    echo "infra tools: installing the SAM CLI and cfn-lint into .venv"
+    .venv/bin/pip install --quiet -r infra/requirements.txt
+fi
+echo "infra tools: ready ($(.venv/bin/sam --version), cfn-lint $(.venv/bin/cfn-lint --version | cut -d' ' -f2))"
