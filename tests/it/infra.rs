@@ -7,7 +7,7 @@
 //! `tests/setup.sh` installs.
 
 use serde_json::{Value, json};
-use shared::ports::{OutgoingMessage, WorkQueue};
+use shared::ports::OutgoingMessage;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
