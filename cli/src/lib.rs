@@ -82,7 +82,7 @@ pub enum Command {
         /// Delay before the run, e.g. 30s or 2m (at most 15m).
         #[arg(short, long)]
         delay: Option<String>,
-        /// Send to this worker's queue without looking the job up.
+        /// The worker the job must run on (a request naming another worker is refused).
         #[arg(short, long)]
         worker: Option<String>,
     },

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::catalog::Catalog;
-use crate::dispatch::{DispatchRequest, dispatch};
+use crate::dispatch::{DispatchRequest, send_run};
 use crate::error::{Error, Result, Retry};
 use crate::model::values::{parse_duration, parse_size};
 use crate::model::{Enabled, S3TriggerEntry};
@@ -400,8 +400,8 @@ impl S3TriggerFunction {
                     tracing::info!(job_id = %job_id, "Job not enabled; not dispatched.");
                     continue;
                 }
-                let request = DispatchRequest { job_id: job_id.clone(), parameters: parameters.clone(), globals: globals.clone(), delay_seconds, worker: Some(job.worker.clone()) };
-                let sent = dispatch(&self.catalog, self.queues.as_ref(), &request).await?;
+                let request = DispatchRequest { job_id: job_id.clone(), parameters: parameters.clone(), globals: globals.clone(), delay_seconds, worker: None };
+                let sent = send_run(&self.catalog, self.queues.as_ref(), &job.worker, &request).await?;
                 tracing::info!(trigger_id = %trigger.trigger_id, job_id = %job_id, run_id = %sent.run_id, event_type = "dispatch", "{job_id}@{} dispatched ({}) for s3://{}/{}", sent.realm, sent.run_id, object.bucket, object.key);
                 outcome.dispatched.push((trigger.trigger_id.clone(), job_id, sent.run_id));
             }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::requests::{Work, parse_body};
-use super::{DispatchRequest, dispatch};
+use super::{DispatchRequest, dispatch, send_run};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result, Retry};
 use crate::model::schedule::schedule_entries;
@@ -201,8 +201,8 @@ impl DispatchFunction {
                 if !self.state.claim(&marker, MARKER_TTL, "lava schedule").await? {
                     continue;
                 }
-                let request = DispatchRequest { job_id: job.job_id.clone(), worker: Some(job.worker.clone()), ..Default::default() };
-                match dispatch(&self.catalog, self.queues.as_ref(), &request).await {
+                let request = DispatchRequest { job_id: job.job_id.clone(), ..Default::default() };
+                match send_run(&self.catalog, self.queues.as_ref(), &job.worker, &request).await {
                     Ok(sent) => {
                         tracing::info!(job_id = %job.job_id, run_id = %sent.run_id, minute = %minute, event_type = "dispatch", "{}@{} dispatched ({}) for {minute}", job.job_id, sent.realm, sent.run_id);
                         dispatched.push(Scheduled { job_id: job.job_id.clone(), minute, run_id: sent.run_id });

@@ -24,21 +24,28 @@ pub struct DispatchRequest {
     pub globals: Map<String, Value>,
     /// SQS delay in seconds (at most 900).
     pub delay_seconds: u32,
-    /// The worker, when the caller knows it (otherwise the job's).
+    /// A worker the request names: it must be the job's own (checked by [`dispatch`]).
     pub worker: Option<String>,
 }
 
-/// Sends a run of a job to its worker queue; returns the message sent.
+/// Looks the job up, checks it (and that a worker named in the request is the job's own), and
+/// sends a run of it to its worker queue; returns the message sent.
 pub async fn dispatch(catalog: &Catalog, queue: &dyn WorkQueue, request: &DispatchRequest) -> Result<WorkerMessage> {
+    let job = catalog.job(&request.job_id).await?;
+    job.validate(&Limits::default())?;
+    if let Some(named) = request.worker.as_deref().filter(|w| *w != job.worker) {
+        return Err(Error::config("worker", format!("{named}: job {} runs on worker {}", request.job_id, job.worker)));
+    }
+    send_run(catalog, queue, &job.worker, request).await
+}
+
+/// Sends a run of `request.job_id` to `worker`'s queue, for callers that hold the job already
+/// (schedule ticks, S3 triggers); returns the message sent.
+pub async fn send_run(catalog: &Catalog, queue: &dyn WorkQueue, worker: &str, request: &DispatchRequest) -> Result<WorkerMessage> {
     if request.delay_seconds > 900 {
         return Err(Error::config("delay", format!("{} seconds: Must be between 0 and 15 minutes", request.delay_seconds)));
     }
-    let job = catalog.job(&request.job_id).await?;
-    job.validate(&Limits::default())?;
-    let worker = job.worker;
-    if let Some(named) = request.worker.as_deref().filter(|w| *w != worker) {
-        return Err(Error::config("worker", format!("{named}: job {} runs on worker {worker}", request.job_id)));
-    }
+    let worker = worker.to_string();
     let message = WorkerMessage {
         realm: catalog.names().realm.clone(),
         worker: worker.clone(),
