@@ -203,14 +203,7 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
     env.insert("LAVA_S3_TMP".into(), ctx.s3tmp.to_string());
     env.insert("LAVA_S3_PAYLOAD".into(), format!("{}/{}", ctx.realm.s3_payloads, payload.trim()));
     env.insert("LAVA_TMP".into(), run_dir.clone());
-    for (k, v) in [
-        ("LAVA_REALM", ctx.realm.realm.clone()),
-        ("LAVA_WORKER", ctx.worker.to_string()),
-        ("LAVA_OWNER", ctx.spec.owner.clone().unwrap_or_default()),
-        ("LAVA_JOB_ID", ctx.spec.job_id.clone()),
-        ("LAVA_RUN_ID", ctx.run_id.to_string()),
-        ("LAVA_S3_KEY", ctx.realm.s3_key.clone().unwrap_or_default()),
-    ] {
+    for (k, v) in ctx.identity_vars() {
         env.insert(k.into(), v);
     }
     for (label, conn_id) in &params.connections {
@@ -399,11 +392,7 @@ async fn store_logs(ctx: &RunContext<'_>, logs: &[u8]) -> Result<Option<String>,
     if logs.is_empty() {
         return Ok(None);
     }
-    let path = ctx.run_dir.join(".lava-container.log");
-    std::fs::write(&path, logs).map_err(|e| Failure::message(format!("Cannot write {}: {e}", path.display())))?;
-    let uri = ctx.upload_if_not_empty(&path, "logs").await?;
-    let _ = std::fs::remove_file(&path);
-    Ok(uri)
+    ctx.upload(logs.to_vec(), "logs").await.map(Some)
 }
 
 /// The result (or failure) for how a container ended.

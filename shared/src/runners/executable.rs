@@ -94,14 +94,7 @@ fn environment(ctx: &RunContext<'_>, common: &Common<'_>, extras: &[(String, Str
     for (k, v) in extras {
         env.insert(k.clone(), v.clone());
     }
-    for (k, v) in [
-        ("LAVA_REALM", ctx.realm.realm.clone()),
-        ("LAVA_WORKER", ctx.worker.to_string()),
-        ("LAVA_OWNER", ctx.spec.owner.clone().unwrap_or_default()),
-        ("LAVA_JOB_ID", ctx.spec.job_id.clone()),
-        ("LAVA_RUN_ID", ctx.run_id.to_string()),
-        ("LAVA_S3_KEY", ctx.realm.s3_key.clone().unwrap_or_default()),
-    ] {
+    for (k, v) in ctx.identity_vars() {
         env.insert(k.into(), v);
     }
     for (k, v) in connections {
@@ -293,11 +286,7 @@ fn unpack_command(archive: &Path, into: &Path) -> Result<Vec<String>, String> {
 pub async fn run_pkg(ctx: &RunContext<'_>) -> Outcome {
     let params = parameters(ctx, |p| if let JobParameters::Pkg(p) = p { Some(p) } else { None })?;
     let common = Common::from(&params);
-    let payloads: Vec<String> = match &ctx.spec.payload {
-        Some(Value::String(s)) if !s.trim().is_empty() => vec![s.trim().to_string()],
-        Some(Value::Array(items)) if !items.is_empty() => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-        _ => return Err(Failure::message("Bad payload: must be an S3 key or prefix, or a list of them")),
-    };
+    let payloads = ctx.payload_keys()?;
     let command = params.command.as_deref().or(params.main.as_deref()).ok_or_else(|| Failure::message("Bad job parameters: No command"))?;
     let mut words = cmdline::split(command).map_err(|e| Failure::message(format!("Bad command: {e}")))?;
     if words.is_empty() {

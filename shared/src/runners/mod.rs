@@ -82,16 +82,41 @@ impl RunContext<'_> {
 
     /// Uploads a local file to `<s3tmp>/<name>` if it is non-empty; returns its `s3://` URI.
     pub async fn upload_if_not_empty(&self, path: &std::path::Path, name: &str) -> Result<Option<String>, Failure> {
-        let body = match std::fs::read(path) {
-            Ok(b) if !b.is_empty() => b,
-            _ => return Ok(None),
-        };
+        match std::fs::read(path) {
+            Ok(body) if !body.is_empty() => self.upload(body, name).await.map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Uploads `body` to `<s3tmp>/<name>` (`name` may hold a sub-directory); returns its URI.
+    pub async fn upload(&self, body: Vec<u8>, name: &str) -> Result<String, Failure> {
         let key = if self.s3tmp.key.is_empty() { name.to_string() } else { format!("{}/{name}", self.s3tmp.key) };
         self.blobs
             .put_object(&self.s3tmp.bucket, &key, body, &self.encryption())
             .await
-            .map_err(|e| Failure::message(format!("Cannot upload {} to s3://{}/{key}: {e}", path.display(), self.s3tmp.bucket)))?;
-        Ok(Some(format!("s3://{}/{key}", self.s3tmp.bucket)))
+            .map_err(|e| Failure::message(format!("Cannot upload {name} to s3://{}/{key}: {e}", self.s3tmp.bucket)))?;
+        Ok(format!("s3://{}/{key}", self.s3tmp.bucket))
+    }
+
+    /// lava's identity variables for a job's environment (§0.8, step 4).
+    pub fn identity_vars(&self) -> [(&'static str, String); 6] {
+        [
+            ("LAVA_REALM", self.realm.realm.clone()),
+            ("LAVA_WORKER", self.worker.to_string()),
+            ("LAVA_OWNER", self.spec.owner.clone().unwrap_or_default()),
+            ("LAVA_JOB_ID", self.spec.job_id.clone()),
+            ("LAVA_RUN_ID", self.run_id.to_string()),
+            ("LAVA_S3_KEY", self.realm.s3_key.clone().unwrap_or_default()),
+        ]
+    }
+
+    /// The payload as S3 keys or prefixes: one string or a list of them (pkg, sql, sqlc, sqlv).
+    pub fn payload_keys(&self) -> Result<Vec<String>, Failure> {
+        match &self.spec.payload {
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(vec![s.trim().to_string()]),
+            Some(Value::Array(items)) if !items.is_empty() => Ok(items.iter().filter_map(Value::as_str).map(str::to_string).collect()),
+            _ => Err(Failure::message("Bad payload: must be an S3 key or prefix, or a list of them")),
+        }
     }
 }
 

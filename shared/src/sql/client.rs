@@ -14,11 +14,7 @@ use crate::runners::{Failure, Outcome, RunContext};
 pub async fn run_sqlc(ctx: &RunContext<'_>) -> Outcome {
     let typed = ctx.spec.typed_parameters().map_err(|e| Failure::message(format!("Bad job parameters: {e}")))?;
     let JobParameters::Sqlc(params) = typed else { return Err(Failure::message("Bad job parameters")) };
-    let payloads: Vec<String> = match &ctx.spec.payload {
-        Some(Value::String(s)) if !s.trim().is_empty() => vec![s.trim().to_string()],
-        Some(Value::Array(items)) if !items.is_empty() => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-        _ => return Err(Failure::message("Bad payload: must be an S3 key or prefix, or a list of them")),
-    };
+    let payloads = ctx.payload_keys()?;
     let limit = timeout(ctx, params.timeout.as_ref(), "SQLC_TIMEOUT").map_err(Failure::message)?;
     let jinja = params.jinja.is_none_or(|f| f.0);
     let app = crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, &params.conn_id);
@@ -80,11 +76,7 @@ fn lava_sql_program(ctx: &RunContext<'_>) -> String {
 pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
     let typed = ctx.spec.typed_parameters().map_err(|e| Failure::message(format!("Bad job parameters: {e}")))?;
     let JobParameters::Sql(params) = typed else { return Err(Failure::message("Bad job parameters")) };
-    let payloads: Vec<String> = match &ctx.spec.payload {
-        Some(Value::String(s)) if !s.trim().is_empty() => vec![s.trim().to_string()],
-        Some(Value::Array(items)) if !items.is_empty() => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-        _ => return Err(Failure::message("Bad payload: must be an S3 key or prefix, or a list of them")),
-    };
+    let payloads = ctx.payload_keys()?;
     let limit = timeout(ctx, params.timeout.as_ref(), "SQLV_TIMEOUT").map_err(Failure::message)?;
     let max = ctx.config.size("SQL_MAX_PAYLOAD_SIZE", 100_000);
     let mut files = Vec::new();
@@ -133,14 +125,7 @@ pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
     let stdout = ctx.run_dir.join("stdout");
     argv.extend(["--output".into(), stdout.display().to_string()]);
     let mut env: Vec<(String, String)> = std::env::vars().collect();
-    for (k, v) in [
-        ("LAVA_REALM", ctx.realm.realm.clone()),
-        ("LAVA_WORKER", ctx.worker.to_string()),
-        ("LAVA_OWNER", ctx.spec.owner.clone().unwrap_or_default()),
-        ("LAVA_JOB_ID", ctx.spec.job_id.clone()),
-        ("LAVA_RUN_ID", ctx.run_id.to_string()),
-        ("LAVA_S3_KEY", ctx.realm.s3_key.clone().unwrap_or_default()),
-    ] {
+    for (k, v) in ctx.identity_vars() {
         env.retain(|(name, _)| name != k);
         env.push((k.into(), v));
     }

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::csv::{CsvFormat, Field, Quoting, dialect_terminator};
@@ -112,11 +112,7 @@ struct Source {
 
 /// `sql`: statements from the payload files.
 pub async fn run_sql(ctx: &RunContext<'_>) -> Outcome {
-    let payloads: Vec<String> = match &ctx.spec.payload {
-        Some(Value::String(s)) if !s.trim().is_empty() => vec![s.trim().to_string()],
-        Some(Value::Array(items)) if !items.is_empty() => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-        _ => return Err(Failure::message("Bad payload: must be an S3 key or prefix, or a list of them")),
-    };
+    let payloads = ctx.payload_keys()?;
     let max = ctx.config.size("SQL_MAX_PAYLOAD_SIZE", 100_000);
     let mut files = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
@@ -195,24 +191,13 @@ async fn run_statements(ctx: &RunContext<'_>, session: &mut Session, options: &O
             if described && let Some(mut file) = sink.file.take() {
                 file.flush().map_err(|e| format!("Cannot write {}: {e}", sink.path.display()))?;
                 drop(file);
-                uris.push(Value::String(upload(ctx, &sink.path, options.output.as_deref(), &name).await?));
+                // Uploaded even when empty: the result set existed.
+                let body = std::fs::read(&sink.path).map_err(|e| format!("Cannot read {}: {e}", sink.path.display()))?;
+                let key = options.output.as_ref().map_or_else(|| name.clone(), |sub| format!("{sub}/{name}"));
+                uris.push(Value::String(ctx.upload(body, &key).await.map_err(|f| f.message)?));
             }
         }
         output.insert(source.key, Value::Array(uris));
     }
     Ok(Value::Object(output))
-}
-
-/// Uploads a result file (even an empty one) to `<s3tmp>[/<output>]/<name>`.
-async fn upload(ctx: &RunContext<'_>, path: &Path, output: Option<&str>, name: &str) -> Result<String, String> {
-    let body = std::fs::read(path).map_err(|e| format!("Cannot read {}: {e}", path.display()))?;
-    let mut key = ctx.s3tmp.key.clone();
-    for part in [output, Some(name)].into_iter().flatten() {
-        if !key.is_empty() {
-            key.push('/');
-        }
-        key.push_str(part);
-    }
-    ctx.blobs.put_object(&ctx.s3tmp.bucket, &key, body, &ctx.encryption()).await.map_err(|e| format!("Cannot upload {} to s3://{}/{key}: {e}", path.display(), ctx.s3tmp.bucket))?;
-    Ok(format!("s3://{}/{key}", ctx.s3tmp.bucket))
 }
