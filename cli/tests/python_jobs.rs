@@ -6,7 +6,6 @@
 
 use serde_json::{Value, json};
 use shared::ports::{BlobStore, Encryption};
-use std::time::Duration;
 use tests::{TestRealm, unique, workspace_root};
 
 const PYSQL: &str = r#"#!/usr/bin/env python3
@@ -88,21 +87,7 @@ async fn run(r: &TestRealm, job_id: &str, script: &str, conn_id: &str, table: &s
         "parameters": {"connections": {"db": conn_id}, "env": env, "jinja": false}});
     r.put_job(spec).await;
     let run_id = r.dispatch(job_id).await;
-    let options = shared::worker::WorkerOptions {
-        realm: r.names.realm.clone(),
-        worker: "core".into(),
-        queue: None,
-        threads: 1,
-        wait_seconds: 1,
-        sleep: Duration::from_millis(100),
-        retries: 2,
-        batch: true,
-        dev: false,
-        grace: Duration::from_secs(5),
-        heartbeat_every: Duration::from_secs(1),
-        tmpdir: Some(std::env::temp_dir().join(unique("lava-py-"))),
-        env: vec![],
-    };
+    let options = tests::worker_options(&r.names.realm, 1, vec![]);
     let worker = shared::worker::build(options, r.ports.clone()).await.unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     worker.run(rx).await.unwrap();

@@ -134,21 +134,7 @@ async fn on_ecs_a_docker_job_registers_a_task_definition_and_runs_a_task_in_moto
         ("LAVA_DOCKER_ECS_SECURITY_GROUPS", "sg-0123456789abcdef0"),
         ("LAVA_DOCKER_ECS_POLL", "0.2"),
     ];
-    let options = shared::worker::WorkerOptions {
-        realm: r.names.realm.clone(),
-        worker: "core".into(),
-        queue: None,
-        threads: 1,
-        wait_seconds: 1,
-        sleep: Duration::from_millis(100),
-        retries: 2,
-        batch: true,
-        dev: false,
-        grace: Duration::from_secs(5),
-        heartbeat_every: Duration::from_secs(1),
-        tmpdir: Some(std::env::temp_dir().join(tests::unique("lava-ecs-"))),
-        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-    };
+    let options = tests::worker_options(&r.names.realm, 1, env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
     let worker = shared::worker::build(options, r.ports.clone()).await.unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     worker.run(rx).await.unwrap();

@@ -135,21 +135,7 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
     let function = shared::dispatch::function::DispatchFunction::load(names.clone(), vec![], &ports).await.unwrap();
     let incoming: Vec<shared::ports::Incoming> = received.iter().map(|m| shared::ports::Incoming { message_id: m.message_id.clone(), body: m.body.clone(), receive_count: 1 }).collect();
     assert!(function.handle(incoming).await.is_empty());
-    let options = shared::worker::WorkerOptions {
-        realm: realm.clone(),
-        worker: "core".into(),
-        queue: None,
-        threads: 1,
-        wait_seconds: 1,
-        sleep: Duration::from_millis(100),
-        retries: 2,
-        batch: true,
-        dev: false,
-        grace: Duration::from_secs(5),
-        heartbeat_every: Duration::from_secs(1),
-        tmpdir: Some(std::env::temp_dir().join(unique("lava-cf-"))),
-        env: vec![],
-    };
+    let options = tests::worker_options(&realm, 1, vec![]);
     let worker = shared::worker::build(options, ports.clone()).await.unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     worker.run(rx).await.unwrap();

@@ -7,25 +7,11 @@ use shared::ports::{BlobStore, OutgoingMessage, WorkQueue};
 use shared::worker::{Handled, Worker, WorkerOptions};
 use std::sync::Arc;
 use std::time::Duration;
-use tests::{TestRealm, clients, unique};
+use tests::{TestRealm, clients};
 
 /// A worker on the realm's `core` queue, polling every second.
 pub(crate) async fn worker(r: &TestRealm, threads: usize, grace: Duration, dev: bool) -> Arc<Worker> {
-    let options = WorkerOptions {
-        realm: r.names.realm.clone(),
-        worker: "core".into(),
-        queue: None,
-        threads,
-        wait_seconds: 1,
-        sleep: Duration::from_millis(100),
-        retries: 2,
-        batch: true,
-        dev,
-        grace,
-        heartbeat_every: Duration::from_secs(1),
-        tmpdir: Some(std::env::temp_dir().join(unique("lava-runs-"))),
-        env: vec![],
-    };
+    let options = WorkerOptions { grace, dev, ..tests::worker_options(&r.names.realm, threads, vec![]) };
     shared::worker::build(options, r.ports.clone()).await.unwrap()
 }
 

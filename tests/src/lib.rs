@@ -200,3 +200,23 @@ pub fn require_docker() {
         panic!("the Docker engine or the image {TEST_IMAGE} is missing: run `bash tests/setup.sh` (.ci/run does)");
     }
 }
+
+/// Options for a test worker on `realm`'s `core` queue: batch mode (it stops when the queue is
+/// empty), one-second polls, a fresh run directory, `env` as its environment.
+pub fn worker_options(realm: &str, threads: usize, env: Vec<(String, String)>) -> shared::worker::WorkerOptions {
+    shared::worker::WorkerOptions {
+        realm: realm.to_string(),
+        worker: "core".into(),
+        queue: None,
+        threads,
+        wait_seconds: 1,
+        sleep: std::time::Duration::from_millis(100),
+        retries: 2,
+        batch: true,
+        dev: false,
+        grace: std::time::Duration::from_secs(5),
+        heartbeat_every: std::time::Duration::from_secs(1),
+        tmpdir: Some(std::env::temp_dir().join(unique("lava-runs-"))),
+        env,
+    }
+}
