@@ -7,8 +7,10 @@
 #    /var/log/lava-dockerd.log) and the test image `lava-test/busybox:1`, imported from
 #    busybox-static (no registry is reachable);
 #  - in the workspace's .venv: the `lava` Python package (python/) and the drivers the
-#    Python job tests use (python/test-requirements.txt); the SAM CLI and cfn-lint
-#    (infra/requirements.txt) the template tests run.
+#    Python job tests use (python/test-requirements.txt); the SAM CLI, cfn-lint and
+#    cargo-lambda (infra/requirements.txt) the template tests run;
+#  - the Rust target aarch64-unknown-linux-gnu (rustup), which `sam build` of the arm64
+#    functions (tests/sam_build.rs) compiles for.
 # Idempotent: a second run only checks. Needs root (apt-get, server start).
 set -euo pipefail
 
@@ -87,8 +89,16 @@ if ! .venv/bin/python -c 'import lava.connection, pg8000, pymysql, sqlalchemy, p
     .venv/bin/pip install --quiet -r python/test-requirements.txt ./python
 fi
 echo "python: ready (.venv has lava, pg8000, PyMySQL, SQLAlchemy, pandas, the AWS CLI)"
-if ! [ -x .venv/bin/sam ] || ! [ -x .venv/bin/cfn-lint ]; then
-    echo "infra tools: installing the SAM CLI and cfn-lint into .venv"
+if ! [ -x .venv/bin/sam ] || ! [ -x .venv/bin/cfn-lint ] || ! [ -x .venv/bin/cargo-lambda ]; then
+    echo "infra tools: installing the SAM CLI, cfn-lint and cargo-lambda into .venv"
     .venv/bin/pip install --quiet -r infra/requirements.txt
 fi
-echo "infra tools: ready ($(.venv/bin/sam --version), cfn-lint $(.venv/bin/cfn-lint --version | cut -d' ' -f2))"
+echo "infra tools: ready ($(.venv/bin/sam --version), cfn-lint $(.venv/bin/cfn-lint --version | cut -d' ' -f2), $(.venv/bin/cargo-lambda lambda --version))"
+if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+    echo "rust: adding the target aarch64-unknown-linux-gnu (the Lambda functions are arm64)"
+    rustup target add aarch64-unknown-linux-gnu || {
+        echo "rust: could not add aarch64-unknown-linux-gnu (rustup fetches it from static.rust-lang.org); sam build of the functions needs it" >&2
+        exit 1
+    }
+fi
+echo "rust: ready ($(rustc --version), targets: $(rustup target list --installed | paste -sd' '))"

@@ -11,13 +11,7 @@ use shared::ports::OutgoingMessage;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use tests::{emulator, unique, workspace_root};
-
-fn venv_tool(name: &str) -> std::path::PathBuf {
-    let path = workspace_root().join(".venv/bin").join(name);
-    assert!(path.exists(), "{} is missing: run `bash tests/setup.sh` (.ci/run does)", path.display());
-    path
-}
+use tests::{emulator, unique, venv_tool, workspace_root};
 
 /// A template as JSON with only the resource types moto's CloudFormation creates.
 fn deployable(template: &Path, keep: &[&str]) -> Value {

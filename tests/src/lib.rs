@@ -21,6 +21,14 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
 }
 
+/// A tool `tests/setup.sh` installs into the workspace's `.venv` (the AWS CLI, the SAM CLI,
+/// cfn-lint, cargo-lambda); a missing one fails the test with the command that installs it.
+pub fn venv_tool(name: &str) -> PathBuf {
+    let path = workspace_root().join(".venv/bin").join(name);
+    assert!(path.exists(), "{} is missing: run `bash tests/setup.sh` (.ci/run does)", path.display());
+    path
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
 }
