@@ -3,20 +3,29 @@
 #   docker build -t lava-worker .
 # The worker container needs the Docker socket mounted for docker jobs on EC2 (infra/worker.yaml
 # does that), or DOCKER_RUNNER=ecs on Fargate.
-FROM rust:1.95-bookworm AS build
-WORKDIR /src
-COPY . .
-RUN cargo build --release --locked -p worker -p cli
+# Stages: `runtime` (the operating system, clients and Python layer: everything but lava's own
+# binaries), `build` (the release binaries), then the image (runtime + binaries). The tests build
+# `--target runtime` from a locally made Debian base and run the worker in it
+# (worker/tests/image.rs); BASE_IMAGE and RUST_IMAGE name other bases or mirrors.
+ARG BASE_IMAGE=debian:bookworm-slim
+ARG RUST_IMAGE=rust:1.95-bookworm
 
-FROM debian:bookworm-slim
+FROM ${BASE_IMAGE} AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates bash unzip postgresql-client mariadb-client sqlite3 \
       python3 python3-pip python3-venv awscli \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=build /src/target/release/lava-worker /src/target/release/lava-sql /src/target/release/lava /usr/local/bin/
 COPY python /opt/lava/python
 RUN python3 -m venv /opt/lava/venv \
  && /opt/lava/venv/bin/pip install --no-cache-dir '/opt/lava/python[postgres,mysql,sqlalchemy]'
 ENV PATH=/opt/lava/venv/bin:$PATH \
     LAVA_CLI=/usr/local/bin/lava
+
+FROM ${RUST_IMAGE} AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked -p worker -p cli
+
+FROM runtime
+COPY --from=build /src/target/release/lava-worker /src/target/release/lava-sql /src/target/release/lava /usr/local/bin/
 ENTRYPOINT ["/usr/local/bin/lava-worker"]

@@ -5,7 +5,8 @@
 #    `lava_test`; the psql, mysql and sqlite3 clients the connector scripts run;
 #  - a Docker engine (Debian's docker.io; dockerd with --iptables=false, log in
 #    /var/log/lava-dockerd.log) and the test image `lava-test/busybox:1`, imported from
-#    busybox-static (no registry is reachable);
+#    busybox-static (no registry is reachable), and `lava-test/debian:bookworm`, Debian 12 made
+#    by debootstrap, the base the worker image test builds on;
 #  - in the workspace's .venv: the `lava` Python package (python/) and the drivers the
 #    Python job tests use (python/test-requirements.txt); the SAM CLI, cfn-lint and
 #    cargo-lambda (infra/requirements.txt) the template tests run;
@@ -22,6 +23,7 @@ command -v mysql >/dev/null || need_apt+=(mariadb-client)
 command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
 [ -x /usr/sbin/dockerd ] || need_apt+=(docker.io)
 [ -x /usr/bin/busybox ] || need_apt+=(busybox-static)
+command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "databases: installing ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -79,7 +81,23 @@ if ! $DOCKER image inspect lava-test/busybox:1 >/dev/null 2>&1; then
     $DOCKER import "$root.tar" lava-test/busybox:1 >/dev/null
     rm -rf "$root" "$root.tar"
 fi
-echo "docker: ready (lava-test/busybox:1)"
+# The base the worker image test (worker/tests/image.rs) builds the Dockerfile's runtime stage
+# on, standing in for debian:bookworm-slim: Debian 12 from Debian's own mirror, trusting the
+# certificate authorities (and pip settings) this machine trusts, so apt and pip inside the build
+# reach their registries as the host does.
+if ! $DOCKER image inspect lava-test/debian:bookworm >/dev/null 2>&1; then
+    echo "docker: making lava-test/debian:bookworm with debootstrap"
+    root=$(mktemp -d)
+    debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >/tmp/lava-debootstrap.log 2>&1 \
+        || { echo "debootstrap failed; see /tmp/lava-debootstrap.log" >&2; exit 1; }
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
+    [ -f /etc/pip.conf ] && cp /etc/pip.conf "$root/etc/pip.conf"
+    rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"*
+    tar -C "$root" -c . | $DOCKER import - lava-test/debian:bookworm >/dev/null
+    rm -rf "$root"
+fi
+echo "docker: ready (lava-test/busybox:1, lava-test/debian:bookworm)"
 
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/pip ] || python3 -m venv .venv
