@@ -301,7 +301,7 @@ pub async fn run(cli: Cli) -> Result<String> {
         Command::Connection(ConnectionCommand::Resolve { conn_id }) => {
             let (clients, names) = connect(&cli.target).await?;
             let config = shared::run::config::Config::new(std::env::vars(), None);
-            let secrets = clients.ports(Arc::new(shared::webhook::HttpWebhook::new()?)).secrets;
+            let secrets = clients.ports(Arc::new(shared::webhook::HttpWebhook::new())).secrets;
             let connections = shared::connections::Connections::new(catalog(&clients, names), secrets, config);
             let db = connections.database(&conn_id).await.map_err(anyhow::Error::msg)?;
             let engine = match db.engine {

@@ -122,7 +122,7 @@ impl TestRealm {
             tables,
             queues: Arc::new(shared::aws::SqsQueues::new(clients.sqs.clone())),
             blobs: Arc::new(shared::aws::S3Blobs::new(clients.s3.clone())),
-            ports: clients.ports(Arc::new(shared::webhook::HttpWebhook::new().expect("root certificates"))),
+            ports: clients.ports(Arc::new(shared::webhook::HttpWebhook::new())),
             clients,
         }
     }

@@ -17,14 +17,7 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let clients = Clients::load(&AwsOptions { profile: args.profile.clone(), ..Default::default() }).await;
-    let webhook = match HttpWebhook::new() {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::error!(error = %e, "Cannot load the system's root certificates.");
-            return ExitCode::from(2);
-        }
-    };
-    let deps = clients.ports(Arc::new(webhook));
+    let deps = clients.ports(Arc::new(HttpWebhook::new()));
     let options = WorkerOptions {
         realm: args.realm.clone(),
         worker: args.worker.clone(),

@@ -54,11 +54,23 @@ pub struct AwsOptions {
     pub account: Option<String>,
 }
 
+/// True when every endpoint is a plain-HTTP emulator: a global endpoint (`endpoint_url` or
+/// `AWS_ENDPOINT_URL`) that starts with `http://`, and no service-specific
+/// `AWS_ENDPOINT_URL_<SERVICE>` that could name an HTTPS one.
+fn plain_http_endpoints(global: Option<&str>, variables: impl IntoIterator<Item = String>) -> bool {
+    global.is_some_and(|url| url.starts_with("http://")) && !variables.into_iter().any(|name| name.starts_with("AWS_ENDPOINT_URL_"))
+}
+
 /// Builds the SDK configuration: one TLS stack (rustls with ring), standard retries, a connect
-/// timeout, and the region and endpoint rules above.
+/// timeout, and the region and endpoint rules above. Against a plain-HTTP emulator the client
+/// has no TLS at all, so the system's root certificates are never parsed (most of a worker's
+/// start-up otherwise).
 pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
+    let global = options.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+    let plain_http = plain_http_endpoints(global.as_deref(), std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned()));
     let loader = |region: Option<Region>| {
-        let http = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
+        let builder = aws_smithy_http_client::Builder::new();
+        let http = if plain_http { builder.build_http() } else { builder.tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https() };
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
             .retry_config(RetryConfig::standard().with_max_attempts(4))
@@ -222,4 +234,22 @@ where
         _ => DisplayErrorContext(&err).to_string(),
     };
     Error::Aws { service, operation, code, message, retry, source: Some(Box::new(err)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_http_endpoints;
+
+    #[test]
+    fn only_an_all_plain_http_setup_goes_without_tls() {
+        let none = || Vec::<String>::new();
+        assert!(plain_http_endpoints(Some("http://127.0.0.1:5000"), none()));
+        assert!(!plain_http_endpoints(Some("https://localhost.localstack.cloud:4566"), none()));
+        assert!(!plain_http_endpoints(None, none()), "real AWS endpoints are HTTPS");
+        assert!(
+            !plain_http_endpoints(Some("http://127.0.0.1:5000"), vec!["AWS_ENDPOINT_URL_S3".to_string()]),
+            "a service-specific endpoint may be HTTPS"
+        );
+        assert!(plain_http_endpoints(Some("http://127.0.0.1:5000"), vec!["AWS_ENDPOINT_URL".to_string(), "AWS_REGION".to_string()]));
+    }
 }

@@ -6,7 +6,9 @@
 
 use serde_json::{Value, json};
 use shared::dispatch::{DispatchRequest, dispatch};
+use shared::model::EventStatus;
 use shared::ports::{TableStore, WorkQueue};
+use shared::run::events::EventRecorder;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -81,8 +83,10 @@ async fn main() {
     };
 
     // The emulator's own round trips for one run, for comparison: the calls a dispatch and a
-    // run make (job lookup, queue lookup, send; receive, job lookup, three event writes,
-    // delete) and the benchmark's final status read, made one after another from here.
+    // run make (job lookup, queue lookup, send; receive, job lookup, the three event writes
+    // through the worker's own EventRecorder, delete) and the benchmark's final status read,
+    // made one after another from here.
+    let recorder = EventRecorder::new(r.ports.events.clone(), &names.events_table, "core", 172_800, jiff::tz::TimeZone::UTC);
     let mut rtt = Vec::new();
     let scratch = queues.queue_url(&names.dispatch_queue).await.unwrap();
     let job_key = json!({"job_id": "bench/true"});
@@ -93,9 +97,8 @@ async fn main() {
         queues.send(&scratch, &shared::ports::OutgoingMessage { body: "x".into(), ..Default::default() }).await.unwrap();
         let got = queues.receive(&scratch, 1, 0).await.unwrap();
         tables.get_item(&names.jobs_table, job_key.as_object().unwrap(), true).await.unwrap();
-        for status in ["starting", "running", "complete"] {
-            let item = json!({"job_id": "bench/scratch", "run_id": format!("r{i}"), "status": status});
-            tables.put_item(&names.events_table, item.as_object().unwrap().clone()).await.unwrap();
+        for (status, info) in [(EventStatus::Starting, Value::Null), (EventStatus::Running, Value::Null), (EventStatus::Complete, json!({"exit_status": 0, "output": []}))] {
+            recorder.record("bench/scratch", &format!("r{i}"), "2026-01-01T00:00:00+00:00", status, info).await.unwrap();
         }
         for m in got {
             queues.delete(&scratch, &m.receipt_handle).await.unwrap();

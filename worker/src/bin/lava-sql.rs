@@ -108,7 +108,7 @@ fn format(args: &Args) -> Result<OutputFormat, String> {
 async fn run(args: Args) -> Result<(), String> {
     let output = format(&args)?;
     let clients = Clients::load(&AwsOptions { profile: args.profile.clone(), ..Default::default() }).await;
-    let webhook = shared::webhook::HttpWebhook::new().map_err(|e| e.to_string())?;
+    let webhook = shared::webhook::HttpWebhook::new();
     let ports = clients.ports(Arc::new(webhook));
     let env: Vec<(String, String)> = std::env::vars().collect();
     let lookup = |k: &str| env.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone());
