@@ -96,13 +96,11 @@ async fn run(r: &TestRealm, job_id: &str, script: &str, conn_id: &str, table: &s
     let info = &last["info"];
     let output = if info["output"].is_array() { &info["output"] } else { &info["error_data"]["output"] };
     let mut stdout = String::new();
-    if let Some(uri) = output[0]["stdout"].as_str() {
-        let (b, k) = uri.strip_prefix("s3://").unwrap().split_once('/').unwrap();
-        stdout = String::from_utf8(r.blobs.get_object(b, k).await.unwrap()).unwrap();
+    if output[0]["stdout"].is_string() {
+        stdout = r.object_text(&output[0]["stdout"]).await;
     }
-    if let Some(uri) = output[0]["stderr"].as_str() {
-        let (b, k) = uri.strip_prefix("s3://").unwrap().split_once('/').unwrap();
-        eprintln!("{job_id} stderr: {}", String::from_utf8_lossy(&r.blobs.get_object(b, k).await.unwrap()));
+    if output[0]["stderr"].is_string() {
+        eprintln!("{job_id} stderr: {}", r.object_text(&output[0]["stderr"]).await);
     }
     (last["status"].as_str().unwrap_or_default().to_string(), stdout)
 }

@@ -1,7 +1,6 @@
 //! Docker jobs on the real engine `tests/setup.sh` starts, with the busybox test image.
 
 use serde_json::{Value, json};
-use shared::ports::BlobStore;
 use std::time::Duration;
 use tests::{TEST_IMAGE, TestRealm, require_docker};
 
@@ -21,9 +20,8 @@ async fn run(r: &TestRealm, job_id: &str) -> (String, Vec<String>, Value) {
 }
 
 async fn logs(r: &TestRealm, uri: &Value) -> String {
-    let (bucket, key) = uri.as_str().unwrap_or_else(|| panic!("no logs: {uri}")).strip_prefix("s3://").unwrap().split_once('/').unwrap();
-    assert!(key.ends_with("/logs"), "{key}");
-    String::from_utf8(r.blobs.get_object(bucket, key).await.unwrap()).unwrap()
+    assert!(uri.as_str().is_some_and(|u| u.ends_with("/logs")), "no logs: {uri}");
+    r.object_text(uri).await
 }
 
 fn containers_of(run_id: &str) -> String {

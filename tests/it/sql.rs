@@ -28,12 +28,6 @@ async fn run(r: &TestRealm, job_id: &str) -> (Vec<String>, Value) {
     (statuses, last)
 }
 
-async fn object(r: &TestRealm, uri: &Value) -> String {
-    let uri = uri.as_str().unwrap_or_else(|| panic!("not an S3 URI: {uri}"));
-    let (bucket, key) = uri.strip_prefix("s3://").unwrap().split_once('/').unwrap();
-    String::from_utf8(r.blobs.get_object(bucket, key).await.unwrap()).unwrap()
-}
-
 #[tokio::test]
 async fn a_sql_job_on_postgres_writes_each_result_set_to_s3() {
     let (r, _) = realm_with_connections("sqlpg").await;
@@ -52,11 +46,11 @@ async fn a_sql_job_on_postgres_writes_each_result_set_to_s3() {
     let names: Vec<&str> = files.iter().map(|f| f.as_str().unwrap().rsplit('/').next().unwrap()).collect();
     assert_eq!(names, ["load.sql.3.out", "load.sql.4.out", "load.sql.5.out"], "the comment belongs to statement 5; the empty statement 6 is skipped");
     assert_eq!(
-        object(&r, &files[0]).await,
+        r.object_text(&files[0]).await,
         "id|name|amount|ok|at|note\r\n1|\"a|b\"|1.50|True|2024-01-02 03:04:05.120000+00:00|\r\n2|plain; text|10.00|False|2024-01-02 03:04:05+00:00|x\r\n"
     );
-    assert_eq!(object(&r, &files[1]).await, "id|name|amount|ok|at|note\r\n", "a result set with no rows still has its file");
-    assert_eq!(object(&r, &files[2]).await, "g\r\nhi\r\n");
+    assert_eq!(r.object_text(&files[1]).await, "id|name|amount|ok|at|note\r\n", "a result set with no rows still has its file");
+    assert_eq!(r.object_text(&files[2]).await, "g\r\nhi\r\n");
 }
 
 #[tokio::test]
@@ -73,7 +67,7 @@ async fn a_failed_statement_in_a_mariadb_transaction_rolls_everything_back() {
     r.put_job(job("sql/my-count", "sqli", json!(format!("select count(*) as n from {table}")), json!({"conn_id": "my", "dialect": "unix"}))).await;
     let (statuses, result) = run(&r, "sql/my-count").await;
     assert_eq!(statuses, ["starting", "running", "complete"]);
-    assert_eq!(object(&r, &result["output"]["0"][0]).await, "0\n", "both inserts were rolled back");
+    assert_eq!(r.object_text(&result["output"]["0"][0]).await, "0\n", "both inserts were rolled back");
 }
 
 #[tokio::test]
@@ -87,7 +81,7 @@ async fn sqli_on_sqlite_honours_the_csv_options_and_output_directory() {
     assert_eq!(result["output"]["0"], json!([]));
     let file = &result["output"]["1"][0];
     assert!(file.as_str().unwrap().ends_with("/res/1.0.out"), "{file}");
-    assert_eq!(object(&r, file).await, "\"a\"|\"b\"|\"c\"|\"d\"|\"e\"\n1|2.0|\"say \"\"hi\"\"\"|\"b'hi'\"|\"\"\n");
+    assert_eq!(r.object_text(file).await, "\"a\"|\"b\"|\"c\"|\"d\"|\"e\"\n1|2.0|\"say \"\"hi\"\"\"|\"b'hi'\"|\"\"\n");
     std::fs::remove_file(lite).ok();
 }
 
@@ -117,7 +111,7 @@ echo "pg=$(cat pg.out) my=$(tail -1 my.out) lite=$(cat lite.out) secret=$(cat se
     let item = r.events("sql/exe", &run_id).await;
     assert_eq!(r.statuses("sql/exe", &run_id).await, ["starting", "running", "complete"], "{item}");
     let result = &item["log"][2]["info"];
-    let stdout = object(&r, &result["output"][0]["stdout"]).await;
+    let stdout = r.object_text(&result["output"][0]["stdout"]).await;
     assert_eq!(stdout, "pg=42 my=42 lite=42 secret=lava id=pg\n");
     assert!(!item.to_string().contains(DB_PASSWORD), "the password never appears in events");
     assert!(!stdout.contains(DB_PASSWORD));
@@ -151,17 +145,17 @@ async fn sqlc_feeds_each_rendered_file_to_the_client_with_its_meta_commands_and_
     assert_eq!(failed["error"], "Failed with exit status 3", "psql's ON_ERROR_STOP exit status: {failed}");
     let output = &failed["error_data"]["output"];
     assert_eq!((output[0]["payload"].as_str(), output[0]["exit_status"].as_i64()), (Some("a.sql"), Some(0)));
-    assert_eq!(object(&r, &output[0]["stdout"]).await, "client psql\nanswer\n42\n");
+    assert_eq!(r.object_text(&output[0]["stdout"]).await, "client psql\nanswer\n42\n");
     assert_eq!((output[1]["payload"].as_str(), output[1]["exit_status"].as_i64()), (Some("b.sql"), Some(3)));
-    assert_eq!(object(&r, &output[1]["stdout"]).await, " ?column? \n----------\n        1\n\n", "psql's aligned output, footer off; it stopped at the failing statement");
-    assert!(object(&r, &output[1]["stderr"]).await.contains("no_such_table"));
+    assert_eq!(r.object_text(&output[1]["stdout"]).await, " ?column? \n----------\n        1\n\n", "psql's aligned output, footer off; it stopped at the failing statement");
+    assert!(r.object_text(&output[1]["stderr"]).await.contains("no_such_table"));
     assert!(failed["error_data"]["error"].as_str().unwrap().contains("no_such_table"));
 
     r.blobs.put_object(&bucket, &format!("payloads/sqlc/{dir}-lite.sql"), b".headers on\nselect 21 * 2 as n;\n".to_vec(), &Encryption::Aes256).await.unwrap();
     r.put_job(job("sql/sqlc-lite", "sqlc", json!(format!("sqlc/{dir}-lite.sql")), json!({"conn_id": "lite", "args": ["-csv"]}))).await;
     let (statuses, result) = run(&r, "sql/sqlc-lite").await;
     assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
-    assert_eq!(object(&r, &result["output"][0]["stdout"]).await, "n\n42\n");
+    assert_eq!(r.object_text(&result["output"][0]["stdout"]).await, "n\n42\n");
 }
 
 #[tokio::test]
@@ -182,7 +176,7 @@ async fn the_aws_connector_runs_the_aws_cli_with_the_connection_s_keys() {
     r.put_job(job("sql/aws", "exe", json!("aws/use.sh"), json!({"connections": {"aws": "aws"}, "env": env.clone()}))).await;
     let (statuses, result) = run(&r, "sql/aws").await;
     assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
-    assert_eq!(object(&r, &result["output"][0]["stdout"]).await, "AKIDLAVATEST\neu-west-2\nfrom s3\n");
+    assert_eq!(r.object_text(&result["output"][0]["stdout"]).await, "AKIDLAVATEST\neu-west-2\nfrom s3\n");
 
     // A role connection: session credentials from STS AssumeRole (temporary keys begin ASIA).
     let role = json!({"conn_id": "aws_role", "type": "aws", "enabled": true, "role_arn": "arn:aws:iam::123456789012:role/lava-jobs", "duration": "1h", "region": "us-east-1"});
@@ -192,5 +186,5 @@ async fn the_aws_connector_runs_the_aws_cli_with_the_connection_s_keys() {
     r.put_job(job("sql/aws-role", "exe", json!("aws/role.sh"), json!({"connections": {"aws": "aws_role"}, "env": env}))).await;
     let (statuses, result) = run(&r, "sql/aws-role").await;
     assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
-    assert_eq!(object(&r, &result["output"][0]["stdout"]).await, "ASIA\ntoken\nfrom s3\n");
+    assert_eq!(r.object_text(&result["output"][0]["stdout"]).await, "ASIA\ntoken\nfrom s3\n");
 }

@@ -146,6 +146,15 @@ impl TestRealm {
         serde_json::Value::Object(item.unwrap_or_default())
     }
 
+    /// The text of the object an `s3://<bucket>/<key>` URI names (a run's output or log, as
+    /// results hold them); fails the test when `uri` is not such a string.
+    pub async fn object_text(&self, uri: &serde_json::Value) -> String {
+        use shared::ports::BlobStore;
+        let text = uri.as_str().unwrap_or_else(|| panic!("not an S3 URI: {uri}"));
+        let (bucket, key) = text.strip_prefix("s3://").and_then(|rest| rest.split_once('/')).unwrap_or_else(|| panic!("not an S3 URI: {text}"));
+        String::from_utf8(self.blobs.get_object(bucket, key).await.unwrap()).unwrap()
+    }
+
     /// The statuses of a run's events, in order.
     pub async fn statuses(&self, job_id: &str, run_id: &str) -> Vec<String> {
         let item = self.events(job_id, run_id).await;

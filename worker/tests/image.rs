@@ -7,7 +7,7 @@
 //! connection resolve`) for an `exe` job, and the other clients.
 //! (In the worker package because Cargo gives a package's own binary paths to its tests.)
 
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::ports::{BlobStore, Encryption};
 use std::path::PathBuf;
 use std::process::Command;
@@ -40,12 +40,6 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
-async fn stdout_of(r: &tests::TestRealm, item: &Value) -> String {
-    let uri = item["log"][2]["info"]["output"][0]["stdout"].as_str().unwrap_or_else(|| panic!("no stdout in {item}"));
-    let (bucket, key) = uri.strip_prefix("s3://").unwrap().split_once('/').unwrap();
-    String::from_utf8(r.blobs.get_object(bucket, key).await.unwrap()).unwrap()
-}
-
 #[tokio::test]
 async fn the_worker_image_runs_jobs_with_the_tools_it_installs() {
     tests::require_docker();
@@ -54,13 +48,7 @@ async fn the_worker_image_runs_jobs_with_the_tools_it_installs() {
         "the base image {BASE_IMAGE} is missing: run `bash tests/setup.sh` (.ci/run does)"
     );
     let root = tests::workspace_root();
-    let build = Command::new("docker")
-        .args(["build", "--network", "host", "--target", "runtime", "--build-arg"])
-        .arg(format!("BASE_IMAGE={BASE_IMAGE}"))
-        .args(["-t", RUNTIME_IMAGE])
-        .arg(&root)
-        .output()
-        .unwrap();
+    let build = docker(&["build", "--network", "host", "--target", "runtime", "--build-arg", &format!("BASE_IMAGE={BASE_IMAGE}"), "-t", RUNTIME_IMAGE, root.to_str().unwrap()]);
     assert!(build.status.success(), "docker build --target runtime:\n{}{}", String::from_utf8_lossy(&build.stdout), String::from_utf8_lossy(&build.stderr));
 
     let r = tests::TestRealm::up("image").await;
@@ -97,7 +85,7 @@ async fn the_worker_image_runs_jobs_with_the_tools_it_installs() {
     for (id, run_id) in &runs {
         let item = r.events(id, run_id).await;
         assert_eq!(r.statuses(id, run_id).await, ["starting", "running", "complete"], "{id}: {item}");
-        let stdout = stdout_of(&r, &item).await;
+        let stdout = r.object_text(&item["log"][2]["info"]["output"][0]["stdout"]).await;
         match id.as_str() {
             "img/sqlc" => assert!(stdout.contains("42"), "psql in the image printed {stdout:?}"),
             "img/sqlv" => assert_eq!(stdout, "n\r\n42\r\n", "lava-sql in the image"),

@@ -25,11 +25,6 @@ fn run_worker(realm: &str) -> String {
     log
 }
 
-async fn text(r: &tests::TestRealm, uri: &Value) -> String {
-    let (bucket, key) = uri.as_str().unwrap().strip_prefix("s3://").unwrap().split_once('/').unwrap();
-    String::from_utf8(r.blobs.get_object(bucket, key).await.unwrap()).unwrap()
-}
-
 #[tokio::test]
 async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     let r = tests::TestRealm::up("sqlv").await;
@@ -50,8 +45,8 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     assert_eq!(r.statuses("v/csv", &run_id).await, ["starting", "running", "complete"], "{item}");
     let result = &item["log"][2]["info"];
     assert_eq!(result["output"][0]["exit_status"], 0);
-    assert_eq!(text(&r, &result["output"][0]["stdout"]).await, "id|name\r\n1|one\r\n2|two\r\n3|three\r\n");
-    let sql_log = text(&r, &result["output"][0]["stderr"]).await;
+    assert_eq!(r.object_text(&result["output"][0]["stdout"]).await, "id|name\r\n1|one\r\n2|two\r\n3|three\r\n");
+    let sql_log = r.object_text(&result["output"][0]["stderr"]).await;
     assert!(sql_log.contains("queries completed") && !sql_log.contains(tests::DB_PASSWORD), "lava-sql logs its progress, never the password");
 
     r.put_job(job("v/jsonl", json!({"conn_id": "pg", "format": "jsonl", "vars": {"two": "2"}}))).await;
@@ -60,7 +55,7 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     let bad = r.dispatch("v/bad").await;
     run_worker(&r.names.realm);
     let item = r.events("v/jsonl", &jsonl).await;
-    assert_eq!(text(&r, &item["log"][2]["info"]["output"][0]["stdout"]).await, "{\"id\":1,\"name\":\"one\"}\n{\"id\":2,\"name\":\"2\"}\n{\"id\":3,\"name\":\"three\"}\n");
+    assert_eq!(r.object_text(&item["log"][2]["info"]["output"][0]["stdout"]).await, "{\"id\":1,\"name\":\"one\"}\n{\"id\":2,\"name\":\"2\"}\n{\"id\":3,\"name\":\"three\"}\n");
     let item = r.events("v/bad", &bad).await;
     assert_eq!(r.statuses("v/bad", &bad).await, ["starting", "running", "failed"]);
     let failed = &item["log"][2]["info"];
@@ -100,7 +95,7 @@ async fn every_sql_job_type_runs_on_every_database_and_sqlc_times_out() {
             "sqli" => &result["output"]["0"][0],
             _ => &result["output"][0]["stdout"],
         };
-        let out = text(&r, uri).await;
+        let out = r.object_text(uri).await;
         if kind == "sqlc" {
             assert!(out.contains("42"), "{id}: the client printed {out:?}");
         } else {
