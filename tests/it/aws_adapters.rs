@@ -49,7 +49,7 @@ async fn conditional_put_and_delete() {
     assert_eq!(tables.get_item(&names.state_table, &key, true).await.unwrap(), None);
 }
 
-fn update(status: EventStatus, info: Value, second: u32) -> EventUpdate {
+fn update(events: &[(EventStatus, Value, u32)]) -> EventUpdate {
     EventUpdate {
         job_id: "finance/daily-extract".into(),
         run_id: "2f0c5d0e-9a55-4b6e-8f1e-3c1d2b7a9e10".into(),
@@ -58,12 +58,15 @@ fn update(status: EventStatus, info: Value, second: u32) -> EventUpdate {
         instance_id: None,
         hostname: "ip-10-1-2-3".into(),
         ttl: Some(1_741_115_741),
-        entry: EventLogEntry {
-            ts_event: format!("2025-03-04T06:15:{second:02}+11:00"),
-            tu_event: format!("2025-03-03T19:15:{second:02}"),
-            status,
-            info,
-        },
+        entries: events
+            .iter()
+            .map(|(status, info, second)| EventLogEntry {
+                ts_event: format!("2025-03-04T06:15:{second:02}+11:00"),
+                tu_event: format!("2025-03-03T19:15:{second:02}"),
+                status: *status,
+                info: info.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -72,12 +75,13 @@ async fn events_are_appended_in_the_original_item_format() {
     let names = ResourceNames::for_realm(&unique("ev"));
     let tables = realm_tables(&names).await;
     let result = json!({"exit_status": 0, "output": [{"payload": "extract.sh", "exit_status": 0}]});
-    for (status, info, second) in [
-        (EventStatus::Starting, Value::Null, 2),
-        (EventStatus::Running, json!("Iteration 1"), 2),
-        (EventStatus::Complete, result.clone(), 41),
-    ] {
-        tables.append(&names.events_table, &update(status, info, second)).await.unwrap();
+    // Two writes, as a worker makes them: `starting` with `running`, then `complete`.
+    let writes = [
+        vec![(EventStatus::Starting, Value::Null, 2), (EventStatus::Running, json!("Iteration 1"), 2)],
+        vec![(EventStatus::Complete, result.clone(), 41)],
+    ];
+    for write in &writes {
+        tables.append(&names.events_table, &update(write)).await.unwrap();
     }
     let key = json!({"job_id": "finance/daily-extract", "run_id": "2f0c5d0e-9a55-4b6e-8f1e-3c1d2b7a9e10"});
     let stored = tables.get_item(&names.events_table, key.as_object().unwrap(), true).await.unwrap().unwrap();

@@ -122,8 +122,8 @@ mod tests {
         assert!(retry.is_empty());
         let events = fakes.events.run("j", "r");
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].entry.status, EventStatus::ActionFailed);
-        assert_eq!(events[0].entry.info, json!("on_fail action: log: Missing keys: message"));
+        assert_eq!(events[0].last().status, EventStatus::ActionFailed);
+        assert_eq!(events[0].last().info, json!("on_fail action: log: Missing keys: message"));
         assert_eq!(fakes.notices.published.lock().unwrap().len(), 1);
     }
 
@@ -138,7 +138,7 @@ mod tests {
         assert!(f.handle(vec![incoming("m1", list, 3)]).await.is_empty(), "the third receive is the last");
         let events = fakes.events.run("j", "r");
         assert_eq!(events.len(), 1);
-        assert!(events[0].entry.info.as_str().unwrap().starts_with("on_fail action: sns: "), "{:?}", events[0].entry.info);
+        assert!(events[0].last().info.as_str().unwrap().starts_with("on_fail action: sns: "), "{:?}", events[0].last().info);
     }
 
     #[tokio::test]

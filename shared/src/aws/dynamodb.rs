@@ -126,7 +126,8 @@ impl EventLog for DynamoTables {
     /// One `UpdateItem` per event, as the original writes it: the latest status and times at the
     /// top level, and the entry appended to `log` (created on the first event).
     async fn append(&self, table: &str, update: &EventUpdate) -> Result<()> {
-        let entry = serde_json::to_value(&update.entry).expect("an event entry always serialises");
+        let last = update.last();
+        let entries = update.entries.iter().map(|e| to_attribute(&serde_json::to_value(e).expect("an event entry always serialises"))).collect();
         let s = |v: &str| AttributeValue::S(v.to_string());
         let mut sets = vec![
             "#ts_dispatch = :ts_dispatch",
@@ -153,14 +154,14 @@ impl EventLog for DynamoTables {
         .collect();
         let mut values: HashMap<String, AttributeValue> = HashMap::from([
             (":ts_dispatch".into(), s(&update.ts_dispatch)),
-            (":status".into(), s(update.entry.status.as_str())),
-            (":ts_event".into(), s(&update.entry.ts_event)),
-            (":tu_event".into(), s(&update.entry.tu_event)),
+            (":status".into(), s(last.status.as_str())),
+            (":ts_event".into(), s(&last.ts_event)),
+            (":tu_event".into(), s(&last.tu_event)),
             (":worker".into(), s(&update.worker)),
             (":worker_id".into(), update.instance_id.as_deref().map_or(AttributeValue::Null(true), s)),
             (":hostname".into(), s(&update.hostname)),
             (":empty".into(), AttributeValue::L(vec![])),
-            (":log".into(), AttributeValue::L(vec![to_attribute(&entry)])),
+            (":log".into(), AttributeValue::L(entries)),
         ]);
         if let Some(ttl) = update.ttl {
             sets.push("#ttl = :ttl");

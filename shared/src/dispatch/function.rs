@@ -301,7 +301,7 @@ mod tests {
         assert_eq!(fakes.queues.bodies(&dlq).len(), 2, "the unknown job and the bad request");
         let rejected: Vec<_> = fakes.events.runs_of("d/missing");
         assert_eq!(rejected.len(), 1);
-        assert_eq!(rejected[0].entry.status, EventStatus::Rejected);
+        assert_eq!(rejected[0].last().status, EventStatus::Rejected);
         // The same message again (a redelivery) dispatches nothing new.
         f.handle(vec![incoming("m1", "d/one -p day=1\nd/missing\n")]).await;
         assert_eq!(fakes.queues.bodies(&core).len(), 1);
@@ -316,6 +316,6 @@ mod tests {
         assert_eq!(fakes.queues.bodies(&core).len(), 1, "only the request naming the job's own worker");
         let rejected = fakes.events.runs_of("e/one");
         assert_eq!(rejected.len(), 1);
-        assert!(rejected[0].entry.info.to_string().contains("gpu: job e/one runs on worker core"), "{:?}", rejected[0].entry.info);
+        assert!(rejected[0].last().info.to_string().contains("gpu: job e/one runs on worker core"), "{:?}", rejected[0].last().info);
     }
 }

@@ -111,6 +111,11 @@ impl FakeEventLog {
         lock(&self.runs).get(&(job_id.to_string(), run_id.to_string())).cloned().unwrap_or_default()
     }
 
+    /// The entries appended to one run's log, in order, across its writes.
+    pub fn entries(&self, job_id: &str, run_id: &str) -> Vec<crate::model::EventLogEntry> {
+        self.run(job_id, run_id).into_iter().flat_map(|u| u.entries).collect()
+    }
+
     /// Every update of every run of a job.
     pub fn runs_of(&self, job_id: &str) -> Vec<EventUpdate> {
         lock(&self.runs).iter().filter(|((j, _), _)| j == job_id).flat_map(|(_, updates)| updates.clone()).collect()

@@ -74,8 +74,16 @@ pub struct EventUpdate {
     pub hostname: String,
     /// Epoch seconds after which DynamoDB may delete the item.
     pub ttl: Option<i64>,
-    /// The log entry (its status becomes the item's status).
-    pub entry: EventLogEntry,
+    /// The log entries to append, in order: at least one; the last one's status and times
+    /// become the item's.
+    pub entries: Vec<EventLogEntry>,
+}
+
+impl EventUpdate {
+    /// The entry whose status and times the item takes.
+    pub fn last(&self) -> &EventLogEntry {
+        self.entries.last().expect("an event update carries at least one entry")
+    }
 }
 
 /// A whole event item as read back.

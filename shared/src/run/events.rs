@@ -35,10 +35,21 @@ impl EventRecorder {
         whole.to_zoned(self.zone.clone())
     }
 
-    /// Records one event for a run; returns its time.
-    pub async fn record(&self, job_id: &str, run_id: &str, ts_dispatch: &str, status: EventStatus, info: Value) -> Result<jiff::Zoned> {
+    /// One event's log entry, stamped now; nothing is written.
+    pub fn entry(&self, status: EventStatus, info: Value) -> (EventLogEntry, jiff::Zoned) {
         let at = self.now();
         let utc = at.with_time_zone(jiff::tz::TimeZone::UTC);
+        let entry = EventLogEntry {
+            ts_event: format_timestamp(&at),
+            tu_event: utc.strftime("%Y-%m-%dT%H:%M:%S").to_string(),
+            status,
+            info,
+        };
+        (entry, at)
+    }
+
+    /// Appends `entries` (in order, at least one) to a run's item in one write.
+    pub async fn write(&self, job_id: &str, run_id: &str, ts_dispatch: &str, entries: Vec<EventLogEntry>) -> Result<()> {
         let update = EventUpdate {
             job_id: job_id.into(),
             run_id: run_id.into(),
@@ -46,16 +57,20 @@ impl EventRecorder {
             worker: self.worker.clone(),
             instance_id: self.instance_id.clone(),
             hostname: self.hostname.clone(),
-            ttl: (self.ttl_seconds > 0).then(|| at.timestamp().as_second() + self.ttl_seconds),
-            entry: EventLogEntry {
-                ts_event: format_timestamp(&at),
-                tu_event: utc.strftime("%Y-%m-%dT%H:%M:%S").to_string(),
-                status,
-                info,
-            },
+            ttl: (self.ttl_seconds > 0).then(|| jiff::Timestamp::now().as_second() + self.ttl_seconds),
+            entries,
         };
         self.log.append(&self.table, &update).await?;
-        tracing::info!(job_id, run_id, status = status.as_str(), "Event recorded.");
+        for entry in &update.entries {
+            tracing::info!(job_id, run_id, status = entry.status.as_str(), "Event recorded.");
+        }
+        Ok(())
+    }
+
+    /// Records one event for a run; returns its time.
+    pub async fn record(&self, job_id: &str, run_id: &str, ts_dispatch: &str, status: EventStatus, info: Value) -> Result<jiff::Zoned> {
+        let (entry, at) = self.entry(status, info);
+        self.write(job_id, run_id, ts_dispatch, vec![entry]).await?;
         Ok(at)
     }
 }

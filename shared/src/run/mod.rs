@@ -104,21 +104,28 @@ fn shallow_merge(base: &Option<Value>, over: &Option<Map<String, Value>>) -> Val
 }
 
 impl JobRunner {
-    async fn event(&self, message: &WorkerMessage, status: EventStatus, info: Value) -> Result<jiff::Zoned> {
-        self.recorder.record(&message.job_id, &message.run_id, &message.ts_dispatch, status, info).await
-    }
-
     /// Runs a job for a validated message: every event is written before this returns.
     pub async fn run(&self, message: &WorkerMessage, job: &JobSpec, cancel: watch::Receiver<bool>) -> Result<RunOutcome> {
+        let mut events = RunEvents { recorder: &self.recorder, message, held: None };
+        let outcome = self.run_job(&mut events, message, job, cancel).await;
+        // Whatever ended the run, a held `starting` is written before the message is let go.
+        let flushed = events.flush().await;
+        match (outcome, flushed) {
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+            (Ok(outcome), Ok(())) => Ok(outcome),
+        }
+    }
+
+    async fn run_job(&self, events: &mut RunEvents<'_>, message: &WorkerMessage, job: &JobSpec, cancel: watch::Receiver<bool>) -> Result<RunOutcome> {
         let mut spec = job.clone();
         spec.parameters = Some(shallow_merge(&job.parameters, &message.parameters));
         spec.globals = Some(shallow_merge(&job.globals, &message.globals));
 
         if spec.enabled() == Enabled::Static(false) {
-            self.event(message, EventStatus::Skipped, json!("Job not enabled (static)")).await?;
+            events.record(EventStatus::Skipped, json!("Job not enabled (static)")).await?;
             return Ok(RunOutcome::NotRun);
         }
-        let start = self.event(message, EventStatus::Starting, Value::Null).await?;
+        let start = events.hold(EventStatus::Starting, Value::Null);
         let ustart = start.with_time_zone(jiff::tz::TimeZone::UTC);
         let dispatched = parse_timestamp(&message.ts_dispatch).map_err(|e| Error::config("ts_dispatch", e))?;
 
@@ -131,7 +138,7 @@ impl JobRunner {
                 Ok(_) => None,
             };
             if let Some(reason) = reason {
-                self.event(message, EventStatus::Rejected, json!(reason)).await?;
+                events.record(EventStatus::Rejected, json!(reason)).await?;
                 return Ok(RunOutcome::NotRun);
             }
         }
@@ -140,7 +147,7 @@ impl JobRunner {
         let delay = match spec.iteration_delay.as_ref().map(|d| d.seconds()).transpose() {
             Ok(d) => d.unwrap_or(0.0),
             Err(e) => {
-                self.event(message, EventStatus::Rejected, json!(format!("Bad iteration_delay: {e}"))).await?;
+                events.record(EventStatus::Rejected, json!(format!("Bad iteration_delay: {e}"))).await?;
                 return Ok(RunOutcome::NotRun);
             }
         };
@@ -153,7 +160,7 @@ impl JobRunner {
             None
         };
         if let Some(reason) = limit_error {
-            self.event(message, EventStatus::Rejected, json!(reason)).await?;
+            events.record(EventStatus::Rejected, json!(reason)).await?;
             return Ok(RunOutcome::NotRun);
         }
 
@@ -170,6 +177,10 @@ impl JobRunner {
             lava.entry(k.to_string()).or_insert(v);
         }
 
+        if !spec.state_map().is_empty() {
+            // State reads take round trips: `starting` goes out on its own first.
+            events.flush().await?;
+        }
         let state = self.import_state(&spec).await?;
         spec.state = Some(Value::Object(state.clone()));
 
@@ -209,20 +220,20 @@ impl JobRunner {
                 Ok(v) => v,
                 Err(e) => json!(format!("Error: Bad event_log: {e}")),
             };
-            self.event(message, EventStatus::Logging, info).await?;
+            events.record(EventStatus::Logging, info).await?;
         }
         if let Enabled::Template(template) = spec.enabled() {
             let context = render::context_from_json(&context_for(&globals, None));
             let rendered = self.renderer.render(&template, &context).unwrap_or_else(|e| format!("Error: {e}"));
             if rendered.trim().to_lowercase() != "true" {
-                self.event(message, EventStatus::Skipped, json!(format!("Job not enabled (enabled=\"{rendered}\")"))).await?;
+                events.record(EventStatus::Skipped, json!(format!("Job not enabled (enabled=\"{rendered}\")"))).await?;
                 return Ok(RunOutcome::NotRun);
             }
         }
 
         if !runners::RUNNABLE_TYPES.contains(&spec.job_type.as_str()) {
             let reason = format!("{}: Unknown job type", spec.job_type);
-            self.event(message, EventStatus::Failed, json!(reason)).await?;
+            events.record(EventStatus::Failed, json!(reason)).await?;
             return Ok(RunOutcome::Failed(json!({"error": reason, "error_data": null})));
         }
         let run_dir = self.run_root.join(&message.run_id);
@@ -241,7 +252,7 @@ impl JobRunner {
             lava.insert("iteration".into(), json!(iteration));
             globals.insert("lava".into(), Value::Object(lava.clone()));
             spec.globals = Some(Value::Object(globals.clone()));
-            self.event(message, EventStatus::Running, json!(format!("Iteration {iteration}"))).await?;
+            events.record(EventStatus::Running, json!(format!("Iteration {iteration}"))).await?;
             let mut template_context = context_for(&globals, None);
             template_context.remove("result");
             let ctx = RunContext {
@@ -265,8 +276,8 @@ impl JobRunner {
             let last = iteration == iterations;
             match handled {
                 Ok(result) => {
-                    self.event(message, EventStatus::Complete, result.clone()).await?;
-                    self.actions(message, &spec, "on_success", iteration, &context_for(&globals, Some(&result))).await?;
+                    events.record(EventStatus::Complete, result.clone()).await?;
+                    self.actions(events, &spec, "on_success", iteration, &context_for(&globals, Some(&result))).await?;
                     let mut result = result;
                     if let Value::Object(m) = &mut result {
                         m.entry("error").or_insert(Value::Null);
@@ -277,15 +288,15 @@ impl JobRunner {
                 Err(Failure { message: error, data }) => {
                     if *cancel.borrow() {
                         let info = json!({"error": "Worker shutting down: the run was stopped and released for another worker", "error_data": data});
-                        self.event(message, EventStatus::Retrying, info).await?;
+                        events.record(EventStatus::Retrying, info).await?;
                         outcome = RunOutcome::Cancelled;
                         break;
                     }
                     let result = json!({"error": error, "error_data": data});
                     let status = if last { EventStatus::Failed } else { EventStatus::Retrying };
-                    self.event(message, status, result.clone()).await?;
+                    events.record(status, result.clone()).await?;
                     let key = if last { "on_fail" } else { "on_retry" };
-                    self.actions(message, &spec, key, iteration, &context_for(&globals, Some(&result))).await?;
+                    self.actions(events, &spec, key, iteration, &context_for(&globals, Some(&result))).await?;
                     outcome = RunOutcome::Failed(result);
                     if !last && delay > 0.0 {
                         tokio::time::sleep(std::time::Duration::from_secs_f64(delay)).await;
@@ -298,7 +309,7 @@ impl JobRunner {
     }
 
     /// Runs the job's (else the realm's) list for `key`; a failure becomes `action_failed`.
-    async fn actions(&self, message: &WorkerMessage, spec: &JobSpec, key: &str, iteration: i64, context: &Map<String, Value>) -> Result<()> {
+    async fn actions(&self, events: &mut RunEvents<'_>, spec: &JobSpec, key: &str, iteration: i64, context: &Map<String, Value>) -> Result<()> {
         let job_list = match key {
             "on_success" => &spec.on_success,
             "on_retry" => &spec.on_retry,
@@ -314,21 +325,21 @@ impl JobRunner {
             Some(Value::Array(items)) if items.is_empty() => return Ok(()),
             Some(Value::Array(items)) => items.clone(),
             Some(_) => {
-                self.event(message, EventStatus::ActionFailed, json!(format!("{key}: action must be a list"))).await?;
+                events.record(EventStatus::ActionFailed, json!(format!("{key}: action must be a list"))).await?;
                 return Ok(());
             }
         };
         let request = ActionRequest {
             key: key.into(),
             actions: list,
-            job_id: message.job_id.clone(),
-            run_id: message.run_id.clone(),
+            job_id: events.message.job_id.clone(),
+            run_id: events.message.run_id.clone(),
             iteration,
             context: context.clone(),
             context_s3: None,
         };
         if let Err(e) = self.actions.run_actions(request).await {
-            self.event(message, EventStatus::ActionFailed, json!(format!("{key} action: {e}"))).await?;
+            events.record(EventStatus::ActionFailed, json!(format!("{key} action: {e}"))).await?;
         }
         Ok(())
     }
@@ -336,6 +347,40 @@ impl JobRunner {
     /// The job's state defaults, replaced by current values from the state table.
     async fn import_state(&self, spec: &JobSpec) -> Result<Map<String, Value>> {
         self.state.import(&spec.state_map()).await
+    }
+}
+
+/// The events of one run. `starting` is held and written together with the run's next event
+/// in one write (the log and every timestamp are the same; a run costs one write fewer), unless
+/// a step that makes round trips of its own comes first.
+struct RunEvents<'a> {
+    recorder: &'a EventRecorder,
+    message: &'a WorkerMessage,
+    held: Option<crate::model::EventLogEntry>,
+}
+
+impl RunEvents<'_> {
+    /// Stamps an event now and holds it for the next write; returns its time.
+    fn hold(&mut self, status: EventStatus, info: Value) -> jiff::Zoned {
+        let (entry, at) = self.recorder.entry(status, info);
+        self.held = Some(entry);
+        at
+    }
+
+    /// Writes an event, after the held one if any; returns its time.
+    async fn record(&mut self, status: EventStatus, info: Value) -> Result<jiff::Zoned> {
+        let (entry, at) = self.recorder.entry(status, info);
+        let entries = self.held.take().into_iter().chain([entry]).collect();
+        self.recorder.write(&self.message.job_id, &self.message.run_id, &self.message.ts_dispatch, entries).await?;
+        Ok(at)
+    }
+
+    /// Writes the held event, if any.
+    async fn flush(&mut self) -> Result<()> {
+        match self.held.take() {
+            Some(entry) => self.recorder.write(&self.message.job_id, &self.message.run_id, &self.message.ts_dispatch, vec![entry]).await,
+            None => Ok(()),
+        }
     }
 }
 

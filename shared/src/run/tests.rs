@@ -78,9 +78,9 @@ fn job(extra: Value) -> JobSpec {
 async fn run(h: &Harness, spec: &JobSpec, m: &WorkerMessage) -> (RunOutcome, Vec<&'static str>, Vec<Value>) {
     let (_tx, rx) = watch::channel(false);
     let outcome = h.runner.run(m, spec, rx).await.unwrap();
-    let updates = h.events.run(&m.job_id, &m.run_id);
-    let statuses = updates.iter().map(|u| u.entry.status.as_str()).collect();
-    let infos = updates.iter().map(|u| u.entry.info.clone()).collect();
+    let entries = h.events.entries(&m.job_id, &m.run_id);
+    let statuses = entries.iter().map(|e| e.status.as_str()).collect();
+    let infos = entries.iter().map(|e| e.info.clone()).collect();
     (outcome, statuses, infos)
 }
 
@@ -158,6 +158,34 @@ async fn disabled_old_unknown_and_limits() {
     let (outcome, s, i) = run(&h, &job(json!({"type": "smb_get"})), &message("demo/j", &now())).await;
     assert_eq!((s, i[1].clone()), (vec!["starting", "failed"], json!("smb_get: Unknown job type")));
     assert!(matches!(outcome, RunOutcome::Failed(_)));
+}
+
+/// The statuses of each write a run made, in order.
+fn writes(h: &Harness, m: &WorkerMessage) -> Vec<Vec<&'static str>> {
+    h.events.run(&m.job_id, &m.run_id).iter().map(|u| u.entries.iter().map(|e| e.status.as_str()).collect()).collect()
+}
+
+#[tokio::test]
+async fn starting_is_written_with_the_next_event_unless_state_reads_come_first() {
+    let h = harness(json!({}));
+    let m = message("demo/j", &now());
+    run(&h, &job(json!({})), &m).await;
+    assert_eq!(writes(&h, &m), [vec!["starting", "running"], vec!["complete"]]);
+    let log = h.events.entries(&m.job_id, &m.run_id);
+    assert_eq!((log[0].info.clone(), log[1].info.clone()), (Value::Null, json!("Iteration 1")), "each event keeps its own entry");
+
+    let m = message("demo/j", &now());
+    run(&h, &job(json!({"state": {"last": "never"}})), &m).await;
+    assert_eq!(writes(&h, &m), [vec!["starting"], vec!["running"], vec!["complete"]], "starting goes out before the state reads");
+
+    // A run that stops with an error after `starting` (its run directory is already there)
+    // still records `starting`, as the original does.
+    let m = message("demo/j", &now());
+    std::fs::create_dir_all(h.runner.run_root.join(&m.run_id)).unwrap();
+    let (_tx, rx) = watch::channel(false);
+    let error = h.runner.run(&m, &job(json!({})), rx).await.unwrap_err();
+    assert!(error.to_string().contains("possible dispatch overlap"), "{error}");
+    assert_eq!(writes(&h, &m), [vec!["starting"]]);
 }
 
 #[tokio::test]

@@ -83,9 +83,9 @@ async fn main() {
     };
 
     // The emulator's own round trips for one run, for comparison: the calls a dispatch and a
-    // run make (job lookup, queue lookup, send; receive, job lookup, the three event writes
-    // through the worker's own EventRecorder, delete) and the benchmark's final status read,
-    // made one after another from here.
+    // run make (job lookup, queue lookup, send; receive, job lookup, the two event writes as
+    // the worker's own EventRecorder makes them — `starting` with `running`, then `complete` —
+    // delete) and the benchmark's final status read, made one after another from here.
     let recorder = EventRecorder::new(r.ports.events.clone(), &names.events_table, "core", 172_800, jiff::tz::TimeZone::UTC);
     let mut rtt = Vec::new();
     let scratch = queues.queue_url(&names.dispatch_queue).await.unwrap();
@@ -97,9 +97,10 @@ async fn main() {
         queues.send(&scratch, &shared::ports::OutgoingMessage { body: "x".into(), ..Default::default() }).await.unwrap();
         let got = queues.receive(&scratch, 1, 0).await.unwrap();
         tables.get_item(&names.jobs_table, job_key.as_object().unwrap(), true).await.unwrap();
-        for (status, info) in [(EventStatus::Starting, Value::Null), (EventStatus::Running, Value::Null), (EventStatus::Complete, json!({"exit_status": 0, "output": []}))] {
-            recorder.record("bench/scratch", &format!("r{i}"), "2026-01-01T00:00:00+00:00", status, info).await.unwrap();
-        }
+        let run = format!("r{i}");
+        let held = vec![recorder.entry(EventStatus::Starting, Value::Null).0, recorder.entry(EventStatus::Running, json!("Iteration 1")).0];
+        recorder.write("bench/scratch", &run, "2026-01-01T00:00:00+00:00", held).await.unwrap();
+        recorder.record("bench/scratch", &run, "2026-01-01T00:00:00+00:00", EventStatus::Complete, json!({"exit_status": 0, "output": []})).await.unwrap();
         for m in got {
             queues.delete(&scratch, &m.receipt_handle).await.unwrap();
         }
@@ -155,7 +156,7 @@ async fn main() {
 
     println!("lava-worker benchmark: {jobs} trivial cmd jobs against moto on {endpoint}");
     println!("start-up to first poll:       {:.1} ms", ready.as_secs_f64() * 1000.0);
-    println!("emulator calls of one run:    p50 {:.1} ms, p99 {:.1} ms (11 calls, made directly)", percentile(&rtt, 0.5), percentile(&rtt, 0.99));
+    println!("emulator calls of one run:    p50 {:.1} ms, p99 {:.1} ms (10 calls, made directly)", percentile(&rtt, 0.5), percentile(&rtt, 0.99));
     println!("dispatch-to-complete, idle:   p50 {:.1} ms, p99 {:.1} ms", percentile(&latencies, 0.5), percentile(&latencies, 0.99));
     println!("  above the emulator's calls (p50): {:.1} ms; ratio {:.2}", percentile(&latencies, 0.5) - percentile(&rtt, 0.5), percentile(&latencies, 0.5) / percentile(&rtt, 0.5));
     println!("throughput:                   {:.1} jobs/s ({completed}/{jobs} complete in {elapsed:.1} s, 5 threads)", completed as f64 / elapsed);
