@@ -123,6 +123,7 @@ impl Worker {
                 });
             }
         }
+        while running.try_join_next().is_some() {}
         if !running.is_empty() {
             tracing::info!(running = running.len(), grace = ?self.settings.grace, "Stopping: waiting for running jobs.");
             let drained = tokio::time::timeout(self.settings.grace, async {
