@@ -33,7 +33,8 @@ pub trait TableStore: Send + Sync {
 /// The events table: one item per run, with a log that grows by one entry per event.
 #[async_trait]
 pub trait EventLog: Send + Sync {
-    /// Applies one event to its run's item (creating it on the first event).
+    /// Applies one write (one or more events, in order) to its run's item, creating it on the
+    /// first write.
     async fn append(&self, table: &str, update: &EventUpdate) -> Result<()>;
 }
 

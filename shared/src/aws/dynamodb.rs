@@ -123,8 +123,9 @@ impl TableStore for DynamoTables {
 
 #[async_trait]
 impl EventLog for DynamoTables {
-    /// One `UpdateItem` per event, as the original writes it: the latest status and times at the
-    /// top level, and the entry appended to `log` (created on the first event).
+    /// One `UpdateItem` per write, in the original's item format: the last event's status and
+    /// times at the top level, and every entry appended to `log` in order (created on the first
+    /// write).
     async fn append(&self, table: &str, update: &EventUpdate) -> Result<()> {
         let last = update.last();
         let entries = update.entries.iter().map(|e| to_attribute(&serde_json::to_value(e).expect("an event entry always serialises"))).collect();

@@ -57,7 +57,7 @@ pub struct EventLogEntry {
     pub info: Value,
 }
 
-/// One event to append to a run's item.
+/// One write to a run's item: one or more events, appended in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventUpdate {
     /// Job id (hash key).

@@ -371,16 +371,20 @@ impl RunEvents<'_> {
     async fn record(&mut self, status: EventStatus, info: Value) -> Result<jiff::Zoned> {
         let (entry, at) = self.recorder.entry(status, info);
         let entries = self.held.take().into_iter().chain([entry]).collect();
-        self.recorder.write(&self.message.job_id, &self.message.run_id, &self.message.ts_dispatch, entries).await?;
+        self.write(entries).await?;
         Ok(at)
     }
 
     /// Writes the held event, if any.
     async fn flush(&mut self) -> Result<()> {
         match self.held.take() {
-            Some(entry) => self.recorder.write(&self.message.job_id, &self.message.run_id, &self.message.ts_dispatch, vec![entry]).await,
+            Some(entry) => self.write(vec![entry]).await,
             None => Ok(()),
         }
+    }
+
+    async fn write(&self, entries: Vec<crate::model::EventLogEntry>) -> Result<()> {
+        self.recorder.write(&self.message.job_id, &self.message.run_id, &self.message.ts_dispatch, entries).await
     }
 }
 
