@@ -11,7 +11,11 @@ use tests::{unique, venv_tool, workspace_root};
 
 /// ELF header: magic, 64-bit class, little-endian, and `e_machine` (offset 18) EM_AARCH64.
 fn is_aarch64_elf(bytes: &[u8]) -> bool {
-    bytes.len() > 20 && bytes[..4] == *b"\x7fELF" && bytes[4] == 2 && bytes[5] == 1 && u16::from_le_bytes([bytes[18], bytes[19]]) == 183
+    bytes.len() > 20
+        && bytes[..4] == *b"\x7fELF"
+        && bytes[4] == 2
+        && bytes[5] == 1
+        && u16::from_le_bytes([bytes[18], bytes[19]]) == 183
 }
 
 #[test]
@@ -46,9 +50,14 @@ fn sam_build_builds_the_three_functions_for_arm64() {
         String::from_utf8_lossy(&build.stderr)
     );
 
-    let built: serde_json::Value = serde_norway::from_str(&std::fs::read_to_string(build_dir.join("template.yaml")).unwrap()).unwrap();
-    let functions: Vec<(&String, &serde_json::Value)> =
-        built["Resources"].as_object().unwrap().iter().filter(|(_, r)| r["Type"] == "AWS::Serverless::Function").collect();
+    let built: serde_json::Value =
+        serde_norway::from_str(&std::fs::read_to_string(build_dir.join("template.yaml")).unwrap()).unwrap();
+    let functions: Vec<(&String, &serde_json::Value)> = built["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .collect();
     let mut names: Vec<&str> = functions.iter().map(|(name, _)| name.as_str()).collect();
     names.sort();
     assert_eq!(names, ["ActionsFunction", "DispatchFunction", "S3TriggerFunction"]);
@@ -65,8 +74,16 @@ fn sam_build_builds_the_three_functions_for_arm64() {
 
 fn added_by_cargo_test(name: &str) -> bool {
     ["CARGO_PKG_", "CARGO_BIN_EXE_", "CARGO_MANIFEST_"].iter().any(|prefix| name.starts_with(prefix))
-        || ["CARGO", "CARGO_CRATE_NAME", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "LD_LIBRARY_PATH", "RUST_RECURSION_COUNT", "RUSTUP_TOOLCHAIN_SOURCE"]
-            .contains(&name)
+        || [
+            "CARGO",
+            "CARGO_CRATE_NAME",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+            "LD_LIBRARY_PATH",
+            "RUST_RECURSION_COUNT",
+            "RUSTUP_TOOLCHAIN_SOURCE",
+        ]
+        .contains(&name)
 }
 
 fn is_executable(path: &Path) -> bool {

@@ -280,7 +280,13 @@ async fn connect(target: &Target) -> Result<(Clients, ResourceNames)> {
     };
     let realm = realm.context("no realm: give --realm, set LAVA_REALM, or use --local")?;
     let emulator = target.local || endpoint.as_deref().is_some_and(is_loopback);
-    let clients = Clients::load(&AwsOptions { endpoint_url: endpoint, region: target.region.clone(), emulator, ..Default::default() }).await;
+    let clients = Clients::load(&AwsOptions {
+        endpoint_url: endpoint,
+        region: target.region.clone(),
+        emulator,
+        ..Default::default()
+    })
+    .await;
     Ok((clients, ResourceNames::with_overrides(&realm, |k| std::env::var(k).ok())))
 }
 
@@ -297,7 +303,9 @@ pub async fn run(cli: Cli) -> Result<String> {
     match cli.command {
         Command::Local(command) => run_local(&cli.target, command).await,
         Command::Job(command) => run_specs(&cli.target, SpecKind::Job, command).await,
-        Command::Connection(ConnectionCommand::Spec(command)) => run_specs(&cli.target, SpecKind::Connection, command).await,
+        Command::Connection(ConnectionCommand::Spec(command)) => {
+            run_specs(&cli.target, SpecKind::Connection, command).await
+        }
         Command::Connection(ConnectionCommand::Resolve { conn_id }) => {
             let (clients, names) = connect(&cli.target).await?;
             let config = shared::run::config::Config::new(std::env::vars(), None);
@@ -360,14 +368,22 @@ pub async fn run(cli: Cli) -> Result<String> {
         Command::State(command) => run_state(&cli.target, command).await,
         Command::Schedule(ScheduleCommand::Preview { job_id, count, from }) => {
             let start = match &from {
-                Some(text) => text.parse::<jiff::Timestamp>().with_context(|| format!("--from {text}: expected an RFC 3339 instant"))?,
+                Some(text) => text
+                    .parse::<jiff::Timestamp>()
+                    .with_context(|| format!("--from {text}: expected an RFC 3339 instant"))?,
                 None => jiff::Timestamp::now(),
             };
             let (clients, names) = connect(&cli.target).await?;
             let catalog = catalog(&clients, names);
             let realm_config = catalog.realm().await.ok().and_then(|r| r.config);
             let jobs = catalog.jobs().await?;
-            Ok(schedule_preview(&jobs, &shared::run::config::Config::new(std::env::vars(), realm_config.as_ref()), job_id.as_deref(), count, start)?)
+            Ok(schedule_preview(
+                &jobs,
+                &shared::run::config::Config::new(std::env::vars(), realm_config.as_ref()),
+                job_id.as_deref(),
+                count,
+                start,
+            )?)
         }
         Command::Realm(RealmCommand::Get) => {
             let (clients, names) = connect(&cli.target).await?;
@@ -411,15 +427,26 @@ async fn run_state(target: &Target, command: StateCommand) -> Result<String> {
                     Value::Object(map)
                 }
             };
-            let ttl_seconds = ttl.as_deref().map(shared::model::values::parse_duration).transpose().map_err(anyhow::Error::msg)?;
+            let ttl_seconds =
+                ttl.as_deref().map(shared::model::values::parse_duration).transpose().map_err(anyhow::Error::msg)?;
             let state_type = match state_type.as_str() {
                 "raw" => shared::model::StateType::Raw,
                 "secure" => shared::model::StateType::Secure,
                 _ => shared::model::StateType::Json,
             };
-            let publisher = publisher.or_else(|| std::env::var("LAVA_JOB_ID").ok()).unwrap_or_else(|| "lava-state CLI".into());
+            let publisher =
+                publisher.or_else(|| std::env::var("LAVA_JOB_ID").ok()).unwrap_or_else(|| "lava-state CLI".into());
             let store = state_store(target).await?;
-            store.put(&shared::state::NewState { state_id: state_id.clone(), value, state_type, ttl_seconds, publisher: Some(publisher), kms_key }).await?;
+            store
+                .put(&shared::state::NewState {
+                    state_id: state_id.clone(),
+                    value,
+                    state_type,
+                    ttl_seconds,
+                    publisher: Some(publisher),
+                    kms_key,
+                })
+                .await?;
             Ok(format!("state {state_id} written"))
         }
         StateCommand::Get { state_id, template, ignore_missing } => {
@@ -441,8 +468,16 @@ async fn run_state(target: &Target, command: StateCommand) -> Result<String> {
             let store = state_store(target).await?;
             let mut lines = vec![format!("{:<32} {:<7} {:<26} PUBLISHER", "STATE_ID", "TYPE", "TIMESTAMP")];
             for item in store.list().await? {
-                let kind = serde_json::to_value(item.state_type).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-                lines.push(format!("{:<32} {kind:<7} {:<26} {}", item.state_id, item.timestamp, item.publisher.unwrap_or_default()));
+                let kind = serde_json::to_value(item.state_type)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                lines.push(format!(
+                    "{:<32} {kind:<7} {:<26} {}",
+                    item.state_id,
+                    item.timestamp,
+                    item.publisher.unwrap_or_default()
+                ));
             }
             Ok(lines.join("\n"))
         }
@@ -487,7 +522,13 @@ async fn run_specs(target: &Target, kind: SpecKind, command: SpecCommand) -> Res
 }
 
 /// The next fire times of the scheduled jobs (or of `only`), one block per job.
-pub fn schedule_preview(jobs: &[JobSpec], config: &shared::run::config::Config, only: Option<&str>, count: usize, start: jiff::Timestamp) -> Result<String> {
+pub fn schedule_preview(
+    jobs: &[JobSpec],
+    config: &shared::run::config::Config,
+    only: Option<&str>,
+    count: usize,
+    start: jiff::Timestamp,
+) -> Result<String> {
     let (zones, default_zone) = shared::dispatch::function::dispatcher_zones(config, jobs);
     let mut lines = Vec::new();
     let selected: Vec<&JobSpec> = jobs.iter().filter(|j| only.is_none_or(|id| j.job_id == id)).collect();
@@ -505,10 +546,16 @@ pub fn schedule_preview(jobs: &[JobSpec], config: &shared::run::config::Config, 
         };
         let tz = job.dispatcher.as_ref().and_then(|d| zones.get(d)).unwrap_or(&default_zone);
         let entries = shared::model::schedule::schedule_entries(schedule)
-            .and_then(|es| es.iter().map(|e| shared::schedule::Entry::new(e, tz)).collect::<std::result::Result<Vec<_>, _>>())
+            .and_then(|es| {
+                es.iter().map(|e| shared::schedule::Entry::new(e, tz)).collect::<std::result::Result<Vec<_>, _>>()
+            })
             .map_err(|e| anyhow::anyhow!("{}: {e}", job.job_id))?;
         let zone_name = tz.iana_name().unwrap_or("UTC");
-        lines.push(format!("{} (dispatcher {}, {zone_name}): {schedule}", job.job_id, job.dispatcher.as_deref().unwrap_or("-")));
+        lines.push(format!(
+            "{} (dispatcher {}, {zone_name}): {schedule}",
+            job.job_id,
+            job.dispatcher.as_deref().unwrap_or("-")
+        ));
         let next = shared::schedule::next_fire_times(&entries, tz, start, count, 366);
         if next.is_empty() {
             lines.push("  (no fire time in the next year)".into());
@@ -543,7 +590,9 @@ async fn run_local(target: &Target, command: LocalCommand) -> Result<String> {
             let realm = target.realm.clone().unwrap_or_else(|| "local".into());
             check_realm_name(&realm).map_err(anyhow::Error::msg)?;
             let endpoint_url = match local::LocalState::read(dir) {
-                Ok(state) if local::http_get(port_of(&state.endpoint_url), "/moto-api/data.json").is_ok() => state.endpoint_url,
+                Ok(state) if local::http_get(port_of(&state.endpoint_url), "/moto-api/data.json").is_ok() => {
+                    state.endpoint_url
+                }
                 _ => {
                     let server = local::ensure_moto(&venv)?;
                     std::fs::create_dir_all(dir)?;
@@ -568,7 +617,13 @@ async fn run_local(target: &Target, command: LocalCommand) -> Result<String> {
         LocalCommand::Status => {
             let state = local::LocalState::read(dir)?;
             let up = local::http_get(port_of(&state.endpoint_url), "/moto-api/data.json").is_ok();
-            Ok(format!("realm {} on {} (pid {}): {}", state.realm, state.endpoint_url, state.pid, if up { "up" } else { "not answering" }))
+            Ok(format!(
+                "realm {} on {} (pid {}): {}",
+                state.realm,
+                state.endpoint_url,
+                state.pid,
+                if up { "up" } else { "not answering" }
+            ))
         }
     }
 }
@@ -586,11 +641,18 @@ fn port_of(endpoint_url: &str) -> u16 {
 /// Creates a realm's resources on `endpoint_url`, loads the sample jobs (their workers get
 /// queues), and returns the job listing.
 pub async fn bring_up(endpoint_url: &str, realm: &str, region: Option<String>, samples: &Path) -> Result<String> {
-    let clients = Clients::load(&AwsOptions { endpoint_url: Some(endpoint_url.to_string()), region, emulator: true, ..Default::default() }).await;
+    let clients = Clients::load(&AwsOptions {
+        endpoint_url: Some(endpoint_url.to_string()),
+        region,
+        emulator: true,
+        ..Default::default()
+    })
+    .await;
     let names = ResourceNames::for_realm(realm);
     let files = spec_files(samples).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (specs, _) = load_specs(SpecKind::Job, &files)?;
-    let jobs: Vec<JobSpec> = specs.into_iter().filter_map(|s| if let Spec::Job(j) = s { Some(j) } else { None }).collect();
+    let jobs: Vec<JobSpec> =
+        specs.into_iter().filter_map(|s| if let Spec::Job(j) = s { Some(j) } else { None }).collect();
     let mut workers: Vec<String> = jobs.iter().map(|j| j.worker.clone()).collect();
     workers.sort();
     workers.dedup();

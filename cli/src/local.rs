@@ -19,19 +19,30 @@ pub fn ensure_moto(venv: &Path) -> Result<PathBuf> {
     let marker = venv.join("lava-requirements.txt");
     let wanted = MOTO_REQUIREMENTS.join("\n");
     let installed = std::fs::read_to_string(&marker).unwrap_or_default();
-    if server.exists() && (installed == wanted || installed.is_empty() && venv.join("bin/python").exists() && has_all(venv)) {
+    if server.exists()
+        && (installed == wanted || installed.is_empty() && venv.join("bin/python").exists() && has_all(venv))
+    {
         return Ok(server);
     }
     eprintln!("Installing {} into {} (about 90 seconds, once)...", MOTO_REQUIREMENTS.join(" "), venv.display());
     if !venv.join("bin/pip").exists() {
-        let status = Command::new("python3").arg("-m").arg("venv").arg(venv).status().context("running python3 -m venv")?;
+        let status =
+            Command::new("python3").arg("-m").arg("venv").arg(venv).status().context("running python3 -m venv")?;
         if !status.success() {
             bail!("python3 -m venv {} failed ({status})", venv.display());
         }
     }
-    let status = Command::new(venv.join("bin/pip")).args(["install", "--quiet"]).args(MOTO_REQUIREMENTS).status().context("running pip install")?;
+    let status = Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet"])
+        .args(MOTO_REQUIREMENTS)
+        .status()
+        .context("running pip install")?;
     if !status.success() || !server.exists() {
-        bail!("pip install failed ({status}); install by hand: {}/bin/pip install {}", venv.display(), MOTO_REQUIREMENTS.map(|r| format!("'{r}'")).join(" "));
+        bail!(
+            "pip install failed ({status}); install by hand: {}/bin/pip install {}",
+            venv.display(),
+            MOTO_REQUIREMENTS.map(|r| format!("'{r}'")).join(" ")
+        );
     }
     std::fs::write(&marker, wanted).context("writing the requirements marker")?;
     Ok(server)
@@ -39,7 +50,12 @@ pub fn ensure_moto(venv: &Path) -> Result<PathBuf> {
 
 /// Whether a virtualenv made before the marker existed already has every requirement.
 fn has_all(venv: &Path) -> bool {
-    Command::new(venv.join("bin/python")).args(["-c", "import moto, jsonpath_ng"]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new(venv.join("bin/python"))
+        .args(["-c", "import moto, jsonpath_ng"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Sends `GET path` to 127.0.0.1:`port` and returns the response body (HTTP/1.0, no keep-alive).

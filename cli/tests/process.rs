@@ -32,7 +32,11 @@ fn local_up_list_and_down() {
     let venv = tests::workspace_root().join(".venv");
     let up = lava(&dir, &["local", "up", "--port", &port, "--venv", venv.to_str().unwrap()], &[]);
     assert!(up.status.success(), "{}", text(&up));
-    assert!(text(&up).contains("demo/hello") && text(&up).contains(&format!("http://127.0.0.1:{port}")), "{}", text(&up));
+    assert!(
+        text(&up).contains("demo/hello") && text(&up).contains(&format!("http://127.0.0.1:{port}")),
+        "{}",
+        text(&up)
+    );
 
     let list = lava(&dir, &["--local", "job", "list"], &[]);
     assert!(list.status.success() && text(&list).contains("demo/flaky"), "{}", text(&list));
@@ -49,7 +53,9 @@ fn local_up_list_and_down() {
 async fn the_sdk_environment_points_lava_at_an_emulator() {
     let endpoint = tests::emulator().endpoint_url.clone();
     let realm = tests::unique("env");
-    cli::bring_up(&endpoint, &realm, Some("us-east-1".into()), &tests::workspace_root().join("samples/jobs")).await.unwrap();
+    cli::bring_up(&endpoint, &realm, Some("us-east-1".into()), &tests::workspace_root().join("samples/jobs"))
+        .await
+        .unwrap();
     let env = [
         ("AWS_ENDPOINT_URL", endpoint.as_str()),
         ("AWS_REGION", "us-east-1"),
@@ -66,5 +72,8 @@ async fn the_sdk_environment_points_lava_at_an_emulator() {
     let put = lava(&dir, &["job", "put", bad.to_str().unwrap()], &env);
     assert_eq!(put.status.code(), Some(1));
     let message = text(&put);
-    assert!(message.contains("jobs[x].payload: is required") && message.contains("jobs[x].globals.lava_x: Reserved global"), "{message}");
+    assert!(
+        message.contains("jobs[x].payload: is required") && message.contains("jobs[x].globals.lava_x: Reserved global"),
+        "{message}"
+    );
 }

@@ -74,7 +74,10 @@ print(len(table_df), list(table_df['name']))
 async fn run(r: &TestRealm, job_id: &str, script: &str, conn_id: &str, table: &str) -> (String, String) {
     let bucket = r.names.local_bucket();
     let key = format!("py/{}.py", unique("s"));
-    r.blobs.put_object(&bucket, &format!("payloads/{key}"), script.as_bytes().to_vec(), &Encryption::Aes256).await.unwrap();
+    r.blobs
+        .put_object(&bucket, &format!("payloads/{key}"), script.as_bytes().to_vec(), &Encryption::Aes256)
+        .await
+        .unwrap();
     let venv = workspace_root().join(".venv/bin");
     let env = json!({
         "PATH": format!("{}:/usr/bin:/bin", venv.display()),
@@ -111,9 +114,16 @@ async fn the_seed_python_examples_run_unchanged_against_postgres_and_mariadb() {
     r.put_sql_connections().await;
     for conn_id in ["pg", "my"] {
         let table = unique("py_");
-        assert_eq!(run(&r, &format!("py/{conn_id}/pysql"), PYSQL, conn_id, &table).await, ("complete".into(), "answer 42\n".into()));
+        assert_eq!(
+            run(&r, &format!("py/{conn_id}/pysql"), PYSQL, conn_id, &table).await,
+            ("complete".into(), "answer 42\n".into())
+        );
         assert_eq!(run(&r, &format!("py/{conn_id}/tx"), TRANSACTION, conn_id, &table).await.0, "complete");
         let (status, stdout) = run(&r, &format!("py/{conn_id}/sa"), SQLALCHEMY, conn_id, &table).await;
-        assert_eq!((status.as_str(), stdout.as_str()), ("complete", "(1, 'one')\n(2, 'two')\n2 ['one', 'two']\n"), "{conn_id}");
+        assert_eq!(
+            (status.as_str(), stdout.as_str()),
+            ("complete", "(1, 'one')\n(2, 'two')\n2 ['one', 'two']\n"),
+            "{conn_id}"
+        );
     }
 }

@@ -66,7 +66,8 @@ impl Catalog {
     /// Every job, by job id. A stored item that is not a readable job is an error naming it.
     pub async fn jobs(&self) -> Result<Vec<JobSpec>> {
         let items = self.tables.scan_items(&self.names.jobs_table).await?;
-        let mut jobs = items.into_iter().map(|i| JobSpec::from_value(&Value::Object(i))).collect::<Result<Vec<_>, _>>()?;
+        let mut jobs =
+            items.into_iter().map(|i| JobSpec::from_value(&Value::Object(i))).collect::<Result<Vec<_>, _>>()?;
         jobs.sort_by(|a, b| a.job_id.cmp(&b.job_id));
         Ok(jobs)
     }

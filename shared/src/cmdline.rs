@@ -128,7 +128,10 @@ mod tests {
     #[test]
     fn jinja_blocks_stay_whole() {
         check("demo/etl.py --log-level {{ vars.level }}", &["demo/etl.py", "--log-level", "{{ vars.level }}"]);
-        check("run --date {{ ustart.strftime('%Y-%m-%d') }}x", &["run", "--date", "{{ ustart.strftime('%Y-%m-%d') }}x"]);
+        check(
+            "run --date {{ ustart.strftime('%Y-%m-%d') }}x",
+            &["run", "--date", "{{ ustart.strftime('%Y-%m-%d') }}x"],
+        );
         check(r#"echo "{{ a }} and {{ 'b c' }}""#, &["echo", "{{ a }} and {{ 'b c' }}"]);
         check("{% if x %}yes{% endif %} next", &["{% if x %}yes{% endif %}", "next"]);
     }

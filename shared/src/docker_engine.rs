@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{CreateContainerOptions, CreateImageOptions, KillContainerOptions, LogsOptions, RemoveContainerOptions};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, KillContainerOptions, LogsOptions, RemoveContainerOptions,
+};
 use futures_util::TryStreamExt;
 use tokio::sync::OnceCell;
 
@@ -31,7 +33,8 @@ impl DockerEngine {
     async fn docker(&self) -> Result<&Docker> {
         self.docker
             .get_or_try_init(|| async {
-                let docker = Docker::connect_with_local_defaults().map_err(|e| engine_error("cannot reach the Docker engine", e))?;
+                let docker = Docker::connect_with_local_defaults()
+                    .map_err(|e| engine_error("cannot reach the Docker engine", e))?;
                 docker.negotiate_version().await.map_err(|e| engine_error("cannot reach the Docker engine", e))
             })
             .await
@@ -109,7 +112,8 @@ impl ContainerEngine for DockerEngine {
         };
         let docker = self.docker().await?;
         let options = CreateContainerOptions { name: Some(spec.name.clone()), ..Default::default() };
-        let created = docker.create_container(Some(options), body).await.map_err(|e| engine_error("create container", e))?;
+        let created =
+            docker.create_container(Some(options), body).await.map_err(|e| engine_error("create container", e))?;
         if let Err(e) = docker.start_container(&created.id, None).await {
             let _ = self.remove(&created.id).await;
             return Err(engine_error("start container", e));

@@ -31,7 +31,8 @@ pub fn batch_response(retry: Vec<String>) -> SqsBatchResponse {
 /// What every function starts from: the realm named by `LAVA_REALM` (resource names overridable
 /// from the environment), the AWS ports, and the process environment for configuration.
 pub async fn start() -> Result<(crate::names::ResourceNames, crate::ports::Ports, Vec<(String, String)>), String> {
-    let realm = std::env::var("LAVA_REALM").map_err(|_| "LAVA_REALM is not set: it names the realm this function serves".to_string())?;
+    let realm = std::env::var("LAVA_REALM")
+        .map_err(|_| "LAVA_REALM is not set: it names the realm this function serves".to_string())?;
     let names = crate::names::ResourceNames::with_overrides(&realm, |k| std::env::var(k).ok());
     let clients = crate::aws::Clients::load(&crate::aws::AwsOptions::default()).await;
     let webhook = crate::webhook::HttpWebhook::new();

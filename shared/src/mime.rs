@@ -17,7 +17,12 @@ fn header_text(text: &str) -> String {
 /// Base64 in 76-character lines.
 fn wrapped(data: &[u8]) -> String {
     let encoded = STANDARD.encode(data);
-    encoded.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).expect("base64 is ASCII")).collect::<Vec<_>>().join("\r\n")
+    encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+        .collect::<Vec<_>>()
+        .join("\r\n")
 }
 
 /// The whole message: headers, the body part and one part per attachment.
@@ -32,7 +37,9 @@ pub fn message(email: &Email, boundary: &str) -> Vec<u8> {
     out.push_str("MIME-Version: 1.0\r\n");
     out.push_str(&format!("Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n"));
     let subtype = if email.html { "html" } else { "plain" };
-    out.push_str(&format!("--{boundary}\r\nContent-Type: text/{subtype}; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"));
+    out.push_str(&format!(
+        "--{boundary}\r\nContent-Type: text/{subtype}; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    ));
     out.push_str(&wrapped(email.body.as_bytes()));
     out.push_str("\r\n");
     for attachment in &email.attachments {
@@ -78,7 +85,11 @@ mod tests {
             to: vec!["b@x.com".into(), "c@x.com".into()],
             subject: "Résumé".into(),
             body: "hello".into(),
-            attachments: vec![Attachment { name: "r.csv".into(), content_type: content_type("r.csv").into(), data: b"a,b\n1,2\n".to_vec() }],
+            attachments: vec![Attachment {
+                name: "r.csv".into(),
+                content_type: content_type("r.csv").into(),
+                data: b"a,b\n1,2\n".to_vec(),
+            }],
             ..Default::default()
         };
         let text = String::from_utf8(message(&email, "XYZ")).unwrap();

@@ -155,7 +155,12 @@ impl ResourceNames {
             },
             TableDef { ttl_attribute: Some("ttl"), ..plain(&self.state_table, "state_id") },
             TableDef {
-                global_indexes: vec![IndexDef { name: "s3trigger-index", hash_key: "bucket", range_key: "prefix", include: None }],
+                global_indexes: vec![IndexDef {
+                    name: "s3trigger-index",
+                    hash_key: "bucket",
+                    range_key: "prefix",
+                    include: None,
+                }],
                 ..plain(&self.s3triggers_table, "trigger_id")
             },
         ]
@@ -167,7 +172,13 @@ pub fn check_realm_name(realm: &str) -> Result<(), String> {
     let ok = (3..=11).contains(&realm.len())
         && realm.starts_with(|c: char| c.is_ascii_lowercase())
         && realm.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if ok { Ok(()) } else { Err(format!("bad realm name {realm:?}: 3-11 characters, a lowercase letter then lowercase letters, digits or _")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "bad realm name {realm:?}: 3-11 characters, a lowercase letter then lowercase letters, digits or _"
+        ))
+    }
 }
 
 /// Checks a worker name: 3–11 characters, `[a-z][-a-z0-9_]*`.
@@ -175,7 +186,13 @@ pub fn check_worker_name(worker: &str) -> Result<(), String> {
     let ok = (3..=11).contains(&worker.len())
         && worker.starts_with(|c: char| c.is_ascii_lowercase())
         && worker.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-    if ok { Ok(()) } else { Err(format!("bad worker name {worker:?}: 3-11 characters, a lowercase letter then lowercase letters, digits, - or _")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "bad worker name {worker:?}: 3-11 characters, a lowercase letter then lowercase letters, digits, - or _"
+        ))
+    }
 }
 
 #[cfg(test)]

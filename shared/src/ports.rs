@@ -424,7 +424,10 @@ pub struct RegistryLogin {
 
 impl std::fmt::Debug for RegistryLogin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryLogin").field("server", &self.server).field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("RegistryLogin")
+            .field("server", &self.server)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 

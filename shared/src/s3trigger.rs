@@ -76,7 +76,8 @@ pub fn object_events(event: &Value, region: &str) -> std::result::Result<Vec<Obj
     if let Some(records) = event.get("Records").and_then(Value::as_array) {
         let mut all = Vec::new();
         for record in records {
-            let source = record.get("eventSource").or_else(|| record.get("EventSource")).and_then(Value::as_str).unwrap_or("");
+            let source =
+                record.get("eventSource").or_else(|| record.get("EventSource")).and_then(Value::as_str).unwrap_or("");
             match source {
                 "aws:sqs" => all.extend(object_events(&inner_json(record.get("body"))?, region)?),
                 "aws:sns" => all.extend(object_events(&inner_json(record.pointer("/Sns/Message"))?, region)?),
@@ -91,10 +92,18 @@ pub fn object_events(event: &Value, region: &str) -> std::result::Result<Vec<Obj
         return Ok(vec![ObjectEvent {
             bucket: text("/detail/bucket/name").ok_or("EventBridge event without detail.bucket.name")?,
             key: text("/detail/object/key").ok_or("EventBridge event without detail.object.key")?,
-            size: event.pointer("/detail/object/size").and_then(Value::as_u64).ok_or("EventBridge event without detail.object.size")?,
+            size: event
+                .pointer("/detail/object/size")
+                .and_then(Value::as_u64)
+                .ok_or("EventBridge event without detail.object.size")?,
             source_ip: text("/detail/source-ip-address"),
             event_time: text("/time").unwrap_or_default(),
-            event_type: format!("{}:{}", text("/detail-type").unwrap_or_default(), text("/detail/reason").unwrap_or_default()).replace(' ', ""),
+            event_type: format!(
+                "{}:{}",
+                text("/detail-type").unwrap_or_default(),
+                text("/detail/reason").unwrap_or_default()
+            )
+            .replace(' ', ""),
             aws_region: text("/region").unwrap_or_else(|| region.to_string()),
             raw: event.clone(),
         }]);
@@ -169,7 +178,10 @@ pub fn conditions_hold(trigger: &S3TriggerEntry, object: &ObjectEvent) -> std::r
         let globs = || -> std::result::Result<Vec<String>, String> {
             match value {
                 Value::String(s) => Ok(vec![s.clone()]),
-                Value::Array(items) => items.iter().map(|v| v.as_str().map(str::to_string).ok_or(format!("{key}: expected glob strings"))).collect(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string).ok_or(format!("{key}: expected glob strings")))
+                    .collect(),
                 _ => Err(format!("{key}: expected a glob or a list of globs")),
             }
         };
@@ -232,7 +244,8 @@ pub struct Outcome {
 impl S3TriggerFunction {
     /// Builds the function for the realm in `names`.
     pub fn new(names: ResourceNames, env: Vec<(String, String)>, ports: &Ports) -> Self {
-        let region = env.iter().find(|(k, _)| k == "AWS_REGION").map(|(_, v)| v.clone()).unwrap_or_else(|| "us-east-1".into());
+        let region =
+            env.iter().find(|(k, _)| k == "AWS_REGION").map(|(_, v)| v.clone()).unwrap_or_else(|| "us-east-1".into());
         let config = Config::new(env, None);
         let seconds = |key: &str, default: f64| Duration::from_secs_f64(config.seconds(key, default).max(0.0));
         S3TriggerFunction {
@@ -269,11 +282,17 @@ impl S3TriggerFunction {
         if let Some(found) = self.cached(&self.triggers, &cache_key) {
             return Ok(found);
         }
-        let items = self.tables.query_index(&self.names.s3triggers_table, "s3trigger-index", &[("bucket", bucket), ("prefix", prefix)]).await?;
+        let items = self
+            .tables
+            .query_index(&self.names.s3triggers_table, "s3trigger-index", &[("bucket", bucket), ("prefix", prefix)])
+            .await?;
         let mut triggers = Vec::new();
         for item in items {
-            let trigger = S3TriggerEntry::from_value(&Value::Object(item)).map_err(|e| Error::config("s3trigger", format!("Bad trigger spec: {e}")))?;
-            trigger.validate(900.0).map_err(|e| Error::config(format!("s3trigger {}", trigger.trigger_id), format!("Bad trigger spec: {e}")))?;
+            let trigger = S3TriggerEntry::from_value(&Value::Object(item))
+                .map_err(|e| Error::config("s3trigger", format!("Bad trigger spec: {e}")))?;
+            trigger.validate(900.0).map_err(|e| {
+                Error::config(format!("s3trigger {}", trigger.trigger_id), format!("Bad trigger spec: {e}"))
+            })?;
             triggers.push(trigger);
         }
         self.remember(&self.triggers, cache_key, triggers.clone());
@@ -358,7 +377,9 @@ impl S3TriggerFunction {
                 tracing::warn!(trigger_id = %trigger.trigger_id, "Trigger not enabled.");
                 continue;
             }
-            if !conditions_hold(&trigger, object).map_err(|e| Error::config(format!("s3trigger {}", trigger.trigger_id), e))? {
+            if !conditions_hold(&trigger, object)
+                .map_err(|e| Error::config(format!("s3trigger {}", trigger.trigger_id), e))?
+            {
                 continue;
             }
             let jinja = trigger.jinja.unwrap_or(true);
@@ -400,7 +421,13 @@ impl S3TriggerFunction {
                     tracing::info!(job_id = %job_id, "Job not enabled; not dispatched.");
                     continue;
                 }
-                let request = DispatchRequest { job_id: job_id.clone(), parameters: parameters.clone(), globals: globals.clone(), delay_seconds, worker: None };
+                let request = DispatchRequest {
+                    job_id: job_id.clone(),
+                    parameters: parameters.clone(),
+                    globals: globals.clone(),
+                    delay_seconds,
+                    worker: None,
+                };
                 let sent = send_run(&self.catalog, self.queues.as_ref(), &job.worker, &request).await?;
                 tracing::info!(trigger_id = %trigger.trigger_id, job_id = %job_id, run_id = %sent.run_id, event_type = "dispatch", "{job_id}@{} dispatched ({}) for s3://{}/{}", sent.realm, sent.run_id, object.bucket, object.key);
                 outcome.dispatched.push((trigger.trigger_id.clone(), job_id, sent.run_id));
@@ -436,7 +463,13 @@ mod tests {
 
     #[test]
     fn globs_prefixes_and_decoding() {
-        for (pattern, text, expected) in [("*.zip", "in/a.zip", true), ("*.zip", "in/a.ZIP", false), ("*/tmp/*", "in/tmp/x", true), ("data-[0-9]?.csv", "data-42.csv", true), ("[!a]*", "abc", false)] {
+        for (pattern, text, expected) in [
+            ("*.zip", "in/a.zip", true),
+            ("*.zip", "in/a.ZIP", false),
+            ("*/tmp/*", "in/tmp/x", true),
+            ("data-[0-9]?.csv", "data-42.csv", true),
+            ("[!a]*", "abc", false),
+        ] {
             assert_eq!(fnmatch(pattern, text), expected, "{pattern} {text}");
         }
         assert_eq!(prefixes("a/b/c.csv"), ["a/b/c.csv", "a/b", "a", "*"]);
@@ -480,12 +513,19 @@ mod tests {
         assert_eq!(sent["parameters"]["env"]["SIZE"], "10445");
         assert_eq!(fakes.queues.delays()[0].1, 30);
         // Too small: the zip trigger's level matches, so `*` is not consulted, and nothing fires.
-        assert!(f.handle_event(&s3_event("landing", "inbound/partner-a/x.zip", 10)).await.unwrap().dispatched.is_empty());
+        assert!(
+            f.handle_event(&s3_event("landing", "inbound/partner-a/x.zip", 10)).await.unwrap().dispatched.is_empty()
+        );
         // Elsewhere in the bucket: the `*` trigger; its disabled job is skipped.
         let out = f.handle_event(&s3_event("landing", "other/file.csv", 5)).await.unwrap();
         assert_eq!(out.dispatched.iter().map(|d| d.1.as_str()).collect::<Vec<_>>(), ["ingest/a"]);
         let out = f.handle_event(&s3_event("nobody", "x", 5)).await.unwrap();
-        assert!(out.dispatched.is_empty() && out.errors[0].starts_with("s3://nobody/x: ") && out.errors[0].contains("No trigger entry"), "{out:?}");
+        assert!(
+            out.dispatched.is_empty()
+                && out.errors[0].starts_with("s3://nobody/x: ")
+                && out.errors[0].contains("No trigger entry"),
+            "{out:?}"
+        );
     }
 
     #[tokio::test]
@@ -497,7 +537,10 @@ mod tests {
         assert_eq!(out.dispatched.len(), 1);
         let sqs = json!({"Records": [{"eventSource": "aws:sqs", "body": s3_event("landing", "k", 1).to_string()}]});
         assert_eq!(f.handle_event(&sqs).await.unwrap().dispatched.len(), 1);
-        assert_eq!(f.handle_event(&json!({"Event": "s3:TestEvent", "Bucket": "landing"})).await.unwrap(), Outcome::default());
+        assert_eq!(
+            f.handle_event(&json!({"Event": "s3:TestEvent", "Bucket": "landing"})).await.unwrap(),
+            Outcome::default()
+        );
         let events = object_events(&bridge, "x").unwrap();
         assert_eq!((events[0].event_type.as_str(), events[0].key.as_str()), ("ObjectCreated:PutObject", "in/a b.zip"));
     }

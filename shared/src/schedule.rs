@@ -76,7 +76,17 @@ impl Cron {
             "@daily" | "@midnight" => "0 0 * * *",
             "@hourly" => "0 * * * *",
             "@reboot" => {
-                return Ok(Cron { minutes: 0, hours: 0, days: 0, months: 0, weekdays: 0, day_star: false, weekday_star: false, hour_star: false, never: true });
+                return Ok(Cron {
+                    minutes: 0,
+                    hours: 0,
+                    days: 0,
+                    months: 0,
+                    weekdays: 0,
+                    day_star: false,
+                    weekday_star: false,
+                    hour_star: false,
+                    never: true,
+                });
             }
             other => other,
         };
@@ -104,7 +114,10 @@ impl Cron {
         let day = self.days & (1 << at.day()) != 0;
         let dow = self.weekdays & (1 << weekday) != 0;
         let day_ok = if self.day_star || self.weekday_star { day && dow } else { day || dow };
-        self.minutes & (1 << at.minute()) != 0 && self.hours & (1 << at.hour()) != 0 && self.months & (1 << at.month()) != 0 && day_ok
+        self.minutes & (1 << at.minute()) != 0
+            && self.hours & (1 << at.hour()) != 0
+            && self.months & (1 << at.month()) != 0
+            && day_ok
     }
 
     /// The minutes (UTC instants, whole minutes) in `(after, upto]` at which the job fires in
@@ -175,7 +188,10 @@ fn instant(text: &str, tz: &TimeZone) -> Result<Timestamp, String> {
     if let Ok(t) = text.parse::<Timestamp>() {
         return Ok(t);
     }
-    let civil: DateTime = text.parse().or_else(|_| text.parse::<jiff::civil::Date>().map(|d| d.to_datetime(jiff::civil::Time::midnight()))).map_err(|e| format!("bad timestamp {text:?}: {e}"))?;
+    let civil: DateTime = text
+        .parse()
+        .or_else(|_| text.parse::<jiff::civil::Date>().map(|d| d.to_datetime(jiff::civil::Time::midnight())))
+        .map_err(|e| format!("bad timestamp {text:?}: {e}"))?;
     tz.to_ambiguous_timestamp(civil).compatible().map_err(|e| format!("bad timestamp {text:?}: {e}"))
 }
 
@@ -200,14 +216,21 @@ impl Entry {
 
 /// Every minute in `(after, upto]` at which any entry of a schedule fires (each once).
 pub fn schedule_fire_times(entries: &[Entry], tz: &TimeZone, after: Timestamp, upto: Timestamp) -> Vec<Timestamp> {
-    let mut all: Vec<Timestamp> = entries.iter().flat_map(|e| e.cron.fire_times(tz, after, upto).into_iter().filter(|t| e.active(*t))).collect();
+    let mut all: Vec<Timestamp> =
+        entries.iter().flat_map(|e| e.cron.fire_times(tz, after, upto).into_iter().filter(|t| e.active(*t))).collect();
     all.sort();
     all.dedup();
     all
 }
 
 /// The next `count` fire times after `from`, looking at most `horizon_days` ahead.
-pub fn next_fire_times(entries: &[Entry], tz: &TimeZone, from: Timestamp, count: usize, horizon_days: i64) -> Vec<Timestamp> {
+pub fn next_fire_times(
+    entries: &[Entry],
+    tz: &TimeZone,
+    from: Timestamp,
+    count: usize,
+    horizon_days: i64,
+) -> Vec<Timestamp> {
     let mut found = Vec::new();
     let mut after = floor_minute(from);
     for _ in 0..horizon_days {
@@ -232,7 +255,12 @@ mod tests {
 
     fn fires(cron: &str, zone: &str, from: &str, to: &str) -> Vec<String> {
         let tz = TimeZone::get(zone).unwrap();
-        Cron::parse(cron).unwrap().fire_times(&tz, at(from), at(to)).iter().map(|t| t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M %:z").to_string()).collect()
+        Cron::parse(cron)
+            .unwrap()
+            .fire_times(&tz, at(from), at(to))
+            .iter()
+            .map(|t| t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M %:z").to_string())
+            .collect()
     }
 
     #[test]
@@ -261,12 +289,48 @@ mod tests {
         // Sydney: clocks went back at 03:00 AEDT on 2025-04-06 (to 02:00 AEST), forward at
         // 02:00 AEST on 2025-10-05 (to 03:00 AEDT). New York went forward on 2025-03-09.
         let cases: [(&str, &str, &str, &str, &[&str]); 7] = [
-            ("15 6 * * *", "Australia/Sydney", "2025-03-03T19:00:00Z", "2025-03-03T20:00:00Z", &["2025-03-04 06:15 +11:00"]),
-            ("30 2 * * *", "Australia/Sydney", "2025-04-05T14:00:00Z", "2025-04-05T18:00:00Z", &["2025-04-06 02:30 +11:00"]),
-            ("*/30 2 * * *", "Australia/Sydney", "2025-04-05T14:00:00Z", "2025-04-05T18:00:00Z", &["2025-04-06 02:00 +11:00", "2025-04-06 02:30 +11:00"]),
-            ("0,30 * * * *", "Australia/Sydney", "2025-04-05T15:10:00Z", "2025-04-05T16:40:00Z", &["2025-04-06 02:30 +11:00", "2025-04-06 02:00 +10:00", "2025-04-06 02:30 +10:00"]),
-            ("30 2 * * *", "Australia/Sydney", "2025-10-04T14:00:00Z", "2025-10-04T17:00:00Z", &["2025-10-05 03:00 +11:00"]),
-            ("30 2 * * *", "America/New_York", "2025-03-09T05:00:00Z", "2025-03-09T09:00:00Z", &["2025-03-09 03:00 -04:00"]),
+            (
+                "15 6 * * *",
+                "Australia/Sydney",
+                "2025-03-03T19:00:00Z",
+                "2025-03-03T20:00:00Z",
+                &["2025-03-04 06:15 +11:00"],
+            ),
+            (
+                "30 2 * * *",
+                "Australia/Sydney",
+                "2025-04-05T14:00:00Z",
+                "2025-04-05T18:00:00Z",
+                &["2025-04-06 02:30 +11:00"],
+            ),
+            (
+                "*/30 2 * * *",
+                "Australia/Sydney",
+                "2025-04-05T14:00:00Z",
+                "2025-04-05T18:00:00Z",
+                &["2025-04-06 02:00 +11:00", "2025-04-06 02:30 +11:00"],
+            ),
+            (
+                "0,30 * * * *",
+                "Australia/Sydney",
+                "2025-04-05T15:10:00Z",
+                "2025-04-05T16:40:00Z",
+                &["2025-04-06 02:30 +11:00", "2025-04-06 02:00 +10:00", "2025-04-06 02:30 +10:00"],
+            ),
+            (
+                "30 2 * * *",
+                "Australia/Sydney",
+                "2025-10-04T14:00:00Z",
+                "2025-10-04T17:00:00Z",
+                &["2025-10-05 03:00 +11:00"],
+            ),
+            (
+                "30 2 * * *",
+                "America/New_York",
+                "2025-03-09T05:00:00Z",
+                "2025-03-09T09:00:00Z",
+                &["2025-03-09 03:00 -04:00"],
+            ),
             ("0 9 * * *", "UTC", "2025-03-04T08:59:00Z", "2025-03-04T09:00:00Z", &["2025-03-04 09:00 +00:00"]),
         ];
         for (cron, zone, from, to, expected) in cases {
@@ -278,22 +342,36 @@ mod tests {
 
     #[test]
     fn next_times_span_days() {
-        let entries = [Entry::new(&ScheduleEntry { crontab: "0 12 * * 1-5".into(), from: None, to: None }, &TimeZone::UTC).unwrap()];
+        let entries =
+            [Entry::new(&ScheduleEntry { crontab: "0 12 * * 1-5".into(), from: None, to: None }, &TimeZone::UTC)
+                .unwrap()];
         let next = next_fire_times(&entries, &TimeZone::UTC, at("2025-03-07T13:00:00Z"), 2, 30);
-        assert_eq!(next, [at("2025-03-10T12:00:00Z"), at("2025-03-11T12:00:00Z")], "Friday afternoon → Monday, Tuesday");
+        assert_eq!(
+            next,
+            [at("2025-03-10T12:00:00Z"), at("2025-03-11T12:00:00Z")],
+            "Friday afternoon → Monday, Tuesday"
+        );
     }
 
     #[test]
     fn active_windows() {
         let utc = TimeZone::UTC;
         let entry = |from: Option<&str>, to: Option<&str>| {
-            Entry::new(&ScheduleEntry { crontab: "* * * * *".into(), from: from.map(Into::into), to: to.map(Into::into) }, &utc).unwrap()
+            Entry::new(
+                &ScheduleEntry { crontab: "* * * * *".into(), from: from.map(Into::into), to: to.map(Into::into) },
+                &utc,
+            )
+            .unwrap()
         };
         let window = entry(Some("2025-01-01T00:00:00Z"), Some("2025-02-01T00:00:00Z"));
         assert!(window.active(at("2025-01-15T00:00:00Z")) && !window.active(at("2025-03-01T00:00:00Z")));
         let exclusion = entry(Some("2025-02-01T00:00:00Z"), Some("2025-01-01T00:00:00Z"));
         assert!(!exclusion.active(at("2025-01-15T00:00:00Z")) && exclusion.active(at("2025-03-01T00:00:00Z")));
-        let local = Entry::new(&ScheduleEntry { crontab: "@daily".into(), from: Some("2025-01-01".into()), to: None }, &TimeZone::get("Australia/Sydney").unwrap()).unwrap();
+        let local = Entry::new(
+            &ScheduleEntry { crontab: "@daily".into(), from: Some("2025-01-01".into()), to: None },
+            &TimeZone::get("Australia/Sydney").unwrap(),
+        )
+        .unwrap();
         assert_eq!(local.from, Some(at("2024-12-31T13:00:00Z")));
     }
 }

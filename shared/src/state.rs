@@ -66,7 +66,10 @@ impl StateStore {
     /// prefix; lava's own items go through [`StateStore::put_reserved`].
     pub async fn put(&self, state: &NewState) -> Result<()> {
         if is_reserved(&state.state_id) {
-            return Err(Error::config("state_id", format!("{}: Values beginning with \"lava\" are reserved", state.state_id)));
+            return Err(Error::config(
+                "state_id",
+                format!("{}: Values beginning with \"lava\" are reserved", state.state_id),
+            ));
         }
         self.put_reserved(state).await
     }
@@ -81,14 +84,19 @@ impl StateStore {
         if ttl <= 0.0 {
             return Err(Error::config("ttl", format!("{ttl} seconds: must be positive")));
         }
-        let now = jiff::Zoned::now().round(jiff::ZonedRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc)).map_err(|e| Error::config("clock", e.to_string()))?;
+        let now = jiff::Zoned::now()
+            .round(jiff::ZonedRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc))
+            .map_err(|e| Error::config("clock", e.to_string()))?;
         let value = match state.state_type {
             StateType::Json => Value::String(json_dumps(&state.value)),
             StateType::Raw => state.value.clone(),
             StateType::Secure => {
                 let text = json_dumps(&state.value);
                 if text.len() > SECURE_MAX_BYTES {
-                    return Err(Error::config("value", format!("{} bytes: a secure value is at most {SECURE_MAX_BYTES} bytes of JSON", text.len())));
+                    return Err(Error::config(
+                        "value",
+                        format!("{} bytes: a secure value is at most {SECURE_MAX_BYTES} bytes of JSON", text.len()),
+                    ));
                 }
                 let key = state.kms_key.clone().unwrap_or_else(|| format!("alias/lava-{}-sys", self.names.realm));
                 json!({ BINARY_KEY: self.keys.encrypt(&key, text.as_bytes()).await? })
@@ -111,7 +119,9 @@ impl StateStore {
     /// Creates lava's own marker item `state_id` unless it exists; returns whether this call
     /// created it (a conditional write, so of two racing callers exactly one wins).
     pub async fn claim(&self, state_id: &str, ttl_seconds: i64, publisher: &str) -> Result<bool> {
-        let now = jiff::Zoned::now().round(jiff::ZonedRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc)).map_err(|e| Error::config("clock", e.to_string()))?;
+        let now = jiff::Zoned::now()
+            .round(jiff::ZonedRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc))
+            .map_err(|e| Error::config("clock", e.to_string()))?;
         let item = StateItem {
             state_id: state_id.to_string(),
             state_type: StateType::Json,
@@ -138,7 +148,8 @@ impl StateStore {
         let Some(item) = self.tables.get_item(&self.names.state_table, &key, true).await? else {
             return Ok(None);
         };
-        let item = StateItem::from_value(&Value::Object(item)).map_err(|e| Error::config(format!("state {state_id}"), e))?;
+        let item =
+            StateItem::from_value(&Value::Object(item)).map_err(|e| Error::config(format!("state {state_id}"), e))?;
         let value = self.decode(&item).await?;
         Ok(Some((item, value)))
     }
@@ -147,12 +158,16 @@ impl StateStore {
         let id = &item.state_id;
         Ok(match item.state_type {
             StateType::Json => {
-                let text = item.value.as_str().ok_or_else(|| Error::config(format!("state {id}"), "Bad state item: a json value must be a string"))?;
+                let text = item.value.as_str().ok_or_else(|| {
+                    Error::config(format!("state {id}"), "Bad state item: a json value must be a string")
+                })?;
                 serde_json::from_str(text).map_err(|e| Error::json(format!("state {id}"), e))?
             }
             StateType::Raw => item.value.clone(),
             StateType::Secure => {
-                let ciphertext = item.value.get(BINARY_KEY).and_then(Value::as_str).ok_or_else(|| Error::config(format!("state {id}"), "Bad state item: a secure value must be binary"))?;
+                let ciphertext = item.value.get(BINARY_KEY).and_then(Value::as_str).ok_or_else(|| {
+                    Error::config(format!("state {id}"), "Bad state item: a secure value must be binary")
+                })?;
                 let plain = self.keys.decrypt(ciphertext).await?;
                 serde_json::from_slice(&plain).map_err(|e| Error::json(format!("state {id}"), e))?
             }
@@ -197,7 +212,14 @@ mod tests {
     }
 
     fn new(id: &str, value: Value, state_type: StateType) -> NewState {
-        NewState { state_id: id.into(), value, state_type, ttl_seconds: None, publisher: Some("demo/job".into()), kms_key: None }
+        NewState {
+            state_id: id.into(),
+            value,
+            state_type,
+            ttl_seconds: None,
+            publisher: Some("demo/job".into()),
+            kms_key: None,
+        }
     }
 
     #[tokio::test]
@@ -212,7 +234,9 @@ mod tests {
         assert_eq!(sid["publisher"], json!("demo/job"));
         let sec = stored.iter().find(|i| i["state_id"] == "sec").unwrap();
         assert!(!sec["value"].to_string().contains("s3cret"), "the secure value is stored encrypted");
-        for (id, value) in [("sid", json!({"lines": "45"})), ("raw", json!({"n": [1, 2]})), ("sec", json!({"token": "s3cret"}))] {
+        for (id, value) in
+            [("sid", json!({"lines": "45"})), ("raw", json!({"n": [1, 2]})), ("sec", json!({"token": "s3cret"}))]
+        {
             assert_eq!(store.get(id).await.unwrap().unwrap().1, value, "{id}");
         }
         assert!(store.get("missing").await.unwrap().is_none());
@@ -225,7 +249,9 @@ mod tests {
         let now = jiff::Timestamp::now().as_second();
         store.put(&new("a", json!(1), StateType::Json)).await.unwrap();
         store.put(&NewState { ttl_seconds: Some(3600.0), ..new("b", json!(1), StateType::Json) }).await.unwrap();
-        let ttl = |id: &str| tables.items("lava.dev.state").iter().find(|i| i["state_id"] == id).unwrap()["ttl"].as_i64().unwrap() - now;
+        let ttl = |id: &str| {
+            tables.items("lava.dev.state").iter().find(|i| i["state_id"] == id).unwrap()["ttl"].as_i64().unwrap() - now
+        };
         assert!((2 * 86400 - 2..=2 * 86400 + 2).contains(&ttl("a")), "7d default capped at 2d: {}", ttl("a"));
         assert!((3598..=3602).contains(&ttl("b")));
     }

@@ -50,7 +50,14 @@ impl HttpWebhook {
 
 fn failed(url: &str, reason: impl std::fmt::Display) -> Error {
     let host = url.split('/').nth(2).unwrap_or("?");
-    Error::Aws { service: "webhook", operation: "POST", code: None, message: format!("{host}: {reason}"), retry: Retry::Transient, source: None }
+    Error::Aws {
+        service: "webhook",
+        operation: "POST",
+        code: None,
+        message: format!("{host}: {reason}"),
+        retry: Retry::Transient,
+        source: None,
+    }
 }
 
 #[async_trait]
@@ -61,12 +68,18 @@ impl Webhook for HttpWebhook {
             .body(Full::new(Bytes::from(body.to_string())))
             .map_err(|e| Error::config("webhook", format!("bad webhook URL: {e}")))?;
         let call = async {
-            let sent = if url.starts_with("https://") { self.https()?.request(request).await } else { self.http.request(request).await };
+            let sent = if url.starts_with("https://") {
+                self.https()?.request(request).await
+            } else {
+                self.http.request(request).await
+            };
             let response = sent.map_err(|e| failed(url, e))?;
             let status = response.status().as_u16();
             let text = response.into_body().collect().await.map_err(|e| failed(url, e))?.to_bytes();
             Ok((status, String::from_utf8_lossy(&text).into_owned()))
         };
-        tokio::time::timeout(Duration::from_secs(10), call).await.map_err(|_| failed(url, "no response within 10 seconds"))?
+        tokio::time::timeout(Duration::from_secs(10), call)
+            .await
+            .map_err(|_| failed(url, "no response within 10 seconds"))?
     }
 }

@@ -126,12 +126,13 @@ impl Worker {
         while running.try_join_next().is_some() {}
         if !running.is_empty() {
             tracing::info!(running = running.len(), grace = ?self.settings.grace, "Stopping: waiting for running jobs.");
-            let drained = tokio::time::timeout(self.settings.grace, async {
-                while running.join_next().await.is_some() {}
-            })
-            .await;
+            let drained =
+                tokio::time::timeout(self.settings.grace, async { while running.join_next().await.is_some() {} }).await;
             if drained.is_err() {
-                tracing::warn!(running = running.len(), "Grace period over: stopping running jobs and releasing their messages.");
+                tracing::warn!(
+                    running = running.len(),
+                    "Grace period over: stopping running jobs and releasing their messages."
+                );
                 let _ = cancel_tx.send(true);
                 while running.join_next().await.is_some() {}
             }
@@ -145,7 +146,10 @@ impl Worker {
         if let Some(dlq) = &self.settings.dead_letter_url {
             let out = OutgoingMessage {
                 body: message.body.clone(),
-                attributes: vec![("lava-reason".into(), reason.clone()), ("lava-worker".into(), self.settings.worker.clone())],
+                attributes: vec![
+                    ("lava-reason".into(), reason.clone()),
+                    ("lava-worker".into(), self.settings.worker.clone()),
+                ],
                 ..Default::default()
             };
             if let Err(e) = self.queue.send(dlq, &out).await {
@@ -169,7 +173,9 @@ impl Worker {
 
     /// Records a `rejected` event for a message that cannot run, where its job and run are known.
     async fn reject(&self, job_id: &str, run_id: &str, ts_dispatch: &str, reason: &str) {
-        if let Err(e) = self.runner.recorder.record(job_id, run_id, ts_dispatch, EventStatus::Rejected, json!(reason)).await {
+        if let Err(e) =
+            self.runner.recorder.record(job_id, run_id, ts_dispatch, EventStatus::Rejected, json!(reason)).await
+        {
             tracing::error!(error = %e, job_id, run_id, "Cannot record the rejection.");
         }
     }
@@ -178,7 +184,9 @@ impl Worker {
     pub async fn handle(&self, message: &QueueMessage, cancel: watch::Receiver<bool>) -> Handled {
         let s = &self.settings;
         if s.retries >= 0 && i64::from(message.receive_count) > s.retries + 1 {
-            return self.dead_letter(message, format!("Retry limit exceeded: received {} times", message.receive_count)).await;
+            return self
+                .dead_letter(message, format!("Retry limit exceeded: received {} times", message.receive_count))
+                .await;
         }
         let parsed = WorkerMessage::parse(&message.body);
         let raw: Option<Value> = serde_json::from_str(&message.body).ok();
@@ -187,7 +195,8 @@ impl Worker {
             Ok(m) => (Some(m.job_id.clone()), Some(m.run_id.clone()), m.ts_dispatch.clone()),
             Err(_) => (field("job_id"), field("run_id"), field("ts_dispatch").unwrap_or_default()),
         };
-        let event_run = run_id.clone().filter(|r| uuid::Uuid::parse_str(r).is_ok()).unwrap_or_else(|| message.message_id.clone());
+        let event_run =
+            run_id.clone().filter(|r| uuid::Uuid::parse_str(r).is_ok()).unwrap_or_else(|| message.message_id.clone());
         let reject = |reason: String| async move {
             if let Some(job_id) = &job_id {
                 self.reject(job_id, &event_run, &ts_dispatch, &reason).await;
@@ -211,15 +220,21 @@ impl Worker {
             Err(e) => return reject(format!("{}: {e}", msg.job_id)).await,
         };
         if job.worker != s.worker {
-            return reject(format!("Job {}: Worker mismatch: Expected {} but got {}", job.job_id, s.worker, job.worker)).await;
+            return reject(format!(
+                "Job {}: Worker mismatch: Expected {} but got {}",
+                job.job_id, s.worker, job.worker
+            ))
+            .await;
         }
         if let Some(max) = job.max_tries
             && max > 0
             && max < i64::from(message.receive_count)
         {
-            return reject(format!("max_tries exceeded: received {} times, max_tries is {max}", message.receive_count)).await;
+            return reject(format!("max_tries exceeded: received {} times, max_tries is {max}", message.receive_count))
+                .await;
         }
-        let reserved: Vec<String> = job.globals_map().keys().filter(|k| crate::model::validation::is_reserved_name(k)).cloned().collect();
+        let reserved: Vec<String> =
+            job.globals_map().keys().filter(|k| crate::model::validation::is_reserved_name(k)).cloned().collect();
         if !reserved.is_empty() {
             return reject(format!("Reserved global: {}", reserved.join(", "))).await;
         }
@@ -231,7 +246,9 @@ impl Worker {
                     _ = tokio::time::sleep(s.heartbeat_every) => {}
                     _ = stop_rx.wait_for(|stop| *stop) => return,
                 }
-                if let Err(e) = self.queue.set_visibility(&s.queue_url, &message.receipt_handle, s.visibility_seconds).await {
+                if let Err(e) =
+                    self.queue.set_visibility(&s.queue_url, &message.receipt_handle, s.visibility_seconds).await
+                {
                     tracing::warn!(error = %e, job_id = %msg.job_id, "Cannot extend the message's visibility.");
                 }
             }
@@ -309,8 +326,15 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
     let temp = crate::model::S3Location::parse(&realm.s3_temp).map_err(|e| Error::config("s3_temp", e))?;
     let encryption = crate::ports::Encryption::for_realm(&realm);
     let actions: Arc<dyn crate::run::ActionSink> = match actions_url {
-        Ok(url) if !options.dev => Arc::new(crate::run::QueuedActions::new(deps.queues.clone(), url, deps.blobs.clone(), temp, encryption)),
-        _ => Arc::new(crate::run::InProcessActions::new(Arc::new(crate::actions::services(realm.clone(), names.clone(), config.clone(), &deps)))),
+        Ok(url) if !options.dev => {
+            Arc::new(crate::run::QueuedActions::new(deps.queues.clone(), url, deps.blobs.clone(), temp, encryption))
+        }
+        _ => Arc::new(crate::run::InProcessActions::new(Arc::new(crate::actions::services(
+            realm.clone(),
+            names.clone(),
+            config.clone(),
+            &deps,
+        )))),
     };
     let state = crate::state::StateStore::new(deps.tables.clone(), deps.keys.clone(), names.clone(), config.clone());
     let root = options
@@ -321,10 +345,17 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
     let run_root = root.join(&options.realm).join(format!("{}.{}", options.worker, std::process::id()));
     std::fs::create_dir_all(&run_root).map_err(|e| Error::io(format!("creating {}", run_root.display()), e))?;
     let ttl = config.seconds("EVENT_TTL", 172_800.0) as i64;
-    let recorder = crate::run::events::EventRecorder::new(deps.events.clone(), &names.events_table, &options.worker, ttl, jiff::tz::TimeZone::system());
+    let recorder = crate::run::events::EventRecorder::new(
+        deps.events.clone(),
+        &names.events_table,
+        &options.worker,
+        ttl,
+        jiff::tz::TimeZone::system(),
+    );
     let connections = crate::connections::Connections::new(catalog.clone(), deps.secrets.clone(), config.clone());
     #[cfg(feature = "docker")]
-    let containers: Option<Arc<dyn crate::ports::ContainerEngine>> = Some(Arc::new(crate::docker_engine::DockerEngine::local()));
+    let containers: Option<Arc<dyn crate::ports::ContainerEngine>> =
+        Some(Arc::new(crate::docker_engine::DockerEngine::local()));
     #[cfg(not(feature = "docker"))]
     let containers: Option<Arc<dyn crate::ports::ContainerEngine>> = None;
     let runner = JobRunner {

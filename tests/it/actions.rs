@@ -71,14 +71,27 @@ async fn every_action_reaches_its_service() {
     let (topic_queue, topic_queue_arn) = capture(clients).await;
     provision::subscribe_queue(clients, &topic, &topic_queue_arn).await.unwrap();
     let (event_queue, event_queue_arn) = capture(clients).await;
-    provision::route_events_to_queue(clients, &unique("lava-r-"), &json!({"source": [format!("lava.{}", r.names.realm)]}).to_string(), &event_queue_arn).await.unwrap();
+    provision::route_events_to_queue(
+        clients,
+        &unique("lava-r-"),
+        &json!({"source": [format!("lava.{}", r.names.realm)]}).to_string(),
+        &event_queue_arn,
+    )
+    .await
+    .unwrap();
     let target_queue = provision::create_queue(clients, &unique("lava-q-"), &[]).await.unwrap();
     let fifo_name = format!("{}.fifo", unique("lava-f-"));
     let fifo_queue = provision::create_fifo_queue(clients, &fifo_name).await.unwrap();
-    let mail = shared::model::ConnectionEntry::from_value(&json!({"conn_id": "mail", "type": "email", "enabled": true, "from": sender.clone()})).unwrap();
+    let mail = shared::model::ConnectionEntry::from_value(
+        &json!({"conn_id": "mail", "type": "email", "enabled": true, "from": sender.clone()}),
+    )
+    .unwrap();
     let bucket = r.names.local_bucket();
     use shared::ports::BlobStore;
-    r.blobs.put_object(&bucket, "out/report.csv", b"a,b\n1,2\n".to_vec(), &shared::ports::Encryption::Aes256).await.unwrap();
+    r.blobs
+        .put_object(&bucket, "out/report.csv", b"a,b\n1,2\n".to_vec(), &shared::ports::Encryption::Aes256)
+        .await
+        .unwrap();
     r.put_job(json!({"job_id": "act/next", "type": "cmd", "worker": "core", "enabled": true, "payload": "true"})).await;
     r.catalog.put_connection(&mail).await.unwrap();
     let realm = r.catalog.realm().await.unwrap();
@@ -96,24 +109,38 @@ async fn every_action_reaches_its_service() {
         {"action": "dispatch", "job_id": "act/next", "parameters": {"from": "{{ job.job_id }}"}},
         {"action": "log", "message": "all sent"}
     ]);
-    s.run_list(&request("act/first", "on_success", actions, json!({"exit_status": 0, "error": null})), &NoLedger).await.unwrap();
+    s.run_list(&request("act/first", "on_success", actions, json!({"exit_status": 0, "error": null})), &NoLedger)
+        .await
+        .unwrap();
 
     assert_eq!(received(r.queues.as_ref(), &topic_queue).await, vec!["act/first ok"]);
     assert_eq!(received(r.queues.as_ref(), &fifo_queue).await, vec!["in order"]);
     assert_eq!(received(r.queues.as_ref(), &target_queue).await, vec![json!({"day": "2025-03-03"}).to_string()]);
     let ses = moto_data().to_string();
-    assert!(ses.contains(&sender) && ses.contains("finished 2025-03-04T07:15:02+11:00"), "the email is recorded by SES");
-    assert!(ses.contains("filename=\\\"report.csv\\\"") && ses.contains("YSxiCjEsMgo="), "the raw MIME email carries the S3 attachment: {ses}");
+    assert!(
+        ses.contains(&sender) && ses.contains("finished 2025-03-04T07:15:02+11:00"),
+        "the email is recorded by SES"
+    );
+    assert!(
+        ses.contains("filename=\\\"report.csv\\\"") && ses.contains("YSxiCjEsMgo="),
+        "the raw MIME email carries the S3 attachment: {ses}"
+    );
     let event: Value = serde_json::from_str(&received(r.queues.as_ref(), &event_queue).await[0]).unwrap();
     assert_eq!(event["detail-type"], "Lava Job Action");
-    assert_eq!(event["detail"], json!({"realm": r.names.realm, "worker": "core", "job_id": "act/first", "run_id": "0a1b2c3d-0000-4000-8000-000000000001", "exit_status": 0}));
+    assert_eq!(
+        event["detail"],
+        json!({"realm": r.names.realm, "worker": "core", "job_id": "act/first", "run_id": "0a1b2c3d-0000-4000-8000-000000000001", "exit_status": 0})
+    );
     assert_eq!(s.state.get("act-last").await.unwrap().unwrap().1, json!({"at": "2025-03-03T20:15:02+00:00"}));
     let (secure, value) = s.state.get("act-secret").await.unwrap().unwrap();
     assert_eq!(value, json!("t0ken-act/first"), "decrypted by KMS");
     assert!(!secure.value.to_string().contains("t0ken"), "stored as KMS ciphertext");
     let dispatched = received(r.queues.as_ref(), &r.queue_url(&r.names.worker_queue("core")).await).await;
     let message: Value = serde_json::from_str(&dispatched[0]).unwrap();
-    assert_eq!((message["job_id"].as_str(), message["parameters"]["from"].as_str()), (Some("act/next"), Some("act/first")));
+    assert_eq!(
+        (message["job_id"].as_str(), message["parameters"]["from"].as_str()),
+        (Some("act/next"), Some("act/first"))
+    );
     assert_eq!(message["globals"]["lava"]["parent_job_id"], "act/first");
 }
 
@@ -130,9 +157,17 @@ async fn listener(status: u16, reply: &'static str) -> (String, tokio::task::Joi
             data.extend_from_slice(&buf[..n]);
             let text = String::from_utf8_lossy(&data).to_string();
             if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                let length: usize = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap())).unwrap_or(0);
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
                 if body.len() >= length {
-                    let response = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}", reply.len());
+                    let response = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                        reply.len()
+                    );
                     stream.write_all(response.as_bytes()).await.unwrap();
                     return body.to_string();
                 }
@@ -151,17 +186,25 @@ async fn slack_posts_to_the_connection_webhook() {
     let realm = r.catalog.realm().await.unwrap();
     let s = services(&r, realm);
     let (url, got) = listener(200, "ok").await;
-    let conn = shared::model::ConnectionEntry::from_value(&json!({"conn_id": "chat", "type": "slack", "enabled": true, "webhook_url": url, "style": "attachment"})).unwrap();
+    let conn = shared::model::ConnectionEntry::from_value(
+        &json!({"conn_id": "chat", "type": "slack", "enabled": true, "webhook_url": url, "style": "attachment"}),
+    )
+    .unwrap();
     r.catalog.put_connection(&conn).await.unwrap();
     let actions = json!([{"action": "slack", "slack_conn": "chat", "message": "{{ job.job_id }} failed: {{ result.error }}", "subject": "lava", "colour": "danger"}]);
-    s.run_list(&request("slk/j", "on_fail", actions.clone(), json!({"error": "boom", "error_data": null})), &NoLedger).await.unwrap();
+    s.run_list(&request("slk/j", "on_fail", actions.clone(), json!({"error": "boom", "error_data": null})), &NoLedger)
+        .await
+        .unwrap();
     let body: Value = serde_json::from_str(&got.await.unwrap()).unwrap();
     assert_eq!(body["attachments"][0]["text"], "slk/j failed: boom");
     assert_eq!(body["attachments"][0]["color"], "#danger");
     assert_eq!(body["attachments"][0]["title"], "lava");
 
     let (url, _got) = listener(500, "invalid_payload").await;
-    let conn = shared::model::ConnectionEntry::from_value(&json!({"conn_id": "chat", "type": "slack", "enabled": true, "webhook_url": url})).unwrap();
+    let conn = shared::model::ConnectionEntry::from_value(
+        &json!({"conn_id": "chat", "type": "slack", "enabled": true, "webhook_url": url}),
+    )
+    .unwrap();
     r.catalog.put_connection(&conn).await.unwrap();
     let err = s.run_list(&request("slk/j", "on_fail", actions, json!({"error": "boom"})), &NoLedger).await.unwrap_err();
     assert_eq!(err.message, "slack: Slack response 500 - invalid_payload");
@@ -190,9 +233,16 @@ async fn the_actions_lambda_runs_each_list_once_and_records_failures() {
     provision::subscribe_queue(&r.clients, &topic, &topic_queue_arn).await.unwrap();
     let function = shared::actions::function::ActionsFunction::load(r.names.clone(), vec![], &r.ports).await.unwrap();
 
-    let good = serde_json::to_string(&request("lam/ok", "on_success", json!([{"action": "sns", "topic": topic, "message": "sent once"}]), json!({"exit_status": 0}))).unwrap();
+    let good = serde_json::to_string(&request(
+        "lam/ok",
+        "on_success",
+        json!([{"action": "sns", "topic": topic, "message": "sent once"}]),
+        json!({"exit_status": 0}),
+    ))
+    .unwrap();
     let failing = serde_json::to_string(&request("lam/bad", "on_fail", json!([{"action": "sns", "topic": topic, "message": "before"}, {"action": "state", "state_id": "lava-x", "value": 1}]), json!({"error": "e"}))).unwrap();
-    let response = actions::handle(&function, sqs_event(&[("m1", &good, 1), ("m2", &failing, 1), ("m3", "not json", 1)])).await;
+    let response =
+        actions::handle(&function, sqs_event(&[("m1", &good, 1), ("m2", &failing, 1), ("m3", "not json", 1)])).await;
     assert!(response.batch_item_failures.is_empty(), "nothing to retry: {response:?}");
     // SQS delivers m1 again (say the function timed out after finishing it): nothing is re-sent.
     let response = actions::handle(&function, sqs_event(&[("m1", &good, 2)])).await;
@@ -203,7 +253,10 @@ async fn the_actions_lambda_runs_each_list_once_and_records_failures() {
 
     let item = r.events("lam/bad", "0a1b2c3d-0000-4000-8000-000000000001").await;
     assert_eq!(item["status"], "action_failed");
-    assert_eq!(item["log"][0]["info"], "on_fail action: state: Bad state_id: Values beginning with \"lava\" are reserved");
+    assert_eq!(
+        item["log"][0]["info"],
+        "on_fail action: state: Bad state_id: Values beginning with \"lava\" are reserved"
+    );
     let dlq = r.queue_url(&ResourceNames::dead_letter_queue(&r.names.actions_queue)).await;
     let dead = r.queues.receive(&dlq, 10, 1).await.unwrap();
     assert_eq!(dead.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), vec!["not json"]);
@@ -218,9 +271,20 @@ async fn a_large_render_context_travels_through_s3() {
     let realm = r.catalog.realm().await.unwrap();
     let temp = shared::model::S3Location::parse(&realm.s3_temp).unwrap();
     let actions_url = r.queue_url(&r.names.actions_queue).await;
-    let sink = shared::run::QueuedActions::new(r.ports.queues.clone(), actions_url.clone(), r.ports.blobs.clone(), temp, shared::ports::Encryption::Aes256);
+    let sink = shared::run::QueuedActions::new(
+        r.ports.queues.clone(),
+        actions_url.clone(),
+        r.ports.blobs.clone(),
+        temp,
+        shared::ports::Encryption::Aes256,
+    );
     let big = "x".repeat(300_000);
-    let mut req = request("big/j", "on_success", json!([{"action": "sns", "topic": topic, "message": "{{ state.big | length }}"}]), json!({"exit_status": 0}));
+    let mut req = request(
+        "big/j",
+        "on_success",
+        json!([{"action": "sns", "topic": topic, "message": "{{ state.big | length }}"}]),
+        json!({"exit_status": 0}),
+    );
     req.context.insert("state".into(), json!({ "big": big }));
     use shared::run::ActionSink;
     sink.run_actions(req).await.unwrap();
@@ -236,7 +300,13 @@ async fn a_large_render_context_travels_through_s3() {
 /// A realm in the seed's region and one of its accounts: moto takes a 12-digit access key id as
 /// the account.
 async fn seed_realm(account: &str) -> (Clients, Ports, ResourceNames) {
-    let options = AwsOptions { endpoint_url: Some(emulator().endpoint_url.clone()), region: Some("ap-southeast-2".into()), emulator: true, account: Some(account.into()), ..Default::default() };
+    let options = AwsOptions {
+        endpoint_url: Some(emulator().endpoint_url.clone()),
+        region: Some("ap-southeast-2".into()),
+        emulator: true,
+        account: Some(account.into()),
+        ..Default::default()
+    };
     let clients = Clients::load(&options).await;
     let names = ResourceNames::for_realm(&unique("seed"));
     provision::realm(&clients, &names, &names.local_bucket(), &["core".to_string()]).await.unwrap();
@@ -258,12 +328,26 @@ async fn the_seed_action_specs_run_verbatim() {
     provision::subscribe_queue(&main, &mytopic, &arn).await.unwrap();
     let myqueue = provision::create_queue(&main, "myqueue", &[]).await.unwrap();
     let (events_queue, arn) = capture(&main).await;
-    provision::route_events_to_queue(&main, &unique("lava-r-"), &json!({"source": [format!("lava.{}", main_names.realm)]}).to_string(), &arn).await.unwrap();
+    provision::route_events_to_queue(
+        &main,
+        &unique("lava-r-"),
+        &json!({"source": [format!("lava.{}", main_names.realm)]}).to_string(),
+        &arn,
+    )
+    .await
+    .unwrap();
     let catalog = shared::catalog::Catalog::new(proto_ports.tables.clone(), proto_names.clone());
     catalog.put_job(&shared::model::JobSpec::from_value(&json!({"job_id": "downstream_job", "type": "cmd", "worker": "core", "enabled": true, "payload": "true"})).unwrap()).await.unwrap();
-    let realm_of = |names: &ResourceNames| shared::model::RealmEntry::from_value(&json!({"realm": names.realm, "s3_payloads": "s3://b/p", "s3_temp": "s3://b/t"})).unwrap();
-    let proto_services = shared::actions::services(realm_of(&proto_names), proto_names.clone(), Config::default(), &proto_ports);
-    let main_services = shared::actions::services(realm_of(&main_names), main_names.clone(), Config::default(), &main_ports);
+    let realm_of = |names: &ResourceNames| {
+        shared::model::RealmEntry::from_value(
+            &json!({"realm": names.realm, "s3_payloads": "s3://b/p", "s3_temp": "s3://b/t"}),
+        )
+        .unwrap()
+    };
+    let proto_services =
+        shared::actions::services(realm_of(&proto_names), proto_names.clone(), Config::default(), &proto_ports);
+    let main_services =
+        shared::actions::services(realm_of(&main_names), main_names.clone(), Config::default(), &main_ports);
     let success = json!({"exit_status": 0, "error": null});
     let failure = json!({"error": "Failed with exit status 2", "error_data": {"exit_status": 2}});
 
@@ -271,21 +355,33 @@ async fn the_seed_action_specs_run_verbatim() {
         let services = if index == 0 { &proto_services } else { &main_services };
         for (key, actions) in lists.as_object().unwrap() {
             let result = if key == "on_success" { success.clone() } else { failure.clone() };
-            services.run_list(&request("seed/job", key, actions.clone(), result), &NoLedger).await.unwrap_or_else(|e| panic!("seed list {index} {key}: {e}"));
+            services
+                .run_list(&request("seed/job", key, actions.clone(), result), &NoLedger)
+                .await
+                .unwrap_or_else(|e| panic!("seed list {index} {key}: {e}"));
         }
     }
 
-    assert_eq!(received(proto_ports.queues.as_ref(), &notices_queue).await, vec!["seed/job@dev (0a1b2c3d-0000-4000-8000-000000000001) failed: Failed with exit status 2"]);
+    assert_eq!(
+        received(proto_ports.queues.as_ref(), &notices_queue).await,
+        vec!["seed/job@dev (0a1b2c3d-0000-4000-8000-000000000001) failed: Failed with exit status 2"]
+    );
     let worker_queue = proto_ports.queues.queue_url(&proto_names.worker_queue("core")).await.unwrap();
-    let dispatched: Value = serde_json::from_str(&received(proto_ports.queues.as_ref(), &worker_queue).await[0]).unwrap();
+    let dispatched: Value =
+        serde_json::from_str(&received(proto_ports.queues.as_ref(), &worker_queue).await[0]).unwrap();
     assert_eq!(dispatched["job_id"], "downstream_job");
     assert_eq!(dispatched["globals"]["a_global"], "g1", "globals are passed on");
-    let mut events: Vec<Value> = received(main_ports.queues.as_ref(), &events_queue).await.iter().map(|b| serde_json::from_str(b).unwrap()).collect();
+    let mut events: Vec<Value> = received(main_ports.queues.as_ref(), &events_queue)
+        .await
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
     events.sort_by_key(|e| e["detail"].get("status").is_some());
     assert_eq!(events[0]["detail"]["exit_status"], 0);
     assert_eq!(events[1]["detail"]["result"], "{\"error\": null, \"exit_status\": 0}");
     let expected = json!({"key1": "Hello world", "key2": {"key2a": "g1", "key2b": 42}});
-    let published: Value = serde_json::from_str(&received(main_ports.queues.as_ref(), &mytopic_queue).await[0]).unwrap();
+    let published: Value =
+        serde_json::from_str(&received(main_ports.queues.as_ref(), &mytopic_queue).await[0]).unwrap();
     assert_eq!(published, expected);
     let queued: Value = serde_json::from_str(&received(main_ports.queues.as_ref(), &myqueue).await[0]).unwrap();
     assert_eq!(queued, expected);

@@ -21,8 +21,7 @@ async fn realm_tables(names: &ResourceNames) -> DynamoTables {
 async fn every_spec_job_round_trips_through_dynamodb() {
     let names = ResourceNames::for_realm(&unique("rt"));
     let catalog = Catalog::new(Arc::new(realm_tables(&names).await), names);
-    let fixtures: Vec<Value> =
-        serde_json::from_str(include_str!("../fixtures/specs/jobs.json")).unwrap();
+    let fixtures: Vec<Value> = serde_json::from_str(include_str!("../fixtures/specs/jobs.json")).unwrap();
     for value in &fixtures {
         catalog.put_job(&JobSpec::from_value(value).unwrap()).await.unwrap();
     }
@@ -42,8 +41,12 @@ async fn conditional_put_and_delete() {
     let tables = realm_tables(&names).await;
     let item = |v: Value| v.as_object().unwrap().clone();
     let key = item(json!({"state_id": "s1"}));
-    assert!(tables.put_new_item(&names.state_table, "state_id", item(json!({"state_id": "s1", "n": 1}))).await.unwrap());
-    assert!(!tables.put_new_item(&names.state_table, "state_id", item(json!({"state_id": "s1", "n": 2}))).await.unwrap());
+    assert!(
+        tables.put_new_item(&names.state_table, "state_id", item(json!({"state_id": "s1", "n": 1}))).await.unwrap()
+    );
+    assert!(
+        !tables.put_new_item(&names.state_table, "state_id", item(json!({"state_id": "s1", "n": 2}))).await.unwrap()
+    );
     assert_eq!(tables.get_item(&names.state_table, &key, true).await.unwrap().unwrap()["n"], 1);
     tables.delete_item(&names.state_table, &key).await.unwrap();
     assert_eq!(tables.get_item(&names.state_table, &key, true).await.unwrap(), None);
@@ -116,10 +119,17 @@ async fn queue_send_receive_release_delete() {
     let url = queues.queue_url(&name).await.unwrap();
     assert!(matches!(queues.queue_url(&unique("nope-")).await, Err(shared::Error::NotFound { what: "queue", .. })));
 
-    queues.send(&url, &OutgoingMessage { body: "later".into(), delay_seconds: 60, ..Default::default() }).await.unwrap();
+    queues
+        .send(&url, &OutgoingMessage { body: "later".into(), delay_seconds: 60, ..Default::default() })
+        .await
+        .unwrap();
     queues.send(&url, &OutgoingMessage { body: "now".into(), ..Default::default() }).await.unwrap();
     let first = queues.receive(&url, 10, 1).await.unwrap();
-    assert_eq!(first.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["now"], "the delayed message is not visible yet");
+    assert_eq!(
+        first.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["now"],
+        "the delayed message is not visible yet"
+    );
     assert_eq!(first[0].receive_count, 1);
     assert!(queues.receive(&url, 10, 0).await.unwrap().is_empty(), "a received message is invisible");
 
@@ -137,8 +147,14 @@ async fn blobs_put_get_list() {
     let bucket = unique("lava-b-");
     provision::create_bucket(&clients, &bucket).await.unwrap();
     let blobs = S3Blobs::new(clients.s3.clone());
-    blobs.put_object(&bucket, "payloads/demo/a.sh", b"#!/bin/sh\necho a\n".to_vec(), &Encryption::Aes256).await.unwrap();
-    blobs.put_object(&bucket, "payloads/demo/b.sh", b"b".to_vec(), &Encryption::Kms("alias/lava-dev-user".into())).await.unwrap();
+    blobs
+        .put_object(&bucket, "payloads/demo/a.sh", b"#!/bin/sh\necho a\n".to_vec(), &Encryption::Aes256)
+        .await
+        .unwrap();
+    blobs
+        .put_object(&bucket, "payloads/demo/b.sh", b"b".to_vec(), &Encryption::Kms("alias/lava-dev-user".into()))
+        .await
+        .unwrap();
     blobs.put_object(&bucket, "payloads/demo/sub/c.sh", b"c".to_vec(), &Encryption::Aes256).await.unwrap();
     assert_eq!(blobs.get_object(&bucket, "payloads/demo/a.sh").await.unwrap(), b"#!/bin/sh\necho a\n");
     let listing = blobs.list_objects(&bucket, "payloads/demo/", Some("/")).await.unwrap();
@@ -156,7 +172,9 @@ async fn sns_publish_reaches_a_subscribed_queue() {
     let clients = clients().await;
     let topic = provision::create_topic(&clients, &unique("lava-t-")).await.unwrap();
     let queue_url = provision::create_queue(&clients, &unique("lava-s-"), &[]).await.unwrap();
-    provision::subscribe_queue(&clients, &topic, &provision::queue_arn(&clients, &queue_url).await.unwrap()).await.unwrap();
+    provision::subscribe_queue(&clients, &topic, &provision::queue_arn(&clients, &queue_url).await.unwrap())
+        .await
+        .unwrap();
     SnsTopics::new(clients.sns.clone()).publish(&topic, Some("subject"), "job x failed").await.unwrap();
     let got = SqsQueues::new(clients.sqs.clone()).receive(&queue_url, 1, 2).await.unwrap();
     assert_eq!(got[0].body, "job x failed");
@@ -193,9 +211,14 @@ async fn eventbridge_events_reach_a_rule_target() {
     let source = format!("lava.{}", unique("ev"));
     let queue_url = provision::create_queue(&clients, &unique("lava-e-"), &[]).await.unwrap();
     let pattern = json!({"source": [source]}).to_string();
-    provision::route_events_to_queue(&clients, &unique("lava-r-"), &pattern, &provision::queue_arn(&clients, &queue_url).await.unwrap())
-        .await
-        .unwrap();
+    provision::route_events_to_queue(
+        &clients,
+        &unique("lava-r-"),
+        &pattern,
+        &provision::queue_arn(&clients, &queue_url).await.unwrap(),
+    )
+    .await
+    .unwrap();
     let event = BusEvent {
         bus: None,
         source: source.clone(),
@@ -215,7 +238,8 @@ async fn eventbridge_events_reach_a_rule_target() {
 async fn ecs_runs_and_describes_a_task() {
     let clients = clients().await;
     let cluster = unique("lava-c-");
-    let definition = provision::register_task(&clients, &cluster, &unique("lava-f-"), "job", "busybox:latest").await.unwrap();
+    let definition =
+        provision::register_task(&clients, &cluster, &unique("lava-f-"), "job", "busybox:latest").await.unwrap();
     let tasks = EcsTasks::new(clients.ecs.clone(), clients.logs.clone());
     let request = TaskRequest {
         cluster: cluster.clone(),
@@ -233,9 +257,15 @@ async fn ecs_runs_and_describes_a_task() {
     const LIFECYCLE: &[&str] =
         &["PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"];
     assert!(LIFECYCLE.contains(&status.last_status.as_str()), "{status:?}");
-    assert!(matches!(tasks.task_status(&cluster, "arn:aws:ecs:us-east-1:123456789012:task/none").await, Err(shared::Error::NotFound { .. })));
+    assert!(matches!(
+        tasks.task_status(&cluster, "arn:aws:ecs:us-east-1:123456789012:task/none").await,
+        Err(shared::Error::NotFound { .. })
+    ));
     let group = format!("/lava/{cluster}/docker");
     provision::put_log_lines(&clients, &group, "lava/job/abc", &["one", "two"]).await.unwrap();
     assert_eq!(tasks.task_logs(&group, "lava/job/abc").await.unwrap(), ["one", "two"]);
-    assert!(tasks.task_logs(&group, "lava/job/none").await.unwrap().is_empty(), "a missing stream is no log, not an error");
+    assert!(
+        tasks.task_logs(&group, "lava/job/none").await.unwrap().is_empty(),
+        "a missing stream is no log, not an error"
+    );
 }

@@ -25,7 +25,10 @@ async fn logs(r: &TestRealm, uri: &Value) -> String {
 }
 
 fn containers_of(run_id: &str) -> String {
-    let out = std::process::Command::new("docker").args(["ps", "-a", "-q", "--filter", &format!("label=lava.run_id={run_id}")]).output().unwrap();
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-a", "-q", "--filter", &format!("label=lava.run_id={run_id}")])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -54,7 +57,11 @@ async fn a_container_runs_with_lava_s_environment_connections_and_run_directory(
     let uid = nix::unistd::geteuid();
     assert!(lines[2].starts_with(&format!("uid={uid} cwd=/")) && lines[2].ends_with("tmpdir=none"), "{}", lines[2]);
     let cwd = lines[2].split(" cwd=").nth(1).unwrap().split(' ').next().unwrap();
-    assert!(lines[2].contains(&format!("tmp={cwd} ")), "the run directory is the working directory and LAVA_TMP: {}", lines[2]);
+    assert!(
+        lines[2].contains(&format!("tmp={cwd} ")),
+        "the run directory is the working directory and LAVA_TMP: {}",
+        lines[2]
+    );
     assert_eq!(lines[3], "colour=blue id=gen");
     assert_eq!(lines[4], "mem=67108864", "the memory limit applies");
     assert_eq!(lines[5], "cpu=50000", "half a CPU: 50 ms of every 100 ms");
@@ -76,7 +83,10 @@ async fn non_zero_exits_and_timeouts_fail_the_job_and_remove_the_container() {
     let started = std::time::Instant::now();
     let (run_id, statuses, failed) = run(&r, "dk/slow").await;
     assert_eq!(statuses, ["starting", "running", "failed"]);
-    assert_eq!((failed["error"].as_str(), failed["error_data"]["exit_status"].as_i64()), (Some("Timed out after 1.0 seconds"), Some(28)));
+    assert_eq!(
+        (failed["error"].as_str(), failed["error_data"]["exit_status"].as_i64()),
+        (Some("Timed out after 1.0 seconds"), Some(28))
+    );
     assert!(started.elapsed() < Duration::from_secs(20), "killed at the limit");
     assert!(containers_of(&run_id).is_empty());
 }
@@ -86,7 +96,8 @@ async fn the_pull_policy_decides_whether_an_image_is_pulled() {
     require_docker();
     let r = TestRealm::up("dkp").await;
     let never = json!({"conn_id": "local-never", "type": "docker", "enabled": true, "pull": "never"});
-    let ecr = json!({"conn_id": "ecr", "type": "docker", "enabled": true, "registry": "ecr:123456789012", "pull": "always"});
+    let ecr =
+        json!({"conn_id": "ecr", "type": "docker", "enabled": true, "registry": "ecr:123456789012", "pull": "always"});
     for c in [never, ecr] {
         r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&c).unwrap()).await.unwrap();
     }
@@ -101,7 +112,10 @@ async fn the_pull_policy_decides_whether_an_image_is_pulled() {
     let (_, statuses, failed) = run(&r, "dk/ecr").await;
     assert_eq!(statuses, ["starting", "running", "failed"]);
     let error = failed["error"].as_str().unwrap();
-    assert!(error.starts_with("Cannot pull docker image lava-test/busybox: ") && error.contains("123456789012.dkr.ecr."), "{error}");
+    assert!(
+        error.starts_with("Cannot pull docker image lava-test/busybox: ") && error.contains("123456789012.dkr.ecr."),
+        "{error}"
+    );
     // A private registry with a user and an SSM password: the image is named on that registry.
     let parameter = format!("/lava/{}/registry", r.names.realm);
     shared::aws::provision::put_parameter(&r.clients, &parameter, "registry-pw", true).await.unwrap();
@@ -111,7 +125,10 @@ async fn the_pull_policy_decides_whether_an_image_is_pulled() {
     let (_, statuses, failed) = run(&r, "dk/private").await;
     assert_eq!(statuses, ["starting", "running", "failed"]);
     let error = failed["error"].as_str().unwrap();
-    assert!(error.starts_with("Cannot pull docker image lava-test/busybox: ") && error.contains("127.0.0.1:5999"), "{error}");
+    assert!(
+        error.starts_with("Cannot pull docker image lava-test/busybox: ") && error.contains("127.0.0.1:5999"),
+        "{error}"
+    );
     assert!(!error.contains("registry-pw"));
     // The default without a registry is if-not-present: the local image runs.
     r.put_job(job("dk/local", json!({"command": "true"}))).await;
@@ -123,7 +140,11 @@ async fn on_ecs_a_docker_job_registers_a_task_definition_and_runs_a_task_in_moto
     let r = TestRealm::up("dkecs").await;
     let cluster = tests::unique("lava-jobs-");
     r.clients.ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
-    r.put_job(job("dk/ecs", json!({"command": "sh -c", "args": ["echo {{ vars.word }}"], "vars": {"word": "on-ecs"}, "timeout": "1s"}))).await;
+    r.put_job(job(
+        "dk/ecs",
+        json!({"command": "sh -c", "args": ["echo {{ vars.word }}"], "vars": {"word": "on-ecs"}, "timeout": "1s"}),
+    ))
+    .await;
     let run_id = r.dispatch("dk/ecs").await;
     let env = [
         ("LAVA_DOCKER_RUNNER", "ecs"),
@@ -132,7 +153,8 @@ async fn on_ecs_a_docker_job_registers_a_task_definition_and_runs_a_task_in_moto
         ("LAVA_DOCKER_ECS_SECURITY_GROUPS", "sg-0123456789abcdef0"),
         ("LAVA_DOCKER_ECS_POLL", "0.2"),
     ];
-    let options = tests::worker_options(&r.names.realm, 1, env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+    let options =
+        tests::worker_options(&r.names.realm, 1, env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
     let worker = shared::worker::build(options, r.ports.clone()).await.unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     worker.run(rx).await.unwrap();
@@ -148,11 +170,26 @@ async fn on_ecs_a_docker_job_registers_a_task_definition_and_runs_a_task_in_moto
     assert_eq!(task.launch_type().map(|l| l.as_str()), Some("FARGATE"));
     let overrides = &task.overrides().unwrap().container_overrides()[0];
     assert_eq!(overrides.command(), ["sh", "-c", "echo on-ecs"]);
-    assert!(overrides.environment().iter().any(|kv| kv.name() == Some("LAVA_RUN_ID") && kv.value() == Some(run_id.as_str())));
-    let definition = r.clients.ecs.describe_task_definition().task_definition(task.task_definition_arn().unwrap()).send().await.unwrap();
+    assert!(
+        overrides
+            .environment()
+            .iter()
+            .any(|kv| kv.name() == Some("LAVA_RUN_ID") && kv.value() == Some(run_id.as_str()))
+    );
+    let definition = r
+        .clients
+        .ecs
+        .describe_task_definition()
+        .task_definition(task.task_definition_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
     let container = &definition.task_definition().unwrap().container_definitions()[0];
     assert_eq!((container.name(), container.image()), (Some("job"), Some(TEST_IMAGE)));
     let logging = container.log_configuration().unwrap();
     assert_eq!(logging.log_driver().as_str(), "awslogs");
-    assert_eq!(logging.options().unwrap().get("awslogs-group").map(String::as_str), Some(format!("/lava/{}/docker", r.names.realm).as_str()));
+    assert_eq!(
+        logging.options().unwrap().get("awslogs-group").map(String::as_str),
+        Some(format!("/lava/{}/docker", r.names.realm).as_str())
+    );
 }

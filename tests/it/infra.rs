@@ -40,7 +40,13 @@ fn create_stack(name: &str, template: &Value, parameters: &[(&str, &str)]) {
     assert!(out.contains("StackId"), "{out}");
     let mut status = String::new();
     for _ in 0..50 {
-        let described: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args(["cloudformation", "describe-stacks", "--stack-name", name]))).unwrap();
+        let described: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args([
+            "cloudformation",
+            "describe-stacks",
+            "--stack-name",
+            name,
+        ])))
+        .unwrap();
         status = described["Stacks"][0]["StackStatus"].as_str().unwrap_or_default().to_string();
         if status.ends_with("_COMPLETE") || status.ends_with("_FAILED") {
             break;
@@ -68,14 +74,24 @@ fn the_templates_pass_cfn_lint_and_sam_validate() {
     let root = workspace_root();
     for template in ["infra/template.yaml", "infra/worker.yaml"] {
         let lint = Command::new(venv_tool("cfn-lint")).arg(root.join(template)).output().unwrap();
-        assert!(lint.status.success(), "cfn-lint {template}:\n{}{}", String::from_utf8_lossy(&lint.stdout), String::from_utf8_lossy(&lint.stderr));
+        assert!(
+            lint.status.success(),
+            "cfn-lint {template}:\n{}{}",
+            String::from_utf8_lossy(&lint.stdout),
+            String::from_utf8_lossy(&lint.stderr)
+        );
         let validate = Command::new(venv_tool("sam"))
             .args(["validate", "--lint", "--region", "us-east-1", "-t"])
             .arg(root.join(template))
             .env("SAM_CLI_TELEMETRY", "0")
             .output()
             .unwrap();
-        assert!(validate.status.success(), "sam validate {template}:\n{}{}", String::from_utf8_lossy(&validate.stdout), String::from_utf8_lossy(&validate.stderr));
+        assert!(
+            validate.status.success(),
+            "sam validate {template}:\n{}{}",
+            String::from_utf8_lossy(&validate.stdout),
+            String::from_utf8_lossy(&validate.stderr)
+        );
     }
 }
 
@@ -84,31 +100,81 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
     let realm = unique("cf");
     let bucket = format!("lava-{realm}-stack");
     let names = shared::names::ResourceNames::for_realm(&realm);
-    let realm_types = ["AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::KMS::Key", "AWS::KMS::Alias"];
+    let realm_types = [
+        "AWS::DynamoDB::Table",
+        "AWS::S3::Bucket",
+        "AWS::SQS::Queue",
+        "AWS::SNS::Topic",
+        "AWS::KMS::Key",
+        "AWS::KMS::Alias",
+    ];
     let template = deployable(&workspace_root().join("infra/template.yaml"), &realm_types);
-    create_stack(&format!("lava-{}", realm.replace('_', "-")), &template, &[("Realm", &realm), ("BucketName", &bucket), ("CreateRealmsTable", "No")]);
+    create_stack(
+        &format!("lava-{}", realm.replace('_', "-")),
+        &template,
+        &[("Realm", &realm), ("BucketName", &bucket), ("CreateRealmsTable", "No")],
+    );
     let mut worker = deployable(&workspace_root().join("infra/worker.yaml"), &["AWS::SQS::Queue"]);
     // Only the parameters the queues use are declared in the trimmed template.
-    worker["Parameters"].as_object_mut().unwrap().retain(|k, _| ["Realm", "Worker", "VisibilityTimeout", "MessageRetentionPeriod"].contains(&k.as_str()));
+    worker["Parameters"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| ["Realm", "Worker", "VisibilityTimeout", "MessageRetentionPeriod"].contains(&k.as_str()));
     worker.as_object_mut().unwrap().remove("Conditions");
     create_stack(&format!("lava-{}-core", realm.replace('_', "-")), &worker, &[("Realm", &realm), ("Worker", "core")]);
 
     // Tables: the names, keys, indexes and TTL attributes the code expects.
     for table in names.tables().into_iter().filter(|t| t.name != "lava.realms") {
-        let described: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args(["dynamodb", "describe-table", "--table-name", &table.name]))).unwrap();
-        let keys: Vec<(String, String)> = described["Table"]["KeySchema"].as_array().unwrap().iter().map(|k| (k["AttributeName"].as_str().unwrap().to_string(), k["KeyType"].as_str().unwrap().to_string())).collect();
+        let described: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args([
+            "dynamodb",
+            "describe-table",
+            "--table-name",
+            &table.name,
+        ])))
+        .unwrap();
+        let keys: Vec<(String, String)> = described["Table"]["KeySchema"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| (k["AttributeName"].as_str().unwrap().to_string(), k["KeyType"].as_str().unwrap().to_string()))
+            .collect();
         let mut want = vec![(table.hash_key.to_string(), "HASH".to_string())];
         if let Some(range) = table.range_key {
             want.push((range.to_string(), "RANGE".to_string()));
         }
         assert_eq!(keys, want, "{}", table.name);
-        let index_names = |key: &str| -> Vec<String> { described["Table"][key].as_array().map(|a| a.iter().map(|i| i["IndexName"].as_str().unwrap().to_string()).collect()).unwrap_or_default() };
-        assert_eq!(index_names("GlobalSecondaryIndexes"), table.global_indexes.iter().map(|i| i.name.to_string()).collect::<Vec<_>>(), "{}", table.name);
-        assert_eq!(index_names("LocalSecondaryIndexes"), table.local_indexes.iter().map(|i| i.name.to_string()).collect::<Vec<_>>(), "{}", table.name);
+        let index_names = |key: &str| -> Vec<String> {
+            described["Table"][key]
+                .as_array()
+                .map(|a| a.iter().map(|i| i["IndexName"].as_str().unwrap().to_string()).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            index_names("GlobalSecondaryIndexes"),
+            table.global_indexes.iter().map(|i| i.name.to_string()).collect::<Vec<_>>(),
+            "{}",
+            table.name
+        );
+        assert_eq!(
+            index_names("LocalSecondaryIndexes"),
+            table.local_indexes.iter().map(|i| i.name.to_string()).collect::<Vec<_>>(),
+            "{}",
+            table.name
+        );
         // moto's CloudFormation does not apply TTL settings: read them from the template.
         let suffix = table.name.rsplit('.').next().unwrap();
-        let declared = template["Resources"].as_object().unwrap().values().find(|r| r["Properties"]["TableName"]["Fn::Sub"] == format!("lava.${{Realm}}.{suffix}")).unwrap();
-        assert_eq!(declared["Properties"]["TimeToLiveSpecification"]["AttributeName"].as_str(), table.ttl_attribute, "{}", table.name);
+        let declared = template["Resources"]
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|r| r["Properties"]["TableName"]["Fn::Sub"] == format!("lava.${{Realm}}.{suffix}"))
+            .unwrap();
+        assert_eq!(
+            declared["Properties"]["TimeToLiveSpecification"]["AttributeName"].as_str(),
+            table.ttl_attribute,
+            "{}",
+            table.name
+        );
     }
 
     // Use them: the realm entry in the stack's bucket, a job, a request through the real dispatch
@@ -123,11 +189,18 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
     catalog.put_realm(&shared::model::RealmEntry::from_value(&entry).unwrap()).await.unwrap();
     catalog.put_job(&shared::model::JobSpec::from_value(&json!({"job_id": "cf/hello", "type": "cmd", "worker": "core", "enabled": true, "payload": "echo from the stacks"})).unwrap()).await.unwrap();
     let dispatch_url = ports.queues.queue_url(&names.dispatch_queue).await.unwrap();
-    ports.queues.send(&dispatch_url, &OutgoingMessage { body: json!({"job_id": "cf/hello"}).to_string(), ..Default::default() }).await.unwrap();
+    ports
+        .queues
+        .send(&dispatch_url, &OutgoingMessage { body: json!({"job_id": "cf/hello"}).to_string(), ..Default::default() })
+        .await
+        .unwrap();
     let received = ports.queues.receive(&dispatch_url, 1, 1).await.unwrap();
     assert_eq!(received.len(), 1, "the template's dispatch queue holds the request");
     let function = shared::dispatch::function::DispatchFunction::load(names.clone(), vec![], &ports).await.unwrap();
-    let incoming: Vec<shared::ports::Incoming> = received.iter().map(|m| shared::ports::Incoming { message_id: m.message_id.clone(), body: m.body.clone(), receive_count: 1 }).collect();
+    let incoming: Vec<shared::ports::Incoming> = received
+        .iter()
+        .map(|m| shared::ports::Incoming { message_id: m.message_id.clone(), body: m.body.clone(), receive_count: 1 })
+        .collect();
     assert!(function.handle(incoming).await.is_empty());
     let options = tests::worker_options(&realm, 1, vec![]);
     let worker = shared::worker::build(options, ports.clone()).await.unwrap();
@@ -138,6 +211,7 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
     let item = &items["Items"][0];
     assert_eq!(item["job_id"]["S"], "cf/hello");
     assert_eq!(item["status"]["S"], "complete", "{item}");
-    let stdout = cli(Command::new(venv_tool("aws")).args(["s3", "ls", "--recursive", &format!("s3://{bucket}/tmp/cf/hello/")]));
+    let stdout =
+        cli(Command::new(venv_tool("aws")).args(["s3", "ls", "--recursive", &format!("s3://{bucket}/tmp/cf/hello/")]));
     assert!(stdout.contains("/stdout"), "the output landed in the stack's bucket: {stdout}");
 }

@@ -17,9 +17,14 @@ fn lava(args: &[&str]) -> cli::Cli {
 #[tokio::test]
 async fn bringing_a_realm_up_creates_its_resources_and_loads_the_samples() {
     let realm = unique("lr");
-    let listing = cli::bring_up(&emulator().endpoint_url, &realm, Some("us-east-1".into()), &workspace_root().join("samples/jobs"))
-        .await
-        .unwrap();
+    let listing = cli::bring_up(
+        &emulator().endpoint_url,
+        &realm,
+        Some("us-east-1".into()),
+        &workspace_root().join("samples/jobs"),
+    )
+    .await
+    .unwrap();
     assert!(listing.contains("demo/hello") && listing.contains("demo/log"), "{listing}");
 
     let clients = clients().await;
@@ -32,19 +37,29 @@ async fn bringing_a_realm_up_creates_its_resources_and_loads_the_samples() {
     let queues = SqsQueues::new(clients.sqs.clone());
     for queue in [names.worker_queue("core"), names.dispatch_queue.clone(), names.actions_queue.clone()] {
         queues.queue_url(&queue).await.unwrap_or_else(|e| panic!("{queue}: {e}"));
-        queues.queue_url(&ResourceNames::dead_letter_queue(&queue)).await.unwrap_or_else(|e| panic!("{queue} DLQ: {e}"));
+        queues
+            .queue_url(&ResourceNames::dead_letter_queue(&queue))
+            .await
+            .unwrap_or_else(|e| panic!("{queue} DLQ: {e}"));
     }
 
-    let again = cli::bring_up(&emulator().endpoint_url, &realm, Some("us-east-1".into()), &workspace_root().join("samples/jobs"))
-        .await
-        .unwrap();
+    let again = cli::bring_up(
+        &emulator().endpoint_url,
+        &realm,
+        Some("us-east-1".into()),
+        &workspace_root().join("samples/jobs"),
+    )
+    .await
+    .unwrap();
     assert_eq!(again, listing, "bringing a realm up twice changes nothing");
 }
 
 #[tokio::test]
 async fn cli_puts_gets_and_refuses_invalid_specs() {
     let realm = unique("cl");
-    cli::bring_up(&emulator().endpoint_url, &realm, Some("us-east-1".into()), &workspace_root().join("samples/jobs")).await.unwrap();
+    cli::bring_up(&emulator().endpoint_url, &realm, Some("us-east-1".into()), &workspace_root().join("samples/jobs"))
+        .await
+        .unwrap();
     let fixtures = workspace_root().join("tests/fixtures/specs");
     let jobs = fixtures.join("jobs.json");
 
@@ -57,7 +72,9 @@ async fn cli_puts_gets_and_refuses_invalid_specs() {
     let bad_dir = tempdir();
     let bad = bad_dir.join("bad.yaml");
     std::fs::write(&bad, "job_id: finance/x\ntype: cmd\nworker: core\npayload: echo\niteration_delay: 7m\n").unwrap();
-    let err = cli::run(lava(&["--realm", &realm, "job", "put", jobs.to_str().unwrap(), bad.to_str().unwrap()])).await.unwrap_err();
+    let err = cli::run(lava(&["--realm", &realm, "job", "put", jobs.to_str().unwrap(), bad.to_str().unwrap()]))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("error: jobs[finance/x].iteration_delay: 7m is over the 5m maximum"), "{err}");
     let missing = cli::run(lava(&["--realm", &realm, "job", "get", "finance/x"])).await.unwrap_err();
     assert_eq!(missing.to_string(), "job finance/x: not found", "nothing from a refused batch is written");
@@ -79,7 +96,9 @@ fn tempdir() -> std::path::PathBuf {
 #[tokio::test]
 async fn the_state_commands_put_get_and_list_items() {
     let realm = unique("st");
-    cli::bring_up(&emulator().endpoint_url, &realm, Some("us-east-1".into()), &workspace_root().join("samples/jobs")).await.unwrap();
+    cli::bring_up(&emulator().endpoint_url, &realm, Some("us-east-1".into()), &workspace_root().join("samples/jobs"))
+        .await
+        .unwrap();
     let run = |args: &[&str]| {
         let mut all = vec!["--realm", realm.as_str(), "state"];
         all.extend_from_slice(args);
@@ -89,8 +108,15 @@ async fn the_state_commands_put_get_and_list_items() {
     run(&["put", "api-token", "-v", "s3cr3t", "--type", "secure", "--ttl", "1h"]).await.unwrap();
     run(&["put", "counts", "-p", "n=1", "--type", "raw"]).await.unwrap();
     assert_eq!(run(&["get", "load-stats"]).await.unwrap(), "{'rows': '42', 'table': 'sales'}");
-    assert_eq!(run(&["get", "load-stats", "{{ s.rows }} rows in {{ state.table }}"]).await.unwrap(), "42 rows in sales");
-    assert_eq!(run(&["get", "api-token"]).await.unwrap(), "s3cr3t", "the secure item is decrypted with the realm's KMS key");
+    assert_eq!(
+        run(&["get", "load-stats", "{{ s.rows }} rows in {{ state.table }}"]).await.unwrap(),
+        "42 rows in sales"
+    );
+    assert_eq!(
+        run(&["get", "api-token"]).await.unwrap(),
+        "s3cr3t",
+        "the secure item is decrypted with the realm's KMS key"
+    );
     assert_eq!(run(&["get", "counts", "{{ state.n }}"]).await.unwrap(), "1");
     let listing = run(&["list"]).await.unwrap();
     assert!(listing.contains("api-token") && listing.contains("secure") && listing.contains("ops"), "{listing}");
@@ -104,6 +130,10 @@ async fn the_state_commands_put_get_and_list_items() {
     let tables = DynamoTables::new(clients.dynamodb.clone());
     use shared::ports::TableStore;
     let key = serde_json::json!({"state_id": "api-token"});
-    let item = tables.get_item(&ResourceNames::for_realm(&realm).state_table, key.as_object().unwrap(), true).await.unwrap().unwrap();
+    let item = tables
+        .get_item(&ResourceNames::for_realm(&realm).state_table, key.as_object().unwrap(), true)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(item["value"]["$binary"].is_string() && !item["value"].to_string().contains("s3cr3t"));
 }

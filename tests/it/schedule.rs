@@ -61,19 +61,27 @@ fn tick(at: &str) -> String {
 async fn requests_in_every_form_reach_the_worker_queue() {
     let r = TestRealm::up("dsp").await;
     let function = DispatchFunction::load(r.names.clone(), vec![], &r.ports).await.unwrap();
-    let failures = deliver(&r, &function, &[
-        r#"{"job_id": "demo/hello", "parameters": {"vars": {"mode": "full"}}, "globals": {"who": "ops"}}"#,
-        "# two runs\ndemo/hello -p vars.mode=text -g planet=Mars\ndemo/log --delay 0",
-        r#"[{"job_id": "demo/hello"}, {"job_id": "no/such-job"}]"#,
-        "{not json either",
-    ])
+    let failures = deliver(
+        &r,
+        &function,
+        &[
+            r#"{"job_id": "demo/hello", "parameters": {"vars": {"mode": "full"}}, "globals": {"who": "ops"}}"#,
+            "# two runs\ndemo/hello -p vars.mode=text -g planet=Mars\ndemo/log --delay 0",
+            r#"[{"job_id": "demo/hello"}, {"job_id": "no/such-job"}]"#,
+            "{not json either",
+        ],
+    )
     .await;
     assert!(failures.is_empty(), "{failures:?}");
     let messages = worker_messages(&r).await;
     let mut jobs: Vec<&str> = messages.iter().map(|m| m["job_id"].as_str().unwrap()).collect();
     jobs.sort();
     assert_eq!(jobs, ["demo/hello", "demo/hello", "demo/hello", "demo/log"]);
-    assert!(messages.iter().any(|m| m["parameters"] == json!({"vars": {"mode": "full"}}) && m["globals"] == json!({"who": "ops"})));
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["parameters"] == json!({"vars": {"mode": "full"}}) && m["globals"] == json!({"who": "ops"}))
+    );
     assert!(messages.iter().any(|m| m["globals"] == json!({"planet": "Mars"})));
     let dlq = r.queue_url(&ResourceNames::dead_letter_queue(&r.names.dispatch_queue)).await;
     let dead = r.queues.receive(&dlq, 10, 1).await.unwrap();
@@ -84,7 +92,10 @@ async fn requests_in_every_form_reach_the_worker_queue() {
 async fn duplicate_ticks_dispatch_a_scheduled_job_once_and_the_worker_completes_it() {
     let r = TestRealm::up("tck").await;
     r.put_job(json!({"job_id": "tck/every", "type": "cmd", "worker": "core", "enabled": true, "payload": "true", "schedule": "* * * * *", "dispatcher": "main"})).await;
-    let function = DispatchFunction::load(r.names.clone(), vec![("LAVA_SCHEDULE_CATCHUP".into(), "1m".into())], &r.ports).await.unwrap();
+    let function =
+        DispatchFunction::load(r.names.clone(), vec![("LAVA_SCHEDULE_CATCHUP".into(), "1m".into())], &r.ports)
+            .await
+            .unwrap();
     let now = shared::schedule::floor_minute(jiff::Timestamp::now()).to_string();
     assert!(deliver(&r, &function, &[&tick(&now), &tick(&now)]).await.is_empty());
     let messages = worker_messages(&r).await;
@@ -109,9 +120,27 @@ async fn schedule_preview_lists_next_times_in_the_dispatcher_zone() {
     realm.config = Some(json!({"dispatcher_timezones": {"syd": "Australia/Sydney"}}).as_object().unwrap().clone());
     r.catalog.put_realm(&realm).await.unwrap();
     use clap::Parser;
-    let cli = cli::Cli::parse_from(["lava", "--endpoint-url", &emulator().endpoint_url, "--region", "us-east-1", "--realm", &r.names.realm, "schedule", "preview", "prv/weekday", "-n", "3", "--from", "2025-03-07T00:00:00Z"]);
+    let cli = cli::Cli::parse_from([
+        "lava",
+        "--endpoint-url",
+        &emulator().endpoint_url,
+        "--region",
+        "us-east-1",
+        "--realm",
+        &r.names.realm,
+        "schedule",
+        "preview",
+        "prv/weekday",
+        "-n",
+        "3",
+        "--from",
+        "2025-03-07T00:00:00Z",
+    ]);
     let out = cli::run(cli).await.unwrap();
-    assert_eq!(out, "prv/weekday (dispatcher syd, Australia/Sydney): \"15 6 * * 1-5\"\n  2025-03-10 06:15 Mon +11:00\n  2025-03-11 06:15 Tue +11:00\n  2025-03-12 06:15 Wed +11:00");
+    assert_eq!(
+        out,
+        "prv/weekday (dispatcher syd, Australia/Sydney): \"15 6 * * 1-5\"\n  2025-03-10 06:15 Mon +11:00\n  2025-03-11 06:15 Tue +11:00\n  2025-03-12 06:15 Wed +11:00"
+    );
 }
 
 #[tokio::test]
@@ -130,7 +159,13 @@ async fn an_eventbridge_rule_dispatches_the_job_it_names_with_globals_from_the_e
     )
     .await
     .unwrap();
-    let event = shared::ports::BusEvent { bus: None, source, detail_type: "Upload".into(), detail: json!({"file": "in/a.csv", "size": 42}).to_string(), resources: vec![] };
+    let event = shared::ports::BusEvent {
+        bus: None,
+        source,
+        detail_type: "Upload".into(),
+        detail: json!({"file": "in/a.csv", "size": 42}).to_string(),
+        resources: vec![],
+    };
     r.ports.bus.put_event(&event).await.unwrap();
     let function = DispatchFunction::load(r.names.clone(), vec![], &r.ports).await.unwrap();
     let got = r.queues.receive(&dispatch_url, 10, 2).await.unwrap();
@@ -154,8 +189,14 @@ async fn an_upload_dispatches_through_the_s3trigger_function() {
         "job_id": "demo/hello", "globals": {"src": "s3://{{ bucket }}/{{ key }}"}, "parameters": {"size": "{{ info.size }}"}});
     r.catalog.put_s3trigger(&shared::model::S3TriggerEntry::from_value(&trigger).unwrap()).await.unwrap();
     use shared::ports::BlobStore;
-    r.blobs.put_object(&bucket, "inbound/partner-a/day 1.csv", b"a,b\n".to_vec(), &shared::ports::Encryption::Aes256).await.unwrap();
-    r.blobs.put_object(&bucket, "inbound/partner-a/skip.txt", b"x".to_vec(), &shared::ports::Encryption::Aes256).await.unwrap();
+    r.blobs
+        .put_object(&bucket, "inbound/partner-a/day 1.csv", b"a,b\n".to_vec(), &shared::ports::Encryption::Aes256)
+        .await
+        .unwrap();
+    r.blobs
+        .put_object(&bucket, "inbound/partner-a/skip.txt", b"x".to_vec(), &shared::ports::Encryption::Aes256)
+        .await
+        .unwrap();
 
     let mut got = Vec::new();
     for _ in 0..5 {

@@ -38,18 +38,35 @@ async fn a_sql_job_on_postgres_writes_each_result_set_to_s3() {
          insert into {table} values (1, 'a|b', 1.50, true, '2024-01-02 03:04:05.12+00', null), (2, 'plain; text', 10.00, false, '2024-01-02 03:04:05+00', 'x');\n\
          select id, name, amount, ok, at, note from {table} order by id;\nselect * from {table} where id < 0;\n-- rendered per statement\nselect '{{{{ vars.greeting }}}}' as g;;\n"
     );
-    r.blobs.put_object(&bucket, &format!("payloads/sqljobs/{table}/load.sql"), sql.into_bytes(), &Encryption::Aes256).await.unwrap();
-    r.put_job(job("sql/pg", "sql", json!(format!("sqljobs/{table}/load.sql")), json!({"conn_id": "pg", "header": true, "vars": {"greeting": "hi"}}))).await;
+    r.blobs
+        .put_object(&bucket, &format!("payloads/sqljobs/{table}/load.sql"), sql.into_bytes(), &Encryption::Aes256)
+        .await
+        .unwrap();
+    r.put_job(job(
+        "sql/pg",
+        "sql",
+        json!(format!("sqljobs/{table}/load.sql")),
+        json!({"conn_id": "pg", "header": true, "vars": {"greeting": "hi"}}),
+    ))
+    .await;
     let (statuses, result) = run(&r, "sql/pg").await;
     assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
     let files = result["output"]["load.sql"].as_array().unwrap_or_else(|| panic!("{result}"));
     let names: Vec<&str> = files.iter().map(|f| f.as_str().unwrap().rsplit('/').next().unwrap()).collect();
-    assert_eq!(names, ["load.sql.3.out", "load.sql.4.out", "load.sql.5.out"], "the comment belongs to statement 5; the empty statement 6 is skipped");
+    assert_eq!(
+        names,
+        ["load.sql.3.out", "load.sql.4.out", "load.sql.5.out"],
+        "the comment belongs to statement 5; the empty statement 6 is skipped"
+    );
     assert_eq!(
         r.object_text(&files[0]).await,
         "id|name|amount|ok|at|note\r\n1|\"a|b\"|1.50|True|2024-01-02 03:04:05.120000+00:00|\r\n2|plain; text|10.00|False|2024-01-02 03:04:05+00:00|x\r\n"
     );
-    assert_eq!(r.object_text(&files[1]).await, "id|name|amount|ok|at|note\r\n", "a result set with no rows still has its file");
+    assert_eq!(
+        r.object_text(&files[1]).await,
+        "id|name|amount|ok|at|note\r\n",
+        "a result set with no rows still has its file"
+    );
     assert_eq!(r.object_text(&files[2]).await, "g\r\nhi\r\n");
 }
 
@@ -57,14 +74,32 @@ async fn a_sql_job_on_postgres_writes_each_result_set_to_s3() {
 async fn a_failed_statement_in_a_mariadb_transaction_rolls_everything_back() {
     let (r, _) = realm_with_connections("sqlmy").await;
     let table = unique("t_");
-    r.put_job(job("sql/my-setup", "sqli", json!(format!("create table {table} (id int primary key, v varchar(20)) engine=InnoDB")), json!({"conn_id": "my"}))).await;
+    r.put_job(job(
+        "sql/my-setup",
+        "sqli",
+        json!(format!("create table {table} (id int primary key, v varchar(20)) engine=InnoDB")),
+        json!({"conn_id": "my"}),
+    ))
+    .await;
     assert_eq!(run(&r, "sql/my-setup").await.0, ["starting", "running", "complete"]);
-    let inserts = json!([format!("insert into {table} values (1, 'first'); insert into {table} values (2, 'second')"), format!("insert into {table} values (1, 'again')")]);
+    let inserts = json!([
+        format!("insert into {table} values (1, 'first'); insert into {table} values (2, 'second')"),
+        format!("insert into {table} values (1, 'again')")
+    ]);
     r.put_job(job("sql/my-tx", "sqli", inserts, json!({"conn_id": "my", "transaction": true}))).await;
     let (statuses, failed) = run(&r, "sql/my-tx").await;
     assert_eq!(statuses, ["starting", "running", "failed"]);
-    assert!(failed["error"].as_str().unwrap().contains("Duplicate entry '1'"), "the database's own error text: {failed}");
-    r.put_job(job("sql/my-count", "sqli", json!(format!("select count(*) as n from {table}")), json!({"conn_id": "my", "dialect": "unix"}))).await;
+    assert!(
+        failed["error"].as_str().unwrap().contains("Duplicate entry '1'"),
+        "the database's own error text: {failed}"
+    );
+    r.put_job(job(
+        "sql/my-count",
+        "sqli",
+        json!(format!("select count(*) as n from {table}")),
+        json!({"conn_id": "my", "dialect": "unix"}),
+    ))
+    .await;
     let (statuses, result) = run(&r, "sql/my-count").await;
     assert_eq!(statuses, ["starting", "running", "complete"]);
     assert_eq!(r.object_text(&result["output"]["0"][0]).await, "0\n", "both inserts were rolled back");
@@ -73,7 +108,10 @@ async fn a_failed_statement_in_a_mariadb_transaction_rolls_everything_back() {
 #[tokio::test]
 async fn sqli_on_sqlite_honours_the_csv_options_and_output_directory() {
     let (r, lite) = realm_with_connections("sqllite").await;
-    let payload = json!(["create table t (a integer, b real, c text, d blob, e text); insert into t values (1, 2.0, 'say \"hi\"', x'6869', null)", "select * from t"]);
+    let payload = json!([
+        "create table t (a integer, b real, c text, d blob, e text); insert into t values (1, 2.0, 'say \"hi\"', x'6869', null)",
+        "select * from t"
+    ]);
     let parameters = json!({"conn_id": "lite", "header": "yes", "quoting": "NonNumeric", "doublequote": true, "dialect": "unix", "output": "res"});
     r.put_job(job("sql/lite", "sqli", payload, parameters)).await;
     let (statuses, result) = run(&r, "sql/lite").await;
@@ -101,7 +139,10 @@ select current_user;
 EOF
 echo "pg=$(cat pg.out) my=$(tail -1 my.out) lite=$(cat lite.out) secret=$(cat secret.out) id=$LAVA_CONNID_PGRES_DB"
 "#;
-    r.blobs.put_object(&bucket, "payloads/sqljobs/conn.sh", script.as_bytes().to_vec(), &Encryption::Aes256).await.unwrap();
+    r.blobs
+        .put_object(&bucket, "payloads/sqljobs/conn.sh", script.as_bytes().to_vec(), &Encryption::Aes256)
+        .await
+        .unwrap();
     let connections = json!({"pgres_db": "pg", "mysql_db": "my", "lite": "lite", "secret": "pg_secret"});
     r.put_job(job("sql/exe", "exe", json!("sqljobs/conn.sh"), json!({"connections": connections}))).await;
     let run_id = r.dispatch("sql/exe").await;
@@ -137,9 +178,21 @@ async fn sqlc_feeds_each_rendered_file_to_the_client_with_its_meta_commands_and_
     let dir = unique("c");
     let first = "\\pset format unaligned\n\\echo client {{ vars.who }}\nselect 6 * 7 as answer;\n";
     let second = "select 1;\nselect no_such_column from no_such_table;\nselect 2;\n";
-    r.blobs.put_object(&bucket, &format!("payloads/sqlc/{dir}/a.sql"), first.as_bytes().to_vec(), &Encryption::Aes256).await.unwrap();
-    r.blobs.put_object(&bucket, &format!("payloads/sqlc/{dir}/b.sql"), second.as_bytes().to_vec(), &Encryption::Aes256).await.unwrap();
-    r.put_job(job("sql/sqlc", "sqlc", json!(format!("sqlc/{dir}/")), json!({"conn_id": "pg", "vars": {"who": "psql"}}))).await;
+    r.blobs
+        .put_object(&bucket, &format!("payloads/sqlc/{dir}/a.sql"), first.as_bytes().to_vec(), &Encryption::Aes256)
+        .await
+        .unwrap();
+    r.blobs
+        .put_object(&bucket, &format!("payloads/sqlc/{dir}/b.sql"), second.as_bytes().to_vec(), &Encryption::Aes256)
+        .await
+        .unwrap();
+    r.put_job(job(
+        "sql/sqlc",
+        "sqlc",
+        json!(format!("sqlc/{dir}/")),
+        json!({"conn_id": "pg", "vars": {"who": "psql"}}),
+    ))
+    .await;
     let (statuses, failed) = run(&r, "sql/sqlc").await;
     assert_eq!(statuses, ["starting", "running", "failed"]);
     assert_eq!(failed["error"], "Failed with exit status 3", "psql's ON_ERROR_STOP exit status: {failed}");
@@ -147,12 +200,30 @@ async fn sqlc_feeds_each_rendered_file_to_the_client_with_its_meta_commands_and_
     assert_eq!((output[0]["payload"].as_str(), output[0]["exit_status"].as_i64()), (Some("a.sql"), Some(0)));
     assert_eq!(r.object_text(&output[0]["stdout"]).await, "client psql\nanswer\n42\n");
     assert_eq!((output[1]["payload"].as_str(), output[1]["exit_status"].as_i64()), (Some("b.sql"), Some(3)));
-    assert_eq!(r.object_text(&output[1]["stdout"]).await, " ?column? \n----------\n        1\n\n", "psql's aligned output, footer off; it stopped at the failing statement");
+    assert_eq!(
+        r.object_text(&output[1]["stdout"]).await,
+        " ?column? \n----------\n        1\n\n",
+        "psql's aligned output, footer off; it stopped at the failing statement"
+    );
     assert!(r.object_text(&output[1]["stderr"]).await.contains("no_such_table"));
     assert!(failed["error_data"]["error"].as_str().unwrap().contains("no_such_table"));
 
-    r.blobs.put_object(&bucket, &format!("payloads/sqlc/{dir}-lite.sql"), b".headers on\nselect 21 * 2 as n;\n".to_vec(), &Encryption::Aes256).await.unwrap();
-    r.put_job(job("sql/sqlc-lite", "sqlc", json!(format!("sqlc/{dir}-lite.sql")), json!({"conn_id": "lite", "args": ["-csv"]}))).await;
+    r.blobs
+        .put_object(
+            &bucket,
+            &format!("payloads/sqlc/{dir}-lite.sql"),
+            b".headers on\nselect 21 * 2 as n;\n".to_vec(),
+            &Encryption::Aes256,
+        )
+        .await
+        .unwrap();
+    r.put_job(job(
+        "sql/sqlc-lite",
+        "sqlc",
+        json!(format!("sqlc/{dir}-lite.sql")),
+        json!({"conn_id": "lite", "args": ["-csv"]}),
+    ))
+    .await;
     let (statuses, result) = run(&r, "sql/sqlc-lite").await;
     assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
     assert_eq!(r.object_text(&result["output"][0]["stdout"]).await, "n\n42\n");
@@ -164,7 +235,8 @@ async fn the_aws_connector_runs_the_aws_cli_with_the_connection_s_keys() {
     let bucket = r.names.local_bucket();
     let parameter = format!("/lava/{}/aws-keys", r.names.realm);
     shared::aws::provision::put_parameter(&r.clients, &parameter, "AKIDLAVATEST,very-secret-key", true).await.unwrap();
-    let entry = json!({"conn_id": "aws", "type": "aws", "enabled": true, "access_keys": parameter, "region": "eu-west-2"});
+    let entry =
+        json!({"conn_id": "aws", "type": "aws", "enabled": true, "access_keys": parameter, "region": "eu-west-2"});
     r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
     r.blobs.put_object(&bucket, "payloads/aws/data.txt", b"from s3\n".to_vec(), &Encryption::Aes256).await.unwrap();
     let script = format!(
@@ -173,7 +245,8 @@ async fn the_aws_connector_runs_the_aws_cli_with_the_connection_s_keys() {
     r.blobs.put_object(&bucket, "payloads/aws/use.sh", script.into_bytes(), &Encryption::Aes256).await.unwrap();
     let venv = tests::workspace_root().join(".venv/bin");
     let env = json!({"PATH": format!("{}:/usr/bin:/bin", venv.display()), "AWS_ENDPOINT_URL": tests::emulator().endpoint_url});
-    r.put_job(job("sql/aws", "exe", json!("aws/use.sh"), json!({"connections": {"aws": "aws"}, "env": env.clone()}))).await;
+    r.put_job(job("sql/aws", "exe", json!("aws/use.sh"), json!({"connections": {"aws": "aws"}, "env": env.clone()})))
+        .await;
     let (statuses, result) = run(&r, "sql/aws").await;
     assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
     assert_eq!(r.object_text(&result["output"][0]["stdout"]).await, "AKIDLAVATEST\neu-west-2\nfrom s3\n");
@@ -181,9 +254,17 @@ async fn the_aws_connector_runs_the_aws_cli_with_the_connection_s_keys() {
     // A role connection: session credentials from STS AssumeRole (temporary keys begin ASIA).
     let role = json!({"conn_id": "aws_role", "type": "aws", "enabled": true, "role_arn": "arn:aws:iam::123456789012:role/lava-jobs", "duration": "1h", "region": "us-east-1"});
     r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&role).unwrap()).await.unwrap();
-    let script = format!("#!/bin/bash\nset -e\n$LAVA_CONN_AWS configure get aws_access_key_id | cut -c1-4\n[ -n \"$($LAVA_CONN_AWS configure get aws_session_token)\" ] && echo token\n$LAVA_CONN_AWS s3 cp s3://{bucket}/payloads/aws/data.txt -\n");
+    let script = format!(
+        "#!/bin/bash\nset -e\n$LAVA_CONN_AWS configure get aws_access_key_id | cut -c1-4\n[ -n \"$($LAVA_CONN_AWS configure get aws_session_token)\" ] && echo token\n$LAVA_CONN_AWS s3 cp s3://{bucket}/payloads/aws/data.txt -\n"
+    );
     r.blobs.put_object(&bucket, "payloads/aws/role.sh", script.into_bytes(), &Encryption::Aes256).await.unwrap();
-    r.put_job(job("sql/aws-role", "exe", json!("aws/role.sh"), json!({"connections": {"aws": "aws_role"}, "env": env}))).await;
+    r.put_job(job(
+        "sql/aws-role",
+        "exe",
+        json!("aws/role.sh"),
+        json!({"connections": {"aws": "aws_role"}, "env": env}),
+    ))
+    .await;
     let (statuses, result) = run(&r, "sql/aws-role").await;
     assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
     assert_eq!(r.object_text(&result["output"][0]["stdout"]).await, "ASIA\ntoken\nfrom s3\n");

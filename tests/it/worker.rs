@@ -25,7 +25,12 @@ fn cmd_job(id: &str, payload: &str, extra: Value) -> Value {
 async fn a_dispatched_job_runs_to_a_recorded_result_with_outputs_in_s3() {
     let r = TestRealm::up("wk").await;
     let worker = worker(&r, 2, Duration::from_secs(5), false).await;
-    r.put_job(cmd_job("it/echo", "/bin/sh -c", json!({"parameters": {"args": ["echo out {{ job.run_id }}; echo err >&2; exit 3"]}}))).await;
+    r.put_job(cmd_job(
+        "it/echo",
+        "/bin/sh -c",
+        json!({"parameters": {"args": ["echo out {{ job.run_id }}; echo err >&2; exit 3"]}}),
+    ))
+    .await;
     let run_id = r.dispatch("it/echo").await;
     let (_tx, rx) = tokio::sync::watch::channel(false);
     worker.clone().run(rx).await.unwrap();
@@ -124,7 +129,11 @@ async fn two_workers_on_one_queue_never_run_a_message_twice() {
     ra.unwrap();
     rb.unwrap();
     for run_id in &runs {
-        assert_eq!(r.statuses("it/quick", run_id).await, ["starting", "running", "complete"], "run {run_id} ran exactly once");
+        assert_eq!(
+            r.statuses("it/quick", run_id).await,
+            ["starting", "running", "complete"],
+            "run {run_id} ran exactly once"
+        );
     }
 }
 
@@ -183,5 +192,9 @@ async fn the_visibility_heartbeat_keeps_a_job_longer_than_the_queue_timeout_from
     tx.send(true).unwrap();
     a.await.unwrap().unwrap();
     b.await.unwrap().unwrap();
-    assert_eq!(r.statuses("it/long", &message.run_id).await, ["starting", "running", "complete"], "ran once although it outlived the 2 s visibility timeout");
+    assert_eq!(
+        r.statuses("it/long", &message.run_id).await,
+        ["starting", "running", "complete"],
+        "ran once although it outlived the 2 s visibility timeout"
+    );
 }

@@ -30,7 +30,10 @@ pub fn venv_tool(name: &str) -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
 }
 
 /// The moto server for this test binary, started on first use. Moto is installed into the
@@ -42,11 +45,16 @@ pub fn emulator() -> &'static Emulator {
     static EMULATOR: OnceLock<Emulator> = OnceLock::new();
     EMULATOR.get_or_init(|| {
         if let Ok(url) = std::env::var("LAVA_EMULATOR_URL") {
-            let port = url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).expect("LAVA_EMULATOR_URL ends with :<port>");
+            let port = url
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.trim_end_matches('/').parse().ok())
+                .expect("LAVA_EMULATOR_URL ends with :<port>");
             return Emulator { endpoint_url: url.trim_end_matches('/').to_string(), port, _watchdog: None };
         }
         let venv = std::env::var_os("MOTO_VENV").map(PathBuf::from).unwrap_or_else(|| workspace_root().join(".venv"));
-        let server = cli::local::ensure_moto(&venv).unwrap_or_else(|e| panic!("moto is needed for the emulator tests: {e:#}"));
+        let server =
+            cli::local::ensure_moto(&venv).unwrap_or_else(|e| panic!("moto is needed for the emulator tests: {e:#}"));
         let port = free_port();
         // A shell watchdog owns moto and kills it when our end of its stdin closes, which happens
         // when this test process exits however it exits. Arguments are passed positionally.
@@ -68,7 +76,12 @@ pub fn emulator() -> &'static Emulator {
 
 /// AWS options pointing at the emulator.
 pub fn aws_options() -> AwsOptions {
-    AwsOptions { endpoint_url: Some(emulator().endpoint_url.clone()), region: Some("us-east-1".into()), emulator: true, ..Default::default() }
+    AwsOptions {
+        endpoint_url: Some(emulator().endpoint_url.clone()),
+        region: Some("us-east-1".into()),
+        emulator: true,
+        ..Default::default()
+    }
 }
 
 /// Clients for the emulator.
@@ -112,7 +125,14 @@ impl TestRealm {
     pub async fn up(prefix: &str) -> Self {
         use std::sync::Arc;
         let realm = unique(prefix);
-        cli::bring_up(&emulator().endpoint_url, &realm, Some("us-east-1".into()), &workspace_root().join("samples/jobs")).await.unwrap();
+        cli::bring_up(
+            &emulator().endpoint_url,
+            &realm,
+            Some("us-east-1".into()),
+            &workspace_root().join("samples/jobs"),
+        )
+        .await
+        .unwrap();
         let clients = clients().await;
         let tables = Arc::new(shared::aws::DynamoTables::new(clients.dynamodb.clone()));
         let names = shared::names::ResourceNames::for_realm(&realm);
@@ -151,14 +171,20 @@ impl TestRealm {
     pub async fn object_text(&self, uri: &serde_json::Value) -> String {
         use shared::ports::BlobStore;
         let text = uri.as_str().unwrap_or_else(|| panic!("not an S3 URI: {uri}"));
-        let (bucket, key) = text.strip_prefix("s3://").and_then(|rest| rest.split_once('/')).unwrap_or_else(|| panic!("not an S3 URI: {text}"));
+        let (bucket, key) = text
+            .strip_prefix("s3://")
+            .and_then(|rest| rest.split_once('/'))
+            .unwrap_or_else(|| panic!("not an S3 URI: {text}"));
         String::from_utf8(self.blobs.get_object(bucket, key).await.unwrap()).unwrap()
     }
 
     /// The statuses of a run's events, in order.
     pub async fn statuses(&self, job_id: &str, run_id: &str) -> Vec<String> {
         let item = self.events(job_id, run_id).await;
-        item["log"].as_array().map(|l| l.iter().map(|e| e["status"].as_str().unwrap().to_string()).collect()).unwrap_or_default()
+        item["log"]
+            .as_array()
+            .map(|l| l.iter().map(|e| e["status"].as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
     }
 
     /// Writes the SQL test connections: `pg` (password from an SSM parameter), `pg_secret`
@@ -202,7 +228,9 @@ pub fn require_databases() {
     for (name, port) in [("PostgreSQL", 5432), ("MariaDB", 3306)] {
         let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         if std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(2)).is_err() {
-            panic!("{name} is not listening on 127.0.0.1:{port}: start the test databases with `bash tests/setup.sh` (.ci/run does)");
+            panic!(
+                "{name} is not listening on 127.0.0.1:{port}: start the test databases with `bash tests/setup.sh` (.ci/run does)"
+            );
         }
     }
 }
@@ -212,7 +240,10 @@ pub const TEST_IMAGE: &str = "lava-test/busybox:1";
 
 /// Fails with a clear message unless the test Docker engine answers with the test image.
 pub fn require_docker() {
-    let ok = std::process::Command::new("docker").args(["image", "inspect", TEST_IMAGE]).output().is_ok_and(|o| o.status.success());
+    let ok = std::process::Command::new("docker")
+        .args(["image", "inspect", TEST_IMAGE])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
         panic!("the Docker engine or the image {TEST_IMAGE} is missing: run `bash tests/setup.sh` (.ci/run does)");
     }

@@ -113,7 +113,10 @@ pub fn check(args: &Args) -> Result<(), String> {
 pub fn init_logging(args: &Args) {
     let filter = tracing_subscriber::EnvFilter::try_new(args.level.to_lowercase().replace("warning", "warn"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(!args.no_colour && !args.log_json);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(!args.no_colour && !args.log_json);
     if args.log_json {
         builder.json().flatten_event(true).init();
     } else {
@@ -124,7 +127,9 @@ pub fn init_logging(args: &Args) {
 /// Turns SIGTERM/SIGINT/SIGHUP into a stop request; logs a liveness line every `heartbeat` seconds.
 pub async fn stop_on_signals(stop: tokio::sync::watch::Sender<bool>, heartbeat: u64, realm: String, worker: String) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup())) else {
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
+    else {
         tracing::error!("Cannot install signal handlers.");
         return;
     };

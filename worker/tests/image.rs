@@ -36,7 +36,11 @@ fn docker(args: &[&str]) -> std::process::Output {
 fn binary(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_BIN_EXE_lava-worker")).parent().unwrap().to_path_buf();
     let path = dir.join(name);
-    assert!(path.exists(), "{} is missing: build it with `cargo build -p cli` (`cargo test --workspace` does)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build -p cli` (`cargo test --workspace` does)",
+        path.display()
+    );
     path
 }
 
@@ -48,14 +52,36 @@ async fn the_worker_image_runs_jobs_with_the_tools_it_installs() {
         "the base image {BASE_IMAGE} is missing: run `bash tests/setup.sh` (.ci/run does)"
     );
     let root = tests::workspace_root();
-    let build = docker(&["build", "--network", "host", "--target", "runtime", "--build-arg", &format!("BASE_IMAGE={BASE_IMAGE}"), "-t", RUNTIME_IMAGE, root.to_str().unwrap()]);
-    assert!(build.status.success(), "docker build --target runtime:\n{}{}", String::from_utf8_lossy(&build.stdout), String::from_utf8_lossy(&build.stderr));
+    let build = docker(&[
+        "build",
+        "--network",
+        "host",
+        "--target",
+        "runtime",
+        "--build-arg",
+        &format!("BASE_IMAGE={BASE_IMAGE}"),
+        "-t",
+        RUNTIME_IMAGE,
+        root.to_str().unwrap(),
+    ]);
+    assert!(
+        build.status.success(),
+        "docker build --target runtime:\n{}{}",
+        String::from_utf8_lossy(&build.stdout),
+        String::from_utf8_lossy(&build.stderr)
+    );
 
     let r = tests::TestRealm::up("image").await;
     r.put_sql_connections().await;
     let bucket = r.names.local_bucket();
-    r.blobs.put_object(&bucket, "payloads/img/q.sql", b"select 6 * 7 as n;\n".to_vec(), &Encryption::Aes256).await.unwrap();
-    r.blobs.put_object(&bucket, "payloads/img/job.py", PYTHON_JOB.as_bytes().to_vec(), &Encryption::Aes256).await.unwrap();
+    r.blobs
+        .put_object(&bucket, "payloads/img/q.sql", b"select 6 * 7 as n;\n".to_vec(), &Encryption::Aes256)
+        .await
+        .unwrap();
+    r.blobs
+        .put_object(&bucket, "payloads/img/job.py", PYTHON_JOB.as_bytes().to_vec(), &Encryption::Aes256)
+        .await
+        .unwrap();
     let jobs = [
         json!({"job_id": "img/sqlc", "type": "sqlc", "worker": "core", "enabled": true, "payload": "img/q.sql", "parameters": {"conn_id": "pg"}}),
         json!({"job_id": "img/sqlv", "type": "sqlv", "worker": "core", "enabled": true, "payload": "img/q.sql", "parameters": {"conn_id": "pg", "header": true}}),
@@ -72,12 +98,38 @@ async fn the_worker_image_runs_jobs_with_the_tools_it_installs() {
     let mount = |name: &str| format!("{}:/usr/local/bin/{name}:ro", binary(name).display());
     let container = format!("lava-image-test-{}", std::process::id());
     let run = docker(&[
-        "run", "--rm", "--name", &container, "--network", "host",
-        "-v", &mount("lava-worker"), "-v", &mount("lava-sql"), "-v", &mount("lava"),
-        "-e", &format!("AWS_ENDPOINT_URL={endpoint}"), "-e", "AWS_REGION=us-east-1",
-        "-e", "AWS_ACCESS_KEY_ID=test", "-e", "AWS_SECRET_ACCESS_KEY=test",
+        "run",
+        "--rm",
+        "--name",
+        &container,
+        "--network",
+        "host",
+        "-v",
+        &mount("lava-worker"),
+        "-v",
+        &mount("lava-sql"),
+        "-v",
+        &mount("lava"),
+        "-e",
+        &format!("AWS_ENDPOINT_URL={endpoint}"),
+        "-e",
+        "AWS_REGION=us-east-1",
+        "-e",
+        "AWS_ACCESS_KEY_ID=test",
+        "-e",
+        "AWS_SECRET_ACCESS_KEY=test",
         RUNTIME_IMAGE,
-        "lava-worker", "--realm", &r.names.realm, "--worker", "core", "--root", "--batch", "--wait", "1", "--threads", "1",
+        "lava-worker",
+        "--realm",
+        &r.names.realm,
+        "--worker",
+        "core",
+        "--root",
+        "--batch",
+        "--wait",
+        "1",
+        "--threads",
+        "1",
     ]);
     let log = String::from_utf8_lossy(&run.stderr).to_string();
     assert!(run.status.success(), "the worker in the image: {log}");

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 async fn sigterm_during_a_job_releases_it_and_exits_cleanly() {
     let endpoint = tests::emulator().endpoint_url.clone();
     let r = tests::TestRealm::up("sig").await;
-    r.put_job(json!({"job_id": "it/sleepy", "type": "cmd", "worker": "core", "enabled": true, "payload": "sleep 60"})).await;
+    r.put_job(json!({"job_id": "it/sleepy", "type": "cmd", "worker": "core", "enabled": true, "payload": "sleep 60"}))
+        .await;
     let run_id = r.dispatch("it/sleepy").await;
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_lava-worker"))

@@ -31,15 +31,27 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     r.put_sql_connections().await;
     let bucket = r.names.local_bucket();
     let table = tests::unique("v_");
-    let a = format!("create temp table {table} (id int, name text);\ninsert into {table} values (1, 'one'), (2, '{{{{ vars.two }}}}');\nselect id, name from {table} order by id;\n");
+    let a = format!(
+        "create temp table {table} (id int, name text);\ninsert into {table} values (1, 'one'), (2, '{{{{ vars.two }}}}');\nselect id, name from {table} order by id;\n"
+    );
     let b = "select 3 as id, 'three' as name;\n";
-    r.blobs.put_object(&bucket, &format!("payloads/sqlv/{table}/a.sql"), a.into_bytes(), &Encryption::Aes256).await.unwrap();
-    r.blobs.put_object(&bucket, &format!("payloads/sqlv/{table}/b.sql"), b.as_bytes().to_vec(), &Encryption::Aes256).await.unwrap();
+    r.blobs
+        .put_object(&bucket, &format!("payloads/sqlv/{table}/a.sql"), a.into_bytes(), &Encryption::Aes256)
+        .await
+        .unwrap();
+    r.blobs
+        .put_object(&bucket, &format!("payloads/sqlv/{table}/b.sql"), b.as_bytes().to_vec(), &Encryption::Aes256)
+        .await
+        .unwrap();
     let job = |id: &str, params: Value| json!({"job_id": id, "type": "sqlv", "worker": "core", "enabled": true, "payload": format!("sqlv/{table}/"), "parameters": params});
-    r.put_job(job("v/csv", json!({"conn_id": "pg", "header": true, "transaction": true, "vars": {"two": "two"}}))).await;
+    r.put_job(job("v/csv", json!({"conn_id": "pg", "header": true, "transaction": true, "vars": {"two": "two"}})))
+        .await;
     let run_id = r.dispatch("v/csv").await;
     let log = run_worker(&r.names.realm);
-    assert!(log.contains("v/csv") && !log.contains(tests::DB_PASSWORD), "the worker's debug log never holds the password");
+    assert!(
+        log.contains("v/csv") && !log.contains(tests::DB_PASSWORD),
+        "the worker's debug log never holds the password"
+    );
     let item = r.events("v/csv", &run_id).await;
     assert!(!item.to_string().contains(tests::DB_PASSWORD));
     assert_eq!(r.statuses("v/csv", &run_id).await, ["starting", "running", "complete"], "{item}");
@@ -47,7 +59,10 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     assert_eq!(result["output"][0]["exit_status"], 0);
     assert_eq!(r.object_text(&result["output"][0]["stdout"]).await, "id|name\r\n1|one\r\n2|two\r\n3|three\r\n");
     let sql_log = r.object_text(&result["output"][0]["stderr"]).await;
-    assert!(sql_log.contains("queries completed") && !sql_log.contains(tests::DB_PASSWORD), "lava-sql logs its progress, never the password");
+    assert!(
+        sql_log.contains("queries completed") && !sql_log.contains(tests::DB_PASSWORD),
+        "lava-sql logs its progress, never the password"
+    );
 
     r.put_job(job("v/jsonl", json!({"conn_id": "pg", "format": "jsonl", "vars": {"two": "2"}}))).await;
     r.put_job(json!({"job_id": "v/bad", "type": "sqlv", "worker": "core", "enabled": true, "payload": format!("sqlv/{table}/b.sql"), "parameters": {"conn_id": "nope"}})).await;
@@ -55,7 +70,10 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     let bad = r.dispatch("v/bad").await;
     run_worker(&r.names.realm);
     let item = r.events("v/jsonl", &jsonl).await;
-    assert_eq!(r.object_text(&item["log"][2]["info"]["output"][0]["stdout"]).await, "{\"id\":1,\"name\":\"one\"}\n{\"id\":2,\"name\":\"2\"}\n{\"id\":3,\"name\":\"three\"}\n");
+    assert_eq!(
+        r.object_text(&item["log"][2]["info"]["output"][0]["stdout"]).await,
+        "{\"id\":1,\"name\":\"one\"}\n{\"id\":2,\"name\":\"2\"}\n{\"id\":3,\"name\":\"three\"}\n"
+    );
     let item = r.events("v/bad", &bad).await;
     assert_eq!(r.statuses("v/bad", &bad).await, ["starting", "running", "failed"]);
     let failed = &item["log"][2]["info"];
@@ -68,8 +86,14 @@ async fn every_sql_job_type_runs_on_every_database_and_sqlc_times_out() {
     let r = tests::TestRealm::up("sqlall").await;
     r.put_sql_connections().await;
     let bucket = r.names.local_bucket();
-    r.blobs.put_object(&bucket, "payloads/all/q.sql", b"select 6 * 7 as n;\n".to_vec(), &Encryption::Aes256).await.unwrap();
-    r.blobs.put_object(&bucket, "payloads/all/slow.sql", b"select pg_sleep(30);\n".to_vec(), &Encryption::Aes256).await.unwrap();
+    r.blobs
+        .put_object(&bucket, "payloads/all/q.sql", b"select 6 * 7 as n;\n".to_vec(), &Encryption::Aes256)
+        .await
+        .unwrap();
+    r.blobs
+        .put_object(&bucket, "payloads/all/slow.sql", b"select pg_sleep(30);\n".to_vec(), &Encryption::Aes256)
+        .await
+        .unwrap();
     let mut runs = Vec::new();
     for conn in ["pg", "my", "lite"] {
         for kind in ["sql", "sqli", "sqlc", "sqlv"] {
@@ -105,5 +129,8 @@ async fn every_sql_job_type_runs_on_every_database_and_sqlc_times_out() {
     let item = r.events("all/slow", &slow).await;
     assert_eq!(r.statuses("all/slow", &slow).await, ["starting", "running", "failed"]);
     let failed = &item["log"][2]["info"];
-    assert_eq!((failed["error"].as_str(), failed["error_data"]["exit_status"].as_i64()), (Some("Timed out after 1.0 seconds"), Some(28)));
+    assert_eq!(
+        (failed["error"].as_str(), failed["error_data"]["exit_status"].as_i64()),
+        (Some("Timed out after 1.0 seconds"), Some(28))
+    );
 }

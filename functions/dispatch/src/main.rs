@@ -12,5 +12,8 @@ async fn main() -> Result<(), Error> {
     let (names, ports, env) = shared::lambda::start().await?;
     let function = DispatchFunction::load(names, env, &ports).await?;
     let function = &function;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move { Ok::<SqsBatchResponse, Error>(dispatch::handle(function, event.payload).await) })).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<SqsBatchResponse, Error>(dispatch::handle(function, event.payload).await)
+    }))
+    .await
 }

@@ -8,7 +8,9 @@ use shared::s3trigger::S3TriggerFunction;
 
 /// Handles one invocation.
 pub async fn handle(function: &S3TriggerFunction, event: Value) -> Result<Value, String> {
-    let from_sqs = event.get("Records").and_then(Value::as_array).is_some_and(|r| r.iter().all(|x| x.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")) && !r.is_empty());
+    let from_sqs = event.get("Records").and_then(Value::as_array).is_some_and(|r| {
+        r.iter().all(|x| x.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")) && !r.is_empty()
+    });
     if from_sqs {
         let batch: SqsEvent = serde_json::from_value(event).map_err(|e| format!("bad SQS event: {e}"))?;
         let response = shared::lambda::batch_response(function.handle_batch(shared::lambda::incoming(batch)).await);

@@ -12,5 +12,8 @@ async fn main() -> Result<(), Error> {
     let (names, ports, env) = shared::lambda::start().await?;
     let function = S3TriggerFunction::new(names, env, &ports);
     let function = &function;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { s3trigger::handle(function, event.payload).await.map_err(Error::from) })).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        s3trigger::handle(function, event.payload).await.map_err(Error::from)
+    }))
+    .await
 }

@@ -34,7 +34,8 @@ impl ActionsFunction {
         let catalog = crate::catalog::Catalog::new(ports.tables.clone(), names.clone());
         let realm = catalog.realm().await?;
         let config = Config::new(env, realm.config.as_ref());
-        let dead_letter_url = ports.queues.queue_url(&ResourceNames::dead_letter_queue(&names.actions_queue)).await.ok();
+        let dead_letter_url =
+            ports.queues.queue_url(&ResourceNames::dead_letter_queue(&names.actions_queue)).await.ok();
         let services = super::services(realm, names, config.clone(), ports);
         Ok(ActionsFunction {
             ledger: StateLedger::new(services.state.clone()),
@@ -71,11 +72,22 @@ impl ActionsFunction {
         if failure.transient && message.receive_count < self.attempts {
             return Err(failure.message);
         }
-        let worker = request.context.get("job").and_then(|j| j.get("worker")).and_then(|w| w.as_str()).unwrap_or("actions");
-        let recorder = EventRecorder::new(self.events.clone(), &self.services.names.events_table, worker, self.event_ttl, jiff::tz::TimeZone::system());
+        let worker =
+            request.context.get("job").and_then(|j| j.get("worker")).and_then(|w| w.as_str()).unwrap_or("actions");
+        let recorder = EventRecorder::new(
+            self.events.clone(),
+            &self.services.names.events_table,
+            worker,
+            self.event_ttl,
+            jiff::tz::TimeZone::system(),
+        );
         let info = json!(format!("{} action: {}", request.key, failure.message));
         tracing::error!(job_id = %request.job_id, run_id = %request.run_id, "{}", info.as_str().unwrap_or_default());
-        recorder.record(&request.job_id, &request.run_id, &request.ts_dispatch(), EventStatus::ActionFailed, info).await.map(|_| ()).map_err(|e| format!("cannot record action_failed: {e}"))
+        recorder
+            .record(&request.job_id, &request.run_id, &request.ts_dispatch(), EventStatus::ActionFailed, info)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("cannot record action_failed: {e}"))
     }
 
     async fn dead_letter(&self, message: &Incoming, reason: &str) -> std::result::Result<(), String> {
@@ -83,7 +95,11 @@ impl ActionsFunction {
         let Some(url) = &self.dead_letter_url else {
             return Ok(());
         };
-        let outgoing = OutgoingMessage { body: message.body.clone(), attributes: vec![("lava-reason".into(), reason.to_string())], ..Default::default() };
+        let outgoing = OutgoingMessage {
+            body: message.body.clone(),
+            attributes: vec![("lava-reason".into(), reason.to_string())],
+            ..Default::default()
+        };
         self.queues.send(url, &outgoing).await.map(|_| ()).map_err(|e| format!("cannot dead-letter: {e}"))
     }
 }
@@ -118,7 +134,13 @@ mod tests {
     #[tokio::test]
     async fn a_failing_action_is_recorded_once_and_not_retried() {
         let (f, fakes, _) = function().await;
-        let retry = f.handle(vec![incoming("m1", body(json!([{"action": "sns", "topic": "t", "message": "ok"}, {"action": "log"}])), 1)]).await;
+        let retry = f
+            .handle(vec![incoming(
+                "m1",
+                body(json!([{"action": "sns", "topic": "t", "message": "ok"}, {"action": "log"}])),
+                1,
+            )])
+            .await;
         assert!(retry.is_empty());
         let events = fakes.events.run("j", "r");
         assert_eq!(events.len(), 1);
@@ -138,7 +160,11 @@ mod tests {
         assert!(f.handle(vec![incoming("m1", list, 3)]).await.is_empty(), "the third receive is the last");
         let events = fakes.events.run("j", "r");
         assert_eq!(events.len(), 1);
-        assert!(events[0].last().info.as_str().unwrap().starts_with("on_fail action: sns: "), "{:?}", events[0].last().info);
+        assert!(
+            events[0].last().info.as_str().unwrap().starts_with("on_fail action: sns: "),
+            "{:?}",
+            events[0].last().info
+        );
     }
 
     #[tokio::test]

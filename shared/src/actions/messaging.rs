@@ -23,11 +23,13 @@ impl Run<'_> {
         let job_id = self.rendered("job_id")?;
         let parameters = match self.spec.get("parameters") {
             None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(p)) => match self.services.renderer.render_value(&Value::Object(p.clone()), self.template) {
-                Ok(Value::Object(rendered)) => rendered,
-                Ok(_) => unreachable!("a rendered map is a map"),
-                Err(e) => return Err(Problem::bad(format!("Cannot render parameters - {e}"))),
-            },
+            Some(Value::Object(p)) => {
+                match self.services.renderer.render_value(&Value::Object(p.clone()), self.template) {
+                    Ok(Value::Object(rendered)) => rendered,
+                    Ok(_) => unreachable!("a rendered map is a map"),
+                    Err(e) => return Err(Problem::bad(format!("Cannot render parameters - {e}"))),
+                }
+            }
             Some(_) => return Err(Problem::bad("parameters must be a map")),
         };
         let delay_seconds = delay(self.spec)?;
@@ -43,9 +45,10 @@ impl Run<'_> {
         }
         let request = DispatchRequest { job_id: job_id.clone(), parameters, globals, delay_seconds, worker: None };
         let realm = &self.services.names.realm;
-        dispatch(&self.services.catalog, self.services.queues.as_ref(), &request)
-            .await
-            .map_err(|e| Problem { transient: e.retry() == crate::error::Retry::Transient, message: format!("Cannot dispatch {job_id}@{realm} - {e}") })?;
+        dispatch(&self.services.catalog, self.services.queues.as_ref(), &request).await.map_err(|e| Problem {
+            transient: e.retry() == crate::error::Retry::Transient,
+            message: format!("Cannot dispatch {job_id}@{realm} - {e}"),
+        })?;
         Ok(())
     }
 
@@ -59,7 +62,11 @@ impl Run<'_> {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|r| r.as_str().ok_or_else(|| Problem::bad("resources must be a list of strings")).and_then(|t| self.render(t)))
+                .map(|r| {
+                    r.as_str()
+                        .ok_or_else(|| Problem::bad("resources must be a list of strings"))
+                        .and_then(|t| self.render(t))
+                })
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(Problem::bad("resources must be a list")),
         };
@@ -96,7 +103,10 @@ impl Run<'_> {
             Some(_) => return Err(Problem::bad("detail must be a string or a map of strings")),
         };
         let event = BusEvent { bus, source, detail_type, detail: detail.to_string(), resources };
-        self.services.bus.put_event(&event).await.map_err(|e| Problem { transient: e.retry() == crate::error::Retry::Transient, message: format!("Failed to put event to EventBridge: {e}") })
+        self.services.bus.put_event(&event).await.map_err(|e| Problem {
+            transient: e.retry() == crate::error::Retry::Transient,
+            message: format!("Failed to put event to EventBridge: {e}"),
+        })
     }
 
     pub(crate) async fn sns(&self) -> Outcome {
@@ -136,7 +146,11 @@ impl Run<'_> {
         }
         let value = match self.spec.get("value") {
             None => return Err(Problem::bad("Missing keys: value")),
-            Some(v) => self.services.renderer.render_value(v, self.template).map_err(|e| Problem::bad(format!("Bad value: {e}")))?,
+            Some(v) => self
+                .services
+                .renderer
+                .render_value(v, self.template)
+                .map_err(|e| Problem::bad(format!("Bad value: {e}")))?,
         };
         let state_type = match optional(self.spec, "type")? {
             None | Some("json") => StateType::Json,
@@ -147,7 +161,9 @@ impl Run<'_> {
         let ttl_seconds = match self.spec.get("ttl") {
             None | Some(Value::Null) => None,
             Some(Value::Number(n)) => n.as_f64(),
-            Some(Value::String(s)) => Some(crate::model::values::parse_duration(s).map_err(|e| Problem::bad(format!("Bad ttl: {s}: {e}")))?),
+            Some(Value::String(s)) => {
+                Some(crate::model::values::parse_duration(s).map_err(|e| Problem::bad(format!("Bad ttl: {s}: {e}")))?)
+            }
             Some(other) => return Err(Problem::bad(format!("Bad ttl: {other}"))),
         };
         let publisher = self.rendered_optional("publisher")?.unwrap_or_else(|| self.request.job_id.clone());

@@ -46,7 +46,12 @@ pub struct ActionRequest {
 impl ActionRequest {
     /// `ts_dispatch` of the run, for its events.
     pub fn ts_dispatch(&self) -> String {
-        self.context.get("job").and_then(|j| j.get("ts_dispatch")).and_then(Value::as_str).unwrap_or_default().to_string()
+        self.context
+            .get("job")
+            .and_then(|j| j.get("ts_dispatch"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -123,7 +128,12 @@ pub struct ActionServices {
 }
 
 /// Builds [`ActionServices`] for a realm over `ports`.
-pub fn services(realm: RealmEntry, names: ResourceNames, config: Config, ports: &crate::ports::Ports) -> ActionServices {
+pub fn services(
+    realm: RealmEntry,
+    names: ResourceNames,
+    config: Config,
+    ports: &crate::ports::Ports,
+) -> ActionServices {
     ActionServices {
         catalog: Catalog::new(ports.tables.clone(), names.clone()),
         state: StateStore::new(ports.tables.clone(), ports.keys.clone(), names.clone(), config.clone()),
@@ -202,7 +212,8 @@ impl Ledger for StateLedger {
 
 /// Fails on keys outside `allowed` (the original's `Unexpected keys: a, b`).
 pub(crate) fn only_keys(action: &Map<String, Value>, allowed: &[&str]) -> Outcome {
-    let mut unexpected: Vec<&str> = action.keys().map(String::as_str).filter(|k| *k != "action" && !allowed.contains(k)).collect();
+    let mut unexpected: Vec<&str> =
+        action.keys().map(String::as_str).filter(|k| *k != "action" && !allowed.contains(k)).collect();
     if unexpected.is_empty() {
         return Ok(());
     }
@@ -235,7 +246,9 @@ pub(crate) fn delay(action: &Map<String, Value>) -> Result<u32, Problem> {
     };
     let seconds = match value {
         Value::Number(n) => n.as_f64().unwrap_or(-1.0),
-        Value::String(s) => crate::model::values::parse_duration(s).map_err(|e| Problem::bad(format!("Bad delay: {s}: {e}")))?,
+        Value::String(s) => {
+            crate::model::values::parse_duration(s).map_err(|e| Problem::bad(format!("Bad delay: {s}: {e}")))?
+        }
         other => return Err(Problem::bad(format!("Bad delay: {other}"))),
     };
     if !(0.0..=900.0).contains(&seconds) {
@@ -264,7 +277,10 @@ impl ActionServices {
     /// completed are skipped; each one that completes is recorded.
     pub async fn run_list(&self, request: &ActionRequest, ledger: &dyn Ledger) -> Result<(), ActionFailure> {
         let failure = |message: String, transient: bool| ActionFailure { message, transient };
-        let context = self.context(request).await.map_err(|e| failure(format!("cannot load the render context: {e}"), e.retry() == Retry::Transient))?;
+        let context = self
+            .context(request)
+            .await
+            .map_err(|e| failure(format!("cannot load the render context: {e}"), e.retry() == Retry::Transient))?;
         let template_context = render::context_from_json(&context);
         for (index, action) in request.actions.iter().enumerate() {
             let Some(spec) = action.as_object() else {
@@ -283,7 +299,12 @@ impl ActionServices {
                     continue;
                 }
                 Ok(false) => {}
-                Err(e) => return Err(failure(format!("{kind}: cannot read the action ledger: {e}"), e.retry() == Retry::Transient)),
+                Err(e) => {
+                    return Err(failure(
+                        format!("{kind}: cannot read the action ledger: {e}"),
+                        e.retry() == Retry::Transient,
+                    ));
+                }
             }
             let run = Run { services: self, request, spec, context: &context, template: &template_context };
             let outcome = match kind {

@@ -15,7 +15,14 @@ fn string_or_list(value: Option<&Value>, key: &str) -> Result<Vec<String>, Probl
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::String(s)) => Ok(vec![s.clone()]),
-        Some(Value::Array(items)) => items.iter().map(|v| v.as_str().map(str::to_string).ok_or_else(|| Problem::bad(format!("{key} must be a string or a list of strings")))).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| Problem::bad(format!("{key} must be a string or a list of strings")))
+            })
+            .collect(),
         Some(_) => Err(Problem::bad(format!("{key} must be a string or a list of strings"))),
     }
 }
@@ -23,7 +30,10 @@ fn string_or_list(value: Option<&Value>, key: &str) -> Result<Vec<String>, Probl
 /// The connector's HTML test: `^\s*(<html|<!DOCTYPE\s+html)`, any case.
 fn connector_html(body: &str) -> bool {
     let lower = body.trim_start().to_ascii_lowercase();
-    lower.starts_with("<html") || lower.strip_prefix("<!doctype").is_some_and(|r| r.starts_with(char::is_whitespace) && r.trim_start().starts_with("html"))
+    lower.starts_with("<html")
+        || lower
+            .strip_prefix("<!doctype")
+            .is_some_and(|r| r.starts_with(char::is_whitespace) && r.trim_start().starts_with("html"))
 }
 
 impl Run<'_> {
@@ -36,7 +46,11 @@ impl Run<'_> {
             return Err(Problem::bad(format!("Connection {conn_id}: Not enabled")));
         }
         if !types.contains(&conn.kind().as_str()) {
-            return Err(Problem::bad(format!("Connection {conn_id}: type {} cannot be used here (expected {})", conn.conn_type, types.join(" or "))));
+            return Err(Problem::bad(format!(
+                "Connection {conn_id}: type {} cannot be used here (expected {})",
+                conn.conn_type,
+                types.join(" or ")
+            )));
         }
         Ok(conn)
     }
@@ -51,7 +65,10 @@ impl Run<'_> {
         };
         let max = self.services.config.size("EMAIL_MAX_ATTACHMENT_SIZE", MAX_ATTACHMENT_SIZE);
         if data.len() as u64 > max {
-            return Err(Problem::bad(format!("Attachment {location} is {} bytes, over the {max} byte limit", data.len())));
+            return Err(Problem::bad(format!(
+                "Attachment {location} is {} bytes, over the {max} byte limit",
+                data.len()
+            )));
         }
         let name = location.rsplit('/').next().unwrap_or(&location).to_string();
         Ok(Attachment { content_type: crate::mime::content_type(&name).into(), name, data })
@@ -68,7 +85,10 @@ impl Run<'_> {
         let config = &self.services.config;
         let attachments = match self.spec.get("attachments") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items.iter().map(|v| v.as_str().ok_or_else(|| Problem::bad("attachments must be a list of strings"))).collect::<Result<Vec<_>, _>>()?,
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().ok_or_else(|| Problem::bad("attachments must be a list of strings")))
+                .collect::<Result<Vec<_>, _>>()?,
             Some(_) => return Err(Problem::bad("attachments must be a list of strings")),
         };
         let mut email = Email { to, subject, body, ..Default::default() };
@@ -77,21 +97,31 @@ impl Run<'_> {
                 let conn = self.connection(conn_id, &["email", "ses"]).await?;
                 let field = |k: &str| conn.fields.get(k).and_then(Value::as_str).map(str::to_string);
                 if field("subtype").is_some_and(|s| !s.eq_ignore_ascii_case("ses")) {
-                    return Err(Problem::bad(format!("Connection {conn_id}: only SES email connections are supported; smtp is not available in this release")));
+                    return Err(Problem::bad(format!(
+                        "Connection {conn_id}: only SES email connections are supported; smtp is not available in this release"
+                    )));
                 }
                 email.html = connector_html(&email.body);
-                email.from = optional(self.spec, "from")?.map(str::to_string).or_else(|| field("from")).or_else(|| config.text("SES_FROM")).unwrap_or_default();
+                email.from = optional(self.spec, "from")?
+                    .map(str::to_string)
+                    .or_else(|| field("from"))
+                    .or_else(|| config.text("SES_FROM"))
+                    .unwrap_or_default();
                 email.region = field("region").or_else(|| config.text("SES_REGION"));
                 email.configuration_set = field("configuration_set").or_else(|| config.text("SES_CONFIGURATION_SET"));
                 email.reply_to = string_or_list(conn.fields.get("reply_to"), "reply_to")?;
                 let limit = config.int("EMAIL_MAX_ATTACHMENTS", MAX_ATTACHMENTS);
                 if attachments.len() as i64 > limit {
-                    return Err(Problem::bad(format!("{} attachments: at most {limit} are allowed", attachments.len())));
+                    return Err(Problem::bad(format!(
+                        "{} attachments: at most {limit} are allowed",
+                        attachments.len()
+                    )));
                 }
                 for template in attachments {
                     email.attachments.push(self.attachment(template).await?);
                 }
-                let size: u64 = email.attachments.iter().map(|a| a.data.len() as u64).sum::<u64>() + email.body.len() as u64;
+                let size: u64 =
+                    email.attachments.iter().map(|a| a.data.len() as u64).sum::<u64>() + email.body.len() as u64;
                 let max = config.size("EMAIL_MAX_SIZE", MAX_SIZE);
                 if size > max {
                     return Err(Problem::bad(format!("The email is {size} bytes, over the {max} byte limit")));
@@ -102,9 +132,15 @@ impl Run<'_> {
                     return Err(Problem::bad("email_conn must be specified to enable attachments"));
                 }
                 email.html = email.body.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("<html>"));
-                email.region = Some(optional(self.spec, "region")?.map(str::to_string).or_else(|| config.text("SES_REGION")).unwrap_or_else(|| "us-east-1".into()));
+                email.region = Some(
+                    optional(self.spec, "region")?
+                        .map(str::to_string)
+                        .or_else(|| config.text("SES_REGION"))
+                        .unwrap_or_else(|| "us-east-1".into()),
+                );
                 email.configuration_set = config.text("SES_CONFIGURATION_SET");
-                email.from = match optional(self.spec, "from")?.map(str::to_string).or_else(|| config.text("SES_FROM")) {
+                email.from = match optional(self.spec, "from")?.map(str::to_string).or_else(|| config.text("SES_FROM"))
+                {
                     Some(from) => from,
                     None => {
                         let domains = self.services.mailer.verified_domains(email.region.as_deref()).await?;
@@ -126,20 +162,38 @@ impl Run<'_> {
         let conn_id = required(self.spec, "slack_conn")?;
         let conn = self.connection(conn_id, &["slack"]).await?;
         let field = |k: &str| conn.fields.get(k).and_then(Value::as_str).map(str::to_string);
-        let url = field("webhook_url").ok_or_else(|| Problem::bad(format!("{conn_id}: Bad connection record: webhook_url is required")))?;
+        let url = field("webhook_url")
+            .ok_or_else(|| Problem::bad(format!("{conn_id}: Bad connection record: webhook_url is required")))?;
         let message = first_chars(&self.rendered("message")?, 3000);
         if message.trim().is_empty() {
             return Err(Problem::bad("message must not be empty"));
         }
         let subject = self.rendered_optional("subject")?.map(|s| first_chars(&s, 250));
-        let from = self.rendered_optional("from")?.or_else(|| field("from")).unwrap_or_else(|| format!("lava@{}", self.services.names.realm));
-        let style = optional(self.spec, "style")?.map(str::to_string).or_else(|| field("style")).unwrap_or_else(|| "block".into());
-        let mut colour = optional(self.spec, "colour")?.map(str::to_string).or_else(|| field("colour")).unwrap_or_else(|| "#bbbbbb".into());
+        let from = self
+            .rendered_optional("from")?
+            .or_else(|| field("from"))
+            .unwrap_or_else(|| format!("lava@{}", self.services.names.realm));
+        let style = optional(self.spec, "style")?
+            .map(str::to_string)
+            .or_else(|| field("style"))
+            .unwrap_or_else(|| "block".into());
+        let mut colour = optional(self.spec, "colour")?
+            .map(str::to_string)
+            .or_else(|| field("colour"))
+            .unwrap_or_else(|| "#bbbbbb".into());
         if !colour.starts_with('#') {
             colour.insert(0, '#');
         }
         let preamble = optional(self.spec, "preamble")?.map(str::to_string).or_else(|| field("preamble"));
-        let payload = slack_payload(&style, &message, subject.as_deref(), &from, &colour, preamble.as_deref(), jiff::Timestamp::now().as_second())?;
+        let payload = slack_payload(
+            &style,
+            &message,
+            subject.as_deref(),
+            &from,
+            &colour,
+            preamble.as_deref(),
+            jiff::Timestamp::now().as_second(),
+        )?;
         let (status, text) = self.services.webhook.post_json(&url, &payload.to_string()).await?;
         if !(200..300).contains(&status) {
             return Err(Problem::bad(format!("Slack response {status} - {text}")));
@@ -149,14 +203,30 @@ impl Run<'_> {
 }
 
 /// The webhook payload for a style (spec §7.6).
-pub(crate) fn slack_payload(style: &str, message: &str, subject: Option<&str>, from: &str, colour: &str, preamble: Option<&str>, ts: i64) -> Result<Value, Problem> {
+pub(crate) fn slack_payload(
+    style: &str,
+    message: &str,
+    subject: Option<&str>,
+    from: &str,
+    colour: &str,
+    preamble: Option<&str>,
+    ts: i64,
+) -> Result<Value, Problem> {
     let from_label = format!("*{from}*:");
     let subject_label = subject.map(|s| format!("*{s}*:"));
-    let plain: Vec<&str> = [preamble, Some(from_label.as_str()), subject_label.as_deref(), Some(message)].into_iter().flatten().collect();
+    let plain: Vec<&str> =
+        [preamble, Some(from_label.as_str()), subject_label.as_deref(), Some(message)].into_iter().flatten().collect();
     let plain = plain.join(" ");
     Ok(match style {
         "block" => {
-            let header: Vec<String> = [preamble.map(str::to_string), Some(format!("*From*: {from}")), subject.map(|s| format!("*Subject*: {s}"))].into_iter().flatten().collect();
+            let header: Vec<String> = [
+                preamble.map(str::to_string),
+                Some(format!("*From*: {from}")),
+                subject.map(|s| format!("*Subject*: {s}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             json!({
                 "text": plain,
                 "blocks": [

@@ -15,7 +15,9 @@ struct Harness {
 fn harness(config: &[(&str, &str)]) -> Harness {
     let names = ResourceNames::for_realm("dev");
     let fakes = FakePorts::for_realm(&names);
-    let realm = RealmEntry::from_value(&json!({"realm": "dev", "s3_payloads": "s3://bkt/p", "s3_temp": "s3://bkt/tmp"})).unwrap();
+    let realm =
+        RealmEntry::from_value(&json!({"realm": "dev", "s3_payloads": "s3://bkt/p", "s3_temp": "s3://bkt/tmp"}))
+            .unwrap();
     let config = Config::new(config.iter().map(|(k, v)| (k.to_string(), v.to_string())), None);
     Harness { services: services(realm, names, config, &fakes.ports()), fakes }
 }
@@ -53,7 +55,17 @@ async fn put(h: &Harness, table: &str, item: Value) {
 async fn sns_renders_the_message_and_cuts_the_subject_to_100() {
     let h = harness(&[]);
     let actions = json!([{"action": "sns", "topic": "arn:aws:sns:ap-southeast-2:1:t", "message": "{{job.job_id}}@{{realm.realm}} ({{job.run_id}}) failed: {{result.error}}", "subject": "{{ 'x' * 150 }}"}]);
-    h.services.run_list(&request("on_fail", actions, json!({"error": "Failed with exit status 2", "error_data": {"exit_status": 2}})), &NoLedger).await.unwrap();
+    h.services
+        .run_list(
+            &request(
+                "on_fail",
+                actions,
+                json!({"error": "Failed with exit status 2", "error_data": {"exit_status": 2}}),
+            ),
+            &NoLedger,
+        )
+        .await
+        .unwrap();
     let published = h.fakes.notices.published.lock().unwrap().clone();
     assert_eq!(published[0].2, "demo/job@dev (r-1) failed: Failed with exit status 2");
     assert_eq!(published[0].1.as_ref().unwrap().len(), 100);
@@ -86,7 +98,12 @@ async fn the_seed_sqs_example_with_topic_instead_of_queue_works() {
 async fn dispatch_passes_globals_on_with_the_parent_set() {
     let h = harness(&[]);
     let url = h.fakes.queues.create("lava-dev-core");
-    put(&h, "lava.dev.jobs", json!({"job_id": "downstream_job", "type": "cmd", "worker": "core", "enabled": true, "payload": "true"})).await;
+    put(
+        &h,
+        "lava.dev.jobs",
+        json!({"job_id": "downstream_job", "type": "cmd", "worker": "core", "enabled": true, "payload": "true"}),
+    )
+    .await;
     let actions = json!([{"action": "dispatch", "job_id": "{{ 'downstream' }}_job", "parameters": {"day": "{{ ustart.strftime('%Y%m%d') }}"}, "delay": "30s"}]);
     h.services.run_list(&request("on_success", actions, success()), &NoLedger).await.unwrap();
     let message: Value = serde_json::from_str(&h.fakes.queues.bodies(&url)[0]).unwrap();
@@ -97,9 +114,20 @@ async fn dispatch_passes_globals_on_with_the_parent_set() {
     assert_eq!(message["globals"]["lava"]["parent_start"], "2025-03-04T07:15:02+11:00");
     assert_eq!(message["globals"]["lava"]["parent_ustart"], "2025-03-03T20:15:02+00:00");
     assert_eq!(h.fakes.queues.delays()[0].1, 30);
-    let err = h.services.run_list(&request("on_success", json!([{"action": "dispatch", "job_id": "x", "delay": "16m"}]), success()), &NoLedger).await.unwrap_err();
+    let err = h
+        .services
+        .run_list(
+            &request("on_success", json!([{"action": "dispatch", "job_id": "x", "delay": "16m"}]), success()),
+            &NoLedger,
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.message, "dispatch: Bad delay: \"16m\": Must be between 0 and 15 minutes");
-    let err = h.services.run_list(&request("on_success", json!([{"action": "dispatch", "job_id": "nope"}]), success()), &NoLedger).await.unwrap_err();
+    let err = h
+        .services
+        .run_list(&request("on_success", json!([{"action": "dispatch", "job_id": "nope"}]), success()), &NoLedger)
+        .await
+        .unwrap_err();
     assert!(err.message.starts_with("dispatch: Cannot dispatch nope@dev - "), "{}", err.message);
 }
 
@@ -114,14 +142,33 @@ async fn event_defaults_and_custom_detail() {
     h.services.run_list(&request("on_success", actions, success()), &NoLedger).await.unwrap();
     let events = h.fakes.notices.events.lock().unwrap().clone();
     assert_eq!((events[0].source.as_str(), events[0].detail_type.as_str()), ("lava.dev", "Lava Job Action"));
-    assert_eq!(serde_json::from_str::<Value>(&events[0].detail).unwrap(), json!({"realm": "dev", "worker": "core", "job_id": "demo/job", "run_id": "r-1", "exit_status": 0}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&events[0].detail).unwrap(),
+        json!({"realm": "dev", "worker": "core", "job_id": "demo/job", "run_id": "r-1", "exit_status": 0})
+    );
     assert_eq!(events[1].source, "my.dev");
-    assert_eq!(serde_json::from_str::<Value>(&events[1].detail).unwrap(), json!({"job_id": "demo/job", "result": "{\"error\": null, \"exit_status\": 0}", "status": "success"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&events[1].detail).unwrap(),
+        json!({"job_id": "demo/job", "result": "{\"error\": null, \"exit_status\": 0}", "status": "success"})
+    );
     assert_eq!(serde_json::from_str::<Value>(&events[2].detail).unwrap(), json!({"n": 0}));
     // On failure the default detail takes the exit status from error_data.
-    h.services.run_list(&request("on_fail", json!([{"action": "event"}]), json!({"error": "x", "error_data": {"exit_status": 3}})), &NoLedger).await.unwrap();
-    assert_eq!(serde_json::from_str::<Value>(&h.fakes.notices.events.lock().unwrap()[3].detail).unwrap()["exit_status"], 3);
-    let err = h.services.run_list(&request("on_success", json!([{"action": "event", "colour": "red"}]), success()), &NoLedger).await.unwrap_err();
+    h.services
+        .run_list(
+            &request("on_fail", json!([{"action": "event"}]), json!({"error": "x", "error_data": {"exit_status": 3}})),
+            &NoLedger,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&h.fakes.notices.events.lock().unwrap()[3].detail).unwrap()["exit_status"],
+        3
+    );
+    let err = h
+        .services
+        .run_list(&request("on_success", json!([{"action": "event", "colour": "red"}]), success()), &NoLedger)
+        .await
+        .unwrap_err();
     assert_eq!(err.message, "event: Unexpected keys: colour");
 }
 
@@ -135,9 +182,15 @@ async fn email_bare_ses_picks_html_sender_and_region() {
     ]);
     h.services.run_list(&request("on_success", actions, success()), &NoLedger).await.unwrap();
     let emails = h.fakes.notices.emails.lock().unwrap().clone();
-    assert_eq!((emails[0].from.as_str(), emails[0].html, emails[0].region.as_deref()), ("lava.dev@example.com", true, Some("ap-southeast-2")));
+    assert_eq!(
+        (emails[0].from.as_str(), emails[0].html, emails[0].region.as_deref()),
+        ("lava.dev@example.com", true, Some("ap-southeast-2"))
+    );
     assert_eq!(emails[0].subject, "demo/job done");
-    assert_eq!((emails[1].from.as_str(), emails[1].html, emails[1].region.as_deref()), ("me@x.com", false, Some("us-west-2")));
+    assert_eq!(
+        (emails[1].from.as_str(), emails[1].html, emails[1].region.as_deref()),
+        ("me@x.com", false, Some("us-west-2"))
+    );
     assert_eq!(emails[1].to, vec!["a@x.com", "b@x.com"]);
     let err = h.services.run_list(&request("on_success", json!([{"action": "email", "to": "a@x.com", "subject": "s", "message": "m", "attachments": ["/etc/hostname"]}]), success()), &NoLedger).await.unwrap_err();
     assert_eq!(err.message, "email: email_conn must be specified to enable attachments");
@@ -157,7 +210,10 @@ async fn email_through_a_connection_attaches_s3_and_local_files() {
     assert_eq!((email.from.as_str(), email.region.as_deref(), email.html), ("lava@x.com", Some("eu-west-1"), true));
     assert_eq!(email.reply_to, vec!["help@x.com"]);
     assert_eq!(email.attachments.len(), 2);
-    assert_eq!((email.attachments[0].name.as_str(), email.attachments[0].content_type.as_str()), ("report.csv", "text/csv"));
+    assert_eq!(
+        (email.attachments[0].name.as_str(), email.attachments[0].content_type.as_str()),
+        ("report.csv", "text/csv")
+    );
     assert_eq!(email.attachments[1].data, b"local file");
 }
 
@@ -184,9 +240,23 @@ async fn slack_styles_limits_and_errors() {
     let plain: Value = serde_json::from_str(&posts[2].1).unwrap();
     assert_eq!(plain, json!({"text": "<!here> *lava@dev*: m"}));
     *h.fakes.webhook.status.lock().unwrap() = 404;
-    let err = h.services.run_list(&request("on_success", json!([{"action": "slack", "slack_conn": "chat", "message": "m"}]), success()), &NoLedger).await.unwrap_err();
+    let err = h
+        .services
+        .run_list(
+            &request("on_success", json!([{"action": "slack", "slack_conn": "chat", "message": "m"}]), success()),
+            &NoLedger,
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.message, "slack: Slack response 404 - ok");
-    let err = h.services.run_list(&request("on_success", json!([{"action": "slack", "slack_conn": "nope", "message": "m"}]), success()), &NoLedger).await.unwrap_err();
+    let err = h
+        .services
+        .run_list(
+            &request("on_success", json!([{"action": "slack", "slack_conn": "nope", "message": "m"}]), success()),
+            &NoLedger,
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.message, "slack: nope: No such connection");
 }
 
@@ -202,7 +272,14 @@ async fn state_action_puts_items_and_refuses_the_reserved_prefix() {
     assert_eq!(value, json!({"at": "2025-03-03T20:15:02+00:00"}));
     assert_eq!(item.publisher.as_deref(), Some("demo/job"));
     assert_eq!(h.services.state.get("secret").await.unwrap().unwrap().1, json!("t0ken"));
-    let err = h.services.run_list(&request("on_success", json!([{"action": "state", "state_id": "LAVA{{ 1 }}", "value": 1}]), success()), &NoLedger).await.unwrap_err();
+    let err = h
+        .services
+        .run_list(
+            &request("on_success", json!([{"action": "state", "state_id": "LAVA{{ 1 }}", "value": 1}]), success()),
+            &NoLedger,
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.message, "state: Bad state_id: Values beginning with \"lava\" are reserved");
 }
 
@@ -218,7 +295,11 @@ async fn the_first_failure_stops_the_list() {
     assert_eq!(err.message, "log: Missing keys: message");
     assert!(!err.transient);
     assert_eq!(h.fakes.notices.published.lock().unwrap().len(), 1);
-    for (bad, message) in [(json!({"message": "x"}), "Missing keys: action"), (json!({"action": "lava"}), "lava: unknown action"), (json!({"action": "log", "message": 5}), "log: message must be a string")] {
+    for (bad, message) in [
+        (json!({"message": "x"}), "Missing keys: action"),
+        (json!({"action": "lava"}), "lava: unknown action"),
+        (json!({"action": "log", "message": 5}), "log: message must be a string"),
+    ] {
         let err = h.services.run_list(&request("on_success", json!([bad]), success()), &NoLedger).await.unwrap_err();
         assert_eq!(err.message, message);
     }
@@ -245,7 +326,8 @@ async fn the_ledger_skips_actions_a_redelivered_list_already_completed() {
 #[tokio::test]
 async fn a_context_stored_in_s3_is_loaded() {
     let h = harness(&[]);
-    let mut req = request("on_success", json!([{"action": "sns", "topic": "arn:t", "message": "{{ job.job_id }}"}]), success());
+    let mut req =
+        request("on_success", json!([{"action": "sns", "topic": "arn:t", "message": "{{ job.job_id }}"}]), success());
     h.fakes.blobs.insert("bkt", "tmp/ctx.json", serde_json::to_string(&req.context).unwrap().as_bytes());
     req.context = Default::default();
     req.context_s3 = Some("s3://bkt/tmp/ctx.json".into());

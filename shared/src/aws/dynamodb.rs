@@ -105,11 +105,22 @@ impl TableStore for DynamoTables {
         let mut items = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
-            let mut request = self.client.query().table_name(table).index_name(index).key_condition_expression(condition.join(" AND "));
+            let mut request = self
+                .client
+                .query()
+                .table_name(table)
+                .index_name(index)
+                .key_condition_expression(condition.join(" AND "));
             for (i, (name, value)) in keys.iter().enumerate() {
-                request = request.expression_attribute_names(format!("#k{i}"), *name).expression_attribute_values(format!(":v{i}"), AttributeValue::S(value.to_string()));
+                request = request
+                    .expression_attribute_names(format!("#k{i}"), *name)
+                    .expression_attribute_values(format!(":v{i}"), AttributeValue::S(value.to_string()));
             }
-            let out = request.set_exclusive_start_key(start.take()).send().await.map_err(|e| aws_error("dynamodb", "Query", e))?;
+            let out = request
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("dynamodb", "Query", e))?;
             for item in out.items() {
                 items.push(from_attributes(item)?);
             }
@@ -128,7 +139,11 @@ impl EventLog for DynamoTables {
     /// write).
     async fn append(&self, table: &str, update: &EventUpdate) -> Result<()> {
         let last = update.last();
-        let entries = update.entries.iter().map(|e| to_attribute(&serde_json::to_value(e).expect("an event entry always serialises"))).collect();
+        let entries = update
+            .entries
+            .iter()
+            .map(|e| to_attribute(&serde_json::to_value(e).expect("an event entry always serialises")))
+            .collect();
         let s = |v: &str| AttributeValue::S(v.to_string());
         let mut sets = vec![
             "#ts_dispatch = :ts_dispatch",
@@ -140,19 +155,11 @@ impl EventLog for DynamoTables {
             "#hostname = :hostname",
             "#log = list_append(if_not_exists(#log, :empty), :log)",
         ];
-        let mut names: HashMap<String, String> = [
-            "ts_dispatch",
-            "status",
-            "ts_event",
-            "tu_event",
-            "worker",
-            "worker_id",
-            "hostname",
-            "log",
-        ]
-        .iter()
-        .map(|n| (format!("#{n}"), n.to_string()))
-        .collect();
+        let mut names: HashMap<String, String> =
+            ["ts_dispatch", "status", "ts_event", "tu_event", "worker", "worker_id", "hostname", "log"]
+                .iter()
+                .map(|n| (format!("#{n}"), n.to_string()))
+                .collect();
         let mut values: HashMap<String, AttributeValue> = HashMap::from([
             (":ts_dispatch".into(), s(&update.ts_dispatch)),
             (":status".into(), s(last.status.as_str())),

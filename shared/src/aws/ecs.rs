@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, ContainerOverride, KeyValuePair, LaunchType as EcsLaunchType, NetworkConfiguration,
-    TaskOverride,
+    AssignPublicIp, AwsVpcConfiguration, ContainerOverride, KeyValuePair, LaunchType as EcsLaunchType,
+    NetworkConfiguration, TaskOverride,
 };
 
 use super::aws_error;
@@ -128,9 +128,20 @@ impl ContainerTasks for EcsTasks {
         let mut messages = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let out = match self.logs.get_log_events().log_group_name(group).log_stream_name(stream).start_from_head(true).set_next_token(token.clone()).send().await {
+            let out = match self
+                .logs
+                .get_log_events()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .start_from_head(true)
+                .set_next_token(token.clone())
+                .send()
+                .await
+            {
                 Ok(out) => out,
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => return Ok(messages),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+                    return Ok(messages);
+                }
                 Err(e) => return Err(aws_error("logs", "GetLogEvents", e)),
             };
             let before = messages.len();
@@ -144,7 +155,14 @@ impl ContainerTasks for EcsTasks {
     }
 
     async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<()> {
-        self.client.stop_task().cluster(cluster).task(task_arn).reason(reason).send().await.map_err(|e| aws_error("ecs", "StopTask", e))?;
+        self.client
+            .stop_task()
+            .cluster(cluster)
+            .task(task_arn)
+            .reason(reason)
+            .send()
+            .await
+            .map_err(|e| aws_error("ecs", "StopTask", e))?;
         Ok(())
     }
 }

@@ -31,14 +31,22 @@ impl EventBus for EventBridgeBus {
             .set_resources(Some(event.resources.clone()))
             .set_event_bus_name(event.bus.clone())
             .build();
-        let out = self.client.put_events().entries(entry).send().await.map_err(|e| aws_error("events", "PutEvents", e))?;
+        let out =
+            self.client.put_events().entries(entry).send().await.map_err(|e| aws_error("events", "PutEvents", e))?;
         if let Some(failed) = out.entries().iter().find(|e| e.error_code().is_some()) {
             let code = failed.error_code().unwrap_or_default().to_string();
             return Err(Error::Aws {
                 service: "events",
                 operation: "PutEvents",
-                message: format!("Failed to put event to EventBridge: {code}: {}", failed.error_message().unwrap_or_default()),
-                retry: if code.contains("Throttl") || code.contains("Internal") { Retry::Transient } else { Retry::Permanent },
+                message: format!(
+                    "Failed to put event to EventBridge: {code}: {}",
+                    failed.error_message().unwrap_or_default()
+                ),
+                retry: if code.contains("Throttl") || code.contains("Internal") {
+                    Retry::Transient
+                } else {
+                    Retry::Permanent
+                },
                 code: Some(code),
                 source: None,
             });

@@ -52,7 +52,9 @@ pub(crate) fn from_attribute(name: &str, value: &AttributeValue) -> Result<Value
         AttributeValue::M(map) => Value::Object(from_attributes(map)?),
         AttributeValue::Ss(items) => Value::Array(items.iter().cloned().map(Value::String).collect()),
         AttributeValue::Ns(items) => Value::Array(items.iter().map(|n| number(name, n)).collect::<Result<_>>()?),
-        AttributeValue::B(blob) => Value::Object(Map::from_iter([(BINARY_KEY.to_string(), Value::String(STANDARD.encode(blob.as_ref())))])),
+        AttributeValue::B(blob) => {
+            Value::Object(Map::from_iter([(BINARY_KEY.to_string(), Value::String(STANDARD.encode(blob.as_ref())))]))
+        }
         _ => {
             return Err(Error::config(name.to_string(), "binary DynamoDB attributes cannot be read as JSON"));
         }

@@ -26,14 +26,28 @@ impl KmsKeys {
 #[async_trait]
 impl KeyService for KmsKeys {
     async fn encrypt(&self, key_id: &str, plaintext: &[u8]) -> Result<String> {
-        let out = self.client.encrypt().key_id(key_id).plaintext(Blob::new(plaintext)).send().await.map_err(|e| aws_error("kms", "Encrypt", e))?;
+        let out = self
+            .client
+            .encrypt()
+            .key_id(key_id)
+            .plaintext(Blob::new(plaintext))
+            .send()
+            .await
+            .map_err(|e| aws_error("kms", "Encrypt", e))?;
         let blob = out.ciphertext_blob.ok_or_else(|| Error::config("kms", "Encrypt returned no ciphertext"))?;
         Ok(STANDARD.encode(blob.as_ref()))
     }
 
     async fn decrypt(&self, ciphertext: &str) -> Result<Vec<u8>> {
-        let bytes = STANDARD.decode(ciphertext).map_err(|e| Error::config("kms", format!("ciphertext is not base64: {e}")))?;
-        let out = self.client.decrypt().ciphertext_blob(Blob::new(bytes)).send().await.map_err(|e| aws_error("kms", "Decrypt", e))?;
+        let bytes =
+            STANDARD.decode(ciphertext).map_err(|e| Error::config("kms", format!("ciphertext is not base64: {e}")))?;
+        let out = self
+            .client
+            .decrypt()
+            .ciphertext_blob(Blob::new(bytes))
+            .send()
+            .await
+            .map_err(|e| aws_error("kms", "Decrypt", e))?;
         Ok(out.plaintext.map(|b| b.into_inner()).unwrap_or_default())
     }
 }

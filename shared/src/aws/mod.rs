@@ -58,7 +58,8 @@ pub struct AwsOptions {
 /// `AWS_ENDPOINT_URL`) that starts with `http://`, and no service-specific
 /// `AWS_ENDPOINT_URL_<SERVICE>` that could name an HTTPS one.
 fn plain_http_endpoints(global: Option<&str>, variables: impl IntoIterator<Item = String>) -> bool {
-    global.is_some_and(|url| url.starts_with("http://")) && !variables.into_iter().any(|name| name.starts_with("AWS_ENDPOINT_URL_"))
+    global.is_some_and(|url| url.starts_with("http://"))
+        && !variables.into_iter().any(|name| name.starts_with("AWS_ENDPOINT_URL_"))
 }
 
 /// Builds the SDK configuration: one TLS stack (rustls with ring), standard retries, a connect
@@ -67,10 +68,17 @@ fn plain_http_endpoints(global: Option<&str>, variables: impl IntoIterator<Item 
 /// start-up otherwise).
 pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
     let global = options.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
-    let plain_http = plain_http_endpoints(global.as_deref(), std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned()));
+    let plain_http = plain_http_endpoints(
+        global.as_deref(),
+        std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned()),
+    );
     let loader = |region: Option<Region>| {
         let builder = aws_smithy_http_client::Builder::new();
-        let http = if plain_http { builder.build_http() } else { builder.tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https() };
+        let http = if plain_http {
+            builder.build_http()
+        } else {
+            builder.tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https()
+        };
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
             .retry_config(RetryConfig::standard().with_max_attempts(4))
@@ -84,7 +92,8 @@ pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
         if let Some(profile) = &options.profile {
             loader = loader.profile_name(profile);
         }
-        let env_has_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some() || std::env::var_os("AWS_PROFILE").is_some();
+        let env_has_credentials =
+            std::env::var_os("AWS_ACCESS_KEY_ID").is_some() || std::env::var_os("AWS_PROFILE").is_some();
         if options.emulator && !env_has_credentials {
             loader = loader.credentials_provider(Credentials::new("test", "test", None, None, "lava-emulator"));
         }
@@ -96,11 +105,21 @@ pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
         return config;
     };
     let role = format!("arn:aws:iam::{account}:role/lava-emulator");
-    let assumed = aws_sdk_sts::Client::new(&config).assume_role().role_arn(&role).role_session_name("lava").send().await;
+    let assumed =
+        aws_sdk_sts::Client::new(&config).assume_role().role_arn(&role).role_session_name("lava").send().await;
     match assumed.ok().and_then(|a| a.credentials) {
         Some(c) => {
-            let credentials = Credentials::new(c.access_key_id, c.secret_access_key, Some(c.session_token), None, "lava-assumed-role");
-            config.into_builder().credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(credentials)).build()
+            let credentials = Credentials::new(
+                c.access_key_id,
+                c.secret_access_key,
+                Some(c.session_token),
+                None,
+                "lava-assumed-role",
+            );
+            config
+                .into_builder()
+                .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(credentials))
+                .build()
         }
         None => {
             tracing::warn!(%role, "Cannot assume the role; staying in the configured account.");
@@ -179,7 +198,12 @@ impl Clients {
             keys: Arc::new(KmsKeys::new(self.kms.clone())),
             webhook,
             tasks: Arc::new(EcsTasks::new(self.ecs.clone(), self.logs.clone())),
-            secrets: Arc::new(AwsSecrets::new(self.ssm.clone(), self.secretsmanager.clone(), self.sts.clone(), self.ecr.clone())),
+            secrets: Arc::new(AwsSecrets::new(
+                self.ssm.clone(),
+                self.secretsmanager.clone(),
+                self.sts.clone(),
+                self.ecr.clone(),
+            )),
         }
     }
 
@@ -250,6 +274,9 @@ mod tests {
             !plain_http_endpoints(Some("http://127.0.0.1:5000"), vec!["AWS_ENDPOINT_URL_S3".to_string()]),
             "a service-specific endpoint may be HTTPS"
         );
-        assert!(plain_http_endpoints(Some("http://127.0.0.1:5000"), vec!["AWS_ENDPOINT_URL".to_string(), "AWS_REGION".to_string()]));
+        assert!(plain_http_endpoints(
+            Some("http://127.0.0.1:5000"),
+            vec!["AWS_ENDPOINT_URL".to_string(), "AWS_REGION".to_string()]
+        ));
     }
 }

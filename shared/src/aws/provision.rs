@@ -98,20 +98,32 @@ pub async fn create_table(clients: &Clients, def: &TableDef) -> Result<()> {
 
 /// Creates a standard queue and its dead-letter queue (`<name>-dlq`, messages moved there after
 /// `max_receives` receipts); returns the queue's URL.
-pub async fn create_queue_with_dlq(clients: &Clients, name: &str, visibility_seconds: u32, max_receives: u32) -> Result<String> {
+pub async fn create_queue_with_dlq(
+    clients: &Clients,
+    name: &str,
+    visibility_seconds: u32,
+    max_receives: u32,
+) -> Result<String> {
     let dlq_url = create_queue(clients, &crate::names::ResourceNames::dead_letter_queue(name), &[]).await?;
     let dlq_arn = queue_arn(clients, &dlq_url).await?;
     let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#);
     create_queue(
         clients,
         name,
-        &[(QueueAttributeName::VisibilityTimeout, visibility_seconds.to_string()), (QueueAttributeName::RedrivePolicy, redrive)],
+        &[
+            (QueueAttributeName::VisibilityTimeout, visibility_seconds.to_string()),
+            (QueueAttributeName::RedrivePolicy, redrive),
+        ],
     )
     .await
 }
 
 /// Creates a standard queue with the given attributes; returns its URL.
-pub async fn create_queue(clients: &Clients, name: &str, attributes: &[(QueueAttributeName, String)]) -> Result<String> {
+pub async fn create_queue(
+    clients: &Clients,
+    name: &str,
+    attributes: &[(QueueAttributeName, String)],
+) -> Result<String> {
     let mut request = clients.sqs.create_queue().queue_name(name);
     for (k, v) in attributes {
         request = request.attributes(k.clone(), v);
@@ -202,7 +214,14 @@ pub async fn route_events_to_queue(clients: &Clients, rule: &str, pattern: &str,
 /// realm's dispatch queue: `input_paths` names values of the event (`{"file": "$.detail.key"}`)
 /// that `template` uses (`{"job_id": "ingest/a", "globals": {"file": "<file>"}}`; strings are
 /// inserted without quotes, as EventBridge does).
-pub async fn route_events_to_dispatch(clients: &Clients, rule: &str, pattern: &str, queue_arn: &str, input_paths: &[(&str, &str)], template: &str) -> Result<()> {
+pub async fn route_events_to_dispatch(
+    clients: &Clients,
+    rule: &str,
+    pattern: &str,
+    queue_arn: &str,
+    input_paths: &[(&str, &str)],
+    template: &str,
+) -> Result<()> {
     let mut transformer = aws_sdk_eventbridge::types::InputTransformer::builder().input_template(template);
     for (name, path) in input_paths {
         transformer = transformer.input_paths_map(*name, *path);
@@ -211,7 +230,13 @@ pub async fn route_events_to_dispatch(clients: &Clients, rule: &str, pattern: &s
     route_events(clients, rule, pattern, queue_arn, Some(transformer)).await
 }
 
-async fn route_events(clients: &Clients, rule: &str, pattern: &str, queue_arn: &str, transformer: Option<aws_sdk_eventbridge::types::InputTransformer>) -> Result<()> {
+async fn route_events(
+    clients: &Clients,
+    rule: &str,
+    pattern: &str,
+    queue_arn: &str,
+    transformer: Option<aws_sdk_eventbridge::types::InputTransformer>,
+) -> Result<()> {
     clients
         .events
         .put_rule()
@@ -240,7 +265,11 @@ async fn route_events(clients: &Clients, rule: &str, pattern: &str, queue_arn: &
 /// Makes `bucket` send a notification to the queue `queue_arn` for every object created.
 pub async fn notify_queue_on_upload(clients: &Clients, bucket: &str, queue_arn: &str) -> Result<()> {
     use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
-    let queue = QueueConfiguration::builder().queue_arn(queue_arn).events(Event::S3ObjectCreated).build().map_err(|e| Error::config(bucket.to_string(), e.to_string()))?;
+    let queue = QueueConfiguration::builder()
+        .queue_arn(queue_arn)
+        .events(Event::S3ObjectCreated)
+        .build()
+        .map_err(|e| Error::config(bucket.to_string(), e.to_string()))?;
     clients
         .s3
         .put_bucket_notification_configuration()
@@ -253,7 +282,13 @@ pub async fn notify_queue_on_upload(clients: &Clients, bucket: &str, queue_arn: 
 }
 
 /// Creates an ECS cluster and registers a one-container task definition; returns its ARN.
-pub async fn register_task(clients: &Clients, cluster: &str, family: &str, container: &str, image: &str) -> Result<String> {
+pub async fn register_task(
+    clients: &Clients,
+    cluster: &str,
+    family: &str,
+    container: &str,
+    image: &str,
+) -> Result<String> {
     clients
         .ecs
         .create_cluster()
@@ -261,7 +296,8 @@ pub async fn register_task(clients: &Clients, cluster: &str, family: &str, conta
         .send()
         .await
         .map_err(|e| aws_error("ecs", "CreateCluster", e))?;
-    let definition = aws_sdk_ecs::types::ContainerDefinition::builder().name(container).image(image).memory(512).build();
+    let definition =
+        aws_sdk_ecs::types::ContainerDefinition::builder().name(container).image(image).memory(512).build();
     let out = clients
         .ecs
         .register_task_definition()
@@ -296,9 +332,22 @@ pub async fn create_key_alias(clients: &Clients, alias: &str) -> Result<()> {
     if clients.kms.describe_key().key_id(alias).send().await.is_ok() {
         return Ok(());
     }
-    let key = clients.kms.create_key().description(format!("lava {alias}")).send().await.map_err(|e| aws_error("kms", "CreateKey", e))?;
+    let key = clients
+        .kms
+        .create_key()
+        .description(format!("lava {alias}"))
+        .send()
+        .await
+        .map_err(|e| aws_error("kms", "CreateKey", e))?;
     let key_id = key.key_metadata.map(|m| m.key_id).ok_or_else(|| Error::config("kms", "CreateKey returned no key"))?;
-    clients.kms.create_alias().alias_name(alias).target_key_id(key_id).send().await.map_err(|e| aws_error("kms", "CreateAlias", e))?;
+    clients
+        .kms
+        .create_alias()
+        .alias_name(alias)
+        .target_key_id(key_id)
+        .send()
+        .await
+        .map_err(|e| aws_error("kms", "CreateAlias", e))?;
     Ok(())
 }
 
@@ -344,14 +393,34 @@ pub async fn realm(
 
 /// Stores an SSM parameter (a `SecureString` when `secure`), replacing any value.
 pub async fn put_parameter(clients: &Clients, name: &str, value: &str, secure: bool) -> Result<()> {
-    let kind = if secure { aws_sdk_ssm::types::ParameterType::SecureString } else { aws_sdk_ssm::types::ParameterType::String };
-    clients.ssm.put_parameter().name(name).value(value).r#type(kind).overwrite(true).send().await.map_err(|e| aws_error("ssm", "PutParameter", e))?;
+    let kind = if secure {
+        aws_sdk_ssm::types::ParameterType::SecureString
+    } else {
+        aws_sdk_ssm::types::ParameterType::String
+    };
+    clients
+        .ssm
+        .put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(kind)
+        .overwrite(true)
+        .send()
+        .await
+        .map_err(|e| aws_error("ssm", "PutParameter", e))?;
     Ok(())
 }
 
 /// Creates a Secrets Manager secret holding `secret_string`.
 pub async fn create_secret(clients: &Clients, name: &str, secret_string: &str) -> Result<()> {
-    clients.secretsmanager.create_secret().name(name).secret_string(secret_string).send().await.map_err(|e| aws_error("secretsmanager", "CreateSecret", e))?;
+    clients
+        .secretsmanager
+        .create_secret()
+        .name(name)
+        .secret_string(secret_string)
+        .send()
+        .await
+        .map_err(|e| aws_error("secretsmanager", "CreateSecret", e))?;
     Ok(())
 }
 
@@ -360,12 +429,29 @@ pub async fn create_secret(clients: &Clients, name: &str, secret_string: &str) -
 pub async fn put_log_lines(clients: &Clients, group: &str, stream: &str, lines: &[&str]) -> Result<()> {
     let _ = clients.logs.create_log_group().log_group_name(group).send().await;
     let _ = clients.logs.create_log_stream().log_group_name(group).log_stream_name(stream).send().await;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
     let events: Vec<aws_sdk_cloudwatchlogs::types::InputLogEvent> = lines
         .iter()
         .enumerate()
-        .map(|(i, line)| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(now + i as i64).message(*line).build().expect("timestamp and message are set"))
+        .map(|(i, line)| {
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(now + i as i64)
+                .message(*line)
+                .build()
+                .expect("timestamp and message are set")
+        })
         .collect();
-    clients.logs.put_log_events().log_group_name(group).log_stream_name(stream).set_log_events(Some(events)).send().await.map_err(|e| aws_error("logs", "PutLogEvents", e))?;
+    clients
+        .logs
+        .put_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .map_err(|e| aws_error("logs", "PutLogEvents", e))?;
     Ok(())
 }

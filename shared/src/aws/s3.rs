@@ -28,7 +28,9 @@ impl BlobStore for S3Blobs {
         let request = self.client.put_object().bucket(bucket).key(key).body(ByteStream::from(body));
         let request = match encryption {
             Encryption::Aes256 => request.server_side_encryption(ServerSideEncryption::Aes256),
-            Encryption::Kms(key_id) => request.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key_id),
+            Encryption::Kms(key_id) => {
+                request.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key_id)
+            }
         };
         request.send().await.map_err(|e| aws_error("s3", "PutObject", e))?;
         Ok(())

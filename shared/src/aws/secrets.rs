@@ -18,7 +18,12 @@ pub struct AwsSecrets {
 
 impl AwsSecrets {
     /// Uses these clients for every call.
-    pub fn new(ssm: aws_sdk_ssm::Client, secrets: aws_sdk_secretsmanager::Client, sts: aws_sdk_sts::Client, ecr: aws_sdk_ecr::Client) -> Self {
+    pub fn new(
+        ssm: aws_sdk_ssm::Client,
+        secrets: aws_sdk_secretsmanager::Client,
+        sts: aws_sdk_sts::Client,
+        ecr: aws_sdk_ecr::Client,
+    ) -> Self {
         AwsSecrets { ssm, secrets, sts, ecr }
     }
 }
@@ -33,7 +38,9 @@ impl SecretStore for AwsSecrets {
                 aws_error("ssm", "GetParameter", e)
             }
         })?;
-        out.parameter.and_then(|p| p.value).ok_or_else(|| Error::NotFound { what: "SSM parameter", id: name.to_string() })
+        out.parameter
+            .and_then(|p| p.value)
+            .ok_or_else(|| Error::NotFound { what: "SSM parameter", id: name.to_string() })
     }
 
     async fn secret(&self, secret_id: &str) -> Result<String> {
@@ -48,7 +55,12 @@ impl SecretStore for AwsSecrets {
     }
 
     async fn assume_role(&self, request: &AssumeRole) -> Result<TemporaryCredentials> {
-        let mut call = self.sts.assume_role().role_arn(&request.role_arn).role_session_name(&request.session_name).duration_seconds(request.duration_seconds);
+        let mut call = self
+            .sts
+            .assume_role()
+            .role_arn(&request.role_arn)
+            .role_session_name(&request.session_name)
+            .duration_seconds(request.duration_seconds);
         if let Some(id) = &request.external_id {
             call = call.external_id(id);
         }
@@ -59,25 +71,46 @@ impl SecretStore for AwsSecrets {
             call = call.policy(policy);
         }
         for (key, value) in &request.tags {
-            let tag = aws_sdk_sts::types::Tag::builder().key(key).value(value).build().map_err(|e| Error::config("tags", e.to_string()))?;
+            let tag = aws_sdk_sts::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .map_err(|e| Error::config("tags", e.to_string()))?;
             call = call.tags(tag);
         }
         let out = call.send().await.map_err(|e| aws_error("sts", "AssumeRole", e))?;
-        let c = out.credentials.ok_or_else(|| Error::config(request.role_arn.clone(), "AssumeRole returned no credentials"))?;
-        Ok(TemporaryCredentials { access_key_id: c.access_key_id, secret_access_key: c.secret_access_key, session_token: c.session_token })
+        let c = out
+            .credentials
+            .ok_or_else(|| Error::config(request.role_arn.clone(), "AssumeRole returned no credentials"))?;
+        Ok(TemporaryCredentials {
+            access_key_id: c.access_key_id,
+            secret_access_key: c.secret_access_key,
+            session_token: c.session_token,
+        })
     }
 
     async fn registry_login(&self, account_ids: &[String]) -> Result<RegistryLogin> {
         #[allow(deprecated)]
-        let call = self.ecr.get_authorization_token().set_registry_ids((!account_ids.is_empty()).then(|| account_ids.to_vec()));
+        let call = self
+            .ecr
+            .get_authorization_token()
+            .set_registry_ids((!account_ids.is_empty()).then(|| account_ids.to_vec()));
         let out = call.send().await.map_err(|e| aws_error("ecr", "GetAuthorizationToken", e))?;
-        let data = out.authorization_data.unwrap_or_default().into_iter().next().ok_or_else(|| Error::config("ecr", "GetAuthorizationToken returned no token"))?;
+        let data = out
+            .authorization_data
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::config("ecr", "GetAuthorizationToken returned no token"))?;
         use base64::Engine;
         let token = base64::engine::general_purpose::STANDARD
             .decode(data.authorization_token.unwrap_or_default())
             .map_err(|_| Error::config("ecr", "the authorization token is not base64"))?;
-        let token = String::from_utf8(token).map_err(|_| Error::config("ecr", "the authorization token is not text"))?;
-        let (username, password) = token.split_once(':').ok_or_else(|| Error::config("ecr", "the authorization token is not user:password"))?;
+        let token =
+            String::from_utf8(token).map_err(|_| Error::config("ecr", "the authorization token is not text"))?;
+        let (username, password) = token
+            .split_once(':')
+            .ok_or_else(|| Error::config("ecr", "the authorization token is not user:password"))?;
         let server = data.proxy_endpoint.unwrap_or_default().trim_start_matches("https://").to_string();
         Ok(RegistryLogin { server, username: username.to_string(), password: password.to_string() })
     }

@@ -46,10 +46,15 @@ impl Mailer for SesMailer {
             } else {
                 Body::builder().text(content(&email.body)?).build()
             };
-            EmailContent::builder().simple(Message::builder().subject(content(&email.subject)?).body(body).build()).build()
+            EmailContent::builder()
+                .simple(Message::builder().subject(content(&email.subject)?).body(body).build())
+                .build()
         } else {
             let boundary = format!("lava-{}", uuid::Uuid::new_v4().simple());
-            let raw = RawMessage::builder().data(Blob::new(crate::mime::message(email, &boundary))).build().map_err(|e| Error::config("email", e.to_string()))?;
+            let raw = RawMessage::builder()
+                .data(Blob::new(crate::mime::message(email, &boundary)))
+                .build()
+                .map_err(|e| Error::config("email", e.to_string()))?;
             EmailContent::builder().raw(raw).build()
         };
         let out = self
@@ -71,7 +76,12 @@ impl Mailer for SesMailer {
         let mut domains = Vec::new();
         let mut token = None;
         loop {
-            let out = client.list_email_identities().set_next_token(token).send().await.map_err(|e| aws_error("sesv2", "ListEmailIdentities", e))?;
+            let out = client
+                .list_email_identities()
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| aws_error("sesv2", "ListEmailIdentities", e))?;
             for identity in out.email_identities.unwrap_or_default() {
                 if identity.identity_type == Some(IdentityType::Domain) && identity.sending_enabled {
                     domains.extend(identity.identity_name);

@@ -54,10 +54,18 @@ impl Engine {
     /// The engine of a connection type, if it is a database this worker supports.
     pub fn of(kind: &str) -> Result<Engine, String> {
         match kind {
-            "postgres" | "psql" | "postgresql" | "postgres-aurora" | "postgres-rds" | "redshift" | "redshift-serverless" => Ok(Engine::Postgres),
+            "postgres"
+            | "psql"
+            | "postgresql"
+            | "postgres-aurora"
+            | "postgres-rds"
+            | "redshift"
+            | "redshift-serverless" => Ok(Engine::Postgres),
             "mysql" | "mariadb" | "mysql-aurora" | "mysql-rds" | "mariadb-rds" => Ok(Engine::MySql),
             "sqlite3" => Ok(Engine::Sqlite),
-            "oracle" | "oracle-rds" | "mssql" => Err(format!("Unsupported connection type - {kind}: this worker has no {kind} driver")),
+            "oracle" | "oracle-rds" | "mssql" => {
+                Err(format!("Unsupported connection type - {kind}: this worker has no {kind} driver"))
+            }
             other => Err(format!("Unsupported connection type - {other}")),
         }
     }
@@ -112,7 +120,11 @@ pub struct Resolved {
 impl std::fmt::Debug for Resolved {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&String> = self.fields.keys().collect();
-        f.debug_struct("Resolved").field("conn_id", &self.conn_id).field("kind", &self.kind).field("fields", &names).finish()
+        f.debug_struct("Resolved")
+            .field("conn_id", &self.conn_id)
+            .field("kind", &self.kind)
+            .field("fields", &names)
+            .finish()
     }
 }
 
@@ -154,7 +166,10 @@ impl Connections {
     }
 
     /// Temporary credentials for a role (`aws` connections with `role_arn`).
-    pub async fn assume_role(&self, request: &crate::ports::AssumeRole) -> Result<crate::ports::TemporaryCredentials, String> {
+    pub async fn assume_role(
+        &self,
+        request: &crate::ports::AssumeRole,
+    ) -> Result<crate::ports::TemporaryCredentials, String> {
         self.secrets.assume_role(request).await.map_err(|e| e.to_string())
     }
 
@@ -225,8 +240,8 @@ impl Connections {
         }
         if let Some(secret_id) = &entry.secret_id {
             let text = self.secrets.secret(secret_id).await.map_err(|e| wrap(format!("secret {secret_id}: {e}")))?;
-            let secret: Map<String, Value> =
-                serde_json::from_str(&text).map_err(|_| wrap(format!("secret {secret_id}: the secret string is not a JSON object")))?;
+            let secret: Map<String, Value> = serde_json::from_str(&text)
+                .map_err(|_| wrap(format!("secret {secret_id}: the secret string is not a JSON object")))?;
             for (from, to) in SECRET_FIELDS {
                 if let Some(v) = secret.get(*from)
                     && fields.get(*to).is_none_or(Value::is_null)
@@ -243,7 +258,10 @@ impl Connections {
                     Value::Object(m) => match m.get("type").and_then(Value::as_str).unwrap_or("local") {
                         "local" => m.get("value").cloned().unwrap_or(Value::Null),
                         "ssm" => {
-                            let param = m.get("parameter").and_then(Value::as_str).ok_or_else(|| wrap(format!("attribute {name}: ssm needs a parameter")))?;
+                            let param = m
+                                .get("parameter")
+                                .and_then(Value::as_str)
+                                .ok_or_else(|| wrap(format!("attribute {name}: ssm needs a parameter")))?;
                             Value::String(self.parameter(param).await.map_err(wrap)?.expose().to_string())
                         }
                         other => return Err(wrap(format!("attribute {name}: Unknown type {other}"))),
@@ -291,7 +309,11 @@ pub fn database_of(resolved: &Resolved) -> Result<Database, String> {
     let password = match resolved.text("password") {
         Some(p) => Secret::new(p),
         None if engine == Engine::Sqlite => Secret::default(),
-        None if matches!(kind.as_str(), "postgres-aurora" | "postgres-rds" | "mysql-aurora" | "mysql-rds" | "redshift" | "redshift-serverless") => {
+        None if matches!(
+            kind.as_str(),
+            "postgres-aurora" | "postgres-rds" | "mysql-aurora" | "mysql-rds" | "redshift" | "redshift-serverless"
+        ) =>
+        {
             return Err(bad("IAM database credentials are not supported by this worker: give a password".into()));
         }
         None => return Err(bad("Password must be specified".into())),
@@ -304,19 +326,40 @@ pub fn database_of(resolved: &Resolved) -> Result<Database, String> {
         return Err(bad("host must not contain quotes or backslashes".into()));
     }
     let ssl = resolved.fields.get("ssl").is_some_and(|v| crate::model::values::parse_config_bool(v).unwrap_or(false));
-    Ok(Database { conn_id: conn_id.clone(), kind, engine, host, port, user, password, database, ssl, ca_cert: resolved.text("ca_cert") })
+    Ok(Database {
+        conn_id: conn_id.clone(),
+        kind,
+        engine,
+        host,
+        port,
+        user,
+        password,
+        database,
+        ssl,
+        ca_cert: resolved.text("ca_cert"),
+    })
 }
 
 /// The application name a database session reports (`CONN_APP_NAME`, default
 /// `lv-{{ realm }}-{{ job_id }}`), with quotes and backslashes removed; `None` when the realm,
 /// job id or template is empty.
-pub fn application_name(config: &Config, renderer: &Renderer, realm: &str, job_id: &str, conn_id: &str) -> Option<String> {
-    let template = config.value("CONN_APP_NAME").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "lv-{{ realm }}-{{ job_id }}".into());
+pub fn application_name(
+    config: &Config,
+    renderer: &Renderer,
+    realm: &str,
+    job_id: &str,
+    conn_id: &str,
+) -> Option<String> {
+    let template = config
+        .value("CONN_APP_NAME")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "lv-{{ realm }}-{{ job_id }}".into());
     if realm.is_empty() || job_id.is_empty() || template.is_empty() {
         return None;
     }
     let context = minijinja::context! { realm => realm, job_id => job_id, conn_id => conn_id };
-    let name: String = renderer.render(&template, &context).ok()?.chars().filter(|c| !matches!(c, '\'' | '"' | '\\')).collect();
+    let name: String =
+        renderer.render(&template, &context).ok()?.chars().filter(|c| !matches!(c, '\'' | '"' | '\\')).collect();
     (!name.is_empty()).then_some(name)
 }
 

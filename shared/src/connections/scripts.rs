@@ -17,18 +17,28 @@ pub fn shell_quote(text: &str) -> String {
 
 fn write_private(path: &Path, body: &str, mode: u32) -> Result<(), String> {
     std::fs::write(path, body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| format!("cannot protect {}: {e}", path.display()))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("cannot protect {}: {e}", path.display()))
 }
 
 fn private_dir(parent: &Path) -> Result<PathBuf, String> {
     let dir = parent.join(format!("conn.{}", &uuid::Uuid::new_v4().simple().to_string()[..6]));
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     Ok(dir)
 }
 
 /// Resolves `conn_id` and writes its connector under `parent`; returns the script's path.
 /// `app_name` names role sessions (`aws` connections with `role_arn`).
-pub async fn write_connector(connections: &Connections, conn_id: &str, parent: &Path, app_name: Option<&str>) -> Result<PathBuf, String> {
+pub async fn write_connector(
+    connections: &Connections,
+    conn_id: &str,
+    parent: &Path,
+    app_name: Option<&str>,
+) -> Result<PathBuf, String> {
     let resolved = connections.resolve(conn_id).await?;
     let dir = private_dir(parent)?;
     let built = match resolved.kind.as_str() {
@@ -101,7 +111,15 @@ fn mysql_script(db: &Database, dir: &Path) -> Result<PathBuf, String> {
         return Err("SSL is required with IAM database authentication".into());
     }
     let conf = dir.join(".mysql.conf");
-    write_private(&conf, &format!("[client]\nuser={}\npassword={}\n", option_file_value(&db.user), option_file_value(db.password.expose())), 0o600)?;
+    write_private(
+        &conf,
+        &format!(
+            "[client]\nuser={}\npassword={}\n",
+            option_file_value(&db.user),
+            option_file_value(db.password.expose())
+        ),
+        0o600,
+    )?;
     let mut options = vec![
         format!("--defaults-file={}", shell_quote(&conf.display().to_string())),
         "--batch".into(),
@@ -122,7 +140,15 @@ fn mysql_script(db: &Database, dir: &Path) -> Result<PathBuf, String> {
         options.push("--enable-cleartext-plugin".into());
     }
     let script = dir.join("mysql");
-    write_private(&script, &format!("#!/bin/bash\n# lava connector: {} (mysql)\nexec mysql {} \"$@\"\n", db.conn_id.replace('\n', " "), options.join(" ")), 0o700)?;
+    write_private(
+        &script,
+        &format!(
+            "#!/bin/bash\n# lava connector: {} (mysql)\nexec mysql {} \"$@\"\n",
+            db.conn_id.replace('\n', " "),
+            options.join(" ")
+        ),
+        0o700,
+    )?;
     Ok(script)
 }
 
@@ -153,7 +179,10 @@ fn python_text(value: &Value) -> String {
 
 fn generic_script(resolved: &Resolved, dir: &Path) -> Result<PathBuf, String> {
     let values = dir.join("values");
-    std::fs::DirBuilder::new().mode(0o700).create(&values).map_err(|e| format!("cannot create {}: {e}", values.display()))?;
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&values)
+        .map_err(|e| format!("cannot create {}: {e}", values.display()))?;
     if let Some(Value::Object(attributes)) = resolved.fields.get("attributes") {
         for (name, value) in attributes {
             write_private(&values.join(name), &python_text(value), 0o600)?;
@@ -185,7 +214,11 @@ pub fn session_name(app_name: Option<&str>) -> String {
 }
 
 /// The access key, secret key and session token of an `aws` connection (§4.6.1).
-async fn aws_credentials(connections: &Connections, resolved: &Resolved, app_name: Option<&str>) -> Result<(String, String, Option<String>), String> {
+async fn aws_credentials(
+    connections: &Connections,
+    resolved: &Resolved,
+    app_name: Option<&str>,
+) -> Result<(String, String, Option<String>), String> {
     if let Some(Value::String(name)) = resolved.fields.get("access_keys") {
         let keys = connections.parameter(name).await?;
         let (id, secret) = keys
@@ -196,7 +229,9 @@ async fn aws_credentials(connections: &Connections, resolved: &Resolved, app_nam
             .ok_or_else(|| format!("{name}: Must be in format \"access_key_id,access_secret_key\""))?;
         return Ok((id, secret, None));
     }
-    let Some(role_arn) = resolved.text("role_arn") else { return Err("One of access_keys or role_arn is required".into()) };
+    let Some(role_arn) = resolved.text("role_arn") else {
+        return Err("One of access_keys or role_arn is required".into());
+    };
     let duration = match resolved.fields.get("duration") {
         Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
         Some(Value::String(d)) => crate::model::values::parse_duration(d)?,
@@ -212,7 +247,10 @@ async fn aws_credentials(connections: &Connections, resolved: &Resolved, app_nam
         _ => Vec::new(),
     };
     let tags = match resolved.fields.get("tags") {
-        Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect(),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .collect(),
         _ => Vec::new(),
     };
     let request = crate::ports::AssumeRole {
@@ -221,14 +259,23 @@ async fn aws_credentials(connections: &Connections, resolved: &Resolved, app_nam
         duration_seconds: duration as i32,
         external_id,
         policy_arns,
-        policy: resolved.fields.get("policy").filter(|p| !p.is_null()).map(|p| if let Value::String(s) = p { s.clone() } else { p.to_string() }),
+        policy: resolved
+            .fields
+            .get("policy")
+            .filter(|p| !p.is_null())
+            .map(|p| if let Value::String(s) = p { s.clone() } else { p.to_string() }),
         tags,
     };
     let credentials = connections.assume_role(&request).await?;
     Ok((credentials.access_key_id, credentials.secret_access_key, Some(credentials.session_token)))
 }
 
-async fn aws_script(connections: &Connections, resolved: &Resolved, dir: &Path, app_name: Option<&str>) -> Result<PathBuf, String> {
+async fn aws_script(
+    connections: &Connections,
+    resolved: &Resolved,
+    dir: &Path,
+    app_name: Option<&str>,
+) -> Result<PathBuf, String> {
     let (id, secret, token) = aws_credentials(connections, resolved, app_name).await?;
     let region = resolved
         .text("region")
@@ -236,7 +283,9 @@ async fn aws_script(connections: &Connections, resolved: &Resolved, dir: &Path, 
         .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
         .unwrap_or_else(|| "us-east-1".into());
     let conf = dir.join(".aws_config");
-    let mut body = format!("[profile lava]\ns3 =\n    signature_version = s3v4\nregion = {region}\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n");
+    let mut body = format!(
+        "[profile lava]\ns3 =\n    signature_version = s3v4\nregion = {region}\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n"
+    );
     if let Some(token) = token {
         body.push_str(&format!("aws_session_token = {token}\n"));
     }

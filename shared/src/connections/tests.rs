@@ -25,12 +25,21 @@ async fn passwords_come_from_ssm_and_missing_fields_from_the_secret() {
     ])
     .await;
     fakes.secrets.put_parameter("/lava/dev/pg", "s3cr:et");
-    fakes.secrets.put_secret("lava/my", r#"{"username": "theirs", "password": "pw2", "host": "h2", "port": 3307, "dbname": "d2"}"#);
+    fakes.secrets.put_secret(
+        "lava/my",
+        r#"{"username": "theirs", "password": "pw2", "host": "h2", "port": 3307, "dbname": "d2"}"#,
+    );
     let pg = c.database("pg").await.unwrap();
-    assert_eq!((pg.engine, pg.port, pg.password.expose(), pg.database.as_deref()), (Engine::Postgres, 5432, "s3cr:et", Some("dw")));
+    assert_eq!(
+        (pg.engine, pg.port, pg.password.expose(), pg.database.as_deref()),
+        (Engine::Postgres, 5432, "s3cr:et", Some("dw"))
+    );
     assert_eq!(format!("{pg:?}").contains("s3cr"), false, "Debug never shows the password: {pg:?}");
     let my = c.database("my").await.unwrap();
-    assert_eq!((my.engine, my.user.as_str(), my.password.expose(), my.host.as_str(), my.port), (Engine::MySql, "mine", "pw2", "h2", 3307));
+    assert_eq!(
+        (my.engine, my.user.as_str(), my.password.expose(), my.host.as_str(), my.port),
+        (Engine::MySql, "mine", "pw2", "h2", 3307)
+    );
 }
 
 #[tokio::test]
@@ -76,7 +85,10 @@ async fn generic_connector_prints_each_attribute() {
     assert_eq!(run(&["../values/a"]).status.code(), Some(1));
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!((mode(&script), mode(script.parent().unwrap()), mode(&script.parent().unwrap().join("values/key"))), (0o700, 0o700, 0o600));
+    assert_eq!(
+        (mode(&script), mode(script.parent().unwrap()), mode(&script.parent().unwrap().join("values/key"))),
+        (0o700, 0o700, 0o600)
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -102,7 +114,10 @@ async fn aws_connections_with_a_role_get_session_credentials() {
     let script = write_connector(&c, "role", &dir, Some("lv-prod-a/b c")).await.unwrap();
     let conf = std::fs::read_to_string(script.parent().unwrap().join(".aws_config")).unwrap();
     assert!(conf.contains("aws_access_key_id = ASIA-lv-prod-a.b.c\n"), "{conf}");
-    assert!(conf.contains("aws_secret_access_key = secret-for-arn:aws:iam::1:role/r\naws_session_token = token\n"), "{conf}");
+    assert!(
+        conf.contains("aws_secret_access_key = secret-for-arn:aws:iam::1:role/r\naws_session_token = token\n"),
+        "{conf}"
+    );
     assert_eq!(super::scripts::session_name(None), "lava");
     std::fs::remove_dir_all(dir).ok();
 }

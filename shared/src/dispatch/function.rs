@@ -99,7 +99,8 @@ impl DispatchFunction {
         let catalog = Catalog::new(ports.tables.clone(), names.clone());
         let realm_config = catalog.realm().await.ok().and_then(|r| r.config);
         let config = Config::new(env, realm_config.as_ref());
-        let dead_letter_url = ports.queues.queue_url(&ResourceNames::dead_letter_queue(&names.dispatch_queue)).await.ok();
+        let dead_letter_url =
+            ports.queues.queue_url(&ResourceNames::dead_letter_queue(&names.dispatch_queue)).await.ok();
         Ok(DispatchFunction {
             state: StateStore::new(ports.tables.clone(), ports.keys.clone(), names, config.clone()),
             catalog,
@@ -138,7 +139,9 @@ impl DispatchFunction {
                     self.tick(at).await.map_err(|e| e.to_string())?;
                 }
                 Ok(Work::Dispatch(request)) => match dispatch(&self.catalog, self.queues.as_ref(), &request).await {
-                    Ok(sent) => tracing::info!(job_id = %request.job_id, run_id = %sent.run_id, event_type = "dispatch", "{}@{} dispatched ({})", request.job_id, sent.realm, sent.run_id),
+                    Ok(sent) => {
+                        tracing::info!(job_id = %request.job_id, run_id = %sent.run_id, event_type = "dispatch", "{}@{} dispatched ({})", request.job_id, sent.realm, sent.run_id)
+                    }
                     Err(e) if transient(&e) => return Err(format!("{}: {e}", request.job_id)),
                     Err(e) => {
                         let reason = format!("Cannot dispatch {}@{} - {e}", request.job_id, self.catalog.names().realm);
@@ -160,10 +163,20 @@ impl DispatchFunction {
         tracing::error!(job_id = %request.job_id, "{reason}");
         let ttl = self.config.seconds("EVENT_TTL", 172_800.0) as i64;
         let worker = request.worker.as_deref().unwrap_or("dispatch");
-        let recorder = EventRecorder::new(self.events.clone(), &self.catalog.names().events_table, worker, ttl, TimeZone::system());
+        let recorder = EventRecorder::new(
+            self.events.clone(),
+            &self.catalog.names().events_table,
+            worker,
+            ttl,
+            TimeZone::system(),
+        );
         let ts_dispatch = format_timestamp(&recorder.now());
         let run_id = uuid::Uuid::new_v4().to_string();
-        recorder.record(&request.job_id, &run_id, &ts_dispatch, EventStatus::Rejected, json!(reason)).await.map(|_| ()).map_err(|e| format!("cannot record the rejection: {e}"))
+        recorder
+            .record(&request.job_id, &run_id, &ts_dispatch, EventStatus::Rejected, json!(reason))
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("cannot record the rejection: {e}"))
     }
 
     async fn dead_letter(&self, body: &str, reason: &str) -> std::result::Result<(), String> {
@@ -171,7 +184,11 @@ impl DispatchFunction {
         let Some(url) = &self.dead_letter_url else {
             return Ok(());
         };
-        let outgoing = OutgoingMessage { body: body.to_string(), attributes: vec![("lava-reason".into(), reason.to_string())], ..Default::default() };
+        let outgoing = OutgoingMessage {
+            body: body.to_string(),
+            attributes: vec![("lava-reason".into(), reason.to_string())],
+            ..Default::default()
+        };
         self.queues.send(url, &outgoing).await.map(|_| ()).map_err(|e| format!("cannot dead-letter: {e}"))
     }
 
@@ -181,14 +198,17 @@ impl DispatchFunction {
     pub async fn tick(&self, at: Timestamp) -> Result<Vec<Scheduled>> {
         let upto = floor_minute(at);
         let catchup = self.config.seconds("SCHEDULE_CATCHUP", DEFAULT_CATCHUP).max(60.0);
-        let after = upto.checked_sub(SignedDuration::from_secs(catchup as i64)).map_err(|e| Error::config("SCHEDULE_CATCHUP", e.to_string()))?;
+        let after = upto
+            .checked_sub(SignedDuration::from_secs(catchup as i64))
+            .map_err(|e| Error::config("SCHEDULE_CATCHUP", e.to_string()))?;
         let jobs = self.catalog.jobs().await?;
         let (zones, default_zone) = dispatcher_zones(&self.config, &jobs);
         let mut dispatched = Vec::new();
         for job in &jobs {
             let Some(schedule) = &job.schedule else { continue };
             let tz = job.dispatcher.as_ref().and_then(|d| zones.get(d)).unwrap_or(&default_zone);
-            let entries: std::result::Result<Vec<Entry>, String> = schedule_entries(schedule).and_then(|es| es.iter().map(|e| Entry::new(e, tz)).collect());
+            let entries: std::result::Result<Vec<Entry>, String> =
+                schedule_entries(schedule).and_then(|es| es.iter().map(|e| Entry::new(e, tz)).collect());
             let entries = match entries {
                 Ok(e) => e,
                 Err(reason) => {
@@ -256,7 +276,11 @@ mod tests {
         let (f, fakes, core) = function(json!({"dispatcher_timezones": {"syd": "Australia/Sydney"}})).await;
         put_job(&fakes, job("a/daily", json!("15 6 * * *"), "syd")).await;
         put_job(&fakes, job("a/utc", json!("15 19 * * *"), "other")).await;
-        put_job(&fakes, job("a/list", json!(["0 0 1 1 *", {"crontab": "*/5 * * * *", "to": "2020-01-01T00:00:00Z"}]), "syd")).await;
+        put_job(
+            &fakes,
+            job("a/list", json!(["0 0 1 1 *", {"crontab": "*/5 * * * *", "to": "2020-01-01T00:00:00Z"}]), "syd"),
+        )
+        .await;
         // 2025-03-03T19:15Z is 06:15 in Sydney.
         let first = f.tick("2025-03-03T19:15:30Z".parse().unwrap()).await.unwrap();
         let mut ids: Vec<&str> = first.iter().map(|s| s.job_id.as_str()).collect();
@@ -293,7 +317,12 @@ mod tests {
     async fn requests_dispatch_and_bad_ones_are_rejected_and_dead_lettered() {
         let (f, fakes, core) = function(json!({})).await;
         put_job(&fakes, job("d/one", Value::Null, "x")).await;
-        let retry = f.handle(vec![incoming("m1", "d/one -p day=1\nd/missing\n"), incoming("m2", r#"{"job_id": "d/one", "bogus": 1}"#)]).await;
+        let retry = f
+            .handle(vec![
+                incoming("m1", "d/one -p day=1\nd/missing\n"),
+                incoming("m2", r#"{"job_id": "d/one", "bogus": 1}"#),
+            ])
+            .await;
         assert!(retry.is_empty());
         let sent: Value = serde_json::from_str(&fakes.queues.bodies(&core)[0]).unwrap();
         assert_eq!((sent["job_id"].as_str(), sent["parameters"]["day"].as_str()), (Some("d/one"), Some("1")));
@@ -311,11 +340,20 @@ mod tests {
     async fn a_request_naming_another_worker_than_the_jobs_is_rejected() {
         let (f, fakes, core) = function(json!({})).await;
         put_job(&fakes, job("e/one", Value::Null, "x")).await;
-        let retry = f.handle(vec![incoming("m3", r#"{"job_id": "e/one", "worker": "gpu"}"#), incoming("m4", r#"{"job_id": "e/one", "worker": "core"}"#)]).await;
+        let retry = f
+            .handle(vec![
+                incoming("m3", r#"{"job_id": "e/one", "worker": "gpu"}"#),
+                incoming("m4", r#"{"job_id": "e/one", "worker": "core"}"#),
+            ])
+            .await;
         assert!(retry.is_empty());
         assert_eq!(fakes.queues.bodies(&core).len(), 1, "only the request naming the job's own worker");
         let rejected = fakes.events.runs_of("e/one");
         assert_eq!(rejected.len(), 1);
-        assert!(rejected[0].last().info.to_string().contains("gpu: job e/one runs on worker core"), "{:?}", rejected[0].last().info);
+        assert!(
+            rejected[0].last().info.to_string().contains("gpu: job e/one runs on worker core"),
+            "{:?}",
+            rejected[0].last().info
+        );
     }
 }

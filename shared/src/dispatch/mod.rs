@@ -41,9 +41,17 @@ pub async fn dispatch(catalog: &Catalog, queue: &dyn WorkQueue, request: &Dispat
 
 /// Sends a run of `request.job_id` to `worker`'s queue, for callers that hold the job already
 /// (schedule ticks, S3 triggers); returns the message sent.
-pub async fn send_run(catalog: &Catalog, queue: &dyn WorkQueue, worker: &str, request: &DispatchRequest) -> Result<WorkerMessage> {
+pub async fn send_run(
+    catalog: &Catalog,
+    queue: &dyn WorkQueue,
+    worker: &str,
+    request: &DispatchRequest,
+) -> Result<WorkerMessage> {
     if request.delay_seconds > 900 {
-        return Err(Error::config("delay", format!("{} seconds: Must be between 0 and 15 minutes", request.delay_seconds)));
+        return Err(Error::config(
+            "delay",
+            format!("{} seconds: Must be between 0 and 15 minutes", request.delay_seconds),
+        ));
     }
     let worker = worker.to_string();
     let message = WorkerMessage {
@@ -51,12 +59,21 @@ pub async fn send_run(catalog: &Catalog, queue: &dyn WorkQueue, worker: &str, re
         worker: worker.clone(),
         job_id: request.job_id.clone(),
         run_id: uuid::Uuid::new_v4().to_string(),
-        ts_dispatch: format_timestamp(&jiff::Zoned::now().round(jiff::ZonedRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc)).map_err(|e| Error::config("clock", e.to_string()))?),
+        ts_dispatch: format_timestamp(
+            &jiff::Zoned::now()
+                .round(jiff::ZonedRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc))
+                .map_err(|e| Error::config("clock", e.to_string()))?,
+        ),
         parameters: (!request.parameters.is_empty()).then(|| request.parameters.clone()),
         globals: (!request.globals.is_empty()).then(|| request.globals.clone()),
     };
     let url = queue.queue_url(&catalog.names().worker_queue(&worker)).await?;
-    queue.send(&url, &OutgoingMessage { body: message.to_body(), delay_seconds: request.delay_seconds, ..Default::default() }).await?;
+    queue
+        .send(
+            &url,
+            &OutgoingMessage { body: message.to_body(), delay_seconds: request.delay_seconds, ..Default::default() },
+        )
+        .await?;
     Ok(message)
 }
 

@@ -42,7 +42,10 @@ pub fn json_request(map: &Map<String, Value>) -> Result<DispatchRequest, String>
     let mut unexpected: Vec<&str> = map
         .keys()
         .map(String::as_str)
-        .filter(|k| !["job_id", "delay", "globals", "parameters", "worker"].contains(k) && !k.to_ascii_lowercase().starts_with("x-"))
+        .filter(|k| {
+            !["job_id", "delay", "globals", "parameters", "worker"].contains(k)
+                && !k.to_ascii_lowercase().starts_with("x-")
+        })
         .collect();
     if !unexpected.is_empty() {
         unexpected.sort();
@@ -158,7 +161,9 @@ mod tests {
 
     #[test]
     fn json_forms() {
-        let one = dispatches(r#"{"job_id": "ingest/partner-a", "delay": "2m", "globals": {"asg": "lava-prod01-core"}, "parameters": {"vars": {"mode": "full"}}, "x-note": 1}"#);
+        let one = dispatches(
+            r#"{"job_id": "ingest/partner-a", "delay": "2m", "globals": {"asg": "lava-prod01-core"}, "parameters": {"vars": {"mode": "full"}}, "x-note": 1}"#,
+        );
         let request = one[0].clone().unwrap();
         assert_eq!((request.job_id.as_str(), request.delay_seconds), ("ingest/partner-a", 120));
         assert_eq!(Value::Object(request.parameters), json!({"vars": {"mode": "full"}}));
@@ -166,8 +171,16 @@ mod tests {
         assert_eq!(list[0].as_ref().unwrap().job_id, "a");
         assert_eq!(list[1].clone().unwrap_err(), "[1]: Unexpected keys: bogus");
         assert_eq!(list[2].clone().unwrap_err(), "[2]: a request must be a JSON object");
-        assert_eq!(dispatches(r#"{"job_id": "a", "delay": "16m"}"#)[0].clone().unwrap_err(), "Bad delay: \"16m\": Must be between 0 and 15 minutes");
-        assert!(dispatches(r#"{"job_id": "a", "globals": {"lava": {}}}"#)[0].clone().unwrap_err().contains("Reserved global"));
+        assert_eq!(
+            dispatches(r#"{"job_id": "a", "delay": "16m"}"#)[0].clone().unwrap_err(),
+            "Bad delay: \"16m\": Must be between 0 and 15 minutes"
+        );
+        assert!(
+            dispatches(r#"{"job_id": "a", "globals": {"lava": {}}}"#)[0]
+                .clone()
+                .unwrap_err()
+                .contains("Reserved global")
+        );
         assert!(parse_body("42").is_err());
         assert!(parse_body(r#"{"delay": 1}"#).unwrap()[0].clone().unwrap_err().contains("Missing keys: job_id"));
     }
@@ -189,7 +202,8 @@ mod tests {
     fn ticks_and_sns_envelopes() {
         let tick = r#"{"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events", "time": "2025-03-04T01:02:00Z", "resources": ["arn:aws:events:us-east-1:1:rule/lava-x-schedule"], "detail": {}}"#;
         assert_eq!(parse_body(tick).unwrap(), vec![Ok(Work::Tick("2025-03-04T01:02:00Z".parse().unwrap()))]);
-        let sns = json!({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:t", "Message": "job/a -d 10s"}).to_string();
+        let sns = json!({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:t", "Message": "job/a -d 10s"})
+            .to_string();
         assert_eq!(dispatches(&sns)[0].as_ref().unwrap().delay_seconds, 10);
     }
 }

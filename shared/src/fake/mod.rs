@@ -95,7 +95,11 @@ impl TableStore for FakeTables {
 
     async fn query_index(&self, table: &str, _index: &str, keys: &[(&str, &str)]) -> Result<Vec<Item>> {
         self.key_of(table, &Item::new())?;
-        Ok(self.items(table).into_iter().filter(|item| keys.iter().all(|(k, v)| item.get(*k).and_then(Value::as_str) == Some(*v))).collect())
+        Ok(self
+            .items(table)
+            .into_iter()
+            .filter(|item| keys.iter().all(|(k, v)| item.get(*k).and_then(Value::as_str) == Some(*v)))
+            .collect())
     }
 }
 
@@ -155,7 +159,10 @@ impl FakeQueues {
 
     /// Bodies of the messages waiting (visible) on a queue.
     pub fn bodies(&self, queue_url: &str) -> Vec<String> {
-        lock(&self.queues).get(queue_url).map(|q| q.visible.iter().map(|m| m.body.clone()).collect()).unwrap_or_default()
+        lock(&self.queues)
+            .get(queue_url)
+            .map(|q| q.visible.iter().map(|m| m.body.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// (queue URL, delay) of every message sent, in order.
@@ -168,22 +175,33 @@ impl FakeQueues {
 impl WorkQueue for FakeQueues {
     async fn queue_url(&self, name: &str) -> Result<String> {
         let url = format!("fake://{name}");
-        if lock(&self.queues).contains_key(&url) { Ok(url) } else { Err(Error::NotFound { what: "queue", id: name.to_string() }) }
+        if lock(&self.queues).contains_key(&url) {
+            Ok(url)
+        } else {
+            Err(Error::NotFound { what: "queue", id: name.to_string() })
+        }
     }
 
     async fn send(&self, queue_url: &str, message: &OutgoingMessage) -> Result<String> {
         let mut queues = lock(&self.queues);
-        let queue = queues.get_mut(queue_url).ok_or_else(|| Error::NotFound { what: "queue", id: queue_url.to_string() })?;
+        let queue =
+            queues.get_mut(queue_url).ok_or_else(|| Error::NotFound { what: "queue", id: queue_url.to_string() })?;
         queue.sent += 1;
         let id = format!("m{}", queue.sent);
-        queue.visible.push_back(QueueMessage { message_id: id.clone(), receipt_handle: String::new(), body: message.body.clone(), receive_count: 0 });
+        queue.visible.push_back(QueueMessage {
+            message_id: id.clone(),
+            receipt_handle: String::new(),
+            body: message.body.clone(),
+            receive_count: 0,
+        });
         lock(&self.delays).push((queue_url.to_string(), message.delay_seconds));
         Ok(id)
     }
 
     async fn receive(&self, queue_url: &str, max: u32, _wait_seconds: u32) -> Result<Vec<QueueMessage>> {
         let mut queues = lock(&self.queues);
-        let queue = queues.get_mut(queue_url).ok_or_else(|| Error::NotFound { what: "queue", id: queue_url.to_string() })?;
+        let queue =
+            queues.get_mut(queue_url).ok_or_else(|| Error::NotFound { what: "queue", id: queue_url.to_string() })?;
         let mut out = Vec::new();
         while out.len() < max.max(1) as usize {
             let Some(mut m) = queue.visible.pop_front() else { break };
@@ -283,7 +301,14 @@ pub struct FakeNotices {
 impl TopicPublisher for FakeNotices {
     async fn publish(&self, topic_arn: &str, subject: Option<&str>, message: &str) -> Result<String> {
         if let Some(retry) = *lock(&self.publish_error) {
-            return Err(Error::Aws { service: "sns", operation: "Publish", code: Some("Throttling".into()), message: "Rate exceeded".into(), retry, source: None });
+            return Err(Error::Aws {
+                service: "sns",
+                operation: "Publish",
+                code: Some("Throttling".into()),
+                message: "Rate exceeded".into(),
+                retry,
+                source: None,
+            });
         }
         let mut published = lock(&self.published);
         published.push((topic_arn.into(), subject.map(str::to_string), message.into()));
@@ -317,7 +342,10 @@ impl crate::ports::KeyService for FakeKeys {
 
     async fn decrypt(&self, ciphertext: &str) -> Result<Vec<u8>> {
         let hex = ciphertext.rsplit('|').next().unwrap_or_default();
-        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| Error::config("fake kms", e.to_string()))).collect()
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| Error::config("fake kms", e.to_string())))
+            .collect()
     }
 }
 
@@ -345,17 +373,31 @@ impl FakeSecrets {
 #[async_trait]
 impl SecretStore for FakeSecrets {
     async fn parameter(&self, name: &str) -> Result<String> {
-        self.parameters.lock().unwrap().get(name).cloned().ok_or_else(|| Error::NotFound { what: "parameter", id: name.into() })
+        self.parameters
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::NotFound { what: "parameter", id: name.into() })
     }
 
     async fn secret(&self, secret_id: &str) -> Result<String> {
-        self.secrets.lock().unwrap().get(secret_id).cloned().ok_or_else(|| Error::NotFound { what: "secret", id: secret_id.into() })
+        self.secrets
+            .lock()
+            .unwrap()
+            .get(secret_id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound { what: "secret", id: secret_id.into() })
     }
 
     /// A login for the first account (or `000000000000`).
     async fn registry_login(&self, account_ids: &[String]) -> Result<RegistryLogin> {
         let account = account_ids.first().cloned().unwrap_or_else(|| "000000000000".into());
-        Ok(RegistryLogin { server: format!("{account}.dkr.ecr.us-east-1.amazonaws.com"), username: "AWS".into(), password: "ecr-token".into() })
+        Ok(RegistryLogin {
+            server: format!("{account}.dkr.ecr.us-east-1.amazonaws.com"),
+            username: "AWS".into(),
+            password: "ecr-token".into(),
+        })
     }
 
     /// Credentials named after the role and session.
@@ -430,7 +472,11 @@ impl ContainerTasks for FakeTasks {
 
     async fn task_status(&self, _cluster: &str, task_arn: &str) -> Result<TaskStatus> {
         if lock(&self.stopped).iter().any(|(arn, _)| arn == task_arn) {
-            return Ok(TaskStatus { last_status: "STOPPED".into(), exit_code: None, stopped_reason: Some("stopped by lava".into()) });
+            return Ok(TaskStatus {
+                last_status: "STOPPED".into(),
+                exit_code: None,
+                stopped_reason: Some("stopped by lava".into()),
+            });
         }
         Ok(match *lock(&self.exit_code) {
             Some(code) => TaskStatus { last_status: "STOPPED".into(), exit_code: Some(code), stopped_reason: None },
@@ -465,7 +511,10 @@ mod tests {
     async fn catalog_over_fake_tables() {
         let names = ResourceNames::for_realm("dev");
         let catalog = Catalog::new(Arc::new(FakeTables::for_realm(&names)), names);
-        let job = JobSpec::from_value(&serde_json::json!({"job_id": "a/b", "type": "log", "worker": "core", "payload": null})).unwrap();
+        let job = JobSpec::from_value(
+            &serde_json::json!({"job_id": "a/b", "type": "log", "worker": "core", "payload": null}),
+        )
+        .unwrap();
         catalog.put_job(&job).await.unwrap();
         assert_eq!(catalog.job("a/b").await.unwrap(), job);
         assert!(matches!(catalog.job("missing").await, Err(Error::NotFound { what: "job", .. })));

@@ -209,7 +209,10 @@ impl Action {
                 read!(Dispatch)
             }
             "email" => {
-                strict(&["to", "subject", "message", "from", "email_conn", "region", "attachments"], &["to", "subject", "message"])?;
+                strict(
+                    &["to", "subject", "message", "from", "email_conn", "region", "attachments"],
+                    &["to", "subject", "message"],
+                )?;
                 let action = read!(Email)?;
                 if let Action::Email(e) = &action
                     && !e.attachments.is_empty()
@@ -228,7 +231,10 @@ impl Action {
                 read!(Log)
             }
             "slack" => {
-                strict(&["slack_conn", "message", "subject", "from", "style", "colour", "preamble"], &["slack_conn", "message"])?;
+                strict(
+                    &["slack_conn", "message", "subject", "from", "style", "colour", "preamble"],
+                    &["slack_conn", "message"],
+                )?;
                 let action = read!(Slack)?;
                 if let Action::Slack(s) = &action
                     && let Some(style) = &s.style

@@ -39,7 +39,8 @@ pub const CONNECTION_TYPES: &[&str] = &[
 ];
 
 /// Database types whose password may come from IAM instead of a stored secret.
-const IAM_DATABASES: &[&str] = &["postgres-aurora", "postgres-rds", "mysql-aurora", "mysql-rds", "redshift", "redshift-serverless"];
+const IAM_DATABASES: &[&str] =
+    &["postgres-aurora", "postgres-rds", "mysql-aurora", "mysql-rds", "redshift", "redshift-serverless"];
 /// Database types.
 const DATABASES: &[&str] = &[
     "mariadb",
@@ -89,7 +90,8 @@ impl ConnectionEntry {
     pub fn from_value(value: &Value) -> Result<Self, ValidationErrors> {
         let id = value.get("conn_id").and_then(Value::as_str).unwrap_or("?");
         from_value(value).map_err(|e| {
-            let path = if e.path.is_empty() { format!("connections[{id}]") } else { format!("connections[{id}].{}", e.path) };
+            let path =
+                if e.path.is_empty() { format!("connections[{id}]") } else { format!("connections[{id}].{}", e.path) };
             ValidationErrors(vec![ValidationError { path, reason: e.reason }])
         })
     }
@@ -113,7 +115,10 @@ impl ConnectionEntry {
             report.error("connections[].conn_id", "must not be empty");
         }
         if !CONNECTION_TYPES.contains(&kind.as_str()) {
-            report.error(at("type"), format!("{:?}: unknown connection type (known types: {})", self.conn_type, CONNECTION_TYPES.join(", ")));
+            report.error(
+                at("type"),
+                format!("{:?}: unknown connection type (known types: {})", self.conn_type, CONNECTION_TYPES.join(", ")),
+            );
         }
         if self.enabled != Some(true) {
             report.warn(at("enabled"), "not true: the connection cannot be used until it is enabled");
@@ -155,17 +160,36 @@ impl ConnectionEntry {
                 }
             }
             "aws" => {
-                strict(&["access_keys", "role_arn", "duration", "external_id", "policy_arns", "policy", "tags", "region"], &[], &mut report);
+                strict(
+                    &["access_keys", "role_arn", "duration", "external_id", "policy_arns", "policy", "tags", "region"],
+                    &[],
+                    &mut report,
+                );
                 if !has("access_keys") && !has("role_arn") {
-                    report.error(format!("connections[{}]", self.conn_id), "One of access_keys or role_arn is required");
+                    report
+                        .error(format!("connections[{}]", self.conn_id), "One of access_keys or role_arn is required");
                 }
             }
             "email" | "ses" => strict(
-                &["from", "reply_to", "subtype", "region", "configuration_set", "host", "port", "tls", "user", "password", "return_path"],
+                &[
+                    "from",
+                    "reply_to",
+                    "subtype",
+                    "region",
+                    "configuration_set",
+                    "host",
+                    "port",
+                    "tls",
+                    "user",
+                    "password",
+                    "return_path",
+                ],
                 &[],
                 &mut report,
             ),
-            "docker" => strict(&["registry", "user", "password", "email", "server", "tls", "timeout", "pull"], &[], &mut report),
+            "docker" => {
+                strict(&["registry", "user", "password", "email", "server", "tls", "timeout", "pull"], &[], &mut report)
+            }
             "ssh" | "scp" | "sftp" | "git" if !has("ssh_key") => {
                 report.error(at("ssh_key"), "is required: the name of an SSM parameter holding the private key")
             }

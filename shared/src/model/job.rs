@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 use super::action::validate_action_lists;
 use super::params::{JobParameters, validate_payload};
 use super::schedule::validate_schedule;
-use super::validation::{Report, ValidationError, ValidationErrors, from_value, is_extension_key, is_reserved_name, kind_of};
+use super::validation::{
+    Report, ValidationError, ValidationErrors, from_value, is_extension_key, is_reserved_name, kind_of,
+};
 use super::values::DurationSpec;
 
 /// Every job type the original runs. Types outside this list are rejected.
@@ -224,7 +226,10 @@ impl JobSpec {
         }
         let known_type = JOB_TYPES.contains(&self.job_type.as_str());
         if !known_type {
-            report.error(at("type"), format!("{:?}: unknown job type (known types: {})", self.job_type, JOB_TYPES.join(", ")));
+            report.error(
+                at("type"),
+                format!("{:?}: unknown job type (known types: {})", self.job_type, JOB_TYPES.join(", ")),
+            );
         }
         match &self.payload {
             None => report.error(at("payload"), "is required (use null or \"--\" when the job type ignores it)"),
@@ -243,7 +248,9 @@ impl JobSpec {
         }
         match &self.enabled {
             Some(Value::Bool(_) | Value::String(_)) | None => {}
-            Some(other) => report.warn(at("enabled"), format!("is {}: neither true nor false, so the job runs", kind_of(other))),
+            Some(other) => {
+                report.warn(at("enabled"), format!("is {}: neither true nor false, so the job runs", kind_of(other)))
+            }
         }
         for (field, value) in [("parameters", &self.parameters), ("globals", &self.globals), ("state", &self.state)] {
             if let Some(v) = value
@@ -254,14 +261,20 @@ impl JobSpec {
         }
         for name in self.globals_map().keys() {
             if is_reserved_name(name) {
-                report.error(at(&format!("globals.{name}")), "Reserved global: names starting with \"lava\" belong to lava");
+                report.error(
+                    at(&format!("globals.{name}")),
+                    "Reserved global: names starting with \"lava\" belong to lava",
+                );
             }
         }
         if let Some(limit) = self.iteration_limit {
             if limit < 0 {
                 report.error(at("iteration_limit"), format!("{limit} is negative"));
             } else if limit > limits.iteration_max_limit {
-                report.error(at("iteration_limit"), format!("{limit} is over the maximum of {}", limits.iteration_max_limit));
+                report.error(
+                    at("iteration_limit"),
+                    format!("{limit} is over the maximum of {}", limits.iteration_max_limit),
+                );
             } else if limit == 0 {
                 report.warn(at("iteration_limit"), "0 means the job never runs");
             }

@@ -469,7 +469,9 @@ mod tests {
 
     #[test]
     fn flags_accept_strings_the_original_would_have_misread() {
-        let p = JobParameters::parse("sql", serde_json::json!({"conn_id": "c", "header": "false"}).as_object().unwrap()).unwrap();
+        let p =
+            JobParameters::parse("sql", serde_json::json!({"conn_id": "c", "header": "false"}).as_object().unwrap())
+                .unwrap();
         let JobParameters::Sql(p) = p else { panic!("sql params") };
         assert_eq!(p.header, Some(Flag(false)));
     }

@@ -56,7 +56,8 @@ impl S3TriggerEntry {
     pub fn from_value(value: &Value) -> Result<Self, ValidationErrors> {
         let id = value.get("trigger_id").and_then(Value::as_str).unwrap_or("?");
         from_value(value).map_err(|e| {
-            let path = if e.path.is_empty() { format!("s3triggers[{id}]") } else { format!("s3triggers[{id}].{}", e.path) };
+            let path =
+                if e.path.is_empty() { format!("s3triggers[{id}]") } else { format!("s3triggers[{id}].{}", e.path) };
             ValidationErrors(vec![ValidationError { path, reason: e.reason }])
         })
     }
@@ -71,7 +72,9 @@ impl S3TriggerEntry {
         match &self.job_id {
             Value::String(s) if !s.is_empty() => {}
             Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => {}
-            other => report.error(at("job_id"), format!("must be a job id or a list of job ids, not {}", kind_of(other))),
+            other => {
+                report.error(at("job_id"), format!("must be a job id or a list of job ids, not {}", kind_of(other)))
+            }
         }
         if let Some(delay) = &self.delay {
             let seconds = match delay {

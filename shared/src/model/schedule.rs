@@ -5,7 +5,8 @@ use serde_json::Value;
 use super::validation::{Report, kind_of};
 
 /// The `@` forms a crontab accepts.
-const CRON_KEYWORDS: &[&str] = &["@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
+const CRON_KEYWORDS: &[&str] =
+    &["@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
 
 /// One entry of a schedule.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,7 +94,10 @@ pub fn check_cron(crontab: &str) -> Result<(), String> {
     }
     let fields: Vec<&str> = crontab.split_whitespace().collect();
     if fields.len() != 5 {
-        return Err(format!("bad cron schedule {crontab:?}: expected 5 fields (minute hour day month weekday), found {}", fields.len()));
+        return Err(format!(
+            "bad cron schedule {crontab:?}: expected 5 fields (minute hour day month weekday), found {}",
+            fields.len()
+        ));
     }
     const NAMES: [&str; 5] = ["minute", "hour", "day of month", "month", "day of week"];
     const RANGES: [(u32, u32); 5] = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)];
@@ -151,7 +155,10 @@ mod tests {
         let entries = schedule_entries(&v).unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[1].from.as_deref(), Some("2025-01-01T00:00:00+11:00"));
-        assert_eq!(schedule_entries(&json!({"crontab": "* * * * *", "every": 2})), Err("Unexpected keys: every".into()));
+        assert_eq!(
+            schedule_entries(&json!({"crontab": "* * * * *", "every": 2})),
+            Err("Unexpected keys: every".into())
+        );
         assert!(schedule_entries(&json!(null)).unwrap().is_empty());
     }
 }

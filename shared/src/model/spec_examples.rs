@@ -88,31 +88,87 @@ fn invalid_jobs_name_the_field_and_the_reason() {
         (with(json!({"-payload": null})), "jobs[finance/x].payload: is required"),
         (with(json!({"-worker": null})), "jobs[finance/x]: missing field `worker`"),
         (with(json!({"globals": {"lavaRun": 1}})), "jobs[finance/x].globals.lavaRun: Reserved global"),
-        (with(json!({"max_tries": "three"})), "jobs[finance/x].max_tries: invalid type: string \"three\", expected i64"),
+        (
+            with(json!({"max_tries": "three"})),
+            "jobs[finance/x].max_tries: invalid type: string \"three\", expected i64",
+        ),
         (with(json!({"iteration_delay": "soon"})), "jobs[finance/x].iteration_delay: bad duration \"soon\""),
         (with(json!({"max_run_delay": "1y"})), "jobs[finance/x].max_run_delay: bad duration \"1y\""),
-        (with(json!({"schedule": "0 25 * * *"})), "jobs[finance/x].schedule: bad cron schedule \"0 25 * * *\": bad hour field"),
+        (
+            with(json!({"schedule": "0 25 * * *"})),
+            "jobs[finance/x].schedule: bad cron schedule \"0 25 * * *\": bad hour field",
+        ),
         (with(json!({"schedule": {"cron": "* * * * *"}})), "jobs[finance/x].schedule: Unexpected keys: cron"),
-        (with(json!({"parameters": {"timeout": "5m", "shell": true}})), "jobs[finance/x].parameters: Bad job parameters: Unexpected keys: shell"),
-        (with(json!({"type": "sql", "payload": "q.sql", "parameters": {}})), "jobs[finance/x].parameters: Bad job parameters: Missing keys: conn_id"),
-        (with(json!({"type": "sql", "payload": "q.sql", "parameters": {"conn_id": "c", "quoting": "some"}})), "Bad quoting style: some"),
-        (with(json!({"type": "sql", "payload": "q.sql", "parameters": {"conn_id": "c", "output": "a/b"}})), "Bad output parameter: \"a/b\": Must be alphanumeric"),
-        (with(json!({"type": "exe", "payload": ["a", "b"]})), "jobs[finance/x].payload: Only single string payloads are supported for exe jobs"),
-        (with(json!({"type": "exe", "payload": "x.sh", "parameters": {"connections": {"my-db": "c"}}})), "Bad connection label: my-db"),
+        (
+            with(json!({"parameters": {"timeout": "5m", "shell": true}})),
+            "jobs[finance/x].parameters: Bad job parameters: Unexpected keys: shell",
+        ),
+        (
+            with(json!({"type": "sql", "payload": "q.sql", "parameters": {}})),
+            "jobs[finance/x].parameters: Bad job parameters: Missing keys: conn_id",
+        ),
+        (
+            with(json!({"type": "sql", "payload": "q.sql", "parameters": {"conn_id": "c", "quoting": "some"}})),
+            "Bad quoting style: some",
+        ),
+        (
+            with(json!({"type": "sql", "payload": "q.sql", "parameters": {"conn_id": "c", "output": "a/b"}})),
+            "Bad output parameter: \"a/b\": Must be alphanumeric",
+        ),
+        (
+            with(json!({"type": "exe", "payload": ["a", "b"]})),
+            "jobs[finance/x].payload: Only single string payloads are supported for exe jobs",
+        ),
+        (
+            with(json!({"type": "exe", "payload": "x.sh", "parameters": {"connections": {"my-db": "c"}}})),
+            "Bad connection label: my-db",
+        ),
         (with(json!({"type": "pkg", "payload": "p.zip", "parameters": {}})), "Bad job parameters: No command"),
-        (with(json!({"type": "docker", "payload": "img", "parameters": {"host_config": {"privileged": true}}})), "Bad host_config parameters: privileged"),
+        (
+            with(json!({"type": "docker", "payload": "img", "parameters": {"host_config": {"privileged": true}}})),
+            "Bad host_config parameters: privileged",
+        ),
         (with(json!({"type": "docker", "payload": "repo:"})), "Must be in the form repository[:tag]"),
         (with(json!({"type": "dag", "payload": ["a"]})), "jobs[finance/x].payload: payload must be a map"),
-        (with(json!({"payload": 42})), "jobs[finance/x].payload: Bad payload: must be a command line string, not a number"),
+        (
+            with(json!({"payload": 42})),
+            "jobs[finance/x].payload: Bad payload: must be a command line string, not a number",
+        ),
         (with(json!({"parameters": ["a"]})), "jobs[finance/x].parameters: must be a map, not a list"),
-        (with(json!({"on_success": {"action": "log"}})), "jobs[finance/x].on_success: on_success: action must be a list"),
-        (with(json!({"on_fail": [{"message": "x"}]})), "jobs[finance/x].on_fail[0]: on_fail action: Missing keys: action"),
-        (with(json!({"on_fail": [{"action": "page"}]})), "jobs[finance/x].on_fail[0]: on_fail action: page: unknown action"),
-        (with(json!({"on_success": [{"action": "email", "to": "a@b", "subject": "s"}]})), "on_success action: email: Missing keys: message"),
-        (with(json!({"on_success": [{"action": "event", "colour": "red"}]})), "on_success action: event: Unexpected keys: colour"),
-        (with(json!({"on_success": [{"action": "state", "state_id": "lava.x", "value": 1}]})), "Bad state_id: Values beginning with \"lava\" are reserved"),
-        (with(json!({"on_success": [{"action": "dispatch", "job_id": "j", "delay": "20m"}]})), "on_success[0].delay: Bad delay: 20m: Must be between 0 and 15m"),
-        (with(json!({"on_success": [{"action": "email", "to": "a@b", "subject": "s", "message": "m", "attachments": ["f"]}]})), "email_conn must be specified to enable attachments"),
+        (
+            with(json!({"on_success": {"action": "log"}})),
+            "jobs[finance/x].on_success: on_success: action must be a list",
+        ),
+        (
+            with(json!({"on_fail": [{"message": "x"}]})),
+            "jobs[finance/x].on_fail[0]: on_fail action: Missing keys: action",
+        ),
+        (
+            with(json!({"on_fail": [{"action": "page"}]})),
+            "jobs[finance/x].on_fail[0]: on_fail action: page: unknown action",
+        ),
+        (
+            with(json!({"on_success": [{"action": "email", "to": "a@b", "subject": "s"}]})),
+            "on_success action: email: Missing keys: message",
+        ),
+        (
+            with(json!({"on_success": [{"action": "event", "colour": "red"}]})),
+            "on_success action: event: Unexpected keys: colour",
+        ),
+        (
+            with(json!({"on_success": [{"action": "state", "state_id": "lava.x", "value": 1}]})),
+            "Bad state_id: Values beginning with \"lava\" are reserved",
+        ),
+        (
+            with(json!({"on_success": [{"action": "dispatch", "job_id": "j", "delay": "20m"}]})),
+            "on_success[0].delay: Bad delay: 20m: Must be between 0 and 15m",
+        ),
+        (
+            with(
+                json!({"on_success": [{"action": "email", "to": "a@b", "subject": "s", "message": "m", "attachments": ["f"]}]}),
+            ),
+            "email_conn must be specified to enable attachments",
+        ),
     ];
     for (value, expected) in cases {
         let outcome = JobSpec::from_value(&value).and_then(|job| job.validate(&Limits::default()));
@@ -125,7 +181,10 @@ fn invalid_jobs_name_the_field_and_the_reason() {
 
 #[test]
 fn warnings_do_not_block_a_job() {
-    let job = JobSpec::from_value(&json!({"job_id": "a", "type": "log", "worker": "core", "payload": null, "colour": "red", "enabled": 1})).unwrap();
+    let job = JobSpec::from_value(
+        &json!({"job_id": "a", "type": "log", "worker": "core", "payload": null, "colour": "red", "enabled": 1}),
+    )
+    .unwrap();
     let warnings = job.validate(&Limits::default()).unwrap();
     let text: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     assert!(text.iter().any(|w| w.starts_with("jobs[a].description: missing")), "{text:?}");
@@ -136,16 +195,34 @@ fn warnings_do_not_block_a_job() {
 
 #[test]
 fn invalid_other_records() {
-    let realm = RealmEntry::from_value(&json!({"realm": "dev", "s3_payloads": "s3://b", "s3_temp": "s3://b/tmp"})).unwrap();
-    assert!(realm.validate().unwrap_err().to_string().contains("realms[dev].s3_payloads: the payload area needs a prefix"));
-    assert!(RealmEntry::from_value(&json!({"realm": "dev"})).unwrap_err().to_string().contains("missing field `s3_payloads`"));
+    let realm =
+        RealmEntry::from_value(&json!({"realm": "dev", "s3_payloads": "s3://b", "s3_temp": "s3://b/tmp"})).unwrap();
+    assert!(
+        realm.validate().unwrap_err().to_string().contains("realms[dev].s3_payloads: the payload area needs a prefix")
+    );
+    assert!(
+        RealmEntry::from_value(&json!({"realm": "dev"}))
+            .unwrap_err()
+            .to_string()
+            .contains("missing field `s3_payloads`")
+    );
     let conn = ConnectionEntry::from_value(&json!({"conn_id": "c", "type": "postgres", "enabled": true, "host": "h", "port": 1, "user": "u", "database": "d"})).unwrap();
     assert!(conn.validate().unwrap_err().to_string().contains("connections[c].password: is required"));
     let conn = ConnectionEntry::from_value(&json!({"conn_id": "c", "type": "telnet", "enabled": true})).unwrap();
     assert!(conn.validate().unwrap_err().to_string().contains("\"telnet\": unknown connection type"));
-    let conn = ConnectionEntry::from_value(&json!({"conn_id": "s", "type": "slack", "enabled": true, "webhook_url": "u", "channel": "x"})).unwrap();
+    let conn = ConnectionEntry::from_value(
+        &json!({"conn_id": "s", "type": "slack", "enabled": true, "webhook_url": "u", "channel": "x"}),
+    )
+    .unwrap();
     assert!(conn.validate().unwrap_err().to_string().contains("Bad connection record: Unexpected keys: channel"));
-    let trigger = S3TriggerEntry::from_value(&json!({"trigger_id": "t", "bucket": "b", "prefix": "p/", "job_id": "j", "enabled": true, "if_colour": "red"})).unwrap();
+    let trigger = S3TriggerEntry::from_value(
+        &json!({"trigger_id": "t", "bucket": "b", "prefix": "p/", "job_id": "j", "enabled": true, "if_colour": "red"}),
+    )
+    .unwrap();
     let err = trigger.validate(900.0).unwrap_err().to_string();
-    assert!(err.contains("s3triggers[t].prefix: must not end with /") && err.contains("s3triggers[t].if_colour: Bad trigger spec"), "{err}");
+    assert!(
+        err.contains("s3triggers[t].prefix: must not end with /")
+            && err.contains("s3triggers[t].if_colour: Bad trigger spec"),
+        "{err}"
+    );
 }

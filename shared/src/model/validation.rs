@@ -74,11 +74,8 @@ pub fn check_keys(map: &Map<String, Value>, allowed: &[&str], required: &[&str])
     if !missing.is_empty() {
         return Err(format!("Missing keys: {}", missing.join(", ")));
     }
-    let mut unexpected: Vec<&str> = map
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !allowed.contains(k) && !is_extension_key(k))
-        .collect();
+    let mut unexpected: Vec<&str> =
+        map.keys().map(String::as_str).filter(|k| !allowed.contains(k) && !is_extension_key(k)).collect();
     unexpected.sort_unstable();
     if !unexpected.is_empty() {
         return Err(format!("Unexpected keys: {}", unexpected.join(", ")));

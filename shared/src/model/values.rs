@@ -72,10 +72,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         ("B", 1.0),
     ];
     let t = text.trim();
-    let (number, multiplier) = UNITS
-        .iter()
-        .find_map(|(unit, m)| t.strip_suffix(unit).map(|n| (n, *m)))
-        .unwrap_or((t, 1.0));
+    let (number, multiplier) =
+        UNITS.iter().find_map(|(unit, m)| t.strip_suffix(unit).map(|n| (n, *m))).unwrap_or((t, 1.0));
     let value = parse_plain_number(number.trim())
         .filter(|v| *v >= 0.0)
         .ok_or_else(|| format!("bad size {text:?}: expected a number with an optional unit such as K, MB or MiB"))?;
@@ -120,11 +118,8 @@ pub struct S3Location {
 impl S3Location {
     /// Parses `s3://bucket/prefix` (also `s3:bucket/prefix`, `bucket/prefix`, `/bucket/prefix`).
     pub fn parse(text: &str) -> Result<Self, String> {
-        let rest = text
-            .strip_prefix("s3://")
-            .or_else(|| text.strip_prefix("s3:"))
-            .unwrap_or(text)
-            .trim_start_matches('/');
+        let rest =
+            text.strip_prefix("s3://").or_else(|| text.strip_prefix("s3:")).unwrap_or(text).trim_start_matches('/');
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
             return Err(format!("bad S3 location {text:?}: no bucket"));
@@ -145,9 +140,7 @@ impl std::fmt::Display for S3Location {
 
 /// Parses an ISO 8601 timestamp that carries a UTC offset (`2025-03-04T06:15:00+11:00`, `…Z`).
 pub fn parse_timestamp(text: &str) -> Result<jiff::Timestamp, String> {
-    text.trim()
-        .parse::<jiff::Timestamp>()
-        .map_err(|e| format!("bad timestamp {text:?}: {e}"))
+    text.trim().parse::<jiff::Timestamp>().map_err(|e| format!("bad timestamp {text:?}: {e}"))
 }
 
 /// Formats an instant the way lava writes timestamps: whole seconds with the UTC offset of the
@@ -183,7 +176,8 @@ mod tests {
 
     #[test]
     fn sizes_use_decimal_and_binary_units() {
-        let cases = [("100K", 100_000), ("10M", 10_000_000), ("2MiB", 2_097_152), ("512", 512), ("1KiB", 1024), ("3B", 3)];
+        let cases =
+            [("100K", 100_000), ("10M", 10_000_000), ("2MiB", 2_097_152), ("512", 512), ("1KiB", 1024), ("3B", 3)];
         for (text, bytes) in cases {
             assert_eq!(parse_size(text), Ok(bytes), "{text}");
         }
@@ -193,7 +187,9 @@ mod tests {
 
     #[test]
     fn config_booleans() {
-        for (v, b) in [(json!(true), true), (json!("Yes"), true), (json!(" f "), false), (json!("0"), false), (json!(2), true)] {
+        for (v, b) in
+            [(json!(true), true), (json!("Yes"), true), (json!(" f "), false), (json!("0"), false), (json!(2), true)]
+        {
             assert_eq!(parse_config_bool(&v), Ok(b), "{v}");
         }
         assert!(parse_config_bool(&json!("maybe")).is_err());
@@ -202,7 +198,11 @@ mod tests {
     #[test]
     fn s3_locations_accept_the_original_forms() {
         for text in ["s3://b/p/q", "s3:b/p/q", "b/p/q/", "/b/p/q"] {
-            assert_eq!(S3Location::parse(text).unwrap(), S3Location { bucket: "b".into(), key: "p/q".into() }, "{text}");
+            assert_eq!(
+                S3Location::parse(text).unwrap(),
+                S3Location { bucket: "b".into(), key: "p/q".into() },
+                "{text}"
+            );
         }
         assert!(S3Location::parse("s3://").is_err());
     }

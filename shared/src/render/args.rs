@@ -32,7 +32,12 @@ impl Args {
     /// Fails unless every argument is one of `names` (in positional order).
     pub fn allow(&self, names: &[&str]) -> Result<(), Error> {
         if self.positional.len() > names.len() {
-            return Err(fail(format!("{}() takes at most {} positional arguments ({} given)", self.what, names.len(), self.positional.len())));
+            return Err(fail(format!(
+                "{}() takes at most {} positional arguments ({} given)",
+                self.what,
+                names.len(),
+                self.positional.len()
+            )));
         }
         for (name, _) in &self.keywords {
             if !names.contains(&name.as_str()) {
@@ -44,7 +49,12 @@ impl Args {
 
     /// The argument at `index` or named `name`.
     pub fn get(&self, index: usize, name: &str) -> Option<&Value> {
-        self.keywords.iter().find(|(n, _)| n == name).map(|(_, v)| v).or_else(|| self.positional.get(index)).filter(|v| !v.is_undefined())
+        self.keywords
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .or_else(|| self.positional.get(index))
+            .filter(|v| !v.is_undefined())
     }
 
     /// The positional arguments.
@@ -67,7 +77,10 @@ impl Args {
         match self.get(index, name) {
             None => Ok(None),
             Some(v) if v.is_none() => Ok(None),
-            Some(v) => v.as_str().map(|s| Some(s.to_string())).ok_or_else(|| fail(format!("{}(): {name} must be a string", self.what))),
+            Some(v) => v
+                .as_str()
+                .map(|s| Some(s.to_string()))
+                .ok_or_else(|| fail(format!("{}(): {name} must be a string", self.what))),
         }
     }
 

@@ -14,7 +14,14 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde_json::Value;
 
 /// The names the arithmetic operators are compiled to (see [`Renderer::compile`]).
-const OPERATORS: [(&str, char); 6] = [("__lava_add", '+'), ("__lava_sub", '-'), ("__lava_mul", '*'), ("__lava_div", '/'), ("__lava_rem", '%'), ("__lava_neg", 'n')];
+const OPERATORS: [(&str, char); 6] = [
+    ("__lava_add", '+'),
+    ("__lava_sub", '-'),
+    ("__lava_mul", '*'),
+    ("__lava_div", '/'),
+    ("__lava_rem", '%'),
+    ("__lava_neg", 'n'),
+];
 
 /// The template engine, configured once: Python printing, Python string/dict methods,
 /// Python arithmetic (datetimes and timedeltas included) and the `utils` variable.
@@ -94,7 +101,8 @@ impl Renderer {
         blocks.values_mut().for_each(use_python_operators);
         let mut text = String::new();
         let mut out = machinery::make_string_output(&mut text);
-        machinery::eval(&self.env, &instructions, context.clone(), &blocks, &mut out, AutoEscape::None).map_err(|e| error_text(&e))?;
+        machinery::eval(&self.env, &instructions, context.clone(), &blocks, &mut out, AutoEscape::None)
+            .map_err(|e| error_text(&e))?;
         Ok(text)
     }
 
@@ -103,7 +111,9 @@ impl Renderer {
     pub fn render_value(&self, value: &Value, context: &JinjaValue) -> Result<Value, String> {
         Ok(match value {
             Value::String(s) => Value::String(self.render(s, context)?),
-            Value::Array(items) => Value::Array(items.iter().map(|v| self.render_value(v, context)).collect::<Result<_, _>>()?),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| self.render_value(v, context)).collect::<Result<_, _>>()?)
+            }
             Value::Object(map) => {
                 let mut rendered = serde_json::Map::new();
                 for (k, v) in map {
@@ -123,7 +133,17 @@ pub fn from_json(value: &Value) -> JinjaValue {
 
 /// The keys whose ISO timestamp strings are lava's own datetimes (`start`, `ustart`,
 /// `job.ts_*`, `globals.lava.*_start`), turned back into datetime objects for templates.
-const DATETIME_KEYS: [&str; 9] = ["start", "ustart", "ts_dispatch", "ts_start", "ts_ustart", "master_start", "master_ustart", "parent_start", "parent_ustart"];
+const DATETIME_KEYS: [&str; 9] = [
+    "start",
+    "ustart",
+    "ts_dispatch",
+    "ts_start",
+    "ts_ustart",
+    "master_start",
+    "master_ustart",
+    "parent_start",
+    "parent_ustart",
+];
 
 /// Template values for JSON render variables (as they travel between worker and actions
 /// function): maps keep their order and lava's timestamps become datetimes again.
@@ -132,7 +152,9 @@ pub fn context_from_json(context: &serde_json::Map<String, Value>) -> JinjaValue
         let mut out = indexmap::IndexMap::with_capacity(m.len());
         for (k, v) in m {
             let value = match v {
-                Value::String(s) if DATETIME_KEYS.contains(&k.as_str()) => time::datetime_from_text(s).unwrap_or_else(|| JinjaValue::from(s.as_str())),
+                Value::String(s) if DATETIME_KEYS.contains(&k.as_str()) => {
+                    time::datetime_from_text(s).unwrap_or_else(|| JinjaValue::from(s.as_str()))
+                }
                 Value::Object(inner) => map(inner),
                 other => from_json(other),
             };

@@ -115,7 +115,10 @@ fn items(v: &Value) -> Result<Vec<Value>, Error> {
 }
 
 fn strings(v: &Value, what: &str) -> Result<Vec<String>, Error> {
-    items(v)?.iter().map(|x| x.as_str().map(str::to_string).ok_or_else(|| fail(format!("{what}: expected strings")))).collect()
+    items(v)?
+        .iter()
+        .map(|x| x.as_str().map(str::to_string).ok_or_else(|| fail(format!("{what}: expected strings"))))
+        .collect()
 }
 
 /// Methods of Python strings, dicts and lists that templates call (`'a,b'.split(',')`,
@@ -125,10 +128,21 @@ pub fn call_method(_: &mut State<'_, '_>, value: &Value, method: &str, args: &[V
     match value.kind() {
         ValueKind::String => string_method(value.as_str().unwrap_or_default(), method, &a),
         ValueKind::Map => match method {
-            "get" => Ok(value.get_item(a.required(0, "key")?).ok().filter(|v| !v.is_undefined()).unwrap_or_else(|| a.get(1, "default").cloned().unwrap_or(Value::from(())))),
-            "items" => Ok(Value::from(items(value)?.into_iter().map(|k| tuple(vec![k.clone(), value.get_item(&k).unwrap_or_default()])).collect::<Vec<_>>())),
+            "get" => Ok(value
+                .get_item(a.required(0, "key")?)
+                .ok()
+                .filter(|v| !v.is_undefined())
+                .unwrap_or_else(|| a.get(1, "default").cloned().unwrap_or(Value::from(())))),
+            "items" => Ok(Value::from(
+                items(value)?
+                    .into_iter()
+                    .map(|k| tuple(vec![k.clone(), value.get_item(&k).unwrap_or_default()]))
+                    .collect::<Vec<_>>(),
+            )),
             "keys" => Ok(Value::from(items(value)?)),
-            "values" => Ok(Value::from(items(value)?.iter().map(|k| value.get_item(k).unwrap_or_default()).collect::<Vec<_>>())),
+            "values" => {
+                Ok(Value::from(items(value)?.iter().map(|k| value.get_item(k).unwrap_or_default()).collect::<Vec<_>>()))
+            }
             "copy" => Ok(value.clone()),
             _ => Err(no_method("dict", method)),
         },
@@ -137,7 +151,10 @@ pub fn call_method(_: &mut State<'_, '_>, value: &Value, method: &str, args: &[V
             match method {
                 "index" => {
                     let wanted = a.required(0, "value")?;
-                    list.iter().position(|x| x == wanted).map(|i| Value::from(i as i64)).ok_or_else(|| fail(format!("{} is not in list", repr(wanted))))
+                    list.iter()
+                        .position(|x| x == wanted)
+                        .map(|i| Value::from(i as i64))
+                        .ok_or_else(|| fail(format!("{} is not in list", repr(wanted))))
                 }
                 "count" => {
                     let wanted = a.required(0, "value")?;
@@ -174,7 +191,9 @@ fn split(s: &str, sep: Option<&str>, max: i64, from_right: bool) -> Vec<Value> {
                 words.iter().map(|w| w.to_string()).collect()
             } else if from_right {
                 let keep = words.len() - (limit - 1);
-                let head_end = s.trim_end().len() - words[keep..].iter().map(|w| w.len()).sum::<usize>() - (words.len() - keep - 1);
+                let head_end = s.trim_end().len()
+                    - words[keep..].iter().map(|w| w.len()).sum::<usize>()
+                    - (words.len() - keep - 1);
                 let mut p = vec![s[..head_end].trim().to_string()];
                 p.extend(words[keep..].iter().map(|w| w.to_string()));
                 p
@@ -249,16 +268,26 @@ fn string_method(s: &str, method: &str, a: &Args) -> Result<Value, Error> {
             let mut out = String::new();
             let mut previous_cased = false;
             for c in s.chars() {
-                out.extend(if previous_cased { c.to_lowercase().collect::<String>() } else { c.to_uppercase().collect() }.chars());
+                out.extend(
+                    if previous_cased { c.to_lowercase().collect::<String>() } else { c.to_uppercase().collect() }
+                        .chars(),
+                );
                 previous_cased = c.is_alphabetic();
             }
             text(out)
         }
         "capitalize" => {
             let mut chars = s.chars();
-            text(chars.next().map(|c| c.to_uppercase().chain(chars.as_str().to_lowercase().chars()).collect()).unwrap_or_default())
+            text(
+                chars
+                    .next()
+                    .map(|c| c.to_uppercase().chain(chars.as_str().to_lowercase().chars()).collect())
+                    .unwrap_or_default(),
+            )
         }
-        "isdigit" | "isnumeric" | "isdecimal" => Ok(Value::from(!s.is_empty() && s.chars().all(|c| c.is_ascii_digit()))),
+        "isdigit" | "isnumeric" | "isdecimal" => {
+            Ok(Value::from(!s.is_empty() && s.chars().all(|c| c.is_ascii_digit())))
+        }
         "isalpha" => Ok(Value::from(!s.is_empty() && s.chars().all(char::is_alphabetic))),
         "isalnum" => Ok(Value::from(!s.is_empty() && s.chars().all(char::is_alphanumeric))),
         "isspace" => Ok(Value::from(!s.is_empty() && s.chars().all(char::is_whitespace))),
@@ -301,8 +330,12 @@ fn string_method(s: &str, method: &str, a: &Args) -> Result<Value, Error> {
             };
             Ok(tuple(parts.iter().map(|p| Value::from(*p)).collect()))
         }
-        "removeprefix" => text(s.strip_prefix(a.string(0, "prefix")?.unwrap_or_default().as_str()).unwrap_or(s).to_string()),
-        "removesuffix" => text(s.strip_suffix(a.string(0, "suffix")?.unwrap_or_default().as_str()).unwrap_or(s).to_string()),
+        "removeprefix" => {
+            text(s.strip_prefix(a.string(0, "prefix")?.unwrap_or_default().as_str()).unwrap_or(s).to_string())
+        }
+        "removesuffix" => {
+            text(s.strip_suffix(a.string(0, "suffix")?.unwrap_or_default().as_str()).unwrap_or(s).to_string())
+        }
         "format" => text(str_format(s, a)?),
         _ => Err(no_method("str", method)),
     }
@@ -437,7 +470,10 @@ fn format_spec(v: &Value, spec: &str) -> Result<String, Error> {
         (None, None) => display(v),
     };
     if grouping {
-        let (int_part, frac) = text.split_once('.').map(|(i, f)| (i.to_string(), format!(".{f}"))).unwrap_or((text.clone(), String::new()));
+        let (int_part, frac) = text
+            .split_once('.')
+            .map(|(i, f)| (i.to_string(), format!(".{f}")))
+            .unwrap_or((text.clone(), String::new()));
         let digits: Vec<char> = int_part.chars().collect();
         let mut grouped = String::new();
         for (i, d) in digits.iter().enumerate() {
@@ -536,7 +572,9 @@ fn percent_format(template: &str, args: &Value) -> Result<String, Error> {
                 continue;
             }
             'd' | 'i' | 'u' => {
-                let int = as_int(&value).or_else(|| as_float(&value).map(|f| f.trunc() as i64)).ok_or_else(|| fail(format!("%{conversion} format: a number is required, not {}", time::type_name(&value))))?;
+                let int = as_int(&value).or_else(|| as_float(&value).map(|f| f.trunc() as i64)).ok_or_else(|| {
+                    fail(format!("%{conversion} format: a number is required, not {}", time::type_name(&value)))
+                })?;
                 out.push_str(&format_spec(&Value::from(int), &format!("{}{spec}d", if left { "<" } else { "" }))?);
                 continue;
             }
@@ -568,10 +606,14 @@ pub fn operator(op: char, lhs: &Value, rhs: &Value) -> Result<Value, Error> {
     if let Some(result) = time::arithmetic(op, lhs, rhs) {
         return result;
     }
-    let unsupported = || fail(format!("unsupported operand type(s) for {op}: '{}' and '{}'", time::type_name(lhs), time::type_name(rhs)));
+    let unsupported = || {
+        fail(format!("unsupported operand type(s) for {op}: '{}' and '{}'", time::type_name(lhs), time::type_name(rhs)))
+    };
     if op == 'n' {
         return match numbers(lhs, &Value::from(0)) {
-            Some((Some((a, _)), _, _)) => Ok(a.checked_neg().map(Value::from).unwrap_or_else(|| Value::from(-(a as i128)))),
+            Some((Some((a, _)), _, _)) => {
+                Ok(a.checked_neg().map(Value::from).unwrap_or_else(|| Value::from(-(a as i128))))
+            }
             Some((None, a, _)) => Ok(Value::from(-a)),
             None => Err(fail(format!("bad operand type for unary -: '{}'", time::type_name(lhs)))),
         };
@@ -599,8 +641,12 @@ pub fn operator(op: char, lhs: &Value, rhs: &Value) -> Result<Value, Error> {
     }
     match (op, lhs.kind(), rhs.kind()) {
         ('%', ValueKind::String, _) => Ok(Value::from(percent_format(lhs.as_str().unwrap_or_default(), rhs)?)),
-        ('+', ValueKind::String, ValueKind::String) => Ok(Value::from(format!("{}{}", lhs.as_str().unwrap_or_default(), rhs.as_str().unwrap_or_default()))),
-        ('+', ValueKind::Seq, ValueKind::Seq) => Ok(Value::from(items(lhs)?.into_iter().chain(items(rhs)?).collect::<Vec<_>>())),
+        ('+', ValueKind::String, ValueKind::String) => {
+            Ok(Value::from(format!("{}{}", lhs.as_str().unwrap_or_default(), rhs.as_str().unwrap_or_default())))
+        }
+        ('+', ValueKind::Seq, ValueKind::Seq) => {
+            Ok(Value::from(items(lhs)?.into_iter().chain(items(rhs)?).collect::<Vec<_>>()))
+        }
         ('*', ValueKind::String, ValueKind::Number) | ('*', ValueKind::Number, ValueKind::String) => {
             let (s, n) = if lhs.kind() == ValueKind::String { (lhs, rhs) } else { (rhs, lhs) };
             let n = as_int(n).ok_or_else(unsupported)?.max(0) as usize;
@@ -621,7 +667,14 @@ mod tests {
 
     #[test]
     fn floats_print_like_python() {
-        for (f, text) in [(600.0, "600.0"), (0.1, "0.1"), (1e-5, "1e-05"), (1e16, "1e+16"), (123456.789, "123456.789"), (-2.5, "-2.5")] {
+        for (f, text) in [
+            (600.0, "600.0"),
+            (0.1, "0.1"),
+            (1e-5, "1e-05"),
+            (1e16, "1e+16"),
+            (123456.789, "123456.789"),
+            (-2.5, "-2.5"),
+        ] {
             assert_eq!(float_text(f), text);
         }
     }

@@ -14,7 +14,20 @@ use super::args::{Args, as_float, as_int, fail};
 const MICROS_PER_SECOND: i128 = 1_000_000;
 const MICROS_PER_DAY: i128 = 86_400 * MICROS_PER_SECOND;
 const DAY_NAMES: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
-const MONTH_NAMES: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const MONTH_NAMES: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
 
 fn jiff_fail(what: &str, e: impl std::fmt::Display) -> Error {
     fail(format!("{what}: {e}"))
@@ -73,7 +86,10 @@ impl PyTimeDelta {
             if let Some(v) = args.get(index, name) {
                 match as_int(v) {
                     Some(i) => whole += i as i128 * *scale as i128,
-                    None => fraction += as_float(v).ok_or_else(|| fail(format!("timedelta(): {name} must be a number")))? * scale,
+                    None => {
+                        fraction +=
+                            as_float(v).ok_or_else(|| fail(format!("timedelta(): {name} must be a number")))? * scale
+                    }
                 }
             }
         }
@@ -142,10 +158,15 @@ impl Object for PyTz {
     }
 
     fn call_method(self: &Arc<Self>, _: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
-        let at = args.first().and_then(|v| v.downcast_object_ref::<PyDateTime>()).ok_or_else(|| fail(format!("{method}() needs a datetime")))?;
+        let at = args
+            .first()
+            .and_then(|v| v.downcast_object_ref::<PyDateTime>())
+            .ok_or_else(|| fail(format!("{method}() needs a datetime")))?;
         let zoned = PyDateTime { civil: at.civil, tz: Some(self.0.clone()) }.zoned()?;
         match method {
-            "utcoffset" => Ok(Value::from_object(PyTimeDelta { micros: zoned.offset().seconds() as i128 * MICROS_PER_SECOND })),
+            "utcoffset" => {
+                Ok(Value::from_object(PyTimeDelta { micros: zoned.offset().seconds() as i128 * MICROS_PER_SECOND }))
+            }
             "tzname" => Ok(Value::from(tz_abbreviation(&zoned))),
             _ => Err(no_method("tzinfo", method)),
         }
@@ -231,7 +252,9 @@ impl PyDateTime {
 }
 
 fn tz_arg(v: &Value) -> Result<TimeZone, Error> {
-    v.downcast_object_ref::<PyTz>().map(|t| t.0.clone()).ok_or_else(|| fail("tzinfo must be a time zone (utils.dateutil.tz.gettz(...))"))
+    v.downcast_object_ref::<PyTz>()
+        .map(|t| t.0.clone())
+        .ok_or_else(|| fail("tzinfo must be a time zone (utils.dateutil.tz.gettz(...))"))
 }
 
 fn offset_text(offset: Offset, separator: &str) -> String {
@@ -251,7 +274,15 @@ fn time_text(t: Time) -> String {
     if micros == 0 { base } else { format!("{base}.{micros:06}") }
 }
 
-fn build_datetime(year: i64, month: i64, day: i64, hour: i64, minute: i64, second: i64, micro: i64) -> Result<DateTime, Error> {
+fn build_datetime(
+    year: i64,
+    month: i64,
+    day: i64,
+    hour: i64,
+    minute: i64,
+    second: i64,
+    micro: i64,
+) -> Result<DateTime, Error> {
     let date = build_date(year, month, day)?;
     let time = build_time(hour, minute, second, micro)?;
     Ok(date.to_datetime(time))
@@ -259,14 +290,21 @@ fn build_datetime(year: i64, month: i64, day: i64, hour: i64, minute: i64, secon
 
 fn build_date(year: i64, month: i64, day: i64) -> Result<Date, Error> {
     let small = |v: i64, what: &str| i8::try_from(v).map_err(|_| fail(format!("{what} is out of range")));
-    let year = i16::try_from(year).ok().filter(|y| (1..=9999).contains(y)).ok_or_else(|| fail(format!("year {year} is out of range")))?;
+    let year = i16::try_from(year)
+        .ok()
+        .filter(|y| (1..=9999).contains(y))
+        .ok_or_else(|| fail(format!("year {year} is out of range")))?;
     Date::new(year, small(month, "month")?, small(day, "day")?).map_err(|e| jiff_fail("date", e))
 }
 
 fn build_time(hour: i64, minute: i64, second: i64, micro: i64) -> Result<Time, Error> {
     let small = |v: i64, what: &str| i8::try_from(v).map_err(|_| fail(format!("{what} must be in 0..59")));
-    let micro = i32::try_from(micro).ok().filter(|m| (0..1_000_000).contains(m)).ok_or_else(|| fail("microsecond must be in 0..999999"))?;
-    Time::new(small(hour, "hour")?, small(minute, "minute")?, small(second, "second")?, micro * 1000).map_err(|e| jiff_fail("time", e))
+    let micro = i32::try_from(micro)
+        .ok()
+        .filter(|m| (0..1_000_000).contains(m))
+        .ok_or_else(|| fail("microsecond must be in 0..999999"))?;
+    Time::new(small(hour, "hour")?, small(minute, "minute")?, small(second, "second")?, micro * 1000)
+        .map_err(|e| jiff_fail("time", e))
 }
 
 fn weekday_number(date: Date) -> i64 {
@@ -304,7 +342,9 @@ impl Object for PyDateTime {
                 args.allow(&["sep", "timespec"])?;
                 Ok(Value::from(self.isoformat(&args.string(0, "sep")?.unwrap_or_else(|| "T".into()))))
             }
-            "strftime" => Ok(Value::from(self.strftime(&args.string(0, "format")?.ok_or_else(|| fail("strftime() needs a format"))?)?)),
+            "strftime" => Ok(Value::from(
+                self.strftime(&args.string(0, "format")?.ok_or_else(|| fail("strftime() needs a format"))?)?,
+            )),
             "date" => Ok(Value::from_object(PyDate(self.civil.date()))),
             "time" | "timetz" => Ok(Value::from_object(PyTime(self.civil.time()))),
             "timestamp" => Ok(Value::from(self.instant()?.as_microsecond() as f64 / 1e6)),
@@ -316,7 +356,10 @@ impl Object for PyDateTime {
                 };
                 Ok(Value::from_object(PyDateTime::from_zoned(&self.instant()?.to_zoned(tz))))
             }
-            "utcoffset" => Ok(self.offset().map(|o| Value::from_object(PyTimeDelta { micros: o.seconds() as i128 * MICROS_PER_SECOND })).unwrap_or(Value::from(()))),
+            "utcoffset" => Ok(self
+                .offset()
+                .map(|o| Value::from_object(PyTimeDelta { micros: o.seconds() as i128 * MICROS_PER_SECOND }))
+                .unwrap_or(Value::from(()))),
             "tzname" => Ok(match &self.tz {
                 Some(_) => Value::from(tz_abbreviation(&self.zoned()?)),
                 None => Value::from(()),
@@ -375,7 +418,11 @@ impl Object for PyDate {
         let d = self.0;
         match method {
             "isoformat" => Ok(Value::from(d.to_string())),
-            "strftime" => Ok(Value::from(strftime(d.to_datetime(Time::midnight()), None, &args.string(0, "format")?.ok_or_else(|| fail("strftime() needs a format"))?))),
+            "strftime" => Ok(Value::from(strftime(
+                d.to_datetime(Time::midnight()),
+                None,
+                &args.string(0, "format")?.ok_or_else(|| fail("strftime() needs a format"))?,
+            ))),
             "replace" => {
                 args.allow(&["year", "month", "day"])?;
                 let year = args.int(0, "year")?.unwrap_or(d.year() as i64);
@@ -466,7 +513,9 @@ const RELATIVE_FIELDS: [&str; 8] = ["years", "months", "days", "leapdays", "week
 impl PyRelativeDelta {
     fn construct(args: &Args) -> Result<PyRelativeDelta, Error> {
         if !args.positional().is_empty() {
-            return Err(fail("relativedelta(): give keyword arguments such as months=6 (the two-datetime form is not supported)"));
+            return Err(fail(
+                "relativedelta(): give keyword arguments such as months=6 (the two-datetime form is not supported)",
+            ));
         }
         let mut names: Vec<&str> = RELATIVE_FIELDS.to_vec();
         names.extend(["microseconds", "year", "month", "day", "weekday", "hour", "minute", "second", "microsecond"]);
@@ -492,7 +541,9 @@ impl PyRelativeDelta {
         if let Some(w) = args.get(usize::MAX, "weekday") {
             rd.weekday = Some(match as_int(w) {
                 Some(n) if (0..7).contains(&n) => PyWeekday { weekday: n, n: None },
-                _ => *w.downcast_object_ref::<PyWeekday>().ok_or_else(|| fail("relativedelta(): weekday must be 0..6 or MO..SU"))?,
+                _ => *w
+                    .downcast_object_ref::<PyWeekday>()
+                    .ok_or_else(|| fail("relativedelta(): weekday must be 0..6 or MO..SU"))?,
             });
         }
         rd.normalise();
@@ -517,7 +568,14 @@ impl PyRelativeDelta {
     }
 
     fn has_time(&self) -> bool {
-        self.hours != 0 || self.minutes != 0 || self.seconds != 0 || self.microseconds != 0 || self.hour.is_some() || self.minute.is_some() || self.second.is_some() || self.microsecond.is_some()
+        self.hours != 0
+            || self.minutes != 0
+            || self.seconds != 0
+            || self.microseconds != 0
+            || self.hour.is_some()
+            || self.minute.is_some()
+            || self.second.is_some()
+            || self.microsecond.is_some()
     }
 
     fn negated(&self) -> PyRelativeDelta {
@@ -595,8 +653,13 @@ impl PyRelativeDelta {
             self.second.unwrap_or(at.second() as i64),
             self.microsecond.unwrap_or((at.subsec_nanosecond() / 1000) as i64),
         )?;
-        let shift = ((self.days as i128 * 24 + self.hours as i128) * 60 + self.minutes as i128) * 60 * MICROS_PER_SECOND + self.seconds as i128 * MICROS_PER_SECOND + self.microseconds as i128;
-        let mut result = replaced.checked_add(PyTimeDelta { micros: shift }.duration()?).map_err(|e| jiff_fail("relativedelta", e))?;
+        let shift =
+            ((self.days as i128 * 24 + self.hours as i128) * 60 + self.minutes as i128) * 60 * MICROS_PER_SECOND
+                + self.seconds as i128 * MICROS_PER_SECOND
+                + self.microseconds as i128;
+        let mut result = replaced
+            .checked_add(PyTimeDelta { micros: shift }.duration()?)
+            .map_err(|e| jiff_fail("relativedelta", e))?;
         if let Some(PyWeekday { weekday, n }) = self.weekday {
             let nth = n.unwrap_or(1);
             let mut jump = (nth.abs() - 1) * 7;
@@ -607,7 +670,8 @@ impl PyRelativeDelta {
                 jump += (current - weekday).rem_euclid(7);
                 jump = -jump;
             }
-            result = result.checked_add(SignedDuration::from_hours(jump * 24)).map_err(|e| jiff_fail("relativedelta", e))?;
+            result =
+                result.checked_add(SignedDuration::from_hours(jump * 24)).map_err(|e| jiff_fail("relativedelta", e))?;
         }
         Ok(result)
     }
@@ -651,7 +715,15 @@ impl Object for PyRelativeDelta {
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut parts = Vec::new();
-        for (name, v) in [("years", self.years), ("months", self.months), ("days", self.days), ("hours", self.hours), ("minutes", self.minutes), ("seconds", self.seconds), ("microseconds", self.microseconds)] {
+        for (name, v) in [
+            ("years", self.years),
+            ("months", self.months),
+            ("days", self.days),
+            ("hours", self.hours),
+            ("minutes", self.minutes),
+            ("seconds", self.seconds),
+            ("microseconds", self.microseconds),
+        ] {
             if v != 0 {
                 parts.push(format!("{name}={v:+}"));
             }
@@ -664,7 +736,9 @@ impl Object for PyRelativeDelta {
         if let Some(w) = self.weekday {
             parts.push(format!("weekday={}", w.name()));
         }
-        for (name, v) in [("hour", self.hour), ("minute", self.minute), ("second", self.second), ("microsecond", self.microsecond)] {
+        for (name, v) in
+            [("hour", self.hour), ("minute", self.minute), ("second", self.second), ("microsecond", self.microsecond)]
+        {
             if let Some(v) = v {
                 parts.push(format!("{name}={v}"));
             }
@@ -710,7 +784,11 @@ impl Object for PyWeekday {
 
 /// The weekday constants for `utils.dateutil.relativedelta`.
 pub fn weekdays() -> Vec<(&'static str, Value)> {
-    ["MO", "TU", "WE", "TH", "FR", "SA", "SU"].iter().enumerate().map(|(i, n)| (*n, Value::from_object(PyWeekday { weekday: i as i64, n: None }))).collect()
+    ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (*n, Value::from_object(PyWeekday { weekday: i as i64, n: None })))
+        .collect()
 }
 
 /// Python's `strftime` with the C library's codes (and the `-` no-padding flag).
@@ -745,7 +823,13 @@ pub fn strftime(at: DateTime, zone: Option<&jiff::Zoned>, format: &str) -> Strin
             'C' => num(at.year() as i64 / 100, 2),
             'd' => num(at.day() as i64, 2),
             'D' | 'x' => strftime(at, zone, "%m/%d/%y"),
-            'e' => if unpadded { at.day().to_string() } else { format!("{:>2}", at.day()) },
+            'e' => {
+                if unpadded {
+                    at.day().to_string()
+                } else {
+                    format!("{:>2}", at.day())
+                }
+            }
             'f' => format!("{:06}", at.subsec_nanosecond() / 1000),
             'F' => strftime(at, zone, "%Y-%m-%d"),
             'G' => at.date().iso_week_date().year().to_string(),
@@ -761,7 +845,12 @@ pub fn strftime(at: DateTime, zone: Option<&jiff::Zoned>, format: &str) -> Strin
             'p' => (if at.hour() < 12 { "AM" } else { "PM" }).into(),
             'r' => strftime(at, zone, "%I:%M:%S %p"),
             'R' => strftime(at, zone, "%H:%M"),
-            's' => zone.map(|z| z.timestamp().as_second()).unwrap_or_else(|| TimeZone::system().to_ambiguous_timestamp(at).compatible().map(|t| t.as_second()).unwrap_or(0)).to_string(),
+            's' => zone
+                .map(|z| z.timestamp().as_second())
+                .unwrap_or_else(|| {
+                    TimeZone::system().to_ambiguous_timestamp(at).compatible().map(|t| t.as_second()).unwrap_or(0)
+                })
+                .to_string(),
             'S' => num(at.second() as i64, 2),
             't' => "\t".into(),
             'T' | 'X' => strftime(at, zone, "%H:%M:%S"),
@@ -785,7 +874,8 @@ pub fn strftime(at: DateTime, zone: Option<&jiff::Zoned>, format: &str) -> Strin
 /// Python's `datetime.strptime` (naive unless the format has `%z`).
 pub fn strptime(text: &str, format: &str) -> Result<PyDateTime, Error> {
     let bad = || fail(format!("time data '{text}' does not match format '{format}'"));
-    let (mut year, mut month, mut day, mut hour, mut minute, mut second, mut micro) = (1900i64, 1i64, 1i64, 0i64, 0i64, 0i64, 0i64);
+    let (mut year, mut month, mut day, mut hour, mut minute, mut second, mut micro) =
+        (1900i64, 1i64, 1i64, 0i64, 0i64, 0i64, 0i64);
     let mut pm: Option<bool> = None;
     let mut offset: Option<i32> = None;
     let mut rest = text;
@@ -832,7 +922,9 @@ pub fn strptime(text: &str, format: &str) -> Result<PyDateTime, Error> {
                 }
                 'j' => {
                     let doy = take_digits(&mut rest, 3).ok_or_else(bad)?;
-                    let date = build_date(year, 1, 1)?.checked_add(SignedDuration::from_hours((doy - 1) * 24)).map_err(|_| bad())?;
+                    let date = build_date(year, 1, 1)?
+                        .checked_add(SignedDuration::from_hours((doy - 1) * 24))
+                        .map_err(|_| bad())?;
                     (month, day) = (date.month() as i64, date.day() as i64);
                 }
                 'b' | 'B' | 'h' => month = take_name(&mut rest, &MONTH_NAMES).ok_or_else(bad)? + 1,
@@ -881,7 +973,10 @@ pub fn strptime(text: &str, format: &str) -> Result<PyDateTime, Error> {
         hour = hour % 12 + if pm { 12 } else { 0 };
     }
     let civil = build_datetime(year, month, day, hour, minute, second, micro)?;
-    let tz = offset.map(|s| Offset::from_seconds(s).map(TimeZone::fixed)).transpose().map_err(|e| jiff_fail("strptime", e))?;
+    let tz = offset
+        .map(|s| Offset::from_seconds(s).map(TimeZone::fixed))
+        .transpose()
+        .map_err(|e| jiff_fail("strptime", e))?;
     Ok(PyDateTime { civil, tz })
 }
 
@@ -895,9 +990,15 @@ pub fn isoparse(text: &str) -> Result<PyDateTime, Error> {
     };
     let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
     let (year, month, day) = match date_part.split('-').collect::<Vec<_>>().as_slice() {
-        [y, m, d] if digits(y) && digits(m) && digits(d) => (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?),
+        [y, m, d] if digits(y) && digits(m) && digits(d) => {
+            (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?)
+        }
         [y, m] if digits(y) && digits(m) => (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, 1),
-        [y] if digits(y) && y.len() == 8 => (y[..4].parse().map_err(|_| bad())?, y[4..6].parse().map_err(|_| bad())?, y[6..].parse().map_err(|_| bad())?),
+        [y] if digits(y) && y.len() == 8 => (
+            y[..4].parse().map_err(|_| bad())?,
+            y[4..6].parse().map_err(|_| bad())?,
+            y[6..].parse().map_err(|_| bad())?,
+        ),
         [y] if digits(y) && y.len() == 4 => (y.parse().map_err(|_| bad())?, 1, 1),
         _ => return Err(bad()),
     };
@@ -912,7 +1013,11 @@ pub fn isoparse(text: &str) -> Result<PyDateTime, Error> {
             Some((c, f)) => (c, Some(f)),
             None => (clock, None),
         };
-        let fields: Vec<&str> = if clock.contains(':') { clock.split(':').collect() } else { clock.as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap_or("")).collect() };
+        let fields: Vec<&str> = if clock.contains(':') {
+            clock.split(':').collect()
+        } else {
+            clock.as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap_or("")).collect()
+        };
         if fields.is_empty() || fields.len() > 3 || !fields.iter().all(|f| f.len() == 2 && digits(f)) {
             return Err(bad());
         }
@@ -929,7 +1034,10 @@ pub fn isoparse(text: &str) -> Result<PyDateTime, Error> {
         }
     }
     let civil = build_datetime(year, month, day, hour, minute, second, micro)?;
-    let tz = offset.map(|s| Offset::from_seconds(s).map(TimeZone::fixed)).transpose().map_err(|e| jiff_fail("isoparse", e))?;
+    let tz = offset
+        .map(|s| Offset::from_seconds(s).map(TimeZone::fixed))
+        .transpose()
+        .map_err(|e| jiff_fail("isoparse", e))?;
     Ok(PyDateTime { civil, tz })
 }
 
@@ -983,7 +1091,10 @@ pub fn parse_loose(text: &str, dayfirst: bool) -> Result<PyDateTime, Error> {
         }
         if let Some(i) = MONTH_NAMES.iter().position(|m| m.to_ascii_lowercase().starts_with(&core) && core.len() >= 3) {
             month = Some(i as i64 + 1);
-        } else if DAY_NAMES.iter().any(|d| d.to_ascii_lowercase().starts_with(&core) && core.len() >= 3) || core == "at" || core == "on" {
+        } else if DAY_NAMES.iter().any(|d| d.to_ascii_lowercase().starts_with(&core) && core.len() >= 3)
+            || core == "at"
+            || core == "on"
+        {
         } else if core.contains(':') || meridian.is_some() {
             let (clock, fraction) = core.split_once('.').map(|(c, f)| (c, Some(f))).unwrap_or((&core, None));
             let parts: Vec<i64> = clock.split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
@@ -1000,7 +1111,9 @@ pub fn parse_loose(text: &str, dayfirst: bool) -> Result<PyDateTime, Error> {
             offset = Some(o);
         } else if core.chars().all(|c| c.is_ascii_digit() || matches!(c, '/' | '-' | '.')) {
             numbers.extend(core.split(['/', '-', '.']).filter(|p| !p.is_empty()).map(str::to_string));
-        } else if let Some(stripped) = ["st", "nd", "rd", "th"].iter().find_map(|s| core.strip_suffix(s)).filter(|c| c.parse::<i64>().is_ok()) {
+        } else if let Some(stripped) =
+            ["st", "nd", "rd", "th"].iter().find_map(|s| core.strip_suffix(s)).filter(|c| c.parse::<i64>().is_ok())
+        {
             day = Some(stripped.parse().map_err(|_| bad())?);
         } else {
             return Err(bad());
@@ -1046,7 +1159,8 @@ pub fn parse_loose(text: &str, dayfirst: bool) -> Result<PyDateTime, Error> {
         second,
         micro,
     )?;
-    let tz = offset.map(|s| Offset::from_seconds(s).map(TimeZone::fixed)).transpose().map_err(|e| jiff_fail("parse", e))?;
+    let tz =
+        offset.map(|s| Offset::from_seconds(s).map(TimeZone::fixed)).transpose().map_err(|e| jiff_fail("parse", e))?;
     Ok(PyDateTime { civil, tz })
 }
 
@@ -1104,17 +1218,26 @@ impl Object for PyClass {
             PyClass::Date => {
                 let a = Args::new("date", args)?;
                 a.allow(&["year", "month", "day"])?;
-                let field = |i: usize, n: &str| a.int(i, n)?.ok_or_else(|| fail(format!("date() missing required argument '{n}'")));
+                let field = |i: usize, n: &str| {
+                    a.int(i, n)?.ok_or_else(|| fail(format!("date() missing required argument '{n}'")))
+                };
                 Ok(Value::from_object(PyDate(build_date(field(0, "year")?, field(1, "month")?, field(2, "day")?)?)))
             }
             PyClass::Time => {
                 let a = Args::new("time", args)?;
                 a.allow(&["hour", "minute", "second", "microsecond"])?;
                 let int = |i: usize, n: &str| a.int(i, n).map(|v| v.unwrap_or(0));
-                Ok(Value::from_object(PyTime(build_time(int(0, "hour")?, int(1, "minute")?, int(2, "second")?, int(3, "microsecond")?)?)))
+                Ok(Value::from_object(PyTime(build_time(
+                    int(0, "hour")?,
+                    int(1, "minute")?,
+                    int(2, "second")?,
+                    int(3, "microsecond")?,
+                )?)))
             }
             PyClass::TimeDelta => Ok(Value::from_object(PyTimeDelta::construct(&Args::new("timedelta", args)?)?)),
-            PyClass::RelativeDelta => Ok(Value::from_object(PyRelativeDelta::construct(&Args::new("relativedelta", args)?)?)),
+            PyClass::RelativeDelta => {
+                Ok(Value::from_object(PyRelativeDelta::construct(&Args::new("relativedelta", args)?)?))
+            }
         }
     }
 
@@ -1128,12 +1251,18 @@ impl Object for PyClass {
                 None => datetime(PyDateTime { civil: now_naive_local(), tz: None }),
             },
             (PyClass::DateTime, "today") => datetime(PyDateTime { civil: now_naive_local(), tz: None }),
-            (PyClass::DateTime, "utcnow") => datetime(PyDateTime { civil: Timestamp::now().to_zoned(TimeZone::UTC).datetime(), tz: None }),
-            (PyClass::DateTime, "fromtimestamp") => {
-                datetime(from_timestamp(a.float(0, "timestamp")?.ok_or_else(|| fail("fromtimestamp() needs a timestamp"))?, tz_of(1, "tz")?)?)
+            (PyClass::DateTime, "utcnow") => {
+                datetime(PyDateTime { civil: Timestamp::now().to_zoned(TimeZone::UTC).datetime(), tz: None })
             }
+            (PyClass::DateTime, "fromtimestamp") => datetime(from_timestamp(
+                a.float(0, "timestamp")?.ok_or_else(|| fail("fromtimestamp() needs a timestamp"))?,
+                tz_of(1, "tz")?,
+            )?),
             (PyClass::DateTime, "utcfromtimestamp") => {
-                let d = from_timestamp(a.float(0, "timestamp")?.ok_or_else(|| fail("utcfromtimestamp() needs a timestamp"))?, Some(TimeZone::UTC))?;
+                let d = from_timestamp(
+                    a.float(0, "timestamp")?.ok_or_else(|| fail("utcfromtimestamp() needs a timestamp"))?,
+                    Some(TimeZone::UTC),
+                )?;
                 datetime(PyDateTime { tz: None, ..d })
             }
             (PyClass::DateTime, "strptime") => {
@@ -1141,17 +1270,36 @@ impl Object for PyClass {
                 let format = a.string(1, "format")?.ok_or_else(|| fail("strptime() needs a format"))?;
                 datetime(strptime(&text, &format)?)
             }
-            (PyClass::DateTime, "fromisoformat") => datetime(isoparse(&a.string(0, "date_string")?.ok_or_else(|| fail("fromisoformat() needs a string"))?)?),
+            (PyClass::DateTime, "fromisoformat") => {
+                datetime(isoparse(&a.string(0, "date_string")?.ok_or_else(|| fail("fromisoformat() needs a string"))?)?)
+            }
             (PyClass::DateTime, "combine") => {
-                let date = a.required(0, "date")?.downcast_object_ref::<PyDate>().ok_or_else(|| fail("combine(): date must be a date"))?.0;
-                let time = a.required(1, "time")?.downcast_object_ref::<PyTime>().ok_or_else(|| fail("combine(): time must be a time"))?.0;
+                let date = a
+                    .required(0, "date")?
+                    .downcast_object_ref::<PyDate>()
+                    .ok_or_else(|| fail("combine(): date must be a date"))?
+                    .0;
+                let time = a
+                    .required(1, "time")?
+                    .downcast_object_ref::<PyTime>()
+                    .ok_or_else(|| fail("combine(): time must be a time"))?
+                    .0;
                 datetime(PyDateTime { civil: date.to_datetime(time), tz: tz_of(2, "tzinfo")? })
             }
             (PyClass::Date, "today") => Ok(Value::from_object(PyDate(jiff::Zoned::now().date()))),
-            (PyClass::Date, "fromisoformat") => Ok(Value::from_object(PyDate(isoparse(&a.string(0, "date_string")?.ok_or_else(|| fail("fromisoformat() needs a string"))?)?.civil.date()))),
-            (PyClass::Date, "fromtimestamp") => {
-                Ok(Value::from_object(PyDate(from_timestamp(a.float(0, "timestamp")?.ok_or_else(|| fail("fromtimestamp() needs a timestamp"))?, None)?.civil.date())))
-            }
+            (PyClass::Date, "fromisoformat") => Ok(Value::from_object(PyDate(
+                isoparse(&a.string(0, "date_string")?.ok_or_else(|| fail("fromisoformat() needs a string"))?)?
+                    .civil
+                    .date(),
+            ))),
+            (PyClass::Date, "fromtimestamp") => Ok(Value::from_object(PyDate(
+                from_timestamp(
+                    a.float(0, "timestamp")?.ok_or_else(|| fail("fromtimestamp() needs a timestamp"))?,
+                    None,
+                )?
+                .civil
+                .date(),
+            ))),
             _ => Err(no_method(&format!("{:?}", **self).to_lowercase(), method)),
         }
     }
@@ -1174,10 +1322,19 @@ pub fn arithmetic(op: char, lhs: &Value, rhs: &Value) -> Option<Result<Value, Er
     let date = |v: &Value| v.downcast_object_ref::<PyDate>().copied();
     let td = |v: &Value| v.downcast_object_ref::<PyTimeDelta>().copied();
     let rd = |v: &Value| v.downcast_object_ref::<PyRelativeDelta>().copied();
-    if dt(lhs).is_none() && date(lhs).is_none() && td(lhs).is_none() && rd(lhs).is_none() && dt(rhs).is_none() && date(rhs).is_none() && td(rhs).is_none() && rd(rhs).is_none() {
+    if dt(lhs).is_none()
+        && date(lhs).is_none()
+        && td(lhs).is_none()
+        && rd(lhs).is_none()
+        && dt(rhs).is_none()
+        && date(rhs).is_none()
+        && td(rhs).is_none()
+        && rd(rhs).is_none()
+    {
         return None;
     }
-    let unsupported = || Err(fail(format!("unsupported operand type(s) for {op}: '{}' and '{}'", type_name(lhs), type_name(rhs))));
+    let unsupported =
+        || Err(fail(format!("unsupported operand type(s) for {op}: '{}' and '{}'", type_name(lhs), type_name(rhs))));
     let shift = |d: &PyDateTime, micros: i128| -> Result<Value, Error> {
         let civil = d.civil.checked_add(PyTimeDelta { micros }.duration()?).map_err(|e| jiff_fail("datetime", e))?;
         Ok(d.with_civil(civil))
@@ -1191,7 +1348,13 @@ pub fn arithmetic(op: char, lhs: &Value, rhs: &Value) -> Option<Result<Value, Er
             return Some(r.apply(d.civil).map(|c| d.with_civil(c)));
         }
         let d = date(v)?;
-        Some(r.apply(d.0.to_datetime(Time::midnight())).map(|c| if r.has_time() { Value::from_object(PyDateTime { civil: c, tz: None }) } else { Value::from_object(PyDate(c.date())) }))
+        Some(r.apply(d.0.to_datetime(Time::midnight())).map(|c| {
+            if r.has_time() {
+                Value::from_object(PyDateTime { civil: c, tz: None })
+            } else {
+                Value::from_object(PyDate(c.date()))
+            }
+        }))
     };
     let result = match op {
         '+' => {
@@ -1216,7 +1379,9 @@ pub fn arithmetic(op: char, lhs: &Value, rhs: &Value) -> Option<Result<Value, Er
                 match (&a.tz, &b.tz) {
                     (None, None) => Ok(PyTimeDelta::from_duration(a.civil.duration_since(b.civil))),
                     (Some(x), Some(y)) if x == y => Ok(PyTimeDelta::from_duration(a.civil.duration_since(b.civil))),
-                    (Some(_), Some(_)) => (|| Ok(PyTimeDelta::from_duration(a.instant()?.duration_since(b.instant()?))))(),
+                    (Some(_), Some(_)) => {
+                        (|| Ok(PyTimeDelta::from_duration(a.instant()?.duration_since(b.instant()?))))()
+                    }
                     _ => Err(fail("can't subtract offset-naive and offset-aware datetimes")),
                 }
                 .map(Value::from_object)
@@ -1252,9 +1417,17 @@ pub fn arithmetic(op: char, lhs: &Value, rhs: &Value) -> Option<Result<Value, Er
         }
         '/' => {
             if let (Some(a), Some(b)) = (td(lhs), td(rhs)) {
-                if b.micros == 0 { Err(fail("division by zero")) } else { Ok(Value::from(a.micros as f64 / b.micros as f64)) }
+                if b.micros == 0 {
+                    Err(fail("division by zero"))
+                } else {
+                    Ok(Value::from(a.micros as f64 / b.micros as f64))
+                }
             } else if let (Some(a), Some(f)) = (td(lhs), as_float(rhs)) {
-                if f == 0.0 { Err(fail("division by zero")) } else { Ok(Value::from_object(PyTimeDelta { micros: (a.micros as f64 / f).round_ties_even() as i128 })) }
+                if f == 0.0 {
+                    Err(fail("division by zero"))
+                } else {
+                    Ok(Value::from_object(PyTimeDelta { micros: (a.micros as f64 / f).round_ties_even() as i128 }))
+                }
             } else {
                 unsupported()
             }
@@ -1386,7 +1559,13 @@ mod tests {
 
     #[test]
     fn timedelta_prints_like_python() {
-        let cases = [(0, "0:00:00"), (90 * 1_000_000, "0:01:30"), (MICROS_PER_DAY, "1 day, 0:00:00"), (-1, "-1 day, 23:59:59.999999"), (3 * MICROS_PER_DAY + 5, "3 days, 0:00:00.000005")];
+        let cases = [
+            (0, "0:00:00"),
+            (90 * 1_000_000, "0:01:30"),
+            (MICROS_PER_DAY, "1 day, 0:00:00"),
+            (-1, "-1 day, 23:59:59.999999"),
+            (3 * MICROS_PER_DAY + 5, "3 days, 0:00:00.000005"),
+        ];
         for (micros, text) in cases {
             assert_eq!(PyTimeDelta { micros }.to_python(), text);
         }
@@ -1412,7 +1591,10 @@ mod tests {
     #[test]
     fn strptime_reads_what_strftime_writes() {
         let d = strptime("2025-03-04 19:15:02", "%Y-%m-%d %H:%M:%S").unwrap();
-        assert_eq!(strftime(d.civil, None, "%a %d %b %Y %I:%M %p, day %j, week %U/%W/%V"), "Tue 04 Mar 2025 07:15 PM, day 063, week 09/09/10");
+        assert_eq!(
+            strftime(d.civil, None, "%a %d %b %Y %I:%M %p, day %j, week %U/%W/%V"),
+            "Tue 04 Mar 2025 07:15 PM, day 063, week 09/09/10"
+        );
         assert!(strptime("2025-03-04", "%d/%m/%Y").is_err());
     }
 }

@@ -13,7 +13,8 @@ use crate::model::S3Location;
 
 /// The `utils` map every render gets.
 pub fn utils() -> Value {
-    let relativedelta: BTreeMap<&str, Value> = std::iter::once(("relativedelta", Value::from_object(PyClass::RelativeDelta))).chain(weekdays()).collect();
+    let relativedelta: BTreeMap<&str, Value> =
+        std::iter::once(("relativedelta", Value::from_object(PyClass::RelativeDelta))).chain(weekdays()).collect();
     let dateutil: BTreeMap<&str, Value> = [
         ("relativedelta", Value::from(relativedelta)),
         ("parser", Value::from_object(ParserModule)),
@@ -212,14 +213,19 @@ struct PyMatch {
 
 impl PyMatch {
     fn new(re: &Regex, caps: regex_lite::Captures<'_>) -> PyMatch {
-        let groups = (0..caps.len()).map(|i| caps.get(i).map(|m| (m.start(), m.end(), m.as_str().to_string()))).collect();
+        let groups =
+            (0..caps.len()).map(|i| caps.get(i).map(|m| (m.start(), m.end(), m.as_str().to_string()))).collect();
         let names = re.capture_names().map(|n| n.map(str::to_string)).collect();
         PyMatch { groups, names }
     }
 
     fn index(&self, v: &Value) -> Result<usize, Error> {
         if let Some(name) = v.as_str() {
-            return self.names.iter().position(|n| n.as_deref() == Some(name)).ok_or_else(|| fail(format!("no such group: {name}")));
+            return self
+                .names
+                .iter()
+                .position(|n| n.as_deref() == Some(name))
+                .ok_or_else(|| fail(format!("no such group: {name}")));
         }
         let i = v.as_i64().ok_or_else(|| fail("group index must be a number or a name"))?;
         usize::try_from(i).ok().filter(|i| *i < self.groups.len()).ok_or_else(|| fail("no such group"))
@@ -245,11 +251,17 @@ impl Object for PyMatch {
             "group" => match args {
                 [] => Ok(self.group(0)),
                 [one] => Ok(self.group(self.index(one)?)),
-                many => Ok(super::python::tuple(many.iter().map(|v| self.index(v).map(|i| self.group(i))).collect::<Result<Vec<_>, _>>()?)),
+                many => Ok(super::python::tuple(
+                    many.iter().map(|v| self.index(v).map(|i| self.group(i))).collect::<Result<Vec<_>, _>>()?,
+                )),
             },
             "groups" => Ok(super::python::tuple((1..self.groups.len()).map(|i| self.group(i)).collect())),
             "groupdict" => Ok(Value::from(
-                self.names.iter().enumerate().filter_map(|(i, n)| n.as_ref().map(|n| (n.clone(), self.group(i)))).collect::<BTreeMap<_, _>>(),
+                self.names
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, n)| n.as_ref().map(|n| (n.clone(), self.group(i))))
+                    .collect::<BTreeMap<_, _>>(),
             )),
             "start" => Ok(Value::from(self.groups[which()?].as_ref().map(|g| g.0 as i64).unwrap_or(-1))),
             "end" => Ok(Value::from(self.groups[which()?].as_ref().map(|g| g.1 as i64).unwrap_or(-1))),
@@ -263,7 +275,13 @@ impl Object for PyMatch {
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let g = self.groups[0].as_ref().expect("group 0 always matches");
-        write!(f, "<re.Match object; span=({}, {}), match={}>", g.0, g.1, super::python::repr(&Value::from(g.2.clone())))
+        write!(
+            f,
+            "<re.Match object; span=({}, {}), match={}>",
+            g.0,
+            g.1,
+            super::python::repr(&Value::from(g.2.clone()))
+        )
     }
 }
 
@@ -279,7 +297,8 @@ struct PyPattern {
 }
 
 fn re_call(method: &str, pattern: &str, flags: i64, a: &Args, offset: usize) -> Result<Value, Error> {
-    let text = |i: usize, name: &str| a.string(i + offset, name)?.ok_or_else(|| fail(format!("{method}() needs {name}")));
+    let text =
+        |i: usize, name: &str| a.string(i + offset, name)?.ok_or_else(|| fail(format!("{method}() needs {name}")));
     let flags = a.int(usize::MAX, "flags")?.unwrap_or(flags);
     match method {
         "search" | "match" | "fullmatch" => {

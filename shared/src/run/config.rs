@@ -15,7 +15,10 @@ pub struct Config {
 
 impl Config {
     /// A lookup over `env` (variables named `LAVA_<KEY>`) and the realm's `config` map.
-    pub fn new(env: impl IntoIterator<Item = (String, String)>, realm_config: Option<&serde_json::Map<String, Value>>) -> Self {
+    pub fn new(
+        env: impl IntoIterator<Item = (String, String)>,
+        realm_config: Option<&serde_json::Map<String, Value>>,
+    ) -> Self {
         Config {
             env: env.into_iter().filter(|(k, _)| k.starts_with("LAVA_")).collect(),
             realm: realm_config.into_iter().flatten().map(|(k, v)| (k.to_ascii_uppercase(), v.clone())).collect(),

@@ -24,8 +24,17 @@ pub struct EventRecorder {
 impl EventRecorder {
     /// A recorder writing to `table` for `worker`; `ttl_seconds` 0 writes no TTL.
     pub fn new(log: Arc<dyn EventLog>, table: &str, worker: &str, ttl_seconds: i64, zone: jiff::tz::TimeZone) -> Self {
-        let hostname = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown".into());
-        EventRecorder { log, table: table.into(), worker: worker.into(), hostname, instance_id: None, ttl_seconds, zone }
+        let hostname =
+            nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown".into());
+        EventRecorder {
+            log,
+            table: table.into(),
+            worker: worker.into(),
+            hostname,
+            instance_id: None,
+            ttl_seconds,
+            zone,
+        }
     }
 
     /// Now in the worker's zone, truncated to whole seconds.
@@ -49,7 +58,13 @@ impl EventRecorder {
     }
 
     /// Appends `entries` (in order, at least one) to a run's item in one write.
-    pub async fn write(&self, job_id: &str, run_id: &str, ts_dispatch: &str, entries: Vec<EventLogEntry>) -> Result<()> {
+    pub async fn write(
+        &self,
+        job_id: &str,
+        run_id: &str,
+        ts_dispatch: &str,
+        entries: Vec<EventLogEntry>,
+    ) -> Result<()> {
         let update = EventUpdate {
             job_id: job_id.into(),
             run_id: run_id.into(),
@@ -68,7 +83,14 @@ impl EventRecorder {
     }
 
     /// Records one event for a run; returns its time.
-    pub async fn record(&self, job_id: &str, run_id: &str, ts_dispatch: &str, status: EventStatus, info: Value) -> Result<jiff::Zoned> {
+    pub async fn record(
+        &self,
+        job_id: &str,
+        run_id: &str,
+        ts_dispatch: &str,
+        status: EventStatus,
+        info: Value,
+    ) -> Result<jiff::Zoned> {
         let (entry, at) = self.entry(status, info);
         self.write(job_id, run_id, ts_dispatch, vec![entry]).await?;
         Ok(at)

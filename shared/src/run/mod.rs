@@ -105,7 +105,12 @@ fn shallow_merge(base: &Option<Value>, over: &Option<Map<String, Value>>) -> Val
 
 impl JobRunner {
     /// Runs a job for a validated message: every event is written before this returns.
-    pub async fn run(&self, message: &WorkerMessage, job: &JobSpec, cancel: watch::Receiver<bool>) -> Result<RunOutcome> {
+    pub async fn run(
+        &self,
+        message: &WorkerMessage,
+        job: &JobSpec,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<RunOutcome> {
         let mut events = RunEvents { recorder: &self.recorder, message, held: None };
         let outcome = self.run_job(&mut events, message, job, cancel).await;
         // Whatever ended the run, a held `starting` is written before the message is let go.
@@ -116,7 +121,13 @@ impl JobRunner {
         }
     }
 
-    async fn run_job(&self, events: &mut RunEvents<'_>, message: &WorkerMessage, job: &JobSpec, cancel: watch::Receiver<bool>) -> Result<RunOutcome> {
+    async fn run_job(
+        &self,
+        events: &mut RunEvents<'_>,
+        message: &WorkerMessage,
+        job: &JobSpec,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<RunOutcome> {
         let mut spec = job.clone();
         spec.parameters = Some(shallow_merge(&job.parameters, &message.parameters));
         spec.globals = Some(shallow_merge(&job.globals, &message.globals));
@@ -155,7 +166,10 @@ impl JobRunner {
         let limit_error = if iterations > max_limit {
             Some(format!("iteration_limit must be <= {max_limit}"))
         } else if delay > max_delay {
-            Some(format!("iteration_delay must be <= {}", crate::runners::process::seconds_text(std::time::Duration::from_secs_f64(max_delay))))
+            Some(format!(
+                "iteration_delay must be <= {}",
+                crate::runners::process::seconds_text(std::time::Duration::from_secs_f64(max_delay))
+            ))
         } else {
             None
         };
@@ -244,7 +258,12 @@ impl JobRunner {
         let temp = S3Location::parse(&self.realm.s3_temp).map_err(|e| Error::config("s3_temp", e))?;
         let s3tmp = S3Location {
             bucket: temp.bucket,
-            key: [temp.key.as_str(), &spec.job_id, &message.run_id].iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join("/"),
+            key: [temp.key.as_str(), &spec.job_id, &message.run_id]
+                .iter()
+                .filter(|p| !p.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join("/"),
         };
 
         let mut outcome = RunOutcome::NotRun;
@@ -309,7 +328,14 @@ impl JobRunner {
     }
 
     /// Runs the job's (else the realm's) list for `key`; a failure becomes `action_failed`.
-    async fn actions(&self, events: &mut RunEvents<'_>, spec: &JobSpec, key: &str, iteration: i64, context: &Map<String, Value>) -> Result<()> {
+    async fn actions(
+        &self,
+        events: &mut RunEvents<'_>,
+        spec: &JobSpec,
+        key: &str,
+        iteration: i64,
+        context: &Map<String, Value>,
+    ) -> Result<()> {
         let job_list = match key {
             "on_success" => &spec.on_success,
             "on_retry" => &spec.on_retry,
@@ -406,7 +432,13 @@ pub struct QueuedActions {
 
 impl QueuedActions {
     /// Sends to the queue at `queue_url`; large render contexts go under `temp` in S3.
-    pub fn new(queue: Arc<dyn crate::ports::WorkQueue>, queue_url: String, blobs: Arc<dyn BlobStore>, temp: S3Location, encryption: crate::ports::Encryption) -> Self {
+    pub fn new(
+        queue: Arc<dyn crate::ports::WorkQueue>,
+        queue_url: String,
+        blobs: Arc<dyn BlobStore>,
+        temp: S3Location,
+        encryption: crate::ports::Encryption,
+    ) -> Self {
         QueuedActions { queue, queue_url, blobs, temp, encryption }
     }
 }
@@ -416,12 +448,17 @@ impl ActionSink for QueuedActions {
     async fn run_actions(&self, mut request: ActionRequest) -> std::result::Result<(), String> {
         let mut body = serde_json::to_string(&request).map_err(|e| e.to_string())?;
         if body.len() > ACTION_MESSAGE_LIMIT {
-            let key = [self.temp.key.as_str(), &request.job_id, &request.run_id, &format!("actions-{}-{}.json", request.key, request.iteration)]
-                .iter()
-                .filter(|p| !p.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join("/");
+            let key = [
+                self.temp.key.as_str(),
+                &request.job_id,
+                &request.run_id,
+                &format!("actions-{}-{}.json", request.key, request.iteration),
+            ]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join("/");
             let context = serde_json::to_vec(&request.context).map_err(|e| e.to_string())?;
             self.blobs
                 .put_object(&self.temp.bucket, &key, context, &self.encryption)
@@ -436,6 +473,10 @@ impl ActionSink for QueuedActions {
             body = serde_json::to_string(&request).map_err(|e| e.to_string())?;
         }
         let message = crate::ports::OutgoingMessage { body, ..Default::default() };
-        self.queue.send(&self.queue_url, &message).await.map(|_| ()).map_err(|e| format!("cannot queue the actions: {e}"))
+        self.queue
+            .send(&self.queue_url, &message)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("cannot queue the actions: {e}"))
     }
 }

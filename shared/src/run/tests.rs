@@ -30,7 +30,12 @@ fn harness(realm_extra: Value) -> Harness {
         worker: "core".into(),
         config: Config::default(),
         recorder: EventRecorder::new(events.clone(), &names.events_table, "core", 172_800, jiff::tz::TimeZone::UTC),
-        state: crate::state::StateStore::new(Arc::new(FakeTables::for_realm(&names)), Arc::new(crate::fake::FakeKeys), names.clone(), Config::default()),
+        state: crate::state::StateStore::new(
+            Arc::new(FakeTables::for_realm(&names)),
+            Arc::new(crate::fake::FakeKeys),
+            names.clone(),
+            Config::default(),
+        ),
         blobs: blobs.clone(),
         actions: Arc::new(InProcessActions::new(Arc::new(crate::actions::services(
             RealmEntry::from_value(&realm).unwrap(),
@@ -70,7 +75,8 @@ fn now() -> String {
 }
 
 fn job(extra: Value) -> JobSpec {
-    let mut v = json!({"job_id": "demo/j", "type": "cmd", "worker": "core", "enabled": true, "payload": "true", "owner": "o"});
+    let mut v =
+        json!({"job_id": "demo/j", "type": "cmd", "worker": "core", "enabled": true, "payload": "true", "owner": "o"});
     v.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap());
     JobSpec::from_value(&v).unwrap()
 }
@@ -87,7 +93,8 @@ async fn run(h: &Harness, spec: &JobSpec, m: &WorkerMessage) -> (RunOutcome, Vec
 #[tokio::test]
 async fn success_uploads_output_and_records_the_result() {
     let h = harness(json!({"s3_key": "alias/lava-unit-user"}));
-    let spec = job(json!({"payload": "/bin/sh -c", "parameters": {"args": ["echo hello {{ job.job_id }}; echo oops >&2"]}}));
+    let spec =
+        job(json!({"payload": "/bin/sh -c", "parameters": {"args": ["echo hello {{ job.job_id }}; echo oops >&2"]}}));
     let m = message("demo/j", &now());
     let (outcome, statuses, infos) = run(&h, &spec, &m).await;
     assert_eq!(statuses, ["starting", "running", "complete"]);
@@ -100,14 +107,19 @@ async fn success_uploads_output_and_records_the_result() {
     with_error["error"] = Value::Null;
     assert_eq!(outcome, RunOutcome::Succeeded(with_error));
     assert_eq!(h.blobs.get_object("bkt", &format!("{prefix}/stdout")).await.unwrap(), b"hello demo/j\n");
-    assert_eq!(h.blobs.encryption("bkt", &format!("{prefix}/stdout")), Some(crate::ports::Encryption::Kms("alias/lava-unit-user".into())));
+    assert_eq!(
+        h.blobs.encryption("bkt", &format!("{prefix}/stdout")),
+        Some(crate::ports::Encryption::Kms("alias/lava-unit-user".into()))
+    );
 }
 
 #[tokio::test]
 async fn failure_then_retry_then_success() {
     let h = harness(json!({}));
-    let spec = job(json!({"payload": "/bin/sh -c", "parameters": {"args": ["echo failing >&2; test {{ globals.lava.iteration }} -gt 1"]},
-                          "iteration_limit": 3, "on_retry": [{"action": "log", "message": "retry: {{ result.error }}"}]}));
+    let spec = job(
+        json!({"payload": "/bin/sh -c", "parameters": {"args": ["echo failing >&2; test {{ globals.lava.iteration }} -gt 1"]},
+                          "iteration_limit": 3, "on_retry": [{"action": "log", "message": "retry: {{ result.error }}"}]}),
+    );
     let m = message("demo/j", &now());
     let (outcome, statuses, infos) = run(&h, &spec, &m).await;
     assert_eq!(statuses, ["starting", "running", "retrying", "running", "complete"]);
@@ -149,7 +161,8 @@ async fn disabled_old_unknown_and_limits() {
     assert_eq!(s, ["starting", "skipped"]);
     assert_eq!(i[1], json!("Job not enabled (enabled=\"False\")"));
 
-    let (_, s, i) = run(&h, &job(json!({"max_run_delay": "10m"})), &message("demo/j", "2020-01-01T00:00:00+00:00")).await;
+    let (_, s, i) =
+        run(&h, &job(json!({"max_run_delay": "10m"})), &message("demo/j", "2020-01-01T00:00:00+00:00")).await;
     assert_eq!((s, i[1].clone()), (vec!["starting", "rejected"], json!("dispatch is more than 10m old")));
 
     let (_, s, i) = run(&h, &job(json!({"iteration_limit": 11})), &message("demo/j", &now())).await;
@@ -172,11 +185,19 @@ async fn starting_is_written_with_the_next_event_unless_state_reads_come_first()
     run(&h, &job(json!({})), &m).await;
     assert_eq!(writes(&h, &m), [vec!["starting", "running"], vec!["complete"]]);
     let log = h.events.entries(&m.job_id, &m.run_id);
-    assert_eq!((log[0].info.clone(), log[1].info.clone()), (Value::Null, json!("Iteration 1")), "each event keeps its own entry");
+    assert_eq!(
+        (log[0].info.clone(), log[1].info.clone()),
+        (Value::Null, json!("Iteration 1")),
+        "each event keeps its own entry"
+    );
 
     let m = message("demo/j", &now());
     run(&h, &job(json!({"state": {"last": "never"}})), &m).await;
-    assert_eq!(writes(&h, &m), [vec!["starting"], vec!["running"], vec!["complete"]], "starting goes out before the state reads");
+    assert_eq!(
+        writes(&h, &m),
+        [vec!["starting"], vec!["running"], vec!["complete"]],
+        "starting goes out before the state reads"
+    );
 
     // A run that stops with an error after `starting` (its run directory is already there)
     // still records `starting`, as the original does.
@@ -198,7 +219,8 @@ async fn environment_seen_by_the_job() {
     let m = message("demo/j", &now());
     let (_, statuses, _) = run(&h, &spec, &m).await;
     assert_eq!(statuses, ["starting", "running", "complete"]);
-    let out = String::from_utf8(h.blobs.get_object("bkt", &format!("tmp/demo/j/{}/stdout", m.run_id)).await.unwrap()).unwrap();
+    let out = String::from_utf8(h.blobs.get_object("bkt", &format!("tmp/demo/j/{}/stdout", m.run_id)).await.unwrap())
+        .unwrap();
     for line in [
         "GREETING=hi there".to_string(),
         "LAVA_JOB_ID=demo/j".into(),
@@ -217,7 +239,9 @@ async fn environment_seen_by_the_job() {
 #[tokio::test]
 async fn jinja_with_spaces_in_the_command_line_and_no_injection() {
     let h = harness(json!({}));
-    let spec = job(json!({"payload": "/bin/echo {{ globals.words }} {{ job.job_id }}", "globals": {"words": "a b; rm -rf /"}}));
+    let spec = job(
+        json!({"payload": "/bin/echo {{ globals.words }} {{ job.job_id }}", "globals": {"words": "a b; rm -rf /"}}),
+    );
     let m = message("demo/j", &now());
     let (_, statuses, _) = run(&h, &spec, &m).await;
     assert_eq!(statuses, ["starting", "running", "complete"]);
@@ -275,8 +299,16 @@ fn archive(kind: &str, files: &[(&str, &str)]) -> Vec<u8> {
 async fn pkg_archives_are_unpacked_and_their_entry_point_run() {
     let h = harness(json!({}));
     let script = "#!/bin/sh\necho \"main $@ in $(basename $PWD | cut -d. -f1)\"; cat data.txt\n";
-    h.blobs.insert("bkt", "payloads/demo/report.zip", &archive("zip", &[("bin/main.sh", script), ("data.txt", "zipped")]));
-    h.blobs.insert("bkt", "payloads/demo/report2.tar.gz", &archive("tar.gz", &[("bin/main.sh", script), ("data.txt", "tarred")]));
+    h.blobs.insert(
+        "bkt",
+        "payloads/demo/report.zip",
+        &archive("zip", &[("bin/main.sh", script), ("data.txt", "zipped")]),
+    );
+    h.blobs.insert(
+        "bkt",
+        "payloads/demo/report2.tar.gz",
+        &archive("tar.gz", &[("bin/main.sh", script), ("data.txt", "tarred")]),
+    );
     let spec = job(json!({"type": "pkg", "payload": ["demo/report.zip", "demo/report2.tar.gz"],
                           "parameters": {"command": "bin/main.sh --mode full", "args": ["{{ globals.run_date }}"]},
                           "globals": {"run_date": "2024-01-01"}}));
@@ -302,35 +334,58 @@ async fn action_lists_follow_the_outcome_and_the_job_overrides_the_realm() {
         "on_fail": [{"action": "sns", "topic": "arn:realm-fail", "message": "{{ result.error }}"}]
     });
     let h = harness(realm_lists);
-    let published = || h.actions.notices.published.lock().unwrap().iter().map(|(t, _, m)| format!("{t} {m}")).collect::<Vec<_>>();
+    let published =
+        || h.actions.notices.published.lock().unwrap().iter().map(|(t, _, m)| format!("{t} {m}")).collect::<Vec<_>>();
     let m = message("demo/j", &now());
     run(&h, &job(json!({})), &m).await;
     let inherited = published();
     assert_eq!(inherited.len(), 1);
-    assert!(inherited[0].starts_with("arn:realm demo/j ok at 20"), "realm list, with master_start a datetime: {inherited:?}");
+    assert!(
+        inherited[0].starts_with("arn:realm demo/j ok at 20"),
+        "realm list, with master_start a datetime: {inherited:?}"
+    );
     run(&h, &job(json!({"on_success": []})), &message("demo/j", &now())).await;
     assert_eq!(published().len(), 1, "an empty job list disables the realm's");
-    run(&h, &job(json!({"on_success": [{"action": "sns", "topic": "arn:job", "message": "mine"}]})), &message("demo/j", &now())).await;
+    run(
+        &h,
+        &job(json!({"on_success": [{"action": "sns", "topic": "arn:job", "message": "mine"}]})),
+        &message("demo/j", &now()),
+    )
+    .await;
     assert_eq!(published().last().unwrap(), "arn:job mine");
-    let failing = job(json!({"payload": "false", "on_fail": [{"action": "sns", "topic": "arn:job-fail", "message": "x"}, {"action": "log"}]}));
+    let failing = job(
+        json!({"payload": "false", "on_fail": [{"action": "sns", "topic": "arn:job-fail", "message": "x"}, {"action": "log"}]}),
+    );
     let m = message("demo/j", &now());
     let (outcome, statuses, infos) = run(&h, &failing, &m).await;
     assert!(matches!(outcome, RunOutcome::Failed(_)), "an action failure leaves the outcome alone");
     assert_eq!(statuses, ["starting", "running", "failed", "action_failed"]);
     assert_eq!(infos[3], json!("on_fail action: log: Missing keys: message"));
     assert_eq!(published().last().unwrap(), "arn:job-fail x");
-    let retried = job(json!({"payload": "false", "iteration_limit": 2, "iteration_delay": "0s", "on_retry": [{"action": "sns", "topic": "arn:retry", "message": "attempt {{ globals.lava.iteration }}"}]}));
+    let retried = job(
+        json!({"payload": "false", "iteration_limit": 2, "iteration_delay": "0s", "on_retry": [{"action": "sns", "topic": "arn:retry", "message": "attempt {{ globals.lava.iteration }}"}]}),
+    );
     run(&h, &retried, &message("demo/j", &now())).await;
     assert!(published().contains(&"arn:retry attempt 1".to_string()), "{:?}", published());
-    assert!(published().contains(&"arn:realm-fail Failed with exit status 1".to_string()), "the last failure runs the realm's on_fail");
+    assert!(
+        published().contains(&"arn:realm-fail Failed with exit status 1".to_string()),
+        "the last failure runs the realm's on_fail"
+    );
 }
 
 #[tokio::test]
 async fn docker_jobs_run_as_ecs_tasks_when_the_worker_says_so() {
     let mut h = harness(json!({}));
-    let ecs = [("LAVA_DOCKER_RUNNER", "ecs"), ("LAVA_DOCKER_ECS_CLUSTER", "jobs"), ("LAVA_DOCKER_ECS_POLL", "0.05"), ("LAVA_DOCKER_ECS_SUBNETS", "subnet-1, subnet-2")];
+    let ecs = [
+        ("LAVA_DOCKER_RUNNER", "ecs"),
+        ("LAVA_DOCKER_ECS_CLUSTER", "jobs"),
+        ("LAVA_DOCKER_ECS_POLL", "0.05"),
+        ("LAVA_DOCKER_ECS_SUBNETS", "subnet-1, subnet-2"),
+    ];
     h.runner.config = Config::new(ecs.iter().map(|(k, v)| (k.to_string(), v.to_string())), None);
-    let spec = job(json!({"type": "docker", "payload": "repo/tool:2", "parameters": {"command": "run {{ vars.x }}", "vars": {"x": "now"}, "host_config": {"mem_limit": "1g"}}}));
+    let spec = job(
+        json!({"type": "docker", "payload": "repo/tool:2", "parameters": {"command": "run {{ vars.x }}", "vars": {"x": "now"}, "host_config": {"mem_limit": "1g"}}}),
+    );
     h.actions.tasks.finish_with(3);
     h.actions.tasks.logs.lock().unwrap().extend(["first line".to_string(), "second line".to_string()]);
     let m = message("demo/j", &now());
@@ -340,13 +395,19 @@ async fn docker_jobs_run_as_ecs_tasks_when_the_worker_says_so() {
     assert_eq!(infos[2]["error_data"]["exit_status"], 3);
     assert_eq!(infos[2]["error_data"]["task"], "arn:fake:ecs:task/1");
     let definition = h.actions.tasks.definitions.lock().unwrap()[0].clone();
-    assert_eq!((definition.family.as_str(), definition.image.as_str(), definition.memory_mib), ("lava-unit-repo-tool-2", "repo/tool:2", 1024));
+    assert_eq!(
+        (definition.family.as_str(), definition.image.as_str(), definition.memory_mib),
+        ("lava-unit-repo-tool-2", "repo/tool:2", 1024)
+    );
     assert_eq!(definition.logs.map(|l| l.0), Some("/lava/unit/docker".to_string()));
     let logs_key = format!("tmp/demo/j/{}/logs", m.run_id);
     assert_eq!(infos[2]["error_data"]["output"], format!("s3://bkt/{logs_key}"));
     assert_eq!(h.blobs.get_object("bkt", &logs_key).await.unwrap(), b"first line\nsecond line\n");
     let request = h.actions.tasks.requests.lock().unwrap()[0].clone();
-    assert_eq!((request.cluster.as_str(), request.command.clone(), request.subnets.clone()), ("jobs", vec!["run".to_string(), "now".to_string()], vec!["subnet-1".to_string(), "subnet-2".to_string()]));
+    assert_eq!(
+        (request.cluster.as_str(), request.command.clone(), request.subnets.clone()),
+        ("jobs", vec!["run".to_string(), "now".to_string()], vec!["subnet-1".to_string(), "subnet-2".to_string()])
+    );
     assert!(request.environment.contains(&("LAVA_JOB_ID".to_string(), "demo/j".to_string())));
     h.actions.tasks.finish_with(0);
     let (_, statuses, infos) = run(&h, &spec, &message("demo/j", &now())).await;
@@ -357,6 +418,12 @@ async fn docker_jobs_run_as_ecs_tasks_when_the_worker_says_so() {
     let slow = job(json!({"type": "docker", "payload": "repo/tool:2", "parameters": {"timeout": "1s"}}));
     let (_, statuses, infos) = run(&h, &slow, &message("demo/j", &now())).await;
     assert_eq!(statuses, ["starting", "running", "failed"]);
-    assert_eq!((infos[2]["error"].as_str(), infos[2]["error_data"]["exit_status"].as_i64()), (Some("Timed out after 1.0 seconds"), Some(28)));
-    assert_eq!(*h.actions.tasks.stopped.lock().unwrap(), [("arn:fake:ecs:task/3".to_string(), "stopped by lava".to_string())]);
+    assert_eq!(
+        (infos[2]["error"].as_str(), infos[2]["error_data"]["exit_status"].as_i64()),
+        (Some("Timed out after 1.0 seconds"), Some(28))
+    );
+    assert_eq!(
+        *h.actions.tasks.stopped.lock().unwrap(),
+        [("arn:fake:ecs:task/3".to_string(), "stopped by lava".to_string())]
+    );
 }

@@ -78,14 +78,22 @@ pub fn docker_size(value: &Value) -> Result<i64, String> {
 fn strings(value: &Value, name: &str) -> Result<Vec<String>, String> {
     match value {
         Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(items) => items.iter().map(|v| v.as_str().map(str::to_string).ok_or_else(|| format!("host_config.{name}: must be strings"))).collect(),
-        Value::Object(m) if name == "extra_hosts" => Ok(m.iter().map(|(h, ip)| format!("{h}:{}", ip.as_str().unwrap_or_default())).collect()),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| format!("host_config.{name}: must be strings")))
+            .collect(),
+        Value::Object(m) if name == "extra_hosts" => {
+            Ok(m.iter().map(|(h, ip)| format!("{h}:{}", ip.as_str().unwrap_or_default())).collect())
+        }
         _ => Err(format!("host_config.{name}: must be a string or a list of strings")),
     }
 }
 
 fn integer(value: &Value, name: &str) -> Result<i64, String> {
-    value.as_i64().or_else(|| value.as_str().and_then(|s| s.trim().parse().ok())).ok_or_else(|| format!("host_config.{name}: must be an integer"))
+    value
+        .as_i64()
+        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+        .ok_or_else(|| format!("host_config.{name}: must be an integer"))
 }
 
 /// The job's `host_config` over lava's defaults (working directory, user and group, host name).
@@ -95,13 +103,20 @@ pub fn host_settings(host_config: &Map<String, Value>, defaults: ContainerHost) 
         let text = || value.as_str().map(str::to_string).ok_or_else(|| format!("host_config.{name}: must be a string"));
         let flag = || value.as_bool().ok_or_else(|| format!("host_config.{name}: must be true or false"));
         match name.as_str() {
-            "user" => h.user = Some(match value { Value::Number(n) => n.to_string(), _ => text()? }),
+            "user" => {
+                h.user = Some(match value {
+                    Value::Number(n) => n.to_string(),
+                    _ => text()?,
+                })
+            }
             "group_add" => h.group_add = strings(value, name)?,
             "working_dir" => h.working_dir = Some(text()?),
             "hostname" => h.hostname = Some(text()?),
             "domainname" => h.domainname = Some(text()?),
             "mem_limit" => h.memory = Some(docker_size(value).map_err(|e| format!("host_config.mem_limit: {e}"))?),
-            "memswap_limit" => h.memory_swap = Some(docker_size(value).map_err(|e| format!("host_config.memswap_limit: {e}"))?),
+            "memswap_limit" => {
+                h.memory_swap = Some(docker_size(value).map_err(|e| format!("host_config.memswap_limit: {e}"))?)
+            }
             "mem_swappiness" => h.memory_swappiness = Some(integer(value, name)?),
             "shm_size" => h.shm_size = Some(docker_size(value).map_err(|e| format!("host_config.shm_size: {e}"))?),
             "nano_cpus" => h.nano_cpus = Some(integer(value, name)?),
@@ -126,7 +141,10 @@ pub fn host_settings(host_config: &Map<String, Value>, defaults: ContainerHost) 
 }
 
 /// Registry, credentials and pull policy from the `docker` connection, if any.
-async fn registry(ctx: &RunContext<'_>, params: &DockerParams) -> Result<(Option<RegistryLogin>, Option<String>, PullPolicy), String> {
+async fn registry(
+    ctx: &RunContext<'_>,
+    params: &DockerParams,
+) -> Result<(Option<RegistryLogin>, Option<String>, PullPolicy), String> {
     let conn_id = params.docker.clone().or_else(|| ctx.realm.docker.clone());
     let mut policy_text = ctx.config.text("DOCKER_PULL");
     let mut login = None;
@@ -137,28 +155,45 @@ async fn registry(ctx: &RunContext<'_>, params: &DockerParams) -> Result<(Option
             return Err(format!("Connection {conn_id}: type must be docker, not {}", resolved.kind));
         }
         if resolved.fields.get("server").is_some_and(|s| !s.is_null()) {
-            return Err(format!("Connection {conn_id}: server is not supported: the worker runs containers on its own engine (DOCKER_HOST)"));
+            return Err(format!(
+                "Connection {conn_id}: server is not supported: the worker runs containers on its own engine (DOCKER_HOST)"
+            ));
         }
         if let Some(pull) = resolved.fields.get("pull").and_then(Value::as_str) {
             policy_text = Some(pull.to_string());
         }
         if let Some(registry) = resolved.fields.get("registry").and_then(Value::as_str).map(str::to_string) {
             if registry == "ecr" || registry.starts_with("ecr:") {
-                let accounts: Vec<String> = registry.strip_prefix("ecr:").map(|a| vec![a.to_string()]).unwrap_or_default();
-                let ecr = ctx.connections.registry_login(&accounts).await.map_err(|e| format!("Connection {conn_id}: Cannot login to registry: {e}"))?;
+                let accounts: Vec<String> =
+                    registry.strip_prefix("ecr:").map(|a| vec![a.to_string()]).unwrap_or_default();
+                let ecr = ctx
+                    .connections
+                    .registry_login(&accounts)
+                    .await
+                    .map_err(|e| format!("Connection {conn_id}: Cannot login to registry: {e}"))?;
                 server = Some(ecr.server.clone());
                 login = Some(ecr);
             } else {
-                let host = registry.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/').to_string();
+                let host = registry
+                    .trim_start_matches("https://")
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .to_string();
                 let user = resolved.fields.get("user").and_then(Value::as_str).map(str::to_string);
                 let password = match resolved.fields.get("password").and_then(Value::as_str) {
                     Some(name) => Some(ctx.connections.parameter(name).await?.expose().to_string()),
                     None => None,
                 };
                 match (user, password) {
-                    (Some(username), Some(password)) => login = Some(RegistryLogin { server: host.clone(), username, password }),
+                    (Some(username), Some(password)) => {
+                        login = Some(RegistryLogin { server: host.clone(), username, password })
+                    }
                     (None, None) => {}
-                    _ => return Err(format!("Connection {conn_id}: user and password are both needed for registry {host}")),
+                    _ => {
+                        return Err(format!(
+                            "Connection {conn_id}: user and password are both needed for registry {host}"
+                        ));
+                    }
                 }
                 server = Some(host);
             }
@@ -182,7 +217,13 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
         Some(line) => {
             let mut words = cmdline::split(line).map_err(|e| Failure::message(format!("Bad command: {e}")))?;
             words.extend(params.args.iter().map(ToString::to_string));
-            Some(words.iter().map(|w| render(w)).collect::<Result<Vec<_>, _>>().map_err(|e| Failure::message(format!("Bad command or args: {e}")))?)
+            Some(
+                words
+                    .iter()
+                    .map(|w| render(w))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| Failure::message(format!("Bad command or args: {e}")))?,
+            )
         }
         None => None,
     };
@@ -195,9 +236,13 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
 
     // Environment (§0.8 for docker): the worker's LAVA_* variables, the job's env, the handler's
     // extras, lava's identity variables, the connections. No TMPDIR.
-    let mut env: std::collections::BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("LAVA_")).collect();
+    let mut env: std::collections::BTreeMap<String, String> =
+        std::env::vars().filter(|(k, _)| k.starts_with("LAVA_")).collect();
     for (name, value) in &params.env {
-        env.insert(name.clone(), render(value).map_err(|e| Failure::message(format!("Bad environment variable: {name}: {e}")))?);
+        env.insert(
+            name.clone(),
+            render(value).map_err(|e| Failure::message(format!("Bad environment variable: {name}: {e}")))?,
+        );
     }
     let run_dir = ctx.run_dir.display().to_string();
     env.insert("LAVA_S3_TMP".into(), ctx.s3tmp.to_string());
@@ -207,8 +252,12 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
         env.insert(k.into(), v);
     }
     for (label, conn_id) in &params.connections {
-        let app = crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, conn_id);
-        let script = crate::connections::scripts::write_connector(ctx.connections, conn_id, &ctx.run_dir, app.as_deref()).await.map_err(Failure::message)?;
+        let app =
+            crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, conn_id);
+        let script =
+            crate::connections::scripts::write_connector(ctx.connections, conn_id, &ctx.run_dir, app.as_deref())
+                .await
+                .map_err(Failure::message)?;
         env.insert(format!("LAVA_CONN_{}", label.to_ascii_uppercase()), script.display().to_string());
         env.insert(format!("LAVA_CONNID_{}", label.to_ascii_uppercase()), conn_id.clone());
     }
@@ -241,16 +290,25 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
         return run_on_ecs(ctx, &spec, limit).await;
     }
     let Some(engine) = ctx.containers else {
-        return Err(Failure::message("This worker has no Docker engine: docker jobs need the worker's docker support or DOCKER_RUNNER=ecs"));
+        return Err(Failure::message(
+            "This worker has no Docker engine: docker jobs need the worker's docker support or DOCKER_RUNNER=ecs",
+        ));
     };
     let present = engine.has_image(&image).await.map_err(|e| Failure::message(e.to_string()))?;
     match policy {
         PullPolicy::Always => pull(engine, &image, &repository, login.as_ref()).await?,
         PullPolicy::IfNotPresent if !present => pull(engine, &image, &repository, login.as_ref()).await?,
-        PullPolicy::Never if !present => return Err(Failure::message(format!("Docker image {image} is not on the engine and the pull policy is never"))),
+        PullPolicy::Never if !present => {
+            return Err(Failure::message(format!(
+                "Docker image {image} is not on the engine and the pull policy is never"
+            )));
+        }
         _ => {}
     }
-    let id = engine.start(&spec).await.map_err(|e| Failure::message(format!("Cannot start a container from {image}: {e}")))?;
+    let id = engine
+        .start(&spec)
+        .await
+        .map_err(|e| Failure::message(format!("Cannot start a container from {image}: {e}")))?;
     let outcome = supervise(ctx, engine, &id, limit).await;
     let finished = collect(ctx, engine, &id, outcome, limit).await;
     if let Err(e) = engine.remove(&id).await {
@@ -261,7 +319,14 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
 
 /// A comma-separated config list.
 fn config_list(ctx: &RunContext<'_>, key: &str) -> Vec<String> {
-    ctx.config.text(key).unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    ctx.config
+        .text(key)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Runs the container as an ECS task (fleets with no Docker engine, such as Fargate): a task
@@ -270,8 +335,17 @@ fn config_list(ctx: &RunContext<'_>, key: &str) -> Vec<String> {
 /// task's CloudWatch log (`DOCKER_ECS_LOG_GROUP`, default `/lava/<realm>/docker`) uploaded as
 /// the job's `logs`. The run directory is not shared with the task.
 async fn run_on_ecs(ctx: &RunContext<'_>, spec: &ContainerSpec, limit: Duration) -> Outcome {
-    let cluster = ctx.config.text("DOCKER_ECS_CLUSTER").ok_or_else(|| Failure::message("DOCKER_ECS_CLUSTER is required when DOCKER_RUNNER is ecs"))?;
-    let launch_type = match ctx.config.text("DOCKER_ECS_LAUNCH_TYPE").unwrap_or_else(|| "FARGATE".into()).to_ascii_uppercase().as_str() {
+    let cluster = ctx
+        .config
+        .text("DOCKER_ECS_CLUSTER")
+        .ok_or_else(|| Failure::message("DOCKER_ECS_CLUSTER is required when DOCKER_RUNNER is ecs"))?;
+    let launch_type = match ctx
+        .config
+        .text("DOCKER_ECS_LAUNCH_TYPE")
+        .unwrap_or_else(|| "FARGATE".into())
+        .to_ascii_uppercase()
+        .as_str()
+    {
         "FARGATE" => crate::ports::LaunchType::Fargate,
         "EC2" => crate::ports::LaunchType::Ec2,
         other => return Err(Failure::message(format!("Bad DOCKER_ECS_LAUNCH_TYPE: {other}: expected FARGATE or EC2"))),
@@ -281,11 +355,15 @@ async fn run_on_ecs(ctx: &RunContext<'_>, spec: &ContainerSpec, limit: Duration)
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
         .take(255)
         .collect();
-    let memory = spec.host.memory.map(|b| (b >> 20) as i32).unwrap_or_else(|| ctx.config.int("DOCKER_ECS_MEMORY", 512) as i32);
+    let memory =
+        spec.host.memory.map(|b| (b >> 20) as i32).unwrap_or_else(|| ctx.config.int("DOCKER_ECS_MEMORY", 512) as i32);
     let cpu = spec.host.nano_cpus.map(|n| (n * 1024 / 1_000_000_000) as i32);
     let fail = |e: crate::error::Error| Failure::message(e.to_string());
-    let log_group = ctx.config.text("DOCKER_ECS_LOG_GROUP").unwrap_or_else(|| format!("/lava/{}/docker", ctx.realm.realm));
-    let region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).unwrap_or_else(|_| "us-east-1".into());
+    let log_group =
+        ctx.config.text("DOCKER_ECS_LOG_GROUP").unwrap_or_else(|| format!("/lava/{}/docker", ctx.realm.realm));
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|_| "us-east-1".into());
     let definition = crate::ports::TaskDefinition {
         family,
         container: "job".into(),
@@ -300,7 +378,12 @@ async fn run_on_ecs(ctx: &RunContext<'_>, spec: &ContainerSpec, limit: Duration)
         task_definition: definition,
         container: "job".into(),
         command: spec.command.clone().unwrap_or_default(),
-        environment: spec.env.iter().filter_map(|e| e.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        environment: spec
+            .env
+            .iter()
+            .filter_map(|e| e.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         launch_type,
         subnets: config_list(ctx, "DOCKER_ECS_SUBNETS"),
         security_groups: config_list(ctx, "DOCKER_ECS_SECURITY_GROUPS"),
@@ -314,7 +397,10 @@ async fn run_on_ecs(ctx: &RunContext<'_>, spec: &ContainerSpec, limit: Duration)
         if status.last_status == "STOPPED" {
             break match status.exit_code {
                 Some(code) => Ending::Exited(code as i64),
-                None => Ending::WaitFailed(format!("Task {arn} stopped without an exit code: {}", status.stopped_reason.unwrap_or_default())),
+                None => Ending::WaitFailed(format!(
+                    "Task {arn} stopped without an exit code: {}",
+                    status.stopped_reason.unwrap_or_default()
+                )),
             };
         }
         if started.elapsed() >= limit {
@@ -345,7 +431,12 @@ async fn run_on_ecs(ctx: &RunContext<'_>, spec: &ContainerSpec, limit: Duration)
     finish_ending(ending, result, limit)
 }
 
-async fn pull(engine: &dyn ContainerEngine, image: &str, repository: &str, login: Option<&RegistryLogin>) -> Result<(), Failure> {
+async fn pull(
+    engine: &dyn ContainerEngine,
+    image: &str,
+    repository: &str,
+    login: Option<&RegistryLogin>,
+) -> Result<(), Failure> {
     engine.pull(image, login).await.map_err(|e| Failure::message(format!("Cannot pull docker image {repository}: {e}")))
 }
 
@@ -373,7 +464,13 @@ async fn supervise(ctx: &RunContext<'_>, engine: &dyn ContainerEngine, id: &str,
     ending
 }
 
-async fn collect(ctx: &RunContext<'_>, engine: &dyn ContainerEngine, id: &str, ending: Ending, limit: Duration) -> Outcome {
+async fn collect(
+    ctx: &RunContext<'_>,
+    engine: &dyn ContainerEngine,
+    id: &str,
+    ending: Ending,
+    limit: Duration,
+) -> Outcome {
     let logs = engine.logs(id).await.unwrap_or_default();
     let mut result = Map::new();
     if let Some(uri) = store_logs(ctx, &logs).await? {
@@ -428,9 +525,20 @@ mod tests {
         assert_eq!(docker_size(&json!("512m")), Ok(512 << 20));
         assert_eq!(docker_size(&json!(1024)), Ok(1024));
         assert!(docker_size(&json!("5x")).is_err());
-        let host = host_settings(json!({"mem_limit": "1g", "nano_cpus": 500000000, "user": 1000, "dns": "1.1.1.1"}).as_object().unwrap(), ContainerHost::default()).unwrap();
-        assert_eq!((host.memory, host.nano_cpus, host.user.as_deref(), host.dns.clone()), (Some(1 << 30), Some(500_000_000), Some("1000"), vec!["1.1.1.1".to_string()]));
-        assert!(host_settings(json!({"ports": {}}).as_object().unwrap(), ContainerHost::default()).unwrap_err().contains("not supported"));
+        let host = host_settings(
+            json!({"mem_limit": "1g", "nano_cpus": 500000000, "user": 1000, "dns": "1.1.1.1"}).as_object().unwrap(),
+            ContainerHost::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (host.memory, host.nano_cpus, host.user.as_deref(), host.dns.clone()),
+            (Some(1 << 30), Some(500_000_000), Some("1000"), vec!["1.1.1.1".to_string()])
+        );
+        assert!(
+            host_settings(json!({"ports": {}}).as_object().unwrap(), ContainerHost::default())
+                .unwrap_err()
+                .contains("not supported")
+        );
         assert_eq!(PullPolicy::parse("IfNotPresent"), Ok(PullPolicy::IfNotPresent));
     }
 }

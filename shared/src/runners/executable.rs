@@ -55,11 +55,17 @@ fn make_executable(path: &Path) {
 
 /// Writes a connector script for each `connections` label (§4.6); returns
 /// `LAVA_CONN_<LABEL>` (the script) and `LAVA_CONNID_<LABEL>` (the conn_id) for each.
-async fn connection_env(ctx: &RunContext<'_>, connections: &BTreeMap<String, String>) -> Result<Vec<(String, String)>, String> {
+async fn connection_env(
+    ctx: &RunContext<'_>,
+    connections: &BTreeMap<String, String>,
+) -> Result<Vec<(String, String)>, String> {
     let mut vars = Vec::new();
     for (label, conn_id) in connections {
-        let app = crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, conn_id);
-        let script = crate::connections::scripts::write_connector(ctx.connections, conn_id, &ctx.run_dir, app.as_deref()).await?;
+        let app =
+            crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, conn_id);
+        let script =
+            crate::connections::scripts::write_connector(ctx.connections, conn_id, &ctx.run_dir, app.as_deref())
+                .await?;
         let label = label.to_ascii_uppercase();
         vars.push((format!("LAVA_CONN_{label}"), script.display().to_string()));
         vars.push((format!("LAVA_CONNID_{label}"), conn_id.clone()));
@@ -79,7 +85,12 @@ fn render_words(ctx: &RunContext<'_>, common: &Common<'_>, words: Vec<String>) -
 /// The environment of an executable job (§0.8): the worker's, the job's `env` (rendered when
 /// Jinja is on; kept as written when it is off, where the original dropped it), the handler's
 /// extras, lava's identity variables, and a private `TMPDIR`.
-fn environment(ctx: &RunContext<'_>, common: &Common<'_>, extras: &[(String, String)], connections: &[(String, String)]) -> Result<Vec<(String, String)>, String> {
+fn environment(
+    ctx: &RunContext<'_>,
+    common: &Common<'_>,
+    extras: &[(String, String)],
+    connections: &[(String, String)],
+) -> Result<Vec<(String, String)>, String> {
     let mut env: BTreeMap<String, String> = std::env::vars().collect();
     let vars = ctx.with_vars(common.vars);
     for (name, value) in common.env {
@@ -108,7 +119,11 @@ fn environment(ctx: &RunContext<'_>, common: &Common<'_>, extras: &[(String, Str
     Ok(env.into_iter().collect())
 }
 
-pub(crate) fn timeout(ctx: &RunContext<'_>, spec: Option<&crate::model::DurationSpec>, key: &str) -> Result<Duration, String> {
+pub(crate) fn timeout(
+    ctx: &RunContext<'_>,
+    spec: Option<&crate::model::DurationSpec>,
+    key: &str,
+) -> Result<Duration, String> {
     let seconds = match spec {
         Some(d) => d.seconds().map_err(|e| format!("Bad timeout: {e}"))?,
         None => ctx.config.seconds(key, 600.0),
@@ -142,18 +157,35 @@ pub(crate) struct Program<'a> {
 }
 
 /// Runs one program, uploads its output, and returns its `output` entry and exit.
-pub(crate) async fn run_program(ctx: &RunContext<'_>, program: Program<'_>) -> Result<(Map<String, Value>, Exit, Value), Failure> {
+pub(crate) async fn run_program(
+    ctx: &RunContext<'_>,
+    program: Program<'_>,
+) -> Result<(Map<String, Value>, Exit, Value), Failure> {
     let Program { argv, env, cwd, name, label, limit, stdin } = program;
-    let (stdout_name, stderr_name) = if name.is_empty() { ("stdout".to_string(), "stderr".to_string()) } else { (format!("{name}.stdout"), format!("{name}.stderr")) };
+    let (stdout_name, stderr_name) = if name.is_empty() {
+        ("stdout".to_string(), "stderr".to_string())
+    } else {
+        (format!("{name}.stdout"), format!("{name}.stderr"))
+    };
     let files = (cwd.join(&stdout_name), cwd.join(&stderr_name));
-    let spec = ProcessSpec { argv, env, cwd: cwd.to_path_buf(), output: (!ctx.dev).then(|| files.clone()), stdin, timeout: limit };
+    let spec = ProcessSpec {
+        argv,
+        env,
+        cwd: cwd.to_path_buf(),
+        output: (!ctx.dev).then(|| files.clone()),
+        stdin,
+        timeout: limit,
+    };
     let mut entry = Map::new();
     entry.insert("payload".into(), Value::String(label.to_string()));
     let exit = match process::run(&spec, ctx.cancel.clone()).await {
         Ok(exit) => exit,
         Err(message) => {
             entry.insert("exit_status".into(), json!(1));
-            return Err(Failure { message: message.clone(), data: Some(json!({"exit_status": 1, "error": message, "output": [entry]})) });
+            return Err(Failure {
+                message: message.clone(),
+                data: Some(json!({"exit_status": 1, "error": message, "output": [entry]})),
+            });
         }
     };
     entry.insert("exit_status".into(), json!(exit.status()));
@@ -195,7 +227,9 @@ pub async fn run_cmd(ctx: &RunContext<'_>) -> Outcome {
     let argv = render_words(ctx, &common, words).map_err(|e| Failure::message(format!("Bad payload: {e}")))?;
     let env = environment(ctx, &common, &[], &[]).map_err(Failure::message)?;
     let limit = timeout(ctx, params.timeout.as_ref(), "CMD_TIMEOUT").map_err(Failure::message)?;
-    let (entry, exit, excerpt) = run_program(ctx, Program { argv, env, cwd: &ctx.run_dir, name: "", label: &payload, limit, stdin: None }).await?;
+    let (entry, exit, excerpt) =
+        run_program(ctx, Program { argv, env, cwd: &ctx.run_dir, name: "", label: &payload, limit, stdin: None })
+            .await?;
     finish(exit.clone(), vec![entry], excerpt, limit)
 }
 
@@ -205,13 +239,21 @@ pub(crate) fn finish(exit: Exit, output: Vec<Map<String, Value>>, excerpt: Value
     if exit == Exit::Status(0) {
         Ok(json!({"exit_status": 0, "output": output}))
     } else {
-        Err(Failure { message: exit_message(&exit, limit), data: Some(json!({"exit_status": status, "error": excerpt, "output": output})) })
+        Err(Failure {
+            message: exit_message(&exit, limit),
+            data: Some(json!({"exit_status": status, "error": excerpt, "output": output})),
+        })
     }
 }
 
 /// Downloads a payload (a key, or every object directly under a `…/` prefix) into a fresh
 /// directory of the run; returns the local files, sorted.
-pub(crate) async fn download_payload(ctx: &RunContext<'_>, payload: &str, index: usize, max_size: u64) -> Result<Vec<PathBuf>, String> {
+pub(crate) async fn download_payload(
+    ctx: &RunContext<'_>,
+    payload: &str,
+    index: usize,
+    max_size: u64,
+) -> Result<Vec<PathBuf>, String> {
     let area = crate::model::S3Location::parse(&ctx.realm.s3_payloads)?;
     let prefix = format!("{}/{payload}", area.key);
     let listing = ctx.blobs.list_objects(&area.bucket, &prefix, Some("/")).await.map_err(|e| e.to_string())?;
@@ -220,7 +262,10 @@ pub(crate) async fn download_payload(ctx: &RunContext<'_>, payload: &str, index:
     let mut files = Vec::new();
     for object in listing.objects.iter().filter(|o| !o.key.ends_with('/')) {
         if object.size > max_size {
-            return Err(format!("s3://{}/{}: Payload size {} exceeds maximum of {max_size}", area.bucket, object.key, object.size));
+            return Err(format!(
+                "s3://{}/{}: Payload size {} exceeds maximum of {max_size}",
+                area.bucket, object.key, object.size
+            ));
         }
         let body = ctx.blobs.get_object(&area.bucket, &object.key).await.map_err(|e| e.to_string())?;
         let name = object.key.rsplit('/').next().unwrap_or(&object.key);
@@ -249,7 +294,8 @@ pub async fn run_exe(ctx: &RunContext<'_>) -> Outcome {
     let args = render_words(ctx, &common, words).map_err(|e| Failure::message(format!("Bad payload or args: {e}")))?;
     let s3_payload = format!("{}/{target}", ctx.realm.s3_payloads);
     let connections = connection_env(ctx, &params.connections).await.map_err(Failure::message)?;
-    let env = environment(ctx, &common, &[("LAVA_S3_PAYLOAD".into(), s3_payload)], &connections).map_err(Failure::message)?;
+    let env =
+        environment(ctx, &common, &[("LAVA_S3_PAYLOAD".into(), s3_payload)], &connections).map_err(Failure::message)?;
     let limit = timeout(ctx, params.timeout.as_ref(), "EXE_TIMEOUT").map_err(Failure::message)?;
     let max = ctx.config.size("EXE_MAX_PAYLOAD_SIZE", 10_000_000);
     let files = download_payload(ctx, &target, 0, max).await.map_err(Failure::message)?;
@@ -259,7 +305,11 @@ pub async fn run_exe(ctx: &RunContext<'_>) -> Outcome {
         let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let mut argv = vec![file.display().to_string()];
         argv.extend(args.iter().cloned());
-        let (entry, exit, excerpt) = run_program(ctx, Program { argv, env: env.clone(), cwd: &ctx.run_dir, name: &name, label: &name, limit, stdin: None }).await?;
+        let (entry, exit, excerpt) = run_program(
+            ctx,
+            Program { argv, env: env.clone(), cwd: &ctx.run_dir, name: &name, label: &name, limit, stdin: None },
+        )
+        .await?;
         output.push(entry);
         if exit != Exit::Status(0) {
             return finish(exit, output, excerpt, limit);
@@ -287,7 +337,11 @@ pub async fn run_pkg(ctx: &RunContext<'_>) -> Outcome {
     let params = parameters(ctx, |p| if let JobParameters::Pkg(p) = p { Some(p) } else { None })?;
     let common = Common::from(&params);
     let payloads = ctx.payload_keys()?;
-    let command = params.command.as_deref().or(params.main.as_deref()).ok_or_else(|| Failure::message("Bad job parameters: No command"))?;
+    let command = params
+        .command
+        .as_deref()
+        .or(params.main.as_deref())
+        .ok_or_else(|| Failure::message("Bad job parameters: No command"))?;
     let mut words = cmdline::split(command).map_err(|e| Failure::message(format!("Bad command: {e}")))?;
     if words.is_empty() {
         return Err(Failure::message("Bad job parameters: No command"));
@@ -297,7 +351,8 @@ pub async fn run_pkg(ctx: &RunContext<'_>) -> Outcome {
     let args = render_words(ctx, &common, words).map_err(|e| Failure::message(format!("Bad command or args: {e}")))?;
     let s3_payload = format!("{}/{}", ctx.realm.s3_payloads, payloads.join(","));
     let connections = connection_env(ctx, &params.connections).await.map_err(Failure::message)?;
-    let env = environment(ctx, &common, &[("LAVA_S3_PAYLOAD".into(), s3_payload)], &connections).map_err(Failure::message)?;
+    let env =
+        environment(ctx, &common, &[("LAVA_S3_PAYLOAD".into(), s3_payload)], &connections).map_err(Failure::message)?;
     let limit = timeout(ctx, params.timeout.as_ref(), "PKG_TIMEOUT").map_err(Failure::message)?;
     let unpack_limit = Duration::from_secs_f64(ctx.config.seconds("PKG_UNPACK_TIMEOUT", 30.0));
     let max = ctx.config.size("PKG_MAX_PAYLOAD_SIZE", 20_000_000);
@@ -313,7 +368,14 @@ pub async fn run_pkg(ctx: &RunContext<'_>) -> Outcome {
         let unpacked = match unpack_command(archive, &dir) {
             Err(e) => Err(e),
             Ok(argv) => {
-                let spec = ProcessSpec { argv, env: env.clone(), cwd: ctx.run_dir.clone(), output: None, stdin: None, timeout: unpack_limit };
+                let spec = ProcessSpec {
+                    argv,
+                    env: env.clone(),
+                    cwd: ctx.run_dir.clone(),
+                    output: None,
+                    stdin: None,
+                    timeout: unpack_limit,
+                };
                 match process::run(&spec, ctx.cancel.clone()).await {
                     Ok(Exit::Status(0)) => Ok(()),
                     Ok(exit) => Err(exit_message(&exit, unpack_limit)),
@@ -329,7 +391,11 @@ pub async fn run_pkg(ctx: &RunContext<'_>) -> Outcome {
         make_executable(&program);
         let mut argv = vec![program.display().to_string()];
         argv.extend(args.iter().cloned());
-        let (item, exit, excerpt) = run_program(ctx, Program { argv, env: env.clone(), cwd: &dir, name: &name, label: &name, limit, stdin: None }).await?;
+        let (item, exit, excerpt) = run_program(
+            ctx,
+            Program { argv, env: env.clone(), cwd: &dir, name: &name, label: &name, limit, stdin: None },
+        )
+        .await?;
         let _ = std::fs::remove_dir_all(&dir);
         output.push(item);
         if exit != Exit::Status(0) {

@@ -114,7 +114,9 @@ impl RunContext<'_> {
     pub fn payload_keys(&self) -> Result<Vec<String>, Failure> {
         match &self.spec.payload {
             Some(Value::String(s)) if !s.trim().is_empty() => Ok(vec![s.trim().to_string()]),
-            Some(Value::Array(items)) if !items.is_empty() => Ok(items.iter().filter_map(Value::as_str).map(str::to_string).collect()),
+            Some(Value::Array(items)) if !items.is_empty() => {
+                Ok(items.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            }
             _ => Err(Failure::message("Bad payload: must be an S3 key or prefix, or a list of them")),
         }
     }

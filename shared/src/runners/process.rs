@@ -63,7 +63,9 @@ pub fn spawn_error(program: &str, error: &std::io::Error) -> String {
         && bytes.starts_with(b"#!")
         && bytes.split(|b| *b == b'\n').next().is_some_and(|line| line.ends_with(b"\r"))
     {
-        return format!("Cannot run {program}: the script has DOS (CRLF) line endings, so its #! line names an interpreter that does not exist; convert it to Unix (LF) line endings");
+        return format!(
+            "Cannot run {program}: the script has DOS (CRLF) line endings, so its #! line names an interpreter that does not exist; convert it to Unix (LF) line endings"
+        );
     }
     format!("Cannot run {program}: {error}")
 }
@@ -83,7 +85,11 @@ fn resolve(program: &str, env: &[(String, String)]) -> PathBuf {
     path.split(':')
         .filter(|dir| !dir.is_empty())
         .map(|dir| Path::new(dir).join(program))
-        .find(|candidate| candidate.metadata().is_ok_and(|m| m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0))
+        .find(|candidate| {
+            candidate
+                .metadata()
+                .is_ok_and(|m| m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
+        })
         .unwrap_or_else(|| PathBuf::from(program))
 }
 
@@ -93,7 +99,9 @@ pub async fn run(spec: &ProcessSpec, mut cancel: watch::Receiver<bool>) -> Resul
     let mut command = tokio::process::Command::new(resolve(program, &spec.env));
     command.arg0(program).args(&spec.argv[1..]).env_clear().envs(spec.env.iter().cloned()).current_dir(&spec.cwd);
     match &spec.stdin {
-        Some(path) => command.stdin(std::fs::File::open(path).map_err(|e| format!("Cannot open {}: {e}", path.display()))?),
+        Some(path) => {
+            command.stdin(std::fs::File::open(path).map_err(|e| format!("Cannot open {}: {e}", path.display()))?)
+        }
         None => command.stdin(Stdio::null()),
     };
     command.process_group(0).kill_on_drop(true);

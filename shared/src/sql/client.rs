@@ -17,8 +17,17 @@ pub async fn run_sqlc(ctx: &RunContext<'_>) -> Outcome {
     let payloads = ctx.payload_keys()?;
     let limit = timeout(ctx, params.timeout.as_ref(), "SQLC_TIMEOUT").map_err(Failure::message)?;
     let jinja = params.jinja.is_none_or(|f| f.0);
-    let app = crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, &params.conn_id);
-    let script = crate::connections::scripts::write_connector(ctx.connections, &params.conn_id, &ctx.run_dir, app.as_deref()).await.map_err(Failure::message)?;
+    let app = crate::connections::application_name(
+        ctx.config,
+        ctx.renderer,
+        &ctx.realm.realm,
+        &ctx.spec.job_id,
+        &params.conn_id,
+    );
+    let script =
+        crate::connections::scripts::write_connector(ctx.connections, &params.conn_id, &ctx.run_dir, app.as_deref())
+            .await
+            .map_err(Failure::message)?;
     let max = ctx.config.size("SQLC_MAX_PAYLOAD_SIZE", 100_000);
     let mut files = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
@@ -27,7 +36,13 @@ pub async fn run_sqlc(ctx: &RunContext<'_>) -> Outcome {
     // The worker's environment, the realm, and the session's application name.
     let mut env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k != "PGAPPNAME").collect();
     env.push(("LAVA_REALM".into(), ctx.realm.realm.clone()));
-    if let Some(app) = crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, &params.conn_id) {
+    if let Some(app) = crate::connections::application_name(
+        ctx.config,
+        ctx.renderer,
+        &ctx.realm.realm,
+        &ctx.spec.job_id,
+        &params.conn_id,
+    ) {
         env.push(("PGAPPNAME".into(), app));
     }
     let vars = ctx.with_vars(&params.vars);
@@ -35,9 +50,11 @@ pub async fn run_sqlc(ctx: &RunContext<'_>) -> Outcome {
     for file in files {
         let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         if jinja {
-            let text = std::fs::read_to_string(&file).map_err(|e| Failure::message(format!("Cannot read {}: {e}", file.display())))?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Failure::message(format!("Cannot read {}: {e}", file.display())))?;
             match ctx.renderer.render(&text, &vars) {
-                Ok(rendered) => std::fs::write(&file, rendered).map_err(|e| Failure::message(format!("Cannot write {}: {e}", file.display())))?,
+                Ok(rendered) => std::fs::write(&file, rendered)
+                    .map_err(|e| Failure::message(format!("Cannot write {}: {e}", file.display())))?,
                 Err(e) => {
                     let error = format!("Jinja2 render failed on {name}: {e}");
                     let data = serde_json::json!({"exit_status": 1, "error": error, "output": output.into_iter().map(Value::Object).collect::<Vec<_>>()});
@@ -47,7 +64,15 @@ pub async fn run_sqlc(ctx: &RunContext<'_>) -> Outcome {
         }
         let mut argv = vec![script.display().to_string()];
         argv.extend(params.args.iter().map(ToString::to_string));
-        let program = Program { argv, env: env.clone(), cwd: &ctx.run_dir, name: &name, label: &name, limit, stdin: Some(file.clone()) };
+        let program = Program {
+            argv,
+            env: env.clone(),
+            cwd: &ctx.run_dir,
+            name: &name,
+            label: &name,
+            limit,
+            stdin: Some(file.clone()),
+        };
         let (entry, exit, excerpt) = run_program(ctx, program).await?;
         output.push(entry);
         if exit != Exit::Status(0) {
@@ -87,19 +112,39 @@ pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
         let vars = ctx.with_vars(&params.vars);
         for file in &files {
             let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            let text = std::fs::read_to_string(file).map_err(|e| Failure::message(format!("Cannot read {}: {e}", file.display())))?;
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| Failure::message(format!("Cannot read {}: {e}", file.display())))?;
             let rendered = ctx.renderer.render(&text, &vars).map_err(|e| {
                 let error = format!("Jinja2 render failed on {name}: {e}");
-                Failure { message: "Failed with exit status 1".into(), data: Some(serde_json::json!({"exit_status": 1, "error": error, "output": []})) }
+                Failure {
+                    message: "Failed with exit status 1".into(),
+                    data: Some(serde_json::json!({"exit_status": 1, "error": error, "output": []})),
+                }
             })?;
-            std::fs::write(file, rendered).map_err(|e| Failure::message(format!("Cannot write {}: {e}", file.display())))?;
+            std::fs::write(file, rendered)
+                .map_err(|e| Failure::message(format!("Cannot write {}: {e}", file.display())))?;
         }
     }
-    let setting = |param: &Option<String>, name: &str| param.clone().or_else(|| ctx.config.text(&format!("SQL_{}", name.to_ascii_uppercase())));
+    let setting = |param: &Option<String>, name: &str| {
+        param.clone().or_else(|| ctx.config.text(&format!("SQL_{}", name.to_ascii_uppercase())))
+    };
     let profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
     let batch = params.batch_size.unwrap_or_else(|| ctx.config.int("SQL_BATCH_SIZE", 1024));
-    let mut argv = vec![lava_sql_program(ctx), "--profile".into(), profile, "--realm".into(), ctx.realm.realm.clone(), "--conn-id".into(), params.conn_id.clone()];
-    argv.extend(["--tag".into(), format!("{}:{}", ctx.spec.job_id, ctx.run_id), "--batch-size".into(), batch.to_string()]);
+    let mut argv = vec![
+        lava_sql_program(ctx),
+        "--profile".into(),
+        profile,
+        "--realm".into(),
+        ctx.realm.realm.clone(),
+        "--conn-id".into(),
+        params.conn_id.clone(),
+    ];
+    argv.extend([
+        "--tag".into(),
+        format!("{}:{}", ctx.spec.job_id, ctx.run_id),
+        "--batch-size".into(),
+        batch.to_string(),
+    ]);
     if let Some(format) = &params.format {
         argv.extend(["--format".into(), format.clone()]);
     }
@@ -115,7 +160,13 @@ pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
         if params.doublequote.map(|f| f.0).unwrap_or_else(|| ctx.config.flag("SQL_DOUBLEQUOTE", false)) {
             argv.push("--doublequote".into());
         }
-        for (name, value) in [("delimiter", &params.delimiter), ("dialect", &params.dialect), ("escapechar", &params.escapechar), ("quotechar", &params.quotechar), ("quoting", &params.quoting)] {
+        for (name, value) in [
+            ("delimiter", &params.delimiter),
+            ("dialect", &params.dialect),
+            ("escapechar", &params.escapechar),
+            ("quotechar", &params.quotechar),
+            ("quoting", &params.quoting),
+        ] {
             if let Some(v) = setting(value, name) {
                 argv.extend([format!("--{name}"), v]);
             }
@@ -153,7 +204,9 @@ pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
             entry.insert("stderr".into(), Value::String(uri));
         }
         if exit != Exit::Status(0) {
-            excerpt = std::fs::read_to_string(ctx.run_dir.join("stderr")).map(|t| Value::String(t.trim().to_string())).unwrap_or(Value::Null);
+            excerpt = std::fs::read_to_string(ctx.run_dir.join("stderr"))
+                .map(|t| Value::String(t.trim().to_string()))
+                .unwrap_or(Value::Null);
         }
     }
     finish(exit, vec![entry], excerpt, limit)

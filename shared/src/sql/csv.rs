@@ -49,7 +49,14 @@ pub struct CsvFormat {
 impl Default for CsvFormat {
     /// lava's defaults: `|`, `"`, no escape character, no doubling, minimal, excel.
     fn default() -> Self {
-        CsvFormat { delimiter: '|', quotechar: '"', escapechar: None, doublequote: false, quoting: Quoting::Minimal, lineterminator: "\r\n" }
+        CsvFormat {
+            delimiter: '|',
+            quotechar: '"',
+            escapechar: None,
+            doublequote: false,
+            quoting: Quoting::Minimal,
+            lineterminator: "\r\n",
+        }
     }
 }
 
@@ -203,11 +210,20 @@ mod tests {
         assert_eq!(row(&d, &[Field::text("")]).unwrap(), "\"\"\r\n");
         assert_eq!(row(&d, &[Field::text("line\nbreak"), Field::text("")]).unwrap(), "\"line\nbreak\"|\r\n");
         assert_eq!(row(&d, &[Field::text("say \"hi\"")]).unwrap_err(), "need to escape, but no escapechar set");
-        assert_eq!(row(&CsvFormat { doublequote: true, ..d.clone() }, &[Field::text("say \"hi\"")]).unwrap(), "\"say \"\"hi\"\"\"\r\n");
-        assert_eq!(row(&CsvFormat { escapechar: Some('\\'), ..d.clone() }, &[Field::text("say \"hi\"")]).unwrap(), "say \\\"hi\\\"\r\n");
+        assert_eq!(
+            row(&CsvFormat { doublequote: true, ..d.clone() }, &[Field::text("say \"hi\"")]).unwrap(),
+            "\"say \"\"hi\"\"\"\r\n"
+        );
+        assert_eq!(
+            row(&CsvFormat { escapechar: Some('\\'), ..d.clone() }, &[Field::text("say \"hi\"")]).unwrap(),
+            "say \\\"hi\\\"\r\n"
+        );
         let none = CsvFormat { quoting: Quoting::None, escapechar: Some('\\'), lineterminator: "\n", ..d.clone() };
         assert_eq!(row(&none, &[Field::text("a|b"), Field::text("c\nd")]).unwrap(), "a\\|b|c\\\nd\n");
-        assert_eq!(row(&CsvFormat { quoting: Quoting::None, ..d.clone() }, &[Field::text("a|b")]).unwrap_err(), "need to escape, but no escapechar set");
+        assert_eq!(
+            row(&CsvFormat { quoting: Quoting::None, ..d.clone() }, &[Field::text("a|b")]).unwrap_err(),
+            "need to escape, but no escapechar set"
+        );
         assert_eq!(Quoting::parse("ALL").unwrap(), Quoting::All);
         assert_eq!(Quoting::parse("some").unwrap_err(), "Bad quoting style: some");
     }

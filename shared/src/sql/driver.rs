@@ -47,7 +47,11 @@ impl Session {
                         .username(&db.user)
                         .password(db.password.expose())
                         .database(db.database.as_deref().unwrap_or_default())
-                        .ssl_mode(if db.ssl { sqlx::postgres::PgSslMode::Require } else { sqlx::postgres::PgSslMode::Prefer })
+                        .ssl_mode(if db.ssl {
+                            sqlx::postgres::PgSslMode::Require
+                        } else {
+                            sqlx::postgres::PgSslMode::Prefer
+                        })
                         .statement_cache_capacity(0);
                     if let Some(name) = application_name {
                         options = options.application_name(&name.chars().take(63).collect::<String>());
@@ -60,7 +64,11 @@ impl Session {
                         .port(db.port)
                         .username(&db.user)
                         .password(db.password.expose())
-                        .ssl_mode(if db.ssl { sqlx::mysql::MySqlSslMode::Required } else { sqlx::mysql::MySqlSslMode::Preferred })
+                        .ssl_mode(if db.ssl {
+                            sqlx::mysql::MySqlSslMode::Required
+                        } else {
+                            sqlx::mysql::MySqlSslMode::Preferred
+                        })
                         .statement_cache_capacity(0);
                     if let Some(database) = &db.database {
                         options = options.database(database);
@@ -71,7 +79,10 @@ impl Session {
                     Session::MySql(sqlx::MySqlConnection::connect_with(&options).await?)
                 }
                 Engine::Sqlite => {
-                    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&db.host).create_if_missing(true).statement_cache_capacity(0);
+                    let options = sqlx::sqlite::SqliteConnectOptions::new()
+                        .filename(&db.host)
+                        .create_if_missing(true)
+                        .statement_cache_capacity(0);
                     Session::Sqlite(sqlx::SqliteConnection::connect_with(&options).await?)
                 }
             })
@@ -130,7 +141,12 @@ impl Session {
 
 /// Streams a statement's rows into `sink`. A statement that returned no rows and changed none
 /// is prepared to learn whether it has a result description (a `SELECT` matching nothing).
-async fn stream<'c, DB, C>(conn: &'c mut C, statement: &str, sink: &mut dyn RowSink, field: fn(&DB::Row, usize) -> Field) -> Result<bool, String>
+async fn stream<'c, DB, C>(
+    conn: &'c mut C,
+    statement: &str,
+    sink: &mut dyn RowSink,
+    field: fn(&DB::Row, usize) -> Field,
+) -> Result<bool, String>
 where
     DB: sqlx::Database,
     for<'e> &'e mut C: Executor<'e, Database = DB>,
@@ -270,7 +286,8 @@ fn postgres_field(row: &sqlx::postgres::PgRow, i: usize) -> Field {
         "DATE" => Field::timestamp(text),
         "BYTEA" => {
             let hex = text.strip_prefix("\\x").unwrap_or(text);
-            let bytes: Vec<u8> = (0..hex.len() / 2).filter_map(|k| u8::from_str_radix(&hex[2 * k..2 * k + 2], 16).ok()).collect();
+            let bytes: Vec<u8> =
+                (0..hex.len() / 2).filter_map(|k| u8::from_str_radix(&hex[2 * k..2 * k + 2], 16).ok()).collect();
             Field::text(bytes_repr(&bytes))
         }
         "JSON" | "JSONB" => json_field(text),
@@ -284,15 +301,18 @@ fn mysql_field(row: &sqlx::mysql::MySqlRow, i: usize) -> Field {
         return Field::null();
     }
     let kind = value.type_info().name().to_string();
-    let binary = matches!(kind.as_str(), "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" | "BIT");
+    let binary =
+        matches!(kind.as_str(), "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" | "BIT");
     if binary {
         let bytes: &[u8] = row.try_get_unchecked(i).unwrap_or_default();
         return Field::text(bytes_repr(bytes));
     }
     let text: &str = row.try_get_unchecked(i).unwrap_or_default();
     match kind.as_str() {
-        "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" | "DECIMAL" | "TINYINT UNSIGNED" | "SMALLINT UNSIGNED"
-        | "MEDIUMINT UNSIGNED" | "INT UNSIGNED" | "BIGINT UNSIGNED" => Field::number(text),
+        "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" | "DECIMAL"
+        | "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED" | "BIGINT UNSIGNED" => {
+            Field::number(text)
+        }
         "FLOAT" | "DOUBLE" => float_field(text),
         "DATETIME" | "TIMESTAMP" | "TIME" => Field::timestamp(python_timestamp(text)),
         "DATE" => Field::timestamp(text),
@@ -308,7 +328,9 @@ fn sqlite_field(row: &sqlx::sqlite::SqliteRow, i: usize) -> Field {
     let kind = value.type_info().name().to_string();
     match kind.as_str() {
         "INTEGER" => Field::number(row.try_get_unchecked::<i64, _>(i).map(|n| n.to_string()).unwrap_or_default()),
-        "REAL" => Field::number(row.try_get_unchecked::<f64, _>(i).map(crate::render::python::float_text).unwrap_or_default()),
+        "REAL" => {
+            Field::number(row.try_get_unchecked::<f64, _>(i).map(crate::render::python::float_text).unwrap_or_default())
+        }
         "BLOB" => Field::text(bytes_repr(row.try_get_unchecked::<&[u8], _>(i).unwrap_or_default())),
         _ => Field::text(row.try_get_unchecked::<&str, _>(i).unwrap_or_default()),
     }

@@ -40,7 +40,9 @@ fn single_char(name: &str, value: Option<String>) -> Result<Option<char>, String
 fn setting(ctx: &RunContext<'_>, param: &Option<String>, name: &str, default: Option<&str>) -> Option<String> {
     param
         .clone()
-        .or_else(|| ctx.config.value(&format!("SQL_{}", name.to_ascii_uppercase())).and_then(|v| v.as_str().map(str::to_string)))
+        .or_else(|| {
+            ctx.config.value(&format!("SQL_{}", name.to_ascii_uppercase())).and_then(|v| v.as_str().map(str::to_string))
+        })
         .or(default.map(str::to_string))
 }
 
@@ -90,7 +92,8 @@ impl CsvFile {
 
 impl RowSink for CsvFile {
     fn columns(&mut self, names: &[String]) -> Result<(), String> {
-        let file = std::fs::File::create(&self.path).map_err(|e| format!("Cannot create {}: {e}", self.path.display()))?;
+        let file =
+            std::fs::File::create(&self.path).map_err(|e| format!("Cannot create {}: {e}", self.path.display()))?;
         self.file = Some(std::io::BufWriter::new(file));
         if self.header {
             let fields: Vec<Field> = names.iter().map(|n| Field::text(n.clone())).collect();
@@ -116,12 +119,16 @@ pub async fn run_sql(ctx: &RunContext<'_>) -> Outcome {
     let max = ctx.config.size("SQL_MAX_PAYLOAD_SIZE", 100_000);
     let mut files = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
-        files.extend(crate::runners::executable::download_payload(ctx, payload, i, max).await.map_err(Failure::message)?);
+        files.extend(
+            crate::runners::executable::download_payload(ctx, payload, i, max).await.map_err(Failure::message)?,
+        );
     }
     let mut sources = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|e| Failure::message(format!("Cannot read {}: {e}", file.display())))?;
-        sources.push(Source { key: file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(), text });
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| Failure::message(format!("Cannot read {}: {e}", file.display())))?;
+        sources
+            .push(Source { key: file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(), text });
     }
     run_sources(ctx, sources).await
 }
@@ -130,7 +137,9 @@ pub async fn run_sql(ctx: &RunContext<'_>) -> Outcome {
 pub async fn run_sqli(ctx: &RunContext<'_>) -> Outcome {
     let texts: Vec<String> = match &ctx.spec.payload {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+            items.iter().filter_map(Value::as_str).map(str::to_string).collect()
+        }
         _ => return Err(Failure::message("Bad payload: must be string or list of strings")),
     };
     run_sources(ctx, texts.into_iter().enumerate().map(|(m, text)| Source { key: m.to_string(), text }).collect()).await
@@ -141,7 +150,13 @@ async fn run_sources(ctx: &RunContext<'_>, sources: Vec<Source>) -> Outcome {
     let JobParameters::Sql(params) = typed else { return Err(Failure::message("Bad job parameters")) };
     let options = options(ctx, &params).map_err(Failure::message)?;
     let db = ctx.connections.database(&params.conn_id).await.map_err(Failure::message)?;
-    let app = crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, &params.conn_id);
+    let app = crate::connections::application_name(
+        ctx.config,
+        ctx.renderer,
+        &ctx.realm.realm,
+        &ctx.spec.job_id,
+        &params.conn_id,
+    );
     let connect_timeout = Duration::from_secs_f64(ctx.config.seconds("SQL_CONNECT_TIMEOUT", 30.0));
     let mut session = Session::connect(&db, app.as_deref(), connect_timeout).await.map_err(Failure::message)?;
     let outcome = run_statements(ctx, &mut session, &options, &params.vars, sources).await;
@@ -164,7 +179,13 @@ async fn run_sources(ctx: &RunContext<'_>, sources: Vec<Source>) -> Outcome {
     outcome.map(|output| json!({"exit_status": 0, "output": output})).map_err(Failure::message)
 }
 
-async fn run_statements(ctx: &RunContext<'_>, session: &mut Session, options: &Options, vars: &Map<String, Value>, sources: Vec<Source>) -> Result<Value, String> {
+async fn run_statements(
+    ctx: &RunContext<'_>,
+    session: &mut Session,
+    options: &Options,
+    vars: &Map<String, Value>,
+    sources: Vec<Source>,
+) -> Result<Value, String> {
     if options.transaction {
         session.begin().await?;
     }
@@ -174,25 +195,37 @@ async fn run_statements(ctx: &RunContext<'_>, session: &mut Session, options: &O
     };
     std::fs::create_dir_all(&local_dir).map_err(|e| format!("Cannot create {}: {e}", local_dir.display()))?;
     let template_vars = ctx.with_vars(vars);
-    let suffix = ctx.config.value("SQL_OUTPUT_SUFFIX").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| ".out".into());
+    let suffix = ctx
+        .config
+        .value("SQL_OUTPUT_SUFFIX")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| ".out".into());
     let mut output = Map::new();
     for source in sources {
         let mut uris = Vec::new();
         let statements = if options.raw { vec![source.text.clone()] } else { split(&source.text) };
         for (n, statement) in statements.iter().enumerate() {
-            let rendered = if options.jinja { ctx.renderer.render(statement, &template_vars)? } else { statement.clone() };
+            let rendered =
+                if options.jinja { ctx.renderer.render(statement, &template_vars)? } else { statement.clone() };
             let statement = rendered.trim().trim_end_matches(|c: char| c == ';' || c.is_whitespace()).trim();
             if statement.is_empty() {
                 continue;
             }
             let name = format!("{}.{n}{suffix}", source.key);
-            let mut sink = CsvFile { format: options.format.clone(), header: options.header, path: local_dir.join(&name), file: None, line: String::new() };
+            let mut sink = CsvFile {
+                format: options.format.clone(),
+                header: options.header,
+                path: local_dir.join(&name),
+                file: None,
+                line: String::new(),
+            };
             let described = session.run(statement, &mut sink).await?;
             if described && let Some(mut file) = sink.file.take() {
                 file.flush().map_err(|e| format!("Cannot write {}: {e}", sink.path.display()))?;
                 drop(file);
                 // Uploaded even when empty: the result set existed.
-                let body = std::fs::read(&sink.path).map_err(|e| format!("Cannot read {}: {e}", sink.path.display()))?;
+                let body =
+                    std::fs::read(&sink.path).map_err(|e| format!("Cannot read {}: {e}", sink.path.display()))?;
                 let key = options.output.as_ref().map_or_else(|| name.clone(), |sub| format!("{sub}/{name}"));
                 uris.push(Value::String(ctx.upload(body, &key).await.map_err(|f| f.message)?));
             }

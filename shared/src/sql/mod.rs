@@ -4,10 +4,10 @@
 
 pub mod client;
 pub mod csv;
-pub mod split;
 #[cfg(feature = "sql")]
 pub mod driver;
 #[cfg(feature = "sql")]
 pub mod jobs;
 #[cfg(feature = "sql")]
 pub mod script;
+pub mod split;

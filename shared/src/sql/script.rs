@@ -90,7 +90,10 @@ fn json_value(field: &Field) -> Value {
         Kind::Number => text
             .parse::<i64>()
             .map(Value::from)
-            .or_else(|_| text.parse::<f64>().map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::String(text.clone()))))
+            .or_else(|_| {
+                text.parse::<f64>()
+                    .map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::String(text.clone())))
+            })
             .unwrap_or_else(|_| Value::String(text.clone())),
         Kind::Timestamp => Value::String(text.replacen(' ', "T", 1)),
         Kind::Text => Value::String(text.clone()),
@@ -135,7 +138,8 @@ impl RowSink for Writer<'_> {
                 self.put(&line)
             }
             OutputFormat::Jsonl { sort_keys } => {
-                let mut pairs: Vec<(String, Value)> = self.columns.iter().cloned().zip(fields.iter().map(json_value)).collect();
+                let mut pairs: Vec<(String, Value)> =
+                    self.columns.iter().cloned().zip(fields.iter().map(json_value)).collect();
                 if sort_keys {
                     pairs.sort_by(|a, b| a.0.cmp(&b.0));
                 }
@@ -177,7 +181,9 @@ pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobSto
     let mut buffer: Vec<u8> = Vec::new();
     let mut stdout = std::io::stdout();
     let mut local = match script.output.as_deref() {
-        Some(path) if s3_parts(path).is_none() && path != "-" => Some(std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?)),
+        Some(path) if s3_parts(path).is_none() && path != "-" => {
+            Some(std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?))
+        }
         _ => None,
     };
     let to_s3 = script.output.as_deref().and_then(s3_parts);
@@ -186,7 +192,15 @@ pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobSto
         (None, Some(_)) => &mut buffer,
         (None, None) => &mut stdout,
     };
-    let mut writer = Writer { format: script.format.clone(), header: script.header, out, columns: Vec::new(), table_open: false, header_written: false, line: String::new() };
+    let mut writer = Writer {
+        format: script.format.clone(),
+        header: script.header,
+        out,
+        columns: Vec::new(),
+        table_open: false,
+        header_written: false,
+        line: String::new(),
+    };
     let outcome = async {
         if script.transaction {
             session.begin().await?;
@@ -201,7 +215,9 @@ pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobSto
                     continue;
                 }
                 let mut counter = Counter { inner: &mut writer, rows: 0 };
-                session.run(statement, &mut counter).await.map_err(|e| if script.transaction { format!("{name}: Rollback : {e}") } else { format!("{name}: {e}") })?;
+                session.run(statement, &mut counter).await.map_err(|e| {
+                    if script.transaction { format!("{name}: Rollback : {e}") } else { format!("{name}: {e}") }
+                })?;
                 rows += counter.rows;
                 queries += 1;
             }
@@ -224,7 +240,10 @@ pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobSto
     outcome?;
     drop(local);
     if let Some((bucket, key)) = to_s3 {
-        blobs.put_object(bucket, key, buffer, &Encryption::Aes256).await.map_err(|e| format!("Cannot upload the output to s3://{bucket}/{key}: {e}"))?;
+        blobs
+            .put_object(bucket, key, buffer, &Encryption::Aes256)
+            .await
+            .map_err(|e| format!("Cannot upload the output to s3://{bucket}/{key}: {e}"))?;
     }
     Ok(())
 }
@@ -252,18 +271,38 @@ mod tests {
 
     #[test]
     fn writers_print_rows_in_each_format() {
-        let fields = vec![Field::number("1.50"), Field::boolean(true), Field::timestamp("2024-01-02 03:04:05"), Field::text("<a&b>"), Field::null()];
+        let fields = vec![
+            Field::number("1.50"),
+            Field::boolean(true),
+            Field::timestamp("2024-01-02 03:04:05"),
+            Field::text("<a&b>"),
+            Field::null(),
+        ];
         let names: Vec<String> = ["n", "b", "t", "s", "z"].iter().map(|s| s.to_string()).collect();
         let render = |format: OutputFormat, header: bool| {
             let mut out = Vec::new();
-            let mut w = Writer { format, header, out: &mut out, columns: Vec::new(), table_open: false, header_written: false, line: String::new() };
+            let mut w = Writer {
+                format,
+                header,
+                out: &mut out,
+                columns: Vec::new(),
+                table_open: false,
+                header_written: false,
+                line: String::new(),
+            };
             w.columns(&names).unwrap();
             w.row(fields.clone()).unwrap();
             w.finish().unwrap();
             String::from_utf8(out).unwrap()
         };
-        assert_eq!(render(OutputFormat::Csv(CsvFormat::default()), true), "n|b|t|s|z\r\n1.50|True|2024-01-02 03:04:05|<a&b>|\r\n");
-        assert_eq!(render(OutputFormat::Jsonl { sort_keys: true }, true), "{\"b\":true,\"n\":1.5,\"s\":\"<a&b>\",\"t\":\"2024-01-02T03:04:05\",\"z\":null}\n");
+        assert_eq!(
+            render(OutputFormat::Csv(CsvFormat::default()), true),
+            "n|b|t|s|z\r\n1.50|True|2024-01-02 03:04:05|<a&b>|\r\n"
+        );
+        assert_eq!(
+            render(OutputFormat::Jsonl { sort_keys: true }, true),
+            "{\"b\":true,\"n\":1.5,\"s\":\"<a&b>\",\"t\":\"2024-01-02T03:04:05\",\"z\":null}\n"
+        );
         assert_eq!(
             render(OutputFormat::Html, true),
             "<TABLE class=\"lava-sql\">\n<THEAD><TR><TH>n</TH><TH>b</TH><TH>t</TH><TH>s</TH><TH>z</TH></TR></THEAD>\n<TBODY>\n<TR><TD>1.50</TD><TD>True</TD><TD>2024-01-02 03:04:05</TD><TD>&lt;a&amp;b&gt;</TD><TD></TD></TR>\n</TBODY>\n</TABLE>\n"

@@ -104,7 +104,8 @@ fn dollar_tag(chars: &[char], i: usize) -> Option<String> {
     while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
         j += 1;
     }
-    (j < chars.len() && chars[j] == '$' && !chars.get(i + 1).is_some_and(|c| c.is_ascii_digit())).then(|| chars[i..=j].iter().collect())
+    (j < chars.len() && chars[j] == '$' && !chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()))
+        .then(|| chars[i..=j].iter().collect())
 }
 
 /// Index after the closing quote (a doubled quote or a backslash escape stays inside).
@@ -158,7 +159,10 @@ mod tests {
                 "create function f() returns int as $$ begin return 1; end; $$ language plpgsql; select f();",
                 &["create function f() returns int as $$ begin return 1; end; $$ language plpgsql;", "select f();"],
             ),
-            ("do $body$ begin perform 1; end $body$; select 2", &["do $body$ begin perform 1; end $body$;", "select 2"]),
+            (
+                "do $body$ begin perform 1; end $body$; select 2",
+                &["do $body$ begin perform 1; end $body$;", "select 2"],
+            ),
             (
                 "CREATE PROCEDURE p() BEGIN IF 1 THEN SELECT 1; END IF; SELECT 2; END; CALL p();",
                 &["CREATE PROCEDURE p() BEGIN IF 1 THEN SELECT 1; END IF; SELECT 2; END;", "CALL p();"],

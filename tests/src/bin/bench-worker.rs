@@ -21,19 +21,29 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn proc_cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0) + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
     ticks / 100.0
 }
 
 /// On-CPU time of this process's main thread (user and system), in nanoseconds: the
 /// scheduler's own count, finer than `/proc/<pid>/stat`'s clock ticks.
 fn main_thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/self/schedstat").ok().and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok())).unwrap_or(0)
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
 }
 
 fn peak_rss_mb(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|k| k.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
 }
 
 /// A worker process that is killed if the benchmark panics, so that no idle worker outlives it
@@ -59,11 +69,28 @@ impl Drop for WorkerProcess {
 
 /// Starts a release `lava-worker` beside this binary; returns it, its time to `Worker ready.`,
 /// and its later log lines, each with the instant this process read it.
-fn start_worker(realm: &str, endpoint: &str, extra: &[&str]) -> (WorkerProcess, Duration, mpsc::Receiver<(Instant, String)>) {
+fn start_worker(
+    realm: &str,
+    endpoint: &str,
+    extra: &[&str],
+) -> (WorkerProcess, Duration, mpsc::Receiver<(Instant, String)>) {
     let binary = std::env::current_exe().unwrap().with_file_name("lava-worker");
     let started = Instant::now();
     let mut child = Command::new(&binary)
-        .args(["--realm", realm, "--worker", "core", "--root", "--threads", "5", "--sleep", "0", "--level", "info", "--no-colour"])
+        .args([
+            "--realm",
+            realm,
+            "--worker",
+            "core",
+            "--root",
+            "--threads",
+            "5",
+            "--sleep",
+            "0",
+            "--level",
+            "info",
+            "--no-colour",
+        ])
         .args(extra)
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_REGION", "us-east-1")
@@ -111,7 +138,12 @@ async fn main() {
         let table = names.events_table.clone();
         async move {
             let key = json!({"job_id": "bench/true", "run_id": run_id});
-            tables.get_item(&table, key.as_object().unwrap(), true).await.unwrap().and_then(|i| i.get("status").cloned()).unwrap_or(Value::Null)
+            tables
+                .get_item(&table, key.as_object().unwrap(), true)
+                .await
+                .unwrap()
+                .and_then(|i| i.get("status").cloned())
+                .unwrap_or(Value::Null)
         }
     };
 
@@ -137,7 +169,8 @@ async fn main() {
     // keeps the comparison fair while the emulator's speed drifts. The CPU time the direct calls
     // take is what the SDK and the kernel cost per call: the floor under the worker's CPU per
     // job, as a run makes five calls (receive, job lookup, two event writes, delete).
-    let recorder = EventRecorder::new(r.ports.events.clone(), &names.events_table, "core", 172_800, jiff::tz::TimeZone::UTC);
+    let recorder =
+        EventRecorder::new(r.ports.events.clone(), &names.events_table, "core", 172_800, jiff::tz::TimeZone::UTC);
     let scratch = queues.queue_url(&names.dispatch_queue).await.unwrap();
     let job_key = json!({"job_id": "bench/true"});
     let (mut idle_worker, _, log) = start_worker(&realm, &endpoint, &["--wait", "20"]);
@@ -147,13 +180,28 @@ async fn main() {
         let t = Instant::now();
         tables.get_item(&names.jobs_table, job_key.as_object().unwrap(), false).await.unwrap();
         queues.queue_url(&names.dispatch_queue).await.unwrap();
-        queues.send(&scratch, &shared::ports::OutgoingMessage { body: "x".into(), ..Default::default() }).await.unwrap();
+        queues
+            .send(&scratch, &shared::ports::OutgoingMessage { body: "x".into(), ..Default::default() })
+            .await
+            .unwrap();
         let got = queues.receive(&scratch, 1, 0).await.unwrap();
         tables.get_item(&names.jobs_table, job_key.as_object().unwrap(), true).await.unwrap();
         let run = format!("r{i}");
-        let held = vec![recorder.entry(EventStatus::Starting, Value::Null).0, recorder.entry(EventStatus::Running, json!("Iteration 1")).0];
+        let held = vec![
+            recorder.entry(EventStatus::Starting, Value::Null).0,
+            recorder.entry(EventStatus::Running, json!("Iteration 1")).0,
+        ];
         recorder.write("bench/scratch", &run, "2026-01-01T00:00:00+00:00", held).await.unwrap();
-        recorder.record("bench/scratch", &run, "2026-01-01T00:00:00+00:00", EventStatus::Complete, json!({"exit_status": 0, "output": []})).await.unwrap();
+        recorder
+            .record(
+                "bench/scratch",
+                &run,
+                "2026-01-01T00:00:00+00:00",
+                EventStatus::Complete,
+                json!({"exit_status": 0, "output": []}),
+            )
+            .await
+            .unwrap();
         rtt.push(t.elapsed().as_secs_f64() * 1000.0);
         for m in got {
             queues.delete(&scratch, &m.receipt_handle).await.unwrap();
@@ -164,7 +212,9 @@ async fn main() {
         let t = Instant::now();
         let run_id = dispatch(catalog, queues.as_ref(), &request).await.unwrap().run_id;
         let completed_at = loop {
-            let (at, line) = log.recv_timeout(Duration::from_secs(60)).expect("the worker logs the run's complete event within a minute");
+            let (at, line) = log
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the worker logs the run's complete event within a minute");
             if line.contains(&run_id) && line.contains("\"complete\"") {
                 break at;
             }
@@ -208,13 +258,35 @@ async fn main() {
     }
 
     println!("lava-worker benchmark: {jobs} trivial cmd jobs against moto on {endpoint}");
-    println!("start-up to first poll:       p50 {:.1} ms, max {:.1} ms (10 starts)", percentile(&startups, 0.5), startups[startups.len() - 1]);
-    println!("emulator calls of one run:    p50 {:.1} ms, p99 {:.1} ms (7 calls, made directly)", percentile(&rtt, 0.5), percentile(&rtt, 0.99));
+    println!(
+        "start-up to first poll:       p50 {:.1} ms, max {:.1} ms (10 starts)",
+        percentile(&startups, 0.5),
+        startups[startups.len() - 1]
+    );
+    println!(
+        "emulator calls of one run:    p50 {:.1} ms, p99 {:.1} ms (7 calls, made directly)",
+        percentile(&rtt, 0.5),
+        percentile(&rtt, 0.99)
+    );
     println!("CPU per SDK call, made here:  {cpu_per_call:.2} ms (user+system)");
-    println!("dispatch-to-complete, idle:   p50 {:.1} ms, p99 {:.1} ms", percentile(&latencies, 0.5), percentile(&latencies, 0.99));
-    println!("  above the emulator's calls (p50): {:.1} ms; ratio {:.2}", percentile(&latencies, 0.5) - percentile(&rtt, 0.5), percentile(&latencies, 0.5) / percentile(&rtt, 0.5));
-    println!("throughput:                   {:.1} jobs/s ({completed}/{jobs} complete in {elapsed:.1} s, 5 threads)", completed as f64 / elapsed);
+    println!(
+        "dispatch-to-complete, idle:   p50 {:.1} ms, p99 {:.1} ms",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    );
+    println!(
+        "  above the emulator's calls (p50): {:.1} ms; ratio {:.2}",
+        percentile(&latencies, 0.5) - percentile(&rtt, 0.5),
+        percentile(&latencies, 0.5) / percentile(&rtt, 0.5)
+    );
+    println!(
+        "throughput:                   {:.1} jobs/s ({completed}/{jobs} complete in {elapsed:.1} s, 5 threads)",
+        completed as f64 / elapsed
+    );
     let cpu_per_job = cpu * 1000.0 / jobs as f64;
-    println!("worker CPU time per job:      {cpu_per_job:.2} ms (user+system, last sample before exit); {:.1} SDK calls' worth (a run makes 5)", cpu_per_job / cpu_per_call);
+    println!(
+        "worker CPU time per job:      {cpu_per_job:.2} ms (user+system, last sample before exit); {:.1} SDK calls' worth (a run makes 5)",
+        cpu_per_job / cpu_per_call
+    );
     println!("worker peak memory (VmHWM):   {peak:.1} MB");
 }

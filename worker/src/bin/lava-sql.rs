@@ -118,7 +118,13 @@ async fn run(args: Args) -> Result<(), String> {
     let connections = shared::connections::Connections::new(catalog, ports.secrets.clone(), config.clone());
     let job_id = std::env::var("LAVA_JOB_ID").unwrap_or_default();
     let app_name = args.app_name.clone().or_else(|| {
-        shared::connections::application_name(&config, &shared::render::Renderer::default(), &args.realm, &job_id, &args.conn_id)
+        shared::connections::application_name(
+            &config,
+            &shared::render::Renderer::default(),
+            &args.realm,
+            &job_id,
+            &args.conn_id,
+        )
     });
     let script = Script {
         conn_id: args.conn_id,
@@ -141,8 +147,15 @@ async fn main() -> ExitCode {
         "critical" => "error".to_string(),
         other => other.to_string(),
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(!args.no_colour).without_time().with_target(false).init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(!args.no_colour)
+        .without_time()
+        .with_target(false)
+        .init();
     let tag = args.tag.clone().unwrap_or_default();
     tokio::select! {
         outcome = run(args) => match outcome {
