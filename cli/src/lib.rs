@@ -308,7 +308,7 @@ pub async fn run(cli: Cli) -> Result<String> {
         }
         Command::Connection(ConnectionCommand::Resolve { conn_id }) => {
             let (clients, names) = connect(&cli.target).await?;
-            let config = shared::run::config::Config::new(std::env::vars(), None);
+            let config = shared::config::Config::new(std::env::vars(), None);
             let secrets = clients.ports(Arc::new(shared::webhook::HttpWebhook::new())).secrets;
             let connections = shared::connections::Connections::new(catalog(&clients, names), secrets, config);
             let db = connections.database(&conn_id).await.map_err(anyhow::Error::msg)?;
@@ -342,6 +342,8 @@ pub async fn run(cli: Cli) -> Result<String> {
             let (clients, names) = connect(&cli.target).await?;
             let catalog = catalog(&clients, names);
             let queue = shared::aws::SqsQueues::new(clients.sqs.clone());
+            let realm_config = catalog.realm().await.ok().and_then(|r| r.config);
+            let limits = shared::config::Config::new(std::env::vars(), realm_config.as_ref()).limits();
             let mut lines = Vec::new();
             let mut failed = false;
             for job_id in job_ids {
@@ -352,7 +354,7 @@ pub async fn run(cli: Cli) -> Result<String> {
                     delay_seconds: seconds as u32,
                     worker: worker.clone(),
                 };
-                match shared::dispatch::dispatch(&catalog, &queue, &request).await {
+                match shared::dispatch::dispatch(&catalog, &queue, &request, &limits).await {
                     Ok(m) => lines.push(format!("{job_id}@{} dispatched ({})", m.realm, m.run_id)),
                     Err(e) => {
                         failed = true;
@@ -379,7 +381,7 @@ pub async fn run(cli: Cli) -> Result<String> {
             let jobs = catalog.jobs().await?;
             Ok(schedule_preview(
                 &jobs,
-                &shared::run::config::Config::new(std::env::vars(), realm_config.as_ref()),
+                &shared::config::Config::new(std::env::vars(), realm_config.as_ref()),
                 job_id.as_deref(),
                 count,
                 start,
@@ -406,7 +408,7 @@ async fn state_store(target: &Target) -> Result<shared::state::StateStore> {
     let (clients, names) = connect(target).await?;
     let tables = Arc::new(DynamoTables::new(clients.dynamodb.clone()));
     let realm_config = Catalog::new(tables.clone(), names.clone()).realm().await.ok().and_then(|r| r.config);
-    let config = shared::run::config::Config::new(std::env::vars(), realm_config.as_ref());
+    let config = shared::config::Config::new(std::env::vars(), realm_config.as_ref());
     Ok(shared::state::StateStore::new(tables, Arc::new(shared::aws::KmsKeys::new(clients.kms.clone())), names, config))
 }
 
@@ -524,7 +526,7 @@ async fn run_specs(target: &Target, kind: SpecKind, command: SpecCommand) -> Res
 /// The next fire times of the scheduled jobs (or of `only`), one block per job.
 pub fn schedule_preview(
     jobs: &[JobSpec],
-    config: &shared::run::config::Config,
+    config: &shared::config::Config,
     only: Option<&str>,
     count: usize,
     start: jiff::Timestamp,

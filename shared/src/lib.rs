@@ -12,6 +12,7 @@ pub mod actions;
 pub mod aws;
 pub mod catalog;
 pub mod cmdline;
+pub mod config;
 pub mod connections;
 pub mod dispatch;
 #[cfg(feature = "docker")]
@@ -26,6 +27,7 @@ pub mod mime;
 pub mod model;
 pub mod names;
 pub mod ports;
+pub mod recorder;
 pub mod render;
 pub mod run;
 pub mod runners;
@@ -33,6 +35,8 @@ pub mod s3trigger;
 pub mod schedule;
 pub mod sql;
 pub mod state;
+#[cfg(test)]
+mod tidy;
 pub mod webhook;
 pub mod worker;
 

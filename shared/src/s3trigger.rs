@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::config::{Key, Seconds, keys};
 use crate::dispatch::{DispatchRequest, send_run};
 use crate::error::{Error, Result, Retry};
 use crate::model::values::{parse_duration, parse_size};
@@ -15,7 +17,6 @@ use crate::model::{Enabled, S3TriggerEntry};
 use crate::names::ResourceNames;
 use crate::ports::{Incoming, Ports, TableStore, WorkQueue};
 use crate::render::{self, Renderer};
-use crate::run::config::Config;
 
 /// The canonical description of one object event.
 #[derive(Debug, Clone, PartialEq)]
@@ -230,6 +231,7 @@ pub struct S3TriggerFunction {
     dedup: Mutex<HashMap<(String, String, String, u64), Instant>>,
     dedup_size: usize,
     dedup_ttl: Duration,
+    limits: crate::model::Limits,
 }
 
 /// What one notification caused.
@@ -247,7 +249,7 @@ impl S3TriggerFunction {
         let region =
             env.iter().find(|(k, _)| k == "AWS_REGION").map(|(_, v)| v.clone()).unwrap_or_else(|| "us-east-1".into());
         let config = Config::new(env, None);
-        let seconds = |key: &str, default: f64| Duration::from_secs_f64(config.seconds(key, default).max(0.0));
+        let seconds = |key: Key<Seconds>| Duration::from_secs_f64(config.get(key).max(0.0));
         S3TriggerFunction {
             catalog: Catalog::new(ports.tables.clone(), names.clone()),
             tables: ports.tables.clone(),
@@ -255,12 +257,13 @@ impl S3TriggerFunction {
             names,
             renderer: Renderer::default(),
             region,
-            cache_ttl: seconds("S3TRIGGER_CACHE_TTL", 60.0),
+            cache_ttl: seconds(keys::S3TRIGGER_CACHE_TTL),
             triggers: Mutex::default(),
             jobs: Mutex::default(),
             dedup: Mutex::default(),
-            dedup_size: config.int("S3TRIGGER_DEDUP_CACHE_SIZE", 0).max(0) as usize,
-            dedup_ttl: seconds("S3TRIGGER_DEDUP_TTL", 30.0),
+            dedup_size: config.get(keys::S3TRIGGER_DEDUP_CACHE_SIZE).max(0) as usize,
+            dedup_ttl: seconds(keys::S3TRIGGER_DEDUP_TTL),
+            limits: config.limits(),
         }
     }
 
@@ -290,7 +293,7 @@ impl S3TriggerFunction {
         for item in items {
             let trigger = S3TriggerEntry::from_value(&Value::Object(item))
                 .map_err(|e| Error::config("s3trigger", format!("Bad trigger spec: {e}")))?;
-            trigger.validate(900.0).map_err(|e| {
+            trigger.validate(self.limits.max_delay).map_err(|e| {
                 Error::config(format!("s3trigger {}", trigger.trigger_id), format!("Bad trigger spec: {e}"))
             })?;
             triggers.push(trigger);
@@ -428,7 +431,7 @@ impl S3TriggerFunction {
                     delay_seconds,
                     worker: None,
                 };
-                let sent = send_run(&self.catalog, self.queues.as_ref(), &job.worker, &request).await?;
+                let sent = send_run(&self.catalog, self.queues.as_ref(), &job.worker, &request, &self.limits).await?;
                 tracing::info!(trigger_id = %trigger.trigger_id, job_id = %job_id, run_id = %sent.run_id, event_type = "dispatch", "{job_id}@{} dispatched ({}) for s3://{}/{}", sent.realm, sent.run_id, object.bucket, object.key);
                 outcome.dispatched.push((trigger.trigger_id.clone(), job_id, sent.run_id));
             }

@@ -5,18 +5,14 @@
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
+use crate::config::{Config, keys};
 use crate::error::{Error, Result};
 use crate::model::values::format_timestamp;
 use crate::model::{StateItem, StateType};
 use crate::names::ResourceNames;
 use crate::ports::{BINARY_KEY, KeyService, TableStore};
 use crate::render::python::json_dumps;
-use crate::run::config::Config;
 
-/// Default time to live of a state item (config `STATE_TTL`).
-pub const DEFAULT_TTL: &str = "7d";
-/// Longest time to live (config `STATE_MAX_TTL`); longer requests are silently capped.
-pub const DEFAULT_MAX_TTL: &str = "366d";
 /// KMS encrypts at most this many bytes.
 const SECURE_MAX_BYTES: usize = 4096;
 
@@ -57,11 +53,6 @@ impl StateStore {
         StateStore { tables, keys, names, config }
     }
 
-    fn duration(&self, key: &str, default: &str) -> f64 {
-        let default = crate::model::values::parse_duration(default).expect("the defaults are valid durations");
-        self.config.seconds(key, default)
-    }
-
     /// Puts a whole item (replacing any earlier one). User items must not use the reserved
     /// prefix; lava's own items go through [`StateStore::put_reserved`].
     pub async fn put(&self, state: &NewState) -> Result<()> {
@@ -79,8 +70,9 @@ impl StateStore {
         if state.state_id.is_empty() {
             return Err(Error::config("state_id", "must not be empty"));
         }
-        let max = self.duration("STATE_MAX_TTL", DEFAULT_MAX_TTL);
-        let ttl = state.ttl_seconds.unwrap_or_else(|| self.duration("STATE_TTL", DEFAULT_TTL)).min(max);
+        // Longer requests than STATE_MAX_TTL are silently capped, as the original does.
+        let max = self.config.get(keys::STATE_MAX_TTL);
+        let ttl = state.ttl_seconds.unwrap_or_else(|| self.config.get(keys::STATE_TTL)).min(max);
         if ttl <= 0.0 {
             return Err(Error::config("ttl", format!("{ttl} seconds: must be positive")));
         }

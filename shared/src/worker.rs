@@ -10,6 +10,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::catalog::Catalog;
+use crate::config::keys;
 use crate::error::{Error, Retry};
 use crate::model::{EventStatus, WorkerMessage};
 use crate::ports::{OutgoingMessage, QueueMessage, WorkQueue};
@@ -319,7 +320,7 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
         deps.queues.queue_url(&names.actions_queue),
     );
     let (realm, queue_url, dead_letter_url) = (realm?, queue_url?, dead_letter_url.ok());
-    let config = crate::run::config::Config::new(options.env.clone(), realm.config.as_ref());
+    let config = crate::config::Config::new(options.env.clone(), realm.config.as_ref());
     if dead_letter_url.is_none() {
         tracing::warn!(queue = %queue_name, "No dead-letter queue: messages that cannot run are deleted after logging.");
     }
@@ -337,15 +338,11 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
         )))),
     };
     let state = crate::state::StateStore::new(deps.tables.clone(), deps.keys.clone(), names.clone(), config.clone());
-    let root = options
-        .tmpdir
-        .clone()
-        .or_else(|| config.value("TMPDIR").and_then(|v| v.as_str().map(std::path::PathBuf::from)))
-        .unwrap_or_else(|| std::path::PathBuf::from("/tmp/lava"));
+    let root = options.tmpdir.clone().unwrap_or_else(|| std::path::PathBuf::from(config.get(keys::TMPDIR)));
     let run_root = root.join(&options.realm).join(format!("{}.{}", options.worker, std::process::id()));
     std::fs::create_dir_all(&run_root).map_err(|e| Error::io(format!("creating {}", run_root.display()), e))?;
-    let ttl = config.seconds("EVENT_TTL", 172_800.0) as i64;
-    let recorder = crate::run::events::EventRecorder::new(
+    let ttl = config.get(keys::EVENT_TTL) as i64;
+    let recorder = crate::recorder::EventRecorder::new(
         deps.events.clone(),
         &names.events_table,
         &options.worker,

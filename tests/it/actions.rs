@@ -7,9 +7,9 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::{Value, json};
 use shared::actions::{ActionRequest, ActionServices, NoLedger};
 use shared::aws::{AwsOptions, Clients, provision};
+use shared::config::Config;
 use shared::names::ResourceNames;
 use shared::ports::{Ports, WorkQueue};
-use shared::run::config::Config;
 use std::sync::Arc;
 use tests::{TestRealm, emulator, moto_data, unique};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -29,7 +29,7 @@ fn request(job_id: &str, key: &str, actions: Value, result: Value) -> ActionRequ
         "result": result,
     });
     ActionRequest {
-        key: key.into(),
+        key: serde_json::from_value(json!(key)).expect("an action key"),
         actions: actions.as_array().unwrap().clone(),
         job_id: job_id.into(),
         run_id: "0a1b2c3d-0000-4000-8000-000000000001".into(),

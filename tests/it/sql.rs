@@ -167,7 +167,10 @@ async fn an_unknown_connection_or_bad_option_fails_the_job_naming_it() {
     assert_eq!(failed["error"], "nope: No such connection");
     r.put_job(job("sql/quoting", "sqli", json!("select 1"), json!({"conn_id": "pg", "quoting": "sometimes"}))).await;
     let request = shared::dispatch::DispatchRequest { job_id: "sql/quoting".into(), ..Default::default() };
-    let refused = shared::dispatch::dispatch(&r.catalog, r.queues.as_ref(), &request).await.unwrap_err().to_string();
+    let refused = shared::dispatch::dispatch(&r.catalog, r.queues.as_ref(), &request, &Default::default())
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(refused.contains("Bad quoting style: sometimes"), "{refused}");
 }
 

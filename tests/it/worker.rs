@@ -167,7 +167,8 @@ async fn the_visibility_heartbeat_keeps_a_job_longer_than_the_queue_timeout_from
     let job = cmd_job("it/long", "sleep 5", json!({}));
     r.put_job(job).await;
     let request = DispatchRequest { job_id: "it/long".into(), worker: Some("core".into()), ..Default::default() };
-    let message = shared::dispatch::dispatch(&r.catalog, r.queues.as_ref(), &request).await.unwrap();
+    let message =
+        shared::dispatch::dispatch(&r.catalog, r.queues.as_ref(), &request, &Default::default()).await.unwrap();
     // dispatch sends to the worker's own queue; move the message to the short-visibility queue.
     let default_queue = r.queue_url(&r.names.worker_queue("core")).await;
     let moved = r.queues.receive(&default_queue, 1, 1).await.unwrap().pop().unwrap();

@@ -155,7 +155,10 @@ impl TestRealm {
     /// Dispatches a job to its worker's queue; returns the run id.
     pub async fn dispatch(&self, job_id: &str) -> String {
         let request = shared::dispatch::DispatchRequest { job_id: job_id.into(), ..Default::default() };
-        shared::dispatch::dispatch(&self.catalog, self.queues.as_ref(), &request).await.unwrap().run_id
+        shared::dispatch::dispatch(&self.catalog, self.queues.as_ref(), &request, &Default::default())
+            .await
+            .unwrap()
+            .run_id
     }
 
     /// A run's event item (empty when there is none).

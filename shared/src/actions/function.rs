@@ -6,16 +6,13 @@ use serde_json::json;
 use std::sync::Arc;
 
 use super::{ActionRequest, ActionServices, StateLedger};
+use crate::config::Config;
+use crate::config::keys;
 use crate::error::Result;
 use crate::model::EventStatus;
 use crate::names::ResourceNames;
 use crate::ports::{EventLog, Incoming, OutgoingMessage, Ports, WorkQueue};
-use crate::run::config::Config;
-use crate::run::events::EventRecorder;
-
-/// A transiently failing list is tried this many times (receives) before it is recorded as
-/// failed (config `ACTION_ATTEMPTS`).
-const DEFAULT_ATTEMPTS: i64 = 3;
+use crate::recorder::EventRecorder;
 
 /// The actions function, built once per cold start.
 pub struct ActionsFunction {
@@ -43,8 +40,8 @@ impl ActionsFunction {
             events: ports.events.clone(),
             queues: ports.queues.clone(),
             dead_letter_url,
-            attempts: config.int("ACTION_ATTEMPTS", DEFAULT_ATTEMPTS).max(1) as u32,
-            event_ttl: config.seconds("EVENT_TTL", 172_800.0) as i64,
+            attempts: config.get(keys::ACTION_ATTEMPTS).max(1) as u32,
+            event_ttl: config.get(keys::EVENT_TTL) as i64,
         })
     }
 

@@ -45,10 +45,12 @@ impl Run<'_> {
         }
         let request = DispatchRequest { job_id: job_id.clone(), parameters, globals, delay_seconds, worker: None };
         let realm = &self.services.names.realm;
-        dispatch(&self.services.catalog, self.services.queues.as_ref(), &request).await.map_err(|e| Problem {
-            transient: e.retry() == crate::error::Retry::Transient,
-            message: format!("Cannot dispatch {job_id}@{realm} - {e}"),
-        })?;
+        dispatch(&self.services.catalog, self.services.queues.as_ref(), &request, &self.services.config.limits())
+            .await
+            .map_err(|e| Problem {
+                transient: e.retry() == crate::error::Retry::Transient,
+                message: format!("Cannot dispatch {job_id}@{realm} - {e}"),
+            })?;
         Ok(())
     }
 

@@ -10,12 +10,12 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 use crate::catalog::Catalog;
+use crate::config::Config;
 use crate::error::{Error, Retry};
-use crate::model::{RealmEntry, StateType};
+use crate::model::{ActionKey, RealmEntry, StateType};
 use crate::names::ResourceNames;
 use crate::ports::{BlobStore, EventBus, Mailer, TableStore, TopicPublisher, Webhook, WorkQueue};
 use crate::render::{self, Renderer};
-use crate::run::config::Config;
 use crate::state::{NewState, StateStore};
 
 /// The action types.
@@ -25,8 +25,8 @@ pub const ACTION_TYPES: [&str; 8] = ["dispatch", "email", "event", "log", "slack
 /// queue (or hands it to [`ActionServices`] in-process).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActionRequest {
-    /// `on_success`, `on_retry` or `on_fail`.
-    pub key: String,
+    /// Which list: `on_success`, `on_retry` or `on_fail`.
+    pub key: ActionKey,
     /// The action specs.
     pub actions: Vec<Value>,
     /// Job id.

@@ -3,13 +3,9 @@
 use serde_json::{Map, Value, json};
 
 use super::{Outcome, Problem, Run, first_chars, only_keys, optional, required};
+use crate::config::keys;
 use crate::model::ConnectionEntry;
 use crate::ports::{Attachment, Email};
-
-/// Email limits (config `EMAIL_MAX_ATTACHMENTS`, `EMAIL_MAX_ATTACHMENT_SIZE`, `EMAIL_MAX_SIZE`).
-const MAX_ATTACHMENTS: i64 = 5;
-const MAX_ATTACHMENT_SIZE: u64 = 2_000_000;
-const MAX_SIZE: u64 = 5_000_000;
 
 fn string_or_list(value: Option<&Value>, key: &str) -> Result<Vec<String>, Problem> {
     match value {
@@ -63,7 +59,7 @@ impl Run<'_> {
         } else {
             std::fs::read(&location).map_err(|e| Problem::bad(format!("Cannot read attachment {location}: {e}")))?
         };
-        let max = self.services.config.size("EMAIL_MAX_ATTACHMENT_SIZE", MAX_ATTACHMENT_SIZE);
+        let max = self.services.config.get(keys::EMAIL_MAX_ATTACHMENT_SIZE);
         if data.len() as u64 > max {
             return Err(Problem::bad(format!(
                 "Attachment {location} is {} bytes, over the {max} byte limit",
@@ -105,12 +101,13 @@ impl Run<'_> {
                 email.from = optional(self.spec, "from")?
                     .map(str::to_string)
                     .or_else(|| field("from"))
-                    .or_else(|| config.text("SES_FROM"))
+                    .or_else(|| config.get(keys::SES_FROM))
                     .unwrap_or_default();
-                email.region = field("region").or_else(|| config.text("SES_REGION"));
-                email.configuration_set = field("configuration_set").or_else(|| config.text("SES_CONFIGURATION_SET"));
+                email.region = field("region").or_else(|| config.get(keys::SES_REGION));
+                email.configuration_set =
+                    field("configuration_set").or_else(|| config.get(keys::SES_CONFIGURATION_SET));
                 email.reply_to = string_or_list(conn.fields.get("reply_to"), "reply_to")?;
-                let limit = config.int("EMAIL_MAX_ATTACHMENTS", MAX_ATTACHMENTS);
+                let limit = config.get(keys::EMAIL_MAX_ATTACHMENTS);
                 if attachments.len() as i64 > limit {
                     return Err(Problem::bad(format!(
                         "{} attachments: at most {limit} are allowed",
@@ -122,7 +119,7 @@ impl Run<'_> {
                 }
                 let size: u64 =
                     email.attachments.iter().map(|a| a.data.len() as u64).sum::<u64>() + email.body.len() as u64;
-                let max = config.size("EMAIL_MAX_SIZE", MAX_SIZE);
+                let max = config.get(keys::EMAIL_MAX_SIZE);
                 if size > max {
                     return Err(Problem::bad(format!("The email is {size} bytes, over the {max} byte limit")));
                 }
@@ -135,19 +132,19 @@ impl Run<'_> {
                 email.region = Some(
                     optional(self.spec, "region")?
                         .map(str::to_string)
-                        .or_else(|| config.text("SES_REGION"))
+                        .or_else(|| config.get(keys::SES_REGION))
                         .unwrap_or_else(|| "us-east-1".into()),
                 );
-                email.configuration_set = config.text("SES_CONFIGURATION_SET");
-                email.from = match optional(self.spec, "from")?.map(str::to_string).or_else(|| config.text("SES_FROM"))
-                {
-                    Some(from) => from,
-                    None => {
-                        let domains = self.services.mailer.verified_domains(email.region.as_deref()).await?;
-                        let domain = domains.first().ok_or_else(|| Problem::bad("No verified SES domains"))?;
-                        format!("lava.{}@{domain}", self.services.names.realm)
-                    }
-                };
+                email.configuration_set = config.get(keys::SES_CONFIGURATION_SET);
+                email.from =
+                    match optional(self.spec, "from")?.map(str::to_string).or_else(|| config.get(keys::SES_FROM)) {
+                        Some(from) => from,
+                        None => {
+                            let domains = self.services.mailer.verified_domains(email.region.as_deref()).await?;
+                            let domain = domains.first().ok_or_else(|| Problem::bad("No verified SES domains"))?;
+                            format!("lava.{}@{domain}", self.services.names.realm)
+                        }
+                    };
             }
         }
         if email.from.is_empty() {

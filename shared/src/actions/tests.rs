@@ -33,7 +33,7 @@ fn request(key: &str, actions: Value, result: Value) -> ActionRequest {
         "result": result,
     });
     ActionRequest {
-        key: key.into(),
+        key: serde_json::from_value(json!(key)).expect("an action key"),
         actions: actions.as_array().unwrap().clone(),
         job_id: "demo/job".into(),
         run_id: "r-1".into(),

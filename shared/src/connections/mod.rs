@@ -11,11 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::config::keys;
 use crate::error::Error;
 use crate::model::ConnectionEntry;
 use crate::ports::SecretStore;
 use crate::render::Renderer;
-use crate::run::config::Config;
 
 /// A secret value: printed as `***`.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -203,7 +204,7 @@ impl Connections {
 
     /// The value of an SSM parameter (decrypted), cached.
     pub async fn parameter(&self, name: &str) -> Result<Secret, String> {
-        let ttl = Duration::from_secs_f64(self.config.seconds("PARAM_CACHE_TTL", 120.0));
+        let ttl = Duration::from_secs_f64(self.config.get(keys::PARAM_CACHE_TTL));
         if let Some((at, value)) = self.cache.lock().expect("cache lock").get(name)
             && at.elapsed() < ttl
         {
@@ -214,7 +215,7 @@ impl Connections {
             other => other.to_string(),
         })?);
         let mut cache = self.cache.lock().expect("cache lock");
-        let max = self.config.int("PARAM_CACHE_SIZE", 100).max(0) as usize;
+        let max = self.config.get(keys::PARAM_CACHE_SIZE).max(0) as usize;
         if cache.len() >= max {
             cache.clear();
         }
@@ -350,10 +351,7 @@ pub fn application_name(
     job_id: &str,
     conn_id: &str,
 ) -> Option<String> {
-    let template = config
-        .value("CONN_APP_NAME")
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| "lv-{{ realm }}-{{ job_id }}".into());
+    let template = config.get(keys::CONN_APP_NAME);
     if realm.is_empty() || job_id.is_empty() || template.is_empty() {
         return None;
     }

@@ -4,6 +4,7 @@
 //! credential files (0600). Every value is single-quoted: nothing from a connection entry is
 //! ever interpreted by the shell.
 
+use crate::config::keys;
 use serde_json::Value;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -235,7 +236,7 @@ async fn aws_credentials(
     let duration = match resolved.fields.get("duration") {
         Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
         Some(Value::String(d)) => crate::model::values::parse_duration(d)?,
-        _ => connections.config().seconds("AWS_CONN_DURATION", 10_800.0),
+        _ => connections.config().get(keys::AWS_CONN_DURATION),
     };
     let external_id = match resolved.text("external_id") {
         Some(name) => Some(connections.parameter(&name).await?.expose().to_string()),

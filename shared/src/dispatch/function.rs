@@ -11,20 +11,18 @@ use std::sync::Arc;
 use super::requests::{Work, parse_body};
 use super::{DispatchRequest, dispatch, send_run};
 use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::config::keys;
 use crate::error::{Error, Result, Retry};
 use crate::model::schedule::schedule_entries;
 use crate::model::values::format_timestamp;
-use crate::model::{EventStatus, JobSpec};
+use crate::model::{EventStatus, JobSpec, JobType};
 use crate::names::ResourceNames;
 use crate::ports::{EventLog, Incoming, OutgoingMessage, Ports, WorkQueue};
-use crate::run::config::Config;
-use crate::run::events::EventRecorder;
+use crate::recorder::EventRecorder;
 use crate::schedule::{Entry, floor_minute, schedule_fire_times};
 use crate::state::StateStore;
 
-/// Missed minutes up to this far back are caught up on the next tick (config
-/// `SCHEDULE_CATCHUP`).
-const DEFAULT_CATCHUP: f64 = 300.0;
 /// How long the per-(job, minute) and per-message markers are kept.
 const MARKER_TTL: i64 = 2 * 86_400;
 
@@ -64,9 +62,9 @@ pub fn dispatcher_zones(config: &Config, jobs: &[JobSpec]) -> (HashMap<String, T
             None
         }
     };
-    let default = config.text("TIMEZONE").and_then(|z| zone(&z)).unwrap_or(TimeZone::UTC);
+    let default = config.get(keys::TIMEZONE).and_then(|z| zone(&z)).unwrap_or(TimeZone::UTC);
     let mut zones = HashMap::new();
-    for job in jobs.iter().filter(|j| j.job_type == "lavasched") {
+    for job in jobs.iter().filter(|j| j.job_type == JobType::Lavasched) {
         let params = job.parameters.as_ref();
         let env = params.and_then(|p| p.get("env"));
         let Some(name) = env.and_then(|e| e.get("CRON_TZ").or_else(|| e.get("TZ"))).and_then(Value::as_str) else {
@@ -83,7 +81,7 @@ pub fn dispatcher_zones(config: &Config, jobs: &[JobSpec]) -> (HashMap<String, T
             }
         }
     }
-    if let Some(Value::Object(map)) = config.value("DISPATCHER_TIMEZONES") {
+    if let Some(Value::Object(map)) = config.get(keys::DISPATCHER_TIMEZONES) {
         for (d, name) in map {
             if let Some(tz) = name.as_str().and_then(zone) {
                 zones.insert(d, tz);
@@ -138,18 +136,21 @@ impl DispatchFunction {
                 Ok(Work::Tick(at)) => {
                     self.tick(at).await.map_err(|e| e.to_string())?;
                 }
-                Ok(Work::Dispatch(request)) => match dispatch(&self.catalog, self.queues.as_ref(), &request).await {
-                    Ok(sent) => {
-                        tracing::info!(job_id = %request.job_id, run_id = %sent.run_id, event_type = "dispatch", "{}@{} dispatched ({})", request.job_id, sent.realm, sent.run_id)
+                Ok(Work::Dispatch(request)) => {
+                    match dispatch(&self.catalog, self.queues.as_ref(), &request, &self.config.limits()).await {
+                        Ok(sent) => {
+                            tracing::info!(job_id = %request.job_id, run_id = %sent.run_id, event_type = "dispatch", "{}@{} dispatched ({})", request.job_id, sent.realm, sent.run_id)
+                        }
+                        Err(e) if transient(&e) => return Err(format!("{}: {e}", request.job_id)),
+                        Err(e) => {
+                            let reason =
+                                format!("Cannot dispatch {}@{} - {e}", request.job_id, self.catalog.names().realm);
+                            self.reject(&request, &reason).await?;
+                            let line = serde_json::to_string(&json!({"job_id": request.job_id})).unwrap_or_default();
+                            self.dead_letter(&line, &reason).await?;
+                        }
                     }
-                    Err(e) if transient(&e) => return Err(format!("{}: {e}", request.job_id)),
-                    Err(e) => {
-                        let reason = format!("Cannot dispatch {}@{} - {e}", request.job_id, self.catalog.names().realm);
-                        self.reject(&request, &reason).await?;
-                        let line = serde_json::to_string(&json!({"job_id": request.job_id})).unwrap_or_default();
-                        self.dead_letter(&line, &reason).await?;
-                    }
-                },
+                }
             }
             if let Err(e) = self.state.claim(&done, MARKER_TTL, "lava dispatch").await {
                 tracing::warn!(error = %e, "Cannot record a completed dispatch; a redelivery may repeat it.");
@@ -161,7 +162,7 @@ impl DispatchFunction {
     /// Records a `rejected` event for a request that can never be dispatched.
     async fn reject(&self, request: &DispatchRequest, reason: &str) -> std::result::Result<(), String> {
         tracing::error!(job_id = %request.job_id, "{reason}");
-        let ttl = self.config.seconds("EVENT_TTL", 172_800.0) as i64;
+        let ttl = self.config.get(keys::EVENT_TTL) as i64;
         let worker = request.worker.as_deref().unwrap_or("dispatch");
         let recorder = EventRecorder::new(
             self.events.clone(),
@@ -197,7 +198,7 @@ impl DispatchFunction {
     /// duplicated or overlapping tick dispatch nothing twice.
     pub async fn tick(&self, at: Timestamp) -> Result<Vec<Scheduled>> {
         let upto = floor_minute(at);
-        let catchup = self.config.seconds("SCHEDULE_CATCHUP", DEFAULT_CATCHUP).max(60.0);
+        let catchup = self.config.get(keys::SCHEDULE_CATCHUP).max(60.0);
         let after = upto
             .checked_sub(SignedDuration::from_secs(catchup as i64))
             .map_err(|e| Error::config("SCHEDULE_CATCHUP", e.to_string()))?;
@@ -222,7 +223,8 @@ impl DispatchFunction {
                     continue;
                 }
                 let request = DispatchRequest { job_id: job.job_id.clone(), ..Default::default() };
-                match send_run(&self.catalog, self.queues.as_ref(), &job.worker, &request).await {
+                match send_run(&self.catalog, self.queues.as_ref(), &job.worker, &request, &self.config.limits()).await
+                {
                     Ok(sent) => {
                         tracing::info!(job_id = %job.job_id, run_id = %sent.run_id, minute = %minute, event_type = "dispatch", "{}@{} dispatched ({}) for {minute}", job.job_id, sent.realm, sent.run_id);
                         dispatched.push(Scheduled { job_id: job.job_id.clone(), minute, run_id: sent.run_id });

@@ -28,15 +28,23 @@ pub struct DispatchRequest {
     pub worker: Option<String>,
 }
 
-/// Looks the job up, checks it (and that a worker named in the request is the job's own), and
-/// sends a run of it to its worker queue; returns the message sent.
-pub async fn dispatch(catalog: &Catalog, queue: &dyn WorkQueue, request: &DispatchRequest) -> Result<WorkerMessage> {
+/// The longest delay SQS accepts, in seconds; `SQS_MAX_DELAY_MINS` may only lower it.
+pub const SQS_DELAY_CEILING: u32 = 900;
+
+/// Looks the job up, checks it under the realm's `limits` (and that a worker named in the
+/// request is the job's own), and sends a run of it to its worker queue; returns the message sent.
+pub async fn dispatch(
+    catalog: &Catalog,
+    queue: &dyn WorkQueue,
+    request: &DispatchRequest,
+    limits: &Limits,
+) -> Result<WorkerMessage> {
     let job = catalog.job(&request.job_id).await?;
-    job.validate(&Limits::default())?;
+    job.validate(limits)?;
     if let Some(named) = request.worker.as_deref().filter(|w| *w != job.worker) {
         return Err(Error::config("worker", format!("{named}: job {} runs on worker {}", request.job_id, job.worker)));
     }
-    send_run(catalog, queue, &job.worker, request).await
+    send_run(catalog, queue, &job.worker, request, limits).await
 }
 
 /// Sends a run of `request.job_id` to `worker`'s queue, for callers that hold the job already
@@ -46,11 +54,16 @@ pub async fn send_run(
     queue: &dyn WorkQueue,
     worker: &str,
     request: &DispatchRequest,
+    limits: &Limits,
 ) -> Result<WorkerMessage> {
-    if request.delay_seconds > 900 {
+    if f64::from(request.delay_seconds) > limits.max_delay.min(f64::from(SQS_DELAY_CEILING)) {
         return Err(Error::config(
             "delay",
-            format!("{} seconds: Must be between 0 and 15 minutes", request.delay_seconds),
+            format!(
+                "{} seconds: Must be between 0 and {} minutes",
+                request.delay_seconds,
+                limits.max_delay.min(f64::from(SQS_DELAY_CEILING)) / 60.0
+            ),
         ));
     }
     let worker = worker.to_string();

@@ -3,12 +3,45 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::job::{Limits, seconds_text};
+use super::limits::{Limits, duration_spec_text};
 use super::validation::{Report, check_keys, from_value, is_reserved_name, kind_of};
 use super::values::DurationSpec;
 
 /// The action types lava runs.
 pub const ACTION_TYPES: &[&str] = &["dispatch", "email", "event", "log", "slack", "sns", "sqs", "state"];
+
+/// Which action list of a job or realm runs: after success, before a retry, or after the last
+/// failure. Serialised as the field name (`on_success`, …), as the original's action messages carry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKey {
+    /// `on_success`
+    OnSuccess,
+    /// `on_retry`
+    OnRetry,
+    /// `on_fail`
+    OnFail,
+}
+
+impl ActionKey {
+    /// Every key, in the order specs list them.
+    pub const ALL: [ActionKey; 3] = [ActionKey::OnSuccess, ActionKey::OnFail, ActionKey::OnRetry];
+
+    /// The field name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionKey::OnSuccess => "on_success",
+            ActionKey::OnRetry => "on_retry",
+            ActionKey::OnFail => "on_fail",
+        }
+    }
+}
+
+impl std::fmt::Display for ActionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// A string or a list of strings (email `to`, s3trigger `job_id`, …).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -285,7 +318,7 @@ impl Action {
 }
 
 /// Checks `on_success`/`on_fail`/`on_retry` lists of a job or realm (`owner` is the path prefix).
-pub fn validate_action_lists(lists: &[(&str, &Option<Value>)], owner: &str, limits: &Limits, report: &mut Report) {
+pub fn validate_action_lists(lists: &[(ActionKey, &Option<Value>)], owner: &str, limits: &Limits, report: &mut Report) {
     for (key, list) in lists {
         let Some(list) = list else { continue };
         let Value::Array(items) = list else {
@@ -302,7 +335,10 @@ pub fn validate_action_lists(lists: &[(&str, &Option<Value>)], owner: &str, limi
                             Ok(s) if (0.0..=limits.max_delay).contains(&s) => {}
                             Ok(_) => report.error(
                                 format!("{path}.delay"),
-                                format!("Bad delay: {delay}: Must be between 0 and {}", seconds_text(limits.max_delay)),
+                                format!(
+                                    "Bad delay: {delay}: Must be between 0 and {}",
+                                    duration_spec_text(limits.max_delay)
+                                ),
                             ),
                             Err(reason) => report.error(format!("{path}.delay"), reason),
                         }

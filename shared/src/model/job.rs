@@ -3,40 +3,16 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::action::ActionKey;
 use super::action::validate_action_lists;
+use super::job_type::JobType;
+use super::limits::{Limits, duration_spec_text};
 use super::params::{JobParameters, validate_payload};
 use super::schedule::validate_schedule;
 use super::validation::{
     Report, ValidationError, ValidationErrors, from_value, is_extension_key, is_reserved_name, kind_of,
 };
 use super::values::DurationSpec;
-
-/// Every job type the original runs. Types outside this list are rejected.
-pub const JOB_TYPES: &[&str] = &[
-    "chain",
-    "cmd",
-    "dag",
-    "db_from_s3",
-    "dispatch",
-    "docker",
-    "exe",
-    "foreach",
-    "lavasched",
-    "log",
-    "pkg",
-    "redshift_unload",
-    "sharepoint_get_doc",
-    "sharepoint_get_list",
-    "sharepoint_get_multi_doc",
-    "sharepoint_put_doc",
-    "sharepoint_put_list",
-    "smb_get",
-    "smb_put",
-    "sql",
-    "sqlc",
-    "sqli",
-    "sqlv",
-];
 
 /// The job fields the original knows; anything else (other than `x-*`) only earns a warning.
 const KNOWN_FIELDS: &[&str] = &[
@@ -63,31 +39,14 @@ const KNOWN_FIELDS: &[&str] = &[
     "on_retry",
 ];
 
-/// Limits that validation applies; the realm's `config` may change them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Limits {
-    /// `ITERATION_MAX_LIMIT` (10).
-    pub iteration_max_limit: i64,
-    /// `ITERATION_MAX_DELAY` in seconds (5m).
-    pub iteration_max_delay: f64,
-    /// `SQS_MAX_DELAY_MINS` × 60 (900 s).
-    pub max_delay: f64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { iteration_max_limit: 10, iteration_max_delay: 300.0, max_delay: 900.0 }
-    }
-}
-
 /// A job specification as stored in the jobs table. Unknown fields are kept (and round-trip).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobSpec {
     /// Unique id within the realm; may contain `/`.
     pub job_id: String,
-    /// Job type (handler name), one of [`JOB_TYPES`].
+    /// Job type (handler name); an unknown name is kept as [`JobType::Unknown`].
     #[serde(rename = "type")]
-    pub job_type: String,
+    pub job_type: JobType,
     /// The worker fleet allowed to run it.
     pub worker: String,
     /// Type-specific payload; the attribute must exist but may be null.
@@ -206,6 +165,15 @@ impl JobSpec {
         as_map(&self.state)
     }
 
+    /// The job's own action list for `key`, if it has one.
+    pub fn action_list(&self, key: ActionKey) -> &Option<Value> {
+        match key {
+            ActionKey::OnSuccess => &self.on_success,
+            ActionKey::OnRetry => &self.on_retry,
+            ActionKey::OnFail => &self.on_fail,
+        }
+    }
+
     /// The typed parameters for this job's type.
     pub fn typed_parameters(&self) -> Result<JobParameters, String> {
         JobParameters::parse(&self.job_type, &self.parameters_map())
@@ -224,11 +192,12 @@ impl JobSpec {
         if self.worker.trim().is_empty() {
             report.error(at("worker"), "must not be empty");
         }
-        let known_type = JOB_TYPES.contains(&self.job_type.as_str());
+        let known_type = self.job_type.is_known();
         if !known_type {
+            let known: Vec<&str> = JobType::KNOWN.iter().map(JobType::name).collect();
             report.error(
                 at("type"),
-                format!("{:?}: unknown job type (known types: {})", self.job_type, JOB_TYPES.join(", ")),
+                format!("{:?}: unknown job type (known types: {})", self.job_type.name(), known.join(", ")),
             );
         }
         match &self.payload {
@@ -285,7 +254,7 @@ impl JobSpec {
                 Ok(s) if s < 0.0 => report.error(at("iteration_delay"), format!("{delay} is negative")),
                 Ok(s) if s > limits.iteration_max_delay => report.error(
                     at("iteration_delay"),
-                    format!("{delay} is over the {} maximum", seconds_text(limits.iteration_max_delay)),
+                    format!("{delay} is over the {} maximum", duration_spec_text(limits.iteration_max_delay)),
                 ),
                 Ok(_) => {}
             }
@@ -306,7 +275,7 @@ impl JobSpec {
         if known_type && let Err(reason) = self.typed_parameters() {
             report.error(at("parameters"), format!("Bad job parameters: {reason}"));
         }
-        let lists = [("on_success", &self.on_success), ("on_fail", &self.on_fail), ("on_retry", &self.on_retry)];
+        let lists = ActionKey::ALL.map(|key| (key, self.action_list(key)));
         validate_action_lists(&lists, &format!("jobs[{}]", self.job_id), limits, &mut report);
         for key in self.extra.keys() {
             if !is_extension_key(key) && !KNOWN_FIELDS.contains(&key.as_str()) {
@@ -322,14 +291,4 @@ fn as_map(value: &Option<Value>) -> Map<String, Value> {
         Some(Value::Object(m)) => m.clone(),
         _ => Map::new(),
     }
-}
-
-/// Prints seconds as the shortest exact `nnX` form (`300` → `5m`).
-pub(crate) fn seconds_text(seconds: f64) -> String {
-    for (unit, size) in [("w", 604_800.0), ("d", 86_400.0), ("h", 3_600.0), ("m", 60.0)] {
-        if seconds >= size && (seconds / size).fract() == 0.0 {
-            return format!("{}{unit}", seconds / size);
-        }
-    }
-    format!("{seconds}s")
 }

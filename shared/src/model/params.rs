@@ -4,6 +4,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
+use super::job_type::JobType;
 use super::validation::{check_keys, from_value, kind_of};
 use super::values::{DurationSpec, parse_config_bool};
 
@@ -271,22 +272,22 @@ const SQL_COMMON: &[&str] = &[
 impl JobParameters {
     /// Checks and types the parameters of a job of `job_type`, with the original's messages
     /// (`Missing keys: …`, `Unexpected keys: …`) or the failing field.
-    pub fn parse(job_type: &str, params: &Map<String, Value>) -> Result<Self, String> {
+    pub fn parse(job_type: &JobType, params: &Map<String, Value>) -> Result<Self, String> {
         let value = Value::Object(params.clone());
         let typed = |allowed: &[&str], required: &[&str]| check_keys(params, allowed, required);
         let field_error = |e: super::validation::ValidationError| e.to_string();
         Ok(match job_type {
-            "cmd" => {
+            JobType::Cmd => {
                 typed(&["args", "env", "jinja", "timeout", "vars"], &[])?;
                 JobParameters::Cmd(from_value(&value).map_err(field_error)?)
             }
-            "exe" => {
+            JobType::Exe => {
                 typed(EXEC_KEYS, &[])?;
                 let p: ExeParams = from_value(&value).map_err(field_error)?;
                 check_labels(&p.connections)?;
                 JobParameters::Exe(p)
             }
-            "pkg" => {
+            JobType::Pkg => {
                 typed(&[EXEC_KEYS, &["command", "main"]].concat(), &[])?;
                 let p: PkgParams = from_value(&value).map_err(field_error)?;
                 match (&p.command, &p.main) {
@@ -297,7 +298,7 @@ impl JobParameters {
                 check_labels(&p.connections)?;
                 JobParameters::Pkg(p)
             }
-            "docker" => {
+            JobType::Docker => {
                 typed(&[EXEC_KEYS, &["command", "docker", "host_config"]].concat(), &[])?;
                 let p: DockerParams = from_value(&value).map_err(field_error)?;
                 let mut bad: Vec<&str> =
@@ -309,7 +310,7 @@ impl JobParameters {
                 check_labels(&p.connections)?;
                 JobParameters::Docker(p)
             }
-            "sql" | "sqli" => {
+            JobType::Sql | JobType::Sqli => {
                 typed(&[SQL_COMMON, &["output"]].concat(), &["conn_id"])?;
                 let p: SqlParams = from_value(&value).map_err(field_error)?;
                 check_sql(&p)?;
@@ -320,7 +321,7 @@ impl JobParameters {
                 }
                 JobParameters::Sql(p)
             }
-            "sqlv" => {
+            JobType::Sqlv => {
                 typed(&[SQL_COMMON, &["format", "level", "timeout"]].concat(), &["conn_id"])?;
                 let p: SqlParams = from_value(&value).map_err(field_error)?;
                 check_sql(&p)?;
@@ -331,32 +332,41 @@ impl JobParameters {
                 }
                 JobParameters::Sql(p)
             }
-            "sqlc" => {
+            JobType::Sqlc => {
                 typed(&["conn_id", "args", "jinja", "timeout", "vars"], &["conn_id"])?;
                 JobParameters::Sqlc(from_value(&value).map_err(field_error)?)
             }
-            "log" => JobParameters::Log,
-            "dispatch" => {
+            JobType::Log => JobParameters::Log,
+            JobType::Dispatch => {
                 typed(&["parameters", "delay", "jinja", "job_prefix"], &[])?;
                 JobParameters::Other(params.clone())
             }
-            "chain" => {
+            JobType::Chain => {
                 typed(&["job_prefix", "start", "can_fail"], &[])?;
                 JobParameters::Other(params.clone())
             }
-            "dag" => {
+            JobType::Dag => {
                 typed(&["job_prefix", "workers", "can_fail"], &[])?;
                 JobParameters::Other(params.clone())
             }
-            "foreach" => {
+            JobType::Foreach => {
                 typed(&["foreach", "can_fail", "limit", "jinja"], &["foreach"])?;
                 JobParameters::Other(params.clone())
             }
-            "lavasched" => {
+            JobType::Lavasched => {
                 typed(&["dispatcher", "args", "env"], &["dispatcher"])?;
                 JobParameters::Other(params.clone())
             }
-            _ => JobParameters::Other(params.clone()),
+            JobType::DbFromS3
+            | JobType::RedshiftUnload
+            | JobType::SharepointGetDoc
+            | JobType::SharepointGetList
+            | JobType::SharepointGetMultiDoc
+            | JobType::SharepointPutDoc
+            | JobType::SharepointPutList
+            | JobType::SmbGet
+            | JobType::SmbPut
+            | JobType::Unknown(_) => JobParameters::Other(params.clone()),
         })
     }
 }
@@ -397,43 +407,54 @@ fn check_sql(p: &SqlParams) -> Result<(), String> {
 }
 
 /// Checks a payload's shape for its job type, in the original's words where it had them.
-pub fn validate_payload(job_type: &str, payload: &Value) -> Result<(), String> {
+pub fn validate_payload(job_type: &JobType, payload: &Value) -> Result<(), String> {
     let string_or_list = |what: &str| match payload {
         Value::String(s) if !s.trim().is_empty() => Ok(()),
         Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => Ok(()),
         other => Err(format!("Bad payload: {what} must be a string or a list of strings, not {}", kind_of(other))),
     };
     match job_type {
-        "cmd" => match payload {
+        JobType::Cmd => match payload {
             Value::String(s) if !s.trim().is_empty() => Ok(()),
             Value::String(_) => Err("payload required".into()),
             other => Err(format!("Bad payload: must be a command line string, not {}", kind_of(other))),
         },
-        "exe" => match payload {
+        JobType::Exe => match payload {
             Value::String(s) if !s.trim().is_empty() => Ok(()),
             Value::Array(_) => Err("Only single string payloads are supported for exe jobs".into()),
             other => Err(format!("Bad payload: must be an S3 key and arguments, not {}", kind_of(other))),
         },
-        "pkg" | "sql" | "sqlc" | "sqlv" => string_or_list("an S3 key or prefix"),
-        "sqli" => string_or_list("inline SQL"),
-        "docker" => match payload {
+        JobType::Pkg | JobType::Sql | JobType::Sqlc | JobType::Sqlv => string_or_list("an S3 key or prefix"),
+        JobType::Sqli => string_or_list("inline SQL"),
+        JobType::Docker => match payload {
             Value::String(s) => docker_image(s).map(|_| ()),
             other => Err(format!("Bad payload: must be an image repository[:tag], not {}", kind_of(other))),
         },
-        "dispatch" | "chain" => match payload {
+        JobType::Dispatch | JobType::Chain => match payload {
             Value::String(s) if !s.trim().is_empty() => Ok(()),
             Value::Array(items) if items.iter().all(Value::is_string) => Ok(()),
             _ => Err("Payload must be comma separated list or real list of job IDs".into()),
         },
-        "dag" => match payload {
+        JobType::Dag => match payload {
             Value::Object(_) => Ok(()),
             _ => Err("payload must be a map".into()),
         },
-        "foreach" => match payload {
+        JobType::Foreach => match payload {
             Value::String(s) if !s.trim().is_empty() => Ok(()),
             _ => Err("Bad payload: must be string".into()),
         },
-        _ => Ok(()),
+        JobType::Log
+        | JobType::Lavasched
+        | JobType::DbFromS3
+        | JobType::RedshiftUnload
+        | JobType::SharepointGetDoc
+        | JobType::SharepointGetList
+        | JobType::SharepointGetMultiDoc
+        | JobType::SharepointPutDoc
+        | JobType::SharepointPutList
+        | JobType::SmbGet
+        | JobType::SmbPut
+        | JobType::Unknown(_) => Ok(()),
     }
 }
 
@@ -469,9 +490,11 @@ mod tests {
 
     #[test]
     fn flags_accept_strings_the_original_would_have_misread() {
-        let p =
-            JobParameters::parse("sql", serde_json::json!({"conn_id": "c", "header": "false"}).as_object().unwrap())
-                .unwrap();
+        let p = JobParameters::parse(
+            &JobType::Sql,
+            serde_json::json!({"conn_id": "c", "header": "false"}).as_object().unwrap(),
+        )
+        .unwrap();
         let JobParameters::Sql(p) = p else { panic!("sql params") };
         assert_eq!(p.header, Some(Flag(false)));
     }

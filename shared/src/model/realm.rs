@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::action::validate_action_lists;
-use super::job::Limits;
+use super::action::{ActionKey, validate_action_lists};
+use super::limits::Limits;
 use super::validation::{Report, ValidationError, ValidationErrors, from_value};
 use super::values::S3Location;
 
@@ -41,6 +41,15 @@ pub struct RealmEntry {
 }
 
 impl RealmEntry {
+    /// The realm's own action list for `key` (used when a job has none).
+    pub fn action_list(&self, key: ActionKey) -> &Option<Value> {
+        match key {
+            ActionKey::OnSuccess => &self.on_success,
+            ActionKey::OnRetry => &self.on_retry,
+            ActionKey::OnFail => &self.on_fail,
+        }
+    }
+
     /// Reads a realm entry, naming the field with the wrong type.
     pub fn from_value(value: &Value) -> Result<Self, ValidationErrors> {
         let id = value.get("realm").and_then(Value::as_str).unwrap_or("?");
@@ -79,7 +88,7 @@ impl RealmEntry {
         if self.s3_key.is_none() {
             report.warn(at("s3_key"), "missing: uploads use AES256 and executables get an empty LAVA_S3_KEY");
         }
-        let lists = [("on_success", &self.on_success), ("on_fail", &self.on_fail), ("on_retry", &self.on_retry)];
+        let lists = ActionKey::ALL.map(|key| (key, self.action_list(key)));
         validate_action_lists(&lists, &format!("realms[{}]", self.realm), &Limits::default(), &mut report);
         report.into_result()
     }

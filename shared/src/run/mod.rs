@@ -1,25 +1,23 @@
 //! Running one dispatched job to a complete, recorded result (the original's `run_job`):
 //! the event sequence, iterations, retries and action lists.
 
-pub mod config;
-pub mod events;
-
 use serde_json::{Map, Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::watch;
 
+use crate::config::Config;
+use crate::config::keys;
 use crate::error::{Error, Result};
 use crate::model::values::{format_timestamp, parse_timestamp};
-use crate::model::{Enabled, EventStatus, JobSpec, RealmEntry, S3Location, WorkerMessage};
+use crate::model::{ActionKey, Enabled, EventStatus, JobSpec, RealmEntry, S3Location, WorkerMessage};
 use crate::names::ResourceNames;
 use crate::ports::BlobStore;
+use crate::recorder::EventRecorder;
 use crate::render::{self, Renderer};
 use crate::runners::{self, Failure, RunContext};
-use config::Config;
-use events::EventRecorder;
 
-pub use crate::actions::ActionRequest;
+use crate::actions::ActionRequest;
 
 /// Where a run's action lists go (`on_success`, `on_retry`, `on_fail`).
 #[async_trait::async_trait]
@@ -153,7 +151,7 @@ impl JobRunner {
                 return Ok(RunOutcome::NotRun);
             }
         }
-        let max_limit = self.config.int("ITERATION_MAX_LIMIT", 10);
+        let max_limit = self.config.get(keys::ITERATION_MAX_LIMIT);
         let iterations = spec.iteration_limit.unwrap_or(1);
         let delay = match spec.iteration_delay.as_ref().map(|d| d.seconds()).transpose() {
             Ok(d) => d.unwrap_or(0.0),
@@ -162,13 +160,13 @@ impl JobRunner {
                 return Ok(RunOutcome::NotRun);
             }
         };
-        let max_delay = self.config.seconds("ITERATION_MAX_DELAY", 300.0);
+        let max_delay = self.config.get(keys::ITERATION_MAX_DELAY);
         let limit_error = if iterations > max_limit {
             Some(format!("iteration_limit must be <= {max_limit}"))
         } else if delay > max_delay {
             Some(format!(
                 "iteration_delay must be <= {}",
-                crate::runners::process::seconds_text(std::time::Duration::from_secs_f64(max_delay))
+                crate::runners::process::python_seconds(std::time::Duration::from_secs_f64(max_delay))
             ))
         } else {
             None
@@ -245,10 +243,13 @@ impl JobRunner {
             }
         }
 
-        if !runners::RUNNABLE_TYPES.contains(&spec.job_type.as_str()) {
-            let reason = format!("{}: Unknown job type", spec.job_type);
+        if !spec.job_type.is_runnable() {
+            // The run fails as a job failure does, so its on_fail actions alert someone.
+            let reason = runners::unknown_type(&spec.job_type).message;
             events.record(EventStatus::Failed, json!(reason)).await?;
-            return Ok(RunOutcome::Failed(json!({"error": reason, "error_data": null})));
+            let result = json!({"error": reason, "error_data": null});
+            self.actions(events, &spec, ActionKey::OnFail, 1, &context_for(&globals, Some(&result))).await?;
+            return Ok(RunOutcome::Failed(result));
         }
         let run_dir = self.run_root.join(&message.run_id);
         if run_dir.exists() {
@@ -291,12 +292,13 @@ impl JobRunner {
                 tasks: self.tasks.as_ref(),
                 cancel: cancel.clone(),
             };
-            let handled = runners::run(&ctx).await.expect("the type was checked above");
+            let handled = runners::run(&ctx).await;
             let last = iteration == iterations;
             match handled {
                 Ok(result) => {
                     events.record(EventStatus::Complete, result.clone()).await?;
-                    self.actions(events, &spec, "on_success", iteration, &context_for(&globals, Some(&result))).await?;
+                    self.actions(events, &spec, ActionKey::OnSuccess, iteration, &context_for(&globals, Some(&result)))
+                        .await?;
                     let mut result = result;
                     if let Value::Object(m) = &mut result {
                         m.entry("error").or_insert(Value::Null);
@@ -314,7 +316,7 @@ impl JobRunner {
                     let result = json!({"error": error, "error_data": data});
                     let status = if last { EventStatus::Failed } else { EventStatus::Retrying };
                     events.record(status, result.clone()).await?;
-                    let key = if last { "on_fail" } else { "on_retry" };
+                    let key = if last { ActionKey::OnFail } else { ActionKey::OnRetry };
                     self.actions(events, &spec, key, iteration, &context_for(&globals, Some(&result))).await?;
                     outcome = RunOutcome::Failed(result);
                     if !last && delay > 0.0 {
@@ -332,21 +334,11 @@ impl JobRunner {
         &self,
         events: &mut RunEvents<'_>,
         spec: &JobSpec,
-        key: &str,
+        key: ActionKey,
         iteration: i64,
         context: &Map<String, Value>,
     ) -> Result<()> {
-        let job_list = match key {
-            "on_success" => &spec.on_success,
-            "on_retry" => &spec.on_retry,
-            _ => &spec.on_fail,
-        };
-        let realm_list = match key {
-            "on_success" => &self.realm.on_success,
-            "on_retry" => &self.realm.on_retry,
-            _ => &self.realm.on_fail,
-        };
-        let list = match job_list.as_ref().or(realm_list.as_ref()) {
+        let list = match spec.action_list(key).as_ref().or(self.realm.action_list(key).as_ref()) {
             None => return Ok(()),
             Some(Value::Array(items)) if items.is_empty() => return Ok(()),
             Some(Value::Array(items)) => items.clone(),
@@ -356,7 +348,7 @@ impl JobRunner {
             }
         };
         let request = ActionRequest {
-            key: key.into(),
+            key,
             actions: list,
             job_id: events.message.job_id.clone(),
             run_id: events.message.run_id.clone(),

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::executable::timeout;
 use super::{Failure, Outcome, RunContext};
 use crate::cmdline;
+use crate::config::{Key, OptText, keys};
 use crate::model::params::{DockerParams, JobParameters};
 use crate::ports::{ContainerEngine, ContainerHost, ContainerSpec, RegistryLogin};
 
@@ -146,7 +147,7 @@ async fn registry(
     params: &DockerParams,
 ) -> Result<(Option<RegistryLogin>, Option<String>, PullPolicy), String> {
     let conn_id = params.docker.clone().or_else(|| ctx.realm.docker.clone());
-    let mut policy_text = ctx.config.text("DOCKER_PULL");
+    let mut policy_text = ctx.config.get(keys::DOCKER_PULL);
     let mut login = None;
     let mut server = None;
     if let Some(conn_id) = conn_id {
@@ -227,7 +228,7 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
         }
         None => None,
     };
-    let limit = timeout(ctx, params.timeout.as_ref(), "DOCKER_TIMEOUT").map_err(Failure::message)?;
+    let limit = timeout(ctx, params.timeout.as_ref(), keys::DOCKER_TIMEOUT).map_err(Failure::message)?;
     let (login, server, policy) = registry(ctx, &params).await.map_err(Failure::message)?;
     let image = match &server {
         Some(host) if !repository.starts_with(&format!("{host}/")) => format!("{host}/{repository}:{tag}"),
@@ -286,7 +287,7 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
         host,
     };
 
-    if ctx.config.text("DOCKER_RUNNER").is_some_and(|r| r.eq_ignore_ascii_case("ecs")) {
+    if ctx.config.get(keys::DOCKER_RUNNER).is_some_and(|r| r.eq_ignore_ascii_case("ecs")) {
         return run_on_ecs(ctx, &spec, limit).await;
     }
     let Some(engine) = ctx.containers else {
@@ -318,9 +319,9 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
 }
 
 /// A comma-separated config list.
-fn config_list(ctx: &RunContext<'_>, key: &str) -> Vec<String> {
+fn config_list(ctx: &RunContext<'_>, key: Key<OptText>) -> Vec<String> {
     ctx.config
-        .text(key)
+        .get(key)
         .unwrap_or_default()
         .split(',')
         .map(str::trim)
@@ -337,15 +338,9 @@ fn config_list(ctx: &RunContext<'_>, key: &str) -> Vec<String> {
 async fn run_on_ecs(ctx: &RunContext<'_>, spec: &ContainerSpec, limit: Duration) -> Outcome {
     let cluster = ctx
         .config
-        .text("DOCKER_ECS_CLUSTER")
+        .get(keys::DOCKER_ECS_CLUSTER)
         .ok_or_else(|| Failure::message("DOCKER_ECS_CLUSTER is required when DOCKER_RUNNER is ecs"))?;
-    let launch_type = match ctx
-        .config
-        .text("DOCKER_ECS_LAUNCH_TYPE")
-        .unwrap_or_else(|| "FARGATE".into())
-        .to_ascii_uppercase()
-        .as_str()
-    {
+    let launch_type = match ctx.config.get(keys::DOCKER_ECS_LAUNCH_TYPE).to_ascii_uppercase().as_str() {
         "FARGATE" => crate::ports::LaunchType::Fargate,
         "EC2" => crate::ports::LaunchType::Ec2,
         other => return Err(Failure::message(format!("Bad DOCKER_ECS_LAUNCH_TYPE: {other}: expected FARGATE or EC2"))),
@@ -356,11 +351,11 @@ async fn run_on_ecs(ctx: &RunContext<'_>, spec: &ContainerSpec, limit: Duration)
         .take(255)
         .collect();
     let memory =
-        spec.host.memory.map(|b| (b >> 20) as i32).unwrap_or_else(|| ctx.config.int("DOCKER_ECS_MEMORY", 512) as i32);
+        spec.host.memory.map(|b| (b >> 20) as i32).unwrap_or_else(|| ctx.config.get(keys::DOCKER_ECS_MEMORY) as i32);
     let cpu = spec.host.nano_cpus.map(|n| (n * 1024 / 1_000_000_000) as i32);
     let fail = |e: crate::error::Error| Failure::message(e.to_string());
     let log_group =
-        ctx.config.text("DOCKER_ECS_LOG_GROUP").unwrap_or_else(|| format!("/lava/{}/docker", ctx.realm.realm));
+        ctx.config.get(keys::DOCKER_ECS_LOG_GROUP).unwrap_or_else(|| format!("/lava/{}/docker", ctx.realm.realm));
     let region = std::env::var("AWS_REGION")
         .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
         .unwrap_or_else(|_| "us-east-1".into());
@@ -385,11 +380,11 @@ async fn run_on_ecs(ctx: &RunContext<'_>, spec: &ContainerSpec, limit: Duration)
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         launch_type,
-        subnets: config_list(ctx, "DOCKER_ECS_SUBNETS"),
-        security_groups: config_list(ctx, "DOCKER_ECS_SECURITY_GROUPS"),
+        subnets: config_list(ctx, keys::DOCKER_ECS_SUBNETS),
+        security_groups: config_list(ctx, keys::DOCKER_ECS_SECURITY_GROUPS),
     };
     let arn = ctx.tasks.run_task(&request).await.map_err(fail)?;
-    let poll = Duration::from_secs_f64(ctx.config.seconds("DOCKER_ECS_POLL", 5.0).max(0.05));
+    let poll = Duration::from_secs_f64(ctx.config.get(keys::DOCKER_ECS_POLL).max(0.05));
     let started = std::time::Instant::now();
     let mut cancel = ctx.cancel.clone();
     let ending = loop {
@@ -500,7 +495,7 @@ fn finish_ending(ending: Ending, mut result: Map<String, Value>, limit: Duration
             return Ok(Value::Object(result));
         }
         Ending::Exited(code) => (code, None),
-        Ending::TimedOut => (28, Some(format!("Timed out after {} seconds", super::process::seconds_text(limit)))),
+        Ending::TimedOut => (28, Some(format!("Timed out after {} seconds", super::process::python_seconds(limit)))),
         Ending::Cancelled => (-9, Some("Cancelled: the worker is shutting down".to_string())),
         Ending::WaitFailed(e) => (1, Some(e)),
     };

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::process::{self, Exit, ProcessSpec};
 use super::{Failure, Outcome, RunContext};
 use crate::cmdline;
+use crate::config::{Key, Seconds, keys};
 use crate::model::params::{CmdParams, ExeParams, JobParameters, PkgParams};
 
 /// The parts of the parameters every executable type shares.
@@ -111,7 +112,7 @@ fn environment(
     for (k, v) in connections {
         env.insert(k.clone(), v.clone());
     }
-    if ctx.config.flag("JOB_LOCAL_TMPDIR", true) {
+    if ctx.config.get(keys::JOB_LOCAL_TMPDIR) {
         let tmp = ctx.run_dir.join(format!(".lava.{}.tmp", &uuid::Uuid::new_v4().simple().to_string()[..8]));
         std::fs::create_dir_all(&tmp).map_err(|e| format!("Cannot create {}: {e}", tmp.display()))?;
         env.insert("TMPDIR".into(), tmp.display().to_string());
@@ -122,11 +123,11 @@ fn environment(
 pub(crate) fn timeout(
     ctx: &RunContext<'_>,
     spec: Option<&crate::model::DurationSpec>,
-    key: &str,
+    key: Key<Seconds>,
 ) -> Result<Duration, String> {
     let seconds = match spec {
         Some(d) => d.seconds().map_err(|e| format!("Bad timeout: {e}"))?,
-        None => ctx.config.seconds(key, 600.0),
+        None => ctx.config.get(key),
     };
     if !(seconds > 0.0) {
         return Err(format!("Bad timeout: {seconds} seconds"));
@@ -137,7 +138,7 @@ pub(crate) fn timeout(
 /// The first (or, for a negative size, last) `STDERR_SIZE` bytes of a stderr file, stripped.
 fn stderr_excerpt(ctx: &RunContext<'_>, path: &Path) -> Value {
     let Ok(bytes) = std::fs::read(path) else { return Value::Null };
-    let size = ctx.config.int("STDERR_SIZE", 2000);
+    let size = ctx.config.get(keys::STDERR_SIZE);
     let n = size.unsigned_abs() as usize;
     let part = if size >= 0 { &bytes[..bytes.len().min(n)] } else { &bytes[bytes.len().saturating_sub(n)..] };
     let text = String::from_utf8_lossy(part).trim().to_string();
@@ -207,7 +208,7 @@ pub(crate) async fn run_program(
 /// The failure message for an exit.
 fn exit_message(exit: &Exit, limit: Duration) -> String {
     match exit {
-        Exit::TimedOut => format!("Timed out after {} seconds", process::seconds_text(limit)),
+        Exit::TimedOut => format!("Timed out after {} seconds", process::python_seconds(limit)),
         Exit::Cancelled => "Cancelled: the worker is shutting down".to_string(),
         Exit::Status(s) => format!("Failed with exit status {s}"),
     }
@@ -226,7 +227,7 @@ pub async fn run_cmd(ctx: &RunContext<'_>) -> Outcome {
     words.extend(params.args.iter().map(ToString::to_string));
     let argv = render_words(ctx, &common, words).map_err(|e| Failure::message(format!("Bad payload: {e}")))?;
     let env = environment(ctx, &common, &[], &[]).map_err(Failure::message)?;
-    let limit = timeout(ctx, params.timeout.as_ref(), "CMD_TIMEOUT").map_err(Failure::message)?;
+    let limit = timeout(ctx, params.timeout.as_ref(), keys::CMD_TIMEOUT).map_err(Failure::message)?;
     let (entry, exit, excerpt) =
         run_program(ctx, Program { argv, env, cwd: &ctx.run_dir, name: "", label: &payload, limit, stdin: None })
             .await?;
@@ -296,8 +297,8 @@ pub async fn run_exe(ctx: &RunContext<'_>) -> Outcome {
     let connections = connection_env(ctx, &params.connections).await.map_err(Failure::message)?;
     let env =
         environment(ctx, &common, &[("LAVA_S3_PAYLOAD".into(), s3_payload)], &connections).map_err(Failure::message)?;
-    let limit = timeout(ctx, params.timeout.as_ref(), "EXE_TIMEOUT").map_err(Failure::message)?;
-    let max = ctx.config.size("EXE_MAX_PAYLOAD_SIZE", 10_000_000);
+    let limit = timeout(ctx, params.timeout.as_ref(), keys::EXE_TIMEOUT).map_err(Failure::message)?;
+    let max = ctx.config.get(keys::EXE_MAX_PAYLOAD_SIZE);
     let files = download_payload(ctx, &target, 0, max).await.map_err(Failure::message)?;
     let mut output = Vec::new();
     for file in files {
@@ -353,9 +354,9 @@ pub async fn run_pkg(ctx: &RunContext<'_>) -> Outcome {
     let connections = connection_env(ctx, &params.connections).await.map_err(Failure::message)?;
     let env =
         environment(ctx, &common, &[("LAVA_S3_PAYLOAD".into(), s3_payload)], &connections).map_err(Failure::message)?;
-    let limit = timeout(ctx, params.timeout.as_ref(), "PKG_TIMEOUT").map_err(Failure::message)?;
-    let unpack_limit = Duration::from_secs_f64(ctx.config.seconds("PKG_UNPACK_TIMEOUT", 30.0));
-    let max = ctx.config.size("PKG_MAX_PAYLOAD_SIZE", 20_000_000);
+    let limit = timeout(ctx, params.timeout.as_ref(), keys::PKG_TIMEOUT).map_err(Failure::message)?;
+    let unpack_limit = Duration::from_secs_f64(ctx.config.get(keys::PKG_UNPACK_TIMEOUT));
+    let max = ctx.config.get(keys::PKG_MAX_PAYLOAD_SIZE);
     let mut archives = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
         archives.extend(download_payload(ctx, payload, i, max).await.map_err(Failure::message)?);

@@ -5,16 +5,19 @@
 pub mod docker;
 pub mod executable;
 pub mod process;
+#[cfg(feature = "sql")]
+pub mod sql;
+pub mod sql_client;
 
 use minijinja::Value as JinjaValue;
 use serde_json::{Map, Value, json};
 use std::path::PathBuf;
 use tokio::sync::watch;
 
-use crate::model::{JobSpec, RealmEntry, S3Location};
+use crate::config::Config;
+use crate::model::{JobSpec, JobType, RealmEntry, S3Location};
 use crate::ports::{BlobStore, Encryption};
 use crate::render::Renderer;
-use crate::run::config::Config;
 
 /// A handler failure.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,32 +125,46 @@ impl RunContext<'_> {
     }
 }
 
-/// The job types this worker runs: exactly the types `run` below matches.
-#[cfg(feature = "sql")]
-pub const RUNNABLE_TYPES: &[&str] = &["cmd", "exe", "pkg", "docker", "log", "lavasched", "sqlc", "sqlv", "sql", "sqli"];
-/// The job types this worker runs: exactly the types `run` below matches.
-#[cfg(not(feature = "sql"))]
-pub const RUNNABLE_TYPES: &[&str] = &["cmd", "exe", "pkg", "docker", "log", "lavasched", "sqlc", "sqlv"];
-
-/// Runs the handler for the job's type; `None` for a type this worker cannot run.
-pub async fn run(ctx: &RunContext<'_>) -> Option<Outcome> {
-    Some(match ctx.spec.job_type.as_str() {
-        "cmd" => executable::run_cmd(ctx).await,
-        "exe" => executable::run_exe(ctx).await,
-        "pkg" => executable::run_pkg(ctx).await,
-        "docker" => docker::run_docker(ctx).await,
-        "log" => {
+/// Runs the handler for the job's type. A type this worker does not run
+/// ([`JobType::is_runnable`] is false) fails with `<type>: Unknown job type`.
+pub async fn run(ctx: &RunContext<'_>) -> Outcome {
+    match &ctx.spec.job_type {
+        JobType::Cmd => executable::run_cmd(ctx).await,
+        JobType::Exe => executable::run_exe(ctx).await,
+        JobType::Pkg => executable::run_pkg(ctx).await,
+        JobType::Docker => docker::run_docker(ctx).await,
+        JobType::Log => {
             let text = serde_json::to_string_pretty(&ctx.spec.to_value()).unwrap_or_default();
-            tracing::info!(job_id = %ctx.spec.job_id, run_id = ctx.run_id, "{text}");
+            tracing::info!("{text}");
             Ok(json!({"exit_status": 0}))
         }
-        "lavasched" => Ok(json!({"exit_status": 0})),
-        "sqlc" => crate::sql::client::run_sqlc(ctx).await,
-        "sqlv" => crate::sql::client::run_sqlv(ctx).await,
+        JobType::Lavasched => Ok(json!({"exit_status": 0})),
+        JobType::Sqlc => sql_client::run_sqlc(ctx).await,
+        JobType::Sqlv => sql_client::run_sqlv(ctx).await,
         #[cfg(feature = "sql")]
-        "sql" => crate::sql::jobs::run_sql(ctx).await,
+        JobType::Sql => sql::run_sql(ctx).await,
         #[cfg(feature = "sql")]
-        "sqli" => crate::sql::jobs::run_sqli(ctx).await,
-        _ => return None,
-    })
+        JobType::Sqli => sql::run_sqli(ctx).await,
+        #[cfg(not(feature = "sql"))]
+        JobType::Sql | JobType::Sqli => Err(unknown_type(&ctx.spec.job_type)),
+        JobType::Chain
+        | JobType::Dag
+        | JobType::DbFromS3
+        | JobType::Dispatch
+        | JobType::Foreach
+        | JobType::RedshiftUnload
+        | JobType::SharepointGetDoc
+        | JobType::SharepointGetList
+        | JobType::SharepointGetMultiDoc
+        | JobType::SharepointPutDoc
+        | JobType::SharepointPutList
+        | JobType::SmbGet
+        | JobType::SmbPut
+        | JobType::Unknown(_) => Err(unknown_type(&ctx.spec.job_type)),
+    }
+}
+
+/// The failure of a run whose type this worker does not run.
+pub fn unknown_type(job_type: &JobType) -> Failure {
+    Failure::message(format!("{job_type}: Unknown job type"))
 }

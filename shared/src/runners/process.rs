@@ -52,7 +52,7 @@ impl Exit {
 }
 
 /// Python's printing of a float number of seconds (`600.0`, `1.5`).
-pub fn seconds_text(d: Duration) -> String {
+pub fn python_seconds(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s.fract() == 0.0 { format!("{s:.1}") } else { format!("{s}") }
 }
@@ -157,8 +157,8 @@ mod tests {
         let timed_out = run(&spec(&["sh", "-c", "sleep 30 & sleep 30"], 200), never()).await.unwrap();
         assert_eq!((timed_out.clone(), timed_out.status()), (Exit::TimedOut, 28));
         assert!(started.elapsed() < Duration::from_secs(5), "the whole group is killed at the timeout");
-        assert_eq!(seconds_text(Duration::from_secs(600)), "600.0");
-        assert_eq!(seconds_text(Duration::from_millis(1500)), "1.5");
+        assert_eq!(python_seconds(Duration::from_secs(600)), "600.0");
+        assert_eq!(python_seconds(Duration::from_millis(1500)), "1.5");
     }
 
     #[tokio::test]

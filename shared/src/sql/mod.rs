@@ -1,13 +1,10 @@
-//! SQL jobs: statement splitting and CSV output (pure), `sqlc` (the database's own client through
-//! a connector script), and with the `sql` feature the drivers (PostgreSQL, MySQL/MariaDB,
-//! SQLite through sqlx) and the `sql`/`sqli` runners.
+//! SQL without the job types: statement splitting and CSV output (pure), and with the `sql`
+//! feature the drivers (PostgreSQL, MySQL/MariaDB, SQLite through sqlx) and what `lava-sql`
+//! runs (`script`). The SQL job types live in `runners::sql` and `runners::sql_client`.
 
-pub mod client;
 pub mod csv;
 #[cfg(feature = "sql")]
 pub mod driver;
-#[cfg(feature = "sql")]
-pub mod jobs;
 #[cfg(feature = "sql")]
 pub mod script;
 pub mod split;

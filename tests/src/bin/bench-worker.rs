@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use shared::dispatch::{DispatchRequest, dispatch};
 use shared::model::EventStatus;
 use shared::ports::{TableStore, WorkQueue};
-use shared::run::events::EventRecorder;
+use shared::recorder::EventRecorder;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -210,7 +210,7 @@ async fn main() {
 
         while log.try_recv().is_ok() {}
         let t = Instant::now();
-        let run_id = dispatch(catalog, queues.as_ref(), &request).await.unwrap().run_id;
+        let run_id = dispatch(catalog, queues.as_ref(), &request, &Default::default()).await.unwrap().run_id;
         let completed_at = loop {
             let (at, line) = log
                 .recv_timeout(Duration::from_secs(60))
@@ -231,7 +231,7 @@ async fn main() {
     // Throughput, CPU and memory: a backlog of jobs, a worker in batch mode.
     let mut runs = Vec::new();
     for _ in 0..jobs {
-        runs.push(dispatch(catalog, queues.as_ref(), &request).await.unwrap().run_id);
+        runs.push(dispatch(catalog, queues.as_ref(), &request, &Default::default()).await.unwrap().run_id);
     }
     let started = Instant::now();
     let (mut batch_worker, _, _) = start_worker(&realm, &endpoint, &["--batch", "--wait", "1"]);

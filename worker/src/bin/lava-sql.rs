@@ -113,7 +113,7 @@ async fn run(args: Args) -> Result<(), String> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let lookup = |k: &str| env.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone());
     let names = shared::names::ResourceNames::with_overrides(&args.realm, lookup);
-    let config = shared::run::config::Config::new(env.clone(), None);
+    let config = shared::config::Config::new(env.clone(), None);
     let catalog = shared::catalog::Catalog::new(ports.tables.clone(), names);
     let connections = shared::connections::Connections::new(catalog, ports.secrets.clone(), config.clone());
     let job_id = std::env::var("LAVA_JOB_ID").unwrap_or_default();

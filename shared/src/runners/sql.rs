@@ -7,11 +7,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::csv::{CsvFormat, Field, Quoting, dialect_terminator};
-use super::driver::{RowSink, Session};
-use super::split::split;
+use crate::config::{Key, Kind, keys};
 use crate::model::params::{JobParameters, SqlParams};
 use crate::runners::{Failure, Outcome, RunContext};
+use crate::sql::csv::{CsvFormat, Field, Quoting, dialect_terminator};
+use crate::sql::driver::{RowSink, Session};
+use crate::sql::split::split;
 
 /// The checked options of a sql/sqli job.
 struct Options {
@@ -36,24 +37,22 @@ fn single_char(name: &str, value: Option<String>) -> Result<Option<char>, String
     }
 }
 
-/// Parameter, else `SQL_<NAME>` config, else the default.
-fn setting(ctx: &RunContext<'_>, param: &Option<String>, name: &str, default: Option<&str>) -> Option<String> {
-    param
-        .clone()
-        .or_else(|| {
-            ctx.config.value(&format!("SQL_{}", name.to_ascii_uppercase())).and_then(|v| v.as_str().map(str::to_string))
-        })
-        .or(default.map(str::to_string))
+/// The job's parameter, else the `SQL_<NAME>` setting (configured or its default).
+fn setting<K: Kind>(ctx: &RunContext<'_>, param: &Option<String>, key: Key<K>) -> K::Value
+where
+    K::Value: From<String>,
+{
+    param.clone().map(K::Value::from).unwrap_or_else(|| ctx.config.get(key))
 }
 
 fn options(ctx: &RunContext<'_>, p: &SqlParams) -> Result<Options, String> {
-    let quoting = Quoting::parse(&setting(ctx, &p.quoting, "quoting", Some("minimal")).unwrap_or_default())?;
-    let dialect = setting(ctx, &p.dialect, "dialect", Some("excel")).unwrap_or_default();
+    let quoting = Quoting::parse(&setting(ctx, &p.quoting, keys::SQL_QUOTING))?;
+    let dialect = setting(ctx, &p.dialect, keys::SQL_DIALECT);
     let format = CsvFormat {
-        delimiter: single_char("delimiter", setting(ctx, &p.delimiter, "delimiter", Some("|")))?.unwrap_or('|'),
-        quotechar: single_char("quotechar", setting(ctx, &p.quotechar, "quotechar", Some("\"")))?.unwrap_or('"'),
-        escapechar: single_char("escapechar", setting(ctx, &p.escapechar, "escapechar", None))?,
-        doublequote: p.doublequote.map(|f| f.0).unwrap_or_else(|| ctx.config.flag("SQL_DOUBLEQUOTE", false)),
+        delimiter: single_char("delimiter", Some(setting(ctx, &p.delimiter, keys::SQL_DELIMITER)))?.unwrap_or('|'),
+        quotechar: single_char("quotechar", Some(setting(ctx, &p.quotechar, keys::SQL_QUOTECHAR)))?.unwrap_or('"'),
+        escapechar: single_char("escapechar", setting(ctx, &p.escapechar, keys::SQL_ESCAPECHAR))?,
+        doublequote: p.doublequote.map(|f| f.0).unwrap_or_else(|| ctx.config.get(keys::SQL_DOUBLEQUOTE)),
         quoting,
         lineterminator: dialect_terminator(&dialect)?,
     };
@@ -116,7 +115,7 @@ struct Source {
 /// `sql`: statements from the payload files.
 pub async fn run_sql(ctx: &RunContext<'_>) -> Outcome {
     let payloads = ctx.payload_keys()?;
-    let max = ctx.config.size("SQL_MAX_PAYLOAD_SIZE", 100_000);
+    let max = ctx.config.get(keys::SQL_MAX_PAYLOAD_SIZE);
     let mut files = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
         files.extend(
@@ -157,7 +156,7 @@ async fn run_sources(ctx: &RunContext<'_>, sources: Vec<Source>) -> Outcome {
         &ctx.spec.job_id,
         &params.conn_id,
     );
-    let connect_timeout = Duration::from_secs_f64(ctx.config.seconds("SQL_CONNECT_TIMEOUT", 30.0));
+    let connect_timeout = Duration::from_secs_f64(ctx.config.get(keys::SQL_CONNECT_TIMEOUT));
     let mut session = Session::connect(&db, app.as_deref(), connect_timeout).await.map_err(Failure::message)?;
     let outcome = run_statements(ctx, &mut session, &options, &params.vars, sources).await;
     let outcome = match outcome {
@@ -195,11 +194,7 @@ async fn run_statements(
     };
     std::fs::create_dir_all(&local_dir).map_err(|e| format!("Cannot create {}: {e}", local_dir.display()))?;
     let template_vars = ctx.with_vars(vars);
-    let suffix = ctx
-        .config
-        .value("SQL_OUTPUT_SUFFIX")
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| ".out".into());
+    let suffix = ctx.config.get(keys::SQL_OUTPUT_SUFFIX);
     let mut output = Map::new();
     for source in sources {
         let mut uris = Vec::new();

@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use crate::config::keys;
 use crate::model::params::JobParameters;
 use crate::runners::executable::{Program, download_payload, finish, run_program, timeout};
 use crate::runners::process::Exit;
@@ -15,7 +16,7 @@ pub async fn run_sqlc(ctx: &RunContext<'_>) -> Outcome {
     let typed = ctx.spec.typed_parameters().map_err(|e| Failure::message(format!("Bad job parameters: {e}")))?;
     let JobParameters::Sqlc(params) = typed else { return Err(Failure::message("Bad job parameters")) };
     let payloads = ctx.payload_keys()?;
-    let limit = timeout(ctx, params.timeout.as_ref(), "SQLC_TIMEOUT").map_err(Failure::message)?;
+    let limit = timeout(ctx, params.timeout.as_ref(), keys::SQLC_TIMEOUT).map_err(Failure::message)?;
     let jinja = params.jinja.is_none_or(|f| f.0);
     let app = crate::connections::application_name(
         ctx.config,
@@ -28,7 +29,7 @@ pub async fn run_sqlc(ctx: &RunContext<'_>) -> Outcome {
         crate::connections::scripts::write_connector(ctx.connections, &params.conn_id, &ctx.run_dir, app.as_deref())
             .await
             .map_err(Failure::message)?;
-    let max = ctx.config.size("SQLC_MAX_PAYLOAD_SIZE", 100_000);
+    let max = ctx.config.get(keys::SQLC_MAX_PAYLOAD_SIZE);
     let mut files = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
         files.extend(download_payload(ctx, payload, i, max).await.map_err(Failure::message)?);
@@ -85,7 +86,7 @@ pub async fn run_sqlc(ctx: &RunContext<'_>) -> Outcome {
 /// The `lava-sql` program: config `SQLV_COMMAND` (env `LAVA_SQLV_COMMAND`), else `lava-sql`
 /// beside the running worker, else `lava-sql` on `PATH`.
 fn lava_sql_program(ctx: &RunContext<'_>) -> String {
-    if let Some(command) = ctx.config.text("SQLV_COMMAND") {
+    if let Some(command) = ctx.config.get(keys::SQLV_COMMAND) {
         return command;
     }
     std::env::current_exe()
@@ -102,8 +103,8 @@ pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
     let typed = ctx.spec.typed_parameters().map_err(|e| Failure::message(format!("Bad job parameters: {e}")))?;
     let JobParameters::Sql(params) = typed else { return Err(Failure::message("Bad job parameters")) };
     let payloads = ctx.payload_keys()?;
-    let limit = timeout(ctx, params.timeout.as_ref(), "SQLV_TIMEOUT").map_err(Failure::message)?;
-    let max = ctx.config.size("SQL_MAX_PAYLOAD_SIZE", 100_000);
+    let limit = timeout(ctx, params.timeout.as_ref(), keys::SQLV_TIMEOUT).map_err(Failure::message)?;
+    let max = ctx.config.get(keys::SQL_MAX_PAYLOAD_SIZE);
     let mut files = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
         files.extend(download_payload(ctx, payload, i, max).await.map_err(Failure::message)?);
@@ -125,11 +126,8 @@ pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
                 .map_err(|e| Failure::message(format!("Cannot write {}: {e}", file.display())))?;
         }
     }
-    let setting = |param: &Option<String>, name: &str| {
-        param.clone().or_else(|| ctx.config.text(&format!("SQL_{}", name.to_ascii_uppercase())))
-    };
     let profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
-    let batch = params.batch_size.unwrap_or_else(|| ctx.config.int("SQL_BATCH_SIZE", 1024));
+    let batch = params.batch_size.unwrap_or_else(|| ctx.config.get(keys::SQL_BATCH_SIZE));
     let mut argv = vec![
         lava_sql_program(ctx),
         "--profile".into(),
@@ -157,17 +155,19 @@ pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
         }
     }
     if params.format.as_deref().is_none_or(|f| f == "csv") {
-        if params.doublequote.map(|f| f.0).unwrap_or_else(|| ctx.config.flag("SQL_DOUBLEQUOTE", false)) {
+        if params.doublequote.map(|f| f.0).unwrap_or_else(|| ctx.config.get(keys::SQL_DOUBLEQUOTE)) {
             argv.push("--doublequote".into());
         }
+        // Only what the job or the configuration says: lava-sql has the same defaults.
+        let config = ctx.config;
         for (name, value) in [
-            ("delimiter", &params.delimiter),
-            ("dialect", &params.dialect),
-            ("escapechar", &params.escapechar),
-            ("quotechar", &params.quotechar),
-            ("quoting", &params.quoting),
+            ("delimiter", params.delimiter.clone().or_else(|| config.configured(keys::SQL_DELIMITER))),
+            ("dialect", params.dialect.clone().or_else(|| config.configured(keys::SQL_DIALECT))),
+            ("escapechar", params.escapechar.clone().or_else(|| config.configured(keys::SQL_ESCAPECHAR))),
+            ("quotechar", params.quotechar.clone().or_else(|| config.configured(keys::SQL_QUOTECHAR))),
+            ("quoting", params.quoting.clone().or_else(|| config.configured(keys::SQL_QUOTING))),
         ] {
-            if let Some(v) = setting(value, name) {
+            if let Some(v) = value {
                 argv.extend([format!("--{name}"), v]);
             }
         }

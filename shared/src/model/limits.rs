@@ -1,0 +1,24 @@
+//! The limits validation applies to jobs and dispatches. They are realm settings
+//! (`ITERATION_MAX_LIMIT`, `ITERATION_MAX_DELAY`, `SQS_MAX_DELAY_MINS`): build them from the
+//! configuration with `Config::limits`; `Limits::default()` gives the built-in defaults.
+
+/// Limits that validation applies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// `ITERATION_MAX_LIMIT`: the highest `iteration_limit`.
+    pub iteration_max_limit: i64,
+    /// `ITERATION_MAX_DELAY` in seconds: the longest `iteration_delay`.
+    pub iteration_max_delay: f64,
+    /// `SQS_MAX_DELAY_MINS` × 60: the longest dispatch delay, in seconds.
+    pub max_delay: f64,
+}
+
+/// Prints seconds as the shortest exact duration-spec form (`300` → `5m`, `90` → `90s`).
+pub(crate) fn duration_spec_text(seconds: f64) -> String {
+    for (unit, size) in [("w", 604_800.0), ("d", 86_400.0), ("h", 3_600.0), ("m", 60.0)] {
+        if seconds >= size && (seconds / size).fract() == 0.0 {
+            return format!("{}{unit}", seconds / size);
+        }
+    }
+    format!("{seconds}s")
+}
