@@ -339,6 +339,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn validation_limits_come_from_the_realms_configuration() {
+        let mut spec = job("l/fifteen", Value::Null, "x");
+        spec["iteration_limit"] = json!(15);
+        let (f, fakes, core) = function(json!({})).await;
+        put_job(&fakes, spec.clone()).await;
+        f.handle(vec![incoming("m1", "l/fifteen")]).await;
+        assert_eq!(fakes.queues.bodies(&core).len(), 0, "over the default ITERATION_MAX_LIMIT of 10");
+        assert_eq!(fakes.events.runs_of("l/fifteen")[0].last().status, EventStatus::Rejected);
+
+        let (f, fakes, core) = function(json!({"ITERATION_MAX_LIMIT": 20})).await;
+        put_job(&fakes, spec).await;
+        f.handle(vec![incoming("m1", "l/fifteen")]).await;
+        assert_eq!(fakes.queues.bodies(&core).len(), 1, "the realm allows what its worker would run");
+    }
+
+    #[tokio::test]
     async fn a_request_naming_another_worker_than_the_jobs_is_rejected() {
         let (f, fakes, core) = function(json!({})).await;
         put_job(&fakes, job("e/one", Value::Null, "x")).await;

@@ -173,6 +173,25 @@ async fn disabled_old_unknown_and_limits() {
     assert!(matches!(outcome, RunOutcome::Failed(_)));
 }
 
+#[tokio::test]
+async fn a_type_the_worker_does_not_run_fails_and_runs_its_on_fail_actions() {
+    let h = harness(json!({}));
+    let spec = job(
+        json!({"type": "smb_get", "on_fail": [{"action": "sns", "topic": "arn:alert", "message": "{{ result.error }}"}]}),
+    );
+    let (outcome, s, i) = run(&h, &spec, &message("demo/j", &now())).await;
+    assert_eq!((s, i[1].clone()), (vec!["starting", "failed"], json!("smb_get: Unknown job type")));
+    assert!(matches!(outcome, RunOutcome::Failed(_)));
+    let published: Vec<(String, String)> =
+        h.actions.notices.published.lock().unwrap().iter().map(|(t, _, m)| (t.clone(), m.clone())).collect();
+    assert_eq!(published, [("arn:alert".to_string(), "smb_get: Unknown job type".to_string())]);
+
+    let spec = job(json!({"type": "not_a_type", "on_fail": [{"action": "log"}]}));
+    let (_, s, i) = run(&h, &spec, &message("demo/j", &now())).await;
+    assert_eq!(s, ["starting", "failed", "action_failed"], "the on_fail list ran and its failure is recorded");
+    assert_eq!(i[1], json!("not_a_type: Unknown job type"));
+}
+
 /// The statuses of each write a run made, in order.
 fn writes(h: &Harness, m: &WorkerMessage) -> Vec<Vec<&'static str>> {
     h.events.run(&m.job_id, &m.run_id).iter().map(|u| u.entries.iter().map(|e| e.status.as_str()).collect()).collect()
