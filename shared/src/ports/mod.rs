@@ -1,0 +1,47 @@
+//! The ports: what application code needs from the outside world, named for the role.
+//! `aws` implements them on the AWS SDK; `fake` (feature `test-util`) in memory.
+
+mod blobs;
+mod containers;
+mod notify;
+mod queues;
+mod secrets;
+mod tables;
+
+use std::sync::Arc;
+
+pub use blobs::{BlobStore, Encryption, Listing, ObjectInfo};
+pub use containers::{
+    ContainerEngine, ContainerHost, ContainerSpec, ContainerTasks, LaunchType, TaskDefinition, TaskRequest, TaskStatus,
+};
+pub use notify::{Attachment, BusEvent, Email, EventBus, Mailer, TopicPublisher, Webhook};
+pub use queues::{Incoming, OutgoingMessage, QueueMessage, WorkQueue};
+pub use secrets::{AssumeRole, KeyService, RegistryLogin, SecretStore, TemporaryCredentials};
+pub use tables::{BINARY_KEY, EventLog, Item, TableStore};
+
+/// Every port a deployable uses, built once at start-up.
+#[derive(Clone)]
+pub struct Ports {
+    /// DynamoDB tables.
+    pub tables: Arc<dyn TableStore>,
+    /// The events table.
+    pub events: Arc<dyn EventLog>,
+    /// SQS.
+    pub queues: Arc<dyn WorkQueue>,
+    /// S3.
+    pub blobs: Arc<dyn BlobStore>,
+    /// SNS.
+    pub topics: Arc<dyn TopicPublisher>,
+    /// SES.
+    pub mailer: Arc<dyn Mailer>,
+    /// EventBridge.
+    pub bus: Arc<dyn EventBus>,
+    /// KMS.
+    pub keys: Arc<dyn KeyService>,
+    /// Slack webhooks.
+    pub webhook: Arc<dyn Webhook>,
+    /// ECS tasks (docker jobs on fleets without a Docker engine).
+    pub tasks: Arc<dyn ContainerTasks>,
+    /// SSM parameters and Secrets Manager.
+    pub secrets: Arc<dyn SecretStore>,
+}

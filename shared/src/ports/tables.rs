@@ -1,0 +1,38 @@
+//! Table ports: lava's DynamoDB tables as JSON items, and the append-only events table.
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+use crate::model::EventUpdate;
+
+/// The JSON form of a binary attribute is the map `{"$binary": "<base64>"}`.
+pub const BINARY_KEY: &str = "$binary";
+
+/// A table item as a JSON map (DynamoDB maps, lists, strings, numbers, booleans and nulls).
+pub type Item = Map<String, Value>;
+
+/// lava's DynamoDB tables: items as JSON maps.
+#[async_trait]
+pub trait TableStore: Send + Sync {
+    /// The item with this key (the key attributes only), if there is one.
+    async fn get_item(&self, table: &str, key: &Item, consistent: bool) -> Result<Option<Item>>;
+    /// Writes an item, replacing any item with the same key.
+    async fn put_item(&self, table: &str, item: Item) -> Result<()>;
+    /// Writes an item only if no item has the same `key_attribute` value; `false` if one did.
+    async fn put_new_item(&self, table: &str, key_attribute: &str, item: Item) -> Result<bool>;
+    /// Deletes the item with this key (no error if there is none).
+    async fn delete_item(&self, table: &str, key: &Item) -> Result<()>;
+    /// Every item of the table.
+    async fn scan_items(&self, table: &str) -> Result<Vec<Item>>;
+    /// Items of a global secondary index whose key attributes equal `keys` (hash, then range).
+    async fn query_index(&self, table: &str, index: &str, keys: &[(&str, &str)]) -> Result<Vec<Item>>;
+}
+
+/// The events table: one item per run, with a log that grows by one entry per event.
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Applies one write (one or more events, in order) to its run's item, creating it on the
+    /// first write.
+    async fn append(&self, table: &str, update: &EventUpdate) -> Result<()>;
+}
