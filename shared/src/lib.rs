@@ -29,15 +29,19 @@ pub mod names;
 pub mod ports;
 pub mod recorder;
 pub mod render;
+#[cfg(feature = "worker")]
 pub mod run;
+#[cfg(feature = "worker")]
 pub mod runners;
 pub mod s3trigger;
 pub mod schedule;
+#[cfg(feature = "worker")]
 pub mod sql;
 pub mod state;
 #[cfg(test)]
 mod tidy;
 pub mod webhook;
+#[cfg(feature = "worker")]
 pub mod worker;
 
 pub use error::{Error, Result, Retry};

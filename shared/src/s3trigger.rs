@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -443,15 +444,19 @@ impl S3TriggerFunction {
     pub async fn handle_batch(&self, batch: Vec<Incoming>) -> Vec<String> {
         let mut retry = Vec::new();
         for message in batch {
+            let span = tracing::info_span!("message", message_id = %message.message_id);
+            let _in_span = span.enter();
             let event: Value = match serde_json::from_str(&message.body) {
                 Ok(v) => v,
                 Err(e) => {
-                    tracing::error!(message_id = %message.message_id, "Not an S3 notification: {e}");
+                    tracing::error!("Not an S3 notification: {e}");
                     continue;
                 }
             };
-            if let Err(e) = self.handle_event(&event).await {
-                tracing::warn!(message_id = %message.message_id, error = %e, "S3 notification will be received again.");
+            drop(_in_span);
+            if let Err(e) = self.handle_event(&event).instrument(span.clone()).await {
+                let _in_span = span.enter();
+                tracing::warn!(error = %e, "S3 notification will be received again.");
                 retry.push(message.message_id);
             }
         }

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::catalog::Catalog;
 use crate::config::keys;
@@ -183,6 +185,13 @@ impl Worker {
 
     /// Validates, runs and acknowledges one message.
     pub async fn handle(&self, message: &QueueMessage, cancel: watch::Receiver<bool>) -> Handled {
+        // Every line logged while the message is handled (runners, connections, SQL) carries
+        // its ids; job_id and run_id are filled in once the body is read.
+        let span = tracing::info_span!("message", message_id = %message.message_id, job_id = Empty, run_id = Empty);
+        self.handle_in_span(message, cancel).instrument(span).await
+    }
+
+    async fn handle_in_span(&self, message: &QueueMessage, cancel: watch::Receiver<bool>) -> Handled {
         let s = &self.settings;
         if s.retries >= 0 && i64::from(message.receive_count) > s.retries + 1 {
             return self
@@ -196,6 +205,13 @@ impl Worker {
             Ok(m) => (Some(m.job_id.clone()), Some(m.run_id.clone()), m.ts_dispatch.clone()),
             Err(_) => (field("job_id"), field("run_id"), field("ts_dispatch").unwrap_or_default()),
         };
+        let span = tracing::Span::current();
+        if let Some(job_id) = &job_id {
+            span.record("job_id", job_id.as_str());
+        }
+        if let Some(run_id) = &run_id {
+            span.record("run_id", run_id.as_str());
+        }
         let event_run =
             run_id.clone().filter(|r| uuid::Uuid::parse_str(r).is_ok()).unwrap_or_else(|| message.message_id.clone());
         let reject = |reason: String| async move {

@@ -4,6 +4,8 @@
 
 use serde_json::json;
 use std::sync::Arc;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use super::{ActionRequest, ActionServices, StateLedger};
 use crate::config::Config;
@@ -49,8 +51,10 @@ impl ActionsFunction {
     pub async fn handle(&self, batch: Vec<Incoming>) -> Vec<String> {
         let mut retry = Vec::new();
         for message in batch {
-            if let Err(reason) = self.handle_one(&message).await {
-                tracing::warn!(message_id = %message.message_id, error = %reason, "Action message will be received again.");
+            let span = tracing::info_span!("message", message_id = %message.message_id, job_id = Empty, run_id = Empty);
+            if let Err(reason) = self.handle_one(&message).instrument(span.clone()).await {
+                let _in_span = span.enter();
+                tracing::warn!(error = %reason, "Action message will be received again.");
                 retry.push(message.message_id);
             }
         }
@@ -62,6 +66,7 @@ impl ActionsFunction {
             Ok(r) => r,
             Err(e) => return self.dead_letter(message, &format!("not an action request: {e}")).await,
         };
+        tracing::Span::current().record("job_id", request.job_id.as_str()).record("run_id", request.run_id.as_str());
         let failure = match self.services.run_list(&request, &self.ledger).await {
             Ok(()) => return Ok(()),
             Err(f) => f,
@@ -79,7 +84,7 @@ impl ActionsFunction {
             jiff::tz::TimeZone::system(),
         );
         let info = json!(format!("{} action: {}", request.key, failure.message));
-        tracing::error!(job_id = %request.job_id, run_id = %request.run_id, "{}", info.as_str().unwrap_or_default());
+        tracing::error!("{}", info.as_str().unwrap_or_default());
         recorder
             .record(&request.job_id, &request.run_id, &request.ts_dispatch(), EventStatus::ActionFailed, info)
             .await
@@ -88,7 +93,7 @@ impl ActionsFunction {
     }
 
     async fn dead_letter(&self, message: &Incoming, reason: &str) -> std::result::Result<(), String> {
-        tracing::error!(message_id = %message.message_id, reason, "Bad action message.");
+        tracing::error!(reason, "Bad action message.");
         let Some(url) = &self.dead_letter_url else {
             return Ok(());
         };

@@ -7,6 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
+use tracing::Instrument;
 
 use super::requests::{Work, parse_body};
 use super::{DispatchRequest, dispatch, send_run};
@@ -113,8 +114,10 @@ impl DispatchFunction {
     pub async fn handle(&self, batch: Vec<Incoming>) -> Vec<String> {
         let mut retry = Vec::new();
         for message in batch {
-            if let Err(reason) = self.handle_one(&message).await {
-                tracing::warn!(message_id = %message.message_id, error = %reason, "Dispatch message will be received again.");
+            let span = tracing::info_span!("message", message_id = %message.message_id);
+            if let Err(reason) = self.handle_one(&message).instrument(span.clone()).await {
+                let _in_span = span.enter();
+                tracing::warn!(error = %reason, "Dispatch message will be received again.");
                 retry.push(message.message_id);
             }
         }
