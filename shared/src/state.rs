@@ -200,7 +200,7 @@ mod tests {
         let names = ResourceNames::for_realm("dev");
         let tables = Arc::new(FakeTables::for_realm(&names));
         let config = Config::new(config.iter().map(|(k, v)| (k.to_string(), v.to_string())), None);
-        (StateStore::new(tables.clone(), Arc::new(FakeKeys::default()), names, config), tables)
+        (StateStore::new(tables.clone(), Arc::new(FakeKeys), names, config), tables)
     }
 
     fn new(id: &str, value: Value, state_type: StateType) -> NewState {

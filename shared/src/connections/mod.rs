@@ -233,11 +233,12 @@ impl Connections {
         let mut fields = entry.fields.clone();
         let wrap = |e: String| format!("Connection {conn_id}: {e}");
         let is_database = Engine::of(&kind).is_ok() || matches!(kind.as_str(), "oracle" | "oracle-rds" | "mssql");
-        if is_database && kind != "sqlite3" {
-            if let Some(Value::String(name)) = fields.get("password").cloned() {
-                let value = self.parameter(&name).await.map_err(wrap)?;
-                fields.insert("password".into(), Value::String(value.expose().to_string()));
-            }
+        if is_database
+            && kind != "sqlite3"
+            && let Some(Value::String(name)) = fields.get("password").cloned()
+        {
+            let value = self.parameter(&name).await.map_err(wrap)?;
+            fields.insert("password".into(), Value::String(value.expose().to_string()));
         }
         if let Some(secret_id) = &entry.secret_id {
             let text = self.secrets.secret(secret_id).await.map_err(|e| wrap(format!("secret {secret_id}: {e}")))?;

@@ -34,7 +34,7 @@ async fn passwords_come_from_ssm_and_missing_fields_from_the_secret() {
         (pg.engine, pg.port, pg.password.expose(), pg.database.as_deref()),
         (Engine::Postgres, 5432, "s3cr:et", Some("dw"))
     );
-    assert_eq!(format!("{pg:?}").contains("s3cr"), false, "Debug never shows the password: {pg:?}");
+    assert!(!format!("{pg:?}").contains("s3cr"), "Debug never shows the password: {pg:?}");
     let my = c.database("my").await.unwrap();
     assert_eq!(
         (my.engine, my.user.as_str(), my.password.expose(), my.host.as_str(), my.port),

@@ -8,10 +8,13 @@ use super::lock;
 use crate::error::{Error, Result};
 use crate::ports::{BlobStore, Encryption, Listing, ObjectInfo};
 
+/// An object's body and the encryption it was uploaded with, by (bucket, key).
+type Objects = BTreeMap<(String, String), (Vec<u8>, Option<Encryption>)>;
+
 /// Objects in memory, keyed by (bucket, key); uploads remember their encryption.
 #[derive(Default)]
 pub struct FakeBlobs {
-    objects: Mutex<BTreeMap<(String, String), (Vec<u8>, Option<Encryption>)>>,
+    objects: Mutex<Objects>,
 }
 
 impl FakeBlobs {

@@ -458,18 +458,20 @@ pub fn validate_payload(job_type: &JobType, payload: &Value) -> Result<(), Strin
     }
 }
 
-/// Splits a docker payload into repository and tag (default `latest`). Unlike the original, a
-/// registry host with a port (`host:5000/repo:tag`) is accepted: the tag follows the last `:`
-/// after the last `/`.
+/// Splits a docker payload into repository and tag (default `latest`); validation and the
+/// docker runner both use it. Unlike the original, a registry host with a port
+/// (`host:5000/repo:tag`) is accepted: the tag follows the `:` after the last `/`, and there
+/// may be only one such `:` (`a:b:c` is refused).
 pub fn docker_image(payload: &str) -> Result<(String, String), String> {
     let image = payload.trim();
+    let bad = || format!("Bad payload: {image:?}: Must be in the form repository[:tag]");
     let name_start = image.rfind('/').map_or(0, |i| i + 1);
-    let (repo, tag) = match image[name_start..].rfind(':') {
-        Some(i) => (&image[..name_start + i], &image[name_start + i + 1..]),
+    let (repo, tag) = match image[name_start..].split_once(':') {
+        Some((name, tag)) => (&image[..name_start + name.len()], tag),
         None => (image, "latest"),
     };
-    if repo.is_empty() || tag.is_empty() || image.contains(char::is_whitespace) {
-        return Err(format!("Bad payload: {payload}: Must be in the form repository[:tag]"));
+    if repo.is_empty() || tag.is_empty() || tag.contains(':') || image.contains(char::is_whitespace) {
+        return Err(bad());
     }
     Ok((repo.to_string(), tag.to_string()))
 }
@@ -485,6 +487,8 @@ mod tests {
         assert_eq!(docker_image("host:5000/repo:tag").unwrap(), ("host:5000/repo".into(), "tag".into()));
         assert_eq!(docker_image("host:5000/repo").unwrap(), ("host:5000/repo".into(), "latest".into()));
         assert!(docker_image("repo:").is_err());
+        assert!(docker_image("a:b:c").is_err(), "validation refuses what the runner would refuse");
+        assert!(docker_image("repo/x:1 2").is_err());
         assert!(docker_image("").is_err());
     }
 

@@ -11,7 +11,7 @@ use super::executable::timeout;
 use super::{Failure, Outcome, RunContext};
 use crate::cmdline;
 use crate::config::{Key, OptText, keys};
-use crate::model::params::{DockerParams, JobParameters};
+use crate::model::params::{DockerParams, JobParameters, docker_image};
 use crate::ports::{ContainerEngine, ContainerHost, ContainerSpec, RegistryLogin};
 
 /// When to pull the image.
@@ -34,21 +34,6 @@ impl PullPolicy {
             "never" => Ok(PullPolicy::Never),
             other => Err(format!("Bad pull policy: {other}: expected always, if-not-present or never")),
         }
-    }
-}
-
-/// Splits `repository[:tag]` (a registry host may carry a port); the tag defaults to `latest`.
-pub fn parse_image(payload: &str) -> Result<(String, String), String> {
-    let image = payload.trim();
-    let bad = || format!("Bad payload: {image:?}: Must be in the form repository[:tag]");
-    if image.is_empty() || image.contains(char::is_whitespace) {
-        return Err(bad());
-    }
-    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
-    match image[last_slash..].split_once(':') {
-        Some((_, tag)) if tag.is_empty() || tag.contains(':') => Err(bad()),
-        Some((_, tag)) => Ok((image[..image.len() - tag.len() - 1].to_string(), tag.to_string())),
-        None => Ok((image.to_string(), "latest".into())),
     }
 }
 
@@ -210,7 +195,7 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
     let typed = ctx.spec.typed_parameters().map_err(|e| Failure::message(format!("Bad job parameters: {e}")))?;
     let JobParameters::Docker(params) = typed else { return Err(Failure::message("Bad job parameters")) };
     let payload = ctx.spec.payload.as_ref().and_then(Value::as_str).unwrap_or_default().to_string();
-    let (repository, tag) = parse_image(&payload).map_err(Failure::message)?;
+    let (repository, tag) = docker_image(&payload).map_err(Failure::message)?;
     let jinja = params.jinja.is_none_or(|f| f.0);
     let vars = ctx.with_vars(&params.vars);
     let render = |text: &str| if jinja { ctx.renderer.render(text, &vars) } else { Ok(text.to_string()) };
@@ -406,10 +391,10 @@ async fn run_on_ecs(ctx: &RunContext<'_>, spec: &ContainerSpec, limit: Duration)
             _ = cancel.wait_for(|stop| *stop) => break Ending::Cancelled,
         }
     };
-    if !matches!(ending, Ending::Exited(_) | Ending::WaitFailed(_)) {
-        if let Err(e) = ctx.tasks.stop_task(&cluster, &arn, "stopped by lava").await {
-            tracing::warn!(task = %arn, error = %e, "Cannot stop the task.");
-        }
+    if !matches!(ending, Ending::Exited(_) | Ending::WaitFailed(_))
+        && let Err(e) = ctx.tasks.stop_task(&cluster, &arn, "stopped by lava").await
+    {
+        tracing::warn!(task = %arn, error = %e, "Cannot stop the task.");
     }
     let mut result = Map::new();
     // The awslogs driver names the stream <prefix>/<container>/<task id>.
@@ -513,10 +498,10 @@ mod tests {
 
     #[test]
     fn images_sizes_and_host_settings() {
-        assert_eq!(parse_image(" repo/x "), Ok(("repo/x".into(), "latest".into())));
-        assert_eq!(parse_image("repo/x:1.2"), Ok(("repo/x".into(), "1.2".into())));
-        assert_eq!(parse_image("host:5000/repo:tag"), Ok(("host:5000/repo".into(), "tag".into())));
-        assert!(parse_image("a:b:c").unwrap_err().contains("Must be in the form repository[:tag]"));
+        assert_eq!(docker_image(" repo/x "), Ok(("repo/x".into(), "latest".into())));
+        assert_eq!(docker_image("repo/x:1.2"), Ok(("repo/x".into(), "1.2".into())));
+        assert_eq!(docker_image("host:5000/repo:tag"), Ok(("host:5000/repo".into(), "tag".into())));
+        assert!(docker_image("a:b:c").unwrap_err().contains("Must be in the form repository[:tag]"));
         assert_eq!(docker_size(&json!("512m")), Ok(512 << 20));
         assert_eq!(docker_size(&json!(1024)), Ok(1024));
         assert!(docker_size(&json!("5x")).is_err());

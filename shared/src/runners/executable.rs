@@ -129,7 +129,7 @@ pub(crate) fn timeout(
         Some(d) => d.seconds().map_err(|e| format!("Bad timeout: {e}"))?,
         None => ctx.config.get(key),
     };
-    if !(seconds > 0.0) {
+    if seconds.is_nan() || seconds <= 0.0 {
         return Err(format!("Bad timeout: {seconds} seconds"));
     }
     Ok(Duration::from_secs_f64(seconds))

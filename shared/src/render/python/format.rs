@@ -77,11 +77,11 @@ fn format_spec(v: &Value, spec: &str) -> Result<String, Error> {
     if spec.is_empty() {
         return Ok(display(v));
     }
-    if let Some(d) = v.as_object() {
-        if let Some(dt) = d.downcast_ref::<time::PyDateTime>() {
-            let zone = None;
-            return Ok(time::strftime(dt.civil, zone, spec));
-        }
+    if let Some(d) = v.as_object()
+        && let Some(dt) = d.downcast_ref::<time::PyDateTime>()
+    {
+        let zone = None;
+        return Ok(time::strftime(dt.civil, zone, spec));
     }
     let mut chars: Vec<char> = spec.chars().collect();
     let mut fill = ' ';
@@ -143,7 +143,7 @@ fn format_spec(v: &Value, spec: &str) -> Result<String, Error> {
         let digits: Vec<char> = int_part.chars().collect();
         let mut grouped = String::new();
         for (i, d) in digits.iter().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 grouped.push(',');
             }
             grouped.push(*d);

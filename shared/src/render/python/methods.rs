@@ -163,10 +163,11 @@ fn string_method(s: &str, method: &str, a: &Args) -> Result<Value, Error> {
             let mut out = String::new();
             let mut previous_cased = false;
             for c in s.chars() {
-                out.extend(
-                    if previous_cased { c.to_lowercase().collect::<String>() } else { c.to_uppercase().collect() }
-                        .chars(),
-                );
+                out.push_str(&if previous_cased {
+                    c.to_lowercase().collect::<String>()
+                } else {
+                    c.to_uppercase().collect()
+                });
                 previous_cased = c.is_alphabetic();
             }
             text(out)

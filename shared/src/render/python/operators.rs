@@ -8,7 +8,10 @@ use super::items;
 use crate::render::args::{as_float, as_int, fail};
 use crate::render::time;
 
-fn numbers(lhs: &Value, rhs: &Value) -> Option<(Option<(i64, i64)>, f64, f64)> {
+/// Two numeric operands: both as integers when both are, and both as floats.
+type Operands = (Option<(i64, i64)>, f64, f64);
+
+fn numbers(lhs: &Value, rhs: &Value) -> Option<Operands> {
     if !lhs.is_number() || !rhs.is_number() {
         return None;
     }
