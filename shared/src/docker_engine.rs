@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::ports::{ContainerEngine, ContainerSpec, RegistryLogin};
 
 fn engine_error(operation: &str, e: bollard::errors::Error) -> Error {
-    Error::config("docker", format!("{operation}: {e}"))
+    Error::unexpected("docker", format!("{operation}: {e}"))
 }
 
 /// The local Docker engine.
@@ -125,7 +125,7 @@ impl ContainerEngine for DockerEngine {
         let mut waiting = self.docker().await?.wait_container(id, None);
         match waiting.try_next().await {
             Ok(Some(done)) => Ok(done.status_code),
-            Ok(None) => Err(Error::config("docker", "wait: the engine ended the wait without a status")),
+            Ok(None) => Err(Error::unexpected("docker", "wait: the engine ended the wait without a status")),
             // bollard reports a non-zero exit as an error carrying the code.
             Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => Ok(code),
             Err(e) => Err(engine_error("wait", e)),

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 pub fn read_records(path: &Path) -> Result<Vec<Value>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     let is_yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
-    parse_records(&text, is_yaml).map_err(|reason| Error::config(path.display().to_string(), reason))
+    parse_records(&text, is_yaml).map_err(|reason| Error::refused(path.display().to_string(), reason))
 }
 
 /// Parses JSON or YAML text into records (a map, or a list of maps).

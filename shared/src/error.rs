@@ -14,6 +14,24 @@ pub enum Retry {
 /// Everything that can go wrong in lava's library code.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A request or value that lava refuses (a worker mismatch, a delay out of range, a reserved
+    /// state id, a bad trigger spec, a run that is already under way).
+    #[error("{what}: {reason}")]
+    Refused {
+        /// What was refused (a field, a record).
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// A service, the engine or the clock answered in a way lava cannot use (a response without
+    /// the field it must have, undecodable data).
+    #[error("{what}: {reason}")]
+    Unexpected {
+        /// Where (a service, an attribute, `clock`).
+        what: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// A setting is missing or malformed.
     #[error("configuration {var}: {reason}")]
     Config {
@@ -76,7 +94,12 @@ impl Error {
         match self {
             Error::Aws { retry, .. } => *retry,
             Error::Io { .. } => Retry::Transient,
-            _ => Retry::Permanent,
+            Error::Refused { .. }
+            | Error::Unexpected { .. }
+            | Error::Config { .. }
+            | Error::NotFound { .. }
+            | Error::Invalid(_)
+            | Error::Json { .. } => Retry::Permanent,
         }
     }
 
@@ -88,6 +111,16 @@ impl Error {
     /// Shorthand for a serde error with context.
     pub fn json(context: impl Into<String>, source: serde_json::Error) -> Self {
         Error::Json { context: context.into(), source }
+    }
+
+    /// Shorthand for a refused request or value.
+    pub fn refused(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Refused { what: what.into(), reason: reason.into() }
+    }
+
+    /// Shorthand for an answer lava cannot use.
+    pub fn unexpected(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Unexpected { what: what.into(), reason: reason.into() }
     }
 
     /// Shorthand for a configuration error.

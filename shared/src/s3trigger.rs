@@ -293,9 +293,9 @@ impl S3TriggerFunction {
         let mut triggers = Vec::new();
         for item in items {
             let trigger = S3TriggerEntry::from_value(&Value::Object(item))
-                .map_err(|e| Error::config("s3trigger", format!("Bad trigger spec: {e}")))?;
+                .map_err(|e| Error::refused("s3trigger", format!("Bad trigger spec: {e}")))?;
             trigger.validate(self.limits.max_delay).map_err(|e| {
-                Error::config(format!("s3trigger {}", trigger.trigger_id), format!("Bad trigger spec: {e}"))
+                Error::refused(format!("s3trigger {}", trigger.trigger_id), format!("Bad trigger spec: {e}"))
             })?;
             triggers.push(trigger);
         }
@@ -367,7 +367,7 @@ impl S3TriggerFunction {
             }
         }
         if triggers.is_empty() {
-            return Err(Error::config("s3trigger", "No trigger entry"));
+            return Err(Error::refused("s3trigger", "No trigger entry"));
         }
         let context = Map::from_iter([
             ("bucket".to_string(), json!(object.bucket)),
@@ -382,12 +382,12 @@ impl S3TriggerFunction {
                 continue;
             }
             if !conditions_hold(&trigger, object)
-                .map_err(|e| Error::config(format!("s3trigger {}", trigger.trigger_id), e))?
+                .map_err(|e| Error::refused(format!("s3trigger {}", trigger.trigger_id), e))?
             {
                 continue;
             }
             let jinja = trigger.jinja.unwrap_or(true);
-            let bad = |e: String| Error::config(format!("s3trigger {}", trigger.trigger_id), e);
+            let bad = |e: String| Error::refused(format!("s3trigger {}", trigger.trigger_id), e);
             let render_map = |m: &Option<Map<String, Value>>| -> Result<Map<String, Value>> {
                 let m = m.clone().unwrap_or_default();
                 if !jinja {

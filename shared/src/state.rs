@@ -57,7 +57,7 @@ impl StateStore {
     /// prefix; lava's own items go through [`StateStore::put_reserved`].
     pub async fn put(&self, state: &NewState) -> Result<()> {
         if is_reserved(&state.state_id) {
-            return Err(Error::config(
+            return Err(Error::refused(
                 "state_id",
                 format!("{}: Values beginning with \"lava\" are reserved", state.state_id),
             ));
@@ -68,24 +68,24 @@ impl StateStore {
     /// Puts an item whatever its id (lava's own bookkeeping).
     pub async fn put_reserved(&self, state: &NewState) -> Result<()> {
         if state.state_id.is_empty() {
-            return Err(Error::config("state_id", "must not be empty"));
+            return Err(Error::refused("state_id", "must not be empty"));
         }
         // Longer requests than STATE_MAX_TTL are silently capped, as the original does.
         let max = self.config.get(keys::STATE_MAX_TTL);
         let ttl = state.ttl_seconds.unwrap_or_else(|| self.config.get(keys::STATE_TTL)).min(max);
         if ttl <= 0.0 {
-            return Err(Error::config("ttl", format!("{ttl} seconds: must be positive")));
+            return Err(Error::refused("ttl", format!("{ttl} seconds: must be positive")));
         }
         let now = jiff::Zoned::now()
             .round(jiff::ZonedRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc))
-            .map_err(|e| Error::config("clock", e.to_string()))?;
+            .map_err(|e| Error::unexpected("clock", e.to_string()))?;
         let value = match state.state_type {
             StateType::Json => Value::String(json_dumps(&state.value)),
             StateType::Raw => state.value.clone(),
             StateType::Secure => {
                 let text = json_dumps(&state.value);
                 if text.len() > SECURE_MAX_BYTES {
-                    return Err(Error::config(
+                    return Err(Error::refused(
                         "value",
                         format!("{} bytes: a secure value is at most {SECURE_MAX_BYTES} bytes of JSON", text.len()),
                     ));
@@ -113,7 +113,7 @@ impl StateStore {
     pub async fn claim(&self, state_id: &str, ttl_seconds: i64, publisher: &str) -> Result<bool> {
         let now = jiff::Zoned::now()
             .round(jiff::ZonedRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc))
-            .map_err(|e| Error::config("clock", e.to_string()))?;
+            .map_err(|e| Error::unexpected("clock", e.to_string()))?;
         let item = StateItem {
             state_id: state_id.to_string(),
             state_type: StateType::Json,
@@ -140,8 +140,8 @@ impl StateStore {
         let Some(item) = self.tables.get_item(&self.names.state_table, &key, true).await? else {
             return Ok(None);
         };
-        let item =
-            StateItem::from_value(&Value::Object(item)).map_err(|e| Error::config(format!("state {state_id}"), e))?;
+        let item = StateItem::from_value(&Value::Object(item))
+            .map_err(|e| Error::unexpected(format!("state {state_id}"), e))?;
         let value = self.decode(&item).await?;
         Ok(Some((item, value)))
     }
@@ -151,14 +151,14 @@ impl StateStore {
         Ok(match item.state_type {
             StateType::Json => {
                 let text = item.value.as_str().ok_or_else(|| {
-                    Error::config(format!("state {id}"), "Bad state item: a json value must be a string")
+                    Error::unexpected(format!("state {id}"), "Bad state item: a json value must be a string")
                 })?;
                 serde_json::from_str(text).map_err(|e| Error::json(format!("state {id}"), e))?
             }
             StateType::Raw => item.value.clone(),
             StateType::Secure => {
                 let ciphertext = item.value.get(BINARY_KEY).and_then(Value::as_str).ok_or_else(|| {
-                    Error::config(format!("state {id}"), "Bad state item: a secure value must be binary")
+                    Error::unexpected(format!("state {id}"), "Bad state item: a secure value must be binary")
                 })?;
                 let plain = self.keys.decrypt(ciphertext).await?;
                 serde_json::from_slice(&plain).map_err(|e| Error::json(format!("state {id}"), e))?
@@ -170,7 +170,7 @@ impl StateStore {
     pub async fn list(&self) -> Result<Vec<StateItem>> {
         let mut items = Vec::new();
         for raw in self.tables.scan_items(&self.names.state_table).await? {
-            let item = StateItem::from_value(&Value::Object(raw)).map_err(|e| Error::config("state", e))?;
+            let item = StateItem::from_value(&Value::Object(raw)).map_err(|e| Error::unexpected("state", e))?;
             if !is_reserved(&item.state_id) {
                 items.push(item);
             }

@@ -268,7 +268,7 @@ impl ActionServices {
         let Some(location) = &request.context_s3 else {
             return Ok(request.context.clone());
         };
-        let at = crate::model::S3Location::parse(location).map_err(|e| Error::config("context_s3", e))?;
+        let at = crate::model::S3Location::parse(location).map_err(|e| Error::refused("context_s3", e))?;
         let bytes = self.blobs.get_object(&at.bucket, &at.key).await?;
         serde_json::from_slice(&bytes).map_err(|e| Error::json(format!("render context {location}"), e))
     }

@@ -73,7 +73,7 @@ impl ContainerTasks for EcsTasks {
             .first()
             .and_then(|t| t.task_arn())
             .map(str::to_string)
-            .ok_or_else(|| Error::config("ecs", "RunTask returned no task"))
+            .ok_or_else(|| Error::unexpected("ecs", "RunTask returned no task"))
     }
 
     async fn task_status(&self, cluster: &str, task_arn: &str) -> Result<TaskStatus> {
@@ -121,7 +121,7 @@ impl ContainerTasks for EcsTasks {
             .map_err(|e| aws_error("ecs", "RegisterTaskDefinition", e))?;
         out.task_definition
             .and_then(|t| t.task_definition_arn)
-            .ok_or_else(|| Error::config(definition.family.clone(), "RegisterTaskDefinition returned no ARN"))
+            .ok_or_else(|| Error::unexpected(definition.family.clone(), "RegisterTaskDefinition returned no ARN"))
     }
 
     async fn task_logs(&self, group: &str, stream: &str) -> Result<Vec<String>> {

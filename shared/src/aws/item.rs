@@ -56,7 +56,7 @@ pub(crate) fn from_attribute(name: &str, value: &AttributeValue) -> Result<Value
             Value::Object(Map::from_iter([(BINARY_KEY.to_string(), Value::String(STANDARD.encode(blob.as_ref())))]))
         }
         _ => {
-            return Err(Error::config(name.to_string(), "binary DynamoDB attributes cannot be read as JSON"));
+            return Err(Error::unexpected(name.to_string(), "binary DynamoDB attributes cannot be read as JSON"));
         }
     })
 }
@@ -83,7 +83,7 @@ fn number(name: &str, text: &str) -> Result<Value> {
         .ok()
         .and_then(Number::from_f64)
         .map(Value::Number)
-        .ok_or_else(|| Error::config(name.to_string(), format!("bad DynamoDB number {text:?}")))
+        .ok_or_else(|| Error::unexpected(name.to_string(), format!("bad DynamoDB number {text:?}")))
 }
 
 #[cfg(test)]

@@ -34,13 +34,14 @@ impl KeyService for KmsKeys {
             .send()
             .await
             .map_err(|e| aws_error("kms", "Encrypt", e))?;
-        let blob = out.ciphertext_blob.ok_or_else(|| Error::config("kms", "Encrypt returned no ciphertext"))?;
+        let blob = out.ciphertext_blob.ok_or_else(|| Error::unexpected("kms", "Encrypt returned no ciphertext"))?;
         Ok(STANDARD.encode(blob.as_ref()))
     }
 
     async fn decrypt(&self, ciphertext: &str) -> Result<Vec<u8>> {
-        let bytes =
-            STANDARD.decode(ciphertext).map_err(|e| Error::config("kms", format!("ciphertext is not base64: {e}")))?;
+        let bytes = STANDARD
+            .decode(ciphertext)
+            .map_err(|e| Error::unexpected("kms", format!("ciphertext is not base64: {e}")))?;
         let out = self
             .client
             .decrypt()

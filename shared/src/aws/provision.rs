@@ -129,7 +129,7 @@ pub async fn create_queue(
         request = request.attributes(k.clone(), v);
     }
     let out = request.send().await.map_err(|e| aws_error("sqs", "CreateQueue", e))?;
-    out.queue_url.ok_or_else(|| Error::config(name.to_string(), "CreateQueue returned no URL"))
+    out.queue_url.ok_or_else(|| Error::unexpected(name.to_string(), "CreateQueue returned no URL"))
 }
 
 /// Creates a FIFO queue (`name` must end with `.fifo`); returns its URL.
@@ -149,7 +149,7 @@ pub async fn queue_arn(clients: &Clients, queue_url: &str) -> Result<String> {
         .map_err(|e| aws_error("sqs", "GetQueueAttributes", e))?;
     out.attributes
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .ok_or_else(|| Error::config(queue_url.to_string(), "queue has no ARN"))
+        .ok_or_else(|| Error::unexpected(queue_url.to_string(), "queue has no ARN"))
 }
 
 /// Creates a bucket unless it exists (in the client's region).
@@ -177,7 +177,7 @@ pub async fn create_bucket(clients: &Clients, bucket: &str) -> Result<()> {
 /// Creates an SNS topic (idempotent); returns its ARN.
 pub async fn create_topic(clients: &Clients, name: &str) -> Result<String> {
     let out = clients.sns.create_topic().name(name).send().await.map_err(|e| aws_error("sns", "CreateTopic", e))?;
-    out.topic_arn.ok_or_else(|| Error::config(name.to_string(), "CreateTopic returned no ARN"))
+    out.topic_arn.ok_or_else(|| Error::unexpected(name.to_string(), "CreateTopic returned no ARN"))
 }
 
 /// Subscribes a queue to a topic with raw message delivery.
@@ -226,7 +226,7 @@ pub async fn route_events_to_dispatch(
     for (name, path) in input_paths {
         transformer = transformer.input_paths_map(*name, *path);
     }
-    let transformer = transformer.build().map_err(|e| Error::config(rule.to_string(), e.to_string()))?;
+    let transformer = transformer.build().map_err(|e| Error::unexpected(rule.to_string(), e.to_string()))?;
     route_events(clients, rule, pattern, queue_arn, Some(transformer)).await
 }
 
@@ -250,7 +250,7 @@ async fn route_events(
         .arn(queue_arn)
         .set_input_transformer(transformer)
         .build()
-        .map_err(|e| Error::config(rule.to_string(), e.to_string()))?;
+        .map_err(|e| Error::unexpected(rule.to_string(), e.to_string()))?;
     clients
         .events
         .put_targets()
@@ -269,7 +269,7 @@ pub async fn notify_queue_on_upload(clients: &Clients, bucket: &str, queue_arn: 
         .queue_arn(queue_arn)
         .events(Event::S3ObjectCreated)
         .build()
-        .map_err(|e| Error::config(bucket.to_string(), e.to_string()))?;
+        .map_err(|e| Error::unexpected(bucket.to_string(), e.to_string()))?;
     clients
         .s3
         .put_bucket_notification_configuration()
@@ -308,7 +308,7 @@ pub async fn register_task(
         .map_err(|e| aws_error("ecs", "RegisterTaskDefinition", e))?;
     out.task_definition
         .and_then(|t| t.task_definition_arn)
-        .ok_or_else(|| Error::config(family.to_string(), "RegisterTaskDefinition returned no ARN"))
+        .ok_or_else(|| Error::unexpected(family.to_string(), "RegisterTaskDefinition returned no ARN"))
 }
 
 /// What a provisioned realm consists of.
@@ -339,7 +339,8 @@ pub async fn create_key_alias(clients: &Clients, alias: &str) -> Result<()> {
         .send()
         .await
         .map_err(|e| aws_error("kms", "CreateKey", e))?;
-    let key_id = key.key_metadata.map(|m| m.key_id).ok_or_else(|| Error::config("kms", "CreateKey returned no key"))?;
+    let key_id =
+        key.key_metadata.map(|m| m.key_id).ok_or_else(|| Error::unexpected("kms", "CreateKey returned no key"))?;
     clients
         .kms
         .create_alias()

@@ -51,7 +51,7 @@ impl SecretStore for AwsSecrets {
                 aws_error("secretsmanager", "GetSecretValue", e)
             }
         })?;
-        out.secret_string.ok_or_else(|| Error::config(format!("secret {secret_id}"), "has no secret string"))
+        out.secret_string.ok_or_else(|| Error::unexpected(format!("secret {secret_id}"), "has no secret string"))
     }
 
     async fn assume_role(&self, request: &AssumeRole) -> Result<TemporaryCredentials> {
@@ -75,13 +75,13 @@ impl SecretStore for AwsSecrets {
                 .key(key)
                 .value(value)
                 .build()
-                .map_err(|e| Error::config("tags", e.to_string()))?;
+                .map_err(|e| Error::unexpected("tags", e.to_string()))?;
             call = call.tags(tag);
         }
         let out = call.send().await.map_err(|e| aws_error("sts", "AssumeRole", e))?;
         let c = out
             .credentials
-            .ok_or_else(|| Error::config(request.role_arn.clone(), "AssumeRole returned no credentials"))?;
+            .ok_or_else(|| Error::unexpected(request.role_arn.clone(), "AssumeRole returned no credentials"))?;
         Ok(TemporaryCredentials {
             access_key_id: c.access_key_id,
             secret_access_key: c.secret_access_key,
@@ -101,16 +101,16 @@ impl SecretStore for AwsSecrets {
             .unwrap_or_default()
             .into_iter()
             .next()
-            .ok_or_else(|| Error::config("ecr", "GetAuthorizationToken returned no token"))?;
+            .ok_or_else(|| Error::unexpected("ecr", "GetAuthorizationToken returned no token"))?;
         use base64::Engine;
         let token = base64::engine::general_purpose::STANDARD
             .decode(data.authorization_token.unwrap_or_default())
-            .map_err(|_| Error::config("ecr", "the authorization token is not base64"))?;
+            .map_err(|_| Error::unexpected("ecr", "the authorization token is not base64"))?;
         let token =
-            String::from_utf8(token).map_err(|_| Error::config("ecr", "the authorization token is not text"))?;
+            String::from_utf8(token).map_err(|_| Error::unexpected("ecr", "the authorization token is not text"))?;
         let (username, password) = token
             .split_once(':')
-            .ok_or_else(|| Error::config("ecr", "the authorization token is not user:password"))?;
+            .ok_or_else(|| Error::unexpected("ecr", "the authorization token is not user:password"))?;
         let server = data.proxy_endpoint.unwrap_or_default().trim_start_matches("https://").to_string();
         Ok(RegistryLogin { server, username: username.to_string(), password: password.to_string() })
     }

@@ -34,7 +34,7 @@ impl SesMailer {
 }
 
 fn content(text: &str) -> Result<Content> {
-    Content::builder().data(text).charset("UTF-8").build().map_err(|e| Error::config("email", e.to_string()))
+    Content::builder().data(text).charset("UTF-8").build().map_err(|e| Error::unexpected("email", e.to_string()))
 }
 
 #[async_trait]
@@ -54,7 +54,7 @@ impl Mailer for SesMailer {
             let raw = RawMessage::builder()
                 .data(Blob::new(crate::mime::message(email, &boundary)))
                 .build()
-                .map_err(|e| Error::config("email", e.to_string()))?;
+                .map_err(|e| Error::unexpected("email", e.to_string()))?;
             EmailContent::builder().raw(raw).build()
         };
         let out = self

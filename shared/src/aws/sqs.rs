@@ -41,7 +41,7 @@ impl WorkQueue for SqsQueues {
                 .data_type("String")
                 .string_value(value)
                 .build()
-                .map_err(|e| Error::config(name.clone(), e.to_string()))?;
+                .map_err(|e| Error::unexpected(name.clone(), e.to_string()))?;
             request = request.message_attributes(name, attribute);
         }
         let out = request

@@ -238,7 +238,7 @@ impl DispatchFunction {
                     }
                     Err(e) => {
                         let reason = format!("Cannot dispatch {}@{} - {e}", job.job_id, self.catalog.names().realm);
-                        self.reject(&request, &reason).await.map_err(|r| Error::config("events", r))?;
+                        self.reject(&request, &reason).await.map_err(|r| Error::unexpected("events", r))?;
                     }
                 }
             }

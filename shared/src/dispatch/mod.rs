@@ -42,7 +42,7 @@ pub async fn dispatch(
     let job = catalog.job(&request.job_id).await?;
     job.validate(limits)?;
     if let Some(named) = request.worker.as_deref().filter(|w| *w != job.worker) {
-        return Err(Error::config("worker", format!("{named}: job {} runs on worker {}", request.job_id, job.worker)));
+        return Err(Error::refused("worker", format!("{named}: job {} runs on worker {}", request.job_id, job.worker)));
     }
     send_run(catalog, queue, &job.worker, request, limits).await
 }
@@ -57,7 +57,7 @@ pub async fn send_run(
     limits: &Limits,
 ) -> Result<WorkerMessage> {
     if f64::from(request.delay_seconds) > limits.max_delay.min(f64::from(SQS_DELAY_CEILING)) {
-        return Err(Error::config(
+        return Err(Error::refused(
             "delay",
             format!(
                 "{} seconds: Must be between 0 and {} minutes",
@@ -75,7 +75,7 @@ pub async fn send_run(
         ts_dispatch: format_timestamp(
             &jiff::Zoned::now()
                 .round(jiff::ZonedRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc))
-                .map_err(|e| Error::config("clock", e.to_string()))?,
+                .map_err(|e| Error::unexpected("clock", e.to_string()))?,
         ),
         parameters: (!request.parameters.is_empty()).then(|| request.parameters.clone()),
         globals: (!request.globals.is_empty()).then(|| request.globals.clone()),

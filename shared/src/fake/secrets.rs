@@ -22,7 +22,7 @@ impl KeyService for FakeKeys {
         let hex = ciphertext.rsplit('|').next().unwrap_or_default();
         (0..hex.len())
             .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| Error::config("fake kms", e.to_string())))
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| Error::unexpected("fake kms", e.to_string())))
             .collect()
     }
 }

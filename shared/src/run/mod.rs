@@ -136,7 +136,7 @@ impl JobRunner {
         }
         let start = events.hold(EventStatus::Starting, Value::Null);
         let ustart = start.with_time_zone(jiff::tz::TimeZone::UTC);
-        let dispatched = parse_timestamp(&message.ts_dispatch).map_err(|e| Error::config("ts_dispatch", e))?;
+        let dispatched = parse_timestamp(&message.ts_dispatch).map_err(|e| Error::refused("ts_dispatch", e))?;
 
         if let Some(limit) = &spec.max_run_delay {
             let reason = match limit.seconds() {
@@ -253,7 +253,7 @@ impl JobRunner {
         }
         let run_dir = self.run_root.join(&message.run_id);
         if run_dir.exists() {
-            return Err(Error::config("run_id", "Job temp dir already exists - possible dispatch overlap"));
+            return Err(Error::refused("run_id", "Job temp dir already exists - possible dispatch overlap"));
         }
         std::fs::create_dir_all(&run_dir).map_err(|e| Error::io(format!("creating {}", run_dir.display()), e))?;
         let temp = S3Location::parse(&self.realm.s3_temp).map_err(|e| Error::config("s3_temp", e))?;
