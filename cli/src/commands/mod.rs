@@ -1,0 +1,11 @@
+//! The command groups, one module each: the group's clap `Subcommand` (or `Args`) type and its
+//! `run`. The spec groups (`job`, `connection`, `s3trigger`) share [`specs::SpecCommand`]; the
+//! top-level `match` in `lib.rs` picks the group.
+
+pub(crate) mod connection;
+pub(crate) mod dispatch;
+pub(crate) mod local;
+pub(crate) mod realm;
+pub(crate) mod schedule;
+pub(crate) mod specs;
+pub(crate) mod state;

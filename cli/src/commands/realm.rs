@@ -1,0 +1,42 @@
+//! `lava realm …`: read and write the realm entry.
+
+use crate::{Target, catalog, connect, pretty};
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use shared::documents::read_records;
+use shared::model::RealmEntry;
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum RealmCommand {
+    /// Print the realm entry as JSON.
+    Get,
+    /// Validate a realm entry file and write it.
+    Put {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+impl RealmCommand {
+    /// Runs the command.
+    pub(crate) async fn run(self, target: &Target) -> Result<String> {
+        match self {
+            RealmCommand::Get => {
+                let (clients, names) = connect(target).await?;
+                Ok(pretty(&catalog(&clients, names).realm().await?.to_value()))
+            }
+            RealmCommand::Put { file } => {
+                let records = read_records(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let [record] = records.as_slice() else { bail!("{}: expected one realm entry", file.display()) };
+                let realm = RealmEntry::from_value(record)?;
+                realm.validate()?;
+                // The entry names its realm; it is written there whatever --realm says.
+                let target = Target { realm: Some(realm.realm.clone()), ..target.clone() };
+                let (clients, names) = connect(&target).await?;
+                catalog(&clients, names).put_realm(&realm).await?;
+                Ok(format!("realm {} written", realm.realm))
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! `lava schedule …`: the next fire times of scheduled jobs, in their dispatchers' time zones.
+
+use crate::{Target, catalog, connect};
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use jiff::Timestamp;
+use shared::dispatch::function::dispatcher_zones;
+use shared::model::JobSpec;
+use shared::model::schedule::schedule_entries;
+use shared::run::config::Config;
+use shared::schedule::{Entry, next_fire_times};
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// The next fire times of a job, or of every scheduled job, in its dispatcher's time zone.
+    Preview {
+        /// One job (default: every job with a schedule).
+        job_id: Option<String>,
+        /// How many fire times per job.
+        #[arg(short = 'n', long, default_value_t = 5)]
+        count: usize,
+        /// Start from this instant (RFC 3339; default: now).
+        #[arg(long)]
+        from: Option<String>,
+    },
+}
+
+impl ScheduleCommand {
+    /// Runs the command.
+    pub(crate) async fn run(self, target: &Target) -> Result<String> {
+        match self {
+            ScheduleCommand::Preview { job_id, count, from } => {
+                let start = match &from {
+                    Some(text) => text
+                        .parse::<Timestamp>()
+                        .with_context(|| format!("--from {text}: expected an RFC 3339 instant"))?,
+                    None => Timestamp::now(),
+                };
+                let (clients, names) = connect(target).await?;
+                let catalog = catalog(&clients, names);
+                let realm_config = catalog.realm().await.ok().and_then(|r| r.config);
+                let jobs = catalog.jobs().await?;
+                let config = Config::new(std::env::vars(), realm_config.as_ref());
+                schedule_preview(&jobs, &config, job_id.as_deref(), count, start)
+            }
+        }
+    }
+}
+
+/// The next fire times of the scheduled jobs (or of `only`), one block per job.
+pub fn schedule_preview(
+    jobs: &[JobSpec],
+    config: &Config,
+    only: Option<&str>,
+    count: usize,
+    start: Timestamp,
+) -> Result<String> {
+    let (zones, default_zone) = dispatcher_zones(config, jobs);
+    let mut lines = Vec::new();
+    let selected: Vec<&JobSpec> = jobs.iter().filter(|j| only.is_none_or(|id| j.job_id == id)).collect();
+    if let Some(id) = only
+        && selected.is_empty()
+    {
+        bail!("{id}: no such job");
+    }
+    for job in selected {
+        let Some(schedule) = &job.schedule else {
+            if only.is_some() {
+                lines.push(format!("{}: no schedule", job.job_id));
+            }
+            continue;
+        };
+        let tz = job.dispatcher.as_ref().and_then(|d| zones.get(d)).unwrap_or(&default_zone);
+        let entries = schedule_entries(schedule)
+            .and_then(|es| es.iter().map(|e| Entry::new(e, tz)).collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", job.job_id))?;
+        let zone_name = tz.iana_name().unwrap_or("UTC");
+        lines.push(format!(
+            "{} (dispatcher {}, {zone_name}): {schedule}",
+            job.job_id,
+            job.dispatcher.as_deref().unwrap_or("-")
+        ));
+        let next = next_fire_times(&entries, tz, start, count, 366);
+        if next.is_empty() {
+            lines.push("  (no fire time in the next year)".into());
+        }
+        for t in next {
+            lines.push(format!("  {}", t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M %a %:z")));
+        }
+    }
+    Ok(lines.join("\n"))
+}

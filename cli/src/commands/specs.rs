@@ -1,0 +1,88 @@
+//! `lava job …`, `lava connection …` and `lava s3trigger …`: validate, put, get and list specs.
+//! One [`SpecCommand`] serves the three groups; the [`SpecKind`] says which table.
+
+use crate::{Spec, SpecKind, Target, catalog, connect, load_specs, pretty};
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use serde_json::Value;
+use shared::model::JobSpec;
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum SpecCommand {
+    /// Check spec files (JSON or YAML; one record or a list each) without writing anything.
+    Validate {
+        /// Files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Validate spec files and write them to the realm's table (nothing is written if any is invalid).
+    Put {
+        /// Files to put.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print one spec as JSON.
+    Get {
+        /// Its id.
+        id: String,
+    },
+    /// List the ids in the table.
+    List,
+}
+
+impl SpecCommand {
+    /// Runs the command on the specs of `kind`.
+    pub(crate) async fn run(self, target: &Target, kind: SpecKind) -> Result<String> {
+        match self {
+            SpecCommand::Validate { files } => Ok(load_specs(kind, &files)?.1.join("\n")),
+            SpecCommand::Put { files } => {
+                let (specs, mut lines) = load_specs(kind, &files)?;
+                let (clients, names) = connect(target).await?;
+                let catalog = catalog(&clients, names);
+                for spec in &specs {
+                    match spec {
+                        Spec::Job(j) => catalog.put_job(j).await?,
+                        Spec::Connection(c) => catalog.put_connection(c).await?,
+                        Spec::S3trigger(t) => catalog.put_s3trigger(t).await?,
+                    }
+                }
+                lines.push(format!("{} written to realm {}", specs.len(), catalog.names().realm));
+                Ok(lines.join("\n"))
+            }
+            SpecCommand::Get { id } => {
+                let (clients, names) = connect(target).await?;
+                let catalog = catalog(&clients, names);
+                Ok(match kind {
+                    SpecKind::Job => pretty(&catalog.job(&id).await?.to_value()),
+                    SpecKind::Connection => pretty(&catalog.connection(&id).await?.to_value()),
+                    SpecKind::S3trigger => bail!("s3trigger get is not supported; use s3trigger list"),
+                })
+            }
+            SpecCommand::List => {
+                let (clients, names) = connect(target).await?;
+                let catalog = catalog(&clients, names);
+                match kind {
+                    SpecKind::Job => Ok(job_table(&catalog.jobs().await?)),
+                    _ => bail!("only `lava job list` is supported so far"),
+                }
+            }
+        }
+    }
+}
+
+/// One line per job: id, type, worker, enabled, schedule.
+pub fn job_table(jobs: &[JobSpec]) -> String {
+    let mut lines = vec![format!("{:<32} {:<10} {:<12} {:<8} SCHEDULE", "JOB_ID", "TYPE", "WORKER", "ENABLED")];
+    for job in jobs {
+        let enabled = match &job.enabled {
+            Some(Value::Bool(b)) => b.to_string(),
+            Some(Value::String(_)) => "template".into(),
+            None => "false".into(),
+            Some(other) => other.to_string(),
+        };
+        let schedule = job.schedule.as_ref().map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+        lines.push(format!("{:<32} {:<10} {:<12} {:<8} {schedule}", job.job_id, job.job_type, job.worker, enabled));
+    }
+    lines.join("\n")
+}

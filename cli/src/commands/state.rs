@@ -1,0 +1,140 @@
+//! `lava state …`: put, get and list the state manager's items.
+
+use crate::{Target, connect};
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use minijinja::context;
+use serde_json::{Map, Value};
+use shared::aws::{DynamoTables, KmsKeys};
+use shared::catalog::Catalog;
+use shared::model::StateType;
+use shared::model::values::parse_duration;
+use shared::render::{Renderer, from_json};
+use shared::run::config::Config;
+use shared::state::{NewState, StateStore, is_reserved};
+use std::sync::Arc;
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Put a state item, replacing any earlier one.
+    Put {
+        /// Its id (ids starting with "lava" are reserved).
+        state_id: String,
+        /// A KEY=VALUE pair of a map-of-strings value (repeatable).
+        #[arg(short, long = "param", conflicts_with = "value")]
+        param: Vec<String>,
+        /// A string value.
+        #[arg(short, long)]
+        value: Option<String>,
+        /// KMS key for the secure type (default alias/lava-<realm>-sys).
+        #[arg(long)]
+        kms_key: Option<String>,
+        /// Publisher (default: $LAVA_JOB_ID, else "lava-state CLI").
+        #[arg(long)]
+        publisher: Option<String>,
+        /// Time to live, e.g. 2d (default: the realm's STATE_TTL, 7d).
+        #[arg(long)]
+        ttl: Option<String>,
+        /// Encoding.
+        #[arg(long = "type", default_value = "json", value_parser = ["json", "raw", "secure"])]
+        state_type: String,
+    },
+    /// Print a state item's value through a template (default `{{ state }}`; `s` is the value too).
+    Get {
+        /// Its id.
+        state_id: String,
+        /// Jinja template.
+        template: Option<String>,
+        /// Print nothing (instead of failing) when the item does not exist.
+        #[arg(short, long)]
+        ignore_missing: bool,
+    },
+    /// List the state items: id, type, timestamp, publisher.
+    List,
+}
+
+impl StateCommand {
+    /// Runs the command.
+    pub(crate) async fn run(self, target: &Target) -> Result<String> {
+        match self {
+            StateCommand::Put { state_id, param, value, kms_key, publisher, ttl, state_type } => {
+                if is_reserved(&state_id) {
+                    bail!("{state_id}: Values beginning with \"lava\" are reserved");
+                }
+                let value = match value {
+                    Some(v) => Value::String(v),
+                    None => {
+                        let mut map = Map::new();
+                        for pair in &param {
+                            let (k, v) =
+                                pair.split_once('=').with_context(|| format!("-p {pair}: expected KEY=VALUE"))?;
+                            map.insert(k.to_string(), Value::String(v.to_string()));
+                        }
+                        Value::Object(map)
+                    }
+                };
+                let ttl_seconds = ttl.as_deref().map(parse_duration).transpose().map_err(anyhow::Error::msg)?;
+                let state_type = match state_type.as_str() {
+                    "raw" => StateType::Raw,
+                    "secure" => StateType::Secure,
+                    _ => StateType::Json,
+                };
+                let publisher =
+                    publisher.or_else(|| std::env::var("LAVA_JOB_ID").ok()).unwrap_or_else(|| "lava-state CLI".into());
+                let store = state_store(target).await?;
+                store
+                    .put(&NewState {
+                        state_id: state_id.clone(),
+                        value,
+                        state_type,
+                        ttl_seconds,
+                        publisher: Some(publisher),
+                        kms_key,
+                    })
+                    .await?;
+                Ok(format!("state {state_id} written"))
+            }
+            StateCommand::Get { state_id, template, ignore_missing } => {
+                if is_reserved(&state_id) {
+                    bail!("{state_id}: Values beginning with \"lava\" are reserved");
+                }
+                let store = state_store(target).await?;
+                let value = match store.get(&state_id).await? {
+                    Some((_, value)) => value,
+                    None if ignore_missing => return Ok(String::new()),
+                    None => bail!("{state_id}: not found"),
+                };
+                let renderer = Renderer::default();
+                let v = from_json(&value);
+                let context = context! { state => v.clone(), s => v };
+                renderer.render(template.as_deref().unwrap_or("{{ state }}"), &context).map_err(anyhow::Error::msg)
+            }
+            StateCommand::List => {
+                let store = state_store(target).await?;
+                let mut lines = vec![format!("{:<32} {:<7} {:<26} PUBLISHER", "STATE_ID", "TYPE", "TIMESTAMP")];
+                for item in store.list().await? {
+                    let kind = serde_json::to_value(item.state_type)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    lines.push(format!(
+                        "{:<32} {kind:<7} {:<26} {}",
+                        item.state_id,
+                        item.timestamp,
+                        item.publisher.unwrap_or_default()
+                    ));
+                }
+                Ok(lines.join("\n"))
+            }
+        }
+    }
+}
+
+/// The realm's state store, configured from the environment and the realm entry's config.
+async fn state_store(target: &Target) -> Result<StateStore> {
+    let (clients, names) = connect(target).await?;
+    let tables = Arc::new(DynamoTables::new(clients.dynamodb.clone()));
+    let realm_config = Catalog::new(tables.clone(), names.clone()).realm().await.ok().and_then(|r| r.config);
+    let config = Config::new(std::env::vars(), realm_config.as_ref());
+    Ok(StateStore::new(tables, Arc::new(KmsKeys::new(clients.kms.clone())), names, config))
+}
