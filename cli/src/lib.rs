@@ -12,11 +12,13 @@ pub mod local;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
-use shared::aws::{AwsOptions, Clients, DynamoTables};
+use shared::aws::{AwsOptions, Clients};
 use shared::catalog::Catalog;
 use shared::documents::read_records;
 use shared::model::{ConnectionEntry, JobSpec, Limits, S3TriggerEntry, ValidationError};
 use shared::names::ResourceNames;
+use shared::ports::Ports;
+use shared::webhook::HttpWebhook;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -161,8 +163,8 @@ fn load_specs(kind: SpecKind, files: &[PathBuf]) -> Result<(Vec<Spec>, Vec<Strin
     Ok((specs, lines))
 }
 
-/// The clients for a realm and its resource names, as a command's options select them.
-async fn connect(target: &Target) -> Result<(Clients, ResourceNames)> {
+/// The ports of a realm and its resource names, as a command's options select them.
+async fn connect(target: &Target) -> Result<(Ports, ResourceNames)> {
     let (realm, endpoint) = if target.local {
         let state = local::LocalState::read(&target.local_dir)?;
         (Some(target.realm.clone().unwrap_or(state.realm)), Some(state.endpoint_url))
@@ -178,11 +180,16 @@ async fn connect(target: &Target) -> Result<(Clients, ResourceNames)> {
         ..Default::default()
     })
     .await;
-    Ok((clients, ResourceNames::with_overrides(&realm, |k| std::env::var(k).ok())))
+    Ok((ports(&clients), ResourceNames::with_overrides(&realm, |k| std::env::var(k).ok())))
 }
 
-fn catalog(clients: &Clients, names: ResourceNames) -> Catalog {
-    Catalog::new(Arc::new(DynamoTables::new(clients.dynamodb.clone())), names)
+/// The ports over `clients` (the CLI posts to no webhook, but `Ports` carries one).
+fn ports(clients: &Clients) -> Ports {
+    clients.ports(Arc::new(HttpWebhook::new()))
+}
+
+fn catalog(ports: &Ports, names: ResourceNames) -> Catalog {
+    Catalog::new(ports.tables.clone(), names)
 }
 
 fn pretty(value: &Value) -> String {

@@ -8,8 +8,6 @@ use clap::Subcommand;
 use serde_json::json;
 use shared::connections::{Connections, Engine};
 use shared::run::config::Config;
-use shared::webhook::HttpWebhook;
-use std::sync::Arc;
 
 #[derive(Debug, Subcommand)]
 pub enum ConnectionCommand {
@@ -36,10 +34,9 @@ impl ConnectionCommand {
 
 /// The connection `conn_id` as JSON, with its password.
 async fn resolve(target: &Target, conn_id: &str) -> Result<String> {
-    let (clients, names) = connect(target).await?;
+    let (ports, names) = connect(target).await?;
     let config = Config::new(std::env::vars(), None);
-    let secrets = clients.ports(Arc::new(HttpWebhook::new())).secrets;
-    let connections = Connections::new(catalog(&clients, names), secrets, config);
+    let connections = Connections::new(catalog(&ports, names), ports.secrets, config);
     let db = connections.database(conn_id).await.map_err(anyhow::Error::msg)?;
     let engine = match db.engine {
         Engine::Postgres => "postgres",

@@ -3,7 +3,6 @@
 use crate::{Target, catalog, connect};
 use anyhow::{Result, bail};
 use clap::Args;
-use shared::aws::SqsQueues;
 use shared::dispatch::{DispatchRequest, dispatch, expand_pairs};
 use shared::model::validation::is_reserved_name;
 use shared::model::values::parse_duration;
@@ -46,9 +45,8 @@ impl DispatchArgs {
         if !(0.0..=900.0).contains(&seconds) {
             bail!("--delay {}: Must be between 0 and 15 minutes", delay.unwrap_or_default());
         }
-        let (clients, names) = connect(target).await?;
-        let catalog = catalog(&clients, names);
-        let queue = SqsQueues::new(clients.sqs.clone());
+        let (ports, names) = connect(target).await?;
+        let catalog = catalog(&ports, names);
         let mut lines = Vec::new();
         let mut failed = false;
         for job_id in job_ids {
@@ -59,7 +57,7 @@ impl DispatchArgs {
                 delay_seconds: seconds as u32,
                 worker: worker.clone(),
             };
-            match dispatch(&catalog, &queue, &request).await {
+            match dispatch(&catalog, &*ports.queues, &request).await {
                 Ok(m) => lines.push(format!("{job_id}@{} dispatched ({})", m.realm, m.run_id)),
                 Err(e) => {
                     failed = true;

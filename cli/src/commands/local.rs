@@ -3,7 +3,7 @@
 
 use crate::commands::specs::job_table;
 use crate::local::{self, LocalState};
-use crate::{Spec, SpecKind, Target, catalog, load_specs};
+use crate::{Spec, SpecKind, Target, catalog, load_specs, ports};
 use anyhow::{Result, anyhow};
 use clap::Subcommand;
 use shared::aws::{AwsOptions, Clients, provision};
@@ -104,7 +104,7 @@ pub async fn bring_up(endpoint_url: &str, realm: &str, region: Option<String>, s
     workers.sort();
     workers.dedup();
     provision::realm(&clients, &names, &names.local_bucket(), &workers).await?;
-    let catalog = catalog(&clients, names);
+    let catalog = catalog(&ports(&clients), names);
     for job in &jobs {
         catalog.put_job(job).await?;
     }

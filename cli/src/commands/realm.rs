@@ -23,8 +23,8 @@ impl RealmCommand {
     pub(crate) async fn run(self, target: &Target) -> Result<String> {
         match self {
             RealmCommand::Get => {
-                let (clients, names) = connect(target).await?;
-                Ok(pretty(&catalog(&clients, names).realm().await?.to_value()))
+                let (ports, names) = connect(target).await?;
+                Ok(pretty(&catalog(&ports, names).realm().await?.to_value()))
             }
             RealmCommand::Put { file } => {
                 let records = read_records(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -33,8 +33,8 @@ impl RealmCommand {
                 realm.validate()?;
                 // The entry names its realm; it is written there whatever --realm says.
                 let target = Target { realm: Some(realm.realm.clone()), ..target.clone() };
-                let (clients, names) = connect(&target).await?;
-                catalog(&clients, names).put_realm(&realm).await?;
+                let (ports, names) = connect(&target).await?;
+                catalog(&ports, names).put_realm(&realm).await?;
                 Ok(format!("realm {} written", realm.realm))
             }
         }

@@ -36,8 +36,8 @@ impl ScheduleCommand {
                         .with_context(|| format!("--from {text}: expected an RFC 3339 instant"))?,
                     None => Timestamp::now(),
                 };
-                let (clients, names) = connect(target).await?;
-                let catalog = catalog(&clients, names);
+                let (ports, names) = connect(target).await?;
+                let catalog = catalog(&ports, names);
                 let realm_config = catalog.realm().await.ok().and_then(|r| r.config);
                 let jobs = catalog.jobs().await?;
                 let config = Config::new(std::env::vars(), realm_config.as_ref());

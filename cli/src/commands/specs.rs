@@ -38,8 +38,8 @@ impl SpecCommand {
             SpecCommand::Validate { files } => Ok(load_specs(kind, &files)?.1.join("\n")),
             SpecCommand::Put { files } => {
                 let (specs, mut lines) = load_specs(kind, &files)?;
-                let (clients, names) = connect(target).await?;
-                let catalog = catalog(&clients, names);
+                let (ports, names) = connect(target).await?;
+                let catalog = catalog(&ports, names);
                 for spec in &specs {
                     match spec {
                         Spec::Job(j) => catalog.put_job(j).await?,
@@ -51,8 +51,8 @@ impl SpecCommand {
                 Ok(lines.join("\n"))
             }
             SpecCommand::Get { id } => {
-                let (clients, names) = connect(target).await?;
-                let catalog = catalog(&clients, names);
+                let (ports, names) = connect(target).await?;
+                let catalog = catalog(&ports, names);
                 Ok(match kind {
                     SpecKind::Job => pretty(&catalog.job(&id).await?.to_value()),
                     SpecKind::Connection => pretty(&catalog.connection(&id).await?.to_value()),
@@ -60,8 +60,8 @@ impl SpecCommand {
                 })
             }
             SpecCommand::List => {
-                let (clients, names) = connect(target).await?;
-                let catalog = catalog(&clients, names);
+                let (ports, names) = connect(target).await?;
+                let catalog = catalog(&ports, names);
                 match kind {
                     SpecKind::Job => Ok(job_table(&catalog.jobs().await?)),
                     _ => bail!("only `lava job list` is supported so far"),

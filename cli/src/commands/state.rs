@@ -1,18 +1,15 @@
 //! `lava state …`: put, get and list the state manager's items.
 
-use crate::{Target, connect};
+use crate::{Target, catalog, connect};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use minijinja::context;
 use serde_json::{Map, Value};
-use shared::aws::{DynamoTables, KmsKeys};
-use shared::catalog::Catalog;
 use shared::model::StateType;
 use shared::model::values::parse_duration;
 use shared::render::{Renderer, from_json};
 use shared::run::config::Config;
 use shared::state::{NewState, StateStore, is_reserved};
-use std::sync::Arc;
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
@@ -132,9 +129,8 @@ impl StateCommand {
 
 /// The realm's state store, configured from the environment and the realm entry's config.
 async fn state_store(target: &Target) -> Result<StateStore> {
-    let (clients, names) = connect(target).await?;
-    let tables = Arc::new(DynamoTables::new(clients.dynamodb.clone()));
-    let realm_config = Catalog::new(tables.clone(), names.clone()).realm().await.ok().and_then(|r| r.config);
+    let (ports, names) = connect(target).await?;
+    let realm_config = catalog(&ports, names.clone()).realm().await.ok().and_then(|r| r.config);
     let config = Config::new(std::env::vars(), realm_config.as_ref());
-    Ok(StateStore::new(tables, Arc::new(KmsKeys::new(clients.kms.clone())), names, config))
+    Ok(StateStore::new(ports.tables, ports.keys, names, config))
 }
