@@ -15,7 +15,7 @@ use serde_json::Value;
 use shared::aws::{AwsOptions, Clients};
 use shared::catalog::Catalog;
 use shared::documents::read_records;
-use shared::model::{ConnectionEntry, JobSpec, Limits, S3TriggerEntry, ValidationError};
+use shared::model::{ConnectionEntry, JobSpec, Limits, S3TriggerEntry, ValidationError, ValidationErrors};
 use shared::names::ResourceNames;
 use shared::ports::Ports;
 use shared::webhook::HttpWebhook;
@@ -120,6 +120,30 @@ enum Spec {
     S3trigger(S3TriggerEntry),
 }
 
+impl Spec {
+    /// Reads one record as a spec of `kind` and validates it. Returns its name for the report
+    /// (`job <id>`), the spec, and its warnings; or every problem found.
+    fn check(kind: SpecKind, record: &Value) -> Result<(String, Spec, Vec<ValidationError>), ValidationErrors> {
+        Ok(match kind {
+            SpecKind::Job => {
+                let job = JobSpec::from_value(record)?;
+                let warnings = job.validate(&Limits::default())?;
+                (format!("job {}", job.job_id), Spec::Job(job), warnings)
+            }
+            SpecKind::Connection => {
+                let connection = ConnectionEntry::from_value(record)?;
+                let warnings = connection.validate()?;
+                (format!("connection {}", connection.conn_id), Spec::Connection(connection), warnings)
+            }
+            SpecKind::S3trigger => {
+                let trigger = S3TriggerEntry::from_value(record)?;
+                let warnings = trigger.validate(900.0)?;
+                (format!("s3trigger {}", trigger.trigger_id), Spec::S3trigger(trigger), warnings)
+            }
+        })
+    }
+}
+
 /// Reads and validates every record of `files`. Returns the specs and the report lines;
 /// fails (listing every problem) if any record is invalid.
 fn load_specs(kind: SpecKind, files: &[PathBuf]) -> Result<(Vec<Spec>, Vec<String>)> {
@@ -129,30 +153,15 @@ fn load_specs(kind: SpecKind, files: &[PathBuf]) -> Result<(Vec<Spec>, Vec<Strin
     for file in files {
         let records = read_records(file).map_err(|e| anyhow::anyhow!("{e}"))?;
         for record in records {
-            let checked: Result<(Spec, String, Vec<ValidationError>), String> = match kind {
-                SpecKind::Job => JobSpec::from_value(&record)
-                    .and_then(|j| j.validate(&Limits::default()).map(|w| (j, w)))
-                    .map(|(j, w)| (format!("job {}", j.job_id), Spec::Job(j), w)),
-                SpecKind::Connection => ConnectionEntry::from_value(&record)
-                    .and_then(|c| c.validate().map(|w| (c, w)))
-                    .map(|(c, w)| (format!("connection {}", c.conn_id), Spec::Connection(c), w)),
-                SpecKind::S3trigger => S3TriggerEntry::from_value(&record)
-                    .and_then(|t| t.validate(900.0).map(|w| (t, w)))
-                    .map(|(t, w)| (format!("s3trigger {}", t.trigger_id), Spec::S3trigger(t), w)),
-            }
-            .map(|(name, spec, warnings)| (spec, name, warnings))
-            .map_err(|e| e.to_string());
-            match checked {
-                Ok((spec, name, warnings)) => {
+            match Spec::check(kind, &record) {
+                Ok((name, spec, warnings)) => {
                     lines.push(format!("{}: {name}: ok", file.display()));
                     lines.extend(warnings.iter().map(|w| format!("{}: warning: {w}", file.display())));
                     specs.push(spec);
                 }
                 Err(errors) => {
                     failed = true;
-                    for e in errors.split("; ") {
-                        lines.push(format!("{}: error: {e}", file.display()));
-                    }
+                    lines.extend(errors.0.iter().map(|e| format!("{}: error: {e}", file.display())));
                 }
             }
         }
@@ -200,4 +209,39 @@ fn pretty(value: &Value) -> String {
 fn is_loopback(url: &str) -> bool {
     let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or("");
     host == "localhost" || host.starts_with("127.") || host == "[::1]"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report has one line per record and one per warning or error, each naming the file;
+    /// an error whose text holds "; " (here, in the job id) stays on its line.
+    #[test]
+    fn load_specs_reports_each_problem_on_its_own_line() {
+        let dir = std::env::temp_dir().join(format!("lava-cli-load-specs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("jobs.yaml");
+        std::fs::write(
+            &file,
+            "- {job_id: ok/one, type: cmd, worker: core, payload: echo, description: d, owner: o, extra: 1}\n\
+             - {job_id: \"odd; id\", type: cmd, worker: core, iteration_delay: 7m}\n",
+        )
+        .unwrap();
+        let report = load_specs(SpecKind::Job, std::slice::from_ref(&file)).map(|_| ()).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let f = file.display();
+        assert_eq!(
+            report,
+            [
+                format!("{f}: job ok/one: ok"),
+                format!("{f}: warning: jobs[ok/one].extra: unknown field (ignored; use an x- prefix for tooling data)"),
+                format!(
+                    "{f}: error: jobs[odd; id].payload: is required (use null or \"--\" when the job type ignores it)"
+                ),
+                format!("{f}: error: jobs[odd; id].iteration_delay: 7m is over the 5m maximum"),
+            ]
+            .join("\n")
+        );
+    }
 }
