@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 use shared::aws::{AwsOptions, Clients};
 use shared::catalog::Catalog;
+use shared::config::Config;
 use shared::documents::read_records;
 use shared::model::{ConnectionEntry, JobSpec, Limits, S3TriggerEntry, ValidationError, ValidationErrors};
 use shared::names::ResourceNames;
@@ -115,20 +116,24 @@ pub enum SpecKind {
 
 /// A spec read and checked from a file.
 enum Spec {
-    Job(JobSpec),
+    Job(Box<JobSpec>),
     Connection(ConnectionEntry),
-    S3trigger(S3TriggerEntry),
+    S3trigger(Box<S3TriggerEntry>),
 }
 
 impl Spec {
     /// Reads one record as a spec of `kind` and validates it. Returns its name for the report
     /// (`job <id>`), the spec, and its warnings; or every problem found.
-    fn check(kind: SpecKind, record: &Value) -> Result<(String, Spec, Vec<ValidationError>), ValidationErrors> {
+    fn check(
+        kind: SpecKind,
+        record: &Value,
+        limits: &Limits,
+    ) -> Result<(String, Spec, Vec<ValidationError>), ValidationErrors> {
         Ok(match kind {
             SpecKind::Job => {
                 let job = JobSpec::from_value(record)?;
-                let warnings = job.validate(&Limits::default())?;
-                (format!("job {}", job.job_id), Spec::Job(job), warnings)
+                let warnings = job.validate(limits)?;
+                (format!("job {}", job.job_id), Spec::Job(Box::new(job)), warnings)
             }
             SpecKind::Connection => {
                 let connection = ConnectionEntry::from_value(record)?;
@@ -137,23 +142,24 @@ impl Spec {
             }
             SpecKind::S3trigger => {
                 let trigger = S3TriggerEntry::from_value(record)?;
-                let warnings = trigger.validate(900.0)?;
-                (format!("s3trigger {}", trigger.trigger_id), Spec::S3trigger(trigger), warnings)
+                let warnings = trigger.validate(limits.max_delay)?;
+                (format!("s3trigger {}", trigger.trigger_id), Spec::S3trigger(Box::new(trigger)), warnings)
             }
         })
     }
 }
 
-/// Reads and validates every record of `files`. Returns the specs and the report lines;
-/// fails (listing every problem) if any record is invalid.
-fn load_specs(kind: SpecKind, files: &[PathBuf]) -> Result<(Vec<Spec>, Vec<String>)> {
+/// Reads and validates every record of `files` under `limits` (the realm's, where the command
+/// reaches it). Returns the specs and the report lines; fails (listing every problem) if any
+/// record is invalid.
+fn load_specs(kind: SpecKind, files: &[PathBuf], limits: &Limits) -> Result<(Vec<Spec>, Vec<String>)> {
     let mut specs = Vec::new();
     let mut lines = Vec::new();
     let mut failed = false;
     for file in files {
         let records = read_records(file).map_err(|e| anyhow::anyhow!("{e}"))?;
         for record in records {
-            match Spec::check(kind, &record) {
+            match Spec::check(kind, &record, limits) {
                 Ok((name, spec, warnings)) => {
                     lines.push(format!("{}: {name}: ok", file.display()));
                     lines.extend(warnings.iter().map(|w| format!("{}: warning: {w}", file.display())));
@@ -201,6 +207,13 @@ fn catalog(ports: &Ports, names: ResourceNames) -> Catalog {
     Catalog::new(ports.tables.clone(), names)
 }
 
+/// The validation limits of the realm: the environment's `LAVA_*` settings, then the realm's
+/// `config` (the defaults when the realm entry cannot be read).
+async fn realm_limits(catalog: &Catalog) -> Limits {
+    let realm_config = catalog.realm().await.ok().and_then(|r| r.config);
+    Config::new(std::env::vars(), realm_config.as_ref()).limits()
+}
+
 fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).expect("JSON values always print")
 }
@@ -228,7 +241,10 @@ mod tests {
              - {job_id: \"odd; id\", type: cmd, worker: core, iteration_delay: 7m}\n",
         )
         .unwrap();
-        let report = load_specs(SpecKind::Job, std::slice::from_ref(&file)).map(|_| ()).unwrap_err().to_string();
+        let report = load_specs(SpecKind::Job, std::slice::from_ref(&file), &Limits::default())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
         std::fs::remove_dir_all(&dir).unwrap();
         let f = file.display();
         assert_eq!(

@@ -6,8 +6,8 @@ use crate::{SpecKind, Target, catalog, connect};
 use anyhow::Result;
 use clap::Subcommand;
 use serde_json::json;
+use shared::config::Config;
 use shared::connections::{Connections, Engine};
-use shared::run::config::Config;
 
 #[derive(Debug, Subcommand)]
 pub enum ConnectionCommand {

@@ -1,9 +1,9 @@
 //! `lava dispatch`: send jobs to their worker queues, one run each.
 
-use crate::{Target, catalog, connect};
+use crate::{Target, catalog, connect, realm_limits};
 use anyhow::{Result, bail};
 use clap::Args;
-use shared::dispatch::{DispatchRequest, dispatch, expand_pairs};
+use shared::dispatch::{DispatchRequest, SQS_DELAY_CEILING, dispatch, expand_pairs};
 use shared::model::validation::is_reserved_name;
 use shared::model::values::parse_duration;
 
@@ -42,11 +42,13 @@ impl DispatchArgs {
             None => 0.0,
             Some(d) => parse_duration(d).map_err(anyhow::Error::msg)?,
         };
-        if !(0.0..=900.0).contains(&seconds) {
-            bail!("--delay {}: Must be between 0 and 15 minutes", delay.unwrap_or_default());
-        }
         let (ports, names) = connect(target).await?;
         let catalog = catalog(&ports, names);
+        let limits = realm_limits(&catalog).await;
+        let max_delay = limits.max_delay.min(f64::from(SQS_DELAY_CEILING));
+        if !(0.0..=max_delay).contains(&seconds) {
+            bail!("--delay {}: Must be between 0 and {} minutes", delay.unwrap_or_default(), max_delay / 60.0);
+        }
         let mut lines = Vec::new();
         let mut failed = false;
         for job_id in job_ids {
@@ -57,7 +59,7 @@ impl DispatchArgs {
                 delay_seconds: seconds as u32,
                 worker: worker.clone(),
             };
-            match dispatch(&catalog, &*ports.queues, &request).await {
+            match dispatch(&catalog, &*ports.queues, &request, &limits).await {
                 Ok(m) => lines.push(format!("{job_id}@{} dispatched ({})", m.realm, m.run_id)),
                 Err(e) => {
                     failed = true;

@@ -8,7 +8,7 @@ use anyhow::{Result, anyhow};
 use clap::Subcommand;
 use shared::aws::{AwsOptions, Clients, provision};
 use shared::documents::spec_files;
-use shared::model::JobSpec;
+use shared::model::{JobSpec, Limits};
 use shared::names::{ResourceNames, check_realm_name};
 use std::path::{Path, PathBuf};
 
@@ -97,9 +97,9 @@ pub async fn bring_up(endpoint_url: &str, realm: &str, region: Option<String>, s
     .await;
     let names = ResourceNames::for_realm(realm);
     let files = spec_files(samples).map_err(|e| anyhow!("{e}"))?;
-    let (specs, _) = load_specs(SpecKind::Job, &files)?;
+    let (specs, _) = load_specs(SpecKind::Job, &files, &Limits::default())?;
     let jobs: Vec<JobSpec> =
-        specs.into_iter().filter_map(|s| if let Spec::Job(j) = s { Some(j) } else { None }).collect();
+        specs.into_iter().filter_map(|s| if let Spec::Job(j) = s { Some(*j) } else { None }).collect();
     let mut workers: Vec<String> = jobs.iter().map(|j| j.worker.clone()).collect();
     workers.sort();
     workers.dedup();

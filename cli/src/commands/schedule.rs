@@ -4,10 +4,10 @@ use crate::{Target, catalog, connect};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use jiff::Timestamp;
+use shared::config::Config;
 use shared::dispatch::function::dispatcher_zones;
 use shared::model::JobSpec;
 use shared::model::schedule::schedule_entries;
-use shared::run::config::Config;
 use shared::schedule::{Entry, next_fire_times};
 
 #[derive(Debug, Subcommand)]

@@ -1,10 +1,11 @@
 //! `lava job …`, `lava connection …` and `lava s3trigger …`: validate, put, get and list specs.
 //! One [`SpecCommand`] serves the three groups; the [`SpecKind`] says which table.
 
-use crate::{Spec, SpecKind, Target, catalog, connect, load_specs, pretty};
+use crate::{Spec, SpecKind, Target, catalog, connect, load_specs, pretty, realm_limits};
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use serde_json::Value;
+use shared::config::Config;
 use shared::model::JobSpec;
 use std::path::PathBuf;
 
@@ -35,11 +36,15 @@ impl SpecCommand {
     /// Runs the command on the specs of `kind`.
     pub(crate) async fn run(self, target: &Target, kind: SpecKind) -> Result<String> {
         match self {
-            SpecCommand::Validate { files } => Ok(load_specs(kind, &files)?.1.join("\n")),
+            // Offline: the limits of the environment's LAVA_* settings over the defaults.
+            SpecCommand::Validate { files } => {
+                Ok(load_specs(kind, &files, &Config::new(std::env::vars(), None).limits())?.1.join("\n"))
+            }
             SpecCommand::Put { files } => {
-                let (specs, mut lines) = load_specs(kind, &files)?;
                 let (ports, names) = connect(target).await?;
                 let catalog = catalog(&ports, names);
+                let limits = realm_limits(&catalog).await;
+                let (specs, mut lines) = load_specs(kind, &files, &limits)?;
                 for spec in &specs {
                     match spec {
                         Spec::Job(j) => catalog.put_job(j).await?,

@@ -5,10 +5,10 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use minijinja::context;
 use serde_json::{Map, Value};
+use shared::config::Config;
 use shared::model::StateType;
 use shared::model::values::parse_duration;
 use shared::render::{Renderer, from_json};
-use shared::run::config::Config;
 use shared::state::{NewState, StateStore, is_reserved};
 
 #[derive(Debug, Subcommand)]
