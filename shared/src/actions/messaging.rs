@@ -2,37 +2,34 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Outcome, Problem, Run, delay, first_chars, only_keys, optional, required};
+use super::{ActionFailure, Outcome, Run, delay_seconds, first_chars};
 use crate::dispatch::{DispatchRequest, dispatch};
 use crate::model::StateType;
+use crate::model::action::{DispatchAction, EventAction, SnsAction, SqsAction, StateAction};
 use crate::ports::{BusEvent, OutgoingMessage};
 use crate::state::{NewState, is_reserved};
 
 impl Run<'_> {
     /// A `message` field: a string, or an object JSON-encoded first; rendered as one text.
-    fn message_text(&self) -> Result<String, Problem> {
-        let text = match self.spec.get("message") {
-            Some(Value::String(s)) => s.clone(),
-            None | Some(Value::Null) => return Err(Problem::bad("Missing keys: message")),
-            Some(other) => serde_json::to_string(other).map_err(|e| Problem::bad(e.to_string()))?,
+    fn message_text(&self, message: &Value) -> Result<String, ActionFailure> {
+        let text = match message {
+            Value::String(s) => s.clone(),
+            Value::Null => return Err(ActionFailure::bad("Missing keys: message")),
+            other => serde_json::to_string(other).map_err(|e| ActionFailure::bad(e.to_string()))?,
         };
         self.render(&text)
     }
 
-    pub(crate) async fn dispatch(&self) -> Outcome {
-        let job_id = self.rendered("job_id")?;
-        let parameters = match self.spec.get("parameters") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(p)) => {
-                match self.services.renderer.render_value(&Value::Object(p.clone()), self.template) {
-                    Ok(Value::Object(rendered)) => rendered,
-                    Ok(_) => unreachable!("a rendered map is a map"),
-                    Err(e) => return Err(Problem::bad(format!("Cannot render parameters - {e}"))),
-                }
-            }
-            Some(_) => return Err(Problem::bad("parameters must be a map")),
-        };
-        let delay_seconds = delay(self.spec)?;
+    pub(crate) async fn dispatch(&self, action: &DispatchAction) -> Outcome {
+        let job_id = self.render(&action.job_id)?;
+        let parameters =
+            match self.services.renderer.render_value(&Value::Object(action.parameters.clone()), self.template) {
+                Ok(Value::Object(rendered)) => rendered,
+                Ok(_) => unreachable!("a rendered map is a map"),
+                Err(e) => return Err(ActionFailure::bad(format!("Cannot render parameters - {e}"))),
+            };
+        let limits = self.services.config.limits();
+        let delay_seconds = delay_seconds(action.delay.as_ref(), &limits)?;
         let mut globals = self.context.get("globals").and_then(Value::as_object).cloned().unwrap_or_default();
         let lava = globals.entry("lava").or_insert_with(|| json!({}));
         if let Value::Object(lava) = lava {
@@ -45,34 +42,19 @@ impl Run<'_> {
         }
         let request = DispatchRequest { job_id: job_id.clone(), parameters, globals, delay_seconds, worker: None };
         let realm = &self.services.names.realm;
-        dispatch(&self.services.catalog, self.services.queues.as_ref(), &request, &self.services.config.limits())
+        dispatch(&self.services.catalog, self.services.queues.as_ref(), &request, &limits)
             .await
-            .map_err(|e| Problem {
-                transient: e.retry() == crate::error::Retry::Transient,
-                message: format!("Cannot dispatch {job_id}@{realm} - {e}"),
-            })?;
+            .map_err(|e| ActionFailure::from_error(format!("Cannot dispatch {job_id}@{realm} - "), &e))?;
         Ok(())
     }
 
-    pub(crate) async fn event(&self) -> Outcome {
-        only_keys(self.spec, &["source", "detail_type", "detail", "event_bus", "resources"])?;
+    pub(crate) async fn event(&self, action: &EventAction) -> Outcome {
         let realm = &self.services.names.realm;
-        let source = self.rendered_optional("source")?.unwrap_or_else(|| format!("lava.{realm}"));
-        let detail_type = self.rendered_optional("detail_type")?.unwrap_or_else(|| "Lava Job Action".into());
-        let bus = self.rendered_optional("event_bus")?;
-        let resources = match self.spec.get("resources") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|r| {
-                    r.as_str()
-                        .ok_or_else(|| Problem::bad("resources must be a list of strings"))
-                        .and_then(|t| self.render(t))
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => return Err(Problem::bad("resources must be a list")),
-        };
-        let detail = match self.spec.get("detail") {
+        let source = self.render_optional(&action.source)?.unwrap_or_else(|| format!("lava.{realm}"));
+        let detail_type = self.render_optional(&action.detail_type)?.unwrap_or_else(|| "Lava Job Action".into());
+        let bus = self.render_optional(&action.event_bus)?;
+        let resources = action.resources.iter().map(|t| self.render(t)).collect::<Result<_, _>>()?;
+        let detail = match &action.detail {
             None | Some(Value::Null) => {
                 let exit_status = self
                     .context_value(&["result", "exit_status"])
@@ -97,32 +79,32 @@ impl Run<'_> {
             Some(Value::Object(map)) => {
                 let mut rendered = Map::new();
                 for (k, v) in map {
-                    let text = v.as_str().ok_or_else(|| Problem::bad(format!("detail.{k} must be a string")))?;
+                    let text = v.as_str().ok_or_else(|| ActionFailure::bad(format!("detail.{k} must be a string")))?;
                     rendered.insert(k.clone(), Value::String(self.render(text)?));
                 }
                 Value::Object(rendered)
             }
-            Some(_) => return Err(Problem::bad("detail must be a string or a map of strings")),
+            Some(_) => return Err(ActionFailure::bad("detail must be a string or a map of strings")),
         };
         let event = BusEvent { bus, source, detail_type, detail: detail.to_string(), resources };
-        self.services.bus.put_event(&event).await.map_err(|e| Problem {
-            transient: e.retry() == crate::error::Retry::Transient,
-            message: format!("Failed to put event to EventBridge: {e}"),
-        })
+        self.services
+            .bus
+            .put_event(&event)
+            .await
+            .map_err(|e| ActionFailure::from_error("Failed to put event to EventBridge: ", &e))
     }
 
-    pub(crate) async fn sns(&self) -> Outcome {
-        let topic = required(self.spec, "topic")?;
-        let message = self.message_text()?;
-        let subject = self.rendered_optional("subject")?.map(|s| first_chars(&s, 100));
-        self.services.topics.publish(topic, subject.as_deref(), &message).await?;
+    pub(crate) async fn sns(&self, action: &SnsAction) -> Outcome {
+        let message = self.message_text(&action.message)?;
+        let subject = self.render_optional(&action.subject)?.map(|s| first_chars(&s, 100));
+        self.services.topics.publish(&action.topic, subject.as_deref(), &message).await?;
         Ok(())
     }
 
-    pub(crate) async fn sqs(&self) -> Outcome {
-        let queue = required(self.spec, "queue").or_else(|_| required(self.spec, "topic"))?;
-        let message = self.message_text()?;
-        let delay_seconds = delay(self.spec)?;
+    pub(crate) async fn sqs(&self, action: &SqsAction) -> Outcome {
+        let queue = action.queue_name();
+        let message = self.message_text(&action.message)?;
+        let delay_seconds = delay_seconds(action.delay.as_ref(), &self.services.config.limits())?;
         let url = if queue.contains("://") {
             queue.to_string()
         } else if queue.contains(".amazonaws.com/") {
@@ -133,44 +115,42 @@ impl Run<'_> {
         let fifo = url.ends_with(".fifo");
         let mut outgoing = OutgoingMessage { body: message, delay_seconds, ..Default::default() };
         if fifo {
-            outgoing.group_id = self.rendered_optional("group_id")?;
-            outgoing.dedup_id = self.rendered_optional("dedup_id")?;
+            outgoing.group_id = self.render_optional(&action.group_id)?;
+            outgoing.dedup_id = self.render_optional(&action.dedup_id)?;
         }
         self.services.queues.send(&url, &outgoing).await?;
         Ok(())
     }
 
-    pub(crate) async fn state(&self) -> Outcome {
-        only_keys(self.spec, &["state_id", "value", "type", "ttl", "publisher", "kms_key"])?;
-        let state_id = self.rendered("state_id")?;
+    pub(crate) async fn state(&self, action: &StateAction) -> Outcome {
+        let state_id = self.render(&action.state_id)?;
         if is_reserved(&state_id) {
-            return Err(Problem::bad("Bad state_id: Values beginning with \"lava\" are reserved"));
+            return Err(ActionFailure::bad("Bad state_id: Values beginning with \"lava\" are reserved"));
         }
-        let value = match self.spec.get("value") {
-            None => return Err(Problem::bad("Missing keys: value")),
-            Some(v) => self
-                .services
-                .renderer
-                .render_value(v, self.template)
-                .map_err(|e| Problem::bad(format!("Bad value: {e}")))?,
-        };
-        let state_type = match optional(self.spec, "type")? {
+        let value = self
+            .services
+            .renderer
+            .render_value(&action.value, self.template)
+            .map_err(|e| ActionFailure::bad(format!("Bad value: {e}")))?;
+        let state_type = match action.state_type.as_deref() {
             None | Some("json") => StateType::Json,
             Some("raw") => StateType::Raw,
             Some("secure") => StateType::Secure,
-            Some(other) => return Err(Problem::bad(format!("Unknown state type: {other}"))),
+            Some(other) => return Err(ActionFailure::bad(format!("Unknown state type: {other}"))),
         };
-        let ttl_seconds = match self.spec.get("ttl") {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => n.as_f64(),
-            Some(Value::String(s)) => {
-                Some(crate::model::values::parse_duration(s).map_err(|e| Problem::bad(format!("Bad ttl: {s}: {e}")))?)
-            }
-            Some(other) => return Err(Problem::bad(format!("Bad ttl: {other}"))),
+        let ttl_seconds = match &action.ttl {
+            None => None,
+            Some(ttl) => Some(ttl.seconds().map_err(|e| ActionFailure::bad(format!("Bad ttl: {ttl}: {e}")))?),
         };
-        let publisher = self.rendered_optional("publisher")?.unwrap_or_else(|| self.request.job_id.clone());
-        let kms_key = optional(self.spec, "kms_key")?.map(str::to_string);
-        let new = NewState { state_id, value, state_type, ttl_seconds, publisher: Some(publisher), kms_key };
+        let publisher = self.render_optional(&action.publisher)?.unwrap_or_else(|| self.request.job_id.clone());
+        let new = NewState {
+            state_id,
+            value,
+            state_type,
+            ttl_seconds,
+            publisher: Some(publisher),
+            kms_key: action.kms_key.clone(),
+        };
         self.services.state.put(&new).await?;
         Ok(())
     }

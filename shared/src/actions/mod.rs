@@ -11,15 +11,14 @@ use std::sync::Arc;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::dispatch::SQS_DELAY_CEILING;
 use crate::error::{Error, Retry};
-use crate::model::{ActionKey, RealmEntry, StateType};
+use crate::model::action::LogAction;
+use crate::model::{Action, ActionKey, DurationSpec, Limits, RealmEntry, StateType};
 use crate::names::ResourceNames;
 use crate::ports::{BlobStore, EventBus, Mailer, TableStore, TopicPublisher, Webhook, WorkQueue};
 use crate::render::{self, Renderer};
 use crate::state::{NewState, StateStore};
-
-/// The action types.
-pub const ACTION_TYPES: [&str; 8] = ["dispatch", "email", "event", "log", "slack", "sns", "sqs", "state"];
 
 /// One action list with the render variables it needs, as the worker sends it to the actions
 /// queue (or hands it to [`ActionServices`] in-process).
@@ -55,13 +54,30 @@ impl ActionRequest {
     }
 }
 
-/// Why an action list stopped.
+/// Why an action, and so its list, failed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionFailure {
-    /// `<type>: <reason>` (the event says `<key> action: <type>: <reason>`).
+    /// `<type>: <reason>` once it leaves the list (the event says `<key> action: <type>: <reason>`).
     pub message: String,
     /// Whether trying again later may succeed (AWS throttling, network).
     pub transient: bool,
+}
+
+impl ActionFailure {
+    /// A failure that trying again will not mend (bad spec, refused request).
+    pub(crate) fn bad(message: impl Into<String>) -> Self {
+        ActionFailure { message: message.into(), transient: false }
+    }
+
+    /// An error with its retry class and `context` before its message.
+    pub(crate) fn from_error(context: impl std::fmt::Display, e: &Error) -> Self {
+        ActionFailure { message: format!("{context}{e}"), transient: e.retry() == Retry::Transient }
+    }
+
+    /// The same failure, its message preceded by the action type.
+    fn of_kind(self, kind: &str) -> Self {
+        ActionFailure { message: format!("{kind}: {}", self.message), ..self }
+    }
 }
 
 impl std::fmt::Display for ActionFailure {
@@ -70,32 +86,19 @@ impl std::fmt::Display for ActionFailure {
     }
 }
 
-/// An error inside one action: the message and whether it may pass.
-#[derive(Debug)]
-pub(crate) struct Problem {
-    message: String,
-    transient: bool,
-}
-
-impl Problem {
-    pub(crate) fn bad(message: impl Into<String>) -> Self {
-        Problem { message: message.into(), transient: false }
-    }
-}
-
-impl From<Error> for Problem {
+impl From<Error> for ActionFailure {
     fn from(e: Error) -> Self {
-        Problem { transient: e.retry() == Retry::Transient, message: e.to_string() }
+        ActionFailure::from_error("", &e)
     }
 }
 
-impl From<String> for Problem {
+impl From<String> for ActionFailure {
     fn from(message: String) -> Self {
-        Problem::bad(message)
+        ActionFailure::bad(message)
     }
 }
 
-pub(crate) type Outcome = std::result::Result<(), Problem>;
+pub(crate) type Outcome = std::result::Result<(), ActionFailure>;
 
 /// Everything the actions need: the realm, its configuration and the AWS ports.
 pub struct ActionServices {
@@ -210,49 +213,20 @@ impl Ledger for StateLedger {
     }
 }
 
-/// Fails on keys outside `allowed` (the original's `Unexpected keys: a, b`).
-pub(crate) fn only_keys(action: &Map<String, Value>, allowed: &[&str]) -> Outcome {
-    let mut unexpected: Vec<&str> =
-        action.keys().map(String::as_str).filter(|k| *k != "action" && !allowed.contains(k)).collect();
-    if unexpected.is_empty() {
-        return Ok(());
-    }
-    unexpected.sort();
-    Err(Problem::bad(format!("Unexpected keys: {}", unexpected.join(", "))))
-}
-
-/// A required string field.
-pub(crate) fn required<'a>(action: &'a Map<String, Value>, key: &str) -> Result<&'a str, Problem> {
-    match action.get(key) {
-        Some(Value::String(s)) => Ok(s),
-        None | Some(Value::Null) => Err(Problem::bad(format!("Missing keys: {key}"))),
-        Some(_) => Err(Problem::bad(format!("{key} must be a string"))),
-    }
-}
-
-/// An optional string field.
-pub(crate) fn optional<'a>(action: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, Problem> {
-    match action.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Problem::bad(format!("{key} must be a string"))),
-    }
-}
-
-/// A delay field: a duration within 0..15 minutes, as whole seconds.
-pub(crate) fn delay(action: &Map<String, Value>) -> Result<u32, Problem> {
-    let Some(value) = action.get("delay").filter(|v| !v.is_null()) else {
+/// A `delay` field within 0 and the realm's `SQS_MAX_DELAY_MINS` (at most SQS's 15 minutes), as
+/// whole seconds; 0 when absent.
+pub(crate) fn delay_seconds(delay: Option<&DurationSpec>, limits: &Limits) -> Result<u32, ActionFailure> {
+    let Some(delay) = delay else {
         return Ok(0);
     };
-    let seconds = match value {
-        Value::Number(n) => n.as_f64().unwrap_or(-1.0),
-        Value::String(s) => {
-            crate::model::values::parse_duration(s).map_err(|e| Problem::bad(format!("Bad delay: {s}: {e}")))?
-        }
-        other => return Err(Problem::bad(format!("Bad delay: {other}"))),
+    let written = match delay {
+        DurationSpec::Seconds(s) => s.to_string(),
+        DurationSpec::Text(t) => serde_json::to_string(t).unwrap_or_default(),
     };
-    if !(0.0..=900.0).contains(&seconds) {
-        return Err(Problem::bad(format!("Bad delay: {value}: Must be between 0 and 15 minutes")));
+    let seconds = delay.seconds().map_err(|e| ActionFailure::bad(format!("Bad delay: {delay}: {e}")))?;
+    let max = limits.max_delay.min(f64::from(SQS_DELAY_CEILING));
+    if !(0.0..=max).contains(&seconds) {
+        return Err(ActionFailure::bad(format!("Bad delay: {written}: Must be between 0 and {} minutes", max / 60.0)));
     }
     Ok(seconds as u32)
 }
@@ -273,84 +247,65 @@ impl ActionServices {
         serde_json::from_slice(&bytes).map_err(|e| Error::json(format!("render context {location}"), e))
     }
 
-    /// Runs the list in order; the first failing action stops it. Actions the ledger says
-    /// completed are skipped; each one that completes is recorded.
+    /// Runs the list in order; the first failing action stops it. Each action is read into the
+    /// typed model validation checks, then run. Actions the ledger says completed are skipped;
+    /// each one that completes is recorded.
     pub async fn run_list(&self, request: &ActionRequest, ledger: &dyn Ledger) -> Result<(), ActionFailure> {
-        let failure = |message: String, transient: bool| ActionFailure { message, transient };
         let context = self
             .context(request)
             .await
-            .map_err(|e| failure(format!("cannot load the render context: {e}"), e.retry() == Retry::Transient))?;
+            .map_err(|e| ActionFailure::from_error("cannot load the render context: ", &e))?;
         let template_context = render::context_from_json(&context);
-        for (index, action) in request.actions.iter().enumerate() {
-            let Some(spec) = action.as_object() else {
-                return Err(failure("action must be a map".into(), false));
-            };
-            let kind = match spec.get("action") {
-                Some(Value::String(k)) => k.as_str(),
-                _ => return Err(failure("Missing keys: action".into(), false)),
-            };
-            if !ACTION_TYPES.contains(&kind) {
-                return Err(failure(format!("{kind}: unknown action"), false));
-            }
+        for (index, value) in request.actions.iter().enumerate() {
+            let action = Action::parse(value).map_err(ActionFailure::bad)?;
+            let kind = action.kind();
             match ledger.done(request, index).await {
                 Ok(true) => {
-                    tracing::info!(job_id = %request.job_id, run_id = %request.run_id, action = kind, index, "Action already done; skipped.");
+                    tracing::info!(action = kind, index, "Action already done; skipped.");
                     continue;
                 }
                 Ok(false) => {}
                 Err(e) => {
-                    return Err(failure(
-                        format!("{kind}: cannot read the action ledger: {e}"),
-                        e.retry() == Retry::Transient,
-                    ));
+                    return Err(ActionFailure::from_error(format!("{kind}: cannot read the action ledger: "), &e));
                 }
             }
-            let run = Run { services: self, request, spec, context: &context, template: &template_context };
-            let outcome = match kind {
-                "dispatch" => run.dispatch().await,
-                "email" => run.email().await,
-                "event" => run.event().await,
-                "log" => run.log(),
-                "slack" => run.slack().await,
-                "sns" => run.sns().await,
-                "sqs" => run.sqs().await,
-                _ => run.state().await,
+            let run = Run { services: self, request, context: &context, template: &template_context };
+            let outcome = match &action {
+                Action::Dispatch(a) => run.dispatch(a).await,
+                Action::Email(a) => run.email(a).await,
+                Action::Event(a) => run.event(a).await,
+                Action::Log(a) => run.log(a),
+                Action::Slack(a) => run.slack(a).await,
+                Action::Sns(a) => run.sns(a).await,
+                Action::Sqs(a) => run.sqs(a).await,
+                Action::State(a) => run.state(a).await,
             };
-            if let Err(problem) = outcome {
-                return Err(failure(format!("{kind}: {}", problem.message), problem.transient));
-            }
+            outcome.map_err(|failure| failure.of_kind(kind))?;
             if let Err(e) = ledger.record(request, index).await {
-                tracing::warn!(job_id = %request.job_id, run_id = %request.run_id, action = kind, error = %e, "Cannot record a completed action in the ledger.");
+                tracing::warn!(action = kind, error = %e, "Cannot record a completed action in the ledger.");
             }
         }
         Ok(())
     }
 }
 
-/// One action being run: its spec and the render variables.
+/// One action being run: the list's request and the render variables.
 pub(crate) struct Run<'a> {
     pub(crate) services: &'a ActionServices,
     pub(crate) request: &'a ActionRequest,
-    pub(crate) spec: &'a Map<String, Value>,
     pub(crate) context: &'a Map<String, Value>,
     pub(crate) template: &'a minijinja::Value,
 }
 
 impl Run<'_> {
     /// Renders one template.
-    pub(crate) fn render(&self, template: &str) -> Result<String, Problem> {
-        self.services.renderer.render(template, self.template).map_err(Problem::bad)
+    pub(crate) fn render(&self, template: &str) -> Result<String, ActionFailure> {
+        self.services.renderer.render(template, self.template).map_err(ActionFailure::bad)
     }
 
-    /// Renders a required string field.
-    pub(crate) fn rendered(&self, key: &str) -> Result<String, Problem> {
-        self.render(required(self.spec, key)?)
-    }
-
-    /// Renders an optional string field.
-    pub(crate) fn rendered_optional(&self, key: &str) -> Result<Option<String>, Problem> {
-        optional(self.spec, key)?.map(|t| self.render(t)).transpose()
+    /// Renders an optional template.
+    pub(crate) fn render_optional(&self, template: &Option<String>) -> Result<Option<String>, ActionFailure> {
+        template.as_deref().map(|t| self.render(t)).transpose()
     }
 
     /// A context value by path (`job.worker`).
@@ -362,9 +317,9 @@ impl Run<'_> {
         Some(value)
     }
 
-    fn log(&self) -> Outcome {
-        let message = self.rendered("message")?;
-        tracing::info!(job_id = %self.request.job_id, run_id = %self.request.run_id, event_type = "job", "{message}");
+    fn log(&self, action: &LogAction) -> Outcome {
+        let message = self.render(&action.message)?;
+        tracing::info!(event_type = "job", "{message}");
         Ok(())
     }
 }

@@ -2,12 +2,13 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Outcome, Problem, Run, first_chars, only_keys, optional, required};
+use super::{ActionFailure, Outcome, Run, first_chars};
 use crate::config::keys;
 use crate::model::ConnectionEntry;
+use crate::model::action::{EmailAction, SlackAction};
 use crate::ports::{Attachment, Email};
 
-fn string_or_list(value: Option<&Value>, key: &str) -> Result<Vec<String>, Problem> {
+fn string_or_list(value: Option<&Value>, key: &str) -> Result<Vec<String>, ActionFailure> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::String(s)) => Ok(vec![s.clone()]),
@@ -16,10 +17,10 @@ fn string_or_list(value: Option<&Value>, key: &str) -> Result<Vec<String>, Probl
             .map(|v| {
                 v.as_str()
                     .map(str::to_string)
-                    .ok_or_else(|| Problem::bad(format!("{key} must be a string or a list of strings")))
+                    .ok_or_else(|| ActionFailure::bad(format!("{key} must be a string or a list of strings")))
             })
             .collect(),
-        Some(_) => Err(Problem::bad(format!("{key} must be a string or a list of strings"))),
+        Some(_) => Err(ActionFailure::bad(format!("{key} must be a string or a list of strings"))),
     }
 }
 
@@ -33,16 +34,16 @@ fn connector_html(body: &str) -> bool {
 }
 
 impl Run<'_> {
-    async fn connection(&self, conn_id: &str, types: &[&str]) -> Result<ConnectionEntry, Problem> {
+    async fn connection(&self, conn_id: &str, types: &[&str]) -> Result<ConnectionEntry, ActionFailure> {
         let conn = self.services.catalog.connection(conn_id).await.map_err(|e| match e {
-            crate::error::Error::NotFound { .. } => Problem::bad(format!("{conn_id}: No such connection")),
+            crate::error::Error::NotFound { .. } => ActionFailure::bad(format!("{conn_id}: No such connection")),
             other => other.into(),
         })?;
         if conn.enabled != Some(true) {
-            return Err(Problem::bad(format!("Connection {conn_id}: Not enabled")));
+            return Err(ActionFailure::bad(format!("Connection {conn_id}: Not enabled")));
         }
         if !types.contains(&conn.kind().as_str()) {
-            return Err(Problem::bad(format!(
+            return Err(ActionFailure::bad(format!(
                 "Connection {conn_id}: type {} cannot be used here (expected {})",
                 conn.conn_type,
                 types.join(" or ")
@@ -51,17 +52,18 @@ impl Run<'_> {
         Ok(conn)
     }
 
-    async fn attachment(&self, template: &str) -> Result<Attachment, Problem> {
+    async fn attachment(&self, template: &str) -> Result<Attachment, ActionFailure> {
         let location = self.render(template)?;
         let data = if location.starts_with("s3://") {
-            let at = crate::model::S3Location::parse(&location).map_err(Problem::bad)?;
+            let at = crate::model::S3Location::parse(&location).map_err(ActionFailure::bad)?;
             self.services.blobs.get_object(&at.bucket, &at.key).await?
         } else {
-            std::fs::read(&location).map_err(|e| Problem::bad(format!("Cannot read attachment {location}: {e}")))?
+            std::fs::read(&location)
+                .map_err(|e| ActionFailure::bad(format!("Cannot read attachment {location}: {e}")))?
         };
         let max = self.services.config.get(keys::EMAIL_MAX_ATTACHMENT_SIZE);
         if data.len() as u64 > max {
-            return Err(Problem::bad(format!(
+            return Err(ActionFailure::bad(format!(
                 "Attachment {location} is {} bytes, over the {max} byte limit",
                 data.len()
             )));
@@ -70,36 +72,29 @@ impl Run<'_> {
         Ok(Attachment { content_type: crate::mime::content_type(&name).into(), name, data })
     }
 
-    pub(crate) async fn email(&self) -> Outcome {
-        only_keys(self.spec, &["to", "subject", "message", "from", "email_conn", "region", "attachments"])?;
-        let to = string_or_list(self.spec.get("to"), "to")?;
+    pub(crate) async fn email(&self, action: &EmailAction) -> Outcome {
+        let to = action.to.to_vec();
         if to.is_empty() {
-            return Err(Problem::bad("Missing keys: to"));
+            return Err(ActionFailure::bad("Missing keys: to"));
         }
-        let subject = self.rendered("subject")?;
-        let body = self.rendered("message")?;
+        let subject = self.render(&action.subject)?;
+        let body = self.render(&action.message)?;
         let config = &self.services.config;
-        let attachments = match self.spec.get("attachments") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().ok_or_else(|| Problem::bad("attachments must be a list of strings")))
-                .collect::<Result<Vec<_>, _>>()?,
-            Some(_) => return Err(Problem::bad("attachments must be a list of strings")),
-        };
+        let attachments = &action.attachments;
         let mut email = Email { to, subject, body, ..Default::default() };
-        match optional(self.spec, "email_conn")? {
+        match action.email_conn.as_deref() {
             Some(conn_id) => {
                 let conn = self.connection(conn_id, &["email", "ses"]).await?;
                 let field = |k: &str| conn.fields.get(k).and_then(Value::as_str).map(str::to_string);
                 if field("subtype").is_some_and(|s| !s.eq_ignore_ascii_case("ses")) {
-                    return Err(Problem::bad(format!(
+                    return Err(ActionFailure::bad(format!(
                         "Connection {conn_id}: only SES email connections are supported; smtp is not available in this release"
                     )));
                 }
                 email.html = connector_html(&email.body);
-                email.from = optional(self.spec, "from")?
-                    .map(str::to_string)
+                email.from = action
+                    .from
+                    .clone()
                     .or_else(|| field("from"))
                     .or_else(|| config.get(keys::SES_FROM))
                     .unwrap_or_default();
@@ -109,7 +104,7 @@ impl Run<'_> {
                 email.reply_to = string_or_list(conn.fields.get("reply_to"), "reply_to")?;
                 let limit = config.get(keys::EMAIL_MAX_ATTACHMENTS);
                 if attachments.len() as i64 > limit {
-                    return Err(Problem::bad(format!(
+                    return Err(ActionFailure::bad(format!(
                         "{} attachments: at most {limit} are allowed",
                         attachments.len()
                     )));
@@ -121,67 +116,62 @@ impl Run<'_> {
                     email.attachments.iter().map(|a| a.data.len() as u64).sum::<u64>() + email.body.len() as u64;
                 let max = config.get(keys::EMAIL_MAX_SIZE);
                 if size > max {
-                    return Err(Problem::bad(format!("The email is {size} bytes, over the {max} byte limit")));
+                    return Err(ActionFailure::bad(format!("The email is {size} bytes, over the {max} byte limit")));
                 }
             }
             None => {
                 if !attachments.is_empty() {
-                    return Err(Problem::bad("email_conn must be specified to enable attachments"));
+                    return Err(ActionFailure::bad("email_conn must be specified to enable attachments"));
                 }
                 email.html = email.body.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("<html>"));
                 email.region = Some(
-                    optional(self.spec, "region")?
-                        .map(str::to_string)
+                    action
+                        .region
+                        .clone()
                         .or_else(|| config.get(keys::SES_REGION))
                         .unwrap_or_else(|| "us-east-1".into()),
                 );
                 email.configuration_set = config.get(keys::SES_CONFIGURATION_SET);
-                email.from =
-                    match optional(self.spec, "from")?.map(str::to_string).or_else(|| config.get(keys::SES_FROM)) {
-                        Some(from) => from,
-                        None => {
-                            let domains = self.services.mailer.verified_domains(email.region.as_deref()).await?;
-                            let domain = domains.first().ok_or_else(|| Problem::bad("No verified SES domains"))?;
-                            format!("lava.{}@{domain}", self.services.names.realm)
-                        }
-                    };
+                email.from = match action.from.clone().or_else(|| config.get(keys::SES_FROM)) {
+                    Some(from) => from,
+                    None => {
+                        let domains = self.services.mailer.verified_domains(email.region.as_deref()).await?;
+                        let domain = domains.first().ok_or_else(|| ActionFailure::bad("No verified SES domains"))?;
+                        format!("lava.{}@{domain}", self.services.names.realm)
+                    }
+                };
             }
         }
         if email.from.is_empty() {
-            return Err(Problem::bad("no sender: give from, or set it on the connection or in the realm's ses_from"));
+            return Err(ActionFailure::bad(
+                "no sender: give from, or set it on the connection or in the realm's ses_from",
+            ));
         }
         self.services.mailer.send_email(&email).await?;
         Ok(())
     }
 
-    pub(crate) async fn slack(&self) -> Outcome {
-        only_keys(self.spec, &["slack_conn", "message", "subject", "from", "style", "colour", "preamble"])?;
-        let conn_id = required(self.spec, "slack_conn")?;
+    pub(crate) async fn slack(&self, action: &SlackAction) -> Outcome {
+        let conn_id = &action.slack_conn;
         let conn = self.connection(conn_id, &["slack"]).await?;
         let field = |k: &str| conn.fields.get(k).and_then(Value::as_str).map(str::to_string);
         let url = field("webhook_url")
-            .ok_or_else(|| Problem::bad(format!("{conn_id}: Bad connection record: webhook_url is required")))?;
-        let message = first_chars(&self.rendered("message")?, 3000);
+            .ok_or_else(|| ActionFailure::bad(format!("{conn_id}: Bad connection record: webhook_url is required")))?;
+        let message = first_chars(&self.render(&action.message)?, 3000);
         if message.trim().is_empty() {
-            return Err(Problem::bad("message must not be empty"));
+            return Err(ActionFailure::bad("message must not be empty"));
         }
-        let subject = self.rendered_optional("subject")?.map(|s| first_chars(&s, 250));
+        let subject = self.render_optional(&action.subject)?.map(|s| first_chars(&s, 250));
         let from = self
-            .rendered_optional("from")?
+            .render_optional(&action.from)?
             .or_else(|| field("from"))
             .unwrap_or_else(|| format!("lava@{}", self.services.names.realm));
-        let style = optional(self.spec, "style")?
-            .map(str::to_string)
-            .or_else(|| field("style"))
-            .unwrap_or_else(|| "block".into());
-        let mut colour = optional(self.spec, "colour")?
-            .map(str::to_string)
-            .or_else(|| field("colour"))
-            .unwrap_or_else(|| "#bbbbbb".into());
+        let style = action.style.clone().or_else(|| field("style")).unwrap_or_else(|| "block".into());
+        let mut colour = action.colour.clone().or_else(|| field("colour")).unwrap_or_else(|| "#bbbbbb".into());
         if !colour.starts_with('#') {
             colour.insert(0, '#');
         }
-        let preamble = optional(self.spec, "preamble")?.map(str::to_string).or_else(|| field("preamble"));
+        let preamble = action.preamble.clone().or_else(|| field("preamble"));
         let payload = slack_payload(
             &style,
             &message,
@@ -193,7 +183,7 @@ impl Run<'_> {
         )?;
         let (status, text) = self.services.webhook.post_json(&url, &payload.to_string()).await?;
         if !(200..300).contains(&status) {
-            return Err(Problem::bad(format!("Slack response {status} - {text}")));
+            return Err(ActionFailure::bad(format!("Slack response {status} - {text}")));
         }
         Ok(())
     }
@@ -208,7 +198,7 @@ pub(crate) fn slack_payload(
     colour: &str,
     preamble: Option<&str>,
     ts: i64,
-) -> Result<Value, Problem> {
+) -> Result<Value, ActionFailure> {
     let from_label = format!("*{from}*:");
     let subject_label = subject.map(|s| format!("*{s}*:"));
     let plain: Vec<&str> =
@@ -253,6 +243,6 @@ pub(crate) fn slack_payload(
             Value::Object(payload)
         }
         "plain" => json!({ "text": plain }),
-        other => return Err(Problem::bad(format!("style {other:?}: must be block, attachment or plain"))),
+        other => return Err(ActionFailure::bad(format!("style {other:?}: must be block, attachment or plain"))),
     })
 }

@@ -1,14 +1,11 @@
 //! Post-job action specifications (`on_success`, `on_retry`, `on_fail` entries).
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use super::limits::{Limits, duration_spec_text};
 use super::validation::{Report, check_keys, from_value, is_reserved_name, kind_of};
 use super::values::DurationSpec;
-
-/// The action types lava runs.
-pub const ACTION_TYPES: &[&str] = &["dispatch", "email", "event", "log", "slack", "sns", "sqs", "state"];
 
 /// Which action list of a job or realm runs: after success, before a retry, or after the last
 /// failure. Serialised as the field name (`on_success`, …), as the original's action messages carry it.
@@ -68,8 +65,8 @@ impl OneOrMany {
 pub struct DispatchAction {
     /// Target job (rendered).
     pub job_id: String,
-    /// Dispatch parameters (rendered as a whole).
-    #[serde(default)]
+    /// Dispatch parameters (rendered as a whole; null is none).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub parameters: Map<String, Value>,
     /// SQS delay, at most 15 minutes.
     pub delay: Option<DurationSpec>,
@@ -91,7 +88,7 @@ pub struct EmailAction {
     /// SES region (bare SES only).
     pub region: Option<String>,
     /// Files to attach (local or `s3://`; each rendered); needs `email_conn`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub attachments: Vec<String>,
 }
 
@@ -107,7 +104,7 @@ pub struct EventAction {
     /// Bus name (default bus when absent).
     pub event_bus: Option<String>,
     /// Resources (each rendered).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub resources: Vec<String>,
 }
 
@@ -204,6 +201,23 @@ pub enum Action {
     State(StateAction),
 }
 
+/// Reads null as the type's default (an empty map or list), as the original does.
+fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(deserializer: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// A field of the wrong type in the original's words (`message must be a string`), else the
+/// deserialiser's.
+fn field_error(e: super::validation::ValidationError) -> String {
+    let expected = e.reason.strip_prefix("invalid type: ").and_then(|r| r.split_once(", expected ")).map(|(_, x)| x);
+    match expected {
+        Some("a string") if !e.path.is_empty() => format!("{} must be a string", e.path),
+        Some("a sequence") if !e.path.is_empty() => format!("{} must be a list", e.path),
+        Some("a map") if !e.path.is_empty() => format!("{} must be a map", e.path),
+        _ => e.to_string(),
+    }
+}
+
 impl SqsAction {
     /// The target queue name or URL (`queue`, else the documented-by-mistake `topic`).
     pub fn queue_name(&self) -> &str {
@@ -212,6 +226,20 @@ impl SqsAction {
 }
 
 impl Action {
+    /// The action's type name (`dispatch`, `email`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Dispatch(_) => "dispatch",
+            Action::Email(_) => "email",
+            Action::Event(_) => "event",
+            Action::Log(_) => "log",
+            Action::Slack(_) => "slack",
+            Action::Sns(_) => "sns",
+            Action::Sqs(_) => "sqs",
+            Action::State(_) => "state",
+        }
+    }
+
     /// Reads one action map. Unknown keys are refused by email, event, slack and state (as in the
     /// original) and ignored by the others.
     pub fn parse(value: &Value) -> Result<Self, String> {
@@ -233,7 +261,7 @@ impl Action {
         };
         macro_rules! read {
             ($variant:ident) => {
-                from_value(value).map(Action::$variant).map_err(|e| format!("{kind}: {e}"))
+                from_value(value).map(Action::$variant).map_err(|e| format!("{kind}: {}", field_error(e)))
             };
         }
         match kind {
@@ -308,7 +336,7 @@ impl Action {
     }
 
     /// The delay this action asks for, if any.
-    fn delay(&self) -> Option<&DurationSpec> {
+    pub fn delay(&self) -> Option<&DurationSpec> {
         match self {
             Action::Dispatch(d) => d.delay.as_ref(),
             Action::Sqs(s) => s.delay.as_ref(),
@@ -346,5 +374,40 @@ pub fn validate_action_lists(lists: &[(ActionKey, &Option<Value>)], owner: &str,
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_type_reads_into_its_variant_and_names_itself() {
+        for (spec, kind) in [
+            (json!({"action": "dispatch", "job_id": "j", "parameters": null}), "dispatch"),
+            (json!({"action": "email", "to": "a@b", "subject": "s", "message": "m", "attachments": null}), "email"),
+            (json!({"action": "event", "resources": null}), "event"),
+            (json!({"action": "log", "message": "m"}), "log"),
+            (json!({"action": "slack", "slack_conn": "c", "message": "m"}), "slack"),
+            (json!({"action": "sns", "topic": "t", "message": {"a": 1}}), "sns"),
+            (json!({"action": "sqs", "topic": "q", "message": "m"}), "sqs"),
+            (json!({"action": "state", "state_id": "s", "value": 1}), "state"),
+        ] {
+            let action = Action::parse(&spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
+            assert_eq!(action.kind(), kind);
+        }
+        let Action::Sqs(sqs) = Action::parse(&json!({"action": "sqs", "topic": "q", "message": "m"})).unwrap() else {
+            panic!("an sqs action")
+        };
+        assert_eq!(sqs.queue_name(), "q");
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_named_in_the_originals_words() {
+        let err = Action::parse(&json!({"action": "log", "message": 5})).unwrap_err();
+        assert_eq!(err, "log: message must be a string");
+        let err = Action::parse(&json!({"action": "event", "resources": "r"})).unwrap_err();
+        assert_eq!(err, "event: resources must be a list");
     }
 }
