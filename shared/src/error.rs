@@ -15,22 +15,22 @@ pub enum Retry {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A request or value that lava refuses (a worker mismatch, a delay out of range, a reserved
-    /// state id, a bad trigger spec, a run that is already under way).
-    #[error("{what}: {reason}")]
-    Refused {
-        /// What was refused (a field, a record).
-        what: String,
-        /// Why.
-        reason: String,
-    },
-    /// A service, the engine or the clock answered in a way lava cannot use (a response without
-    /// the field it must have, undecodable data).
-    #[error("{what}: {reason}")]
-    Unexpected {
-        /// Where (a service, an attribute, `clock`).
-        what: String,
-        /// What was wrong.
-        reason: String,
+    /// state id, a bad trigger spec, a connection that is not enabled, a run already under way).
+    #[error("{0}")]
+    Refused(String),
+    /// A service, a program, the engine or the clock answered in a way lava cannot use (a
+    /// response without the field it must have, undecodable data, a missing client program).
+    #[error("{0}")]
+    Unexpected(String),
+    /// An error in the context of what it happened to (`Connection my-pg`); it keeps the
+    /// source's retry class.
+    #[error("{context}: {source}")]
+    In {
+        /// What it happened to.
+        context: String,
+        /// The error.
+        #[source]
+        source: Box<Error>,
     },
     /// A setting is missing or malformed.
     #[error("configuration {var}: {reason}")]
@@ -94,8 +94,9 @@ impl Error {
         match self {
             Error::Aws { retry, .. } => *retry,
             Error::Io { .. } => Retry::Transient,
-            Error::Refused { .. }
-            | Error::Unexpected { .. }
+            Error::In { source, .. } => source.retry(),
+            Error::Refused(_)
+            | Error::Unexpected(_)
             | Error::Config { .. }
             | Error::NotFound { .. }
             | Error::Invalid(_)
@@ -113,14 +114,19 @@ impl Error {
         Error::Json { context: context.into(), source }
     }
 
-    /// Shorthand for a refused request or value.
+    /// A refused request or value, in the context of `what` (`<what>: <reason>`).
     pub fn refused(what: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::Refused { what: what.into(), reason: reason.into() }
+        Error::Refused(reason.into()).within(what)
     }
 
-    /// Shorthand for an answer lava cannot use.
+    /// An answer lava cannot use, in the context of `what` (`<what>: <reason>`).
     pub fn unexpected(what: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::Unexpected { what: what.into(), reason: reason.into() }
+        Error::Unexpected(reason.into()).within(what)
+    }
+
+    /// This error in the context of `context` (`<context>: <self>`), keeping its retry class.
+    pub fn within(self, context: impl Into<String>) -> Self {
+        Error::In { context: context.into(), source: Box::new(self) }
     }
 
     /// Shorthand for a configuration error.
@@ -131,3 +137,26 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_is_printed_first_and_the_retry_class_is_the_sources() {
+        let aws = Error::Aws {
+            service: "ssm",
+            operation: "GetParameter",
+            code: Some("ThrottlingException".into()),
+            message: "slow down".into(),
+            retry: Retry::Transient,
+            source: None,
+        };
+        let e = aws.within("SSM parameter /p").within("Connection pg");
+        assert_eq!(e.to_string(), "Connection pg: SSM parameter /p: ssm GetParameter: slow down");
+        assert_eq!(e.retry(), Retry::Transient);
+        let refused = Error::refused("Connection pg", "Not enabled");
+        assert_eq!((refused.to_string().as_str(), refused.retry()), ("Connection pg: Not enabled", Retry::Permanent));
+        assert!(std::error::Error::source(&refused).is_some(), "the cause stays reachable");
+    }
+}

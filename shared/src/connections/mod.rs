@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::config::keys;
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::model::ConnectionEntry;
 use crate::ports::SecretStore;
 use crate::render::Renderer;
@@ -167,16 +167,13 @@ impl Connections {
     }
 
     /// Temporary credentials for a role (`aws` connections with `role_arn`).
-    pub async fn assume_role(
-        &self,
-        request: &crate::ports::AssumeRole,
-    ) -> Result<crate::ports::TemporaryCredentials, String> {
-        self.secrets.assume_role(request).await.map_err(|e| e.to_string())
+    pub async fn assume_role(&self, request: &crate::ports::AssumeRole) -> Result<crate::ports::TemporaryCredentials> {
+        self.secrets.assume_role(request).await
     }
 
     /// An ECR registry login (the worker's own credentials).
-    pub async fn registry_login(&self, account_ids: &[String]) -> Result<crate::ports::RegistryLogin, String> {
-        self.secrets.registry_login(account_ids).await.map_err(|e| e.to_string())
+    pub async fn registry_login(&self, account_ids: &[String]) -> Result<crate::ports::RegistryLogin> {
+        self.secrets.registry_login(account_ids).await
     }
 
     /// Configuration (for defaults such as `AWS_CONN_DURATION`).
@@ -190,20 +187,20 @@ impl Connections {
     }
 
     /// The enabled entry for `conn_id`.
-    pub async fn entry(&self, conn_id: &str) -> Result<ConnectionEntry, String> {
+    pub async fn entry(&self, conn_id: &str) -> Result<ConnectionEntry> {
         let entry = self.catalog.connection(conn_id).await.map_err(|e| match e {
-            Error::NotFound { .. } => format!("{conn_id}: No such connection"),
-            Error::Invalid(v) => format!("{conn_id}: Bad connection record: {v}"),
-            other => format!("{conn_id}: {other}"),
+            Error::NotFound { .. } => Error::refused(conn_id, "No such connection"),
+            Error::Invalid(v) => Error::refused(conn_id, format!("Bad connection record: {v}")),
+            other => other.within(conn_id),
         })?;
         if entry.enabled != Some(true) {
-            return Err(format!("Connection {conn_id}: Not enabled"));
+            return Err(Error::refused(format!("Connection {conn_id}"), "Not enabled"));
         }
         Ok(entry)
     }
 
     /// The value of an SSM parameter (decrypted), cached.
-    pub async fn parameter(&self, name: &str) -> Result<Secret, String> {
+    pub async fn parameter(&self, name: &str) -> Result<Secret> {
         let ttl = Duration::from_secs_f64(self.config.get(keys::PARAM_CACHE_TTL));
         if let Some((at, value)) = self.cache.lock().expect("cache lock").get(name)
             && at.elapsed() < ttl
@@ -211,8 +208,8 @@ impl Connections {
             return Ok(value.clone());
         }
         let value = Secret::new(self.secrets.parameter(name).await.map_err(|e| match e {
-            Error::NotFound { .. } => format!("SSM parameter {name}: not found"),
-            other => other.to_string(),
+            Error::NotFound { .. } => Error::refused(format!("SSM parameter {name}"), "not found"),
+            other => other,
         })?);
         let mut cache = self.cache.lock().expect("cache lock");
         let max = self.config.get(keys::PARAM_CACHE_SIZE).max(0) as usize;
@@ -227,11 +224,12 @@ impl Connections {
 
     /// The entry with its secrets resolved: database `password` from SSM, then missing fields
     /// from the Secrets Manager secret `secret_id`; generic `ssm` attributes from SSM.
-    pub async fn resolve(&self, conn_id: &str) -> Result<Resolved, String> {
+    pub async fn resolve(&self, conn_id: &str) -> Result<Resolved> {
         let entry = self.entry(conn_id).await?;
         let kind = entry.kind();
         let mut fields = entry.fields.clone();
-        let wrap = |e: String| format!("Connection {conn_id}: {e}");
+        let wrap = |e: Error| e.within(format!("Connection {conn_id}"));
+        let refused = |reason: String| Error::refused(format!("Connection {conn_id}"), reason);
         let is_database = Engine::of(&kind).is_ok() || matches!(kind.as_str(), "oracle" | "oracle-rds" | "mssql");
         if is_database
             && kind != "sqlite3"
@@ -241,9 +239,10 @@ impl Connections {
             fields.insert("password".into(), Value::String(value.expose().to_string()));
         }
         if let Some(secret_id) = &entry.secret_id {
-            let text = self.secrets.secret(secret_id).await.map_err(|e| wrap(format!("secret {secret_id}: {e}")))?;
+            let text =
+                self.secrets.secret(secret_id).await.map_err(|e| wrap(e.within(format!("secret {secret_id}"))))?;
             let secret: Map<String, Value> = serde_json::from_str(&text)
-                .map_err(|_| wrap(format!("secret {secret_id}: the secret string is not a JSON object")))?;
+                .map_err(|_| refused(format!("secret {secret_id}: the secret string is not a JSON object")))?;
             for (from, to) in SECRET_FIELDS {
                 if let Some(v) = secret.get(*from)
                     && fields.get(*to).is_none_or(Value::is_null)
@@ -263,10 +262,10 @@ impl Connections {
                             let param = m
                                 .get("parameter")
                                 .and_then(Value::as_str)
-                                .ok_or_else(|| wrap(format!("attribute {name}: ssm needs a parameter")))?;
+                                .ok_or_else(|| refused(format!("attribute {name}: ssm needs a parameter")))?;
                             Value::String(self.parameter(param).await.map_err(wrap)?.expose().to_string())
                         }
-                        other => return Err(wrap(format!("attribute {name}: Unknown type {other}"))),
+                        other => return Err(refused(format!("attribute {name}: Unknown type {other}"))),
                     },
                     scalar => scalar.clone(),
                 };
@@ -278,18 +277,18 @@ impl Connections {
     }
 
     /// A database connection's details.
-    pub async fn database(&self, conn_id: &str) -> Result<Database, String> {
+    pub async fn database(&self, conn_id: &str) -> Result<Database> {
         let resolved = self.resolve(conn_id).await?;
         database_of(&resolved)
     }
 }
 
 /// Typed database details from a resolved entry (§4.2 validation).
-pub fn database_of(resolved: &Resolved) -> Result<Database, String> {
+pub fn database_of(resolved: &Resolved) -> Result<Database> {
     let conn_id = &resolved.conn_id;
     let kind = resolved.kind.clone();
-    let engine = Engine::of(&kind).map_err(|e| format!("{conn_id}: {e}"))?;
-    let bad = |reason: String| format!("Connection {conn_id}: {reason}");
+    let engine = Engine::of(&kind).map_err(|e| Error::refused(conn_id, e))?;
+    let bad = |reason: String| Error::refused(format!("Connection {conn_id}"), reason);
     if let Some(subtype) = resolved.text("subtype")
         && !Engine::subtypes(&kind).contains(&subtype.as_str())
     {

@@ -10,25 +10,26 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::{Connections, Database, Engine, Resolved, database_of};
+use crate::error::{Error, Result};
 
 /// `text` as one single-quoted shell word.
 pub fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-fn write_private(path: &Path, body: &str, mode: u32) -> Result<(), String> {
-    std::fs::write(path, body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+fn write_private(path: &Path, body: &str, mode: u32) -> Result<()> {
+    std::fs::write(path, body).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("cannot protect {}: {e}", path.display()))
+        .map_err(|e| Error::io(format!("cannot protect {}", path.display()), e))
 }
 
-fn private_dir(parent: &Path) -> Result<PathBuf, String> {
+fn private_dir(parent: &Path) -> Result<PathBuf> {
     let dir = parent.join(format!("conn.{}", &uuid::Uuid::new_v4().simple().to_string()[..6]));
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(&dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     Ok(dir)
 }
 
@@ -39,20 +40,24 @@ pub async fn write_connector(
     conn_id: &str,
     parent: &Path,
     app_name: Option<&str>,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf> {
     let resolved = connections.resolve(conn_id).await?;
     let dir = private_dir(parent)?;
     let built = match resolved.kind.as_str() {
         "aws" => aws_script(connections, &resolved, &dir, app_name).await,
         "generic" => generic_script(&resolved, &dir),
         kind if Engine::of(kind).is_ok() => database_script(&database_of(&resolved)?, &dir),
-        kind => return Err(format!("{conn_id}: Unsupported connection type - {kind}")),
+        kind => return Err(Error::refused(conn_id, format!("Unsupported connection type - {kind}"))),
     };
-    built.map_err(|e| if e.starts_with("Connection ") { e } else { format!("Connection {conn_id}: {e}") })
+    // Errors about the connection as a whole already name it.
+    built.map_err(|e| match e {
+        Error::In { ref context, .. } if context.starts_with("Connection ") => e,
+        e => e.within(format!("Connection {conn_id}")),
+    })
 }
 
 /// The connector for a database connection.
-pub fn database_script(db: &Database, dir: &Path) -> Result<PathBuf, String> {
+pub fn database_script(db: &Database, dir: &Path) -> Result<PathBuf> {
     match db.engine {
         Engine::Postgres => psql_script(db, dir),
         Engine::MySql => mysql_script(db, dir),
@@ -64,7 +69,7 @@ fn pgpass_escape(text: &str) -> String {
     text.replace('\\', r"\\").replace(':', r"\:")
 }
 
-fn psql_script(db: &Database, dir: &Path) -> Result<PathBuf, String> {
+fn psql_script(db: &Database, dir: &Path) -> Result<PathBuf> {
     let database = db.database.clone().unwrap_or_default();
     let password = db.password.expose();
     let credentials = if password.len() < 99 {
@@ -95,21 +100,21 @@ fn option_file_value(text: &str) -> String {
 }
 
 /// Whether the `mysql` client is MariaDB's (asked once).
-fn mysql_client_is_mariadb() -> Result<bool, String> {
+fn mysql_client_is_mariadb() -> Result<bool> {
     static FLAVOUR: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
     FLAVOUR
         .get_or_init(|| {
             let out = std::process::Command::new("mysql").arg("--version").output().ok()?;
             out.status.success().then(|| String::from_utf8_lossy(&out.stdout).to_lowercase().contains("mariadb"))
         })
-        .ok_or_else(|| "No mysql client available".to_string())
+        .ok_or_else(|| Error::Unexpected("No mysql client available".into()))
 }
 
-fn mysql_script(db: &Database, dir: &Path) -> Result<PathBuf, String> {
+fn mysql_script(db: &Database, dir: &Path) -> Result<PathBuf> {
     let mariadb = mysql_client_is_mariadb()?;
     let iam = db.password.expose().contains("X-Amz-Credential=");
     if iam && !db.ssl {
-        return Err("SSL is required with IAM database authentication".into());
+        return Err(Error::Refused("SSL is required with IAM database authentication".into()));
     }
     let conf = dir.join(".mysql.conf");
     write_private(
@@ -153,9 +158,11 @@ fn mysql_script(db: &Database, dir: &Path) -> Result<PathBuf, String> {
     Ok(script)
 }
 
-fn sqlite_script(db: &Database, dir: &Path) -> Result<PathBuf, String> {
+fn sqlite_script(db: &Database, dir: &Path) -> Result<PathBuf> {
     if db.host.starts_with("s3://") {
-        return Err("SQLite databases in S3 are not supported by connector scripts in this release".into());
+        return Err(Error::Refused(
+            "SQLite databases in S3 are not supported by connector scripts in this release".into(),
+        ));
     }
     let script = dir.join("sqlite3");
     let body = format!(
@@ -178,12 +185,12 @@ fn python_text(value: &Value) -> String {
     }
 }
 
-fn generic_script(resolved: &Resolved, dir: &Path) -> Result<PathBuf, String> {
+fn generic_script(resolved: &Resolved, dir: &Path) -> Result<PathBuf> {
     let values = dir.join("values");
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&values)
-        .map_err(|e| format!("cannot create {}: {e}", values.display()))?;
+        .map_err(|e| Error::io(format!("cannot create {}", values.display()), e))?;
     if let Some(Value::Object(attributes)) = resolved.fields.get("attributes") {
         for (name, value) in attributes {
             write_private(&values.join(name), &python_text(value), 0o600)?;
@@ -219,7 +226,7 @@ async fn aws_credentials(
     connections: &Connections,
     resolved: &Resolved,
     app_name: Option<&str>,
-) -> Result<(String, String, Option<String>), String> {
+) -> Result<(String, String, Option<String>)> {
     if let Some(Value::String(name)) = resolved.fields.get("access_keys") {
         let keys = connections.parameter(name).await?;
         let (id, secret) = keys
@@ -227,15 +234,15 @@ async fn aws_credentials(
             .split_once(',')
             .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
             .filter(|(a, b)| !a.is_empty() && !b.is_empty())
-            .ok_or_else(|| format!("{name}: Must be in format \"access_key_id,access_secret_key\""))?;
+            .ok_or_else(|| Error::refused(name, "Must be in format \"access_key_id,access_secret_key\""))?;
         return Ok((id, secret, None));
     }
     let Some(role_arn) = resolved.text("role_arn") else {
-        return Err("One of access_keys or role_arn is required".into());
+        return Err(Error::Refused("One of access_keys or role_arn is required".into()));
     };
     let duration = match resolved.fields.get("duration") {
         Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
-        Some(Value::String(d)) => crate::model::values::parse_duration(d)?,
+        Some(Value::String(d)) => crate::model::values::parse_duration(d).map_err(Error::Refused)?,
         _ => connections.config().get(keys::AWS_CONN_DURATION),
     };
     let external_id = match resolved.text("external_id") {
@@ -276,7 +283,7 @@ async fn aws_script(
     resolved: &Resolved,
     dir: &Path,
     app_name: Option<&str>,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf> {
     let (id, secret, token) = aws_credentials(connections, resolved, app_name).await?;
     let region = resolved
         .text("region")

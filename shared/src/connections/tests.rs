@@ -55,7 +55,7 @@ async fn unusable_connections_say_why() {
     fakes.secrets.put_parameter("/p", "pw");
     let err = |id: &'static str| {
         let c = &c;
-        async move { c.database(id).await.unwrap_err() }
+        async move { c.database(id).await.unwrap_err().to_string() }
     };
     assert_eq!(err("missing").await, "missing: No such connection");
     assert_eq!(err("off").await, "Connection off: Not enabled");

@@ -136,7 +136,7 @@ async fn registry(
     let mut login = None;
     let mut server = None;
     if let Some(conn_id) = conn_id {
-        let resolved = ctx.connections.resolve(&conn_id).await?;
+        let resolved = ctx.connections.resolve(&conn_id).await.map_err(|e| e.to_string())?;
         if resolved.kind != "docker" {
             return Err(format!("Connection {conn_id}: type must be docker, not {}", resolved.kind));
         }
@@ -167,7 +167,9 @@ async fn registry(
                     .to_string();
                 let user = resolved.fields.get("user").and_then(Value::as_str).map(str::to_string);
                 let password = match resolved.fields.get("password").and_then(Value::as_str) {
-                    Some(name) => Some(ctx.connections.parameter(name).await?.expose().to_string()),
+                    Some(name) => {
+                        Some(ctx.connections.parameter(name).await.map_err(|e| e.to_string())?.expose().to_string())
+                    }
                     None => None,
                 };
                 match (user, password) {
@@ -242,8 +244,7 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
             crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, conn_id);
         let script =
             crate::connections::scripts::write_connector(ctx.connections, conn_id, &ctx.run_dir, app.as_deref())
-                .await
-                .map_err(Failure::message)?;
+                .await?;
         env.insert(format!("LAVA_CONN_{}", label.to_ascii_uppercase()), script.display().to_string());
         env.insert(format!("LAVA_CONNID_{}", label.to_ascii_uppercase()), conn_id.clone());
     }

@@ -66,7 +66,8 @@ async fn connection_env(
             crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, conn_id);
         let script =
             crate::connections::scripts::write_connector(ctx.connections, conn_id, &ctx.run_dir, app.as_deref())
-                .await?;
+                .await
+                .map_err(|e| e.to_string())?;
         let label = label.to_ascii_uppercase();
         vars.push((format!("LAVA_CONN_{label}"), script.display().to_string()));
         vars.push((format!("LAVA_CONNID_{label}"), conn_id.clone()));

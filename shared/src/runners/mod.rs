@@ -35,6 +35,12 @@ impl Failure {
     }
 }
 
+impl From<crate::error::Error> for Failure {
+    fn from(e: crate::error::Error) -> Self {
+        Failure::message(e.to_string())
+    }
+}
+
 /// What a runner produces.
 pub type Outcome = Result<Value, Failure>;
 

@@ -148,7 +148,7 @@ async fn run_sources(ctx: &RunContext<'_>, sources: Vec<Source>) -> Outcome {
     let typed = ctx.spec.typed_parameters().map_err(|e| Failure::message(format!("Bad job parameters: {e}")))?;
     let JobParameters::Sql(params) = typed else { return Err(Failure::message("Bad job parameters")) };
     let options = options(ctx, &params).map_err(Failure::message)?;
-    let db = ctx.connections.database(&params.conn_id).await.map_err(Failure::message)?;
+    let db = ctx.connections.database(&params.conn_id).await?;
     let app = crate::connections::application_name(
         ctx.config,
         ctx.renderer,

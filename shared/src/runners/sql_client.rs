@@ -27,8 +27,7 @@ pub async fn run_sqlc(ctx: &RunContext<'_>) -> Outcome {
     );
     let script =
         crate::connections::scripts::write_connector(ctx.connections, &params.conn_id, &ctx.run_dir, app.as_deref())
-            .await
-            .map_err(Failure::message)?;
+            .await?;
     let max = ctx.config.get(keys::SQLC_MAX_PAYLOAD_SIZE);
     let mut files = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {

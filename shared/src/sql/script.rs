@@ -175,7 +175,7 @@ async fn read_source(name: &str, blobs: &dyn BlobStore) -> Result<String, String
 
 /// Runs the script; progress lines go to the log.
 pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobStore) -> Result<(), String> {
-    let db = connections.database(&script.conn_id).await?;
+    let db = connections.database(&script.conn_id).await.map_err(|e| e.to_string())?;
     let mut session = Session::connect(&db, script.app_name.as_deref(), Duration::from_secs(30)).await?;
     let files = if script.files.is_empty() { vec!["-".to_string()] } else { script.files.clone() };
     let mut buffer: Vec<u8> = Vec::new();
