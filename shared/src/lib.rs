@@ -1,11 +1,17 @@
 //! The lava library. Every deployable (the Lambdas, the worker, the CLI) is built from it.
+//! Its modules are layers that import downwards only (a test keeps it so); read bottom-up:
 //!
-//! - [`model`]: records and messages with their validation (no I/O).
-//! - [`documents`]: reading specs from JSON and YAML files.
-//! - [`names`]: resource names of a realm, derived in one place.
-//! - [`ports`]: the traits the application code talks to.
-//! - [`aws`]: the only module that imports the AWS SDK; implements the ports.
-//! - `fake` (feature `test-util`): in-memory ports for tests.
+//! 1. Model, pure: [`model`] (records and messages with their validation), [`error`],
+//!    [`names`] (resource names of a realm), [`documents`] (spec files), [`cmdline`].
+//! 2. Configuration and ports: [`config`] (the table of keys and their defaults), [`ports`]
+//!    (the traits application code talks to), [`render`] (Jinja as Python's), [`recorder`]
+//!    (event writing), [`schedule`], [`mime`], [`webhook`].
+//! 3. Adapters: [`aws`] (the only module importing the AWS SDK), `docker_engine` (feature
+//!    `docker`), `fake` (feature `test-util`: in-memory ports for tests).
+//! 4. Services: [`catalog`], [`state`], [`connections`], [`dispatch`], [`actions`],
+//!    [`s3trigger`], `lambda` (feature `lambda`).
+//! 5. The worker (feature `worker`): `sql`, `runners` (one per job type), `run` (one run of a
+//!    job), `worker` (the poll loop).
 #![warn(missing_docs)]
 
 pub mod actions;
