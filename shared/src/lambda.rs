@@ -2,7 +2,13 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 
-use crate::ports::Incoming;
+use std::sync::Arc;
+
+use crate::aws::{AwsOptions, Clients};
+use crate::error::{Error, Result};
+use crate::names::ResourceNames;
+use crate::ports::{Incoming, Ports};
+use crate::webhook::HttpWebhook;
 
 /// The messages of an SQS event.
 pub fn incoming(event: SqsEvent) -> Vec<Incoming> {
@@ -28,13 +34,22 @@ pub fn batch_response(retry: Vec<String>) -> SqsBatchResponse {
     response
 }
 
-/// What every function starts from: the realm named by `LAVA_REALM` (resource names overridable
-/// from the environment), the AWS ports, and the process environment for configuration.
-pub async fn start() -> Result<(crate::names::ResourceNames, crate::ports::Ports, Vec<(String, String)>), String> {
+/// What every function starts from.
+pub struct LambdaStart {
+    /// The realm named by `LAVA_REALM` (resource names overridable from the environment).
+    pub names: ResourceNames,
+    /// The AWS ports, built once per cold start.
+    pub ports: Ports,
+    /// The process environment, for configuration (`LAVA_<KEY>`).
+    pub env: Vec<(String, String)>,
+}
+
+/// Reads `LAVA_REALM` and builds the clients: what every function starts from.
+pub async fn start() -> Result<LambdaStart> {
     let realm = std::env::var("LAVA_REALM")
-        .map_err(|_| "LAVA_REALM is not set: it names the realm this function serves".to_string())?;
-    let names = crate::names::ResourceNames::with_overrides(&realm, |k| std::env::var(k).ok());
-    let clients = crate::aws::Clients::load(&crate::aws::AwsOptions::default()).await;
-    let webhook = crate::webhook::HttpWebhook::new();
-    Ok((names, clients.ports(std::sync::Arc::new(webhook)), std::env::vars().collect()))
+        .map_err(|_| Error::config("LAVA_REALM", "is not set: it names the realm this function serves"))?;
+    let names = ResourceNames::with_overrides(&realm, |k| std::env::var(k).ok());
+    let clients = Clients::load(&AwsOptions::default()).await;
+    let webhook = HttpWebhook::new();
+    Ok(LambdaStart { names, ports: clients.ports(Arc::new(webhook)), env: std::env::vars().collect() })
 }

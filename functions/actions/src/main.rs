@@ -8,8 +8,8 @@ use shared::actions::function::ActionsFunction;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (names, ports, env) = shared::lambda::start().await?;
-    let function = ActionsFunction::load(names, env, &ports).await?;
+    let start = shared::lambda::start().await?;
+    let function = ActionsFunction::load(start.names, start.env, &start.ports).await?;
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, Error>(actions::handle(function, event.payload).await)

@@ -9,8 +9,8 @@ use shared::s3trigger::S3TriggerFunction;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (names, ports, env) = shared::lambda::start().await?;
-    let function = S3TriggerFunction::new(names, env, &ports);
+    let start = shared::lambda::start().await?;
+    let function = S3TriggerFunction::new(start.names, start.env, &start.ports);
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         s3trigger::handle(function, event.payload).await.map_err(Error::from)
