@@ -189,7 +189,7 @@ impl Run<'_> {
     }
 }
 
-/// The webhook payload for a style (spec §7.6).
+/// The webhook payload for a style.
 pub(crate) fn slack_payload(
     style: &str,
     message: &str,

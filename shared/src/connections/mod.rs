@@ -283,7 +283,7 @@ impl Connections {
     }
 }
 
-/// Typed database details from a resolved entry (§4.2 validation).
+/// Typed database details from a resolved entry.
 pub fn database_of(resolved: &Resolved) -> Result<Database> {
     let conn_id = &resolved.conn_id;
     let kind = resolved.kind.clone();

@@ -1,4 +1,4 @@
-//! Connector scripts (§4.6): for each `connections` label of an executable job, a private
+//! Connector scripts: for each `connections` label of an executable job, a private
 //! directory `conn.XXXXXX/` (0700) in the run directory holding a `#!/bin/bash` script (0700)
 //! that runs the database's client already logged in, passing its arguments through, and its
 //! credential files (0600). Every value is single-quoted: nothing from a connection entry is
@@ -221,7 +221,7 @@ pub fn session_name(app_name: Option<&str>) -> String {
     if cleaned.len() < 2 { "lava".into() } else { cleaned }
 }
 
-/// The access key, secret key and session token of an `aws` connection (§4.6.1).
+/// The access key, secret key and session token of an `aws` connection.
 async fn aws_credentials(
     connections: &Connections,
     resolved: &Resolved,

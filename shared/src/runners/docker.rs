@@ -1,4 +1,4 @@
-//! `docker` jobs (§1.4): the image pulled per the pull policy (with registry credentials from
+//! `docker` jobs: the image pulled per the pull policy (with registry credentials from
 //! the job's or realm's `docker` connection), a container named `lava-<uuid>` with lava's
 //! labels, environment and connections, the run directory bind-mounted at the same path, the
 //! whitelisted `host_config`, a time limit from container start, the combined log uploaded to
@@ -222,7 +222,7 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
         _ => format!("{repository}:{tag}"),
     };
 
-    // Environment (§0.8 for docker): the worker's LAVA_* variables, the job's env, the handler's
+    // Environment: the worker's LAVA_* variables, the job's env, the handler's
     // extras, lava's identity variables, the connections. No TMPDIR.
     let mut env: std::collections::BTreeMap<String, String> =
         std::env::vars().filter(|(k, _)| k.starts_with("LAVA_")).collect();

@@ -54,7 +54,7 @@ fn make_executable(path: &Path) {
     }
 }
 
-/// Writes a connector script for each `connections` label (§4.6); returns
+/// Writes a connector script for each `connections` label; returns
 /// `LAVA_CONN_<LABEL>` (the script) and `LAVA_CONNID_<LABEL>` (the conn_id) for each.
 async fn connection_env(
     ctx: &RunContext<'_>,
@@ -84,7 +84,7 @@ fn render_words(ctx: &RunContext<'_>, common: &Common<'_>, words: Vec<String>) -
     words.iter().map(|w| ctx.renderer.render(w, &vars)).collect()
 }
 
-/// The environment of an executable job (§0.8): the worker's, the job's `env` (rendered when
+/// The environment of an executable job: the worker's, the job's `env` (rendered when
 /// Jinja is on; kept as written when it is off, where the original dropped it), the handler's
 /// extras, lava's identity variables, and a private `TMPDIR`.
 fn environment(

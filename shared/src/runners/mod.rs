@@ -107,7 +107,7 @@ impl RunContext<'_> {
         Ok(format!("s3://{}/{key}", self.s3tmp.bucket))
     }
 
-    /// lava's identity variables for a job's environment (§0.8, step 4).
+    /// lava's identity variables for a job's environment.
     pub fn identity_vars(&self) -> [(&'static str, String); 6] {
         [
             ("LAVA_REALM", self.realm.realm.clone()),

@@ -1,4 +1,4 @@
-//! `sql` (statements from S3 payload files) and `sqli` (inline statements) jobs (§2.3, §2.7):
+//! `sql` (statements from S3 payload files) and `sqli` (inline statements) jobs:
 //! split, render each statement, run it with no bind parameters, write each result set to a
 //! CSV file `<key>.<n>.out` in the run directory and the realm's S3 temp area.
 

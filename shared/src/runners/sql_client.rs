@@ -1,7 +1,7 @@
-//! The SQL job types that run a program: `sqlc` (§2.8): each payload file rendered whole, then
+//! The SQL job types that run a program: `sqlc`: each payload file rendered whole, then
 //! fed on stdin to the database's own command-line client through the connection's connector
 //! script (`psql`, `mysql`, `sqlite3`), so client meta-commands work; one time limit per file;
-//! the first failure stops. `sqlv` (§2.9): the rendered files run by one `lava-sql` process.
+//! the first failure stops. `sqlv`: the rendered files run by one `lava-sql` process.
 
 use serde_json::Value;
 
@@ -97,7 +97,7 @@ fn lava_sql_program(ctx: &RunContext<'_>) -> String {
 }
 
 /// `sqlv`: the payload files rendered whole, then run by one `lava-sql` process that writes
-/// every result set to `stdout` in the run directory (§2.9).
+/// every result set to `stdout` in the run directory.
 pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
     let typed = ctx.spec.typed_parameters().map_err(|e| Failure::message(format!("Bad job parameters: {e}")))?;
     let JobParameters::Sql(params) = typed else { return Err(Failure::message("Bad job parameters")) };

@@ -1,4 +1,4 @@
-//! CSV output as Python's `csv.writer` writes it with the options lava passes (§2.5): the
+//! CSV output as Python's `csv.writer` writes it with the options lava passes: the
 //! dialect gives only the line terminator; quoting `minimal`, `all`, `nonnumeric` or `none`;
 //! an embedded quote character is doubled (`doublequote`) or escaped (`escapechar`), and with
 //! neither the row fails with Python's message.

@@ -93,7 +93,7 @@ impl Session {
         }
     }
 
-    /// Starts a transaction (§4.4): `START TRANSACTION` on MySQL, `BEGIN` elsewhere.
+    /// Starts a transaction: `START TRANSACTION` on MySQL, `BEGIN` elsewhere.
     pub async fn begin(&mut self) -> Result<(), String> {
         let statement = if matches!(self, Session::MySql(_)) { "START TRANSACTION" } else { "BEGIN" };
         self.execute_quietly(statement).await

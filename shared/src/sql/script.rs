@@ -1,4 +1,4 @@
-//! `lava-sql` (§2.10): runs SQL files (local, `s3://` or stdin) against a connection and writes
+//! `lava-sql`: runs SQL files (local, `s3://` or stdin) against a connection and writes
 //! every result set to one output (stdout, a local file or `s3://`) as CSV, JSON lines or an
 //! HTML table. The `sqlv` job type runs it as a subprocess.
 
