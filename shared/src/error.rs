@@ -32,6 +32,18 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A database refused a connection or a statement; the message is the database's own text.
+    #[error("{message}")]
+    Database {
+        /// The database's message.
+        message: String,
+        /// Transient for a lost or refused connection, permanent for a statement the database
+        /// rejects.
+        retry: Retry,
+        /// The driver's error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// A setting is missing or malformed.
     #[error("configuration {var}: {reason}")]
     Config {
@@ -92,7 +104,7 @@ impl Error {
     /// Whether trying again may succeed.
     pub fn retry(&self) -> Retry {
         match self {
-            Error::Aws { retry, .. } => *retry,
+            Error::Aws { retry, .. } | Error::Database { retry, .. } => *retry,
             Error::Io { .. } => Retry::Transient,
             Error::In { source, .. } => source.retry(),
             Error::Refused(_)

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{Key, Kind, keys};
+use crate::error::Error;
 use crate::model::params::{JobParameters, SqlParams};
 use crate::runners::{Failure, Outcome, RunContext};
 use crate::sql::csv::{CsvFormat, Field, Quoting, dialect_terminator};
@@ -81,18 +82,18 @@ struct CsvFile {
 }
 
 impl CsvFile {
-    fn write(&mut self, fields: &[Field]) -> Result<(), String> {
+    fn write(&mut self, fields: &[Field]) -> Result<(), Error> {
         self.line.clear();
-        self.format.write_row(fields, &mut self.line)?;
-        let file = self.file.as_mut().ok_or("no output file")?;
-        file.write_all(self.line.as_bytes()).map_err(|e| format!("Cannot write {}: {e}", self.path.display()))
+        self.format.write_row(fields, &mut self.line).map_err(Error::Refused)?;
+        let file = self.file.as_mut().ok_or_else(|| Error::Unexpected("no output file".into()))?;
+        file.write_all(self.line.as_bytes()).map_err(|e| Error::io(format!("Cannot write {}", self.path.display()), e))
     }
 }
 
 impl RowSink for CsvFile {
-    fn columns(&mut self, names: &[String]) -> Result<(), String> {
-        let file =
-            std::fs::File::create(&self.path).map_err(|e| format!("Cannot create {}: {e}", self.path.display()))?;
+    fn columns(&mut self, names: &[String]) -> Result<(), Error> {
+        let file = std::fs::File::create(&self.path)
+            .map_err(|e| Error::io(format!("Cannot create {}", self.path.display()), e))?;
         self.file = Some(std::io::BufWriter::new(file));
         if self.header {
             let fields: Vec<Field> = names.iter().map(|n| Field::text(n.clone())).collect();
@@ -101,7 +102,7 @@ impl RowSink for CsvFile {
         Ok(())
     }
 
-    fn row(&mut self, fields: Vec<Field>) -> Result<(), String> {
+    fn row(&mut self, fields: Vec<Field>) -> Result<(), Error> {
         self.write(&fields)
     }
 }
@@ -157,7 +158,7 @@ async fn run_sources(ctx: &RunContext<'_>, sources: Vec<Source>) -> Outcome {
         &params.conn_id,
     );
     let connect_timeout = Duration::from_secs_f64(ctx.config.get(keys::SQL_CONNECT_TIMEOUT));
-    let mut session = Session::connect(&db, app.as_deref(), connect_timeout).await.map_err(Failure::message)?;
+    let mut session = Session::connect(&db, app.as_deref(), connect_timeout).await?;
     let outcome = run_statements(ctx, &mut session, &options, &params.vars, sources).await;
     let outcome = match outcome {
         Ok(output) if options.transaction => match session.commit().await {
@@ -175,7 +176,7 @@ async fn run_sources(ctx: &RunContext<'_>, sources: Vec<Source>) -> Outcome {
         }
     };
     session.close().await;
-    outcome.map(|output| json!({"exit_status": 0, "output": output})).map_err(Failure::message)
+    Ok(json!({"exit_status": 0, "output": outcome?}))
 }
 
 async fn run_statements(
@@ -184,7 +185,7 @@ async fn run_statements(
     options: &Options,
     vars: &Map<String, Value>,
     sources: Vec<Source>,
-) -> Result<Value, String> {
+) -> Result<Value, Error> {
     if options.transaction {
         session.begin().await?;
     }
@@ -192,7 +193,7 @@ async fn run_statements(
         Some(sub) => ctx.run_dir.join(sub),
         None => ctx.run_dir.clone(),
     };
-    std::fs::create_dir_all(&local_dir).map_err(|e| format!("Cannot create {}: {e}", local_dir.display()))?;
+    std::fs::create_dir_all(&local_dir).map_err(|e| Error::io(format!("Cannot create {}", local_dir.display()), e))?;
     let template_vars = ctx.with_vars(vars);
     let suffix = ctx.config.get(keys::SQL_OUTPUT_SUFFIX);
     let mut output = Map::new();
@@ -200,8 +201,11 @@ async fn run_statements(
         let mut uris = Vec::new();
         let statements = if options.raw { vec![source.text.clone()] } else { split(&source.text) };
         for (n, statement) in statements.iter().enumerate() {
-            let rendered =
-                if options.jinja { ctx.renderer.render(statement, &template_vars)? } else { statement.clone() };
+            let rendered = if options.jinja {
+                ctx.renderer.render(statement, &template_vars).map_err(Error::Refused)?
+            } else {
+                statement.clone()
+            };
             let statement = rendered.trim().trim_end_matches(|c: char| c == ';' || c.is_whitespace()).trim();
             if statement.is_empty() {
                 continue;
@@ -216,13 +220,13 @@ async fn run_statements(
             };
             let described = session.run(statement, &mut sink).await?;
             if described && let Some(mut file) = sink.file.take() {
-                file.flush().map_err(|e| format!("Cannot write {}: {e}", sink.path.display()))?;
+                file.flush().map_err(|e| Error::io(format!("Cannot write {}", sink.path.display()), e))?;
                 drop(file);
                 // Uploaded even when empty: the result set existed.
-                let body =
-                    std::fs::read(&sink.path).map_err(|e| format!("Cannot read {}: {e}", sink.path.display()))?;
+                let body = std::fs::read(&sink.path)
+                    .map_err(|e| Error::io(format!("Cannot read {}", sink.path.display()), e))?;
                 let key = options.output.as_ref().map_or_else(|| name.clone(), |sub| format!("{sub}/{name}"));
-                uris.push(Value::String(ctx.upload(body, &key).await.map_err(|f| f.message)?));
+                uris.push(Value::String(ctx.upload(body, &key).await.map_err(|f| Error::Unexpected(f.message))?));
             }
         }
         output.insert(source.key, Value::Array(uris));

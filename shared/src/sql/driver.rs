@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::csv::Field;
 use crate::connections::{Database, Engine};
+use crate::error::{Error, Result, Retry};
 
 /// An open session.
 pub enum Session {
@@ -23,21 +24,27 @@ pub enum Session {
 /// What a statement produced, told to a [`RowSink`] as it streams.
 pub trait RowSink: Send {
     /// The statement returns rows with these column names (called once, before any row).
-    fn columns(&mut self, names: &[String]) -> Result<(), String>;
+    fn columns(&mut self, names: &[String]) -> Result<()>;
     /// One row.
-    fn row(&mut self, fields: Vec<Field>) -> Result<(), String>;
+    fn row(&mut self, fields: Vec<Field>) -> Result<()>;
 }
 
-fn db_error(e: sqlx::Error) -> String {
-    match e {
-        sqlx::Error::Database(d) => d.message().to_string(),
-        other => other.to_string(),
-    }
+/// The driver's error as the database words it, with its retry class: a lost, refused or
+/// timed-out connection may pass; a statement the database rejects will not.
+fn db_error(e: sqlx::Error) -> Error {
+    let (message, retry) = match &e {
+        sqlx::Error::Database(d) => (d.message().to_string(), Retry::Permanent),
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed => {
+            (e.to_string(), Retry::Transient)
+        }
+        other => (other.to_string(), Retry::Permanent),
+    };
+    Error::Database { message, retry, source: Some(Box::new(e)) }
 }
 
 impl Session {
     /// Connects (in autocommit mode: [`Session::begin`] starts a transaction).
-    pub async fn connect(db: &Database, application_name: Option<&str>, timeout: Duration) -> Result<Session, String> {
+    pub async fn connect(db: &Database, application_name: Option<&str>, timeout: Duration) -> Result<Session> {
         let connecting = async {
             Ok::<_, sqlx::Error>(match db.engine {
                 Engine::Postgres => {
@@ -88,28 +95,33 @@ impl Session {
             })
         };
         match tokio::time::timeout(timeout, connecting).await {
-            Ok(result) => result.map_err(|e| format!("Cannot connect to {}: {}", db.conn_id, db_error(e))),
-            Err(_) => Err(format!("Cannot connect to {}: timed out after {} seconds", db.conn_id, timeout.as_secs())),
+            Ok(result) => result.map_err(|e| db_error(e).within(format!("Cannot connect to {}", db.conn_id))),
+            Err(_) => Err(Error::Database {
+                message: format!("timed out after {} seconds", timeout.as_secs()),
+                retry: Retry::Transient,
+                source: None,
+            }
+            .within(format!("Cannot connect to {}", db.conn_id))),
         }
     }
 
     /// Starts a transaction: `START TRANSACTION` on MySQL, `BEGIN` elsewhere.
-    pub async fn begin(&mut self) -> Result<(), String> {
+    pub async fn begin(&mut self) -> Result<()> {
         let statement = if matches!(self, Session::MySql(_)) { "START TRANSACTION" } else { "BEGIN" };
         self.execute_quietly(statement).await
     }
 
     /// Commits the transaction.
-    pub async fn commit(&mut self) -> Result<(), String> {
+    pub async fn commit(&mut self) -> Result<()> {
         self.execute_quietly("COMMIT").await
     }
 
     /// Rolls the transaction back.
-    pub async fn rollback(&mut self) -> Result<(), String> {
+    pub async fn rollback(&mut self) -> Result<()> {
         self.execute_quietly("ROLLBACK").await
     }
 
-    async fn execute_quietly(&mut self, statement: &'static str) -> Result<(), String> {
+    async fn execute_quietly(&mut self, statement: &'static str) -> Result<()> {
         let query = sqlx::raw_sql(statement);
         match self {
             Session::Postgres(c) => query.execute(c).await.map(|_| ()),
@@ -130,7 +142,7 @@ impl Session {
 
     /// Runs one statement; rows (and, first, the column names) go to `sink`. Returns whether
     /// the statement produced a result set (even one with no rows).
-    pub async fn run(&mut self, statement: &str, sink: &mut dyn RowSink) -> Result<bool, String> {
+    pub async fn run(&mut self, statement: &str, sink: &mut dyn RowSink) -> Result<bool> {
         match self {
             Session::Postgres(c) => stream(c, statement, sink, postgres_field).await,
             Session::MySql(c) => stream(c, statement, sink, mysql_field).await,
@@ -146,7 +158,7 @@ async fn stream<'c, DB, C>(
     statement: &str,
     sink: &mut dyn RowSink,
     field: fn(&DB::Row, usize) -> Field,
-) -> Result<bool, String>
+) -> Result<bool>
 where
     DB: sqlx::Database,
     for<'e> &'e mut C: Executor<'e, Database = DB>,

@@ -10,6 +10,7 @@ use super::csv::{CsvFormat, Field, Kind};
 use super::driver::{RowSink, Session};
 use super::split::split;
 use crate::connections::Connections;
+use crate::error::Error;
 use crate::ports::{BlobStore, Encryption};
 
 /// How results are written.
@@ -64,16 +65,16 @@ struct Writer<'w> {
 }
 
 impl Writer<'_> {
-    fn put(&mut self, text: &str) -> Result<(), String> {
-        self.out.write_all(text.as_bytes()).map_err(|e| format!("Cannot write the output: {e}"))
+    fn put(&mut self, text: &str) -> Result<(), Error> {
+        self.out.write_all(text.as_bytes()).map_err(|e| Error::io("Cannot write the output", e))
     }
 
-    fn finish(&mut self) -> Result<(), String> {
+    fn finish(&mut self) -> Result<(), Error> {
         if self.table_open {
             self.put("</TBODY>\n</TABLE>\n")?;
             self.table_open = false;
         }
-        self.out.flush().map_err(|e| format!("Cannot write the output: {e}"))
+        self.out.flush().map_err(|e| Error::io("Cannot write the output", e))
     }
 }
 
@@ -101,13 +102,15 @@ fn json_value(field: &Field) -> Value {
 }
 
 impl RowSink for Writer<'_> {
-    fn columns(&mut self, names: &[String]) -> Result<(), String> {
+    fn columns(&mut self, names: &[String]) -> Result<(), Error> {
         self.columns = names.to_vec();
         match self.format.clone() {
             OutputFormat::Csv(format) if self.header && !self.header_written => {
                 self.header_written = true;
                 self.line.clear();
-                format.write_row(&names.iter().map(|n| Field::text(n.clone())).collect::<Vec<_>>(), &mut self.line)?;
+                format
+                    .write_row(&names.iter().map(|n| Field::text(n.clone())).collect::<Vec<_>>(), &mut self.line)
+                    .map_err(Error::Refused)?;
                 let line = std::mem::take(&mut self.line);
                 self.put(&line)
             }
@@ -129,11 +132,11 @@ impl RowSink for Writer<'_> {
         }
     }
 
-    fn row(&mut self, fields: Vec<Field>) -> Result<(), String> {
+    fn row(&mut self, fields: Vec<Field>) -> Result<(), Error> {
         match self.format.clone() {
             OutputFormat::Csv(format) => {
                 self.line.clear();
-                format.write_row(&fields, &mut self.line)?;
+                format.write_row(&fields, &mut self.line).map_err(Error::Refused)?;
                 let line = std::mem::take(&mut self.line);
                 self.put(&line)
             }
@@ -176,7 +179,8 @@ async fn read_source(name: &str, blobs: &dyn BlobStore) -> Result<String, String
 /// Runs the script; progress lines go to the log.
 pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobStore) -> Result<(), String> {
     let db = connections.database(&script.conn_id).await.map_err(|e| e.to_string())?;
-    let mut session = Session::connect(&db, script.app_name.as_deref(), Duration::from_secs(30)).await?;
+    let mut session =
+        Session::connect(&db, script.app_name.as_deref(), Duration::from_secs(30)).await.map_err(|e| e.to_string())?;
     let files = if script.files.is_empty() { vec!["-".to_string()] } else { script.files.clone() };
     let mut buffer: Vec<u8> = Vec::new();
     let mut stdout = std::io::stdout();
@@ -203,7 +207,7 @@ pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobSto
     };
     let outcome = async {
         if script.transaction {
-            session.begin().await?;
+            session.begin().await.map_err(|e| e.to_string())?;
         }
         for name in &files {
             let text = read_source(name, blobs).await?;
@@ -223,11 +227,11 @@ pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobSto
             }
             tracing::info!("{name}: {queries} queries completed, {rows} rows returned");
         }
-        writer.finish()
+        writer.finish().map_err(|e| e.to_string())
     }
     .await;
     let outcome = match outcome {
-        Ok(()) if script.transaction => session.commit().await,
+        Ok(()) if script.transaction => session.commit().await.map_err(|e| e.to_string()),
         Ok(()) => Ok(()),
         Err(e) => {
             if script.transaction {
@@ -255,11 +259,11 @@ struct Counter<'a, 'w> {
 }
 
 impl RowSink for Counter<'_, '_> {
-    fn columns(&mut self, names: &[String]) -> Result<(), String> {
+    fn columns(&mut self, names: &[String]) -> Result<(), Error> {
         self.inner.columns(names)
     }
 
-    fn row(&mut self, fields: Vec<Field>) -> Result<(), String> {
+    fn row(&mut self, fields: Vec<Field>) -> Result<(), Error> {
         self.rows += 1;
         self.inner.row(fields)
     }
