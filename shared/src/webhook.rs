@@ -66,7 +66,7 @@ impl Webhook for HttpWebhook {
         let request = hyper::Request::post(url)
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body.to_string())))
-            .map_err(|e| Error::config("webhook", format!("bad webhook URL: {e}")))?;
+            .map_err(|e| Error::refused("webhook", format!("bad webhook URL: {e}")))?;
         let call = async {
             let sent = if url.starts_with("https://") {
                 self.https()?.request(request).await
