@@ -406,8 +406,6 @@ impl RunEvents<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests;
 
 /// A request body over this many bytes sends its render variables through S3 instead (SQS
 /// takes at most 256 KiB).
@@ -472,3 +470,6 @@ impl ActionSink for QueuedActions {
             .map_err(|e| format!("cannot queue the actions: {e}"))
     }
 }
+
+#[cfg(test)]
+mod tests;
