@@ -202,8 +202,9 @@ pub mod keys {
         STATE_TTL: Seconds = "7d";
         /// The longest time to live of a state item.
         STATE_MAX_TTL: Seconds = "366d";
-        /// The SES region of the email action (else the client's region).
-        SES_REGION: OptText = "";
+        /// The SES region of the email action without an email connection (with one, the
+        /// connection's `region`, else this when configured, else the client's region).
+        SES_REGION: Text = "us-east-1";
         /// The sender of the email action when the action gives none.
         SES_FROM: OptText = "";
         /// The SES configuration set of the email action.

@@ -3,6 +3,7 @@
 use crate::{Target, catalog, connect, pretty};
 use anyhow::{Result, bail};
 use clap::Subcommand;
+use shared::config::Config;
 use shared::documents::read_records;
 use shared::model::RealmEntry;
 use std::path::PathBuf;
@@ -30,7 +31,8 @@ impl RealmCommand {
                 let records = read_records(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
                 let [record] = records.as_slice() else { bail!("{}: expected one realm entry", file.display()) };
                 let realm = RealmEntry::from_value(record)?;
-                realm.validate()?;
+                // Its action lists are checked under the limits its own configuration sets.
+                realm.validate(&Config::new(std::env::vars(), realm.config.as_ref()).limits())?;
                 // The entry names its realm; it is written there whatever --realm says.
                 let target = Target { realm: Some(realm.realm.clone()), ..target.clone() };
                 let (ports, names) = connect(&target).await?;

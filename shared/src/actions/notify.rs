@@ -98,7 +98,7 @@ impl Run<'_> {
                     .or_else(|| field("from"))
                     .or_else(|| config.get(keys::SES_FROM))
                     .unwrap_or_default();
-                email.region = field("region").or_else(|| config.get(keys::SES_REGION));
+                email.region = field("region").or_else(|| config.configured(keys::SES_REGION));
                 email.configuration_set =
                     field("configuration_set").or_else(|| config.get(keys::SES_CONFIGURATION_SET));
                 email.reply_to = string_or_list(conn.fields.get("reply_to"), "reply_to")?;
@@ -124,13 +124,7 @@ impl Run<'_> {
                     return Err(ActionFailure::bad("email_conn must be specified to enable attachments"));
                 }
                 email.html = email.body.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("<html>"));
-                email.region = Some(
-                    action
-                        .region
-                        .clone()
-                        .or_else(|| config.get(keys::SES_REGION))
-                        .unwrap_or_else(|| "us-east-1".into()),
-                );
+                email.region = Some(action.region.clone().unwrap_or_else(|| config.get(keys::SES_REGION)));
                 email.configuration_set = config.get(keys::SES_CONFIGURATION_SET);
                 email.from = match action.from.clone().or_else(|| config.get(keys::SES_FROM)) {
                     Some(from) => from,

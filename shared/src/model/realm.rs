@@ -69,8 +69,9 @@ impl RealmEntry {
         self.config.as_ref()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
     }
 
-    /// Checks the entry; returns the warnings when it is usable.
-    pub fn validate(&self) -> Result<Vec<ValidationError>, ValidationErrors> {
+    /// Checks the entry under `limits` (those of its own `config`); returns the warnings when it
+    /// is usable.
+    pub fn validate(&self, limits: &Limits) -> Result<Vec<ValidationError>, ValidationErrors> {
         let mut report = Report::default();
         let at = |field: &str| format!("realms[{}].{field}", self.realm);
         if self.realm.trim().is_empty() {
@@ -89,7 +90,7 @@ impl RealmEntry {
             report.warn(at("s3_key"), "missing: uploads use AES256 and executables get an empty LAVA_S3_KEY");
         }
         let lists = ActionKey::ALL.map(|key| (key, self.action_list(key)));
-        validate_action_lists(&lists, &format!("realms[{}]", self.realm), &Limits::default(), &mut report);
+        validate_action_lists(&lists, &format!("realms[{}]", self.realm), limits, &mut report);
         report.into_result()
     }
 }

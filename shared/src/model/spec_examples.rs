@@ -34,7 +34,7 @@ fn every_spec_job_validates_and_round_trips() {
 fn every_spec_realm_connection_and_trigger_validates() {
     for value in fixture("realms") {
         let realm = RealmEntry::from_value(&value).unwrap();
-        realm.validate().unwrap_or_else(|e| panic!("{}: {e}", realm.realm));
+        realm.validate(&Limits::default()).unwrap_or_else(|e| panic!("{}: {e}", realm.realm));
         assert_eq!(realm.to_value(), value);
     }
     let connections = fixture("connections");
@@ -198,7 +198,11 @@ fn invalid_other_records() {
     let realm =
         RealmEntry::from_value(&json!({"realm": "dev", "s3_payloads": "s3://b", "s3_temp": "s3://b/tmp"})).unwrap();
     assert!(
-        realm.validate().unwrap_err().to_string().contains("realms[dev].s3_payloads: the payload area needs a prefix")
+        realm
+            .validate(&Limits::default())
+            .unwrap_err()
+            .to_string()
+            .contains("realms[dev].s3_payloads: the payload area needs a prefix")
     );
     assert!(
         RealmEntry::from_value(&json!({"realm": "dev"}))

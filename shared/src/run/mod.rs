@@ -406,7 +406,6 @@ impl RunEvents<'_> {
     }
 }
 
-
 /// A request body over this many bytes sends its render variables through S3 instead (SQS
 /// takes at most 256 KiB).
 pub const ACTION_MESSAGE_LIMIT: usize = 200_000;

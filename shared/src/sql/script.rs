@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::csv::{CsvFormat, Field, Kind};
 use super::driver::{RowSink, Session};
 use super::split::split;
+use crate::config::keys;
 use crate::connections::Connections;
 use crate::error::Error;
 use crate::ports::{BlobStore, Encryption};
@@ -179,8 +180,9 @@ async fn read_source(name: &str, blobs: &dyn BlobStore) -> Result<String, String
 /// Runs the script; progress lines go to the log.
 pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobStore) -> Result<(), String> {
     let db = connections.database(&script.conn_id).await.map_err(|e| e.to_string())?;
+    let connect_timeout = Duration::from_secs_f64(connections.config().get(keys::SQL_CONNECT_TIMEOUT));
     let mut session =
-        Session::connect(&db, script.app_name.as_deref(), Duration::from_secs(30)).await.map_err(|e| e.to_string())?;
+        Session::connect(&db, script.app_name.as_deref(), connect_timeout).await.map_err(|e| e.to_string())?;
     let files = if script.files.is_empty() { vec!["-".to_string()] } else { script.files.clone() };
     let mut buffer: Vec<u8> = Vec::new();
     let mut stdout = std::io::stdout();
