@@ -70,7 +70,7 @@ impl ActionFailure {
     }
 
     /// An error with its retry class and `context` before its message.
-    pub(crate) fn from_error(context: impl std::fmt::Display, e: &Error) -> Self {
+    pub fn from_error(context: impl std::fmt::Display, e: &Error) -> Self {
         ActionFailure { message: format!("{context}{e}"), transient: e.retry() == Retry::Transient }
     }
 

@@ -17,13 +17,13 @@ use crate::recorder::EventRecorder;
 use crate::render::{self, Renderer};
 use crate::runners::{self, Failure, RunContext};
 
-use crate::actions::ActionRequest;
+use crate::actions::{ActionFailure, ActionRequest};
 
 /// Where a run's action lists go (`on_success`, `on_retry`, `on_fail`).
 #[async_trait::async_trait]
 pub trait ActionSink: Send + Sync {
-    /// Runs or forwards one action list; an error is recorded as an `action_failed` event.
-    async fn run_actions(&self, request: ActionRequest) -> std::result::Result<(), String>;
+    /// Runs or forwards one action list; a failure is recorded as an `action_failed` event.
+    async fn run_actions(&self, request: ActionRequest) -> std::result::Result<(), ActionFailure>;
 }
 
 /// Runs action lists in the worker process (`--dev`, or no actions queue).
@@ -40,8 +40,8 @@ impl InProcessActions {
 
 #[async_trait::async_trait]
 impl ActionSink for InProcessActions {
-    async fn run_actions(&self, request: ActionRequest) -> std::result::Result<(), String> {
-        self.services.run_list(&request, &crate::actions::NoLedger).await.map_err(|f| f.message)
+    async fn run_actions(&self, request: ActionRequest) -> std::result::Result<(), ActionFailure> {
+        self.services.run_list(&request, &crate::actions::NoLedger).await
     }
 }
 
@@ -434,8 +434,9 @@ impl QueuedActions {
 
 #[async_trait::async_trait]
 impl ActionSink for QueuedActions {
-    async fn run_actions(&self, mut request: ActionRequest) -> std::result::Result<(), String> {
-        let mut body = serde_json::to_string(&request).map_err(|e| e.to_string())?;
+    async fn run_actions(&self, mut request: ActionRequest) -> std::result::Result<(), ActionFailure> {
+        let unwritable = |e: serde_json::Error| ActionFailure::from(Error::json("the action request", e));
+        let mut body = serde_json::to_string(&request).map_err(unwritable)?;
         if body.len() > ACTION_MESSAGE_LIMIT {
             let key = [
                 self.temp.key.as_str(),
@@ -448,25 +449,25 @@ impl ActionSink for QueuedActions {
             .copied()
             .collect::<Vec<_>>()
             .join("/");
-            let context = serde_json::to_vec(&request.context).map_err(|e| e.to_string())?;
+            let context = serde_json::to_vec(&request.context).map_err(unwritable)?;
             self.blobs
                 .put_object(&self.temp.bucket, &key, context, &self.encryption)
                 .await
-                .map_err(|e| format!("cannot store the render context in S3: {e}"))?;
+                .map_err(|e| ActionFailure::from_error("cannot store the render context in S3: ", &e))?;
             let job = request.context.get("job").and_then(|j| j.get("ts_dispatch")).cloned();
             request.context = Map::new();
             if let Some(ts) = job {
                 request.context.insert("job".into(), json!({ "ts_dispatch": ts }));
             }
             request.context_s3 = Some(format!("s3://{}/{key}", self.temp.bucket));
-            body = serde_json::to_string(&request).map_err(|e| e.to_string())?;
+            body = serde_json::to_string(&request).map_err(unwritable)?;
         }
         let message = crate::ports::OutgoingMessage { body, ..Default::default() };
         self.queue
             .send(&self.queue_url, &message)
             .await
             .map(|_| ())
-            .map_err(|e| format!("cannot queue the actions: {e}"))
+            .map_err(|e| ActionFailure::from_error("cannot queue the actions: ", &e))
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::process::{self, Exit, ProcessSpec};
 use super::{Failure, Outcome, RunContext};
 use crate::cmdline;
+use crate::error::Error;
 use crate::config::{Key, Seconds, keys};
 use crate::model::params::{CmdParams, ExeParams, JobParameters, PkgParams};
 
@@ -59,15 +60,13 @@ fn make_executable(path: &Path) {
 async fn connection_env(
     ctx: &RunContext<'_>,
     connections: &BTreeMap<String, String>,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, Error> {
     let mut vars = Vec::new();
     for (label, conn_id) in connections {
         let app =
             crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, conn_id);
         let script =
-            crate::connections::scripts::write_connector(ctx.connections, conn_id, &ctx.run_dir, app.as_deref())
-                .await
-                .map_err(|e| e.to_string())?;
+            crate::connections::scripts::write_connector(ctx.connections, conn_id, &ctx.run_dir, app.as_deref()).await?;
         let label = label.to_ascii_uppercase();
         vars.push((format!("LAVA_CONN_{label}"), script.display().to_string()));
         vars.push((format!("LAVA_CONNID_{label}"), conn_id.clone()));
@@ -255,28 +254,28 @@ pub(crate) async fn download_payload(
     payload: &str,
     index: usize,
     max_size: u64,
-) -> Result<Vec<PathBuf>, String> {
-    let area = crate::model::S3Location::parse(&ctx.realm.s3_payloads)?;
+) -> Result<Vec<PathBuf>, Error> {
+    let area = crate::model::S3Location::parse(&ctx.realm.s3_payloads).map_err(Error::Refused)?;
     let prefix = format!("{}/{payload}", area.key);
-    let listing = ctx.blobs.list_objects(&area.bucket, &prefix, Some("/")).await.map_err(|e| e.to_string())?;
+    let listing = ctx.blobs.list_objects(&area.bucket, &prefix, Some("/")).await?;
     let dir = ctx.run_dir.join(format!("pld-{index}-{}.d", &uuid::Uuid::new_v4().simple().to_string()[..6]));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("Cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("Cannot create {}", dir.display()), e))?;
     let mut files = Vec::new();
     for object in listing.objects.iter().filter(|o| !o.key.ends_with('/')) {
         if object.size > max_size {
-            return Err(format!(
+            return Err(Error::Refused(format!(
                 "s3://{}/{}: Payload size {} exceeds maximum of {max_size}",
                 area.bucket, object.key, object.size
-            ));
+            )));
         }
-        let body = ctx.blobs.get_object(&area.bucket, &object.key).await.map_err(|e| e.to_string())?;
+        let body = ctx.blobs.get_object(&area.bucket, &object.key).await?;
         let name = object.key.rsplit('/').next().unwrap_or(&object.key);
         let path = dir.join(name);
-        std::fs::write(&path, body).map_err(|e| format!("Cannot write {}: {e}", path.display()))?;
+        std::fs::write(&path, body).map_err(|e| Error::io(format!("Cannot write {}", path.display()), e))?;
         files.push(path);
     }
     if files.is_empty() {
-        return Err(format!("No payload files downloaded from S3 for payload: {payload}"));
+        return Err(Error::Refused(format!("No payload files downloaded from S3 for payload: {payload}")));
     }
     files.sort();
     Ok(files)
@@ -295,12 +294,12 @@ pub async fn run_exe(ctx: &RunContext<'_>) -> Outcome {
     words.extend(params.args.iter().map(ToString::to_string));
     let args = render_words(ctx, &common, words).map_err(|e| Failure::message(format!("Bad payload or args: {e}")))?;
     let s3_payload = format!("{}/{target}", ctx.realm.s3_payloads);
-    let connections = connection_env(ctx, &params.connections).await.map_err(Failure::message)?;
+    let connections = connection_env(ctx, &params.connections).await?;
     let env =
         environment(ctx, &common, &[("LAVA_S3_PAYLOAD".into(), s3_payload)], &connections).map_err(Failure::message)?;
     let limit = timeout(ctx, params.timeout.as_ref(), keys::EXE_TIMEOUT).map_err(Failure::message)?;
     let max = ctx.config.get(keys::EXE_MAX_PAYLOAD_SIZE);
-    let files = download_payload(ctx, &target, 0, max).await.map_err(Failure::message)?;
+    let files = download_payload(ctx, &target, 0, max).await?;
     let mut output = Vec::new();
     for file in files {
         make_executable(&file);
@@ -352,7 +351,7 @@ pub async fn run_pkg(ctx: &RunContext<'_>) -> Outcome {
     words.extend(params.args.iter().map(ToString::to_string));
     let args = render_words(ctx, &common, words).map_err(|e| Failure::message(format!("Bad command or args: {e}")))?;
     let s3_payload = format!("{}/{}", ctx.realm.s3_payloads, payloads.join(","));
-    let connections = connection_env(ctx, &params.connections).await.map_err(Failure::message)?;
+    let connections = connection_env(ctx, &params.connections).await?;
     let env =
         environment(ctx, &common, &[("LAVA_S3_PAYLOAD".into(), s3_payload)], &connections).map_err(Failure::message)?;
     let limit = timeout(ctx, params.timeout.as_ref(), keys::PKG_TIMEOUT).map_err(Failure::message)?;
@@ -360,7 +359,7 @@ pub async fn run_pkg(ctx: &RunContext<'_>) -> Outcome {
     let max = ctx.config.get(keys::PKG_MAX_PAYLOAD_SIZE);
     let mut archives = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
-        archives.extend(download_payload(ctx, payload, i, max).await.map_err(Failure::message)?);
+        archives.extend(download_payload(ctx, payload, i, max).await?);
     }
     let mut output = Vec::new();
     for (n, archive) in archives.iter().enumerate() {

@@ -120,7 +120,7 @@ pub async fn run_sql(ctx: &RunContext<'_>) -> Outcome {
     let mut files = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
         files.extend(
-            crate::runners::executable::download_payload(ctx, payload, i, max).await.map_err(Failure::message)?,
+            crate::runners::executable::download_payload(ctx, payload, i, max).await?,
         );
     }
     let mut sources = Vec::new();

@@ -31,7 +31,7 @@ pub async fn run_sqlc(ctx: &RunContext<'_>) -> Outcome {
     let max = ctx.config.get(keys::SQLC_MAX_PAYLOAD_SIZE);
     let mut files = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
-        files.extend(download_payload(ctx, payload, i, max).await.map_err(Failure::message)?);
+        files.extend(download_payload(ctx, payload, i, max).await?);
     }
     // The worker's environment, the realm, and the session's application name.
     let mut env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k != "PGAPPNAME").collect();
@@ -106,7 +106,7 @@ pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
     let max = ctx.config.get(keys::SQL_MAX_PAYLOAD_SIZE);
     let mut files = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
-        files.extend(download_payload(ctx, payload, i, max).await.map_err(Failure::message)?);
+        files.extend(download_payload(ctx, payload, i, max).await?);
     }
     if params.jinja.is_none_or(|f| f.0) {
         let vars = ctx.with_vars(&params.vars);
