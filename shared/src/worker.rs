@@ -71,7 +71,8 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Polls and runs until `shutdown` turns true (or, in batch mode, the queue is empty).
+    /// Polls and runs until `shutdown` turns true (or, in batch mode, until the queue is empty
+    /// and the jobs it started have finished).
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> crate::Result<()> {
         let permits = Arc::new(Semaphore::new(self.settings.threads.max(1)));
         let (cancel_tx, cancel_rx) = watch::channel(false);
@@ -107,7 +108,15 @@ impl Worker {
             }
             if messages.is_empty() {
                 if self.settings.batch {
-                    break;
+                    if running.is_empty() {
+                        break;
+                    }
+                    // Batch mode lets the running jobs finish (a stop request still gets the
+                    // grace period below), then polls once more: they may have queued work.
+                    tokio::select! {
+                        _ = async { while running.join_next().await.is_some() {} } => continue,
+                        _ = shutdown.wait_for(|s| *s) => break,
+                    }
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(self.settings.sleep) => {}

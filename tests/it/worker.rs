@@ -115,6 +115,26 @@ async fn shutdown_releases_a_running_job_for_another_worker() {
 }
 
 #[tokio::test]
+async fn a_batch_worker_lets_running_jobs_finish_when_the_queue_is_empty() {
+    let r = TestRealm::up("wk").await;
+    r.put_job(cmd_job("it/long", "sleep 3", json!({}))).await;
+    r.put_job(cmd_job("it/short", "true", json!({}))).await;
+    let long = r.dispatch("it/long").await;
+    let short = r.dispatch("it/short").await;
+    // Two threads, a 1 s long poll and a grace period far shorter than the long job: the queue
+    // is found empty while it still runs.
+    let worker = worker(&r, 2, Duration::from_millis(200), true).await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let started = std::time::Instant::now();
+    worker.clone().run(rx).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(3), "the worker waited for the long job");
+    assert_eq!(r.statuses("it/long", &long).await, ["starting", "running", "complete"]);
+    assert_eq!(r.statuses("it/short", &short).await, ["starting", "running", "complete"]);
+    let queue = r.queue_url(&r.names.worker_queue("core")).await;
+    assert!(r.queues.receive(&queue, 10, 0).await.unwrap().is_empty(), "nothing was left on the queue");
+}
+
+#[tokio::test]
 async fn two_workers_on_one_queue_never_run_a_message_twice() {
     let r = TestRealm::up("wk").await;
     r.put_job(cmd_job("it/quick", "/bin/sh -c", json!({"parameters": {"args": ["sleep 0.2"]}}))).await;
