@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::process::{self, Exit, ProcessSpec};
 use super::{Failure, Outcome, RunContext};
 use crate::cmdline;
-use crate::error::Error;
 use crate::config::{Key, Seconds, keys};
+use crate::error::Error;
 use crate::model::params::{CmdParams, ExeParams, JobParameters, PkgParams};
 
 /// The parts of the parameters every executable type shares.
@@ -66,7 +66,8 @@ async fn connection_env(
         let app =
             crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, conn_id);
         let script =
-            crate::connections::scripts::write_connector(ctx.connections, conn_id, &ctx.run_dir, app.as_deref()).await?;
+            crate::connections::scripts::write_connector(ctx.connections, conn_id, &ctx.run_dir, app.as_deref())
+                .await?;
         let label = label.to_ascii_uppercase();
         vars.push((format!("LAVA_CONN_{label}"), script.display().to_string()));
         vars.push((format!("LAVA_CONNID_{label}"), conn_id.clone()));

@@ -119,9 +119,7 @@ pub async fn run_sql(ctx: &RunContext<'_>) -> Outcome {
     let max = ctx.config.get(keys::SQL_MAX_PAYLOAD_SIZE);
     let mut files = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
-        files.extend(
-            crate::runners::executable::download_payload(ctx, payload, i, max).await?,
-        );
+        files.extend(crate::runners::executable::download_payload(ctx, payload, i, max).await?);
     }
     let mut sources = Vec::new();
     for file in files {
