@@ -14,6 +14,7 @@ use tracing::field::Empty;
 use crate::catalog::Catalog;
 use crate::config::keys;
 use crate::error::{Error, Retry};
+use crate::model::values::{ECHO_LIMIT, bounded};
 use crate::model::{EventStatus, WorkerMessage};
 use crate::ports::{OutgoingMessage, QueueMessage, WorkQueue};
 use crate::run::{JobRunner, RunOutcome};
@@ -154,6 +155,8 @@ impl Worker {
     }
 
     async fn dead_letter(&self, message: &QueueMessage, reason: String) -> Handled {
+        // A reason may quote the message (a realm, a job id): never more than ECHO_LIMIT of it.
+        let reason = bounded(&reason, ECHO_LIMIT).into_owned();
         tracing::error!(message_id = %message.message_id, reason = %reason, "Message cannot run.");
         if let Some(dlq) = &self.settings.dead_letter_url {
             let out = OutgoingMessage {
@@ -185,10 +188,11 @@ impl Worker {
 
     /// Records a `rejected` event for a message that cannot run, where its job and run are known.
     async fn reject(&self, job_id: &str, run_id: &str, ts_dispatch: &str, reason: &str) {
+        let reason = bounded(reason, ECHO_LIMIT);
         if let Err(e) =
             self.runner.recorder.record(job_id, run_id, ts_dispatch, EventStatus::Rejected, json!(reason)).await
         {
-            tracing::error!(error = %e, job_id, run_id, "Cannot record the rejection.");
+            tracing::error!(error = %e, "Cannot record the rejection.");
         }
     }
 
@@ -216,10 +220,10 @@ impl Worker {
         };
         let span = tracing::Span::current();
         if let Some(job_id) = &job_id {
-            span.record("job_id", job_id.as_str());
+            span.record("job_id", bounded(job_id, ECHO_LIMIT).as_ref());
         }
         if let Some(run_id) = &run_id {
-            span.record("run_id", run_id.as_str());
+            span.record("run_id", bounded(run_id, ECHO_LIMIT).as_ref());
         }
         let event_run =
             run_id.clone().filter(|r| uuid::Uuid::parse_str(r).is_ok()).unwrap_or_else(|| message.message_id.clone());

@@ -88,6 +88,26 @@ async fn bad_messages_are_dead_lettered_with_a_reason_and_an_event_where_the_job
 }
 
 #[tokio::test]
+async fn a_huge_field_of_a_bad_message_is_echoed_cut_and_the_message_still_dead_lettered() {
+    let r = TestRealm::up("wk").await;
+    let worker = worker(&r, 1, Duration::from_secs(5), true).await;
+    let queue = r.queue_url(&r.names.worker_queue("core")).await;
+    let dlq = r.queue_url(&ResourceNames::dead_letter_queue(&r.names.worker_queue("core"))).await;
+    let huge = "r".repeat(200_000);
+    let body = json!({"realm": huge, "worker": "core", "job_id": "demo/hello", "run_id": uuid::Uuid::new_v4().to_string(), "ts_dispatch": "2025-03-04T06:15:00+11:00"});
+    r.queues.send(&queue, &OutgoingMessage { body: body.to_string(), ..Default::default() }).await.unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let message = r.queues.receive(&queue, 1, 1).await.unwrap().pop().expect("the message");
+    let Handled::DeadLettered(reason) = worker.handle(&message, rx).await else { panic!("expected dead-lettering") };
+    assert!(reason.starts_with("Wrong realm: expected "), "{}", &reason[..100]);
+    assert!(reason.chars().count() < 1100, "the reason is cut: {} characters", reason.chars().count());
+    assert!(reason.ends_with("more characters cut]"), "and says so: {}", &reason[reason.len() - 60..]);
+    let dead = r.queues.receive(&dlq, 10, 1).await.unwrap();
+    assert_eq!(dead.len(), 1, "the message is kept whole in the dead-letter queue");
+    assert_eq!(dead[0].body, body.to_string());
+}
+
+#[tokio::test]
 async fn shutdown_releases_a_running_job_for_another_worker() {
     let r = TestRealm::up("wk").await;
     r.put_job(cmd_job("it/slow", "sleep 30", json!({}))).await;

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::config::keys;
 use crate::error::Result;
 use crate::model::EventStatus;
+use crate::model::values::{ECHO_LIMIT, bounded};
 use crate::names::ResourceNames;
 use crate::ports::{EventLog, Incoming, OutgoingMessage, Ports, WorkQueue};
 use crate::recorder::EventRecorder;
@@ -93,7 +94,8 @@ impl ActionsFunction {
     }
 
     async fn dead_letter(&self, message: &Incoming, reason: &str) -> std::result::Result<(), String> {
-        tracing::error!(reason, "Bad action message.");
+        let reason = bounded(reason, ECHO_LIMIT);
+        tracing::error!(reason = %reason, "Bad action message.");
         let Some(url) = &self.dead_letter_url else {
             return Ok(());
         };

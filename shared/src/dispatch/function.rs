@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::config::keys;
 use crate::error::{Error, Result, Retry};
 use crate::model::schedule::schedule_entries;
-use crate::model::values::format_timestamp;
+use crate::model::values::{ECHO_LIMIT, bounded, format_timestamp};
 use crate::model::{EventStatus, JobSpec, JobType};
 use crate::names::ResourceNames;
 use crate::ports::{EventLog, Incoming, OutgoingMessage, Ports, WorkQueue};
@@ -164,7 +164,8 @@ impl DispatchFunction {
 
     /// Records a `rejected` event for a request that can never be dispatched.
     async fn reject(&self, request: &DispatchRequest, reason: &str) -> std::result::Result<(), String> {
-        tracing::error!(job_id = %request.job_id, "{reason}");
+        let reason = bounded(reason, ECHO_LIMIT);
+        tracing::error!(job_id = %bounded(&request.job_id, ECHO_LIMIT), "{reason}");
         let ttl = self.config.get(keys::EVENT_TTL) as i64;
         let worker = request.worker.as_deref().unwrap_or("dispatch");
         let recorder = EventRecorder::new(
@@ -184,7 +185,8 @@ impl DispatchFunction {
     }
 
     async fn dead_letter(&self, body: &str, reason: &str) -> std::result::Result<(), String> {
-        tracing::error!(reason, "Bad dispatch request.");
+        let reason = bounded(reason, ECHO_LIMIT);
+        tracing::error!(reason = %reason, "Bad dispatch request.");
         let Some(url) = &self.dead_letter_url else {
             return Ok(());
         };

@@ -149,9 +149,33 @@ pub fn format_timestamp(at: &jiff::Zoned) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
 
+/// At most this many characters of a value from outside (a message field, a request line) are
+/// echoed into a log line, an event or a dead-letter reason.
+pub const ECHO_LIMIT: usize = 1000;
+
+/// `text` cut to `max_chars` characters, saying how many were cut.
+pub fn bounded(text: &str, max_chars: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max_chars) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((at, _)) => {
+            let cut = text[at..].chars().count();
+            std::borrow::Cow::Owned(format!("{}… [{cut} more characters cut]", &text[..at]))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_text_is_cut_and_says_so() {
+        assert_eq!(bounded("short", 10), "short");
+        assert_eq!(bounded("abcdef", 3), "abc… [3 more characters cut]");
+        assert_eq!(bounded("ééééé", 2), "éé… [3 more characters cut]");
+        let long = "x".repeat(200_000);
+        assert!(bounded(&long, ECHO_LIMIT).len() < ECHO_LIMIT + 40);
+    }
     use serde_json::json;
 
     #[test]
