@@ -259,10 +259,12 @@ impl JobSpec {
                 Ok(_) => {}
             }
         }
-        if let Some(delay) = &self.max_run_delay
-            && let Err(reason) = delay.seconds()
-        {
-            report.error(at("max_run_delay"), reason);
+        if let Some(delay) = &self.max_run_delay {
+            match delay.seconds() {
+                Err(reason) => report.error(at("max_run_delay"), reason),
+                Ok(s) if s < 0.0 => report.error(at("max_run_delay"), format!("{delay} is negative")),
+                Ok(_) => {}
+            }
         }
         if let Some(tries) = self.max_tries
             && tries < 0
@@ -272,8 +274,18 @@ impl JobSpec {
         if let Some(schedule) = &self.schedule {
             validate_schedule(schedule, &at("schedule"), &mut report);
         }
-        if known_type && let Err(reason) = self.typed_parameters() {
-            report.error(at("parameters"), format!("Bad job parameters: {reason}"));
+        if known_type {
+            match self.typed_parameters() {
+                Err(reason) => report.error(at("parameters"), format!("Bad job parameters: {reason}")),
+                // The runners refuse what is not a positive duration: so does validation.
+                Ok(params) => match params.timeout().map(|t| (t, t.seconds())) {
+                    Some((_, Err(reason))) => report.error(at("parameters.timeout"), reason),
+                    Some((t, Ok(s))) if s.is_nan() || s <= 0.0 => {
+                        report.error(at("parameters.timeout"), format!("{t} is not a positive duration"))
+                    }
+                    _ => {}
+                },
+            }
         }
         let lists = ActionKey::ALL.map(|key| (key, self.action_list(key)));
         validate_action_lists(&lists, &format!("jobs[{}]", self.job_id), limits, &mut report);

@@ -270,6 +270,19 @@ const SQL_COMMON: &[&str] = &[
 ];
 
 impl JobParameters {
+    /// The `timeout` parameter, for the types that have one.
+    pub fn timeout(&self) -> Option<&DurationSpec> {
+        match self {
+            JobParameters::Cmd(p) => p.timeout.as_ref(),
+            JobParameters::Exe(p) => p.timeout.as_ref(),
+            JobParameters::Pkg(p) => p.timeout.as_ref(),
+            JobParameters::Docker(p) => p.timeout.as_ref(),
+            JobParameters::Sql(p) => p.timeout.as_ref(),
+            JobParameters::Sqlc(p) => p.timeout.as_ref(),
+            JobParameters::Log | JobParameters::Other(_) => None,
+        }
+    }
+
     /// Checks and types the parameters of a job of `job_type`, with the original's messages
     /// (`Missing keys: …`, `Unexpected keys: …`) or the failing field.
     pub fn parse(job_type: &JobType, params: &Map<String, Value>) -> Result<Self, String> {

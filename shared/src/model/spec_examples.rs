@@ -94,6 +94,15 @@ fn invalid_jobs_name_the_field_and_the_reason() {
         ),
         (with(json!({"iteration_delay": "soon"})), "jobs[finance/x].iteration_delay: bad duration \"soon\""),
         (with(json!({"max_run_delay": "1y"})), "jobs[finance/x].max_run_delay: bad duration \"1y\""),
+        (with(json!({"max_run_delay": "-3m"})), "jobs[finance/x].max_run_delay: -3m is negative"),
+        (
+            with(json!({"parameters": {"timeout": "forever"}})),
+            "jobs[finance/x].parameters.timeout: bad duration \"forever\"",
+        ),
+        (
+            with(json!({"parameters": {"timeout": 0}})),
+            "jobs[finance/x].parameters.timeout: 0 is not a positive duration",
+        ),
         (
             with(json!({"schedule": "0 25 * * *"})),
             "jobs[finance/x].schedule: bad cron schedule \"0 25 * * *\": bad hour field",
