@@ -92,7 +92,10 @@ impl Worker {
             let free = permits.available_permits().clamp(1, 10) as u32;
             // A receive in progress is never abandoned: the queue may already have handed it a
             // message, which would then stay invisible until its visibility timeout.
-            let received = self.queue.receive(&self.settings.queue_url, free, self.settings.wait_seconds).await;
+            // Received with the worker's own short visibility (not the queue's hour): if this
+            // process dies, another worker gets the message within about two heartbeats.
+            let s = &self.settings;
+            let received = self.queue.receive_leased(&s.queue_url, free, s.wait_seconds, s.visibility_seconds).await;
             let messages = match received {
                 Ok(m) => m,
                 Err(e) => {
@@ -411,7 +414,9 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
         retries: options.retries,
         batch: options.batch,
         heartbeat_every: options.heartbeat_every,
-        visibility_seconds: (options.heartbeat_every.as_secs() * 3).max(30) as u32,
+        // Each heartbeat extends the message by two heartbeats: one heartbeat of slack for a slow
+        // extension call, and a crashed worker's message is back within about two heartbeats.
+        visibility_seconds: (options.heartbeat_every.as_secs() * 2).max(4) as u32,
         grace: options.grace,
     };
     Ok(Arc::new(Worker { settings, runner: Arc::new(runner), catalog, queue: deps.queues }))

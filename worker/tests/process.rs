@@ -41,3 +41,66 @@ async fn sigterm_during_a_job_releases_it_and_exits_cleanly() {
     let again = r.queues.receive(&queue, 1, 2).await.unwrap();
     assert!(again.len() == 1 && again[0].body.contains(&run_id), "the message is back on the queue for another worker");
 }
+
+#[tokio::test]
+async fn a_killed_workers_job_is_taken_over_within_about_two_heartbeats() {
+    let endpoint = tests::emulator().endpoint_url.clone();
+    let r = tests::TestRealm::up("kil").await;
+    r.put_job(json!({"job_id": "it/taken", "type": "cmd", "worker": "core", "enabled": true, "payload": "sleep 4"}))
+        .await;
+    let run_id = r.dispatch("it/taken").await;
+    let start = || {
+        let args = [
+            "--realm",
+            &r.names.realm,
+            "--worker",
+            "core",
+            "--root",
+            "--wait",
+            "1",
+            "--sleep",
+            "0",
+            "--visibility-heartbeat",
+            "2",
+        ];
+        Command::new(env!("CARGO_BIN_EXE_lava-worker"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("LAVA_TMPDIR", std::env::temp_dir().join(tests::unique("lava-kil-")))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let statuses = || r.statuses("it/taken", &run_id);
+    let mut first = start();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !statuses().await.contains(&"running".to_string()) {
+        assert!(Instant::now() < deadline, "the job never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // kill -9: no release, no event; only the message's visibility brings the run back.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let killed = Instant::now();
+    let mut second = start();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while statuses().await.iter().filter(|s| *s == "starting").count() < 2 {
+        assert!(Instant::now() < deadline, "no other worker took the run over: {:?}", statuses().await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let recovered = killed.elapsed();
+    eprintln!("a killed worker's run was taken over after {:.1} s (heartbeat 2 s)", recovered.as_secs_f64());
+    assert!(recovered < Duration::from_secs(8), "taken over within about two heartbeats, not {recovered:?}");
+    while !statuses().await.contains(&"complete".to_string()) {
+        assert!(Instant::now() < deadline, "the run taken over never completed: {:?}", statuses().await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap().success());
+    assert!(second.wait().unwrap().success());
+    assert_eq!(statuses().await, ["starting", "running", "starting", "running", "complete"]);
+    let queue = r.queue_url(&r.names.worker_queue("core")).await;
+    assert!(r.queues.receive(&queue, 10, 0).await.unwrap().is_empty(), "the message was deleted after the run");
+}

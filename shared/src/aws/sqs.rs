@@ -19,6 +19,46 @@ impl SqsQueues {
     pub fn new(client: Client) -> Self {
         SqsQueues { client }
     }
+
+    /// ReceiveMessage with the receive count, and a visibility timeout when one is given.
+    async fn receive_with(
+        &self,
+        queue_url: &str,
+        max: u32,
+        wait_seconds: u32,
+        visibility_seconds: Option<u32>,
+    ) -> Result<Vec<QueueMessage>> {
+        #[allow(deprecated)] // the older attribute form, for emulators that predate the new one
+        let request = self.client.receive_message().attribute_names(QueueAttributeName::All);
+        let out = request
+            .queue_url(queue_url)
+            .set_visibility_timeout(visibility_seconds.map(|v| v.min(43_200) as i32))
+            .max_number_of_messages(max.clamp(1, 10) as i32)
+            .wait_time_seconds(wait_seconds.min(20) as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| aws_error("sqs", "ReceiveMessage", e))?;
+        Ok(out
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                let receive_count = m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(1);
+                QueueMessage {
+                    message_id: m.message_id.unwrap_or_default(),
+                    receipt_handle: m.receipt_handle.unwrap_or_default(),
+                    body: m.body.unwrap_or_default(),
+                    receive_count,
+                }
+            })
+            .collect())
+    }
 }
 
 #[async_trait]
@@ -57,35 +97,11 @@ impl WorkQueue for SqsQueues {
     }
 
     async fn receive(&self, queue_url: &str, max: u32, wait_seconds: u32) -> Result<Vec<QueueMessage>> {
-        #[allow(deprecated)] // the older attribute form, for emulators that predate the new one
-        let request = self.client.receive_message().attribute_names(QueueAttributeName::All);
-        let out = request
-            .queue_url(queue_url)
-            .max_number_of_messages(max.clamp(1, 10) as i32)
-            .wait_time_seconds(wait_seconds.min(20) as i32)
-            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .send()
-            .await
-            .map_err(|e| aws_error("sqs", "ReceiveMessage", e))?;
-        Ok(out
-            .messages
-            .unwrap_or_default()
-            .into_iter()
-            .map(|m| {
-                let receive_count = m
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(1);
-                QueueMessage {
-                    message_id: m.message_id.unwrap_or_default(),
-                    receipt_handle: m.receipt_handle.unwrap_or_default(),
-                    body: m.body.unwrap_or_default(),
-                    receive_count,
-                }
-            })
-            .collect())
+        self.receive_with(queue_url, max, wait_seconds, None).await
+    }
+
+    async fn receive_leased(&self, queue_url: &str, max: u32, wait: u32, visibility: u32) -> Result<Vec<QueueMessage>> {
+        self.receive_with(queue_url, max, wait, Some(visibility)).await
     }
 
     async fn delete(&self, queue_url: &str, receipt_handle: &str) -> Result<()> {

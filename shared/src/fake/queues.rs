@@ -87,6 +87,17 @@ impl WorkQueue for FakeQueues {
         Ok(out)
     }
 
+    /// Visibility timeouts are not modelled: the same as `receive`.
+    async fn receive_leased(
+        &self,
+        queue_url: &str,
+        max: u32,
+        wait: u32,
+        _visibility: u32,
+    ) -> Result<Vec<QueueMessage>> {
+        self.receive(queue_url, max, wait).await
+    }
+
     async fn delete(&self, queue_url: &str, receipt_handle: &str) -> Result<()> {
         if let Some(queue) = lock(&self.queues).get_mut(queue_url) {
             queue.in_flight.retain(|m| m.receipt_handle != receipt_handle);

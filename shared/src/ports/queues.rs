@@ -41,6 +41,15 @@ pub trait WorkQueue: Send + Sync {
     async fn send(&self, queue_url: &str, message: &OutgoingMessage) -> Result<String>;
     /// Receives up to `max` messages, waiting up to `wait_seconds` for the first.
     async fn receive(&self, queue_url: &str, max: u32, wait_seconds: u32) -> Result<Vec<QueueMessage>>;
+    /// Receives like [`WorkQueue::receive`], each message invisible to other receivers for
+    /// `visibility_seconds` (instead of the queue's default) unless extended, released or deleted.
+    async fn receive_leased(
+        &self,
+        queue_url: &str,
+        max: u32,
+        wait_seconds: u32,
+        visibility_seconds: u32,
+    ) -> Result<Vec<QueueMessage>>;
     /// Deletes a received message.
     async fn delete(&self, queue_url: &str, receipt_handle: &str) -> Result<()>;
     /// Keeps a received message invisible for `seconds` more (0 releases it at once).
