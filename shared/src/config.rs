@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use crate::model::Limits;
+use crate::model::limits::SQS_DELAY_CEILING;
 use crate::model::values::{parse_config_bool, parse_duration, parse_size};
 
 /// How a key's value is read and what it gives.
@@ -337,7 +338,7 @@ impl Config {
         Limits {
             iteration_max_limit: self.get(keys::ITERATION_MAX_LIMIT),
             iteration_max_delay: self.get(keys::ITERATION_MAX_DELAY),
-            max_delay: self.get(keys::SQS_MAX_DELAY_MINS) as f64 * 60.0,
+            max_delay: (self.get(keys::SQS_MAX_DELAY_MINS) as f64 * 60.0).min(f64::from(SQS_DELAY_CEILING)),
         }
     }
 }
@@ -408,5 +409,7 @@ mod tests {
         let realm = json!({"ITERATION_MAX_LIMIT": 20, "ITERATION_MAX_DELAY": "10m", "SQS_MAX_DELAY_MINS": 5});
         let limits = Config::new([], realm.as_object()).limits();
         assert_eq!(limits, Limits { iteration_max_limit: 20, iteration_max_delay: 600.0, max_delay: 300.0 });
+        let beyond_sqs = json!({"SQS_MAX_DELAY_MINS": 20});
+        assert_eq!(Config::new([], beyond_sqs.as_object()).limits().max_delay, 900.0, "SQS allows at most 15 minutes");
     }
 }

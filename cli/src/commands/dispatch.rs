@@ -3,7 +3,7 @@
 use crate::{Target, catalog, connect, realm_limits};
 use anyhow::{Result, bail};
 use clap::Args;
-use shared::dispatch::{DispatchRequest, SQS_DELAY_CEILING, dispatch, expand_pairs};
+use shared::dispatch::{DispatchRequest, dispatch, expand_pairs};
 use shared::model::validation::is_reserved_name;
 use shared::model::values::parse_duration;
 
@@ -45,7 +45,7 @@ impl DispatchArgs {
         let (ports, names) = connect(target).await?;
         let catalog = catalog(&ports, names);
         let limits = realm_limits(&catalog).await;
-        let max_delay = limits.max_delay.min(f64::from(SQS_DELAY_CEILING));
+        let max_delay = limits.max_delay;
         if !(0.0..=max_delay).contains(&seconds) {
             bail!("--delay {}: Must be between 0 and {} minutes", delay.unwrap_or_default(), max_delay / 60.0);
         }

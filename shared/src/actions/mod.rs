@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::dispatch::SQS_DELAY_CEILING;
 use crate::error::{Error, Retry};
 use crate::model::action::LogAction;
 use crate::model::{Action, ActionKey, DurationSpec, Limits, RealmEntry, StateType};
@@ -224,7 +223,7 @@ pub(crate) fn delay_seconds(delay: Option<&DurationSpec>, limits: &Limits) -> Re
         DurationSpec::Text(t) => serde_json::to_string(t).unwrap_or_default(),
     };
     let seconds = delay.seconds().map_err(|e| ActionFailure::bad(format!("Bad delay: {delay}: {e}")))?;
-    let max = limits.max_delay.min(f64::from(SQS_DELAY_CEILING));
+    let max = limits.max_delay;
     if !(0.0..=max).contains(&seconds) {
         return Err(ActionFailure::bad(format!("Bad delay: {written}: Must be between 0 and {} minutes", max / 60.0)));
     }

@@ -28,9 +28,6 @@ pub struct DispatchRequest {
     pub worker: Option<String>,
 }
 
-/// The longest delay SQS accepts, in seconds; `SQS_MAX_DELAY_MINS` may only lower it.
-pub const SQS_DELAY_CEILING: u32 = 900;
-
 /// Looks the job up, checks it under the realm's `limits` (and that a worker named in the
 /// request is the job's own), and sends a run of it to its worker queue; returns the message sent.
 pub async fn dispatch(
@@ -56,14 +53,10 @@ pub async fn send_run(
     request: &DispatchRequest,
     limits: &Limits,
 ) -> Result<WorkerMessage> {
-    if f64::from(request.delay_seconds) > limits.max_delay.min(f64::from(SQS_DELAY_CEILING)) {
+    if f64::from(request.delay_seconds) > limits.max_delay {
         return Err(Error::refused(
             "delay",
-            format!(
-                "{} seconds: Must be between 0 and {} minutes",
-                request.delay_seconds,
-                limits.max_delay.min(f64::from(SQS_DELAY_CEILING)) / 60.0
-            ),
+            format!("{} seconds: Must be between 0 and {} minutes", request.delay_seconds, limits.max_delay / 60.0),
         ));
     }
     let worker = worker.to_string();

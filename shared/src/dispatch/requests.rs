@@ -23,7 +23,7 @@ fn delay_seconds(value: &Value) -> Result<u32, String> {
         Value::String(s) => parse_duration(s)?,
         _ => return Err("delay must be a number or a duration".into()),
     };
-    if !(0.0..=f64::from(super::SQS_DELAY_CEILING)).contains(&seconds) {
+    if !(0.0..=f64::from(crate::model::limits::SQS_DELAY_CEILING)).contains(&seconds) {
         return Err(format!("Bad delay: {value}: Must be between 0 and 15 minutes"));
     }
     Ok(seconds as u32)

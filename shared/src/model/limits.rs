@@ -2,6 +2,9 @@
 //! (`ITERATION_MAX_LIMIT`, `ITERATION_MAX_DELAY`, `SQS_MAX_DELAY_MINS`): build them from the
 //! configuration with `Config::limits`; `Limits::default()` gives the built-in defaults.
 
+/// The longest delay SQS accepts, in seconds; `SQS_MAX_DELAY_MINS` may only lower it.
+pub const SQS_DELAY_CEILING: u32 = 900;
+
 /// Limits that validation applies.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
@@ -9,7 +12,8 @@ pub struct Limits {
     pub iteration_max_limit: i64,
     /// `ITERATION_MAX_DELAY` in seconds: the longest `iteration_delay`.
     pub iteration_max_delay: f64,
-    /// `SQS_MAX_DELAY_MINS` × 60: the longest dispatch delay, in seconds.
+    /// `SQS_MAX_DELAY_MINS` × 60, at most [`SQS_DELAY_CEILING`]: the longest dispatch delay, in
+    /// seconds.
     pub max_delay: f64,
 }
 
