@@ -1,12 +1,12 @@
 //! Writing run events: timestamps in the worker's zone (whole seconds) and naive UTC, host
-//! identity and TTL, as the original writes them.
+//! identity and TTL, as the original writes them; and the runs' leases.
 
 use serde_json::Value;
 use std::sync::Arc;
 
 use crate::error::Result;
 use crate::model::values::format_timestamp;
-use crate::model::{EventLogEntry, EventStatus, EventUpdate};
+use crate::model::{Claim, EventLogEntry, EventStatus, EventUpdate, LeaseRequest};
 use crate::ports::EventLog;
 
 /// Writes the events of runs on one worker.
@@ -94,5 +94,59 @@ impl EventRecorder {
         let (entry, at) = self.entry(status, info);
         self.write(job_id, run_id, ts_dispatch, vec![entry]).await?;
         Ok(at)
+    }
+}
+
+/// The leases of runs on one worker: a run is started only by the worker holding its lease, and
+/// the lease is kept alive while the run goes on (see `EventLog::claim`).
+#[derive(Clone)]
+pub struct RunLeases {
+    log: Arc<dyn EventLog>,
+    table: String,
+    owner: String,
+    term_seconds: i64,
+    ttl_seconds: i64,
+}
+
+impl RunLeases {
+    /// Leases in `table` lasting `term_seconds` from each claim or renewal, held by this process.
+    pub fn new(log: Arc<dyn EventLog>, table: &str, term_seconds: i64, ttl_seconds: i64) -> Self {
+        let host =
+            nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown".into());
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let owner = format!("{host}:{}:{}", std::process::id(), &nonce[..8]);
+        RunLeases { log, table: table.into(), owner, term_seconds, ttl_seconds }
+    }
+
+    /// This worker's identity as a lease holder.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    fn request(&self, job_id: &str, run_id: &str) -> LeaseRequest {
+        let now = jiff::Timestamp::now().as_second();
+        LeaseRequest {
+            job_id: job_id.into(),
+            run_id: run_id.into(),
+            owner: self.owner.clone(),
+            now,
+            until: now + self.term_seconds,
+            ttl: (self.ttl_seconds > 0).then_some(now + self.ttl_seconds),
+        }
+    }
+
+    /// Claims a run before it starts.
+    pub async fn claim(&self, job_id: &str, run_id: &str) -> Result<Claim> {
+        self.log.claim(&self.table, &self.request(job_id, run_id)).await
+    }
+
+    /// Extends a held lease by one term; `false` if it is no longer this worker's.
+    pub async fn renew(&self, job_id: &str, run_id: &str) -> Result<bool> {
+        self.log.renew(&self.table, &self.request(job_id, run_id)).await
+    }
+
+    /// Gives a held lease up (the run was stopped or could not go on here).
+    pub async fn release(&self, job_id: &str, run_id: &str) -> Result<()> {
+        self.log.release(&self.table, job_id, run_id, &self.owner).await
     }
 }

@@ -1,7 +1,8 @@
-//! The worker: long-polls its queue, runs up to N jobs at once, keeps each message invisible
-//! while its job runs (visibility heartbeat), deletes it only after the run's last event is
-//! written, and on shutdown stops receiving, gives running jobs a grace period, then stops them
-//! and releases their messages for another worker.
+//! The worker: long-polls its queue, runs up to N jobs at once, claims each run's lease before
+//! it starts (so a duplicate copy of a message never runs it twice), keeps the message invisible
+//! and the lease alive while the job runs (heartbeat), deletes the message only after the run's
+//! last event is written, and on shutdown stops receiving, gives running jobs a grace period,
+//! then stops them and releases their messages and leases for another worker.
 
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -15,9 +16,11 @@ use crate::catalog::Catalog;
 use crate::config::keys;
 use crate::error::{Error, Retry};
 use crate::model::values::{ECHO_LIMIT, bounded};
-use crate::model::{EventStatus, WorkerMessage};
+use crate::model::{Claim, EventStatus, Predecessor, WorkerMessage};
 use crate::ports::{OutgoingMessage, QueueMessage, WorkQueue};
+use crate::recorder::RunLeases;
 use crate::run::{JobRunner, RunOutcome};
+use crate::runners::Stop;
 
 /// How the worker behaves (the original's command-line options, plus the heartbeat and grace).
 #[derive(Debug, Clone)]
@@ -36,7 +39,8 @@ pub struct WorkerSettings {
     pub wait_seconds: u32,
     /// Sleep after an empty poll.
     pub sleep: Duration,
-    /// Discard messages received more than `retries + 1` times (negative: never).
+    /// Discard a run started more than `retries + 1` times (negative: never). Copies that
+    /// waited for another worker's live lease do not count.
     pub retries: i64,
     /// Exit when a poll returns no message.
     pub batch: bool,
@@ -57,6 +61,13 @@ pub enum Handled {
     DeadLettered(String),
     /// The message was left for another try (transient failure or shutdown).
     Released(String),
+    /// A copy of a message whose run another worker holds: it waits, invisible, until that
+    /// lease ends (no event, no delete).
+    Waiting(String),
+    /// A copy of a message whose run has ended: deleted, the events untouched.
+    Duplicate,
+    /// The run was stopped because another worker took it over; the message is theirs now.
+    LeaseLost,
 }
 
 /// One worker process.
@@ -69,6 +80,8 @@ pub struct Worker {
     pub catalog: Catalog,
     /// The queue.
     pub queue: Arc<dyn WorkQueue>,
+    /// The runs' leases.
+    pub leases: RunLeases,
 }
 
 impl Worker {
@@ -209,11 +222,6 @@ impl Worker {
 
     async fn handle_in_span(&self, message: &QueueMessage, cancel: watch::Receiver<bool>) -> Handled {
         let s = &self.settings;
-        if s.retries >= 0 && i64::from(message.receive_count) > s.retries + 1 {
-            return self
-                .dead_letter(message, format!("Retry limit exceeded: received {} times", message.receive_count))
-                .await;
-        }
         let parsed = WorkerMessage::parse(&message.body);
         let raw: Option<Value> = serde_json::from_str(&message.body).ok();
         let field = |name: &str| raw.as_ref().and_then(|v| v.get(name)).and_then(Value::as_str).map(str::to_string);
@@ -246,7 +254,56 @@ impl Worker {
         if msg.worker != s.worker {
             return reject(format!("Wrong worker: expected {} but got {}", s.worker, msg.worker)).await;
         }
-        let job = match self.catalog.job(&msg.job_id).await {
+        // The claim and the job spec are independent: one round trip for both.
+        let (claim, job) = tokio::join!(self.leases.claim(&msg.job_id, &msg.run_id), self.catalog.job(&msg.job_id));
+        let attempt = match claim {
+            Err(e) => return self.release(message, format!("Cannot claim the run: {e}")).await,
+            Ok(Claim::Finished) => return self.drop_duplicate(message).await,
+            Ok(Claim::Held { owner, until }) => return self.wait_for_lease(message, &owner, until).await,
+            Ok(Claim::Claimed { attempt, predecessor }) => {
+                match predecessor {
+                    Predecessor::None => tracing::debug!(attempt, "Run claimed."),
+                    Predecessor::Itself => tracing::info!(attempt, "Run claimed again by this worker."),
+                    Predecessor::Released(previous) => {
+                        tracing::info!(attempt, previous = %previous, "Run released by another worker at shutdown: starting it here.")
+                    }
+                    Predecessor::Expired(previous, until) => tracing::warn!(
+                        attempt,
+                        previous = %previous,
+                        expired = until,
+                        "Run taken over: the lease of the worker that started it expired."
+                    ),
+                }
+                attempt
+            }
+        };
+        // From here on the run is this worker's: whatever stops it short gives the lease up.
+        let handled = self.run_claimed(message, &msg, job, attempt, cancel).await;
+        if let Handled::Released(_) = handled
+            && let Err(e) = self.leases.release(&msg.job_id, &msg.run_id).await
+        {
+            tracing::warn!(error = %e, "Cannot release the run's lease; it expires by itself.");
+        }
+        handled
+    }
+
+    async fn run_claimed(
+        &self,
+        message: &QueueMessage,
+        msg: &WorkerMessage,
+        job: crate::Result<crate::model::JobSpec>,
+        attempt: u32,
+        cancel: watch::Receiver<bool>,
+    ) -> Handled {
+        let s = &self.settings;
+        let reject = |reason: String| async move {
+            self.reject(&msg.job_id, &msg.run_id, &msg.ts_dispatch, &reason).await;
+            self.dead_letter(message, reason).await
+        };
+        if s.retries >= 0 && i64::from(attempt) > s.retries + 1 {
+            return reject(format!("Retry limit exceeded: started {attempt} times")).await;
+        }
+        let job = match job {
             Ok(job) => job,
             Err(Error::NotFound { .. }) => return reject(format!("{}: No such job", msg.job_id)).await,
             Err(e) if e.retry() == Retry::Transient => return self.release(message, e.to_string()).await,
@@ -261,10 +318,9 @@ impl Worker {
         }
         if let Some(max) = job.max_tries
             && max > 0
-            && max < i64::from(message.receive_count)
+            && max < i64::from(attempt)
         {
-            return reject(format!("max_tries exceeded: received {} times, max_tries is {max}", message.receive_count))
-                .await;
+            return reject(format!("max_tries exceeded: started {attempt} times, max_tries is {max}")).await;
         }
         let reserved: Vec<String> =
             job.globals_map().keys().filter(|k| crate::model::validation::is_reserved_name(k)).cloned().collect();
@@ -272,36 +328,75 @@ impl Worker {
             return reject(format!("Reserved global: {}", reserved.join(", "))).await;
         }
 
-        let (stop_tx, mut stop_rx) = watch::channel(false);
+        // The run stops when the worker shuts down (after its grace) or loses the run's lease.
+        let (stop_tx, stop_rx) = watch::channel(None);
+        let (done_tx, mut done_rx) = watch::channel(false);
         let heartbeat = async {
-            loop {
+            let mut cancel = cancel.clone();
+            let stop = loop {
                 tokio::select! {
                     _ = tokio::time::sleep(s.heartbeat_every) => {}
-                    _ = stop_rx.wait_for(|stop| *stop) => return,
+                    _ = done_rx.wait_for(|done| *done) => return,
+                    Ok(_) = cancel.wait_for(|c| *c) => break Stop::Shutdown,
                 }
-                if let Err(e) =
-                    self.queue.set_visibility(&s.queue_url, &message.receipt_handle, s.visibility_seconds).await
-                {
-                    tracing::warn!(error = %e, job_id = %msg.job_id, "Cannot extend the message's visibility.");
+                let (visibility, lease) = tokio::join!(
+                    self.queue.set_visibility(&s.queue_url, &message.receipt_handle, s.visibility_seconds),
+                    self.leases.renew(&msg.job_id, &msg.run_id),
+                );
+                if let Err(e) = visibility {
+                    tracing::warn!(error = %e, "Cannot extend the message's visibility.");
                 }
-            }
+                match lease {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::error!("The run's lease was taken over by another worker: stopping the run here.");
+                        break Stop::LeaseLost;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "Cannot renew the run's lease."),
+                }
+            };
+            let _ = stop_tx.send(Some(stop));
+            let _ = done_rx.wait_for(|done| *done).await;
         };
         let run = async {
-            let outcome = self.runner.run(&msg, &job, cancel).await;
-            let _ = stop_tx.send(true);
+            let outcome = self.runner.run(msg, &job, stop_rx).await;
+            let _ = done_tx.send(true);
             outcome
         };
         let (outcome, ()) = tokio::join!(run, heartbeat);
         match outcome {
-            Ok(RunOutcome::Cancelled) => self.release(message, "Worker shutting down".into()).await,
+            Ok(RunOutcome::Cancelled(Stop::Shutdown)) => self.release(message, "Worker shutting down".into()).await,
+            Ok(RunOutcome::Cancelled(Stop::LeaseLost)) => Handled::LeaseLost,
             Ok(outcome) => {
                 if let Err(e) = self.queue.delete(&s.queue_url, &message.receipt_handle).await {
-                    tracing::error!(error = %e, job_id = %msg.job_id, "Cannot delete a finished message.");
+                    tracing::error!(error = %e, "Cannot delete a finished message.");
                 }
                 Handled::Ran(outcome)
             }
             Err(e) => self.release(message, format!("{}: {e}", msg.job_id)).await,
         }
+    }
+
+    /// A copy of a message whose run has ended: deleted, the events untouched.
+    async fn drop_duplicate(&self, message: &QueueMessage) -> Handled {
+        tracing::info!("Duplicate copy of a run that has ended: deleting it.");
+        if let Err(e) = self.queue.delete(&self.settings.queue_url, &message.receipt_handle).await {
+            tracing::error!(error = %e, "Cannot delete the duplicate copy.");
+        }
+        Handled::Duplicate
+    }
+
+    /// A copy of a message whose run another worker holds: it stays invisible until the lease
+    /// would end, then comes back to find the run ended (deleted), still held (waits again) or
+    /// abandoned (taken over).
+    async fn wait_for_lease(&self, message: &QueueMessage, owner: &str, until: i64) -> Handled {
+        let left = (until - jiff::Timestamp::now().as_second()).max(0) + 1;
+        let wait = left.clamp(1, i64::from(crate::model::limits::SQS_MAX_VISIBILITY)) as u32;
+        tracing::info!(holder = %owner, wait_seconds = wait, "Duplicate copy of a run another worker holds: it waits.");
+        if let Err(e) = self.queue.set_visibility(&self.settings.queue_url, &message.receipt_handle, wait).await {
+            tracing::warn!(error = %e, "Cannot hide the waiting copy; it comes back at its visibility timeout.");
+        }
+        Handled::Waiting(owner.to_string())
     }
 }
 
@@ -387,6 +482,8 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
         Some(Arc::new(crate::docker_engine::DockerEngine::local()));
     #[cfg(not(feature = "docker"))]
     let containers: Option<Arc<dyn crate::ports::ContainerEngine>> = None;
+    // A run's lease lasts as long as its message's visibility: renewed together by the heartbeat.
+    let leases = RunLeases::new(deps.events.clone(), &names.events_table, lease_term(options.heartbeat_every), ttl);
     let runner = JobRunner {
         containers,
         tasks: deps.tasks.clone(),
@@ -414,12 +511,17 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
         retries: options.retries,
         batch: options.batch,
         heartbeat_every: options.heartbeat_every,
-        // Each heartbeat extends the message by two heartbeats: one heartbeat of slack for a slow
-        // extension call, and a crashed worker's message is back within about two heartbeats.
-        visibility_seconds: (options.heartbeat_every.as_secs() * 2).max(4) as u32,
+        visibility_seconds: lease_term(options.heartbeat_every) as u32,
         grace: options.grace,
     };
-    Ok(Arc::new(Worker { settings, runner: Arc::new(runner), catalog, queue: deps.queues }))
+    Ok(Arc::new(Worker { settings, runner: Arc::new(runner), catalog, queue: deps.queues, leases }))
+}
+
+/// Each heartbeat extends a message's visibility and its run's lease by two heartbeats (at
+/// least 4 s): one heartbeat of slack for a slow call, and a crashed worker's run is back within
+/// about two heartbeats.
+fn lease_term(heartbeat: Duration) -> i64 {
+    (heartbeat.as_secs() as i64 * 2).max(4)
 }
 
 impl Worker {

@@ -132,6 +132,7 @@ async fn shutdown_releases_a_running_job_for_another_worker() {
     let again = r.queues.receive(&queue, 1, 2).await.unwrap();
     assert_eq!(again.len(), 1, "the message is visible again at once");
     assert!(again[0].body.contains(&run_id) && again[0].receive_count == 2);
+    assert_eq!(r.events("it/slow", &run_id).await["lease_until"].as_i64(), Some(0), "and its lease is given up");
 }
 
 #[tokio::test]
@@ -238,4 +239,167 @@ async fn the_visibility_heartbeat_keeps_a_job_longer_than_the_queue_timeout_from
         ["starting", "running", "complete"],
         "ran once although it outlived the 2 s visibility timeout"
     );
+}
+
+/// Takes the dispatched message for `job_id` off the queue and puts `copies` copies of its body
+/// back: SQS's at-least-once delivery, made certain. Returns the received copies.
+async fn delivered_copies(r: &TestRealm, job_id: &str, copies: usize) -> (String, Vec<shared::ports::QueueMessage>) {
+    let run_id = r.dispatch(job_id).await;
+    let queue = r.queue_url(&r.names.worker_queue("core")).await;
+    let original = r.queues.receive(&queue, 1, 1).await.unwrap().pop().expect("the dispatched message");
+    r.queues.delete(&queue, &original.receipt_handle).await.unwrap();
+    for _ in 0..copies {
+        r.queues.send(&queue, &OutgoingMessage { body: original.body.clone(), ..Default::default() }).await.unwrap();
+    }
+    let mut received = Vec::new();
+    while received.len() < copies {
+        received.extend(r.queues.receive(&queue, 10, 1).await.unwrap());
+    }
+    (run_id, received)
+}
+
+#[tokio::test]
+async fn a_message_delivered_twice_runs_once_its_copy_waits_then_is_deleted() {
+    let r = TestRealm::up("wk").await;
+    r.put_job(cmd_job("it/dup", "sleep 2", json!({}))).await;
+    let worker = worker(&r, 2, Duration::from_secs(5), true).await;
+    let (run_id, mut copies) = delivered_copies(&r, "it/dup", 2).await;
+    let (second, first) = (copies.pop().unwrap(), copies.pop().unwrap());
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let running = {
+        let (worker, rx) = (worker.clone(), rx.clone());
+        tokio::spawn(async move { worker.handle(&first, rx).await })
+    };
+    for _ in 0..100 {
+        if r.statuses("it/dup", &run_id).await.contains(&"running".to_string()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let Handled::Waiting(holder) = worker.handle(&second, rx.clone()).await else {
+        panic!("a copy of a running run must wait")
+    };
+    assert!(holder.contains(&std::process::id().to_string()), "the holder is named: {holder}");
+    assert_eq!(r.statuses("it/dup", &run_id).await, ["starting", "running"], "the waiting copy wrote no event");
+    assert!(matches!(running.await.unwrap(), Handled::Ran(shared::run::RunOutcome::Succeeded(_))));
+
+    // The copy comes back once the lease it waited for would have ended, finds the run over and
+    // is deleted without an event.
+    let queue = r.queue_url(&r.names.worker_queue("core")).await;
+    let started = std::time::Instant::now();
+    let back = loop {
+        if let Some(m) = r.queues.receive(&queue, 1, 1).await.unwrap().pop() {
+            break m;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "the waiting copy never came back");
+    };
+    assert_eq!(worker.handle(&back, rx).await, Handled::Duplicate);
+    assert_eq!(r.statuses("it/dup", &run_id).await, ["starting", "running", "complete"]);
+    let item = r.events("it/dup", &run_id).await;
+    assert_eq!((item["lease_claims"].as_i64(), item["lease_until"].as_i64()), (Some(1), Some(-1)));
+    assert!(r.queues.receive(&queue, 10, 1).await.unwrap().is_empty(), "both copies are gone");
+}
+
+#[tokio::test]
+async fn a_copy_of_a_finished_run_is_deleted_and_receive_counts_of_waiting_copies_do_not_count() {
+    let r = TestRealm::up("wk").await;
+    r.put_job(cmd_job("it/once", "true", json!({}))).await;
+    let worker = worker(&r, 1, Duration::from_secs(5), true).await;
+    let (run_id, mut copies) = delivered_copies(&r, "it/once", 2).await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    // Received many times while it waited for a lease: `--retries 2` would have discarded it
+    // by its receive count; it is the run's first start.
+    let mut first = copies.remove(0);
+    first.receive_count = 7;
+    assert!(matches!(worker.handle(&first, rx.clone()).await, Handled::Ran(_)));
+    let before = r.events("it/once", &run_id).await;
+    assert_eq!(worker.handle(&copies[0], rx).await, Handled::Duplicate);
+    assert_eq!(r.events("it/once", &run_id).await, before, "the events are untouched");
+}
+
+#[tokio::test]
+async fn a_run_whose_lease_expired_is_taken_over_and_a_live_one_is_left_alone() {
+    use shared::model::{Claim, LeaseRequest};
+    let r = TestRealm::up("wk").await;
+    r.put_job(cmd_job("it/orphan", "true", json!({}))).await;
+    let worker = worker(&r, 1, Duration::from_secs(5), true).await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let now = jiff::Timestamp::now().as_second();
+    let claim = |run_id: &str, owner: &str, until: i64| LeaseRequest {
+        job_id: "it/orphan".into(),
+        run_id: run_id.into(),
+        owner: owner.into(),
+        now,
+        until,
+        ttl: None,
+    };
+
+    // A worker that died a minute ago: its run is taken over.
+    let (dead, copies) = delivered_copies(&r, "it/orphan", 1).await;
+    let table = &r.names.events_table;
+    assert!(matches!(
+        r.ports.events.claim(table, &claim(&dead, "gone:1:x", now - 60)).await.unwrap(),
+        Claim::Claimed { attempt: 1, .. }
+    ));
+    assert!(matches!(worker.handle(&copies[0], rx.clone()).await, Handled::Ran(_)));
+    let item = r.events("it/orphan", &dead).await;
+    assert_eq!(item["lease_claims"].as_i64(), Some(2), "the takeover is the run's second start");
+    assert_eq!(r.statuses("it/orphan", &dead).await, ["starting", "running", "complete"]);
+
+    // A worker still alive: the copy waits and nothing is written.
+    let (alive, copies) = delivered_copies(&r, "it/orphan", 1).await;
+    r.ports.events.claim(table, &claim(&alive, "busy:2:y", now + 300)).await.unwrap();
+    assert_eq!(worker.handle(&copies[0], rx.clone()).await, Handled::Waiting("busy:2:y".into()));
+    assert!(r.statuses("it/orphan", &alive).await.is_empty());
+
+    // Started too often (two dead workers before): `--retries 1` discards it with a reason.
+    let (tired, copies) = delivered_copies(&r, "it/orphan", 1).await;
+    for owner in ["gone:3:a", "gone:4:b"] {
+        r.ports.events.claim(table, &claim(&tired, owner, now - 60)).await.unwrap();
+    }
+    let mut strict = Arc::try_unwrap(crate::worker::worker(&r, 1, Duration::from_secs(5), true).await).ok().unwrap();
+    strict.settings.retries = 1;
+    let Handled::DeadLettered(reason) = strict.handle(&copies[0], rx).await else { panic!("expected dead-lettering") };
+    assert_eq!(reason, "Retry limit exceeded: started 3 times");
+    assert_eq!(r.statuses("it/orphan", &tired).await, ["rejected"]);
+}
+
+#[tokio::test]
+async fn a_worker_that_loses_its_lease_stops_the_run_and_leaves_the_message_alone() {
+    use shared::model::LeaseRequest;
+    let r = TestRealm::up("wk").await;
+    r.put_job(cmd_job("it/stolen", "sleep 30", json!({}))).await;
+    let worker = worker(&r, 1, Duration::from_secs(5), true).await;
+    let (run_id, mut copies) = delivered_copies(&r, "it/stolen", 1).await;
+    let message = copies.pop().unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let running = {
+        let worker = worker.clone();
+        tokio::spawn(async move { worker.handle(&message, rx).await })
+    };
+    for _ in 0..100 {
+        if r.statuses("it/stolen", &run_id).await.contains(&"running".to_string()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Another worker takes the run over, as one would after this worker's lease had run out
+    // (its clock says the lease is over).
+    let later = jiff::Timestamp::now().as_second() + 3600;
+    let thief = LeaseRequest {
+        job_id: "it/stolen".into(),
+        run_id: run_id.clone(),
+        owner: "other:9:z".into(),
+        now: later,
+        until: later + 60,
+        ttl: None,
+    };
+    r.ports.events.claim(&r.names.events_table, &thief).await.unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(running.await.unwrap(), Handled::LeaseLost);
+    assert!(started.elapsed() < Duration::from_secs(5), "stopped at the next heartbeat: {:?}", started.elapsed());
+    assert_eq!(r.statuses("it/stolen", &run_id).await, ["starting", "running", "retrying"]);
+    let item = r.events("it/stolen", &run_id).await;
+    assert!(item["log"][2]["info"]["error"].as_str().unwrap().contains("lost its lease"), "{item}");
+    assert_eq!(item["lease_owner"], "other:9:z", "the new holder keeps the run");
 }

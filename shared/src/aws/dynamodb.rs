@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use super::aws_error;
 use super::item::{from_attributes, to_attribute, to_attributes};
 use crate::error::Result;
-use crate::model::EventUpdate;
+use crate::model::{Claim, EventUpdate, LEASE_DONE, LEASE_RELEASED, LeaseRequest, lease_attributes as lease};
 use crate::ports::{EventLog, Item, TableStore};
 
 /// lava's tables on DynamoDB.
@@ -176,6 +176,11 @@ impl EventLog for DynamoTables {
             names.insert("#ttl".into(), "ttl".into());
             values.insert(":ttl".into(), AttributeValue::N(ttl.to_string()));
         }
+        if update.ends_run() {
+            sets.push("#lease_until = :lease_done");
+            names.insert("#lease_until".into(), lease::UNTIL.into());
+            values.insert(":lease_done".into(), AttributeValue::N(LEASE_DONE.to_string()));
+        }
         if let Some(instance) = &update.instance_id {
             sets.push("#instance_id = :instance_id");
             names.insert("#instance_id".into(), "instance_id".into());
@@ -194,4 +199,122 @@ impl EventLog for DynamoTables {
             .map_err(|e| aws_error("dynamodb", "UpdateItem", e))?;
         Ok(())
     }
+
+    async fn claim(&self, table: &str, request: &LeaseRequest) -> Result<Claim> {
+        // A refused claim reads the item to say why; if the lease changed in between (released,
+        // expired), the claim is tried again.
+        for _ in 0..3 {
+            let mut sets = vec!["#owner = :me", "#until = :until"];
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(table)
+                .key("job_id", AttributeValue::S(request.job_id.clone()))
+                .key("run_id", AttributeValue::S(request.run_id.clone()))
+                .condition_expression("attribute_not_exists(#until) OR (#until >= :released AND #until < :now)")
+                .expression_attribute_names("#owner", lease::OWNER)
+                .expression_attribute_names("#until", lease::UNTIL)
+                .expression_attribute_names("#claims", lease::CLAIMS)
+                .expression_attribute_values(":me", AttributeValue::S(request.owner.clone()))
+                .expression_attribute_values(":until", AttributeValue::N(request.until.to_string()))
+                .expression_attribute_values(":now", AttributeValue::N(request.now.to_string()))
+                .expression_attribute_values(":released", AttributeValue::N(LEASE_RELEASED.to_string()))
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld);
+            if let Some(ttl) = request.ttl {
+                sets.push("#ttl = if_not_exists(#ttl, :ttl)");
+                update = update
+                    .expression_attribute_names("#ttl", "ttl")
+                    .expression_attribute_values(":ttl", AttributeValue::N(ttl.to_string()));
+            }
+            let result = update.update_expression(format!("SET {} ADD #claims :one", sets.join(", "))).send().await;
+            match result {
+                Ok(out) => {
+                    let old = out.attributes.unwrap_or_default();
+                    let before = old.get(lease::UNTIL).and_then(number).map(|until| {
+                        let owner = old.get(lease::OWNER).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
+                        let claims = old.get(lease::CLAIMS).and_then(number).unwrap_or(0);
+                        (owner, until, u32::try_from(claims).unwrap_or(u32::MAX))
+                    });
+                    return Ok(Claim::claimed_over(&request.owner, before));
+                }
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(aws_error("dynamodb", "UpdateItem", e)),
+            }
+            let item = self
+                .client
+                .get_item()
+                .table_name(table)
+                .key("job_id", AttributeValue::S(request.job_id.clone()))
+                .key("run_id", AttributeValue::S(request.run_id.clone()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| aws_error("dynamodb", "GetItem", e))?
+                .item
+                .unwrap_or_default();
+            let until = item.get(lease::UNTIL).and_then(number);
+            let owner = item.get(lease::OWNER).and_then(|v| v.as_s().ok()).map(String::as_str);
+            match until {
+                Some(until) if until == LEASE_DONE || until >= request.now => {
+                    return Ok(Claim::refused_by(owner, until));
+                }
+                _ => continue,
+            }
+        }
+        Err(crate::error::Error::unexpected(
+            format!("claiming run {}", request.run_id),
+            "its lease kept changing while it was claimed",
+        ))
+    }
+
+    async fn renew(&self, table: &str, request: &LeaseRequest) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(table)
+            .key("job_id", AttributeValue::S(request.job_id.clone()))
+            .key("run_id", AttributeValue::S(request.run_id.clone()))
+            .update_expression("SET #until = :until")
+            .condition_expression("#owner = :me AND #until >= :released")
+            .expression_attribute_names("#owner", lease::OWNER)
+            .expression_attribute_names("#until", lease::UNTIL)
+            .expression_attribute_values(":me", AttributeValue::S(request.owner.clone()))
+            .expression_attribute_values(":until", AttributeValue::N(request.until.to_string()))
+            .expression_attribute_values(":released", AttributeValue::N(LEASE_RELEASED.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(aws_error("dynamodb", "UpdateItem", e)),
+        }
+    }
+
+    async fn release(&self, table: &str, job_id: &str, run_id: &str, owner: &str) -> Result<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(table)
+            .key("job_id", AttributeValue::S(job_id.to_string()))
+            .key("run_id", AttributeValue::S(run_id.to_string()))
+            .update_expression("SET #until = :released")
+            .condition_expression("#owner = :me AND #until > :released")
+            .expression_attribute_names("#owner", lease::OWNER)
+            .expression_attribute_names("#until", lease::UNTIL)
+            .expression_attribute_values(":me", AttributeValue::S(owner.to_string()))
+            .expression_attribute_values(":released", AttributeValue::N(LEASE_RELEASED.to_string()))
+            .send()
+            .await;
+        match result {
+            // Not ours any more (or ended): nothing to give up.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(aws_error("dynamodb", "UpdateItem", e)),
+            Ok(_) => Ok(()),
+        }
+    }
+}
+
+fn number(value: &AttributeValue) -> Option<i64> {
+    value.as_n().ok().and_then(|n| n.parse().ok())
 }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use super::lock;
 use crate::error::{Error, Result};
-use crate::model::EventUpdate;
+use crate::model::{Claim, EventUpdate, LEASE_DONE, LEASE_RELEASED, LeaseRequest};
 use crate::names::ResourceNames;
 use crate::ports::{EventLog, Item, TableStore};
 
@@ -100,10 +100,16 @@ impl TableStore for FakeTables {
     }
 }
 
+/// (job_id, run_id).
+type RunKey = (String, String);
+/// (owner, until, claims).
+type FakeLease = (String, i64, u32);
+
 /// Event items in memory, keyed by (job_id, run_id), with the same merge rules as the real one.
 #[derive(Default)]
 pub struct FakeEventLog {
     runs: Mutex<BTreeMap<(String, String), Vec<EventUpdate>>>,
+    leases: Mutex<HashMap<RunKey, FakeLease>>,
 }
 
 impl FakeEventLog {
@@ -126,7 +132,46 @@ impl FakeEventLog {
 #[async_trait]
 impl EventLog for FakeEventLog {
     async fn append(&self, _table: &str, update: &EventUpdate) -> Result<()> {
-        lock(&self.runs).entry((update.job_id.clone(), update.run_id.clone())).or_default().push(update.clone());
+        let key = (update.job_id.clone(), update.run_id.clone());
+        if update.ends_run() {
+            lock(&self.leases).entry(key.clone()).or_insert_with(|| (String::new(), 0, 0)).1 = LEASE_DONE;
+        }
+        lock(&self.runs).entry(key).or_default().push(update.clone());
+        Ok(())
+    }
+
+    async fn claim(&self, _table: &str, request: &LeaseRequest) -> Result<Claim> {
+        let mut leases = lock(&self.leases);
+        let key = (request.job_id.clone(), request.run_id.clone());
+        let before = leases.get(&key).cloned();
+        if let Some((owner, until, _)) = &before
+            && (*until == LEASE_DONE || *until >= request.now)
+        {
+            return Ok(Claim::refused_by(Some(owner), *until));
+        }
+        let claims = before.as_ref().map_or(0, |b| b.2) + 1;
+        leases.insert(key, (request.owner.clone(), request.until, claims));
+        Ok(Claim::claimed_over(&request.owner, before.as_ref().map(|(o, u, c)| (o.as_str(), *u, *c))))
+    }
+
+    async fn renew(&self, _table: &str, request: &LeaseRequest) -> Result<bool> {
+        let mut leases = lock(&self.leases);
+        match leases.get_mut(&(request.job_id.clone(), request.run_id.clone())) {
+            Some(lease) if lease.0 == request.owner && lease.1 >= LEASE_RELEASED => {
+                lease.1 = request.until;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn release(&self, _table: &str, job_id: &str, run_id: &str, owner: &str) -> Result<()> {
+        if let Some(lease) = lock(&self.leases).get_mut(&(job_id.to_string(), run_id.to_string()))
+            && lease.0 == owner
+            && lease.1 > LEASE_RELEASED
+        {
+            lease.1 = LEASE_RELEASED;
+        }
         Ok(())
     }
 }

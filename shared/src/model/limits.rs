@@ -2,6 +2,9 @@
 //! (`ITERATION_MAX_LIMIT`, `ITERATION_MAX_DELAY`, `SQS_MAX_DELAY_MINS`): build them from the
 //! configuration with `Config::limits`; `Limits::default()` gives the built-in defaults.
 
+/// The longest visibility timeout SQS accepts, in seconds (12 hours).
+pub const SQS_MAX_VISIBILITY: u32 = 43_200;
+
 /// The longest delay SQS accepts, in seconds; `SQS_MAX_DELAY_MINS` may only lower it.
 pub const SQS_DELAY_CEILING: u32 = 900;
 

@@ -18,7 +18,10 @@ pub mod values;
 
 pub use action::{Action, ActionKey};
 pub use connection::ConnectionEntry;
-pub use event::{EventLogEntry, EventRecord, EventStatus, EventUpdate};
+pub use event::{
+    Claim, EventLogEntry, EventRecord, EventStatus, EventUpdate, LEASE_DONE, LEASE_RELEASED, LeaseRequest, Predecessor,
+    lease_attributes,
+};
 pub use job::{Enabled, JobSpec};
 pub use job_type::JobType;
 pub use limits::Limits;

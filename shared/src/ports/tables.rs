@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use crate::error::Result;
-use crate::model::EventUpdate;
+use crate::model::{Claim, EventUpdate, LeaseRequest};
 
 /// The JSON form of a binary attribute is the map `{"$binary": "<base64>"}`.
 pub const BINARY_KEY: &str = "$binary";
@@ -29,10 +29,20 @@ pub trait TableStore: Send + Sync {
     async fn query_index(&self, table: &str, index: &str, keys: &[(&str, &str)]) -> Result<Vec<Item>>;
 }
 
-/// The events table: one item per run, with a log that grows by one entry per event.
+/// The events table: one item per run, with a log that grows by one entry per event, and the
+/// run's lease (which worker runs it now).
 #[async_trait]
 pub trait EventLog: Send + Sync {
     /// Applies one write (one or more events, in order) to its run's item, creating it on the
-    /// first write.
+    /// first write. A write that ends the run ([`EventUpdate::ends_run`]) marks its lease done.
     async fn append(&self, table: &str, update: &EventUpdate) -> Result<()>;
+    /// Takes the run's lease in one conditional write, if nobody holds a live lease (this
+    /// worker included: a copy it receives while running the run waits too) and the run has not
+    /// ended; counts the start.
+    async fn claim(&self, table: &str, request: &LeaseRequest) -> Result<Claim>;
+    /// Extends a lease `request.owner` holds to `request.until`; `false` if it no longer holds
+    /// it (another worker took the run over, or the run ended).
+    async fn renew(&self, table: &str, request: &LeaseRequest) -> Result<bool>;
+    /// Gives up a lease `owner` holds, so the run's next copy starts it at once.
+    async fn release(&self, table: &str, job_id: &str, run_id: &str, owner: &str) -> Result<()>;
 }

@@ -4,7 +4,6 @@
 use serde_json::{Map, Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::config::keys;
@@ -15,7 +14,7 @@ use crate::names::ResourceNames;
 use crate::ports::BlobStore;
 use crate::recorder::EventRecorder;
 use crate::render::{self, Renderer};
-use crate::runners::{self, Failure, RunContext};
+use crate::runners::{self, Failure, RunContext, Stop, StopSignal};
 
 use crate::actions::{ActionFailure, ActionRequest};
 
@@ -86,8 +85,9 @@ pub enum RunOutcome {
     Succeeded(Value),
     /// The last iteration failed; the failure result.
     Failed(Value),
-    /// The worker stopped the run (shutdown); it should run again elsewhere.
-    Cancelled,
+    /// The worker stopped the run (shutdown: it should run again elsewhere; lost lease: it
+    /// goes on elsewhere already).
+    Cancelled(Stop),
 }
 
 fn shallow_merge(base: &Option<Value>, over: &Option<Map<String, Value>>) -> Value {
@@ -103,12 +103,7 @@ fn shallow_merge(base: &Option<Value>, over: &Option<Map<String, Value>>) -> Val
 
 impl JobRunner {
     /// Runs a job for a validated message: every event is written before this returns.
-    pub async fn run(
-        &self,
-        message: &WorkerMessage,
-        job: &JobSpec,
-        cancel: watch::Receiver<bool>,
-    ) -> Result<RunOutcome> {
+    pub async fn run(&self, message: &WorkerMessage, job: &JobSpec, cancel: StopSignal) -> Result<RunOutcome> {
         let mut events = RunEvents { recorder: &self.recorder, message, held: None };
         let outcome = self.run_job(&mut events, message, job, cancel).await;
         // Whatever ended the run, a held `starting` is written before the message is let go.
@@ -124,7 +119,7 @@ impl JobRunner {
         events: &mut RunEvents<'_>,
         message: &WorkerMessage,
         job: &JobSpec,
-        cancel: watch::Receiver<bool>,
+        cancel: StopSignal,
     ) -> Result<RunOutcome> {
         let mut spec = job.clone();
         spec.parameters = Some(shallow_merge(&job.parameters, &message.parameters));
@@ -307,10 +302,11 @@ impl JobRunner {
                     break;
                 }
                 Err(Failure { message: error, data }) => {
-                    if *cancel.borrow() {
-                        let info = json!({"error": "Worker shutting down: the run was stopped and released for another worker", "error_data": data});
+                    let stopped = *cancel.borrow();
+                    if let Some(stop) = stopped {
+                        let info = json!({"error": stop.reason(), "error_data": data});
                         events.record(EventStatus::Retrying, info).await?;
-                        outcome = RunOutcome::Cancelled;
+                        outcome = RunOutcome::Cancelled(stop);
                         break;
                     }
                     let result = json!({"error": error, "error_data": data});

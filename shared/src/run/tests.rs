@@ -82,7 +82,7 @@ fn job(extra: Value) -> JobSpec {
 }
 
 async fn run(h: &Harness, spec: &JobSpec, m: &WorkerMessage) -> (RunOutcome, Vec<&'static str>, Vec<Value>) {
-    let (_tx, rx) = watch::channel(false);
+    let (_tx, rx) = watch::channel(None);
     let outcome = h.runner.run(m, spec, rx).await.unwrap();
     let entries = h.events.entries(&m.job_id, &m.run_id);
     let statuses = entries.iter().map(|e| e.status.as_str()).collect();
@@ -222,7 +222,7 @@ async fn starting_is_written_with_the_next_event_unless_state_reads_come_first()
     // still records `starting`, as the original does.
     let m = message("demo/j", &now());
     std::fs::create_dir_all(h.runner.run_root.join(&m.run_id)).unwrap();
-    let (_tx, rx) = watch::channel(false);
+    let (_tx, rx) = watch::channel(None);
     let error = h.runner.run(&m, &job(json!({})), rx).await.unwrap_err();
     assert!(error.to_string().contains("possible dispatch overlap"), "{error}");
     assert_eq!(writes(&h, &m), [vec!["starting"]]);

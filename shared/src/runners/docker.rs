@@ -389,7 +389,7 @@ async fn run_on_ecs(ctx: &RunContext<'_>, spec: &ContainerSpec, limit: Duration)
         }
         tokio::select! {
             _ = tokio::time::sleep(poll.min(limit.saturating_sub(started.elapsed()))) => {}
-            _ = cancel.wait_for(|stop| *stop) => break Ending::Cancelled,
+            _ = cancel.wait_for(Option::is_some) => break Ending::Cancelled,
         }
     };
     if !matches!(ending, Ending::Exited(_) | Ending::WaitFailed(_))
@@ -437,7 +437,7 @@ async fn supervise(ctx: &RunContext<'_>, engine: &dyn ContainerEngine, id: &str,
             Err(e) => Ending::WaitFailed(e.to_string()),
         },
         _ = tokio::time::sleep(limit) => Ending::TimedOut,
-        _ = cancel.wait_for(|stop| *stop) => Ending::Cancelled,
+        _ = cancel.wait_for(Option::is_some) => Ending::Cancelled,
     };
     if !matches!(ending, Ending::Exited(0)) {
         let _ = engine.kill(id).await;

@@ -19,6 +19,29 @@ use crate::model::{JobSpec, JobType, RealmEntry, S3Location};
 use crate::ports::{BlobStore, Encryption};
 use crate::render::Renderer;
 
+/// Why the worker stops a run before it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The worker is shutting down; the run goes back to the queue for another worker.
+    Shutdown,
+    /// The worker lost the run's lease (it could not renew it in time and another worker took
+    /// the run over): this copy stops so the run goes on in one place only.
+    LeaseLost,
+}
+
+impl Stop {
+    /// What the run's `retrying` event says.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Stop::Shutdown => "Worker shutting down: the run was stopped and released for another worker",
+            Stop::LeaseLost => "Run stopped: this worker lost its lease and another worker took the run over",
+        }
+    }
+}
+
+/// Becomes `Some` when the worker stops the run.
+pub type StopSignal = watch::Receiver<Option<Stop>>;
+
 /// A handler failure.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
@@ -74,8 +97,8 @@ pub struct RunContext<'a> {
     pub containers: Option<&'a dyn crate::ports::ContainerEngine>,
     /// ECS, for docker jobs when `DOCKER_RUNNER` is `ecs`.
     pub tasks: &'a dyn crate::ports::ContainerTasks,
-    /// Becomes true when the worker is shutting down.
-    pub cancel: watch::Receiver<bool>,
+    /// Becomes `Some` when the worker stops the run (shutdown, lost lease).
+    pub cancel: StopSignal,
 }
 
 impl RunContext<'_> {

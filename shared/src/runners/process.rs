@@ -7,7 +7,6 @@ use nix::unistd::Pid;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// The exit status lava reports for a timeout.
 pub const TIMEOUT_STATUS: i32 = 28;
@@ -94,7 +93,7 @@ fn resolve(program: &str, env: &[(String, String)]) -> PathBuf {
 }
 
 /// Runs a process to completion, timeout or cancellation.
-pub async fn run(spec: &ProcessSpec, mut cancel: watch::Receiver<bool>) -> Result<Exit, String> {
+pub async fn run(spec: &ProcessSpec, mut cancel: super::StopSignal) -> Result<Exit, String> {
     let program = spec.argv.first().ok_or("empty command line")?;
     let mut command = tokio::process::Command::new(resolve(program, &spec.env));
     command.arg0(program).args(&spec.argv[1..]).env_clear().envs(spec.env.iter().cloned()).current_dir(&spec.cwd);
@@ -118,7 +117,7 @@ pub async fn run(spec: &ProcessSpec, mut cancel: watch::Receiver<bool>) -> Resul
             Exit::Status(status.code().unwrap_or_else(|| -status.signal().unwrap_or(0)))
         }
         _ = tokio::time::sleep(spec.timeout) => Exit::TimedOut,
-        _ = cancel.wait_for(|stop| *stop) => Exit::Cancelled,
+        _ = cancel.wait_for(Option::is_some) => Exit::Cancelled,
     };
     kill_group(pid);
     if !matches!(outcome, Exit::Status(_)) {
@@ -130,6 +129,7 @@ pub async fn run(spec: &ProcessSpec, mut cancel: watch::Receiver<bool>) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::sync::watch;
 
     fn spec(argv: &[&str], timeout_ms: u64) -> ProcessSpec {
         ProcessSpec {
@@ -142,8 +142,8 @@ mod tests {
         }
     }
 
-    fn never() -> watch::Receiver<bool> {
-        let (tx, rx) = watch::channel(false);
+    fn never() -> crate::runners::StopSignal {
+        let (tx, rx) = watch::channel(None);
         std::mem::forget(tx);
         rx
     }
@@ -163,10 +163,10 @@ mod tests {
 
     #[tokio::test]
     async fn cancellation_kills_the_group() {
-        let (tx, rx) = watch::channel(false);
+        let (tx, rx) = watch::channel(None);
         let handle = tokio::spawn(async move { run(&spec(&["sleep", "30"], 30_000), rx).await });
         tokio::time::sleep(Duration::from_millis(100)).await;
-        tx.send(true).unwrap();
+        tx.send(Some(crate::runners::Stop::Shutdown)).unwrap();
         assert_eq!(handle.await.unwrap(), Ok(Exit::Cancelled));
     }
 
