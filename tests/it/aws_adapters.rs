@@ -99,6 +99,8 @@ async fn events_are_appended_in_the_original_item_format() {
         "worker": "core",
         "worker_id": null,
         "hostname": "ip-10-1-2-3",
+        // lava's own: the write that ends the run marks its lease done (duplicates never rerun it).
+        "lease_until": -1,
         "log": [
             {"status": "starting", "ts_event": "2025-03-04T06:15:02+11:00", "tu_event": "2025-03-03T19:15:02", "info": null},
             {"status": "running", "ts_event": "2025-03-04T06:15:02+11:00", "tu_event": "2025-03-03T19:15:02", "info": "Iteration 1"},
@@ -267,5 +269,47 @@ async fn ecs_runs_and_describes_a_task() {
     assert!(
         tasks.task_logs(&group, "lava/job/none").await.unwrap().is_empty(),
         "a missing stream is no log, not an error"
+    );
+}
+
+/// Accepts connections on loopback and never answers: a server that silently stopped.
+fn silent_server() -> (String, std::net::TcpListener) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (format!("http://{}", listener.local_addr().unwrap()), listener)
+}
+
+#[tokio::test]
+async fn a_server_that_stops_answering_fails_each_call_after_its_attempt_timeouts() {
+    let (endpoint, _listener) = silent_server();
+    let options = shared::aws::AwsOptions {
+        endpoint_url: Some(endpoint),
+        region: Some("us-east-1".into()),
+        emulator: true,
+        call_timeout: Some(std::time::Duration::from_secs(1)),
+        ..Default::default()
+    };
+    let clients = shared::aws::Clients::load(&options).await;
+    let tables = DynamoTables::new(clients.dynamodb.clone());
+    let started = std::time::Instant::now();
+    let key = json!({"job_id": "a", "run_id": "b"});
+    let error = tables.get_item("lava-x-events", key.as_object().unwrap(), true).await.unwrap_err();
+    let took = started.elapsed();
+    println!("DynamoDB GetItem against a silent server failed after {took:.1?}: {error}");
+    assert_eq!(error.retry(), shared::error::Retry::Transient, "a timeout is worth retrying: {error}");
+    assert!(
+        took >= std::time::Duration::from_secs(4) && took < std::time::Duration::from_secs(20),
+        "4 attempts of 1 s: {took:?}"
+    );
+
+    // A long poll may take its wait plus the attempt timeout, and no longer.
+    let queues = SqsQueues::new(clients.sqs.clone());
+    let started = std::time::Instant::now();
+    let error = queues.receive("http://127.0.0.1:1/000000000000/q", 1, 2).await.unwrap_err();
+    let took = started.elapsed();
+    println!("SQS ReceiveMessage (2 s wait) against a silent server failed after {took:.1?}: {error}");
+    assert_eq!(error.retry(), shared::error::Retry::Transient);
+    assert!(
+        took >= std::time::Duration::from_secs(12) && took < std::time::Duration::from_secs(35),
+        "4 attempts of 3 s: {took:?}"
     );
 }

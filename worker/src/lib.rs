@@ -29,7 +29,8 @@ pub struct Args {
     /// Seconds to sleep after an empty poll.
     #[arg(short, long, default_value_t = 10, allow_negative_numbers = true)]
     pub sleep: i64,
-    /// Dead-letter any message received more than RETRIES+1 times (negative: never).
+    /// Dead-letter a run started more than RETRIES+1 times (negative: never); copies that only
+    /// waited for another worker's lease on the run do not count.
     #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
     pub retries: i64,
     /// Seconds between liveness log lines (0: none; otherwise at least 30).
@@ -71,9 +72,14 @@ pub struct Args {
     /// Seconds running jobs may go on after SIGTERM before they are stopped and released.
     #[arg(long, default_value_t = 30)]
     pub grace: u64,
-    /// Seconds between visibility extensions of a running job's message.
+    /// Seconds between extensions of a running job's message visibility and run lease (each
+    /// extends them by two heartbeats).
     #[arg(long, default_value_t = 60)]
     pub visibility_heartbeat: u64,
+    /// Seconds one attempt of an AWS call may take before it is abandoned and retried (long
+    /// polls get their wait on top; S3 transfers get 15 minutes).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub aws_timeout: u64,
     /// Folder for run directories (default: config TMPDIR, else /tmp/lava).
     #[arg(long)]
     pub tmpdir: Option<PathBuf>,

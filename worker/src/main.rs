@@ -16,7 +16,12 @@ async fn main() -> ExitCode {
         tracing::error!("{reason}");
         return ExitCode::from(2);
     }
-    let clients = Clients::load(&AwsOptions { profile: args.profile.clone(), ..Default::default() }).await;
+    let clients = Clients::load(&AwsOptions {
+        profile: args.profile.clone(),
+        call_timeout: Some(Duration::from_secs(args.aws_timeout)),
+        ..Default::default()
+    })
+    .await;
     let deps = clients.ports(Arc::new(HttpWebhook::new()));
     let options = WorkerOptions {
         realm: args.realm.clone(),

@@ -52,7 +52,20 @@ pub struct AwsOptions {
     /// LocalStack give out credentials that belong to the role's account), for local setups
     /// with more than one account.
     pub account: Option<String>,
+    /// How long one attempt of a call may take before it is abandoned and retried
+    /// ([`DEFAULT_CALL_TIMEOUT`] if unset). SQS long polls get their wait on top; S3 calls get
+    /// [`S3_ATTEMPT_TIMEOUT`], since an object transfer may take minutes.
+    pub call_timeout: Option<Duration>,
 }
+
+/// Default limit of one attempt of an AWS call: a connection that silently stops answering is
+/// abandoned after this long, and the call retried (standard retries, 4 attempts).
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Limit of one attempt of an S3 call, transfers included (a stalled transfer is cut sooner by
+/// the SDK's stalled-stream protection).
+pub const S3_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Limit of opening a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// True when every endpoint is a plain-HTTP emulator: a global endpoint (`endpoint_url` or
 /// `AWS_ENDPOINT_URL`) that starts with `http://`, and no service-specific
@@ -62,8 +75,8 @@ fn plain_http_endpoints(global: Option<&str>, variables: impl IntoIterator<Item 
         && !variables.into_iter().any(|name| name.starts_with("AWS_ENDPOINT_URL_"))
 }
 
-/// Builds the SDK configuration: one TLS stack (rustls with ring), standard retries, a connect
-/// timeout, and the region and endpoint rules above. Against a plain-HTTP emulator the client
+/// Builds the SDK configuration: one TLS stack (rustls with ring), standard retries, connect
+/// and per-attempt timeouts, and the region and endpoint rules above. Against a plain-HTTP emulator the client
 /// has no TLS at all, so the system's root certificates are never parsed (most of a worker's
 /// start-up otherwise).
 pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
@@ -82,7 +95,12 @@ pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
             .retry_config(RetryConfig::standard().with_max_attempts(4))
-            .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).build());
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .operation_attempt_timeout(options.call_timeout.unwrap_or(DEFAULT_CALL_TIMEOUT))
+                    .build(),
+            );
         if let Some(region) = region {
             loader = loader.region(region);
         }
@@ -165,7 +183,12 @@ impl Clients {
         let path_style = config.endpoint_url().is_some()
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
             || std::env::var_os("AWS_ENDPOINT_URL").is_some();
-        let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build();
+        let s3_timeouts = TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(S3_ATTEMPT_TIMEOUT)
+            .build();
+        let s3_config =
+            aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).timeout_config(s3_timeouts).build();
         Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),

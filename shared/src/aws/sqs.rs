@@ -30,12 +30,22 @@ impl SqsQueues {
     ) -> Result<Vec<QueueMessage>> {
         #[allow(deprecated)] // the older attribute form, for emulators that predate the new one
         let request = self.client.receive_message().attribute_names(QueueAttributeName::All);
+        // A long poll answers only after its wait: its attempt may take that much longer.
+        let attempt = self.client.config().timeout_config().and_then(|t| t.operation_attempt_timeout());
+        let wait = wait_seconds.min(20);
+        let timeouts = aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
+            .operation_attempt_timeout(
+                attempt.unwrap_or(super::DEFAULT_CALL_TIMEOUT) + std::time::Duration::from_secs(wait.into()),
+            )
+            .build();
         let out = request
             .queue_url(queue_url)
-            .set_visibility_timeout(visibility_seconds.map(|v| v.min(43_200) as i32))
+            .set_visibility_timeout(visibility_seconds.map(|v| v.min(crate::model::limits::SQS_MAX_VISIBILITY) as i32))
             .max_number_of_messages(max.clamp(1, 10) as i32)
-            .wait_time_seconds(wait_seconds.min(20) as i32)
+            .wait_time_seconds(wait as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .customize()
+            .config_override(aws_sdk_sqs::config::Builder::default().timeout_config(timeouts))
             .send()
             .await
             .map_err(|e| aws_error("sqs", "ReceiveMessage", e))?;

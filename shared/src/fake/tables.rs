@@ -110,6 +110,7 @@ type FakeLease = (String, i64, u32);
 pub struct FakeEventLog {
     runs: Mutex<BTreeMap<(String, String), Vec<EventUpdate>>>,
     leases: Mutex<HashMap<RunKey, FakeLease>>,
+    unreachable_for: Mutex<usize>,
 }
 
 impl FakeEventLog {
@@ -123,6 +124,11 @@ impl FakeEventLog {
         self.run(job_id, run_id).into_iter().flat_map(|u| u.entries).collect()
     }
 
+    /// The next `writes` appends fail as an unreachable table does (transient).
+    pub fn fail_next_appends(&self, writes: usize) {
+        *lock(&self.unreachable_for) = writes;
+    }
+
     /// Every update of every run of a job.
     pub fn runs_of(&self, job_id: &str) -> Vec<EventUpdate> {
         lock(&self.runs).iter().filter(|((j, _), _)| j == job_id).flat_map(|(_, updates)| updates.clone()).collect()
@@ -132,6 +138,20 @@ impl FakeEventLog {
 #[async_trait]
 impl EventLog for FakeEventLog {
     async fn append(&self, _table: &str, update: &EventUpdate) -> Result<()> {
+        {
+            let mut failing = lock(&self.unreachable_for);
+            if *failing > 0 {
+                *failing -= 1;
+                return Err(Error::Aws {
+                    service: "dynamodb",
+                    operation: "UpdateItem",
+                    code: None,
+                    message: "request has timed out (fake)".into(),
+                    retry: crate::error::Retry::Transient,
+                    source: None,
+                });
+            }
+        }
         let key = (update.job_id.clone(), update.run_id.clone());
         if update.ends_run() {
             lock(&self.leases).entry(key.clone()).or_insert_with(|| (String::new(), 0, 0)).1 = LEASE_DONE;

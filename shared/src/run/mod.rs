@@ -397,10 +397,28 @@ impl RunEvents<'_> {
         }
     }
 
+    /// Writes `entries`, trying again while the table is unreachable (up to
+    /// [`EVENT_WRITE_PATIENCE`]): a run whose job has run must not lose its final event to a
+    /// network blip, or its message would come back and run the job again.
     async fn write(&self, entries: Vec<crate::model::EventLogEntry>) -> Result<()> {
-        self.recorder.write(&self.message.job_id, &self.message.run_id, &self.message.ts_dispatch, entries).await
+        let m = self.message;
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_secs(1);
+        loop {
+            match self.recorder.write(&m.job_id, &m.run_id, &m.ts_dispatch, entries.clone()).await {
+                Err(e) if e.retry() == crate::error::Retry::Transient && started.elapsed() < EVENT_WRITE_PATIENCE => {
+                    tracing::warn!(error = %e, retry_in = ?pause, "Cannot write the run's event; trying again.");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(10));
+                }
+                written => return written,
+            }
+        }
     }
 }
+
+/// How long a run keeps trying to write an event while the events table cannot be reached.
+pub const EVENT_WRITE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// A request body over this many bytes sends its render variables through S3 instead (SQS
 /// takes at most 256 KiB).

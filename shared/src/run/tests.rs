@@ -446,3 +446,14 @@ async fn docker_jobs_run_as_ecs_tasks_when_the_worker_says_so() {
         [("arn:fake:ecs:task/3".to_string(), "stopped by lava".to_string())]
     );
 }
+
+#[tokio::test]
+async fn an_event_write_that_fails_for_a_while_is_tried_again_and_the_run_still_ends_recorded() {
+    let h = harness(json!({}));
+    let spec = job(json!({}));
+    let m = message("demo/j", &now());
+    h.events.fail_next_appends(2);
+    let (outcome, statuses, _) = run(&h, &spec, &m).await;
+    assert!(matches!(outcome, RunOutcome::Succeeded(_)), "{outcome:?}");
+    assert_eq!(statuses, ["starting", "running", "complete"], "each event once, in order");
+}
