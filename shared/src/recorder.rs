@@ -65,6 +65,19 @@ impl EventRecorder {
         ts_dispatch: &str,
         entries: Vec<EventLogEntry>,
     ) -> Result<()> {
+        self.write_once(job_id, run_id, ts_dispatch, entries, &new_write_id()).await
+    }
+
+    /// Like [`EventRecorder::write`], for a caller that tries a write again: the same
+    /// `write_id` on every try, so the entries are appended once however many tries land.
+    pub async fn write_once(
+        &self,
+        job_id: &str,
+        run_id: &str,
+        ts_dispatch: &str,
+        entries: Vec<EventLogEntry>,
+        write_id: &str,
+    ) -> Result<()> {
         let update = EventUpdate {
             job_id: job_id.into(),
             run_id: run_id.into(),
@@ -74,6 +87,7 @@ impl EventRecorder {
             hostname: self.hostname.clone(),
             ttl: (self.ttl_seconds > 0).then(|| jiff::Timestamp::now().as_second() + self.ttl_seconds),
             entries,
+            write_id: write_id.into(),
         };
         self.log.append(&self.table, &update).await?;
         for entry in &update.entries {
@@ -95,6 +109,11 @@ impl EventRecorder {
         self.write(job_id, run_id, ts_dispatch, vec![entry]).await?;
         Ok(at)
     }
+}
+
+/// A fresh id for one write.
+pub fn new_write_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// The leases of runs on one worker: a run is started only by the worker holding its lease, and

@@ -82,6 +82,21 @@ pub struct Worker {
     pub queue: Arc<dyn WorkQueue>,
     /// The runs' leases.
     pub leases: RunLeases,
+    /// Runs going on in this process: a copy of one of them waits even when the lease looks
+    /// expired (this worker could not renew it for a while but is still running it).
+    pub active: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// Removes a run from [`Worker::active`] when its handling ends, however it ends.
+struct ActiveRun<'a> {
+    worker: &'a Worker,
+    run_id: String,
+}
+
+impl Drop for ActiveRun<'_> {
+    fn drop(&mut self) {
+        self.worker.active_runs().remove(&self.run_id);
+    }
 }
 
 impl Worker {
@@ -254,6 +269,10 @@ impl Worker {
         if msg.worker != s.worker {
             return reject(format!("Wrong worker: expected {} but got {}", s.worker, msg.worker)).await;
         }
+        if self.active_runs().contains(&msg.run_id) {
+            let until = jiff::Timestamp::now().as_second() + i64::from(s.visibility_seconds);
+            return self.wait_for_lease(message, self.leases.owner(), until).await;
+        }
         // The claim and the job spec are independent: one round trip for both.
         let (claim, job) = tokio::join!(self.leases.claim(&msg.job_id, &msg.run_id), self.catalog.job(&msg.job_id));
         let attempt = match claim {
@@ -278,6 +297,8 @@ impl Worker {
             }
         };
         // From here on the run is this worker's: whatever stops it short gives the lease up.
+        self.active_runs().insert(msg.run_id.clone());
+        let _active = ActiveRun { worker: self, run_id: msg.run_id.clone() };
         let handled = self.run_claimed(message, &msg, job, attempt, cancel).await;
         if let Handled::Released(_) = handled
             && let Err(e) = self.leases.release(&msg.job_id, &msg.run_id).await
@@ -375,6 +396,10 @@ impl Worker {
             }
             Err(e) => self.release(message, format!("{}: {e}", msg.job_id)).await,
         }
+    }
+
+    fn active_runs(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.active.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A copy of a message whose run has ended: deleted, the events untouched.
@@ -514,7 +539,14 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
         visibility_seconds: lease_term(options.heartbeat_every) as u32,
         grace: options.grace,
     };
-    Ok(Arc::new(Worker { settings, runner: Arc::new(runner), catalog, queue: deps.queues, leases }))
+    Ok(Arc::new(Worker {
+        settings,
+        runner: Arc::new(runner),
+        catalog,
+        queue: deps.queues,
+        leases,
+        active: Default::default(),
+    }))
 }
 
 /// Each heartbeat extends a message's visibility and its run's lease by two heartbeats (at

@@ -52,7 +52,7 @@ async fn conditional_put_and_delete() {
     assert_eq!(tables.get_item(&names.state_table, &key, true).await.unwrap(), None);
 }
 
-fn update(events: &[(EventStatus, Value, u32)]) -> EventUpdate {
+fn update(events: &[(EventStatus, Value, u32)], write_id: &str) -> EventUpdate {
     EventUpdate {
         job_id: "finance/daily-extract".into(),
         run_id: "2f0c5d0e-9a55-4b6e-8f1e-3c1d2b7a9e10".into(),
@@ -70,6 +70,7 @@ fn update(events: &[(EventStatus, Value, u32)]) -> EventUpdate {
                 info: info.clone(),
             })
             .collect(),
+        write_id: write_id.into(),
     }
 }
 
@@ -83,11 +84,16 @@ async fn events_are_appended_in_the_original_item_format() {
         vec![(EventStatus::Starting, Value::Null, 2), (EventStatus::Running, json!("Iteration 1"), 2)],
         vec![(EventStatus::Complete, result.clone(), 41)],
     ];
-    for write in &writes {
-        tables.append(&names.events_table, &update(write)).await.unwrap();
+    for (n, write) in writes.iter().enumerate() {
+        tables.append(&names.events_table, &update(write, &format!("w{n}"))).await.unwrap();
     }
+    // The last write arrives again (a retry after its answer was lost): applied once.
+    tables.append(&names.events_table, &update(&writes[1], "w1")).await.unwrap();
     let key = json!({"job_id": "finance/daily-extract", "run_id": "2f0c5d0e-9a55-4b6e-8f1e-3c1d2b7a9e10"});
-    let stored = tables.get_item(&names.events_table, key.as_object().unwrap(), true).await.unwrap().unwrap();
+    let mut stored = tables.get_item(&names.events_table, key.as_object().unwrap(), true).await.unwrap().unwrap();
+    let mut write_ids: Vec<Value> = serde_json::from_value(stored.remove("write_ids").unwrap()).unwrap();
+    write_ids.sort_by_key(|v| v.to_string());
+    assert_eq!(write_ids, [json!("w0"), json!("w1")], "lava's own: the ids of the writes applied");
     let expected = json!({
         "job_id": "finance/daily-extract",
         "run_id": "2f0c5d0e-9a55-4b6e-8f1e-3c1d2b7a9e10",

@@ -271,3 +271,62 @@ pub fn worker_options(realm: &str, threads: usize, env: Vec<(String, String)>) -
         env,
     }
 }
+
+/// A TCP proxy on loopback in front of a local server, which can be frozen: while frozen it
+/// passes no byte either way and connections stay open and silent, as a paused server or a
+/// network partition looks to a client. Needs a multi-threaded runtime when the test blocks.
+pub struct FreezableProxy {
+    /// `http://127.0.0.1:<port>` of the proxy.
+    pub url: String,
+    frozen: tokio::sync::watch::Sender<bool>,
+}
+
+impl FreezableProxy {
+    /// A proxy to `127.0.0.1:<target_port>`.
+    pub async fn start(target_port: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port for the proxy");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (frozen, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let watch = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await else {
+                        return;
+                    };
+                    let (client_in, client_out) = client.into_split();
+                    let (server_in, server_out) = server.into_split();
+                    tokio::join!(pump(client_in, server_out, watch.clone()), pump(server_in, client_out, watch));
+                });
+            }
+        });
+        FreezableProxy { url, frozen }
+    }
+
+    /// Stops (`true`) or resumes (`false`) all traffic.
+    pub fn freeze(&self, frozen: bool) {
+        self.frozen.send_replace(frozen);
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut frozen: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => {
+                let _ = to.shutdown().await;
+                return;
+            }
+            Ok(n) => n,
+        };
+        // Bytes that arrive while frozen are held until the thaw.
+        if frozen.wait_for(|f| !*f).await.is_err() || to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
+    }
+}

@@ -186,18 +186,27 @@ impl EventLog for DynamoTables {
             names.insert("#instance_id".into(), "instance_id".into());
             values.insert(":instance_id".into(), s(instance));
         }
-        self.client
+        names.insert("#writes".into(), lease::WRITES.into());
+        values.insert(":write".into(), AttributeValue::Ss(vec![update.write_id.clone()]));
+        values.insert(":write_id".into(), s(&update.write_id));
+        let result = self
+            .client
             .update_item()
             .table_name(table)
             .key("job_id", s(&update.job_id))
             .key("run_id", s(&update.run_id))
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(format!("SET {} ADD #writes :write", sets.join(", ")))
+            .condition_expression("NOT contains(#writes, :write_id)")
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .send()
-            .await
-            .map_err(|e| aws_error("dynamodb", "UpdateItem", e))?;
-        Ok(())
+            .await;
+        match result {
+            // This write reached the table before (its answer was lost): it is applied once.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(aws_error("dynamodb", "UpdateItem", e)),
+            Ok(_) => Ok(()),
+        }
     }
 
     async fn claim(&self, table: &str, request: &LeaseRequest) -> Result<Claim> {

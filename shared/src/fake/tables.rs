@@ -153,6 +153,9 @@ impl EventLog for FakeEventLog {
             }
         }
         let key = (update.job_id.clone(), update.run_id.clone());
+        if lock(&self.runs).get(&key).is_some_and(|writes| writes.iter().any(|w| w.write_id == update.write_id)) {
+            return Ok(());
+        }
         if update.ends_run() {
             lock(&self.leases).entry(key.clone()).or_insert_with(|| (String::new(), 0, 0)).1 = LEASE_DONE;
         }

@@ -83,6 +83,9 @@ pub struct EventUpdate {
     /// The log entries to append, in order: at least one; the last one's status and times
     /// become the item's.
     pub entries: Vec<EventLogEntry>,
+    /// Unique per write and kept across its retries: a write that reaches the table twice (a
+    /// retry after a lost answer) is applied once.
+    pub write_id: String,
 }
 
 impl EventUpdate {
@@ -106,6 +109,8 @@ pub mod lease_attributes {
     pub const UNTIL: &str = "lease_until";
     /// How many times a worker has started the run (the first start is 1).
     pub const CLAIMS: &str = "lease_claims";
+    /// The ids of the writes applied to the item (a string set), so none is applied twice.
+    pub const WRITES: &str = "write_ids";
 }
 
 /// `lease_until` of a run given up by its worker (shutdown): the next copy takes it at once.

@@ -404,8 +404,9 @@ impl RunEvents<'_> {
         let m = self.message;
         let started = std::time::Instant::now();
         let mut pause = std::time::Duration::from_secs(1);
+        let id = crate::recorder::new_write_id();
         loop {
-            match self.recorder.write(&m.job_id, &m.run_id, &m.ts_dispatch, entries.clone()).await {
+            match self.recorder.write_once(&m.job_id, &m.run_id, &m.ts_dispatch, entries.clone(), &id).await {
                 Err(e) if e.retry() == crate::error::Retry::Transient && started.elapsed() < EVENT_WRITE_PATIENCE => {
                     tracing::warn!(error = %e, retry_in = ?pause, "Cannot write the run's event; trying again.");
                     tokio::time::sleep(pause).await;

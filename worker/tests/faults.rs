@@ -1,0 +1,285 @@
+//! The fault suite: real `lava-worker` processes against moto, with faults injected — SIGTERM
+//! storms over hundreds of jobs with duplicate deliveries, AWS frozen mid-run, a flood of
+//! malformed messages, a batch worker with a long job. Each test prints its figures
+//! (`cargo test -p worker --test faults -- --nocapture`); BENCHMARKS.md quotes them.
+
+use serde_json::{Value, json};
+use shared::ports::{OutgoingMessage, WorkQueue};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tests::TestRealm;
+
+/// A `lava-worker` process whose log goes to a file.
+struct WorkerProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl WorkerProcess {
+    fn start(r: &TestRealm, endpoint: &str, args: &[&str]) -> Self {
+        let log = std::env::temp_dir().join(tests::unique("lava-fault-log-"));
+        let child = Command::new(env!("CARGO_BIN_EXE_lava-worker"))
+            .args(["--realm", &r.names.realm, "--worker", "core", "--root", "--wait", "1", "--sleep", "0"])
+            .args(args)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("LAVA_TMPDIR", std::env::temp_dir().join(tests::unique("lava-fault-")))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        WorkerProcess { child, log }
+    }
+
+    /// SIGTERM, then the exit status, which must be a clean exit.
+    fn terminate(mut self) -> String {
+        assert!(Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap().success());
+        let status = self.child.wait().unwrap();
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        assert!(status.success(), "clean exit after SIGTERM: {status}\n{log}");
+        assert!(!log.contains("panicked"), "no panic:\n{log}");
+        log
+    }
+}
+
+/// Statuses of every run, by run id.
+async fn statuses(r: &TestRealm, job_id: &str, runs: &[String]) -> BTreeMap<String, Vec<String>> {
+    let mut all = BTreeMap::new();
+    for run_id in runs {
+        all.insert(run_id.clone(), r.statuses(job_id, run_id).await);
+    }
+    all
+}
+
+/// Visible plus in-flight messages of a queue.
+async fn depth(queue_url: &str) -> i64 {
+    let clients = tests::clients().await;
+    let out = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names("ApproximateNumberOfMessages".into())
+        .attribute_names("ApproximateNumberOfMessagesNotVisible".into())
+        .attribute_names("ApproximateNumberOfMessagesDelayed".into())
+        .send()
+        .await
+        .unwrap();
+    out.attributes().map(|a| a.values().filter_map(|v| v.parse::<i64>().ok()).sum()).unwrap_or(0)
+}
+
+/// Every run ended with exactly one final event, `complete`, and every start but the last was
+/// released at a shutdown (`retrying`). Returns how many runs were interrupted.
+fn assert_each_completed_once(all: &BTreeMap<String, Vec<String>>) -> usize {
+    let mut interrupted = 0;
+    for (run_id, statuses) in all {
+        let count = |s: &str| statuses.iter().filter(|x| *x == s).count();
+        assert_eq!(statuses.last().map(String::as_str), Some("complete"), "run {run_id}: {statuses:?}");
+        assert_eq!(count("complete"), 1, "run {run_id} completed once: {statuses:?}");
+        assert_eq!(count("starting"), count("retrying") + 1, "run {run_id}: a start per release: {statuses:?}");
+        if count("retrying") > 0 {
+            interrupted += 1;
+        }
+    }
+    interrupted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_storms_over_hundreds_of_jobs_with_duplicates_complete_each_run_exactly_once() {
+    const RUNS: usize = 200;
+    let endpoint = tests::emulator().endpoint_url.clone();
+    let r = TestRealm::up("stm").await;
+    r.put_job(json!({"job_id": "it/storm", "type": "cmd", "worker": "core", "enabled": true, "payload": "sleep 0.3"}))
+        .await;
+    let queue = r.queue_url(&r.names.worker_queue("core")).await;
+    let mut runs = Vec::new();
+    let mut duplicates = 0;
+    for n in 0..RUNS {
+        let request = shared::dispatch::DispatchRequest { job_id: "it/storm".into(), ..Default::default() };
+        let message =
+            shared::dispatch::dispatch(&r.catalog, r.queues.as_ref(), &request, &Default::default()).await.unwrap();
+        // One message in ten is delivered twice.
+        if n % 10 == 0 {
+            r.queues.send(&queue, &OutgoingMessage { body: message.to_body(), ..Default::default() }).await.unwrap();
+            duplicates += 1;
+        }
+        runs.push(message.run_id);
+    }
+
+    // Rolling restarts: two workers of 4 threads; every second the older one gets SIGTERM with
+    // no grace (its running jobs are stopped and released) and a new one starts.
+    let args = ["--threads", "4", "--grace", "0", "--visibility-heartbeat", "2"];
+    let started = Instant::now();
+    let mut workers = std::collections::VecDeque::from([
+        WorkerProcess::start(&r, &endpoint, &args),
+        WorkerProcess::start(&r, &endpoint, &args),
+    ]);
+    let mut restarts = 0;
+    let mut stopped = Vec::new();
+    while started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let oldest = workers.pop_front().unwrap();
+        stopped.push(tokio::task::spawn_blocking(move || oldest.terminate()));
+        workers.push_back(WorkerProcess::start(&r, &endpoint, &args));
+        restarts += 1;
+    }
+    // Then the last two workers finish the work.
+    let deadline = started + Duration::from_secs(180);
+    loop {
+        let all = statuses(&r, "it/storm", &runs).await;
+        let open: Vec<_> = all.values().filter(|s| s.last().map(String::as_str) != Some("complete")).collect();
+        if open.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the storm did not finish: {} runs open, e.g. {:?}", open.len(), open[0]);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let elapsed = started.elapsed();
+    // The duplicates come back when the leases they waited for would end, and are deleted.
+    let drained = Instant::now();
+    while depth(&queue).await > 0 {
+        assert!(drained.elapsed() < Duration::from_secs(30), "copies left on the queue: {}", depth(&queue).await);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for worker in workers {
+        stopped.push(tokio::task::spawn_blocking(move || worker.terminate()));
+    }
+    for stop in stopped {
+        stop.await.expect("every stopped worker exited cleanly without a panic");
+    }
+    let all = statuses(&r, "it/storm", &runs).await;
+    let interrupted = assert_each_completed_once(&all);
+    let releases: usize = all.values().map(|s| s.iter().filter(|x| *x == "retrying").count()).sum();
+    println!(
+        "storm: {RUNS} runs + {duplicates} duplicate messages, {restarts} SIGTERM restarts: all complete once in \
+         {:.1} s; {interrupted} runs interrupted ({releases} releases) and resumed; queue drained {:.1} s later",
+        elapsed.as_secs_f64(),
+        drained.elapsed().as_secs_f64(),
+    );
+    assert!(interrupted > 0, "the storm interrupted no run: it tested nothing ({restarts} restarts)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_frozen_mid_run_every_run_still_completes_once() {
+    let r = TestRealm::up("frz").await;
+    let proxy = tests::FreezableProxy::start(tests::emulator().port).await;
+    r.put_job(json!({"job_id": "it/frozen", "type": "cmd", "worker": "core", "enabled": true, "payload": "sleep 3"}))
+        .await;
+    let mut runs = Vec::new();
+    for _ in 0..6 {
+        runs.push(r.dispatch("it/frozen").await);
+    }
+    let worker = WorkerProcess::start(
+        &r,
+        &proxy.url,
+        &["--threads", "6", "--aws-timeout", "2", "--visibility-heartbeat", "2", "--grace", "5"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while statuses(&r, "it/frozen", &runs).await.values().any(|s| !s.contains(&"running".to_string())) {
+        assert!(Instant::now() < deadline, "the runs never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Everything the worker says to AWS goes silent for 12 s: its jobs end meanwhile, and their
+    // heartbeats, final events and deletes time out (2 s attempts) and are tried again.
+    proxy.freeze(true);
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    proxy.freeze(false);
+    let thawed = Instant::now();
+    let deadline = thawed + Duration::from_secs(120);
+    loop {
+        let all = statuses(&r, "it/frozen", &runs).await;
+        if all.values().all(|s| s.last().map(String::as_str) == Some("complete")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "runs did not end after the thaw: {all:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let recovered = thawed.elapsed();
+    let queue = r.queue_url(&r.names.worker_queue("core")).await;
+    let drained = Instant::now();
+    while depth(&queue).await > 0 {
+        assert!(drained.elapsed() < Duration::from_secs(30), "messages left on the queue");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let log = tokio::task::spawn_blocking(move || worker.terminate()).await.unwrap();
+    assert!(log.contains("timed out"), "the freeze made calls time out:\n{log}");
+    let all = statuses(&r, "it/frozen", &runs).await;
+    for (run_id, s) in &all {
+        assert_eq!(s, &["starting", "running", "complete"], "run {run_id} ran once with one set of events\n{log}");
+    }
+    println!(
+        "freeze: AWS silent for 12 s mid-run (6 runs): all recorded complete {:.1} s after the thaw, queue empty {:.1} s after",
+        recovered.as_secs_f64(),
+        drained.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_malformed_messages_is_dead_lettered_with_reasons_and_no_panic() {
+    const FLOOD: usize = 200;
+    let endpoint = tests::emulator().endpoint_url.clone();
+    let r = TestRealm::up("fld").await;
+    let queue = r.queue_url(&r.names.worker_queue("core")).await;
+    let dlq = r.queue_url(&shared::names::ResourceNames::dead_letter_queue(&r.names.worker_queue("core"))).await;
+    let realm = r.names.realm.clone();
+    let body = |n: usize| -> String {
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let good = json!({"realm": realm, "worker": "core", "job_id": "demo/hello", "run_id": run_id, "ts_dispatch": "2025-03-04T06:15:00+11:00"});
+        let mut m = good.clone();
+        match n % 8 {
+            0 => return format!("not json {n}"),
+            1 => return "[]".into(),
+            2 => m["realm"] = json!("elsewhere"),
+            3 => m["worker"] = json!("other"),
+            4 => m["job_id"] = json!(format!("no/such/job/{n}")),
+            5 => m["extra"] = json!(true),
+            6 => m["realm"] = json!("x".repeat(100_000)),
+            _ => m.as_object_mut().unwrap().remove("run_id").map(|_| ()).unwrap(),
+        }
+        m.to_string()
+    };
+    let started = Instant::now();
+    for n in 0..FLOOD {
+        r.queues.send(&queue, &OutgoingMessage { body: body(n), ..Default::default() }).await.unwrap();
+    }
+    let worker = WorkerProcess::start(&r, &endpoint, &["--threads", "4"]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut dead: Vec<Value> = Vec::new();
+    while dead.len() < FLOOD {
+        assert!(Instant::now() < deadline, "only {} of {FLOOD} dead-lettered", dead.len());
+        for m in r.queues.receive(&dlq, 10, 1).await.unwrap() {
+            dead.push(json!(m.body));
+            r.queues.delete(&dlq, &m.receipt_handle).await.unwrap();
+        }
+    }
+    let took = started.elapsed();
+    assert_eq!(depth(&queue).await, 0, "nothing left on the worker queue");
+    let log = tokio::task::spawn_blocking(move || worker.terminate()).await.unwrap();
+    let reasons = log.lines().filter(|l| l.contains("Message cannot run")).count();
+    assert_eq!(reasons, FLOOD, "each message logged once with its reason");
+    assert!(log.lines().all(|l| l.len() < 4_000), "no line echoes a 100 KB field whole");
+    println!("flood: {FLOOD} malformed messages dead-lettered with reasons in {:.1} s", took.as_secs_f64());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_worker_waits_for_its_long_job_then_exits() {
+    let endpoint = tests::emulator().endpoint_url.clone();
+    let r = TestRealm::up("bat").await;
+    r.put_job(json!({"job_id": "it/long", "type": "cmd", "worker": "core", "enabled": true, "payload": "sleep 4"}))
+        .await;
+    r.put_job(json!({"job_id": "it/short", "type": "cmd", "worker": "core", "enabled": true, "payload": "true"})).await;
+    let long = r.dispatch("it/long").await;
+    let short = r.dispatch("it/short").await;
+    let started = Instant::now();
+    let mut worker = WorkerProcess::start(&r, &endpoint, &["--batch", "--threads", "2", "--grace", "1"]);
+    let status = tokio::task::spawn_blocking(move || worker.child.wait().unwrap()).await.unwrap();
+    let took = started.elapsed();
+    assert!(status.success(), "{status}");
+    assert!(took >= Duration::from_secs(4), "exited after its long job, not before: {took:?}");
+    assert_eq!(r.statuses("it/long", &long).await, ["starting", "running", "complete"]);
+    assert_eq!(r.statuses("it/short", &short).await, ["starting", "running", "complete"]);
+    println!("batch: a 4 s job and a short one ran to complete; the worker exited after {:.1} s", took.as_secs_f64());
+}
