@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding, ResourcesBlkioWeightDevice, ThrottleDevice};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, KillContainerOptions, LogsOptions, RemoveContainerOptions,
 };
@@ -95,8 +95,31 @@ impl ContainerEngine for DockerEngine {
             dns_search: none_if_empty(&h.dns_search),
             extra_hosts: none_if_empty(&h.extra_hosts),
             publish_all_ports: h.publish_all_ports,
+            cpu_count: h.cpu_count,
+            cpu_percent: h.cpu_percent,
+            blkio_weight: h.blkio_weight,
+            blkio_weight_device: (!h.blkio_weight_device.is_empty()).then(|| {
+                h.blkio_weight_device
+                    .iter()
+                    .map(|d| ResourcesBlkioWeightDevice { path: Some(d.path.clone()), weight: Some(d.value as usize) })
+                    .collect()
+            }),
+            blkio_device_read_bps: throttles(&h.device_read_bps),
+            blkio_device_write_bps: throttles(&h.device_write_bps),
+            blkio_device_read_iops: throttles(&h.device_read_iops),
+            blkio_device_write_iops: throttles(&h.device_write_iops),
+            port_bindings: (!h.ports.is_empty()).then(|| {
+                let mut map: std::collections::HashMap<String, Option<Vec<PortBinding>>> = Default::default();
+                for p in &h.ports {
+                    let binding = PortBinding { host_ip: p.host_ip.clone(), host_port: p.host_port.clone() };
+                    map.entry(p.container_port.clone()).or_default().get_or_insert_with(Vec::new).push(binding);
+                }
+                map
+            }),
             ..Default::default()
         };
+        let mut exposed: Vec<String> = h.ports.iter().map(|p| p.container_port.clone()).collect();
+        exposed.dedup();
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             cmd: spec.command.clone(),
@@ -107,6 +130,7 @@ impl ContainerEngine for DockerEngine {
             hostname: h.hostname.clone(),
             domainname: h.domainname.clone(),
             network_disabled: h.network_disabled,
+            exposed_ports: (!exposed.is_empty()).then_some(exposed),
             host_config: Some(host_config),
             ..Default::default()
         };
@@ -156,4 +180,9 @@ impl ContainerEngine for DockerEngine {
             Err(e) => Err(engine_error("remove", e)),
         }
     }
+}
+
+fn throttles(limits: &[crate::model::container::DeviceLimit]) -> Option<Vec<ThrottleDevice>> {
+    (!limits.is_empty())
+        .then(|| limits.iter().map(|d| ThrottleDevice { path: Some(d.path.clone()), rate: Some(d.value) }).collect())
 }

@@ -193,3 +193,41 @@ async fn on_ecs_a_docker_job_registers_a_task_definition_and_runs_a_task_in_moto
         Some(format!("/lava/{}/docker", r.names.realm).as_str())
     );
 }
+
+#[tokio::test]
+async fn host_config_ports_hosts_and_cpu_limits_reach_the_engine() {
+    require_docker();
+    let r = TestRealm::up("dk").await;
+    let script = "grep db.internal /etc/hosts; cut -d' ' -f1,2 /sys/fs/cgroup/cpu.max 2>/dev/null || \
+                  echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us); sleep 3";
+    let parameters = json!({"command": "sh -c", "args": [script], "host_config": {
+        "ports": {"8080/tcp": null, "53/udp": ["127.0.0.1", null]},
+        "extra_hosts": {"db.internal": "10.1.2.3"},
+        "cpu_period": 200000, "cpu_quota": 50000, "mem_swappiness": 10, "shm_size": "16m"}});
+    r.put_job(job("dk/host", parameters)).await;
+    let run_id = r.dispatch("dk/host").await;
+    let worker = crate::worker::worker(&r, 1, Duration::from_secs(5), false).await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(worker.run(rx));
+    // While the container runs, the engine shows its published ports.
+    let mut ports = String::new();
+    for _ in 0..50 {
+        let out = std::process::Command::new("docker")
+            .args(["ps", "--filter", &format!("label=lava.run_id={run_id}"), "--format", "{{.Ports}}"])
+            .output()
+            .unwrap();
+        ports = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !ports.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    running.await.unwrap().unwrap();
+    assert!(ports.contains("->8080/tcp") && ports.contains("127.0.0.1:") && ports.contains("->53/udp"), "{ports}");
+    let item = r.events("dk/host", &run_id).await;
+    assert_eq!(r.statuses("dk/host", &run_id).await, ["starting", "running", "complete"], "{item}");
+    let text = logs(&r, &item["log"][2]["info"]["output"]).await;
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("10.1.2.3") && lines[0].contains("db.internal"), "{text}");
+    assert_eq!(lines[1], "50000 200000", "a quarter CPU over a 200 ms period");
+}

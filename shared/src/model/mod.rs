@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod connection;
+pub mod container;
 pub mod event;
 pub mod job;
 pub mod job_type;
@@ -18,6 +19,7 @@ pub mod values;
 
 pub use action::{Action, ActionKey};
 pub use connection::ConnectionEntry;
+pub use container::ContainerHost;
 pub use event::{
     Claim, EventLogEntry, EventRecord, EventStatus, EventUpdate, LEASE_DONE, LEASE_RELEASED, LeaseRequest, Predecessor,
     lease_attributes,

@@ -113,43 +113,6 @@ pub struct DockerParams {
     pub vars: Map<String, Value>,
 }
 
-/// The `host_config` names a docker job may set.
-pub const DOCKER_HOST_CONFIG: &[&str] = &[
-    "blkio_weight",
-    "blkio_weight_device",
-    "cap_add",
-    "cap_drop",
-    "cpu_count",
-    "cpu_percent",
-    "cpu_period",
-    "cpu_quota",
-    "cpu_shares",
-    "cpuset_cpus",
-    "cpuset_mems",
-    "device_read_bps",
-    "device_read_iops",
-    "device_write_bps",
-    "device_write_iops",
-    "dns",
-    "dns_opt",
-    "dns_search",
-    "domainname",
-    "extra_hosts",
-    "hostname",
-    "group_add",
-    "mem_limit",
-    "mem_swappiness",
-    "memswap_limit",
-    "nano_cpus",
-    "network_disabled",
-    "network_mode",
-    "ports",
-    "publish_all_ports",
-    "shm_size",
-    "user",
-    "working_dir",
-];
-
 /// Parameters of `sql` and `sqli` jobs (`output` is sql/sqli only), and of `sqlv` jobs
 /// (`format`, `level`, `timeout` are sqlv only).
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -314,12 +277,17 @@ impl JobParameters {
             JobType::Docker => {
                 typed(&[EXEC_KEYS, &["command", "docker", "host_config"]].concat(), &[])?;
                 let p: DockerParams = from_value(&value).map_err(field_error)?;
-                let mut bad: Vec<&str> =
-                    p.host_config.keys().map(String::as_str).filter(|k| !DOCKER_HOST_CONFIG.contains(k)).collect();
+                let mut bad: Vec<&str> = p
+                    .host_config
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|k| !super::container::DOCKER_HOST_CONFIG.contains(k))
+                    .collect();
                 bad.sort_unstable();
                 if !bad.is_empty() {
                     return Err(format!("Bad host_config parameters: {}", bad.join(", ")));
                 }
+                super::ContainerHost::default().apply(&p.host_config)?;
                 check_labels(&p.connections)?;
                 JobParameters::Docker(p)
             }
@@ -342,6 +310,11 @@ impl JobParameters {
                     && !["csv", "jsonl", "html", "parquet"].contains(&f.as_str())
                 {
                     return Err(format!("Bad format: {f:?}: expected csv, jsonl, html or parquet"));
+                }
+                if let Some(l) = &p.level
+                    && !["debug", "info", "warning", "warn", "error", "critical"].contains(&l.to_lowercase().as_str())
+                {
+                    return Err(format!("Bad level: {l:?}: expected debug, info, warning, error or critical"));
                 }
                 JobParameters::Sql(p)
             }

@@ -138,6 +138,18 @@ fn invalid_jobs_name_the_field_and_the_reason() {
             "Bad host_config parameters: privileged",
         ),
         (with(json!({"type": "docker", "payload": "repo:"})), "Must be in the form repository[:tag]"),
+        (
+            with(json!({"type": "docker", "payload": "img", "parameters": {"host_config": {"mem_limit": "lots"}}})),
+            "jobs[finance/x].parameters: Bad job parameters: host_config.mem_limit: \"lots\": not a size",
+        ),
+        (
+            with(json!({"type": "docker", "payload": "img", "parameters": {"host_config": {"ports": {"80": "x"}}}})),
+            "host_config.ports.80: \"x\" is not a host port",
+        ),
+        (
+            with(json!({"type": "sqlv", "payload": "q.sql", "parameters": {"conn_id": "c", "level": "loud"}})),
+            "Bad level: \"loud\": expected debug, info, warning, error or critical",
+        ),
         (with(json!({"type": "dag", "payload": ["a"]})), "jobs[finance/x].payload: payload must be a map"),
         (
             with(json!({"payload": 42})),

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use crate::error::Result;
+pub use crate::model::ContainerHost;
 use crate::ports::RegistryLogin;
 
 /// How an ECS task is launched.
@@ -95,59 +96,6 @@ pub struct ContainerSpec {
     pub binds: Vec<String>,
     /// Runtime options (the job's `host_config`, with lava's defaults).
     pub host: ContainerHost,
-}
-
-/// Container runtime options (the whitelisted `host_config` of docker jobs).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ContainerHost {
-    /// `user[:group]`.
-    pub user: Option<String>,
-    /// Extra groups.
-    pub group_add: Vec<String>,
-    /// Working directory.
-    pub working_dir: Option<String>,
-    /// Host name.
-    pub hostname: Option<String>,
-    /// Domain name.
-    pub domainname: Option<String>,
-    /// Memory limit, bytes.
-    pub memory: Option<i64>,
-    /// Memory + swap limit, bytes.
-    pub memory_swap: Option<i64>,
-    /// Swappiness 0–100.
-    pub memory_swappiness: Option<i64>,
-    /// CPU limit in 1e-9 CPUs.
-    pub nano_cpus: Option<i64>,
-    /// Relative CPU weight.
-    pub cpu_shares: Option<i64>,
-    /// CFS period.
-    pub cpu_period: Option<i64>,
-    /// CFS quota.
-    pub cpu_quota: Option<i64>,
-    /// CPUs allowed.
-    pub cpuset_cpus: Option<String>,
-    /// Memory nodes allowed.
-    pub cpuset_mems: Option<String>,
-    /// Shared memory size, bytes.
-    pub shm_size: Option<i64>,
-    /// Network mode.
-    pub network_mode: Option<String>,
-    /// No networking.
-    pub network_disabled: Option<bool>,
-    /// Capabilities added.
-    pub cap_add: Vec<String>,
-    /// Capabilities dropped.
-    pub cap_drop: Vec<String>,
-    /// DNS servers.
-    pub dns: Vec<String>,
-    /// DNS options.
-    pub dns_options: Vec<String>,
-    /// DNS search domains.
-    pub dns_search: Vec<String>,
-    /// `host:ip` entries.
-    pub extra_hosts: Vec<String>,
-    /// Publish every exposed port.
-    pub publish_all_ports: Option<bool>,
 }
 
 /// A Docker engine (docker jobs).

@@ -11,8 +11,9 @@ use super::executable::timeout;
 use super::{Failure, Outcome, RunContext};
 use crate::cmdline;
 use crate::config::{Key, OptText, keys};
+use crate::model::ContainerHost;
 use crate::model::params::{DockerParams, JobParameters, docker_image};
-use crate::ports::{ContainerEngine, ContainerHost, ContainerSpec, RegistryLogin};
+use crate::ports::{ContainerEngine, ContainerSpec, RegistryLogin};
 
 /// When to pull the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,95 +36,6 @@ impl PullPolicy {
             other => Err(format!("Bad pull policy: {other}: expected always, if-not-present or never")),
         }
     }
-}
-
-/// A Docker size (`1073741824`, `512m`, `1g`, `100k`, `10b`) in bytes.
-pub fn docker_size(value: &Value) -> Result<i64, String> {
-    match value {
-        Value::Number(n) => n.as_i64().ok_or_else(|| format!("{n}: not a size")),
-        Value::String(s) => {
-            let t = s.trim().to_ascii_lowercase();
-            let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
-                Some(i) => t.split_at(i),
-                None => (t.as_str(), ""),
-            };
-            let n: i64 = digits.parse().map_err(|_| format!("{s:?}: not a size"))?;
-            let factor: i64 = match unit {
-                "" | "b" => 1,
-                "k" | "kb" => 1 << 10,
-                "m" | "mb" => 1 << 20,
-                "g" | "gb" => 1 << 30,
-                _ => return Err(format!("{s:?}: not a size (units b, k, m, g)")),
-            };
-            Ok(n * factor)
-        }
-        other => Err(format!("{other}: not a size")),
-    }
-}
-
-fn strings(value: &Value, name: &str) -> Result<Vec<String>, String> {
-    match value {
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(items) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| format!("host_config.{name}: must be strings")))
-            .collect(),
-        Value::Object(m) if name == "extra_hosts" => {
-            Ok(m.iter().map(|(h, ip)| format!("{h}:{}", ip.as_str().unwrap_or_default())).collect())
-        }
-        _ => Err(format!("host_config.{name}: must be a string or a list of strings")),
-    }
-}
-
-fn integer(value: &Value, name: &str) -> Result<i64, String> {
-    value
-        .as_i64()
-        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
-        .ok_or_else(|| format!("host_config.{name}: must be an integer"))
-}
-
-/// The job's `host_config` over lava's defaults (working directory, user and group, host name).
-pub fn host_settings(host_config: &Map<String, Value>, defaults: ContainerHost) -> Result<ContainerHost, String> {
-    let mut h = defaults;
-    for (name, value) in host_config {
-        let text = || value.as_str().map(str::to_string).ok_or_else(|| format!("host_config.{name}: must be a string"));
-        let flag = || value.as_bool().ok_or_else(|| format!("host_config.{name}: must be true or false"));
-        match name.as_str() {
-            "user" => {
-                h.user = Some(match value {
-                    Value::Number(n) => n.to_string(),
-                    _ => text()?,
-                })
-            }
-            "group_add" => h.group_add = strings(value, name)?,
-            "working_dir" => h.working_dir = Some(text()?),
-            "hostname" => h.hostname = Some(text()?),
-            "domainname" => h.domainname = Some(text()?),
-            "mem_limit" => h.memory = Some(docker_size(value).map_err(|e| format!("host_config.mem_limit: {e}"))?),
-            "memswap_limit" => {
-                h.memory_swap = Some(docker_size(value).map_err(|e| format!("host_config.memswap_limit: {e}"))?)
-            }
-            "mem_swappiness" => h.memory_swappiness = Some(integer(value, name)?),
-            "shm_size" => h.shm_size = Some(docker_size(value).map_err(|e| format!("host_config.shm_size: {e}"))?),
-            "nano_cpus" => h.nano_cpus = Some(integer(value, name)?),
-            "cpu_shares" => h.cpu_shares = Some(integer(value, name)?),
-            "cpu_period" => h.cpu_period = Some(integer(value, name)?),
-            "cpu_quota" => h.cpu_quota = Some(integer(value, name)?),
-            "cpuset_cpus" => h.cpuset_cpus = Some(text()?),
-            "cpuset_mems" => h.cpuset_mems = Some(text()?),
-            "network_mode" => h.network_mode = Some(text()?),
-            "network_disabled" => h.network_disabled = Some(flag()?),
-            "publish_all_ports" => h.publish_all_ports = Some(flag()?),
-            "cap_add" => h.cap_add = strings(value, name)?,
-            "cap_drop" => h.cap_drop = strings(value, name)?,
-            "dns" => h.dns = strings(value, name)?,
-            "dns_opt" => h.dns_options = strings(value, name)?,
-            "dns_search" => h.dns_search = strings(value, name)?,
-            "extra_hosts" => h.extra_hosts = strings(value, name)?,
-            other => return Err(format!("host_config.{other}: not supported by this worker yet")),
-        }
-    }
-    Ok(h)
 }
 
 /// Registry, credentials and pull policy from the `docker` connection, if any.
@@ -256,7 +168,7 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
         hostname: Some(format!("lava-{}-{}-{}", ctx.realm.realm, ctx.worker, ctx.run_id).chars().take(63).collect()),
         ..Default::default()
     };
-    let host = host_settings(&params.host_config, defaults).map_err(Failure::message)?;
+    let host = defaults.apply(&params.host_config).map_err(Failure::message)?;
     let spec = ContainerSpec {
         name: format!("lava-{}", uuid::Uuid::new_v4()),
         image: image.clone(),
@@ -498,28 +410,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn images_sizes_and_host_settings() {
+    fn images_and_pull_policies() {
         assert_eq!(docker_image(" repo/x "), Ok(("repo/x".into(), "latest".into())));
         assert_eq!(docker_image("repo/x:1.2"), Ok(("repo/x".into(), "1.2".into())));
         assert_eq!(docker_image("host:5000/repo:tag"), Ok(("host:5000/repo".into(), "tag".into())));
         assert!(docker_image("a:b:c").unwrap_err().contains("Must be in the form repository[:tag]"));
-        assert_eq!(docker_size(&json!("512m")), Ok(512 << 20));
-        assert_eq!(docker_size(&json!(1024)), Ok(1024));
-        assert!(docker_size(&json!("5x")).is_err());
-        let host = host_settings(
-            json!({"mem_limit": "1g", "nano_cpus": 500000000, "user": 1000, "dns": "1.1.1.1"}).as_object().unwrap(),
-            ContainerHost::default(),
-        )
-        .unwrap();
-        assert_eq!(
-            (host.memory, host.nano_cpus, host.user.as_deref(), host.dns.clone()),
-            (Some(1 << 30), Some(500_000_000), Some("1000"), vec!["1.1.1.1".to_string()])
-        );
-        assert!(
-            host_settings(json!({"ports": {}}).as_object().unwrap(), ContainerHost::default())
-                .unwrap_err()
-                .contains("not supported")
-        );
         assert_eq!(PullPolicy::parse("IfNotPresent"), Ok(PullPolicy::IfNotPresent));
     }
 }
