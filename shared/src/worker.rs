@@ -300,10 +300,11 @@ impl Worker {
         self.active_runs().insert(msg.run_id.clone());
         let _active = ActiveRun { worker: self, run_id: msg.run_id.clone() };
         let handled = self.run_claimed(message, &msg, job, attempt, cancel).await;
-        if let Handled::Released(_) = handled
-            && let Err(e) = self.leases.release(&msg.job_id, &msg.run_id).await
-        {
-            tracing::warn!(error = %e, "Cannot release the run's lease; it expires by itself.");
+        if let Handled::Released(_) = handled {
+            match self.leases.release(&msg.job_id, &msg.run_id).await {
+                Ok(()) => tracing::info!("Run's lease given up: its next copy starts it at once."),
+                Err(e) => tracing::warn!(error = %e, "Cannot give the run's lease up; it expires by itself."),
+            }
         }
         handled
     }
