@@ -15,6 +15,17 @@ pub(crate) async fn worker(r: &TestRealm, threads: usize, grace: Duration, dev: 
     shared::worker::build(options, r.ports.clone()).await.unwrap()
 }
 
+/// Waits (at most 10 s) until the run's job is running.
+async fn wait_until_running(r: &TestRealm, job_id: &str, run_id: &str) {
+    for _ in 0..200 {
+        if r.statuses(job_id, run_id).await.contains(&"running".to_string()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{job_id} {run_id} never started running");
+}
+
 fn cmd_job(id: &str, payload: &str, extra: Value) -> Value {
     let mut job = json!({"job_id": id, "type": "cmd", "worker": "core", "enabled": true, "owner": "o", "description": "d", "payload": payload});
     job.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
@@ -115,12 +126,7 @@ async fn shutdown_releases_a_running_job_for_another_worker() {
     let worker = worker(&r, 1, Duration::from_millis(500), true).await;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(worker.clone().run(rx));
-    for _ in 0..100 {
-        if r.statuses("it/slow", &run_id).await.contains(&"running".to_string()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_running(&r, "it/slow", &run_id).await;
     let started = std::time::Instant::now();
     tx.send(true).unwrap();
     running.await.unwrap().unwrap();
@@ -270,12 +276,7 @@ async fn a_message_delivered_twice_runs_once_its_copy_waits_then_is_deleted() {
         let (worker, rx) = (worker.clone(), rx.clone());
         tokio::spawn(async move { worker.handle(&first, rx).await })
     };
-    for _ in 0..100 {
-        if r.statuses("it/dup", &run_id).await.contains(&"running".to_string()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_running(&r, "it/dup", &run_id).await;
     let Handled::Waiting(holder) = worker.handle(&second, rx.clone()).await else {
         panic!("a copy of a running run must wait")
     };
@@ -377,12 +378,7 @@ async fn a_worker_that_loses_its_lease_stops_the_run_and_leaves_the_message_alon
         let worker = worker.clone();
         tokio::spawn(async move { worker.handle(&message, rx).await })
     };
-    for _ in 0..100 {
-        if r.statuses("it/stolen", &run_id).await.contains(&"running".to_string()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_running(&r, "it/stolen", &run_id).await;
     // Another worker takes the run over, as one would after this worker's lease had run out
     // (its clock says the lease is over).
     let later = jiff::Timestamp::now().as_second() + 3600;

@@ -2,6 +2,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
@@ -201,12 +204,8 @@ impl EventLog for DynamoTables {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            // This write reached the table before (its answer was lost): it is applied once.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(aws_error("dynamodb", "UpdateItem", e)),
-            Ok(_) => Ok(()),
-        }
+        // Not applied: this write reached the table before (its answer was lost), and once is enough.
+        applied(result).map(|_| ())
     }
 
     async fn claim(&self, table: &str, request: &LeaseRequest) -> Result<Claim> {
@@ -293,11 +292,7 @@ impl EventLog for DynamoTables {
             .expression_attribute_values(":released", AttributeValue::N(LEASE_RELEASED.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(aws_error("dynamodb", "UpdateItem", e)),
-        }
+        applied(result)
     }
 
     async fn release(&self, table: &str, job_id: &str, run_id: &str, owner: &str) -> Result<()> {
@@ -315,12 +310,17 @@ impl EventLog for DynamoTables {
             .expression_attribute_values(":released", AttributeValue::N(LEASE_RELEASED.to_string()))
             .send()
             .await;
-        match result {
-            // Not ours any more (or ended): nothing to give up.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(aws_error("dynamodb", "UpdateItem", e)),
-            Ok(_) => Ok(()),
-        }
+        // Not applied: not ours any more (or ended), nothing to give up.
+        applied(result).map(|_| ())
+    }
+}
+
+/// Whether a conditional UpdateItem was applied (`false`: its condition did not hold).
+fn applied<O>(result: std::result::Result<O, SdkError<UpdateItemError, HttpResponse>>) -> Result<bool> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+        Err(e) => Err(aws_error("dynamodb", "UpdateItem", e)),
     }
 }
 
