@@ -191,6 +191,14 @@ pub mod keys {
         ITERATION_MAX_LIMIT: Int = "10";
         /// The longest `iteration_delay` a job may have.
         ITERATION_MAX_DELAY: Seconds = "5m";
+        /// Children a `dag` job runs at once unless it says (0: the worker's CPU count).
+        DAG_WORKERS: Int = "0";
+        /// The most children a `dag` job runs at once (0: four times the worker's CPU count).
+        DAG_MAX_WORKERS: Int = "0";
+        /// Iterations a `foreach` job may run unless its `limit` says.
+        FOREACH_LIMIT: Int = "10";
+        /// The highest `limit` a `foreach` job may have.
+        FOREACH_MAX_LIMIT: Int = "25";
         /// The longest delay of a dispatch or a dispatch action, in minutes (SQS allows 15).
         SQS_MAX_DELAY_MINS: Int = "15";
         /// Entries in the SSM parameter cache.

@@ -132,40 +132,7 @@ fn s3_record(record: &Value, region: &str) -> std::result::Result<ObjectEvent, S
     })
 }
 
-/// Python's `fnmatch.fnmatchcase`: `*`, `?`, `[abc]`, `[!abc]`, `[a-z]`.
-pub fn fnmatch(pattern: &str, text: &str) -> bool {
-    fn matches(p: &[char], t: &[char]) -> bool {
-        match p.first() {
-            None => t.is_empty(),
-            Some('*') => (0..=t.len()).any(|i| matches(&p[1..], &t[i..])),
-            Some('?') => !t.is_empty() && matches(&p[1..], &t[1..]),
-            Some('[') => {
-                let Some(end) = p.iter().skip(2).position(|c| *c == ']').map(|i| i + 2) else {
-                    return t.first() == Some(&'[') && matches(&p[1..], &t[1..]);
-                };
-                let Some(c) = t.first() else { return false };
-                let (negate, set) = match p[1] {
-                    '!' => (true, &p[2..end]),
-                    _ => (false, &p[1..end]),
-                };
-                let mut hit = false;
-                let mut i = 0;
-                while i < set.len() {
-                    if i + 2 < set.len() && set[i + 1] == '-' {
-                        hit |= (set[i]..=set[i + 2]).contains(c);
-                        i += 3;
-                    } else {
-                        hit |= set[i] == *c;
-                        i += 1;
-                    }
-                }
-                hit != negate && matches(&p[end + 1..], &t[1..])
-            }
-            Some(c) => t.first() == Some(c) && matches(&p[1..], &t[1..]),
-        }
-    }
-    matches(&pattern.chars().collect::<Vec<_>>(), &text.chars().collect::<Vec<_>>())
-}
+pub use crate::model::values::fnmatch;
 
 /// Whether the trigger's `if_*` conditions all hold (`if_not_*` negated).
 pub fn conditions_hold(trigger: &S3TriggerEntry, object: &ObjectEvent) -> std::result::Result<bool, String> {

@@ -381,7 +381,7 @@ impl Worker {
             let _ = done_rx.wait_for(|done| *done).await;
         };
         let run = async {
-            let outcome = self.runner.run(msg, &job, stop_rx).await;
+            let outcome = self.runner.run_attempt(msg, &job, stop_rx, attempt).await;
             let _ = done_tx.send(true);
             outcome
         };
@@ -525,6 +525,8 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
         run_root,
         dev: options.dev,
         actions,
+        catalog: catalog.clone(),
+        queues: deps.queues.clone(),
     };
     let settings = WorkerSettings {
         realm: options.realm,

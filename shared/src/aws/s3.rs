@@ -73,6 +73,11 @@ impl BlobStore for S3Blobs {
                 listing.objects.push(ObjectInfo {
                     key: object.key().unwrap_or_default().to_string(),
                     size: object.size().unwrap_or(0).max(0) as u64,
+                    last_modified: object
+                        .last_modified()
+                        .and_then(|t| t.fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime).ok()),
+                    etag: object.e_tag().map(str::to_string),
+                    storage_class: object.storage_class().map(|c| c.as_str().to_string()),
                 });
             }
             listing.prefixes.extend(out.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_string)));

@@ -54,7 +54,13 @@ impl BlobStore for FakeBlobs {
                         listing.prefixes.push(sub);
                     }
                 }
-                None => listing.objects.push(ObjectInfo { key: key.clone(), size: body.len() as u64 }),
+                None => listing.objects.push(ObjectInfo {
+                    key: key.clone(),
+                    size: body.len() as u64,
+                    last_modified: None,
+                    etag: None,
+                    storage_class: None,
+                }),
             }
         }
         Ok(listing)

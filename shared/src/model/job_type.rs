@@ -101,13 +101,13 @@ impl JobType {
             | JobType::Log
             | JobType::Lavasched
             | JobType::Sqlc
-            | JobType::Sqlv => true,
-            JobType::Sql | JobType::Sqli => cfg!(feature = "sql"),
-            JobType::Chain
+            | JobType::Sqlv
+            | JobType::Chain
             | JobType::Dag
-            | JobType::DbFromS3
             | JobType::Dispatch
-            | JobType::Foreach
+            | JobType::Foreach => true,
+            JobType::Sql | JobType::Sqli => cfg!(feature = "sql"),
+            JobType::DbFromS3
             | JobType::RedshiftUnload
             | JobType::SharepointGetDoc
             | JobType::SharepointGetList

@@ -10,6 +10,7 @@ pub mod job_type;
 pub mod limits;
 pub mod message;
 pub mod params;
+pub mod pipeline;
 pub mod realm;
 pub mod s3trigger;
 pub mod schedule;

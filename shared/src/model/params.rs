@@ -1,25 +1,14 @@
 //! Type-specific job parameters and payload rules.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 use super::job_type::JobType;
 use super::validation::{check_keys, from_value, kind_of};
-use super::values::{DurationSpec, parse_config_bool};
+use super::values::DurationSpec;
 
-/// A boolean parameter. Accepts real booleans and the config forms (`"yes"`, `"false"`, `1`):
-/// the original tested truthiness, which made `"false"` true; here it means false.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Flag(pub bool);
-
-impl<'de> Deserialize<'de> for Flag {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        parse_config_bool(&v).map(Flag).map_err(serde::de::Error::custom)
-    }
-}
+pub use super::values::Flag;
 
 /// Parameters of `cmd` jobs.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -211,6 +200,14 @@ pub enum JobParameters {
     Sqlc(SqlcParams),
     /// `log` (parameters are ignored)
     Log,
+    /// `dispatch`
+    Dispatch(super::pipeline::DispatchParams),
+    /// `chain`
+    Chain(super::pipeline::ChainParams),
+    /// `dag`
+    Dag(super::pipeline::DagParams),
+    /// `foreach`
+    Foreach(super::pipeline::ForeachParams),
     /// Any other type: the map as given, checked against the type's known keys.
     Other(Map<String, Value>),
 }
@@ -242,7 +239,12 @@ impl JobParameters {
             JobParameters::Docker(p) => p.timeout.as_ref(),
             JobParameters::Sql(p) => p.timeout.as_ref(),
             JobParameters::Sqlc(p) => p.timeout.as_ref(),
-            JobParameters::Log | JobParameters::Other(_) => None,
+            JobParameters::Log
+            | JobParameters::Dispatch(_)
+            | JobParameters::Chain(_)
+            | JobParameters::Dag(_)
+            | JobParameters::Foreach(_)
+            | JobParameters::Other(_) => None,
         }
     }
 
@@ -325,19 +327,36 @@ impl JobParameters {
             JobType::Log => JobParameters::Log,
             JobType::Dispatch => {
                 typed(&["parameters", "delay", "jinja", "job_prefix"], &[])?;
-                JobParameters::Other(params.clone())
+                let p: super::pipeline::DispatchParams = from_value(&value).map_err(field_error)?;
+                if let Some(delay) = &p.delay {
+                    match delay.seconds() {
+                        Ok(s) if s < 0.0 => return Err(format!("Bad delay: {delay} is negative")),
+                        Err(e) => return Err(format!("Bad delay: {e}")),
+                        Ok(_) => {}
+                    }
+                }
+                JobParameters::Dispatch(p)
             }
             JobType::Chain => {
                 typed(&["job_prefix", "start", "can_fail"], &[])?;
-                JobParameters::Other(params.clone())
+                JobParameters::Chain(from_value(&value).map_err(field_error)?)
             }
             JobType::Dag => {
                 typed(&["job_prefix", "workers", "can_fail"], &[])?;
-                JobParameters::Other(params.clone())
+                let p: super::pipeline::DagParams = from_value(&value).map_err(field_error)?;
+                if p.workers.is_some_and(|w| w < 1) {
+                    return Err("workers must be at least 1".into());
+                }
+                JobParameters::Dag(p)
             }
             JobType::Foreach => {
                 typed(&["foreach", "can_fail", "limit", "jinja"], &["foreach"])?;
-                JobParameters::Other(params.clone())
+                let p: super::pipeline::ForeachParams = from_value(&value).map_err(field_error)?;
+                super::pipeline::Generator::parse(&p.foreach)?;
+                if p.limit.is_some_and(|l| l < 0) {
+                    return Err("limit must not be negative".into());
+                }
+                JobParameters::Foreach(p)
             }
             JobType::Lavasched => {
                 typed(&["dispatcher", "args", "env"], &["dispatcher"])?;
@@ -421,10 +440,7 @@ pub fn validate_payload(job_type: &JobType, payload: &Value) -> Result<(), Strin
             Value::Array(items) if items.iter().all(Value::is_string) => Ok(()),
             _ => Err("Payload must be comma separated list or real list of job IDs".into()),
         },
-        JobType::Dag => match payload {
-            Value::Object(_) => Ok(()),
-            _ => Err("payload must be a map".into()),
-        },
+        JobType::Dag => super::pipeline::dag_graph(payload, "").map(|_| ()),
         JobType::Foreach => match payload {
             Value::String(s) if !s.trim().is_empty() => Ok(()),
             _ => Err("Bad payload: must be string".into()),

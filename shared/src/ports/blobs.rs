@@ -30,6 +30,12 @@ pub struct ObjectInfo {
     pub key: String,
     /// Size in bytes.
     pub size: u64,
+    /// Last modified, ISO 8601 UTC, where the store says.
+    pub last_modified: Option<String>,
+    /// The entity tag, where the store says.
+    pub etag: Option<String>,
+    /// The storage class, where the store says.
+    pub storage_class: Option<String>,
 }
 
 /// The result of listing a prefix.

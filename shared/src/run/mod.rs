@@ -74,13 +74,34 @@ pub struct JobRunner {
     pub containers: Option<Arc<dyn crate::ports::ContainerEngine>>,
     /// ECS, for docker jobs run as tasks.
     pub tasks: Arc<dyn crate::ports::ContainerTasks>,
+    /// Job specs (children of pipelines, targets of dispatch jobs).
+    pub catalog: crate::catalog::Catalog,
+    /// Worker queues (dispatch jobs send their runs there).
+    pub queues: Arc<dyn crate::ports::WorkQueue>,
+}
+
+/// A run's future, boxed.
+pub(crate) type BoxedRun<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<RunOutcome>> + Send + 'a>>;
+
+/// Where a run sits: a top-level run, or a child of a pipeline (`chain`, `dag`, `foreach`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scope {
+    /// The top-level run's directory, which its children share (none: a top-level run makes
+    /// and removes its own).
+    shared_dir: Option<PathBuf>,
+    /// The run's step path within the top-level run (`""` at the top; `|<step>` per level).
+    path: String,
+    /// An earlier attempt of the top-level run may have completed steps: look their records up.
+    resumed: bool,
 }
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunOutcome {
-    /// Skipped (not enabled) or rejected (limits): no handler ran.
-    NotRun,
+    /// Skipped (not enabled): no handler ran.
+    Skipped,
+    /// Rejected (too old, bad limits): no handler ran; the reason.
+    Rejected(String),
     /// The handler succeeded; the result.
     Succeeded(Value),
     /// The last iteration failed; the failure result.
@@ -104,14 +125,41 @@ fn shallow_merge(base: &Option<Value>, over: &Option<Map<String, Value>>) -> Val
 impl JobRunner {
     /// Runs a job for a validated message: every event is written before this returns.
     pub async fn run(&self, message: &WorkerMessage, job: &JobSpec, cancel: StopSignal) -> Result<RunOutcome> {
-        let mut events = RunEvents { recorder: &self.recorder, message, held: None };
-        let outcome = self.run_job(&mut events, message, job, cancel).await;
-        // Whatever ended the run, a held `starting` is written before the message is let go.
-        let flushed = events.flush().await;
-        match (outcome, flushed) {
-            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
-            (Ok(outcome), Ok(())) => Ok(outcome),
-        }
+        self.run_attempt(message, job, cancel, 1).await
+    }
+
+    /// Runs a job for a validated message, the `attempt`-th start of its run: a pipeline
+    /// started before skips the children an earlier attempt completed.
+    pub async fn run_attempt(
+        &self,
+        message: &WorkerMessage,
+        job: &JobSpec,
+        cancel: StopSignal,
+        attempt: u32,
+    ) -> Result<RunOutcome> {
+        let scope = Scope { resumed: attempt > 1, ..Scope::default() };
+        self.run_scoped(message, job, cancel, scope).await
+    }
+
+    /// One run, top-level or a pipeline's child. Boxed with a named type: pipelines run
+    /// children through it, so its future contains itself.
+    pub(crate) fn run_scoped<'a>(
+        &'a self,
+        message: &'a WorkerMessage,
+        job: &'a JobSpec,
+        cancel: StopSignal,
+        scope: Scope,
+    ) -> BoxedRun<'a> {
+        Box::pin(async move {
+            let mut events = RunEvents { recorder: &self.recorder, message, held: None };
+            let outcome = self.run_job(&mut events, message, job, cancel, &scope).await;
+            // Whatever ended the run, a held `starting` is written before the message is let go.
+            let flushed = events.flush().await;
+            match (outcome, flushed) {
+                (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+                (Ok(outcome), Ok(())) => Ok(outcome),
+            }
+        })
     }
 
     async fn run_job(
@@ -120,6 +168,7 @@ impl JobRunner {
         message: &WorkerMessage,
         job: &JobSpec,
         cancel: StopSignal,
+        scope: &Scope,
     ) -> Result<RunOutcome> {
         let mut spec = job.clone();
         spec.parameters = Some(shallow_merge(&job.parameters, &message.parameters));
@@ -127,7 +176,7 @@ impl JobRunner {
 
         if spec.enabled() == Enabled::Static(false) {
             events.record(EventStatus::Skipped, json!("Job not enabled (static)")).await?;
-            return Ok(RunOutcome::NotRun);
+            return Ok(RunOutcome::Skipped);
         }
         let start = events.hold(EventStatus::Starting, Value::Null);
         let ustart = start.with_time_zone(jiff::tz::TimeZone::UTC);
@@ -143,7 +192,7 @@ impl JobRunner {
             };
             if let Some(reason) = reason {
                 events.record(EventStatus::Rejected, json!(reason)).await?;
-                return Ok(RunOutcome::NotRun);
+                return Ok(RunOutcome::Rejected(reason));
             }
         }
         let max_limit = self.config.get(keys::ITERATION_MAX_LIMIT);
@@ -151,8 +200,9 @@ impl JobRunner {
         let delay = match spec.iteration_delay.as_ref().map(|d| d.seconds()).transpose() {
             Ok(d) => d.unwrap_or(0.0),
             Err(e) => {
-                events.record(EventStatus::Rejected, json!(format!("Bad iteration_delay: {e}"))).await?;
-                return Ok(RunOutcome::NotRun);
+                let reason = format!("Bad iteration_delay: {e}");
+                events.record(EventStatus::Rejected, json!(reason)).await?;
+                return Ok(RunOutcome::Rejected(reason));
             }
         };
         let max_delay = self.config.get(keys::ITERATION_MAX_DELAY);
@@ -168,7 +218,7 @@ impl JobRunner {
         };
         if let Some(reason) = limit_error {
             events.record(EventStatus::Rejected, json!(reason)).await?;
-            return Ok(RunOutcome::NotRun);
+            return Ok(RunOutcome::Rejected(reason));
         }
 
         let mut globals = spec.globals_map();
@@ -234,7 +284,7 @@ impl JobRunner {
             let rendered = self.renderer.render(&template, &context).unwrap_or_else(|e| format!("Error: {e}"));
             if rendered.trim().to_lowercase() != "true" {
                 events.record(EventStatus::Skipped, json!(format!("Job not enabled (enabled=\"{rendered}\")"))).await?;
-                return Ok(RunOutcome::NotRun);
+                return Ok(RunOutcome::Skipped);
             }
         }
 
@@ -246,11 +296,18 @@ impl JobRunner {
             self.actions(events, &spec, ActionKey::OnFail, 1, &context_for(&globals, Some(&result))).await?;
             return Ok(RunOutcome::Failed(result));
         }
-        let run_dir = self.run_root.join(&message.run_id);
-        if run_dir.exists() {
-            return Err(Error::refused("run_id", "Job temp dir already exists - possible dispatch overlap"));
-        }
-        std::fs::create_dir_all(&run_dir).map_err(|e| Error::io(format!("creating {}", run_dir.display()), e))?;
+        // Children of a pipeline share its directory; only a top-level run makes and removes one.
+        let run_dir = match &scope.shared_dir {
+            Some(dir) => dir.clone(),
+            None => {
+                let dir = self.run_root.join(&message.run_id);
+                if dir.exists() {
+                    return Err(Error::refused("run_id", "Job temp dir already exists - possible dispatch overlap"));
+                }
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+                dir
+            }
+        };
         let temp = S3Location::parse(&self.realm.s3_temp).map_err(|e| Error::config("s3_temp", e))?;
         let s3tmp = S3Location {
             bucket: temp.bucket,
@@ -262,7 +319,7 @@ impl JobRunner {
                 .join("/"),
         };
 
-        let mut outcome = RunOutcome::NotRun;
+        let mut outcome = RunOutcome::Skipped;
         for iteration in 1..=iterations {
             lava.insert("iteration".into(), json!(iteration));
             globals.insert("lava".into(), Value::Object(lava.clone()));
@@ -287,7 +344,20 @@ impl JobRunner {
                 tasks: self.tasks.as_ref(),
                 cancel: cancel.clone(),
             };
-            let handled = runners::run(&ctx).await;
+            let handled = match &spec.job_type {
+                t if pipeline::is_pipeline(t) => {
+                    let parent = pipeline::Parent {
+                        ctx: &ctx,
+                        message,
+                        globals: &globals,
+                        start: format_timestamp(&start),
+                        ustart: format_timestamp(&ustart),
+                        scope,
+                    };
+                    self.pipeline(&parent).await
+                }
+                _ => runners::run(&ctx).await,
+            };
             let last = iteration == iterations;
             match handled {
                 Ok(result) => {
@@ -321,7 +391,9 @@ impl JobRunner {
                 }
             }
         }
-        let _ = std::fs::remove_dir_all(&run_dir);
+        if scope.shared_dir.is_none() {
+            let _ = std::fs::remove_dir_all(&run_dir);
+        }
         Ok(outcome)
     }
 
@@ -486,5 +558,6 @@ impl ActionSink for QueuedActions {
     }
 }
 
+mod pipeline;
 #[cfg(test)]
 mod tests;

@@ -49,6 +49,8 @@ fn harness(realm_extra: Value) -> Harness {
         dev: false,
         containers: None,
         tasks: fakes.tasks.clone(),
+        catalog: crate::catalog::Catalog::new(fakes.tables.clone(), ResourceNames::for_realm("unit")),
+        queues: fakes.queues.clone(),
         connections: crate::connections::Connections::new(
             crate::catalog::Catalog::new(fakes.tables.clone(), ResourceNames::for_realm("unit")),
             fakes.secrets.clone(),

@@ -190,9 +190,78 @@ impl CsvFormat {
     }
 }
 
+/// Reads CSV text as Python's `csv.reader` does with the `excel` dialect: `,` separated,
+/// `"` quoted with `""` for a quote, newlines inside quotes kept, `\n` or `\r\n` ending a row; a
+/// blank line is an empty row.
+pub fn parse(text: &str) -> Result<Vec<Vec<String>>, String> {
+    let mut rows = Vec::new();
+    let mut row: Vec<String> = Vec::new();
+    let mut field = String::new();
+    let (mut quoted, mut in_quotes, mut started) = (false, false, false);
+    let mut chars = text.chars().peekable();
+    let mut line = 1;
+    while let Some(c) = chars.next() {
+        if in_quotes {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => in_quotes = false,
+                '\n' => {
+                    line += 1;
+                    field.push(c);
+                }
+                _ => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if field.is_empty() && !quoted => {
+                (quoted, in_quotes, started) = (true, true, true);
+            }
+            ',' => {
+                row.push(std::mem::take(&mut field));
+                (quoted, started) = (false, true);
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                if started || !field.is_empty() {
+                    row.push(std::mem::take(&mut field));
+                }
+                rows.push(std::mem::take(&mut row));
+                (quoted, started) = (false, false);
+                line += 1;
+            }
+            _ => {
+                field.push(c);
+                started = true;
+            }
+        }
+    }
+    if in_quotes {
+        return Err(format!("line {line}: unexpected end of data inside a quoted field"));
+    }
+    if started || !field.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reading_as_python_csv_reader() {
+        let rows = parse("a,b,c\r\n1,\"x, \"\"y\"\"\",\n\n\"multi\nline\",2,3\nlast").unwrap();
+        assert_eq!(
+            rows,
+            vec![vec!["a", "b", "c"], vec!["1", "x, \"y\"", ""], vec![], vec!["multi\nline", "2", "3"], vec!["last"],]
+        );
+        assert!(parse("a,\"open").unwrap_err().contains("inside a quoted field"));
+    }
 
     fn row(format: &CsvFormat, fields: &[Field]) -> Result<String, String> {
         let mut out = String::new();
