@@ -5,6 +5,7 @@ mod aws_adapters;
 mod docker;
 mod infra;
 mod local_realm;
+mod pipeline;
 mod schedule;
 mod sql;
 mod worker;

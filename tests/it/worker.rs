@@ -16,7 +16,7 @@ pub(crate) async fn worker(r: &TestRealm, threads: usize, grace: Duration, dev: 
 }
 
 /// Waits (at most 10 s) until the run's job is running.
-async fn wait_until_running(r: &TestRealm, job_id: &str, run_id: &str) {
+pub(crate) async fn wait_until_running(r: &TestRealm, job_id: &str, run_id: &str) {
     for _ in 0..200 {
         if r.statuses(job_id, run_id).await.contains(&"running".to_string()) {
             return;
