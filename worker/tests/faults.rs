@@ -283,3 +283,48 @@ async fn a_batch_worker_waits_for_its_long_job_then_exits() {
     assert_eq!(r.statuses("it/short", &short).await, ["starting", "running", "complete"]);
     println!("batch: a 4 s job and a short one ran to complete; the worker exited after {:.1} s", took.as_secs_f64());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_whose_worker_is_killed_resumes_on_another_without_rerunning_completed_children() {
+    let endpoint = tests::emulator().endpoint_url.clone();
+    let r = TestRealm::up("kpl").await;
+    let trace = std::env::temp_dir().join(tests::unique("lava-kpl-"));
+    for (id, then) in [("kp/a", "true"), ("kp/b", "sleep 4"), ("kp/c", "true")] {
+        let script = format!("echo {id} >> {}; {then}", trace.display());
+        r.put_job(json!({"job_id": id, "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/sh -c",
+            "parameters": {"args": [script]}}))
+        .await;
+    }
+    r.put_job(json!({"job_id": "kp/chain", "type": "chain", "worker": "core", "enabled": true, "payload": "kp/a, kp/b, kp/c"}))
+        .await;
+    let run_id = r.dispatch("kp/chain").await;
+    let args = ["--visibility-heartbeat", "2"];
+    let mut first = WorkerProcess::start(&r, &endpoint, &args);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !r.statuses("kp/b", &run_id).await.contains(&"running".to_string()) {
+        assert!(Instant::now() < deadline, "kp/b never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let killed = Instant::now();
+    let second = WorkerProcess::start(&r, &endpoint, &args);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while r.statuses("kp/chain", &run_id).await.last().map(String::as_str) != Some("complete") {
+        assert!(Instant::now() < deadline, "the pipeline never completed: {:?}", r.statuses("kp/chain", &run_id).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let took = killed.elapsed();
+    tokio::task::spawn_blocking(move || second.terminate()).await.unwrap();
+    let ran: Vec<String> = std::fs::read_to_string(&trace).unwrap().lines().map(str::to_string).collect();
+    assert_eq!(ran, ["kp/a", "kp/b", "kp/b", "kp/c"], "kp/a ran once; the interrupted kp/b again; then kp/c");
+    assert_eq!(r.statuses("kp/a", &run_id).await, ["starting", "running", "complete"]);
+    assert_eq!(r.statuses("kp/chain", &run_id).await, ["starting", "running", "starting", "running", "logging", "complete"]);
+    let item = r.events("kp/chain", &run_id).await;
+    assert_eq!(item["log"][4]["info"], "Resumed after an earlier attempt: 1 already ended and not run again: kp/a");
+    println!(
+        "pipeline: a chain's worker killed during its second child; another worker resumed it at that child and \
+         completed it {:.1} s after the kill (heartbeat 2 s, child 4 s)",
+        took.as_secs_f64()
+    );
+}
