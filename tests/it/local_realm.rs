@@ -63,7 +63,10 @@ async fn cli_puts_gets_and_refuses_invalid_specs() {
     let fixtures = workspace_root().join("tests/fixtures/specs");
     let jobs = fixtures.join("jobs.json");
 
-    let out = cli::run(lava(&["--realm", &realm, "job", "put", jobs.to_str().unwrap()])).await.unwrap();
+    // The spec's examples name children they do not define.
+    let out = cli::run(lava(&["--realm", &realm, "job", "put", "--allow-missing-children", jobs.to_str().unwrap()]))
+        .await
+        .unwrap();
     assert!(out.ends_with(&format!("18 written to realm {realm}")), "{out}");
     let got = cli::run(lava(&["--realm", &realm, "job", "get", "demo/sqli/refresh"])).await.unwrap();
     let got: serde_json::Value = serde_json::from_str(&got).unwrap();
@@ -78,6 +81,14 @@ async fn cli_puts_gets_and_refuses_invalid_specs() {
     assert!(err.to_string().contains("error: jobs[finance/x].iteration_delay: 7m is over the 5m maximum"), "{err}");
     let missing = cli::run(lava(&["--realm", &realm, "job", "get", "finance/x"])).await.unwrap_err();
     assert_eq!(missing.to_string(), "job finance/x: not found", "nothing from a refused batch is written");
+
+    // A pipeline's children must exist, in the batch or in the realm.
+    let orphan = bad_dir.join("orphan.yaml");
+    std::fs::write(&orphan, "job_id: p/chain\ntype: chain\nworker: core\npayload: demo/sqli/refresh, p/missing\n")
+        .unwrap();
+    let err = cli::run(lava(&["--realm", &realm, "job", "put", orphan.to_str().unwrap()])).await.unwrap_err();
+    assert!(err.to_string().contains("jobs[p/chain].payload: p/missing: No such job"), "{err}");
+    assert!(cli::run(lava(&["--realm", &realm, "job", "get", "p/chain"])).await.is_err(), "nothing written");
 
     let conns = fixtures.join("connections.json");
     cli::run(lava(&["--realm", &realm, "connection", "put", conns.to_str().unwrap()])).await.unwrap();

@@ -293,7 +293,7 @@ async fn a_pipeline_whose_worker_is_killed_resumes_on_another_without_rerunning_
         let script = format!("echo {id} >> {}; {then}", trace.display());
         r.put_job(json!({"job_id": id, "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/sh -c",
             "parameters": {"args": [script]}}))
-        .await;
+            .await;
     }
     r.put_job(json!({"job_id": "kp/chain", "type": "chain", "worker": "core", "enabled": true, "payload": "kp/a, kp/b, kp/c"}))
         .await;
@@ -319,7 +319,10 @@ async fn a_pipeline_whose_worker_is_killed_resumes_on_another_without_rerunning_
     let ran: Vec<String> = std::fs::read_to_string(&trace).unwrap().lines().map(str::to_string).collect();
     assert_eq!(ran, ["kp/a", "kp/b", "kp/b", "kp/c"], "kp/a ran once; the interrupted kp/b again; then kp/c");
     assert_eq!(r.statuses("kp/a", &run_id).await, ["starting", "running", "complete"]);
-    assert_eq!(r.statuses("kp/chain", &run_id).await, ["starting", "running", "starting", "running", "logging", "complete"]);
+    assert_eq!(
+        r.statuses("kp/chain", &run_id).await,
+        ["starting", "running", "starting", "running", "logging", "complete"]
+    );
     let item = r.events("kp/chain", &run_id).await;
     assert_eq!(item["log"][4]["info"], "Resumed after an earlier attempt: 1 already ended and not run again: kp/a");
     println!(

@@ -17,11 +17,16 @@ pub enum SpecCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Validate spec files and write them to the realm's table (nothing is written if any is invalid).
+    /// Validate spec files and write them to the realm's table (nothing is written if any is
+    /// invalid, or if a chain, dag, foreach or dispatch job names a job that is neither in the
+    /// files nor in the realm).
     Put {
         /// Files to put.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Write pipelines whose children are not in the realm yet (loading a realm in parts).
+        #[arg(long)]
+        allow_missing_children: bool,
     },
     /// Print one spec as JSON.
     Get {
@@ -40,11 +45,31 @@ impl SpecCommand {
             SpecCommand::Validate { files } => {
                 Ok(load_specs(kind, &files, &Config::new(std::env::vars(), None).limits())?.1.join("\n"))
             }
-            SpecCommand::Put { files } => {
+            SpecCommand::Put { files, allow_missing_children } => {
                 let (ports, names) = connect(target).await?;
                 let catalog = catalog(&ports, names);
                 let limits = realm_limits(&catalog).await;
                 let (specs, mut lines) = load_specs(kind, &files, &limits)?;
+                // An orchestration job's children must exist, in this batch or in the realm.
+                let batch: std::collections::BTreeSet<&str> = specs
+                    .iter()
+                    .filter_map(|s| match s {
+                        Spec::Job(j) => Some(j.job_id.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                let mut missing = Vec::new();
+                for spec in &specs {
+                    let Spec::Job(job) = spec else { continue };
+                    for child in job.child_jobs() {
+                        if !batch.contains(child.as_str()) && catalog.job(&child).await.is_err() {
+                            missing.push(format!("jobs[{}].payload: {child}: No such job", job.job_id));
+                        }
+                    }
+                }
+                if !missing.is_empty() && !allow_missing_children {
+                    bail!("{}\nnothing written", missing.join("\n"));
+                }
                 for spec in &specs {
                     match spec {
                         Spec::Job(j) => catalog.put_job(j).await?,

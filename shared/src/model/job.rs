@@ -179,6 +179,31 @@ impl JobSpec {
         JobParameters::parse(&self.job_type, &self.parameters_map())
     }
 
+    /// The jobs an orchestration job runs or dispatches (`job_prefix` applied), in payload
+    /// order; none for other types or an unreadable payload.
+    pub fn child_jobs(&self) -> Vec<String> {
+        let payload = self.payload.clone().unwrap_or(Value::Null);
+        let prefixed = |prefix: &Option<String>, ids: Vec<String>| {
+            let prefix = prefix.clone().unwrap_or_default();
+            ids.into_iter().map(|id| format!("{prefix}{id}")).collect()
+        };
+        match self.typed_parameters() {
+            Ok(JobParameters::Chain(p)) => {
+                prefixed(&p.job_prefix, super::pipeline::job_list(&payload).unwrap_or_default())
+            }
+            Ok(JobParameters::Dispatch(p)) => {
+                prefixed(&p.job_prefix, super::pipeline::job_list(&payload).unwrap_or_default())
+            }
+            Ok(JobParameters::Dag(p)) => {
+                super::pipeline::dag_graph(&payload, p.job_prefix.as_deref().unwrap_or_default())
+                    .map(|graph| graph.into_keys().collect())
+                    .unwrap_or_default()
+            }
+            Ok(JobParameters::Foreach(_)) => payload.as_str().map(|id| vec![id.to_string()]).unwrap_or_default(),
+            _ => vec![],
+        }
+    }
+
     /// Checks everything the worker would check before and while running the job, so that a
     /// bad spec is caught when it is written rather than when it is dispatched.
     /// Returns the warnings when the job is usable.
