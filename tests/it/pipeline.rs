@@ -43,7 +43,9 @@ async fn a_chain_runs_its_children_in_order_under_its_run_and_stops_at_the_first
     let r = TestRealm::up("pl").await;
     let trace = trace_file();
     let seen = "{{ job.job_id }} {{ job.run_id }} parent={{ globals.lava.parent_job_id }} master={{ globals.lava.master_job_id }} colour={{ globals.colour }}";
-    r.put_job(child("pl/a", &trace, seen, "true")).await;
+    let mut a = child("pl/a", &trace, seen, "true");
+    a["on_success"] = json!([{"action": "log", "message": "done {{ job.job_id }}"}]);
+    r.put_job(a).await;
     r.put_job(child("pl/b", &trace, seen, "exit 3")).await;
     r.put_job(child("pl/c", &trace, seen, "true")).await;
     let mut chain = pipeline("pl/chain", "chain", json!("a, b, c"), json!({"job_prefix": "pl/"}));
@@ -66,6 +68,15 @@ async fn a_chain_runs_its_children_in_order_under_its_run_and_stops_at_the_first
     assert_eq!(r.statuses("pl/a", &run_id).await, ["starting", "running", "complete"], "each child has its own events");
     assert_eq!(r.statuses("pl/b", &run_id).await, ["starting", "running", "failed"]);
     assert!(r.statuses("pl/c", &run_id).await.is_empty());
+    // A child's action lists are its own, sent for the actions function like any run's.
+    use shared::ports::WorkQueue;
+    let actions = r.queue_url(&r.names.actions_queue).await;
+    let sent = r.queues.receive(&actions, 10, 1).await.unwrap();
+    let requests: Vec<Value> = sent.iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
+    assert!(
+        requests.iter().any(|q| q["job_id"] == "pl/a" && q["run_id"] == run_id.as_str() && q["key"] == "on_success"),
+        "{requests:?}"
+    );
 }
 
 #[tokio::test]
