@@ -11,12 +11,12 @@ fn trace_file() -> PathBuf {
     std::env::temp_dir().join(tests::unique("lava-trace-"))
 }
 
-fn lines(path: &PathBuf) -> Vec<String> {
+fn lines(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
 }
 
 /// A cmd job that appends `line` (rendered) to `trace`, then runs `then` (a shell snippet).
-fn child(id: &str, trace: &PathBuf, line: &str, then: &str) -> Value {
+fn child(id: &str, trace: &std::path::Path, line: &str, then: &str) -> Value {
     let script = format!("echo \"{line}\" >> {}; {then}", trace.display());
     json!({"job_id": id, "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/sh -c", "parameters": {"args": [script]}})
 }
