@@ -72,6 +72,18 @@ impl Catalog {
         Ok(jobs)
     }
 
+    /// The `lavasched` jobs, from the jobs table's `type-index` (`job_id`, `worker`, `enabled`,
+    /// `parameters`): which dispatchers are served.
+    pub async fn lavasched_jobs(&self) -> Result<Vec<Item>> {
+        self.tables.query_index(&self.names.jobs_table, "type-index", &[("type", "lavasched")]).await
+    }
+
+    /// The jobs whose `dispatcher` is `dispatcher`, from `dispatcher-index` (`job_id`, `worker`,
+    /// `schedule`), in job id order.
+    pub async fn dispatcher_jobs(&self, dispatcher: &str) -> Result<Vec<Item>> {
+        self.tables.query_index(&self.names.jobs_table, "dispatcher-index", &[("dispatcher", dispatcher)]).await
+    }
+
     /// A connection entry.
     pub async fn connection(&self, conn_id: &str) -> Result<ConnectionEntry> {
         let found = self.tables.get_item(&self.names.connections_table, &key("conn_id", conn_id), false).await?;

@@ -133,12 +133,22 @@ impl ResourceNames {
         vec![
             plain(&self.realms_table, "realm"),
             TableDef {
-                global_indexes: vec![IndexDef {
-                    name: "dispatcher-index",
-                    hash_key: "dispatcher",
-                    range_key: "job_id",
-                    include: Some(&["worker", "schedule"]),
-                }],
+                global_indexes: vec![
+                    IndexDef {
+                        name: "dispatcher-index",
+                        hash_key: "dispatcher",
+                        range_key: "job_id",
+                        include: Some(&["worker", "schedule"]),
+                    },
+                    // lava's own: finds the lavasched jobs (which dispatchers are served)
+                    // without reading the whole table every minute.
+                    IndexDef {
+                        name: "type-index",
+                        hash_key: "type",
+                        range_key: "job_id",
+                        include: Some(&["worker", "enabled", "parameters"]),
+                    },
+                ],
                 ..plain(&self.jobs_table, "job_id")
             },
             plain(&self.connections_table, "conn_id"),

@@ -111,13 +111,32 @@ impl StateStore {
     /// Creates lava's own marker item `state_id` unless it exists; returns whether this call
     /// created it (a conditional write, so of two racing callers exactly one wins).
     pub async fn claim(&self, state_id: &str, ttl_seconds: i64, publisher: &str) -> Result<bool> {
+        self.claim_with(state_id, ttl_seconds, publisher, &json!("claimed")).await
+    }
+
+    /// Like [`StateStore::claim`], holding `value`: `None` when this call created the item, else
+    /// the value the existing item holds.
+    pub async fn claim_value(
+        &self,
+        state_id: &str,
+        ttl_seconds: i64,
+        publisher: &str,
+        value: &Value,
+    ) -> Result<Option<Value>> {
+        if self.claim_with(state_id, ttl_seconds, publisher, value).await? {
+            return Ok(None);
+        }
+        Ok(Some(self.get(state_id).await?.map(|(_, v)| v).unwrap_or(Value::Null)))
+    }
+
+    async fn claim_with(&self, state_id: &str, ttl_seconds: i64, publisher: &str, value: &Value) -> Result<bool> {
         let now = jiff::Zoned::now()
             .round(jiff::ZonedRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc))
             .map_err(|e| Error::unexpected("clock", e.to_string()))?;
         let item = StateItem {
             state_id: state_id.to_string(),
             state_type: StateType::Json,
-            value: Value::String("\"claimed\"".into()),
+            value: Value::String(json_dumps(value)),
             timestamp: format_timestamp(&now),
             ttl: now.timestamp().as_second() + ttl_seconds,
             publisher: Some(publisher.to_string()),

@@ -91,7 +91,9 @@ async fn requests_in_every_form_reach_the_worker_queue() {
 #[tokio::test]
 async fn duplicate_ticks_dispatch_a_scheduled_job_once_and_the_worker_completes_it() {
     let r = TestRealm::up("tck").await;
+    r.put_job(json!({"job_id": "tck/sched", "type": "lavasched", "worker": "core", "enabled": true, "payload": null, "parameters": {"dispatcher": "main"}})).await;
     r.put_job(json!({"job_id": "tck/every", "type": "cmd", "worker": "core", "enabled": true, "payload": "true", "schedule": "* * * * *", "dispatcher": "main"})).await;
+    r.put_job(json!({"job_id": "tck/unserved", "type": "cmd", "worker": "core", "enabled": true, "payload": "true", "schedule": "* * * * *", "dispatcher": "spare"})).await;
     let function =
         DispatchFunction::load(r.names.clone(), vec![("LAVA_SCHEDULE_CATCHUP".into(), "1m".into())], &r.ports)
             .await
@@ -110,6 +112,29 @@ async fn duplicate_ticks_dispatch_a_scheduled_job_once_and_the_worker_completes_
     worker.clone().run(rx).await.unwrap();
     let run_id = messages[0]["run_id"].as_str().unwrap();
     assert_eq!(r.statuses("tck/every", run_id).await, ["starting", "running", "complete"]);
+}
+
+#[tokio::test]
+async fn overlapping_ticks_over_many_due_jobs_start_each_job_once() {
+    let r = TestRealm::up("brs").await;
+    r.put_job(json!({"job_id": "brs/sched", "type": "lavasched", "worker": "core", "enabled": true, "payload": null, "parameters": {"dispatcher": "main"}})).await;
+    for n in 0..60 {
+        r.put_job(json!({"job_id": format!("brs/j{n:02}"), "type": "cmd", "worker": "core", "enabled": true, "payload": "true", "schedule": "* * * * *", "dispatcher": "main"})).await;
+    }
+    let load = || DispatchFunction::load(r.names.clone(), vec![], &r.ports);
+    let (a, b) = (load().await.unwrap(), load().await.unwrap());
+    let now = jiff::Timestamp::now();
+    // Two invocations tick the same minute at once (an overlapping retry): each job is claimed
+    // once; the loser of a claim sends the winner's run again, which the worker runs once.
+    let (ra, rb) = tokio::join!(a.tick(now), b.tick(now));
+    let fresh = ra.unwrap().len() + rb.unwrap().len();
+    assert_eq!(fresh, 60, "each job claimed by exactly one tick");
+    let mut runs: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    for m in worker_messages(&r).await {
+        runs.entry(m["job_id"].as_str().unwrap().into()).or_default().insert(m["run_id"].as_str().unwrap().into());
+    }
+    assert_eq!(runs.len(), 60, "every due job was sent");
+    assert!(runs.values().all(|ids| ids.len() == 1), "one run id per job: {runs:?}");
 }
 
 #[tokio::test]

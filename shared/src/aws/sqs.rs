@@ -106,6 +106,50 @@ impl WorkQueue for SqsQueues {
         Ok(out.message_id.unwrap_or_default())
     }
 
+    async fn send_batch(&self, queue_url: &str, messages: &[OutgoingMessage]) -> Result<Vec<Option<String>>> {
+        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+        let mut outcomes: Vec<Option<String>> = vec![None; messages.len()];
+        let mut sent_any = false;
+        let mut last_error = None;
+        for (chunk_index, chunk) in messages.chunks(10).enumerate() {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(&m.body)
+                        .delay_seconds(m.delay_seconds as i32)
+                        .build()
+                        .map_err(|e| Error::unexpected("SendMessageBatch entry", e.to_string()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let base = chunk_index * 10;
+            match self.client.send_message_batch().queue_url(queue_url).set_entries(Some(entries)).send().await {
+                Ok(out) => {
+                    sent_any = true;
+                    for failed in out.failed() {
+                        if let Ok(i) = failed.id().parse::<usize>() {
+                            outcomes[base + i] =
+                                Some(format!("{}: {}", failed.code(), failed.message().unwrap_or_default()));
+                        }
+                    }
+                }
+                Err(e) => {
+                    let error = aws_error("sqs", "SendMessageBatch", e);
+                    for outcome in &mut outcomes[base..base + chunk.len()] {
+                        *outcome = Some(error.to_string());
+                    }
+                    last_error = Some(error);
+                }
+            }
+        }
+        match last_error {
+            Some(e) if !sent_any => Err(e),
+            _ => Ok(outcomes),
+        }
+    }
+
     async fn receive(&self, queue_url: &str, max: u32, wait_seconds: u32) -> Result<Vec<QueueMessage>> {
         self.receive_with(queue_url, max, wait_seconds, None).await
     }

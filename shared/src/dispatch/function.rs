@@ -2,15 +2,16 @@
 //! requests (JSON or text), and schedule ticks that dispatch every job due in the tick's
 //! minute, exactly once per job and minute.
 
+use futures_util::StreamExt;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use tracing::Instrument;
 
 use super::requests::{Work, parse_body};
-use super::{DispatchRequest, dispatch, send_run};
+use super::{DispatchRequest, dispatch};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::config::keys;
@@ -198,55 +199,195 @@ impl DispatchFunction {
         self.queues.send(url, &outgoing).await.map(|_| ()).map_err(|e| format!("cannot dead-letter: {e}"))
     }
 
-    /// Dispatches every job whose schedule fires in the minutes `(at − SCHEDULE_CATCHUP, at]`
-    /// that were not dispatched already. A conditional write per job and minute makes a
-    /// duplicated or overlapping tick dispatch nothing twice.
+    /// Dispatches every job of a served dispatcher whose schedule fires in the minutes after the
+    /// last tick that completed (the watermark) up to `at`'s minute, at most `SCHEDULE_CATCHUP`
+    /// back; the first tick ever covers its own minute only. A conditional write per job and
+    /// minute, holding the run id, makes overlapping or retried ticks dispatch each run once
+    /// (a retried tick sends a claimed run again under the same run id, which the worker runs
+    /// once). Claims go out concurrently and messages in batches of ten.
     pub async fn tick(&self, at: Timestamp) -> Result<Vec<Scheduled>> {
         let upto = floor_minute(at);
         let catchup = self.config.get(keys::SCHEDULE_CATCHUP).max(60.0);
-        let after = upto
+        let window = upto
             .checked_sub(SignedDuration::from_secs(catchup as i64))
             .map_err(|e| Error::config("SCHEDULE_CATCHUP", e.to_string()))?;
-        let jobs = self.catalog.jobs().await?;
-        let (zones, default_zone) = dispatcher_zones(&self.config, &jobs);
+        let after = match self.watermark().await? {
+            None => upto.checked_sub(SignedDuration::from_mins(1)).expect("in range"),
+            Some(done) if done >= upto => return Ok(vec![]),
+            Some(done) => done.max(window),
+        };
+        let due = self.due_runs(after, upto).await?;
+        let claimed: Vec<Result<Option<Claimed>>> =
+            futures_util::stream::iter(due.into_iter().map(|d| self.claim_run(d)))
+                .buffer_unordered(TICK_CONCURRENCY)
+                .collect()
+                .await;
+        let mut by_worker: BTreeMap<String, Vec<Claimed>> = BTreeMap::new();
+        for claim in claimed {
+            if let Some(c) = claim? {
+                by_worker.entry(c.worker.clone()).or_default().push(c);
+            }
+        }
         let mut dispatched = Vec::new();
-        for job in &jobs {
-            let Some(schedule) = &job.schedule else { continue };
-            let tz = job.dispatcher.as_ref().and_then(|d| zones.get(d)).unwrap_or(&default_zone);
-            let entries: std::result::Result<Vec<Entry>, String> =
-                schedule_entries(schedule).and_then(|es| es.iter().map(|e| Entry::new(e, tz)).collect());
-            let entries = match entries {
-                Ok(e) => e,
-                Err(reason) => {
-                    tracing::warn!(job_id = %job.job_id, "Bad schedule, not dispatched: {reason}");
+        let mut unsent = 0;
+        for (worker, runs) in by_worker {
+            let url = match self.queues.queue_url(&self.catalog.names().worker_queue(&worker)).await {
+                Ok(url) => url,
+                Err(e) if transient(&e) => return Err(e),
+                Err(e) => {
+                    for run in &runs {
+                        let reason = format!("Cannot dispatch {}@{} - {e}", run.job_id, self.catalog.names().realm);
+                        let request = DispatchRequest { job_id: run.job_id.clone(), ..Default::default() };
+                        self.reject(&request, &reason).await.map_err(|r| Error::unexpected("events", r))?;
+                    }
                     continue;
                 }
             };
-            for minute in schedule_fire_times(&entries, tz, after, upto) {
-                let marker = format!("lava.schedule/{}/{minute}", job.job_id);
-                if !self.state.claim(&marker, MARKER_TTL, "lava schedule").await? {
-                    continue;
-                }
-                let request = DispatchRequest { job_id: job.job_id.clone(), ..Default::default() };
-                match send_run(&self.catalog, self.queues.as_ref(), &job.worker, &request, &self.config.limits()).await
-                {
-                    Ok(sent) => {
-                        tracing::info!(job_id = %job.job_id, run_id = %sent.run_id, minute = %minute, event_type = "dispatch", "{}@{} dispatched ({}) for {minute}", job.job_id, sent.realm, sent.run_id);
-                        dispatched.push(Scheduled { job_id: job.job_id.clone(), minute, run_id: sent.run_id });
-                    }
-                    Err(e) if transient(&e) => {
-                        self.state.release(&marker).await?;
-                        return Err(e);
-                    }
-                    Err(e) => {
-                        let reason = format!("Cannot dispatch {}@{} - {e}", job.job_id, self.catalog.names().realm);
-                        self.reject(&request, &reason).await.map_err(|r| Error::unexpected("events", r))?;
+            let messages: Vec<OutgoingMessage> =
+                runs.iter().map(|run| OutgoingMessage { body: run.message.to_body(), ..Default::default() }).collect();
+            let batches = messages.chunks(10).zip(runs.chunks(10)).map(|(batch, runs)| {
+                let url = &url;
+                async move { (runs, self.queues.send_batch(url, batch).await) }
+            });
+            let sent: Vec<_> =
+                futures_util::stream::iter(batches).buffer_unordered(TICK_CONCURRENCY / 8).collect().await;
+            for (runs, outcome) in sent {
+                let outcomes = match outcome {
+                    Ok(outcomes) => outcomes,
+                    Err(e) => vec![Some(e.to_string()); runs.len()],
+                };
+                for (run, failure) in runs.iter().zip(outcomes) {
+                    match failure {
+                        None => {
+                            tracing::info!(job_id = %run.job_id, run_id = %run.message.run_id, minute = %run.minute, event_type = "dispatch", "{}@{} dispatched ({}) for {}", run.job_id, run.message.realm, run.message.run_id, run.minute);
+                            if run.fresh {
+                                dispatched.push(Scheduled {
+                                    job_id: run.job_id.clone(),
+                                    minute: run.minute,
+                                    run_id: run.message.run_id.clone(),
+                                });
+                            }
+                        }
+                        Some(reason) => {
+                            tracing::warn!(job_id = %run.job_id, minute = %run.minute, error = %reason, "Scheduled run not sent; the tick is tried again.");
+                            unsent += 1;
+                        }
                     }
                 }
             }
         }
+        if unsent > 0 {
+            // The claims stay: the tick's retry sends the same runs again.
+            return Err(Error::unexpected("schedule tick", format!("{unsent} scheduled runs were not sent")));
+        }
+        self.set_watermark(upto).await?;
         Ok(dispatched)
     }
+
+    /// The last minute a tick completed.
+    async fn watermark(&self) -> Result<Option<Timestamp>> {
+        let Some((_, value)) = self.state.get(WATERMARK).await? else { return Ok(None) };
+        Ok(value.as_i64().and_then(|s| Timestamp::from_second(s).ok()))
+    }
+
+    async fn set_watermark(&self, minute: Timestamp) -> Result<()> {
+        let item = crate::state::NewState {
+            state_id: WATERMARK.into(),
+            value: json!(minute.as_second()),
+            state_type: crate::model::StateType::Json,
+            ttl_seconds: Some(WATERMARK_TTL),
+            publisher: Some("lava schedule".into()),
+            kms_key: None,
+        };
+        self.state.put_reserved(&item).await
+    }
+
+    /// Every (job, minute) due in `(after, upto]` among the jobs of the dispatchers an enabled
+    /// `lavasched` job serves, read through the jobs table's indexes.
+    async fn due_runs(&self, after: Timestamp, upto: Timestamp) -> Result<Vec<Due>> {
+        let mut schedulers = Vec::new();
+        for item in self.catalog.lavasched_jobs().await? {
+            match JobSpec::from_value(&Value::Object(item)) {
+                Ok(job) => schedulers.push(job),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Unreadable lavasched job; the dispatchers it names are not served.")
+                }
+            }
+        }
+        let (zones, default_zone) = dispatcher_zones(&self.config, &schedulers);
+        let served: BTreeSet<String> = schedulers
+            .iter()
+            .filter(|job| job.enabled() != crate::model::Enabled::Static(false))
+            .flat_map(|job| match job.parameters.as_ref().and_then(|p| p.get("dispatcher")) {
+                Some(Value::String(d)) => vec![d.clone()],
+                Some(Value::Array(ds)) => ds.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+                _ => vec![],
+            })
+            .collect();
+        let mut due = Vec::new();
+        for dispatcher in served {
+            let tz = zones.get(&dispatcher).unwrap_or(&default_zone);
+            for item in self.catalog.dispatcher_jobs(&dispatcher).await? {
+                let text = |k: &str| item.get(k).and_then(Value::as_str).map(str::to_string);
+                let (Some(job_id), Some(worker)) = (text("job_id"), text("worker")) else { continue };
+                let Some(schedule) = item.get("schedule").filter(|s| !s.is_null()) else { continue };
+                let entries: std::result::Result<Vec<Entry>, String> =
+                    schedule_entries(schedule).and_then(|es| es.iter().map(|e| Entry::new(e, tz)).collect());
+                match entries {
+                    Ok(entries) => {
+                        for minute in schedule_fire_times(&entries, tz, after, upto) {
+                            due.push(Due { job_id: job_id.clone(), worker: worker.clone(), minute });
+                        }
+                    }
+                    Err(reason) => tracing::warn!(job_id = %job_id, "Bad schedule, not dispatched: {reason}"),
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    /// Claims a due run for its minute under a new run id; a run claimed before (an
+    /// overlapping or retried tick) comes back with its own run id, to be sent again.
+    async fn claim_run(&self, due: Due) -> Result<Option<Claimed>> {
+        let marker = format!("lava.schedule/{}/{}", due.job_id, due.minute);
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let (run_id, fresh) =
+            match self.state.claim_value(&marker, MARKER_TTL, "lava schedule", &json!({"run_id": run_id})).await? {
+                None => (run_id, true),
+                Some(existing) => match existing.get("run_id").and_then(Value::as_str) {
+                    Some(earlier) => (earlier.to_string(), false),
+                    // Claimed by a tick that did not record its run id: it sent the run itself.
+                    None => return Ok(None),
+                },
+            };
+        let request = DispatchRequest { job_id: due.job_id.clone(), ..Default::default() };
+        let message = super::run_message(&self.catalog, &due.worker, &request, run_id)?;
+        Ok(Some(Claimed { job_id: due.job_id, worker: due.worker, minute: due.minute, message, fresh }))
+    }
+}
+
+/// The state item holding the last minute a tick completed (epoch seconds).
+const WATERMARK: &str = "lava.schedule/watermark";
+/// The watermark outlives any pause of the schedule (a month), then the next tick starts afresh.
+const WATERMARK_TTL: f64 = 30.0 * 86_400.0;
+/// Claims in flight at once during a tick (batches of ten messages: an eighth of it).
+const TICK_CONCURRENCY: usize = 64;
+
+/// A job due in a minute.
+struct Due {
+    job_id: String,
+    worker: String,
+    minute: Timestamp,
+}
+
+/// A due run claimed, with its message.
+struct Claimed {
+    job_id: String,
+    worker: String,
+    minute: Timestamp,
+    message: crate::model::WorkerMessage,
+    /// Claimed by this tick (not sent again for an earlier one).
+    fresh: bool,
 }
 
 #[cfg(test)]
@@ -278,9 +419,26 @@ mod tests {
         Incoming { message_id: id.into(), body: body.into(), receive_count: 1 }
     }
 
+    /// A lavasched job serving `dispatchers`.
+    async fn serve(fakes: &FakePorts, id: &str, dispatchers: Value, enabled: bool, env: Value) {
+        put_job(
+            fakes,
+            json!({"job_id": id, "type": "lavasched", "worker": "core", "enabled": enabled, "payload": null,
+            "parameters": {"dispatcher": dispatchers, "env": env}}),
+        )
+        .await;
+    }
+
+    fn ids(runs: &[Scheduled]) -> Vec<String> {
+        let mut ids: Vec<String> = runs.iter().map(|s| format!("{} {}", s.job_id, s.minute)).collect();
+        ids.sort();
+        ids
+    }
+
     #[tokio::test]
-    async fn a_tick_dispatches_due_jobs_once_in_their_dispatcher_zone() {
+    async fn a_tick_dispatches_due_jobs_of_served_dispatchers_once_in_their_zone() {
         let (f, fakes, core) = function(json!({"dispatcher_timezones": {"syd": "Australia/Sydney"}})).await;
+        serve(&fakes, "lava/sched", json!(["syd", "other"]), true, json!({})).await;
         put_job(&fakes, job("a/daily", json!("15 6 * * *"), "syd")).await;
         put_job(&fakes, job("a/utc", json!("15 19 * * *"), "other")).await;
         put_job(
@@ -288,36 +446,75 @@ mod tests {
             job("a/list", json!(["0 0 1 1 *", {"crontab": "*/5 * * * *", "to": "2020-01-01T00:00:00Z"}]), "syd"),
         )
         .await;
+        let mut off = job("a/disabled", json!("15 19 * * *"), "other");
+        off["enabled"] = json!(false);
+        put_job(&fakes, off).await;
+        put_job(&fakes, job("a/unserved", json!("* * * * *"), "nobody")).await;
+        let mut lone = job("a/no-dispatcher", json!("* * * * *"), "x");
+        lone.as_object_mut().unwrap().remove("dispatcher");
+        put_job(&fakes, lone).await;
         // 2025-03-03T19:15Z is 06:15 in Sydney.
         let first = f.tick("2025-03-03T19:15:30Z".parse().unwrap()).await.unwrap();
-        let mut ids: Vec<&str> = first.iter().map(|s| s.job_id.as_str()).collect();
-        ids.sort();
-        assert_eq!(ids, ["a/daily", "a/utc"]);
-        assert_eq!(fakes.queues.bodies(&core).len(), 2);
+        assert_eq!(
+            ids(&first),
+            ["a/daily 2025-03-03T19:15:00Z", "a/disabled 2025-03-03T19:15:00Z", "a/utc 2025-03-03T19:15:00Z"],
+            "a disabled job is dispatched (its worker records skipped); unserved and dispatcher-less jobs are not"
+        );
+        assert_eq!(fakes.queues.bodies(&core).len(), 3);
         let again = f.tick("2025-03-03T19:15:59Z".parse().unwrap()).await.unwrap();
         assert!(again.is_empty(), "a duplicated tick dispatches nothing");
-        // A later tick still covers missed minutes in the catch-up window, but not twice.
         assert!(f.tick("2025-03-03T19:18:00Z".parse().unwrap()).await.unwrap().is_empty());
-        assert_eq!(fakes.queues.bodies(&core).len(), 2);
+        assert_eq!(fakes.queues.bodies(&core).len(), 3);
     }
 
     #[tokio::test]
-    async fn missed_minutes_are_caught_up_within_the_window_only() {
+    async fn the_first_tick_covers_its_own_minute_and_missed_ticks_are_caught_up_once() {
         let (f, fakes, core) = function(json!({"schedule_catchup": "10m"})).await;
+        serve(&fakes, "lava/sched", json!("x"), true, json!({})).await;
         put_job(&fakes, job("b/five", json!("*/5 * * * *"), "x")).await;
+        let first = f.tick("2025-03-04T01:02:00Z".parse().unwrap()).await.unwrap();
+        assert!(first.is_empty(), "the first tick ever does not run 01:00 (before it)");
+        // Ticks missed from 01:03 to 01:19: the next one catches up (01:10, 01:20], once.
         let caught = f.tick("2025-03-04T01:20:00Z".parse().unwrap()).await.unwrap();
-        let minutes: Vec<String> = caught.iter().map(|s| s.minute.to_string()).collect();
-        assert_eq!(minutes, ["2025-03-04T01:15:00Z", "2025-03-04T01:20:00Z"], "(01:10, 01:20]");
+        assert_eq!(ids(&caught), ["b/five 2025-03-04T01:15:00Z", "b/five 2025-03-04T01:20:00Z"]);
+        assert!(f.tick("2025-03-04T01:21:00Z".parse().unwrap()).await.unwrap().is_empty());
         assert_eq!(fakes.queues.bodies(&core).len(), 2);
+        // The watermark survives a cold start.
+        let names = ResourceNames::for_realm("dev");
+        let cold = DispatchFunction::load(names, vec![], &fakes.ports()).await.unwrap();
+        assert!(cold.tick("2025-03-04T01:20:30Z".parse().unwrap()).await.unwrap().is_empty());
+        let next = cold.tick("2025-03-04T01:25:00Z".parse().unwrap()).await.unwrap();
+        assert_eq!(ids(&next), ["b/five 2025-03-04T01:25:00Z"]);
     }
 
     #[tokio::test]
-    async fn lavasched_env_gives_the_dispatcher_zone() {
+    async fn a_disabled_lavasched_job_serves_nobody_and_its_env_gives_the_zone() {
         let (f, fakes, _) = function(json!({})).await;
-        put_job(&fakes, json!({"job_id": "lava/sched", "type": "lavasched", "worker": "core", "payload": "--", "dispatcher": "ny", "parameters": {"dispatcher": ["ny"], "env": {"CRON_TZ": "America/New_York"}}})).await;
+        serve(&fakes, "lava/sched", json!(["ny"]), true, json!({"CRON_TZ": "America/New_York"})).await;
+        serve(&fakes, "lava/off", json!(["paused"]), false, json!({})).await;
         put_job(&fakes, job("c/nine", json!("0 9 * * *"), "ny")).await;
+        put_job(&fakes, job("c/paused", json!("* * * * *"), "paused")).await;
         assert!(f.tick("2025-03-04T09:00:00Z".parse().unwrap()).await.unwrap().is_empty());
-        assert_eq!(f.tick("2025-03-04T14:00:00Z".parse().unwrap()).await.unwrap().len(), 1, "09:00 EST");
+        let at_nine = f.tick("2025-03-04T14:00:00Z".parse().unwrap()).await.unwrap();
+        assert_eq!(ids(&at_nine), ["c/nine 2025-03-04T14:00:00Z"], "09:00 EST, and nothing of the paused dispatcher");
+    }
+
+    #[tokio::test]
+    async fn a_retried_tick_sends_a_claimed_run_again_under_the_same_run_id() {
+        let (f, fakes, core) = function(json!({})).await;
+        serve(&fakes, "lava/sched", json!("x"), true, json!({})).await;
+        put_job(&fakes, job("e/every", json!("* * * * *"), "x")).await;
+        // An earlier attempt of this tick claimed the run and died before sending it.
+        let marker = "lava.schedule/e/every/2025-03-04T02:00:00Z";
+        f.state
+            .claim_value(marker, 3600, "test", &json!({"run_id": "11111111-2222-4333-8444-555555555555"}))
+            .await
+            .unwrap();
+        let sent = f.tick("2025-03-04T02:00:10Z".parse().unwrap()).await.unwrap();
+        assert!(sent.is_empty(), "not a new run");
+        let bodies = fakes.queues.bodies(&core);
+        assert_eq!(bodies.len(), 1);
+        assert!(bodies[0].contains("11111111-2222-4333-8444-555555555555"), "{bodies:?}");
     }
 
     #[tokio::test]

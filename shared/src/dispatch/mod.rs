@@ -59,12 +59,30 @@ pub async fn send_run(
             format!("{} seconds: Must be between 0 and {} minutes", request.delay_seconds, limits.max_delay / 60.0),
         ));
     }
+    let message = run_message(catalog, worker, request, uuid::Uuid::new_v4().to_string())?;
+    let url = queue.queue_url(&catalog.names().worker_queue(worker)).await?;
+    queue
+        .send(
+            &url,
+            &OutgoingMessage { body: message.to_body(), delay_seconds: request.delay_seconds, ..Default::default() },
+        )
+        .await?;
+    Ok(message)
+}
+
+/// The worker message for a run of `request` on `worker`, dispatched now.
+pub fn run_message(
+    catalog: &Catalog,
+    worker: &str,
+    request: &DispatchRequest,
+    run_id: String,
+) -> Result<WorkerMessage> {
     let worker = worker.to_string();
     let message = WorkerMessage {
         realm: catalog.names().realm.clone(),
         worker: worker.clone(),
         job_id: request.job_id.clone(),
-        run_id: uuid::Uuid::new_v4().to_string(),
+        run_id,
         ts_dispatch: format_timestamp(
             &jiff::Zoned::now()
                 .round(jiff::ZonedRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc))
@@ -73,13 +91,6 @@ pub async fn send_run(
         parameters: (!request.parameters.is_empty()).then(|| request.parameters.clone()),
         globals: (!request.globals.is_empty()).then(|| request.globals.clone()),
     };
-    let url = queue.queue_url(&catalog.names().worker_queue(&worker)).await?;
-    queue
-        .send(
-            &url,
-            &OutgoingMessage { body: message.to_body(), delay_seconds: request.delay_seconds, ..Default::default() },
-        )
-        .await?;
     Ok(message)
 }
 

@@ -39,6 +39,15 @@ pub trait WorkQueue: Send + Sync {
     async fn queue_url(&self, name: &str) -> Result<String>;
     /// Sends a message; returns its message id.
     async fn send(&self, queue_url: &str, message: &OutgoingMessage) -> Result<String>;
+    /// Sends messages (body and delay) in batches of ten; for each message in order, `None`
+    /// when it was sent or why it was not. `Err` only when no batch could be sent at all.
+    async fn send_batch(&self, queue_url: &str, messages: &[OutgoingMessage]) -> Result<Vec<Option<String>>> {
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for message in messages {
+            outcomes.push(self.send(queue_url, message).await.err().map(|e| e.to_string()));
+        }
+        Ok(outcomes)
+    }
     /// Receives up to `max` messages, waiting up to `wait_seconds` for the first.
     async fn receive(&self, queue_url: &str, max: u32, wait_seconds: u32) -> Result<Vec<QueueMessage>>;
     /// Receives like [`WorkQueue::receive`], each message invisible to other receivers for
