@@ -279,6 +279,11 @@ pub struct FreezableProxy {
     /// `http://127.0.0.1:<port>` of the proxy.
     pub url: String,
     frozen: tokio::sync::watch::Sender<bool>,
+    /// Milliseconds added before each chunk a client sends is passed on (a round trip's worth
+    /// of distance from the server).
+    pub latency_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Connections accepted so far (one per call against moto, which closes each after its answer).
+    pub connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FreezableProxy {
@@ -287,20 +292,27 @@ impl FreezableProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port for the proxy");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (frozen, watch) = tokio::sync::watch::channel(false);
+        let latency_ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (latency, accepted) = (latency_ms.clone(), connections.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let watch = watch.clone();
+                accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let (watch, latency) = (watch.clone(), latency.clone());
                 tokio::spawn(async move {
                     let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await else {
                         return;
                     };
                     let (client_in, client_out) = client.into_split();
                     let (server_in, server_out) = server.into_split();
-                    tokio::join!(pump(client_in, server_out, watch.clone()), pump(server_in, client_out, watch));
+                    tokio::join!(
+                        pump(client_in, server_out, watch.clone(), Some(latency)),
+                        pump(server_in, client_out, watch, None)
+                    );
                 });
             }
         });
-        FreezableProxy { url, frozen }
+        FreezableProxy { url, frozen, latency_ms, connections }
     }
 
     /// Stops (`true`) or resumes (`false`) all traffic.
@@ -313,6 +325,7 @@ async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut frozen: tokio::sync::watch::Receiver<bool>,
+    latency_ms: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buffer = vec![0u8; 16 * 1024];
@@ -324,6 +337,10 @@ async fn pump(
             }
             Ok(n) => n,
         };
+        let delay = latency_ms.as_ref().map_or(0, |l| l.load(std::sync::atomic::Ordering::Relaxed));
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
         // Bytes that arrive while frozen are held until the thaw.
         if frozen.wait_for(|f| !*f).await.is_err() || to.write_all(&buffer[..read]).await.is_err() {
             return;
