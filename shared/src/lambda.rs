@@ -23,6 +23,15 @@ pub fn incoming(event: SqsEvent) -> Vec<Incoming> {
         .collect()
 }
 
+/// Whether `event` is a batch of SQS records (every record's `eventSource` is `aws:sqs`), as the
+/// queue's event source mapping delivers them; anything else is a direct invocation.
+pub fn is_sqs_batch(event: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    event.get("Records").and_then(Value::as_array).is_some_and(|records| {
+        !records.is_empty() && records.iter().all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"))
+    })
+}
+
 /// The response naming the messages SQS must deliver again.
 pub fn batch_response(retry: Vec<String>) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();

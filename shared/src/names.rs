@@ -84,6 +84,12 @@ impl ResourceNames {
         }
     }
 
+    /// The SNS topic the original's producers publish dispatch requests to,
+    /// `lava-<realm>-dispatch`; it feeds the dispatch queue.
+    pub fn dispatch_topic(&self) -> String {
+        format!("lava-{}-dispatch", self.realm)
+    }
+
     /// The default names, each replaced by its [`NAME_OVERRIDES`] variable where `lookup` has one.
     pub fn with_overrides(realm: &str, lookup: impl Fn(&str) -> Option<String>) -> Self {
         let mut names = Self::for_realm(realm);

@@ -89,6 +89,38 @@ async fn requests_in_every_form_reach_the_worker_queue() {
 }
 
 #[tokio::test]
+async fn requests_published_to_the_dispatch_topic_or_invoked_directly_are_dispatched() {
+    let r = TestRealm::up("sns").await;
+    let function = DispatchFunction::load(r.names.clone(), vec![], &r.ports).await.unwrap();
+    let topic = format!("arn:aws:sns:us-east-1:123456789012:{}", r.names.dispatch_topic());
+    r.clients
+        .sns
+        .publish()
+        .topic_arn(&topic)
+        .message(r#"{"job_id": "demo/hello", "globals": {"via": "sns"}}"#)
+        .send()
+        .await
+        .unwrap();
+    let url = r.queue_url(&r.names.dispatch_queue).await;
+    let got = r.queues.receive(&url, 10, 2).await.unwrap();
+    assert_eq!(got.len(), 1, "the topic feeds the dispatch queue once");
+    let response = dispatch::handle(&function, sqs_event(&got, "arn:aws:sqs:us-east-1:123456789012:dispatch")).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    // `aws lambda invoke` with a list of requests, and with one that cannot be dispatched.
+    let direct = json!([{"job_id": "demo/hello", "globals": {"via": "invoke"}}, {"job_id": "demo/log"}]);
+    assert_eq!(dispatch::handle_event(&function, direct, "req-1").await.unwrap(), json!({"status": "done"}));
+    dispatch::handle_event(&function, json!({"job_id": "no/such-job"}), "req-2").await.unwrap();
+    let messages = worker_messages(&r).await;
+    let mut seen: Vec<String> =
+        messages.iter().map(|m| format!("{} {}", m["job_id"].as_str().unwrap(), m["globals"]["via"])).collect();
+    seen.sort();
+    assert_eq!(seen, ["demo/hello \"invoke\"", "demo/hello \"sns\"", "demo/log null"]);
+    let dlq = r.queue_url(&ResourceNames::dead_letter_queue(&r.names.dispatch_queue)).await;
+    assert_eq!(r.queues.receive(&dlq, 10, 1).await.unwrap().len(), 1, "the unknown job is dead-lettered with a reason");
+}
+
+#[tokio::test]
 async fn duplicate_ticks_dispatch_a_scheduled_job_once_and_the_worker_completes_it() {
     let r = TestRealm::up("tck").await;
     r.put_job(json!({"job_id": "tck/sched", "type": "lavasched", "worker": "core", "enabled": true, "payload": null, "parameters": {"dispatcher": "main"}})).await;

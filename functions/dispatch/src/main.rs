@@ -1,9 +1,9 @@
 //! The `dispatch` Lambda: dispatch requests and the realm's every-minute schedule tick, from the
-//! realm's dispatch queue. Configured by `LAVA_REALM` (every resource name follows from it
+//! realm's dispatch queue (fed by SQS senders and the realm's SNS topic) or a direct invocation. Configured by `LAVA_REALM` (every resource name follows from it
 //! unless overridden by environment), so the template needs no per-job wiring.
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
 use shared::dispatch::function::DispatchFunction;
 
 #[tokio::main]
@@ -12,8 +12,8 @@ async fn main() -> Result<(), Error> {
     let start = shared::lambda::start().await?;
     let function = DispatchFunction::load(start.names, start.env, &start.ports).await?;
     let function = &function;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<SqsBatchResponse, Error>(dispatch::handle(function, event.payload).await)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        dispatch::handle_event(function, event.payload, &event.context.request_id).await.map_err(Error::from)
     }))
     .await
 }

@@ -6,16 +6,9 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::{Value, json};
 use shared::s3trigger::S3TriggerFunction;
 
-/// Whether `event` is a batch of SQS records (every record's `eventSource` is `aws:sqs`).
-fn is_sqs_batch(event: &Value) -> bool {
-    event.get("Records").and_then(Value::as_array).is_some_and(|records| {
-        !records.is_empty() && records.iter().all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"))
-    })
-}
-
 /// Handles one invocation.
 pub async fn handle(function: &S3TriggerFunction, event: Value) -> Result<Value, String> {
-    if is_sqs_batch(&event) {
+    if shared::lambda::is_sqs_batch(&event) {
         let batch: SqsEvent = serde_json::from_value(event).map_err(|e| format!("bad SQS event: {e}"))?;
         let response = shared::lambda::batch_response(function.handle_batch(shared::lambda::incoming(batch)).await);
         return serde_json::to_value(response).map_err(|e| e.to_string());

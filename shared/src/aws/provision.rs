@@ -353,7 +353,7 @@ pub async fn create_key_alias(clients: &Clients, alias: &str) -> Result<()> {
 }
 
 /// Creates every resource of a realm (tables, bucket, dispatch/actions/worker queues with DLQs,
-/// notices topic, the `alias/lava-<realm>-sys` KMS key) and writes its realm entry, unless an
+/// the dispatch topic feeding the dispatch queue, notices topic, the `alias/lava-<realm>-sys` KMS key) and writes its realm entry, unless an
 /// entry exists already.
 pub async fn realm(
     clients: &Clients,
@@ -373,6 +373,8 @@ pub async fn realm(
         worker_queue_urls.push((worker.clone(), url));
     }
     let notices_topic_arn = create_topic(clients, &format!("lava-{}-notices", names.realm)).await?;
+    let dispatch_topic_arn = create_topic(clients, &names.dispatch_topic()).await?;
+    subscribe_queue(clients, &dispatch_topic_arn, &queue_arn(clients, &dispatch_queue_url).await?).await?;
     create_key_alias(clients, &format!("alias/lava-{}-sys", names.realm)).await?;
     let tables = super::DynamoTables::new(clients.dynamodb.clone());
     let catalog = crate::catalog::Catalog::new(std::sync::Arc::new(tables), names.clone());
