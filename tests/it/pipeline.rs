@@ -64,7 +64,10 @@ async fn a_chain_runs_its_children_in_order_under_its_run_and_stops_at_the_first
     assert_eq!(r.statuses("pl/chain", &run_id).await, ["starting", "running", "failed"]);
     let failed = last_info(&r.events("pl/chain", &run_id).await);
     assert_eq!(failed["error"], "Job pl/b: Failed with exit status 3");
-    assert_eq!(failed["error_data"], json!({"exit_status": 1, "jobs": ["pl/a"], "failed_jobs": ["pl/b"]}));
+    assert_eq!(
+        failed["error_data"],
+        json!({"exit_status": 1, "jobs": ["pl/a"], "failed_jobs": ["pl/b"], "error": "Job pl/b: Failed with exit status 3"})
+    );
     assert_eq!(r.statuses("pl/a", &run_id).await, ["starting", "running", "complete"], "each child has its own events");
     assert_eq!(r.statuses("pl/b", &run_id).await, ["starting", "running", "failed"]);
     assert!(r.statuses("pl/c", &run_id).await.is_empty());
@@ -104,6 +107,12 @@ async fn a_chain_starts_where_asked_and_goes_on_past_children_that_may_fail() {
     assert_eq!(result["failed_jobs"], json!(["pl/b1"]));
     assert_eq!(r.statuses("pl/off", &run_id).await, ["skipped"]);
 
+    r.put_job(pipeline("pl/gone", "chain", json!("pl/a, pl/never-put"), json!({}))).await;
+    let run_id = run(&r, "pl/gone").await;
+    let failed = last_info(&r.events("pl/gone", &run_id).await);
+    assert_eq!(failed["error"], "pl/never-put: No such job", "as the original words it");
+    assert_eq!(failed["error_data"]["error"], "Job pl/never-put failed: No such job");
+    assert_eq!(failed["error_data"]["failed_jobs"], json!(["pl/never-put"]));
     r.put_job(pipeline("pl/bad-start", "chain", json!("pl/a"), json!({"start": "pl/zzz"}))).await;
     let run_id = run(&r, "pl/bad-start").await;
     assert_eq!(

@@ -33,6 +33,14 @@ pub(super) struct Parent<'a> {
     pub scope: &'a Scope,
 }
 
+/// Why a child could not be run.
+enum LoadError {
+    /// No such job, or not a valid one: the reason.
+    Unreadable(String),
+    /// It runs on another worker: the whole message.
+    Mismatch(String),
+}
+
 /// How a child ended, as a pipeline counts it.
 enum ChildEnd {
     /// Completed, or skipped (not enabled): counts as done.
@@ -143,7 +151,6 @@ impl JobRunner {
         let (mut jobs, mut failed) = (Vec::new(), Vec::new());
         let mut resumed = Vec::new();
         for (index, id) in ids.iter().enumerate().skip(first) {
-            let partial = |jobs: &Vec<String>, failed: &Vec<String>| json!({"exit_status": 1, "jobs": jobs, "failed_jobs": failed});
             let step = index.to_string();
             let end = match self.step_record(parent, &step).await {
                 Some(end) => {
@@ -151,7 +158,8 @@ impl JobRunner {
                     end
                 }
                 None => {
-                    let child = self.load_child(parent, id).await.map_err(|e| failure(e, partial(&jobs, &failed)))?;
+                    let child =
+                        self.load_child(parent, id).await.map_err(|e| Self::load_failure(id, e, &jobs, &failed))?;
                     let globals = self.child_globals(parent, Map::new());
                     self.run_child(parent, &child, globals, &step).await?
                 }
@@ -162,7 +170,9 @@ impl JobRunner {
                     failed.push(id.clone());
                     if !p.can_fail.matches(id) {
                         self.say_resumed(parent, &resumed).await;
-                        return Err(failure(format!("Job {id}: {error}"), partial(&jobs, &failed)));
+                        let message = format!("Job {id}: {error}");
+                        let data = json!({"exit_status": 1, "jobs": jobs, "failed_jobs": failed, "error": message});
+                        return Err(failure(message, data));
                     }
                 }
             }
@@ -188,7 +198,6 @@ impl JobRunner {
         let (mut jobs, mut failed) = (Vec::new(), Vec::new());
         let mut resumed = Vec::new();
         for wave in waves {
-            let partial = |jobs: &Vec<String>, failed: &Vec<String>| json!({"exit_status": 1, "jobs": jobs, "failed_jobs": failed});
             let mut ready = Vec::new();
             for id in &wave {
                 match self.step_record(parent, id).await {
@@ -202,7 +211,7 @@ impl JobRunner {
                     }
                     None => {
                         let child =
-                            self.load_child(parent, id).await.map_err(|e| failure(e, partial(&jobs, &failed)))?;
+                            self.load_child(parent, id).await.map_err(|e| Self::load_failure(id, e, &jobs, &failed))?;
                         ready.push((id.clone(), child));
                     }
                 }
@@ -229,7 +238,7 @@ impl JobRunner {
             }
             if let Some(mut f) = stop {
                 if f.data == Some(Value::Null) {
-                    f.data = Some(partial(&jobs, &failed));
+                    f.data = Some(json!({"exit_status": 1, "jobs": jobs, "failed_jobs": failed, "error": f.message}));
                 }
                 self.say_resumed(parent, &resumed).await;
                 return Err(f);
@@ -242,10 +251,13 @@ impl JobRunner {
     /// `foreach`: the child once per generated value set.
     async fn foreach(&self, parent: &Parent<'_>, p: &ForeachParams) -> Outcome {
         let id = payload(parent.ctx.spec).as_str().ok_or_else(|| Failure::message("Bad payload: must be string"))?;
-        let child = self
-            .load_child(parent, id)
-            .await
-            .map_err(|e| failure(format!("Job {e}"), json!({"exit_status": 1, "error": format!("Job {e}")})))?;
+        let child = self.load_child(parent, id).await.map_err(|e| {
+            let message = match e {
+                LoadError::Unreadable(e) => format!("Job {id}: {e}"),
+                LoadError::Mismatch(m) => m,
+            };
+            failure(message.clone(), json!({"exit_status": 1, "error": message}))
+        })?;
         let most = self.config.get(keys::FOREACH_MAX_LIMIT);
         let limit = p.limit.unwrap_or_else(|| self.config.get(keys::FOREACH_LIMIT));
         if limit > most {
@@ -255,7 +267,8 @@ impl JobRunner {
         let render = p.jinja.is_none_or(|f| f.0);
         let values = self.generate(parent, &generator, render, limit.max(0) as usize).await?;
         if values.len() as i64 > limit {
-            return Err(Failure::message(format!("foreach value list exceeds limit of {limit}")));
+            let message = format!("foreach value list exceeds limit of {limit}");
+            return Err(failure(message.clone(), json!({"exit_status": 1, "error": message})));
         }
         for set in &values {
             pipeline::check_foreach_keys(set).map_err(Failure::message)?;
@@ -297,19 +310,31 @@ impl JobRunner {
     }
 
     /// Loads and checks a child's spec: it must exist, be valid and run on this worker.
-    async fn load_child(&self, parent: &Parent<'_>, id: &str) -> Result<JobSpec, String> {
+    async fn load_child(&self, parent: &Parent<'_>, id: &str) -> Result<JobSpec, LoadError> {
         let child = self.catalog.job(id).await.map_err(|e| match e {
-            crate::Error::NotFound { .. } => format!("{id}: No such job"),
-            e => format!("{id}: {e}"),
+            crate::Error::NotFound { .. } => LoadError::Unreadable("No such job".into()),
+            e => LoadError::Unreadable(format!("Bad job record: {e}")),
         })?;
-        child.validate(&self.config.limits()).map_err(|e| format!("{id}: {e}"))?;
+        child.validate(&self.config.limits()).map_err(|e| LoadError::Unreadable(format!("Bad job record: {e}")))?;
         if child.worker != parent.ctx.spec.worker {
-            return Err(format!(
+            return Err(LoadError::Mismatch(format!(
                 "Job {id}: Worker mismatch: Expected {} but got {}",
                 parent.ctx.spec.worker, child.worker
-            ));
+            )));
         }
         Ok(child)
+    }
+
+    /// A chain's or dag's failure to load a child, as the original words it: the message names
+    /// the child, the result carries the error, the child counted among the failed.
+    fn load_failure(id: &str, error: LoadError, jobs: &[String], failed: &[String]) -> Failure {
+        let (message, error) = match error {
+            LoadError::Unreadable(e) => (format!("{id}: {e}"), format!("Job {id} failed: {e}")),
+            LoadError::Mismatch(m) => (m.clone(), m),
+        };
+        let mut failed = failed.to_vec();
+        failed.push(id.to_string());
+        failure(message, json!({"exit_status": 1, "jobs": jobs, "failed_jobs": failed, "error": error}))
     }
 
     /// A child's globals: the parent's, then `extra` over them (a foreach value set), with
