@@ -432,3 +432,51 @@ async fn shutdown_stops_a_running_pipeline_and_releases_it() {
     let again = r.queues.receive(&queue, 1, 2).await.unwrap();
     assert!(again.len() == 1 && again[0].body.contains(&run_id), "the pipeline's message is back for another worker");
 }
+
+#[tokio::test]
+async fn a_dispatch_job_taken_over_does_not_send_again_what_an_earlier_attempt_sent() {
+    use shared::model::LeaseRequest;
+    use shared::ports::WorkQueue;
+    let r = TestRealm::up("pl").await;
+    let trace = trace_file();
+    r.put_job(child("rd/x", &trace, "x", "true")).await;
+    r.put_job(child("rd/y", &trace, "y", "true")).await;
+    r.put_job(pipeline("rd/fan", "dispatch", json!(["rd/x", "rd/y"]), json!({}))).await;
+    let run_id = r.dispatch("rd/fan").await;
+    let now = jiff::Timestamp::now().as_second();
+    let dead = LeaseRequest {
+        job_id: "rd/fan".into(),
+        run_id: run_id.clone(),
+        owner: "gone:1:x".into(),
+        now,
+        until: now - 60,
+        ttl: None,
+    };
+    r.ports.events.claim(&r.names.events_table, &dead).await.unwrap();
+    let state = shared::state::StateStore::new(
+        r.ports.tables.clone(),
+        r.ports.keys.clone(),
+        r.names.clone(),
+        Default::default(),
+    );
+    let sent_before = shared::state::NewState {
+        state_id: format!("lava.run/{run_id}|0"),
+        value: json!({"job_id": "rd/x", "status": "done", "error": null}),
+        state_type: shared::model::StateType::Json,
+        ttl_seconds: Some(3600.0),
+        publisher: None,
+        kms_key: None,
+    };
+    state.put_reserved(&sent_before).await.unwrap();
+    let worker = crate::worker::worker(&r, 1, Duration::from_secs(5), false).await;
+    let queue = r.queue_url(&r.names.worker_queue("core")).await;
+    let message = r.queues.receive(&queue, 1, 1).await.unwrap().pop().unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    assert!(matches!(worker.handle(&message, rx).await, shared::worker::Handled::Ran(_)));
+    let queued: Vec<Value> =
+        r.queues.receive(&queue, 10, 1).await.unwrap().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0]["job_id"], "rd/y", "rd/x was sent by the earlier attempt");
+    let item = r.events("rd/fan", &run_id).await;
+    assert_eq!(item["log"][2]["info"], "Resumed after an earlier attempt: 1 already ended and not run again: rd/x");
+}

@@ -107,11 +107,18 @@ impl JobRunner {
         };
         let globals = self.child_globals(parent, Map::new());
         let mut attempted = Vec::new();
-        for id in ids {
+        let mut resumed = Vec::new();
+        for (index, id) in ids.into_iter().enumerate() {
             attempted.push(id.clone());
             let partial = || json!({"exit_status": 1, "jobs": attempted});
             if id == spec.job_id {
                 return Err(failure(format!("{id}: Circular dispatch not permitted"), partial()));
+            }
+            // Dispatched by an earlier attempt of this run: not sent twice.
+            let step = index.to_string();
+            if self.step_record(parent, &step).await.is_some() {
+                resumed.push(id);
+                continue;
             }
             let request = crate::dispatch::DispatchRequest {
                 job_id: id.clone(),
@@ -122,9 +129,12 @@ impl JobRunner {
             };
             if let Err(e) = crate::dispatch::dispatch(&self.catalog, self.queues.as_ref(), &request, &limits).await {
                 let realm = &self.realm.realm;
+                self.say_resumed(parent, &resumed).await;
                 return Err(failure(format!("{id}: Cannot dispatch {id}@{realm} - {e}"), partial()));
             }
+            self.record_step(parent, &format!("{}|{step}", parent.scope.path), &id, &ChildEnd::Done).await;
         }
+        self.say_resumed(parent, &resumed).await;
         Ok(json!({"exit_status": 0, "jobs": attempted}))
     }
 
@@ -392,22 +402,27 @@ impl JobRunner {
             Ok(RunOutcome::Cancelled(stop)) => return Err(Failure::message(stop.reason())),
             Err(e) => return Err(Failure::message(format!("Job {}: {e}", child.job_id))),
         };
-        let (status, error) = match &end {
+        self.record_step(parent, &record, &child.job_id, &end).await;
+        Ok(end)
+    }
+
+    /// Records how a step ended (`record` is its path under the run), for a takeover to skip it.
+    async fn record_step(&self, parent: &Parent<'_>, record: &str, job_id: &str, end: &ChildEnd) {
+        let (status, error) = match end {
             ChildEnd::Done => ("done", Value::Null),
             ChildEnd::Failed(error) => ("failed", json!(error)),
         };
         let marker = NewState {
             state_id: format!("lava.run/{}{record}", parent.message.run_id),
-            value: json!({"job_id": child.job_id, "status": status, "error": error}),
+            value: json!({"job_id": job_id, "status": status, "error": error}),
             state_type: StateType::Json,
             ttl_seconds: Some(STEP_RECORD_TTL),
             publisher: Some(format!("lava {}", parent.ctx.spec.job_id)),
             kms_key: None,
         };
         if let Err(e) = self.state.put_reserved(&marker).await {
-            tracing::warn!(error = %e, child = %child.job_id, "Cannot record the child's end; a takeover would run it again.");
+            tracing::warn!(error = %e, child = %job_id, "Cannot record the step's end; a takeover would do it again.");
         }
-        Ok(end)
     }
 
     /// How a step ended in an earlier attempt of this run, if the run was started before and
