@@ -356,22 +356,18 @@ async fn a_dispatch_job_sends_runs_of_its_jobs_with_its_globals() {
     assert_eq!(failed["error_data"]["jobs"], json!(["ds/a", "ds/self"]));
 }
 
-#[tokio::test]
-async fn a_pipeline_taken_over_skips_the_children_an_earlier_attempt_completed() {
-    use shared::model::LeaseRequest;
-    use shared::ports::WorkQueue;
-    let r = TestRealm::up("pl").await;
-    let trace = trace_file();
-    for id in ["rs/a", "rs/b", "rs/c"] {
-        r.put_job(child(id, &trace, "{{ job.job_id }}", "true")).await;
-    }
-    r.put_job(pipeline("rs/chain", "chain", json!("rs/a, rs/b, rs/c"), json!({}))).await;
-    let run_id = r.dispatch("rs/chain").await;
-    // An earlier attempt completed rs/a, then its worker died.
+/// What an earlier attempt of `job_id`'s run left behind: its worker died (its lease ran out a
+/// minute ago) after it had ended step 0 (`child`). Returns the state store holding the record.
+async fn earlier_attempt_ended_first_step(
+    r: &TestRealm,
+    job_id: &str,
+    run_id: &str,
+    child: &str,
+) -> shared::state::StateStore {
     let now = jiff::Timestamp::now().as_second();
-    let dead = LeaseRequest {
-        job_id: "rs/chain".into(),
-        run_id: run_id.clone(),
+    let dead = shared::model::LeaseRequest {
+        job_id: job_id.into(),
+        run_id: run_id.into(),
         owner: "gone:1:x".into(),
         now,
         until: now - 60,
@@ -386,13 +382,28 @@ async fn a_pipeline_taken_over_skips_the_children_an_earlier_attempt_completed()
     );
     let record = shared::state::NewState {
         state_id: format!("lava.run/{run_id}|0"),
-        value: json!({"job_id": "rs/a", "status": "done", "error": null}),
+        value: json!({"job_id": child, "status": "done", "error": null}),
         state_type: shared::model::StateType::Json,
         ttl_seconds: Some(3600.0),
         publisher: None,
         kms_key: None,
     };
     state.put_reserved(&record).await.unwrap();
+    state
+}
+
+#[tokio::test]
+async fn a_pipeline_taken_over_skips_the_children_an_earlier_attempt_completed() {
+    use shared::ports::WorkQueue;
+    let r = TestRealm::up("pl").await;
+    let trace = trace_file();
+    for id in ["rs/a", "rs/b", "rs/c"] {
+        r.put_job(child(id, &trace, "{{ job.job_id }}", "true")).await;
+    }
+    r.put_job(pipeline("rs/chain", "chain", json!("rs/a, rs/b, rs/c"), json!({}))).await;
+    let run_id = r.dispatch("rs/chain").await;
+    // An earlier attempt completed rs/a, then its worker died.
+    let state = earlier_attempt_ended_first_step(&r, "rs/chain", &run_id, "rs/a").await;
     let worker = crate::worker::worker(&r, 1, Duration::from_secs(5), false).await;
     let queue = r.queue_url(&r.names.worker_queue("core")).await;
     let message = r.queues.receive(&queue, 1, 1).await.unwrap().pop().unwrap();
@@ -435,7 +446,6 @@ async fn shutdown_stops_a_running_pipeline_and_releases_it() {
 
 #[tokio::test]
 async fn a_dispatch_job_taken_over_does_not_send_again_what_an_earlier_attempt_sent() {
-    use shared::model::LeaseRequest;
     use shared::ports::WorkQueue;
     let r = TestRealm::up("pl").await;
     let trace = trace_file();
@@ -443,31 +453,7 @@ async fn a_dispatch_job_taken_over_does_not_send_again_what_an_earlier_attempt_s
     r.put_job(child("rd/y", &trace, "y", "true")).await;
     r.put_job(pipeline("rd/fan", "dispatch", json!(["rd/x", "rd/y"]), json!({}))).await;
     let run_id = r.dispatch("rd/fan").await;
-    let now = jiff::Timestamp::now().as_second();
-    let dead = LeaseRequest {
-        job_id: "rd/fan".into(),
-        run_id: run_id.clone(),
-        owner: "gone:1:x".into(),
-        now,
-        until: now - 60,
-        ttl: None,
-    };
-    r.ports.events.claim(&r.names.events_table, &dead).await.unwrap();
-    let state = shared::state::StateStore::new(
-        r.ports.tables.clone(),
-        r.ports.keys.clone(),
-        r.names.clone(),
-        Default::default(),
-    );
-    let sent_before = shared::state::NewState {
-        state_id: format!("lava.run/{run_id}|0"),
-        value: json!({"job_id": "rd/x", "status": "done", "error": null}),
-        state_type: shared::model::StateType::Json,
-        ttl_seconds: Some(3600.0),
-        publisher: None,
-        kms_key: None,
-    };
-    state.put_reserved(&sent_before).await.unwrap();
+    earlier_attempt_ended_first_step(&r, "rd/fan", &run_id, "rd/x").await;
     let worker = crate::worker::worker(&r, 1, Duration::from_secs(5), false).await;
     let queue = r.queue_url(&r.names.worker_queue("core")).await;
     let message = r.queues.receive(&queue, 1, 1).await.unwrap().pop().unwrap();
