@@ -89,6 +89,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A run's event was not written: another worker took the run over (its lease is no longer
+    /// this worker's), so this worker must stop the run and leave its message alone.
+    #[error("run {run_id}: another worker took the run over; this worker's event was not written")]
+    LeaseLost {
+        /// The run.
+        run_id: String,
+    },
     /// A value could not be (de)serialised.
     #[error("{context}: {source}")]
     Json {
@@ -112,7 +119,17 @@ impl Error {
             | Error::Config { .. }
             | Error::NotFound { .. }
             | Error::Invalid(_)
+            | Error::LeaseLost { .. }
             | Error::Json { .. } => Retry::Permanent,
+        }
+    }
+
+    /// Whether this is (or wraps) [`Error::LeaseLost`].
+    pub fn is_lease_lost(&self) -> bool {
+        match self {
+            Error::LeaseLost { .. } => true,
+            Error::In { source, .. } => source.is_lease_lost(),
+            _ => false,
         }
     }
 

@@ -65,11 +65,13 @@ impl EventRecorder {
         ts_dispatch: &str,
         entries: Vec<EventLogEntry>,
     ) -> Result<()> {
-        self.write_once(job_id, run_id, ts_dispatch, entries, &new_write_id()).await
+        self.write_once(job_id, run_id, ts_dispatch, entries, &new_write_id(), None).await
     }
 
     /// Like [`EventRecorder::write`], for a caller that tries a write again: the same
-    /// `write_id` on every try, so the entries are appended once however many tries land.
+    /// `write_id` on every try, so the entries are appended once however many tries land. With
+    /// a `holder`, the write is made only while that worker holds the run's lease
+    /// ([`crate::Error::LeaseLost`] otherwise).
     pub async fn write_once(
         &self,
         job_id: &str,
@@ -77,6 +79,7 @@ impl EventRecorder {
         ts_dispatch: &str,
         entries: Vec<EventLogEntry>,
         write_id: &str,
+        holder: Option<&str>,
     ) -> Result<()> {
         let update = EventUpdate {
             job_id: job_id.into(),
@@ -88,6 +91,7 @@ impl EventRecorder {
             ttl: (self.ttl_seconds > 0).then(|| jiff::Timestamp::now().as_second() + self.ttl_seconds),
             entries,
             write_id: write_id.into(),
+            holder: holder.map(str::to_string),
         };
         self.log.append(&self.table, &update).await?;
         for entry in &update.entries {

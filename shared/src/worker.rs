@@ -381,7 +381,7 @@ impl Worker {
             let _ = done_rx.wait_for(|done| *done).await;
         };
         let run = async {
-            let outcome = self.runner.run_attempt(msg, &job, stop_rx, attempt).await;
+            let outcome = self.runner.run_attempt(msg, &job, stop_rx, attempt, Some(self.leases.owner())).await;
             let _ = done_tx.send(true);
             outcome
         };
@@ -389,6 +389,12 @@ impl Worker {
         match outcome {
             Ok(RunOutcome::Cancelled(Stop::Shutdown)) => self.release(message, "Worker shutting down".into()).await,
             Ok(RunOutcome::Cancelled(Stop::LeaseLost)) => Handled::LeaseLost,
+            Err(e) if e.is_lease_lost() => {
+                tracing::error!(
+                    "The run's lease was taken over by another worker: its event was not written; stopping the run here."
+                );
+                Handled::LeaseLost
+            }
             Ok(outcome) => {
                 if let Err(e) = self.queue.delete(&s.queue_url, &message.receipt_handle).await {
                     tracing::error!(error = %e, "Cannot delete a finished message.");

@@ -71,6 +71,7 @@ fn update(events: &[(EventStatus, Value, u32)], write_id: &str) -> EventUpdate {
             })
             .collect(),
         write_id: write_id.into(),
+        holder: None,
     }
 }
 
@@ -116,6 +117,42 @@ async fn events_are_appended_in_the_original_item_format() {
     assert_eq!(Value::Object(stored.clone()), expected);
     let record: shared::model::EventRecord = serde_json::from_value(Value::Object(stored)).unwrap();
     assert_eq!(record.log.len(), 3);
+}
+
+#[tokio::test]
+async fn a_leased_runs_events_are_written_only_by_its_holder() {
+    use shared::model::LeaseRequest;
+    let names = ResourceNames::for_realm(&unique("ev"));
+    let tables = realm_tables(&names).await;
+    let table = &names.events_table;
+    let base = update(&[(EventStatus::Starting, Value::Null, 2)], "w0");
+    let lease = |owner: &str, now: i64| LeaseRequest {
+        job_id: base.job_id.clone(),
+        run_id: base.run_id.clone(),
+        owner: owner.into(),
+        now,
+        until: now + 10,
+        ttl: None,
+    };
+    let now = jiff::Timestamp::now().as_second();
+    tables.claim(table, &lease("first:1:a", now)).await.unwrap();
+    let held = |id: &str, holder: &str, status: EventStatus| EventUpdate {
+        holder: Some(holder.into()),
+        ..update(&[(status, Value::Null, 3)], id)
+    };
+    tables.append(table, &held("w1", "first:1:a", EventStatus::Running)).await.unwrap();
+    // The first worker stalls past its lease; another takes the run over.
+    tables.claim(table, &lease("second:2:b", now + 60)).await.unwrap();
+    let late = tables.append(table, &held("w2", "first:1:a", EventStatus::Complete)).await.unwrap_err();
+    assert!(late.is_lease_lost(), "{late}");
+    // A retry of a write that landed before the takeover (its answer was lost) is no error.
+    tables.append(table, &held("w1", "first:1:a", EventStatus::Running)).await.unwrap();
+    tables.append(table, &held("w3", "second:2:b", EventStatus::Complete)).await.unwrap();
+    let key = json!({"job_id": base.job_id, "run_id": base.run_id});
+    let stored = tables.get_item(table, key.as_object().unwrap(), true).await.unwrap().unwrap();
+    let statuses: Vec<&str> = stored["log"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["running", "complete"], "one complete, from the holder: {stored:?}");
+    assert_eq!((&stored["lease_owner"], &stored["lease_until"]), (&json!("second:2:b"), &json!(-1)));
 }
 
 #[tokio::test]

@@ -111,10 +111,9 @@ async fn sigterm_storms_over_hundreds_of_jobs_with_duplicates_complete_each_run_
 
     // Rolling restarts: two workers of 4 threads; every second the older one gets SIGTERM with
     // no grace (its running jobs are stopped and released) and a new one starts.
-    // A lease of 10 s (heartbeat 5 s): under a loaded CI machine a worker's renewals can lag a
-    // 4 s lease, and a worker that stalls past its lease still writes its run's final event
-    // (known gap: event writes are not yet conditional on the lease; see ARCHITECTURE).
-    let args = ["--threads", "4", "--grace", "0", "--visibility-heartbeat", "5"];
+    // A 4 s lease (heartbeat 2 s): on a loaded machine a worker's renewals can lag it, another
+    // worker takes the run over, and the late worker's writes are refused (one final event).
+    let args = ["--threads", "4", "--grace", "0", "--visibility-heartbeat", "2"];
     let started = Instant::now();
     let mut workers = std::collections::VecDeque::from([
         WorkerProcess::start(&r, &endpoint, &args),

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use super::aws_error;
 use super::item::{from_attributes, to_attribute, to_attributes};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Claim, EventUpdate, LEASE_DONE, LEASE_RELEASED, LeaseRequest, lease_attributes as lease};
 use crate::ports::{EventLog, Item, TableStore};
 
@@ -192,6 +192,12 @@ impl EventLog for DynamoTables {
         names.insert("#writes".into(), lease::WRITES.into());
         values.insert(":write".into(), AttributeValue::Ss(vec![update.write_id.clone()]));
         values.insert(":write_id".into(), s(&update.write_id));
+        let mut condition = "NOT contains(#writes, :write_id)".to_string();
+        if let Some(holder) = &update.holder {
+            condition.push_str(" AND #owner = :holder");
+            names.insert("#owner".into(), lease::OWNER.into());
+            values.insert(":holder".into(), s(holder));
+        }
         let result = self
             .client
             .update_item()
@@ -199,13 +205,34 @@ impl EventLog for DynamoTables {
             .key("job_id", s(&update.job_id))
             .key("run_id", s(&update.run_id))
             .update_expression(format!("SET {} ADD #writes :write", sets.join(", ")))
-            .condition_expression("NOT contains(#writes, :write_id)")
+            .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        // Not applied: this write reached the table before (its answer was lost), and once is enough.
-        applied(result).map(|_| ())
+        if applied(result)? || update.holder.is_none() {
+            // Not applied without a holder: this write reached the table before (its answer
+            // was lost), and once is enough.
+            return Ok(());
+        }
+        // Not applied with a holder: either it landed before, or the lease is another's now.
+        let item = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key("job_id", s(&update.job_id))
+            .key("run_id", s(&update.run_id))
+            .projection_expression("#writes")
+            .expression_attribute_names("#writes", lease::WRITES)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb", "GetItem", e))?;
+        let landed = item
+            .item
+            .and_then(|i| i.get(lease::WRITES).and_then(|w| w.as_ss().ok()).map(|ids| ids.contains(&update.write_id)))
+            .unwrap_or(false);
+        if landed { Ok(()) } else { Err(Error::LeaseLost { run_id: update.run_id.clone() }) }
     }
 
     async fn claim(&self, table: &str, request: &LeaseRequest) -> Result<Claim> {

@@ -156,6 +156,11 @@ impl EventLog for FakeEventLog {
         if lock(&self.runs).get(&key).is_some_and(|writes| writes.iter().any(|w| w.write_id == update.write_id)) {
             return Ok(());
         }
+        if let Some(holder) = &update.holder
+            && lock(&self.leases).get(&key).is_none_or(|lease| &lease.0 != holder)
+        {
+            return Err(Error::LeaseLost { run_id: update.run_id.clone() });
+        }
         if update.ends_run() {
             lock(&self.leases).entry(key.clone()).or_insert_with(|| (String::new(), 0, 0)).1 = LEASE_DONE;
         }

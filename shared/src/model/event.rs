@@ -86,6 +86,9 @@ pub struct EventUpdate {
     /// Unique per write and kept across its retries: a write that reaches the table twice (a
     /// retry after a lost answer) is applied once.
     pub write_id: String,
+    /// Written only while this lease holder holds the run (a top-level run's writes): a worker
+    /// that stalled past its lease while another took the run over writes nothing more.
+    pub holder: Option<String>,
 }
 
 impl EventUpdate {

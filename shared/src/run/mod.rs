@@ -93,6 +93,9 @@ pub(crate) struct Scope {
     path: String,
     /// An earlier attempt of the top-level run may have completed steps: look their records up.
     resumed: bool,
+    /// The worker holding the top-level run's lease: that run's events are written only while
+    /// it still does (children's items have no lease).
+    holder: Option<String>,
 }
 
 /// How a run ended.
@@ -125,19 +128,22 @@ fn shallow_merge(base: &Option<Value>, over: &Option<Map<String, Value>>) -> Val
 impl JobRunner {
     /// Runs a job for a validated message: every event is written before this returns.
     pub async fn run(&self, message: &WorkerMessage, job: &JobSpec, cancel: StopSignal) -> Result<RunOutcome> {
-        self.run_attempt(message, job, cancel, 1).await
+        self.run_attempt(message, job, cancel, 1, None).await
     }
 
     /// Runs a job for a validated message, the `attempt`-th start of its run: a pipeline
-    /// started before skips the children an earlier attempt completed.
+    /// started before skips the children an earlier attempt completed. With a lease `holder`,
+    /// the run's events are written only while that worker holds the run: once another worker
+    /// has taken it over, the run stops with [`crate::Error::LeaseLost`] and writes nothing more.
     pub async fn run_attempt(
         &self,
         message: &WorkerMessage,
         job: &JobSpec,
         cancel: StopSignal,
         attempt: u32,
+        holder: Option<&str>,
     ) -> Result<RunOutcome> {
-        let scope = Scope { resumed: attempt > 1, ..Scope::default() };
+        let scope = Scope { resumed: attempt > 1, holder: holder.map(str::to_string), ..Scope::default() };
         self.run_scoped(message, job, cancel, scope).await
     }
 
@@ -151,7 +157,7 @@ impl JobRunner {
         scope: Scope,
     ) -> BoxedRun<'a> {
         Box::pin(async move {
-            let mut events = RunEvents { recorder: &self.recorder, message, held: None };
+            let mut events = RunEvents { recorder: &self.recorder, message, held: None, holder: scope.holder.clone() };
             let outcome = self.run_job(&mut events, message, job, cancel, &scope).await;
             // Whatever ended the run, a held `starting` is written before the message is let go.
             let flushed = events.flush().await;
@@ -443,6 +449,7 @@ struct RunEvents<'a> {
     recorder: &'a EventRecorder,
     message: &'a WorkerMessage,
     held: Option<crate::model::EventLogEntry>,
+    holder: Option<String>,
 }
 
 impl RunEvents<'_> {
@@ -478,7 +485,15 @@ impl RunEvents<'_> {
         let mut pause = std::time::Duration::from_secs(1);
         let id = crate::recorder::new_write_id();
         loop {
-            match self.recorder.write_once(&m.job_id, &m.run_id, &m.ts_dispatch, entries.clone(), &id).await {
+            let written = self.recorder.write_once(
+                &m.job_id,
+                &m.run_id,
+                &m.ts_dispatch,
+                entries.clone(),
+                &id,
+                self.holder.as_deref(),
+            );
+            match written.await {
                 Err(e) if e.retry() == crate::error::Retry::Transient && started.elapsed() < EVENT_WRITE_PATIENCE => {
                     tracing::warn!(error = %e, retry_in = ?pause, "Cannot write the run's event; trying again.");
                     tokio::time::sleep(pause).await;

@@ -391,6 +391,7 @@ impl JobRunner {
             shared_dir: Some(parent.ctx.run_dir.clone()),
             path: format!("{}|{step}", parent.scope.path),
             resumed: parent.scope.resumed,
+            holder: None,
         };
         let record = scope.path.clone();
         let end = match self.run_scoped(&message, child, parent.ctx.cancel.clone(), scope).await {
