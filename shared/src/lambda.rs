@@ -2,13 +2,9 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 
-use std::sync::Arc;
-
-use crate::aws::{AwsOptions, Clients};
 use crate::error::{Error, Result};
 use crate::names::ResourceNames;
 use crate::ports::{Incoming, Ports};
-use crate::webhook::HttpWebhook;
 
 /// The messages of an SQS event.
 pub fn incoming(event: SqsEvent) -> Vec<Incoming> {
@@ -53,12 +49,12 @@ pub struct LambdaStart {
     pub env: Vec<(String, String)>,
 }
 
-/// Reads `LAVA_REALM` and builds the clients: what every function starts from.
-pub async fn start() -> Result<LambdaStart> {
+/// Reads `LAVA_REALM`, then builds the function's ports with `ports`, which decides the SDK
+/// clients linked into the function ([`crate::aws::load_function_ports`] or
+/// [`crate::aws::load_actions_ports`]): what every function starts from.
+pub async fn start(ports: impl Future<Output = Ports>) -> Result<LambdaStart> {
     let realm = std::env::var("LAVA_REALM")
         .map_err(|_| Error::config("LAVA_REALM", "is not set: it names the realm this function serves"))?;
     let names = ResourceNames::with_overrides(&realm, |k| std::env::var(k).ok());
-    let clients = Clients::load(&AwsOptions::default()).await;
-    let webhook = HttpWebhook::new();
-    Ok(LambdaStart { names, ports: clients.ports(Arc::new(webhook)), env: std::env::vars().collect() })
+    Ok(LambdaStart { names, ports: ports.await, env: std::env::vars().collect() })
 }

@@ -114,21 +114,6 @@ impl StateStore {
         self.claim_with(state_id, ttl_seconds, publisher, &json!("claimed")).await
     }
 
-    /// Like [`StateStore::claim`], holding `value`: `None` when this call created the item, else
-    /// the value the existing item holds.
-    pub async fn claim_value(
-        &self,
-        state_id: &str,
-        ttl_seconds: i64,
-        publisher: &str,
-        value: &Value,
-    ) -> Result<Option<Value>> {
-        if self.claim_with(state_id, ttl_seconds, publisher, value).await? {
-            return Ok(None);
-        }
-        Ok(Some(self.get(state_id).await?.map(|(_, v)| v).unwrap_or(Value::Null)))
-    }
-
     async fn claim_with(&self, state_id: &str, ttl_seconds: i64, publisher: &str, value: &Value) -> Result<bool> {
         let now = jiff::Zoned::now()
             .round(jiff::ZonedRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc))

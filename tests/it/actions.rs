@@ -231,7 +231,10 @@ async fn the_actions_lambda_runs_each_list_once_and_records_failures() {
     let topic = provision::create_topic(&r.clients, &unique("lava-t-")).await.unwrap();
     let (topic_queue, topic_queue_arn) = capture(&r.clients).await;
     provision::subscribe_queue(&r.clients, &topic, &topic_queue_arn).await.unwrap();
-    let function = shared::actions::function::ActionsFunction::load(r.names.clone(), vec![], &r.ports).await.unwrap();
+    let function =
+        shared::actions::function::ActionsFunction::load(r.names.clone(), vec![], &TestRealm::actions_ports().await)
+            .await
+            .unwrap();
 
     let good = serde_json::to_string(&request(
         "lam/ok",
@@ -291,7 +294,10 @@ async fn a_large_render_context_travels_through_s3() {
     let queued = r.queues.receive(&actions_url, 1, 1).await.unwrap();
     assert!(queued[0].body.len() < 10_000, "the message carries a reference, not the context");
     assert!(queued[0].body.contains("\"context_s3\":\"s3://"));
-    let function = shared::actions::function::ActionsFunction::load(r.names.clone(), vec![], &r.ports).await.unwrap();
+    let function =
+        shared::actions::function::ActionsFunction::load(r.names.clone(), vec![], &TestRealm::actions_ports().await)
+            .await
+            .unwrap();
     let response = actions::handle(&function, sqs_event(&[("m1", &queued[0].body, 1)])).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(received(r.queues.as_ref(), &topic_queue).await, vec!["300000"]);
@@ -405,7 +411,10 @@ async fn a_job_s_actions_go_from_the_worker_through_the_actions_queue_to_the_lam
     let actions_url = r.queue_url(&r.names.actions_queue).await;
     let queued = r.queues.receive(&actions_url, 1, 1).await.unwrap();
     assert_eq!(queued.len(), 1, "the on_success list was queued for the actions function");
-    let function = shared::actions::function::ActionsFunction::load(r.names.clone(), vec![], &r.ports).await.unwrap();
+    let function =
+        shared::actions::function::ActionsFunction::load(r.names.clone(), vec![], &TestRealm::actions_ports().await)
+            .await
+            .unwrap();
     let response = actions::handle(&function, sqs_event(&[("m1", &queued[0].body, 1)])).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(received(r.queues.as_ref(), &topic_queue).await, vec!["e2e/j 0 True"]);

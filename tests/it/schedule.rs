@@ -60,7 +60,7 @@ fn tick(at: &str) -> String {
 #[tokio::test]
 async fn requests_in_every_form_reach_the_worker_queue() {
     let r = TestRealm::up("dsp").await;
-    let function = DispatchFunction::load(r.names.clone(), vec![], &r.ports).await.unwrap();
+    let function = DispatchFunction::load(r.names.clone(), vec![], &TestRealm::function_ports().await).await.unwrap();
     let failures = deliver(
         &r,
         &function,
@@ -91,7 +91,7 @@ async fn requests_in_every_form_reach_the_worker_queue() {
 #[tokio::test]
 async fn requests_published_to_the_dispatch_topic_or_invoked_directly_are_dispatched() {
     let r = TestRealm::up("sns").await;
-    let function = DispatchFunction::load(r.names.clone(), vec![], &r.ports).await.unwrap();
+    let function = DispatchFunction::load(r.names.clone(), vec![], &TestRealm::function_ports().await).await.unwrap();
     let topic = format!("arn:aws:sns:us-east-1:123456789012:{}", r.names.dispatch_topic());
     r.clients
         .sns
@@ -126,10 +126,13 @@ async fn duplicate_ticks_dispatch_a_scheduled_job_once_and_the_worker_completes_
     r.put_job(json!({"job_id": "tck/sched", "type": "lavasched", "worker": "core", "enabled": true, "payload": null, "parameters": {"dispatcher": "main"}})).await;
     r.put_job(json!({"job_id": "tck/every", "type": "cmd", "worker": "core", "enabled": true, "payload": "true", "schedule": "* * * * *", "dispatcher": "main"})).await;
     r.put_job(json!({"job_id": "tck/unserved", "type": "cmd", "worker": "core", "enabled": true, "payload": "true", "schedule": "* * * * *", "dispatcher": "spare"})).await;
-    let function =
-        DispatchFunction::load(r.names.clone(), vec![("LAVA_SCHEDULE_CATCHUP".into(), "1m".into())], &r.ports)
-            .await
-            .unwrap();
+    let function = DispatchFunction::load(
+        r.names.clone(),
+        vec![("LAVA_SCHEDULE_CATCHUP".into(), "1m".into())],
+        &TestRealm::function_ports().await,
+    )
+    .await
+    .unwrap();
     let now = shared::schedule::floor_minute(jiff::Timestamp::now()).to_string();
     assert!(deliver(&r, &function, &[&tick(&now), &tick(&now)]).await.is_empty());
     let messages = worker_messages(&r).await;
@@ -153,20 +156,34 @@ async fn overlapping_ticks_over_many_due_jobs_start_each_job_once() {
     for n in 0..60 {
         r.put_job(json!({"job_id": format!("brs/j{n:02}"), "type": "cmd", "worker": "core", "enabled": true, "payload": "true", "schedule": "* * * * *", "dispatcher": "main"})).await;
     }
-    let load = || DispatchFunction::load(r.names.clone(), vec![], &r.ports);
+    let ports = TestRealm::function_ports().await;
+    let load = || DispatchFunction::load(r.names.clone(), vec![], &ports);
     let (a, b) = (load().await.unwrap(), load().await.unwrap());
     let now = jiff::Timestamp::now();
-    // Two invocations tick the same minute at once (an overlapping retry): each job is claimed
-    // once; the loser of a claim sends the winner's run again, which the worker runs once.
+    // Two invocations tick the same minute at once (an overlapping retry): both send every due
+    // job, under the same run id, which the worker's run lease runs once.
     let (ra, rb) = tokio::join!(a.tick(now), b.tick(now));
-    let fresh = ra.unwrap().len() + rb.unwrap().len();
-    assert_eq!(fresh, 60, "each job claimed by exactly one tick");
+    assert_eq!((ra.unwrap().len(), rb.unwrap().len()), (60, 60));
     let mut runs: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
-    for m in worker_messages(&r).await {
+    let messages = worker_messages(&r).await;
+    for m in &messages {
         runs.entry(m["job_id"].as_str().unwrap().into()).or_default().insert(m["run_id"].as_str().unwrap().into());
     }
     assert_eq!(runs.len(), 60, "every due job was sent");
     assert!(runs.values().all(|ids| ids.len() == 1), "one run id per job: {runs:?}");
+
+    // A worker drains both copies of every run: each job runs once.
+    let url = r.queue_url(&r.names.worker_queue("core")).await;
+    for m in &messages {
+        r.queues.send(&url, &OutgoingMessage { body: m.to_string(), ..Default::default() }).await.unwrap();
+    }
+    let worker = crate::worker::worker(&r, 4, std::time::Duration::from_secs(5), false).await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.clone().run(rx).await.unwrap();
+    for (job_id, ids) in &runs {
+        let run_id = ids.first().unwrap();
+        assert_eq!(r.statuses(job_id, run_id).await, ["starting", "running", "complete"], "{job_id} ran once");
+    }
 }
 
 #[tokio::test]
@@ -224,7 +241,7 @@ async fn an_eventbridge_rule_dispatches_the_job_it_names_with_globals_from_the_e
         resources: vec![],
     };
     r.ports.bus.put_event(&event).await.unwrap();
-    let function = DispatchFunction::load(r.names.clone(), vec![], &r.ports).await.unwrap();
+    let function = DispatchFunction::load(r.names.clone(), vec![], &TestRealm::function_ports().await).await.unwrap();
     let got = r.queues.receive(&dispatch_url, 10, 2).await.unwrap();
     assert_eq!(got.len(), 1, "the rule put one request on the dispatch queue");
     let response = dispatch::handle(&function, sqs_event(&got, &arn)).await;
@@ -264,7 +281,8 @@ async fn an_upload_dispatches_through_the_s3trigger_function() {
     }
     assert_eq!(got.len(), 3, "S3's test event, then a notification per upload");
     assert!(got.iter().any(|m| m.body.contains("s3:TestEvent")));
-    let function = shared::s3trigger::S3TriggerFunction::new(r.names.clone(), vec![], &r.ports);
+    let function =
+        shared::s3trigger::S3TriggerFunction::new(r.names.clone(), vec![], &TestRealm::function_ports().await);
     let event = serde_json::to_value(sqs_event(&got, &arn)).unwrap();
     let response = s3trigger::handle(&function, event).await.unwrap();
     assert_eq!(response["batchItemFailures"], json!([]));

@@ -147,6 +147,17 @@ impl TestRealm {
         }
     }
 
+    /// The ports the dispatch and s3trigger functions build when deployed (only their clients).
+    pub async fn function_ports() -> shared::ports::Ports {
+        shared::aws::function_ports(&shared::aws::sdk_config(&aws_options()).await)
+    }
+
+    /// The ports the actions function builds when deployed (only its clients).
+    pub async fn actions_ports() -> shared::ports::Ports {
+        let webhook = std::sync::Arc::new(shared::webhook::HttpWebhook::new());
+        shared::aws::actions_ports(&shared::aws::sdk_config(&aws_options()).await, webhook)
+    }
+
     /// Writes a job spec.
     pub async fn put_job(&self, spec: serde_json::Value) {
         self.catalog.put_job(&shared::model::JobSpec::from_value(&spec).unwrap()).await.unwrap();
@@ -284,6 +295,9 @@ pub struct FreezableProxy {
     pub latency_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Connections accepted so far (one per call against moto, which closes each after its answer).
     pub connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Microseconds the server spent on connections so far, each from its opening to the
+    /// server closing it (against moto: the calls' time in the emulator, loopback included).
+    pub server_micros: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl FreezableProxy {
@@ -294,25 +308,29 @@ impl FreezableProxy {
         let (frozen, watch) = tokio::sync::watch::channel(false);
         let latency_ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (latency, accepted) = (latency_ms.clone(), connections.clone());
+        let server_micros = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (latency, accepted, busy) = (latency_ms.clone(), connections.clone(), server_micros.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let (watch, latency) = (watch.clone(), latency.clone());
+                let (watch, latency, busy) = (watch.clone(), latency.clone(), busy.clone());
                 tokio::spawn(async move {
+                    let opened = std::time::Instant::now();
                     let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await else {
                         return;
                     };
                     let (client_in, client_out) = client.into_split();
                     let (server_in, server_out) = server.into_split();
-                    tokio::join!(
-                        pump(client_in, server_out, watch.clone(), Some(latency)),
-                        pump(server_in, client_out, watch, None)
-                    );
+                    let from_server = async {
+                        pump(server_in, client_out, watch.clone(), None).await;
+                        let micros = u64::try_from(opened.elapsed().as_micros()).unwrap_or(u64::MAX);
+                        busy.fetch_add(micros, std::sync::atomic::Ordering::Relaxed);
+                    };
+                    tokio::join!(pump(client_in, server_out, watch.clone(), Some(latency)), from_server);
                 });
             }
         });
-        FreezableProxy { url, frozen, latency_ms, connections }
+        FreezableProxy { url, frozen, latency_ms, connections, server_micros }
     }
 
     /// Stops (`true`) or resumes (`false`) all traffic.

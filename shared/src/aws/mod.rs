@@ -180,19 +180,10 @@ pub struct Clients {
 impl Clients {
     /// Builds every client from `config`.
     pub fn new(config: &SdkConfig) -> Self {
-        let path_style = config.endpoint_url().is_some()
-            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
-            || std::env::var_os("AWS_ENDPOINT_URL").is_some();
-        let s3_timeouts = TimeoutConfig::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .operation_attempt_timeout(S3_ATTEMPT_TIMEOUT)
-            .build();
-        let s3_config =
-            aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).timeout_config(s3_timeouts).build();
         Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            s3: s3_client(config),
             sns: aws_sdk_sns::Client::new(config),
             ses: aws_sdk_sesv2::Client::new(config),
             events: aws_sdk_eventbridge::Client::new(config),
@@ -234,6 +225,66 @@ impl Clients {
     pub async fn load(options: &AwsOptions) -> Self {
         Self::new(&sdk_config(options).await)
     }
+}
+
+/// The S3 client: path-style addressing when an endpoint override is in force, and the longer
+/// attempt limit of object transfers.
+fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let path_style = config.endpoint_url().is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+    let s3_timeouts =
+        TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).operation_attempt_timeout(S3_ATTEMPT_TIMEOUT).build();
+    let s3_config =
+        aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).timeout_config(s3_timeouts).build();
+    aws_sdk_s3::Client::from_conf(s3_config)
+}
+
+/// The ports of the dispatch and s3trigger functions: DynamoDB, SQS and KMS (state values).
+/// Every other port is [`Absent`](crate::ports::Absent), so no other SDK client is linked into
+/// these functions (a smaller zip, a faster cold start).
+pub fn function_ports(config: &SdkConfig) -> crate::ports::Ports {
+    use crate::ports::Absent;
+    use std::sync::Arc;
+    let tables = Arc::new(DynamoTables::new(aws_sdk_dynamodb::Client::new(config)));
+    crate::ports::Ports {
+        tables: tables.clone(),
+        events: tables,
+        queues: Arc::new(SqsQueues::new(aws_sdk_sqs::Client::new(config))),
+        keys: Arc::new(KmsKeys::new(aws_sdk_kms::Client::new(config))),
+        blobs: Arc::new(Absent("S3")),
+        topics: Arc::new(Absent("SNS")),
+        mailer: Arc::new(Absent("SES")),
+        bus: Arc::new(Absent("EventBridge")),
+        webhook: Arc::new(Absent("Slack webhooks")),
+        tasks: Arc::new(Absent("ECS")),
+        secrets: Arc::new(Absent("SSM, Secrets Manager and STS")),
+    }
+}
+
+/// The ports of the actions function: those of [`function_ports`], and S3, SNS, SES and
+/// EventBridge, and `webhook` for Slack. ECS, SSM, Secrets Manager and ECR stay out.
+pub fn actions_ports(config: &SdkConfig, webhook: std::sync::Arc<dyn crate::ports::Webhook>) -> crate::ports::Ports {
+    use std::sync::Arc;
+    crate::ports::Ports {
+        blobs: Arc::new(S3Blobs::new(s3_client(config))),
+        topics: Arc::new(SnsTopics::new(aws_sdk_sns::Client::new(config))),
+        mailer: Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(config))),
+        bus: Arc::new(EventBridgeBus::new(aws_sdk_eventbridge::Client::new(config))),
+        webhook,
+        ..function_ports(config)
+    }
+}
+
+/// [`function_ports`] with the default configuration (a function's environment).
+pub async fn load_function_ports() -> crate::ports::Ports {
+    function_ports(&sdk_config(&AwsOptions::default()).await)
+}
+
+/// [`actions_ports`] with the default configuration and Slack webhooks over HTTPS.
+pub async fn load_actions_ports() -> crate::ports::Ports {
+    let webhook = std::sync::Arc::new(crate::webhook::HttpWebhook::new());
+    actions_ports(&sdk_config(&AwsOptions::default()).await, webhook)
 }
 
 /// Error codes that mean "try again later".

@@ -217,16 +217,12 @@ impl DispatchFunction {
             Some(done) => done.max(window),
         };
         let due = self.due_runs(after, upto).await?;
-        let claimed: Vec<Result<Option<Claimed>>> =
-            futures_util::stream::iter(due.into_iter().map(|d| self.claim_run(d)))
-                .buffer_unordered(TICK_CONCURRENCY)
-                .collect()
-                .await;
-        let mut by_worker: BTreeMap<String, Vec<Claimed>> = BTreeMap::new();
-        for claim in claimed {
-            if let Some(c) = claim? {
-                by_worker.entry(c.worker.clone()).or_default().push(c);
-            }
+        let mut by_worker: BTreeMap<String, Vec<Planned>> = BTreeMap::new();
+        for d in due {
+            let run_id = scheduled_run_id(&self.catalog.names().realm, &d.job_id, d.minute);
+            let request = DispatchRequest { job_id: d.job_id.clone(), ..Default::default() };
+            let message = super::run_message(&self.catalog, &d.worker, &request, run_id)?;
+            by_worker.entry(d.worker).or_default().push(Planned { job_id: d.job_id, minute: d.minute, message });
         }
         let mut dispatched = Vec::new();
         let mut unsent = 0;
@@ -249,8 +245,7 @@ impl DispatchFunction {
                 let url = &url;
                 async move { (runs, self.queues.send_batch(url, batch).await) }
             });
-            let sent: Vec<_> =
-                futures_util::stream::iter(batches).buffer_unordered(TICK_CONCURRENCY / 8).collect().await;
+            let sent: Vec<_> = futures_util::stream::iter(batches).buffer_unordered(TICK_CONCURRENCY).collect().await;
             for (runs, outcome) in sent {
                 let outcomes = match outcome {
                     Ok(outcomes) => outcomes,
@@ -260,13 +255,11 @@ impl DispatchFunction {
                     match failure {
                         None => {
                             tracing::info!(job_id = %run.job_id, run_id = %run.message.run_id, minute = %run.minute, event_type = "dispatch", "{}@{} dispatched ({}) for {}", run.job_id, run.message.realm, run.message.run_id, run.minute);
-                            if run.fresh {
-                                dispatched.push(Scheduled {
-                                    job_id: run.job_id.clone(),
-                                    minute: run.minute,
-                                    run_id: run.message.run_id.clone(),
-                                });
-                            }
+                            dispatched.push(Scheduled {
+                                job_id: run.job_id.clone(),
+                                minute: run.minute,
+                                run_id: run.message.run_id.clone(),
+                            });
                         }
                         Some(reason) => {
                             tracing::warn!(job_id = %run.job_id, minute = %run.minute, error = %reason, "Scheduled run not sent; the tick is tried again.");
@@ -277,7 +270,7 @@ impl DispatchFunction {
             }
         }
         if unsent > 0 {
-            // The claims stay: the tick's retry sends the same runs again.
+            // The watermark stays: the tick's retry sends the same runs (same run ids) again.
             return Err(Error::unexpected("schedule tick", format!("{unsent} scheduled runs were not sent")));
         }
         self.set_watermark(upto).await?;
@@ -345,33 +338,14 @@ impl DispatchFunction {
         }
         Ok(due)
     }
-
-    /// Claims a due run for its minute under a new run id; a run claimed before (an
-    /// overlapping or retried tick) comes back with its own run id, to be sent again.
-    async fn claim_run(&self, due: Due) -> Result<Option<Claimed>> {
-        let marker = format!("lava.schedule/{}/{}", due.job_id, due.minute);
-        let run_id = uuid::Uuid::new_v4().to_string();
-        let (run_id, fresh) =
-            match self.state.claim_value(&marker, MARKER_TTL, "lava schedule", &json!({"run_id": run_id})).await? {
-                None => (run_id, true),
-                Some(existing) => match existing.get("run_id").and_then(Value::as_str) {
-                    Some(earlier) => (earlier.to_string(), false),
-                    // Claimed by a tick that did not record its run id: it sent the run itself.
-                    None => return Ok(None),
-                },
-            };
-        let request = DispatchRequest { job_id: due.job_id.clone(), ..Default::default() };
-        let message = super::run_message(&self.catalog, &due.worker, &request, run_id)?;
-        Ok(Some(Claimed { job_id: due.job_id, worker: due.worker, minute: due.minute, message, fresh }))
-    }
 }
 
 /// The state item holding the last minute a tick completed (epoch seconds).
 const WATERMARK: &str = "lava.schedule/watermark";
 /// The watermark outlives any pause of the schedule (a month), then the next tick starts afresh.
 const WATERMARK_TTL: f64 = 30.0 * 86_400.0;
-/// Claims in flight at once during a tick (batches of ten messages: an eighth of it).
-const TICK_CONCURRENCY: usize = 64;
+/// Batches of ten messages in flight at once during a tick.
+const TICK_CONCURRENCY: usize = 16;
 
 /// A job due in a minute.
 struct Due {
@@ -380,14 +354,22 @@ struct Due {
     minute: Timestamp,
 }
 
-/// A due run claimed, with its message.
-struct Claimed {
+/// A due run and its worker message.
+struct Planned {
     job_id: String,
-    worker: String,
     minute: Timestamp,
     message: crate::model::WorkerMessage,
-    /// Claimed by this tick (not sent again for an earlier one).
-    fresh: bool,
+}
+
+/// The namespace of scheduled runs' ids (UUID version 5).
+const SCHEDULED_RUNS: uuid::Uuid = uuid::uuid!("ffa676e6-a8ff-41c5-a445-da700c3b1c45");
+
+/// The run id of a job's scheduled run for a minute: the same in every tick that covers the
+/// minute, so a retried or overlapping tick sends the same run again, and the worker's run
+/// lease runs it once (a copy of a finished run is deleted unrun). A UUID, as every run id.
+pub fn scheduled_run_id(realm: &str, job_id: &str, minute: Timestamp) -> String {
+    let name = format!("{realm}\n{job_id}\n{}", minute.as_second());
+    uuid::Uuid::new_v5(&SCHEDULED_RUNS, name.as_bytes()).to_string()
 }
 
 #[cfg(test)]
@@ -500,21 +482,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_retried_tick_sends_a_claimed_run_again_under_the_same_run_id() {
+    async fn a_retried_or_overlapping_tick_sends_the_same_run_ids() {
         let (f, fakes, core) = function(json!({})).await;
         serve(&fakes, "lava/sched", json!("x"), true, json!({})).await;
         put_job(&fakes, job("e/every", json!("* * * * *"), "x")).await;
-        // An earlier attempt of this tick claimed the run and died before sending it.
-        let marker = "lava.schedule/e/every/2025-03-04T02:00:00Z";
-        f.state
-            .claim_value(marker, 3600, "test", &json!({"run_id": "11111111-2222-4333-8444-555555555555"}))
-            .await
-            .unwrap();
-        let sent = f.tick("2025-03-04T02:00:10Z".parse().unwrap()).await.unwrap();
-        assert!(sent.is_empty(), "not a new run");
-        let bodies = fakes.queues.bodies(&core);
-        assert_eq!(bodies.len(), 1);
-        assert!(bodies[0].contains("11111111-2222-4333-8444-555555555555"), "{bodies:?}");
+        put_job(&fakes, job("e/other", json!("* * * * *"), "x")).await;
+        let at: Timestamp = "2025-03-04T02:00:10Z".parse().unwrap();
+        let first = f.tick(at).await.unwrap();
+        // The tick failed before its watermark moved (a partial send failure) and runs again.
+        let key = serde_json::Map::from_iter([("state_id".to_string(), json!(WATERMARK))]);
+        fakes.tables.delete_item(&f.catalog.names().state_table, &key).await.unwrap();
+        let second = f.tick(at).await.unwrap();
+        let run_ids = |runs: &[Scheduled]| runs.iter().map(|s| s.run_id.clone()).collect::<BTreeSet<_>>();
+        assert_eq!((first.len(), run_ids(&first)), (2, run_ids(&second)));
+        let minute = "2025-03-04T02:00:00Z".parse().unwrap();
+        let expected = scheduled_run_id("dev", "e/every", minute);
+        assert!(first.iter().any(|s| s.run_id == expected), "{first:?}");
+        assert_ne!(expected, scheduled_run_id("dev", "e/every", minute + SignedDuration::from_mins(1)));
+        assert_ne!(expected, scheduled_run_id("dev", "e/other", minute));
+        assert_ne!(expected, scheduled_run_id("prod", "e/every", minute));
+        assert!(uuid::Uuid::parse_str(&expected).is_ok());
+        assert_eq!(fakes.queues.bodies(&core).len(), 4, "each run sent by both ticks");
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! The ports: what application code needs from the outside world, named for the role.
 //! `aws` implements them on the AWS SDK; `fake` (feature `test-util`) in memory.
 
+mod absent;
 mod blobs;
 mod containers;
 mod notify;
@@ -10,6 +11,7 @@ mod tables;
 
 use std::sync::Arc;
 
+pub use absent::Absent;
 pub use blobs::{BlobStore, Encryption, Listing, ObjectInfo};
 pub use containers::{
     ContainerEngine, ContainerHost, ContainerSpec, ContainerTasks, LaunchType, TaskDefinition, TaskRequest, TaskStatus,

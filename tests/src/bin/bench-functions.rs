@@ -1,0 +1,363 @@
+//! Lambda function benchmark: each function binary runs as Lambda runs it, against a Lambda
+//! Runtime API served here on loopback, with its AWS calls going to moto through a proxy that
+//! times them. Prints, per function: the cold start (process start to its first
+//! `/invocation/next`), the warm time per request beside the emulator's own time for the
+//! calls it made, the peak memory (VmHWM) and the deployment zip's size.
+//!
+//! Run: `cargo build --release -p tests -p dispatch -p actions -p s3trigger &&
+//! target/release/bench-functions [REQUESTS]` (default 200). The zip sizes are those of
+//! `target/lambda/<function>/bootstrap` (`cargo lambda build --release --arm64`, what `sam build`
+//! makes), zipped here. With `LAVA_ORIGINAL=<a checkout of jin-gizmo/lava>` the original's
+//! Python dispatch handler runs the same requests on the same emulator, side by side.
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{Mutex, mpsc};
+
+/// One request to the runtime API, read off a connection.
+struct ApiRequest {
+    method: String,
+    path: String,
+    body: Vec<u8>,
+}
+
+async fn read_request(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Option<ApiRequest> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).await.ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
+    let mut length = 0usize;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).await.ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).await.ok()?;
+    Some(ApiRequest { method, path, body })
+}
+
+/// What the benchmark hears from the function.
+enum Heard {
+    /// It asked for the next invocation.
+    Next,
+    /// It answered an invocation (request id, body; `false` for an error report).
+    Answer(String, bool, Vec<u8>),
+}
+
+/// A Lambda Runtime API on loopback: hands out the invocations sent on `invocations`, reports
+/// what the function does on the returned receiver.
+struct RuntimeApi {
+    address: String,
+    invocations: mpsc::Sender<(String, Value)>,
+    heard: mpsc::Receiver<Heard>,
+}
+
+impl RuntimeApi {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let (invocations, pending) = mpsc::channel::<(String, Value)>(1);
+        let (tell, heard) = mpsc::channel(16);
+        let pending = Arc::new(Mutex::new(pending));
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (pending, tell) = (pending.clone(), tell.clone());
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut reader = BufReader::new(read);
+                    while let Some(request) = read_request(&mut reader).await {
+                        let response = if request.method == "GET" && request.path.ends_with("/invocation/next") {
+                            let _ = tell.send(Heard::Next).await;
+                            let Some((id, event)) = pending.lock().await.recv().await else { return };
+                            let body = event.to_string();
+                            format!(
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {id}\r\n\
+                                 Lambda-Runtime-Deadline-Ms: {}\r\nLambda-Runtime-Invoked-Function-Arn: \
+                                 arn:aws:lambda:us-east-1:123456789012:function:bench\r\nLambda-Runtime-Trace-Id: \
+                                 Root=1-00000000-000000000000000000000000\r\nContent-Length: {}\r\n\r\n{body}",
+                                jiff::Timestamp::now().as_millisecond() + 900_000,
+                                body.len()
+                            )
+                        } else {
+                            let mut segments = request.path.rsplit('/');
+                            let (kind, id) = (segments.next().unwrap_or(""), segments.next().unwrap_or(""));
+                            let _ = tell.send(Heard::Answer(id.to_string(), kind == "response", request.body)).await;
+                            "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}".to_string()
+                        };
+                        if write.write_all(response.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        RuntimeApi { address, invocations, heard }
+    }
+
+    async fn next_request(&mut self) {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(120), self.heard.recv()).await {
+                Ok(Some(Heard::Next)) => return,
+                Ok(Some(Heard::Answer(..))) => {}
+                _ => panic!("the function never asked for an invocation"),
+            }
+        }
+    }
+
+    /// Invokes the function with `event`; returns its answer once it has asked for the next.
+    async fn invoke(&mut self, id: &str, event: Value) -> (bool, Vec<u8>) {
+        self.invocations.send((id.to_string(), event)).await.unwrap();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(120), self.heard.recv()).await {
+                Ok(Some(Heard::Answer(answered, ok, body))) if answered == id => return (ok, body),
+                Ok(Some(_)) => {}
+                _ => panic!("the function never answered invocation {id}"),
+            }
+        }
+    }
+}
+
+/// An SQS event of one message.
+fn sqs_event(body: &str, n: usize) -> Value {
+    json!({"Records": [{
+        "messageId": format!("m-{n}"),
+        "receiptHandle": format!("r-{n}"),
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1700000000000",
+            "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1700000000000"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench",
+        "awsRegion": "us-east-1"
+    }]})
+}
+
+/// What one function did under the benchmark.
+struct Figures {
+    cold: Duration,
+    warm: Vec<Duration>,
+    emulator: Duration,
+    peak_kib: u64,
+    calls: usize,
+}
+
+fn median(values: &mut [Duration]) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+fn peak_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Runs `command` as a Lambda function and sends it `events` one at a time.
+async fn measure(
+    mut command: tokio::process::Command,
+    proxy: &tests::FreezableProxy,
+    events: impl Iterator<Item = Value>,
+) -> Figures {
+    let mut api = RuntimeApi::start().await;
+    command
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_ENDPOINT_URL", &proxy.url)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true);
+    let started = Instant::now();
+    let mut child = command.spawn().expect("the function binary starts");
+    api.next_request().await;
+    let cold = started.elapsed();
+    let mut warm = Vec::new();
+    let (mut emulator, mut calls) = (Duration::ZERO, 0);
+    for (n, event) in events.enumerate() {
+        let (busy, connections) =
+            (proxy.server_micros.load(Ordering::Relaxed), proxy.connections.load(Ordering::Relaxed));
+        let t = Instant::now();
+        let (ok, body) = api.invoke(&format!("req-{n}"), event).await;
+        warm.push(t.elapsed());
+        assert!(ok, "invocation {n} failed: {}", String::from_utf8_lossy(&body));
+        let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        assert!(
+            answer.get("batchItemFailures").and_then(Value::as_array).is_none_or(Vec::is_empty),
+            "invocation {n} asked for a retry: {answer}"
+        );
+        // Let the proxy see the last call's connection close before reading its counters.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        emulator += Duration::from_micros(proxy.server_micros.load(Ordering::Relaxed) - busy);
+        calls += proxy.connections.load(Ordering::Relaxed) - connections;
+    }
+    let peak = peak_kib(child.id().unwrap_or(0));
+    let _ = child.kill().await;
+    Figures { cold, warm, emulator, peak_kib: peak, calls }
+}
+
+fn zip_size(function: &str) -> Option<u64> {
+    let bootstrap = tests::workspace_root().join("target/lambda").join(function).join("bootstrap");
+    if !bootstrap.exists() {
+        return None;
+    }
+    let zip = std::env::temp_dir().join(format!("bench-{function}-{}.zip", std::process::id()));
+    let _ = std::fs::remove_file(&zip);
+    let made =
+        std::process::Command::new("zip").args(["-q", "-9", "-j"]).arg(&zip).arg(&bootstrap).status().ok()?.success();
+    let size = made.then(|| std::fs::metadata(&zip).ok().map(|m| m.len())).flatten();
+    let _ = std::fs::remove_file(&zip);
+    size
+}
+
+fn report(name: &str, mut f: Figures, zip: Option<u64>) {
+    let n = f.warm.len() as u32;
+    let total: Duration = f.warm.iter().sum();
+    let own = total.saturating_sub(f.emulator);
+    let zip = zip.map_or("(no build: cargo lambda build --release --arm64)".to_string(), |z| {
+        format!("{:.2} MB", z as f64 / 1e6)
+    });
+    println!(
+        "{name:<22} cold start {:>7.1} ms | warm per request: median {:>6.2} ms, mean {:>6.2} ms, \
+         of which emulator {:>6.2} ms ({:.1} calls), own {:>5.2} ms | peak memory {:>6.1} MiB | zip {zip}",
+        f.cold.as_secs_f64() * 1e3,
+        median(&mut f.warm).as_secs_f64() * 1e3,
+        (total / n).as_secs_f64() * 1e3,
+        (f.emulator / n).as_secs_f64() * 1e3,
+        f.calls as f64 / f64::from(n),
+        (own / n).as_secs_f64() * 1e3,
+        f.peak_kib as f64 / 1024.0,
+    );
+}
+
+fn binary(name: &str) -> PathBuf {
+    let path = tests::workspace_root().join("target/release").join(name);
+    assert!(path.exists(), "{} is not built: cargo build --release -p {name}", path.display());
+    path
+}
+
+/// The original's dispatch handler under a minimal Python runtime loop (what the Python
+/// Lambda runtime does: import the handler, then get, call, answer).
+fn original_dispatch(checkout: &Path) -> tokio::process::Command {
+    let runner = std::env::temp_dir().join(format!("bench-original-{}.py", std::process::id()));
+    std::fs::write(
+        &runner,
+        r#"import json, os, sys, urllib.request
+root = os.environ["LAVA_ORIGINAL"]
+sys.path[:0] = [root, os.path.join(root, "lambda", "dispatch")]
+import dispatch
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+while True:
+    with urllib.request.urlopen(api + "next") as r:
+        rid, event = r.headers["Lambda-Runtime-Aws-Request-Id"], json.loads(r.read())
+    try:
+        out, kind = json.dumps(dispatch.lambda_handler(event, None)), "/response"
+    except Exception as e:
+        out, kind = json.dumps({"errorMessage": repr(e)}), "/error"
+    urllib.request.urlopen(urllib.request.Request(api + rid + kind, data=out.encode(), method="POST")).read()
+"#,
+    )
+    .unwrap();
+    let mut command = tokio::process::Command::new(tests::venv_tool("python"));
+    command.arg(runner).env("LAVA_ORIGINAL", checkout);
+    command
+}
+
+#[tokio::main]
+async fn main() {
+    let requests: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200);
+    let r = tests::TestRealm::up("fnb").await;
+    r.put_job(json!({"job_id": "bench/hello", "type": "cmd", "worker": "core", "enabled": true, "payload": "true"}))
+        .await;
+    r.put_job(json!({"job_id": "bench/upload", "type": "cmd", "worker": "core", "enabled": true, "payload": "true"}))
+        .await;
+    r.catalog
+        .put_s3trigger(
+            &shared::model::S3TriggerEntry::from_value(&json!({
+                "trigger_id": "bench/upload", "enabled": true, "bucket": "bench-bucket", "prefix": "in/",
+                "job_id": "bench/upload"
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let proxy = tests::FreezableProxy::start(tests::emulator().port).await;
+    let env = |command: &mut tokio::process::Command| {
+        command.env("LAVA_REALM", &r.names.realm).env("AWS_REGION", "us-east-1");
+        command.env("AWS_ACCESS_KEY_ID", "test").env("AWS_SECRET_ACCESS_KEY", "test");
+    };
+    println!(
+        "function benchmark: {requests} requests each, one message per invocation, moto on loopback (no added latency)"
+    );
+
+    let dispatch_request = json!({"job_id": "bench/hello"}).to_string();
+    let mut command = tokio::process::Command::new(binary("dispatch"));
+    env(&mut command);
+    let events = (0..requests).map(|n| sqs_event(&dispatch_request, n));
+    report("dispatch", measure(command, &proxy, events).await, zip_size("dispatch"));
+
+    let mut command = tokio::process::Command::new(binary("s3trigger"));
+    env(&mut command);
+    let events = (0..requests).map(|n| {
+        json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": "2026-11-30T00:00:00.000Z", "eventName": "ObjectCreated:Put",
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": "lava",
+                "bucket": {"name": "bench-bucket", "arn": "arn:aws:s3:::bench-bucket"},
+                "object": {"key": format!("in/file-{n}.csv"), "size": 10, "sequencer": "0A"}}}]})
+    });
+    report("s3trigger (direct)", measure(command, &proxy, events).await, zip_size("s3trigger"));
+
+    let mut command = tokio::process::Command::new(binary("actions"));
+    env(&mut command);
+    let target = shared::aws::provision::create_queue(&r.clients, &tests::unique("bench-t-"), &[]).await.unwrap();
+    let action = |n: usize| {
+        let context = json!({
+            "job": {"job_id": "bench/hello", "run_id": format!("run-{n}"), "worker": "core",
+                "ts_dispatch": "2026-11-30T00:00:00+00:00", "globals": {}},
+            "realm": {"realm": r.names.realm}, "globals": {}, "state": {}, "result": {"exit_status": 0},
+            "start": "2026-11-30T00:00:01+00:00", "ustart": "2026-11-30T00:00:01+00:00",
+        });
+        let request = shared::actions::ActionRequest {
+            key: shared::model::ActionKey::OnSuccess,
+            actions: vec![json!({"action": "sqs", "queue": target, "message": "{{ job.job_id }} done"})],
+            job_id: "bench/hello".into(),
+            run_id: format!("run-{n}"),
+            iteration: 1,
+            context: context.as_object().unwrap().clone(),
+            context_s3: None,
+        };
+        serde_json::to_string(&request).unwrap()
+    };
+    let events = (0..requests).map(|n| sqs_event(&action(n), n));
+    report("actions", measure(command, &proxy, events).await, zip_size("actions"));
+
+    if let Ok(checkout) = std::env::var("LAVA_ORIGINAL") {
+        let mut command = original_dispatch(Path::new(&checkout));
+        env(&mut command);
+        let events = (0..requests).map(|n| sqs_event(&dispatch_request, n));
+        report("original dispatch (py)", measure(command, &proxy, events).await, None);
+    }
+}
