@@ -19,7 +19,7 @@ fn is_aarch64_elf(bytes: &[u8]) -> bool {
 }
 
 #[test]
-fn sam_build_builds_the_three_functions_for_arm64() {
+fn sam_build_builds_the_three_functions_for_arm64_each_under_5_mb_zipped() {
     let root = workspace_root();
     let out_dir = std::env::temp_dir().join(unique("lava-sam-build"));
     let build_dir = out_dir.join("build");
@@ -68,6 +68,9 @@ fn sam_build_builds_the_three_functions_for_arm64() {
         let bytes = std::fs::read(&bootstrap).unwrap_or_else(|e| panic!("{}: {e}", bootstrap.display()));
         assert!(is_aarch64_elf(&bytes), "{} is not an aarch64 ELF executable", bootstrap.display());
         assert!(is_executable(&bootstrap), "{} is not executable", bootstrap.display());
+        // Lean functions: what Lambda loads at a cold start stays small.
+        let zipped = tests::zipped_size(&bootstrap);
+        assert!(zipped <= 5_000_000, "{name}'s zip is {zipped} bytes, over 5 MB");
     }
     std::fs::remove_dir_all(&out_dir).unwrap();
 }

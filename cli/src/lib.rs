@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 pub use commands::connection::ConnectionCommand;
 pub use commands::dispatch::DispatchArgs;
+pub use commands::history::{EventsArgs, RunCommand};
 pub use commands::local::{LocalCommand, bring_up};
 pub use commands::realm::RealmCommand;
 pub use commands::schedule::{ScheduleCommand, schedule_preview};
@@ -86,6 +87,11 @@ pub enum Command {
     Schedule(ScheduleCommand),
     /// Dispatch jobs to their worker queues (one run each).
     Dispatch(DispatchArgs),
+    /// A job's runs, newest first, from the events table.
+    Events(EventsArgs),
+    /// One run by its run id: its events, result and outputs.
+    #[command(subcommand)]
+    Run(RunCommand),
 }
 
 /// Runs one command; returns what to print on success.
@@ -100,6 +106,8 @@ pub async fn run(cli: Cli) -> Result<String> {
         Command::State(command) => command.run(target).await,
         Command::Schedule(command) => command.run(target).await,
         Command::Dispatch(args) => args.run(target).await,
+        Command::Events(args) => args.run(target).await,
+        Command::Run(command) => command.run(target).await,
     }
 }
 

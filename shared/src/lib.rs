@@ -9,7 +9,7 @@
 //! 3. Adapters: [`aws`] (the only module importing the AWS SDK), `docker_engine` (feature
 //!    `docker`), `fake` (feature `test-util`: in-memory ports for tests).
 //! 4. Services: [`catalog`], [`state`], [`connections`], [`dispatch`], [`actions`],
-//!    [`s3trigger`], `lambda` (feature `lambda`).
+//!    [`s3trigger`], [`history`] (runs read back), `lambda` (feature `lambda`).
 //! 5. The worker (feature `worker`): `sql`, `runners` (one per job type), `run` (one run of a
 //!    job), `worker` (the poll loop).
 #![warn(missing_docs)]
@@ -27,6 +27,7 @@ pub mod documents;
 pub mod error;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake;
+pub mod history;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod mime;

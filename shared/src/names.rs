@@ -160,6 +160,13 @@ impl ResourceNames {
             plain(&self.connections_table, "conn_id"),
             TableDef {
                 range_key: Some("run_id"),
+                // lava's own: finds a run's items from its id alone (`lava run show`).
+                global_indexes: vec![IndexDef {
+                    name: "run_id-index",
+                    hash_key: "run_id",
+                    range_key: "job_id",
+                    include: Some(&["status", "tu_event"]),
+                }],
                 local_indexes: vec![IndexDef {
                     name: "job_id-tu_event-index",
                     hash_key: "job_id",

@@ -3,6 +3,7 @@
 mod actions;
 mod aws_adapters;
 mod docker;
+mod history;
 mod infra;
 mod local_realm;
 mod pipeline;

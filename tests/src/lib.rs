@@ -29,6 +29,15 @@ pub fn venv_tool(name: &str) -> PathBuf {
     path
 }
 
+/// The size of `file` in a zip archive compressed as `sam package` does (deflate), made with
+/// the `.venv`'s Python (no zip tool needed).
+pub fn zipped_size(file: &std::path::Path) -> u64 {
+    let script = "import io, sys, zipfile\nb = io.BytesIO()\nwith zipfile.ZipFile(b, 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:\n    z.write(sys.argv[1], 'bootstrap')\nprint(len(b.getvalue()))";
+    let out = std::process::Command::new(venv_tool("python")).args(["-c", script]).arg(file).output().unwrap();
+    assert!(out.status.success(), "zipping {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().parse().expect("a size")
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -4,6 +4,7 @@
 
 pub(crate) mod connection;
 pub(crate) mod dispatch;
+pub(crate) mod history;
 pub(crate) mod local;
 pub(crate) mod realm;
 pub(crate) mod schedule;

@@ -12,7 +12,7 @@ use super::aws_error;
 use super::item::{from_attributes, to_attribute, to_attributes};
 use crate::error::{Error, Result};
 use crate::model::{Claim, EventUpdate, LEASE_DONE, LEASE_RELEASED, LeaseRequest, lease_attributes as lease};
-use crate::ports::{EventLog, Item, TableStore};
+use crate::ports::{EventLog, Item, RangeQuery, TableStore};
 
 /// lava's tables on DynamoDB.
 #[derive(Clone, Debug)]
@@ -133,6 +133,63 @@ impl TableStore for DynamoTables {
             }
         }
     }
+
+    async fn query_range(&self, table: &str, query: &RangeQuery) -> Result<Vec<Item>> {
+        let (condition, names, values) = range_condition(query);
+        let limit = query.limit.unwrap_or(usize::MAX);
+        let mut items = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = i32::try_from(limit - items.len()).unwrap_or(i32::MAX).min(1000);
+            let out = self
+                .client
+                .query()
+                .table_name(table)
+                .set_index_name(query.index.clone())
+                .key_condition_expression(&condition)
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .scan_index_forward(!query.descending)
+                .limit(page)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("dynamodb", "Query", e))?;
+            for item in out.items() {
+                items.push(from_attributes(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() && items.len() < limit => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+}
+
+/// The key condition of a range query, with its names and values.
+fn range_condition(query: &RangeQuery) -> (String, HashMap<String, String>, HashMap<String, AttributeValue>) {
+    let mut names = HashMap::from([("#h".to_string(), query.hash.0.clone())]);
+    let mut values = HashMap::from([(":h".to_string(), AttributeValue::S(query.hash.1.clone()))]);
+    let mut condition = "#h = :h".to_string();
+    if let Some(range) = &query.range {
+        let bound = match (&range.from, &range.to) {
+            (Some(_), Some(_)) => " AND #r BETWEEN :from AND :to",
+            (Some(_), None) => " AND #r >= :from",
+            (None, Some(_)) => " AND #r <= :to",
+            (None, None) => "",
+        };
+        if !bound.is_empty() {
+            condition.push_str(bound);
+            names.insert("#r".into(), range.name.clone());
+        }
+        if let Some(from) = &range.from {
+            values.insert(":from".into(), AttributeValue::S(from.clone()));
+        }
+        if let Some(to) = &range.to {
+            values.insert(":to".into(), AttributeValue::S(to.clone()));
+        }
+    }
+    (condition, names, values)
 }
 
 #[async_trait]

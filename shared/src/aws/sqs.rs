@@ -12,12 +12,15 @@ use crate::ports::{OutgoingMessage, QueueMessage, WorkQueue};
 #[derive(Clone, Debug)]
 pub struct SqsQueues {
     client: Client,
+    /// Queue URLs found so far: a queue's URL follows from its name, account and region, so it
+    /// never changes while the process runs (a missing queue is asked about again).
+    urls: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
 }
 
 impl SqsQueues {
     /// Uses `client` for every call.
     pub fn new(client: Client) -> Self {
-        SqsQueues { client }
+        SqsQueues { client, urls: Default::default() }
     }
 
     /// ReceiveMessage with the receive count, and a visibility timeout when one is given.
@@ -74,6 +77,12 @@ impl SqsQueues {
 #[async_trait]
 impl WorkQueue for SqsQueues {
     async fn queue_url(&self, name: &str) -> Result<String> {
+        let known = |urls: &std::sync::Mutex<std::collections::HashMap<String, String>>| {
+            urls.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(name).cloned()
+        };
+        if let Some(url) = known(&self.urls) {
+            return Ok(url);
+        }
         let out = self.client.get_queue_url().queue_name(name).send().await.map_err(|e| {
             if e.as_service_error().is_some_and(|s| s.is_queue_does_not_exist()) {
                 Error::NotFound { what: "queue", id: name.to_string() }
@@ -81,7 +90,9 @@ impl WorkQueue for SqsQueues {
                 aws_error("sqs", "GetQueueUrl", e)
             }
         })?;
-        out.queue_url.ok_or_else(|| Error::NotFound { what: "queue", id: name.to_string() })
+        let url = out.queue_url.ok_or_else(|| Error::NotFound { what: "queue", id: name.to_string() })?;
+        self.urls.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(name.to_string(), url.clone());
+        Ok(url)
     }
 
     async fn send(&self, queue_url: &str, message: &OutgoingMessage) -> Result<String> {

@@ -10,7 +10,7 @@ use super::lock;
 use crate::error::{Error, Result};
 use crate::model::{Claim, EventUpdate, LEASE_DONE, LEASE_RELEASED, LeaseRequest};
 use crate::names::ResourceNames;
-use crate::ports::{EventLog, Item, TableStore};
+use crate::ports::{EventLog, Item, RangeQuery, TableStore};
 
 /// Tables in memory. Each table must be known (by its key attributes) before use.
 #[derive(Default)]
@@ -97,6 +97,28 @@ impl TableStore for FakeTables {
             .into_iter()
             .filter(|item| keys.iter().all(|(k, v)| item.get(*k).and_then(Value::as_str) == Some(*v)))
             .collect())
+    }
+
+    async fn query_range(&self, table: &str, query: &RangeQuery) -> Result<Vec<Item>> {
+        self.key_of(table, &Item::new())?;
+        let (hash, value) = &query.hash;
+        let text = |item: &Item, name: &str| item.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
+        let mut items: Vec<Item> = self
+            .items(table)
+            .into_iter()
+            .filter(|item| item.get(hash).and_then(Value::as_str) == Some(value))
+            .filter(|item| {
+                query.range.as_ref().is_none_or(|r| item.contains_key(&r.name) && r.contains(&text(item, &r.name)))
+            })
+            .collect();
+        if let Some(range) = &query.range {
+            items.sort_by_key(|item| text(item, &range.name));
+        }
+        if query.descending {
+            items.reverse();
+        }
+        items.truncate(query.limit.unwrap_or(usize::MAX));
+        Ok(items)
     }
 }
 

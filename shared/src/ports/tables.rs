@@ -27,6 +27,43 @@ pub trait TableStore: Send + Sync {
     async fn scan_items(&self, table: &str) -> Result<Vec<Item>>;
     /// Items of a global secondary index whose key attributes equal `keys` (hash, then range).
     async fn query_index(&self, table: &str, index: &str, keys: &[(&str, &str)]) -> Result<Vec<Item>>;
+    /// Items of one partition of the table or of one of its indexes, in range-key order.
+    async fn query_range(&self, table: &str, query: &RangeQuery) -> Result<Vec<Item>>;
+}
+
+/// A query of one partition: the items whose hash key equals `hash`, whose string range key
+/// lies within `range` when given, in range-key order (greatest first when `descending`), at
+/// most `limit`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RangeQuery {
+    /// The index to query (the table itself when `None`).
+    pub index: Option<String>,
+    /// The hash key's name and value.
+    pub hash: (String, String),
+    /// Bounds on the range key.
+    pub range: Option<KeyRange>,
+    /// Greatest range key first.
+    pub descending: bool,
+    /// At most this many items.
+    pub limit: Option<usize>,
+}
+
+/// Inclusive bounds on a string range key (compared in byte order, as DynamoDB does).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyRange {
+    /// The range key's name.
+    pub name: String,
+    /// Lowest value.
+    pub from: Option<String>,
+    /// Highest value.
+    pub to: Option<String>,
+}
+
+impl KeyRange {
+    /// Whether `value` lies within the bounds.
+    pub fn contains(&self, value: &str) -> bool {
+        self.from.as_deref().is_none_or(|f| value >= f) && self.to.as_deref().is_none_or(|t| value <= t)
+    }
 }
 
 /// The events table: one item per run, with a log that grows by one entry per event, and the

@@ -221,16 +221,7 @@ async fn measure(
 
 fn zip_size(function: &str) -> Option<u64> {
     let bootstrap = tests::workspace_root().join("target/lambda").join(function).join("bootstrap");
-    if !bootstrap.exists() {
-        return None;
-    }
-    let zip = std::env::temp_dir().join(format!("bench-{function}-{}.zip", std::process::id()));
-    let _ = std::fs::remove_file(&zip);
-    let made =
-        std::process::Command::new("zip").args(["-q", "-9", "-j"]).arg(&zip).arg(&bootstrap).status().ok()?.success();
-    let size = made.then(|| std::fs::metadata(&zip).ok().map(|m| m.len())).flatten();
-    let _ = std::fs::remove_file(&zip);
-    size
+    bootstrap.exists().then(|| tests::zipped_size(&bootstrap))
 }
 
 fn report(name: &str, mut f: Figures, zip: Option<u64>) {
@@ -253,6 +244,20 @@ fn report(name: &str, mut f: Figures, zip: Option<u64>) {
     );
 }
 
+/// Messages waiting on a queue.
+async fn depth(r: &tests::TestRealm, url: &str) -> usize {
+    let attributes = r
+        .clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names("ApproximateNumberOfMessages".into())
+        .send()
+        .await
+        .unwrap();
+    attributes.attributes().and_then(|a| a.values().next()).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
 fn binary(name: &str) -> PathBuf {
     let path = tests::workspace_root().join("target/release").join(name);
     assert!(path.exists(), "{} is not built: cargo build --release -p {name}", path.display());
@@ -266,6 +271,7 @@ fn original_dispatch(checkout: &Path) -> tokio::process::Command {
     std::fs::write(
         &runner,
         r#"import json, os, sys, urllib.request
+os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
 root = os.environ["LAVA_ORIGINAL"]
 sys.path[:0] = [root, os.path.join(root, "lambda", "dispatch")]
 import dispatch
@@ -273,8 +279,9 @@ api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/in
 while True:
     with urllib.request.urlopen(api + "next") as r:
         rid, event = r.headers["Lambda-Runtime-Aws-Request-Id"], json.loads(r.read())
+    context = type("Context", (), {"aws_request_id": rid, "function_name": "bench"})()
     try:
-        out, kind = json.dumps(dispatch.lambda_handler(event, None)), "/response"
+        out, kind = json.dumps(dispatch.lambda_handler(event, context)), "/response"
     except Exception as e:
         out, kind = json.dumps({"errorMessage": repr(e)}), "/error"
     urllib.request.urlopen(urllib.request.Request(api + rid + kind, data=out.encode(), method="POST")).read()
@@ -290,14 +297,14 @@ while True:
 async fn main() {
     let requests: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200);
     let r = tests::TestRealm::up("fnb").await;
-    r.put_job(json!({"job_id": "bench/hello", "type": "cmd", "worker": "core", "enabled": true, "payload": "true"}))
+    r.put_job(json!({"job_id": "bench/hello", "type": "cmd", "worker": "core", "enabled": true, "payload": "true", "owner": "bench", "description": "benchmark"}))
         .await;
-    r.put_job(json!({"job_id": "bench/upload", "type": "cmd", "worker": "core", "enabled": true, "payload": "true"}))
+    r.put_job(json!({"job_id": "bench/upload", "type": "cmd", "worker": "core", "enabled": true, "payload": "true", "owner": "bench", "description": "benchmark"}))
         .await;
     r.catalog
         .put_s3trigger(
             &shared::model::S3TriggerEntry::from_value(&json!({
-                "trigger_id": "bench/upload", "enabled": true, "bucket": "bench-bucket", "prefix": "in/",
+                "trigger_id": "bench/upload", "enabled": true, "bucket": "bench-bucket", "prefix": "in",
                 "job_id": "bench/upload"
             }))
             .unwrap(),
@@ -312,12 +319,14 @@ async fn main() {
     println!(
         "function benchmark: {requests} requests each, one message per invocation, moto on loopback (no added latency)"
     );
+    let core = r.queue_url(&r.names.worker_queue("core")).await;
 
     let dispatch_request = json!({"job_id": "bench/hello"}).to_string();
     let mut command = tokio::process::Command::new(binary("dispatch"));
     env(&mut command);
     let events = (0..requests).map(|n| sqs_event(&dispatch_request, n));
     report("dispatch", measure(command, &proxy, events).await, zip_size("dispatch"));
+    assert_eq!(depth(&r, &core).await, requests, "each request dispatched one run");
 
     let mut command = tokio::process::Command::new(binary("s3trigger"));
     env(&mut command);
@@ -329,6 +338,7 @@ async fn main() {
                 "object": {"key": format!("in/file-{n}.csv"), "size": 10, "sequencer": "0A"}}}]})
     });
     report("s3trigger (direct)", measure(command, &proxy, events).await, zip_size("s3trigger"));
+    assert_eq!(depth(&r, &core).await, 2 * requests, "each upload dispatched one run");
 
     let mut command = tokio::process::Command::new(binary("actions"));
     env(&mut command);
@@ -353,11 +363,13 @@ async fn main() {
     };
     let events = (0..requests).map(|n| sqs_event(&action(n), n));
     report("actions", measure(command, &proxy, events).await, zip_size("actions"));
+    assert_eq!(depth(&r, &target).await, requests, "each action list sent its message");
 
     if let Ok(checkout) = std::env::var("LAVA_ORIGINAL") {
         let mut command = original_dispatch(Path::new(&checkout));
         env(&mut command);
         let events = (0..requests).map(|n| sqs_event(&dispatch_request, n));
         report("original dispatch (py)", measure(command, &proxy, events).await, None);
+        assert_eq!(depth(&r, &core).await, 3 * requests, "each request dispatched one run");
     }
 }

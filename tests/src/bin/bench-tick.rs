@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use serde_json::json;
 use shared::dispatch::function::DispatchFunction;
-use shared::ports::{Item, TableStore};
+use shared::ports::{Item, RangeQuery, TableStore};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -47,6 +47,11 @@ impl TableStore for CountingTables {
         self.items.fetch_add(items.len(), Ordering::Relaxed);
         Ok(items)
     }
+    async fn query_range(&self, table: &str, query: &RangeQuery) -> shared::Result<Vec<Item>> {
+        let items = self.inner.query_range(table, query).await?;
+        self.items.fetch_add(items.len(), Ordering::Relaxed);
+        Ok(items)
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -75,8 +80,7 @@ async fn main() {
 
     let proxy = tests::FreezableProxy::start(tests::emulator().port).await;
     let options = shared::aws::AwsOptions { endpoint_url: Some(proxy.url.clone()), ..tests::aws_options() };
-    let clients = shared::aws::Clients::load(&options).await;
-    let mut ports = clients.ports(Arc::new(shared::webhook::HttpWebhook::new()));
+    let mut ports = shared::aws::function_ports(&shared::aws::sdk_config(&options).await);
     let counting = Arc::new(CountingTables { inner: ports.tables.clone(), items: AtomicUsize::new(0) });
     ports.tables = counting.clone();
     let function = DispatchFunction::load(r.names.clone(), vec![], &ports).await.unwrap();

@@ -1,0 +1,61 @@
+//! Run history from the CLI (`lava events`, `lava run show`, `lava run logs`) against moto.
+
+use clap::Parser;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tests::{TestRealm, emulator};
+
+async fn lava(realm: &str, args: &[&str]) -> anyhow::Result<String> {
+    let mut all = vec!["lava", "--endpoint-url", &emulator().endpoint_url, "--region", "us-east-1", "--realm", realm];
+    all.extend_from_slice(args);
+    cli::run(cli::Cli::parse_from(all)).await
+}
+
+#[tokio::test]
+async fn events_and_run_commands_show_what_happened_to_runs() {
+    let r = TestRealm::up("hst").await;
+    let realm = r.names.realm.clone();
+    let echo = |id: &str, script: &str| {
+        json!({"job_id": id, "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/sh -c",
+            "parameters": {"args": [script]}})
+    };
+    r.put_job(echo("h/ok", "echo hello {{ job.run_id }}; echo careful >&2")).await;
+    r.put_job(echo("h/bad", "echo broken >&2; exit 4")).await;
+    let first = r.dispatch("h/ok").await;
+    let worker = crate::worker::worker(&r, 1, Duration::from_secs(5), false).await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.clone().run(rx.clone()).await.unwrap();
+    // The second run's events come a second later, so the newest-first order is visible.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = r.dispatch("h/ok").await;
+    let bad = r.dispatch("h/bad").await;
+    worker.clone().run(rx).await.unwrap();
+
+    let listed: Vec<Value> = serde_json::from_str(&lava(&realm, &["events", "h/ok", "--json"]).await.unwrap()).unwrap();
+    let ids: Vec<&str> = listed.iter().map(|e| e["run_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [second.as_str(), first.as_str()], "newest first");
+    assert!(listed.iter().all(|e| e["status"] == "complete"));
+    let table = lava(&realm, &["events", "h/ok", "-e", "1"]).await.unwrap();
+    assert!(table.contains(&second) && !table.contains(&first), "{table}");
+    let failed = lava(&realm, &["events", "h/bad", "--status", "failed"]).await.unwrap();
+    assert!(failed.contains(&bad) && failed.contains("failed"), "{failed}");
+    assert!(!lava(&realm, &["events", "h/ok", "--status", "failed"]).await.unwrap().contains(&first));
+    let old = lava(&realm, &["events", "h/ok", "--until", "1h", "--json"]).await.unwrap();
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&old).unwrap().len(), 0, "nothing older than an hour");
+    let bad_status = lava(&realm, &["events", "h/ok", "--status", "finished"]).await.unwrap_err();
+    assert_eq!(bad_status.to_string(), "--status finished: not an event status");
+
+    let log = lava(&realm, &["events", "h/ok", &first]).await.unwrap();
+    for status in ["starting", "running", "complete"] {
+        assert!(log.contains(status), "{log}");
+    }
+    let shown = lava(&realm, &["run", "show", &bad]).await.unwrap();
+    assert!(shown.contains("h/bad") && shown.contains("Failed with exit status 4"), "{shown}");
+    assert!(shown.contains(&format!("output: s3://{}/tmp/h/bad/{bad}/stderr", r.names.local_bucket())), "{shown}");
+    let logs = lava(&realm, &["run", "logs", &first]).await.unwrap();
+    assert!(logs.contains(&format!("hello {first}")) && logs.contains("careful"), "{logs}");
+    let as_json: Value = serde_json::from_str(&lava(&realm, &["run", "logs", &bad, "--json"]).await.unwrap()).unwrap();
+    assert_eq!(as_json.as_object().unwrap().values().next().unwrap(), "broken\n");
+    let missing = lava(&realm, &["run", "show", "00000000-0000-4000-8000-000000000000"]).await.unwrap_err();
+    assert_eq!(missing.to_string(), "00000000-0000-4000-8000-000000000000: no such run");
+}
