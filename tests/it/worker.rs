@@ -365,9 +365,24 @@ async fn a_run_whose_lease_expired_is_taken_over_and_a_live_one_is_left_alone() 
     assert_eq!(r.statuses("it/orphan", &tired).await, ["rejected"]);
 }
 
+/// Another worker (`other:9:z`) takes the run over, as one would after this worker's lease had
+/// run out (its clock says the lease is over); returns the new lease's end.
+async fn take_over(r: &TestRealm, job_id: &str, run_id: &str) -> i64 {
+    let later = jiff::Timestamp::now().as_second() + 3600;
+    let thief = shared::model::LeaseRequest {
+        job_id: job_id.into(),
+        run_id: run_id.into(),
+        owner: "other:9:z".into(),
+        now: later,
+        until: later + 60,
+        ttl: None,
+    };
+    r.ports.events.claim(&r.names.events_table, &thief).await.unwrap();
+    thief.until
+}
+
 #[tokio::test]
 async fn a_worker_that_loses_its_lease_stops_the_run_and_leaves_the_message_alone() {
-    use shared::model::LeaseRequest;
     let r = TestRealm::up("wk").await;
     r.put_job(cmd_job("it/stolen", "sleep 30", json!({}))).await;
     let worker = worker(&r, 1, Duration::from_secs(5), true).await;
@@ -379,18 +394,7 @@ async fn a_worker_that_loses_its_lease_stops_the_run_and_leaves_the_message_alon
         tokio::spawn(async move { worker.handle(&message, rx).await })
     };
     wait_until_running(&r, "it/stolen", &run_id).await;
-    // Another worker takes the run over, as one would after this worker's lease had run out
-    // (its clock says the lease is over).
-    let later = jiff::Timestamp::now().as_second() + 3600;
-    let thief = LeaseRequest {
-        job_id: "it/stolen".into(),
-        run_id: run_id.clone(),
-        owner: "other:9:z".into(),
-        now: later,
-        until: later + 60,
-        ttl: None,
-    };
-    r.ports.events.claim(&r.names.events_table, &thief).await.unwrap();
+    take_over(&r, "it/stolen", &run_id).await;
     let started = std::time::Instant::now();
     assert_eq!(running.await.unwrap(), Handled::LeaseLost);
     assert!(started.elapsed() < Duration::from_secs(5), "stopped at the next heartbeat: {:?}", started.elapsed());
@@ -402,7 +406,6 @@ async fn a_worker_that_loses_its_lease_stops_the_run_and_leaves_the_message_alon
 
 #[tokio::test]
 async fn a_worker_that_stalled_past_its_lease_writes_no_final_event() {
-    use shared::model::LeaseRequest;
     let r = TestRealm::up("wk").await;
     r.put_job(cmd_job("it/stalled", "sleep 3", json!({}))).await;
     // Its heartbeat does not come round before the job ends: it cannot notice the takeover.
@@ -417,18 +420,9 @@ async fn a_worker_that_stalled_past_its_lease_writes_no_final_event() {
         tokio::spawn(async move { slow.handle(&message, rx).await })
     };
     wait_until_running(&r, "it/stalled", &run_id).await;
-    let later = jiff::Timestamp::now().as_second() + 3600;
-    let thief = LeaseRequest {
-        job_id: "it/stalled".into(),
-        run_id: run_id.clone(),
-        owner: "other:9:z".into(),
-        now: later,
-        until: later + 60,
-        ttl: None,
-    };
-    r.ports.events.claim(&r.names.events_table, &thief).await.unwrap();
+    let until = take_over(&r, "it/stalled", &run_id).await;
     assert_eq!(running.await.unwrap(), Handled::LeaseLost, "its message is left to the new holder");
     assert_eq!(r.statuses("it/stalled", &run_id).await, ["starting", "running"], "no complete from the stalled worker");
     let item = r.events("it/stalled", &run_id).await;
-    assert_eq!((&item["lease_owner"], &item["lease_until"]), (&json!("other:9:z"), &json!(later + 60)));
+    assert_eq!((&item["lease_owner"], &item["lease_until"]), (&json!("other:9:z"), &json!(until)));
 }

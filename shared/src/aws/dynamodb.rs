@@ -12,7 +12,7 @@ use super::aws_error;
 use super::item::{from_attributes, to_attribute, to_attributes};
 use crate::error::{Error, Result};
 use crate::model::{Claim, EventUpdate, LEASE_DONE, LEASE_RELEASED, LeaseRequest, lease_attributes as lease};
-use crate::ports::{EventLog, Item, RangeQuery, TableStore};
+use crate::ports::{EventLog, Item, KeyRange, RangeQuery, TableStore};
 
 /// lava's tables on DynamoDB.
 #[derive(Clone, Debug)]
@@ -104,34 +104,28 @@ impl TableStore for DynamoTables {
     }
 
     async fn query_index(&self, table: &str, index: &str, keys: &[(&str, &str)]) -> Result<Vec<Item>> {
-        let condition: Vec<String> = (0..keys.len()).map(|i| format!("#k{i} = :v{i}")).collect();
-        let mut items = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let mut request = self
-                .client
-                .query()
-                .table_name(table)
-                .index_name(index)
-                .key_condition_expression(condition.join(" AND "));
-            for (i, (name, value)) in keys.iter().enumerate() {
-                request = request
-                    .expression_attribute_names(format!("#k{i}"), *name)
-                    .expression_attribute_values(format!(":v{i}"), AttributeValue::S(value.to_string()));
+        let (hash, range) = match keys {
+            [hash] => (hash, None),
+            [hash, range] => (hash, Some(range)),
+            _ => {
+                return Err(Error::unexpected(
+                    "dynamodb Query",
+                    "an index query names its hash key and at most its range key",
+                ));
             }
-            let out = request
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| aws_error("dynamodb", "Query", e))?;
-            for item in out.items() {
-                items.push(from_attributes(item)?);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(items),
-            }
-        }
+        };
+        let exactly = |(name, value): &(&str, &str)| KeyRange {
+            name: name.to_string(),
+            from: Some(value.to_string()),
+            to: Some(value.to_string()),
+        };
+        let query = RangeQuery {
+            index: Some(index.into()),
+            hash: (hash.0.into(), hash.1.into()),
+            range: range.map(exactly),
+            ..Default::default()
+        };
+        self.query_range(table, &query).await
     }
 
     async fn query_range(&self, table: &str, query: &RangeQuery) -> Result<Vec<Item>> {
