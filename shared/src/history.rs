@@ -82,8 +82,8 @@ impl History {
         self.tables.get_item(&self.names.events_table, &key, true).await?.map(record).transpose()
     }
 
-    /// Every item of a run id: the run and, for a pipeline, its children's runs, the parent
-    /// (the earliest dispatched… the first written) first.
+    /// Every item of a run id: the run and, for a pipeline, its children's runs, in the order
+    /// of their first events (the parent first).
     pub async fn find_run(&self, run_id: &str) -> Result<Vec<EventRecord>> {
         let query =
             RangeQuery { index: Some(RUN_INDEX.into()), hash: ("run_id".into(), run_id.into()), ..Default::default() };

@@ -12,7 +12,7 @@ use super::aws_error;
 use super::item::{from_attributes, to_attribute, to_attributes};
 use crate::error::{Error, Result};
 use crate::model::{Claim, EventUpdate, LEASE_DONE, LEASE_RELEASED, LeaseRequest, lease_attributes as lease};
-use crate::ports::{EventLog, Item, KeyRange, RangeQuery, TableStore};
+use crate::ports::{EventLog, Item, RangeQuery, TableStore};
 
 /// lava's tables on DynamoDB.
 #[derive(Clone, Debug)]
@@ -101,31 +101,6 @@ impl TableStore for DynamoTables {
                 _ => return Ok(items),
             }
         }
-    }
-
-    async fn query_index(&self, table: &str, index: &str, keys: &[(&str, &str)]) -> Result<Vec<Item>> {
-        let (hash, range) = match keys {
-            [hash] => (hash, None),
-            [hash, range] => (hash, Some(range)),
-            _ => {
-                return Err(Error::unexpected(
-                    "dynamodb Query",
-                    "an index query names its hash key and at most its range key",
-                ));
-            }
-        };
-        let exactly = |(name, value): &(&str, &str)| KeyRange {
-            name: name.to_string(),
-            from: Some(value.to_string()),
-            to: Some(value.to_string()),
-        };
-        let query = RangeQuery {
-            index: Some(index.into()),
-            hash: (hash.0.into(), hash.1.into()),
-            range: range.map(exactly),
-            ..Default::default()
-        };
-        self.query_range(table, &query).await
     }
 
     async fn query_range(&self, table: &str, query: &RangeQuery) -> Result<Vec<Item>> {

@@ -23,6 +23,10 @@ impl SqsQueues {
         SqsQueues { client, urls: Default::default() }
     }
 
+    fn known_urls(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.urls.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// ReceiveMessage with the receive count, and a visibility timeout when one is given.
     async fn receive_with(
         &self,
@@ -77,11 +81,8 @@ impl SqsQueues {
 #[async_trait]
 impl WorkQueue for SqsQueues {
     async fn queue_url(&self, name: &str) -> Result<String> {
-        let known = |urls: &std::sync::Mutex<std::collections::HashMap<String, String>>| {
-            urls.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(name).cloned()
-        };
-        if let Some(url) = known(&self.urls) {
-            return Ok(url);
+        if let Some(url) = self.known_urls().get(name) {
+            return Ok(url.clone());
         }
         let out = self.client.get_queue_url().queue_name(name).send().await.map_err(|e| {
             if e.as_service_error().is_some_and(|s| s.is_queue_does_not_exist()) {
@@ -91,7 +92,7 @@ impl WorkQueue for SqsQueues {
             }
         })?;
         let url = out.queue_url.ok_or_else(|| Error::NotFound { what: "queue", id: name.to_string() })?;
-        self.urls.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(name.to_string(), url.clone());
+        self.known_urls().insert(name.to_string(), url.clone());
         Ok(url)
     }
 

@@ -90,15 +90,6 @@ impl TableStore for FakeTables {
         Ok(self.items(table))
     }
 
-    async fn query_index(&self, table: &str, _index: &str, keys: &[(&str, &str)]) -> Result<Vec<Item>> {
-        self.key_of(table, &Item::new())?;
-        Ok(self
-            .items(table)
-            .into_iter()
-            .filter(|item| keys.iter().all(|(k, v)| item.get(*k).and_then(Value::as_str) == Some(*v)))
-            .collect())
-    }
-
     async fn query_range(&self, table: &str, query: &RangeQuery) -> Result<Vec<Item>> {
         self.key_of(table, &Item::new())?;
         let (hash, value) = &query.hash;

@@ -25,10 +25,34 @@ pub trait TableStore: Send + Sync {
     async fn delete_item(&self, table: &str, key: &Item) -> Result<()>;
     /// Every item of the table.
     async fn scan_items(&self, table: &str) -> Result<Vec<Item>>;
-    /// Items of a global secondary index whose key attributes equal `keys` (hash, then range).
-    async fn query_index(&self, table: &str, index: &str, keys: &[(&str, &str)]) -> Result<Vec<Item>>;
     /// Items of one partition of the table or of one of its indexes, in range-key order.
     async fn query_range(&self, table: &str, query: &RangeQuery) -> Result<Vec<Item>>;
+    /// Items of a global secondary index whose key attributes equal `keys` (the hash key, then
+    /// optionally the range key): a range query with exact bounds.
+    async fn query_index(&self, table: &str, index: &str, keys: &[(&str, &str)]) -> Result<Vec<Item>> {
+        let (hash, range) = match keys {
+            [hash] => (hash, None),
+            [hash, range] => (hash, Some(range)),
+            _ => {
+                return Err(crate::error::Error::unexpected(
+                    "index query",
+                    "an index query names its hash key and at most its range key",
+                ));
+            }
+        };
+        let exactly = |(name, value): &(&str, &str)| KeyRange {
+            name: name.to_string(),
+            from: Some(value.to_string()),
+            to: Some(value.to_string()),
+        };
+        let query = RangeQuery {
+            index: Some(index.into()),
+            hash: (hash.0.into(), hash.1.into()),
+            range: range.map(exactly),
+            ..Default::default()
+        };
+        self.query_range(table, &query).await
+    }
 }
 
 /// A query of one partition: the items whose hash key equals `hash`, whose string range key

@@ -42,11 +42,6 @@ impl TableStore for CountingTables {
         self.items.fetch_add(items.len(), Ordering::Relaxed);
         Ok(items)
     }
-    async fn query_index(&self, table: &str, index: &str, keys: &[(&str, &str)]) -> shared::Result<Vec<Item>> {
-        let items = self.inner.query_index(table, index, keys).await?;
-        self.items.fetch_add(items.len(), Ordering::Relaxed);
-        Ok(items)
-    }
     async fn query_range(&self, table: &str, query: &RangeQuery) -> shared::Result<Vec<Item>> {
         let items = self.inner.query_range(table, query).await?;
         self.items.fetch_add(items.len(), Ordering::Relaxed);
