@@ -24,27 +24,135 @@ fn temp_dir() -> PathBuf {
     dir
 }
 
-#[test]
-fn local_up_list_and_down() {
+/// The statuses of a job's runs (newest first), read with `lava --local events JOB --json`.
+fn statuses(dir: &Path, job_id: &str) -> Vec<String> {
+    let out = lava(dir, &["--local", "events", job_id, "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    runs.as_array().into_iter().flatten().filter_map(|r| r["status"].as_str().map(String::from)).collect()
+}
+
+/// Waits up to `seconds` for a run of `job_id` that ended `complete`.
+fn wait_complete(dir: &Path, job_id: &str, seconds: u64) {
+    let started = std::time::Instant::now();
+    loop {
+        let seen = statuses(dir, job_id);
+        if seen.iter().any(|s| s == "complete") {
+            return;
+        }
+        assert!(
+            started.elapsed().as_secs() < seconds,
+            "no complete run of {job_id} within {seconds} s (runs: {seen:?}); logs:\n{}",
+            text(&lava(dir, &["local", "logs", "--no-follow"], &[]))
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+fn write_json(dir: &Path, name: &str, value: serde_json::Value) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, value.to_string()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// The README's first command on a realm of its own: `lava local up` leaves the whole realm
+/// running, and with no other command a request on the dispatch queue, a schedule, an upload
+/// under an s3trigger prefix and an on_success action each run a job to `complete`; `lava local
+/// down` leaves no process behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_realm_runs_by_itself_and_stops_entirely() {
     tests::emulator(); // moto installed into .venv before the CLI looks for it
     let dir = temp_dir();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
     let venv = tests::workspace_root().join(".venv");
     let up = lava(&dir, &["local", "up", "--port", &port, "--venv", venv.to_str().unwrap()], &[]);
     assert!(up.status.success(), "{}", text(&up));
-    assert!(
-        text(&up).contains("demo/hello") && text(&up).contains(&format!("http://127.0.0.1:{port}")),
-        "{}",
-        text(&up)
+    for part in
+        ["demo/hello", "dispatch ", "actions ", "s3trigger ", "worker-core ", &format!("http://127.0.0.1:{port}")]
+    {
+        assert!(text(&up).contains(part), "{part:?} missing from:\n{}", text(&up));
+    }
+    assert_eq!(text(&up).matches(" running ").count(), 5, "{}", text(&up));
+
+    // The main job, as the README runs it: dispatched, waited for, its events and output shown.
+    let hello = lava(&dir, &["--local", "dispatch", "demo/hello", "--wait", "1m"], &[]);
+    assert!(hello.status.success(), "{}", text(&hello));
+    assert!(text(&hello).contains("complete") && text(&hello).contains("Hello from local run "), "{}", text(&hello));
+
+    let jobs = write_json(
+        &dir,
+        "jobs.json",
+        serde_json::json!([
+            {"job_id": "e2e/sched", "type": "lavasched", "worker": "core", "enabled": true, "payload": null,
+             "parameters": {"dispatcher": "e2e"}},
+            {"job_id": "e2e/minute", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/true",
+             "schedule": "* * * * *", "dispatcher": "e2e"},
+            {"job_id": "e2e/queued", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/echo {{ globals.via }}"},
+            {"job_id": "e2e/upload", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/echo {{ globals.key }}"},
+            {"job_id": "e2e/chain", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/true",
+             "on_success": [{"action": "dispatch", "job_id": "e2e/after"}]},
+            {"job_id": "e2e/after", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/true"}
+        ]),
     );
+    let put = lava(&dir, &["--local", "job", "put", &jobs], &[]);
+    assert!(put.status.success(), "{}", text(&put));
+    let trigger = write_json(
+        &dir,
+        "triggers.json",
+        serde_json::json!({"trigger_id": "e2e", "bucket": "lava-local", "prefix": "inbound", "enabled": true,
+            "job_id": "e2e/upload", "globals": {"key": "{{ key }}"}}),
+    );
+    let put = lava(&dir, &["--local", "s3trigger", "put", &trigger], &[]);
+    assert!(put.status.success(), "{}", text(&put));
 
-    let list = lava(&dir, &["--local", "job", "list"], &[]);
-    assert!(list.status.success() && text(&list).contains("demo/flaky"), "{}", text(&list));
+    let clients = shared::aws::Clients::load(&shared::aws::AwsOptions {
+        endpoint_url: Some(format!("http://127.0.0.1:{port}")),
+        region: Some("us-east-1".into()),
+        emulator: true,
+        ..Default::default()
+    })
+    .await;
+    let queue = clients.sqs.get_queue_url().queue_name("lava-local--dispatch").send().await.unwrap();
+    clients
+        .sqs
+        .send_message()
+        .queue_url(queue.queue_url().unwrap())
+        .message_body(r#"{"job_id": "e2e/queued", "globals": {"via": "the dispatch queue"}}"#)
+        .send()
+        .await
+        .unwrap();
+    clients
+        .s3
+        .put_object()
+        .bucket("lava-local")
+        .key("inbound/data.csv")
+        .body(b"a,b\n1,2\n".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let chain = lava(&dir, &["--local", "dispatch", "e2e/chain"], &[]);
+    assert!(chain.status.success(), "{}", text(&chain));
+
+    wait_complete(&dir, "e2e/queued", 30);
+    wait_complete(&dir, "e2e/upload", 30);
+    wait_complete(&dir, "e2e/after", 30);
+    wait_complete(&dir, "e2e/minute", 75);
+
     let status = lava(&dir, &["local", "status"], &[]);
-    assert!(text(&status).ends_with(": up\n"), "{}", text(&status));
+    assert_eq!(text(&status).matches(" running ").count(), 5, "{}", text(&status));
+    let logs = lava(&dir, &["local", "logs", "dispatch", "--no-follow"], &[]);
+    assert!(logs.status.success() && text(&logs).contains("Lambda runtime invoke"), "{}", text(&logs));
 
+    let parts: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("parts.json")).unwrap()).unwrap();
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).unwrap()).unwrap();
+    let mut pids: Vec<u64> = parts["parts"].as_array().unwrap().iter().filter_map(|p| p["pid"].as_u64()).collect();
+    pids.push(state["pid"].as_u64().unwrap());
     let down = lava(&dir, &["local", "down"], &[]);
     assert!(down.status.success(), "{}", text(&down));
+    let alive: Vec<u64> = pids.into_iter().filter(|pid| cli::local::is_running(*pid as u32)).collect();
+    assert!(alive.is_empty(), "processes left behind: {alive:?}");
     let after = lava(&dir, &["--local", "job", "list"], &[]);
     assert!(!after.status.success() && text(&after).contains("no local realm is up"), "{}", text(&after));
 }

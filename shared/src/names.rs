@@ -90,6 +90,11 @@ impl ResourceNames {
         format!("lava-{}-dispatch", self.realm)
     }
 
+    /// Queue feeding the s3trigger Lambda with object notifications: `lava-<realm>--s3events`.
+    pub fn s3events_queue(&self) -> String {
+        format!("lava-{}--s3events", self.realm)
+    }
+
     /// The default names, each replaced by its [`NAME_OVERRIDES`] variable where `lookup` has one.
     pub fn with_overrides(realm: &str, lookup: impl Fn(&str) -> Option<String>) -> Self {
         let mut names = Self::for_realm(realm);
@@ -229,6 +234,7 @@ mod tests {
         assert_eq!(n.realms_table, "lava.realms");
         assert_eq!(n.worker_queue("core"), "lava-prod01-core");
         assert_eq!(ResourceNames::dead_letter_queue(&n.dispatch_queue), "lava-prod01--dispatch-dlq");
+        assert_eq!(n.s3events_queue(), "lava-prod01--s3events");
         assert_eq!(ResourceNames::for_realm("dev_1").local_bucket(), "lava-dev-1");
     }
 

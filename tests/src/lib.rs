@@ -65,13 +65,21 @@ pub fn emulator() -> &'static Emulator {
         let server =
             cli::local::ensure_moto(&venv).unwrap_or_else(|e| panic!("moto is needed for the emulator tests: {e:#}"));
         let port = free_port();
+        // The benchmarks' moto whose SendMessage does not slow down as a queue fills
+        // (tests/bench/moto_flat_sqs.py says why); the tests use moto as it is.
+        let command: Vec<std::ffi::OsString> = if std::env::var_os("LAVA_MOTO_FLAT_SQS").is_some() {
+            let python = server.with_file_name("python");
+            vec![python.into(), workspace_root().join("tests/bench/moto_flat_sqs.py").into()]
+        } else {
+            vec![server.into()]
+        };
         // A shell watchdog owns moto and kills it when our end of its stdin closes, which happens
         // when this test process exits however it exits. Arguments are passed positionally.
         let mut watchdog = Command::new("sh")
-            .args(["-c", r#""$1" -H 127.0.0.1 -p "$2" >"$3" 2>&1 & pid=$!; read _; kill $pid"#, "sh"])
-            .arg(&server)
-            .arg(port.to_string())
+            .args(["-c", r#"log=$1; shift; "$@" >"$log" 2>&1 & pid=$!; read _; kill $pid"#, "sh"])
             .arg(std::env::temp_dir().join(format!("lava-moto-{port}.log")))
+            .args(command)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::piped())
             .spawn()
             .expect("starting the moto watchdog shell");
@@ -239,6 +247,36 @@ impl TestRealm {
     pub async fn queue_url(&self, name: &str) -> String {
         use shared::ports::WorkQueue;
         self.queues.queue_url(name).await.unwrap()
+    }
+
+    /// Runs a function's binary as Lambda runs it (under a Runtime API on loopback, configured
+    /// for this realm on the emulator), invokes it with each of `events` in turn and returns its
+    /// answers. Its log goes to the temporary folder.
+    pub async fn invoke_binary(&self, binary: &str, events: Vec<serde_json::Value>) -> Vec<cli::local::lambda::Answer> {
+        use cli::local::lambda::FunctionProcess;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let env = [
+            ("LAVA_REALM", self.names.realm.as_str()),
+            ("AWS_ENDPOINT_URL", emulator().endpoint_url.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("NO_COLOR", "1"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .to_vec();
+        let log = std::env::temp_dir().join(format!("{}.log", unique("lava-function-")));
+        let timeout = std::time::Duration::from_secs(60);
+        let function = FunctionProcess::start("test", binary.into(), env, log.clone(), timeout, stopped)
+            .await
+            .expect("the function binary starts");
+        let mut answers = Vec::new();
+        for (n, event) in events.into_iter().enumerate() {
+            answers.push(function.api.invoke(&format!("test-{n}"), event).await);
+        }
+        stop.send_replace(true);
+        eprintln!("{}", std::fs::read_to_string(&log).unwrap_or_default());
+        answers
     }
 }
 

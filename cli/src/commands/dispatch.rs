@@ -1,11 +1,15 @@
 //! `lava dispatch`: send jobs to their worker queues, one run each.
 
+use crate::commands::history::run_report;
 use crate::{Target, catalog, connect, realm_limits};
 use anyhow::{Result, bail};
 use clap::Args;
 use shared::dispatch::{DispatchRequest, dispatch, expand_pairs};
+use shared::history::History;
 use shared::model::validation::is_reserved_name;
 use shared::model::values::parse_duration;
+use shared::model::{EventRecord, EventStatus};
+use std::time::{Duration, Instant};
 
 /// The jobs to dispatch and the run's parameters.
 #[derive(Debug, Args)]
@@ -25,12 +29,20 @@ pub struct DispatchArgs {
     /// The worker the job must run on (a request naming another worker is refused).
     #[arg(short, long)]
     worker: Option<String>,
+    /// Wait for each run to end (at most this long; default 5m), then show its events and
+    /// outputs; fails unless every run is complete.
+    #[arg(long, num_args = 0..=1, default_missing_value = "5m", value_name = "TIMEOUT")]
+    wait: Option<String>,
 }
 
 impl DispatchArgs {
     /// Dispatches every job (all are tried); fails listing every outcome if any dispatch failed.
     pub(crate) async fn run(self, target: &Target) -> Result<String> {
-        let DispatchArgs { job_ids, param, global, delay, worker } = self;
+        let DispatchArgs { job_ids, param, global, delay, worker, wait } = self;
+        let wait = match &wait {
+            None => None,
+            Some(w) => Some(parse_duration(w).map_err(|e| anyhow::anyhow!("--wait {w}: {e}"))?),
+        };
         let parameters = expand_pairs(&param).map_err(anyhow::Error::msg)?;
         let globals = expand_pairs(&global).map_err(anyhow::Error::msg)?;
         for name in globals.keys() {
@@ -43,7 +55,7 @@ impl DispatchArgs {
             Some(d) => parse_duration(d).map_err(anyhow::Error::msg)?,
         };
         let (ports, names) = connect(target).await?;
-        let catalog = catalog(&ports, names);
+        let catalog = catalog(&ports, names.clone());
         let limits = realm_limits(&catalog).await;
         let max_delay = limits.max_delay;
         if !(0.0..=max_delay).contains(&seconds) {
@@ -51,6 +63,7 @@ impl DispatchArgs {
         }
         let mut lines = Vec::new();
         let mut failed = false;
+        let mut runs = Vec::new();
         for job_id in job_ids {
             let request = DispatchRequest {
                 job_id: job_id.clone(),
@@ -60,16 +73,47 @@ impl DispatchArgs {
                 worker: worker.clone(),
             };
             match dispatch(&catalog, &*ports.queues, &request, &limits).await {
-                Ok(m) => lines.push(format!("{job_id}@{} dispatched ({})", m.realm, m.run_id)),
+                Ok(m) => {
+                    lines.push(format!("{job_id}@{} dispatched ({})", m.realm, m.run_id));
+                    runs.push((job_id, m.run_id));
+                }
                 Err(e) => {
                     failed = true;
                     lines.push(format!("{job_id}: {e}"));
                 }
             }
         }
+        if let Some(seconds) = wait {
+            let history = History::new(ports.tables.clone(), names);
+            for (job_id, run_id) in &runs {
+                let run = wait_for_end(&history, job_id, run_id, Duration::from_secs_f64(seconds)).await?;
+                failed |= run.status != EventStatus::Complete;
+                lines.push(String::new());
+                lines.push(run_report(ports.blobs.as_ref(), &run).await);
+            }
+        }
         if failed {
             bail!("{}", lines.join("\n"));
         }
         Ok(lines.join("\n"))
+    }
+}
+
+/// The run once its latest event ends it, polling the events table; fails after `timeout`.
+async fn wait_for_end(history: &History, job_id: &str, run_id: &str, timeout: Duration) -> Result<EventRecord> {
+    let started = Instant::now();
+    let mut latest = None;
+    loop {
+        if let Some(run) = history.run(job_id, run_id).await? {
+            if run.status.ends_run() {
+                return Ok(run);
+            }
+            latest = Some(run.status);
+        }
+        if started.elapsed() > timeout {
+            let status = latest.map_or("not started (is a worker running?)", |s| s.as_str());
+            bail!("{job_id} {run_id}: still {status} after {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 use shared::history::{History, RunFilter, output_uris, read_output};
 use shared::model::values::parse_duration;
 use shared::model::{EventRecord, EventStatus};
+use shared::ports::BlobStore;
 
 /// A job's runs, newest first (as the original's `lava-events`).
 #[derive(Debug, Args)]
@@ -133,21 +134,37 @@ impl RunCommand {
             RunCommand::Show { .. } if json => as_json(&runs),
             RunCommand::Show { .. } => Ok(runs.iter().map(detail).collect::<Vec<_>>().join("\n")),
             RunCommand::Logs { .. } => {
-                let mut texts = serde_json::Map::new();
-                let mut lines = Vec::new();
-                for uri in runs.iter().flat_map(output_uris) {
-                    let text = read_output(ports.blobs.as_ref(), &uri).await.unwrap_or_else(|e| format!("({e})"));
-                    lines.push(format!("==> {uri} <==\n{}", text.trim_end()));
-                    texts.insert(uri, Value::String(text));
-                }
+                let outputs = outputs(ports.blobs.as_ref(), &runs).await;
                 if json {
-                    Ok(pretty(&Value::Object(texts)))
-                } else if lines.is_empty() {
+                    Ok(pretty(&Value::Object(
+                        outputs.into_iter().map(|(uri, text)| (uri, Value::String(text))).collect(),
+                    )))
+                } else if outputs.is_empty() {
                     Ok(format!("{run_id}: no outputs recorded"))
                 } else {
-                    Ok(lines.join("\n"))
+                    Ok(outputs_text(&outputs))
                 }
             }
         }
     }
+}
+
+/// Every output of `runs` (uri, text; an unreadable one says why in its text).
+async fn outputs(blobs: &dyn BlobStore, runs: &[EventRecord]) -> Vec<(String, String)> {
+    let mut outputs = Vec::new();
+    for uri in runs.iter().flat_map(output_uris) {
+        let text = read_output(blobs, &uri).await.unwrap_or_else(|e| format!("({e})"));
+        outputs.push((uri, text));
+    }
+    outputs
+}
+
+fn outputs_text(outputs: &[(String, String)]) -> String {
+    outputs.iter().map(|(uri, text)| format!("==> {uri} <==\n{}", text.trim_end())).collect::<Vec<_>>().join("\n")
+}
+
+/// A run's event log followed by its outputs.
+pub(crate) async fn run_report(blobs: &dyn BlobStore, run: &EventRecord) -> String {
+    let outputs = outputs(blobs, std::slice::from_ref(run)).await;
+    if outputs.is_empty() { detail(run) } else { format!("{}\n{}", detail(run), outputs_text(&outputs)) }
 }

@@ -174,6 +174,28 @@ pub async fn create_bucket(clients: &Clients, bucket: &str) -> Result<()> {
     }
 }
 
+/// Has `bucket` send a notification of every object created in it to the queue at `queue_url`
+/// (what a realm's buckets do for the s3trigger function on AWS), replacing the bucket's
+/// notification configuration.
+pub async fn notify_queue_of_uploads(clients: &Clients, bucket: &str, queue_url: &str) -> Result<()> {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    let queue = QueueConfiguration::builder()
+        .id("lava-s3events")
+        .queue_arn(queue_arn(clients, queue_url).await?)
+        .events(Event::S3ObjectCreated)
+        .build()
+        .map_err(|e| Error::unexpected(bucket.to_string(), e.to_string()))?;
+    clients
+        .s3
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(NotificationConfiguration::builder().queue_configurations(queue).build())
+        .send()
+        .await
+        .map_err(|e| aws_error("s3", "PutBucketNotificationConfiguration", e))?;
+    Ok(())
+}
+
 /// Creates an SNS topic (idempotent); returns its ARN.
 pub async fn create_topic(clients: &Clients, name: &str) -> Result<String> {
     let out = clients.sns.create_topic().name(name).send().await.map_err(|e| aws_error("sns", "CreateTopic", e))?;
@@ -320,6 +342,8 @@ pub struct RealmResources {
     pub dispatch_queue_url: String,
     /// Actions queue URL.
     pub actions_queue_url: String,
+    /// S3 events queue URL (object notifications for the s3trigger function).
+    pub s3events_queue_url: String,
     /// Worker queue URLs, by worker name.
     pub worker_queue_urls: Vec<(String, String)>,
     /// Notices topic ARN.
@@ -367,6 +391,7 @@ pub async fn realm(
     create_bucket(clients, bucket).await?;
     let dispatch_queue_url = create_queue_with_dlq(clients, &names.dispatch_queue, 120, 5).await?;
     let actions_queue_url = create_queue_with_dlq(clients, &names.actions_queue, 300, 5).await?;
+    let s3events_queue_url = create_queue_with_dlq(clients, &names.s3events_queue(), 120, 5).await?;
     let mut worker_queue_urls = Vec::new();
     for worker in workers {
         let url = create_queue_with_dlq(clients, &names.worker_queue(worker), 3600, 3).await?;
@@ -391,7 +416,14 @@ pub async fn realm(
         }
         Err(e) => return Err(e),
     };
-    Ok(RealmResources { realm, dispatch_queue_url, actions_queue_url, worker_queue_urls, notices_topic_arn })
+    Ok(RealmResources {
+        realm,
+        dispatch_queue_url,
+        actions_queue_url,
+        s3events_queue_url,
+        worker_queue_urls,
+        notices_topic_arn,
+    })
 }
 
 /// Stores an SSM parameter (a `SecureString` when `secure`), replacing any value.

@@ -1,9 +1,14 @@
 //! The local realm: a moto server on loopback standing in for AWS, installed into a
-//! project-local virtualenv when missing, with a realm created in it.
+//! project-local virtualenv when missing, with a realm created in it; the processes that run
+//! the realm on it ([`realm`]), the deployed functions among them ([`lambda`]).
+
+pub mod lambda;
+pub mod realm;
 
 use anyhow::{Context, Result, bail};
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -95,6 +100,9 @@ pub struct LocalState {
     pub endpoint_url: String,
     /// The moto server's process id.
     pub pid: u32,
+    /// The process id of the supervisor running the rest of the realm (its process group).
+    #[serde(default)]
+    pub supervisor: Option<u32>,
 }
 
 impl LocalState {
@@ -124,6 +132,7 @@ pub fn start_moto(server: &Path, port: u16, log: &Path) -> Result<u32> {
     let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let child = Command::new(server)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file)
@@ -144,4 +153,60 @@ pub fn stop_process(pid: u32) -> Result<()> {
         bail!("process {pid} was not running");
     }
     Ok(())
+}
+
+/// A process's state letter and process group, from `/proc/<pid>/stat` (Linux).
+fn proc_stat(pid: &str) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let group = fields.nth(1)?.parse().ok()?;
+    Some((state, group))
+}
+
+/// Whether a process with this id runs. A zombie (ended, not yet reaped: in a container
+/// whose first process reaps nothing, orphans stay so) does not.
+pub fn is_running(pid: u32) -> bool {
+    if Path::new("/proc/self/stat").exists() {
+        return proc_stat(&pid.to_string()).is_some_and(|(state, _)| state != 'Z');
+    }
+    kill(&["-0", &pid.to_string()])
+}
+
+/// Whether any process of the process group `group` runs (zombies aside, as for [`is_running`]).
+pub fn group_is_running(group: u32) -> bool {
+    if let Ok(entries) = std::fs::read_dir("/proc")
+        && Path::new("/proc/self/stat").exists()
+    {
+        return entries.filter_map(|e| e.ok()).any(|e| {
+            e.file_name().to_str().is_some_and(|pid| {
+                pid.bytes().all(|b| b.is_ascii_digit()) && proc_stat(pid).is_some_and(|(s, g)| g == group && s != 'Z')
+            })
+        });
+    }
+    kill(&["-0", "--", &format!("-{group}")])
+}
+
+/// Sends `signal` (TERM, KILL) to every process of the process group `group`.
+pub fn signal_group(group: u32, signal: &str) {
+    kill(&[&format!("-{signal}"), "--", &format!("-{group}")]);
+}
+
+fn kill(args: &[&str]) -> bool {
+    Command::new("kill").args(args).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+/// The whole lines appended to `path` since `offset`, which moves past them.
+pub fn read_lines_from(path: &Path, offset: &mut u64) -> Result<String> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    if file.metadata()?.len() < *offset {
+        *offset = 0; // truncated or replaced
+    }
+    file.seek(SeekFrom::Start(*offset))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    *offset += whole as u64;
+    Ok(String::from_utf8_lossy(&bytes[..whole]).into_owned())
 }

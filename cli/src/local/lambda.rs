@@ -1,0 +1,374 @@
+//! A function process run as Lambda runs it: the binary asks a Lambda Runtime API served here on
+//! loopback for its next invocation and posts the answer back. The local realm runs the
+//! deployed functions' own binaries this way, and the functions benchmark times them.
+//!
+//! Only the three routes a custom runtime uses are served: `GET …/invocation/next`, `POST
+//! …/invocation/{id}/response` and `POST …/invocation/{id}/error` (plus `…/init/error`, logged).
+//! Invocations are handed out one at a time, as a single Lambda execution environment takes them.
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// What a function answered: its response document, or its error report.
+pub type Answer = std::result::Result<Value, String>;
+
+/// One invocation waiting for the function.
+struct Invocation {
+    id: String,
+    event: Value,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// The state the Runtime API shares between its connections.
+struct Api {
+    /// Invocations not yet handed to the function.
+    queued: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
+    /// Invocations handed out and not answered yet, by request id.
+    in_flight: Mutex<HashMap<String, oneshot::Sender<Answer>>>,
+    /// How many times the function has asked for its next invocation.
+    asked: watch::Sender<u64>,
+    /// The function's time limit (the deadline header).
+    timeout: Duration,
+    /// The function's name (the ARN header).
+    name: String,
+}
+
+/// A Lambda Runtime API on loopback for one function.
+#[derive(Clone)]
+pub struct RuntimeApi {
+    /// `host:port` for `AWS_LAMBDA_RUNTIME_API`.
+    pub address: String,
+    invocations: mpsc::Sender<Invocation>,
+    api: Arc<Api>,
+}
+
+impl RuntimeApi {
+    /// Serves the API on a free loopback port.
+    pub async fn start(name: &str, timeout: Duration) -> Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.context("binding the Lambda Runtime API")?;
+        let address = listener.local_addr()?.to_string();
+        let (invocations, queued) = mpsc::channel(1);
+        let api = Arc::new(Api {
+            queued: tokio::sync::Mutex::new(queued),
+            in_flight: Mutex::new(HashMap::new()),
+            asked: watch::channel(0).0,
+            timeout,
+            name: name.to_string(),
+        });
+        let serving = api.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve_connection(serving.clone(), stream));
+            }
+        });
+        Ok(RuntimeApi { address, invocations, api })
+    }
+
+    /// The environment a function process needs besides its own configuration.
+    pub fn environment(&self) -> Vec<(String, String)> {
+        let name = &self.api.name;
+        [
+            ("AWS_LAMBDA_RUNTIME_API", self.address.as_str()),
+            ("AWS_LAMBDA_FUNCTION_NAME", name),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", &format!("/aws/lambda/{name}")),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "local"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// Waits until the function has asked for an invocation `times` times in all (1: its cold
+    /// start is over).
+    pub async fn asked(&self, times: u64) {
+        let mut asked = self.api.asked.subscribe();
+        let _ = asked.wait_for(|n| *n >= times).await;
+    }
+
+    /// Invokes the function with `event` under `request_id`; its answer, or an error when it
+    /// did not answer within its time limit or its process ended first.
+    pub async fn invoke(&self, request_id: &str, event: Value) -> Answer {
+        let (reply, answer) = oneshot::channel();
+        let invocation = Invocation { id: request_id.to_string(), event, reply };
+        if self.invocations.send(invocation).await.is_err() {
+            return Err("the runtime API has stopped".into());
+        }
+        // The wait covers the queueing before the function takes it; the limit applies after.
+        match tokio::time::timeout(self.api.timeout + Duration::from_secs(30), answer).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err("the function's process ended before it answered".into()),
+            Err(_) => {
+                self.api.in_flight.lock().unwrap().remove(request_id);
+                Err(format!("the function did not answer within {:?}", self.api.timeout))
+            }
+        }
+    }
+
+    /// Fails every invocation the function has taken and not answered (its process ended).
+    pub fn abandon_in_flight(&self) {
+        self.api.in_flight.lock().unwrap().clear();
+    }
+}
+
+/// One HTTP request read off a connection.
+struct Request {
+    method: String,
+    path: String,
+    body: Vec<u8>,
+}
+
+async fn read_request<R: tokio::io::AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<Request> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).await.ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
+    let mut length = 0usize;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).await.ok()? == 0 {
+            return None;
+        }
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).await.ok()?;
+    Some(Request { method, path, body })
+}
+
+async fn serve_connection(api: Arc<Api>, stream: tokio::net::TcpStream) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    while let Some(request) = read_request(&mut reader).await {
+        let response = answer(&api, request).await;
+        if write.write_all(&response).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The response to one request of the function.
+async fn answer(api: &Api, request: Request) -> Vec<u8> {
+    let path = request.path.trim_start_matches("/2018-06-01/runtime");
+    if request.method == "GET" && path == "/invocation/next" {
+        api.asked.send_modify(|n| *n += 1);
+        let Some(invocation) = api.queued.lock().await.recv().await else {
+            return http(503, &[], b"{}");
+        };
+        let body = invocation.event.to_string();
+        api.in_flight.lock().unwrap().insert(invocation.id.clone(), invocation.reply);
+        let deadline = (jiff::Timestamp::now().as_millisecond() + api.timeout.as_millis() as i64).to_string();
+        let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{}", api.name);
+        let headers = [
+            ("Lambda-Runtime-Aws-Request-Id", invocation.id.as_str()),
+            ("Lambda-Runtime-Deadline-Ms", deadline.as_str()),
+            ("Lambda-Runtime-Invoked-Function-Arn", arn.as_str()),
+            ("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000"),
+        ];
+        return http(200, &headers, body.as_bytes());
+    }
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match (request.method.as_str(), segments.as_slice()) {
+        ("POST", ["invocation", id, kind @ ("response" | "error")]) => {
+            let Some(reply) = api.in_flight.lock().unwrap().remove(*id) else {
+                return http(400, &[], br#"{"errorMessage":"unknown or answered request id"}"#);
+            };
+            let text = String::from_utf8_lossy(&request.body).into_owned();
+            let _ = reply.send(if *kind == "response" {
+                Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+            } else {
+                Err(text)
+            });
+            http(202, &[], br#"{"status":"OK"}"#)
+        }
+        ("POST", ["init", "error"]) => {
+            tracing::error!(function = %api.name, report = %String::from_utf8_lossy(&request.body), "The function failed to start.");
+            http(202, &[], br#"{"status":"OK"}"#)
+        }
+        _ => http(404, &[], br#"{"errorMessage":"not a Lambda Runtime API route"}"#),
+    }
+}
+
+fn http(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let reason = match status {
+        200 => "OK",
+        202 => "Accepted",
+        400 => "Bad Request",
+        404 => "Not Found",
+        _ => "Service Unavailable",
+    };
+    let mut out = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n");
+    for (name, value) in headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// A function binary kept running under its Runtime API: started again when its process ends
+/// (as Lambda starts a new execution environment), until `stop` turns true.
+pub struct FunctionProcess {
+    /// The function's Runtime API.
+    pub api: RuntimeApi,
+    /// The process id of the current process (0 between processes).
+    pub pid: Arc<AtomicU32>,
+}
+
+impl FunctionProcess {
+    /// Starts `binary` with `env` (besides the Runtime API's), appending its output to `log`.
+    pub async fn start(
+        name: &str,
+        binary: PathBuf,
+        env: Vec<(String, String)>,
+        log: PathBuf,
+        timeout: Duration,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<Self> {
+        let api = RuntimeApi::start(name, timeout).await?;
+        let pid = Arc::new(AtomicU32::new(0));
+        let mut command = tokio::process::Command::new(&binary);
+        command.envs(env).envs(api.environment()).stdin(std::process::Stdio::null()).kill_on_drop(true);
+        let (keeper_api, keeper_pid, name) = (api.clone(), pid.clone(), name.to_string());
+        let mut child = spawn_logged(&mut command, &log).with_context(|| format!("starting {}", binary.display()))?;
+        pid.store(child.id().unwrap_or(0), Ordering::Relaxed);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    status = child.wait() => {
+                        keeper_pid.store(0, Ordering::Relaxed);
+                        keeper_api.abandon_in_flight();
+                        tracing::warn!(function = %name, ?status, "The function's process ended; starting a new one.");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        if *stop.borrow() {
+                            return;
+                        }
+                        match spawn_logged(&mut command, &log) {
+                            Ok(next) => {
+                                keeper_pid.store(next.id().unwrap_or(0), Ordering::Relaxed);
+                                child = next;
+                            }
+                            Err(e) => {
+                                tracing::error!(function = %name, error = %e, "The function cannot be started again.");
+                                return;
+                            }
+                        }
+                    }
+                    _ = stopped(&mut stop) => {
+                        let _ = child.kill().await;
+                        keeper_pid.store(0, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(FunctionProcess { api, pid })
+    }
+}
+
+/// Returns once `stop` turns true (or its sender is gone).
+pub async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Spawns `command` with stdout and stderr appended to `log`.
+pub fn spawn_logged(command: &mut tokio::process::Command, log: &std::path::Path) -> Result<tokio::process::Child> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    command.stdout(file.try_clone()?).stderr(file);
+    Ok(command.spawn()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A function written as a client of the API: asks, answers, asks again.
+    async fn call(address: &str, method: &str, path: &str, body: &str) -> (String, String) {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let request = format!(
+            "{method} /2018-06-01/runtime{path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).await.unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).await.unwrap();
+        (head, String::from_utf8(body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn invocations_are_handed_out_in_turn_and_answers_and_errors_come_back() {
+        let api = RuntimeApi::start("f", Duration::from_secs(5)).await.unwrap();
+        let address = api.address.clone();
+        let function = tokio::spawn(async move {
+            let (head, body) = call(&address, "GET", "/invocation/next", "").await;
+            assert!(head.contains("Lambda-Runtime-Aws-Request-Id: one"), "{head}");
+            assert_eq!(body, r#"{"n":1}"#);
+            let (head, _) = call(&address, "POST", "/invocation/one/response", r#"{"ok":true}"#).await;
+            assert!(head.starts_with("HTTP/1.1 202"), "{head}");
+            let (_, body) = call(&address, "GET", "/invocation/next", "").await;
+            assert_eq!(body, r#"{"n":2}"#);
+            call(&address, "POST", "/invocation/two/error", r#"{"errorMessage":"boom"}"#).await;
+            let (head, _) = call(&address, "POST", "/invocation/two/response", "{}").await;
+            assert!(head.starts_with("HTTP/1.1 400"), "a second answer is refused: {head}");
+        });
+        assert_eq!(api.invoke("one", json!({"n": 1})).await, Ok(json!({"ok": true})));
+        assert_eq!(api.invoke("two", json!({"n": 2})).await, Err(r#"{"errorMessage":"boom"}"#.to_string()));
+        function.await.unwrap();
+        api.asked(2).await;
+    }
+
+    #[tokio::test]
+    async fn an_invocation_taken_by_a_process_that_ended_fails() {
+        let api = RuntimeApi::start("f", Duration::from_secs(60)).await.unwrap();
+        let address = api.address.clone();
+        let taker = tokio::spawn(async move { call(&address, "GET", "/invocation/next", "").await });
+        let invoking = {
+            let api = api.clone();
+            tokio::spawn(async move { api.invoke("lost", json!({})).await })
+        };
+        taker.await.unwrap();
+        api.abandon_in_flight();
+        let answer = invoking.await.unwrap();
+        assert!(answer.unwrap_err().contains("ended before it answered"));
+    }
+}
