@@ -6,7 +6,8 @@
 #  - a Docker engine (Debian's docker.io; dockerd with --iptables=false, log in
 #    /var/log/lava-dockerd.log) and the test image `lava-test/busybox:1`, imported from
 #    busybox-static (no registry is reachable), and `lava-test/debian:bookworm`, Debian 12 made
-#    by debootstrap, the base the worker image test builds on;
+#    by debootstrap, the base the worker image test builds on, and `lava-test/lambda:provided`
+#    from it, the base `sam local invoke` runs the functions on in tests/sam_local.rs;
 #  - in the workspace's .venv: the `lava` Python package (python/) and the drivers the
 #    Python job tests use (python/test-requirements.txt); the SAM CLI, cfn-lint and
 #    cargo-lambda (infra/requirements.txt) the template tests run;
@@ -97,7 +98,19 @@ if ! $DOCKER image inspect lava-test/debian:bookworm >/dev/null 2>&1; then
     tar -C "$root" -c . | $DOCKER import - lava-test/debian:bookworm >/dev/null
     rm -rf "$root"
 fi
-echo "docker: ready (lava-test/busybox:1, lava-test/debian:bookworm)"
+# The base `sam local invoke` builds its Lambda image on in tests/sam_local.rs, standing in for
+# public.ecr.aws/lambda/provided:al2023 (no registry is reachable): Debian 12 with this machine's
+# certificate authorities, which the functions' TLS stack requires to start.
+if ! $DOCKER image inspect lava-test/lambda:provided >/dev/null 2>&1; then
+    echo "docker: making lava-test/lambda:provided"
+    context=$(mktemp -d)
+    cp /etc/ssl/certs/ca-certificates.crt "$context/"
+    printf 'FROM lava-test/debian:bookworm\nCOPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n' >"$context/Dockerfile"
+    DOCKER_BUILDKIT=0 $DOCKER build -q -t lava-test/lambda:provided "$context" >/dev/null 2>/tmp/lava-lambda-image.log \
+        || { echo "building lava-test/lambda:provided failed; see /tmp/lava-lambda-image.log" >&2; exit 1; }
+    rm -rf "$context"
+fi
+echo "docker: ready (lava-test/busybox:1, lava-test/debian:bookworm, lava-test/lambda:provided)"
 
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/pip ] || python3 -m venv .venv

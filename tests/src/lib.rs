@@ -83,7 +83,7 @@ pub fn emulator() -> &'static Emulator {
             .stdin(Stdio::piped())
             .spawn()
             .expect("starting the moto watchdog shell");
-        if let Err(e) = cli::local::wait_for_moto(port, std::time::Duration::from_secs(60)) {
+        if let Err(e) = cli::local::wait_for_moto(&format!("127.0.0.1:{port}"), std::time::Duration::from_secs(60)) {
             let _ = watchdog.stdin.take().map(|mut s| s.write_all(b"\n"));
             panic!("{e:#}");
         }
@@ -115,7 +115,8 @@ pub fn unique(prefix: &str) -> String {
 
 /// The emulator's recorded state (`/moto-api/data.json`), e.g. sent emails under `ses`.
 pub fn moto_data() -> serde_json::Value {
-    let body = cli::local::http_get(emulator().port, "/moto-api/data.json").expect("moto answers its API");
+    let body = cli::local::http_get(&format!("127.0.0.1:{}", emulator().port), "/moto-api/data.json")
+        .expect("moto answers its API");
     serde_json::from_str(&body).expect("moto's data is JSON")
 }
 

@@ -25,6 +25,10 @@ pub enum LocalCommand {
         /// Port for the moto server.
         #[arg(long, default_value_t = 5000)]
         port: u16,
+        /// Address moto listens on: 127.0.0.1, or the docker0 address (e.g. 172.17.0.1) for
+        /// functions run by `sam local` in containers to reach it.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
         /// Folder of sample job specs to load.
         #[arg(long, default_value = "samples/jobs")]
         samples: PathBuf,
@@ -68,13 +72,13 @@ impl LocalCommand {
     pub(crate) async fn run(self, target: &Target) -> Result<String> {
         let dir = &target.local_dir;
         match self {
-            LocalCommand::Up { port, samples, venv, workers, bin_dir } => {
+            LocalCommand::Up { port, host, samples, venv, workers, bin_dir } => {
                 let bin_dir = match bin_dir {
                     Some(dir) => dir,
                     None => std::env::current_exe()?.parent().context("the folder of this lava")?.to_path_buf(),
                 };
                 running::binaries(&bin_dir)?;
-                up(target, port, &samples, &venv, workers, &bin_dir).await
+                up(target, (&host, port), &samples, &venv, workers, &bin_dir).await
             }
             LocalCommand::Down => down(dir),
             LocalCommand::Status => status(dir),
@@ -90,7 +94,7 @@ impl LocalCommand {
                     region,
                     dir: std::path::absolute(dir)?,
                     bin_dir,
-                    workers,
+                    workers: workers.into_iter().filter(|w| !w.is_empty()).collect(),
                 };
                 running::serve(options, ports(&clients).queues).await?;
                 Ok(String::new())
@@ -101,7 +105,7 @@ impl LocalCommand {
 
 async fn up(
     target: &Target,
-    port: u16,
+    (host, port): (&str, u16),
     samples: &Path,
     venv: &Path,
     workers: Option<Vec<String>>,
@@ -111,14 +115,14 @@ async fn up(
     let realm = target.realm.clone().unwrap_or_else(|| "local".into());
     check_realm_name(&realm).map_err(anyhow::Error::msg)?;
     let mut state = match LocalState::read(dir) {
-        Ok(state) if local::http_get(port_of(&state.endpoint_url), "/moto-api/data.json").is_ok() => state,
+        Ok(state) if local::http_get(&local::address_of(&state.endpoint_url), "/moto-api/data.json").is_ok() => state,
         _ => {
             let server = local::ensure_moto(venv)?;
             std::fs::create_dir_all(dir)?;
-            let pid = local::start_moto(&server, port, &dir.join("moto.log"))?;
+            let pid = local::start_moto(&server, host, port, &dir.join("moto.log"))?;
             let state = LocalState {
                 realm: realm.clone(),
-                endpoint_url: format!("http://127.0.0.1:{port}"),
+                endpoint_url: format!("http://{host}:{port}"),
                 pid,
                 supervisor: None,
             };
@@ -203,7 +207,7 @@ fn down(dir: &Path) -> Result<String> {
 
 fn status(dir: &Path) -> Result<String> {
     let state = LocalState::read(dir)?;
-    let moto = local::http_get(port_of(&state.endpoint_url), "/moto-api/data.json").is_ok();
+    let moto = local::http_get(&local::address_of(&state.endpoint_url), "/moto-api/data.json").is_ok();
     let mut rows = vec![[
         "moto".to_string(),
         state.pid.to_string(),
@@ -282,11 +286,6 @@ fn tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// The port of a local realm's endpoint URL (5000 when it names none).
-fn port_of(endpoint_url: &str) -> u16 {
-    endpoint_url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).unwrap_or(5000)
 }
 
 async fn client_for(endpoint_url: &str, region: Option<String>) -> Clients {

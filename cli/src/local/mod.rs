@@ -63,11 +63,12 @@ fn has_all(venv: &Path) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Sends `GET path` to 127.0.0.1:`port` and returns the response body (HTTP/1.0, no keep-alive).
-pub fn http_get(port: u16, path: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+/// Sends `GET path` to `address` (`host:port`) and returns the response body (HTTP/1.0, no
+/// keep-alive).
+pub fn http_get(address: &str, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n")?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
@@ -77,15 +78,15 @@ pub fn http_get(port: u16, path: &str) -> std::io::Result<String> {
     Ok(body.to_string())
 }
 
-/// Waits until a moto server answers on `port`.
-pub fn wait_for_moto(port: u16, timeout: Duration) -> Result<()> {
+/// Waits until a moto server answers on `address` (`host:port`).
+pub fn wait_for_moto(address: &str, timeout: Duration) -> Result<()> {
     let start = Instant::now();
     loop {
-        if http_get(port, "/moto-api/data.json").is_ok() {
+        if http_get(address, "/moto-api/data.json").is_ok() {
             return Ok(());
         }
         if start.elapsed() > timeout {
-            bail!("moto_server did not answer on 127.0.0.1:{port} within {timeout:?}");
+            bail!("moto_server did not answer on {address} within {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -127,11 +128,11 @@ impl LocalState {
     }
 }
 
-/// Starts a moto server on 127.0.0.1:`port` that outlives this process, logging to `log`.
-pub fn start_moto(server: &Path, port: u16, log: &Path) -> Result<u32> {
+/// Starts a moto server on `host`:`port` that outlives this process, logging to `log`.
+pub fn start_moto(server: &Path, host: &str, port: u16, log: &Path) -> Result<u32> {
     let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let child = Command::new(server)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-H", host, "-p", &port.to_string()])
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
@@ -139,7 +140,7 @@ pub fn start_moto(server: &Path, port: u16, log: &Path) -> Result<u32> {
         .spawn()
         .with_context(|| format!("starting {}", server.display()))?;
     let pid = child.id();
-    if let Err(e) = wait_for_moto(port, Duration::from_secs(30)) {
+    if let Err(e) = wait_for_moto(&format!("{host}:{port}"), Duration::from_secs(30)) {
         let _ = Command::new("kill").arg(pid.to_string()).status();
         return Err(e.context(format!("see {}", log.display())));
     }
@@ -209,4 +210,10 @@ pub fn read_lines_from(path: &Path, offset: &mut u64) -> Result<String> {
     let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     *offset += whole as u64;
     Ok(String::from_utf8_lossy(&bytes[..whole]).into_owned())
+}
+
+/// The `host:port` of an endpoint URL (`http://host:port/`).
+pub fn address_of(endpoint_url: &str) -> String {
+    let rest = endpoint_url.split_once("://").map_or(endpoint_url, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest).to_string()
 }

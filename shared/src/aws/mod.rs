@@ -278,13 +278,27 @@ pub fn actions_ports(config: &SdkConfig, webhook: std::sync::Arc<dyn crate::port
 
 /// [`function_ports`] with the default configuration (a function's environment).
 pub async fn load_function_ports() -> crate::ports::Ports {
-    function_ports(&sdk_config(&AwsOptions::default()).await)
+    function_ports(&sdk_config(&function_options()).await)
+}
+
+/// A function's AWS options: the defaults, or the emulator named by `LAVA_ENDPOINT_URL` when it
+/// is not empty. The realm template declares that variable (from its `EndpointUrl` parameter,
+/// empty on AWS) so that `sam local` can set it: `sam local` only passes variables a template
+/// declares, and it gives a declared `AWS_ENDPOINT_URL` it cannot resolve the value "", which
+/// the SDK cannot parse.
+pub fn function_options() -> AwsOptions {
+    match std::env::var("LAVA_ENDPOINT_URL") {
+        Ok(url) if !url.trim().is_empty() => {
+            AwsOptions { endpoint_url: Some(url.trim().to_string()), emulator: true, ..Default::default() }
+        }
+        _ => AwsOptions::default(),
+    }
 }
 
 /// [`actions_ports`] with the default configuration and Slack webhooks over HTTPS.
 pub async fn load_actions_ports() -> crate::ports::Ports {
     let webhook = std::sync::Arc::new(crate::webhook::HttpWebhook::new());
-    actions_ports(&sdk_config(&AwsOptions::default()).await, webhook)
+    actions_ports(&sdk_config(&function_options()).await, webhook)
 }
 
 /// Error codes that mean "try again later".

@@ -201,10 +201,10 @@ impl DispatchFunction {
 
     /// Dispatches every job of a served dispatcher whose schedule fires in the minutes after the
     /// last tick that completed (the watermark) up to `at`'s minute, at most `SCHEDULE_CATCHUP`
-    /// back; the first tick ever covers its own minute only. A conditional write per job and
-    /// minute, holding the run id, makes overlapping or retried ticks dispatch each run once
-    /// (a retried tick sends a claimed run again under the same run id, which the worker runs
-    /// once). Claims go out concurrently and messages in batches of ten.
+    /// back; the first tick ever covers its own minute only. Each run's id is derived from the
+    /// realm, the job and the minute, so an overlapping or retried tick sends the same run again
+    /// under the same id, which the worker's lease runs once. Messages go out in batches of ten,
+    /// several batches at a time.
     pub async fn tick(&self, at: Timestamp) -> Result<Vec<Scheduled>> {
         let upto = floor_minute(at);
         let catchup = self.config.get(keys::SCHEDULE_CATCHUP).max(60.0);
