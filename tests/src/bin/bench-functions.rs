@@ -10,142 +10,22 @@
 //! makes), zipped here. With `LAVA_ORIGINAL=<a checkout of jin-gizmo/lava>` the original's
 //! Python dispatch handler runs the same requests on the same emulator, side by side.
 
+use cli::local::lambda::RuntimeApi;
 use serde_json::{Value, json};
+use shared::ports::QueueMessage;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::sync::{Mutex, mpsc};
 
-/// One request to the runtime API, read off a connection.
-struct ApiRequest {
-    method: String,
-    path: String,
-    body: Vec<u8>,
-}
-
-async fn read_request(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Option<ApiRequest> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).await.ok()? == 0 {
-        return None;
-    }
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
-    let mut length = 0usize;
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).await.ok()?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().ok()?;
-        }
-    }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).await.ok()?;
-    Some(ApiRequest { method, path, body })
-}
-
-/// What the benchmark hears from the function.
-enum Heard {
-    /// It asked for the next invocation.
-    Next,
-    /// It answered an invocation (request id, body; `false` for an error report).
-    Answer(String, bool, Vec<u8>),
-}
-
-/// A Lambda Runtime API on loopback: hands out the invocations sent on `invocations`, reports
-/// what the function does on the returned receiver.
-struct RuntimeApi {
-    address: String,
-    invocations: mpsc::Sender<(String, Value)>,
-    heard: mpsc::Receiver<Heard>,
-}
-
-impl RuntimeApi {
-    async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let (invocations, pending) = mpsc::channel::<(String, Value)>(1);
-        let (tell, heard) = mpsc::channel(16);
-        let pending = Arc::new(Mutex::new(pending));
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (pending, tell) = (pending.clone(), tell.clone());
-                tokio::spawn(async move {
-                    let (read, mut write) = stream.into_split();
-                    let mut reader = BufReader::new(read);
-                    while let Some(request) = read_request(&mut reader).await {
-                        let response = if request.method == "GET" && request.path.ends_with("/invocation/next") {
-                            let _ = tell.send(Heard::Next).await;
-                            let Some((id, event)) = pending.lock().await.recv().await else { return };
-                            let body = event.to_string();
-                            format!(
-                                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {id}\r\n\
-                                 Lambda-Runtime-Deadline-Ms: {}\r\nLambda-Runtime-Invoked-Function-Arn: \
-                                 arn:aws:lambda:us-east-1:123456789012:function:bench\r\nLambda-Runtime-Trace-Id: \
-                                 Root=1-00000000-000000000000000000000000\r\nContent-Length: {}\r\n\r\n{body}",
-                                jiff::Timestamp::now().as_millisecond() + 900_000,
-                                body.len()
-                            )
-                        } else {
-                            let mut segments = request.path.rsplit('/');
-                            let (kind, id) = (segments.next().unwrap_or(""), segments.next().unwrap_or(""));
-                            let _ = tell.send(Heard::Answer(id.to_string(), kind == "response", request.body)).await;
-                            "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}".to_string()
-                        };
-                        if write.write_all(response.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        RuntimeApi { address, invocations, heard }
-    }
-
-    async fn next_request(&mut self) {
-        loop {
-            match tokio::time::timeout(Duration::from_secs(120), self.heard.recv()).await {
-                Ok(Some(Heard::Next)) => return,
-                Ok(Some(Heard::Answer(..))) => {}
-                _ => panic!("the function never asked for an invocation"),
-            }
-        }
-    }
-
-    /// Invokes the function with `event`; returns its answer once it has asked for the next.
-    async fn invoke(&mut self, id: &str, event: Value) -> (bool, Vec<u8>) {
-        self.invocations.send((id.to_string(), event)).await.unwrap();
-        loop {
-            match tokio::time::timeout(Duration::from_secs(120), self.heard.recv()).await {
-                Ok(Some(Heard::Answer(answered, ok, body))) if answered == id => return (ok, body),
-                Ok(Some(_)) => {}
-                _ => panic!("the function never answered invocation {id}"),
-            }
-        }
-    }
-}
-
-/// An SQS event of one message.
+/// An SQS event of one message, as the queue's event source mapping delivers it.
 fn sqs_event(body: &str, n: usize) -> Value {
-    json!({"Records": [{
-        "messageId": format!("m-{n}"),
-        "receiptHandle": format!("r-{n}"),
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1700000000000",
-            "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1700000000000"},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench",
-        "awsRegion": "us-east-1"
-    }]})
+    let message = QueueMessage {
+        message_id: format!("m-{n}"),
+        receipt_handle: format!("r-{n}"),
+        body: body.to_string(),
+        receive_count: 1,
+    };
+    cli::local::realm::sqs_event(&[message], "arn:aws:sqs:us-east-1:123456789012:bench", "us-east-1")
 }
 
 /// What one function did under the benchmark.
@@ -178,22 +58,19 @@ async fn measure(
     proxy: &tests::FreezableProxy,
     events: impl Iterator<Item = Value>,
 ) -> Figures {
-    let mut api = RuntimeApi::start().await;
+    let api = RuntimeApi::start("bench", Duration::from_secs(900)).await.expect("the runtime API");
     command
-        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .envs(api.environment())
         .env("AWS_ENDPOINT_URL", &proxy.url)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::inherit())
         .kill_on_drop(true);
     let started = Instant::now();
     let mut child = command.spawn().expect("the function binary starts");
-    api.next_request().await;
+    tokio::time::timeout(Duration::from_secs(120), api.asked(1))
+        .await
+        .expect("the function never asked for an invocation");
     let cold = started.elapsed();
     let mut warm = Vec::new();
     let (mut emulator, mut calls) = (Duration::ZERO, 0);
@@ -201,10 +78,9 @@ async fn measure(
         let (busy, connections) =
             (proxy.server_micros.load(Ordering::Relaxed), proxy.connections.load(Ordering::Relaxed));
         let t = Instant::now();
-        let (ok, body) = api.invoke(&format!("req-{n}"), event).await;
+        let answer = api.invoke(&format!("req-{n}"), event).await;
         warm.push(t.elapsed());
-        assert!(ok, "invocation {n} failed: {}", String::from_utf8_lossy(&body));
-        let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let answer = answer.unwrap_or_else(|e| panic!("invocation {n} failed: {e}"));
         assert!(
             answer.get("batchItemFailures").and_then(Value::as_array).is_none_or(Vec::is_empty),
             "invocation {n} asked for a retry: {answer}"

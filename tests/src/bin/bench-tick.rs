@@ -2,9 +2,10 @@
 //! realm on moto, reached through a proxy that adds a delay to every call as AWS round trips
 //! would; one tick of the dispatch function dispatches them all.
 //!
-//! Run: `cargo build --release -p tests && target/release/bench-tick [N] [LATENCY_MS]`
-//! (defaults 1000 and 10). Prints the time until the last worker message is sent, the calls per
-//! due job and the job items the tick read.
+//! Run: `cargo build --release -p tests && LAVA_MOTO_FLAT_SQS=1 target/release/bench-tick [N]
+//! [LATENCY_MS]` (defaults 1000 and 10; the variable starts moto without the send cost that grows
+//! with queue depth, `tests/bench/moto_flat_sqs.py`). Prints the time until the last worker
+//! message is sent, the calls per due job, moto's own time for them and the items the tick read.
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -81,13 +82,21 @@ async fn main() {
     let function = DispatchFunction::load(r.names.clone(), vec![], &ports).await.unwrap();
     proxy.latency_ms.store(latency, Ordering::Relaxed);
 
-    let (calls_before, items_before) =
-        (proxy.connections.load(Ordering::Relaxed), counting.items.load(Ordering::Relaxed));
+    let (calls_before, items_before, busy_before) = (
+        proxy.connections.load(Ordering::Relaxed),
+        counting.items.load(Ordering::Relaxed),
+        proxy.server_micros.load(Ordering::Relaxed),
+    );
     let t = Instant::now();
     let sent = function.tick(jiff::Timestamp::now()).await.expect("the tick");
     let took = t.elapsed().as_secs_f64();
     let calls = proxy.connections.load(Ordering::Relaxed) - calls_before;
     let items = counting.items.load(Ordering::Relaxed) - items_before;
+    // Let the proxy see the last call's connection close before reading its counter.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // Each connection's time includes the latency the proxy added to it.
+    let busy =
+        (proxy.server_micros.load(Ordering::Relaxed) - busy_before) as f64 / 1e6 - calls as f64 * latency as f64 / 1e3;
     proxy.latency_ms.store(0, Ordering::Relaxed);
     assert_eq!(sent.len(), n, "every due job dispatched");
 
@@ -107,6 +116,7 @@ async fn main() {
     );
     println!("tick until the last worker message is sent: {took:.2} s");
     println!("calls: {calls} ({:.2} per due job)", calls as f64 / n as f64);
+    println!("the emulator's own time for those calls, summed over concurrent calls: {busy:.2} s");
     println!("job and state items read by the tick: {items} ({:.2} per due job)", items as f64 / n as f64);
     println!("worker messages on the queue: {queued}");
 }
