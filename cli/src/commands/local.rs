@@ -325,7 +325,8 @@ async fn load_realm(
     for job in &jobs {
         catalog.put_job(job).await?;
     }
-    provision::notify_queue_of_uploads(&clients, &names.local_bucket(), &resources.s3events_queue_url).await?;
+    let s3events = provision::queue_arn(&clients, &resources.s3events_queue_url).await?;
+    provision::notify_queue_on_upload(&clients, &names.local_bucket(), &s3events).await?;
     let all = catalog.jobs().await?;
     let workers = match workers {
         Some(workers) => workers.into_iter().filter(|w| !w.is_empty()).collect(),

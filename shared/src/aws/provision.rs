@@ -174,28 +174,6 @@ pub async fn create_bucket(clients: &Clients, bucket: &str) -> Result<()> {
     }
 }
 
-/// Has `bucket` send a notification of every object created in it to the queue at `queue_url`
-/// (what a realm's buckets do for the s3trigger function on AWS), replacing the bucket's
-/// notification configuration.
-pub async fn notify_queue_of_uploads(clients: &Clients, bucket: &str, queue_url: &str) -> Result<()> {
-    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
-    let queue = QueueConfiguration::builder()
-        .id("lava-s3events")
-        .queue_arn(queue_arn(clients, queue_url).await?)
-        .events(Event::S3ObjectCreated)
-        .build()
-        .map_err(|e| Error::unexpected(bucket.to_string(), e.to_string()))?;
-    clients
-        .s3
-        .put_bucket_notification_configuration()
-        .bucket(bucket)
-        .notification_configuration(NotificationConfiguration::builder().queue_configurations(queue).build())
-        .send()
-        .await
-        .map_err(|e| aws_error("s3", "PutBucketNotificationConfiguration", e))?;
-    Ok(())
-}
-
 /// Creates an SNS topic (idempotent); returns its ARN.
 pub async fn create_topic(clients: &Clients, name: &str) -> Result<String> {
     let out = clients.sns.create_topic().name(name).send().await.map_err(|e| aws_error("sns", "CreateTopic", e))?;
