@@ -303,12 +303,12 @@ pub fn spawn_logged(command: &mut tokio::process::Command, log: &std::path::Path
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
     /// A function written as a client of the API: asks, answers, asks again.
-    async fn call(address: &str, method: &str, path: &str, body: &str) -> (String, String) {
+    pub(crate) async fn call(address: &str, method: &str, path: &str, body: &str) -> (String, String) {
         let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
         let request = format!(
             "{method} /2018-06-01/runtime{path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",

@@ -410,6 +410,66 @@ mod tests {
         assert_eq!((incoming[0].message_id.as_str(), incoming[0].receive_count), ("a", 2));
     }
 
+    /// A queue as the event source mapping's rules meet SQS's own: the function (here a loop
+    /// on the Runtime API) names one message of each batch as failed; the other is deleted, the
+    /// failed one comes back after the visibility timeout and, after the queue's receive count,
+    /// moves to the dead-letter queue.
+    #[tokio::test]
+    async fn a_failed_message_comes_back_and_is_redriven_while_the_rest_of_its_batch_is_deleted() {
+        use shared::aws::{SqsQueues, provision};
+        let clients = ::tests::clients().await;
+        let name = ::tests::unique("lava-esm-");
+        let url = provision::create_queue_with_dlq(&clients, &name, 1, 2).await.unwrap();
+        let queues: Arc<dyn WorkQueue> = Arc::new(SqsQueues::new(clients.sqs.clone()));
+        let dead = queues.queue_url(&ResourceNames::dead_letter_queue(&name)).await.unwrap();
+        for body in ["good", "bad"] {
+            queues.send(&url, &OutgoingMessage { body: body.into(), ..Default::default() }).await.unwrap();
+        }
+
+        let api = super::super::lambda::RuntimeApi::start("esm", Duration::from_secs(10)).await.unwrap();
+        let address = api.address.clone();
+        let invocations = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = invocations.clone();
+        tokio::spawn(async move {
+            use super::super::lambda::tests::call;
+            loop {
+                let (head, body) = call(&address, "GET", "/invocation/next", "").await;
+                counted.fetch_add(1, Ordering::Relaxed);
+                let id = head.lines().find_map(|l| l.strip_prefix("Lambda-Runtime-Aws-Request-Id: ")).unwrap().trim();
+                let event: Value = serde_json::from_str(&body).unwrap();
+                let failures: Vec<Value> = event["Records"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r["body"] == "bad")
+                    .map(|r| json!({"itemIdentifier": r["messageId"]}))
+                    .collect();
+                let answer = json!({"batchItemFailures": failures}).to_string();
+                call(&address, "POST", &format!("/invocation/{id}/response"), &answer).await;
+            }
+        });
+        let (stop_tx, stop) = watch::channel(false);
+        let arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{name}");
+        let source =
+            EventSource { queues: queues.clone(), url: url.clone(), arn, region: "us-east-1".into(), batch_size: 10 };
+        let feeding = tokio::spawn(source.run(api, "esm", stop));
+
+        let started = std::time::Instant::now();
+        let redriven = loop {
+            let messages = queues.receive(&dead, 10, 1).await.unwrap();
+            if !messages.is_empty() {
+                break messages;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "nothing reached the dead-letter queue");
+        };
+        stop_tx.send_replace(true);
+        feeding.await.unwrap();
+        assert_eq!(redriven.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["bad"]);
+        assert!(invocations.load(Ordering::Relaxed) >= 2, "the failed message was received again");
+        let left = queues.receive(&url, 10, 2).await.unwrap();
+        assert!(left.is_empty(), "the batch's good message was deleted: {left:?}");
+    }
+
     #[test]
     fn ticks_fall_on_minutes_and_read_as_schedule_events() {
         let now: jiff::Timestamp = "2026-11-30T08:41:59.5Z".parse().unwrap();
