@@ -2,6 +2,7 @@
 
 mod actions;
 mod aws_adapters;
+mod db_from_s3;
 mod docker;
 mod history;
 mod infra;

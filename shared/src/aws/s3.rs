@@ -7,7 +7,7 @@ use aws_sdk_s3::types::ServerSideEncryption;
 
 use super::aws_error;
 use crate::error::{Error, Result};
-use crate::ports::{BlobStore, Encryption, Listing, ObjectInfo};
+use crate::ports::{BlobStore, ByteChunks, Encryption, Listing, ObjectInfo};
 
 /// Objects on S3.
 #[derive(Clone, Debug)]
@@ -53,6 +53,40 @@ impl BlobStore for S3Blobs {
             source: Some(Box::new(e)),
         })?;
         Ok(data.into_bytes().to_vec())
+    }
+
+    async fn open_object(&self, bucket: &str, key: &str) -> Result<ByteChunks> {
+        let out = self.client.get_object().bucket(bucket).key(key).send().await.map_err(|e| {
+            if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                Error::NotFound { what: "object", id: format!("s3://{bucket}/{key}") }
+            } else {
+                aws_error("s3", "GetObject", e)
+            }
+        })?;
+        let uri = format!("s3://{bucket}/{key}");
+        let chunks = futures_util::stream::try_unfold((out.body, uri), |(mut body, uri)| async move {
+            match body.try_next().await {
+                Ok(Some(chunk)) => Ok(Some((chunk.to_vec(), (body, uri)))),
+                Ok(None) => Ok(None),
+                Err(e) => Err(Error::Aws {
+                    service: "s3",
+                    operation: "GetObject",
+                    code: None,
+                    message: format!("reading {uri}: {e}"),
+                    retry: crate::Retry::Transient,
+                    source: Some(Box::new(e)),
+                }),
+            }
+        });
+        Ok(Box::pin(chunks))
+    }
+
+    async fn object_size(&self, bucket: &str, key: &str) -> Result<Option<u64>> {
+        match self.client.head_object().bucket(bucket).key(key).send().await {
+            Ok(out) => Ok(Some(out.content_length.unwrap_or(0).max(0) as u64)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(aws_error("s3", "HeadObject", e)),
+        }
     }
 
     async fn list_objects(&self, bucket: &str, prefix: &str, delimiter: Option<&str>) -> Result<Listing> {

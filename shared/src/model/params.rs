@@ -143,6 +143,88 @@ pub struct SqlParams {
     pub timeout: Option<DurationSpec>,
 }
 
+/// What happens to a `db_from_s3` target table before the load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadMode {
+    /// Fail if the table exists.
+    Abort,
+    /// Load on top of what is there.
+    Append,
+    /// `DELETE FROM` the table first.
+    Delete,
+    /// Drop the table first (it is created again from `columns`).
+    Drop,
+    /// Two tables `<table>_a` and `<table>_b`: load the empty one, then empty the other.
+    Switch,
+    /// Truncate the table first.
+    Truncate,
+}
+
+impl LoadMode {
+    /// Parses a mode name (`Bad mode: X` otherwise).
+    pub fn parse(name: &str) -> Result<LoadMode, String> {
+        Ok(match name {
+            "abort" => LoadMode::Abort,
+            "append" => LoadMode::Append,
+            "delete" => LoadMode::Delete,
+            "drop" => LoadMode::Drop,
+            "switch" => LoadMode::Switch,
+            "truncate" => LoadMode::Truncate,
+            other => return Err(format!("Bad mode: {other}")),
+        })
+    }
+}
+
+/// Parameters of `db_from_s3` jobs.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+pub struct DbFromS3Params {
+    /// The target database connection.
+    pub db_conn_id: String,
+    /// Source bucket (rendered).
+    pub bucket: String,
+    /// Source key (rendered; a manifest with `MANIFEST`).
+    pub key: String,
+    /// Target schema (rendered; `/regex` takes it from the key).
+    pub schema: String,
+    /// Target table (rendered; `/regex` takes it from the key).
+    pub table: String,
+    /// `abort`, `append`, `delete`, `drop`, `switch` or `truncate`.
+    pub mode: String,
+    /// Loader options, database specific.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Column specs (`name TYPE …`): the columns loaded, and the table created when missing.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// Render bucket, key, schema and table (default true).
+    pub jinja: Option<Flag>,
+    /// Objects smaller than this are skipped (a size: `1KiB`, `512`).
+    pub min_size: Option<Value>,
+    /// An `aws` connection for S3 (server-side loaders).
+    pub s3_conn_id: Option<String>,
+    /// An IAM role for the database to read S3 with (server-side loaders).
+    pub s3_iam_role: Option<String>,
+    /// A missing object is a success with nothing loaded.
+    pub skip_missing: Option<Flag>,
+    /// Available as `vars` in templates.
+    #[serde(default)]
+    pub vars: Map<String, Value>,
+}
+
+impl DbFromS3Params {
+    /// `min_size` in bytes (0 when absent).
+    pub fn min_size_bytes(&self) -> Result<u64, String> {
+        match &self.min_size {
+            None | Some(Value::Null) => Ok(0),
+            Some(Value::Number(n)) => {
+                n.as_f64().filter(|v| *v >= 0.0).map(|v| v as u64).ok_or_else(|| format!("Bad min_size: {n}"))
+            }
+            Some(Value::String(s)) => super::values::parse_size(s).map_err(|e| format!("Bad min_size: {e}")),
+            Some(other) => Err(format!("Bad min_size: must be a size, not {}", super::validation::kind_of(other))),
+        }
+    }
+}
+
 /// Parameters of `sqlc` jobs.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 pub struct SqlcParams {
@@ -208,6 +290,8 @@ pub enum JobParameters {
     Dag(super::pipeline::DagParams),
     /// `foreach`
     Foreach(super::pipeline::ForeachParams),
+    /// `db_from_s3`
+    DbFromS3(DbFromS3Params),
     /// Any other type: the map as given, checked against the type's known keys.
     Other(Map<String, Value>),
 }
@@ -244,6 +328,7 @@ impl JobParameters {
             | JobParameters::Chain(_)
             | JobParameters::Dag(_)
             | JobParameters::Foreach(_)
+            | JobParameters::DbFromS3(_)
             | JobParameters::Other(_) => None,
         }
     }
@@ -362,8 +447,32 @@ impl JobParameters {
                 typed(&["dispatcher", "args", "env"], &["dispatcher"])?;
                 JobParameters::Other(params.clone())
             }
-            JobType::DbFromS3
-            | JobType::RedshiftUnload
+            JobType::DbFromS3 => {
+                typed(
+                    &[
+                        "db_conn_id",
+                        "bucket",
+                        "key",
+                        "schema",
+                        "table",
+                        "mode",
+                        "args",
+                        "columns",
+                        "jinja",
+                        "min_size",
+                        "s3_conn_id",
+                        "s3_iam_role",
+                        "skip_missing",
+                        "vars",
+                    ],
+                    &["db_conn_id", "bucket", "key", "schema", "table", "mode"],
+                )?;
+                let p: DbFromS3Params = from_value(&value).map_err(field_error)?;
+                LoadMode::parse(&p.mode)?;
+                p.min_size_bytes()?;
+                JobParameters::DbFromS3(p)
+            }
+            JobType::RedshiftUnload
             | JobType::SharepointGetDoc
             | JobType::SharepointGetList
             | JobType::SharepointGetMultiDoc

@@ -47,6 +47,9 @@ pub struct Listing {
     pub prefixes: Vec<String>,
 }
 
+/// An object's bytes, chunk by chunk as they arrive.
+pub type ByteChunks = std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Vec<u8>>> + Send>>;
+
 /// S3: payloads in, job outputs out.
 #[async_trait]
 pub trait BlobStore: Send + Sync {
@@ -56,4 +59,15 @@ pub trait BlobStore: Send + Sync {
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>>;
     /// Lists objects under `prefix` (one level when `delimiter` is given).
     async fn list_objects(&self, bucket: &str, prefix: &str, delimiter: Option<&str>) -> Result<Listing>;
+    /// Opens an object to read chunk by chunk, never holding all of it (`NotFound` when there
+    /// is none). By default, the whole object as one chunk.
+    async fn open_object(&self, bucket: &str, key: &str) -> Result<ByteChunks> {
+        let body = self.get_object(bucket, key).await?;
+        Ok(Box::pin(futures_util::stream::iter([Ok(body)])))
+    }
+    /// An object's size, `None` when there is no such object. By default, from a listing.
+    async fn object_size(&self, bucket: &str, key: &str) -> Result<Option<u64>> {
+        let listing = self.list_objects(bucket, key, None).await?;
+        Ok(listing.objects.iter().find(|o| o.key == key).map(|o| o.size))
+    }
 }

@@ -2,6 +2,8 @@
 //! (success) or a [`Failure`] whose message becomes `result.error` and whose data becomes
 //! `result.error_data`.
 
+#[cfg(feature = "sql")]
+pub mod db_from_s3;
 pub mod docker;
 pub mod executable;
 pub mod process;
@@ -174,11 +176,12 @@ pub async fn run(ctx: &RunContext<'_>) -> Outcome {
         JobType::Sql => sql::run_sql(ctx).await,
         #[cfg(feature = "sql")]
         JobType::Sqli => sql::run_sqli(ctx).await,
+        #[cfg(feature = "sql")]
+        JobType::DbFromS3 => db_from_s3::run_db_from_s3(ctx).await,
         #[cfg(not(feature = "sql"))]
-        JobType::Sql | JobType::Sqli => Err(unknown_type(&ctx.spec.job_type)),
+        JobType::Sql | JobType::Sqli | JobType::DbFromS3 => Err(unknown_type(&ctx.spec.job_type)),
         JobType::Chain
         | JobType::Dag
-        | JobType::DbFromS3
         | JobType::Dispatch
         | JobType::Foreach
         | JobType::RedshiftUnload

@@ -42,6 +42,21 @@ fn db_error(e: sqlx::Error) -> Error {
     Error::Database { message, retry, source: Some(Box::new(e)) }
 }
 
+/// A COPY's error with where the server says it happened (`COPY t, line 3, column id: "x"`).
+fn copy_error(e: sqlx::Error) -> Error {
+    let place = e
+        .as_database_error()
+        .and_then(|d| d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>())
+        .and_then(|d| d.r#where())
+        .map(str::to_string);
+    match (db_error(e), place) {
+        (Error::Database { message, retry, source }, Some(place)) => {
+            Error::Database { message: format!("{message} ({place})"), retry, source }
+        }
+        (other, _) => other,
+    }
+}
+
 impl Session {
     /// Connects (in autocommit mode: [`Session::begin`] starts a transaction).
     pub async fn connect(db: &Database, application_name: Option<&str>, timeout: Duration) -> Result<Session> {
@@ -138,6 +153,67 @@ impl Session {
             Session::MySql(c) => c.close().await,
             Session::Sqlite(c) => c.close().await,
         };
+    }
+
+    /// Whether a query returns at least one row.
+    pub async fn returns_rows(&mut self, query: &str) -> Result<bool> {
+        struct Any(bool);
+        impl RowSink for Any {
+            fn columns(&mut self, _: &[String]) -> Result<()> {
+                Ok(())
+            }
+            fn row(&mut self, _: Vec<Field>) -> Result<()> {
+                self.0 = true;
+                Ok(())
+            }
+        }
+        let mut any = Any(false);
+        self.run(query, &mut any).await?;
+        Ok(any.0)
+    }
+
+    /// PostgreSQL's `COPY … FROM STDIN`: sends `chunks` as the data, in order, as they come;
+    /// returns the rows copied. A chunk's error aborts the copy and is the result.
+    pub async fn copy_in(
+        &mut self,
+        statement: &str,
+        mut chunks: impl futures_util::Stream<Item = Result<Vec<u8>>> + Unpin,
+    ) -> Result<u64> {
+        let Session::Postgres(conn) = self else {
+            return Err(Error::Unexpected("COPY FROM STDIN is PostgreSQL's".into()));
+        };
+        let mut copy = conn.copy_in_raw(statement).await.map_err(copy_error)?;
+        while let Some(chunk) = chunks.try_next().await.transpose() {
+            match chunk {
+                Ok(bytes) => {
+                    copy.send(bytes).await.map_err(copy_error)?;
+                }
+                Err(e) => {
+                    let _ = copy.abort(e.to_string()).await;
+                    return Err(e);
+                }
+            }
+        }
+        copy.finish().await.map_err(copy_error)
+    }
+
+    /// Runs `statement` (`?` placeholders) once for each row, the fields bound as text
+    /// (SQLite and MySQL; PostgreSQL loads with [`Session::copy_in`]).
+    pub async fn insert_rows(&mut self, statement: &str, rows: &[Vec<String>]) -> Result<()> {
+        for row in rows {
+            match self {
+                Session::Sqlite(c) => {
+                    let query = row.iter().fold(sqlx::query(AssertSqlSafe(statement.to_string())), |q, f| q.bind(f));
+                    query.execute(&mut *c).await.map_err(db_error)?;
+                }
+                Session::MySql(c) => {
+                    let query = row.iter().fold(sqlx::query(AssertSqlSafe(statement.to_string())), |q, f| q.bind(f));
+                    query.execute(&mut *c).await.map_err(db_error)?;
+                }
+                Session::Postgres(_) => return Err(Error::Unexpected("PostgreSQL loads with COPY".into())),
+            }
+        }
+        Ok(())
     }
 
     /// Runs one statement; rows (and, first, the column names) go to `sink`. Returns whether

@@ -1,10 +1,11 @@
-//! SQL without the job types: statement splitting and CSV output (pure), and with the `sql`
+//! SQL without the job types: statement splitting, CSV output and `db_from_s3`'s decisions (pure), and with the `sql`
 //! feature the drivers (PostgreSQL, MySQL/MariaDB, SQLite through sqlx) and what `lava-sql`
 //! runs (`script`). The SQL job types live in `runners::sql` and `runners::sql_client`.
 
 pub mod csv;
 #[cfg(feature = "sql")]
 pub mod driver;
+pub mod load;
 #[cfg(feature = "sql")]
 pub mod script;
 pub mod split;

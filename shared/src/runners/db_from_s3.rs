@@ -1,0 +1,401 @@
+//! `db_from_s3`: load S3 data into a table, with the original's modes and step messages.
+//! PostgreSQL loads by a client-side `COPY … FROM STDIN` fed chunk by chunk from S3; SQLite by
+//! reading the CSV as it arrives and inserting each row. Either way the object is never whole in
+//! memory, and the load is one transaction: a failure leaves the table as it was (for `switch`,
+//! the original's order: load the empty table, empty the other, commit, then truncate it).
+
+use futures_util::{StreamExt, TryStreamExt};
+use serde_json::json;
+use std::time::Duration;
+
+use crate::config::keys;
+use crate::connections::Database;
+use crate::error::{Error, Result};
+use crate::model::params::JobParameters;
+use crate::ports::ByteChunks;
+use crate::runners::{Failure, Outcome, RunContext};
+use crate::sql::driver::Session;
+use crate::sql::load::{
+    CsvReading, CsvRecords, LoadArgs, Loader, Mode, Utf8Pieces, column_names, insert_statement, manifest_entries,
+    object_name, postgres_copy, target_name,
+};
+
+/// Rows inserted per round of the row loaders.
+const INSERT_BATCH: usize = 500;
+
+/// Runs a `db_from_s3` job.
+pub async fn run_db_from_s3(ctx: &RunContext<'_>) -> Outcome {
+    let typed = ctx.spec.typed_parameters().map_err(|e| Failure::message(format!("Bad job parameters: {e}")))?;
+    let JobParameters::DbFromS3(p) = typed else { return Err(Failure::message("Bad job parameters")) };
+    let mode = Mode::parse(&p.mode).map_err(Failure::message)?;
+    let min_size = p.min_size_bytes().map_err(Failure::message)?;
+    let jinja = p.jinja.is_none_or(|f| f.0);
+    let vars = ctx.with_vars(&p.vars);
+    let render = |text: &str, vars: &minijinja::Value| -> std::result::Result<String, Failure> {
+        if jinja { ctx.renderer.render(text, vars).map_err(Failure::message) } else { Ok(text.to_string()) }
+    };
+    let bucket = render(&p.bucket, &vars)?;
+    let key = render(&p.key, &vars)?;
+    let mut result = json!({"exit_status": 0, "bucket": bucket, "key": key});
+    if p.skip_missing.is_some_and(|f| f.0) {
+        let size = ctx
+            .blobs
+            .object_size(&bucket, &key)
+            .await
+            .map_err(|e| Failure::message(format!("s3://{bucket}/{key} - {e}")))?;
+        if size.is_none() {
+            result["events"] = json!(["Skipped missing object"]);
+            return Ok(result);
+        }
+    }
+    let vars = minijinja::context! { bucket => bucket.clone(), key => key.clone(), ..vars };
+    let schema = target_name("schema", &render(&p.schema, &vars)?, &key).map_err(Failure::message)?;
+    let table = target_name("table", &render(&p.table, &vars)?, &key).map_err(Failure::message)?;
+
+    let db = ctx.connections.database(&p.db_conn_id).await?;
+    let loader = Loader::of(&db.kind).map_err(Failure::message)?;
+    let args = LoadArgs::parse(loader, &p.args).map_err(|e| Failure::message(format!("Copy failed: {e}")))?;
+    if loader == Loader::Sqlite && !schema.is_empty() && schema != "main" {
+        return Err(Failure::message(format!("Copy failed: SQLite has no schema {schema}: use main")));
+    }
+    let job = Load { ctx, db: &db, loader, schema, table, bucket, key, args, columns: p.columns.clone(), min_size };
+    let mut events = Vec::new();
+    match job.run(mode, &mut events).await {
+        Ok(()) => {
+            if ctx.dev {
+                println!("{}", events.join("\n"));
+            }
+            result["events"] = json!(events);
+            Ok(result)
+        }
+        Err(e) => {
+            result["exit_status"] = json!(1);
+            result["error"] = json!(e.to_string());
+            result["events"] = json!(events);
+            Err(Failure { message: format!("Copy failed: {e}"), data: Some(result) })
+        }
+    }
+}
+
+/// One load: where from, where to, how.
+struct Load<'a> {
+    ctx: &'a RunContext<'a>,
+    db: &'a Database,
+    loader: Loader,
+    schema: String,
+    table: String,
+    bucket: String,
+    key: String,
+    args: LoadArgs,
+    columns: Vec<String>,
+    min_size: u64,
+}
+
+impl Load<'_> {
+    async fn run(self, mode: Mode, events: &mut Vec<String>) -> Result<()> {
+        let app = crate::connections::application_name(
+            self.ctx.config,
+            self.ctx.renderer,
+            &self.ctx.realm.realm,
+            &self.ctx.spec.job_id,
+            &self.db.conn_id,
+        );
+        let timeout = Duration::from_secs_f64(self.ctx.config.get(keys::SQL_CONNECT_TIMEOUT));
+        let mut session = Session::connect(self.db, app.as_deref(), timeout).await?;
+        session.begin().await?;
+        let loaded = match mode {
+            Mode::Switch => self.switch(&mut session, events).await,
+            _ => self.simple(&mut session, mode, events).await,
+        };
+        if loaded.is_err()
+            && let Err(e) = session.rollback().await
+        {
+            tracing::warn!(job_id = %self.ctx.spec.job_id, error = %e, "Rollback failed.");
+        }
+        session.close().await;
+        loaded
+    }
+
+    fn name(&self, table: &str) -> Result<String> {
+        let schema = if self.loader == Loader::Sqlite { "" } else { &self.schema };
+        object_name(&[schema, table], false).map_err(Error::Refused)
+    }
+
+    async fn exists(&self, session: &mut Session, table: &str) -> Result<bool> {
+        if table.contains('\'') || self.schema.contains('\'') {
+            return Err(Error::Refused(format!("Bad table name: {table}")));
+        }
+        let query = match self.loader {
+            Loader::Sqlite => format!("SELECT 1 FROM sqlite_master WHERE type='table' AND name='{table}'"),
+            Loader::Postgres => format!(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = '{}' AND table_name = '{table}'",
+                self.schema
+            ),
+        };
+        session.returns_rows(&query).await
+    }
+
+    async fn create(&self, session: &mut Session, table: &str, events: &mut Vec<String>) -> Result<()> {
+        let name = self.name(table)?;
+        if self.columns.is_empty() {
+            return Err(Error::Refused(format!("Table {name} doesn't exist and no column spec provided to create it")));
+        }
+        events.push(format!("Creating table {name}"));
+        session.returns_rows(&format!("CREATE TABLE {name} ({})", self.columns.join(", "))).await?;
+        events.push(format!("Created table {name}"));
+        Ok(())
+    }
+
+    async fn empty(&self, session: &mut Session, table: &str, truncate: bool, events: &mut Vec<String>) -> Result<()> {
+        let name = self.name(table)?;
+        let (doing, done, statement) = if truncate && self.loader != Loader::Sqlite {
+            ("Truncating", "Truncated", format!("TRUNCATE TABLE {name}"))
+        } else if truncate {
+            ("Truncating", "Truncated", format!("DELETE FROM {name}"))
+        } else {
+            ("Deleting from", "Deleted from", format!("DELETE FROM {name}"))
+        };
+        events.push(format!("{doing} table {name}"));
+        session.returns_rows(&statement).await?;
+        events.push(format!("{done} table {name}"));
+        Ok(())
+    }
+
+    /// Modes abort, append, delete, drop and truncate.
+    async fn simple(&self, session: &mut Session, mode: Mode, events: &mut Vec<String>) -> Result<()> {
+        let name = self.name(&self.table)?;
+        let mut exists = self.exists(session, &self.table).await?;
+        match mode {
+            Mode::Abort if exists => return Err(Error::Refused(format!("Table {name} already exists"))),
+            Mode::Delete if exists => self.empty(session, &self.table, false, events).await?,
+            Mode::Truncate if exists => self.empty(session, &self.table, true, events).await?,
+            Mode::Drop if exists => {
+                events.push(format!("Dropping table {name}"));
+                session.returns_rows(&format!("DROP TABLE IF EXISTS {name}")).await?;
+                events.push(format!("Dropped table {name}"));
+                exists = false;
+            }
+            _ => {}
+        }
+        if !exists {
+            self.create(session, &self.table, events).await?;
+        }
+        self.copy(session, &self.table, events).await?;
+        session.commit().await?;
+        events.push(format!("Commit {name}"));
+        Ok(())
+    }
+
+    /// Mode switch: tables `<table>_a` and `<table>_b`; the first empty one is loaded and the
+    /// other emptied in the same transaction, then truncated after the commit.
+    async fn switch(&self, session: &mut Session, events: &mut Vec<String>) -> Result<()> {
+        let mut target = None;
+        for (new, old) in [("a", "b"), ("b", "a")] {
+            let table = format!("{}_{new}", self.table);
+            if !self.exists(session, &table).await? {
+                self.create(session, &table, events).await?;
+            }
+            let name = self.name(&table)?;
+            if target.is_none() && !session.returns_rows(&format!("SELECT 1 FROM {name} LIMIT 1")).await? {
+                events.push(format!("Table {name} is empty - setting as load target"));
+                target = Some((table, format!("{}_{old}", self.table)));
+            }
+        }
+        let Some((new, old)) = target else {
+            let both = self.name(&self.table)?;
+            return Err(Error::Refused(format!("Neither A nor B switch table is empty for {both}")));
+        };
+        self.copy(session, &new, events).await?;
+        self.empty(session, &old, false, events).await?;
+        session.commit().await?;
+        events.push(format!("Commit {}", self.name(&self.table)?));
+        self.empty(session, &old, true, events).await?;
+        Ok(())
+    }
+
+    /// The objects to load: the key, or with `MANIFEST` the objects the manifest at the key names.
+    async fn objects(&self, events: &mut Vec<String>) -> Result<Vec<(String, String)>> {
+        if !self.args.has("MANIFEST") {
+            return Ok(vec![(self.bucket.clone(), self.key.clone())]);
+        }
+        events.push(format!("Reading manifest s3://{}/{}", self.bucket, self.key));
+        let text = self.ctx.blobs.get_object(&self.bucket, &self.key).await?;
+        manifest_entries(&String::from_utf8_lossy(&text)).map_err(Error::Refused)
+    }
+
+    /// Whether an object is below `min_size` (a runt, skipped).
+    async fn is_runt(&self, bucket: &str, key: &str, events: &mut Vec<String>) -> Result<bool> {
+        if self.min_size == 0 {
+            return Ok(false);
+        }
+        let size =
+            self.ctx.blobs.object_size(bucket, key).await.map_err(|e| e.within(format!("s3://{bucket}/{key}")))?;
+        let size = size.ok_or_else(|| Error::NotFound { what: "object", id: format!("s3://{bucket}/{key}") })?;
+        if size < self.min_size {
+            events.push(format!("Skipping runt file s3://{bucket}/{key}"));
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// An object's data chunk by chunk, gunzipped with `GZIP`.
+    async fn open(&self, bucket: &str, key: &str) -> Result<ByteChunks> {
+        let chunks = self.ctx.blobs.open_object(bucket, key).await.map_err(|e| e.within("Download failed"))?;
+        if !self.args.has("GZIP") {
+            return Ok(chunks);
+        }
+        let uri = format!("s3://{bucket}/{key}");
+        let decoder = flate2::write::MultiGzDecoder::new(Vec::new());
+        let gunzipped =
+            futures_util::stream::try_unfold((chunks, Some(decoder), uri), |(mut chunks, decoder, uri)| async move {
+                let Some(mut decoder) = decoder else { return Ok(None) };
+                use std::io::Write;
+                let bad = |e: std::io::Error| Error::Refused(format!("{uri}: not gzip data ({e})"));
+                loop {
+                    match chunks.try_next().await? {
+                        Some(chunk) => {
+                            decoder.write_all(&chunk).map_err(bad)?;
+                            let out = std::mem::take(decoder.get_mut());
+                            if !out.is_empty() {
+                                return Ok(Some((out, (chunks, Some(decoder), uri))));
+                            }
+                        }
+                        None => {
+                            let out = decoder.finish().map_err(bad)?;
+                            return Ok(if out.is_empty() { None } else { Some((out, (chunks, None, uri))) });
+                        }
+                    }
+                }
+            });
+        Ok(Box::pin(gunzipped))
+    }
+
+    async fn copy(&self, session: &mut Session, table: &str, events: &mut Vec<String>) -> Result<()> {
+        let objects = self.objects(events).await?;
+        let mut args = self.args.clone();
+        args.take("MANIFEST");
+        args.take("GZIP");
+        let target = self.name(table)?;
+        match self.loader {
+            Loader::Postgres => {
+                for word in ["FORCE_NULL", "FORCE_NOT_NULL"] {
+                    if args.get(word).is_some_and(|t| t.split_whitespace().nth(1) == Some("*")) {
+                        let all = self.table_columns(session, table).await?;
+                        let quoted: std::result::Result<Vec<String>, String> =
+                            all.iter().map(|c| object_name(&[c], false)).collect();
+                        args.set(word, format!("{word} ({})", quoted.map_err(Error::Refused)?.join(", ")));
+                    }
+                }
+                let statement = postgres_copy(&target, &self.columns, &args).map_err(Error::Refused)?;
+                events.push(format!("Running COPY command(s) for {}.{table}", self.schema));
+                events.push(format!("COPY command: {statement}"));
+                for (bucket, key) in objects {
+                    if self.is_runt(&bucket, &key, events).await? {
+                        continue;
+                    }
+                    events.push(format!("Copying s3://{bucket}/{key}"));
+                    let chunks = self.open(&bucket, &key).await?;
+                    let rows = session
+                        .copy_in(&statement, chunks)
+                        .await
+                        .map_err(|e| e.within(format!("s3://{bucket}/{key}")))?;
+                    events.push("Copy complete".into());
+                    events.push(format!("COPY {rows}"));
+                }
+            }
+            Loader::Sqlite => {
+                let columns = if self.columns.is_empty() {
+                    self.table_columns(session, table).await?
+                } else {
+                    column_names(&self.columns)
+                };
+                let statement = insert_statement(&target, &columns).map_err(Error::Refused)?;
+                let format = CsvReading::from_args(&args).map_err(Error::Refused)?;
+                events.push(format!("Running INSERTs for {target}"));
+                for (bucket, key) in objects {
+                    if self.is_runt(&bucket, &key, events).await? {
+                        continue;
+                    }
+                    events.push(format!("Inserting data from s3://{bucket}/{key}"));
+                    let rows = self.insert(session, &statement, columns.len(), format.clone(), &bucket, &key).await?;
+                    events.push(format!("Inserted {rows} rows from s3://{bucket}/{key}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads an object's CSV as it arrives and inserts its rows in batches; returns the count.
+    async fn insert(
+        &self,
+        session: &mut Session,
+        statement: &str,
+        width: usize,
+        format: CsvReading,
+        bucket: &str,
+        key: &str,
+    ) -> Result<u64> {
+        let uri = format!("s3://{bucket}/{key}");
+        let mut skip_header = format.header;
+        let mut reader = CsvRecords::new(format);
+        let mut text = Utf8Pieces::default();
+        let mut chunks = self.open(bucket, key).await?;
+        let mut count = 0u64;
+        let mut pending: Vec<Vec<String>> = Vec::new();
+        loop {
+            let next = chunks.next().await.transpose()?;
+            let records = match &next {
+                Some(chunk) => reader.push(&text.push(chunk).map_err(|e| Error::Refused(format!("{uri}: {e}")))?),
+                None => {
+                    text.finish().map_err(|e| Error::Refused(format!("{uri}: {e}")))?;
+                    reader.finish().into_iter().collect()
+                }
+            };
+            for record in records {
+                if std::mem::take(&mut skip_header) {
+                    continue;
+                }
+                count += 1;
+                if record.len() != width {
+                    return Err(Error::Refused(format!(
+                        "{uri}: Expected {width} columns but got {} (row {count})",
+                        record.len()
+                    )));
+                }
+                pending.push(record);
+            }
+            if pending.len() >= INSERT_BATCH || next.is_none() {
+                session.insert_rows(statement, &pending).await.map_err(|e| e.within(uri.clone()))?;
+                pending.clear();
+            }
+            if next.is_none() {
+                return Ok(count);
+            }
+        }
+    }
+
+    /// The table's column names, from the database.
+    async fn table_columns(&self, session: &mut Session, table: &str) -> Result<Vec<String>> {
+        struct Names(Vec<String>);
+        impl crate::sql::driver::RowSink for Names {
+            fn columns(&mut self, _: &[String]) -> Result<()> {
+                Ok(())
+            }
+            fn row(&mut self, fields: Vec<crate::sql::csv::Field>) -> Result<()> {
+                self.0.push(fields.into_iter().next().and_then(|f| f.text).unwrap_or_default());
+                Ok(())
+            }
+        }
+        let query = match self.loader {
+            Loader::Sqlite => format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"),
+            Loader::Postgres => format!(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = '{}' AND table_name = '{table}' \
+                 ORDER BY ordinal_position",
+                self.schema
+            ),
+        };
+        let mut names = Names(Vec::new());
+        session.run(&query, &mut names).await?;
+        Ok(names.0.into_iter().map(|n| n.to_lowercase()).collect())
+    }
+}

@@ -1,0 +1,454 @@
+//! What `db_from_s3` decides before it touches a database (pure): the mode, the loader a
+//! connection type gets, the loader options (`args`), the target names (regex derivation from
+//! the object key, quoting), the statements, and a streaming CSV reader for the loaders that
+//! insert rows. The wording of every error and step message is the original's: operators read
+//! them in the events table.
+
+use std::collections::BTreeSet;
+
+pub use crate::model::params::LoadMode as Mode;
+
+/// How data gets from S3 into a database, by connection type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loader {
+    /// PostgreSQL: a client-side `COPY … FROM STDIN` fed from S3.
+    Postgres,
+    /// SQLite: the CSV read from S3 and inserted row by row.
+    Sqlite,
+}
+
+impl Loader {
+    /// The loader of a connection type (`db_from_s3 does not support <type> databases`).
+    pub fn of(kind: &str) -> Result<Loader, String> {
+        match kind {
+            "postgres" | "psql" | "postgresql" => Ok(Loader::Postgres),
+            "sqlite3" => Ok(Loader::Sqlite),
+            other => Err(format!("db_from_s3 does not support {other} databases")),
+        }
+    }
+
+    /// The option words (`args`, first word of each) the loader accepts.
+    pub fn options(self) -> &'static [&'static str] {
+        match self {
+            Loader::Postgres => &[
+                "FORMAT",
+                "HEADER",
+                "OIDS",
+                "FREEZE",
+                "DELIMITER",
+                "NULL",
+                "QUOTE",
+                "ESCAPE",
+                "FORCE_NOT_NULL",
+                "FORCE_NULL",
+                "ENCODING",
+                "MANIFEST",
+                "GZIP",
+            ],
+            Loader::Sqlite => {
+                &["DELIMITER", "DOUBLEQUOTE", "ESCAPECHAR", "GZIP", "HEADER", "MANIFEST", "QUOTECHAR", "QUOTING"]
+            }
+        }
+    }
+}
+
+/// The loader options, by their upper-cased first word, in the order given (a repeated word
+/// keeps its first place and takes the later text, as the original's dict does).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LoadArgs(Vec<(String, String)>);
+
+impl LoadArgs {
+    /// Reads `args` for `loader` (`Invalid COPY arguments: A, B` for words it does not accept).
+    pub fn parse(loader: Loader, args: &[String]) -> Result<LoadArgs, String> {
+        let mut entries: Vec<(String, String)> = Vec::new();
+        let mut bad = BTreeSet::new();
+        for arg in args {
+            let word = arg.split_whitespace().next().unwrap_or("").to_uppercase();
+            if !loader.options().contains(&word.as_str()) {
+                bad.insert(if word.is_empty() { format!("{arg:?}") } else { word.clone() });
+                continue;
+            }
+            match entries.iter_mut().find(|(w, _)| *w == word) {
+                Some(entry) => entry.1 = arg.clone(),
+                None => entries.push((word, arg.clone())),
+            }
+        }
+        if !bad.is_empty() {
+            return Err(format!("Invalid COPY arguments: {}", bad.into_iter().collect::<Vec<_>>().join(", ")));
+        }
+        Ok(LoadArgs(entries))
+    }
+
+    /// Whether the word was given.
+    pub fn has(&self, word: &str) -> bool {
+        self.0.iter().any(|(w, _)| w == word)
+    }
+
+    /// The text given for the word.
+    pub fn get(&self, word: &str) -> Option<&str> {
+        self.0.iter().find(|(w, _)| w == word).map(|(_, text)| text.as_str())
+    }
+
+    /// Removes the word (a lava option the database must not see); whether it was there.
+    pub fn take(&mut self, word: &str) -> bool {
+        let before = self.0.len();
+        self.0.retain(|(w, _)| w != word);
+        self.0.len() != before
+    }
+
+    /// Replaces the text of a word that is there.
+    pub fn set(&mut self, word: &str, text: String) {
+        if let Some(entry) = self.0.iter_mut().find(|(w, _)| w == word) {
+            entry.1 = text;
+        }
+    }
+
+    /// The texts, in order.
+    pub fn texts(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(_, text)| text.as_str())
+    }
+
+    /// Whether no option is left.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The object key without the extensions of its last part (`a/b/c.csv.gz` is `a/b/c`).
+pub fn key_stem(key: &str) -> &str {
+    let start = key.rfind('/').map_or(0, |i| i + 1);
+    let name = &key[start..];
+    let leading = name.len() - name.trim_start_matches('.').len();
+    match name[leading..].find('.') {
+        Some(dot) => &key[..start + leading + dot],
+        None => key,
+    }
+}
+
+/// The schema or table (`field`): `value`, or when it starts with `/`, the first capture group
+/// of the regex after the slash searched in the key's stem; lower-cased either way.
+pub fn target_name(field: &str, value: &str, key: &str) -> Result<String, String> {
+    let Some(pattern) = value.strip_prefix('/') else { return Ok(value.to_lowercase()) };
+    let stem = key_stem(key);
+    let regex = regex_lite::Regex::new(pattern).map_err(|e| format!("Bad {field} regex: {e}"))?;
+    let captures = regex.captures(stem).ok_or_else(|| format!("Object name {stem} does not match {field} regex"))?;
+    let group = captures.get(1).ok_or_else(|| format!("Regex for {field} does not contain a capture group"))?;
+    Ok(group.as_str().to_lowercase())
+}
+
+/// Quotes name parts as the database wants them (empty parts are left out; a part holding a
+/// quote character is refused), lower-cased unless `preserve_case`.
+pub fn object_name(parts: &[&str], preserve_case: bool) -> Result<String, String> {
+    let mut quoted = Vec::new();
+    for part in parts.iter().filter(|p| !p.is_empty()) {
+        if part.contains('"') {
+            return Err(format!("Bad database object name: {part}"));
+        }
+        let name = if preserve_case { part.to_string() } else { part.to_lowercase() };
+        quoted.push(format!("\"{name}\""));
+    }
+    Ok(quoted.join("."))
+}
+
+/// The column names of `columns` specs (`name TYPE …`: the first word of each).
+pub fn column_names(columns: &[String]) -> Vec<String> {
+    columns.iter().map(|c| c.split_whitespace().next().unwrap_or_default().to_string()).collect()
+}
+
+/// The objects a manifest names (`{"entries": [{"url": "s3://b/k"}, …]}`), as (bucket, key).
+pub fn manifest_entries(text: &str) -> Result<Vec<(String, String)>, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("Bad manifest: {e}"))?;
+    let entries = value.get("entries").and_then(|e| e.as_array()).ok_or("Bad manifest: no entries list")?;
+    entries
+        .iter()
+        .map(|entry| {
+            let url = entry.get("url").and_then(|u| u.as_str()).ok_or("Bad manifest: an entry has no url")?;
+            let rest = url.strip_prefix("s3://").ok_or_else(|| format!("Bad manifest url: {url}"))?;
+            let (bucket, key) = rest.split_once('/').ok_or_else(|| format!("Bad manifest url: {url}"))?;
+            Ok((bucket.to_string(), key.to_string()))
+        })
+        .collect()
+}
+
+/// PostgreSQL's client-side load: `COPY <target>[(<cols>)] FROM STDIN [WITH (<options>)]`, with
+/// lava's own words (`MANIFEST`, `GZIP`) taken out of `args` first.
+pub fn postgres_copy(target: &str, columns: &[String], args: &LoadArgs) -> Result<String, String> {
+    let mut statement = format!("COPY {target}");
+    if !columns.is_empty() {
+        let names: Result<Vec<String>, String> =
+            column_names(columns).iter().map(|c| object_name(&[c], false)).collect();
+        statement.push_str(&format!("({})", names?.join(",")));
+    }
+    statement.push_str(" FROM STDIN");
+    if !args.is_empty() {
+        statement.push_str(&format!(" WITH ({})", args.texts().collect::<Vec<_>>().join(", ")));
+    }
+    Ok(statement)
+}
+
+/// The row loaders' `INSERT INTO <target>(<cols>) VALUES (?, …)`.
+pub fn insert_statement(target: &str, columns: &[String]) -> Result<String, String> {
+    let names: Result<Vec<String>, String> = columns.iter().map(|c| object_name(&[c], false)).collect();
+    let marks = vec!["?"; columns.len()].join(",");
+    Ok(format!("INSERT INTO {target}({}) VALUES ({marks})", names?.join(",")))
+}
+
+/// How the row loaders read CSV, from their options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvReading {
+    /// Field separator (`DELIMITER 'c'`, default `,`).
+    pub delimiter: char,
+    /// Quote character (`QUOTECHAR 'c'`, default `"`); none with `QUOTING 'none'`.
+    pub quotechar: Option<char>,
+    /// A doubled quote character inside quotes is one (Python's default, and `DOUBLEQUOTE`).
+    pub doublequote: bool,
+    /// Skip the first line (`HEADER`).
+    pub header: bool,
+}
+
+impl CsvReading {
+    /// From the loader options. `ESCAPECHAR` is accepted and ignored, as the original (a typo
+    /// there means it never applies).
+    pub fn from_args(args: &LoadArgs) -> Result<CsvReading, String> {
+        let one_char = |word: &str| -> Result<Option<char>, String> {
+            let Some(text) = args.get(word) else { return Ok(None) };
+            let bad = || format!("Bad {word} value: {text}");
+            let value = text.trim_end().strip_suffix('\'').ok_or_else(bad)?;
+            let mut chars = value.chars().rev();
+            match (chars.next(), chars.next(), chars.next()) {
+                (Some(c), Some('\''), Some(' ')) => Ok(Some(c)),
+                _ => Err(bad()),
+            }
+        };
+        let mut quotechar = Some(one_char("QUOTECHAR")?.unwrap_or('"'));
+        if let Some(text) = args.get("QUOTING") {
+            let style = text.split_whitespace().nth(1).map(|s| s.trim_matches('\'')).unwrap_or_default();
+            match style.to_ascii_uppercase().as_str() {
+                "MINIMAL" | "ALL" | "NONNUMERIC" => {}
+                "NONE" => quotechar = None,
+                _ => return Err(format!("Bad quoting spec: {text}")),
+            }
+        }
+        Ok(CsvReading {
+            delimiter: one_char("DELIMITER")?.unwrap_or(','),
+            quotechar,
+            doublequote: true,
+            header: args.has("HEADER"),
+        })
+    }
+}
+
+/// Reads CSV records from text arriving in pieces (a record may span pieces and, quoted,
+/// lines), as Python's `csv.reader` reads them.
+#[derive(Debug)]
+pub struct CsvRecords {
+    format: CsvReading,
+    field: String,
+    record: Vec<String>,
+    quoted: bool,
+    /// Just saw a quote character inside a quoted field (a second one is a literal quote).
+    quote_pending: bool,
+    /// The previous character ended a record with `\r`; a following `\n` belongs to it.
+    after_cr: bool,
+    /// The current record has content (a blank line is no record).
+    started: bool,
+}
+
+impl CsvRecords {
+    /// A reader with `format`.
+    pub fn new(format: CsvReading) -> Self {
+        CsvRecords {
+            format,
+            field: String::new(),
+            record: Vec::new(),
+            quoted: false,
+            quote_pending: false,
+            after_cr: false,
+            started: false,
+        }
+    }
+
+    /// Reads `text`; returns the records it completed.
+    pub fn push(&mut self, text: &str) -> Vec<Vec<String>> {
+        let mut done = Vec::new();
+        for c in text.chars() {
+            if std::mem::take(&mut self.after_cr) && c == '\n' {
+                continue;
+            }
+            if self.quoted {
+                if self.quote_pending {
+                    self.quote_pending = false;
+                    if Some(c) == self.format.quotechar && self.format.doublequote {
+                        self.field.push(c);
+                        continue;
+                    }
+                    self.quoted = false; // the quote closed the quoted part
+                } else if Some(c) == self.format.quotechar {
+                    self.quote_pending = true;
+                    continue;
+                } else {
+                    self.field.push(c);
+                    continue;
+                }
+            }
+            match c {
+                _ if c == self.format.delimiter => {
+                    self.record.push(std::mem::take(&mut self.field));
+                    self.started = true;
+                }
+                '\r' | '\n' => {
+                    self.after_cr = c == '\r';
+                    if self.started || !self.field.is_empty() {
+                        self.record.push(std::mem::take(&mut self.field));
+                        done.push(std::mem::take(&mut self.record));
+                    }
+                    self.started = false;
+                }
+                _ if Some(c) == self.format.quotechar && self.field.is_empty() => {
+                    self.quoted = true;
+                    self.started = true;
+                }
+                _ => {
+                    self.field.push(c);
+                    self.started = true;
+                }
+            }
+        }
+        done
+    }
+
+    /// The last record, when the text did not end with a line break.
+    pub fn finish(&mut self) -> Option<Vec<String>> {
+        if self.quote_pending {
+            self.quote_pending = false;
+            self.quoted = false;
+        }
+        if self.started || !self.field.is_empty() || self.quoted {
+            self.record.push(std::mem::take(&mut self.field));
+            self.started = false;
+            self.quoted = false;
+            return Some(std::mem::take(&mut self.record));
+        }
+        None
+    }
+}
+
+/// Turns bytes arriving in pieces into text, holding back a character split between pieces.
+#[derive(Debug, Default)]
+pub struct Utf8Pieces {
+    held: Vec<u8>,
+}
+
+impl Utf8Pieces {
+    /// The text of `bytes` after what was held; an invalid sequence is an error naming where.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<String, String> {
+        self.held.extend_from_slice(bytes);
+        let valid = match std::str::from_utf8(&self.held) {
+            Ok(_) => self.held.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(e) => return Err(format!("not UTF-8 text ({e})")),
+        };
+        let rest = self.held.split_off(valid);
+        let text = String::from_utf8(std::mem::replace(&mut self.held, rest)).map_err(|e| e.to_string())?;
+        Ok(text)
+    }
+
+    /// Fails if the text ended inside a character.
+    pub fn finish(&self) -> Result<(), String> {
+        if self.held.is_empty() { Ok(()) } else { Err("not UTF-8 text (it ends inside a character)".into()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(loader: Loader, list: &[&str]) -> Result<LoadArgs, String> {
+        LoadArgs::parse(loader, &list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn modes_and_loaders_are_the_originals() {
+        assert_eq!(Mode::parse("switch"), Ok(Mode::Switch));
+        assert_eq!(Mode::parse("replace"), Err("Bad mode: replace".into()));
+        assert_eq!(Loader::of("postgres"), Ok(Loader::Postgres));
+        assert_eq!(Loader::of("oracle"), Err("db_from_s3 does not support oracle databases".into()));
+    }
+
+    #[test]
+    fn options_are_checked_by_their_first_word_and_lava_words_taken_out() {
+        let mut a = args(Loader::Postgres, &["FORMAT csv", "header", "GZIP", "DELIMITER '|'"]).unwrap();
+        assert!(a.take("GZIP") && !a.take("MANIFEST"));
+        assert_eq!(
+            postgres_copy("\"s\".\"t\"", &["id INT".into(), "Name TEXT".into()], &a).unwrap(),
+            "COPY \"s\".\"t\"(\"id\",\"name\") FROM STDIN WITH (FORMAT csv, header, DELIMITER '|')"
+        );
+        assert_eq!(postgres_copy("\"t\"", &[], &LoadArgs::default()).unwrap(), "COPY \"t\" FROM STDIN");
+        assert_eq!(
+            args(Loader::Postgres, &["FORMAT csv", "IGNOREHEADER 1", "BLANKSASNULL"]),
+            Err("Invalid COPY arguments: BLANKSASNULL, IGNOREHEADER".into())
+        );
+        assert_eq!(args(Loader::Sqlite, &["FORMAT csv"]), Err("Invalid COPY arguments: FORMAT".into()));
+    }
+
+    #[test]
+    fn names_come_from_the_key_by_regex_and_are_quoted_lower_case() {
+        assert_eq!(key_stem("a/b/c.csv.gz"), "a/b/c");
+        assert_eq!(key_stem("a.d/b/c"), "a.d/b/c");
+        assert_eq!(key_stem("x/.hidden.csv"), "x/.hidden");
+        assert_eq!(target_name("table", "Sales", "k.csv"), Ok("sales".into()));
+        assert_eq!(target_name("table", "/([^/]+)$", "in/Daily_Sales.csv.gz"), Ok("daily_sales".into()));
+        assert_eq!(target_name("schema", "/^(\\w+)/", "Finance/x.csv"), Ok("finance".into()));
+        assert_eq!(
+            target_name("table", "/^zz(.*)", "in/a.csv"),
+            Err("Object name in/a does not match table regex".into())
+        );
+        assert_eq!(
+            target_name("table", "/in", "in/a.csv"),
+            Err("Regex for table does not contain a capture group".into())
+        );
+        assert_eq!(object_name(&["Public", "", "T1"], false), Ok("\"public\".\"t1\"".into()));
+        assert_eq!(object_name(&["Public"], true), Ok("\"Public\"".into()));
+        assert_eq!(object_name(&["a\"b"], false), Err("Bad database object name: a\"b".into()));
+        assert_eq!(
+            insert_statement("\"t\"", &["a".into(), "b".into()]).unwrap(),
+            "INSERT INTO \"t\"(\"a\",\"b\") VALUES (?,?)"
+        );
+    }
+
+    #[test]
+    fn manifests_name_their_objects() {
+        let text = r#"{"entries": [{"url": "s3://b1/k/1.csv", "mandatory": true}, {"url": "s3://b2/2.csv"}]}"#;
+        assert_eq!(manifest_entries(text).unwrap(), [("b1".into(), "k/1.csv".into()), ("b2".into(), "2.csv".into())]);
+        assert!(manifest_entries(r#"{"entries": [{"url": "http://x"}]}"#).unwrap_err().contains("Bad manifest url"));
+    }
+
+    #[test]
+    fn csv_records_span_pieces_and_quoted_lines() {
+        let format = CsvReading::from_args(&args(Loader::Sqlite, &["DELIMITER '|'", "HEADER"]).unwrap()).unwrap();
+        assert_eq!((format.delimiter, format.quotechar, format.header), ('|', Some('"'), true));
+        let mut reader = CsvRecords::new(format);
+        let mut records = reader.push("id|text\r\n1|\"a|b\"\r");
+        records.extend(reader.push("\n2|\"line\none \"\"quoted\"\"\"\n\n3|"));
+        records.extend(reader.finish());
+        assert_eq!(
+            records,
+            vec![vec!["id", "text"], vec!["1", "a|b"], vec!["2", "line\none \"quoted\""], vec!["3", ""]]
+        );
+        let none = CsvReading::from_args(&args(Loader::Sqlite, &["QUOTING 'none'"]).unwrap()).unwrap();
+        let mut reader = CsvRecords::new(none);
+        assert_eq!(reader.push("\"a\",b\n"), vec![vec!["\"a\"", "b"]]);
+        assert!(CsvReading::from_args(&args(Loader::Sqlite, &["DELIMITER ||"]).unwrap()).is_err());
+        assert!(CsvReading::from_args(&args(Loader::Sqlite, &["QUOTING 'odd'"]).unwrap()).is_err());
+    }
+
+    #[test]
+    fn utf8_pieces_hold_a_split_character() {
+        let mut pieces = Utf8Pieces::default();
+        let bytes = "héllo".as_bytes();
+        assert_eq!(pieces.push(&bytes[..2]).unwrap(), "h");
+        assert_eq!(pieces.push(&bytes[2..]).unwrap(), "éllo");
+        assert!(pieces.finish().is_ok());
+        assert!(pieces.push(&[0xff, b'a']).is_err());
+    }
+}

@@ -1,0 +1,248 @@
+//! `db_from_s3` against real servers: objects in moto's S3 loaded into PostgreSQL 15 and SQLite
+//! by the worker, in every mode, with the options the loaders take, and failures that leave the
+//! table as it was.
+
+use serde_json::{Value, json};
+use shared::connections::{Database, Engine, Secret};
+use shared::ports::{BlobStore, Encryption};
+use shared::sql::csv::Field;
+use shared::sql::driver::{RowSink, Session};
+use std::time::Duration;
+use tests::{DB_PASSWORD, TestRealm, unique};
+
+/// Dispatches `job_id`, drains the queue with a worker, returns the statuses and the last event's info.
+async fn run(r: &TestRealm, job_id: &str) -> (Vec<String>, Value) {
+    let run_id = r.dispatch(job_id).await;
+    let worker = crate::worker::worker(r, 1, Duration::from_secs(5), false).await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.run(rx).await.unwrap();
+    let item = r.events(job_id, &run_id).await;
+    let statuses = r.statuses(job_id, &run_id).await;
+    let last = item["log"].as_array().and_then(|l| l.last()).map(|e| e["info"].clone()).unwrap_or(Value::Null);
+    (statuses, last)
+}
+
+async fn put(r: &TestRealm, key: &str, body: impl Into<Vec<u8>>) {
+    r.blobs.put_object(&r.names.local_bucket(), key, body.into(), &Encryption::Aes256).await.unwrap();
+}
+
+async fn job(r: &TestRealm, id: &str, parameters: Value) {
+    r.put_job(json!({"job_id": id, "type": "db_from_s3", "worker": "core", "enabled": true, "owner": "o",
+        "description": "d", "payload": null, "parameters": parameters}))
+        .await;
+}
+
+/// gzip of `text`, by the system's gzip.
+fn gzip(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("gzip")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child.wait_with_output().unwrap().stdout
+}
+
+/// Every row of a query, fields joined by `|`.
+async fn rows(db: &Database, query: &str) -> Vec<String> {
+    struct Rows(Vec<String>);
+    impl RowSink for Rows {
+        fn columns(&mut self, _: &[String]) -> shared::Result<()> {
+            Ok(())
+        }
+        fn row(&mut self, fields: Vec<Field>) -> shared::Result<()> {
+            self.0.push(
+                fields.into_iter().map(|f| f.text.unwrap_or_else(|| "NULL".into())).collect::<Vec<_>>().join("|"),
+            );
+            Ok(())
+        }
+    }
+    let mut session = Session::connect(db, None, Duration::from_secs(10)).await.unwrap();
+    let mut sink = Rows(Vec::new());
+    session.run(query, &mut sink).await.unwrap();
+    session.close().await;
+    sink.0
+}
+
+fn postgres() -> Database {
+    Database {
+        conn_id: "pg".into(),
+        kind: "postgres".into(),
+        engine: Engine::Postgres,
+        host: "127.0.0.1".into(),
+        port: 5432,
+        user: "lava".into(),
+        password: Secret::new(DB_PASSWORD),
+        database: Some("lava_test".into()),
+        ssl: false,
+        ca_cert: None,
+    }
+}
+
+fn sqlite(path: &std::path::Path) -> Database {
+    Database {
+        conn_id: "lite".into(),
+        kind: "sqlite3".into(),
+        engine: Engine::Sqlite,
+        host: path.display().to_string(),
+        port: 0,
+        user: "-".into(),
+        password: Secret::new(""),
+        database: None,
+        ssl: false,
+        ca_cert: None,
+    }
+}
+
+#[tokio::test]
+async fn postgres_loads_by_copy_in_every_simple_mode_and_a_failed_load_changes_nothing() {
+    let r = TestRealm::up("dfspg").await;
+    r.put_sql_connections().await;
+    let schema = unique("s_");
+    let pg = postgres();
+    rows(&pg, &format!("CREATE SCHEMA {schema}")).await;
+    let bucket = r.names.local_bucket();
+    put(&r, "in/Sales.csv", "id,name\n1,ant\n2,\"bee, the\"\n").await;
+    put(&r, "in/more.csv.gz", gzip("id,name\n3,cat\n")).await;
+    put(&r, "in/bad.csv", "id,name\n4,dog\nx,eel\n").await;
+    put(&r, "in/tiny.csv", "id\n").await;
+    let manifest = json!({"entries": [{"url": format!("s3://{bucket}/in/Sales.csv")}, {"url": format!("s3://{bucket}/in/tiny.csv")}]});
+    put(&r, "in/load.manifest", manifest.to_string()).await;
+    let base = json!({"db_conn_id": "pg", "bucket": "{{ vars.bucket }}", "vars": {"bucket": bucket},
+        "schema": schema, "args": ["FORMAT csv", "HEADER"], "columns": ["id INTEGER", "name TEXT"]});
+    let with = |extra: Value| {
+        let mut p = base.clone();
+        p.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        p
+    };
+
+    // truncate on a missing table creates it; the table name comes from the key by regex.
+    job(&r, "load/create", with(json!({"key": "in/Sales.csv", "table": "/in/(\\w+)", "mode": "truncate"}))).await;
+    let (statuses, result) = run(&r, "load/create").await;
+    assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
+    let target = format!("\"{schema}\".\"sales\"");
+    assert_eq!(
+        result["events"],
+        json!([
+            format!("Creating table {target}"),
+            format!("Created table {target}"),
+            format!("Running COPY command(s) for {schema}.sales"),
+            format!("COPY command: COPY {target}(\"id\",\"name\") FROM STDIN WITH (FORMAT csv, HEADER)"),
+            format!("Copying s3://{bucket}/in/Sales.csv"),
+            "Copy complete",
+            "COPY 2",
+            format!("Commit {target}")
+        ])
+    );
+    assert_eq!((result["bucket"].as_str(), result["key"].as_str()), (Some(bucket.as_str()), Some("in/Sales.csv")));
+    let table = format!("{schema}.sales");
+    assert_eq!(rows(&pg, &format!("SELECT id, name FROM {table} ORDER BY id")).await, ["1|ant", "2|bee, the"]);
+
+    // append a gzipped object; then a manifest with a runt skipped by min_size.
+    job(&r, "load/gz", with(json!({"key": "in/more.csv.gz", "table": "sales", "mode": "append", "args": ["FORMAT csv", "HEADER", "GZIP"]}))).await;
+    assert_eq!(run(&r, "load/gz").await.0.last().map(String::as_str), Some("complete"));
+    job(
+        &r,
+        "load/manifest",
+        with(json!({"key": "in/load.manifest", "table": "sales", "mode": "append", "min_size": "10B",
+        "args": ["FORMAT csv", "HEADER", "MANIFEST"]})),
+    )
+    .await;
+    let (_, result) = run(&r, "load/manifest").await;
+    let events: Vec<&str> = result["events"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(events.contains(&format!("Skipping runt file s3://{bucket}/in/tiny.csv").as_str()), "{events:?}");
+    assert!(events.contains(&format!("Reading manifest s3://{bucket}/in/load.manifest").as_str()), "{events:?}");
+    assert_eq!(rows(&pg, &format!("SELECT count(*) FROM {table}")).await, ["5"]);
+
+    // A bad row fails the load, names the object and the line, and leaves the table as it was,
+    // even in delete mode (the DELETE is rolled back).
+    job(&r, "load/bad", with(json!({"key": "in/bad.csv", "table": "sales", "mode": "delete"}))).await;
+    let (statuses, result) = run(&r, "load/bad").await;
+    assert_eq!(statuses.last().map(String::as_str), Some("failed"), "{result}");
+    let error = result["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("Copy failed: ") && error.contains("in/bad.csv") && error.contains("line 3"), "{error}");
+    assert_eq!(rows(&pg, &format!("SELECT count(*) FROM {table}")).await, ["5"]);
+
+    // abort refuses an existing table; drop recreates it; skip_missing skips an absent object.
+    job(&r, "load/abort", with(json!({"key": "in/Sales.csv", "table": "sales", "mode": "abort"}))).await;
+    let (_, result) = run(&r, "load/abort").await;
+    assert_eq!(result["error"], format!("Copy failed: Table {target} already exists"));
+    job(&r, "load/drop", with(json!({"key": "in/Sales.csv", "table": "sales", "mode": "drop"}))).await;
+    let (_, result) = run(&r, "load/drop").await;
+    assert_eq!(result["events"][0], format!("Dropping table {target}"), "{result}");
+    assert_eq!(rows(&pg, &format!("SELECT count(*) FROM {table}")).await, ["2"]);
+    job(
+        &r,
+        "load/missing",
+        with(json!({"key": "in/none.csv", "table": "sales", "mode": "append", "skip_missing": "yes"})),
+    )
+    .await;
+    let (statuses, result) = run(&r, "load/missing").await;
+    assert_eq!(
+        (statuses.last().unwrap().as_str(), &result["events"]),
+        ("complete", &json!(["Skipped missing object"]))
+    );
+    job(
+        &r,
+        "load/args",
+        with(json!({"key": "in/Sales.csv", "table": "sales", "mode": "append", "args": ["IGNOREHEADER 1"]})),
+    )
+    .await;
+    let (_, result) = run(&r, "load/args").await;
+    assert_eq!(result["error"], "Copy failed: Invalid COPY arguments: IGNOREHEADER");
+    rows(&pg, &format!("DROP SCHEMA {schema} CASCADE")).await;
+}
+
+#[tokio::test]
+async fn sqlite_loads_rows_and_switches_between_two_tables() {
+    let r = TestRealm::up("dfslt").await;
+    let lite = r.put_sql_connections().await;
+    let db = sqlite(&lite);
+    put(&r, "drop/day1.psv", "id|note\n1|\"a|b\"\n2|plain\n").await;
+    put(&r, "drop/day2.psv", "id|note\n3|c\n").await;
+    put(&r, "drop/short.psv", "id|note\n4|d\n5\n").await;
+    let base = json!({"db_conn_id": "lite", "bucket": r.names.local_bucket(), "schema": "main", "table": "notes",
+        "mode": "switch", "args": ["DELIMITER '|'", "HEADER"], "columns": ["id INTEGER", "note TEXT"]});
+    let with = |key: &str| {
+        let mut p = base.clone();
+        p["key"] = json!(key);
+        p
+    };
+
+    job(&r, "lite/day1", with("drop/day1.psv")).await;
+    let (statuses, result) = run(&r, "lite/day1").await;
+    assert_eq!(statuses.last().map(String::as_str), Some("complete"), "{result}");
+    assert_eq!(result["events"][0], "Creating table \"notes_a\"");
+    assert!(
+        result["events"].as_array().unwrap().contains(&json!("Table \"notes_a\" is empty - setting as load target"))
+    );
+    assert!(
+        result["events"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(format!("Inserted 2 rows from s3://{}/drop/day1.psv", r.names.local_bucket())))
+    );
+    assert_eq!(rows(&db, "SELECT id, note FROM notes_a ORDER BY id").await, ["1|a|b", "2|plain"]);
+
+    // The next load goes to the empty table b, and a is emptied.
+    job(&r, "lite/day2", with("drop/day2.psv")).await;
+    run(&r, "lite/day2").await;
+    assert_eq!(rows(&db, "SELECT id, note FROM notes_b").await, ["3|c"]);
+    assert!(rows(&db, "SELECT id FROM notes_a").await.is_empty());
+
+    // A short row fails the load naming the object and row; both tables stay as they were.
+    job(&r, "lite/short", with("drop/short.psv")).await;
+    let (_, result) = run(&r, "lite/short").await;
+    let error = result["error"].as_str().unwrap_or_default();
+    assert!(error.contains("drop/short.psv: Expected 2 columns but got 1 (row 2)"), "{error}");
+    assert_eq!(rows(&db, "SELECT id FROM notes_b").await, ["3"]);
+    assert!(rows(&db, "SELECT id FROM notes_a").await.is_empty());
+
+    // Neither table empty: the original's message.
+    rows(&db, "INSERT INTO notes_a VALUES (9, 'z')").await;
+    job(&r, "lite/full", with("drop/day2.psv")).await;
+    let (_, result) = run(&r, "lite/full").await;
+    assert_eq!(result["error"], "Copy failed: Neither A nor B switch table is empty for \"notes\"");
+}
