@@ -41,6 +41,23 @@ def _application_name(details, realm, application_name):
     return None
 
 
+def _ssl_context(details):
+    """The TLS context for `ssl_mode` (require: encrypted, unchecked; verify-ca: the
+    certificate checked against `ca_cert` or the system's roots; verify-full: and the host
+    name), or None for no TLS."""
+    mode = details.get("ssl_mode") or ("require" if details.get("ssl") else "prefer")
+    if mode not in ("require", "verify-ca", "verify-full"):
+        return None
+    import ssl
+
+    context = ssl.create_default_context(cafile=details.get("ca_cert"))
+    if mode != "verify-full":
+        context.check_hostname = False
+    if mode == "require":
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def get_pysql_connection(conn_id, realm, autocommit=False, application_name=None):
     """A DBAPI 2.0 connection for a lava database connection."""
     details = get_connection_details(conn_id, realm)
@@ -49,11 +66,7 @@ def get_pysql_connection(conn_id, realm, autocommit=False, application_name=None
     if engine == "postgres":
         import pg8000
 
-        ssl_context = None
-        if details.get("ssl"):
-            import ssl
-
-            ssl_context = ssl.create_default_context()
+        ssl_context = _ssl_context(details)
         conn = pg8000.connect(
             user=details["user"],
             password=details["password"],
@@ -69,8 +82,13 @@ def get_pysql_connection(conn_id, realm, autocommit=False, application_name=None
         import pymysql
 
         options = {}
-        if details.get("ssl"):
-            options["ssl"] = {"ca": details.get("ca_cert"), "check_hostname": False}
+        mode = details.get("ssl_mode") or ("require" if details.get("ssl") else "prefer")
+        if mode in ("require", "verify-ca", "verify-full"):
+            options["ssl"] = {"ca": details.get("ca_cert"), "check_hostname": mode == "verify-full"}
+            if mode != "require" and not details.get("ca_cert"):
+                import ssl
+
+                options["ssl"]["ca"] = ssl.get_default_verify_paths().cafile
         return pymysql.connect(
             host=details["host"],
             port=int(details["port"]),

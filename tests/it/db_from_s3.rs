@@ -76,7 +76,7 @@ fn postgres() -> Database {
         user: "lava".into(),
         password: Secret::new(DB_PASSWORD),
         database: Some("lava_test".into()),
-        ssl: false,
+        tls: shared::connections::TlsMode::Prefer,
         ca_cert: None,
     }
 }
@@ -91,7 +91,7 @@ fn sqlite(path: &std::path::Path) -> Database {
         user: "-".into(),
         password: Secret::new(""),
         database: None,
-        ssl: false,
+        tls: shared::connections::TlsMode::Prefer,
         ca_cert: None,
     }
 }

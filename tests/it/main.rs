@@ -10,4 +10,5 @@ mod local_realm;
 mod pipeline;
 mod schedule;
 mod sql;
+mod tls;
 mod worker;

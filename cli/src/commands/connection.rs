@@ -45,7 +45,8 @@ async fn resolve(target: &Target, conn_id: &str) -> Result<String> {
     };
     Ok(json!({
         "conn_id": db.conn_id, "type": db.kind, "engine": engine, "host": db.host, "port": db.port, "user": db.user,
-        "password": db.password.expose(), "database": db.database, "ssl": db.ssl, "ca_cert": db.ca_cert,
+        "password": db.password.expose(), "database": db.database, "ssl": db.tls.required(),
+        "ssl_mode": db.tls.libpq_name(), "ca_cert": db.ca_cert,
     })
     .to_string())
 }

@@ -101,10 +101,59 @@ pub struct Database {
     pub password: Secret,
     /// Database name.
     pub database: Option<String>,
-    /// Use TLS.
-    pub ssl: bool,
-    /// CA certificate file (MySQL).
+    /// How the session uses TLS.
+    pub tls: TlsMode,
+    /// The CA certificate file the server's certificate is checked against (`ssl_ca_file`, or
+    /// MySQL's `ca_cert`); the system's roots when absent.
     pub ca_cert: Option<String>,
+}
+
+/// How a database session uses TLS: `ssl_mode` (PostgreSQL's names), else `ssl: true` for
+/// `require`, else `prefer`, as the original's drivers did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// No TLS.
+    Disable,
+    /// TLS when the server offers it, its certificate unchecked.
+    Prefer,
+    /// TLS always, the certificate unchecked (checked against `ca_cert` when one is given).
+    Require,
+    /// TLS always, the certificate checked against the CA.
+    VerifyCa,
+    /// TLS always, the certificate checked against the CA and the host name.
+    VerifyFull,
+}
+
+impl TlsMode {
+    /// Reads an `ssl_mode` value.
+    pub fn parse(text: &str) -> Result<TlsMode, String> {
+        Ok(match text.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "disable" | "disabled" => TlsMode::Disable,
+            "allow" | "prefer" | "preferred" => TlsMode::Prefer,
+            "require" | "required" => TlsMode::Require,
+            "verify-ca" => TlsMode::VerifyCa,
+            "verify-full" | "verify-identity" => TlsMode::VerifyFull,
+            other => {
+                return Err(format!("{other:?}: expected disable, prefer, require, verify-ca or verify-full"));
+            }
+        })
+    }
+
+    /// The mode's name as libpq (`PGSSLMODE`) writes it.
+    pub fn libpq_name(self) -> &'static str {
+        match self {
+            TlsMode::Disable => "disable",
+            TlsMode::Prefer => "prefer",
+            TlsMode::Require => "require",
+            TlsMode::VerifyCa => "verify-ca",
+            TlsMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// Whether the session must use TLS.
+    pub fn required(self) -> bool {
+        matches!(self, TlsMode::Require | TlsMode::VerifyCa | TlsMode::VerifyFull)
+    }
 }
 
 /// A connection entry whose secret fields hold their values.
@@ -327,6 +376,11 @@ pub fn database_of(resolved: &Resolved) -> Result<Database> {
         return Err(bad("host must not contain quotes or backslashes".into()));
     }
     let ssl = resolved.fields.get("ssl").is_some_and(|v| crate::model::values::parse_config_bool(v).unwrap_or(false));
+    let tls = match resolved.text("ssl_mode") {
+        Some(mode) => TlsMode::parse(&mode).map_err(|e| bad(format!("ssl_mode {e}")))?,
+        None if ssl => TlsMode::Require,
+        None => TlsMode::Prefer,
+    };
     Ok(Database {
         conn_id: conn_id.clone(),
         kind,
@@ -336,8 +390,8 @@ pub fn database_of(resolved: &Resolved) -> Result<Database> {
         user,
         password,
         database,
-        ssl,
-        ca_cert: resolved.text("ca_cert"),
+        tls,
+        ca_cert: resolved.text("ssl_ca_file").or_else(|| resolved.text("ca_cert")),
     })
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::{Connections, Database, Engine, Resolved, database_of};
+use super::{Connections, Database, Engine, Resolved, TlsMode, database_of};
 use crate::error::{Error, Result};
 
 /// `text` as one single-quoted shell word.
@@ -83,9 +83,13 @@ fn psql_script(db: &Database, dir: &Path) -> Result<PathBuf> {
     };
     let script = dir.join("psql");
     let body = format!(
-        "#!/bin/bash\n# lava connector: {conn} (psql)\n{credentials}\nexport PGSSLMODE={mode}\nexport PGAPPNAME=\"${{PGAPPNAME:-lv-${{LAVA_REALM}}-${{LAVA_JOB_ID}}}}\"\nexec psql -h {host} -p {port} -d {db} -U {user} --no-psqlrc --quiet --set ON_ERROR_STOP=on --pset footer=off \"$@\"\n",
+        "#!/bin/bash\n# lava connector: {conn} (psql)\n{credentials}\nexport PGSSLMODE={mode}\n{root}export PGAPPNAME=\"${{PGAPPNAME:-lv-${{LAVA_REALM}}-${{LAVA_JOB_ID}}}}\"\nexec psql -h {host} -p {port} -d {db} -U {user} --no-psqlrc --quiet --set ON_ERROR_STOP=on --pset footer=off \"$@\"\n",
         conn = db.conn_id.replace('\n', " "),
-        mode = if db.ssl { "require" } else { "prefer" },
+        mode = db.tls.libpq_name(),
+        root = match &db.ca_cert {
+            Some(ca) if db.tls.required() => format!("export PGSSLROOTCERT={}\n", shell_quote(ca)),
+            _ => String::new(),
+        },
         host = shell_quote(&db.host),
         port = db.port,
         db = shell_quote(&database),
@@ -113,7 +117,7 @@ fn mysql_client_is_mariadb() -> Result<bool> {
 fn mysql_script(db: &Database, dir: &Path) -> Result<PathBuf> {
     let mariadb = mysql_client_is_mariadb()?;
     let iam = db.password.expose().contains("X-Amz-Credential=");
-    if iam && !db.ssl {
+    if iam && !db.tls.required() {
         return Err(Error::Refused("SSL is required with IAM database authentication".into()));
     }
     let conf = dir.join(".mysql.conf");
@@ -136,8 +140,17 @@ fn mysql_script(db: &Database, dir: &Path) -> Result<PathBuf> {
     if let Some(database) = &db.database {
         options.push(format!("--database={}", shell_quote(database)));
     }
-    if db.ssl {
-        options.push(if mariadb { "--ssl".into() } else { "--ssl-mode=required".into() });
+    match (db.tls, mariadb) {
+        (TlsMode::Prefer, _) => {}
+        (TlsMode::Disable, true) => options.push("--skip-ssl".into()),
+        (TlsMode::Disable, false) => options.push("--ssl-mode=DISABLED".into()),
+        (TlsMode::Require, true) => options.push("--ssl".into()),
+        (TlsMode::VerifyCa | TlsMode::VerifyFull, true) => {
+            options.extend(["--ssl".to_string(), "--ssl-verify-server-cert".to_string()])
+        }
+        (TlsMode::Require, false) => options.push("--ssl-mode=REQUIRED".into()),
+        (TlsMode::VerifyCa, false) => options.push("--ssl-mode=VERIFY_CA".into()),
+        (TlsMode::VerifyFull, false) => options.push("--ssl-mode=VERIFY_IDENTITY".into()),
     }
     if let Some(ca) = &db.ca_cert {
         options.push(format!("--ssl-ca={}", shell_quote(ca)));

@@ -136,3 +136,33 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[tokio::test]
+async fn tls_follows_ssl_mode_over_ssl_and_scripts_pass_it_on() {
+    let (c, fakes) = connections(&[
+        json!({"conn_id": "full", "type": "postgres", "enabled": true, "host": "h", "port": 1, "user": "u", "database": "d",
+            "password": "/p", "ssl_mode": "verify-full", "ssl_ca_file": "/etc/lava/ca.pem"}),
+        json!({"conn_id": "ssl", "type": "postgres", "enabled": true, "host": "h", "port": 1, "user": "u", "database": "d",
+            "password": "/p", "ssl": true}),
+        json!({"conn_id": "plain", "type": "mysql", "enabled": true, "host": "h", "port": 1, "user": "u", "database": "d",
+            "password": "/p"}),
+        json!({"conn_id": "odd", "type": "postgres", "enabled": true, "host": "h", "port": 1, "user": "u", "database": "d",
+            "password": "/p", "ssl_mode": "sometimes"}),
+    ])
+    .await;
+    fakes.secrets.put_parameter("/p", "pw");
+    let full = c.database("full").await.unwrap();
+    assert_eq!((full.tls, full.ca_cert.as_deref()), (TlsMode::VerifyFull, Some("/etc/lava/ca.pem")));
+    assert_eq!(c.database("ssl").await.unwrap().tls, TlsMode::Require);
+    assert_eq!(c.database("plain").await.unwrap().tls, TlsMode::Prefer);
+    let odd = c.database("odd").await.unwrap_err().to_string();
+    assert!(
+        odd.contains("ssl_mode \"sometimes\": expected disable, prefer, require, verify-ca or verify-full"),
+        "{odd}"
+    );
+
+    let dir = tempdir();
+    let script = write_connector(&c, "full", &dir, None).await.unwrap();
+    let text = std::fs::read_to_string(script).unwrap();
+    assert!(text.contains("export PGSSLMODE=verify-full\nexport PGSSLROOTCERT='/etc/lava/ca.pem'\n"), "{text}");
+}

@@ -8,7 +8,7 @@ use sqlx::{AssertSqlSafe, Column, Connection, Either, Executor, Row, SqlSafeStr,
 use std::time::Duration;
 
 use super::csv::Field;
-use crate::connections::{Database, Engine};
+use crate::connections::{Database, Engine, TlsMode};
 use crate::error::{Error, Result, Retry};
 
 /// An open session.
@@ -69,12 +69,17 @@ impl Session {
                         .username(&db.user)
                         .password(db.password.expose())
                         .database(db.database.as_deref().unwrap_or_default())
-                        .ssl_mode(if db.ssl {
-                            sqlx::postgres::PgSslMode::Require
-                        } else {
-                            sqlx::postgres::PgSslMode::Prefer
+                        .ssl_mode(match db.tls {
+                            TlsMode::Disable => sqlx::postgres::PgSslMode::Disable,
+                            TlsMode::Prefer => sqlx::postgres::PgSslMode::Prefer,
+                            TlsMode::Require => sqlx::postgres::PgSslMode::Require,
+                            TlsMode::VerifyCa => sqlx::postgres::PgSslMode::VerifyCa,
+                            TlsMode::VerifyFull => sqlx::postgres::PgSslMode::VerifyFull,
                         })
                         .statement_cache_capacity(0);
+                    if let Some(ca) = db.ca_cert.as_ref().filter(|_| db.tls.required()) {
+                        options = options.ssl_root_cert(ca);
+                    }
                     if let Some(name) = application_name {
                         options = options.application_name(&name.chars().take(63).collect::<String>());
                     }
@@ -86,16 +91,18 @@ impl Session {
                         .port(db.port)
                         .username(&db.user)
                         .password(db.password.expose())
-                        .ssl_mode(if db.ssl {
-                            sqlx::mysql::MySqlSslMode::Required
-                        } else {
-                            sqlx::mysql::MySqlSslMode::Preferred
+                        .ssl_mode(match db.tls {
+                            TlsMode::Disable => sqlx::mysql::MySqlSslMode::Disabled,
+                            TlsMode::Prefer => sqlx::mysql::MySqlSslMode::Preferred,
+                            TlsMode::Require => sqlx::mysql::MySqlSslMode::Required,
+                            TlsMode::VerifyCa => sqlx::mysql::MySqlSslMode::VerifyCa,
+                            TlsMode::VerifyFull => sqlx::mysql::MySqlSslMode::VerifyIdentity,
                         })
                         .statement_cache_capacity(0);
                     if let Some(database) = &db.database {
                         options = options.database(database);
                     }
-                    if let Some(ca) = db.ca_cert.as_ref().filter(|_| db.ssl) {
+                    if let Some(ca) = db.ca_cert.as_ref().filter(|_| db.tls.required()) {
                         options = options.ssl_ca(ca);
                     }
                     Session::MySql(sqlx::MySqlConnection::connect_with(&options).await?)

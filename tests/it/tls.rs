@@ -1,0 +1,176 @@
+//! TLS to a database as `ssl_mode` asks for it, against a PostgreSQL 15 server of the test's own
+//! (a fresh cluster on a free port, serving a certificate from a test CA made here with openssl):
+//! `verify-full` connects with the right CA and the right host name, and is refused with another
+//! CA or another name; `verify-ca` checks the CA only; `require` and `prefer` encrypt.
+
+use shared::connections::{Database, Engine, Secret, TlsMode};
+use shared::sql::csv::Field;
+use shared::sql::driver::{RowSink, Session};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const BIN: &str = "/usr/lib/postgresql/15/bin";
+
+fn run(program: &str, args: &[&str]) {
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("running {program}: {e}"));
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Two CAs (`ca`, `other-ca`) in `dir`, and a server certificate `ca` signs for `localhost` only.
+fn certificates(dir: &Path) {
+    let at = |f: &str| dir.join(f).display().to_string();
+    for ca in ["ca", "other-ca"] {
+        let subject = format!("/CN=lava test {ca}");
+        let (key, crt) = (at(&format!("{ca}.key")), at(&format!("{ca}.crt")));
+        run(
+            "openssl",
+            &[
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &subject, "-keyout", &key,
+                "-out", &crt,
+            ],
+        );
+    }
+    std::fs::write(dir.join("san.ext"), "subjectAltName = DNS:localhost\n").unwrap();
+    let (key, csr) = (at("server.key"), at("server.csr"));
+    run("openssl", &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", &key, "-out", &csr]);
+    let (ca, ca_key, ext, crt) = (at("ca.crt"), at("ca.key"), at("san.ext"), at("server.crt"));
+    run(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+            "-out",
+            &crt,
+        ],
+    );
+}
+
+/// A PostgreSQL cluster in `dir` with TLS on, listening on 127.0.0.1:`port`; stopped on drop.
+struct Server {
+    dir: PathBuf,
+}
+
+impl Server {
+    fn start(dir: &Path, port: u16) -> Server {
+        assert!(
+            Path::new(BIN).join("initdb").exists(),
+            "PostgreSQL 15's server binaries are needed in {BIN}: run `bash tests/setup.sh`"
+        );
+        let data = dir.join("data");
+        run("chown", &["-R", "postgres", &dir.display().to_string()]);
+        let as_postgres = |args: &[&str]| {
+            let out = Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .args(args)
+                .output()
+                .expect("runuser (the test runs as root to start a cluster as postgres)");
+            assert!(
+                out.status.success(),
+                "{args:?}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        as_postgres(&[&format!("{BIN}/initdb"), "-D", &data.display().to_string(), "-U", "lava", "--auth=trust"]);
+        for (file, mode) in [("server.key", "600"), ("server.crt", "644")] {
+            run("chmod", &[mode, &dir.join(file).display().to_string()]);
+        }
+        let options = format!(
+            "-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key",
+            dir = dir.display()
+        );
+        as_postgres(&[
+            &format!("{BIN}/pg_ctl"),
+            "-D",
+            &data.display().to_string(),
+            "-o",
+            &options,
+            "-l",
+            &dir.join("server.log").display().to_string(),
+            "-w",
+            "start",
+        ]);
+        Server { dir: dir.to_path_buf() }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--", &format!("{BIN}/pg_ctl"), "-D"])
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn database(host: &str, port: u16, tls: TlsMode, ca: Option<&Path>) -> Database {
+    Database {
+        conn_id: "tls".into(),
+        kind: "postgres".into(),
+        engine: Engine::Postgres,
+        host: host.into(),
+        port,
+        user: "lava".into(),
+        password: Secret::new("unused"),
+        database: Some("postgres".into()),
+        tls,
+        ca_cert: ca.map(|p| p.display().to_string()),
+    }
+}
+
+/// Connects; on success, whether the session is encrypted (`pg_stat_ssl`).
+async fn encrypted(db: &Database) -> Result<bool, String> {
+    struct First(Option<String>);
+    impl RowSink for First {
+        fn columns(&mut self, _: &[String]) -> shared::Result<()> {
+            Ok(())
+        }
+        fn row(&mut self, fields: Vec<Field>) -> shared::Result<()> {
+            self.0 = fields.into_iter().next().and_then(|f| f.text);
+            Ok(())
+        }
+    }
+    let mut session = Session::connect(db, None, Duration::from_secs(10)).await.map_err(|e| format!("{e:#}"))?;
+    let mut first = First(None);
+    session
+        .run("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &mut first)
+        .await
+        .map_err(|e| e.to_string())?;
+    session.close().await;
+    Ok(first.0.as_deref() == Some("True"))
+}
+
+#[tokio::test]
+async fn verify_full_checks_the_ca_and_the_host_name() {
+    let dir = std::env::temp_dir().join(tests::unique("lava-tls-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    certificates(&dir);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _server = Server::start(&dir, port);
+    let (ca, other) = (dir.join("ca.crt"), dir.join("other-ca.crt"));
+
+    assert_eq!(encrypted(&database("localhost", port, TlsMode::VerifyFull, Some(&ca))).await, Ok(true));
+    let wrong_ca = encrypted(&database("localhost", port, TlsMode::VerifyFull, Some(&other))).await;
+    assert!(wrong_ca.as_ref().is_err_and(|e| e.to_lowercase().contains("certificate")), "{wrong_ca:?}");
+    let wrong_name = encrypted(&database("127.0.0.1", port, TlsMode::VerifyFull, Some(&ca))).await;
+    assert!(wrong_name.is_err(), "the certificate names localhost, not 127.0.0.1: {wrong_name:?}");
+    assert_eq!(encrypted(&database("127.0.0.1", port, TlsMode::VerifyCa, Some(&ca))).await, Ok(true));
+    let ca_only_wrong = encrypted(&database("127.0.0.1", port, TlsMode::VerifyCa, Some(&other))).await;
+    assert!(ca_only_wrong.is_err(), "{ca_only_wrong:?}");
+    assert_eq!(encrypted(&database("127.0.0.1", port, TlsMode::Require, None)).await, Ok(true));
+    assert_eq!(encrypted(&database("127.0.0.1", port, TlsMode::Disable, None)).await, Ok(false));
+}
