@@ -246,3 +246,64 @@ async fn sqlite_loads_rows_and_switches_between_two_tables() {
     let (_, result) = run(&r, "lite/full").await;
     assert_eq!(result["error"], "Copy failed: Neither A nor B switch table is empty for \"notes\"");
 }
+
+/// Redshift cannot run here: a PostgreSQL cluster of the test's own, logging every statement,
+/// stands in for it (with a `svv_tables` view as Redshift's catalog has). The load's `COPY` is
+/// Redshift's and fails there, after the server logged its exact text; the access keys of the
+/// `s3_conn_id` connection are in that text and in no event.
+#[tokio::test]
+async fn redshift_sends_the_originals_copy_with_a_role_or_keys() {
+    let r = TestRealm::up("dfsrs").await;
+    r.put_sql_connections().await;
+    let dir = std::env::temp_dir().join(unique("lava-rs-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _server = crate::tls::Server::start(&dir, port, &["log_statement=all"]);
+    let stand_in = Database { host: "127.0.0.1".into(), port, database: Some("postgres".into()), ..postgres() };
+    rows(
+        &stand_in,
+        "CREATE VIEW svv_tables AS SELECT current_database()::text AS table_catalog, table_schema::text, table_name::text \
+         FROM information_schema.tables",
+    )
+    .await;
+    let parameter = format!("/lava/{}/db-password", r.names.realm);
+    let keys = format!("/lava/{}/s3-keys", r.names.realm);
+    shared::aws::provision::put_parameter(&r.clients, &keys, "AKIDEXAMPLE,s3cr3tKey", true).await.unwrap();
+    for entry in [
+        json!({"conn_id": "rs", "type": "redshift", "enabled": true, "host": "127.0.0.1", "port": port, "user": "lava",
+            "database": "postgres", "password": parameter}),
+        json!({"conn_id": "s3keys", "type": "aws", "enabled": true, "access_keys": keys}),
+    ] {
+        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    }
+    let bucket = r.names.local_bucket();
+    let params = |auth: Value| {
+        let mut p = json!({"db_conn_id": "rs", "bucket": bucket, "key": "in/members.csv.gz", "schema": "public",
+            "table": "members", "mode": "truncate", "columns": ["id INTEGER", "name VARCHAR(20)"],
+            "args": ["CSV", "IGNOREHEADER 1", "GZIP"]});
+        p.as_object_mut().unwrap().extend(auth.as_object().unwrap().clone());
+        p
+    };
+    job(&r, "rs/role", params(json!({"s3_iam_role": "arn:aws:iam::123456789012:role/redshift-s3"}))).await;
+    job(&r, "rs/keys", params(json!({"s3_conn_id": "s3keys"}))).await;
+
+    let (statuses, role) = run(&r, "rs/role").await;
+    assert_eq!(statuses.last().map(String::as_str), Some("failed"), "{role}");
+    let (_, keyed) = run(&r, "rs/keys").await;
+    let copy = |auth: &str| {
+        format!(
+            "COPY \"public\".\"members\"(\"id\",\"name\") FROM 's3://{bucket}/in/members.csv.gz' {auth} CSV IGNOREHEADER 1 GZIP"
+        )
+    };
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
+    assert!(log.contains(&copy("IAM_ROLE 'arn:aws:iam::123456789012:role/redshift-s3'")), "{log}");
+    assert!(log.contains(&copy("ACCESS_KEY_ID 'AKIDEXAMPLE' SECRET_ACCESS_KEY 's3cr3tKey'")), "{log}");
+    for result in [&role, &keyed] {
+        let events = &result["error_data"]["events"];
+        assert_eq!(events[0], "Creating table \"public\".\"members\"", "{result}");
+        assert_eq!(events[2], copy("{authorization}"), "{result}");
+        assert_eq!(events[3], "Running COPY command for public.members", "{result}");
+        assert!(result["error"].as_str().is_some_and(|e| e.starts_with("Copy failed: ")), "{result}");
+        assert!(!result.to_string().contains("s3cr3tKey"), "the secret key is in no event: {result}");
+    }
+}

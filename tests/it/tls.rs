@@ -57,13 +57,14 @@ fn certificates(dir: &Path) {
     );
 }
 
-/// A PostgreSQL cluster in `dir` with TLS on, listening on 127.0.0.1:`port`; stopped on drop.
-struct Server {
+/// A PostgreSQL cluster of a test's own in `dir`, listening on 127.0.0.1:`port` with trust
+/// authentication for `lava` and the given server `settings`; stopped (and `dir` removed) on drop.
+pub(crate) struct Server {
     dir: PathBuf,
 }
 
 impl Server {
-    fn start(dir: &Path, port: u16) -> Server {
+    pub(crate) fn start(dir: &Path, port: u16, settings: &[&str]) -> Server {
         assert!(
             Path::new(BIN).join("initdb").exists(),
             "PostgreSQL 15's server binaries are needed in {BIN}: run `bash tests/setup.sh`"
@@ -84,13 +85,10 @@ impl Server {
             );
         };
         as_postgres(&[&format!("{BIN}/initdb"), "-D", &data.display().to_string(), "-U", "lava", "--auth=trust"]);
-        for (file, mode) in [("server.key", "600"), ("server.crt", "644")] {
-            run("chmod", &[mode, &dir.join(file).display().to_string()]);
+        let mut options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", dir.display());
+        for setting in settings {
+            options.push_str(&format!(" -c {setting}"));
         }
-        let options = format!(
-            "-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key",
-            dir = dir.display()
-        );
         as_postgres(&[
             &format!("{BIN}/pg_ctl"),
             "-D",
@@ -160,7 +158,14 @@ async fn verify_full_checks_the_ca_and_the_host_name() {
     std::fs::create_dir_all(&dir).unwrap();
     certificates(&dir);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _server = Server::start(&dir, port);
+    for (file, mode) in [("server.key", "600"), ("server.crt", "644")] {
+        run("chmod", &[mode, &dir.join(file).display().to_string()]);
+    }
+    let (cert, key) = (
+        format!("ssl_cert_file={}", dir.join("server.crt").display()),
+        format!("ssl_key_file={}", dir.join("server.key").display()),
+    );
+    let _server = Server::start(&dir, port, &["ssl=on", &cert, &key]);
     let (ca, other) = (dir.join("ca.crt"), dir.join("other-ca.crt"));
 
     assert_eq!(encrypted(&database("localhost", port, TlsMode::VerifyFull, Some(&ca))).await, Ok(true));

@@ -325,7 +325,18 @@ impl Connections {
         Ok(Resolved { conn_id: conn_id.to_string(), kind, fields })
     }
 
-    /// A database connection's details.
+    /// The access keys (id, secret, session token) of an `aws` connection: its stored keys, or
+    /// the role it names assumed.
+    pub async fn aws_keys(&self, conn_id: &str) -> Result<(Secret, Secret, Option<Secret>)> {
+        let resolved = self.resolve(conn_id).await?;
+        if resolved.kind != "aws" {
+            return Err(Error::refused(conn_id, format!("Not an aws connection: {}", resolved.kind)));
+        }
+        let (id, secret, token) = scripts::aws_credentials(self, &resolved, None).await?;
+        Ok((Secret::new(id), Secret::new(secret), token.map(Secret::new)))
+    }
+
+    /// A database connection's details, secrets resolved.
     pub async fn database(&self, conn_id: &str) -> Result<Database> {
         let resolved = self.resolve(conn_id).await?;
         database_of(&resolved)

@@ -235,7 +235,7 @@ pub fn session_name(app_name: Option<&str>) -> String {
 }
 
 /// The access key, secret key and session token of an `aws` connection.
-async fn aws_credentials(
+pub(crate) async fn aws_credentials(
     connections: &Connections,
     resolved: &Resolved,
     app_name: Option<&str>,

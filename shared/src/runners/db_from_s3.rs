@@ -17,7 +17,7 @@ use crate::runners::{Failure, Outcome, RunContext};
 use crate::sql::driver::Session;
 use crate::sql::load::{
     CsvReading, CsvRecords, LoadArgs, Loader, Mode, Utf8Pieces, column_names, insert_statement, manifest_entries,
-    object_name, postgres_copy, target_name,
+    object_name, postgres_copy, redshift_authorization, redshift_copy, target_name,
 };
 
 /// Rows inserted per round of the row loaders.
@@ -58,7 +58,20 @@ pub async fn run_db_from_s3(ctx: &RunContext<'_>) -> Outcome {
     if loader == Loader::Sqlite && !schema.is_empty() && schema != "main" {
         return Err(Failure::message(format!("Copy failed: SQLite has no schema {schema}: use main")));
     }
-    let job = Load { ctx, db: &db, loader, schema, table, bucket, key, args, columns: p.columns.clone(), min_size };
+    let job = Load {
+        ctx,
+        db: &db,
+        loader,
+        schema,
+        table,
+        bucket,
+        key,
+        args,
+        columns: p.columns.clone(),
+        min_size,
+        s3_iam_role: p.s3_iam_role.clone(),
+        s3_conn_id: p.s3_conn_id.clone(),
+    };
     let mut events = Vec::new();
     match job.run(mode, &mut events).await {
         Ok(()) => {
@@ -89,6 +102,8 @@ struct Load<'a> {
     args: LoadArgs,
     columns: Vec<String>,
     min_size: u64,
+    s3_iam_role: Option<String>,
+    s3_conn_id: Option<String>,
 }
 
 impl Load<'_> {
@@ -129,6 +144,11 @@ impl Load<'_> {
             Loader::Sqlite => format!("SELECT 1 FROM sqlite_master WHERE type='table' AND name='{table}'"),
             Loader::Postgres => format!(
                 "SELECT 1 FROM information_schema.tables WHERE table_schema = '{}' AND table_name = '{table}'",
+                self.schema
+            ),
+            Loader::Redshift => format!(
+                "SELECT 1 FROM svv_tables WHERE table_catalog = CURRENT_DATABASE() AND table_schema = '{}' \
+                 AND table_name = '{table}'",
                 self.schema
             ),
         };
@@ -271,12 +291,16 @@ impl Load<'_> {
     }
 
     async fn copy(&self, session: &mut Session, table: &str, events: &mut Vec<String>) -> Result<()> {
+        let target = self.name(table)?;
+        if self.loader == Loader::Redshift {
+            return self.redshift_copy(session, table, &target, events).await;
+        }
         let objects = self.objects(events).await?;
         let mut args = self.args.clone();
         args.take("MANIFEST");
         args.take("GZIP");
-        let target = self.name(table)?;
         match self.loader {
+            Loader::Redshift => unreachable!("handled above"),
             Loader::Postgres => {
                 for word in ["FORCE_NULL", "FORCE_NOT_NULL"] {
                     if args.get(word).is_some_and(|t| t.split_whitespace().nth(1) == Some("*")) {
@@ -322,6 +346,36 @@ impl Load<'_> {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Redshift reads S3 itself: one `COPY … FROM 's3://…'` (Redshift expands a manifest and
+    /// gunzips), authorised by the role or by the `s3_conn_id` connection's keys, which appear in
+    /// no event.
+    async fn redshift_copy(
+        &self,
+        session: &mut Session,
+        table: &str,
+        target: &str,
+        events: &mut Vec<String>,
+    ) -> Result<()> {
+        if self.is_runt(&self.bucket, &self.key, events).await? {
+            return Ok(());
+        }
+        let keys = match (&self.s3_iam_role, &self.s3_conn_id) {
+            (None, Some(conn_id)) => Some(self.ctx.connections.aws_keys(conn_id).await?),
+            _ => None,
+        };
+        let keys =
+            keys.as_ref().map(|(id, secret, token)| (id.expose(), secret.expose(), token.as_ref().map(|t| t.expose())));
+        let authorization = redshift_authorization(self.s3_iam_role.as_deref(), keys).map_err(Error::Refused)?;
+        let copy = |auth: &str| {
+            redshift_copy(target, &self.columns, &self.bucket, &self.key, auth, &self.args).map_err(Error::Refused)
+        };
+        events.push(copy("{authorization}")?);
+        events.push(format!("Running COPY command for {}.{table}", self.schema));
+        session.returns_rows(&copy(&authorization)?).await?;
+        events.push(format!("Copy to {}.{table} complete", self.schema));
         Ok(())
     }
 
@@ -391,6 +445,11 @@ impl Load<'_> {
             Loader::Postgres => format!(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = '{}' AND table_name = '{table}' \
                  ORDER BY ordinal_position",
+                self.schema
+            ),
+            Loader::Redshift => format!(
+                "SELECT column_name FROM svv_columns WHERE table_catalog = CURRENT_DATABASE() AND table_schema = '{}' \
+                 AND table_name = '{table}' ORDER BY ordinal_position",
                 self.schema
             ),
         };
