@@ -307,3 +307,70 @@ async fn redshift_sends_the_originals_copy_with_a_role_or_keys() {
         assert!(!result.to_string().contains("s3cr3tKey"), "the secret key is in no event: {result}");
     }
 }
+
+/// RDS and Aurora PostgreSQL import S3 objects themselves (`aws_s3.table_import_from_s3`): a
+/// PostgreSQL cluster of the test's own, logging every statement, stands in with a function of
+/// that name that answers as the extension does. Each object of a manifest gets its own import,
+/// with the options quoted into the call; `GZIP` sets each object's `Content-Encoding` first.
+#[tokio::test]
+async fn aurora_postgres_imports_each_object_with_the_originals_call() {
+    let r = TestRealm::up("dfsau").await;
+    r.put_sql_connections().await;
+    let dir = std::env::temp_dir().join(unique("lava-au-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _server = crate::tls::Server::start(&dir, port, &["log_statement=all"]);
+    let stand_in = Database { host: "127.0.0.1".into(), port, database: Some("postgres".into()), ..postgres() };
+    rows(
+        &stand_in,
+        "CREATE SCHEMA aws_s3; CREATE FUNCTION aws_s3.table_import_from_s3(t text, c text, o text, b text, k text, \
+         r text, a text, s text, tk text) RETURNS text LANGUAGE sql AS $$ SELECT '1 rows imported into relation ' || t || \
+         ' from file ' || k $$",
+    )
+    .await;
+    let parameter = format!("/lava/{}/db-password", r.names.realm);
+    let keys = format!("/lava/{}/s3-keys", r.names.realm);
+    shared::aws::provision::put_parameter(&r.clients, &keys, "AKIDAURORA,auroraS3cret", true).await.unwrap();
+    for entry in [
+        json!({"conn_id": "aurora", "type": "postgres-aurora", "enabled": true, "host": "127.0.0.1", "port": port,
+            "user": "lava", "database": "postgres", "password": parameter}),
+        json!({"conn_id": "s3keys", "type": "aws", "enabled": true, "access_keys": keys, "region": "ap-southeast-2"}),
+    ] {
+        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    }
+    let bucket = r.names.local_bucket();
+    put(&r, "au/1.csv.gz", gzip("a|b\n")).await;
+    put(&r, "au/2.csv.gz", gzip("c|d\n")).await;
+    let manifest = json!({"entries": [{"url": format!("s3://{bucket}/au/1.csv.gz")}, {"url": format!("s3://{bucket}/au/2.csv.gz")}]});
+    put(&r, "au/load.manifest", manifest.to_string()).await;
+    job(
+        &r,
+        "au/load",
+        json!({"db_conn_id": "aurora", "bucket": bucket, "key": "au/load.manifest", "schema": "public", "table": "pairs",
+            "mode": "truncate", "columns": ["a TEXT", "b TEXT"], "s3_conn_id": "s3keys",
+            "args": ["FORMAT csv", "DELIMITER '|'", "MANIFEST", "GZIP"]}),
+    )
+    .await;
+    let (statuses, result) = run(&r, "au/load").await;
+    assert_eq!(statuses.last().map(String::as_str), Some("complete"), "{result}");
+    let head =
+        "SELECT aws_s3.table_import_from_s3('\"public\".\"pairs\"', '\"a\",\"b\"', '(FORMAT csv, DELIMITER ''|'')'";
+    let events = &result["events"];
+    assert_eq!(
+        events[4],
+        format!(
+            "COPY command: {head}, '{{bucket}}', '{{key}}', 'ap-southeast-2', '{{aws_access_key_id}}', '{{aws_secret_access_key}}', '{{aws_session_token}}')"
+        ),
+        "{result}"
+    );
+    assert_eq!(events[5], format!("Copying s3://{bucket}/au/1.csv.gz"));
+    assert_eq!(events[7], "1 rows imported into relation \"public\".\"pairs\" from file au/1.csv.gz");
+    assert!(!result.to_string().contains("auroraS3cret"), "the secret key is in no event: {result}");
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
+    for object in ["au/1.csv.gz", "au/2.csv.gz"] {
+        let call = format!("{head}, '{bucket}', '{object}', 'ap-southeast-2', 'AKIDAURORA', 'auroraS3cret', '')");
+        assert!(log.contains(&call), "{call}\n{log}");
+    }
+    let head = r.clients.s3.head_object().bucket(&bucket).key("au/2.csv.gz").send().await.unwrap();
+    assert_eq!(head.content_encoding(), Some("gzip"), "GZIP set the objects' encoding for the import");
+}

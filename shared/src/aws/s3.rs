@@ -81,6 +81,20 @@ impl BlobStore for S3Blobs {
         Ok(Box::pin(chunks))
     }
 
+    async fn set_content_encoding(&self, bucket: &str, key: &str, encoding: &str) -> Result<()> {
+        self.client
+            .copy_object()
+            .bucket(bucket)
+            .key(key)
+            .copy_source(format!("{bucket}/{key}"))
+            .content_encoding(encoding)
+            .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+            .send()
+            .await
+            .map_err(|e| aws_error("s3", "CopyObject", e))?;
+        Ok(())
+    }
+
     async fn object_size(&self, bucket: &str, key: &str) -> Result<Option<u64>> {
         match self.client.head_object().bucket(bucket).key(key).send().await {
             Ok(out) => Ok(Some(out.content_length.unwrap_or(0).max(0) as u64)),

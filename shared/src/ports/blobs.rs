@@ -65,6 +65,12 @@ pub trait BlobStore: Send + Sync {
         let body = self.get_object(bucket, key).await?;
         Ok(Box::pin(futures_util::stream::iter([Ok(body)])))
     }
+    /// Sets an object's `Content-Encoding` (copying it onto itself, as the original does for
+    /// the Aurora PostgreSQL import of gzip objects).
+    async fn set_content_encoding(&self, bucket: &str, key: &str, encoding: &str) -> Result<()> {
+        let _ = encoding;
+        Err(crate::error::Error::Unexpected(format!("s3://{bucket}/{key}: this store cannot set a content encoding")))
+    }
     /// An object's size, `None` when there is no such object. By default, from a listing.
     async fn object_size(&self, bucket: &str, key: &str) -> Result<Option<u64>> {
         let listing = self.list_objects(bucket, key, None).await?;

@@ -16,8 +16,8 @@ use crate::ports::ByteChunks;
 use crate::runners::{Failure, Outcome, RunContext};
 use crate::sql::driver::Session;
 use crate::sql::load::{
-    CsvReading, CsvRecords, LoadArgs, Loader, Mode, Utf8Pieces, column_names, insert_statement, manifest_entries,
-    object_name, postgres_copy, redshift_authorization, redshift_copy, target_name,
+    AuroraImport, CsvReading, CsvRecords, LoadArgs, Loader, Mode, Utf8Pieces, column_names, insert_statement,
+    manifest_entries, object_name, postgres_copy, redshift_authorization, redshift_copy, target_name,
 };
 
 /// Rows inserted per round of the row loaders.
@@ -142,7 +142,7 @@ impl Load<'_> {
         }
         let query = match self.loader {
             Loader::Sqlite => format!("SELECT 1 FROM sqlite_master WHERE type='table' AND name='{table}'"),
-            Loader::Postgres => format!(
+            Loader::Postgres | Loader::AuroraPostgres => format!(
                 "SELECT 1 FROM information_schema.tables WHERE table_schema = '{}' AND table_name = '{table}'",
                 self.schema
             ),
@@ -299,17 +299,20 @@ impl Load<'_> {
         let mut args = self.args.clone();
         args.take("MANIFEST");
         args.take("GZIP");
+        if matches!(self.loader, Loader::Postgres | Loader::AuroraPostgres) {
+            for word in ["FORCE_NULL", "FORCE_NOT_NULL"] {
+                if args.get(word).is_some_and(|t| t.split_whitespace().nth(1) == Some("*")) {
+                    let all = self.table_columns(session, table).await?;
+                    let quoted: std::result::Result<Vec<String>, String> =
+                        all.iter().map(|c| object_name(&[c], false)).collect();
+                    args.set(word, format!("{word} ({})", quoted.map_err(Error::Refused)?.join(", ")));
+                }
+            }
+        }
         match self.loader {
             Loader::Redshift => unreachable!("handled above"),
+            Loader::AuroraPostgres => self.aurora_import(session, table, &target, &args, objects, events).await?,
             Loader::Postgres => {
-                for word in ["FORCE_NULL", "FORCE_NOT_NULL"] {
-                    if args.get(word).is_some_and(|t| t.split_whitespace().nth(1) == Some("*")) {
-                        let all = self.table_columns(session, table).await?;
-                        let quoted: std::result::Result<Vec<String>, String> =
-                            all.iter().map(|c| object_name(&[c], false)).collect();
-                        args.set(word, format!("{word} ({})", quoted.map_err(Error::Refused)?.join(", ")));
-                    }
-                }
                 let statement = postgres_copy(&target, &self.columns, &args).map_err(Error::Refused)?;
                 events.push(format!("Running COPY command(s) for {}.{table}", self.schema));
                 events.push(format!("COPY command: {statement}"));
@@ -379,6 +382,72 @@ impl Load<'_> {
         Ok(())
     }
 
+    /// RDS and Aurora PostgreSQL read S3 themselves: one `aws_s3.table_import_from_s3` per
+    /// object, with the `s3_conn_id` connection's keys (never in an event) or empty ones for the
+    /// database's own role. With `GZIP`, each object first gets `Content-Encoding: gzip`, as the
+    /// original sets it, so that the import gunzips it.
+    async fn aurora_import(
+        &self,
+        session: &mut Session,
+        table: &str,
+        target: &str,
+        args: &LoadArgs,
+        objects: Vec<(String, String)>,
+        events: &mut Vec<String>,
+    ) -> Result<()> {
+        let (keys, region) = match &self.s3_conn_id {
+            Some(conn_id) => {
+                let (id, secret, token) = self.ctx.connections.aws_keys(conn_id).await?;
+                let region = self
+                    .ctx
+                    .connections
+                    .entry(conn_id)
+                    .await?
+                    .fields
+                    .get("region")
+                    .and_then(|r| r.as_str().map(str::to_string));
+                (Some((id, secret, token)), region)
+            }
+            None => (None, None),
+        };
+        let region = region
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+            .unwrap_or_else(|| "us-east-1".into());
+        if self.args.has("GZIP") {
+            for (bucket, key) in &objects {
+                self.ctx
+                    .blobs
+                    .set_content_encoding(bucket, key, "gzip")
+                    .await
+                    .map_err(|e| e.within(format!("s3://{bucket}/{key}")))?;
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        let import = AuroraImport::new(target, &self.columns, args, &region).map_err(Error::Refused)?;
+        events.push(format!("Running COPY command(s) for {}.{table}", self.schema));
+        events.push(format!("COPY command: {}", import.shown()));
+        let credentials = match &keys {
+            Some((id, secret, token)) => (id.expose(), secret.expose(), token.as_ref().map_or("", |t| t.expose())),
+            None => ("", "", ""),
+        };
+        for (bucket, key) in objects {
+            if self.is_runt(&bucket, &key, events).await? {
+                continue;
+            }
+            events.push(format!("Copying s3://{bucket}/{key}"));
+            let statement = import.statement(&bucket, &key, credentials).map_err(Error::Refused)?;
+            let outcome = match session.first_text(&statement).await {
+                Ok(text) => text.unwrap_or_default(),
+                Err(e) if e.to_string().contains(" 0 rows were copied successfully") => "File was empty".into(),
+                Err(e) => return Err(e.within(format!("s3://{bucket}/{key}"))),
+            };
+            events.push("Copy complete".into());
+            events.push(outcome);
+        }
+        Ok(())
+    }
+
     /// Reads an object's CSV as it arrives and inserts its rows in batches; returns the count.
     async fn insert(
         &self,
@@ -442,7 +511,7 @@ impl Load<'_> {
         }
         let query = match self.loader {
             Loader::Sqlite => format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"),
-            Loader::Postgres => format!(
+            Loader::Postgres | Loader::AuroraPostgres => format!(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = '{}' AND table_name = '{table}' \
                  ORDER BY ordinal_position",
                 self.schema

@@ -179,6 +179,25 @@ impl Session {
         Ok(any.0)
     }
 
+    /// The first field of the first row a query returns, as text.
+    pub async fn first_text(&mut self, query: &str) -> Result<Option<String>> {
+        struct First(Option<Option<String>>);
+        impl RowSink for First {
+            fn columns(&mut self, _: &[String]) -> Result<()> {
+                Ok(())
+            }
+            fn row(&mut self, fields: Vec<Field>) -> Result<()> {
+                if self.0.is_none() {
+                    self.0 = Some(fields.into_iter().next().and_then(|f| f.text));
+                }
+                Ok(())
+            }
+        }
+        let mut first = First(None);
+        self.run(query, &mut first).await?;
+        Ok(first.0.flatten())
+    }
+
     /// PostgreSQL's `COPY … FROM STDIN`: sends `chunks` as the data, in order, as they come;
     /// returns the rows copied. A chunk's error aborts the copy and is the result.
     pub async fn copy_in(

@@ -17,6 +17,8 @@ pub enum Loader {
     Sqlite,
     /// Redshift (provisioned or serverless): a server-side `COPY … FROM 's3://…'`.
     Redshift,
+    /// RDS and Aurora PostgreSQL: the server imports each object (`aws_s3.table_import_from_s3`).
+    AuroraPostgres,
 }
 
 impl Loader {
@@ -26,6 +28,7 @@ impl Loader {
             "postgres" | "psql" | "postgresql" => Ok(Loader::Postgres),
             "sqlite3" => Ok(Loader::Sqlite),
             "redshift" | "redshift-serverless" => Ok(Loader::Redshift),
+            "postgres-aurora" | "postgres-rds" => Ok(Loader::AuroraPostgres),
             other => Err(format!("db_from_s3 does not support {other} databases")),
         }
     }
@@ -33,7 +36,7 @@ impl Loader {
     /// The option words (`args`, first word of each) the loader accepts.
     pub fn options(self) -> &'static [&'static str] {
         match self {
-            Loader::Postgres => &[
+            Loader::Postgres | Loader::AuroraPostgres => &[
                 "FORMAT",
                 "HEADER",
                 "OIDS",
@@ -271,6 +274,49 @@ pub fn redshift_authorization(role: Option<&str>, keys: Option<(&str, &str, Opti
             Ok(auth)
         }
         (None, None) => Err("Either IAM role or access keys required".into()),
+    }
+}
+
+/// RDS and Aurora PostgreSQL's import of one object, as the original words it:
+/// `SELECT aws_s3.table_import_from_s3('<target>', '<cols>', '(<args>)', '<bucket>', '<key>',
+/// '<region>', '<key id>', '<secret>', '<token>')`, the credentials empty for the database's own
+/// role. With `shown`, the object and credentials are the original's `{placeholders}`.
+pub struct AuroraImport {
+    /// The statement's text before the object and the credentials.
+    head: String,
+    region: String,
+}
+
+impl AuroraImport {
+    /// The import into `target` (quoted) of `columns` with `args` (lava's own words removed).
+    pub fn new(target: &str, columns: &[String], args: &LoadArgs, region: &str) -> Result<AuroraImport, String> {
+        let names: Result<Vec<String>, String> =
+            column_names(columns).iter().map(|c| object_name(&[c], false)).collect();
+        let options = args.texts().collect::<Vec<_>>().join(", ").replace('\'', "''");
+        if region.contains('\'') {
+            return Err(format!("Bad region: {region}"));
+        }
+        Ok(AuroraImport {
+            head: format!("SELECT aws_s3.table_import_from_s3('{target}', '{}', '({options})'", names?.join(",")),
+            region: region.to_string(),
+        })
+    }
+
+    /// The statement for one object with `keys` (id, secret, token).
+    pub fn statement(&self, bucket: &str, key: &str, keys: (&str, &str, &str)) -> Result<String, String> {
+        let parts = [bucket, key, keys.0, keys.1, keys.2];
+        if parts.iter().any(|p| p.contains('\'')) {
+            return Err(format!("Bad S3 location or credentials for s3://{bucket}/{key}: must not contain quotes"));
+        }
+        Ok(format!("{}, '{bucket}', '{key}', '{}', '{}', '{}', '{}')", self.head, self.region, keys.0, keys.1, keys.2))
+    }
+
+    /// The statement as the events show it.
+    pub fn shown(&self) -> String {
+        format!(
+            "{}, '{{bucket}}', '{{key}}', '{}', '{{aws_access_key_id}}', '{{aws_secret_access_key}}', '{{aws_session_token}}')",
+            self.head, self.region
+        )
     }
 }
 
@@ -519,6 +565,20 @@ mod tests {
         assert!(redshift_authorization(Some("x'y"), None).is_err());
         assert_eq!(redshift_authorization(None, None), Err("Either IAM role or access keys required".into()));
         assert_eq!(args(Loader::Redshift, &["HEADER"]), Err("Invalid COPY arguments: HEADER".into()));
+    }
+
+    #[test]
+    fn aurora_imports_each_object_with_the_options_quoted() {
+        let a = args(Loader::AuroraPostgres, &["FORMAT csv", "DELIMITER '|'"]).unwrap();
+        let import =
+            AuroraImport::new("\"s\".\"t\"", &["a INT".into(), "b TEXT".into()], &a, "ap-southeast-2").unwrap();
+        assert_eq!(
+            import.statement("bk", "in/x.csv", ("AK", "SK", "")).unwrap(),
+            "SELECT aws_s3.table_import_from_s3('\"s\".\"t\"', '\"a\",\"b\"', '(FORMAT csv, DELIMITER ''|'')', 'bk', 'in/x.csv', \
+             'ap-southeast-2', 'AK', 'SK', '')"
+        );
+        assert!(import.shown().ends_with("'{bucket}', '{key}', 'ap-southeast-2', '{aws_access_key_id}', '{aws_secret_access_key}', '{aws_session_token}')"));
+        assert!(import.statement("b", "it's", ("", "", "")).is_err());
     }
 
     #[test]
