@@ -2,25 +2,14 @@
 //! by the worker, in every mode, with the options the loaders take, and failures that leave the
 //! table as it was.
 
+use crate::sql::run;
 use serde_json::{Value, json};
 use shared::connections::{Database, Engine, Secret};
 use shared::ports::{BlobStore, Encryption};
 use shared::sql::csv::Field;
 use shared::sql::driver::{RowSink, Session};
 use std::time::Duration;
-use tests::{DB_PASSWORD, TestRealm, unique};
-
-/// Dispatches `job_id`, drains the queue with a worker, returns the statuses and the last event's info.
-async fn run(r: &TestRealm, job_id: &str) -> (Vec<String>, Value) {
-    let run_id = r.dispatch(job_id).await;
-    let worker = crate::worker::worker(r, 1, Duration::from_secs(5), false).await;
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    worker.run(rx).await.unwrap();
-    let item = r.events(job_id, &run_id).await;
-    let statuses = r.statuses(job_id, &run_id).await;
-    let last = item["log"].as_array().and_then(|l| l.last()).map(|e| e["info"].clone()).unwrap_or(Value::Null);
-    (statuses, last)
-}
+use tests::{TestRealm, unique};
 
 async fn put(r: &TestRealm, key: &str, body: impl Into<Vec<u8>>) {
     r.blobs.put_object(&r.names.local_bucket(), key, body.into(), &Encryption::Aes256).await.unwrap();
@@ -67,18 +56,7 @@ async fn rows(db: &Database, query: &str) -> Vec<String> {
 }
 
 fn postgres() -> Database {
-    Database {
-        conn_id: "pg".into(),
-        kind: "postgres".into(),
-        engine: Engine::Postgres,
-        host: "127.0.0.1".into(),
-        port: 5432,
-        user: "lava".into(),
-        password: Secret::new(DB_PASSWORD),
-        database: Some("lava_test".into()),
-        tls: shared::connections::TlsMode::Prefer,
-        ca_cert: None,
-    }
+    tests::test_postgres()
 }
 
 fn sqlite(path: &std::path::Path) -> Database {
@@ -94,6 +72,37 @@ fn sqlite(path: &std::path::Path) -> Database {
         tls: shared::connections::TlsMode::Prefer,
         ca_cert: None,
     }
+}
+
+/// A PostgreSQL cluster of the test's own that logs every statement (standing in for a server
+/// that cannot run here), running `setup`; with a connection `conn_id` of `kind` to it and an
+/// `aws` connection `s3keys` holding `keys`. Returns the cluster (stopped on drop), its log file
+/// and the realm.
+async fn stand_in(
+    prefix: &str,
+    setup: &str,
+    conn_id: &str,
+    kind: &str,
+    keys: &str,
+) -> (crate::tls::Server, std::path::PathBuf, TestRealm) {
+    let r = TestRealm::up(prefix).await;
+    r.put_sql_connections().await;
+    let dir = std::env::temp_dir().join(unique("lava-stand-in-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = crate::tls::Server::start(&dir, port, &["log_statement=all"]);
+    rows(&Database { host: "127.0.0.1".into(), port, database: Some("postgres".into()), ..postgres() }, setup).await;
+    let parameter = format!("/lava/{}/db-password", r.names.realm);
+    let keys_parameter = format!("/lava/{}/s3-keys", r.names.realm);
+    shared::aws::provision::put_parameter(&r.clients, &keys_parameter, keys, true).await.unwrap();
+    for entry in [
+        json!({"conn_id": conn_id, "type": kind, "enabled": true, "host": "127.0.0.1", "port": port, "user": "lava",
+            "database": "postgres", "password": parameter}),
+        json!({"conn_id": "s3keys", "type": "aws", "enabled": true, "access_keys": keys_parameter, "region": "ap-southeast-2"}),
+    ] {
+        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    }
+    (server, dir.join("server.log"), r)
 }
 
 #[tokio::test]
@@ -253,29 +262,15 @@ async fn sqlite_loads_rows_and_switches_between_two_tables() {
 /// `s3_conn_id` connection are in that text and in no event.
 #[tokio::test]
 async fn redshift_sends_the_originals_copy_with_a_role_or_keys() {
-    let r = TestRealm::up("dfsrs").await;
-    r.put_sql_connections().await;
-    let dir = std::env::temp_dir().join(unique("lava-rs-"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _server = crate::tls::Server::start(&dir, port, &["log_statement=all"]);
-    let stand_in = Database { host: "127.0.0.1".into(), port, database: Some("postgres".into()), ..postgres() };
-    rows(
-        &stand_in,
+    let (_server, log, r) = stand_in(
+        "dfsrs",
         "CREATE VIEW svv_tables AS SELECT current_database()::text AS table_catalog, table_schema::text, table_name::text \
          FROM information_schema.tables",
+        "rs",
+        "redshift",
+        "AKIDEXAMPLE,s3cr3tKey",
     )
     .await;
-    let parameter = format!("/lava/{}/db-password", r.names.realm);
-    let keys = format!("/lava/{}/s3-keys", r.names.realm);
-    shared::aws::provision::put_parameter(&r.clients, &keys, "AKIDEXAMPLE,s3cr3tKey", true).await.unwrap();
-    for entry in [
-        json!({"conn_id": "rs", "type": "redshift", "enabled": true, "host": "127.0.0.1", "port": port, "user": "lava",
-            "database": "postgres", "password": parameter}),
-        json!({"conn_id": "s3keys", "type": "aws", "enabled": true, "access_keys": keys}),
-    ] {
-        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
-    }
     let bucket = r.names.local_bucket();
     let params = |auth: Value| {
         let mut p = json!({"db_conn_id": "rs", "bucket": bucket, "key": "in/members.csv.gz", "schema": "public",
@@ -295,7 +290,7 @@ async fn redshift_sends_the_originals_copy_with_a_role_or_keys() {
             "COPY \"public\".\"members\"(\"id\",\"name\") FROM 's3://{bucket}/in/members.csv.gz' {auth} CSV IGNOREHEADER 1 GZIP"
         )
     };
-    let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
+    let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains(&copy("IAM_ROLE 'arn:aws:iam::123456789012:role/redshift-s3'")), "{log}");
     assert!(log.contains(&copy("ACCESS_KEY_ID 'AKIDEXAMPLE' SECRET_ACCESS_KEY 's3cr3tKey'")), "{log}");
     for result in [&role, &keyed] {
@@ -314,30 +309,16 @@ async fn redshift_sends_the_originals_copy_with_a_role_or_keys() {
 /// with the options quoted into the call; `GZIP` sets each object's `Content-Encoding` first.
 #[tokio::test]
 async fn aurora_postgres_imports_each_object_with_the_originals_call() {
-    let r = TestRealm::up("dfsau").await;
-    r.put_sql_connections().await;
-    let dir = std::env::temp_dir().join(unique("lava-au-"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _server = crate::tls::Server::start(&dir, port, &["log_statement=all"]);
-    let stand_in = Database { host: "127.0.0.1".into(), port, database: Some("postgres".into()), ..postgres() };
-    rows(
-        &stand_in,
+    let (_server, log, r) = stand_in(
+        "dfsau",
         "CREATE SCHEMA aws_s3; CREATE FUNCTION aws_s3.table_import_from_s3(t text, c text, o text, b text, k text, \
          r text, a text, s text, tk text) RETURNS text LANGUAGE sql AS $$ SELECT '1 rows imported into relation ' || t || \
          ' from file ' || k $$",
+        "aurora",
+        "postgres-aurora",
+        "AKIDAURORA,auroraS3cret",
     )
     .await;
-    let parameter = format!("/lava/{}/db-password", r.names.realm);
-    let keys = format!("/lava/{}/s3-keys", r.names.realm);
-    shared::aws::provision::put_parameter(&r.clients, &keys, "AKIDAURORA,auroraS3cret", true).await.unwrap();
-    for entry in [
-        json!({"conn_id": "aurora", "type": "postgres-aurora", "enabled": true, "host": "127.0.0.1", "port": port,
-            "user": "lava", "database": "postgres", "password": parameter}),
-        json!({"conn_id": "s3keys", "type": "aws", "enabled": true, "access_keys": keys, "region": "ap-southeast-2"}),
-    ] {
-        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
-    }
     let bucket = r.names.local_bucket();
     put(&r, "au/1.csv.gz", gzip("a|b\n")).await;
     put(&r, "au/2.csv.gz", gzip("c|d\n")).await;
@@ -366,11 +347,57 @@ async fn aurora_postgres_imports_each_object_with_the_originals_call() {
     assert_eq!(events[5], format!("Copying s3://{bucket}/au/1.csv.gz"));
     assert_eq!(events[7], "1 rows imported into relation \"public\".\"pairs\" from file au/1.csv.gz");
     assert!(!result.to_string().contains("auroraS3cret"), "the secret key is in no event: {result}");
-    let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
+    let log = std::fs::read_to_string(&log).unwrap();
     for object in ["au/1.csv.gz", "au/2.csv.gz"] {
         let call = format!("{head}, '{bucket}', '{object}', 'ap-southeast-2', 'AKIDAURORA', 'auroraS3cret', '')");
         assert!(log.contains(&call), "{call}\n{log}");
     }
     let head = r.clients.s3.head_object().bucket(&bucket).key("au/2.csv.gz").send().await.unwrap();
     assert_eq!(head.content_encoding(), Some("gzip"), "GZIP set the objects' encoding for the import");
+}
+
+#[tokio::test]
+async fn mariadb_loads_in_batches_in_one_transaction() {
+    let r = TestRealm::up("dfsmy").await;
+    r.put_sql_connections().await;
+    let maria = Database {
+        conn_id: "my".into(),
+        kind: "mariadb".into(),
+        engine: Engine::MySql,
+        port: 3306,
+        database: Some("lava_test".into()),
+        ..postgres()
+    };
+    let table = unique("m_");
+    // 1,203 rows: two full batches of 500 and a last one of 203.
+    let mut csv = String::from("id;note\n");
+    for i in 0..1203 {
+        csv.push_str(&format!("{i};'n {i}'\n"));
+    }
+    put(&r, "my/rows.csv", csv).await;
+    put(&r, "my/bad.csv", "id;note\n1;a\nx;b\n").await;
+    let params = |key: &str, mode: &str| {
+        json!({"db_conn_id": "my", "bucket": r.names.local_bucket(), "key": key, "schema": "lava_test", "table": table,
+            "mode": mode, "columns": ["id INT", "note VARCHAR(20)"], "args": ["DELIMITER ';'", "QUOTECHAR '''", "HEADER"]})
+    };
+    job(&r, "my/load", params("my/rows.csv", "drop")).await;
+    let (statuses, result) = run(&r, "my/load").await;
+    assert_eq!(statuses.last().map(String::as_str), Some("complete"), "{result}");
+    let target = format!("`lava_test`.`{table}`");
+    assert_eq!(result["events"][0], format!("Creating table {target}"), "{result}");
+    assert!(
+        result["events"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(format!("Inserted 1203 rows from s3://{}/my/rows.csv", r.names.local_bucket())))
+    );
+    assert_eq!(rows(&maria, &format!("SELECT count(*), max(note) FROM {table}")).await, ["1203|n 999"]);
+
+    // A bad value fails the load inside its transaction: the DELETE is rolled back too.
+    job(&r, "my/bad", params("my/bad.csv", "delete")).await;
+    let (statuses, result) = run(&r, "my/bad").await;
+    assert_eq!(statuses.last().map(String::as_str), Some("failed"), "{result}");
+    assert!(result["error"].as_str().is_some_and(|e| e.contains("my/bad.csv")), "{result}");
+    assert_eq!(rows(&maria, &format!("SELECT count(*) FROM {table}")).await, ["1203"]);
+    rows(&maria, &format!("DROP TABLE {table}")).await;
 }

@@ -17,7 +17,7 @@ fn job(id: &str, kind: &str, payload: Value, parameters: Value) -> Value {
 }
 
 /// Dispatches `job_id`, drains the queue with a worker, returns the run's final event info.
-async fn run(r: &TestRealm, job_id: &str) -> (Vec<String>, Value) {
+pub(crate) async fn run(r: &TestRealm, job_id: &str) -> (Vec<String>, Value) {
     let run_id = r.dispatch(job_id).await;
     let worker = crate::worker::worker(r, 1, Duration::from_secs(5), false).await;
     let (_tx, rx) = tokio::sync::watch::channel(false);

@@ -284,6 +284,22 @@ impl TestRealm {
 /// The password of the `lava` user on the test databases (`tests/setup.sh`).
 pub const DB_PASSWORD: &str = "lava-test-pw";
 
+/// The test PostgreSQL server's `lava_test` database, as the `pg` connection resolves.
+pub fn test_postgres() -> shared::connections::Database {
+    shared::connections::Database {
+        conn_id: "pg".into(),
+        kind: "postgres".into(),
+        engine: shared::connections::Engine::Postgres,
+        host: "127.0.0.1".into(),
+        port: 5432,
+        user: "lava".into(),
+        password: shared::connections::Secret::new(DB_PASSWORD),
+        database: Some("lava_test".into()),
+        tls: shared::connections::TlsMode::Prefer,
+        ca_cert: None,
+    }
+}
+
 /// Fails with a clear message unless the test databases are listening (PostgreSQL on
 /// 127.0.0.1:5432, MariaDB on 127.0.0.1:3306); `bash tests/setup.sh` starts them.
 pub fn require_databases() {

@@ -4,7 +4,6 @@
 //! (A separate test binary only because Cargo gives a package's own binary path to its tests.)
 
 use serde_json::json;
-use shared::connections::{Database, Engine, Secret, TlsMode};
 use shared::ports::BlobStore;
 use shared::sql::csv::Field;
 use shared::sql::driver::{RowSink, Session};
@@ -33,18 +32,7 @@ async fn count(table: &str) -> String {
             Ok(())
         }
     }
-    let db = Database {
-        conn_id: "pg".into(),
-        kind: "postgres".into(),
-        engine: Engine::Postgres,
-        host: "127.0.0.1".into(),
-        port: 5432,
-        user: "lava".into(),
-        password: Secret::new(tests::DB_PASSWORD),
-        database: Some("lava_test".into()),
-        tls: TlsMode::Prefer,
-        ca_cert: None,
-    };
+    let db = tests::test_postgres();
     let mut session = Session::connect(&db, None, Duration::from_secs(10)).await.unwrap();
     let mut one = One(String::new());
     session.run(&format!("SELECT count(*) FROM {table}"), &mut one).await.unwrap();

@@ -20,6 +20,17 @@ impl S3Blobs {
     pub fn new(client: Client) -> Self {
         S3Blobs { client }
     }
+
+    /// GetObject, a missing object being `NotFound`.
+    async fn get(&self, bucket: &str, key: &str) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput> {
+        self.client.get_object().bucket(bucket).key(key).send().await.map_err(|e| {
+            if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                Error::NotFound { what: "object", id: format!("s3://{bucket}/{key}") }
+            } else {
+                aws_error("s3", "GetObject", e)
+            }
+        })
+    }
 }
 
 #[async_trait]
@@ -37,13 +48,7 @@ impl BlobStore for S3Blobs {
     }
 
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>> {
-        let out = self.client.get_object().bucket(bucket).key(key).send().await.map_err(|e| {
-            if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                Error::NotFound { what: "object", id: format!("s3://{bucket}/{key}") }
-            } else {
-                aws_error("s3", "GetObject", e)
-            }
-        })?;
+        let out = self.get(bucket, key).await?;
         let data = out.body.collect().await.map_err(|e| Error::Aws {
             service: "s3",
             operation: "GetObject",
@@ -56,13 +61,7 @@ impl BlobStore for S3Blobs {
     }
 
     async fn open_object(&self, bucket: &str, key: &str) -> Result<ByteChunks> {
-        let out = self.client.get_object().bucket(bucket).key(key).send().await.map_err(|e| {
-            if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                Error::NotFound { what: "object", id: format!("s3://{bucket}/{key}") }
-            } else {
-                aws_error("s3", "GetObject", e)
-            }
-        })?;
+        let out = self.get(bucket, key).await?;
         let uri = format!("s3://{bucket}/{key}");
         let chunks = futures_util::stream::try_unfold((out.body, uri), |(mut body, uri)| async move {
             match body.try_next().await {

@@ -17,11 +17,9 @@ use crate::runners::{Failure, Outcome, RunContext};
 use crate::sql::driver::Session;
 use crate::sql::load::{
     AuroraImport, CsvReading, CsvRecords, LoadArgs, Loader, Mode, Utf8Pieces, column_names, insert_statement,
-    manifest_entries, object_name, postgres_copy, redshift_authorization, redshift_copy, target_name,
+    manifest_entries, object_name, postgres_copy, quoted_name, redshift_authorization, redshift_copy, rows_per_insert,
+    target_name,
 };
-
-/// Rows inserted per round of the row loaders.
-const INSERT_BATCH: usize = 500;
 
 /// Runs a `db_from_s3` job.
 pub async fn run_db_from_s3(ctx: &RunContext<'_>) -> Outcome {
@@ -133,7 +131,7 @@ impl Load<'_> {
 
     fn name(&self, table: &str) -> Result<String> {
         let schema = if self.loader == Loader::Sqlite { "" } else { &self.schema };
-        object_name(&[schema, table], false).map_err(Error::Refused)
+        quoted_name(&[schema, table], false, self.loader.quotes()).map_err(Error::Refused)
     }
 
     async fn exists(&self, session: &mut Session, table: &str) -> Result<bool> {
@@ -142,7 +140,7 @@ impl Load<'_> {
         }
         let query = match self.loader {
             Loader::Sqlite => format!("SELECT 1 FROM sqlite_master WHERE type='table' AND name='{table}'"),
-            Loader::Postgres | Loader::AuroraPostgres => format!(
+            Loader::Postgres | Loader::AuroraPostgres | Loader::MySql => format!(
                 "SELECT 1 FROM information_schema.tables WHERE table_schema = '{}' AND table_name = '{table}'",
                 self.schema
             ),
@@ -330,13 +328,12 @@ impl Load<'_> {
                     events.push(format!("COPY {rows}"));
                 }
             }
-            Loader::Sqlite => {
+            Loader::Sqlite | Loader::MySql => {
                 let columns = if self.columns.is_empty() {
                     self.table_columns(session, table).await?
                 } else {
                     column_names(&self.columns)
                 };
-                let statement = insert_statement(&target, &columns).map_err(Error::Refused)?;
                 let format = CsvReading::from_args(&args).map_err(Error::Refused)?;
                 events.push(format!("Running INSERTs for {target}"));
                 for (bucket, key) in objects {
@@ -344,7 +341,7 @@ impl Load<'_> {
                         continue;
                     }
                     events.push(format!("Inserting data from s3://{bucket}/{key}"));
-                    let rows = self.insert(session, &statement, columns.len(), format.clone(), &bucket, &key).await?;
+                    let rows = self.insert(session, &target, &columns, format.clone(), &bucket, &key).await?;
                     events.push(format!("Inserted {rows} rows from s3://{bucket}/{key}"));
                 }
             }
@@ -452,13 +449,17 @@ impl Load<'_> {
     async fn insert(
         &self,
         session: &mut Session,
-        statement: &str,
-        width: usize,
+        target: &str,
+        columns: &[String],
         format: CsvReading,
         bucket: &str,
         key: &str,
     ) -> Result<u64> {
         let uri = format!("s3://{bucket}/{key}");
+        let width = columns.len();
+        let batch = rows_per_insert(width);
+        let quote = self.loader.quotes();
+        let full = insert_statement(target, columns, quote, batch).map_err(Error::Refused)?;
         let mut skip_header = format.header;
         let mut reader = CsvRecords::new(format);
         let mut text = Utf8Pieces::default();
@@ -487,11 +488,15 @@ impl Load<'_> {
                 }
                 pending.push(record);
             }
-            if pending.len() >= INSERT_BATCH || next.is_none() {
-                session.insert_rows(statement, &pending).await.map_err(|e| e.within(uri.clone()))?;
-                pending.clear();
+            while pending.len() >= batch {
+                let rows: Vec<Vec<String>> = pending.drain(..batch).collect();
+                session.insert_rows(&full, &rows).await.map_err(|e| e.within(uri.clone()))?;
             }
             if next.is_none() {
+                if !pending.is_empty() {
+                    let last = insert_statement(target, columns, quote, pending.len()).map_err(Error::Refused)?;
+                    session.insert_rows(&last, &pending).await.map_err(|e| e.within(uri.clone()))?;
+                }
                 return Ok(count);
             }
         }
@@ -511,7 +516,7 @@ impl Load<'_> {
         }
         let query = match self.loader {
             Loader::Sqlite => format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"),
-            Loader::Postgres | Loader::AuroraPostgres => format!(
+            Loader::Postgres | Loader::AuroraPostgres | Loader::MySql => format!(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = '{}' AND table_name = '{table}' \
                  ORDER BY ordinal_position",
                 self.schema

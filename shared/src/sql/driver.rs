@@ -223,21 +223,20 @@ impl Session {
         copy.finish().await.map_err(copy_error)
     }
 
-    /// Runs `statement` (`?` placeholders) once for each row, the fields bound as text
-    /// (SQLite and MySQL; PostgreSQL loads with [`Session::copy_in`]).
+    /// Runs `statement` (`?` placeholders, one per field of `rows` in order) with every field
+    /// bound as text (SQLite and MySQL; PostgreSQL loads with [`Session::copy_in`]).
     pub async fn insert_rows(&mut self, statement: &str, rows: &[Vec<String>]) -> Result<()> {
-        for row in rows {
-            match self {
-                Session::Sqlite(c) => {
-                    let query = row.iter().fold(sqlx::query(AssertSqlSafe(statement.to_string())), |q, f| q.bind(f));
-                    query.execute(&mut *c).await.map_err(db_error)?;
-                }
-                Session::MySql(c) => {
-                    let query = row.iter().fold(sqlx::query(AssertSqlSafe(statement.to_string())), |q, f| q.bind(f));
-                    query.execute(&mut *c).await.map_err(db_error)?;
-                }
-                Session::Postgres(_) => return Err(Error::Unexpected("PostgreSQL loads with COPY".into())),
+        let fields = rows.iter().flatten();
+        match self {
+            Session::Sqlite(c) => {
+                let query = fields.fold(sqlx::query(AssertSqlSafe(statement.to_string())), |q, f| q.bind(f));
+                query.execute(&mut *c).await.map_err(db_error)?;
             }
+            Session::MySql(c) => {
+                let query = fields.fold(sqlx::query(AssertSqlSafe(statement.to_string())), |q, f| q.bind(f));
+                query.execute(&mut *c).await.map_err(db_error)?;
+            }
+            Session::Postgres(_) => return Err(Error::Unexpected("PostgreSQL loads with COPY".into())),
         }
         Ok(())
     }

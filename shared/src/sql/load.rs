@@ -19,6 +19,8 @@ pub enum Loader {
     Redshift,
     /// RDS and Aurora PostgreSQL: the server imports each object (`aws_s3.table_import_from_s3`).
     AuroraPostgres,
+    /// MySQL and MariaDB: the CSV read from S3 and inserted in multi-row batches.
+    MySql,
 }
 
 impl Loader {
@@ -29,8 +31,14 @@ impl Loader {
             "sqlite3" => Ok(Loader::Sqlite),
             "redshift" | "redshift-serverless" => Ok(Loader::Redshift),
             "postgres-aurora" | "postgres-rds" => Ok(Loader::AuroraPostgres),
+            "mysql" | "mariadb" | "mysql-rds" | "mariadb-rds" => Ok(Loader::MySql),
             other => Err(format!("db_from_s3 does not support {other} databases")),
         }
+    }
+
+    /// The characters that quote a name (MySQL's backticks, the others' double quotes).
+    pub fn quotes(self) -> char {
+        if self == Loader::MySql { '`' } else { '"' }
     }
 
     /// The option words (`args`, first word of each) the loader accepts.
@@ -51,7 +59,7 @@ impl Loader {
                 "MANIFEST",
                 "GZIP",
             ],
-            Loader::Sqlite => {
+            Loader::Sqlite | Loader::MySql => {
                 &["DELIMITER", "DOUBLEQUOTE", "ESCAPECHAR", "GZIP", "HEADER", "MANIFEST", "QUOTECHAR", "QUOTING"]
             }
             Loader::Redshift => &[
@@ -184,13 +192,18 @@ pub fn target_name(field: &str, value: &str, key: &str) -> Result<String, String
 /// Quotes name parts as the database wants them (empty parts are left out; a part holding a
 /// quote character is refused), lower-cased unless `preserve_case`.
 pub fn object_name(parts: &[&str], preserve_case: bool) -> Result<String, String> {
+    quoted_name(parts, preserve_case, '"')
+}
+
+/// [`object_name`] with `quote` as the quote character.
+pub fn quoted_name(parts: &[&str], preserve_case: bool, quote: char) -> Result<String, String> {
     let mut quoted = Vec::new();
     for part in parts.iter().filter(|p| !p.is_empty()) {
-        if part.contains('"') {
+        if part.contains(['"', '`']) {
             return Err(format!("Bad database object name: {part}"));
         }
         let name = if preserve_case { part.to_string() } else { part.to_lowercase() };
-        quoted.push(format!("\"{name}\""));
+        quoted.push(format!("{quote}{name}{quote}"));
     }
     Ok(quoted.join("."))
 }
@@ -320,11 +333,16 @@ impl AuroraImport {
     }
 }
 
-/// The row loaders' `INSERT INTO <target>(<cols>) VALUES (?, …)`.
-pub fn insert_statement(target: &str, columns: &[String]) -> Result<String, String> {
-    let names: Result<Vec<String>, String> = columns.iter().map(|c| object_name(&[c], false)).collect();
-    let marks = vec!["?"; columns.len()].join(",");
-    Ok(format!("INSERT INTO {target}({}) VALUES ({marks})", names?.join(",")))
+/// The row loaders' `INSERT INTO <target>(<cols>) VALUES (?,…),(?,…)…` for `rows` rows.
+pub fn insert_statement(target: &str, columns: &[String], quote: char, rows: usize) -> Result<String, String> {
+    let names: Result<Vec<String>, String> = columns.iter().map(|c| quoted_name(&[c], false, quote)).collect();
+    let row = format!("({})", vec!["?"; columns.len()].join(","));
+    Ok(format!("INSERT INTO {target}({}) VALUES {}", names?.join(","), vec![row; rows].join(",")))
+}
+
+/// Rows per `INSERT` for `width` columns: 500, fewer for wide rows (bind parameters are limited).
+pub fn rows_per_insert(width: usize) -> usize {
+    (30_000 / width.max(1)).clamp(1, 500)
 }
 
 /// How the row loaders read CSV, from their options.
@@ -545,9 +563,15 @@ mod tests {
         assert_eq!(object_name(&["Public"], true), Ok("\"Public\"".into()));
         assert_eq!(object_name(&["a\"b"], false), Err("Bad database object name: a\"b".into()));
         assert_eq!(
-            insert_statement("\"t\"", &["a".into(), "b".into()]).unwrap(),
+            insert_statement("\"t\"", &["a".into(), "b".into()], '"', 1).unwrap(),
             "INSERT INTO \"t\"(\"a\",\"b\") VALUES (?,?)"
         );
+        assert_eq!(
+            insert_statement("`d`.`t`", &["a".into()], '`', 3).unwrap(),
+            "INSERT INTO `d`.`t`(`a`) VALUES (?),(?),(?)"
+        );
+        assert_eq!((rows_per_insert(2), rows_per_insert(1000)), (500, 30));
+        assert_eq!(quoted_name(&["Db", "T"], false, '`'), Ok("`db`.`t`".into()));
     }
 
     #[test]
