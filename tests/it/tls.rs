@@ -4,8 +4,7 @@
 //! CA or another name; `verify-ca` checks the CA only; `require` and `prefer` encrypt.
 
 use shared::connections::{Database, Engine, Secret, TlsMode};
-use shared::sql::csv::Field;
-use shared::sql::driver::{RowSink, Session};
+use shared::sql::driver::Session;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -132,24 +131,13 @@ fn database(host: &str, port: u16, tls: TlsMode, ca: Option<&Path>) -> Database 
 
 /// Connects; on success, whether the session is encrypted (`pg_stat_ssl`).
 async fn encrypted(db: &Database) -> Result<bool, String> {
-    struct First(Option<String>);
-    impl RowSink for First {
-        fn columns(&mut self, _: &[String]) -> shared::Result<()> {
-            Ok(())
-        }
-        fn row(&mut self, fields: Vec<Field>) -> shared::Result<()> {
-            self.0 = fields.into_iter().next().and_then(|f| f.text);
-            Ok(())
-        }
-    }
     let mut session = Session::connect(db, None, Duration::from_secs(10)).await.map_err(|e| format!("{e:#}"))?;
-    let mut first = First(None);
-    session
-        .run("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &mut first)
+    let row = session
+        .first_row("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
         .await
         .map_err(|e| e.to_string())?;
     session.close().await;
-    Ok(first.0.as_deref() == Some("True"))
+    Ok(row.and_then(|fields| fields.into_iter().next()).and_then(|f| f.text).as_deref() == Some("True"))
 }
 
 #[tokio::test]

@@ -5,8 +5,7 @@
 
 use serde_json::json;
 use shared::ports::BlobStore;
-use shared::sql::csv::Field;
-use shared::sql::driver::{RowSink, Session};
+use shared::sql::driver::Session;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,23 +21,12 @@ fn peak_kib(pid: u32) -> u64 {
 }
 
 async fn count(table: &str) -> String {
-    struct One(String);
-    impl RowSink for One {
-        fn columns(&mut self, _: &[String]) -> shared::Result<()> {
-            Ok(())
-        }
-        fn row(&mut self, fields: Vec<Field>) -> shared::Result<()> {
-            self.0 = fields.into_iter().next().and_then(|f| f.text).unwrap_or_default();
-            Ok(())
-        }
-    }
     let db = tests::test_postgres();
     let mut session = Session::connect(&db, None, Duration::from_secs(10)).await.unwrap();
-    let mut one = One(String::new());
-    session.run(&format!("SELECT count(*) FROM {table}"), &mut one).await.unwrap();
-    session.run(&format!("DROP TABLE {table}"), &mut one).await.unwrap();
+    let row = session.first_row(&format!("SELECT count(*) FROM {table}")).await.unwrap();
+    session.execute(&format!("DROP TABLE {table}")).await.unwrap();
     session.close().await;
-    one.0
+    row.and_then(|fields| fields.into_iter().next()).and_then(|f| f.text).unwrap_or_default()
 }
 
 #[tokio::test]

@@ -108,6 +108,24 @@ pub struct Database {
     pub ca_cert: Option<String>,
 }
 
+/// An `aws` connection's keys and region.
+#[derive(Debug)]
+pub struct AwsKeys {
+    /// Access key id.
+    pub id: Secret,
+    /// Secret access key.
+    pub secret: Secret,
+    /// Session token, for assumed roles.
+    pub token: Option<Secret>,
+    /// The connection's `region`, else this process's ([`default_region`]).
+    pub region: String,
+}
+
+/// This process's region: `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`.
+pub fn default_region() -> String {
+    std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).unwrap_or_else(|_| "us-east-1".into())
+}
+
 /// How a database session uses TLS: `ssl_mode` (PostgreSQL's names), else `ssl: true` for
 /// `require`, else `prefer`, as the original's drivers did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,15 +343,20 @@ impl Connections {
         Ok(Resolved { conn_id: conn_id.to_string(), kind, fields })
     }
 
-    /// The access keys (id, secret, session token) of an `aws` connection: its stored keys, or
-    /// the role it names assumed.
-    pub async fn aws_keys(&self, conn_id: &str) -> Result<(Secret, Secret, Option<Secret>)> {
+    /// The access keys of an `aws` connection (its stored keys, or the role it names assumed)
+    /// and its region.
+    pub async fn aws_keys(&self, conn_id: &str) -> Result<AwsKeys> {
         let resolved = self.resolve(conn_id).await?;
         if resolved.kind != "aws" {
             return Err(Error::refused(conn_id, format!("Not an aws connection: {}", resolved.kind)));
         }
         let (id, secret, token) = scripts::aws_credentials(self, &resolved, None).await?;
-        Ok((Secret::new(id), Secret::new(secret), token.map(Secret::new)))
+        Ok(AwsKeys {
+            id: Secret::new(id),
+            secret: Secret::new(secret),
+            token: token.map(Secret::new),
+            region: resolved.text("region").unwrap_or_else(default_region),
+        })
     }
 
     /// A database connection's details, secrets resolved.

@@ -298,11 +298,7 @@ async fn aws_script(
     app_name: Option<&str>,
 ) -> Result<PathBuf> {
     let (id, secret, token) = aws_credentials(connections, resolved, app_name).await?;
-    let region = resolved
-        .text("region")
-        .or_else(|| std::env::var("AWS_REGION").ok())
-        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-        .unwrap_or_else(|| "us-east-1".into());
+    let region = resolved.text("region").unwrap_or_else(super::default_region);
     let conf = dir.join(".aws_config");
     let mut body = format!(
         "[profile lava]\ns3 =\n    signature_version = s3v4\nregion = {region}\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n"

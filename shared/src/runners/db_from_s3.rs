@@ -1,15 +1,17 @@
 //! `db_from_s3`: load S3 data into a table, with the original's modes and step messages.
-//! PostgreSQL loads by a client-side `COPY … FROM STDIN` fed chunk by chunk from S3; SQLite by
-//! reading the CSV as it arrives and inserting each row. Either way the object is never whole in
-//! memory, and the load is one transaction: a failure leaves the table as it was (for `switch`,
-//! the original's order: load the empty table, empty the other, commit, then truncate it).
+//! PostgreSQL loads by a client-side `COPY … FROM STDIN` fed chunk by chunk from S3; SQLite and
+//! MySQL/MariaDB by reading the CSV as it arrives and inserting it in multi-row batches; so the
+//! object is never whole in memory. Redshift and RDS/Aurora PostgreSQL read S3 themselves
+//! (`COPY … FROM 's3://…'`, `aws_s3.table_import_from_s3`). The load is one transaction: a
+//! failure leaves the table as it was (for `switch`, the original's order: load the empty table,
+//! empty the other, commit, then truncate it).
 
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::json;
 use std::time::Duration;
 
 use crate::config::keys;
-use crate::connections::Database;
+use crate::connections::{Database, default_region};
 use crate::error::{Error, Result};
 use crate::model::params::JobParameters;
 use crate::ports::ByteChunks;
@@ -150,7 +152,7 @@ impl Load<'_> {
                 self.schema
             ),
         };
-        session.returns_rows(&query).await
+        Ok(session.first_row(&query).await?.is_some())
     }
 
     async fn create(&self, session: &mut Session, table: &str, events: &mut Vec<String>) -> Result<()> {
@@ -159,7 +161,7 @@ impl Load<'_> {
             return Err(Error::Refused(format!("Table {name} doesn't exist and no column spec provided to create it")));
         }
         events.push(format!("Creating table {name}"));
-        session.returns_rows(&format!("CREATE TABLE {name} ({})", self.columns.join(", "))).await?;
+        session.execute(&format!("CREATE TABLE {name} ({})", self.columns.join(", "))).await?;
         events.push(format!("Created table {name}"));
         Ok(())
     }
@@ -174,7 +176,7 @@ impl Load<'_> {
             ("Deleting from", "Deleted from", format!("DELETE FROM {name}"))
         };
         events.push(format!("{doing} table {name}"));
-        session.returns_rows(&statement).await?;
+        session.execute(&statement).await?;
         events.push(format!("{done} table {name}"));
         Ok(())
     }
@@ -189,7 +191,7 @@ impl Load<'_> {
             Mode::Truncate if exists => self.empty(session, &self.table, true, events).await?,
             Mode::Drop if exists => {
                 events.push(format!("Dropping table {name}"));
-                session.returns_rows(&format!("DROP TABLE IF EXISTS {name}")).await?;
+                session.execute(&format!("DROP TABLE IF EXISTS {name}")).await?;
                 events.push(format!("Dropped table {name}"));
                 exists = false;
             }
@@ -214,7 +216,7 @@ impl Load<'_> {
                 self.create(session, &table, events).await?;
             }
             let name = self.name(&table)?;
-            if target.is_none() && !session.returns_rows(&format!("SELECT 1 FROM {name} LIMIT 1")).await? {
+            if target.is_none() && session.first_row(&format!("SELECT 1 FROM {name} LIMIT 1")).await?.is_none() {
                 events.push(format!("Table {name} is empty - setting as load target"));
                 target = Some((table, format!("{}_{old}", self.table)));
             }
@@ -290,27 +292,14 @@ impl Load<'_> {
 
     async fn copy(&self, session: &mut Session, table: &str, events: &mut Vec<String>) -> Result<()> {
         let target = self.name(table)?;
-        if self.loader == Loader::Redshift {
-            return self.redshift_copy(session, table, &target, events).await;
-        }
-        let objects = self.objects(events).await?;
-        let mut args = self.args.clone();
-        args.take("MANIFEST");
-        args.take("GZIP");
-        if matches!(self.loader, Loader::Postgres | Loader::AuroraPostgres) {
-            for word in ["FORCE_NULL", "FORCE_NOT_NULL"] {
-                if args.get(word).is_some_and(|t| t.split_whitespace().nth(1) == Some("*")) {
-                    let all = self.table_columns(session, table).await?;
-                    let quoted: std::result::Result<Vec<String>, String> =
-                        all.iter().map(|c| object_name(&[c], false)).collect();
-                    args.set(word, format!("{word} ({})", quoted.map_err(Error::Refused)?.join(", ")));
-                }
-            }
-        }
         match self.loader {
-            Loader::Redshift => unreachable!("handled above"),
-            Loader::AuroraPostgres => self.aurora_import(session, table, &target, &args, objects, events).await?,
+            Loader::Redshift => self.redshift_copy(session, table, &target, events).await?,
+            Loader::AuroraPostgres => {
+                let (args, objects) = self.prepare(session, table, events).await?;
+                self.aurora_import(session, table, &target, &args, objects, events).await?
+            }
             Loader::Postgres => {
+                let (args, objects) = self.prepare(session, table, events).await?;
                 let statement = postgres_copy(&target, &self.columns, &args).map_err(Error::Refused)?;
                 events.push(format!("Running COPY command(s) for {}.{table}", self.schema));
                 events.push(format!("COPY command: {statement}"));
@@ -329,6 +318,7 @@ impl Load<'_> {
                 }
             }
             Loader::Sqlite | Loader::MySql => {
+                let (args, objects) = self.prepare(session, table, events).await?;
                 let columns = if self.columns.is_empty() {
                     self.table_columns(session, table).await?
                 } else {
@@ -349,6 +339,32 @@ impl Load<'_> {
         Ok(())
     }
 
+    /// For the loaders that read the objects here or name them one by one: the options the
+    /// database sees (lava's `MANIFEST` and `GZIP` taken out, `FORCE_NULL *` and
+    /// `FORCE_NOT_NULL *` spelled out for the PostgreSQL forms) and the objects to load.
+    async fn prepare(
+        &self,
+        session: &mut Session,
+        table: &str,
+        events: &mut Vec<String>,
+    ) -> Result<(LoadArgs, Vec<(String, String)>)> {
+        let objects = self.objects(events).await?;
+        let mut args = self.args.clone();
+        args.take("MANIFEST");
+        args.take("GZIP");
+        if matches!(self.loader, Loader::Postgres | Loader::AuroraPostgres) {
+            for word in ["FORCE_NULL", "FORCE_NOT_NULL"] {
+                if args.get(word).is_some_and(|t| t.split_whitespace().nth(1) == Some("*")) {
+                    let all = self.table_columns(session, table).await?;
+                    let quoted: std::result::Result<Vec<String>, String> =
+                        all.iter().map(|c| object_name(&[c], false)).collect();
+                    args.set(word, format!("{word} ({})", quoted.map_err(Error::Refused)?.join(", ")));
+                }
+            }
+        }
+        Ok((args, objects))
+    }
+
     /// Redshift reads S3 itself: one `COPY … FROM 's3://…'` (Redshift expands a manifest and
     /// gunzips), authorised by the role or by the `s3_conn_id` connection's keys, which appear in
     /// no event.
@@ -366,15 +382,14 @@ impl Load<'_> {
             (None, Some(conn_id)) => Some(self.ctx.connections.aws_keys(conn_id).await?),
             _ => None,
         };
-        let keys =
-            keys.as_ref().map(|(id, secret, token)| (id.expose(), secret.expose(), token.as_ref().map(|t| t.expose())));
+        let keys = keys.as_ref().map(|k| (k.id.expose(), k.secret.expose(), k.token.as_ref().map(|t| t.expose())));
         let authorization = redshift_authorization(self.s3_iam_role.as_deref(), keys).map_err(Error::Refused)?;
         let copy = |auth: &str| {
             redshift_copy(target, &self.columns, &self.bucket, &self.key, auth, &self.args).map_err(Error::Refused)
         };
         events.push(copy("{authorization}")?);
         events.push(format!("Running COPY command for {}.{table}", self.schema));
-        session.returns_rows(&copy(&authorization)?).await?;
+        session.execute(&copy(&authorization)?).await?;
         events.push(format!("Copy to {}.{table} complete", self.schema));
         Ok(())
     }
@@ -392,25 +407,11 @@ impl Load<'_> {
         objects: Vec<(String, String)>,
         events: &mut Vec<String>,
     ) -> Result<()> {
-        let (keys, region) = match &self.s3_conn_id {
-            Some(conn_id) => {
-                let (id, secret, token) = self.ctx.connections.aws_keys(conn_id).await?;
-                let region = self
-                    .ctx
-                    .connections
-                    .entry(conn_id)
-                    .await?
-                    .fields
-                    .get("region")
-                    .and_then(|r| r.as_str().map(str::to_string));
-                (Some((id, secret, token)), region)
-            }
-            None => (None, None),
+        let keys = match &self.s3_conn_id {
+            Some(conn_id) => Some(self.ctx.connections.aws_keys(conn_id).await?),
+            None => None,
         };
-        let region = region
-            .or_else(|| std::env::var("AWS_REGION").ok())
-            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-            .unwrap_or_else(|| "us-east-1".into());
+        let region = keys.as_ref().map_or_else(default_region, |k| k.region.clone());
         if self.args.has("GZIP") {
             for (bucket, key) in &objects {
                 self.ctx
@@ -425,7 +426,7 @@ impl Load<'_> {
         events.push(format!("Running COPY command(s) for {}.{table}", self.schema));
         events.push(format!("COPY command: {}", import.shown()));
         let credentials = match &keys {
-            Some((id, secret, token)) => (id.expose(), secret.expose(), token.as_ref().map_or("", |t| t.expose())),
+            Some(k) => (k.id.expose(), k.secret.expose(), k.token.as_ref().map_or("", |t| t.expose())),
             None => ("", "", ""),
         };
         for (bucket, key) in objects {
@@ -434,8 +435,8 @@ impl Load<'_> {
             }
             events.push(format!("Copying s3://{bucket}/{key}"));
             let statement = import.statement(&bucket, &key, credentials).map_err(Error::Refused)?;
-            let outcome = match session.first_text(&statement).await {
-                Ok(text) => text.unwrap_or_default(),
+            let outcome = match session.first_row(&statement).await {
+                Ok(row) => row.and_then(|fields| fields.into_iter().next()).and_then(|f| f.text).unwrap_or_default(),
                 Err(e) if e.to_string().contains(" 0 rows were copied successfully") => "File was empty".into(),
                 Err(e) => return Err(e.within(format!("s3://{bucket}/{key}"))),
             };

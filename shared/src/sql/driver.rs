@@ -162,40 +162,26 @@ impl Session {
         };
     }
 
-    /// Whether a query returns at least one row.
-    pub async fn returns_rows(&mut self, query: &str) -> Result<bool> {
-        struct Any(bool);
-        impl RowSink for Any {
-            fn columns(&mut self, _: &[String]) -> Result<()> {
-                Ok(())
-            }
-            fn row(&mut self, _: Vec<Field>) -> Result<()> {
-                self.0 = true;
-                Ok(())
-            }
-        }
-        let mut any = Any(false);
-        self.run(query, &mut any).await?;
-        Ok(any.0)
-    }
-
-    /// The first field of the first row a query returns, as text.
-    pub async fn first_text(&mut self, query: &str) -> Result<Option<String>> {
-        struct First(Option<Option<String>>);
+    /// The first row a query returns, if any (the rest are read and dropped).
+    pub async fn first_row(&mut self, query: &str) -> Result<Option<Vec<Field>>> {
+        struct First(Option<Vec<Field>>);
         impl RowSink for First {
             fn columns(&mut self, _: &[String]) -> Result<()> {
                 Ok(())
             }
             fn row(&mut self, fields: Vec<Field>) -> Result<()> {
-                if self.0.is_none() {
-                    self.0 = Some(fields.into_iter().next().and_then(|f| f.text));
-                }
+                self.0.get_or_insert(fields);
                 Ok(())
             }
         }
         let mut first = First(None);
         self.run(query, &mut first).await?;
-        Ok(first.0.flatten())
+        Ok(first.0)
+    }
+
+    /// Runs a statement for its effect, dropping any rows.
+    pub async fn execute(&mut self, statement: &str) -> Result<()> {
+        self.first_row(statement).await.map(|_| ())
     }
 
     /// PostgreSQL's `COPY … FROM STDIN`: sends `chunks` as the data, in order, as they come;
