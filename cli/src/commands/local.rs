@@ -115,7 +115,7 @@ async fn up(
     let realm = target.realm.clone().unwrap_or_else(|| "local".into());
     check_realm_name(&realm).map_err(anyhow::Error::msg)?;
     let mut state = match LocalState::read(dir) {
-        Ok(state) if local::http_get(&local::address_of(&state.endpoint_url), "/moto-api/data.json").is_ok() => state,
+        Ok(state) if local::moto_answers(&local::address_of(&state.endpoint_url)) => state,
         _ => {
             let server = local::ensure_moto(venv)?;
             std::fs::create_dir_all(dir)?;
@@ -183,21 +183,14 @@ fn down(dir: &Path) -> Result<String> {
     let mut stopped = Vec::new();
     if let Some(group) = Parts::read(dir).map(|p| p.supervisor).or(state.supervisor) {
         local::signal_group(group, "TERM");
-        let started = Instant::now();
-        while local::group_is_running(group) && started.elapsed() < Duration::from_secs(40) {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        if local::group_is_running(group) {
+        if !ends_within(Duration::from_secs(40), || local::group_is_running(group)) {
             local::signal_group(group, "KILL");
         }
         stopped.push("functions, tick and workers");
     }
     if local::is_running(state.pid) {
         local::stop_process(state.pid)?;
-        let started = Instant::now();
-        while local::is_running(state.pid) && started.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        ends_within(Duration::from_secs(10), || local::is_running(state.pid));
         stopped.push("moto");
     }
     let _ = std::fs::remove_file(Parts::path(dir));
@@ -207,7 +200,7 @@ fn down(dir: &Path) -> Result<String> {
 
 fn status(dir: &Path) -> Result<String> {
     let state = LocalState::read(dir)?;
-    let moto = local::http_get(&local::address_of(&state.endpoint_url), "/moto-api/data.json").is_ok();
+    let moto = local::moto_answers(&local::address_of(&state.endpoint_url));
     let mut rows = vec![[
         "moto".to_string(),
         state.pid.to_string(),
@@ -279,6 +272,18 @@ async fn logs(dir: &Path, part: Option<&str>, follow: bool) -> Result<String> {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// Waits up to `limit` for `running` to turn false; whether it did.
+fn ends_within(limit: Duration, running: impl Fn() -> bool) -> bool {
+    let started = Instant::now();
+    while running() {
+        if started.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
 }
 
 /// The last `n` lines of a log file.

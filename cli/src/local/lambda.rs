@@ -233,6 +233,8 @@ pub struct FunctionProcess {
     pub api: RuntimeApi,
     /// The process id of the current process (0 between processes).
     pub pid: Arc<AtomicU32>,
+    /// Ends once the process has been stopped.
+    pub keeper: tokio::task::JoinHandle<()>,
 }
 
 impl FunctionProcess {
@@ -243,47 +245,104 @@ impl FunctionProcess {
         env: Vec<(String, String)>,
         log: PathBuf,
         timeout: Duration,
-        mut stop: watch::Receiver<bool>,
+        stop: watch::Receiver<bool>,
     ) -> Result<Self> {
         let api = RuntimeApi::start(name, timeout).await?;
-        let pid = Arc::new(AtomicU32::new(0));
         let mut command = tokio::process::Command::new(&binary);
         command.envs(env).envs(api.environment()).stdin(std::process::Stdio::null()).kill_on_drop(true);
-        let (keeper_api, keeper_pid, name) = (api.clone(), pid.clone(), name.to_string());
-        let mut child = spawn_logged(&mut command, &log).with_context(|| format!("starting {}", binary.display()))?;
-        pid.store(child.id().unwrap_or(0), Ordering::Relaxed);
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    status = child.wait() => {
-                        keeper_pid.store(0, Ordering::Relaxed);
-                        keeper_api.abandon_in_flight();
-                        tracing::warn!(function = %name, ?status, "The function's process ended; starting a new one.");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        if *stop.borrow() {
+        let process = KeptProcess::spawn(name, command, log)?;
+        let pid = Arc::new(AtomicU32::new(0));
+        // Invocations the ended process had taken fail at once rather than at their time limit.
+        let ended = api.clone();
+        let keeping = Keeping { restart_after: Duration::from_secs(1), grace: Duration::from_secs(2) };
+        let keeper = keep_running(process, keeping, pid.clone(), move || ended.abandon_in_flight(), stop);
+        Ok(FunctionProcess { api, pid, keeper })
+    }
+}
+
+/// A process started from `command`, its output appended to `log`.
+pub struct KeptProcess {
+    /// Its name, for the supervisor's log.
+    pub name: String,
+    /// What starts it (again).
+    pub command: tokio::process::Command,
+    /// The running process.
+    pub child: tokio::process::Child,
+    /// Its log file.
+    pub log: PathBuf,
+}
+
+impl KeptProcess {
+    /// Starts `command` with its output appended to `log`.
+    pub fn spawn(name: &str, mut command: tokio::process::Command, log: PathBuf) -> Result<Self> {
+        let child = spawn_logged(&mut command, &log).with_context(|| format!("starting {name}"))?;
+        Ok(KeptProcess { name: name.to_string(), command, child, log })
+    }
+
+    /// The process id of the running process.
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+}
+
+/// How [`keep_running`] restarts and stops a process.
+#[derive(Debug, Clone, Copy)]
+pub struct Keeping {
+    /// The pause before a process that ended is started again.
+    pub restart_after: Duration,
+    /// How long a process has to end after SIGTERM before it is killed.
+    pub grace: Duration,
+}
+
+/// Keeps `child` (started from `command`, its output appended to `log`) running until `stop`,
+/// as a platform keeps its tasks: each time it ends, `on_end` runs; it is started again after
+/// `restart_after`, and on `stop` it gets SIGTERM and `grace` to end before it is killed. `pid`
+/// follows the current process (0 between processes). The task ends once the process has.
+pub fn keep_running(
+    process: KeptProcess,
+    keeping: Keeping,
+    pid: Arc<AtomicU32>,
+    on_end: impl Fn() + Send + 'static,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let KeptProcess { name, mut command, mut child, log } = process;
+    pid.store(child.id().unwrap_or(0), Ordering::Relaxed);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                status = child.wait() => {
+                    pid.store(0, Ordering::Relaxed);
+                    on_end();
+                    tracing::warn!(process = %name, ?status, "The process ended; starting it again in {:?}.", keeping.restart_after);
+                    tokio::select! {
+                        _ = tokio::time::sleep(keeping.restart_after) => {}
+                        _ = stopped(&mut stop) => return,
+                    }
+                    match spawn_logged(&mut command, &log) {
+                        Ok(next) => {
+                            pid.store(next.id().unwrap_or(0), Ordering::Relaxed);
+                            child = next;
+                        }
+                        Err(e) => {
+                            tracing::error!(process = %name, error = %e, "The process cannot be started again.");
                             return;
                         }
-                        match spawn_logged(&mut command, &log) {
-                            Ok(next) => {
-                                keeper_pid.store(next.id().unwrap_or(0), Ordering::Relaxed);
-                                child = next;
-                            }
-                            Err(e) => {
-                                tracing::error!(function = %name, error = %e, "The function cannot be started again.");
-                                return;
-                            }
-                        }
-                    }
-                    _ = stopped(&mut stop) => {
-                        let _ = child.kill().await;
-                        keeper_pid.store(0, Ordering::Relaxed);
-                        return;
                     }
                 }
+                _ = stopped(&mut stop) => {
+                    if let Some(id) = child.id() {
+                        let _ = std::process::Command::new("kill").arg(id.to_string()).status();
+                    }
+                    if tokio::time::timeout(keeping.grace, child.wait()).await.is_err() {
+                        let _ = child.kill().await;
+                    }
+                    pid.store(0, Ordering::Relaxed);
+                    on_end();
+                    return;
+                }
             }
-        });
-        Ok(FunctionProcess { api, pid })
-    }
+        }
+    })
 }
 
 /// Returns once `stop` turns true (or its sender is gone).

@@ -78,11 +78,16 @@ pub fn http_get(address: &str, path: &str) -> std::io::Result<String> {
     Ok(body.to_string())
 }
 
+/// Whether a moto server answers on `address` (`host:port`).
+pub fn moto_answers(address: &str) -> bool {
+    http_get(address, "/moto-api/data.json").is_ok()
+}
+
 /// Waits until a moto server answers on `address` (`host:port`).
 pub fn wait_for_moto(address: &str, timeout: Duration) -> Result<()> {
     let start = Instant::now();
     loop {
-        if http_get(address, "/moto-api/data.json").is_ok() {
+        if moto_answers(address) {
             return Ok(());
         }
         if start.elapsed() > timeout {

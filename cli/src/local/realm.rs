@@ -8,7 +8,7 @@
 //! The supervisor leads a process group that holds every part but moto, so `lava local down`
 //! stops them all with one signal, whatever state the supervisor is in.
 
-use super::lambda::{Answer, FunctionProcess, spawn_logged, stopped};
+use super::lambda::{Answer, FunctionProcess, Keeping, KeptProcess, keep_running, stopped};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -143,21 +143,22 @@ pub async fn serve(options: ServeOptions, queues: Arc<dyn WorkQueue>) -> Result<
         .await?;
         let url = queues.queue_url(&queue).await.with_context(|| format!("the {name} function's queue {queue}"))?;
         let arn = format!("arn:aws:sqs:{}:{ACCOUNT}:{queue}", options.region);
-        hosts.push((name, host.pid.clone(), log, host.api.clone()));
         let feed = EventSource { queues: queues.clone(), url, arn, region: options.region.clone(), batch_size: 10 };
         feeds.push(tokio::spawn(feed.run(host.api.clone(), name, stop.clone())));
+        hosts.push((name, log, host));
     }
-    for (name, pid, log, api) in &hosts {
-        if tokio::time::timeout(Duration::from_secs(30), api.asked(1)).await.is_err() {
+    let mut keepers = Vec::new();
+    for (name, log, host) in hosts {
+        if tokio::time::timeout(Duration::from_secs(30), host.api.asked(1)).await.is_err() {
             bail!("the {name} function did not start within 30 s; see {}", log.display());
         }
-        parts.push(Part { name: name.to_string(), pid: pid.load(Ordering::Relaxed), log: log.clone() });
+        parts.push(Part { name: name.to_string(), pid: host.pid.load(Ordering::Relaxed), log });
+        keepers.push(host.keeper);
     }
 
     let dispatch_url = queues.queue_url(&names.dispatch_queue).await?;
     let ticker = tokio::spawn(tick_every_minute(queues.clone(), dispatch_url, options.clone(), stop.clone()));
 
-    let mut workers = Vec::new();
     for worker in &options.workers {
         let log = options.dir.join(format!("worker-{worker}.log"));
         let mut command = tokio::process::Command::new(&worker_binary);
@@ -166,9 +167,13 @@ pub async fn serve(options: ServeOptions, queues: Arc<dyn WorkQueue>) -> Result<
             command.arg("--root"); // the worker refuses root unless told; a container runs as root too
         }
         command.envs(env.clone()).stdin(std::process::Stdio::null());
-        let child = spawn_logged(&mut command, &log).with_context(|| format!("starting the {worker} worker"))?;
-        parts.push(Part { name: format!("worker-{worker}"), pid: child.id().unwrap_or(0), log: log.clone() });
-        workers.push(tokio::spawn(keep_worker(worker.clone(), command, child, log, stop.clone())));
+        let name = format!("worker-{worker}");
+        let process = KeptProcess::spawn(&name, command, log.clone())?;
+        parts.push(Part { name, pid: process.pid(), log });
+        // As its ECS service does: started again after it ends; 30 s to finish its runs on stop.
+        let keeping = Keeping { restart_after: Duration::from_secs(5), grace: Duration::from_secs(30) };
+        let pid = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        keepers.push(keep_running(process, keeping, pid, || {}, stop.clone()));
     }
     Parts { supervisor: std::process::id(), parts }.write(&options.dir)?;
     tracing::info!(realm = %options.realm, "The local realm is running.");
@@ -180,21 +185,8 @@ pub async fn serve(options: ServeOptions, queues: Arc<dyn WorkQueue>) -> Result<
     }
     tracing::info!("Stopping the local realm.");
     let _ = stop_tx.send(true);
-    for worker in workers {
-        let _ = worker.await;
-    }
-    for feed in feeds {
-        let _ = feed.await;
-    }
-    let _ = ticker.await;
-    // The function processes are killed by their keepers when `stop` turns; give them a moment.
-    for (_, pid, _, _) in &hosts {
-        for _ in 0..50 {
-            if pid.load(Ordering::Relaxed) == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    for task in keepers.into_iter().chain(feeds).chain([ticker]) {
+        let _ = task.await;
     }
     let _ = std::fs::remove_file(Parts::path(&options.dir));
     Ok(())
@@ -204,44 +196,6 @@ pub async fn serve(options: ServeOptions, queues: Arc<dyn WorkQueue>) -> Result<
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-/// Keeps a worker process running as its ECS service would: started again 5 s after it ends,
-/// until `stop`, when it gets SIGTERM and up to 30 s to finish its runs.
-async fn keep_worker(
-    worker: String,
-    mut command: tokio::process::Command,
-    mut child: tokio::process::Child,
-    log: PathBuf,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            status = child.wait() => {
-                tracing::warn!(worker, ?status, "The worker ended; starting it again in 5 s.");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                    _ = stopped(&mut stop) => return,
-                }
-                match spawn_logged(&mut command, &log) {
-                    Ok(next) => child = next,
-                    Err(e) => {
-                        tracing::error!(worker, error = %e, "The worker cannot be started again.");
-                        return;
-                    }
-                }
-            }
-            _ = stopped(&mut stop) => {
-                if let Some(pid) = child.id() {
-                    let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
-                }
-                if tokio::time::timeout(Duration::from_secs(30), child.wait()).await.is_err() {
-                    let _ = child.kill().await;
-                }
-                return;
-            }
-        }
-    }
 }
 
 /// A queue feeding a function as Lambda's SQS event source mapping does.
