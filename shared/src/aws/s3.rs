@@ -9,6 +9,18 @@ use super::aws_error;
 use crate::error::{Error, Result};
 use crate::ports::{BlobStore, ByteChunks, Encryption, Listing, ObjectInfo};
 
+/// A body that broke off while being read (worth another try).
+fn read_failed(uri: &str, e: aws_sdk_s3::primitives::ByteStreamError) -> Error {
+    Error::Aws {
+        service: "s3",
+        operation: "GetObject",
+        code: None,
+        message: format!("reading {uri}: {e}"),
+        retry: crate::Retry::Transient,
+        source: Some(Box::new(e)),
+    }
+}
+
 /// Objects on S3.
 #[derive(Clone, Debug)]
 pub struct S3Blobs {
@@ -49,14 +61,7 @@ impl BlobStore for S3Blobs {
 
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>> {
         let out = self.get(bucket, key).await?;
-        let data = out.body.collect().await.map_err(|e| Error::Aws {
-            service: "s3",
-            operation: "GetObject",
-            code: None,
-            message: format!("reading s3://{bucket}/{key}: {e}"),
-            retry: crate::Retry::Transient,
-            source: Some(Box::new(e)),
-        })?;
+        let data = out.body.collect().await.map_err(|e| read_failed(&format!("s3://{bucket}/{key}"), e))?;
         Ok(data.into_bytes().to_vec())
     }
 
@@ -67,14 +72,7 @@ impl BlobStore for S3Blobs {
             match body.try_next().await {
                 Ok(Some(chunk)) => Ok(Some((chunk.to_vec(), (body, uri)))),
                 Ok(None) => Ok(None),
-                Err(e) => Err(Error::Aws {
-                    service: "s3",
-                    operation: "GetObject",
-                    code: None,
-                    message: format!("reading {uri}: {e}"),
-                    retry: crate::Retry::Transient,
-                    source: Some(Box::new(e)),
-                }),
+                Err(e) => Err(read_failed(&uri, e)),
             }
         });
         Ok(Box::pin(chunks))
