@@ -41,8 +41,13 @@ fn naive_utc(at: Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
-fn record(item: Item) -> Result<EventRecord> {
-    serde_json::from_value(Value::Object(item)).map_err(|e| Error::json("events item", e))
+/// The run an events item records; `None` for an item a worker has claimed (its lease written)
+/// before the run's first event, which has no status yet.
+fn record(item: Item) -> Result<Option<EventRecord>> {
+    if !item.contains_key("status") {
+        return Ok(None);
+    }
+    serde_json::from_value(Value::Object(item)).map(Some).map_err(|e| Error::json("events item", e))
 }
 
 impl History {
@@ -67,7 +72,7 @@ impl History {
         };
         let mut runs = Vec::new();
         for item in self.tables.query_range(&self.names.events_table, &query).await? {
-            let run = record(item)?;
+            let Some(run) = record(item)? else { continue };
             if filter.status.is_none_or(|s| s == run.status) {
                 runs.push(run);
             }
@@ -79,7 +84,7 @@ impl History {
     /// One run of one job.
     pub async fn run(&self, job_id: &str, run_id: &str) -> Result<Option<EventRecord>> {
         let key = Item::from_iter([("job_id".to_string(), job_id.into()), ("run_id".to_string(), run_id.into())]);
-        self.tables.get_item(&self.names.events_table, &key, true).await?.map(record).transpose()
+        self.tables.get_item(&self.names.events_table, &key, true).await?.map(record).transpose().map(Option::flatten)
     }
 
     /// Every item of a run id: the run and, for a pipeline, its children's runs, in the order

@@ -59,3 +59,28 @@ async fn events_and_run_commands_show_what_happened_to_runs() {
     let missing = lava(&realm, &["run", "show", "00000000-0000-4000-8000-000000000000"]).await.unwrap_err();
     assert_eq!(missing.to_string(), "00000000-0000-4000-8000-000000000000: no such run");
 }
+
+/// A worker claims a run (its lease written) before the run's first event: until then the run's
+/// item has no status, and the history shows no run rather than failing on it.
+#[tokio::test]
+async fn a_claimed_run_with_no_event_yet_is_not_shown() {
+    use shared::ports::EventLog;
+    let r = TestRealm::up("hcl").await;
+    let realm = r.names.realm.clone();
+    let run_id = "00000000-0000-4000-8000-00000000c1a1";
+    let now = jiff::Timestamp::now().as_second();
+    let request = shared::model::LeaseRequest {
+        job_id: "h/claimed".into(),
+        run_id: run_id.into(),
+        owner: "test:1:claim".into(),
+        now,
+        until: now + 60,
+        ttl: None,
+    };
+    let claim = r.tables.claim(&r.names.events_table, &request).await.unwrap();
+    assert!(matches!(claim, shared::model::Claim::Claimed { attempt: 1, .. }), "{claim:?}");
+    let listed = lava(&realm, &["events", "h/claimed", "--json"]).await.unwrap();
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&listed).unwrap().len(), 0, "{listed}");
+    let shown = lava(&realm, &["run", "show", run_id]).await.unwrap_err();
+    assert_eq!(shown.to_string(), format!("{run_id}: no such run"));
+}
