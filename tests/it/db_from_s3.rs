@@ -35,7 +35,7 @@ fn gzip(text: &str) -> Vec<u8> {
 }
 
 /// Every row of a query, fields joined by `|`.
-async fn rows(db: &Database, query: &str) -> Vec<String> {
+pub(crate) async fn rows(db: &Database, query: &str) -> Vec<String> {
     struct Rows(Vec<String>);
     impl RowSink for Rows {
         fn columns(&mut self, _: &[String]) -> shared::Result<()> {
@@ -78,7 +78,7 @@ fn sqlite(path: &std::path::Path) -> Database {
 /// that cannot run here), running `setup`; with a connection `conn_id` of `kind` to it and an
 /// `aws` connection `s3keys` holding `keys`. Returns the cluster (stopped on drop), its log file
 /// and the realm.
-async fn stand_in(
+pub(crate) async fn stand_in(
     prefix: &str,
     setup: &str,
     conn_id: &str,

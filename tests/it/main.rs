@@ -8,6 +8,7 @@ mod history;
 mod infra;
 mod local_realm;
 mod pipeline;
+mod redshift_unload;
 mod schedule;
 mod sql;
 mod tls;

@@ -7,7 +7,7 @@ use aws_sdk_s3::types::ServerSideEncryption;
 
 use super::aws_error;
 use crate::error::{Error, Result};
-use crate::ports::{BlobStore, ByteChunks, Encryption, Listing, ObjectInfo};
+use crate::ports::{BlobStore, BucketSecurity, ByteChunks, Encryption, Listing, ObjectInfo};
 
 /// A body that broke off while being read (worth another try).
 fn read_failed(uri: &str, e: aws_sdk_s3::primitives::ByteStreamError) -> Error {
@@ -98,6 +98,51 @@ impl BlobStore for S3Blobs {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(aws_error("s3", "HeadObject", e)),
         }
+    }
+
+    async fn bucket_security(&self, bucket: &str) -> Result<BucketSecurity> {
+        const EVERYONE: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+        let acl =
+            self.client.get_bucket_acl().bucket(bucket).send().await.map_err(|e| aws_error("s3", "GetBucketAcl", e))?;
+        let public = acl.grants().iter().any(|g| g.grantee().and_then(|g| g.uri()) == Some(EVERYONE));
+        let encrypted = match self.client.get_bucket_encryption().bucket(bucket).send().await {
+            Ok(out) => out.server_side_encryption_configuration().is_some_and(|c| !c.rules().is_empty()),
+            Err(e)
+                if e.as_service_error().and_then(|s| s.meta().code())
+                    == Some("ServerSideEncryptionConfigurationNotFoundError") =>
+            {
+                false
+            }
+            Err(e) => return Err(aws_error("s3", "GetBucketEncryption", e)),
+        };
+        let logging = self
+            .client
+            .get_bucket_logging()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| aws_error("s3", "GetBucketLogging", e))?
+            .logging_enabled()
+            .is_some();
+        // ListBuckets lists the buckets of the caller's account only.
+        let mut owned = false;
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_buckets()
+                .prefix(bucket)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("s3", "ListBuckets", e))?;
+            owned |= page.buckets().iter().any(|b| b.name() == Some(bucket));
+            match page.continuation_token() {
+                Some(next) if !owned && !next.is_empty() => token = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        Ok(BucketSecurity { public, encrypted, logging, owned })
     }
 
     async fn list_objects(&self, bucket: &str, prefix: &str, delimiter: Option<&str>) -> Result<Listing> {

@@ -106,9 +106,8 @@ impl JobType {
             | JobType::Dag
             | JobType::Dispatch
             | JobType::Foreach => true,
-            JobType::Sql | JobType::Sqli | JobType::DbFromS3 => cfg!(feature = "sql"),
-            JobType::RedshiftUnload
-            | JobType::SharepointGetDoc
+            JobType::Sql | JobType::Sqli | JobType::DbFromS3 | JobType::RedshiftUnload => cfg!(feature = "sql"),
+            JobType::SharepointGetDoc
             | JobType::SharepointGetList
             | JobType::SharepointGetMultiDoc
             | JobType::SharepointPutDoc

@@ -225,6 +225,82 @@ impl DbFromS3Params {
     }
 }
 
+/// The UNLOAD option words the original accepts (the authorisation is lava's to add).
+pub const UNLOAD_OPTIONS: &[&str] = &[
+    "ADDQUOTES",
+    "ALLOWOVERWRITE",
+    "BZIP2",
+    "CLEANPATH",
+    "CSV",
+    "DELIMITER",
+    "ENCRYPTED",
+    "ESCAPE",
+    "EXTENSION",
+    "FIXEDWIDTH",
+    "FORMAT",
+    "GZIP",
+    "HEADER",
+    "JSON",
+    "KMS_KEY_ID",
+    "MANIFEST",
+    "MAXFILESIZE",
+    "NULL",
+    "PARALLEL",
+    "PARQUET",
+    "PARTITION",
+    "ROWGROUPSIZE",
+    "ZSTD",
+];
+
+/// Checks every `redshift_unload` option's first word (`Invalid UNLOAD arguments: X, Y` names the rest, sorted).
+pub fn check_unload_options(options: &[String]) -> Result<(), String> {
+    let mut bad: Vec<String> = options
+        .iter()
+        .map(|o| o.split_whitespace().next().unwrap_or_default().to_uppercase())
+        .filter(|w| !UNLOAD_OPTIONS.contains(&w.as_str()))
+        .collect();
+    bad.sort();
+    bad.dedup();
+    if bad.is_empty() { Ok(()) } else { Err(format!("Invalid UNLOAD arguments: {}", bad.join(", "))) }
+}
+
+/// Parameters of `redshift_unload` jobs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RedshiftUnloadParams {
+    /// The Redshift connection.
+    pub conn_id: String,
+    /// Target bucket.
+    pub bucket: String,
+    /// Source schema.
+    pub schema: String,
+    /// Source relation, or a list of them.
+    pub relation: super::action::OneOrMany,
+    /// UNLOAD options (not the authorisation).
+    pub args: Vec<String>,
+    /// Target prefix (rendered per relation).
+    pub prefix: Option<String>,
+    /// The legacy name of `prefix`.
+    pub key: Option<String>,
+    /// A Redshift date format applied to `date` columns.
+    pub dateformat: Option<String>,
+    /// Skip the bucket's security checks (default false).
+    pub insecure: Option<Flag>,
+    /// An `aws` connection whose keys authorise the UNLOAD.
+    pub s3_conn_id: Option<String>,
+    /// The IAM role Redshift unloads with (preferred to `s3_conn_id`).
+    pub s3_iam_role: Option<String>,
+    /// Skip the relations before this one (lower case).
+    pub start: Option<String>,
+    /// Stop at the first failed unload (default true).
+    pub stop_on_fail: Option<Flag>,
+    /// Available as `vars` in templates.
+    #[serde(default)]
+    pub vars: Map<String, Value>,
+    /// A predicate for the unload query (rendered; no `WHERE`).
+    #[serde(rename = "where")]
+    pub predicate: Option<String>,
+}
+
 /// Parameters of `sqlc` jobs.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 pub struct SqlcParams {
@@ -292,6 +368,8 @@ pub enum JobParameters {
     Foreach(super::pipeline::ForeachParams),
     /// `db_from_s3`
     DbFromS3(DbFromS3Params),
+    /// `redshift_unload`
+    RedshiftUnload(RedshiftUnloadParams),
     /// Any other type: the map as given, checked against the type's known keys.
     Other(Map<String, Value>),
 }
@@ -329,6 +407,7 @@ impl JobParameters {
             | JobParameters::Dag(_)
             | JobParameters::Foreach(_)
             | JobParameters::DbFromS3(_)
+            | JobParameters::RedshiftUnload(_)
             | JobParameters::Other(_) => None,
         }
     }
@@ -472,8 +551,35 @@ impl JobParameters {
                 p.min_size_bytes()?;
                 JobParameters::DbFromS3(p)
             }
-            JobType::RedshiftUnload
-            | JobType::SharepointGetDoc
+            JobType::RedshiftUnload => {
+                typed(
+                    &[
+                        "conn_id",
+                        "bucket",
+                        "schema",
+                        "relation",
+                        "args",
+                        "dateformat",
+                        "insecure",
+                        "key",
+                        "prefix",
+                        "s3_conn_id",
+                        "s3_iam_role",
+                        "start",
+                        "stop_on_fail",
+                        "vars",
+                        "where",
+                    ],
+                    &["conn_id", "bucket", "schema", "relation", "args"],
+                )?;
+                let p: RedshiftUnloadParams = from_value(&value).map_err(field_error)?;
+                if p.prefix.as_deref().or(p.key.as_deref()).is_none_or(str::is_empty) {
+                    return Err("prefix is required".into());
+                }
+                check_unload_options(&p.args)?;
+                JobParameters::RedshiftUnload(p)
+            }
+            JobType::SharepointGetDoc
             | JobType::SharepointGetList
             | JobType::SharepointGetMultiDoc
             | JobType::SharepointPutDoc

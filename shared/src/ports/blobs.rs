@@ -47,6 +47,37 @@ pub struct Listing {
     pub prefixes: Vec<String>,
 }
 
+/// What a bucket's settings say of its safety as a target for data (`redshift_unload` checks
+/// them unless told not to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BucketSecurity {
+    /// Its ACL grants something to everyone.
+    pub public: bool,
+    /// It has a default encryption.
+    pub encrypted: bool,
+    /// It has server access logging.
+    pub logging: bool,
+    /// It belongs to the caller's account (it is among the buckets the account lists).
+    pub owned: bool,
+}
+
+impl BucketSecurity {
+    /// The first failed check, in the original's order and words.
+    pub fn check(&self) -> std::result::Result<(), &'static str> {
+        if self.public {
+            Err("Insecure due to public access")
+        } else if !self.encrypted {
+            Err("Insecure due to lack of default encryption")
+        } else if !self.logging {
+            Err("Insecure due to lack of server logging")
+        } else if !self.owned {
+            Err("Insecure due to foreign owned bucket")
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// An object's bytes, chunk by chunk as they arrive.
 pub type ByteChunks = std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Vec<u8>>> + Send>>;
 
@@ -71,9 +102,32 @@ pub trait BlobStore: Send + Sync {
         let _ = encoding;
         Err(crate::error::Error::Unexpected(format!("s3://{bucket}/{key}: this store cannot set a content encoding")))
     }
+    /// A bucket's security settings.
+    async fn bucket_security(&self, bucket: &str) -> Result<BucketSecurity> {
+        Err(crate::error::Error::Unexpected(format!("{bucket}: this store cannot check a bucket's security")))
+    }
     /// An object's size, `None` when there is no such object. By default, from a listing.
     async fn object_size(&self, bucket: &str, key: &str) -> Result<Option<u64>> {
         let listing = self.list_objects(bucket, key, None).await?;
         Ok(listing.objects.iter().find(|o| o.key == key).map(|o| o.size))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BucketSecurity;
+
+    #[test]
+    fn bucket_checks_fail_in_the_originals_order() {
+        let safe = BucketSecurity { public: false, encrypted: true, logging: true, owned: true };
+        assert_eq!(safe.check(), Ok(()));
+        let all_bad = BucketSecurity { public: true, encrypted: false, logging: false, owned: false };
+        assert_eq!(all_bad.check(), Err("Insecure due to public access"));
+        assert_eq!(
+            BucketSecurity { public: false, ..all_bad }.check(),
+            Err("Insecure due to lack of default encryption")
+        );
+        assert_eq!(BucketSecurity { logging: false, ..safe }.check(), Err("Insecure due to lack of server logging"));
+        assert_eq!(BucketSecurity { owned: false, ..safe }.check(), Err("Insecure due to foreign owned bucket"));
     }
 }

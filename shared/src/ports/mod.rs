@@ -12,7 +12,7 @@ mod tables;
 use std::sync::Arc;
 
 pub use absent::Absent;
-pub use blobs::{BlobStore, ByteChunks, Encryption, Listing, ObjectInfo};
+pub use blobs::{BlobStore, BucketSecurity, ByteChunks, Encryption, Listing, ObjectInfo};
 pub use containers::{
     ContainerEngine, ContainerHost, ContainerSpec, ContainerTasks, LaunchType, TaskDefinition, TaskRequest, TaskStatus,
 };

@@ -10,7 +10,6 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde_json::json;
 use std::time::Duration;
 
-use crate::config::keys;
 use crate::connections::{Database, default_region};
 use crate::error::{Error, Result};
 use crate::model::params::JobParameters;
@@ -108,15 +107,7 @@ struct Load<'a> {
 
 impl Load<'_> {
     async fn run(self, mode: Mode, events: &mut Vec<String>) -> Result<()> {
-        let app = crate::connections::application_name(
-            self.ctx.config,
-            self.ctx.renderer,
-            &self.ctx.realm.realm,
-            &self.ctx.spec.job_id,
-            &self.db.conn_id,
-        );
-        let timeout = Duration::from_secs_f64(self.ctx.config.get(keys::SQL_CONNECT_TIMEOUT));
-        let mut session = Session::connect(self.db, app.as_deref(), timeout).await?;
+        let mut session = self.ctx.connect_sql(self.db).await?;
         session.begin().await?;
         let loaded = match mode {
             Mode::Switch => self.switch(&mut session, events).await,
@@ -505,16 +496,6 @@ impl Load<'_> {
 
     /// The table's column names, from the database.
     async fn table_columns(&self, session: &mut Session, table: &str) -> Result<Vec<String>> {
-        struct Names(Vec<String>);
-        impl crate::sql::driver::RowSink for Names {
-            fn columns(&mut self, _: &[String]) -> Result<()> {
-                Ok(())
-            }
-            fn row(&mut self, fields: Vec<crate::sql::csv::Field>) -> Result<()> {
-                self.0.push(fields.into_iter().next().and_then(|f| f.text).unwrap_or_default());
-                Ok(())
-            }
-        }
         let query = match self.loader {
             Loader::Sqlite => format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"),
             Loader::Postgres | Loader::AuroraPostgres | Loader::MySql => format!(
@@ -528,8 +509,7 @@ impl Load<'_> {
                 self.schema
             ),
         };
-        let mut names = Names(Vec::new());
-        session.run(&query, &mut names).await?;
-        Ok(names.0.into_iter().map(|n| n.to_lowercase()).collect())
+        let rows = session.rows(&query).await?;
+        Ok(rows.into_iter().map(|row| row.into_iter().next().flatten().unwrap_or_default().to_lowercase()).collect())
     }
 }

@@ -8,6 +8,8 @@ pub mod docker;
 pub mod executable;
 pub mod process;
 #[cfg(feature = "sql")]
+pub mod redshift_unload;
+#[cfg(feature = "sql")]
 pub mod sql;
 pub mod sql_client;
 
@@ -109,6 +111,24 @@ impl RunContext<'_> {
         minijinja::context! { vars => crate::render::from_json(&Value::Object(vars.clone())), ..self.template_context.clone() }
     }
 
+    /// A session on `db`, named for this job as the original names its connections, within
+    /// `SQL_CONNECT_TIMEOUT`.
+    #[cfg(feature = "sql")]
+    pub async fn connect_sql(
+        &self,
+        db: &crate::connections::Database,
+    ) -> crate::error::Result<crate::sql::driver::Session> {
+        let app = crate::connections::application_name(
+            self.config,
+            self.renderer,
+            &self.realm.realm,
+            &self.spec.job_id,
+            &db.conn_id,
+        );
+        let timeout = std::time::Duration::from_secs_f64(self.config.get(crate::config::keys::SQL_CONNECT_TIMEOUT));
+        crate::sql::driver::Session::connect(db, app.as_deref(), timeout).await
+    }
+
     /// Server-side encryption for uploads: the realm's KMS key, else AES256.
     pub fn encryption(&self) -> Encryption {
         Encryption::for_realm(self.realm)
@@ -178,13 +198,16 @@ pub async fn run(ctx: &RunContext<'_>) -> Outcome {
         JobType::Sqli => sql::run_sqli(ctx).await,
         #[cfg(feature = "sql")]
         JobType::DbFromS3 => db_from_s3::run_db_from_s3(ctx).await,
+        #[cfg(feature = "sql")]
+        JobType::RedshiftUnload => redshift_unload::run_redshift_unload(ctx).await,
         #[cfg(not(feature = "sql"))]
-        JobType::Sql | JobType::Sqli | JobType::DbFromS3 => Err(unknown_type(&ctx.spec.job_type)),
+        JobType::Sql | JobType::Sqli | JobType::DbFromS3 | JobType::RedshiftUnload => {
+            Err(unknown_type(&ctx.spec.job_type))
+        }
         JobType::Chain
         | JobType::Dag
         | JobType::Dispatch
         | JobType::Foreach
-        | JobType::RedshiftUnload
         | JobType::SharepointGetDoc
         | JobType::SharepointGetList
         | JobType::SharepointGetMultiDoc

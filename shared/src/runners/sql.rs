@@ -5,7 +5,6 @@
 use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::config::{Key, Kind, keys};
 use crate::error::Error;
@@ -148,15 +147,7 @@ async fn run_sources(ctx: &RunContext<'_>, sources: Vec<Source>) -> Outcome {
     let JobParameters::Sql(params) = typed else { return Err(Failure::message("Bad job parameters")) };
     let options = options(ctx, &params).map_err(Failure::message)?;
     let db = ctx.connections.database(&params.conn_id).await?;
-    let app = crate::connections::application_name(
-        ctx.config,
-        ctx.renderer,
-        &ctx.realm.realm,
-        &ctx.spec.job_id,
-        &params.conn_id,
-    );
-    let connect_timeout = Duration::from_secs_f64(ctx.config.get(keys::SQL_CONNECT_TIMEOUT));
-    let mut session = Session::connect(&db, app.as_deref(), connect_timeout).await?;
+    let mut session = ctx.connect_sql(&db).await?;
     let outcome = run_statements(ctx, &mut session, &options, &params.vars, sources).await;
     let outcome = match outcome {
         Ok(output) if options.transaction => match session.commit().await {

@@ -179,6 +179,23 @@ impl Session {
         Ok(first.0)
     }
 
+    /// Every row a query returns, each field as text (`None` for NULL).
+    pub async fn rows(&mut self, query: &str) -> Result<Vec<Vec<Option<String>>>> {
+        struct All(Vec<Vec<Option<String>>>);
+        impl RowSink for All {
+            fn columns(&mut self, _: &[String]) -> Result<()> {
+                Ok(())
+            }
+            fn row(&mut self, fields: Vec<Field>) -> Result<()> {
+                self.0.push(fields.into_iter().map(|f| f.text).collect());
+                Ok(())
+            }
+        }
+        let mut all = All(Vec::new());
+        self.run(query, &mut all).await?;
+        Ok(all.0)
+    }
+
     /// Runs a statement for its effect, dropping any rows.
     pub async fn execute(&mut self, statement: &str) -> Result<()> {
         self.first_row(statement).await.map(|_| ())

@@ -1,4 +1,4 @@
-//! SQL without the job types: statement splitting, CSV output and `db_from_s3`'s decisions (pure), and with the `sql`
+//! SQL without the job types: statement splitting, CSV output, `db_from_s3`'s and `redshift_unload`'s decisions (pure), and with the `sql`
 //! feature the drivers (PostgreSQL, MySQL/MariaDB, SQLite through sqlx) and what `lava-sql`
 //! runs (`script`). The SQL job types live in `runners::sql` and `runners::sql_client`.
 
@@ -9,3 +9,4 @@ pub mod load;
 #[cfg(feature = "sql")]
 pub mod script;
 pub mod split;
+pub mod unload;
