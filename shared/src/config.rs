@@ -300,6 +300,8 @@ pub mod keys {
         SQL_OUTPUT_SUFFIX: Text = ".out";
         /// How long assumed-role credentials of an aws connection last.
         AWS_CONN_DURATION: Seconds = "3h";
+        /// How long Redshift temporary passwords last (connections without `password_duration`).
+        RS_PASSWORD_DURATION: Seconds = "15m";
     }
 }
 

@@ -356,3 +356,75 @@ async fn a_server_that_stops_answering_fails_each_call_after_its_attempt_timeout
         "4 attempts of 3 s: {took:?}"
     );
 }
+
+/// The RDS IAM token is the one botocore's `generate_db_auth_token` makes for the same
+/// credentials, place, user and moment (the clock of botocore's signer set to that moment),
+/// with and without a session token: so RDS accepts it as the original's.
+#[test]
+fn rds_tokens_match_botocores_generate_db_auth_token() {
+    use aws_credential_types::Credentials;
+    use std::time::{Duration, SystemTime};
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_040_123);
+    let script = r#"
+import contextlib, datetime, sys
+from unittest import mock
+import botocore.auth, botocore.session
+key, secret, token, host, port, user, region = sys.argv[1:8]
+moment = datetime.datetime(2026, 11, 30, 12, 2, 3, tzinfo=datetime.timezone.utc)
+def frozen(remove_tzinfo=True):
+    return moment.replace(tzinfo=None) if remove_tzinfo else moment
+# botocore signs with the AWS CRT when it is installed, else in Python: both clocks are set.
+with contextlib.ExitStack() as clocks:
+    clocks.enter_context(mock.patch.object(botocore.auth, "get_current_datetime", frozen))
+    try:
+        import botocore.crt.auth
+        clocks.enter_context(mock.patch.object(botocore.crt.auth, "get_current_datetime", frozen))
+    except ImportError:
+        pass
+    session = botocore.session.get_session()
+    session.set_credentials(key, secret, token or None)
+    rds = session.create_client("rds", region_name=region)
+    print(rds.generate_db_auth_token(DBHostname=host, Port=int(port), DBUsername=user))
+"#;
+    for token in [None, Some("FwoGZXIvYXdzEJr//session+token=")] {
+        let credentials = Credentials::new(
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            token.map(str::to_string),
+            None,
+            "t",
+        );
+        let ours = shared::aws::rds::db_auth_token(
+            "mydb.cluster-abc.ap-southeast-2.rds.amazonaws.com",
+            3306,
+            "lava_app",
+            "ap-southeast-2",
+            &credentials,
+            at,
+        )
+        .unwrap();
+        let out = std::process::Command::new(tests::venv_tool("python"))
+            .args([
+                "-c",
+                script,
+                "AKIDEXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                token.unwrap_or(""),
+                "mydb.cluster-abc.ap-southeast-2.rds.amazonaws.com",
+                "3306",
+                "lava_app",
+                "ap-southeast-2",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let theirs = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let parts = |t: &str| {
+            let (place, query) = t.split_once('?').unwrap();
+            let mut params: Vec<String> = query.split('&').map(str::to_string).collect();
+            params.sort();
+            (place.to_string(), params)
+        };
+        assert_eq!(parts(&ours), parts(&theirs), "\nours:   {ours}\ntheirs: {theirs}");
+    }
+}

@@ -10,6 +10,7 @@ mod eventbridge;
 mod item;
 mod kms;
 pub mod provision;
+pub mod rds;
 mod s3;
 mod secrets;
 mod ses;
@@ -175,6 +176,14 @@ pub struct Clients {
     pub ecr: aws_sdk_ecr::Client,
     /// CloudWatch Logs.
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// The configuration the clients were built from (credentials and region for signing).
+    pub config: SdkConfig,
+    /// Redshift (the worker's IAM database credentials).
+    #[cfg(feature = "redshift")]
+    pub redshift: aws_sdk_redshift::Client,
+    /// Redshift Serverless (the worker's IAM database credentials).
+    #[cfg(feature = "redshift")]
+    pub redshift_serverless: aws_sdk_redshiftserverless::Client,
 }
 
 impl Clients {
@@ -194,6 +203,11 @@ impl Clients {
             sts: aws_sdk_sts::Client::new(config),
             ecr: aws_sdk_ecr::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            config: config.clone(),
+            #[cfg(feature = "redshift")]
+            redshift: aws_sdk_redshift::Client::new(config),
+            #[cfg(feature = "redshift")]
+            redshift_serverless: aws_sdk_redshiftserverless::Client::new(config),
         }
     }
 
@@ -212,13 +226,17 @@ impl Clients {
             keys: Arc::new(KmsKeys::new(self.kms.clone())),
             webhook,
             tasks: Arc::new(EcsTasks::new(self.ecs.clone(), self.logs.clone())),
-            secrets: Arc::new(AwsSecrets::new(
-                self.ssm.clone(),
-                self.secretsmanager.clone(),
-                self.sts.clone(),
-                self.ecr.clone(),
-            )),
+            secrets: Arc::new(self.secrets()),
         }
+    }
+
+    /// The secrets adapter over these clients.
+    fn secrets(&self) -> AwsSecrets {
+        let secrets =
+            AwsSecrets::new(self.ssm.clone(), self.secretsmanager.clone(), self.sts.clone(), self.ecr.clone());
+        #[cfg(feature = "redshift")]
+        let secrets = secrets.with_redshift(self.redshift.clone(), self.redshift_serverless.clone());
+        secrets
     }
 
     /// Loads the configuration for `options` and builds every client.

@@ -362,7 +362,93 @@ impl Connections {
     /// A database connection's details, secrets resolved.
     pub async fn database(&self, conn_id: &str) -> Result<Database> {
         let resolved = self.resolve(conn_id).await?;
+        self.database_from(resolved).await
+    }
+
+    /// A resolved database connection's details; with no password, IAM credentials where the
+    /// connection type has them (RDS and Aurora tokens, Redshift temporary credentials), made
+    /// afresh each time (never cached).
+    pub async fn database_from(&self, mut resolved: Resolved) -> Result<Database> {
+        if resolved.text("password").is_none()
+            && let Some(request) = self.iam_request(&resolved).await?
+        {
+            let conn_id = resolved.conn_id.clone();
+            let credentials = self
+                .secrets
+                .database_credentials(&request)
+                .await
+                .map_err(|e| e.within(format!("Connection {conn_id}: {}", request.mechanism())))?;
+            resolved.fields.insert("user".into(), Value::String(credentials.user));
+            resolved.fields.insert("password".into(), Value::String(credentials.password));
+        }
         database_of(&resolved)
+    }
+
+    /// What a connection with no password asks AWS for, by its type (the original's table).
+    async fn iam_request(&self, resolved: &Resolved) -> Result<Option<crate::ports::DbCredentialsRequest>> {
+        use crate::ports::DbCredentialsRequest as Request;
+        let refused = |reason: &str| Error::refused(format!("Connection {}", resolved.conn_id), reason.to_string());
+        let first_label = || resolved.text("host").and_then(|h| h.split('.').next().map(str::to_string));
+        let duration = || -> Result<i32> {
+            let seconds = match resolved.fields.get("password_duration") {
+                Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
+                Some(Value::String(d)) => {
+                    crate::model::values::parse_duration(d).map_err(|e| refused(&format!("password_duration {e}")))?
+                }
+                _ => self.config.get(keys::RS_PASSWORD_DURATION),
+            };
+            Ok(seconds.round() as i32)
+        };
+        let need = |name: &str| resolved.text(name).ok_or_else(|| refused(&format!("{name} must be specified")));
+        Ok(Some(match resolved.kind.as_str() {
+            "postgres-aurora" | "postgres-rds" | "mysql-aurora" | "mysql-rds" => {
+                let port = match resolved.fields.get("port") {
+                    Some(Value::Number(n)) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
+                    Some(Value::String(s)) => s.trim().parse().ok(),
+                    _ => None,
+                };
+                Request::Rds {
+                    host: need("host")?,
+                    port: port.ok_or_else(|| refused("port must be an integer port number"))?,
+                    user: need("user")?,
+                }
+            }
+            "redshift" => Request::RedshiftCluster {
+                cluster_id: resolved
+                    .text("cluster_id")
+                    .or_else(first_label)
+                    .ok_or_else(|| refused("cluster_id must be specified"))?,
+                database: need("database")?,
+                user: need("user")?,
+                duration_seconds: duration()?,
+            },
+            "redshift-serverless" => {
+                let role = match resolved.text("role_arn") {
+                    None => None,
+                    Some(role_arn) => Some(crate::ports::AssumeRole {
+                        role_arn,
+                        session_name: scripts::session_name(None),
+                        duration_seconds: 900,
+                        external_id: match resolved.text("external_id") {
+                            Some(name) => Some(self.parameter(&name).await?.expose().to_string()),
+                            None => None,
+                        },
+                        tags: scripts::tags(resolved),
+                        ..Default::default()
+                    }),
+                };
+                Request::RedshiftServerless {
+                    workgroup: resolved
+                        .text("workgroup")
+                        .or_else(first_label)
+                        .ok_or_else(|| refused("workgroup must be specified"))?,
+                    database: need("database")?,
+                    duration_seconds: duration()?,
+                    role,
+                }
+            }
+            _ => return Ok(None),
+        }))
     }
 }
 
@@ -393,13 +479,6 @@ pub fn database_of(resolved: &Resolved) -> Result<Database> {
     let password = match resolved.text("password") {
         Some(p) => Secret::new(p),
         None if engine == Engine::Sqlite => Secret::default(),
-        None if matches!(
-            kind.as_str(),
-            "postgres-aurora" | "postgres-rds" | "mysql-aurora" | "mysql-rds" | "redshift" | "redshift-serverless"
-        ) =>
-        {
-            return Err(bad("IAM database credentials are not supported by this worker: give a password".into()));
-        }
         None => return Err(bad("Password must be specified".into())),
     };
     let database = resolved.text("database");

@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::{Connections, Database, Engine, Resolved, TlsMode, database_of};
+use super::{Connections, Database, Engine, Resolved, TlsMode};
 use crate::error::{Error, Result};
 
 /// `text` as one single-quoted shell word.
@@ -46,7 +46,7 @@ pub async fn write_connector(
     let built = match resolved.kind.as_str() {
         "aws" => aws_script(connections, &resolved, &dir, app_name).await,
         "generic" => generic_script(&resolved, &dir),
-        kind if Engine::of(kind).is_ok() => database_script(&database_of(&resolved)?, &dir),
+        kind if Engine::of(kind).is_ok() => database_script(&connections.database_from(resolved).await?, &dir),
         kind => return Err(Error::refused(conn_id, format!("Unsupported connection type - {kind}"))),
     };
     // Errors about the connection as a whole already name it.
@@ -235,6 +235,17 @@ pub fn session_name(app_name: Option<&str>) -> String {
 }
 
 /// The access key, secret key and session token of an `aws` connection.
+/// A connection's `tags` (a map) as role session tags.
+pub(crate) fn tags(resolved: &Resolved) -> Vec<(String, String)> {
+    match resolved.fields.get("tags") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 pub(crate) async fn aws_credentials(
     connections: &Connections,
     resolved: &Resolved,
@@ -267,13 +278,7 @@ pub(crate) async fn aws_credentials(
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
         _ => Vec::new(),
     };
-    let tags = match resolved.fields.get("tags") {
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
-            .collect(),
-        _ => Vec::new(),
-    };
+    let tags = tags(resolved);
     let request = crate::ports::AssumeRole {
         role_arn,
         session_name: session_name(app_name),

@@ -166,3 +166,67 @@ async fn tls_follows_ssl_mode_over_ssl_and_scripts_pass_it_on() {
     let text = std::fs::read_to_string(script).unwrap();
     assert!(text.contains("export PGSSLMODE=verify-full\nexport PGSSLROOTCERT='/etc/lava/ca.pem'\n"), "{text}");
 }
+
+/// With no password, RDS and Aurora connections get a token for their user, Redshift clusters
+/// `GetClusterCredentials` (the user AWS answers with replacing the connection's) and Redshift
+/// Serverless `GetCredentials`, through a role when one is named; made afresh on each use.
+#[tokio::test]
+async fn connections_without_a_password_get_iam_credentials_by_type() {
+    use crate::ports::{AssumeRole, DbCredentialsRequest as Request};
+    let (c, fakes) = connections(&[
+        json!({"conn_id": "rds", "type": "postgres-rds", "enabled": true, "host": "db.abc.rds.amazonaws.com", "port": "5432", "user": "etl", "database": "dw"}),
+        json!({"conn_id": "aur", "type": "mysql-aurora", "enabled": true, "host": "my.cluster", "port": 3306, "user": "app", "database": "d"}),
+        json!({"conn_id": "rs", "type": "redshift", "enabled": true, "host": "analytics.xyz.ap-southeast-2.redshift.amazonaws.com", "port": 5439, "user": "etl", "database": "dw"}),
+        json!({"conn_id": "rs2", "type": "redshift", "enabled": true, "host": "h", "port": 5439, "user": "etl", "database": "dw", "cluster_id": "other", "password_duration": "30m"}),
+        json!({"conn_id": "rss", "type": "redshift-serverless", "enabled": true, "host": "wg.123.ap-southeast-2.redshift-serverless.amazonaws.com", "port": 5439, "user": "-", "database": "dev",
+            "role_arn": "arn:aws:iam::1:role/lava-dev-rs", "external_id": "/lava/dev/ext", "tags": {"team": "data"}, "password_duration": 1200}),
+        json!({"conn_id": "pwd", "type": "postgres-rds", "enabled": true, "host": "h", "port": 1, "user": "u", "database": "d", "password": "/p"}),
+    ])
+    .await;
+    fakes.secrets.put_parameter("/lava/dev/ext", "ext-id");
+    fakes.secrets.put_parameter("/p", "given");
+    let rds = c.database("rds").await.unwrap();
+    assert_eq!((rds.user.as_str(), rds.password.expose()), ("etl", "temporary-1"));
+    assert_eq!(c.database("rds").await.unwrap().password.expose(), "temporary-2", "never cached");
+    c.database("aur").await.unwrap();
+    let rs = c.database("rs").await.unwrap();
+    assert_eq!((rs.user.as_str(), rs.password.expose()), ("IAM:etl", "temporary-4"));
+    c.database("rs2").await.unwrap();
+    let rss = c.database("rss").await.unwrap();
+    assert_eq!(rss.user, "IAMR:lava-dev-rs");
+    assert_eq!(c.database("pwd").await.unwrap().password.expose(), "given", "a password is used as given");
+    let requests = fakes.secrets.credential_requests.lock().unwrap().clone();
+    assert_eq!(
+        requests,
+        [
+            Request::Rds { host: "db.abc.rds.amazonaws.com".into(), port: 5432, user: "etl".into() },
+            Request::Rds { host: "db.abc.rds.amazonaws.com".into(), port: 5432, user: "etl".into() },
+            Request::Rds { host: "my.cluster".into(), port: 3306, user: "app".into() },
+            Request::RedshiftCluster {
+                cluster_id: "analytics".into(),
+                database: "dw".into(),
+                user: "etl".into(),
+                duration_seconds: 900
+            },
+            Request::RedshiftCluster {
+                cluster_id: "other".into(),
+                database: "dw".into(),
+                user: "etl".into(),
+                duration_seconds: 1800
+            },
+            Request::RedshiftServerless {
+                workgroup: "wg".into(),
+                database: "dev".into(),
+                duration_seconds: 1200,
+                role: Some(AssumeRole {
+                    role_arn: "arn:aws:iam::1:role/lava-dev-rs".into(),
+                    session_name: "lava".into(),
+                    duration_seconds: 900,
+                    external_id: Some("ext-id".into()),
+                    tags: vec![("team".into(), "data".into())],
+                    ..Default::default()
+                }),
+            },
+        ]
+    );
+}

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
-use crate::ports::{AssumeRole, KeyService, RegistryLogin, SecretStore, TemporaryCredentials};
+use crate::ports::{
+    AssumeRole, DbCredentials, DbCredentialsRequest, KeyService, RegistryLogin, SecretStore, TemporaryCredentials,
+};
 
 /// KMS in memory: the "ciphertext" is the key id and the hex of the plaintext, so tests can
 /// see that a value was not stored in the clear.
@@ -34,6 +36,8 @@ pub struct FakeSecrets {
     pub parameters: Mutex<HashMap<String, String>>,
     /// Secret id → secret string.
     pub secrets: Mutex<HashMap<String, String>>,
+    /// The IAM database credential requests made, in order.
+    pub credential_requests: Mutex<Vec<DbCredentialsRequest>>,
 }
 
 impl FakeSecrets {
@@ -85,5 +89,22 @@ impl SecretStore for FakeSecrets {
             secret_access_key: format!("secret-for-{}", request.role_arn),
             session_token: "token".into(),
         })
+    }
+
+    /// RDS answers with the user asked for; Redshift as AWS does, `IAM:<user>` (cluster) or
+    /// `IAMR:<role name>` / `IAM:caller` (serverless). Passwords number the requests.
+    async fn database_credentials(&self, request: &DbCredentialsRequest) -> Result<DbCredentials> {
+        let mut requests = self.credential_requests.lock().unwrap();
+        requests.push(request.clone());
+        let password = format!("temporary-{}", requests.len());
+        let user = match request {
+            DbCredentialsRequest::Rds { user, .. } => user.clone(),
+            DbCredentialsRequest::RedshiftCluster { user, .. } => format!("IAM:{user}"),
+            DbCredentialsRequest::RedshiftServerless { role: Some(role), .. } => {
+                format!("IAMR:{}", role.role_arn.rsplit('/').next().unwrap_or_default())
+            }
+            DbCredentialsRequest::RedshiftServerless { role: None, .. } => "IAM:caller".into(),
+        };
+        Ok(DbCredentials { user, password })
     }
 }

@@ -18,7 +18,9 @@ pub use containers::{
 };
 pub use notify::{Attachment, BusEvent, Email, EventBus, Mailer, TopicPublisher, Webhook};
 pub use queues::{Incoming, OutgoingMessage, QueueMessage, WorkQueue};
-pub use secrets::{AssumeRole, KeyService, RegistryLogin, SecretStore, TemporaryCredentials};
+pub use secrets::{
+    AssumeRole, DbCredentials, DbCredentialsRequest, KeyService, RegistryLogin, SecretStore, TemporaryCredentials,
+};
 pub use tables::{BINARY_KEY, EventLog, Item, KeyRange, RangeQuery, TableStore};
 
 /// Every port a deployable uses, built once at start-up.

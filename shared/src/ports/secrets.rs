@@ -25,6 +25,77 @@ pub trait SecretStore: Send + Sync {
     async fn assume_role(&self, request: &AssumeRole) -> Result<TemporaryCredentials>;
     /// An ECR registry login (for `docker` connections with `registry: ecr[:<account>]`).
     async fn registry_login(&self, account_ids: &[String]) -> Result<RegistryLogin>;
+    /// Database credentials from the caller's AWS identity (a database connection with no
+    /// password). By default, none can be had.
+    async fn database_credentials(&self, request: &DbCredentialsRequest) -> Result<DbCredentials> {
+        Err(crate::error::Error::Refused(format!(
+            "IAM database credentials ({}) are not available in this build",
+            request.mechanism()
+        )))
+    }
+}
+
+/// How a database connection with no password gets one from AWS.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DbCredentialsRequest {
+    /// RDS and Aurora PostgreSQL or MySQL: an IAM authentication token for `user`.
+    Rds {
+        /// The database's host name.
+        host: String,
+        /// Its port.
+        port: u16,
+        /// The database user (granted `rds_iam`).
+        user: String,
+    },
+    /// A provisioned Redshift cluster: `GetClusterCredentials` (no automatic user creation).
+    RedshiftCluster {
+        /// The cluster identifier.
+        cluster_id: String,
+        /// The database.
+        database: String,
+        /// The database user.
+        user: String,
+        /// How long the password lasts (900 to 3600 seconds).
+        duration_seconds: i32,
+    },
+    /// Redshift Serverless: `GetCredentials` for a workgroup, as the caller or as a role
+    /// assumed first.
+    RedshiftServerless {
+        /// The workgroup.
+        workgroup: String,
+        /// The database.
+        database: String,
+        /// How long the password lasts (900 to 3600 seconds).
+        duration_seconds: i32,
+        /// A role to assume first, if the connection names one.
+        role: Option<AssumeRole>,
+    },
+}
+
+impl DbCredentialsRequest {
+    /// The AWS call the request makes, for messages.
+    pub fn mechanism(&self) -> &'static str {
+        match self {
+            DbCredentialsRequest::Rds { .. } => "RDS generate-db-auth-token",
+            DbCredentialsRequest::RedshiftCluster { .. } => "Redshift GetClusterCredentials",
+            DbCredentialsRequest::RedshiftServerless { .. } => "Redshift Serverless GetCredentials",
+        }
+    }
+}
+
+/// A database user and its temporary password.
+#[derive(Clone, PartialEq)]
+pub struct DbCredentials {
+    /// The user to connect as (Redshift's answer names it: `IAM:<user>`, `IAMR:<role>`).
+    pub user: String,
+    /// The password or token.
+    pub password: String,
+}
+
+impl std::fmt::Debug for DbCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbCredentials").field("user", &self.user).finish_non_exhaustive()
+    }
 }
 
 /// An STS AssumeRole request.
