@@ -5,6 +5,7 @@ mod aws_adapters;
 mod db_from_s3;
 mod docker;
 mod history;
+mod iam_db;
 mod infra;
 mod local_realm;
 mod pipeline;

@@ -233,7 +233,8 @@ impl Clients {
     /// The secrets adapter over these clients.
     fn secrets(&self) -> AwsSecrets {
         let secrets =
-            AwsSecrets::new(self.ssm.clone(), self.secretsmanager.clone(), self.sts.clone(), self.ecr.clone());
+            AwsSecrets::new(self.ssm.clone(), self.secretsmanager.clone(), self.sts.clone(), self.ecr.clone())
+                .with_identity(&self.config);
         #[cfg(feature = "redshift")]
         let secrets = secrets.with_redshift(self.redshift.clone(), self.redshift_serverless.clone());
         secrets
