@@ -508,7 +508,8 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
         ttl,
         jiff::tz::TimeZone::system(),
     );
-    let connections = crate::connections::Connections::new(catalog.clone(), deps.secrets.clone(), config.clone());
+    let connections = crate::connections::Connections::new(catalog.clone(), deps.secrets.clone(), config.clone())
+        .with_blobs(deps.blobs.clone());
     #[cfg(feature = "docker")]
     let containers: Option<Arc<dyn crate::ports::ContainerEngine>> =
         Some(Arc::new(crate::docker_engine::DockerEngine::local()));

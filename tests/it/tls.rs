@@ -140,8 +140,9 @@ async fn encrypted(db: &Database) -> Result<bool, String> {
     Ok(row.and_then(|fields| fields.into_iter().next()).and_then(|f| f.text).as_deref() == Some("True"))
 }
 
-#[tokio::test]
-async fn verify_full_checks_the_ca_and_the_host_name() {
+/// A server with TLS on, its certificates from [`certificates`] in a directory of its own;
+/// returns the server (stopped on drop), its port and the directory.
+fn tls_server() -> (Server, u16, PathBuf) {
     let dir = std::env::temp_dir().join(tests::unique("lava-tls-"));
     std::fs::create_dir_all(&dir).unwrap();
     certificates(&dir);
@@ -153,7 +154,12 @@ async fn verify_full_checks_the_ca_and_the_host_name() {
         format!("ssl_cert_file={}", dir.join("server.crt").display()),
         format!("ssl_key_file={}", dir.join("server.key").display()),
     );
-    let _server = Server::start(&dir, port, &["ssl=on", &cert, &key]);
+    (Server::start(&dir, port, &["ssl=on", &cert, &key]), port, dir)
+}
+
+#[tokio::test]
+async fn verify_full_checks_the_ca_and_the_host_name() {
+    let (_server, port, dir) = tls_server();
     let (ca, other) = (dir.join("ca.crt"), dir.join("other-ca.crt"));
 
     assert_eq!(encrypted(&database("localhost", port, TlsMode::VerifyFull, Some(&ca))).await, Ok(true));
@@ -166,4 +172,38 @@ async fn verify_full_checks_the_ca_and_the_host_name() {
     assert!(ca_only_wrong.is_err(), "{ca_only_wrong:?}");
     assert_eq!(encrypted(&database("127.0.0.1", port, TlsMode::Require, None)).await, Ok(true));
     assert_eq!(encrypted(&database("127.0.0.1", port, TlsMode::Disable, None)).await, Ok(false));
+}
+
+/// `ssl_ca_file` as an `s3://` URI: the CA is read from S3 when the connection is used, and
+/// verify-full connects with it, and is refused with another CA's; a missing object names the
+/// connection.
+#[tokio::test]
+async fn a_ca_file_in_s3_is_read_from_there() {
+    use shared::ports::{BlobStore, Encryption};
+    let (_server, port, dir) = tls_server();
+    let r = tests::TestRealm::up("tlss3").await;
+    let bucket = r.names.local_bucket();
+    for ca in ["ca", "other-ca"] {
+        let body = std::fs::read(dir.join(format!("{ca}.crt"))).unwrap();
+        r.blobs.put_object(&bucket, &format!("certs/{ca}.crt"), body, &Encryption::Aes256).await.unwrap();
+    }
+    let parameter = format!("/lava/{}/tls-password", r.names.realm);
+    shared::aws::provision::put_parameter(&r.clients, &parameter, "unused", true).await.unwrap();
+    for (id, file) in [("good", "ca.crt"), ("wrong", "other-ca.crt"), ("gone", "missing.crt")] {
+        let entry = serde_json::json!({"conn_id": id, "type": "postgres", "enabled": true, "host": "localhost",
+            "port": port, "user": "lava", "database": "postgres", "password": parameter, "ssl_mode": "verify-full",
+            "ssl_ca_file": format!("s3://{bucket}/certs/{file}")});
+        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    }
+    let connections =
+        shared::connections::Connections::new(r.catalog.clone(), r.ports.secrets.clone(), Default::default())
+            .with_blobs(r.ports.blobs.clone());
+    let good = connections.database("good").await.unwrap();
+    let local = good.ca_cert.clone().unwrap();
+    assert_eq!(std::fs::read(&local).unwrap(), std::fs::read(dir.join("ca.crt")).unwrap(), "{local}");
+    assert_eq!(encrypted(&good).await, Ok(true));
+    let wrong = encrypted(&connections.database("wrong").await.unwrap()).await;
+    assert!(wrong.as_ref().is_err_and(|e| e.to_lowercase().contains("certificate")), "{wrong:?}");
+    let gone = connections.database("gone").await.unwrap_err().to_string();
+    assert!(gone.starts_with("Connection gone: ssl_ca_file") && gone.contains("missing.crt"), "{gone}");
 }

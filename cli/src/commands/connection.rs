@@ -36,7 +36,7 @@ impl ConnectionCommand {
 async fn resolve(target: &Target, conn_id: &str) -> Result<String> {
     let (ports, names) = connect(target).await?;
     let config = Config::new(std::env::vars(), None);
-    let connections = Connections::new(catalog(&ports, names), ports.secrets, config);
+    let connections = Connections::new(catalog(&ports, names), ports.secrets, config).with_blobs(ports.blobs);
     let db = connections.database(conn_id).await.map_err(anyhow::Error::msg)?;
     let engine = match db.engine {
         Engine::Postgres => "postgres",

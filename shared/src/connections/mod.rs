@@ -225,12 +225,42 @@ pub struct Connections {
     secrets: Arc<dyn SecretStore>,
     config: Config,
     cache: Mutex<HashMap<String, (Instant, Secret)>>,
+    blobs: Option<Arc<dyn crate::ports::BlobStore>>,
 }
 
 impl Connections {
     /// Connections of `catalog`'s realm, secrets from `secrets`.
     pub fn new(catalog: Catalog, secrets: Arc<dyn SecretStore>, config: Config) -> Self {
-        Connections { catalog, secrets, config, cache: Mutex::new(HashMap::new()) }
+        Connections { catalog, secrets, config, cache: Mutex::new(HashMap::new()), blobs: None }
+    }
+
+    /// Also reads `ssl_ca_file`s given as `s3://` URIs, from `blobs`.
+    pub fn with_blobs(self, blobs: Arc<dyn crate::ports::BlobStore>) -> Self {
+        Connections { blobs: Some(blobs), ..self }
+    }
+
+    /// A CA file named by an `s3://` URI, downloaded afresh to a file of this process's own
+    /// (`<temp>/lava-ca-<pid>/`, named by the URI); other names are local paths, used as given.
+    async fn ca_file(&self, conn_id: &str, name: String) -> Result<String> {
+        let Some(location) = name.strip_prefix("s3://") else { return Ok(name) };
+        let refused = |reason: String| Error::refused(format!("Connection {conn_id}"), reason);
+        let (bucket, key) = location
+            .split_once('/')
+            .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+            .ok_or_else(|| refused(format!("ssl_ca_file {name}: not s3://bucket/key")))?;
+        let blobs =
+            self.blobs.as_ref().ok_or_else(|| refused(format!("ssl_ca_file {name}: S3 is not available here")))?;
+        let body =
+            blobs.get_object(bucket, key).await.map_err(|e| e.within(format!("Connection {conn_id}: ssl_ca_file")))?;
+        let dir = std::env::temp_dir().join(format!("lava-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let file_name: String =
+            location.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
+        let path = dir.join(file_name);
+        let partial = path.with_extension(format!("part{}", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&partial, &body).map_err(|e| Error::io(format!("cannot write {}", partial.display()), e))?;
+        std::fs::rename(&partial, &path).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+        Ok(path.display().to_string())
     }
 
     /// Temporary credentials for a role (`aws` connections with `role_arn`).
@@ -381,7 +411,11 @@ impl Connections {
             resolved.fields.insert("user".into(), Value::String(credentials.user));
             resolved.fields.insert("password".into(), Value::String(credentials.password));
         }
-        database_of(&resolved)
+        let mut db = database_of(&resolved)?;
+        if let Some(ca) = db.ca_cert.take() {
+            db.ca_cert = Some(self.ca_file(&resolved.conn_id, ca).await?);
+        }
+        Ok(db)
     }
 
     /// What a connection with no password asks AWS for, by its type (the original's table).

@@ -115,7 +115,8 @@ async fn run(args: Args) -> Result<(), String> {
     let names = shared::names::ResourceNames::with_overrides(&args.realm, lookup);
     let config = shared::config::Config::new(env.clone(), None);
     let catalog = shared::catalog::Catalog::new(ports.tables.clone(), names);
-    let connections = shared::connections::Connections::new(catalog, ports.secrets.clone(), config.clone());
+    let connections = shared::connections::Connections::new(catalog, ports.secrets.clone(), config.clone())
+        .with_blobs(ports.blobs.clone());
     let job_id = std::env::var("LAVA_JOB_ID").unwrap_or_default();
     let app_name = args.app_name.clone().or_else(|| {
         shared::connections::application_name(
