@@ -211,25 +211,32 @@ async fn sqlc_feeds_each_rendered_file_to_the_client_with_its_meta_commands_and_
     assert!(r.object_text(&output[1]["stderr"]).await.contains("no_such_table"));
     assert!(failed["error_data"]["error"].as_str().unwrap().contains("no_such_table"));
 
-    r.blobs
-        .put_object(
-            &bucket,
-            &format!("payloads/sqlc/{dir}-lite.sql"),
-            b".headers on\nselect 21 * 2 as n;\n".to_vec(),
-            &Encryption::Aes256,
-        )
-        .await
-        .unwrap();
+    // `{% include %}` reads a file beside the one rendered (a payload file of its own, also run).
+    for (name, text) in
+        [("main.sql", ".headers on\n{% include \"query.inc\" %}\n"), ("query.inc", "select 21 * 2 as n;\n")]
+    {
+        r.blobs
+            .put_object(
+                &bucket,
+                &format!("payloads/sqlc/{dir}-lite/{name}"),
+                text.as_bytes().to_vec(),
+                &Encryption::Aes256,
+            )
+            .await
+            .unwrap();
+    }
     r.put_job(job(
         "sql/sqlc-lite",
         "sqlc",
-        json!(format!("sqlc/{dir}-lite.sql")),
+        json!(format!("sqlc/{dir}-lite/")),
         json!({"conn_id": "lite", "args": ["-csv"]}),
     ))
     .await;
     let (statuses, result) = run(&r, "sql/sqlc-lite").await;
     assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
+    assert_eq!(result["output"][0]["payload"], "main.sql", "{result}");
     assert_eq!(r.object_text(&result["output"][0]["stdout"]).await, "n\n42\n");
+    assert_eq!(r.object_text(&result["output"][1]["stdout"]).await, "42\n");
 }
 
 #[tokio::test]

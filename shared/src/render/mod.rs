@@ -90,6 +90,33 @@ fn error_text(e: &minijinja::Error) -> String {
 impl Renderer {
     /// Renders `template` with `context`; the error names what failed to render.
     pub fn render(&self, template: &str, context: &JinjaValue) -> Result<String, String> {
+        self.render_with(&self.env, template, context)
+    }
+
+    /// Renders a payload file's text with `{% include "name" %}` reading the files in `dir`
+    /// (names relative to it; a name leaving it, absolute or with `..`, is not found), as the
+    /// original's template environment rooted at the file's directory.
+    pub fn render_in_dir(&self, template: &str, context: &JinjaValue, dir: &std::path::Path) -> Result<String, String> {
+        let mut env = self.env.clone();
+        let dir = dir.to_path_buf();
+        env.set_loader(move |name| {
+            let relative = std::path::Path::new(name);
+            if relative.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+                return Ok(None);
+            }
+            match std::fs::read_to_string(dir.join(relative)) {
+                Ok(text) => Ok(Some(text)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => {
+                    Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("cannot read {name}"))
+                        .with_source(e))
+                }
+            }
+        });
+        self.render_with(&env, template, context)
+    }
+
+    fn render_with(&self, env: &Environment<'static>, template: &str, context: &JinjaValue) -> Result<String, String> {
         if !template.contains('{') {
             return Ok(template.strip_suffix('\n').unwrap_or(template).to_string());
         }
@@ -101,7 +128,7 @@ impl Renderer {
         blocks.values_mut().for_each(use_python_operators);
         let mut text = String::new();
         let mut out = machinery::make_string_output(&mut text);
-        machinery::eval(&self.env, &instructions, context.clone(), &blocks, &mut out, AutoEscape::None)
+        machinery::eval(env, &instructions, context.clone(), &blocks, &mut out, AutoEscape::None)
             .map_err(|e| error_text(&e))?;
         Ok(text)
     }
@@ -202,6 +229,22 @@ mod tests {
     use super::*;
     use minijinja::context;
     use serde_json::json;
+
+    #[test]
+    fn includes_read_files_beside_the_template_and_nowhere_else() {
+        let dir = std::env::temp_dir().join(format!("lava-include-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("part.sql"), "select {{ vars.n }};").unwrap();
+        let r = Renderer::default();
+        let ctx = context! { vars => context! { n => 7 } };
+        assert_eq!(r.render_in_dir("-- main\n{% include 'part.sql' %}\n", &ctx, &dir).unwrap(), "-- main\nselect 7;");
+        for escape in ["../part.sql", "/etc/hostname", "missing.sql"] {
+            let error = r.render_in_dir(&format!("{{% include '{escape}' %}}"), &ctx, &dir).unwrap_err();
+            assert!(error.contains("not found"), "{escape}: {error}");
+        }
+        assert!(r.render("{% include 'part.sql' %}", &ctx).is_err(), "plain rendering includes nothing");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn python_printing() {

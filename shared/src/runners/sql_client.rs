@@ -52,7 +52,7 @@ pub async fn run_sqlc(ctx: &RunContext<'_>) -> Outcome {
         if jinja {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| Failure::message(format!("Cannot read {}: {e}", file.display())))?;
-            match ctx.renderer.render(&text, &vars) {
+            match ctx.renderer.render_in_dir(&text, &vars, file.parent().unwrap_or(&ctx.run_dir)) {
                 Ok(rendered) => std::fs::write(&file, rendered)
                     .map_err(|e| Failure::message(format!("Cannot write {}: {e}", file.display())))?,
                 Err(e) => {
@@ -114,13 +114,14 @@ pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
             let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
             let text = std::fs::read_to_string(file)
                 .map_err(|e| Failure::message(format!("Cannot read {}: {e}", file.display())))?;
-            let rendered = ctx.renderer.render(&text, &vars).map_err(|e| {
-                let error = format!("Jinja2 render failed on {name}: {e}");
-                Failure {
-                    message: "Failed with exit status 1".into(),
-                    data: Some(serde_json::json!({"exit_status": 1, "error": error, "output": []})),
-                }
-            })?;
+            let rendered =
+                ctx.renderer.render_in_dir(&text, &vars, file.parent().unwrap_or(&ctx.run_dir)).map_err(|e| {
+                    let error = format!("Jinja2 render failed on {name}: {e}");
+                    Failure {
+                        message: "Failed with exit status 1".into(),
+                        data: Some(serde_json::json!({"exit_status": 1, "error": error, "output": []})),
+                    }
+                })?;
             std::fs::write(file, rendered)
                 .map_err(|e| Failure::message(format!("Cannot write {}: {e}", file.display())))?;
         }
