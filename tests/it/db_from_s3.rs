@@ -401,3 +401,55 @@ async fn mariadb_loads_in_batches_in_one_transaction() {
     assert_eq!(rows(&maria, &format!("SELECT count(*) FROM {table}")).await, ["1203"]);
     rows(&maria, &format!("DROP TABLE {table}")).await;
 }
+
+/// Aurora MySQL reads S3 itself (`LOAD DATA FROM S3`): MariaDB stands in, with its general log
+/// on (as a table), so the exact statement the load sends is read back there; MariaDB refuses
+/// it, and the run fails with the step messages up to the load.
+#[tokio::test]
+async fn aurora_mysql_sends_the_originals_load_data_from_s3() {
+    let r = TestRealm::up("dfsam").await;
+    r.put_sql_connections().await;
+    let parameter = format!("/lava/{}/db-password", r.names.realm);
+    let entry = json!({"conn_id": "aur", "type": "mysql-aurora", "enabled": true, "host": "127.0.0.1", "port": 3306,
+        "user": "lava", "database": "lava_test", "password": parameter});
+    r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    let maria = Database {
+        conn_id: "my".into(),
+        kind: "mariadb".into(),
+        engine: Engine::MySql,
+        port: 3306,
+        database: Some("lava_test".into()),
+        ..postgres()
+    };
+    let table = unique("am_");
+    let bucket = r.names.local_bucket();
+    job(
+        &r,
+        "am/load",
+        json!({"db_conn_id": "aur", "bucket": bucket, "key": "am/part", "schema": "lava_test", "table": table,
+            "mode": "truncate", "columns": ["id INT", "note VARCHAR(20)"],
+            "args": ["PREFIX", "IGNORE", "DELIMITER ','", "QUOTE OPTIONAL '\"'", "HEADER"]}),
+    )
+    .await;
+    rows(&maria, "SET GLOBAL log_output = 'TABLE'").await;
+    rows(&maria, "SET GLOBAL general_log = 1").await;
+    let (statuses, result) = run(&r, "am/load").await;
+    rows(&maria, "SET GLOBAL general_log = 0").await;
+    let statement = format!(
+        "LOAD DATA FROM S3 PREFIX 's3-us-east-1://{bucket}/am/part' IGNORE INTO TABLE `lava_test`.`{table}` \
+         COLUMNS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' IGNORE 1 LINES (`id`,`note`)"
+    );
+    let logged = rows(
+        &maria,
+        &format!("SELECT CONVERT(argument USING utf8mb4) FROM mysql.general_log WHERE argument LIKE '%`{table}`%'"),
+    )
+    .await;
+    assert!(logged.contains(&statement), "{statement}\nnot in\n{logged:#?}");
+    assert_eq!(statuses.last().map(String::as_str), Some("failed"), "{result}");
+    let events = &result["error_data"]["events"];
+    let at = events.as_array().unwrap().iter().position(|e| e == &json!(statement)).expect("the statement is an event");
+    assert_eq!(events[at + 1], format!("Running COPY command for lava_test.{table}"), "{result}");
+    assert!(result["error"].as_str().unwrap().starts_with("Copy failed: "), "{result}");
+    rows(&maria, &format!("DROP TABLE lava_test.{table}")).await;
+    rows(&maria, "TRUNCATE TABLE mysql.general_log").await;
+}

@@ -17,9 +17,9 @@ use crate::ports::ByteChunks;
 use crate::runners::{Failure, Outcome, RunContext};
 use crate::sql::driver::Session;
 use crate::sql::load::{
-    AuroraImport, CsvReading, CsvRecords, LoadArgs, Loader, Mode, Utf8Pieces, column_names, insert_statement,
-    manifest_entries, object_name, postgres_copy, quoted_name, redshift_authorization, redshift_copy, rows_per_insert,
-    target_name,
+    AuroraImport, CsvReading, CsvRecords, LoadArgs, Loader, Mode, Utf8Pieces, aurora_mysql_load, column_names,
+    insert_statement, manifest_entries, object_name, postgres_copy, quoted_name, redshift_authorization, redshift_copy,
+    rows_per_insert, target_name,
 };
 
 /// Runs a `db_from_s3` job.
@@ -133,7 +133,7 @@ impl Load<'_> {
         }
         let query = match self.loader {
             Loader::Sqlite => format!("SELECT 1 FROM sqlite_master WHERE type='table' AND name='{table}'"),
-            Loader::Postgres | Loader::AuroraPostgres | Loader::MySql => format!(
+            Loader::Postgres | Loader::AuroraPostgres | Loader::MySql | Loader::AuroraMySql => format!(
                 "SELECT 1 FROM information_schema.tables WHERE table_schema = '{}' AND table_name = '{table}'",
                 self.schema
             ),
@@ -285,6 +285,7 @@ impl Load<'_> {
         let target = self.name(table)?;
         match self.loader {
             Loader::Redshift => self.redshift_copy(session, table, &target, events).await?,
+            Loader::AuroraMySql => self.aurora_mysql_load(session, table, &target, events).await?,
             Loader::AuroraPostgres => {
                 let (args, objects) = self.prepare(session, table, events).await?;
                 self.aurora_import(session, table, &target, &args, objects, events).await?
@@ -382,6 +383,33 @@ impl Load<'_> {
         events.push(format!("Running COPY command for {}.{table}", self.schema));
         session.execute(&copy(&authorization)?).await?;
         events.push(format!("Copy to {}.{table} complete", self.schema));
+        Ok(())
+    }
+
+    /// Aurora MySQL reads S3 itself, with the cluster's own role: one `LOAD DATA FROM S3` of the
+    /// key (a file, a prefix or a manifest, as the options say), the bucket's region from the
+    /// `s3_conn_id` connection or this process's.
+    async fn aurora_mysql_load(
+        &self,
+        session: &mut Session,
+        table: &str,
+        target: &str,
+        events: &mut Vec<String>,
+    ) -> Result<()> {
+        if self.is_runt(&self.bucket, &self.key, events).await? {
+            return Ok(());
+        }
+        let region = match &self.s3_conn_id {
+            Some(conn_id) => self.ctx.connections.aws_keys(conn_id).await?.region,
+            None => default_region(),
+        };
+        let statement = aurora_mysql_load(target, &self.columns, &self.bucket, &self.key, Some(&region), &self.args)
+            .map_err(Error::Refused)?;
+        events.push(statement.clone());
+        events.push(format!("Running COPY command for {}.{table}", self.schema));
+        let count = session.affected(&statement).await?;
+        events.push(format!("Copy to {}.{table} complete", self.schema));
+        events.push(format!("{count} records processed"));
         Ok(())
     }
 
@@ -498,7 +526,7 @@ impl Load<'_> {
     async fn table_columns(&self, session: &mut Session, table: &str) -> Result<Vec<String>> {
         let query = match self.loader {
             Loader::Sqlite => format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"),
-            Loader::Postgres | Loader::AuroraPostgres | Loader::MySql => format!(
+            Loader::Postgres | Loader::AuroraPostgres | Loader::MySql | Loader::AuroraMySql => format!(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = '{}' AND table_name = '{table}' \
                  ORDER BY ordinal_position",
                 self.schema

@@ -196,6 +196,25 @@ impl Session {
         Ok(all.0)
     }
 
+    /// Runs a statement for its effect; returns the rows it changed (any rows it returns are
+    /// dropped).
+    pub async fn affected(&mut self, statement: &str) -> Result<u64> {
+        struct Drop;
+        impl RowSink for Drop {
+            fn columns(&mut self, _: &[String]) -> Result<()> {
+                Ok(())
+            }
+            fn row(&mut self, _: Vec<Field>) -> Result<()> {
+                Ok(())
+            }
+        }
+        Ok(match self {
+            Session::Postgres(c) => stream(c, statement, &mut Drop, postgres_field).await?.1,
+            Session::MySql(c) => stream(c, statement, &mut Drop, mysql_field).await?.1,
+            Session::Sqlite(c) => stream(c, statement, &mut Drop, sqlite_field).await?.1,
+        })
+    }
+
     /// Runs a statement for its effect, dropping any rows.
     pub async fn execute(&mut self, statement: &str) -> Result<()> {
         self.first_row(statement).await.map(|_| ())
@@ -248,21 +267,22 @@ impl Session {
     /// the statement produced a result set (even one with no rows).
     pub async fn run(&mut self, statement: &str, sink: &mut dyn RowSink) -> Result<bool> {
         match self {
-            Session::Postgres(c) => stream(c, statement, sink, postgres_field).await,
-            Session::MySql(c) => stream(c, statement, sink, mysql_field).await,
-            Session::Sqlite(c) => stream(c, statement, sink, sqlite_field).await,
+            Session::Postgres(c) => stream(c, statement, sink, postgres_field).await.map(|r| r.0),
+            Session::MySql(c) => stream(c, statement, sink, mysql_field).await.map(|r| r.0),
+            Session::Sqlite(c) => stream(c, statement, sink, sqlite_field).await.map(|r| r.0),
         }
     }
 }
 
-/// Streams a statement's rows into `sink`. A statement that returned no rows and changed none
-/// is prepared to learn whether it has a result description (a `SELECT` matching nothing).
+/// Streams a statement's rows into `sink`; returns whether it had a result set and the rows it
+/// changed. A statement that returned no rows and changed none is prepared to learn whether it
+/// has a result description (a `SELECT` matching nothing).
 async fn stream<'c, DB, C>(
     conn: &'c mut C,
     statement: &str,
     sink: &mut dyn RowSink,
     field: fn(&DB::Row, usize) -> Field,
-) -> Result<bool>
+) -> Result<(bool, u64)>
 where
     DB: sqlx::Database,
     for<'e> &'e mut C: Executor<'e, Database = DB>,
@@ -296,7 +316,7 @@ where
             }
         }
     }
-    Ok(described)
+    Ok((described, affected))
 }
 
 /// The rows-affected count of any engine's query result.

@@ -21,6 +21,8 @@ pub enum Loader {
     AuroraPostgres,
     /// MySQL and MariaDB: the CSV read from S3 and inserted in multi-row batches.
     MySql,
+    /// Aurora MySQL: the server reads S3 itself (`LOAD DATA FROM S3`).
+    AuroraMySql,
 }
 
 impl Loader {
@@ -32,13 +34,14 @@ impl Loader {
             "redshift" | "redshift-serverless" => Ok(Loader::Redshift),
             "postgres-aurora" | "postgres-rds" => Ok(Loader::AuroraPostgres),
             "mysql" | "mariadb" | "mysql-rds" | "mariadb-rds" => Ok(Loader::MySql),
+            "mysql-aurora" => Ok(Loader::AuroraMySql),
             other => Err(format!("db_from_s3 does not support {other} databases")),
         }
     }
 
     /// The characters that quote a name (MySQL's backticks, the others' double quotes).
     pub fn quotes(self) -> char {
-        if self == Loader::MySql { '`' } else { '"' }
+        if matches!(self, Loader::MySql | Loader::AuroraMySql) { '`' } else { '"' }
     }
 
     /// The option words (`args`, first word of each) the loader accepts.
@@ -62,6 +65,20 @@ impl Loader {
             Loader::Sqlite | Loader::MySql => {
                 &["DELIMITER", "DOUBLEQUOTE", "ESCAPECHAR", "GZIP", "HEADER", "MANIFEST", "QUOTECHAR", "QUOTING"]
             }
+            Loader::AuroraMySql => &[
+                "REPLACE",
+                "IGNORE",
+                "PARTITION",
+                "FILE",
+                "PREFIX",
+                "MANIFEST",
+                "DELIMITER",
+                "ENCODING",
+                "QUOTE",
+                "ESCAPE",
+                "HEADER",
+                "TERMINATOR",
+            ],
             Loader::Redshift => &[
                 "ACCEPTANYDATE",
                 "ACCEPTINVCHARS",
@@ -269,6 +286,115 @@ pub fn redshift_copy(
         statement.push_str(text);
     }
     Ok(statement)
+}
+
+/// Whether an option's argument is a quoted string (`'…'` or `"…"`) that cannot end early.
+fn quoted_string(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() >= 2
+        && (bytes[0] == b'\'' || bytes[0] == b'"')
+        && bytes[bytes.len() - 1] == bytes[0]
+        && !text[1..text.len() - 1].contains(bytes[0] as char)
+}
+
+/// Aurora MySQL's `LOAD DATA FROM S3 FILE|PREFIX|MANIFEST 's3[-<region>]://<bucket>/<key>'
+/// [REPLACE|IGNORE] INTO TABLE <target> [PARTITION …] [CHARACTER SET …] [COLUMNS …]
+/// [LINES TERMINATED BY …] [IGNORE n LINES] [(<cols>)]` from the original's Postgres-like
+/// options (`DELIMITER 'x'`, `QUOTE [OPTIONAL] 'x'`, `ESCAPE 'x'`, `ENCODING cs`,
+/// `TERMINATOR UNIX|DOS|'x'`, `HEADER [n]`), whitespace squeezed to single spaces.
+pub fn aurora_mysql_load(
+    target: &str,
+    columns: &[String],
+    bucket: &str,
+    key: &str,
+    region: Option<&str>,
+    args: &LoadArgs,
+) -> Result<String, String> {
+    if bucket.contains(['\'', '\\']) || key.contains(['\'', '\\']) {
+        return Err(format!("Bad S3 location: s3://{bucket}/{key}: must not contain quotes or backslashes"));
+    }
+    let one_of = |words: &[&str], what: &str| -> Result<Option<String>, String> {
+        let given: Vec<&str> = words.iter().copied().filter(|w| args.has(w)).collect();
+        match given.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one.to_string())),
+            _ => Err(format!("Only one of {what} allowed")),
+        }
+    };
+    let words = |word: &str| args.get(word).map(|t| t.split_whitespace().collect::<Vec<&str>>());
+    let load_type =
+        one_of(&["FILE", "PREFIX", "MANIFEST"], "FILE | PREFIX | MANIFEST")?.unwrap_or_else(|| "FILE".into());
+    let scheme = match region {
+        Some(r) if !r.is_empty() => {
+            if !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(format!("Bad region {r:?}"));
+            }
+            format!("s3-{r}")
+        }
+        _ => "s3".into(),
+    };
+    let mut parts = vec![format!("LOAD DATA FROM S3 {load_type} '{scheme}://{bucket}/{key}'")];
+    if let Some(word) = one_of(&["IGNORE", "REPLACE"], "IGNORE | REPLACE")? {
+        parts.push(word);
+    }
+    parts.push(format!("INTO TABLE {target}"));
+    if let Some(partition) = args.get("PARTITION") {
+        parts.push(partition.to_string());
+    }
+    if let Some(w) = words("ENCODING") {
+        match w.as_slice() {
+            [_, charset] if charset.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                parts.push(format!("CHARACTER SET {charset}"))
+            }
+            _ => return Err("Usage: ENCODING charset-name".into()),
+        }
+    }
+    let mut column_format = Vec::new();
+    if let Some(w) = words("DELIMITER") {
+        match w.as_slice() {
+            [_, d] if quoted_string(d) => column_format.push(format!("TERMINATED BY {d}")),
+            _ => return Err("Usage: DELIMITER 'string'".into()),
+        }
+    }
+    if let Some(w) = words("QUOTE") {
+        match w.as_slice() {
+            [_, optional, q] if optional.eq_ignore_ascii_case("OPTIONAL") && quoted_string(q) => {
+                column_format.push(format!("OPTIONALLY ENCLOSED BY {q}"))
+            }
+            [_, q] if quoted_string(q) => column_format.push(format!("ENCLOSED BY {q}")),
+            _ => return Err("Usage: QUOTE [OPTIONAL] 'char'".into()),
+        }
+    }
+    if let Some(w) = words("ESCAPE") {
+        match w.as_slice() {
+            [_, e] if quoted_string(e) => column_format.push(format!("ESCAPED BY {e}")),
+            _ => return Err("Usage: ESCAPE 'char'".into()),
+        }
+    }
+    if !column_format.is_empty() {
+        parts.push(format!("COLUMNS {}", column_format.join(" ")));
+    }
+    if let Some(w) = words("TERMINATOR") {
+        parts.push(match w.as_slice() {
+            [_, t] if quoted_string(t) => format!("LINES TERMINATED BY {t}"),
+            [_, t] if t.eq_ignore_ascii_case("UNIX") => r"LINES TERMINATED BY '\n'".into(),
+            [_, t] if t.eq_ignore_ascii_case("DOS") => r"LINES TERMINATED BY '\r\n'".into(),
+            _ => return Err("Usage: TERMINATOR UNIX|DOS|'string'".into()),
+        });
+    }
+    if let Some(w) = words("HEADER") {
+        parts.push(match w.as_slice() {
+            [_] => "IGNORE 1 LINES".into(),
+            [_, n] if n.parse::<u32>().is_ok() => format!("IGNORE {n} LINES"),
+            _ => return Err("Usage: HEADER [number]".into()),
+        });
+    }
+    if !columns.is_empty() {
+        let names: Result<Vec<String>, String> =
+            column_names(columns).iter().map(|c| quoted_name(&[c], false, '`')).collect();
+        parts.push(format!("({})", names?.join(",")));
+    }
+    Ok(parts.join(" "))
 }
 
 /// Redshift's authorization for S3: `IAM_ROLE '<role>'` (preferred), else access keys.
@@ -589,6 +715,43 @@ mod tests {
         assert!(redshift_authorization(Some("x'y"), None).is_err());
         assert_eq!(redshift_authorization(None, None), Err("Either IAM role or access keys required".into()));
         assert_eq!(args(Loader::Redshift, &["HEADER"]), Err("Invalid COPY arguments: HEADER".into()));
+    }
+
+    #[test]
+    fn aurora_mysql_loads_with_the_originals_options() {
+        let a = args(
+            Loader::AuroraMySql,
+            &[
+                "PREFIX",
+                "REPLACE",
+                "DELIMITER '|'",
+                "QUOTE OPTIONAL '\"'",
+                "ENCODING utf8mb4",
+                "TERMINATOR DOS",
+                "HEADER 2",
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            aurora_mysql_load("`s`.`t`", &["a INT".into(), "b TEXT".into()], "bk", "in/x", Some("ap-southeast-2"), &a)
+                .unwrap(),
+            "LOAD DATA FROM S3 PREFIX 's3-ap-southeast-2://bk/in/x' REPLACE INTO TABLE `s`.`t` CHARACTER SET utf8mb4 \
+             COLUMNS TERMINATED BY '|' OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\\r\\n' IGNORE 2 LINES (`a`,`b`)"
+        );
+        let plain = args(Loader::AuroraMySql, &[]).unwrap();
+        assert_eq!(
+            aurora_mysql_load("`t`", &[], "bk", "k.csv", None, &plain).unwrap(),
+            "LOAD DATA FROM S3 FILE 's3://bk/k.csv' INTO TABLE `t`"
+        );
+        let both = args(Loader::AuroraMySql, &["FILE", "MANIFEST"]).unwrap();
+        assert_eq!(
+            aurora_mysql_load("`t`", &[], "b", "k", None, &both).unwrap_err(),
+            "Only one of FILE | PREFIX | MANIFEST allowed"
+        );
+        let bad = args(Loader::AuroraMySql, &["DELIMITER |"]).unwrap();
+        assert_eq!(aurora_mysql_load("`t`", &[], "b", "k", None, &bad).unwrap_err(), "Usage: DELIMITER 'string'");
+        assert!(aurora_mysql_load("`t`", &[], "b", "it's", None, &plain).is_err());
+        assert_eq!(args(Loader::AuroraMySql, &["GZIP"]), Err("Invalid COPY arguments: GZIP".into()));
     }
 
     #[test]
