@@ -279,3 +279,89 @@ async fn the_aws_connector_runs_the_aws_cli_with_the_connection_s_keys() {
     assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
     assert_eq!(r.object_text(&result["output"][0]["stdout"]).await, "ASIA\ntoken\nfrom s3\n");
 }
+
+/// An SQLite database kept in S3 (`host: s3://…`): a `sqli` job and a `sqlc` job (through the
+/// connector script and the AWS CLI) each work on a copy that goes back to S3 changed; a
+/// missing database fails naming the connection.
+#[tokio::test]
+async fn sqlite_databases_in_s3_are_copied_down_and_put_back_when_changed() {
+    use shared::connections::{Database, Engine, Secret, TlsMode};
+    use shared::sql::driver::Session;
+    let r = TestRealm::up("sqls3").await;
+    let bucket = r.names.local_bucket();
+    let dir = std::env::temp_dir().join(unique("lava-s3lite-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let local = |path: &std::path::Path| Database {
+        conn_id: "local".into(),
+        kind: "sqlite3".into(),
+        engine: Engine::Sqlite,
+        host: path.display().to_string(),
+        port: 0,
+        user: String::new(),
+        password: Secret::default(),
+        database: None,
+        tls: TlsMode::Prefer,
+        ca_cert: None,
+    };
+    let seed = dir.join("seed.db");
+    let mut session = Session::connect(&local(&seed), None, Duration::from_secs(5)).await.unwrap();
+    session.execute("CREATE TABLE t (n INTEGER)").await.unwrap();
+    session.execute("INSERT INTO t VALUES (1)").await.unwrap();
+    session.close().await;
+    r.blobs.put_object(&bucket, "dbs/app.db", std::fs::read(&seed).unwrap(), &Encryption::Aes256).await.unwrap();
+    for (id, key) in [("s3lite", "dbs/app.db"), ("s3gone", "dbs/none.db")] {
+        let entry = json!({"conn_id": id, "type": "sqlite3", "enabled": true, "host": format!("s3://{bucket}/{key}"),
+            "port": 0, "user": "-"});
+        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    }
+    let rows_in_s3 = |name: &'static str| {
+        let (r, dir) = (&r, &dir);
+        async move {
+            let copy = dir.join(name);
+            std::fs::write(&copy, r.blobs.get_object(&r.names.local_bucket(), "dbs/app.db").await.unwrap()).unwrap();
+            let mut session = Session::connect(&local(&copy), None, Duration::from_secs(5)).await.unwrap();
+            let row = session.first_row("SELECT group_concat(n) FROM t").await.unwrap();
+            session.close().await;
+            row.and_then(|f| f.into_iter().next()).and_then(|f| f.text).unwrap_or_default()
+        }
+    };
+
+    r.put_job(job("s3lite/sqli", "sqli", json!("insert into t values (2)"), json!({"conn_id": "s3lite"}))).await;
+    let (statuses, result) = run(&r, "s3lite/sqli").await;
+    assert_eq!(statuses.last().map(String::as_str), Some("complete"), "{result}");
+    assert_eq!(rows_in_s3("after-sqli.db").await, "1,2");
+
+    // The connector script sqlc runs: the AWS CLI copies the database down and back (given
+    // credentials and moto's endpoint here, as a task role and AWS give them in production).
+    let connections =
+        shared::connections::Connections::new(r.catalog.clone(), r.ports.secrets.clone(), Default::default());
+    let script = shared::connections::scripts::write_connector(&connections, "s3lite", &dir, None).await.unwrap();
+    let venv = tests::workspace_root().join(".venv/bin");
+    let run_script = |input: &[u8]| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(&script)
+            .env("PATH", format!("{}:/usr/bin:/bin", venv.display()))
+            .env("AWS_ENDPOINT_URL", &tests::emulator().endpoint_url)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run_script(b"insert into t values (3);\nselect count(*) from t;\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n");
+    assert_eq!(rows_in_s3("after-script.db").await, "1,2,3");
+    let failed = run_script(b"select no_such_column from t;\n");
+    assert_eq!(failed.status.code(), Some(3), "{}", String::from_utf8_lossy(&failed.stderr));
+
+    r.put_job(job("s3lite/gone", "sqli", json!("select 1"), json!({"conn_id": "s3gone"}))).await;
+    let (_, gone) = run(&r, "s3lite/gone").await;
+    assert!(gone["error"].as_str().is_some_and(|e| e.contains("Connection s3gone") && e.contains("none.db")), "{gone}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

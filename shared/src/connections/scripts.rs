@@ -172,12 +172,25 @@ fn mysql_script(db: &Database, dir: &Path) -> Result<PathBuf> {
 }
 
 fn sqlite_script(db: &Database, dir: &Path) -> Result<PathBuf> {
-    if db.host.starts_with("s3://") {
-        return Err(Error::Refused(
-            "SQLite databases in S3 are not supported by connector scripts in this release".into(),
-        ));
-    }
     let script = dir.join("sqlite3");
+    if db.host.starts_with("s3://") {
+        // Copied down with the AWS CLI, run, and copied back when its size or modification
+        // time changed; any failure exits 3.
+        let body = format!(
+            "#!/bin/bash\n# lava connector: {} (sqlite3, database in S3)\nuri={}\n\
+             work=$(mktemp -d) || exit 3\ntrap 'rm -rf \"$work\"' EXIT\ndb=\"$work/database\"\n\
+             aws s3 cp --only-show-errors \"$uri\" \"$db\" || exit 3\n\
+             before=$(stat -c '%s %y' \"$db\") || exit 3\n\
+             sqlite3 -bail -batch \"$@\" \"$db\"\nstatus=$?\n\
+             after=$(stat -c '%s %y' \"$db\") || exit 3\n\
+             if [ \"$after\" != \"$before\" ]; then aws s3 cp --only-show-errors \"$db\" \"$uri\" || exit 3; fi\n\
+             [ \"$status\" -eq 0 ] || exit 3\n",
+            db.conn_id.replace('\n', " "),
+            shell_quote(&db.host)
+        );
+        write_private(&script, &body, 0o700)?;
+        return Ok(script);
+    }
     let body = format!(
         "#!/bin/bash\n# lava connector: {} (sqlite3)\nsqlite3 -bail -batch \"$@\" {} || exit 3\n",
         db.conn_id.replace('\n', " "),

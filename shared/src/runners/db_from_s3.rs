@@ -118,8 +118,9 @@ impl Load<'_> {
         {
             tracing::warn!(job_id = %self.ctx.spec.job_id, error = %e, "Rollback failed.");
         }
-        session.close().await;
-        loaded
+        let closed = session.close().await;
+        loaded?;
+        closed
     }
 
     fn name(&self, table: &str) -> Result<String> {

@@ -112,12 +112,10 @@ impl RunContext<'_> {
     }
 
     /// A session on `db`, named for this job as the original names its connections, within
-    /// `SQL_CONNECT_TIMEOUT`.
+    /// `SQL_CONNECT_TIMEOUT`. An SQLite database in S3 is copied into the run's directory
+    /// first, and uploaded back when the session is closed (if it changed).
     #[cfg(feature = "sql")]
-    pub async fn connect_sql(
-        &self,
-        db: &crate::connections::Database,
-    ) -> crate::error::Result<crate::sql::driver::Session> {
+    pub async fn connect_sql(&self, db: &crate::connections::Database) -> crate::error::Result<SqlSession<'_>> {
         let app = crate::connections::application_name(
             self.config,
             self.renderer,
@@ -126,7 +124,9 @@ impl RunContext<'_> {
             &db.conn_id,
         );
         let timeout = std::time::Duration::from_secs_f64(self.config.get(crate::config::keys::SQL_CONNECT_TIMEOUT));
-        crate::sql::driver::Session::connect(db, app.as_deref(), timeout).await
+        let (db, s3) = crate::sql::sqlite_s3::S3Database::fetch(db, self.blobs, &self.run_dir).await?;
+        let session = crate::sql::driver::Session::connect(&db, app.as_deref(), timeout).await?;
+        Ok(SqlSession { session, s3, blobs: self.blobs, encryption: self.encryption() })
     }
 
     /// Server-side encryption for uploads: the realm's KMS key, else AES256.
@@ -216,6 +216,43 @@ pub async fn run(ctx: &RunContext<'_>) -> Outcome {
         | JobType::SmbGet
         | JobType::SmbPut
         | JobType::Unknown(_) => Err(unknown_type(&ctx.spec.job_type)),
+    }
+}
+
+/// A runner's database session ([`RunContext::connect_sql`]): a [`crate::sql::driver::Session`]
+/// that, when closed, puts an SQLite database kept in S3 back.
+#[cfg(feature = "sql")]
+pub struct SqlSession<'a> {
+    session: crate::sql::driver::Session,
+    s3: Option<crate::sql::sqlite_s3::S3Database>,
+    blobs: &'a dyn BlobStore,
+    encryption: Encryption,
+}
+
+#[cfg(feature = "sql")]
+impl SqlSession<'_> {
+    /// Closes the session, then uploads an S3 SQLite database that changed.
+    pub async fn close(self) -> crate::error::Result<()> {
+        self.session.close().await;
+        if let Some(copy) = self.s3 {
+            copy.finish(self.blobs, &self.encryption).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "sql")]
+impl std::ops::Deref for SqlSession<'_> {
+    type Target = crate::sql::driver::Session;
+    fn deref(&self) -> &Self::Target {
+        &self.session
+    }
+}
+
+#[cfg(feature = "sql")]
+impl std::ops::DerefMut for SqlSession<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.session
     }
 }
 

@@ -53,7 +53,9 @@ pub async fn run_redshift_unload(ctx: &RunContext<'_>) -> Outcome {
     let mut session = ctx.connect_sql(&db).await?;
     let mut result = json!({"exit_status": 0, "unloads": []});
     let unloaded = unload_all(ctx, &p, &mut session, &authorization, &mut result).await;
-    session.close().await;
+    if let Err(e) = session.close().await {
+        tracing::warn!(job_id = %ctx.spec.job_id, error = %e, "Closing the session failed.");
+    }
     let fail = |message: String, mut result: Value| {
         result["exit_status"] = json!(1);
         result["error"] = json!(message);

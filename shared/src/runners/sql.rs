@@ -164,8 +164,10 @@ async fn run_sources(ctx: &RunContext<'_>, sources: Vec<Source>) -> Outcome {
             Err(e)
         }
     };
-    session.close().await;
-    Ok(json!({"exit_status": 0, "output": outcome?}))
+    let closed = session.close().await;
+    let output = outcome?;
+    closed?;
+    Ok(json!({"exit_status": 0, "output": output}))
 }
 
 async fn run_statements(

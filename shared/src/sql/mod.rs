@@ -9,4 +9,6 @@ pub mod load;
 #[cfg(feature = "sql")]
 pub mod script;
 pub mod split;
+#[cfg(feature = "sql")]
+pub mod sqlite_s3;
 pub mod unload;

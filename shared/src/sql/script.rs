@@ -180,6 +180,8 @@ async fn read_source(name: &str, blobs: &dyn BlobStore) -> Result<String, String
 /// Runs the script; progress lines go to the log.
 pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobStore) -> Result<(), String> {
     let db = connections.database(&script.conn_id).await.map_err(|e| e.to_string())?;
+    let copies = std::env::temp_dir().join(format!("lava-sql-{}", std::process::id()));
+    let (db, s3_copy) = super::sqlite_s3::S3Database::fetch(&db, blobs, &copies).await.map_err(|e| e.to_string())?;
     let connect_timeout = Duration::from_secs_f64(connections.config().get(keys::SQL_CONNECT_TIMEOUT));
     let mut session =
         Session::connect(&db, script.app_name.as_deref(), connect_timeout).await.map_err(|e| e.to_string())?;
@@ -243,7 +245,13 @@ pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobSto
         }
     };
     session.close().await;
+    let synced = match s3_copy {
+        Some(copy) => copy.finish(blobs, &Encryption::Aes256).await.map(|_| ()).map_err(|e| e.to_string()),
+        None => Ok(()),
+    };
+    let _ = std::fs::remove_dir(&copies);
     outcome?;
+    synced?;
     drop(local);
     if let Some((bucket, key)) = to_s3 {
         blobs
