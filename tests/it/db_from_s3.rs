@@ -357,7 +357,7 @@ async fn aurora_postgres_imports_each_object_with_the_originals_call() {
 }
 
 #[tokio::test]
-async fn mariadb_loads_in_batches_in_one_transaction() {
+async fn mariadb_loads_by_load_data_local_infile_in_one_session() {
     let r = TestRealm::up("dfsmy").await;
     r.put_sql_connections().await;
     let maria = Database {
@@ -369,7 +369,7 @@ async fn mariadb_loads_in_batches_in_one_transaction() {
         ..postgres()
     };
     let table = unique("m_");
-    // 1,203 rows: two full batches of 500 and a last one of 203.
+    // 1,203 rows, loaded through one pipe.
     let mut csv = String::from("id;note\n");
     for i in 0..1203 {
         csv.push_str(&format!("{i};'n {i}'\n"));
@@ -385,11 +385,17 @@ async fn mariadb_loads_in_batches_in_one_transaction() {
     assert_eq!(statuses.last().map(String::as_str), Some("complete"), "{result}");
     let target = format!("`lava_test`.`{table}`");
     assert_eq!(result["events"][0], format!("Creating table {target}"), "{result}");
-    assert!(
-        result["events"]
-            .as_array()
-            .unwrap()
-            .contains(&json!(format!("Inserted 1203 rows from s3://{}/my/rows.csv", r.names.local_bucket())))
+    let uri = format!("s3://{}/my/rows.csv", r.names.local_bucket());
+    assert_eq!(
+        result["events"],
+        json!([
+            format!("Creating table {target}"),
+            format!("Created table {target}"),
+            format!("Running LOAD DATA for {target}"),
+            format!("Loading {uri}"),
+            format!("Loaded 1203 rows from {uri}"),
+            format!("Commit {target}")
+        ])
     );
     assert_eq!(rows(&maria, &format!("SELECT count(*), max(note) FROM {table}")).await, ["1203|n 999"]);
 
@@ -397,7 +403,7 @@ async fn mariadb_loads_in_batches_in_one_transaction() {
     job(&r, "my/bad", params("my/bad.csv", "delete")).await;
     let (statuses, result) = run(&r, "my/bad").await;
     assert_eq!(statuses.last().map(String::as_str), Some("failed"), "{result}");
-    assert!(result["error"].as_str().is_some_and(|e| e.contains("my/bad.csv")), "{result}");
+    assert!(result["error"].as_str().is_some_and(|e| e.contains("my/bad.csv") && e.contains("row 2")), "{result}");
     assert_eq!(rows(&maria, &format!("SELECT count(*) FROM {table}")).await, ["1203"]);
     rows(&maria, &format!("DROP TABLE {table}")).await;
 }
@@ -452,4 +458,70 @@ async fn aurora_mysql_sends_the_originals_load_data_from_s3() {
     assert!(result["error"].as_str().unwrap().starts_with("Copy failed: "), "{result}");
     rows(&maria, &format!("DROP TABLE lava_test.{table}")).await;
     rows(&maria, "TRUNCATE TABLE mysql.general_log").await;
+}
+
+/// MySQL/MariaDB through the `mysql` client: switch mode over a gzip manifest of two objects
+/// (a runt among them skipped), then a manifest naming a missing object: the client is stopped,
+/// the error names the object, and the tables are as they were.
+#[tokio::test]
+async fn mariadb_switches_tables_over_a_gzip_manifest_and_a_missing_object_changes_nothing() {
+    let r = TestRealm::up("dfsms").await;
+    r.put_sql_connections().await;
+    let maria = Database {
+        conn_id: "my".into(),
+        kind: "mariadb".into(),
+        engine: Engine::MySql,
+        port: 3306,
+        database: Some("lava_test".into()),
+        ..postgres()
+    };
+    let table = unique("ms_");
+    let bucket = r.names.local_bucket();
+    put(&r, "ms/1.csv.gz", gzip("id,note\n1,\"a, quoted \"\"one\"\"\"\n2,b\n")).await;
+    put(&r, "ms/2.csv.gz", gzip("id,note\n3,c\n")).await;
+    put(&r, "ms/runt.csv.gz", gzip("")).await;
+    let manifest = |keys: &[&str]| {
+        let entries: Vec<Value> = keys.iter().map(|k| json!({"url": format!("s3://{bucket}/{k}")})).collect();
+        json!({"entries": entries}).to_string()
+    };
+    put(&r, "ms/good.manifest", manifest(&["ms/1.csv.gz", "ms/runt.csv.gz", "ms/2.csv.gz"])).await;
+    put(&r, "ms/bad.manifest", manifest(&["ms/2.csv.gz", "ms/missing.csv.gz"])).await;
+    let params = |key: &str| {
+        json!({"db_conn_id": "my", "bucket": bucket, "key": key, "schema": "lava_test", "table": table,
+            "mode": "switch", "columns": ["id INT", "note VARCHAR(40)"], "min_size": 30,
+            "args": ["HEADER", "MANIFEST", "GZIP"]})
+    };
+    job(&r, "ms/good", params("ms/good.manifest")).await;
+    job(&r, "ms/bad", params("ms/bad.manifest")).await;
+
+    let (statuses, result) = run(&r, "ms/good").await;
+    assert_eq!(statuses.last().map(String::as_str), Some("complete"), "{result}");
+    let events: Vec<&str> = result["events"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    let (a, b) = (format!("`lava_test`.`{table}_a`"), format!("`lava_test`.`{table}_b`"));
+    assert!(events.contains(&format!("Table {a} is empty - setting as load target").as_str()), "{events:#?}");
+    assert!(events.contains(&format!("Skipping runt file s3://{bucket}/ms/runt.csv.gz").as_str()), "{events:#?}");
+    assert!(events.contains(&format!("Loaded 2 rows from s3://{bucket}/ms/1.csv.gz").as_str()), "{events:#?}");
+    assert!(
+        events.ends_with(&[
+            &format!("Deleting from table {b}"),
+            &format!("Deleted from table {b}"),
+            &format!("Commit `lava_test`.`{table}`"),
+            &format!("Truncating table {b}"),
+            &format!("Truncated table {b}"),
+        ]),
+        "{events:#?}"
+    );
+    let loaded = rows(&maria, &format!("SELECT id, note FROM lava_test.{table}_a ORDER BY id")).await;
+    assert_eq!(loaded, ["1|a, quoted \"one\"", "2|b", "3|c"]);
+
+    // A missing object: _b is the empty one now; nothing changes in either table.
+    let (statuses, result) = run(&r, "ms/bad").await;
+    assert_eq!(statuses.last().map(String::as_str), Some("failed"), "{result}");
+    let error = result["error"].as_str().unwrap();
+    assert!(error.contains("missing.csv.gz"), "{error}");
+    assert_eq!(rows(&maria, &format!("SELECT count(*) FROM lava_test.{table}_a")).await, ["3"]);
+    assert_eq!(rows(&maria, &format!("SELECT count(*) FROM lava_test.{table}_b")).await, ["0"]);
+    for t in ["a", "b"] {
+        rows(&maria, &format!("DROP TABLE lava_test.{table}_{t}")).await;
+    }
 }

@@ -1,6 +1,7 @@
 //! `db_from_s3`: load S3 data into a table, with the original's modes and step messages.
-//! PostgreSQL loads by a client-side `COPY … FROM STDIN` fed chunk by chunk from S3; SQLite and
-//! MySQL/MariaDB by reading the CSV as it arrives and inserting it in multi-row batches; so the
+//! PostgreSQL loads by a client-side `COPY … FROM STDIN` fed chunk by chunk from S3; SQLite by
+//! reading the CSV as it arrives and inserting it in multi-row batches; MySQL/MariaDB by
+//! `LOAD DATA LOCAL INFILE` in the `mysql` client, fed through a named pipe; so the
 //! object is never whole in memory. Redshift and RDS/Aurora PostgreSQL read S3 themselves
 //! (`COPY … FROM 's3://…'`, `aws_s3.table_import_from_s3`). The load is one transaction: a
 //! failure leaves the table as it was (for `switch`, the original's order: load the empty table,
@@ -10,6 +11,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde_json::json;
 use std::time::Duration;
 
+use super::mysql_load::Step;
 use crate::connections::{Database, default_region};
 use crate::error::{Error, Result};
 use crate::model::params::JobParameters;
@@ -107,6 +109,9 @@ struct Load<'a> {
 
 impl Load<'_> {
     async fn run(self, mode: Mode, events: &mut Vec<String>) -> Result<()> {
+        if self.loader == Loader::MySql {
+            return self.run_mysql(mode, events).await;
+        }
         let mut session = self.ctx.connect_sql(self.db).await?;
         session.begin().await?;
         let loaded = match mode {
@@ -201,6 +206,18 @@ impl Load<'_> {
     /// Mode switch: tables `<table>_a` and `<table>_b`; the first empty one is loaded and the
     /// other emptied in the same transaction, then truncated after the commit.
     async fn switch(&self, session: &mut Session, events: &mut Vec<String>) -> Result<()> {
+        let (new, old) = self.switch_tables(session, events).await?;
+        self.copy(session, &new, events).await?;
+        self.empty(session, &old, false, events).await?;
+        session.commit().await?;
+        events.push(format!("Commit {}", self.name(&self.table)?));
+        self.empty(session, &old, true, events).await?;
+        Ok(())
+    }
+
+    /// Switch mode's tables, each created if missing: the first empty one (to load) and the
+    /// other (to empty).
+    async fn switch_tables(&self, session: &mut Session, events: &mut Vec<String>) -> Result<(String, String)> {
         let mut target = None;
         for (new, old) in [("a", "b"), ("b", "a")] {
             let table = format!("{}_{new}", self.table);
@@ -217,12 +234,127 @@ impl Load<'_> {
             let both = self.name(&self.table)?;
             return Err(Error::Refused(format!("Neither A nor B switch table is empty for {both}")));
         };
-        self.copy(session, &new, events).await?;
-        self.empty(session, &old, false, events).await?;
-        session.commit().await?;
-        events.push(format!("Commit {}", self.name(&self.table)?));
-        self.empty(session, &old, true, events).await?;
-        Ok(())
+        Ok((new, old))
+    }
+
+    /// MySQL and MariaDB: what the load finds (tables, emptiness, columns) is read with sqlx
+    /// and a missing switch table created; the load itself runs in the `mysql` client, one
+    /// session whose statements empty the table, load each object and commit
+    /// ([`super::mysql_load`]).
+    async fn run_mysql(&self, mode: Mode, events: &mut Vec<String>) -> Result<()> {
+        let dir = self.ctx.run_dir.join(format!("load.{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let mut session = self.ctx.connect_sql(self.db).await?;
+        let planned = self.plan_mysql(&mut session, mode, &dir, events).await;
+        let closed = session.close().await;
+        let steps = planned?;
+        closed?;
+        let connector = crate::connections::scripts::database_script(self.db, &dir)?;
+        let ran =
+            super::mysql_load::run(
+                &connector,
+                &steps,
+                events,
+                |bucket, key| async move { self.open(&bucket, &key).await },
+            )
+            .await;
+        let _ = std::fs::remove_dir_all(&dir);
+        ran
+    }
+
+    async fn plan_mysql(
+        &self,
+        session: &mut Session,
+        mode: Mode,
+        dir: &std::path::Path,
+        events: &mut Vec<String>,
+    ) -> Result<Vec<Step>> {
+        let sql = |statement: String, before: String, after: String| Step::Sql {
+            statement,
+            before: vec![before],
+            after: vec![after],
+        };
+        let mut steps = Vec::new();
+        let mut switch_old = None;
+        let table = if mode == Mode::Switch {
+            let (new, old) = self.switch_tables(session, events).await?;
+            switch_old = Some(self.name(&old)?);
+            new
+        } else {
+            let name = self.name(&self.table)?;
+            let mut exists = self.exists(session, &self.table).await?;
+            match mode {
+                Mode::Abort if exists => return Err(Error::Refused(format!("Table {name} already exists"))),
+                Mode::Delete if exists => steps.push(sql(
+                    format!("DELETE FROM {name}"),
+                    format!("Deleting from table {name}"),
+                    format!("Deleted from table {name}"),
+                )),
+                Mode::Truncate if exists => steps.push(sql(
+                    format!("TRUNCATE TABLE {name}"),
+                    format!("Truncating table {name}"),
+                    format!("Truncated table {name}"),
+                )),
+                Mode::Drop if exists => {
+                    steps.push(sql(
+                        format!("DROP TABLE IF EXISTS {name}"),
+                        format!("Dropping table {name}"),
+                        format!("Dropped table {name}"),
+                    ));
+                    exists = false;
+                }
+                _ => {}
+            }
+            if !exists {
+                if self.columns.is_empty() {
+                    return Err(Error::Refused(format!(
+                        "Table {name} doesn't exist and no column spec provided to create it"
+                    )));
+                }
+                steps.push(sql(
+                    format!("CREATE TABLE {name} ({})", self.columns.join(", ").replace('\n', " ")),
+                    format!("Creating table {name}"),
+                    format!("Created table {name}"),
+                ));
+            }
+            self.table.clone()
+        };
+        let target = self.name(&table)?;
+        let columns = if self.columns.is_empty() {
+            self.table_columns(session, &table).await?
+        } else {
+            column_names(&self.columns)
+        };
+        // What is found before each load is recorded with it, in the order it happened.
+        let mut found = Vec::new();
+        let (args, objects) = self.prepare(session, &table, &mut found).await?;
+        let format = CsvReading::from_args(&args).map_err(Error::Refused)?;
+        found.push(format!("Running LOAD DATA for {target}"));
+        for (i, (bucket, key)) in objects.into_iter().enumerate() {
+            if self.is_runt(&bucket, &key, &mut found).await? {
+                continue;
+            }
+            let pipe = dir.join(format!("object-{i}"));
+            let statement = super::mysql_load::load_data_statement(&pipe, &target, &columns, &format)?;
+            steps.push(Step::Load { statement, pipe, bucket, key, before: std::mem::take(&mut found) });
+        }
+        if let Some(old) = &switch_old {
+            steps.push(sql(
+                format!("DELETE FROM {old}"),
+                format!("Deleting from table {old}"),
+                format!("Deleted from table {old}"),
+            ));
+        }
+        let whole = self.name(&self.table)?;
+        steps.push(Step::Sql { statement: "COMMIT".into(), before: found, after: vec![format!("Commit {whole}")] });
+        if let Some(old) = switch_old {
+            steps.push(sql(
+                format!("TRUNCATE TABLE {old}"),
+                format!("Truncating table {old}"),
+                format!("Truncated table {old}"),
+            ));
+        }
+        Ok(steps)
     }
 
     /// The objects to load: the key, or with `MANIFEST` the objects the manifest at the key names.
@@ -310,7 +442,8 @@ impl Load<'_> {
                     events.push(format!("COPY {rows}"));
                 }
             }
-            Loader::Sqlite | Loader::MySql => {
+            Loader::MySql => return Err(Error::Unexpected("MySQL loads through the mysql client".into())),
+            Loader::Sqlite => {
                 let (args, objects) = self.prepare(session, table, events).await?;
                 let columns = if self.columns.is_empty() {
                     self.table_columns(session, table).await?

@@ -6,6 +6,8 @@
 pub mod db_from_s3;
 pub mod docker;
 pub mod executable;
+#[cfg(feature = "sql")]
+pub mod mysql_load;
 pub mod process;
 #[cfg(feature = "sql")]
 pub mod redshift_unload;
