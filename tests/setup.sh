@@ -114,12 +114,12 @@ echo "docker: ready (lava-test/busybox:1, lava-test/debian:bookworm, lava-test/l
 
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/pip ] || python3 -m venv .venv
-if ! .venv/bin/python -c 'import lava.connection, pg8000, pymysql, sqlalchemy, pandas, awscli' 2>/dev/null \
+if ! .venv/bin/python -c 'import lava.connection, pg8000, pymysql, sqlalchemy, pandas, awscli, pyarrow' 2>/dev/null \
     || ! cmp -s python/lava/connection.py "$(.venv/bin/python -c 'import lava.connection as c; print(c.__file__)')"; then
     echo "python: installing the lava package and the job test requirements into .venv"
     .venv/bin/pip install --quiet -r python/test-requirements.txt ./python
 fi
-echo "python: ready (.venv has lava, pg8000, PyMySQL, SQLAlchemy, pandas, the AWS CLI)"
+echo "python: ready (.venv has lava, pg8000, PyMySQL, SQLAlchemy, pandas, pyarrow, the AWS CLI)"
 if ! [ -x .venv/bin/sam ] || ! [ -x .venv/bin/cfn-lint ] || ! [ -x .venv/bin/cargo-lambda ]; then
     echo "infra tools: installing the SAM CLI, cfn-lint and cargo-lambda into .venv"
     .venv/bin/pip install --quiet -r infra/requirements.txt

@@ -66,7 +66,10 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
 
     r.put_job(job("v/jsonl", json!({"conn_id": "pg", "format": "jsonl", "vars": {"two": "2"}}))).await;
     r.put_job(json!({"job_id": "v/bad", "type": "sqlv", "worker": "core", "enabled": true, "payload": format!("sqlv/{table}/b.sql"), "parameters": {"conn_id": "nope"}})).await;
+    r.put_job(job("v/parquet", json!({"conn_id": "pg", "format": "parquet", "batch_size": 2, "vars": {"two": "p"}})))
+        .await;
     let jsonl = r.dispatch("v/jsonl").await;
+    let parquet = r.dispatch("v/parquet").await;
     let bad = r.dispatch("v/bad").await;
     run_worker(&r.names.realm);
     let item = r.events("v/jsonl", &jsonl).await;
@@ -74,6 +77,24 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
         r.object_text(&item["log"][2]["info"]["output"][0]["stdout"]).await,
         "{\"id\":1,\"name\":\"one\"}\n{\"id\":2,\"name\":\"2\"}\n{\"id\":3,\"name\":\"three\"}\n"
     );
+    // Parquet: a row group per batch of two rows, the schema from the first; read back by pyarrow.
+    let item = r.events("v/parquet", &parquet).await;
+    assert_eq!(r.statuses("v/parquet", &parquet).await, ["starting", "running", "complete"], "{item}");
+    let uri = item["log"][2]["info"]["output"][0]["stdout"].as_str().unwrap().to_string();
+    let (bucket, key) = uri.strip_prefix("s3://").unwrap().split_once('/').unwrap();
+    let file = std::env::temp_dir().join(tests::unique("lava-out-")).with_extension("parquet");
+    std::fs::write(&file, r.blobs.get_object(bucket, key).await.unwrap()).unwrap();
+    let read = "import sys, pyarrow.parquet as pq\nf = pq.ParquetFile(sys.argv[1])\nprint(f.num_row_groups, f.schema_arrow)\nprint(f.read().to_pylist())";
+    let out = Command::new(tests::venv_tool("python")).args(["-c", read]).arg(&file).output().unwrap();
+    let _ = std::fs::remove_file(&file);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.starts_with("2 id: int64\nname: string\n"), "{text}");
+    assert!(
+        text.ends_with("[{'id': 1, 'name': 'one'}, {'id': 2, 'name': 'p'}, {'id': 3, 'name': 'three'}]\n"),
+        "{text}"
+    );
+
     let item = r.events("v/bad", &bad).await;
     assert_eq!(r.statuses("v/bad", &bad).await, ["starting", "running", "failed"]);
     let failed = &item["log"][2]["info"];

@@ -7,6 +7,8 @@ pub mod csv;
 pub mod driver;
 pub mod load;
 #[cfg(feature = "sql")]
+pub mod parquet;
+#[cfg(feature = "sql")]
 pub mod script;
 pub mod split;
 #[cfg(feature = "sql")]

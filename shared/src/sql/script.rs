@@ -1,6 +1,6 @@
 //! `lava-sql`: runs SQL files (local, `s3://` or stdin) against a connection and writes
-//! every result set to one output (stdout, a local file or `s3://`) as CSV, JSON lines or an
-//! HTML table. The `sqlv` job type runs it as a subprocess.
+//! every result set to one output (stdout, a local file or `s3://`) as CSV, JSON lines, an
+//! HTML table or Parquet. The `sqlv` job type runs it as a subprocess.
 
 use serde_json::{Map, Value};
 use std::io::Write;
@@ -26,6 +26,11 @@ pub enum OutputFormat {
     },
     /// An HTML table.
     Html,
+    /// Parquet: a row group per `batch_size` rows, the schema from the first.
+    Parquet {
+        /// Rows per row group.
+        batch_size: usize,
+    },
 }
 
 /// What to run.
@@ -63,14 +68,50 @@ struct Writer<'w> {
     /// The CSV header is written once, for the first result set: result sets are concatenated.
     header_written: bool,
     line: String,
+    /// Parquet: the file once the first batch is in, and the rows of the batch being filled.
+    parquet: Option<super::parquet::ParquetOutput>,
+    batch: Vec<Vec<Field>>,
 }
 
-impl Writer<'_> {
+impl<'w> Writer<'w> {
+    fn new(format: OutputFormat, header: bool, out: &'w mut (dyn Write + Send)) -> Self {
+        Writer {
+            format,
+            header,
+            out,
+            columns: Vec::new(),
+            table_open: false,
+            header_written: false,
+            line: String::new(),
+            parquet: None,
+            batch: Vec::new(),
+        }
+    }
+
     fn put(&mut self, text: &str) -> Result<(), Error> {
         self.out.write_all(text.as_bytes()).map_err(|e| Error::io("Cannot write the output", e))
     }
 
+    /// Parquet: writes the batch being filled (the first one starts the file and its schema).
+    fn flush_batch(&mut self) -> Result<(), Error> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let output = match &mut self.parquet {
+            Some(output) => output,
+            None => self.parquet.insert(super::parquet::ParquetOutput::create(&self.columns, &batch)?),
+        };
+        output.write(&batch)
+    }
+
     fn finish(&mut self) -> Result<(), Error> {
+        if matches!(self.format, OutputFormat::Parquet { .. }) {
+            self.flush_batch()?;
+            if let Some(output) = self.parquet.take() {
+                output.finish(&mut *self.out)?;
+            }
+        }
         if self.table_open {
             self.put("</TBODY>\n</TABLE>\n")?;
             self.table_open = false;
@@ -104,7 +145,9 @@ fn json_value(field: &Field) -> Value {
 
 impl RowSink for Writer<'_> {
     fn columns(&mut self, names: &[String]) -> Result<(), Error> {
-        self.columns = names.to_vec();
+        if !matches!(self.format, OutputFormat::Parquet { .. }) {
+            self.columns = names.to_vec();
+        }
         match self.format.clone() {
             OutputFormat::Csv(format) if self.header && !self.header_written => {
                 self.header_written = true;
@@ -114,6 +157,22 @@ impl RowSink for Writer<'_> {
                     .map_err(Error::Refused)?;
                 let line = std::mem::take(&mut self.line);
                 self.put(&line)
+            }
+            OutputFormat::Parquet { .. } => {
+                let before = match &self.parquet {
+                    Some(output) => output.names(),
+                    None if !self.batch.is_empty() => &self.columns,
+                    None => names,
+                };
+                if before != names {
+                    return Err(Error::Refused(format!(
+                        "Parquet output holds one shape of result: columns {} after {}",
+                        names.join(", "),
+                        before.join(", ")
+                    )));
+                }
+                self.columns = names.to_vec();
+                Ok(())
             }
             OutputFormat::Html => {
                 self.finish()?;
@@ -150,6 +209,10 @@ impl RowSink for Writer<'_> {
                 let object: Map<String, Value> = pairs.into_iter().collect();
                 let text = format!("{}\n", Value::Object(object));
                 self.put(&text)
+            }
+            OutputFormat::Parquet { batch_size } => {
+                self.batch.push(fields);
+                if self.batch.len() >= batch_size.max(1) { self.flush_batch() } else { Ok(()) }
             }
             OutputFormat::Html => {
                 let mut text = String::from("<TR>");
@@ -200,15 +263,7 @@ pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobSto
         (None, Some(_)) => &mut buffer,
         (None, None) => &mut stdout,
     };
-    let mut writer = Writer {
-        format: script.format.clone(),
-        header: script.header,
-        out,
-        columns: Vec::new(),
-        table_open: false,
-        header_written: false,
-        line: String::new(),
-    };
+    let mut writer = Writer::new(script.format.clone(), script.header, out);
     let outcome = async {
         if script.transaction {
             session.begin().await.map_err(|e| e.to_string())?;
@@ -295,15 +350,7 @@ mod tests {
         let names: Vec<String> = ["n", "b", "t", "s", "z"].iter().map(|s| s.to_string()).collect();
         let render = |format: OutputFormat, header: bool| {
             let mut out = Vec::new();
-            let mut w = Writer {
-                format,
-                header,
-                out: &mut out,
-                columns: Vec::new(),
-                table_open: false,
-                header_written: false,
-                line: String::new(),
-            };
+            let mut w = Writer::new(format, header, &mut out);
             w.columns(&names).unwrap();
             w.row(fields.clone()).unwrap();
             w.finish().unwrap();
@@ -321,5 +368,23 @@ mod tests {
             render(OutputFormat::Html, true),
             "<TABLE class=\"lava-sql\">\n<THEAD><TR><TH>n</TH><TH>b</TH><TH>t</TH><TH>s</TH><TH>z</TH></TR></THEAD>\n<TBODY>\n<TR><TD>1.50</TD><TD>True</TD><TD>2024-01-02 03:04:05</TD><TD>&lt;a&amp;b&gt;</TD><TD></TD></TR>\n</TBODY>\n</TABLE>\n"
         );
+    }
+
+    #[test]
+    fn parquet_takes_one_shape_of_result_and_writes_a_file() {
+        let mut out = Vec::new();
+        let mut pending = Vec::new();
+        let mut w = Writer::new(OutputFormat::Parquet { batch_size: 5 }, false, &mut pending);
+        w.columns(&["n".to_string()]).unwrap();
+        w.row(vec![Field::number("1")]).unwrap();
+        assert!(w.columns(&["m".to_string()]).is_err(), "rows of another shape are waiting");
+        let mut w = Writer::new(OutputFormat::Parquet { batch_size: 1 }, false, &mut out);
+        w.columns(&["n".to_string()]).unwrap();
+        w.row(vec![Field::number("1")]).unwrap();
+        w.row(vec![Field::number("2")]).unwrap();
+        let error = w.columns(&["m".to_string()]).unwrap_err().to_string();
+        assert_eq!(error, "Parquet output holds one shape of result: columns m after n");
+        w.finish().unwrap();
+        assert!(out.starts_with(b"PAR1") && out.ends_with(b"PAR1"), "a Parquet file: {} bytes", out.len());
     }
 }

@@ -22,7 +22,7 @@ struct Args {
     /// Rows fetched per round trip (at least 1).
     #[arg(short = 'b', long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     batch_size: u64,
-    /// Output format: csv, jsonl or html (parquet is not available in this release).
+    /// Output format: csv, jsonl, html or parquet.
     #[arg(long, default_value = "csv")]
     format: String,
     /// Write a header row (csv, html).
@@ -100,7 +100,7 @@ fn format(args: &Args) -> Result<OutputFormat, String> {
         })),
         "jsonl" => Ok(OutputFormat::Jsonl { sort_keys: args.sort_keys }),
         "html" => Ok(OutputFormat::Html),
-        "parquet" => Err("--format parquet is not available in this release (use csv, jsonl or html)".into()),
+        "parquet" => Ok(OutputFormat::Parquet { batch_size: args.batch_size.max(1) as usize }),
         other => Err(format!("--format {other}: expected csv, jsonl, html or parquet")),
     }
 }
