@@ -300,6 +300,8 @@ pub mod keys {
         SQL_OUTPUT_SUFFIX: Text = ".out";
         /// How long assumed-role credentials of an aws connection last.
         AWS_CONN_DURATION: Seconds = "3h";
+        /// The longest a `db_from_s3` copy of one object into PostgreSQL may take.
+        PG_COPY_TIMEOUT: Seconds = "30m";
         /// How long Redshift temporary passwords last (connections without `password_duration`).
         RS_PASSWORD_DURATION: Seconds = "15m";
     }

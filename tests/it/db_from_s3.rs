@@ -525,3 +525,52 @@ async fn mariadb_switches_tables_over_a_gzip_manifest_and_a_missing_object_chang
         rows(&maria, &format!("DROP TABLE lava_test.{table}_{t}")).await;
     }
 }
+
+/// `PG_COPY_TIMEOUT` bounds each object's copy: with S3 gone silent (a proxy in front of moto,
+/// frozen) the copy stops after the limit, the run fails naming the object and the limit, and
+/// the table is as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_copy_stops_at_pg_copy_timeout() {
+    let r = TestRealm::up("dfsto").await;
+    r.put_sql_connections().await;
+    let table = unique("to_");
+    rows(&postgres(), &format!("CREATE TABLE public.{table} (id INTEGER); INSERT INTO public.{table} VALUES (7)"))
+        .await;
+    put(&r, "to/rows.csv", "id\n1\n2\n").await;
+    job(
+        &r,
+        "to/load",
+        json!({"db_conn_id": "pg", "bucket": r.names.local_bucket(), "key": "to/rows.csv", "schema": "public",
+            "table": table, "mode": "delete", "args": ["FORMAT csv", "HEADER"]}),
+    )
+    .await;
+    let proxy = tests::FreezableProxy::start(tests::emulator().port).await;
+    proxy.freeze(true);
+    let silent = shared::aws::Clients::load(&shared::aws::AwsOptions {
+        endpoint_url: Some(proxy.url.clone()),
+        ..tests::aws_options()
+    })
+    .await;
+    let ports = shared::ports::Ports {
+        blobs: std::sync::Arc::new(shared::aws::S3Blobs::new(silent.s3.clone())),
+        ..r.ports.clone()
+    };
+    let options = shared::worker::WorkerOptions {
+        env: vec![("LAVA_PG_COPY_TIMEOUT".into(), "1s".into())],
+        ..tests::worker_options(&r.names.realm, 1, vec![])
+    };
+    let worker = shared::worker::build(options, ports).await.unwrap();
+    let run_id = r.dispatch("to/load").await;
+    let started = std::time::Instant::now();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.run(rx).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    let item = r.events("to/load", &run_id).await;
+    let result = &item["log"].as_array().unwrap().last().unwrap()["info"];
+    assert_eq!(r.statuses("to/load", &run_id).await.last().map(String::as_str), Some("failed"), "{item}");
+    let uri = format!("s3://{}/to/rows.csv", r.names.local_bucket());
+    assert_eq!(result["error"], format!("Copy failed: {uri}: the copy did not finish within 1 s (PG_COPY_TIMEOUT)"));
+    assert_eq!(rows(&postgres(), &format!("SELECT id FROM public.{table}")).await, ["7"], "the delete was rolled back");
+    proxy.freeze(false);
+    rows(&postgres(), &format!("DROP TABLE public.{table}")).await;
+}

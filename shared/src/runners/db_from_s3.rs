@@ -433,11 +433,18 @@ impl Load<'_> {
                         continue;
                     }
                     events.push(format!("Copying s3://{bucket}/{key}"));
-                    let chunks = self.open(&bucket, &key).await?;
-                    let rows = session
-                        .copy_in(&statement, chunks)
+                    let uri = format!("s3://{bucket}/{key}");
+                    let copy = async {
+                        let chunks = self.open(&bucket, &key).await?;
+                        session.copy_in(&statement, chunks).await
+                    };
+                    let limit = self.ctx.config.get(crate::config::keys::PG_COPY_TIMEOUT);
+                    let rows = tokio::time::timeout(Duration::from_secs_f64(limit), copy)
                         .await
-                        .map_err(|e| e.within(format!("s3://{bucket}/{key}")))?;
+                        .map_err(|_| {
+                            Error::Refused(format!("{uri}: the copy did not finish within {limit} s (PG_COPY_TIMEOUT)"))
+                        })?
+                        .map_err(|e| e.within(&uri))?;
                     events.push("Copy complete".into());
                     events.push(format!("COPY {rows}"));
                 }
