@@ -4,7 +4,7 @@
 
 use crate::sql::run;
 use serde_json::{Value, json};
-use shared::connections::{Database, Engine, Secret};
+use shared::connections::{Database, Engine};
 use shared::ports::{BlobStore, Encryption};
 use shared::sql::csv::Field;
 use shared::sql::driver::{RowSink, Session};
@@ -60,17 +60,18 @@ fn postgres() -> Database {
 }
 
 fn sqlite(path: &std::path::Path) -> Database {
+    Database::sqlite("lite", &path.display().to_string())
+}
+
+/// The test MariaDB server's `lava_test` database, as the `my` connection resolves.
+fn mariadb() -> Database {
     Database {
-        conn_id: "lite".into(),
-        kind: "sqlite3".into(),
-        engine: Engine::Sqlite,
-        host: path.display().to_string(),
-        port: 0,
-        user: "-".into(),
-        password: Secret::new(""),
-        database: None,
-        tls: shared::connections::TlsMode::Prefer,
-        ca_cert: None,
+        conn_id: "my".into(),
+        kind: "mariadb".into(),
+        engine: Engine::MySql,
+        port: 3306,
+        database: Some("lava_test".into()),
+        ..postgres()
     }
 }
 
@@ -360,14 +361,7 @@ async fn aurora_postgres_imports_each_object_with_the_originals_call() {
 async fn mariadb_loads_by_load_data_local_infile_in_one_session() {
     let r = TestRealm::up("dfsmy").await;
     r.put_sql_connections().await;
-    let maria = Database {
-        conn_id: "my".into(),
-        kind: "mariadb".into(),
-        engine: Engine::MySql,
-        port: 3306,
-        database: Some("lava_test".into()),
-        ..postgres()
-    };
+    let maria = mariadb();
     let table = unique("m_");
     // 1,203 rows, loaded through one pipe.
     let mut csv = String::from("id;note\n");
@@ -419,14 +413,7 @@ async fn aurora_mysql_sends_the_originals_load_data_from_s3() {
     let entry = json!({"conn_id": "aur", "type": "mysql-aurora", "enabled": true, "host": "127.0.0.1", "port": 3306,
         "user": "lava", "database": "lava_test", "password": parameter});
     r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
-    let maria = Database {
-        conn_id: "my".into(),
-        kind: "mariadb".into(),
-        engine: Engine::MySql,
-        port: 3306,
-        database: Some("lava_test".into()),
-        ..postgres()
-    };
+    let maria = mariadb();
     let table = unique("am_");
     let bucket = r.names.local_bucket();
     job(
@@ -467,14 +454,7 @@ async fn aurora_mysql_sends_the_originals_load_data_from_s3() {
 async fn mariadb_switches_tables_over_a_gzip_manifest_and_a_missing_object_changes_nothing() {
     let r = TestRealm::up("dfsms").await;
     r.put_sql_connections().await;
-    let maria = Database {
-        conn_id: "my".into(),
-        kind: "mariadb".into(),
-        engine: Engine::MySql,
-        port: 3306,
-        database: Some("lava_test".into()),
-        ..postgres()
-    };
+    let maria = mariadb();
     let table = unique("ms_");
     let bucket = r.names.local_bucket();
     put(&r, "ms/1.csv.gz", gzip("id,note\n1,\"a, quoted \"\"one\"\"\"\n2,b\n")).await;

@@ -285,24 +285,13 @@ async fn the_aws_connector_runs_the_aws_cli_with_the_connection_s_keys() {
 /// missing database fails naming the connection.
 #[tokio::test]
 async fn sqlite_databases_in_s3_are_copied_down_and_put_back_when_changed() {
-    use shared::connections::{Database, Engine, Secret, TlsMode};
+    use shared::connections::Database;
     use shared::sql::driver::Session;
     let r = TestRealm::up("sqls3").await;
     let bucket = r.names.local_bucket();
     let dir = std::env::temp_dir().join(unique("lava-s3lite-"));
     std::fs::create_dir_all(&dir).unwrap();
-    let local = |path: &std::path::Path| Database {
-        conn_id: "local".into(),
-        kind: "sqlite3".into(),
-        engine: Engine::Sqlite,
-        host: path.display().to_string(),
-        port: 0,
-        user: String::new(),
-        password: Secret::default(),
-        database: None,
-        tls: TlsMode::Prefer,
-        ca_cert: None,
-    };
+    let local = |path: &std::path::Path| Database::sqlite("local", &path.display().to_string());
     let seed = dir.join("seed.db");
     let mut session = Session::connect(&local(&seed), None, Duration::from_secs(5)).await.unwrap();
     session.execute("CREATE TABLE t (n INTEGER)").await.unwrap();
@@ -339,12 +328,8 @@ async fn sqlite_databases_in_s3_are_copied_down_and_put_back_when_changed() {
     let venv = tests::workspace_root().join(".venv/bin");
     let run_script = |input: &[u8]| {
         use std::io::Write;
-        let mut child = std::process::Command::new(&script)
+        let mut child = tests::emulator_env(&mut std::process::Command::new(&script))
             .env("PATH", format!("{}:/usr/bin:/bin", venv.display()))
-            .env("AWS_ENDPOINT_URL", &tests::emulator().endpoint_url)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -101,6 +101,16 @@ pub fn aws_options() -> AwsOptions {
     }
 }
 
+/// Points a child process's AWS SDK or CLI at the emulator, with its test credentials.
+pub fn emulator_env(command: &mut std::process::Command) -> &mut std::process::Command {
+    command
+        .env("AWS_ENDPOINT_URL", &emulator().endpoint_url)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_REGION", "us-east-1")
+}
+
 /// Clients for the emulator.
 pub async fn clients() -> Clients {
     Clients::load(&aws_options()).await

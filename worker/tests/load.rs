@@ -41,17 +41,11 @@ async fn a_200_mb_object_loads_into_postgres_with_a_small_peak() {
         "import sys\nw = sys.stdout.write\nw('id,text\\n')\nfor i in range({ROWS}):\n    w('%d,%s\\n' % (i, 'x' * 92))\n"
     );
     let upload = format!(
-        "{python} -c \"$1\" | {aws} s3 cp - s3://{bucket}/big/rows.csv --endpoint-url {endpoint} --only-show-errors",
+        "{python} -c \"$1\" | {aws} s3 cp - s3://{bucket}/big/rows.csv --only-show-errors",
         python = tests::venv_tool("python").display(),
         aws = tests::venv_tool("aws").display(),
     );
-    let status = Command::new("sh")
-        .args(["-c", &upload, "sh", &generate])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .status()
-        .unwrap();
+    let status = tests::emulator_env(&mut Command::new("sh")).args(["-c", &upload, "sh", &generate]).status().unwrap();
     assert!(status.success(), "the upload failed");
     let size = r.blobs.list_objects(&bucket, "big/rows.csv", None).await.unwrap().objects[0].size;
     assert!(size > 195_000_000, "{size} bytes");

@@ -108,6 +108,24 @@ pub struct Database {
     pub ca_cert: Option<String>,
 }
 
+impl Database {
+    /// An SQLite database: the file (or `s3://` URI) `host`, under the connection id `conn_id`.
+    pub fn sqlite(conn_id: &str, host: &str) -> Database {
+        Database {
+            conn_id: conn_id.into(),
+            kind: "sqlite3".into(),
+            engine: Engine::Sqlite,
+            host: host.into(),
+            port: 0,
+            user: String::new(),
+            password: Secret::default(),
+            database: None,
+            tls: TlsMode::Prefer,
+            ca_cert: None,
+        }
+    }
+}
+
 /// An `aws` connection's keys and region.
 #[derive(Debug)]
 pub struct AwsKeys {

@@ -20,8 +20,8 @@ use crate::runners::{Failure, Outcome, RunContext};
 use crate::sql::driver::Session;
 use crate::sql::load::{
     AuroraImport, CsvReading, CsvRecords, LoadArgs, Loader, Mode, Utf8Pieces, aurora_mysql_load, column_names,
-    insert_statement, manifest_entries, object_name, postgres_copy, quoted_name, redshift_authorization, redshift_copy,
-    rows_per_insert, target_name,
+    insert_statement, manifest_entries, object_name, postgres_copy, quoted_name, redshift_copy, rows_per_insert,
+    target_name,
 };
 
 /// Runs a `db_from_s3` job.
@@ -511,12 +511,8 @@ impl Load<'_> {
         if self.is_runt(&self.bucket, &self.key, events).await? {
             return Ok(());
         }
-        let keys = match (&self.s3_iam_role, &self.s3_conn_id) {
-            (None, Some(conn_id)) => Some(self.ctx.connections.aws_keys(conn_id).await?),
-            _ => None,
-        };
-        let keys = keys.as_ref().map(|k| (k.id.expose(), k.secret.expose(), k.token.as_ref().map(|t| t.expose())));
-        let authorization = redshift_authorization(self.s3_iam_role.as_deref(), keys).map_err(Error::Refused)?;
+        let authorization =
+            self.ctx.redshift_authorization(self.s3_iam_role.as_deref(), self.s3_conn_id.as_deref()).await?;
         let copy = |auth: &str| {
             redshift_copy(target, &self.columns, &self.bucket, &self.key, auth, &self.args).map_err(Error::Refused)
         };

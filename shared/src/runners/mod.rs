@@ -131,6 +131,22 @@ impl RunContext<'_> {
         Ok(SqlSession { session, s3, blobs: self.blobs, encryption: self.encryption() })
     }
 
+    /// How Redshift is to reach S3: `IAM_ROLE '<role>'`, else the keys of the `aws` connection
+    /// `conn_id` (for the statement sent only; never recorded).
+    #[cfg(feature = "sql")]
+    pub async fn redshift_authorization(
+        &self,
+        role: Option<&str>,
+        conn_id: Option<&str>,
+    ) -> crate::error::Result<String> {
+        let keys = match (role, conn_id) {
+            (None, Some(conn_id)) => Some(self.connections.aws_keys(conn_id).await?),
+            _ => None,
+        };
+        let keys = keys.as_ref().map(|k| (k.id.expose(), k.secret.expose(), k.token.as_ref().map(|t| t.expose())));
+        crate::sql::load::redshift_authorization(role, keys).map_err(crate::error::Error::Refused)
+    }
+
     /// Server-side encryption for uploads: the realm's KMS key, else AES256.
     pub fn encryption(&self) -> Encryption {
         Encryption::for_realm(self.realm)

@@ -10,7 +10,6 @@ use crate::model::params::{JobParameters, RedshiftUnloadParams};
 use crate::model::values::format_timestamp;
 use crate::runners::{Failure, Outcome, RunContext};
 use crate::sql::driver::Session;
-use crate::sql::load::redshift_authorization;
 use crate::sql::unload::{Unload, UnloadOption, columns_query, partition_by, partition_query, selector};
 
 /// Runs a `redshift_unload` job.
@@ -21,18 +20,10 @@ pub async fn run_redshift_unload(ctx: &RunContext<'_>) -> Outcome {
     if p.key.is_some() {
         log("Deprecation warning: key parameter should be replaced by prefix");
     }
-    let authorization = match (&p.s3_iam_role, &p.s3_conn_id) {
-        (Some(role), _) => redshift_authorization(Some(role), None),
-        (None, Some(conn_id)) => {
-            let keys = ctx.connections.aws_keys(conn_id).await?;
-            redshift_authorization(
-                None,
-                Some((keys.id.expose(), keys.secret.expose(), keys.token.as_ref().map(|t| t.expose()))),
-            )
-        }
-        (None, None) => return Err(Failure::message("At least one of s3_iam_role and s3_conn_id is required")),
+    if p.s3_iam_role.is_none() && p.s3_conn_id.is_none() {
+        return Err(Failure::message("At least one of s3_iam_role and s3_conn_id is required"));
     }
-    .map_err(Failure::message)?;
+    let authorization = ctx.redshift_authorization(p.s3_iam_role.as_deref(), p.s3_conn_id.as_deref()).await?;
     if p.insecure.is_some_and(|f| f.0) {
         log(&format!("{}@{}: Possible insecure redshift_unload", ctx.realm.realm, ctx.spec.job_id));
     } else {

@@ -67,22 +67,10 @@ impl S3Database {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connections::{Secret, TlsMode};
     use crate::fake::FakeBlobs;
 
     fn lite(host: &str) -> Database {
-        Database {
-            conn_id: "lite".into(),
-            kind: "sqlite3".into(),
-            engine: Engine::Sqlite,
-            host: host.into(),
-            port: 0,
-            user: String::new(),
-            password: Secret::default(),
-            database: None,
-            tls: TlsMode::Prefer,
-            ca_cert: None,
-        }
+        Database::sqlite("lite", host)
     }
 
     #[tokio::test]

@@ -24,7 +24,6 @@ async fn count_and_drop(table: &str) -> u64 {
 #[tokio::main]
 async fn main() {
     let rows: u64 = std::env::args().nth(1).map(|n| n.parse().expect("ROWS is a number")).unwrap_or(3_000_000);
-    let endpoint = tests::emulator().endpoint_url.clone();
     let r = tests::TestRealm::up("bld").await;
     r.put_sql_connections().await;
     let bucket = r.names.local_bucket();
@@ -39,12 +38,9 @@ async fn main() {
         }
     }
     let size = std::fs::metadata(&file).unwrap().len();
-    let status = Command::new(tests::venv_tool("aws"))
+    let status = tests::emulator_env(&mut Command::new(tests::venv_tool("aws")))
         .args(["s3", "cp", &file.display().to_string(), &format!("s3://{bucket}/bench/rows.csv")])
-        .args(["--endpoint-url", &endpoint, "--only-show-errors"])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .args(["--only-show-errors"])
         .status()
         .unwrap();
     assert!(status.success(), "the upload failed");
