@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tests::{TestRealm, emulator};
 
-async fn lava(realm: &str, args: &[&str]) -> anyhow::Result<String> {
+/// Runs a `lava` command against `realm` on the emulator, in this process.
+pub(crate) async fn lava(realm: &str, args: &[&str]) -> anyhow::Result<String> {
     let mut all = vec!["lava", "--endpoint-url", &emulator().endpoint_url, "--region", "us-east-1", "--realm", realm];
     all.extend_from_slice(args);
     cli::run(cli::Cli::parse_from(all)).await

@@ -5,17 +5,11 @@
 //! botocore in `aws_adapters`); a missing cluster fails naming the connection and the call.
 
 use crate::db_from_s3::rows;
+use crate::history::lava;
 use crate::sql::run;
-use clap::Parser;
 use serde_json::{Value, json};
 use shared::connections::Database;
-use tests::{TestRealm, emulator, unique};
-
-async fn lava(realm: &str, args: &[&str]) -> anyhow::Result<String> {
-    let mut all = vec!["lava", "--endpoint-url", &emulator().endpoint_url, "--region", "us-east-1", "--realm", realm];
-    all.extend_from_slice(args);
-    cli::run(cli::Cli::parse_from(all)).await
-}
+use tests::{TestRealm, unique};
 
 #[tokio::test]
 async fn connections_without_passwords_connect_with_credentials_from_aws() {
