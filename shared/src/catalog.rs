@@ -34,6 +34,11 @@ impl Catalog {
         Catalog { tables, names }
     }
 
+    /// The realm's run history (its events table).
+    pub fn history(&self) -> crate::history::History {
+        crate::history::History::new(self.tables.clone(), self.names.clone())
+    }
+
     /// The realm's resource names.
     pub fn names(&self) -> &ResourceNames {
         &self.names

@@ -300,6 +300,11 @@ pub mod keys {
         SQL_OUTPUT_SUFFIX: Text = ".out";
         /// How long assumed-role credentials of an aws connection last.
         AWS_CONN_DURATION: Seconds = "3h";
+        /// The run statuses published on EventBridge as `Lava Job Status` (a comma list;
+        /// `none` for none).
+        RUN_EVENTS: Text = "complete,failed,skipped,rejected";
+        /// The event bus of run events (`default`: the account's default bus).
+        RUN_EVENTS_BUS: Text = "default";
         /// The longest a `db_from_s3` copy of one object into PostgreSQL may take.
         PG_COPY_TIMEOUT: Seconds = "30m";
         /// How long Redshift temporary passwords last (connections without `password_duration`).

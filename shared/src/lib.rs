@@ -38,6 +38,7 @@ pub mod recorder;
 pub mod render;
 #[cfg(feature = "worker")]
 pub mod run;
+pub mod run_events;
 #[cfg(feature = "worker")]
 pub mod runners;
 pub mod s3trigger;

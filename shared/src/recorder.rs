@@ -19,6 +19,7 @@ pub struct EventRecorder {
     instance_id: Option<String>,
     ttl_seconds: i64,
     zone: jiff::tz::TimeZone,
+    publisher: Option<crate::run_events::RunEventPublisher>,
 }
 
 impl EventRecorder {
@@ -34,7 +35,18 @@ impl EventRecorder {
             instance_id: None,
             ttl_seconds,
             zone,
+            publisher: None,
         }
+    }
+
+    /// Also publishes the events `publisher` publishes, after each write.
+    pub fn with_publisher(self, publisher: Option<crate::run_events::RunEventPublisher>) -> Self {
+        EventRecorder { publisher, ..self }
+    }
+
+    /// The run events publisher, if any.
+    pub fn publisher(&self) -> Option<&crate::run_events::RunEventPublisher> {
+        self.publisher.as_ref()
     }
 
     /// Now in the worker's zone, truncated to whole seconds.
@@ -96,6 +108,10 @@ impl EventRecorder {
         self.log.append(&self.table, &update).await?;
         for entry in &update.entries {
             tracing::info!(job_id, run_id, status = entry.status.as_str(), "Event recorded.");
+        }
+        if let Some(publisher) = &self.publisher {
+            let origin = crate::run_events::RunOrigin { job_id, run_id, ts_dispatch, worker: &self.worker };
+            publisher.publish(&origin, &update.entries).await?;
         }
         Ok(())
     }

@@ -277,7 +277,7 @@ impl Worker {
         let (claim, job) = tokio::join!(self.leases.claim(&msg.job_id, &msg.run_id), self.catalog.job(&msg.job_id));
         let attempt = match claim {
             Err(e) => return self.release(message, format!("Cannot claim the run: {e}")).await,
-            Ok(Claim::Finished) => return self.drop_duplicate(message).await,
+            Ok(Claim::Finished) => return self.drop_duplicate(message, &msg).await,
             Ok(Claim::Held { owner, until }) => return self.wait_for_lease(message, &owner, until).await,
             Ok(Claim::Claimed { attempt, predecessor }) => {
                 match predecessor {
@@ -409,13 +409,40 @@ impl Worker {
         self.active.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A copy of a message whose run has ended: deleted, the events untouched.
-    async fn drop_duplicate(&self, message: &QueueMessage) -> Handled {
+    /// A copy of a message whose run has ended: deleted, the events untouched. The run's final
+    /// event is published again first, where the realm publishes it: the worker that ended the
+    /// run may have stopped before it could (the copy then comes back later if the bus refuses).
+    async fn drop_duplicate(&self, message: &QueueMessage, msg: &WorkerMessage) -> Handled {
+        if let Some(publisher) = self.runner.recorder.publisher()
+            && let Err(e) = self.publish_final(publisher, msg).await
+        {
+            tracing::error!(error = %e, "Cannot publish the ended run's final event: its copy comes back in a minute.");
+            if let Err(e) = self.queue.set_visibility(&self.settings.queue_url, &message.receipt_handle, 60).await {
+                tracing::warn!(error = %e, "Cannot hide the copy; it comes back at its visibility timeout.");
+            }
+            return Handled::Released(format!("Cannot publish the run's final event: {e}"));
+        }
         tracing::info!("Duplicate copy of a run that has ended: deleting it.");
         if let Err(e) = self.queue.delete(&self.settings.queue_url, &message.receipt_handle).await {
             tracing::error!(error = %e, "Cannot delete the duplicate copy.");
         }
         Handled::Duplicate
+    }
+
+    async fn publish_final(
+        &self,
+        publisher: &crate::run_events::RunEventPublisher,
+        msg: &WorkerMessage,
+    ) -> crate::Result<()> {
+        let Some(run) = self.catalog.history().run(&msg.job_id, &msg.run_id).await? else { return Ok(()) };
+        let Some(last) = run.log.iter().rev().find(|e| e.status.ends_run()) else { return Ok(()) };
+        let origin = crate::run_events::RunOrigin {
+            job_id: &run.job_id,
+            run_id: &run.run_id,
+            ts_dispatch: &run.ts_dispatch,
+            worker: &run.worker,
+        };
+        publisher.publish(&origin, std::slice::from_ref(last)).await
     }
 
     /// A copy of a message whose run another worker holds: it stays invisible until the lease
@@ -501,13 +528,15 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
     let run_root = root.join(&options.realm).join(format!("{}.{}", options.worker, std::process::id()));
     std::fs::create_dir_all(&run_root).map_err(|e| Error::io(format!("creating {}", run_root.display()), e))?;
     let ttl = config.get(keys::EVENT_TTL) as i64;
+    let publisher = crate::run_events::RunEventPublisher::configured(deps.bus.clone(), &options.realm, &config)?;
     let recorder = crate::recorder::EventRecorder::new(
         deps.events.clone(),
         &names.events_table,
         &options.worker,
         ttl,
         jiff::tz::TimeZone::system(),
-    );
+    )
+    .with_publisher(publisher);
     let connections = crate::connections::Connections::new(catalog.clone(), deps.secrets.clone(), config.clone())
         .with_blobs(deps.blobs.clone());
     #[cfg(feature = "docker")]

@@ -10,6 +10,7 @@ mod infra;
 mod local_realm;
 mod pipeline;
 mod redshift_unload;
+mod run_events;
 mod schedule;
 mod sql;
 mod tls;

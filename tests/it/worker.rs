@@ -249,7 +249,11 @@ async fn the_visibility_heartbeat_keeps_a_job_longer_than_the_queue_timeout_from
 
 /// Takes the dispatched message for `job_id` off the queue and puts `copies` copies of its body
 /// back: SQS's at-least-once delivery, made certain. Returns the received copies.
-async fn delivered_copies(r: &TestRealm, job_id: &str, copies: usize) -> (String, Vec<shared::ports::QueueMessage>) {
+pub(crate) async fn delivered_copies(
+    r: &TestRealm,
+    job_id: &str,
+    copies: usize,
+) -> (String, Vec<shared::ports::QueueMessage>) {
     let run_id = r.dispatch(job_id).await;
     let queue = r.queue_url(&r.names.worker_queue("core")).await;
     let original = r.queues.receive(&queue, 1, 1).await.unwrap().pop().expect("the dispatched message");
