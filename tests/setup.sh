@@ -125,6 +125,14 @@ if ! [ -x .venv/bin/sam ] || ! [ -x .venv/bin/cfn-lint ] || ! [ -x .venv/bin/car
     .venv/bin/pip install --quiet -r infra/requirements.txt
 fi
 echo "infra tools: ready ($(.venv/bin/sam --version), cfn-lint $(.venv/bin/cfn-lint --version | cut -d' ' -f2), $(.venv/bin/cargo-lambda lambda --version))"
+# checkov has a dependency tree of its own (it would pin boto3 and others under moto and SAM),
+# so it gets a venv of its own.
+if ! [ -x .venv-checkov/bin/checkov ]; then
+    echo "infra tools: installing checkov into .venv-checkov"
+    python3 -m venv .venv-checkov
+    .venv-checkov/bin/pip install --quiet 'checkov==3.3.30'
+fi
+echo "infra tools: checkov $(.venv-checkov/bin/checkov --version) ready"
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
     echo "rust: adding the target aarch64-unknown-linux-gnu (the Lambda functions are arm64)"
     rustup target add aarch64-unknown-linux-gnu || {
