@@ -60,11 +60,14 @@ fn built_template(dir: &Path) -> PathBuf {
         let at = template.find(&format!("\n  {logical}:\n")).expect("the function in the template");
         let code = at + template[at..].find("CodeUri: ..").expect("its CodeUri");
         template.replace_range(code..code + "CodeUri: ..".len(), &format!("CodeUri: {logical}"));
+        // The function's whole Metadata (build settings, checkov's skips) goes, as sam build drops it.
         let metadata = format!(
             "    Metadata:\n      BuildMethod: rust-cargolambda\n      BuildProperties:\n        Binary: {binary}\n"
         );
-        assert!(template.contains(&metadata), "the template's build metadata for {binary} changed");
-        template = template.replace(&metadata, "");
+        let start =
+            template.find(&metadata).unwrap_or_else(|| panic!("the template's build metadata for {binary} changed"));
+        let end = start + template[start..].find("    Properties:\n").expect("the function's properties");
+        template.replace_range(start..end, "");
     }
     let path = dir.join("template.yaml");
     std::fs::write(&path, template).unwrap();
