@@ -568,7 +568,7 @@ impl JobRunner {
         most: usize,
     ) -> Result<Vec<Map<String, Value>>, Failure> {
         use crate::sql::csv::{Field, Kind};
-        use crate::sql::driver::{RowSink, Session};
+        use crate::sql::driver::RowSink;
         struct Rows {
             columns: Vec<String>,
             rows: Vec<Map<String, Value>>,
@@ -593,19 +593,12 @@ impl JobRunner {
             }
         }
         let db = self.connections.database(conn_id).await?;
-        let app = crate::connections::application_name(
-            &self.config,
-            &self.renderer,
-            &self.realm.realm,
-            &parent.ctx.spec.job_id,
-            conn_id,
-        );
-        let timeout = std::time::Duration::from_secs_f64(self.config.get(keys::SQL_CONNECT_TIMEOUT));
-        let mut session = Session::connect(&db, app.as_deref(), timeout).await?;
+        let mut session = parent.ctx.connect_sql(&db).await?;
         let mut sink = Rows { columns: vec![], rows: vec![], most };
         let ran = session.run(query, &mut sink).await;
-        session.close().await;
+        let closed = session.close().await;
         ran.map_err(|e| Failure::message(format!("foreach query on {conn_id}: {e}")))?;
+        closed?;
         Ok(sink.rows)
     }
 
