@@ -309,6 +309,23 @@ pub mod keys {
         PG_COPY_TIMEOUT: Seconds = "30m";
         /// How long Redshift temporary passwords last (connections without `password_duration`).
         RS_PASSWORD_DURATION: Seconds = "15m";
+        /// The CloudWatch namespace of the job, worker and backlog metrics.
+        CW_NAMESPACE: Text = "Lava";
+        /// Put the job metrics (`RunDelay`, `RunTime`, `JobFailed`) for jobs without `cw_metrics`.
+        CW_METRICS_JOB: Flag = "false";
+        /// Put the worker metrics (memory, disk, RSS, runner slots, running jobs).
+        CW_METRICS_WORKER: Flag = "false";
+        /// How often the worker metrics are put.
+        CW_METRICS_PERIOD: Seconds = "1m";
+        /// How often the worker puts its fleet's `WorkerBacklog` (see `WORKER_ECS_SERVICE`).
+        WORKER_BACKLOG_PERIOD: Seconds = "1m";
+        /// The file touched at each heartbeat, relative to the worker's private directory.
+        HEARTBEAT_FILE: Text = ".heartbeat";
+        /// The ECS cluster of this worker's fleet (with `WORKER_ECS_SERVICE`: the worker puts
+        /// the fleet's `WorkerBacklog` every minute).
+        WORKER_ECS_CLUSTER: OptText = "";
+        /// The ECS service of this worker's fleet (with `WORKER_ECS_CLUSTER`).
+        WORKER_ECS_SERVICE: OptText = "";
     }
 }
 
@@ -348,6 +365,15 @@ impl Config {
     /// The value of `key` only when it is configured (environment or realm), as text.
     pub fn configured(&self, key: Key<impl Kind>) -> Option<String> {
         text_of(self.raw(key.name))
+    }
+
+    /// Every key's value in force (configured, else its default, as text), in the table's order:
+    /// what the worker writes to its log when asked for its state.
+    pub fn effective(&self) -> serde_json::Map<String, Value> {
+        keys::ALL
+            .iter()
+            .map(|k| (k.name.to_string(), self.raw(k.name).unwrap_or_else(|| Value::String(k.default.to_string()))))
+            .collect()
     }
 
     /// The limits validation applies to jobs and dispatches under this configuration.

@@ -27,6 +27,7 @@ pub mod documents;
 pub mod error;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake;
+pub mod health;
 pub mod history;
 #[cfg(feature = "lambda")]
 pub mod lambda;

@@ -44,6 +44,16 @@ impl EventRecorder {
         EventRecorder { publisher, ..self }
     }
 
+    /// The host name events carry.
+    pub fn hostname(&self) -> &str {
+        &self.hostname
+    }
+
+    /// Stamps events with the worker's ECS task or EC2 instance id (`worker_id`, `instance_id`).
+    pub fn with_instance_id(self, instance_id: Option<String>) -> Self {
+        EventRecorder { instance_id, ..self }
+    }
+
     /// The run events publisher, if any.
     pub fn publisher(&self) -> Option<&crate::run_events::RunEventPublisher> {
         self.publisher.as_ref()

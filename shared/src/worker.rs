@@ -22,6 +22,8 @@ use crate::recorder::RunLeases;
 use crate::run::{JobRunner, RunOutcome};
 use crate::runners::Stop;
 
+mod monitor;
+
 /// How the worker behaves (the original's command-line options, plus the heartbeat and grace).
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -50,6 +52,19 @@ pub struct WorkerSettings {
     pub visibility_seconds: u32,
     /// How long running jobs may go on after a shutdown signal.
     pub grace: Duration,
+    /// How often the heartbeat line is logged and the heartbeat file touched (none: never).
+    pub log_heartbeat: Option<Duration>,
+    /// The worker's ECS task or EC2 instance id (the `Instance` dimension of its metrics).
+    pub instance_id: Option<String>,
+}
+
+/// A run going on in this worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveJob {
+    /// The job.
+    pub job_id: String,
+    /// When this worker claimed the run.
+    pub since: jiff::Timestamp,
 }
 
 /// What happened to one message.
@@ -84,7 +99,16 @@ pub struct Worker {
     pub leases: RunLeases,
     /// Runs going on in this process: a copy of one of them waits even when the lease looks
     /// expired (this worker could not renew it for a while but is still running it).
-    pub active: std::sync::Mutex<std::collections::HashSet<String>>,
+    pub active: std::sync::Mutex<std::collections::HashMap<String, ActiveJob>>,
+}
+
+/// Stops a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Removes a run from [`Worker::active`] when its handling ends, however it ends.
@@ -107,6 +131,8 @@ impl Worker {
         let (cancel_tx, cancel_rx) = watch::channel(false);
         let mut running: JoinSet<()> = JoinSet::new();
         tracing::info!(realm = %self.settings.realm, worker = %self.settings.worker, threads = self.settings.threads, "Worker ready.");
+        // Heartbeats and metrics go on until the worker stops (dropped with this guard).
+        let _monitor = AbortOnDrop(tokio::spawn(self.clone().monitor()));
         loop {
             while running.try_join_next().is_some() {}
             if *shutdown.borrow() {
@@ -269,7 +295,7 @@ impl Worker {
         if msg.worker != s.worker {
             return reject(format!("Wrong worker: expected {} but got {}", s.worker, msg.worker)).await;
         }
-        if self.active_runs().contains(&msg.run_id) {
+        if self.active_runs().contains_key(&msg.run_id) {
             let until = jiff::Timestamp::now().as_second() + i64::from(s.visibility_seconds);
             return self.wait_for_lease(message, self.leases.owner(), until).await;
         }
@@ -297,7 +323,8 @@ impl Worker {
             }
         };
         // From here on the run is this worker's: whatever stops it short gives the lease up.
-        self.active_runs().insert(msg.run_id.clone());
+        let active = ActiveJob { job_id: msg.job_id.clone(), since: jiff::Timestamp::now() };
+        self.active_runs().insert(msg.run_id.clone(), active);
         let _active = ActiveRun { worker: self, run_id: msg.run_id.clone() };
         let handled = self.run_claimed(message, &msg, job, attempt, cancel).await;
         if let Handled::Released(_) = handled {
@@ -405,7 +432,7 @@ impl Worker {
         }
     }
 
-    fn active_runs(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+    fn active_runs(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, ActiveJob>> {
         self.active.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -484,6 +511,10 @@ pub struct WorkerOptions {
     pub grace: Duration,
     /// Visibility heartbeat period.
     pub heartbeat_every: Duration,
+    /// How often the heartbeat line is logged (`--heartbeat`; none: never).
+    pub log_heartbeat: Option<Duration>,
+    /// The worker's ECS task or EC2 instance id (see [`crate::health::instance_id`]).
+    pub instance_id: Option<String>,
     /// Run directory root override.
     pub tmpdir: Option<std::path::PathBuf>,
     /// The process environment (configuration and names come from it).
@@ -536,7 +567,8 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
         ttl,
         jiff::tz::TimeZone::system(),
     )
-    .with_publisher(publisher);
+    .with_publisher(publisher)
+    .with_instance_id(options.instance_id.clone());
     let connections = crate::connections::Connections::new(catalog.clone(), deps.secrets.clone(), config.clone())
         .with_blobs(deps.blobs.clone());
     #[cfg(feature = "docker")]
@@ -563,6 +595,7 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
         actions,
         catalog: catalog.clone(),
         queues: deps.queues.clone(),
+        metrics: deps.metrics.clone(),
     };
     let settings = WorkerSettings {
         realm: options.realm,
@@ -577,6 +610,8 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
         heartbeat_every: options.heartbeat_every,
         visibility_seconds: lease_term(options.heartbeat_every) as u32,
         grace: options.grace,
+        log_heartbeat: options.log_heartbeat,
+        instance_id: options.instance_id,
     };
     Ok(Arc::new(Worker {
         settings,

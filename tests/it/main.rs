@@ -8,6 +8,7 @@ mod history;
 mod iam_db;
 mod infra;
 mod local_realm;
+mod metrics;
 mod pipeline;
 mod redshift_unload;
 mod run_events;

@@ -109,6 +109,7 @@ pub fn emulator_env(command: &mut std::process::Command) -> &mut std::process::C
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
 }
 
 /// Clients for the emulator.
@@ -352,6 +353,8 @@ pub fn worker_options(realm: &str, threads: usize, env: Vec<(String, String)>) -
         dev: false,
         grace: std::time::Duration::from_secs(5),
         heartbeat_every: std::time::Duration::from_secs(1),
+        log_heartbeat: None,
+        instance_id: None,
         tmpdir: Some(std::env::temp_dir().join(unique("lava-runs-"))),
         env,
     }

@@ -4,6 +4,8 @@
 use clap::Parser;
 use std::path::PathBuf;
 
+pub mod log_json;
+
 /// The worker's command line.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "lava-worker", version, disable_version_flag = true, about = "Run lava jobs from a worker queue.", after_help = ENV_HELP)]
@@ -33,7 +35,8 @@ pub struct Args {
     /// waited for another worker's lease on the run do not count.
     #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
     pub retries: i64,
-    /// Seconds between liveness log lines (0: none; otherwise at least 30).
+    /// Seconds between heartbeats (0: none; otherwise at least 30): a log line with the queue's
+    /// depth and the runner slots, and a touch of the heartbeat file (HEARTBEAT_FILE).
     #[arg(short = 'b', long, default_value_t = 0)]
     pub heartbeat: u64,
     /// Exit when a poll returns no message.
@@ -60,10 +63,11 @@ pub struct Args {
     /// Accepted for old boot scripts; logs always go to standard error.
     #[arg(long)]
     pub log: Option<String>,
-    /// JSON log lines.
+    /// JSON log lines, with the original's field names (event_source, realm, worker, host, tag,
+    /// localtime, timestamp, level, message, thread, pid, event_type, job_id, run_id).
     #[arg(long)]
     pub log_json: bool,
-    /// Log tag.
+    /// The tag of every JSON log line.
     #[arg(long, default_value = "lava-worker")]
     pub tag: String,
     /// No colour in logs.
@@ -117,37 +121,40 @@ pub fn check(args: &Args) -> Result<(), String> {
 
 /// Logging to standard error: JSON lines with `--log-json`, plain text otherwise.
 pub fn init_logging(args: &Args) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_new(args.level.to_lowercase().replace("warning", "warn"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(!args.no_colour && !args.log_json);
     if args.log_json {
-        builder.json().flatten_event(true).init();
+        let lines = log_json::JsonLines::new(&args.realm, &args.worker, &args.tag);
+        tracing_subscriber::registry().with(filter).with(lines).init();
     } else {
-        builder.init();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(!args.no_colour)
+            .init();
     }
 }
 
-/// Turns SIGTERM/SIGINT/SIGHUP into a stop request; logs a liveness line every `heartbeat` seconds.
-pub async fn stop_on_signals(stop: tokio::sync::watch::Sender<bool>, heartbeat: u64, realm: String, worker: String) {
+/// Turns SIGTERM/SIGINT/SIGHUP into a stop request; SIGUSR1 writes the worker's state to the log.
+pub async fn stop_on_signals(stop: tokio::sync::watch::Sender<bool>, worker: std::sync::Arc<shared::worker::Worker>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
-        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
-    else {
+    let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr1)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
+    ) else {
         tracing::error!("Cannot install signal handlers.");
         return;
     };
-    let period = std::time::Duration::from_secs(if heartbeat == 0 { u64::MAX / 4 } else { heartbeat });
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => break,
-            _ = tokio::time::sleep(period) => {
-                tracing::info!(event_type = "heartbeat", realm = %realm, worker = %worker, "heartbeat realm={realm} worker={worker}");
-            }
+            _ = usr1.recv() => worker.log_state(),
         }
     }
     tracing::info!("Stop requested: no new jobs; running jobs get their grace period.");

@@ -23,6 +23,7 @@ async fn main() -> ExitCode {
     })
     .await;
     let deps = clients.ports(Arc::new(HttpWebhook::new()));
+    let instance_id = shared::health::instance_id(&|name| std::env::var(name).ok()).await;
     let options = WorkerOptions {
         realm: args.realm.clone(),
         worker: args.worker.clone(),
@@ -35,6 +36,8 @@ async fn main() -> ExitCode {
         dev: args.dev,
         grace: Duration::from_secs(args.grace),
         heartbeat_every: Duration::from_secs(args.visibility_heartbeat.max(1)),
+        log_heartbeat: (args.heartbeat > 0).then(|| Duration::from_secs(args.heartbeat)),
+        instance_id,
         tmpdir: args.tmpdir.clone(),
         env: std::env::vars().collect(),
     };
@@ -46,7 +49,7 @@ async fn main() -> ExitCode {
         }
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(worker::stop_on_signals(stop_tx, args.heartbeat, args.realm.clone(), args.worker.clone()));
+    tokio::spawn(worker::stop_on_signals(stop_tx, worker.clone()));
     let result = worker.clone().run(stop_rx).await;
     worker.cleanup();
     match result {

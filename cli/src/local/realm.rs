@@ -96,6 +96,8 @@ fn aws_environment(options: &ServeOptions) -> Vec<(String, String)> {
         ("AWS_REGION", options.region.as_str()),
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
+        // Not on EC2: no instance metadata to look for.
+        ("AWS_EC2_METADATA_DISABLED", "true"),
         ("RUST_LOG", "info"),
         ("NO_COLOR", "1"),
     ]

@@ -165,4 +165,19 @@ impl ContainerTasks for EcsTasks {
             .map_err(|e| aws_error("ecs", "StopTask", e))?;
         Ok(())
     }
+
+    async fn running_tasks(&self, cluster: &str, service: &str) -> Result<u64> {
+        let out = self
+            .client
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+            .map_err(|e| aws_error("ecs", "DescribeServices", e))?;
+        match out.services().first() {
+            Some(found) => Ok(found.running_count().max(0) as u64),
+            None => Err(Error::NotFound { what: "ECS service", id: format!("{cluster}/{service}") }),
+        }
+    }
 }

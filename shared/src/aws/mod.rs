@@ -4,6 +4,7 @@
 //! Endpoints are never built here: the SDK's own `AWS_ENDPOINT_URL` (and per-service
 //! `AWS_ENDPOINT_URL_<SERVICE>`) variables, or an explicit override, point it at an emulator.
 
+mod cloudwatch;
 mod dynamodb;
 mod ecs;
 mod eventbridge;
@@ -24,6 +25,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use std::time::Duration;
 
+pub use cloudwatch::CloudWatchMetrics;
 pub use dynamodb::DynamoTables;
 pub use ecs::EcsTasks;
 pub use eventbridge::EventBridgeBus;
@@ -176,6 +178,8 @@ pub struct Clients {
     pub ecr: aws_sdk_ecr::Client,
     /// CloudWatch Logs.
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// CloudWatch metrics.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// The configuration the clients were built from (credentials and region for signing).
     pub config: SdkConfig,
     /// Redshift (the worker's IAM database credentials).
@@ -203,6 +207,7 @@ impl Clients {
             sts: aws_sdk_sts::Client::new(config),
             ecr: aws_sdk_ecr::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
             config: config.clone(),
             #[cfg(feature = "redshift")]
             redshift: aws_sdk_redshift::Client::new(config),
@@ -227,6 +232,7 @@ impl Clients {
             webhook,
             tasks: Arc::new(EcsTasks::new(self.ecs.clone(), self.logs.clone())),
             secrets: Arc::new(self.secrets()),
+            metrics: Arc::new(CloudWatchMetrics::new(self.cloudwatch.clone())),
         }
     }
 
@@ -278,6 +284,7 @@ pub fn function_ports(config: &SdkConfig) -> crate::ports::Ports {
         webhook: Arc::new(Absent("Slack webhooks")),
         tasks: Arc::new(Absent("ECS")),
         secrets: Arc::new(Absent("SSM, Secrets Manager and STS")),
+        metrics: Arc::new(Absent("CloudWatch")),
     }
 }
 

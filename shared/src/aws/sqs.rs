@@ -6,7 +6,7 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 
 use super::aws_error;
 use crate::error::{Error, Result};
-use crate::ports::{OutgoingMessage, QueueMessage, WorkQueue};
+use crate::ports::{OutgoingMessage, QueueDepth, QueueMessage, WorkQueue};
 
 /// Queues on SQS.
 #[derive(Clone, Debug)]
@@ -191,5 +191,25 @@ impl WorkQueue for SqsQueues {
             .await
             .map_err(|e| aws_error("sqs", "ChangeMessageVisibility", e))?;
         Ok(())
+    }
+
+    async fn depth(&self, queue_url: &str) -> Result<QueueDepth> {
+        use QueueAttributeName as Name;
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(Name::ApproximateNumberOfMessages)
+            .attribute_names(Name::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(|e| aws_error("sqs", "GetQueueAttributes", e))?;
+        let count = |name: Name| {
+            out.attributes().and_then(|a| a.get(&name)).and_then(|v| v.parse::<u64>().ok()).unwrap_or_default()
+        };
+        Ok(QueueDepth {
+            visible: count(Name::ApproximateNumberOfMessages),
+            not_visible: count(Name::ApproximateNumberOfMessagesNotVisible),
+        })
     }
 }

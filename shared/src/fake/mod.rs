@@ -2,6 +2,7 @@
 //! They hold state, so tests assert outcomes ("the queue now has one message"), not calls.
 
 mod blobs;
+mod metrics;
 mod notices;
 mod queues;
 mod secrets;
@@ -14,13 +15,14 @@ use crate::names::ResourceNames;
 use crate::ports::Ports;
 
 pub use blobs::FakeBlobs;
+pub use metrics::FakeMetrics;
 pub use notices::{FakeNotices, FakeWebhook};
 pub use queues::FakeQueues;
 pub use secrets::{FakeKeys, FakeSecrets};
 pub use tables::{FakeEventLog, FakeTables};
 pub use tasks::FakeTasks;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -42,6 +44,8 @@ pub struct FakePorts {
     pub secrets: Arc<FakeSecrets>,
     /// ECS.
     pub tasks: Arc<FakeTasks>,
+    /// CloudWatch metrics.
+    pub metrics: Arc<FakeMetrics>,
 }
 
 impl FakePorts {
@@ -56,6 +60,7 @@ impl FakePorts {
             webhook: Arc::default(),
             secrets: Arc::default(),
             tasks: Arc::default(),
+            metrics: Arc::default(),
         }
     }
 
@@ -73,6 +78,7 @@ impl FakePorts {
             webhook: self.webhook.clone(),
             tasks: self.tasks.clone(),
             secrets: self.secrets.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }

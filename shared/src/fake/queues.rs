@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use super::lock;
 use crate::error::{Error, Result};
-use crate::ports::{OutgoingMessage, QueueMessage, WorkQueue};
+use crate::ports::{OutgoingMessage, QueueDepth, QueueMessage, WorkQueue};
 
 #[derive(Default)]
 struct FakeQueue {
@@ -114,6 +114,13 @@ impl WorkQueue for FakeQueues {
             queue.visible.push_front(m);
         }
         Ok(())
+    }
+
+    async fn depth(&self, queue_url: &str) -> Result<QueueDepth> {
+        let queues = lock(&self.queues);
+        let queue =
+            queues.get(queue_url).ok_or_else(|| Error::NotFound { what: "queue", id: queue_url.to_string() })?;
+        Ok(QueueDepth { visible: queue.visible.len() as u64, not_visible: queue.in_flight.len() as u64 })
     }
 }
 

@@ -20,6 +20,8 @@ pub struct FakeTasks {
     pub stopped: Mutex<Vec<(String, String)>>,
     /// The exit code tasks stop with (`None`: they keep running).
     pub exit_code: Mutex<Option<i32>>,
+    /// Running tasks per `cluster/service`.
+    pub services: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 impl FakeTasks {
@@ -64,5 +66,13 @@ impl ContainerTasks for FakeTasks {
     async fn stop_task(&self, _cluster: &str, task_arn: &str, reason: &str) -> Result<()> {
         lock(&self.stopped).push((task_arn.to_string(), reason.to_string()));
         Ok(())
+    }
+
+    async fn running_tasks(&self, cluster: &str, service: &str) -> Result<u64> {
+        let name = format!("{cluster}/{service}");
+        lock(&self.services)
+            .get(&name)
+            .copied()
+            .ok_or_else(|| crate::error::Error::NotFound { what: "ECS service", id: name })
     }
 }

@@ -6,8 +6,9 @@
 use async_trait::async_trait;
 
 use super::{
-    AssumeRole, BlobStore, BusEvent, ContainerTasks, Email, Encryption, EventBus, KeyService, Listing, Mailer,
-    RegistryLogin, SecretStore, TaskDefinition, TaskRequest, TaskStatus, TemporaryCredentials, TopicPublisher, Webhook,
+    AssumeRole, BlobStore, BusEvent, ContainerTasks, Datum, Email, Encryption, EventBus, KeyService, Listing, Mailer,
+    MetricSink, RegistryLogin, SecretStore, TaskDefinition, TaskRequest, TaskStatus, TemporaryCredentials,
+    TopicPublisher, Webhook,
 };
 use crate::error::{Error, Result};
 
@@ -92,6 +93,9 @@ impl ContainerTasks for Absent {
     async fn stop_task(&self, _cluster: &str, _task_arn: &str, _reason: &str) -> Result<()> {
         self.refuse()
     }
+    async fn running_tasks(&self, _cluster: &str, _service: &str) -> Result<u64> {
+        self.refuse()
+    }
 }
 
 #[async_trait]
@@ -120,5 +124,12 @@ mod tests {
         let e = sns.publish("arn", None, "m").await.unwrap_err();
         assert_eq!(e.to_string(), "SNS is not reachable from this deployable (its client is not built in)");
         assert!(Absent("ECS").task_status("cluster", "task").await.is_err());
+    }
+}
+
+#[async_trait]
+impl MetricSink for Absent {
+    async fn put(&self, _namespace: &str, _data: &[Datum]) -> Result<()> {
+        self.refuse()
     }
 }

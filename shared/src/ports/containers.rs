@@ -77,6 +77,8 @@ pub trait ContainerTasks: Send + Sync {
     async fn task_logs(&self, group: &str, stream: &str) -> Result<Vec<String>>;
     /// Stops a task.
     async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<()>;
+    /// How many tasks of an ECS service are running (`runningCount`).
+    async fn running_tasks(&self, cluster: &str, service: &str) -> Result<u64>;
 }
 
 /// A container to run on a Docker engine.

@@ -4,6 +4,7 @@
 mod absent;
 mod blobs;
 mod containers;
+mod metrics;
 mod notify;
 mod queues;
 mod secrets;
@@ -16,8 +17,9 @@ pub use blobs::{BlobStore, BucketSecurity, ByteChunks, Encryption, Listing, Obje
 pub use containers::{
     ContainerEngine, ContainerHost, ContainerSpec, ContainerTasks, LaunchType, TaskDefinition, TaskRequest, TaskStatus,
 };
+pub use metrics::{Datum, MetricSink, MetricUnit};
 pub use notify::{Attachment, BusEvent, Email, EventBus, Mailer, TopicPublisher, Webhook};
-pub use queues::{Incoming, OutgoingMessage, QueueMessage, WorkQueue};
+pub use queues::{Incoming, OutgoingMessage, QueueDepth, QueueMessage, WorkQueue};
 pub use secrets::{
     AssumeRole, DbCredentials, DbCredentialsRequest, KeyService, RegistryLogin, SecretStore, TemporaryCredentials,
 };
@@ -48,4 +50,6 @@ pub struct Ports {
     pub tasks: Arc<dyn ContainerTasks>,
     /// SSM parameters and Secrets Manager.
     pub secrets: Arc<dyn SecretStore>,
+    /// CloudWatch metrics.
+    pub metrics: Arc<dyn MetricSink>,
 }

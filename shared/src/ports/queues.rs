@@ -32,6 +32,16 @@ pub struct QueueMessage {
     pub receive_count: u32,
 }
 
+/// A queue's approximate message counts (`ApproximateNumberOfMessages` and
+/// `ApproximateNumberOfMessagesNotVisible`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueDepth {
+    /// Messages waiting to be received.
+    pub visible: u64,
+    /// Messages received and not yet deleted (in flight).
+    pub not_visible: u64,
+}
+
 /// SQS queues: worker, dispatch and actions queues and the sqs action's targets.
 #[async_trait]
 pub trait WorkQueue: Send + Sync {
@@ -63,6 +73,8 @@ pub trait WorkQueue: Send + Sync {
     async fn delete(&self, queue_url: &str, receipt_handle: &str) -> Result<()>;
     /// Keeps a received message invisible for `seconds` more (0 releases it at once).
     async fn set_visibility(&self, queue_url: &str, receipt_handle: &str, seconds: u32) -> Result<()>;
+    /// The queue's approximate message counts.
+    async fn depth(&self, queue_url: &str) -> Result<QueueDepth>;
 }
 
 /// A queue message as a Lambda function receives it.

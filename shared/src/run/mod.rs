@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::model::values::{format_timestamp, parse_timestamp};
 use crate::model::{ActionKey, Enabled, EventStatus, JobSpec, RealmEntry, S3Location, WorkerMessage};
 use crate::names::ResourceNames;
-use crate::ports::BlobStore;
+use crate::ports::{BlobStore, Datum, MetricUnit};
 use crate::recorder::EventRecorder;
 use crate::render::{self, Renderer};
 use crate::runners::{self, Failure, RunContext, Stop, StopSignal};
@@ -78,6 +78,8 @@ pub struct JobRunner {
     pub catalog: crate::catalog::Catalog,
     /// Worker queues (dispatch jobs send their runs there).
     pub queues: Arc<dyn crate::ports::WorkQueue>,
+    /// CloudWatch, for the job metrics (`cw_metrics`, `CW_METRICS_JOB`).
+    pub metrics: Arc<dyn crate::ports::MetricSink>,
 }
 
 /// A run's future, boxed.
@@ -294,6 +296,13 @@ impl JobRunner {
             }
         }
 
+        let cw_metrics = spec.cw_metrics.unwrap_or_else(|| self.config.get(keys::CW_METRICS_JOB));
+        if cw_metrics {
+            let delay = (start.timestamp().as_millisecond() - dispatched.as_millisecond()) as f64 / 1000.0;
+            let datum = Datum::new("RunDelay", self.worker_dimensions(), delay, MetricUnit::Seconds);
+            self.put_metrics(vec![datum.at(dispatched)]).await;
+        }
+
         if !spec.job_type.is_runnable() {
             // The run fails as a job failure does, so its on_fail actions alert someone.
             let reason = runners::unknown_type(&spec.job_type).message;
@@ -397,10 +406,41 @@ impl JobRunner {
                 }
             }
         }
+        if cw_metrics {
+            let failed = match &outcome {
+                RunOutcome::Failed(_) => Some(1.0),
+                RunOutcome::Succeeded(_) => Some(0.0),
+                _ => None,
+            };
+            if let Some(failed) = failed {
+                let runtime =
+                    (jiff::Timestamp::now().as_millisecond() - start.timestamp().as_millisecond()) as f64 / 1000.0;
+                let job = vec![("Realm", self.realm.realm.clone()), ("Job", spec.job_id.clone())];
+                self.put_metrics(vec![
+                    Datum::new("RunTime", job.clone(), runtime, MetricUnit::Seconds).at(dispatched),
+                    Datum::new("JobFailed", job, failed, MetricUnit::None).at(dispatched),
+                ])
+                .await;
+            }
+        }
         if scope.shared_dir.is_none() {
             let _ = std::fs::remove_dir_all(&run_dir);
         }
         Ok(outcome)
+    }
+
+    fn worker_dimensions(&self) -> Vec<(&'static str, String)> {
+        vec![("Realm", self.realm.realm.clone()), ("Worker", self.worker.clone())]
+    }
+
+    /// Puts job metrics in the realm's namespace. A failure is logged and the run goes on: a
+    /// CloudWatch outage does not fail jobs (the original fails the run when `RunDelay`
+    /// cannot be put).
+    async fn put_metrics(&self, data: Vec<Datum>) {
+        let namespace = self.config.get(keys::CW_NAMESPACE);
+        if let Err(e) = self.metrics.put(&namespace, &data).await {
+            tracing::warn!(error = %e, metric = data[0].name, "Cannot put the job's CloudWatch metrics.");
+        }
     }
 
     /// Runs the job's (else the realm's) list for `key`; a failure becomes `action_failed`.

@@ -51,6 +51,7 @@ fn harness(realm_extra: Value) -> Harness {
         tasks: fakes.tasks.clone(),
         catalog: crate::catalog::Catalog::new(fakes.tables.clone(), ResourceNames::for_realm("unit")),
         queues: fakes.queues.clone(),
+        metrics: fakes.metrics.clone(),
         connections: crate::connections::Connections::new(
             crate::catalog::Catalog::new(fakes.tables.clone(), ResourceNames::for_realm("unit")),
             fakes.secrets.clone(),
@@ -458,4 +459,39 @@ async fn an_event_write_that_fails_for_a_while_is_tried_again_and_the_run_still_
     let (outcome, statuses, _) = run(&h, &spec, &m).await;
     assert!(matches!(outcome, RunOutcome::Succeeded(_)), "{outcome:?}");
     assert_eq!(statuses, ["starting", "running", "complete"], "each event once, in order");
+}
+
+#[tokio::test]
+async fn job_metrics_follow_cw_metrics_and_the_worker_default() {
+    let h = harness(json!({}));
+    let dispatched = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(3);
+    let ts = format_timestamp(&dispatched.to_zoned(jiff::tz::TimeZone::system()));
+    // Without cw_metrics and with CW_METRICS_JOB off (the default): nothing is put.
+    run(&h, &job(json!({})), &message("demo/j", &ts)).await;
+    assert!(crate::fake::lock(&h.actions.metrics.put).is_empty());
+    // cw_metrics on: RunDelay for the worker, RunTime and JobFailed for the job, stamped with
+    // the dispatch time, in the Lava namespace.
+    run(&h, &job(json!({"cw_metrics": true})), &message("demo/j", &ts)).await;
+    run(&h, &job(json!({"cw_metrics": true, "payload": "false"})), &message("demo/j", &ts)).await;
+    let put = crate::fake::lock(&h.actions.metrics.put).clone();
+    assert!(put.iter().all(|(ns, _)| ns == "Lava"), "{put:?}");
+    let delays = h.actions.metrics.values("RunDelay");
+    assert_eq!(delays.len(), 2);
+    assert_eq!(delays[0].dimensions, [("Realm", "unit".to_string()), ("Worker", "core".to_string())]);
+    assert!((2.0..30.0).contains(&delays[0].value), "{:?}", delays[0]);
+    assert_eq!(delays[0].unit, crate::ports::MetricUnit::Seconds);
+    assert_eq!(delays[0].timestamp.map(|t| t.as_second()), Some(dispatched.as_second()));
+    let failed: Vec<f64> = h.actions.metrics.values("JobFailed").iter().map(|d| d.value).collect();
+    assert_eq!(failed, [0.0, 1.0]);
+    let runtime = &h.actions.metrics.values("RunTime")[0];
+    assert_eq!(runtime.dimensions, [("Realm", "unit".to_string()), ("Job", "demo/j".to_string())]);
+    assert!((0.0..30.0).contains(&runtime.value), "{runtime:?}");
+    // cw_metrics false wins over CW_METRICS_JOB.
+    let mut h = h;
+    h.runner.config = Config::new([("LAVA_CW_METRICS_JOB".to_string(), "true".to_string())], None);
+    let before = crate::fake::lock(&h.actions.metrics.put).len();
+    run(&h, &job(json!({"cw_metrics": false})), &message("demo/j", &ts)).await;
+    assert_eq!(crate::fake::lock(&h.actions.metrics.put).len(), before);
+    run(&h, &job(json!({})), &message("demo/j", &ts)).await;
+    assert_eq!(crate::fake::lock(&h.actions.metrics.put).len(), before + 3);
 }
