@@ -240,3 +240,235 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
         cli(Command::new(venv_tool("aws")).args(["s3", "ls", "--recursive", &format!("s3://{bucket}/tmp/cf/hello/")]));
     assert!(stdout.contains("/stdout"), "the output landed in the stack's bucket: {stdout}");
 }
+
+/// Numbers where an API takes numbers (a template gives parameters as text).
+fn numbers(mut v: Value) -> Value {
+    const NUMERIC: &[&str] = &[
+        "MinCapacity",
+        "MaxCapacity",
+        "TargetValue",
+        "ScaleInCooldown",
+        "ScaleOutCooldown",
+        "Threshold",
+        "Period",
+        "EvaluationPeriods",
+        "DatapointsToAlarm",
+    ];
+    if let Value::Object(map) = &mut v {
+        for (k, value) in map.iter_mut() {
+            if NUMERIC.contains(&k.as_str())
+                && let Some(text) = value.as_str()
+            {
+                *value = match text.parse::<i64>() {
+                    Ok(n) => json!(n),
+                    Err(_) => json!(text.parse::<f64>().unwrap()),
+                };
+            } else {
+                *value = numbers(value.take());
+            }
+        }
+    }
+    v
+}
+
+/// The worker stack's ECS resources go into moto through CloudFormation; its scaling target and
+/// policy, heartbeat metric filter and alarm (types moto's CloudFormation skips) are created
+/// from the same template through their own APIs. The policy tracks the metric the stack's
+/// workers put: a worker with the task's environment puts `WorkerBacklog`, and CloudWatch has it
+/// under the policy's namespace, name and dimensions.
+#[tokio::test]
+async fn the_worker_stack_scales_on_the_backlog_its_workers_put() {
+    let r = tests::TestRealm::up("wsc").await;
+    let realm = r.names.realm.clone();
+    let fleet = "fleet";
+    let path = workspace_root().join("infra/worker.yaml");
+    let source: Value = serde_norway::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let created = [
+        "AWS::SQS::Queue",
+        "AWS::IAM::Role",
+        "AWS::ECS::Cluster",
+        "AWS::ECS::TaskDefinition",
+        "AWS::ECS::Service",
+        "AWS::Logs::LogGroup",
+    ];
+    let mut stack = deployable(&path, &created);
+    // The EC2 capacity (and its AMI parameter, an SSM lookup) is not part of a Fargate fleet.
+    stack["Parameters"].as_object_mut().unwrap().remove("EcsAmiId");
+    let alarms = "arn:aws:sns:us-east-1:123456789012:lava-alarms";
+    let parameters = [
+        ("Realm", realm.as_str()),
+        ("Worker", fleet),
+        ("ImageUri", "lava-worker:test"),
+        ("BucketName", "lava-wsc-bucket"),
+        ("LaunchType", "FARGATE"),
+        ("Subnets", "subnet-0a1b2c3d"),
+        ("SecurityGroups", "sg-0a1b2c3d"),
+        ("BacklogTarget", "5"),
+        ("MinCount", "1"),
+        ("MaxCount", "6"),
+        ("AlarmTopicArn", alarms),
+    ];
+    let stack_name = format!("lava-{}-{fleet}", realm.replace('_', "-"));
+    create_stack(&stack_name, &stack, &parameters);
+    let resources: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args([
+        "cloudformation",
+        "describe-stack-resources",
+        "--stack-name",
+        &stack_name,
+    ])))
+    .unwrap();
+    let physical: Vec<(String, String)> = resources["StackResources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| {
+            Some((r["LogicalResourceId"].as_str()?.to_string(), r["PhysicalResourceId"].as_str()?.to_string()))
+        })
+        .collect();
+    let mut physical: Vec<(&str, &str)> = physical.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    // What CloudFormation's Ref of the (API-created) scalable target gives; the policy below
+    // names its target by service, resource and dimension instead.
+    physical.push(("ScalableTarget", "scalable-target"));
+    let template = tests::cfn::Template::new(source, &parameters, &physical);
+
+    // Scaling: the target is the stack's ECS service, the policy tracks WorkerBacklog.
+    let target = numbers(template.properties("ScalableTarget").expect("scaling is on with a target"));
+    cli(Command::new(venv_tool("aws"))
+        .args(["application-autoscaling", "register-scalable-target", "--cli-input-json"])
+        .arg(target.to_string()));
+    let mut policy = numbers(template.properties("BacklogScalingPolicy").unwrap());
+    let policy_map = policy.as_object_mut().unwrap();
+    policy_map.remove("ScalingTargetId");
+    for key in ["ServiceNamespace", "ResourceId", "ScalableDimension"] {
+        policy_map.insert(key.into(), target[key].clone());
+    }
+    cli(Command::new(venv_tool("aws"))
+        .args(["application-autoscaling", "put-scaling-policy", "--cli-input-json"])
+        .arg(policy.to_string()));
+    let service = format!("lava-{realm}-{fleet}");
+    let described: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args([
+        "application-autoscaling",
+        "describe-scalable-targets",
+        "--service-namespace",
+        "ecs",
+    ])))
+    .unwrap();
+    let target = described["ScalableTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["ResourceId"] == format!("service/{service}/{service}"))
+        .unwrap_or_else(|| panic!("no scalable target for the service: {described:#}"));
+    assert_eq!((target["MinCapacity"].as_i64(), target["MaxCapacity"].as_i64()), (Some(1), Some(6)));
+    let found = r.clients.ecs.describe_services().cluster(&service).services(&service).send().await.unwrap();
+    assert_eq!(found.services().len(), 1, "the stack's service is the scalable target's");
+    let policies: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args([
+        "application-autoscaling",
+        "describe-scaling-policies",
+        "--service-namespace",
+        "ecs",
+        "--resource-id",
+        &format!("service/{service}/{service}"),
+    ])))
+    .unwrap();
+    let tracking = &policies["ScalingPolicies"][0]["TargetTrackingScalingPolicyConfiguration"];
+    assert_eq!(tracking["TargetValue"].as_f64(), Some(5.0));
+    let metric = &tracking["CustomizedMetricSpecification"];
+    assert_eq!((metric["Namespace"].as_str(), metric["MetricName"].as_str()), (Some("Lava"), Some("WorkerBacklog")));
+
+    // Heartbeats: the metric filter on the worker's log group and the alarm on its metric.
+    let filter = template.properties("HeartbeatMetricFilter").unwrap();
+    let transformation = &filter["MetricTransformations"][0];
+    let input = json!({
+        "logGroupName": filter["LogGroupName"],
+        "filterName": "heartbeat",
+        "filterPattern": filter["FilterPattern"],
+        "metricTransformations": [{"metricName": transformation["MetricName"], "metricNamespace": transformation["MetricNamespace"], "metricValue": transformation["MetricValue"]}],
+    });
+    cli(Command::new(venv_tool("aws")).args(["logs", "put-metric-filter", "--cli-input-json"]).arg(input.to_string()));
+    assert_eq!(filter["LogGroupName"], format!("/lava/{realm}/{fleet}"));
+    let pattern = filter["FilterPattern"].as_str().unwrap();
+    assert!(
+        pattern.contains(r#"$.event_type="heartbeat""#) && pattern.contains(&format!(r#"$.worker="{fleet}""#)),
+        "{pattern}"
+    );
+    let alarm = numbers(template.properties("HeartbeatAlarmResource").unwrap());
+    cli(Command::new(venv_tool("aws"))
+        .args(["cloudwatch", "put-metric-alarm", "--cli-input-json"])
+        .arg(alarm.to_string()));
+    assert_eq!(alarm["MetricName"], transformation["MetricName"], "the alarm watches the filter's metric");
+    assert_eq!(alarm["Namespace"], transformation["MetricNamespace"]);
+    assert_eq!(alarm["AlarmActions"], json!([alarms]));
+    let described: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args([
+        "cloudwatch",
+        "describe-alarms",
+        "--alarm-names",
+        &format!("lava-{realm}-{fleet}-heartbeat"),
+    ])))
+    .unwrap();
+    assert_eq!(described["MetricAlarms"][0]["TreatMissingData"], "breaching");
+
+    // The task CloudFormation registered runs the worker with heartbeats and JSON logs, and
+    // tells it its service.
+    let task = r.clients.ecs.describe_task_definition().task_definition(&service).send().await.unwrap();
+    let container = &task.task_definition().unwrap().container_definitions()[0];
+    let command = container.command();
+    assert!(
+        command.windows(2).any(|w| w == ["--heartbeat", "60"]) && command.contains(&"--log-json".to_string()),
+        "{command:?}"
+    );
+    let env: Vec<(String, String)> = container
+        .environment()
+        .iter()
+        .map(|e| (e.name().unwrap().to_string(), e.value().unwrap().to_string()))
+        .collect();
+    let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
+    assert_eq!((var("LAVA_WORKER_ECS_CLUSTER"), var("LAVA_WORKER_ECS_SERVICE")), (service.clone(), service.clone()));
+
+    // A worker with that environment, three running tasks and nine waiting messages: a backlog
+    // of 3, found in CloudWatch under the policy's metric.
+    r.clients.ecs.update_service().cluster(&service).service(&service).desired_count(3).send().await.unwrap();
+    let options = shared::worker::WorkerOptions {
+        worker: fleet.into(),
+        batch: false,
+        ..tests::worker_options(&realm, 1, env.clone())
+    };
+    let worker = shared::worker::build(options, r.ports.clone()).await.unwrap();
+    let queue = r.queue_url(&r.names.worker_queue(fleet)).await;
+    for i in 0..9 {
+        use shared::ports::WorkQueue;
+        r.queues
+            .send(&queue, &OutgoingMessage { body: format!("{{\"n\": {i}}}"), ..Default::default() })
+            .await
+            .unwrap();
+    }
+    assert_eq!(worker.put_backlog(&var("LAVA_WORKER_ECS_CLUSTER"), &var("LAVA_WORKER_ECS_SERVICE")).await, Some(3.0));
+    let dims: Vec<aws_sdk_cloudwatch::types::Dimension> = metric["Dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            aws_sdk_cloudwatch::types::Dimension::builder()
+                .name(d["Name"].as_str().unwrap())
+                .value(d["Value"].as_str().unwrap())
+                .build()
+        })
+        .collect();
+    let now = jiff::Timestamp::now().as_second();
+    let out = r
+        .clients
+        .cloudwatch
+        .get_metric_statistics()
+        .namespace(metric["Namespace"].as_str().unwrap())
+        .metric_name(metric["MetricName"].as_str().unwrap())
+        .set_dimensions(Some(dims))
+        .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(now - 600))
+        .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(now + 60))
+        .period(60)
+        .statistics(aws_sdk_cloudwatch::types::Statistic::Average)
+        .send()
+        .await
+        .unwrap();
+    let averages: Vec<f64> = out.datapoints().iter().filter_map(|p| p.average()).collect();
+    assert_eq!(averages, [3.0], "the policy's metric, as the worker put it");
+}

@@ -1,6 +1,8 @@
 //! Test harness: a real moto server on a free loopback port, started once per test binary and
 //! stopped when the binary exits; uniquely named resources per test.
 
+pub mod cfn;
+
 use shared::aws::{AwsOptions, Clients};
 use std::io::Write;
 use std::path::PathBuf;

@@ -104,3 +104,85 @@ async fn a_killed_workers_job_is_taken_over_within_about_two_heartbeats() {
     let queue = r.queue_url(&r.names.worker_queue("core")).await;
     assert!(r.queues.receive(&queue, 10, 0).await.unwrap().is_empty(), "the message was deleted after the run");
 }
+
+#[tokio::test]
+async fn json_log_lines_have_the_original_fields_and_sigusr1_logs_the_state() {
+    let endpoint = tests::emulator().endpoint_url.clone();
+    let r = tests::TestRealm::up("jsl").await;
+    r.put_job(json!({"job_id": "it/said", "type": "cmd", "worker": "core", "enabled": true, "payload": "echo said"}))
+        .await;
+    let run_id = r.dispatch("it/said").await;
+    let log = std::env::temp_dir().join(tests::unique("lava-jsonlog-"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lava-worker"))
+        .args([
+            "--realm",
+            &r.names.realm,
+            "--worker",
+            "core",
+            "--root",
+            "--wait",
+            "1",
+            "--log-json",
+            "--tag",
+            "lava-it",
+        ])
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("LAVA_INSTANCE_ID", "i-0abc1234def567890")
+        .env("LAVA_TMPDIR", std::env::temp_dir().join(tests::unique("lava-jsl-")))
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !r.statuses("it/said", &run_id).await.contains(&"complete".to_string()) {
+        assert!(Instant::now() < deadline, "the job never completed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(Command::new("kill").args(["-USR1", &child.id().to_string()]).status().unwrap().success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+    assert!(lines.len() >= 3, "{text}");
+    for line in &lines {
+        for field in [
+            "event_source",
+            "realm",
+            "worker",
+            "host",
+            "tag",
+            "localtime",
+            "timestamp",
+            "level",
+            "message",
+            "thread",
+            "pid",
+        ] {
+            assert!(!line[field].is_null(), "{field} missing: {line}");
+        }
+        assert_eq!((line["event_source"].as_str(), line["tag"].as_str()), (Some("lava-worker"), Some("lava-it")));
+        assert_eq!(line["realm"], r.names.realm.as_str());
+        assert!(["DEBUG", "INFO", "WARNING", "ERROR"].contains(&line["level"].as_str().unwrap()), "{line}");
+    }
+    // The lines logged while the job ran carry its ids, and event_type "job".
+    let job_lines: Vec<_> = lines.iter().filter(|l| l["run_id"] == run_id.as_str()).collect();
+    assert!(!job_lines.is_empty(), "{text}");
+    assert!(job_lines.iter().all(|l| l["job_id"] == "it/said" && l["event_type"] == "job"), "{job_lines:?}");
+    // SIGUSR1: the state, as a JSON object inside the line.
+    let state = lines.iter().find(|l| l["message"] == "Worker state (SIGUSR1).").expect("a state line");
+    assert_eq!(state["state"]["instance_id"], "i-0abc1234def567890");
+    assert_eq!(state["state"]["running"], json!([]));
+    assert_eq!(state["state"]["config"]["HEARTBEAT_FILE"], ".heartbeat");
+    // The events carry the instance id, as the original's do on EC2.
+    let item = r.events("it/said", &run_id).await;
+    assert_eq!(
+        (item["worker_id"].as_str(), item["instance_id"].as_str()),
+        (Some("i-0abc1234def567890"), Some("i-0abc1234def567890"))
+    );
+    let _ = std::fs::remove_file(&log);
+}

@@ -114,6 +114,13 @@ impl SecretStore for Absent {
     }
 }
 
+#[async_trait]
+impl MetricSink for Absent {
+    async fn put(&self, _namespace: &str, _data: &[Datum]) -> Result<()> {
+        self.refuse()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,12 +131,5 @@ mod tests {
         let e = sns.publish("arn", None, "m").await.unwrap_err();
         assert_eq!(e.to_string(), "SNS is not reachable from this deployable (its client is not built in)");
         assert!(Absent("ECS").task_status("cluster", "task").await.is_err());
-    }
-}
-
-#[async_trait]
-impl MetricSink for Absent {
-    async fn put(&self, _namespace: &str, _data: &[Datum]) -> Result<()> {
-        self.refuse()
     }
 }
