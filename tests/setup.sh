@@ -25,6 +25,8 @@ command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
 [ -x /usr/sbin/dockerd ] || need_apt+=(docker.io)
 [ -x /usr/bin/busybox ] || need_apt+=(busybox-static)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+# Headless Chromium opens the job activity picture in the tests.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "databases: installing ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive

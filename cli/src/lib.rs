@@ -23,7 +23,11 @@ use shared::webhook::HttpWebhook;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use commands::activity::{ActivityArgs, JobCommand};
 pub use commands::connection::ConnectionCommand;
+pub use commands::ops::{
+    BackupArgs, CheckArgs, ConnUsageArgs, DumpArgs, JinjaArgs, RestoreArgs, VersionArgs, WsArgs,
+};
 pub use commands::dispatch::DispatchArgs;
 pub use commands::history::{EventsArgs, RunCommand};
 pub use commands::local::{LocalCommand, bring_up};
@@ -67,9 +71,9 @@ pub enum Command {
     /// The local realm on a moto server (installed into .venv when missing).
     #[command(subcommand)]
     Local(LocalCommand),
-    /// Job specs.
+    /// Job specs, and when jobs ran (`activity`).
     #[command(subcommand)]
-    Job(SpecCommand),
+    Job(JobCommand),
     /// Connection specs.
     #[command(subcommand)]
     Connection(ConnectionCommand),
@@ -92,6 +96,22 @@ pub enum Command {
     /// One run by its run id: its events, result and outputs.
     #[command(subcommand)]
     Run(RunCommand),
+    /// The original's hygiene checks on the realm's specs (markdown tables).
+    Check(CheckArgs),
+    /// Jobs whose parameters name a connection matching a glob.
+    ConnUsage(ConnUsageArgs),
+    /// Worker fleets: queue depth, workers running, backlog.
+    Ws(WsArgs),
+    /// Render a Jinja template with the worker's renderer and a given context.
+    Jinja(JinjaArgs),
+    /// One table's entries to files (a folder or s3://…), all or by key glob.
+    Dump(DumpArgs),
+    /// The realm's jobs, connections, s3 triggers and realm entry in a zip file (local or S3).
+    Backup(BackupArgs),
+    /// Put a backup's (or dump folder's) entries into the realm.
+    Restore(RestoreArgs),
+    /// Print lava's version.
+    Version(VersionArgs),
 }
 
 /// Runs one command; returns what to print on success.
@@ -99,7 +119,7 @@ pub async fn run(cli: Cli) -> Result<String> {
     let target = &cli.target;
     match cli.command {
         Command::Local(command) => command.run(target).await,
-        Command::Job(command) => command.run(target, SpecKind::Job).await,
+        Command::Job(command) => command.run(target).await,
         Command::Connection(command) => command.run(target).await,
         Command::Realm(command) => command.run(target).await,
         Command::S3trigger(command) => command.run(target, SpecKind::S3trigger).await,
@@ -108,6 +128,14 @@ pub async fn run(cli: Cli) -> Result<String> {
         Command::Dispatch(args) => args.run(target).await,
         Command::Events(args) => args.run(target).await,
         Command::Run(command) => command.run(target).await,
+        Command::Check(args) => args.run(target).await,
+        Command::ConnUsage(args) => args.run(target).await,
+        Command::Ws(args) => args.run(target).await,
+        Command::Jinja(args) => args.run(),
+        Command::Dump(args) => args.run(target).await,
+        Command::Backup(args) => args.run(target).await,
+        Command::Restore(args) => args.run(target).await,
+        Command::Version(args) => args.run(),
     }
 }
 

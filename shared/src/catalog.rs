@@ -101,6 +101,31 @@ impl Catalog {
         self.tables.put_item(&self.names.connections_table, item(connection.to_value())).await
     }
 
+    /// Every connection entry, by connection id.
+    pub async fn connections(&self) -> Result<Vec<ConnectionEntry>> {
+        let items = self.tables.scan_items(&self.names.connections_table).await?;
+        let mut entries =
+            items.into_iter().map(|i| ConnectionEntry::from_value(&Value::Object(i))).collect::<Result<Vec<_>, _>>()?;
+        entries.sort_by(|a, b| a.conn_id.cmp(&b.conn_id));
+        Ok(entries)
+    }
+
+    /// An S3 trigger.
+    pub async fn s3trigger(&self, trigger_id: &str) -> Result<S3TriggerEntry> {
+        let found = self.tables.get_item(&self.names.s3triggers_table, &key("trigger_id", trigger_id), false).await?;
+        let found = found.ok_or_else(|| Error::NotFound { what: "s3trigger", id: trigger_id.to_string() })?;
+        Ok(S3TriggerEntry::from_value(&Value::Object(found))?)
+    }
+
+    /// Every S3 trigger, by trigger id.
+    pub async fn s3triggers(&self) -> Result<Vec<S3TriggerEntry>> {
+        let items = self.tables.scan_items(&self.names.s3triggers_table).await?;
+        let mut entries =
+            items.into_iter().map(|i| S3TriggerEntry::from_value(&Value::Object(i))).collect::<Result<Vec<_>, _>>()?;
+        entries.sort_by(|a, b| a.trigger_id.cmp(&b.trigger_id));
+        Ok(entries)
+    }
+
     /// Writes an S3 trigger.
     pub async fn put_s3trigger(&self, trigger: &S3TriggerEntry) -> Result<()> {
         let value = serde_json::to_value(trigger).map_err(|e| Error::json("s3 trigger", e))?;

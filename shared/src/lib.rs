@@ -34,6 +34,7 @@ pub mod lambda;
 pub mod mime;
 pub mod model;
 pub mod names;
+pub mod ops;
 pub mod ports;
 pub mod recorder;
 pub mod render;

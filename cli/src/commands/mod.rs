@@ -2,10 +2,12 @@
 //! `run`. The spec groups (`job`, `connection`, `s3trigger`) share [`specs::SpecCommand`]; the
 //! top-level `match` in `lib.rs` picks the group.
 
+pub(crate) mod activity;
 pub(crate) mod connection;
 pub(crate) mod dispatch;
 pub(crate) mod history;
 pub(crate) mod local;
+pub(crate) mod ops;
 pub(crate) mod realm;
 pub(crate) mod schedule;
 pub(crate) mod specs;

@@ -33,8 +33,12 @@ pub enum SpecCommand {
         /// Its id.
         id: String,
     },
-    /// List the ids in the table.
-    List,
+    /// List the table's entries (a line each).
+    List {
+        /// Print the entries as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl SpecCommand {
@@ -86,15 +90,48 @@ impl SpecCommand {
                 Ok(match kind {
                     SpecKind::Job => pretty(&catalog.job(&id).await?.to_value()),
                     SpecKind::Connection => pretty(&catalog.connection(&id).await?.to_value()),
-                    SpecKind::S3trigger => bail!("s3trigger get is not supported; use s3trigger list"),
+                    SpecKind::S3trigger => pretty(&serde_json::to_value(catalog.s3trigger(&id).await?)?),
                 })
             }
-            SpecCommand::List => {
+            SpecCommand::List { json } => {
                 let (ports, names) = connect(target).await?;
+                let (realm, table) = (names.realm.clone(), kind_table(kind, &names));
                 let catalog = catalog(&ports, names);
+                let missing = |e| crate::commands::ops::table_error(e, &table, &realm);
                 match kind {
-                    SpecKind::Job => Ok(job_table(&catalog.jobs().await?)),
-                    _ => bail!("only `lava job list` is supported so far"),
+                    SpecKind::Job => {
+                        let jobs = catalog.jobs().await.map_err(missing)?;
+                        if json {
+                            return Ok(pretty(&Value::Array(jobs.iter().map(JobSpec::to_value).collect())));
+                        }
+                        Ok(job_table(&jobs))
+                    }
+                    SpecKind::Connection => {
+                        let entries = catalog.connections().await.map_err(missing)?;
+                        if json {
+                            return Ok(pretty(&Value::Array(entries.iter().map(|c| c.to_value()).collect())));
+                        }
+                        let mut lines = vec![format!("{:<32} {:<12} {:<8} DESCRIPTION", "CONN_ID", "TYPE", "ENABLED")];
+                        for c in &entries {
+                            let enabled = c.enabled.map_or("-".to_string(), |e| e.to_string());
+                            let about = c.description.clone().unwrap_or_default();
+                            lines.push(format!("{:<32} {:<12} {:<8} {about}", c.conn_id, c.conn_type, enabled));
+                        }
+                        Ok(lines.join("\n"))
+                    }
+                    SpecKind::S3trigger => {
+                        let entries = catalog.s3triggers().await.map_err(missing)?;
+                        if json {
+                            return Ok(pretty(&serde_json::to_value(&entries)?));
+                        }
+                        let mut lines = vec![format!("{:<24} {:<8} {:<40} JOB", "TRIGGER_ID", "ENABLED", "BUCKET/PREFIX")];
+                        for t in &entries {
+                            let job = t.job_id.as_str().map_or_else(|| t.job_id.to_string(), str::to_string);
+                            let place = format!("{}/{}", t.bucket, t.prefix);
+                            lines.push(format!("{:<24} {:<8} {place:<40} {job}", t.trigger_id, t.enabled));
+                        }
+                        Ok(lines.join("\n"))
+                    }
                 }
             }
         }
@@ -115,4 +152,12 @@ pub fn job_table(jobs: &[JobSpec]) -> String {
         lines.push(format!("{:<32} {:<10} {:<12} {:<8} {schedule}", job.job_id, job.job_type, job.worker, enabled));
     }
     lines.join("\n")
+}
+
+fn kind_table(kind: SpecKind, names: &shared::names::ResourceNames) -> String {
+    match kind {
+        SpecKind::Job => names.jobs_table.clone(),
+        SpecKind::Connection => names.connections_table.clone(),
+        SpecKind::S3trigger => names.s3triggers_table.clone(),
+    }
 }

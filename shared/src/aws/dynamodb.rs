@@ -82,6 +82,10 @@ impl TableStore for DynamoTables {
     }
 
     async fn scan_items(&self, table: &str) -> Result<Vec<Item>> {
+        self.scan_items_reporting(table, &|_| {}).await
+    }
+
+    async fn scan_items_reporting(&self, table: &str, progress: &(dyn Fn(usize) + Send + Sync)) -> Result<Vec<Item>> {
         let mut items = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
@@ -96,6 +100,7 @@ impl TableStore for DynamoTables {
             for item in out.items() {
                 items.push(from_attributes(item)?);
             }
+            progress(items.len());
             match out.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
                 _ => return Ok(items),

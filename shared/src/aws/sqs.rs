@@ -201,15 +201,38 @@ impl WorkQueue for SqsQueues {
             .queue_url(queue_url)
             .attribute_names(Name::ApproximateNumberOfMessages)
             .attribute_names(Name::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(Name::VisibilityTimeout)
+            .attribute_names(Name::MessageRetentionPeriod)
             .send()
             .await
             .map_err(|e| aws_error("sqs", "GetQueueAttributes", e))?;
-        let count = |name: Name| {
-            out.attributes().and_then(|a| a.get(&name)).and_then(|v| v.parse::<u64>().ok()).unwrap_or_default()
-        };
+        let count = |name: Name| out.attributes().and_then(|a| a.get(&name)).and_then(|v| v.parse::<u64>().ok());
         Ok(QueueDepth {
-            visible: count(Name::ApproximateNumberOfMessages),
-            not_visible: count(Name::ApproximateNumberOfMessagesNotVisible),
+            visible: count(Name::ApproximateNumberOfMessages).unwrap_or_default(),
+            not_visible: count(Name::ApproximateNumberOfMessagesNotVisible).unwrap_or_default(),
+            visibility_timeout: count(Name::VisibilityTimeout),
+            retention: count(Name::MessageRetentionPeriod),
         })
+    }
+
+    async fn list_queues(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut urls = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_queues()
+                .queue_name_prefix(prefix)
+                .max_results(1000)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("sqs", "ListQueues", e))?;
+            urls.extend(out.queue_urls().iter().cloned());
+            match out.next_token {
+                Some(next) if !next.is_empty() => token = Some(next),
+                _ => return Ok(urls),
+            }
+        }
     }
 }

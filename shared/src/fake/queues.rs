@@ -120,7 +120,16 @@ impl WorkQueue for FakeQueues {
         let queues = lock(&self.queues);
         let queue =
             queues.get(queue_url).ok_or_else(|| Error::NotFound { what: "queue", id: queue_url.to_string() })?;
-        Ok(QueueDepth { visible: queue.visible.len() as u64, not_visible: queue.in_flight.len() as u64 })
+        Ok(QueueDepth {
+            visible: queue.visible.len() as u64,
+            not_visible: queue.in_flight.len() as u64,
+            ..QueueDepth::default()
+        })
+    }
+
+    async fn list_queues(&self, prefix: &str) -> Result<Vec<String>> {
+        let wanted = format!("fake://{prefix}");
+        Ok(lock(&self.queues).keys().filter(|url| url.starts_with(&wanted)).cloned().collect())
     }
 }
 

@@ -179,6 +179,40 @@ impl JobSpec {
         JobParameters::parse(&self.job_type, &self.parameters_map())
     }
 
+    /// The connections the job's parameters name, where lava reads connection ids: `conn_id`,
+    /// `db_conn_id`, `s3_conn_id` and a docker job's `docker` (a docker connection), and the
+    /// values of a `connections` map, at any depth (a foreach query generator's included).
+    /// Sorted, without repeats; a templated id appears as written.
+    pub fn connection_ids(&self) -> Vec<String> {
+        fn walk(value: &Value, docker: bool, found: &mut std::collections::BTreeSet<String>) {
+            match value {
+                Value::Object(map) => {
+                    for (key, v) in map {
+                        match (key.as_str(), v) {
+                            ("conn_id" | "db_conn_id" | "s3_conn_id", Value::String(id)) => {
+                                found.insert(id.clone());
+                            }
+                            ("docker", Value::String(id)) if docker => {
+                                found.insert(id.clone());
+                            }
+                            ("connections", Value::Object(labels)) => {
+                                found.extend(labels.values().filter_map(Value::as_str).map(str::to_string));
+                            }
+                            _ => walk(v, false, found),
+                        }
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|v| walk(v, false, found)),
+                _ => {}
+            }
+        }
+        let mut found = std::collections::BTreeSet::new();
+        if let Some(parameters) = &self.parameters {
+            walk(parameters, self.job_type == JobType::Docker, &mut found);
+        }
+        found.into_iter().collect()
+    }
+
     /// The jobs an orchestration job runs or dispatches (`job_prefix` applied), in payload
     /// order; none for other types or an unreadable payload.
     pub fn child_jobs(&self) -> Vec<String> {

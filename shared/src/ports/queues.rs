@@ -40,6 +40,10 @@ pub struct QueueDepth {
     pub visible: u64,
     /// Messages received and not yet deleted (in flight).
     pub not_visible: u64,
+    /// The queue's visibility timeout in seconds, where known.
+    pub visibility_timeout: Option<u64>,
+    /// How long the queue keeps a message, in seconds, where known.
+    pub retention: Option<u64>,
 }
 
 /// SQS queues: worker, dispatch and actions queues and the sqs action's targets.
@@ -75,6 +79,8 @@ pub trait WorkQueue: Send + Sync {
     async fn set_visibility(&self, queue_url: &str, receipt_handle: &str, seconds: u32) -> Result<()>;
     /// The queue's approximate message counts.
     async fn depth(&self, queue_url: &str) -> Result<QueueDepth>;
+    /// The URLs of the queues whose names start with `prefix`.
+    async fn list_queues(&self, prefix: &str) -> Result<Vec<String>>;
 }
 
 /// A queue message as a Lambda function receives it.

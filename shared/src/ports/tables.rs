@@ -25,6 +25,13 @@ pub trait TableStore: Send + Sync {
     async fn delete_item(&self, table: &str, key: &Item) -> Result<()>;
     /// Every item of the table.
     async fn scan_items(&self, table: &str) -> Result<Vec<Item>>;
+    /// Every item of the table, calling `progress` with the count read so far after each page
+    /// (the operator commands' progress line on long scans).
+    async fn scan_items_reporting(&self, table: &str, progress: &(dyn Fn(usize) + Send + Sync)) -> Result<Vec<Item>> {
+        let items = self.scan_items(table).await?;
+        progress(items.len());
+        Ok(items)
+    }
     /// Items of one partition of the table or of one of its indexes, in range-key order.
     async fn query_range(&self, table: &str, query: &RangeQuery) -> Result<Vec<Item>>;
     /// Items of a global secondary index whose key attributes equal `keys` (the hash key, then
