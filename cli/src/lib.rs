@@ -25,12 +25,10 @@ use std::sync::Arc;
 
 pub use commands::activity::{ActivityArgs, JobCommand};
 pub use commands::connection::ConnectionCommand;
-pub use commands::ops::{
-    BackupArgs, CheckArgs, ConnUsageArgs, DumpArgs, JinjaArgs, RestoreArgs, VersionArgs, WsArgs,
-};
 pub use commands::dispatch::DispatchArgs;
 pub use commands::history::{EventsArgs, RunCommand};
 pub use commands::local::{LocalCommand, bring_up};
+pub use commands::ops::{BackupArgs, CheckArgs, ConnUsageArgs, DumpArgs, JinjaArgs, RestoreArgs, VersionArgs, WsArgs};
 pub use commands::realm::RealmCommand;
 pub use commands::schedule::{ScheduleCommand, schedule_preview};
 pub use commands::specs::{SpecCommand, job_table};

@@ -9,6 +9,7 @@ mod iam_db;
 mod infra;
 mod local_realm;
 mod metrics;
+mod operator;
 mod pipeline;
 mod redshift_unload;
 mod run_events;

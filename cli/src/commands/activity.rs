@@ -84,7 +84,8 @@ impl ActivityArgs {
         let (mut records, loaded_window) = match &self.load {
             Some(file) => {
                 let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-                let dumped: Value = serde_json::from_str(&text).with_context(|| format!("{}: not a dump file", file.display()))?;
+                let dumped: Value =
+                    serde_json::from_str(&text).with_context(|| format!("{}: not a dump file", file.display()))?;
                 let records: Vec<EventRecord> = serde_json::from_value(dumped["records"].clone())
                     .with_context(|| format!("{}: not a dump file", file.display()))?;
                 (records, Some((dumped["start"].as_i64(), dumped["end"].as_i64())))
@@ -119,7 +120,10 @@ impl ActivityArgs {
                 if show {
                     eprint!("\rreading runs: job {}/{}", i + 1, self.job_ids.len());
                 }
-                let runs = history.job_runs(job, &filter).await.map_err(|e| table_error(e, &names.events_table, &names.realm))?;
+                let runs = history
+                    .job_runs(job, &filter)
+                    .await
+                    .map_err(|e| table_error(e, &names.events_table, &names.realm))?;
                 records.extend(runs);
             }
             if show {

@@ -74,9 +74,16 @@ impl CheckArgs {
     pub(crate) async fn run(self, target: &Target) -> Result<String> {
         if self.checks.is_empty() {
             return Ok(if self.json {
-                pretty(&json!(checks::CHECKS.iter().map(|c| json!({"check": c.name, "about": c.about, "suppressible": c.suppressible})).collect::<Vec<_>>()))
+                pretty(&json!(
+                    checks::CHECKS
+                        .iter()
+                        .map(|c| json!({"check": c.name, "about": c.about, "suppressible": c.suppressible}))
+                        .collect::<Vec<_>>()
+                ))
             } else {
-                let mut lines = vec!["Checks (`lava check -c NAME`; * can be turned off per entry with x-lava-nocheck):".to_string()];
+                let mut lines = vec![
+                    "Checks (`lava check -c NAME`; * can be turned off per entry with x-lava-nocheck):".to_string(),
+                ];
                 for c in checks::CHECKS {
                     lines.push(format!("  {:<10}{} {}", c.name, if c.suppressible { "*" } else { " " }, c.about));
                 }
@@ -110,7 +117,10 @@ impl CheckArgs {
                 if show {
                     eprint!("\rreading run events: {}/{}", i + 1, realm.jobs.len());
                 }
-                let runs = history.job_runs(id, &filter).await.map_err(|e| table_error(e, &names.events_table, &names.realm))?;
+                let runs = history
+                    .job_runs(id, &filter)
+                    .await
+                    .map_err(|e| table_error(e, &names.events_table, &names.realm))?;
                 if !runs.is_empty() {
                     realm.jobs_with_runs.insert(id.to_string());
                 }
@@ -167,10 +177,13 @@ impl ConnUsageArgs {
     pub(crate) async fn run(self, target: &Target) -> Result<String> {
         let (ports, names) = connect(target).await?;
         let items = scan(&ports, &names, &names.jobs_table, self.quiet).await?;
-        let jobs: Vec<JobSpec> = items.into_iter().filter_map(|i| JobSpec::from_value(&Value::Object(i)).ok()).collect();
+        let jobs: Vec<JobSpec> =
+            items.into_iter().filter_map(|i| JobSpec::from_value(&Value::Object(i)).ok()).collect();
         let used = connection_usage(&jobs, &self.patterns, self.ignore_case);
         if self.json {
-            return Ok(pretty(&json!(used.iter().map(|(job, conns)| json!({"job_id": job, "connections": conns})).collect::<Vec<_>>())));
+            return Ok(pretty(&json!(
+                used.iter().map(|(job, conns)| json!({"job_id": job, "connections": conns})).collect::<Vec<_>>()
+            )));
         }
         // One job id a line, as the original prints them, for `lava job activity $(lava conn-usage …)`.
         Ok(used.into_iter().map(|(job, _)| job).collect::<Vec<_>>().join("\n"))
@@ -193,7 +206,8 @@ impl WsArgs {
         let (ports, names) = connect(target).await?;
         let prefix = format!("lava-{}-{}", names.realm, self.worker.clone().unwrap_or_default());
         let realm_prefix = format!("lava-{}-", names.realm);
-        let urls = ports.queues.list_queues(&prefix).await.map_err(|e| anyhow::anyhow!("listing the realm's queues: {e}"))?;
+        let urls =
+            ports.queues.list_queues(&prefix).await.map_err(|e| anyhow::anyhow!("listing the realm's queues: {e}"))?;
         let mut rows = Vec::new();
         for url in urls {
             let queue = url.rsplit('/').next().unwrap_or_default().to_string();
@@ -222,7 +236,10 @@ impl WsArgs {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        let mut lines = vec![format!("{:<32} {:>6} {:>6} {:>6} {:>8} {:>7} {:>7}", "QUEUE", "MSGS", "NVIS", "VIS", "RET", "WORKERS", "BCKNOW")];
+        let mut lines = vec![format!(
+            "{:<32} {:>6} {:>6} {:>6} {:>8} {:>7} {:>7}",
+            "QUEUE", "MSGS", "NVIS", "VIS", "RET", "WORKERS", "BCKNOW"
+        )];
         for r in &rows {
             lines.push(format!(
                 "{:<32} {:>6} {:>6} {:>6} {:>8} {:>7} {:>7}",
@@ -325,7 +342,11 @@ impl Place {
             }
             Place::S3 { bucket, .. } => {
                 let key = target.strip_prefix(&format!("s3://{bucket}/")).unwrap_or_default().to_string();
-                ports.blobs.put_object(bucket, &key, body, &Encryption::Aes256).await.map_err(|e| anyhow::anyhow!("{target}: {e}"))?;
+                ports
+                    .blobs
+                    .put_object(bucket, &key, body, &Encryption::Aes256)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{target}: {e}"))?;
             }
         }
         Ok(target)
@@ -430,7 +451,12 @@ impl BackupArgs {
             }
             items.sort_by_key(|i| item_key(kind, i));
             for item in &items {
-                let name = format!("{}/{}.{}", kind.name(), file_name(&item_key(kind, item)), if self.yaml { "yaml" } else { "json" });
+                let name = format!(
+                    "{}/{}.{}",
+                    kind.name(),
+                    file_name(&item_key(kind, item)),
+                    if self.yaml { "yaml" } else { "json" }
+                );
                 zip.start_file(name, options)?;
                 zip.write_all(&item_text(item, self.yaml)?)?;
             }
@@ -438,9 +464,11 @@ impl BackupArgs {
         }
         let body = zip.finish()?.into_inner();
         let written = match Place::parse(&self.archive)? {
-            Place::Local(path) => Place::Local(path.parent().unwrap_or(Path::new("")).to_path_buf())
-                .write(&ports, &path.file_name().context("the archive needs a file name")?.to_string_lossy(), body)
-                .await?,
+            Place::Local(path) => {
+                Place::Local(path.parent().unwrap_or(Path::new("")).to_path_buf())
+                    .write(&ports, &path.file_name().context("the archive needs a file name")?.to_string_lossy(), body)
+                    .await?
+            }
             Place::S3 { bucket, key } => Place::S3 { bucket, key: String::new() }.write(&ports, &key, body).await?,
         };
         counts.insert("archive".into(), json!(written));

@@ -124,7 +124,8 @@ impl SpecCommand {
                         if json {
                             return Ok(pretty(&serde_json::to_value(&entries)?));
                         }
-                        let mut lines = vec![format!("{:<24} {:<8} {:<40} JOB", "TRIGGER_ID", "ENABLED", "BUCKET/PREFIX")];
+                        let mut lines =
+                            vec![format!("{:<24} {:<8} {:<40} JOB", "TRIGGER_ID", "ENABLED", "BUCKET/PREFIX")];
                         for t in &entries {
                             let job = t.job_id.as_str().map_or_else(|| t.job_id.to_string(), str::to_string);
                             let place = format!("{}/{}", t.bucket, t.prefix);

@@ -117,7 +117,14 @@ fn escape(text: &str) -> String {
 /// its end (to the window's end while it goes on), coloured by status, with the run's id,
 /// times and status in its tooltip; slice lines and labels on the time axis. The page counts
 /// the bars the browser drew into `#drawn` (what a test in a headless browser reads).
-pub fn html(spans: &[RunSpan], activity: &Activity, start: i64, end: i64, zone: &jiff::tz::TimeZone, title: &str) -> String {
+pub fn html(
+    spans: &[RunSpan],
+    activity: &Activity,
+    start: i64,
+    end: i64,
+    zone: &jiff::tz::TimeZone,
+    title: &str,
+) -> String {
     let jobs: Vec<&String> = activity.jobs.keys().collect();
     let (left, top, row, width) = (220.0, 40.0, 28.0, 1000.0);
     let span_seconds = (end - start).max(1) as f64;
@@ -195,16 +202,23 @@ mod tests {
     use super::*;
 
     fn span(job: &str, worker: &str, start: i64, end: Option<i64>) -> RunSpan {
-        RunSpan { job_id: job.into(), run_id: format!("{job}-{start}"), worker: worker.into(), status: "complete".into(), start, end }
+        RunSpan {
+            job_id: job.into(),
+            run_id: format!("{job}-{start}"),
+            worker: worker.into(),
+            status: "complete".into(),
+            start,
+            end,
+        }
     }
 
     #[test]
     fn run_seconds_are_summed_per_slice_and_clipped_to_the_window() {
         let spans = [
-            span("a", "core", 100, Some(700)),  // 500 in the first slice, 100 in the second
-            span("a", "core", 650, Some(660)),  // 10 in the second
-            span("b", "other", 1100, None),     // runs on to the window's end: 700 in the last
-            span("c", "core", -500, Some(50)),  // started before the window: 50 in the first
+            span("a", "core", 100, Some(700)), // 500 in the first slice, 100 in the second
+            span("a", "core", 650, Some(660)), // 10 in the second
+            span("b", "other", 1100, None),    // runs on to the window's end: 700 in the last
+            span("c", "core", -500, Some(50)), // started before the window: 50 in the first
         ];
         let a = activity(&spans, 0, 1800, 600);
         assert_eq!(a.slices, [0, 600, 1200]);
@@ -214,7 +228,10 @@ mod tests {
         assert_eq!(a.workers["core"], [550, 110, 0]);
         let text = csv(&a, &jiff::tz::TimeZone::UTC);
         assert_eq!(text.lines().next(), Some("Job ID,1970-01-01 00:00,1970-01-01 00:10,1970-01-01 00:20"));
-        assert!(text.contains("\na,500,110,0\n") && text.contains("\n\nWorker,") && text.contains("\nother,0,100,600\n"), "{text}");
+        assert!(
+            text.contains("\na,500,110,0\n") && text.contains("\n\nWorker,") && text.contains("\nother,0,100,600\n"),
+            "{text}"
+        );
         let page = html(&spans, &a, 0, 1800, &jiff::tz::TimeZone::UTC, "t <x>");
         assert_eq!(page.matches("<rect class=\"run\"").count(), 4);
         assert!(page.contains("<title>t &lt;x&gt;</title>") && page.contains("still running"));

@@ -21,14 +21,26 @@ pub struct Check {
 
 /// Every check, in the order reports list them.
 pub const CHECKS: &[Check] = &[
-    Check { name: "conmeta", about: "Connection specs with missing metadata (description, owner).", suppressible: false },
+    Check {
+        name: "conmeta",
+        about: "Connection specs with missing metadata (description, owner).",
+        suppressible: false,
+    },
     Check { name: "jobconn", about: "Jobs naming a connection the realm does not have.", suppressible: true },
-    Check { name: "jobjinja", about: "Job specs that do not render, or use globals they do not declare.", suppressible: true },
+    Check {
+        name: "jobjinja",
+        about: "Job specs that do not render, or use globals they do not declare.",
+        suppressible: true,
+    },
     Check { name: "jobmeta", about: "Job specs with missing metadata (description, owner).", suppressible: false },
     Check { name: "joborphan", about: "Jobs with no recorded run events.", suppressible: true },
     Check { name: "jobrepo", about: "Job specs with no x-lava-git-repo field.", suppressible: true },
     Check { name: "jobrsu", about: "redshift_unload jobs with insecure set to true.", suppressible: true },
-    Check { name: "trigmeta", about: "S3trigger specs with missing metadata (description, owner).", suppressible: false },
+    Check {
+        name: "trigmeta",
+        about: "S3trigger specs with missing metadata (description, owner).",
+        suppressible: false,
+    },
 ];
 
 /// The checks whose names match any of `patterns` (globs), in [`CHECKS`] order.
@@ -195,7 +207,12 @@ pub fn jinja_problems(renderer: &Renderer, job: &JobSpec, realm: &Value) -> Vec<
     context.insert("start".into(), json!(now));
     context.insert("ustart".into(), json!(now));
     let context = render::context_from_json(&context);
-    let fields = [("payload", &job.payload), ("parameters", &job.parameters), ("enabled", &job.enabled), ("event_log", &job.event_log)];
+    let fields = [
+        ("payload", &job.payload),
+        ("parameters", &job.parameters),
+        ("enabled", &job.enabled),
+        ("event_log", &job.event_log),
+    ];
     let mut used = BTreeSet::new();
     for (field, value) in fields {
         let Some(value) = value else { continue };
@@ -245,7 +262,9 @@ mod tests {
                  "x-lava-nocheck": ["jobrsu", "jobrepo"]}
             ])),
             connections: items(json!([{"conn_id": "pg", "type": "postgres", "owner": "o"}])),
-            triggers: items(json!([{"trigger_id": "t", "bucket": "b", "prefix": "p", "job_id": "ok", "enabled": true, "owner": "o", "description": "d"}])),
+            triggers: items(
+                json!([{"trigger_id": "t", "bucket": "b", "prefix": "p", "job_id": "ok", "enabled": true, "owner": "o", "description": "d"}]),
+            ),
             jobs_with_runs: BTreeSet::from(["ok".to_string()]),
         };
         let all = selected(&["*".into()]);
@@ -261,7 +280,10 @@ mod tests {
         assert_eq!(jinja.len(), 2, "{jinja:?}");
         assert!(jinja[0].0 == "bad" && jinja[0].1.starts_with("payload: "), "{jinja:?}");
         assert_eq!(jinja[1], ("bad".to_string(), "undeclared global: night".to_string()));
-        assert_eq!(of("joborphan"), [("bad".to_string(), "no run events".to_string()), ("rsu".into(), "no run events".into())]);
+        assert_eq!(
+            of("joborphan"),
+            [("bad".to_string(), "no run events".to_string()), ("rsu".into(), "no run events".into())]
+        );
         assert_eq!(of("jobrepo"), [("bad".to_string(), "no x-lava-git-repo".to_string())], "rsu suppresses jobrepo");
         assert_eq!(of("jobrsu"), [], "suppressed");
         // -S: no suppression.

@@ -131,7 +131,8 @@ impl TableKind {
         if text == "triggers" {
             return Ok(TableKind::S3triggers);
         }
-        let found: Vec<TableKind> = Self::ALL.into_iter().filter(|k| !text.is_empty() && k.name().starts_with(&text)).collect();
+        let found: Vec<TableKind> =
+            Self::ALL.into_iter().filter(|k| !text.is_empty() && k.name().starts_with(&text)).collect();
         match found.as_slice() {
             [one] => Ok(*one),
             [] => Err(format!("{text}: not a table (jobs, connections, s3triggers, realms)")),
@@ -243,7 +244,11 @@ mod tests {
         assert_eq!(jobs[1].connection_ids(), ["pg-main", "redshift-dev"]);
         assert_eq!(
             connection_usage(&jobs, &["redshift*".into()], false),
-            [("a".to_string(), vec!["redshift-prod".to_string()]), ("b".into(), vec!["redshift-dev".into()]), ("d".into(), vec!["redshift-x".into()])]
+            [
+                ("a".to_string(), vec!["redshift-prod".to_string()]),
+                ("b".into(), vec!["redshift-dev".into()]),
+                ("d".into(), vec!["redshift-x".into()])
+            ]
         );
         assert_eq!(connection_usage(&jobs, &["PG-*".into()], true).len(), 2);
         assert!(connection_usage(&jobs, &["none".into()], false).is_empty());
