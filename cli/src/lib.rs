@@ -114,6 +114,24 @@ pub enum Command {
 
 /// Runs one command; returns what to print on success.
 pub async fn run(cli: Cli) -> Result<String> {
+    let target = cli.target.clone();
+    run_command(cli).await.map_err(|e| explain_missing(e, &target))
+}
+
+/// An error from a table or queue that does not exist says which realm the command looked at.
+fn explain_missing(e: anyhow::Error, target: &Target) -> anyhow::Error {
+    let text = format!("{e:#}");
+    let missing = ["ResourceNotFoundException", "Requested resource not found", "NonExistentQueue", "non-existent"];
+    if text.contains("does not exist: is realm") || !missing.iter().any(|m| text.contains(m)) {
+        return e;
+    }
+    let realm = target.realm.clone().unwrap_or_else(|| "(local)".into());
+    e.context(format!(
+        "realm {realm}: a table or queue it needs does not exist (is the realm deployed, and --realm right?)"
+    ))
+}
+
+async fn run_command(cli: Cli) -> Result<String> {
     let target = &cli.target;
     match cli.command {
         Command::Local(command) => command.run(target).await,

@@ -9,7 +9,8 @@ use tests::{TestRealm, emulator};
 pub(crate) async fn lava(realm: &str, args: &[&str]) -> anyhow::Result<String> {
     let mut all = vec!["lava", "--endpoint-url", &emulator().endpoint_url, "--region", "us-east-1", "--realm", realm];
     all.extend_from_slice(args);
-    cli::run(cli::Cli::parse_from(all)).await
+    // Boxed: a test awaits many commands, and each command future is large in a debug build.
+    Box::pin(cli::run(cli::Cli::parse_from(all))).await
 }
 
 #[tokio::test]

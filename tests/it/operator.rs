@@ -241,6 +241,36 @@ async fn check_conn_usage_ws_jinja_version_and_the_listings() {
     assert_eq!(one["prefix"], "drop/");
     let jobs: Value = serde_json::from_str(&lava(&realm, &["job", "list", "--json"]).await.unwrap()).unwrap();
     assert!(jobs.as_array().unwrap().iter().any(|j| j["job_id"] == "ops/load"));
+
+    // --json on the older commands too.
+    let next: Value =
+        serde_json::from_str(&lava(&realm, &["schedule", "preview", "ops/load", "-n", "2", "--json"]).await.unwrap())
+            .unwrap();
+    assert_eq!((next[0]["job_id"].as_str(), next[0]["next"].as_array().map(Vec::len)), (Some("ops/load"), Some(2)));
+    let sent: Value = serde_json::from_str(&lava(&realm, &["dispatch", "ops/load", "--json"]).await.unwrap()).unwrap();
+    assert!(sent[0]["run_id"].as_str().is_some_and(|id| id.len() == 36), "{sent}");
+    lava(&realm, &["state", "put", "ops.day", "-v", "mon"]).await.unwrap();
+    let states: Value = serde_json::from_str(&lava(&realm, &["state", "list", "--json"]).await.unwrap()).unwrap();
+    assert!(states.as_array().unwrap().iter().any(|s| s["state_id"] == "ops.day"), "{states}");
+    assert_eq!(lava(&realm, &["state", "get", "ops.day", "--json"]).await.unwrap(), "\"mon\"");
+    let spec = std::env::temp_dir().join(format!("{}.json", unique("lava-spec-")));
+    std::fs::write(
+        &spec,
+        r#"{"job_id": "ops/x", "type": "cmd", "worker": "core", "payload": "true", "iteration_delay": "7m"}"#,
+    )
+    .unwrap();
+    let refused = lava(&realm, &["job", "validate", spec.to_str().unwrap(), "--json"]).await.unwrap_err().to_string();
+    let refused: Value = serde_json::from_str(&refused).unwrap();
+    assert_eq!(refused["ok"], false);
+    assert!(refused["report"][0].as_str().unwrap().contains("iteration_delay: 7m is over the 5m maximum"), "{refused}");
+    // A realm that is not there: the error says which realm was looked at.
+    let missing = lava("nosuchrealm", &["job", "list"]).await.unwrap_err();
+    assert!(format!("{missing:#}").contains("lava.nosuchrealm.jobs does not exist"), "{missing:#}");
+    let missing = lava("nosuchrealm", &["job", "get", "a/b"]).await.unwrap_err();
+    assert!(
+        format!("{missing:#}").contains("realm nosuchrealm: a table or queue it needs does not exist"),
+        "{missing:#}"
+    );
 }
 
 #[tokio::test]

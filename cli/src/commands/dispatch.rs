@@ -33,12 +33,15 @@ pub struct DispatchArgs {
     /// outputs; fails unless every run is complete.
     #[arg(long, num_args = 0..=1, default_missing_value = "5m", value_name = "TIMEOUT")]
     wait: Option<String>,
+    /// Print each dispatch (job_id, run_id or error; with --wait the run's event item) as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 impl DispatchArgs {
     /// Dispatches every job (all are tried); fails listing every outcome if any dispatch failed.
     pub(crate) async fn run(self, target: &Target) -> Result<String> {
-        let DispatchArgs { job_ids, param, global, delay, worker, wait } = self;
+        let DispatchArgs { job_ids, param, global, delay, worker, wait, json } = self;
         let wait = match &wait {
             None => None,
             Some(w) => Some(parse_duration(w).map_err(|e| anyhow::anyhow!("--wait {w}: {e}"))?),
@@ -62,6 +65,7 @@ impl DispatchArgs {
             bail!("--delay {}: Must be between 0 and {} minutes", delay.unwrap_or_default(), max_delay / 60.0);
         }
         let mut lines = Vec::new();
+        let mut outcomes = Vec::new();
         let mut failed = false;
         let mut runs = Vec::new();
         for job_id in job_ids {
@@ -75,11 +79,13 @@ impl DispatchArgs {
             match dispatch(&catalog, &*ports.queues, &request, &limits).await {
                 Ok(m) => {
                     lines.push(format!("{job_id}@{} dispatched ({})", m.realm, m.run_id));
+                    outcomes.push(serde_json::json!({"job_id": job_id, "realm": m.realm, "run_id": m.run_id}));
                     runs.push((job_id, m.run_id));
                 }
                 Err(e) => {
                     failed = true;
                     lines.push(format!("{job_id}: {e}"));
+                    outcomes.push(serde_json::json!({"job_id": job_id, "error": e.to_string()}));
                 }
             }
         }
@@ -90,12 +96,16 @@ impl DispatchArgs {
                 failed |= run.status != EventStatus::Complete;
                 lines.push(String::new());
                 lines.push(run_report(ports.blobs.as_ref(), &run).await);
+                if let Some(outcome) = outcomes.iter_mut().find(|o| o["run_id"] == run_id.as_str()) {
+                    outcome["run"] = serde_json::to_value(&run)?;
+                }
             }
         }
+        let output = if json { crate::pretty(&serde_json::Value::Array(outcomes)) } else { lines.join("\n") };
         if failed {
-            bail!("{}", lines.join("\n"));
+            bail!("{output}");
         }
-        Ok(lines.join("\n"))
+        Ok(output)
     }
 }
 

@@ -22,6 +22,9 @@ pub enum ScheduleCommand {
         /// Start from this instant (RFC 3339; default: now).
         #[arg(long)]
         from: Option<String>,
+        /// Print `[{job_id, dispatcher, zone, schedule, next}]` as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -29,7 +32,7 @@ impl ScheduleCommand {
     /// Runs the command.
     pub(crate) async fn run(self, target: &Target) -> Result<String> {
         match self {
-            ScheduleCommand::Preview { job_id, count, from } => {
+            ScheduleCommand::Preview { job_id, count, from, json } => {
                 let start = match &from {
                     Some(text) => text
                         .parse::<Timestamp>()
@@ -41,6 +44,9 @@ impl ScheduleCommand {
                 let realm_config = catalog.realm().await.ok().and_then(|r| r.config);
                 let jobs = catalog.jobs().await?;
                 let config = Config::new(std::env::vars(), realm_config.as_ref());
+                if json {
+                    return Ok(crate::pretty(&schedule_preview_json(&jobs, &config, job_id.as_deref(), count, start)?));
+                }
                 schedule_preview(&jobs, &config, job_id.as_deref(), count, start)
             }
         }
@@ -89,4 +95,38 @@ pub fn schedule_preview(
         }
     }
     Ok(lines.join("\n"))
+}
+
+/// [`schedule_preview`] as JSON: each scheduled job (or `only`) with its next fire times.
+pub fn schedule_preview_json(
+    jobs: &[JobSpec],
+    config: &Config,
+    only: Option<&str>,
+    count: usize,
+    start: Timestamp,
+) -> Result<serde_json::Value> {
+    let (zones, default_zone) = dispatcher_zones(config, jobs);
+    let selected: Vec<&JobSpec> = jobs.iter().filter(|j| only.is_none_or(|id| j.job_id == id)).collect();
+    if let Some(id) = only
+        && selected.is_empty()
+    {
+        bail!("{id}: no such job");
+    }
+    let mut out = Vec::new();
+    for job in selected {
+        let Some(schedule) = &job.schedule else { continue };
+        let tz = job.dispatcher.as_ref().and_then(|d| zones.get(d)).unwrap_or(&default_zone);
+        let entries = schedule_entries(schedule)
+            .and_then(|es| es.iter().map(|e| Entry::new(e, tz)).collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", job.job_id))?;
+        let next: Vec<String> = next_fire_times(&entries, tz, start, count, 366)
+            .into_iter()
+            .map(|t| t.to_zoned(tz.clone()).to_string())
+            .collect();
+        out.push(serde_json::json!({
+            "job_id": job.job_id, "dispatcher": job.dispatcher, "zone": tz.iana_name().unwrap_or("UTC"),
+            "schedule": schedule, "next": next,
+        }));
+    }
+    Ok(serde_json::Value::Array(out))
 }

@@ -16,6 +16,9 @@ pub enum SpecCommand {
         /// Files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Print `{"ok": …, "report": [lines]}` as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Validate spec files and write them to the realm's table (nothing is written if any is
     /// invalid, or if a chain, dag, foreach or dispatch job names a job that is neither in the
@@ -27,6 +30,9 @@ pub enum SpecCommand {
         /// Write pipelines whose children are not in the realm yet (loading a realm in parts).
         #[arg(long)]
         allow_missing_children: bool,
+        /// Print `{"ok": …, "report": [lines]}` as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print one spec as JSON.
     Get {
@@ -46,44 +52,16 @@ impl SpecCommand {
     pub(crate) async fn run(self, target: &Target, kind: SpecKind) -> Result<String> {
         match self {
             // Offline: the limits of the environment's LAVA_* settings over the defaults.
-            SpecCommand::Validate { files } => {
-                Ok(load_specs(kind, &files, &Config::new(std::env::vars(), None).limits())?.1.join("\n"))
+            SpecCommand::Validate { files, json } => {
+                let loaded =
+                    load_specs(kind, &files, &Config::new(std::env::vars(), None).limits()).map(|(_, lines)| lines);
+                report(loaded, json)
             }
-            SpecCommand::Put { files, allow_missing_children } => {
-                let (ports, names) = connect(target).await?;
-                let catalog = catalog(&ports, names);
-                let limits = realm_limits(&catalog).await;
-                let (specs, mut lines) = load_specs(kind, &files, &limits)?;
-                // An orchestration job's children must exist, in this batch or in the realm.
-                let batch: std::collections::BTreeSet<&str> = specs
-                    .iter()
-                    .filter_map(|s| match s {
-                        Spec::Job(j) => Some(j.job_id.as_str()),
-                        _ => None,
-                    })
-                    .collect();
-                let mut missing = Vec::new();
-                for spec in &specs {
-                    let Spec::Job(job) = spec else { continue };
-                    for child in job.child_jobs() {
-                        if !batch.contains(child.as_str()) && catalog.job(&child).await.is_err() {
-                            missing.push(format!("jobs[{}].payload: {child}: No such job", job.job_id));
-                        }
-                    }
-                }
-                if !missing.is_empty() && !allow_missing_children {
-                    bail!("{}\nnothing written", missing.join("\n"));
-                }
-                for spec in &specs {
-                    match spec {
-                        Spec::Job(j) => catalog.put_job(j).await?,
-                        Spec::Connection(c) => catalog.put_connection(c).await?,
-                        Spec::S3trigger(t) => catalog.put_s3trigger(t).await?,
-                    }
-                }
-                lines.push(format!("{} written to realm {}", specs.len(), catalog.names().realm));
-                Ok(lines.join("\n"))
+            SpecCommand::Put { files, allow_missing_children, json } => {
+                let written = put(target, kind, &files, allow_missing_children).await;
+                report(written, json)
             }
+
             SpecCommand::Get { id } => {
                 let (ports, names) = connect(target).await?;
                 let catalog = catalog(&ports, names);
@@ -160,5 +138,55 @@ fn kind_table(kind: SpecKind, names: &shared::names::ResourceNames) -> String {
         SpecKind::Job => names.jobs_table.clone(),
         SpecKind::Connection => names.connections_table.clone(),
         SpecKind::S3trigger => names.s3triggers_table.clone(),
+    }
+}
+
+/// Validates `files` and writes them to the realm's table; the report lines.
+async fn put(target: &Target, kind: SpecKind, files: &[PathBuf], allow_missing_children: bool) -> Result<Vec<String>> {
+    let (ports, names) = connect(target).await?;
+    let catalog = catalog(&ports, names);
+    let limits = realm_limits(&catalog).await;
+    let (specs, mut lines) = load_specs(kind, files, &limits)?;
+    // An orchestration job's children must exist, in this batch or in the realm.
+    let batch: std::collections::BTreeSet<&str> = specs
+        .iter()
+        .filter_map(|s| match s {
+            Spec::Job(j) => Some(j.job_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut missing = Vec::new();
+    for spec in &specs {
+        let Spec::Job(job) = spec else { continue };
+        for child in job.child_jobs() {
+            if !batch.contains(child.as_str()) && catalog.job(&child).await.is_err() {
+                missing.push(format!("jobs[{}].payload: {child}: No such job", job.job_id));
+            }
+        }
+    }
+    if !missing.is_empty() && !allow_missing_children {
+        bail!("{}\nnothing written", missing.join("\n"));
+    }
+    for spec in &specs {
+        match spec {
+            Spec::Job(j) => catalog.put_job(j).await?,
+            Spec::Connection(c) => catalog.put_connection(c).await?,
+            Spec::S3trigger(t) => catalog.put_s3trigger(t).await?,
+        }
+    }
+    lines.push(format!("{} written to realm {}", specs.len(), catalog.names().realm));
+    Ok(lines)
+}
+
+/// A report as text, or as `{"ok", "report"}` JSON; a failed one fails the command either way.
+fn report(outcome: Result<Vec<String>>, json: bool) -> Result<String> {
+    match (outcome, json) {
+        (Ok(lines), false) => Ok(lines.join("\n")),
+        (Ok(lines), true) => Ok(serde_json::json!({"ok": true, "report": lines}).to_string()),
+        (Err(e), false) => Err(e),
+        (Err(e), true) => {
+            let lines: Vec<String> = e.to_string().lines().map(str::to_string).collect();
+            bail!("{}", serde_json::json!({"ok": false, "report": lines}))
+        }
     }
 }

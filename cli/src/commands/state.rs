@@ -45,9 +45,16 @@ pub enum StateCommand {
         /// Print nothing (instead of failing) when the item does not exist.
         #[arg(short, long)]
         ignore_missing: bool,
+        /// Print the value as JSON (no template).
+        #[arg(long, conflicts_with = "template")]
+        json: bool,
     },
     /// List the state items: id, type, timestamp, publisher.
-    List,
+    List {
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl StateCommand {
@@ -91,7 +98,7 @@ impl StateCommand {
                     .await?;
                 Ok(format!("state {state_id} written"))
             }
-            StateCommand::Get { state_id, template, ignore_missing } => {
+            StateCommand::Get { state_id, template, ignore_missing, json } => {
                 if is_reserved(&state_id) {
                     bail!("{state_id}: Values beginning with \"lava\" are reserved");
                 }
@@ -101,13 +108,28 @@ impl StateCommand {
                     None if ignore_missing => return Ok(String::new()),
                     None => bail!("{state_id}: not found"),
                 };
+                if json {
+                    return Ok(value.to_string());
+                }
                 let renderer = Renderer::default();
                 let v = from_json(&value);
                 let context = context! { state => v.clone(), s => v };
                 renderer.render(template.as_deref().unwrap_or("{{ state }}"), &context).map_err(anyhow::Error::msg)
             }
-            StateCommand::List => {
+            StateCommand::List { json } => {
                 let store = state_store(target).await?;
+                if json {
+                    let items: Vec<Value> = store
+                        .list()
+                        .await?
+                        .into_iter()
+                        .map(|item| {
+                            serde_json::json!({"state_id": item.state_id, "type": item.state_type,
+                                "timestamp": item.timestamp, "publisher": item.publisher})
+                        })
+                        .collect();
+                    return Ok(crate::pretty(&Value::Array(items)));
+                }
                 let mut lines = vec![format!("{:<32} {:<7} {:<26} PUBLISHER", "STATE_ID", "TYPE", "TIMESTAMP")];
                 for item in store.list().await? {
                     let kind = serde_json::to_value(item.state_type)
