@@ -33,6 +33,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+# OpenSSH's server for the ssh/scp/sftp/git connector tests, which start their own on loopback:
+# installed without starting the system's (policy-rc.d refuses service starts meanwhile).
+if [ ! -x /usr/sbin/sshd ]; then
+    echo "connectors: installing openssh-server"
+    export DEBIAN_FRONTEND=noninteractive
+    [ ${#need_apt[@]} -gt 0 ] || apt-get update -qq
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    apt-get install -y -qq openssh-server >/dev/null
+    rm -f /usr/sbin/policy-rc.d
+fi
 
 echo "databases: PostgreSQL 15"
 pg_lsclusters -h 2>/dev/null | grep -q '^15 *main' || pg_createcluster 15 main >/dev/null
@@ -116,12 +126,12 @@ echo "docker: ready (lava-test/busybox:1, lava-test/debian:bookworm, lava-test/l
 
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/pip ] || python3 -m venv .venv
-if ! .venv/bin/python -c 'import lava.connection, pg8000, pymysql, sqlalchemy, pandas, awscli, pyarrow' 2>/dev/null \
+if ! .venv/bin/python -c 'import lava.connection, pg8000, pymysql, sqlalchemy, pandas, awscli, pyarrow, aiosmtpd' 2>/dev/null \
     || ! cmp -s python/lava/connection.py "$(.venv/bin/python -c 'import lava.connection as c; print(c.__file__)')"; then
     echo "python: installing the lava package and the job test requirements into .venv"
     .venv/bin/pip install --quiet -r python/test-requirements.txt ./python
 fi
-echo "python: ready (.venv has lava, pg8000, PyMySQL, SQLAlchemy, pandas, pyarrow, the AWS CLI)"
+echo "python: ready (.venv has lava, pg8000, PyMySQL, SQLAlchemy, pandas, pyarrow, the AWS CLI, aiosmtpd)"
 if ! [ -x .venv/bin/sam ] || ! [ -x .venv/bin/cfn-lint ] || ! [ -x .venv/bin/cargo-lambda ]; then
     echo "infra tools: installing the SAM CLI, cfn-lint and cargo-lambda into .venv"
     .venv/bin/pip install --quiet -r infra/requirements.txt

@@ -45,6 +45,7 @@ pub mod run_events;
 pub mod runners;
 pub mod s3trigger;
 pub mod schedule;
+pub mod smtp;
 #[cfg(feature = "worker")]
 pub mod sql;
 pub mod state;

@@ -419,3 +419,100 @@ async fn a_job_s_actions_go_from_the_worker_through_the_actions_queue_to_the_lam
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(received(r.queues.as_ref(), &topic_queue).await, vec!["e2e/j 0 True"]);
 }
+
+/// `tests/smtp_server.py` (aiosmtpd) on a free port, requiring AUTH as `user`; each message it
+/// accepts is a JSON file in `dir`. Stopped on drop.
+struct SmtpServer {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl SmtpServer {
+    fn start(user: &str, password: &str) -> SmtpServer {
+        use std::io::BufRead;
+        let dir = std::env::temp_dir().join(unique("lava-smtp-"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let script = tests::workspace_root().join("tests/smtp_server.py");
+        let mut child = std::process::Command::new(tests::venv_tool("python"))
+            .arg(script)
+            .args([&port.to_string(), user, password])
+            .arg(&dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut ready = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+        assert_eq!(ready.trim(), "ready", "the SMTP server did not start (is aiosmtpd in .venv? run tests/setup.sh)");
+        SmtpServer { child, port, dir }
+    }
+
+    fn messages(&self) -> Vec<Value> {
+        let mut files: Vec<_> = std::fs::read_dir(&self.dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        files.iter().map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap()).collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn an_email_through_an_smtp_connection_reaches_the_server_from_the_actions_lambda() {
+    let r = TestRealm::up("smt").await;
+    let server = SmtpServer::start("lava", "smtp-secret");
+    for (name, value) in [("smtp", "smtp-secret"), ("wrong", "not-it")] {
+        provision::put_parameter(&r.clients, &format!("/lava/{}/{name}", r.names.realm), value, true).await.unwrap();
+    }
+    for (conn_id, parameter) in [("relay", "smtp"), ("badpw", "wrong")] {
+        let entry = json!({"conn_id": conn_id, "type": "email", "subtype": "smtp", "enabled": true, "host": "127.0.0.1",
+            "port": server.port, "user": "lava", "password": format!("/lava/{}/{parameter}", r.names.realm), "from": "Lava <lava@example.com>"});
+        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    }
+    let bucket = r.names.local_bucket();
+    use shared::ports::BlobStore;
+    r.blobs
+        .put_object(&bucket, "out/report.csv", b"a,b\n1,2\n".to_vec(), &shared::ports::Encryption::Aes256)
+        .await
+        .unwrap();
+    // The deployed function's own ports: SSM for the password, no other secret service.
+    let function =
+        shared::actions::function::ActionsFunction::load(r.names.clone(), vec![], &TestRealm::actions_ports().await)
+            .await
+            .unwrap();
+    let action = |conn: &str| {
+        json!([{"action": "email", "email_conn": conn, "to": ["ops@example.com", "Data Team <data@example.com>"],
+            "subject": "{{ job.job_id }} finished", "message": "Exit status {{ result.exit_status }}",
+            "attachments": [format!("s3://{bucket}/out/report.csv")]}])
+    };
+    let good =
+        serde_json::to_string(&request("smt/ok", "on_success", action("relay"), json!({"exit_status": 0}))).unwrap();
+    let response = actions::handle(&function, sqs_event(&[("m1", &good, 1)])).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    let m = &messages[0];
+    assert_eq!((m["mail_from"].as_str(), m["login"].as_str()), (Some("lava@example.com"), Some("lava")));
+    assert_eq!(m["rcpt_tos"], json!(["ops@example.com", "data@example.com"]));
+    assert_eq!((m["from"].as_str(), m["subject"].as_str()), (Some("Lava <lava@example.com>"), Some("smt/ok finished")));
+    assert_eq!(m["parts"][0], json!({"type": "text/plain", "filename": null, "text": "Exit status 0"}));
+    assert_eq!(m["parts"][1], json!({"type": "text/csv", "filename": "report.csv", "text": "a,b\n1,2\n"}));
+
+    // A password the server refuses: the action fails naming the server's answer; nothing sent.
+    let bad =
+        serde_json::to_string(&request("smt/bad", "on_success", action("badpw"), json!({"exit_status": 0}))).unwrap();
+    actions::handle(&function, sqs_event(&[("m2", &bad, 1)])).await;
+    let item = r.events("smt/bad", "0a1b2c3d-0000-4000-8000-000000000001").await;
+    assert_eq!(item["status"], "action_failed", "{item}");
+    let info = item["log"][0]["info"].as_str().unwrap();
+    assert!(info.contains("AUTH PLAIN: 535"), "{info}");
+    assert!(!info.contains("not-it"), "the password is never in events: {info}");
+    assert_eq!(server.messages().len(), 1);
+}

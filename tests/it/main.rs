@@ -15,5 +15,6 @@ mod redshift_unload;
 mod run_events;
 mod schedule;
 mod sql;
+mod ssh;
 mod tls;
 mod worker;

@@ -125,6 +125,10 @@ pub struct ActionServices {
     pub state: StateStore,
     /// Slack webhooks.
     pub webhook: Arc<dyn Webhook>,
+    /// SMTP servers (`email` connections with subtype `smtp`).
+    pub smtp: Arc<dyn crate::ports::SmtpSender>,
+    /// SSM parameters (SMTP passwords).
+    pub secrets: Arc<dyn crate::ports::SecretStore>,
     /// Template engine.
     pub renderer: Renderer,
 }
@@ -149,6 +153,8 @@ pub fn services(
         bus: ports.bus.clone(),
         blobs: ports.blobs.clone(),
         webhook: ports.webhook.clone(),
+        smtp: ports.smtp.clone(),
+        secrets: ports.secrets.clone(),
         renderer: Renderer::default(),
     }
 }

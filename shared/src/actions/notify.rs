@@ -6,7 +6,7 @@ use super::{ActionFailure, Outcome, Run, first_chars};
 use crate::config::keys;
 use crate::model::ConnectionEntry;
 use crate::model::action::{EmailAction, SlackAction};
-use crate::ports::{Attachment, Email};
+use crate::ports::{Attachment, Email, SmtpServer};
 
 fn string_or_list(value: Option<&Value>, key: &str) -> Result<Vec<String>, ActionFailure> {
     match value {
@@ -52,6 +52,43 @@ impl Run<'_> {
         Ok(conn)
     }
 
+    /// The SMTP server of an `email` connection with subtype `smtp`: `host`, `port` (25, or
+    /// 465 with `tls`), `tls`, and `user` with `password` (an SSM parameter's name).
+    async fn smtp_server(&self, conn_id: &str, conn: &ConnectionEntry) -> Result<SmtpServer, ActionFailure> {
+        let bad = |reason: String| ActionFailure::bad(format!("Connection {conn_id}: {reason}"));
+        let text = |k: &str| match conn.fields.get(k) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let host = text("host").ok_or_else(|| bad("host is required for smtp".into()))?;
+        let tls = match conn.fields.get("tls") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "1"),
+            Some(other) => return Err(bad(format!("tls: not a boolean: {other}"))),
+        };
+        let port = match text("port") {
+            None => {
+                if tls {
+                    465
+                } else {
+                    25
+                }
+            }
+            Some(p) => p.parse::<u16>().map_err(|_| bad(format!("port: not a port number: {p}")))?,
+        };
+        let user = text("user");
+        let password = match (&user, text("password")) {
+            (Some(_), Some(name)) => {
+                Some(self.services.secrets.parameter(&name).await.map_err(|e| bad(e.to_string()))?)
+            }
+            (Some(_), None) => return Err(bad("password is required with user".into())),
+            (None, _) => None,
+        };
+        Ok(SmtpServer { host, port, tls, user, password })
+    }
+
     async fn attachment(&self, template: &str) -> Result<Attachment, ActionFailure> {
         let location = self.render(template)?;
         let data = if location.starts_with("s3://") {
@@ -82,14 +119,16 @@ impl Run<'_> {
         let config = &self.services.config;
         let attachments = &action.attachments;
         let mut email = Email { to, subject, body, ..Default::default() };
+        let mut smtp = None;
         match action.email_conn.as_deref() {
             Some(conn_id) => {
                 let conn = self.connection(conn_id, &["email", "ses"]).await?;
                 let field = |k: &str| conn.fields.get(k).and_then(Value::as_str).map(str::to_string);
-                if field("subtype").is_some_and(|s| !s.eq_ignore_ascii_case("ses")) {
-                    return Err(ActionFailure::bad(format!(
-                        "Connection {conn_id}: only SES email connections are supported; smtp is not available in this release"
-                    )));
+                let subtype = field("subtype").unwrap_or_else(|| "ses".into()).to_ascii_lowercase();
+                if conn.kind() == "email" && subtype == "smtp" {
+                    smtp = Some(self.smtp_server(conn_id, &conn).await?);
+                } else if subtype != "ses" {
+                    return Err(ActionFailure::bad(format!("Connection {conn_id}: unknown email subtype {subtype}")));
                 }
                 email.html = connector_html(&email.body);
                 email.from = action
@@ -141,7 +180,14 @@ impl Run<'_> {
                 "no sender: give from, or set it on the connection or in the realm's ses_from",
             ));
         }
-        self.services.mailer.send_email(&email).await?;
+        match smtp {
+            Some(server) => {
+                self.services.smtp.send_smtp(&server, &email).await?;
+            }
+            None => {
+                self.services.mailer.send_email(&email).await?;
+            }
+        }
         Ok(())
     }
 

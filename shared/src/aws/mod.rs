@@ -31,7 +31,7 @@ pub use ecs::EcsTasks;
 pub use eventbridge::EventBridgeBus;
 pub use kms::KmsKeys;
 pub use s3::S3Blobs;
-pub use secrets::AwsSecrets;
+pub use secrets::{AwsSecrets, SsmParameters};
 pub use ses::SesMailer;
 pub use sns::SnsTopics;
 pub use sqs::SqsQueues;
@@ -230,6 +230,7 @@ impl Clients {
             bus: Arc::new(EventBridgeBus::new(self.events.clone())),
             keys: Arc::new(KmsKeys::new(self.kms.clone())),
             webhook,
+            smtp: Arc::new(crate::smtp::SmtpClient),
             tasks: Arc::new(EcsTasks::new(self.ecs.clone(), self.logs.clone())),
             secrets: Arc::new(self.secrets()),
             metrics: Arc::new(CloudWatchMetrics::new(self.cloudwatch.clone())),
@@ -282,6 +283,7 @@ pub fn function_ports(config: &SdkConfig) -> crate::ports::Ports {
         mailer: Arc::new(Absent("SES")),
         bus: Arc::new(Absent("EventBridge")),
         webhook: Arc::new(Absent("Slack webhooks")),
+        smtp: Arc::new(Absent("SMTP")),
         tasks: Arc::new(Absent("ECS")),
         secrets: Arc::new(Absent("SSM, Secrets Manager and STS")),
         metrics: Arc::new(Absent("CloudWatch")),
@@ -289,7 +291,8 @@ pub fn function_ports(config: &SdkConfig) -> crate::ports::Ports {
 }
 
 /// The ports of the actions function: those of [`function_ports`], and S3, SNS, SES and
-/// EventBridge, and `webhook` for Slack. ECS, SSM, Secrets Manager and ECR stay out.
+/// EventBridge, `webhook` for Slack, SMTP, and SSM parameters (SMTP passwords). ECS, Secrets
+/// Manager, STS and ECR stay out.
 pub fn actions_ports(config: &SdkConfig, webhook: std::sync::Arc<dyn crate::ports::Webhook>) -> crate::ports::Ports {
     use std::sync::Arc;
     crate::ports::Ports {
@@ -298,6 +301,8 @@ pub fn actions_ports(config: &SdkConfig, webhook: std::sync::Arc<dyn crate::port
         mailer: Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(config))),
         bus: Arc::new(EventBridgeBus::new(aws_sdk_eventbridge::Client::new(config))),
         webhook,
+        smtp: Arc::new(crate::smtp::SmtpClient),
+        secrets: Arc::new(SsmParameters::new(aws_sdk_ssm::Client::new(config))),
         ..function_ports(config)
     }
 }

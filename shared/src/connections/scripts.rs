@@ -46,6 +46,7 @@ pub async fn write_connector(
     let built = match resolved.kind.as_str() {
         "aws" => aws_script(connections, &resolved, &dir, app_name).await,
         "generic" => generic_script(&resolved, &dir),
+        "ssh" | "scp" | "sftp" | "git" => ssh_script(connections, &resolved, &dir).await,
         kind if Engine::of(kind).is_ok() => database_script(&connections.database_from(resolved).await?, &dir),
         kind => return Err(Error::refused(conn_id, format!("Unsupported connection type - {kind}"))),
     };
@@ -332,5 +333,68 @@ async fn aws_script(
         shell_quote(&conf.display().to_string())
     );
     write_private(&script, &text, 0o700)?;
+    Ok(script)
+}
+
+/// The `-o` options of an ssh-family connection (`ssh_options`: a list of strings).
+fn ssh_options(resolved: &Resolved) -> Result<Vec<String>> {
+    match resolved.fields.get("ssh_options") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| Error::Refused("ssh_options must be a list of strings".into()))
+            })
+            .collect(),
+        Some(_) => Err(Error::Refused("ssh_options must be a list of strings".into())),
+    }
+}
+
+/// The private key of an ssh-family connection as a key file's text: the SSM value of
+/// `ssh_key`, commas read as line breaks (so a key can be stored on one line).
+pub(crate) async fn ssh_key_text(connections: &Connections, resolved: &Resolved) -> Result<String> {
+    let name = resolved.text("ssh_key").ok_or_else(|| {
+        Error::Refused("ssh_key is required: the name of an SSM parameter holding the private key".into())
+    })?;
+    let key = connections.parameter(&name).await?;
+    let mut text = key.expose().replace(',', "\n");
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// `ssh`, `scp`, `sftp`: the client with each `ssh_options` entry as `-o` and the key file;
+/// `git`: git with the same ssh command, no system configuration and no prompts.
+async fn ssh_script(connections: &Connections, resolved: &Resolved, dir: &Path) -> Result<PathBuf> {
+    let options = ssh_options(resolved)?;
+    let key = dir.join("ssh.pem");
+    write_private(&key, &ssh_key_text(connections, resolved).await?, 0o600)?;
+    let mut words: Vec<String> = Vec::new();
+    for option in &options {
+        words.push("-o".into());
+        words.push(shell_quote(option));
+    }
+    words.push("-i".into());
+    words.push(shell_quote(&key.display().to_string()));
+    let kind = resolved.kind.as_str();
+    let conn = resolved.conn_id.replace('\n', " ");
+    let (name, body) = if kind == "git" {
+        // GIT_SSH_COMMAND is read by a shell: the already-quoted words go in as they are.
+        let command = format!("ssh {}", words.join(" "));
+        (
+            "git",
+            format!(
+                "#!/bin/bash\n# lava connector: {conn} (git)\nexport GIT_CONFIG_NOSYSTEM=1\nexport GIT_TERMINAL_PROMPT=0\nexport GIT_SSH_COMMAND={}\nexec git \"$@\"\n",
+                shell_quote(&command)
+            ),
+        )
+    } else {
+        (kind, format!("#!/bin/bash\n# lava connector: {conn} ({kind})\nexec {kind} {} \"$@\"\n", words.join(" ")))
+    };
+    let script = dir.join(name);
+    write_private(&script, &body, 0o700)?;
     Ok(script)
 }

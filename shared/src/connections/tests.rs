@@ -230,3 +230,38 @@ async fn connections_without_a_password_get_iam_credentials_by_type() {
         ]
     );
 }
+
+#[tokio::test]
+async fn ssh_family_scripts_quote_their_options_and_keep_the_key_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let options = json!(["StrictHostKeyChecking=no", "ProxyCommand=nc '%h' %p; touch /tmp/pwned"]);
+    let (c, fakes) = connections(&[
+        json!({"conn_id": "s", "type": "ssh", "enabled": true, "ssh_key": "/key", "ssh_options": options}),
+        json!({"conn_id": "g", "type": "git", "enabled": true, "ssh_key": "/key", "ssh_options": ["Port=2222"]}),
+        json!({"conn_id": "bad", "type": "scp", "enabled": true, "ssh_key": "/key", "ssh_options": "Port=22"}),
+    ])
+    .await;
+    fakes.secrets.put_parameter("/key", "-----BEGIN KEY-----,abc,-----END KEY-----");
+    let dir = tempdir();
+    let script = write_connector(&c, "s", &dir, None).await.unwrap();
+    let body = std::fs::read_to_string(&script).unwrap();
+    let key = script.parent().unwrap().join("ssh.pem");
+    assert!(script.ends_with("ssh"));
+    assert!(
+        body.ends_with(&format!(
+            "exec ssh -o {} -o {} -i {} \"$@\"\n",
+            shell_quote("StrictHostKeyChecking=no"),
+            shell_quote("ProxyCommand=nc '%h' %p; touch /tmp/pwned"),
+            shell_quote(&key.display().to_string())
+        )),
+        "{body}"
+    );
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), "-----BEGIN KEY-----\nabc\n-----END KEY-----\n");
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    let git = std::fs::read_to_string(write_connector(&c, "g", &dir, None).await.unwrap()).unwrap();
+    assert!(git.contains("export GIT_TERMINAL_PROMPT=0\n") && git.contains("exec git \"$@\"\n"), "{git}");
+    assert!(git.contains("export GIT_SSH_COMMAND='ssh -o '\\''Port=2222'\\'' -i "), "{git}");
+    let refused = write_connector(&c, "bad", &dir, None).await.unwrap_err().to_string();
+    assert_eq!(refused, "Connection bad: ssh_options must be a list of strings");
+    std::fs::remove_dir_all(dir).ok();
+}

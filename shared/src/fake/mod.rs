@@ -76,6 +76,7 @@ impl FakePorts {
             bus: self.notices.clone(),
             keys: Arc::new(FakeKeys),
             webhook: self.webhook.clone(),
+            smtp: self.notices.clone(),
             tasks: self.tasks.clone(),
             secrets: self.secrets.clone(),
             metrics: self.metrics.clone(),

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use super::lock;
 use crate::error::{Error, Result};
-use crate::ports::{BusEvent, Email, EventBus, Mailer, TopicPublisher, Webhook};
+use crate::ports::{BusEvent, Email, EventBus, Mailer, SmtpSender, SmtpServer, TopicPublisher, Webhook};
 
 /// Everything published, sent or put, recorded in order.
 #[derive(Default)]
@@ -17,6 +17,8 @@ pub struct FakeNotices {
     pub emails: Mutex<Vec<Email>>,
     /// Each event put.
     pub events: Mutex<Vec<BusEvent>>,
+    /// (server, email) of each email sent through SMTP.
+    pub smtp: Mutex<Vec<(SmtpServer, Email)>>,
     /// Verified SES domains.
     pub domains: Mutex<Vec<String>>,
     /// When set, every publish fails with an SNS error of this kind.
@@ -82,5 +84,14 @@ impl Webhook for FakeWebhook {
     async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String)> {
         lock(&self.posts).push((url.into(), body.into()));
         Ok((*lock(&self.status), "ok".into()))
+    }
+}
+
+#[async_trait]
+impl SmtpSender for FakeNotices {
+    async fn send_smtp(&self, server: &SmtpServer, email: &Email) -> Result<String> {
+        let mut sent = lock(&self.smtp);
+        sent.push((server.clone(), email.clone()));
+        Ok(format!("250 queued as s{}", sent.len()))
     }
 }

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use super::{
     AssumeRole, BlobStore, BusEvent, ContainerTasks, Datum, Email, Encryption, EventBus, KeyService, Listing, Mailer,
-    MetricSink, RegistryLogin, SecretStore, TaskDefinition, TaskRequest, TaskStatus, TemporaryCredentials,
-    TopicPublisher, Webhook,
+    MetricSink, RegistryLogin, SecretStore, SmtpSender, SmtpServer, TaskDefinition, TaskRequest, TaskStatus,
+    TemporaryCredentials, TopicPublisher, Webhook,
 };
 use crate::error::{Error, Result};
 
@@ -117,6 +117,13 @@ impl SecretStore for Absent {
 #[async_trait]
 impl MetricSink for Absent {
     async fn put(&self, _namespace: &str, _data: &[Datum]) -> Result<()> {
+        self.refuse()
+    }
+}
+
+#[async_trait]
+impl SmtpSender for Absent {
+    async fn send_smtp(&self, _server: &SmtpServer, _email: &Email) -> Result<String> {
         self.refuse()
     }
 }

@@ -18,7 +18,7 @@ pub use containers::{
     ContainerEngine, ContainerHost, ContainerSpec, ContainerTasks, LaunchType, TaskDefinition, TaskRequest, TaskStatus,
 };
 pub use metrics::{Datum, MetricSink, MetricUnit};
-pub use notify::{Attachment, BusEvent, Email, EventBus, Mailer, TopicPublisher, Webhook};
+pub use notify::{Attachment, BusEvent, Email, EventBus, Mailer, SmtpSender, SmtpServer, TopicPublisher, Webhook};
 pub use queues::{Incoming, OutgoingMessage, QueueDepth, QueueMessage, WorkQueue};
 pub use secrets::{
     AssumeRole, DbCredentials, DbCredentialsRequest, KeyService, RegistryLogin, SecretStore, TemporaryCredentials,
@@ -46,6 +46,8 @@ pub struct Ports {
     pub keys: Arc<dyn KeyService>,
     /// Slack webhooks.
     pub webhook: Arc<dyn Webhook>,
+    /// SMTP servers (`email` connections with subtype `smtp`).
+    pub smtp: Arc<dyn SmtpSender>,
     /// ECS tasks (docker jobs on fleets without a Docker engine).
     pub tasks: Arc<dyn ContainerTasks>,
     /// SSM parameters and Secrets Manager.

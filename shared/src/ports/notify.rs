@@ -82,3 +82,37 @@ pub trait EventBus: Send + Sync {
     /// Puts one event (an entry the bus refused is an error).
     async fn put_event(&self, event: &BusEvent) -> Result<()>;
 }
+
+/// An SMTP server, as an `email` connection with subtype `smtp` names it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpServer {
+    /// Host name (also the name its TLS certificate must carry).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Implicit TLS from the first byte (otherwise STARTTLS when the server offers it).
+    pub tls: bool,
+    /// The user to log in as (none: no AUTH).
+    pub user: Option<String>,
+    /// The user's password.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for SmtpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpServer")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "********"))
+            .finish()
+    }
+}
+
+/// Email through an SMTP server.
+#[async_trait]
+pub trait SmtpSender: Send + Sync {
+    /// Sends `email` through `server`; returns the server's acceptance text.
+    async fn send_smtp(&self, server: &SmtpServer, email: &Email) -> Result<String>;
+}
