@@ -68,13 +68,24 @@ impl Catalog {
         self.tables.put_item(&self.names.jobs_table, item(job.to_value())).await
     }
 
-    /// Every job, by job id. A stored item that is not a readable job is an error naming it.
+    /// Every entry of `table`, read with `read` and sorted by `key`. A stored item that cannot
+    /// be read is an error naming it.
+    async fn entries<T>(
+        &self,
+        table: &str,
+        read: impl Fn(&Value) -> std::result::Result<T, crate::model::ValidationErrors>,
+        key: impl Fn(&T) -> &str,
+    ) -> Result<Vec<T>> {
+        let items = self.tables.scan_items(table).await?;
+        let mut entries =
+            items.into_iter().map(|i| read(&Value::Object(i))).collect::<std::result::Result<Vec<_>, _>>()?;
+        entries.sort_by(|a, b| key(a).cmp(key(b)));
+        Ok(entries)
+    }
+
+    /// Every job, by job id.
     pub async fn jobs(&self) -> Result<Vec<JobSpec>> {
-        let items = self.tables.scan_items(&self.names.jobs_table).await?;
-        let mut jobs =
-            items.into_iter().map(|i| JobSpec::from_value(&Value::Object(i))).collect::<Result<Vec<_>, _>>()?;
-        jobs.sort_by(|a, b| a.job_id.cmp(&b.job_id));
-        Ok(jobs)
+        self.entries(&self.names.jobs_table, JobSpec::from_value, |j| &j.job_id).await
     }
 
     /// The `lavasched` jobs, from the jobs table's `type-index` (`job_id`, `worker`, `enabled`,
@@ -103,11 +114,7 @@ impl Catalog {
 
     /// Every connection entry, by connection id.
     pub async fn connections(&self) -> Result<Vec<ConnectionEntry>> {
-        let items = self.tables.scan_items(&self.names.connections_table).await?;
-        let mut entries =
-            items.into_iter().map(|i| ConnectionEntry::from_value(&Value::Object(i))).collect::<Result<Vec<_>, _>>()?;
-        entries.sort_by(|a, b| a.conn_id.cmp(&b.conn_id));
-        Ok(entries)
+        self.entries(&self.names.connections_table, ConnectionEntry::from_value, |c| &c.conn_id).await
     }
 
     /// An S3 trigger.
@@ -119,11 +126,7 @@ impl Catalog {
 
     /// Every S3 trigger, by trigger id.
     pub async fn s3triggers(&self) -> Result<Vec<S3TriggerEntry>> {
-        let items = self.tables.scan_items(&self.names.s3triggers_table).await?;
-        let mut entries =
-            items.into_iter().map(|i| S3TriggerEntry::from_value(&Value::Object(i))).collect::<Result<Vec<_>, _>>()?;
-        entries.sort_by(|a, b| a.trigger_id.cmp(&b.trigger_id));
-        Ok(entries)
+        self.entries(&self.names.s3triggers_table, S3TriggerEntry::from_value, |t| &t.trigger_id).await
     }
 
     /// Writes an S3 trigger.

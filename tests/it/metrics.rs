@@ -97,21 +97,7 @@ async fn worker_metrics_backlog_heartbeat_and_state() {
     let realm = r.names.realm.clone();
     // The fleet's ECS service, with two tasks running.
     let cluster = format!("lava-{realm}-core");
-    r.clients.ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
-    let definition =
-        aws_sdk_ecs::types::ContainerDefinition::builder().name("worker").image("lava-worker").memory(512).build();
-    r.clients.ecs.register_task_definition().family(&cluster).container_definitions(definition).send().await.unwrap();
-    r.clients
-        .ecs
-        .create_service()
-        .cluster(&cluster)
-        .service_name(&cluster)
-        .task_definition(&cluster)
-        .desired_count(0)
-        .send()
-        .await
-        .unwrap();
-    r.clients.ecs.update_service().cluster(&cluster).service(&cluster).desired_count(2).send().await.unwrap();
+    r.ecs_service(&cluster, 2).await;
 
     let env = vec![
         ("LAVA_CW_METRICS_WORKER".to_string(), "true".to_string()),

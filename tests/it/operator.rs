@@ -180,20 +180,7 @@ async fn check_conn_usage_ws_jinja_version_and_the_listings() {
             .unwrap();
     }
     let fleet = format!("lava-{realm}-core");
-    r.clients.ecs.create_cluster().cluster_name(&fleet).send().await.unwrap();
-    let definition = aws_sdk_ecs::types::ContainerDefinition::builder().name("w").image("w").memory(512).build();
-    r.clients.ecs.register_task_definition().family(&fleet).container_definitions(definition).send().await.unwrap();
-    r.clients
-        .ecs
-        .create_service()
-        .cluster(&fleet)
-        .service_name(&fleet)
-        .task_definition(&fleet)
-        .desired_count(0)
-        .send()
-        .await
-        .unwrap();
-    r.clients.ecs.update_service().cluster(&fleet).service(&fleet).desired_count(2).send().await.unwrap();
+    r.ecs_service(&fleet, 2).await;
     let rows: Value = serde_json::from_str(&lava(&realm, &["ws", "--json"]).await.unwrap()).unwrap();
     let core =
         rows.as_array().unwrap().iter().find(|row| row["worker"] == "core").unwrap_or_else(|| panic!("{rows:#}"));

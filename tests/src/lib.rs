@@ -257,6 +257,26 @@ impl TestRealm {
         lite
     }
 
+    /// An ECS cluster and service both named `name` (a fleet's, as the worker stack names them)
+    /// with `running` tasks running.
+    pub async fn ecs_service(&self, name: &str, running: i32) {
+        let ecs = &self.clients.ecs;
+        ecs.create_cluster().cluster_name(name).send().await.unwrap();
+        let container =
+            aws_sdk_ecs::types::ContainerDefinition::builder().name("worker").image("lava-worker").memory(512);
+        ecs.register_task_definition().family(name).container_definitions(container.build()).send().await.unwrap();
+        ecs.create_service()
+            .cluster(name)
+            .service_name(name)
+            .task_definition(name)
+            .desired_count(0)
+            .send()
+            .await
+            .unwrap();
+        // moto counts a service's tasks as running once its desired count is updated.
+        ecs.update_service().cluster(name).service(name).desired_count(running).send().await.unwrap();
+    }
+
     /// A queue's URL.
     pub async fn queue_url(&self, name: &str) -> String {
         use shared::ports::WorkQueue;

@@ -7,24 +7,23 @@ use shared::ports::WorkQueue;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// `lava-worker` for `realm`'s core queue on the emulator, with its own run area, with `args`.
+fn worker(realm: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lava-worker"));
+    command.args(["--realm", realm, "--worker", "core", "--root"]).args(args);
+    tests::emulator_env(&mut command).env("LAVA_TMPDIR", std::env::temp_dir().join(tests::unique("lava-proc-")));
+    command
+}
+
 #[tokio::test]
 async fn sigterm_during_a_job_releases_it_and_exits_cleanly() {
-    let endpoint = tests::emulator().endpoint_url.clone();
     let r = tests::TestRealm::up("sig").await;
     r.put_job(json!({"job_id": "it/sleepy", "type": "cmd", "worker": "core", "enabled": true, "payload": "sleep 60"}))
         .await;
     let run_id = r.dispatch("it/sleepy").await;
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lava-worker"))
-        .args(["--realm", &r.names.realm, "--worker", "core", "--root", "--grace", "1", "--wait", "1", "--log-json"])
-        .env("AWS_ENDPOINT_URL", &endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("LAVA_TMPDIR", std::env::temp_dir().join(tests::unique("lava-sig-")))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        worker(&r.names.realm, &["--grace", "1", "--wait", "1", "--log-json"]).stderr(Stdio::null()).spawn().unwrap();
     let statuses = || r.statuses("it/sleepy", &run_id);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !statuses().await.contains(&"running".to_string()) {
@@ -44,35 +43,13 @@ async fn sigterm_during_a_job_releases_it_and_exits_cleanly() {
 
 #[tokio::test]
 async fn a_killed_workers_job_is_taken_over_within_about_two_heartbeats() {
-    let endpoint = tests::emulator().endpoint_url.clone();
     let r = tests::TestRealm::up("kil").await;
     r.put_job(json!({"job_id": "it/taken", "type": "cmd", "worker": "core", "enabled": true, "payload": "sleep 4"}))
         .await;
     let run_id = r.dispatch("it/taken").await;
     let start = || {
-        let args = [
-            "--realm",
-            &r.names.realm,
-            "--worker",
-            "core",
-            "--root",
-            "--wait",
-            "1",
-            "--sleep",
-            "0",
-            "--visibility-heartbeat",
-            "2",
-        ];
-        Command::new(env!("CARGO_BIN_EXE_lava-worker"))
-            .args(args)
-            .env("AWS_ENDPOINT_URL", &endpoint)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("LAVA_TMPDIR", std::env::temp_dir().join(tests::unique("lava-kil-")))
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
+        let args = ["--wait", "1", "--sleep", "0", "--visibility-heartbeat", "2"];
+        worker(&r.names.realm, &args).stderr(Stdio::null()).spawn().unwrap()
     };
     let statuses = || r.statuses("it/taken", &run_id);
     let mut first = start();
@@ -107,31 +84,13 @@ async fn a_killed_workers_job_is_taken_over_within_about_two_heartbeats() {
 
 #[tokio::test]
 async fn json_log_lines_have_the_original_fields_and_sigusr1_logs_the_state() {
-    let endpoint = tests::emulator().endpoint_url.clone();
     let r = tests::TestRealm::up("jsl").await;
     r.put_job(json!({"job_id": "it/said", "type": "cmd", "worker": "core", "enabled": true, "payload": "echo said"}))
         .await;
     let run_id = r.dispatch("it/said").await;
     let log = std::env::temp_dir().join(tests::unique("lava-jsonlog-"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lava-worker"))
-        .args([
-            "--realm",
-            &r.names.realm,
-            "--worker",
-            "core",
-            "--root",
-            "--wait",
-            "1",
-            "--log-json",
-            "--tag",
-            "lava-it",
-        ])
-        .env("AWS_ENDPOINT_URL", &endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
+    let mut child = worker(&r.names.realm, &["--wait", "1", "--log-json", "--tag", "lava-it"])
         .env("LAVA_INSTANCE_ID", "i-0abc1234def567890")
-        .env("LAVA_TMPDIR", std::env::temp_dir().join(tests::unique("lava-jsl-")))
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();

@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use shared::history::{History, RunFilter};
 use shared::model::EventRecord;
 use shared::ops::activity;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
@@ -114,20 +113,15 @@ impl ActivityArgs {
             }
             let (ports, names) = connect(target).await?;
             let history = History::new(ports.tables.clone(), names.clone());
-            let show = !self.quiet && std::io::stderr().is_terminal();
+            let progress = crate::commands::ops::Progress::new(self.quiet);
             let filter = RunFilter { since: Some(start), ..Default::default() };
             for (i, job) in self.job_ids.iter().enumerate() {
-                if show {
-                    eprint!("\rreading runs: job {}/{}", i + 1, self.job_ids.len());
-                }
+                progress.show(format_args!("reading runs: job {}/{}", i + 1, self.job_ids.len()));
                 let runs = history
                     .job_runs(job, &filter)
                     .await
                     .map_err(|e| table_error(e, &names.events_table, &names.realm))?;
                 records.extend(runs);
-            }
-            if show {
-                eprintln!();
             }
         } else if !self.job_ids.is_empty() {
             records.retain(|r| self.job_ids.contains(&r.job_id));

@@ -23,18 +23,39 @@ pub(crate) fn table_error(e: shared::Error, table: &str, realm: &str) -> anyhow:
     }
 }
 
-/// Scans a table, showing a progress line on a terminal unless `quiet`.
-pub(crate) async fn scan(ports: &Ports, names: &ResourceNames, table: &str, quiet: bool) -> Result<Vec<Item>> {
-    let show = !quiet && std::io::stderr().is_terminal();
-    let progress = move |n: usize| {
-        if show {
-            eprint!("\rscanning {table}: {n} items");
-        }
-    };
-    let items = ports.tables.scan_items_reporting(table, &progress).await;
-    if show {
-        eprintln!();
+/// A progress line on standard error: shown only on a terminal and unless quiet, each text
+/// over the last; the line is ended when this is dropped.
+pub(crate) struct Progress {
+    show: bool,
+    shown: std::sync::atomic::AtomicBool,
+}
+
+impl Progress {
+    pub(crate) fn new(quiet: bool) -> Self {
+        Progress { show: !quiet && std::io::stderr().is_terminal(), shown: Default::default() }
     }
+
+    pub(crate) fn show(&self, text: std::fmt::Arguments<'_>) {
+        if self.show {
+            eprint!("\r{text}");
+            self.shown.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if *self.shown.get_mut() {
+            eprintln!();
+        }
+    }
+}
+
+/// Scans a table, with a progress line unless `quiet`.
+pub(crate) async fn scan(ports: &Ports, names: &ResourceNames, table: &str, quiet: bool) -> Result<Vec<Item>> {
+    let progress = Progress::new(quiet);
+    let report = |n: usize| progress.show(format_args!("scanning {table}: {n} items"));
+    let items = ports.tables.scan_items_reporting(table, &report).await;
     items.map_err(|e| table_error(e, table, &names.realm))
 }
 
@@ -110,13 +131,11 @@ impl CheckArgs {
         realm.realm = catalog.realm().await.map(|r| r.to_value()).unwrap_or(json!({"realm": names.realm}));
         if selected.iter().any(|c| c.name == "joborphan") {
             let history = catalog.history();
-            let show = !self.quiet && std::io::stderr().is_terminal();
+            let progress = Progress::new(self.quiet);
             let filter = shared::history::RunFilter { limit: Some(1), ..Default::default() };
             for (i, item) in realm.jobs.iter().enumerate() {
                 let id = item.get("job_id").and_then(Value::as_str).unwrap_or_default();
-                if show {
-                    eprint!("\rreading run events: {}/{}", i + 1, realm.jobs.len());
-                }
+                progress.show(format_args!("reading run events: {}/{}", i + 1, realm.jobs.len()));
                 let runs = history
                     .job_runs(id, &filter)
                     .await
@@ -124,9 +143,6 @@ impl CheckArgs {
                 if !runs.is_empty() {
                     realm.jobs_with_runs.insert(id.to_string());
                 }
-            }
-            if show {
-                eprintln!();
             }
         }
         let findings = checks::run(&selected, &realm, !self.no_suppress);
