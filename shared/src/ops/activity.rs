@@ -73,13 +73,11 @@ pub fn activity(spans: &[RunSpan], start: i64, end: i64, interval: i64) -> Activ
     for span in spans {
         let (from, to) = (span.start.max(start), span.end.unwrap_or(end).min(end));
         let job = jobs.entry(span.job_id.clone()).or_insert_with(|| vec![0; slices.len()]);
+        let worker = workers.entry(span.worker.clone()).or_insert_with(|| vec![0; slices.len()]);
         for (i, slice) in slices.iter().enumerate() {
             let overlap = (to.min(slice + interval) - from.max(*slice)).max(0);
             job[i] += overlap;
-        }
-        let worker = workers.entry(span.worker.clone()).or_insert_with(|| vec![0; slices.len()]);
-        for (i, slice) in slices.iter().enumerate() {
-            worker[i] += (to.min(slice + interval) - from.max(*slice)).max(0);
+            worker[i] += overlap;
         }
     }
     Activity { slices, interval, jobs, workers }

@@ -300,7 +300,7 @@ impl JobRunner {
         if cw_metrics {
             let delay = (start.timestamp().as_millisecond() - dispatched.as_millisecond()) as f64 / 1000.0;
             let datum = Datum::new("RunDelay", self.worker_dimensions(), delay, MetricUnit::Seconds);
-            self.put_metrics(vec![datum.at(dispatched)]).await;
+            self.put_metrics(&[datum.at(dispatched)]).await;
         }
 
         if !spec.job_type.is_runnable() {
@@ -416,7 +416,7 @@ impl JobRunner {
                 let runtime =
                     (jiff::Timestamp::now().as_millisecond() - start.timestamp().as_millisecond()) as f64 / 1000.0;
                 let job = vec![("Realm", self.realm.realm.clone()), ("Job", spec.job_id.clone())];
-                self.put_metrics(vec![
+                self.put_metrics(&[
                     Datum::new("RunTime", job.clone(), runtime, MetricUnit::Seconds).at(dispatched),
                     Datum::new("JobFailed", job, failed, MetricUnit::None).at(dispatched),
                 ])
@@ -433,13 +433,18 @@ impl JobRunner {
         vec![("Realm", self.realm.realm.clone()), ("Worker", self.worker.clone())]
     }
 
-    /// Puts job metrics in the realm's namespace. A failure is logged and the run goes on: a
-    /// CloudWatch outage does not fail jobs (the original fails the run when `RunDelay`
-    /// cannot be put).
-    async fn put_metrics(&self, data: Vec<Datum>) {
+    /// Puts metrics in the realm's namespace (`CW_NAMESPACE`); whether they went. A failure is
+    /// logged and the caller goes on: a CloudWatch outage does not fail jobs (the original
+    /// fails the run when `RunDelay` cannot be put) nor stop the worker's reports.
+    pub(crate) async fn put_metrics(&self, data: &[Datum]) -> bool {
         let namespace = self.config.get(keys::CW_NAMESPACE);
-        if let Err(e) = self.metrics.put(&namespace, &data).await {
-            tracing::warn!(error = %e, metric = data[0].name, "Cannot put the job's CloudWatch metrics.");
+        match self.metrics.put(&namespace, data).await {
+            Ok(()) => true,
+            Err(e) => {
+                let names: Vec<&str> = data.iter().map(|d| d.name).collect();
+                tracing::warn!(error = %e, metrics = ?names, "Cannot put CloudWatch metrics.");
+                false
+            }
         }
     }
 

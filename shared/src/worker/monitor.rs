@@ -143,10 +143,7 @@ impl Worker {
     }
 
     async fn put_worker_metrics(&self) {
-        let namespace = self.runner.config.get(keys::CW_NAMESPACE);
-        if let Err(e) = self.runner.metrics.put(&namespace, &self.worker_metrics()).await {
-            tracing::warn!(error = %e, "Cannot put the worker metrics.");
-        }
+        self.runner.put_metrics(&self.worker_metrics()).await;
     }
 
     /// Puts `WorkerBacklog` for this worker's fleet: visible messages per running task of its
@@ -164,15 +161,8 @@ impl Worker {
             }
         };
         let dims = vec![("Realm", s.realm.clone()), ("Worker", s.worker.clone())];
-        let namespace = self.runner.config.get(keys::CW_NAMESPACE);
         let datum = Datum::new("WorkerBacklog", dims, figure, MetricUnit::None);
-        match self.runner.metrics.put(&namespace, &[datum]).await {
-            Ok(()) => Some(figure),
-            Err(e) => {
-                tracing::warn!(error = %e, "Cannot put the fleet's backlog.");
-                None
-            }
-        }
+        self.runner.put_metrics(&[datum]).await.then_some(figure)
     }
 
     /// The worker's state: its runner slots, the runs going on, and the configuration in force.
