@@ -10,64 +10,14 @@ use serde_json::Value;
 use crate::model::JobSpec;
 use crate::names::ResourceNames;
 
-/// Whether `text` matches the glob `pattern` (`*` any run, `?` any one character, `[abc]`,
-/// `[a-z]` and `[!abc]` one of a set), as Python's `fnmatch` does.
+/// Whether `text` matches the glob `pattern` as Python's `fnmatch` does (the project's
+/// [`fnmatch`](crate::model::values::fnmatch)), optionally without regard to case.
 pub fn glob_match(pattern: &str, text: &str, ignore_case: bool) -> bool {
-    let fold = |s: &str| if ignore_case { s.to_lowercase() } else { s.to_string() };
-    let (p, t): (Vec<char>, Vec<char>) = (fold(pattern).chars().collect(), fold(text).chars().collect());
-    // Iterative matching with one backtrack point: the last `*` seen.
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        let width = match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-                continue;
-            }
-            Some('?') => Some(1),
-            Some('[') => class(&p[pi..], t[ti]),
-            Some(c) if *c == t[ti] => Some(1),
-            _ => None,
-        };
-        match (width, star) {
-            (Some(w), _) => {
-                pi += w;
-                ti += 1;
-            }
-            (None, Some((sp, st))) => {
-                pi = sp + 1;
-                ti = st + 1;
-                star = Some((sp, st + 1));
-            }
-            (None, None) => return false,
-        }
+    if ignore_case {
+        crate::model::values::fnmatch(&pattern.to_lowercase(), &text.to_lowercase())
+    } else {
+        crate::model::values::fnmatch(pattern, text)
     }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
-/// A `[...]` class at the start of `p` against `c`: the class's length when `c` is in it, none
-/// when it is not (an unclosed `[` matches itself).
-fn class(p: &[char], c: char) -> Option<usize> {
-    let Some(end) = p.iter().skip(2).position(|x| *x == ']').map(|i| i + 2) else {
-        return (c == '[').then_some(1);
-    };
-    let (negated, body) = match p[1] {
-        '!' => (true, &p[2..end]),
-        _ => (false, &p[1..end]),
-    };
-    let mut inside = false;
-    let mut i = 0;
-    while i < body.len() {
-        if i + 2 < body.len() && body[i + 1] == '-' {
-            inside |= body[i] <= c && c <= body[i + 2];
-            i += 3;
-        } else {
-            inside |= body[i] == c;
-            i += 1;
-        }
-    }
-    (inside != negated).then_some(end + 1)
 }
 
 /// A key made safe as a file name, as the original's dumps name their files: ASCII only, lower
