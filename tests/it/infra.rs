@@ -214,13 +214,43 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
     catalog.put_realm(&shared::model::RealmEntry::from_value(&entry).unwrap()).await.unwrap();
     catalog.put_job(&shared::model::JobSpec::from_value(&json!({"job_id": "cf/hello", "type": "cmd", "worker": "core", "enabled": true, "payload": "echo from the stacks"})).unwrap()).await.unwrap();
     let dispatch_url = ports.queues.queue_url(&names.dispatch_queue).await.unwrap();
-    ports
-        .queues
-        .send(&dispatch_url, &OutgoingMessage { body: json!({"job_id": "cf/hello"}).to_string(), ..Default::default() })
-        .await
-        .unwrap();
-    let received = ports.queues.receive(&dispatch_url, 1, 1).await.unwrap();
+    // The original's producers publish to lava-<realm>-dispatch; the template's subscription
+    // delivers the request to the dispatch queue as it was published (raw delivery). moto's
+    // CloudFormation skips AWS::SNS::Subscription: it is made from the template through SNS.
+    let topic = format!("arn:aws:sns:us-east-1:123456789012:lava-{realm}-dispatch");
+    let queue_arn = format!("arn:aws:sqs:us-east-1:123456789012:{}", names.dispatch_queue);
+    let resolver = tests::cfn::Template::new(
+        serde_norway::from_str(&std::fs::read_to_string(workspace_root().join("infra/template.yaml")).unwrap())
+            .unwrap(),
+        &[("Realm", &realm)],
+        &[("DispatchTopic", &topic), ("DispatchQueue.Arn", &queue_arn), ("S3TriggerFunction", "s3trigger-fn")],
+    );
+    // Buckets of this account (only) may invoke the s3trigger function directly.
+    let permission = resolver.properties("S3TriggerFromBuckets").unwrap();
+    assert_eq!(
+        (&permission["FunctionName"], &permission["Principal"], &permission["SourceAccount"]),
+        (&json!("s3trigger-fn"), &json!("s3.amazonaws.com"), &json!("123456789012"))
+    );
+    let subscription = resolver.properties("DispatchTopicSubscription").unwrap();
+    assert_eq!(subscription["TopicArn"], topic.as_str());
+    let raw = subscription["RawMessageDelivery"].to_string();
+    cli(Command::new(venv_tool("aws")).args([
+        "sns",
+        "subscribe",
+        "--topic-arn",
+        &topic,
+        "--protocol",
+        subscription["Protocol"].as_str().unwrap(),
+        "--notification-endpoint",
+        subscription["Endpoint"].as_str().unwrap(),
+        "--attributes",
+        &format!("RawMessageDelivery={raw}"),
+    ]));
+    let request = json!({"job_id": "cf/hello"}).to_string();
+    cli(Command::new(venv_tool("aws")).args(["sns", "publish", "--topic-arn", &topic, "--message", &request]));
+    let received = ports.queues.receive(&dispatch_url, 1, 5).await.unwrap();
     assert_eq!(received.len(), 1, "the template's dispatch queue holds the request");
+    assert_eq!(received[0].body, request, "delivered raw");
     let function = shared::dispatch::function::DispatchFunction::load(names.clone(), vec![], &ports).await.unwrap();
     let incoming: Vec<shared::ports::Incoming> = received
         .iter()

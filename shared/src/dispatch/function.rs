@@ -283,7 +283,13 @@ impl DispatchFunction {
         Ok(value.as_i64().and_then(|s| Timestamp::from_second(s).ok()))
     }
 
+    /// Moves the watermark forward to `minute`; a tick that finishes after a later one leaves it
+    /// where the later one put it. (Two ticks finishing at the same instant can still race; the
+    /// cost is one minute's runs sent again under the same run ids.)
     async fn set_watermark(&self, minute: Timestamp) -> Result<()> {
+        if self.watermark().await?.is_some_and(|done| done >= minute) {
+            return Ok(());
+        }
         let item = crate::state::NewState {
             state_id: WATERMARK.into(),
             value: json!(minute.as_second()),
@@ -487,22 +493,47 @@ mod tests {
         serve(&fakes, "lava/sched", json!("x"), true, json!({})).await;
         put_job(&fakes, job("e/every", json!("* * * * *"), "x")).await;
         put_job(&fakes, job("e/other", json!("* * * * *"), "x")).await;
+        put_job(&fakes, job("e/third", json!("* * * * *"), "x")).await;
         let at: Timestamp = "2025-03-04T02:00:10Z".parse().unwrap();
-        let first = f.tick(at).await.unwrap();
-        // The tick failed before its watermark moved (a partial send failure) and runs again.
-        let key = serde_json::Map::from_iter([("state_id".to_string(), json!(WATERMARK))]);
-        fakes.tables.delete_item(&f.catalog.names().state_table, &key).await.unwrap();
+        // One message of the tick's batch is not sent: the tick fails and its watermark stays.
+        fakes.queues.fail_next_sends(1);
+        let failed = f.tick(at).await.unwrap_err();
+        assert!(failed.to_string().contains("1 scheduled runs were not sent"), "{failed}");
+        assert_eq!(f.watermark().await.unwrap(), None);
+        let sent_first = fakes.queues.bodies(&core);
+        assert_eq!(sent_first.len(), 2);
+        // Its retry sends every run again under the same run ids, and completes.
         let second = f.tick(at).await.unwrap();
+        assert_eq!(f.watermark().await.unwrap(), Some("2025-03-04T02:00:00Z".parse().unwrap()));
         let run_ids = |runs: &[Scheduled]| runs.iter().map(|s| s.run_id.clone()).collect::<BTreeSet<_>>();
-        assert_eq!((first.len(), run_ids(&first)), (2, run_ids(&second)));
+        let body_run_ids = |bodies: &[String]| {
+            bodies
+                .iter()
+                .map(|b| serde_json::from_str::<Value>(b).unwrap()["run_id"].as_str().unwrap().to_string())
+                .collect::<BTreeSet<_>>()
+        };
+        assert_eq!(second.len(), 3);
+        assert!(body_run_ids(&sent_first).is_subset(&run_ids(&second)), "the retry reuses the first try's run ids");
+        assert_eq!(body_run_ids(&fakes.queues.bodies(&core)), run_ids(&second), "five messages, three runs");
+        // An overlapping tick for the same minute sends nothing once the watermark has moved.
+        assert!(f.tick(at).await.unwrap().is_empty());
         let minute = "2025-03-04T02:00:00Z".parse().unwrap();
         let expected = scheduled_run_id("dev", "e/every", minute);
-        assert!(first.iter().any(|s| s.run_id == expected), "{first:?}");
+        assert!(second.iter().any(|s| s.run_id == expected), "{second:?}");
         assert_ne!(expected, scheduled_run_id("dev", "e/every", minute + SignedDuration::from_mins(1)));
         assert_ne!(expected, scheduled_run_id("dev", "e/other", minute));
         assert_ne!(expected, scheduled_run_id("prod", "e/every", minute));
         assert!(uuid::Uuid::parse_str(&expected).is_ok());
-        assert_eq!(fakes.queues.bodies(&core).len(), 4, "each run sent by both ticks");
+    }
+
+    #[tokio::test]
+    async fn a_late_tick_never_moves_the_watermark_back() {
+        let (f, fakes, _core) = function(json!({})).await;
+        serve(&fakes, "lava/sched", json!("x"), true, json!({})).await;
+        let later: Timestamp = "2025-03-04T02:05:10Z".parse().unwrap();
+        f.tick(later).await.unwrap();
+        f.set_watermark("2025-03-04T02:04:00Z".parse().unwrap()).await.unwrap();
+        assert_eq!(f.watermark().await.unwrap(), Some("2025-03-04T02:05:00Z".parse().unwrap()));
     }
 
     #[tokio::test]

@@ -21,6 +21,7 @@ struct FakeQueue {
 pub struct FakeQueues {
     queues: Mutex<BTreeMap<String, FakeQueue>>,
     delays: Mutex<Vec<(String, u32)>>,
+    failing_sends: Mutex<usize>,
 }
 
 impl FakeQueues {
@@ -37,6 +38,11 @@ impl FakeQueues {
             .get(queue_url)
             .map(|q| q.visible.iter().map(|m| m.body.clone()).collect())
             .unwrap_or_default()
+    }
+
+    /// The next `sends` messages sent (alone or in a batch) fail as an unreachable queue does.
+    pub fn fail_next_sends(&self, sends: usize) {
+        *lock(&self.failing_sends) = sends;
     }
 
     /// (queue URL, delay) of every message sent, in order.
@@ -57,6 +63,20 @@ impl WorkQueue for FakeQueues {
     }
 
     async fn send(&self, queue_url: &str, message: &OutgoingMessage) -> Result<String> {
+        {
+            let mut failing = lock(&self.failing_sends);
+            if *failing > 0 {
+                *failing -= 1;
+                return Err(Error::Aws {
+                    service: "sqs",
+                    operation: "SendMessage",
+                    code: None,
+                    message: "request has timed out (fake)".into(),
+                    retry: crate::error::Retry::Transient,
+                    source: None,
+                });
+            }
+        }
         let mut queues = lock(&self.queues);
         let queue =
             queues.get_mut(queue_url).ok_or_else(|| Error::NotFound { what: "queue", id: queue_url.to_string() })?;
