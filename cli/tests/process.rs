@@ -49,6 +49,21 @@ fn wait_complete(dir: &Path, job_id: &str, seconds: u64) {
     }
 }
 
+/// Process ids of `sleep SECONDS` processes.
+fn sleepers(seconds: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let zombie = stat.rsplit(')').next()?.trim_start().starts_with('Z');
+            (!zombie && cmdline.split(|b| *b == 0).collect::<Vec<_>>() == [&b"/bin/sleep"[..], seconds.as_bytes(), b""])
+                .then(|| e.file_name().to_string_lossy().into_owned())
+        })
+        .collect()
+}
+
 fn write_json(dir: &Path, name: &str, value: serde_json::Value) -> String {
     let path = dir.join(name);
     std::fs::write(&path, value.to_string()).unwrap();
@@ -91,7 +106,8 @@ async fn the_local_realm_runs_by_itself_and_stops_entirely() {
             {"job_id": "e2e/upload", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/echo {{ globals.key }}"},
             {"job_id": "e2e/chain", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/true",
              "on_success": [{"action": "dispatch", "job_id": "e2e/after"}]},
-            {"job_id": "e2e/after", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/true"}
+            {"job_id": "e2e/after", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/true"},
+            {"job_id": "e2e/long", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/sleep 617"}
         ]),
     );
     let put = lava(&dir, &["--local", "job", "put", &jobs], &[]);
@@ -142,6 +158,55 @@ async fn the_local_realm_runs_by_itself_and_stops_entirely() {
     assert_eq!(text(&status).matches(" running ").count(), 5, "{}", text(&status));
     let logs = lava(&dir, &["local", "logs", "dispatch", "--no-follow"], &[]);
     assert!(logs.status.success() && text(&logs).contains("Lambda runtime invoke"), "{}", text(&logs));
+    // The on_success dispatch went through the actions function.
+    let actions = lava(&dir, &["local", "logs", "actions", "--no-follow"], &[]);
+    assert!(text(&actions).contains("Lambda runtime invoke"), "{}", text(&actions));
+    // `local logs` follows: a line written after it started reaches it.
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_lava"))
+        .args(["local", "logs", "dispatch"])
+        .env("LAVA_LOCAL_DIR", &dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let followed = std::thread::spawn(move || {
+        let mut line = String::new();
+        while std::io::BufRead::read_line(&mut lines, &mut line).unwrap_or(0) > 0 {
+            if line.contains("e2e/followed") {
+                return true;
+            }
+            line.clear();
+        }
+        false
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let late = lava(&dir, &["--local", "dispatch", "e2e/followed"], &[]);
+    assert!(!late.status.success(), "no such job: {}", text(&late));
+    clients
+        .sqs
+        .send_message()
+        .queue_url(queue.queue_url().unwrap())
+        .message_body(r#"{"job_id": "e2e/followed"}"#)
+        .send()
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !followed.is_finished() && started.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    follow.kill().unwrap();
+    let _ = follow.wait();
+    assert!(followed.join().unwrap(), "the rejected request's line did not reach `lava local logs dispatch`");
+
+    // A job still running when the realm goes down goes with it.
+    let long = lava(&dir, &["--local", "dispatch", "e2e/long"], &[]);
+    assert!(long.status.success(), "{}", text(&long));
+    let sleeping = || sleepers("617");
+    let started = std::time::Instant::now();
+    while sleeping().is_empty() && started.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(!sleeping().is_empty(), "e2e/long never started");
 
     let parts: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("parts.json")).unwrap()).unwrap();
@@ -153,6 +218,9 @@ async fn the_local_realm_runs_by_itself_and_stops_entirely() {
     assert!(down.status.success(), "{}", text(&down));
     let alive: Vec<u64> = pids.into_iter().filter(|pid| cli::local::is_running(*pid as u32)).collect();
     assert!(alive.is_empty(), "processes left behind: {alive:?}");
+    let group = parts["supervisor"].as_u64().unwrap() as u32;
+    assert!(!cli::local::group_is_running(group), "a process of the realm's group {group} is left");
+    assert!(sleeping().is_empty(), "the running job's process is left: {:?}", sleeping());
     let after = lava(&dir, &["--local", "job", "list"], &[]);
     assert!(!after.status.success() && text(&after).contains("no local realm is up"), "{}", text(&after));
 }

@@ -54,6 +54,13 @@ async fn events_and_run_commands_show_what_happened_to_runs() {
     let shown = lava(&realm, &["run", "show", &bad]).await.unwrap();
     assert!(shown.contains("h/bad") && shown.contains("Failed with exit status 4"), "{shown}");
     assert!(shown.contains(&format!("output: s3://{}/tmp/h/bad/{bad}/stderr", r.names.local_bucket())), "{shown}");
+    let shown: Value = serde_json::from_str(&lava(&realm, &["run", "show", &bad, "--json"]).await.unwrap()).unwrap();
+    let run = &shown.as_array().unwrap()[0];
+    assert_eq!((run["job_id"].as_str(), run["run_id"].as_str()), (Some("h/bad"), Some(bad.as_str())), "{shown}");
+    assert_eq!(run["status"], "failed", "{shown}");
+    let since: Value =
+        serde_json::from_str(&lava(&realm, &["events", "h/ok", "--since", "1h", "--json"]).await.unwrap()).unwrap();
+    assert_eq!(since.as_array().unwrap().len(), 2, "both runs started within the hour");
     let logs = lava(&realm, &["run", "logs", &first]).await.unwrap();
     assert!(logs.contains(&format!("hello {first}")) && logs.contains("careful"), "{logs}");
     let as_json: Value = serde_json::from_str(&lava(&realm, &["run", "logs", &bad, "--json"]).await.unwrap()).unwrap();

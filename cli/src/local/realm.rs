@@ -164,7 +164,9 @@ pub async fn serve(options: ServeOptions, queues: Arc<dyn WorkQueue>) -> Result<
     for worker in &options.workers {
         let log = options.dir.join(format!("worker-{worker}.log"));
         let mut command = tokio::process::Command::new(&worker_binary);
-        command.args(["--realm", &options.realm, "--worker", worker, "--no-colour"]);
+        // Its runs get 10 s after a stop; then it stops them and releases their messages, well
+        // inside the 30 s its keeper waits before killing it (which would orphan the jobs).
+        command.args(["--realm", &options.realm, "--worker", worker, "--no-colour", "--grace", "10"]);
         if is_root() {
             command.arg("--root"); // the worker refuses root unless told; a container runs as root too
         }

@@ -149,6 +149,7 @@ impl DispatchFunction {
                         Err(e) => {
                             let reason =
                                 format!("Cannot dispatch {}@{} - {e}", request.job_id, self.catalog.names().realm);
+                            tracing::warn!(job_id = %request.job_id, event_type = "dispatch", "{reason}");
                             self.reject(&request, &reason).await?;
                             let line = serde_json::to_string(&json!({"job_id": request.job_id})).unwrap_or_default();
                             self.dead_letter(&line, &reason).await?;
