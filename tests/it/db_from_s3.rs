@@ -554,3 +554,77 @@ async fn a_postgres_copy_stops_at_pg_copy_timeout() {
     proxy.freeze(false);
     rows(&postgres(), &format!("DROP TABLE public.{table}")).await;
 }
+
+/// Every mode on each engine the worker loads itself, in one sequence over one table, then a
+/// switch pair: what each mode leaves in the table.
+#[tokio::test]
+async fn every_mode_leaves_the_table_as_the_original_does_on_each_engine() {
+    let r = TestRealm::up("dfsmodes").await;
+    let lite = r.put_sql_connections().await;
+    let bucket = r.names.local_bucket();
+    put(&r, "modes/a.csv", "id,name\n1,ant\n2,bee\n").await;
+    put(&r, "modes/b.csv", "id,name\n3,cat\n").await;
+    let schema = unique("modes_");
+    rows(&postgres(), &format!("CREATE SCHEMA {schema}")).await;
+    let engines = [
+        ("pg", postgres(), schema.as_str(), json!(["FORMAT csv", "HEADER"])),
+        ("my", mariadb(), "lava_test", json!(["HEADER"])),
+        ("lite", sqlite(&lite), "main", json!(["HEADER"])),
+    ];
+    for (conn, db, schema, args) in engines {
+        let table = unique("t_");
+        let qualified = if conn == "lite" { table.clone() } else { format!("{schema}.{table}") };
+        let count = |name: String| {
+            let db = db.clone();
+            async move { rows(&db, &format!("SELECT count(*) FROM {name}")).await }
+        };
+        let mut step = 0;
+        let mut load = |key: &str, mode: &str, table: &str| {
+            step += 1;
+            let id = format!("modes/{conn}/{step}");
+            let parameters = json!({"db_conn_id": conn, "bucket": bucket, "key": key, "schema": schema,
+                "table": table, "mode": mode, "args": args, "columns": ["id INTEGER", "name VARCHAR(10)"]});
+            let r = &r;
+            async move {
+                job(r, &id, parameters).await;
+                let (statuses, result) = run(r, &id).await;
+                (statuses.last().cloned().unwrap_or_default(), result)
+            }
+        };
+        // abort creates a missing table, and refuses an existing one.
+        let (status, result) = load("modes/a.csv", "abort", &table).await;
+        assert_eq!(status, "complete", "{conn} abort (new): {result}");
+        assert_eq!(count(qualified.clone()).await, ["2"], "{conn} abort (new)");
+        let (status, result) = load("modes/b.csv", "abort", &table).await;
+        assert_eq!(status, "failed", "{conn}: {result}");
+        assert!(result["error"].as_str().is_some_and(|e| e.contains("already exists")), "{conn}: {result}");
+        assert_eq!(count(qualified.clone()).await, ["2"], "{conn} abort (existing)");
+        for (key, mode, expected) in [
+            ("modes/b.csv", "append", "3"),
+            ("modes/a.csv", "truncate", "2"),
+            ("modes/b.csv", "delete", "1"),
+            ("modes/a.csv", "drop", "2"),
+        ] {
+            let (status, result) = load(key, mode, &table).await;
+            assert_eq!(status, "complete", "{conn} {mode}: {result}");
+            assert_eq!(count(qualified.clone()).await, [expected], "{conn} {mode}: {result}");
+        }
+        // switch: the first load fills table _a, the next fills _b and empties _a.
+        let pair = unique("sw_");
+        let name = |suffix: &str| {
+            if conn == "lite" { format!("{pair}_{suffix}") } else { format!("{schema}.{pair}_{suffix}") }
+        };
+        assert_eq!(load("modes/a.csv", "switch", &pair).await.0, "complete", "{conn} switch");
+        assert_eq!(count(name("a")).await, ["2"], "{conn} switch 1");
+        assert_eq!(load("modes/b.csv", "switch", &pair).await.0, "complete", "{conn} switch");
+        assert_eq!(
+            (count(name("a")).await, count(name("b")).await),
+            (vec!["0".to_string()], vec!["1".to_string()]),
+            "{conn} switch 2"
+        );
+        if conn == "my" {
+            rows(&db, &format!("DROP TABLE {qualified}, {}, {}", name("a"), name("b"))).await;
+        }
+    }
+    rows(&postgres(), &format!("DROP SCHEMA {schema} CASCADE")).await;
+}

@@ -34,7 +34,17 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     let a = format!(
         "create temp table {table} (id int, name text);\ninsert into {table} values (1, 'one'), (2, '{{{{ vars.two }}}}');\nselect id, name from {table} order by id;\n"
     );
-    let b = "select 3 as id, 'three' as name;\n";
+    // b.sql includes c.inc, a payload file beside it (which, as a payload file, also runs).
+    let b = "{% include \"c.inc\" %}\n";
+    r.blobs
+        .put_object(
+            &bucket,
+            &format!("payloads/sqlv/{table}/c.inc"),
+            b"select 3 as id, 'three' as name;\n".to_vec(),
+            &Encryption::Aes256,
+        )
+        .await
+        .unwrap();
     r.blobs
         .put_object(&bucket, &format!("payloads/sqlv/{table}/a.sql"), a.into_bytes(), &Encryption::Aes256)
         .await
@@ -57,7 +67,10 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     assert_eq!(r.statuses("v/csv", &run_id).await, ["starting", "running", "complete"], "{item}");
     let result = &item["log"][2]["info"];
     assert_eq!(result["output"][0]["exit_status"], 0);
-    assert_eq!(r.object_text(&result["output"][0]["stdout"]).await, "id|name\r\n1|one\r\n2|two\r\n3|three\r\n");
+    assert_eq!(
+        r.object_text(&result["output"][0]["stdout"]).await,
+        "id|name\r\n1|one\r\n2|two\r\n3|three\r\n3|three\r\n"
+    );
     let sql_log = r.object_text(&result["output"][0]["stderr"]).await;
     assert!(
         sql_log.contains("queries completed") && !sql_log.contains(tests::DB_PASSWORD),
@@ -65,7 +78,7 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     );
 
     r.put_job(job("v/jsonl", json!({"conn_id": "pg", "format": "jsonl", "vars": {"two": "2"}}))).await;
-    r.put_job(json!({"job_id": "v/bad", "type": "sqlv", "worker": "core", "enabled": true, "payload": format!("sqlv/{table}/b.sql"), "parameters": {"conn_id": "nope"}})).await;
+    r.put_job(json!({"job_id": "v/bad", "type": "sqlv", "worker": "core", "enabled": true, "payload": format!("sqlv/{table}/a.sql"), "parameters": {"conn_id": "nope"}})).await;
     r.put_job(job("v/parquet", json!({"conn_id": "pg", "format": "parquet", "batch_size": 2, "vars": {"two": "p"}})))
         .await;
     let jsonl = r.dispatch("v/jsonl").await;
@@ -75,7 +88,7 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     let item = r.events("v/jsonl", &jsonl).await;
     assert_eq!(
         r.object_text(&item["log"][2]["info"]["output"][0]["stdout"]).await,
-        "{\"id\":1,\"name\":\"one\"}\n{\"id\":2,\"name\":\"2\"}\n{\"id\":3,\"name\":\"three\"}\n"
+        "{\"id\":1,\"name\":\"one\"}\n{\"id\":2,\"name\":\"2\"}\n{\"id\":3,\"name\":\"three\"}\n{\"id\":3,\"name\":\"three\"}\n"
     );
     // Parquet: a row group per batch of two rows, the schema from the first; read back by pyarrow.
     let item = r.events("v/parquet", &parquet).await;
@@ -91,7 +104,7 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.starts_with("2 id: int64\nname: string\n"), "{text}");
     assert!(
-        text.ends_with("[{'id': 1, 'name': 'one'}, {'id': 2, 'name': 'p'}, {'id': 3, 'name': 'three'}]\n"),
+        text.ends_with("[{'id': 1, 'name': 'one'}, {'id': 2, 'name': 'p'}, {'id': 3, 'name': 'three'}, {'id': 3, 'name': 'three'}]\n"),
         "{text}"
     );
 

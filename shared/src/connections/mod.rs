@@ -124,6 +124,12 @@ impl Database {
             ca_cert: None,
         }
     }
+
+    /// Whether the password is an RDS IAM authentication token (which MySQL servers take only
+    /// in clear text, so only over TLS).
+    pub fn password_is_iam_token(&self) -> bool {
+        self.password.expose().contains("X-Amz-Credential=")
+    }
 }
 
 /// An `aws` connection's keys and region.

@@ -115,11 +115,14 @@ fn mysql_client_is_mariadb() -> Result<bool> {
         .ok_or_else(|| Error::Unexpected("No mysql client available".into()))
 }
 
+/// The original's refusal of an IAM token over a connection that may not use TLS.
+pub(crate) const IAM_NEEDS_TLS: &str = "SSL is required with IAM database authentication";
+
 fn mysql_script(db: &Database, dir: &Path) -> Result<PathBuf> {
     let mariadb = mysql_client_is_mariadb()?;
-    let iam = db.password.expose().contains("X-Amz-Credential=");
+    let iam = db.password_is_iam_token();
     if iam && !db.tls.required() {
-        return Err(Error::Refused("SSL is required with IAM database authentication".into()));
+        return Err(Error::Refused(IAM_NEEDS_TLS.into()));
     }
     let conf = dir.join(".mysql.conf");
     write_private(

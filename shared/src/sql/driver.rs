@@ -57,9 +57,40 @@ fn copy_error(e: sqlx::Error) -> Error {
     }
 }
 
+/// A MySQL/MariaDB session's options. An RDS IAM token is sent with the clear-text plugin the
+/// server asks for, which TLS must protect.
+fn mysql_options(db: &Database) -> Result<sqlx::mysql::MySqlConnectOptions> {
+    let iam = db.password_is_iam_token();
+    if iam && !db.tls.required() {
+        return Err(Error::Refused(crate::connections::scripts::IAM_NEEDS_TLS.into()));
+    }
+    let mut options = sqlx::mysql::MySqlConnectOptions::new()
+        .host(&db.host)
+        .port(db.port)
+        .username(&db.user)
+        .password(db.password.expose())
+        .ssl_mode(match db.tls {
+            TlsMode::Disable => sqlx::mysql::MySqlSslMode::Disabled,
+            TlsMode::Prefer => sqlx::mysql::MySqlSslMode::Preferred,
+            TlsMode::Require => sqlx::mysql::MySqlSslMode::Required,
+            TlsMode::VerifyCa => sqlx::mysql::MySqlSslMode::VerifyCa,
+            TlsMode::VerifyFull => sqlx::mysql::MySqlSslMode::VerifyIdentity,
+        })
+        .enable_cleartext_plugin(iam)
+        .statement_cache_capacity(0);
+    if let Some(database) = &db.database {
+        options = options.database(database);
+    }
+    if let Some(ca) = db.ca_cert.as_ref().filter(|_| db.tls.required()) {
+        options = options.ssl_ca(ca);
+    }
+    Ok(options)
+}
+
 impl Session {
     /// Connects (in autocommit mode: [`Session::begin`] starts a transaction).
     pub async fn connect(db: &Database, application_name: Option<&str>, timeout: Duration) -> Result<Session> {
+        let mysql = if matches!(db.engine, Engine::MySql) { Some(mysql_options(db)?) } else { None };
         let connecting = async {
             Ok::<_, sqlx::Error>(match db.engine {
                 Engine::Postgres => {
@@ -86,26 +117,8 @@ impl Session {
                     Session::Postgres(sqlx::PgConnection::connect_with(&options).await?)
                 }
                 Engine::MySql => {
-                    let mut options = sqlx::mysql::MySqlConnectOptions::new()
-                        .host(&db.host)
-                        .port(db.port)
-                        .username(&db.user)
-                        .password(db.password.expose())
-                        .ssl_mode(match db.tls {
-                            TlsMode::Disable => sqlx::mysql::MySqlSslMode::Disabled,
-                            TlsMode::Prefer => sqlx::mysql::MySqlSslMode::Preferred,
-                            TlsMode::Require => sqlx::mysql::MySqlSslMode::Required,
-                            TlsMode::VerifyCa => sqlx::mysql::MySqlSslMode::VerifyCa,
-                            TlsMode::VerifyFull => sqlx::mysql::MySqlSslMode::VerifyIdentity,
-                        })
-                        .statement_cache_capacity(0);
-                    if let Some(database) = &db.database {
-                        options = options.database(database);
-                    }
-                    if let Some(ca) = db.ca_cert.as_ref().filter(|_| db.tls.required()) {
-                        options = options.ssl_ca(ca);
-                    }
-                    Session::MySql(sqlx::MySqlConnection::connect_with(&options).await?)
+                    let options = mysql.as_ref().expect("MySQL options are made above");
+                    Session::MySql(sqlx::MySqlConnection::connect_with(options).await?)
                 }
                 Engine::Sqlite => {
                     let options = sqlx::sqlite::SqliteConnectOptions::new()
@@ -475,6 +488,29 @@ fn sqlite_field(row: &sqlx::sqlite::SqliteRow, i: usize) -> Field {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_iam_token_goes_to_mysql_in_clear_text_over_tls_only() {
+        let token = "db.example:3306/?Action=connect&DBUser=lava&X-Amz-Credential=AKID%2F20261130%2Fus-east-1%2Frds-db%2Faws4_request&X-Amz-Signature=ab";
+        let db = Database {
+            conn_id: "aurora".into(),
+            kind: "mysql-aurora".into(),
+            engine: Engine::MySql,
+            host: "db.example".into(),
+            port: 3306,
+            user: "lava".into(),
+            password: crate::connections::Secret::new(token),
+            database: None,
+            tls: TlsMode::Require,
+            ca_cert: None,
+        };
+        let options = format!("{:?}", mysql_options(&db).unwrap());
+        assert!(options.contains("enable_cleartext_plugin: true"), "{options}");
+        let plain = Database { password: crate::connections::Secret::new("pw"), ..db.clone() };
+        assert!(format!("{:?}", mysql_options(&plain).unwrap()).contains("enable_cleartext_plugin: false"));
+        let untls = Database { tls: TlsMode::Prefer, ..db };
+        assert_eq!(mysql_options(&untls).unwrap_err().to_string(), "SSL is required with IAM database authentication");
+    }
 
     #[test]
     fn values_print_as_python_prints_them() {

@@ -13,7 +13,7 @@ pub use crate::model::params::LoadMode as Mode;
 pub enum Loader {
     /// PostgreSQL: a client-side `COPY … FROM STDIN` fed from S3.
     Postgres,
-    /// SQLite: the CSV read from S3 and inserted row by row.
+    /// SQLite: the CSV read from S3 as it arrives and inserted in multi-row batches.
     Sqlite,
     /// Redshift (provisioned or serverless): a server-side `COPY … FROM 's3://…'`.
     Redshift,
