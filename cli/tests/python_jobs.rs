@@ -127,3 +127,68 @@ async fn the_seed_python_examples_run_unchanged_against_postgres_and_mariadb() {
         );
     }
 }
+
+const WHO: &str = r#"#!/usr/bin/env python3
+import os
+from lava.connection import get_pysql_connection
+
+conn = get_pysql_connection(os.environ['LAVA_CONNID_DB'], os.environ['LAVA_REALM'])
+cursor = conn.cursor()
+cursor.execute('select current_user, ssl from pg_stat_ssl where pid = pg_backend_pid()')
+print(*cursor.fetchone())
+conn.close()
+"#;
+
+const PSQL_WHO: &str = "#!/bin/bash\nset -e\n$LAVA_CONN_DB -tA -c 'select current_user, ssl from pg_stat_ssl where pid = pg_backend_pid()'\n";
+
+/// TLS and IAM credentials reach Python jobs and the psql connector script as they reach SQL
+/// jobs: against a PostgreSQL server of the test's own serving a test CA's certificate,
+/// `verify-full` connects with the right CA file and is refused with another CA's, and a
+/// Redshift connection with no password connects as the user moto's GetClusterCredentials
+/// gives, over verified TLS.
+#[tokio::test]
+async fn tls_modes_and_iam_credentials_reach_python_jobs_and_the_psql_script() {
+    let r = TestRealm::up("pytls").await;
+    let (_server, port, dir) = tests::pg_cluster::tls_server();
+    let admin = shared::connections::Database {
+        host: "127.0.0.1".into(),
+        port,
+        database: Some("postgres".into()),
+        ..tests::test_postgres()
+    };
+    let mut session =
+        shared::sql::driver::Session::connect(&admin, None, std::time::Duration::from_secs(10)).await.unwrap();
+    session.first_row("CREATE ROLE \"IAM:etl\" LOGIN").await.unwrap();
+    session.close().await;
+    let cluster = unique("pytls").replace('_', "-");
+    r.clients
+        .redshift
+        .create_cluster()
+        .cluster_identifier(&cluster)
+        .node_type("ra3.xlplus")
+        .master_username("admin")
+        .master_user_password("Passw0rd1")
+        .send()
+        .await
+        .unwrap();
+    let parameter = format!("/lava/{}/tls-password", r.names.realm);
+    shared::aws::provision::put_parameter(&r.clients, &parameter, "unused", true).await.unwrap();
+    let ca = |name: &str| dir.join(name).display().to_string();
+    for entry in [
+        json!({"conn_id": "good", "type": "postgres", "enabled": true, "host": "localhost", "port": port, "user": "lava",
+            "database": "postgres", "password": parameter, "ssl_mode": "verify-full", "ssl_ca_file": ca("ca.crt")}),
+        json!({"conn_id": "wrong", "type": "postgres", "enabled": true, "host": "localhost", "port": port, "user": "lava",
+            "database": "postgres", "password": parameter, "ssl_mode": "verify-full", "ssl_ca_file": ca("other-ca.crt")}),
+        json!({"conn_id": "rs", "type": "redshift", "enabled": true, "host": "localhost", "port": port, "user": "etl",
+            "database": "postgres", "cluster_id": cluster, "ssl_mode": "verify-full", "ssl_ca_file": ca("ca.crt")}),
+    ] {
+        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    }
+    let table = "unused";
+    assert_eq!(run(&r, "tls/py/good", PYSQL, "good", table).await, ("complete".into(), "answer 42\n".into()));
+    assert_eq!(run(&r, "tls/py/wrong", PYSQL, "wrong", table).await.0, "failed");
+    assert_eq!(run(&r, "tls/py/iam", WHO, "rs", table).await, ("complete".into(), "IAM:etl True\n".into()));
+    assert_eq!(run(&r, "tls/psql/good", PSQL_WHO, "good", table).await, ("complete".into(), "lava|t\n".into()));
+    assert_eq!(run(&r, "tls/psql/wrong", PSQL_WHO, "wrong", table).await.0, "failed");
+    assert_eq!(run(&r, "tls/psql/iam", PSQL_WHO, "rs", table).await, ("complete".into(), "IAM:etl|t\n".into()));
+}

@@ -85,13 +85,13 @@ pub(crate) async fn stand_in(
     conn_id: &str,
     kind: &str,
     keys: &str,
-) -> (crate::tls::Server, std::path::PathBuf, TestRealm) {
+) -> (tests::pg_cluster::Server, std::path::PathBuf, TestRealm) {
     let r = TestRealm::up(prefix).await;
     r.put_sql_connections().await;
     let dir = std::env::temp_dir().join(unique("lava-stand-in-"));
     std::fs::create_dir_all(&dir).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let server = crate::tls::Server::start(&dir, port, &["log_statement=all"]);
+    let server = tests::pg_cluster::Server::start(&dir, port, &["log_statement=all"]);
     rows(&Database { host: "127.0.0.1".into(), port, database: Some("postgres".into()), ..postgres() }, setup).await;
     let parameter = format!("/lava/{}/db-password", r.names.realm);
     let keys_parameter = format!("/lava/{}/s3-keys", r.names.realm);

@@ -17,7 +17,7 @@ async fn connections_without_passwords_connect_with_credentials_from_aws() {
     let dir = std::env::temp_dir().join(unique("lava-iam-"));
     std::fs::create_dir_all(&dir).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _server = crate::tls::Server::start(&dir, port, &["log_connections=on"]);
+    let _server = tests::pg_cluster::Server::start(&dir, port, &["log_connections=on"]);
     let admin =
         Database { host: "127.0.0.1".into(), port, database: Some("postgres".into()), ..tests::test_postgres() };
     rows(&admin, "CREATE ROLE \"IAM:etl\" LOGIN").await;

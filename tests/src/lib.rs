@@ -2,6 +2,7 @@
 //! stopped when the binary exits; uniquely named resources per test.
 
 pub mod cfn;
+pub mod pg_cluster;
 
 use shared::aws::{AwsOptions, Clients};
 use std::io::Write;
