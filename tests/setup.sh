@@ -33,14 +33,18 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
-# OpenSSH's server for the ssh/scp/sftp/git connector tests, which start their own on loopback:
-# installed without starting the system's (policy-rc.d refuses service starts meanwhile).
-if [ ! -x /usr/sbin/sshd ]; then
-    echo "connectors: installing openssh-server"
+# OpenSSH's server (ssh/scp/sftp/git connector tests) and Samba (smb jobs and connector), which
+# the tests start on loopback themselves: installed without starting the system's services
+# (policy-rc.d refuses service starts meanwhile).
+need_servers=()
+[ -x /usr/sbin/sshd ] || need_servers+=(openssh-server)
+[ -x /usr/sbin/smbd ] || need_servers+=(samba)
+if [ ${#need_servers[@]} -gt 0 ]; then
+    echo "connectors: installing ${need_servers[*]}"
     export DEBIAN_FRONTEND=noninteractive
     [ ${#need_apt[@]} -gt 0 ] || apt-get update -qq
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-    apt-get install -y -qq openssh-server >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need_servers[@]}" >/dev/null
     rm -f /usr/sbin/policy-rc.d
 fi
 

@@ -110,6 +110,8 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Print lava's version.
     Version(VersionArgs),
+    /// Copy a file between an SMB share and a local file or S3 (the original's lava-smb).
+    Smb(commands::smb::SmbArgs),
 }
 
 /// Runs one command; returns what to print on success.
@@ -152,6 +154,7 @@ async fn run_command(cli: Cli) -> Result<String> {
         Command::Backup(args) => args.run(target).await,
         Command::Restore(args) => args.run(target).await,
         Command::Version(args) => args.run(),
+        Command::Smb(args) => args.run(target).await,
     }
 }
 

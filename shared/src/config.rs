@@ -276,6 +276,8 @@ pub mod keys {
         SQLC_MAX_PAYLOAD_SIZE: Size = "100K";
         /// The time limit of a sqlv job.
         SQLV_TIMEOUT: Seconds = "10m";
+        /// The time limit of an smb_get or smb_put transfer.
+        SMB_TIMEOUT: Seconds = "10m";
         /// The program sqlv jobs run (default: `lava-sql` beside the worker, else on PATH).
         SQLV_COMMAND: OptText = "";
         /// The largest sql/sqlv payload file.

@@ -45,6 +45,8 @@ pub mod run_events;
 pub mod runners;
 pub mod s3trigger;
 pub mod schedule;
+#[cfg(feature = "smb")]
+pub mod smb;
 pub mod smtp;
 #[cfg(feature = "worker")]
 pub mod sql;

@@ -1,6 +1,6 @@
 //! Checks of the crate's structure, run by `cargo test`: the top-level modules import each other
 //! without cycles (so the crate reads bottom-up), and the invariants ARCHITECTURE.md states hold
-//! (which modules may name the AWS SDK, bollard and sqlx; `model` does no I/O).
+//! (which modules may name the AWS SDK, bollard, sqlx and smb2; `model` does no I/O).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -150,6 +150,7 @@ fn only_the_adapters_import_the_sdk_bollard_and_sqlx() {
     }
     assert_eq!(offenders("bollard", &["docker_engine.rs"]), Vec::<String>::new(), "bollard outside docker_engine");
     assert_eq!(offenders("sqlx", &["sql/driver.rs"]), Vec::<String>::new(), "sqlx outside sql::driver");
+    assert_eq!(offenders("smb2", &["smb.rs"]), Vec::<String>::new(), "smb2 outside smb");
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod pipeline;
 mod redshift_unload;
 mod run_events;
 mod schedule;
+mod smb;
 mod sql;
 mod ssh;
 mod tls;

@@ -3,6 +3,7 @@
 
 pub mod cfn;
 pub mod pg_cluster;
+pub mod samba;
 
 use shared::aws::{AwsOptions, Clients};
 use std::io::Write;
@@ -41,7 +42,7 @@ pub fn zipped_size(file: &std::path::Path) -> u64 {
     String::from_utf8_lossy(&out.stdout).trim().parse().expect("a size")
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -10,5 +10,6 @@ pub(crate) mod local;
 pub(crate) mod ops;
 pub(crate) mod realm;
 pub(crate) mod schedule;
+pub(crate) mod smb;
 pub(crate) mod specs;
 pub(crate) mod state;

@@ -132,6 +132,31 @@ impl Database {
     }
 }
 
+/// An `smb` connection's details, the password resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmbServer {
+    /// The connection id.
+    pub conn_id: String,
+    /// Host name or address.
+    pub host: String,
+    /// Port: `port`, else 445 with `is_direct_tcp`, else 139.
+    pub port: u16,
+    /// Whether SMB runs straight over TCP (`is_direct_tcp`); otherwise a NetBIOS session is
+    /// requested first, as on port 139.
+    pub direct_tcp: bool,
+    /// The server's NetBIOS name (`remote_name`), called in the NetBIOS session request.
+    pub remote_name: String,
+    /// This client's NetBIOS name (`my_name`, default the first 15 characters of
+    /// `lava-<realm>`).
+    pub my_name: String,
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: Secret,
+    /// The user's domain (default none).
+    pub domain: String,
+}
+
 /// An `aws` connection's keys and region.
 #[derive(Debug)]
 pub struct AwsKeys {
@@ -410,6 +435,53 @@ impl Connections {
             secret: Secret::new(secret),
             token: token.map(Secret::new),
             region: resolved.text("region").unwrap_or_else(default_region),
+        })
+    }
+
+    /// An `smb` connection's details, the password from SSM (or its `secret_id`).
+    pub async fn smb(&self, conn_id: &str) -> Result<SmbServer> {
+        let mut resolved = self.resolve(conn_id).await?;
+        let refused = |reason: String| Error::refused(format!("Connection {conn_id}"), reason);
+        if resolved.kind != "smb" {
+            return Err(refused(format!("Not an smb connection: {}", resolved.kind)));
+        }
+        // resolve() reads database passwords only; an smb password is an SSM name too, unless
+        // the secret supplied it (then it is the value itself, and the entry had none).
+        let entry = self.entry(conn_id).await?;
+        if let Some(Value::String(name)) = entry.fields.get("password") {
+            let value = self.parameter(name).await.map_err(|e| e.within(format!("Connection {conn_id}")))?;
+            resolved.fields.insert("password".into(), Value::String(value.expose().to_string()));
+        }
+        let text = |name: &str| resolved.text(name).filter(|t| !t.is_empty());
+        let need = |name: &str| text(name).ok_or_else(|| refused(format!("Bad connection record: {name} is required")));
+        let flag = |name: &str, default: bool| match resolved.fields.get(name) {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(refused(format!("{name} must be true or false, not {other}"))),
+        };
+        let direct_tcp = flag("is_direct_tcp", false)?;
+        flag("use_ntlm_v2", true)?;
+        flag("encrypt", false)?;
+        let port = match text("port") {
+            Some(p) => p.parse::<u16>().map_err(|_| refused(format!("port {p} is not a port number")))?,
+            None if direct_tcp => 445,
+            None => 139,
+        };
+        if let Some(subtype) = text("subtype")
+            && !matches!(subtype.as_str(), "pysmb" | "smbprotocol")
+        {
+            return Err(refused(format!("Unknown smb subtype {subtype}: pysmb or smbprotocol")));
+        }
+        Ok(SmbServer {
+            conn_id: conn_id.to_string(),
+            host: need("host")?,
+            port,
+            direct_tcp,
+            remote_name: need("remote_name")?,
+            my_name: text("my_name").unwrap_or_else(|| format!("lava-{}", self.realm()).chars().take(15).collect()),
+            user: need("user")?,
+            password: Secret::new(need("password")?),
+            domain: text("domain").unwrap_or_default(),
         })
     }
 

@@ -47,6 +47,13 @@ pub async fn write_connector(
         "aws" => aws_script(connections, &resolved, &dir, app_name).await,
         "generic" => generic_script(&resolved, &dir),
         "ssh" | "scp" | "sftp" | "git" => ssh_script(connections, &resolved, &dir).await,
+        "smb" => lava_command_script(&resolved, &dir, "smb", "lava-smb"),
+        "sharepoint" => {
+            return Err(Error::refused(
+                conn_id,
+                "SharePoint is not supported by this lava (no SharePoint server can run where it is built and tested)",
+            ));
+        }
         kind if Engine::of(kind).is_ok() => database_script(&connections.database_from(resolved).await?, &dir),
         kind => return Err(Error::refused(conn_id, format!("Unsupported connection type - {kind}"))),
     };
@@ -231,6 +238,39 @@ fn generic_script(resolved: &Resolved, dir: &Path) -> Result<PathBuf> {
         "#!/bin/bash\n# lava connector: {conn} (generic)\nif [ $# -ne 1 ]; then\n    echo \"Usage: $(basename \"$0\") attribute-name\" >&2\n    exit 1\nfi\ncase \"$1\" in\n    */* | .* | '') echo \"$1: No such parameter\" >&2; exit 1 ;;\nesac\nif [ ! -f {values}/\"$1\" ]; then\n    echo \"$1: No such parameter\" >&2\n    exit 1\nfi\ncat {values}/\"$1\"\n",
         conn = resolved.conn_id.replace('\n', " "),
         values = shell_quote(&values.display().to_string()),
+    );
+    write_private(&script, &body, 0o700)?;
+    Ok(script)
+}
+
+/// The `lava` command line program connector scripts run: `LAVA_CLI`, else `lava` beside this
+/// program (the worker image and a build's target directory hold both), else `lava` on `PATH`.
+pub fn lava_program() -> String {
+    if let Ok(program) = std::env::var("LAVA_CLI")
+        && !program.is_empty()
+    {
+        return program;
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("lava")))
+        .filter(|beside| beside.is_file())
+        .map(|beside| beside.display().to_string())
+        .unwrap_or_else(|| "lava".into())
+}
+
+/// A connector that is a `lava` sub-command (the original's `lava-smb`, `lava-email`,
+/// `lava-slack`): `lava <command> --conn-id <id> --realm "$LAVA_REALM" "$@"`.
+fn lava_command_script(resolved: &Resolved, dir: &Path, command: &str, name: &str) -> Result<PathBuf> {
+    let script = dir.join(name);
+    let body = format!(
+        "#!/bin/bash
+# lava connector: {conn} ({command})
+exec {lava} {command} --conn-id {id} --realm \"$LAVA_REALM\" \"$@\"
+",
+        conn = resolved.conn_id.replace('\n', " "),
+        lava = shell_quote(&lava_program()),
+        id = shell_quote(&resolved.conn_id),
     );
     write_private(&script, &body, 0o700)?;
     Ok(script)

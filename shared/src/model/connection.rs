@@ -190,6 +190,30 @@ impl ConnectionEntry {
             "docker" => {
                 strict(&["registry", "user", "password", "email", "server", "tls", "timeout", "pull"], &[], &mut report)
             }
+            "smb" => {
+                let required: &[&str] = if self.secret_id.is_some() {
+                    &["remote_name"]
+                } else {
+                    &["host", "remote_name", "user", "password"]
+                };
+                strict(
+                    &[
+                        "host",
+                        "remote_name",
+                        "user",
+                        "password",
+                        "domain",
+                        "my_name",
+                        "port",
+                        "use_ntlm_v2",
+                        "is_direct_tcp",
+                        "encrypt",
+                        "subtype",
+                    ],
+                    required,
+                    &mut report,
+                );
+            }
             "ssh" | "scp" | "sftp" | "git" if !has("ssh_key") => {
                 report.error(at("ssh_key"), "is required: the name of an SSM parameter holding the private key")
             }

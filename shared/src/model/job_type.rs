@@ -107,13 +107,12 @@ impl JobType {
             | JobType::Dispatch
             | JobType::Foreach => true,
             JobType::Sql | JobType::Sqli | JobType::DbFromS3 | JobType::RedshiftUnload => cfg!(feature = "sql"),
+            JobType::SmbGet | JobType::SmbPut => cfg!(feature = "smb"),
             JobType::SharepointGetDoc
             | JobType::SharepointGetList
             | JobType::SharepointGetMultiDoc
             | JobType::SharepointPutDoc
             | JobType::SharepointPutList
-            | JobType::SmbGet
-            | JobType::SmbPut
             | JobType::Unknown(_) => false,
         }
     }

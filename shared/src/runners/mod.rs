@@ -11,6 +11,8 @@ pub mod mysql_load;
 pub mod process;
 #[cfg(feature = "sql")]
 pub mod redshift_unload;
+#[cfg(feature = "smb")]
+pub mod smb;
 #[cfg(feature = "sql")]
 pub mod sql;
 pub mod sql_client;
@@ -222,17 +224,21 @@ pub async fn run(ctx: &RunContext<'_>) -> Outcome {
         JobType::Sql | JobType::Sqli | JobType::DbFromS3 | JobType::RedshiftUnload => {
             Err(unknown_type(&ctx.spec.job_type))
         }
-        JobType::Chain
-        | JobType::Dag
-        | JobType::Dispatch
-        | JobType::Foreach
-        | JobType::SharepointGetDoc
+        #[cfg(feature = "smb")]
+        JobType::SmbGet => smb::run_smb(ctx, crate::smb::Direction::Get).await,
+        #[cfg(feature = "smb")]
+        JobType::SmbPut => smb::run_smb(ctx, crate::smb::Direction::Put).await,
+        #[cfg(not(feature = "smb"))]
+        JobType::SmbGet | JobType::SmbPut => Err(unknown_type(&ctx.spec.job_type)),
+        JobType::SharepointGetDoc
         | JobType::SharepointGetList
         | JobType::SharepointGetMultiDoc
         | JobType::SharepointPutDoc
         | JobType::SharepointPutList
-        | JobType::SmbGet
-        | JobType::SmbPut
+        | JobType::Chain
+        | JobType::Dag
+        | JobType::Dispatch
+        | JobType::Foreach
         | JobType::Unknown(_) => Err(unknown_type(&ctx.spec.job_type)),
     }
 }
@@ -276,5 +282,10 @@ impl std::ops::DerefMut for SqlSession<'_> {
 
 /// The failure of a run whose type this worker does not run.
 pub fn unknown_type(job_type: &JobType) -> Failure {
+    if job_type.name().starts_with("sharepoint_") {
+        return Failure::message(format!(
+            "{job_type}: SharePoint is not supported by this lava (no SharePoint server can run where it is built and tested)"
+        ));
+    }
     Failure::message(format!("{job_type}: Unknown job type"))
 }

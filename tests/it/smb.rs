@@ -1,0 +1,166 @@
+//! `smb_get` and `smb_put` against a Samba server on loopback (`tests::samba`): files to and
+//! from S3 (moto) and local paths, over SMB straight on TCP and after a NetBIOS session request,
+//! directories made with `create_dirs`, and failures that name what failed (a missing directory,
+//! a wrong password, which never shows). SharePoint jobs fail with a clear error.
+
+use crate::sql::run;
+use serde_json::{Value, json};
+use shared::ports::{BlobStore, Encryption};
+use tests::{TestRealm, unique};
+
+async fn connections(r: &TestRealm) {
+    let samba = tests::samba::samba();
+    let good = format!("/lava/{}/smb-password", r.names.realm);
+    let bad = format!("/lava/{}/smb-wrong", r.names.realm);
+    shared::aws::provision::put_parameter(&r.clients, &good, samba.password, true).await.unwrap();
+    shared::aws::provision::put_parameter(&r.clients, &bad, "not-the-password", true).await.unwrap();
+    let base = json!({"type": "smb", "enabled": true, "host": "127.0.0.1", "port": samba.port, "remote_name": "LAVATEST",
+        "user": samba.user, "password": good});
+    let entry = |id: &str, extra: Value| {
+        let mut e = base.clone();
+        e["conn_id"] = json!(id);
+        e.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        e
+    };
+    for e in [
+        entry("fs", json!({"is_direct_tcp": true})),
+        entry("fs-nb", json!({"my_name": "lava-test"})),
+        entry("fs-bad", json!({"is_direct_tcp": true, "password": bad})),
+    ] {
+        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&e).unwrap()).await.unwrap();
+    }
+}
+
+async fn job(r: &TestRealm, id: &str, kind: &str, parameters: Value) {
+    r.put_job(json!({"job_id": id, "type": kind, "worker": "core", "enabled": true, "owner": "o", "description": "d",
+        "payload": "--", "parameters": parameters}))
+        .await;
+}
+
+#[tokio::test]
+async fn files_go_to_and_from_a_samba_share_from_s3_and_local_paths() {
+    let r = TestRealm::up("smb").await;
+    connections(&r).await;
+    let samba = tests::samba::samba();
+    let bucket = r.names.local_bucket();
+    let dir = unique("d");
+    // About 3 MB, so the transfer takes several SMB reads and writes.
+    let body: String = (0..60_000).map(|i| format!("{i:08},some text of row {i:08}\n")).collect();
+    r.blobs.put_object(&bucket, "smb/in/data.csv", body.clone().into_bytes(), &Encryption::Aes256).await.unwrap();
+
+    // S3 to the share, into directories made on the way, the path rendered.
+    job(
+        &r,
+        "smb/put",
+        "smb_put",
+        json!({"conn_id": "fs", "share_name": "Public",
+        "path": "/{{ vars.dir }}/deep/er/data.csv", "file": format!("s3://{bucket}/smb/in/data.csv"),
+        "create_dirs": true, "vars": {"dir": dir}}),
+    )
+    .await;
+    let (statuses, result) = run(&r, "smb/put").await;
+    assert_eq!(statuses.last().map(String::as_str), Some("complete"), "{result}");
+    let on_share = samba.share_dir.join(&dir).join("deep/er/data.csv");
+    assert_eq!(std::fs::read_to_string(&on_share).unwrap(), body);
+    assert_eq!(
+        result,
+        json!({"exit_status": 0, "source": format!("s3://{bucket}/smb/in/data.csv"),
+            "destination": format!("Public:{dir}/deep/er/data.csv"), "size": body.len()})
+    );
+
+    // The share to S3, after a NetBIOS session request (is_direct_tcp false).
+    job(
+        &r,
+        "smb/get",
+        "smb_get",
+        json!({"conn_id": "fs-nb", "share_name": "Public",
+        "path": format!("{dir}/deep/er/data.csv"), "file": "s3://{{ vars.bucket }}/smb/out/copy.csv",
+        "vars": {"bucket": bucket}}),
+    )
+    .await;
+    let (statuses, result) = run(&r, "smb/get").await;
+    assert_eq!(statuses.last().map(String::as_str), Some("complete"), "{result}");
+    let copied = r.blobs.get_object(&bucket, "smb/out/copy.csv").await.unwrap();
+    assert_eq!(String::from_utf8(copied).unwrap(), body);
+
+    // The share to a local file under basedir; a local file back onto the share.
+    let local = std::env::temp_dir().join(unique("lava-smb-"));
+    std::fs::create_dir_all(&local).unwrap();
+    job(
+        &r,
+        "smb/local",
+        "smb_get",
+        json!({"conn_id": "fs", "share_name": "Public",
+        "path": format!("{dir}/deep/er/data.csv"), "file": "here.csv", "basedir": local}),
+    )
+    .await;
+    assert_eq!(run(&r, "smb/local").await.0.last().map(String::as_str), Some("complete"));
+    assert_eq!(std::fs::read_to_string(local.join("here.csv")).unwrap(), body);
+    std::fs::write(local.join("small.txt"), "small\n").unwrap();
+    job(
+        &r,
+        "smb/back",
+        "smb_put",
+        json!({"conn_id": "fs", "share_name": "Public",
+        "path": format!("{dir}/small.txt"), "file": local.join("small.txt")}),
+    )
+    .await;
+    assert_eq!(run(&r, "smb/back").await.0.last().map(String::as_str), Some("complete"));
+    assert_eq!(std::fs::read_to_string(samba.share_dir.join(&dir).join("small.txt")).unwrap(), "small\n");
+
+    // A missing directory without create_dirs, a missing file, a wrong password: each fails
+    // naming what failed; the password never shows.
+    for (id, kind, conn, path) in [
+        ("smb/nodir", "smb_put", "fs", format!("{dir}/missing/x.txt")),
+        ("smb/nofile", "smb_get", "fs", format!("{dir}/nothing.txt")),
+        ("smb/denied", "smb_get", "fs-bad", format!("{dir}/small.txt")),
+    ] {
+        job(
+            &r,
+            id,
+            kind,
+            json!({"conn_id": conn, "share_name": "Public", "path": path,
+            "file": local.join("small.txt")}),
+        )
+        .await;
+        let (statuses, result) = run(&r, id).await;
+        assert_eq!(statuses.last().map(String::as_str), Some("failed"), "{id}: {result}");
+        assert_eq!(result["error"], "Failed with exit status 1", "{id}: {result}");
+        let error = result["error_data"]["error"].as_str().unwrap_or_default();
+        let named = if conn == "fs-bad" { "Connection fs-bad".to_string() } else { format!("Public:{path}") };
+        assert!(error.contains(&named), "{id}: {error}");
+        assert!(!result.to_string().contains("not-the-password") && !result.to_string().contains(samba.password));
+    }
+    std::fs::remove_dir_all(&local).unwrap();
+}
+
+#[tokio::test]
+async fn sharepoint_jobs_and_connections_are_refused_clearly() {
+    let r = TestRealm::up("shp").await;
+    job(
+        &r,
+        "shp/get",
+        "sharepoint_get_doc",
+        json!({"conn_id": "sp", "library": "Docs", "path": "/a.txt",
+        "file": "a.txt"}),
+    )
+    .await;
+    let (statuses, result) = run(&r, "shp/get").await;
+    assert_eq!(statuses.last().map(String::as_str), Some("failed"));
+    assert_eq!(
+        result.as_str().unwrap_or_default(),
+        "sharepoint_get_doc: SharePoint is not supported by this lava (no SharePoint server can run where it is built and tested)"
+    );
+    let entry = json!({"conn_id": "sp", "type": "sharepoint", "enabled": true, "org_base_url": "https://x", "site_name": "s",
+        "tenant": "t", "client_id": "c", "client_secret": "/lava/x/s", "user": "u", "password": "/lava/x/p"});
+    r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    r.put_job(json!({"job_id": "shp/exe", "type": "cmd", "worker": "core", "enabled": true, "owner": "o",
+        "description": "d", "payload": "/bin/true"}))
+        .await;
+    let connections =
+        shared::connections::Connections::new(r.catalog.clone(), r.ports.secrets.clone(), Default::default());
+    let dir = std::env::temp_dir().join(unique("lava-shp-"));
+    let error = shared::connections::scripts::write_connector(&connections, "sp", &dir, None).await.unwrap_err();
+    assert!(error.to_string().contains("SharePoint is not supported"), "{error}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
