@@ -38,6 +38,8 @@ class Keep:
             "login": getattr(session, "lava_login", None),
             "from": str(message["From"]),
             "to": str(message["To"]),
+            "cc": str(message["Cc"]) if message["Cc"] else None,
+            "bcc": str(message["Bcc"]) if message["Bcc"] else None,
             "subject": str(message["Subject"]),
             "parts": parts,
         }

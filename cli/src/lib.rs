@@ -112,6 +112,10 @@ pub enum Command {
     Version(VersionArgs),
     /// Copy a file between an SMB share and a local file or S3 (the original's lava-smb).
     Smb(commands::smb::SmbArgs),
+    /// Send an email through an email connection (the original's lava-email).
+    Email(commands::notify::EmailArgs),
+    /// Send a Slack message through a slack connection (the original's lava-slack).
+    Slack(commands::notify::SlackArgs),
 }
 
 /// Runs one command; returns what to print on success.
@@ -155,6 +159,8 @@ async fn run_command(cli: Cli) -> Result<String> {
         Command::Restore(args) => args.run(target).await,
         Command::Version(args) => args.run(),
         Command::Smb(args) => args.run(target).await,
+        Command::Email(args) => args.run(target).await,
+        Command::Slack(args) => args.run(target).await,
     }
 }
 

@@ -30,6 +30,9 @@ pub fn message(email: &Email, boundary: &str) -> Vec<u8> {
     let mut out = String::new();
     out.push_str(&format!("From: {}\r\n", email.from));
     out.push_str(&format!("To: {}\r\n", email.to.join(", ")));
+    if !email.cc.is_empty() {
+        out.push_str(&format!("Cc: {}\r\n", email.cc.join(", ")));
+    }
     if !email.reply_to.is_empty() {
         out.push_str(&format!("Reply-To: {}\r\n", email.reply_to.join(", ")));
     }

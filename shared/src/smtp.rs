@@ -176,7 +176,8 @@ impl SmtpSender for SmtpClient {
             }
         }
         session.command(server, &format!("MAIL FROM:<{}>", address(&email.from)), "MAIL FROM", &[250]).await?;
-        for to in &email.to {
+        // Bcc recipients get the message too; no header names them.
+        for to in email.to.iter().chain(&email.cc).chain(&email.bcc) {
             let rcpt = format!("RCPT TO:<{}>", address(to));
             session.command(server, &rcpt, &rcpt, &[250, 251]).await?;
         }

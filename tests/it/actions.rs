@@ -420,54 +420,10 @@ async fn a_job_s_actions_go_from_the_worker_through_the_actions_queue_to_the_lam
     assert_eq!(received(r.queues.as_ref(), &topic_queue).await, vec!["e2e/j 0 True"]);
 }
 
-/// `tests/smtp_server.py` (aiosmtpd) on a free port, requiring AUTH as `user`; each message it
-/// accepts is a JSON file in `dir`. Stopped on drop.
-struct SmtpServer {
-    child: std::process::Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl SmtpServer {
-    fn start(user: &str, password: &str) -> SmtpServer {
-        use std::io::BufRead;
-        let dir = std::env::temp_dir().join(unique("lava-smtp-"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let script = tests::workspace_root().join("tests/smtp_server.py");
-        let mut child = std::process::Command::new(tests::venv_tool("python"))
-            .arg(script)
-            .args([&port.to_string(), user, password])
-            .arg(&dir)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut ready = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut ready).unwrap();
-        assert_eq!(ready.trim(), "ready", "the SMTP server did not start (is aiosmtpd in .venv? run tests/setup.sh)");
-        SmtpServer { child, port, dir }
-    }
-
-    fn messages(&self) -> Vec<Value> {
-        let mut files: Vec<_> = std::fs::read_dir(&self.dir).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        files.iter().map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap()).collect()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[tokio::test]
 async fn an_email_through_an_smtp_connection_reaches_the_server_from_the_actions_lambda() {
     let r = TestRealm::up("smt").await;
-    let server = SmtpServer::start("lava", "smtp-secret");
+    let server = tests::smtp::SmtpServer::start("lava", "smtp-secret");
     for (name, value) in [("smtp", "smtp-secret"), ("wrong", "not-it")] {
         provision::put_parameter(&r.clients, &format!("/lava/{}/{name}", r.names.realm), value, true).await.unwrap();
     }

@@ -4,6 +4,7 @@
 pub mod cfn;
 pub mod pg_cluster;
 pub mod samba;
+pub mod smtp;
 
 use shared::aws::{AwsOptions, Clients};
 use std::io::Write;

@@ -7,6 +7,7 @@ pub(crate) mod connection;
 pub(crate) mod dispatch;
 pub(crate) mod history;
 pub(crate) mod local;
+pub(crate) mod notify;
 pub(crate) mod ops;
 pub(crate) mod realm;
 pub(crate) mod schedule;

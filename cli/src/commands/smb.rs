@@ -16,7 +16,7 @@ pub struct SmbArgs {
     #[arg(long)]
     conn_id: String,
     /// Do not render the transfer's locations with Jinja.
-    #[arg(short = 'J', long)]
+    #[arg(short = 'J', long, global = true)]
     no_jinja: bool,
     /// Accepted for the original's callers; credentials come from the AWS SDK's environment.
     #[arg(long, hide = true)]

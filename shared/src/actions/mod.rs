@@ -5,6 +5,7 @@
 pub mod function;
 mod messaging;
 mod notify;
+pub use notify::{ConnectionEmail, ConnectionSlack};
 
 use serde_json::{Map, Value, json};
 use std::sync::Arc;

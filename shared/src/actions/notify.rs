@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{ActionFailure, Outcome, Run, first_chars};
+use super::{ActionFailure, ActionServices, Outcome, Run, first_chars};
 use crate::config::keys;
 use crate::model::ConnectionEntry;
 use crate::model::action::{EmailAction, SlackAction};
@@ -33,9 +33,53 @@ fn connector_html(body: &str) -> bool {
             .is_some_and(|r| r.starts_with(char::is_whitespace) && r.trim_start().starts_with("html"))
 }
 
-impl Run<'_> {
+/// An email through an `email` (or legacy `ses`) connection, its texts final (not rendered):
+/// what the email action with `email_conn` and `lava email` send.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionEmail {
+    /// The connection.
+    pub conn_id: String,
+    /// Recipients on the To: line.
+    pub to: Vec<String>,
+    /// Recipients on the Cc: line.
+    pub cc: Vec<String>,
+    /// Recipients on no line.
+    pub bcc: Vec<String>,
+    /// Reply-to addresses, after the connection's own.
+    pub reply_to: Vec<String>,
+    /// Sender (else the connection's `from`, else `SES_FROM`).
+    pub from: Option<String>,
+    /// Subject line.
+    pub subject: String,
+    /// Body: HTML when it starts `<html` or `<!DOCTYPE html` (any case).
+    pub body: String,
+    /// Files to attach: local paths or `s3://` locations.
+    pub attachments: Vec<String>,
+}
+
+/// A Slack message through a `slack` connection: what the slack action and `lava slack` send.
+/// Unset options take the connection's values.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionSlack {
+    /// The connection.
+    pub conn_id: String,
+    /// The message (its first 3000 characters).
+    pub message: String,
+    /// Subject (its first 250 characters).
+    pub subject: Option<String>,
+    /// Sender.
+    pub from: Option<String>,
+    /// `block`, `attachment` or `plain`.
+    pub style: Option<String>,
+    /// The bar colour of the attachment style.
+    pub colour: Option<String>,
+    /// Text before the message (e.g. `<!here>`).
+    pub preamble: Option<String>,
+}
+
+impl ActionServices {
     async fn connection(&self, conn_id: &str, types: &[&str]) -> Result<ConnectionEntry, ActionFailure> {
-        let conn = self.services.catalog.connection(conn_id).await.map_err(|e| match e {
+        let conn = self.catalog.connection(conn_id).await.map_err(|e| match e {
             crate::error::Error::NotFound { .. } => ActionFailure::bad(format!("{conn_id}: No such connection")),
             other => other.into(),
         })?;
@@ -80,100 +124,84 @@ impl Run<'_> {
         };
         let user = text("user");
         let password = match (&user, text("password")) {
-            (Some(_), Some(name)) => {
-                Some(self.services.secrets.parameter(&name).await.map_err(|e| bad(e.to_string()))?)
-            }
+            (Some(_), Some(name)) => Some(self.secrets.parameter(&name).await.map_err(|e| bad(e.to_string()))?),
             (Some(_), None) => return Err(bad("password is required with user".into())),
             (None, _) => None,
         };
         Ok(SmtpServer { host, port, tls, user, password })
     }
 
-    async fn attachment(&self, template: &str) -> Result<Attachment, ActionFailure> {
-        let location = self.render(template)?;
+    async fn attachment(&self, location: &str) -> Result<Attachment, ActionFailure> {
         let data = if location.starts_with("s3://") {
-            let at = crate::model::S3Location::parse(&location).map_err(ActionFailure::bad)?;
-            self.services.blobs.get_object(&at.bucket, &at.key).await?
+            let at = crate::model::S3Location::parse(location).map_err(ActionFailure::bad)?;
+            self.blobs.get_object(&at.bucket, &at.key).await?
         } else {
-            std::fs::read(&location)
+            std::fs::read(location)
                 .map_err(|e| ActionFailure::bad(format!("Cannot read attachment {location}: {e}")))?
         };
-        let max = self.services.config.get(keys::EMAIL_MAX_ATTACHMENT_SIZE);
+        let max = self.config.get(keys::EMAIL_MAX_ATTACHMENT_SIZE);
         if data.len() as u64 > max {
             return Err(ActionFailure::bad(format!(
                 "Attachment {location} is {} bytes, over the {max} byte limit",
                 data.len()
             )));
         }
-        let name = location.rsplit('/').next().unwrap_or(&location).to_string();
+        let name = location.rsplit('/').next().unwrap_or(location).to_string();
         Ok(Attachment { content_type: crate::mime::content_type(&name).into(), name, data })
     }
 
-    pub(crate) async fn email(&self, action: &EmailAction) -> Outcome {
-        let to = action.to.to_vec();
-        if to.is_empty() {
+    /// Sends `request` through its connection: SES, or the connection's SMTP server (subtype
+    /// `smtp`), with the original's sender, reply-to, HTML and size rules.
+    pub async fn send_connection_email(&self, request: &ConnectionEmail) -> Result<(), ActionFailure> {
+        let conn_id = &request.conn_id;
+        if request.to.is_empty() && request.cc.is_empty() && request.bcc.is_empty() {
             return Err(ActionFailure::bad("Missing keys: to"));
         }
-        let subject = self.render(&action.subject)?;
-        let body = self.render(&action.message)?;
-        let config = &self.services.config;
-        let attachments = &action.attachments;
-        let mut email = Email { to, subject, body, ..Default::default() };
-        let mut smtp = None;
-        match action.email_conn.as_deref() {
-            Some(conn_id) => {
-                let conn = self.connection(conn_id, &["email", "ses"]).await?;
-                let field = |k: &str| conn.fields.get(k).and_then(Value::as_str).map(str::to_string);
-                let subtype = field("subtype").unwrap_or_else(|| "ses".into()).to_ascii_lowercase();
-                if conn.kind() == "email" && subtype == "smtp" {
-                    smtp = Some(self.smtp_server(conn_id, &conn).await?);
-                } else if subtype != "ses" {
-                    return Err(ActionFailure::bad(format!("Connection {conn_id}: unknown email subtype {subtype}")));
-                }
-                email.html = connector_html(&email.body);
-                email.from = action
-                    .from
-                    .clone()
-                    .or_else(|| field("from"))
-                    .or_else(|| config.get(keys::SES_FROM))
-                    .unwrap_or_default();
-                email.region = field("region").or_else(|| config.configured(keys::SES_REGION));
-                email.configuration_set =
-                    field("configuration_set").or_else(|| config.get(keys::SES_CONFIGURATION_SET));
-                email.reply_to = string_or_list(conn.fields.get("reply_to"), "reply_to")?;
-                let limit = config.get(keys::EMAIL_MAX_ATTACHMENTS);
-                if attachments.len() as i64 > limit {
-                    return Err(ActionFailure::bad(format!(
-                        "{} attachments: at most {limit} are allowed",
-                        attachments.len()
-                    )));
-                }
-                for template in attachments {
-                    email.attachments.push(self.attachment(template).await?);
-                }
-                let size: u64 =
-                    email.attachments.iter().map(|a| a.data.len() as u64).sum::<u64>() + email.body.len() as u64;
-                let max = config.get(keys::EMAIL_MAX_SIZE);
-                if size > max {
-                    return Err(ActionFailure::bad(format!("The email is {size} bytes, over the {max} byte limit")));
-                }
-            }
-            None => {
-                if !attachments.is_empty() {
-                    return Err(ActionFailure::bad("email_conn must be specified to enable attachments"));
-                }
-                email.html = email.body.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("<html>"));
-                email.region = Some(action.region.clone().unwrap_or_else(|| config.get(keys::SES_REGION)));
-                email.configuration_set = config.get(keys::SES_CONFIGURATION_SET);
-                email.from = match action.from.clone().or_else(|| config.get(keys::SES_FROM)) {
-                    Some(from) => from,
-                    None => {
-                        let domains = self.services.mailer.verified_domains(email.region.as_deref()).await?;
-                        let domain = domains.first().ok_or_else(|| ActionFailure::bad("No verified SES domains"))?;
-                        format!("lava.{}@{domain}", self.services.names.realm)
-                    }
-                };
-            }
+        let config = &self.config;
+        let conn = self.connection(conn_id, &["email", "ses"]).await?;
+        let field = |k: &str| conn.fields.get(k).and_then(Value::as_str).map(str::to_string);
+        let subtype = field("subtype").unwrap_or_else(|| "ses".into()).to_ascii_lowercase();
+        let smtp = if conn.kind() == "email" && subtype == "smtp" {
+            Some(self.smtp_server(conn_id, &conn).await?)
+        } else if subtype != "ses" {
+            return Err(ActionFailure::bad(format!("Connection {conn_id}: unknown email subtype {subtype}")));
+        } else {
+            None
+        };
+        let mut reply_to = string_or_list(conn.fields.get("reply_to"), "reply_to")?;
+        reply_to.extend(request.reply_to.iter().cloned());
+        let mut email = Email {
+            to: request.to.clone(),
+            cc: request.cc.clone(),
+            bcc: request.bcc.clone(),
+            subject: request.subject.clone(),
+            body: request.body.clone(),
+            html: connector_html(&request.body),
+            from: request
+                .from
+                .clone()
+                .or_else(|| field("from"))
+                .or_else(|| config.get(keys::SES_FROM))
+                .unwrap_or_default(),
+            region: field("region").or_else(|| config.configured(keys::SES_REGION)),
+            configuration_set: field("configuration_set").or_else(|| config.get(keys::SES_CONFIGURATION_SET)),
+            reply_to,
+            attachments: Vec::new(),
+        };
+        let limit = config.get(keys::EMAIL_MAX_ATTACHMENTS);
+        if request.attachments.len() as i64 > limit {
+            return Err(ActionFailure::bad(format!(
+                "{} attachments: at most {limit} are allowed",
+                request.attachments.len()
+            )));
+        }
+        for location in &request.attachments {
+            email.attachments.push(self.attachment(location).await?);
+        }
+        let size: u64 = email.attachments.iter().map(|a| a.data.len() as u64).sum::<u64>() + email.body.len() as u64;
+        let max = config.get(keys::EMAIL_MAX_SIZE);
+        if size > max {
+            return Err(ActionFailure::bad(format!("The email is {size} bytes, over the {max} byte limit")));
         }
         if email.from.is_empty() {
             return Err(ActionFailure::bad(
@@ -181,37 +209,33 @@ impl Run<'_> {
             ));
         }
         match smtp {
-            Some(server) => {
-                self.services.smtp.send_smtp(&server, &email).await?;
-            }
-            None => {
-                self.services.mailer.send_email(&email).await?;
-            }
+            Some(server) => self.smtp.send_smtp(&server, &email).await.map(|_| ())?,
+            None => self.mailer.send_email(&email).await.map(|_| ())?,
         }
         Ok(())
     }
 
-    pub(crate) async fn slack(&self, action: &SlackAction) -> Outcome {
-        let conn_id = &action.slack_conn;
+    /// Posts `request` to its connection's webhook in the connection's (or the request's) style.
+    pub async fn send_connection_slack(&self, request: &ConnectionSlack) -> Result<(), ActionFailure> {
+        let conn_id = &request.conn_id;
         let conn = self.connection(conn_id, &["slack"]).await?;
         let field = |k: &str| conn.fields.get(k).and_then(Value::as_str).map(str::to_string);
         let url = field("webhook_url")
             .ok_or_else(|| ActionFailure::bad(format!("{conn_id}: Bad connection record: webhook_url is required")))?;
-        let message = first_chars(&self.render(&action.message)?, 3000);
+        let message = first_chars(&request.message, 3000);
         if message.trim().is_empty() {
             return Err(ActionFailure::bad("message must not be empty"));
         }
-        let subject = self.render_optional(&action.subject)?.map(|s| first_chars(&s, 250));
-        let from = self
-            .render_optional(&action.from)?
-            .or_else(|| field("from"))
-            .unwrap_or_else(|| format!("lava@{}", self.services.names.realm));
-        let style = action.style.clone().or_else(|| field("style")).unwrap_or_else(|| "block".into());
-        let mut colour = action.colour.clone().or_else(|| field("colour")).unwrap_or_else(|| "#bbbbbb".into());
+        let subject = request.subject.as_deref().map(|s| first_chars(s, 250));
+        let from =
+            request.from.clone().or_else(|| field("from")).unwrap_or_else(|| format!("lava@{}", self.names.realm));
+        let style = request.style.clone().or_else(|| field("style")).unwrap_or_else(|| "block".into());
+        let mut colour = request.colour.clone().or_else(|| field("colour")).unwrap_or_else(|| "#bbbbbb".into());
+        // As the original does, even to Slack's special values (`danger` becomes `#danger`).
         if !colour.starts_with('#') {
             colour.insert(0, '#');
         }
-        let preamble = action.preamble.clone().or_else(|| field("preamble"));
+        let preamble = request.preamble.clone().or_else(|| field("preamble"));
         let payload = slack_payload(
             &style,
             &message,
@@ -221,11 +245,70 @@ impl Run<'_> {
             preamble.as_deref(),
             jiff::Timestamp::now().as_second(),
         )?;
-        let (status, text) = self.services.webhook.post_json(&url, &payload.to_string()).await?;
+        let (status, text) = self.webhook.post_json(&url, &payload.to_string()).await?;
         if !(200..300).contains(&status) {
             return Err(ActionFailure::bad(format!("Slack response {status} - {text}")));
         }
         Ok(())
+    }
+}
+
+impl Run<'_> {
+    pub(crate) async fn email(&self, action: &EmailAction) -> Outcome {
+        let to = action.to.to_vec();
+        if to.is_empty() {
+            return Err(ActionFailure::bad("Missing keys: to"));
+        }
+        let subject = self.render(&action.subject)?;
+        let body = self.render(&action.message)?;
+        let config = &self.services.config;
+        if let Some(conn_id) = action.email_conn.as_deref() {
+            let mut attachments = Vec::new();
+            for template in &action.attachments {
+                attachments.push(self.render(template)?);
+            }
+            let request = ConnectionEmail {
+                conn_id: conn_id.to_string(),
+                to,
+                from: action.from.clone(),
+                subject,
+                body,
+                attachments,
+                ..Default::default()
+            };
+            return self.services.send_connection_email(&request).await;
+        }
+        if !action.attachments.is_empty() {
+            return Err(ActionFailure::bad("email_conn must be specified to enable attachments"));
+        }
+        let mut email = Email { to, subject, ..Default::default() };
+        email.html = body.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("<html>"));
+        email.body = body;
+        email.region = Some(action.region.clone().unwrap_or_else(|| config.get(keys::SES_REGION)));
+        email.configuration_set = config.get(keys::SES_CONFIGURATION_SET);
+        email.from = match action.from.clone().or_else(|| config.get(keys::SES_FROM)) {
+            Some(from) => from,
+            None => {
+                let domains = self.services.mailer.verified_domains(email.region.as_deref()).await?;
+                let domain = domains.first().ok_or_else(|| ActionFailure::bad("No verified SES domains"))?;
+                format!("lava.{}@{domain}", self.services.names.realm)
+            }
+        };
+        self.services.mailer.send_email(&email).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn slack(&self, action: &SlackAction) -> Outcome {
+        let request = ConnectionSlack {
+            conn_id: action.slack_conn.clone(),
+            message: self.render(&action.message)?,
+            subject: self.render_optional(&action.subject)?,
+            from: self.render_optional(&action.from)?,
+            style: action.style.clone(),
+            colour: action.colour.clone(),
+            preamble: action.preamble.clone(),
+        };
+        self.services.send_connection_slack(&request).await
     }
 }
 

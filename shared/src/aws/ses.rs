@@ -61,7 +61,13 @@ impl Mailer for SesMailer {
             .client_for(email.region.as_deref())
             .send_email()
             .from_email_address(&email.from)
-            .destination(Destination::builder().set_to_addresses(Some(email.to.clone())).build())
+            .destination(
+                Destination::builder()
+                    .set_to_addresses(Some(email.to.clone()))
+                    .set_cc_addresses((!email.cc.is_empty()).then(|| email.cc.clone()))
+                    .set_bcc_addresses((!email.bcc.is_empty()).then(|| email.bcc.clone()))
+                    .build(),
+            )
             .set_reply_to_addresses((!email.reply_to.is_empty()).then(|| email.reply_to.clone()))
             .content(content)
             .set_configuration_set_name(email.configuration_set.clone())

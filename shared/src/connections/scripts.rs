@@ -48,6 +48,8 @@ pub async fn write_connector(
         "generic" => generic_script(&resolved, &dir),
         "ssh" | "scp" | "sftp" | "git" => ssh_script(connections, &resolved, &dir).await,
         "smb" => lava_command_script(&resolved, &dir, "smb", "lava-smb"),
+        "email" => lava_command_script(&resolved, &dir, "email", "lava-email"),
+        "slack" => lava_command_script(&resolved, &dir, "slack", "lava-slack"),
         "sharepoint" => {
             return Err(Error::refused(
                 conn_id,
@@ -260,14 +262,12 @@ pub fn lava_program() -> String {
 }
 
 /// A connector that is a `lava` sub-command (the original's `lava-smb`, `lava-email`,
-/// `lava-slack`): `lava <command> --conn-id <id> --realm "$LAVA_REALM" "$@"`.
+/// `lava-slack`): `lava <command> --conn-id <id> --realm "$LAVA_REALM" "$@"`, with the job's
+/// `LAVA_CLI` when it sets one, else [`lava_program`] as the worker found it.
 fn lava_command_script(resolved: &Resolved, dir: &Path, command: &str, name: &str) -> Result<PathBuf> {
     let script = dir.join(name);
     let body = format!(
-        "#!/bin/bash
-# lava connector: {conn} ({command})
-exec {lava} {command} --conn-id {id} --realm \"$LAVA_REALM\" \"$@\"
-",
+        "#!/bin/bash\n# lava connector: {conn} ({command})\nlava=${{LAVA_CLI:-{lava}}}\nexec \"$lava\" {command} --conn-id {id} --realm \"$LAVA_REALM\" \"$@\"\n",
         conn = resolved.conn_id.replace('\n', " "),
         lava = shell_quote(&lava_program()),
         id = shell_quote(&resolved.conn_id),

@@ -18,6 +18,10 @@ pub struct Email {
     pub from: String,
     /// Recipients.
     pub to: Vec<String>,
+    /// Recipients on the Cc: line.
+    pub cc: Vec<String>,
+    /// Recipients on no line (Bcc).
+    pub bcc: Vec<String>,
     /// Subject line.
     pub subject: String,
     /// Body.

@@ -1,0 +1,128 @@
+//! The connector scripts that run `lava` itself (the original's `lava-smb`, `lava-email` and
+//! `lava-slack`), used as a shell script does from an `exe` job: files to and from a Samba share
+//! (`tests::samba`) and S3, an email through an SMTP connection to aiosmtpd with Cc, Bcc and an
+//! attachment, and a Slack message to a webhook on loopback.
+//! (In the cli package because Cargo gives a package's own binary paths to its tests.)
+
+use serde_json::{Value, json};
+use shared::ports::{BlobStore, Encryption};
+use std::io::{BufRead, Read, Write};
+use tests::{TestRealm, unique, workspace_root};
+
+/// A webhook on loopback that answers one POST with 200 and hands its body over.
+fn webhook() -> (String, std::sync::mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        (&stream).write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").unwrap();
+        tx.send(String::from_utf8(body).unwrap()).unwrap();
+    });
+    (url, rx)
+}
+
+const SCRIPT: &str = r#"#!/bin/bash
+set -e
+echo "hello from a script" > local.txt
+$LAVA_CONN_FS put --mkdir local.txt "Public:/$DIR/script/x.txt"
+$LAVA_CONN_FS get "Public:/$DIR/script/x.txt" "s3://$BUCKET/smbout/{{ ustart.strftime('%Y') }}.txt"
+$LAVA_CONN_FS get -J "Public:/$DIR/script/x.txt" "back{{ x }}.txt"
+cat 'back{{ x }}.txt'
+echo "Body line" | $LAVA_CONN_MAIL --to to@example.com --cc cc@example.com --bcc bcc@example.com -s "Subject here" -a local.txt
+$LAVA_CONN_CHAT -s Alert --style plain <<< "chat message"
+if $LAVA_CONN_FS get "Public:/$DIR/none.txt" gone.txt 2> error.txt; then exit 3; fi
+grep -q "none.txt" error.txt
+echo done
+"#;
+
+#[tokio::test]
+async fn smb_email_and_slack_connector_scripts_run_lava_from_a_shell_job() {
+    let r = TestRealm::up("conn").await;
+    let samba = tests::samba::samba();
+    let smtp = tests::smtp::SmtpServer::start("lava", "smtp-pw");
+    let (hook, posted) = webhook();
+    let realm = r.names.realm.clone();
+    for (name, value) in [("smb", samba.password), ("smtp", "smtp-pw")] {
+        shared::aws::provision::put_parameter(&r.clients, &format!("/lava/{realm}/{name}"), value, true).await.unwrap();
+    }
+    for entry in [
+        json!({"conn_id": "share", "type": "smb", "enabled": true, "host": "127.0.0.1", "port": samba.port,
+            "is_direct_tcp": true, "remote_name": "LAVATEST", "user": samba.user, "password": format!("/lava/{realm}/smb")}),
+        json!({"conn_id": "mail", "type": "email", "subtype": "smtp", "enabled": true, "host": "127.0.0.1",
+            "port": smtp.port, "user": "lava", "password": format!("/lava/{realm}/smtp"), "from": "lava@example.com",
+            "reply_to": "ops@example.com"}),
+        json!({"conn_id": "chat", "type": "slack", "enabled": true, "webhook_url": hook}),
+    ] {
+        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    }
+    let bucket = r.names.local_bucket();
+    let key = format!("conn/{}.sh", unique("s"));
+    r.blobs
+        .put_object(&bucket, &format!("payloads/{key}"), SCRIPT.as_bytes().to_vec(), &Encryption::Aes256)
+        .await
+        .unwrap();
+    let dir = unique("d");
+    let env = json!({
+        "PATH": format!("{}:/usr/bin:/bin", workspace_root().join(".venv/bin").display()),
+        "LAVA_CLI": env!("CARGO_BIN_EXE_lava"),
+        "AWS_ENDPOINT_URL": tests::emulator().endpoint_url,
+        "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+        "DIR": dir, "BUCKET": bucket,
+    });
+    r.put_job(json!({"job_id": "conn/script", "type": "exe", "worker": "core", "enabled": true, "payload": key,
+        "parameters": {"connections": {"fs": "share", "mail": "mail", "chat": "chat"}, "env": env, "jinja": false}}))
+        .await;
+    let run_id = r.dispatch("conn/script").await;
+    let worker = shared::worker::build(tests::worker_options(&realm, 1, vec![]), r.ports.clone()).await.unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.run(rx).await.unwrap();
+    let item = r.events("conn/script", &run_id).await;
+    let last = item["log"].as_array().and_then(|l| l.last()).cloned().unwrap_or(Value::Null);
+    let output =
+        if last["info"]["output"].is_array() { &last["info"]["output"] } else { &last["info"]["error_data"]["output"] };
+    let stderr = match output[0]["stderr"].as_str() {
+        Some(_) => r.object_text(&output[0]["stderr"]).await,
+        None => String::new(),
+    };
+    assert_eq!(last["status"], "complete", "{item}\n{stderr}");
+    assert_eq!(r.object_text(&output[0]["stdout"]).await, "hello from a script\ndone\n");
+
+    // smb: the file on the share, in S3 under a rendered key.
+    let on_share = samba.share_dir.join(&dir).join("script/x.txt");
+    assert_eq!(std::fs::read_to_string(on_share).unwrap(), "hello from a script\n");
+    let year = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC).year();
+    let copied = r.blobs.get_object(&bucket, &format!("smbout/{year}.txt")).await.unwrap();
+    assert_eq!(copied, b"hello from a script\n");
+
+    // email: every recipient got it, Bcc on no header; the connection's sender and reply-to.
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    let m = &messages[0];
+    assert_eq!(m["rcpt_tos"], json!(["to@example.com", "cc@example.com", "bcc@example.com"]));
+    assert_eq!(
+        (m["to"].as_str(), m["cc"].as_str(), &m["bcc"]),
+        (Some("to@example.com"), Some("cc@example.com"), &Value::Null)
+    );
+    assert_eq!((m["mail_from"].as_str(), m["subject"].as_str()), (Some("lava@example.com"), Some("Subject here")));
+    assert_eq!(m["parts"][0]["text"], "Body line\n");
+    assert_eq!(m["parts"][1], json!({"type": "text/plain", "filename": "local.txt", "text": "hello from a script\n"}));
+
+    // slack: the plain style's text.
+    let body: Value = serde_json::from_str(&posted.recv_timeout(std::time::Duration::from_secs(5)).unwrap()).unwrap();
+    assert_eq!(body, json!({"text": format!("*lava@{realm}*: *Alert*: chat message\n")}));
+}
