@@ -131,8 +131,10 @@ echo "docker: ready (lava-test/busybox:1, lava-test/debian:bookworm, lava-test/l
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/pip ] || python3 -m venv .venv
 if ! .venv/bin/python -c 'import lava.connection, pg8000, pymysql, sqlalchemy, pandas, awscli, pyarrow, aiosmtpd' 2>/dev/null \
-    || ! cmp -s python/lava/connection.py "$(.venv/bin/python -c 'import lava.connection as c; print(c.__file__)')"; then
+    || ! diff -rq -x __pycache__ python/lava "$(.venv/bin/python -c 'import lava, os; print(os.path.dirname(lava.__file__))')" >/dev/null; then
     echo "python: installing the lava package and the job test requirements into .venv"
+    rm -rf python/build
+    .venv/bin/pip install --quiet --force-reinstall --no-deps ./python
     .venv/bin/pip install --quiet -r python/test-requirements.txt ./python
 fi
 echo "python: ready (.venv has lava, pg8000, PyMySQL, SQLAlchemy, pandas, pyarrow, the AWS CLI, aiosmtpd)"

@@ -126,3 +126,146 @@ async fn smb_email_and_slack_connector_scripts_run_lava_from_a_shell_job() {
     let body: Value = serde_json::from_str(&posted.recv_timeout(std::time::Duration::from_secs(5)).unwrap()).unwrap();
     assert_eq!(body, json!({"text": format!("*lava@{realm}*: *Alert*: chat message\n")}));
 }
+
+const PYTHON_API: &str = r#"#!/usr/bin/env python3
+import io, json, os, subprocess, tempfile
+import lava
+from lava.connection import (get_aws_connection, get_aws_session, get_cli_connection, get_connection_spec,
+    get_email_connection, get_generic_connection, get_pysql_connection, get_slack_connection, get_smb_connection)
+from lava.lib.state import LavaStateItem
+
+realm = os.environ['LAVA_REALM']
+out = {'version': lava.__version__}
+out['job_type'] = lava.get_job_spec(os.environ['LAVA_JOB_ID'], realm)['type']
+out['realm'] = lava.get_realm_info(realm)['realm']
+out['scanned'] = lava.scan_jobs(realm, attributes=['type'])['py/target']
+out['run_id'] = lava.dispatch(realm, 'py/target', globals_={'g': {'h': 'from python'}})
+
+LavaStateItem.new('json', 'py-state', realm, {'n': [1, 2]}, ttl='1h', publisher='py/api').put()
+item = LavaStateItem.get('py-state', realm)
+out['state'] = [item.value, item.state_type, item.publisher]
+try:
+    LavaStateItem.get('py-missing', realm)
+    out['missing'] = 'found'
+except KeyError:
+    out['missing'] = 'KeyError'
+
+keys = get_aws_connection('keys', realm)
+out['aws'] = [keys['aws_access_key_id'], keys['region']]
+out['session'] = get_aws_session('keys', realm).get_credentials().access_key
+out['generic'] = get_generic_connection('gen', realm)
+out['spec'] = get_connection_spec('gen', realm)['attributes']['b']
+with tempfile.TemporaryDirectory() as tmp:
+    script = get_cli_connection('gen', realm, tmp)
+    out['script'] = subprocess.run([script, 'b'], capture_output=True, text=True).stdout
+
+get_email_connection('mail', realm).send('From python', 'Python body', to='to@example.com', cc=['cc@example.com'])
+get_slack_connection('chat', realm).send('python says hi', subject='Py', style='plain')
+
+smb = get_smb_connection('share', realm)
+smb.store_file('Public', os.environ['DIR'] + '/py.txt', io.BytesIO(b'py data'))
+buffer = io.BytesIO()
+smb.retrieve_file('Public', os.environ['DIR'] + '/py.txt', buffer)
+smb.close()
+out['smb'] = buffer.getvalue().decode()
+
+conn = get_pysql_connection('pg', realm, aws_session=None)
+cursor = conn.cursor()
+cursor.execute('select 6 * 7')
+out['sql'] = cursor.fetchone()[0]
+conn.close()
+print(json.dumps(out, sort_keys=True))
+"#;
+
+/// The Python job API in a real Python job run by the worker: the job, realm and scan helpers,
+/// a dispatch, state items, aws, generic, email, slack and smb connections, a connector script,
+/// and a database connection, each reading what lava itself resolves.
+#[tokio::test]
+async fn the_python_job_api_works_from_a_python_job() {
+    let r = TestRealm::up("pyapi").await;
+    r.put_sql_connections().await;
+    let samba = tests::samba::samba();
+    let smtp = tests::smtp::SmtpServer::start("lava", "smtp-pw");
+    let (hook, posted) = webhook();
+    let realm = r.names.realm.clone();
+    for (name, value) in
+        [("smb", samba.password), ("smtp", "smtp-pw"), ("keys", "AKIDPYTHON,python-secret"), ("b", "from ssm")]
+    {
+        shared::aws::provision::put_parameter(&r.clients, &format!("/lava/{realm}/{name}"), value, true).await.unwrap();
+    }
+    for entry in [
+        json!({"conn_id": "share", "type": "smb", "enabled": true, "host": "127.0.0.1", "port": samba.port,
+            "is_direct_tcp": true, "remote_name": "LAVATEST", "user": samba.user, "password": format!("/lava/{realm}/smb")}),
+        json!({"conn_id": "mail", "type": "email", "subtype": "smtp", "enabled": true, "host": "127.0.0.1",
+            "port": smtp.port, "user": "lava", "password": format!("/lava/{realm}/smtp"), "from": "lava@example.com"}),
+        json!({"conn_id": "chat", "type": "slack", "enabled": true, "webhook_url": hook}),
+        json!({"conn_id": "keys", "type": "aws", "enabled": true, "access_keys": format!("/lava/{realm}/keys"),
+            "region": "ap-southeast-2"}),
+        json!({"conn_id": "gen", "type": "generic", "enabled": true,
+            "attributes": {"a": 1, "b": {"type": "ssm", "parameter": format!("/lava/{realm}/b")}}}),
+    ] {
+        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    }
+    let bucket = r.names.local_bucket();
+    let key = format!("py/{}.py", unique("s"));
+    r.blobs
+        .put_object(&bucket, &format!("payloads/{key}"), PYTHON_API.as_bytes().to_vec(), &Encryption::Aes256)
+        .await
+        .unwrap();
+    let dir = unique("d");
+    std::fs::create_dir_all(samba.share_dir.join(&dir)).unwrap();
+    let env = json!({
+        "PATH": format!("{}:/usr/bin:/bin", workspace_root().join(".venv/bin").display()),
+        "LAVA_CLI": env!("CARGO_BIN_EXE_lava"),
+        "AWS_ENDPOINT_URL": tests::emulator().endpoint_url,
+        "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+        "DIR": dir,
+    });
+    r.put_job(json!({"job_id": "py/api", "type": "exe", "worker": "core", "enabled": true, "payload": key,
+        "parameters": {"env": env, "jinja": false}}))
+        .await;
+    r.put_job(json!({"job_id": "py/target", "type": "cmd", "worker": "core", "enabled": true,
+        "payload": "/bin/echo {{ globals.g.h }}"}))
+        .await;
+    let run_id = r.dispatch("py/api").await;
+    let worker = shared::worker::build(tests::worker_options(&realm, 1, vec![]), r.ports.clone()).await.unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.run(rx).await.unwrap();
+    let item = r.events("py/api", &run_id).await;
+    let last = item["log"].as_array().and_then(|l| l.last()).cloned().unwrap_or(Value::Null);
+    let output =
+        if last["info"]["output"].is_array() { &last["info"]["output"] } else { &last["info"]["error_data"]["output"] };
+    let stderr = match output[0]["stderr"].as_str() {
+        Some(_) => r.object_text(&output[0]["stderr"]).await,
+        None => String::new(),
+    };
+    assert_eq!(last["status"], "complete", "{item}\n{stderr}");
+    let out: Value = serde_json::from_str(&r.object_text(&output[0]["stdout"]).await).unwrap();
+    let dispatched = out["run_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        out,
+        json!({
+            "version": "0.0.0", "job_type": "exe", "realm": realm,
+            "scanned": {"job_id": "py/target", "type": "cmd"}, "run_id": dispatched,
+            "state": [{"n": [1, 2]}, "json", "py/api"], "missing": "KeyError",
+            "aws": ["AKIDPYTHON", "ap-southeast-2"], "session": "AKIDPYTHON",
+            "generic": {"a": 1, "b": "from ssm"}, "spec": {"type": "ssm", "parameter": format!("/lava/{realm}/b")},
+            "script": "from ssm", "smb": "py data", "sql": 42,
+        })
+    );
+    // The dispatched run ran with its globals; the email and the Slack message arrived.
+    assert_eq!(r.statuses("py/target", &dispatched).await.last().map(String::as_str), Some("complete"));
+    let target = r.events("py/target", &dispatched).await;
+    let stdout = &target["log"].as_array().unwrap().last().unwrap()["info"]["output"][0]["stdout"];
+    assert_eq!(r.object_text(stdout).await, "from python\n");
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(messages[0]["rcpt_tos"], json!(["to@example.com", "cc@example.com"]));
+    assert_eq!(
+        (messages[0]["subject"].as_str(), messages[0]["parts"][0]["text"].as_str()),
+        (Some("From python"), Some("Python body"))
+    );
+    let body: Value = serde_json::from_str(&posted.recv_timeout(std::time::Duration::from_secs(5)).unwrap()).unwrap();
+    assert_eq!(body, json!({"text": format!("*lava@{realm}*: *Py*: python says hi")}));
+    assert_eq!(std::fs::read_to_string(samba.share_dir.join(&dir).join("py.txt")).unwrap(), "py data");
+}

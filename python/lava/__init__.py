@@ -1,9 +1,23 @@
 """The lava job SDK for Python jobs.
 
 Jobs find their connections through ``LAVA_CONNID_<LABEL>`` and ``LAVA_REALM`` and open them with
-:func:`lava.connection.get_pysql_connection` or :func:`lava.connection.get_sqlalchemy_engine`.
+the helpers of :mod:`lava.connection`; :mod:`lava.lib.state` reads and writes state items; and
+``dispatch``, ``get_job_spec``, ``get_realm_info`` and ``scan_jobs`` work on the realm. Every
+detail comes from the ``lava`` command (the same Rust code the worker runs), so this package
+holds no copy of lava's rules or secrets logic.
 """
 
+from lava.errors import LavaError
+from lava.version import __version__, __version_name__, __version_num__
+from lava.core import dispatch, get_job_spec, get_realm_info, scan_jobs
 
-class LavaError(Exception):
-    """A connection could not be resolved or opened."""
+__all__ = [
+    "LavaError",
+    "__version__",
+    "__version_name__",
+    "__version_num__",
+    "dispatch",
+    "get_job_spec",
+    "get_realm_info",
+    "scan_jobs",
+]

@@ -1,35 +1,185 @@
 """Connections by conn_id.
 
-The details (host, user, password from SSM or Secrets Manager, ...) come from lava itself: the
-``lava connection resolve`` command (``LAVA_CLI`` names the program, else ``lava`` on PATH), so
-this package holds no copy of the secrets logic. Drivers: pg8000 (PostgreSQL family), PyMySQL
-(MySQL/MariaDB), sqlite3.
+The details (host, user, password from SSM or Secrets Manager, IAM credentials, ...) come from
+lava itself: the ``lava connection resolve`` command (``LAVA_CLI`` names the program, else
+``lava`` on PATH), so this package holds no copy of the secrets logic. Sending email and Slack
+messages and moving files to and from SMB shares run ``lava email``, ``lava slack`` and ``lava
+smb``. Drivers: pg8000 (PostgreSQL family), PyMySQL (MySQL/MariaDB), sqlite3.
+
+The ``aws_session`` arguments of the original's signatures are accepted and unused: the lava
+command takes its AWS credentials from the job's environment.
 """
 
 import json
 import os
-import shutil
-import subprocess
+import tempfile
 
-from lava import LavaError
+from lava import _cli
+from lava.errors import LavaError
 
-__all__ = ["get_connection_details", "get_pysql_connection", "get_sqlalchemy_engine"]
-
-
-def _cli():
-    cli = os.environ.get("LAVA_CLI") or shutil.which("lava")
-    if not cli:
-        raise LavaError("cannot find the lava command: set LAVA_CLI or put lava on PATH")
-    return cli
+__all__ = [
+    "get_aws_connection",
+    "get_aws_session",
+    "get_cli_connection",
+    "get_connection_details",
+    "get_connection_spec",
+    "get_email_connection",
+    "get_generic_connection",
+    "get_pysql_connection",
+    "get_slack_connection",
+    "get_smb_connection",
+    "get_sqlalchemy_engine",
+]
 
 
 def get_connection_details(conn_id, realm):
-    """The connection's details as a dict (includes the password: never log it)."""
-    command = [_cli(), "--realm", realm, "connection", "resolve", conn_id]
-    done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise LavaError(done.stderr.strip() or "lava connection resolve failed for %s" % conn_id)
-    return json.loads(done.stdout)
+    """The connection's details as a dict, secrets resolved (never log it)."""
+    return json.loads(_cli.run(["connection", "resolve", conn_id], realm=_cli.realm_name(realm)))
+
+
+def get_connection_spec(conn_id, realm, aws_session=None):
+    """The connection's entry as stored (secret fields hold SSM parameter names)."""
+    return json.loads(_cli.run(["connection", "get", conn_id], realm=_cli.realm_name(realm)))
+
+
+def get_aws_connection(conn_id, realm, aws_session=None):
+    """An ``aws`` connection's credentials: ``aws_access_key_id``, ``aws_secret_access_key``,
+    ``aws_session_token`` (for a role) and ``region``."""
+    details = get_connection_details(conn_id, realm)
+    if details.get("type") != "aws":
+        raise LavaError("Connection %s: not an aws connection" % conn_id)
+    keys = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "region")
+    return {k: details[k] for k in keys if k in details}
+
+
+def get_aws_session(conn_id, realm, aws_session=None):
+    """A boto3 Session with an ``aws`` connection's credentials."""
+    import boto3
+
+    c = get_aws_connection(conn_id, realm)
+    return boto3.Session(
+        aws_access_key_id=c["aws_access_key_id"],
+        aws_secret_access_key=c["aws_secret_access_key"],
+        aws_session_token=c.get("aws_session_token"),
+        region_name=c.get("region"),
+    )
+
+
+def get_generic_connection(conn_id, realm, aws_session=None):
+    """A ``generic`` connection's attributes, SSM values resolved."""
+    details = get_connection_details(conn_id, realm)
+    if details.get("type") != "generic":
+        raise LavaError("Connection %s: not a generic connection" % conn_id)
+    return details.get("attributes", {})
+
+
+def get_cli_connection(conn_id, realm, workdir, aws_session=None):
+    """Writes the connection's connector script (what ``LAVA_CONN_<LABEL>`` names in a job)
+    under ``workdir`` and returns its path."""
+    return _cli.run(["connection", "script", conn_id, "--dir", workdir], realm=_cli.realm_name(realm)).strip()
+
+
+def _many(values):
+    if values is None:
+        return []
+    if isinstance(values, str):
+        return [values]
+    return list(values)
+
+
+class LavaEmailConnection:
+    """Sends email through an ``email`` connection (SES or its SMTP server)."""
+
+    def __init__(self, conn_id, realm):
+        self.conn_id = conn_id
+        self.realm = _cli.realm_name(realm)
+
+    def send(self, subject, message, to=None, cc=None, bcc=None, reply_to=None, sender=None, attachments=None):
+        """Sends one message; ``to``, ``cc``, ``bcc``, ``reply_to`` and ``attachments`` (local
+        paths or ``s3://`` locations) are a string or a list."""
+        args = ["email", "--conn-id", self.conn_id, "--subject", subject]
+        for flag, values in (("--to", to), ("--cc", cc), ("--bcc", bcc), ("--reply-to", reply_to), ("--attach", attachments)):
+            for value in _many(values):
+                args += [flag, value]
+        if sender:
+            args += ["--from", sender]
+        _cli.run(args + ["-"], realm=self.realm, stdin=message)
+
+
+def get_email_connection(conn_id, realm, aws_session=None):
+    """A sender for an ``email`` connection."""
+    return LavaEmailConnection(conn_id, realm)
+
+
+class LavaSlackConnection:
+    """Posts messages to a ``slack`` connection's webhook."""
+
+    def __init__(self, conn_id, realm):
+        self.conn_id = conn_id
+        self.realm = _cli.realm_name(realm)
+
+    def send(self, message, subject=None, preamble=None, sender=None, style=None, colour=None):
+        """Posts one message; unset options take the connection's values."""
+        args = ["slack", "--conn-id", self.conn_id]
+        for flag, value in (("--subject", subject), ("--preamble", preamble), ("--from", sender), ("--style", style), ("--bar-colour", colour)):
+            if value:
+                args += [flag, value]
+        _cli.run(args + ["-"], realm=self.realm, stdin=message)
+
+
+def get_slack_connection(conn_id, realm, aws_session=None):
+    """A sender for a ``slack`` connection."""
+    return LavaSlackConnection(conn_id, realm)
+
+
+class LavaSMBConnection:
+    """Files to and from an ``smb`` connection's shares, pysmb's way (file objects) or by
+    path. Paths are POSIX style, relative to the share."""
+
+    def __init__(self, conn_id, realm):
+        self.conn_id = conn_id
+        self.realm = _cli.realm_name(realm)
+
+    def _smb(self, *args):
+        _cli.run(["smb", "--conn-id", self.conn_id, "-J"] + list(args), realm=self.realm)
+
+    def get_file(self, share, path, local):
+        """Copies ``share:path`` to the local file (or ``s3://`` location) ``local``."""
+        self._smb("get", "%s:%s" % (share, path), local)
+
+    def put_file(self, local, share, path, mkdirs=False):
+        """Copies the local file (or ``s3://`` location) ``local`` to ``share:path``."""
+        self._smb("put", *(["--mkdir"] if mkdirs else []), local, "%s:%s" % (share, path))
+
+    def retrieve_file(self, service_name, path, file_obj):
+        """Writes ``service_name:path`` into ``file_obj`` (binary); returns (None, size)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            local = os.path.join(tmp, "file")
+            self.get_file(service_name, path, local)
+            with open(local, "rb") as f:
+                data = f.read()
+        file_obj.write(data)
+        return None, len(data)
+
+    def store_file(self, service_name, path, file_obj):
+        """Writes what ``file_obj`` (binary) holds to ``service_name:path``; returns its size."""
+        data = file_obj.read()
+        with tempfile.TemporaryDirectory() as tmp:
+            local = os.path.join(tmp, "file")
+            with open(local, "wb") as f:
+                f.write(data)
+            self.put_file(local, service_name, path)
+        return len(data)
+
+    def close(self):
+        """Nothing to close: each transfer has its own session."""
+
+
+def get_smb_connection(conn_id, realm, aws_session=None):
+    """Files to and from an ``smb`` connection's shares."""
+    if get_connection_details(conn_id, realm).get("type") != "smb":
+        raise LavaError("Connection %s: not an smb connection" % conn_id)
+    return LavaSMBConnection(conn_id, realm)
 
 
 def _application_name(details, realm, application_name):
@@ -58,7 +208,7 @@ def _ssl_context(details):
     return context
 
 
-def get_pysql_connection(conn_id, realm, autocommit=False, application_name=None):
+def get_pysql_connection(conn_id, realm, autocommit=False, aws_session=None, application_name=None):
     """A DBAPI 2.0 connection for a lava database connection."""
     details = get_connection_details(conn_id, realm)
     engine = details["engine"]
@@ -109,7 +259,7 @@ def get_pysql_connection(conn_id, realm, autocommit=False, application_name=None
 _DIALECTS = {"postgres": "postgresql+pg8000://", "mysql": "mysql+pymysql://", "sqlite3": "sqlite://"}
 
 
-def get_sqlalchemy_engine(conn_id, realm, application_name=None, **kwargs):
+def get_sqlalchemy_engine(conn_id, realm, aws_session=None, application_name=None, **kwargs):
     """An SQLAlchemy engine whose connections come from :func:`get_pysql_connection`."""
     import sqlalchemy
 

@@ -23,6 +23,9 @@ pub enum StateCommand {
         /// A string value.
         #[arg(short, long)]
         value: Option<String>,
+        /// Any JSON value (the Python package's `LavaStateItem.put`).
+        #[arg(long, conflicts_with_all = ["value", "param"])]
+        json_value: Option<String>,
         /// KMS key for the secure type (default alias/lava-<realm>-sys).
         #[arg(long)]
         kms_key: Option<String>,
@@ -48,6 +51,9 @@ pub enum StateCommand {
         /// Print the value as JSON (no template).
         #[arg(long, conflicts_with = "template")]
         json: bool,
+        /// Print the whole item as JSON: state_id, type, value, publisher, timestamp.
+        #[arg(long, conflicts_with_all = ["template", "json"])]
+        item: bool,
     },
     /// List the state items: id, type, timestamp, publisher.
     List {
@@ -61,13 +67,16 @@ impl StateCommand {
     /// Runs the command.
     pub(crate) async fn run(self, target: &Target) -> Result<String> {
         match self {
-            StateCommand::Put { state_id, param, value, kms_key, publisher, ttl, state_type } => {
+            StateCommand::Put { state_id, param, value, json_value, kms_key, publisher, ttl, state_type } => {
                 if is_reserved(&state_id) {
                     bail!("{state_id}: Values beginning with \"lava\" are reserved");
                 }
-                let value = match value {
-                    Some(v) => Value::String(v),
-                    None => {
+                let value = match (value, json_value) {
+                    (Some(v), _) => Value::String(v),
+                    (None, Some(text)) => {
+                        serde_json::from_str(&text).with_context(|| format!("--json-value: not JSON: {text}"))?
+                    }
+                    (None, None) => {
                         let mut map = Map::new();
                         for pair in &param {
                             let (k, v) =
@@ -98,16 +107,21 @@ impl StateCommand {
                     .await?;
                 Ok(format!("state {state_id} written"))
             }
-            StateCommand::Get { state_id, template, ignore_missing, json } => {
+            StateCommand::Get { state_id, template, ignore_missing, json, item } => {
                 if is_reserved(&state_id) {
                     bail!("{state_id}: Values beginning with \"lava\" are reserved");
                 }
                 let store = state_store(target).await?;
-                let value = match store.get(&state_id).await? {
-                    Some((_, value)) => value,
+                let (found, value) = match store.get(&state_id).await? {
+                    Some(found) => found,
                     None if ignore_missing => return Ok(String::new()),
                     None => bail!("{state_id}: not found"),
                 };
+                if item {
+                    return Ok(serde_json::json!({"state_id": found.state_id, "type": found.state_type,
+                        "value": value, "publisher": found.publisher, "timestamp": found.timestamp})
+                    .to_string());
+                }
                 if json {
                     return Ok(value.to_string());
                 }

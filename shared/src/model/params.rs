@@ -747,6 +747,25 @@ mod tests {
     }
 
     #[test]
+    fn smb_jobs_take_their_own_optional_keys() {
+        use serde_json::json;
+        let base = json!({"conn_id": "fs", "share_name": "Public", "path": "/a.csv", "file": "s3://b/a.csv"});
+        let with = |key: &str, value: Value| {
+            let mut p = base.as_object().unwrap().clone();
+            p.insert(key.into(), value);
+            p
+        };
+        let get = JobParameters::parse(&JobType::SmbGet, &with("kms_key_id", json!("alias/data"))).unwrap();
+        assert!(matches!(get, JobParameters::Smb(p) if p.kms_key_id.as_deref() == Some("alias/data")));
+        let put = JobParameters::parse(&JobType::SmbPut, &with("create_dirs", json!("yes"))).unwrap();
+        assert!(matches!(put, JobParameters::Smb(p) if p.create_dirs.is_some_and(|f| f.0)));
+        let wrong = JobParameters::parse(&JobType::SmbGet, &with("create_dirs", json!(true))).unwrap_err();
+        assert_eq!(wrong, "Unexpected keys: create_dirs");
+        let missing = JobParameters::parse(&JobType::SmbPut, &Map::new()).unwrap_err();
+        assert!(missing.starts_with("Missing keys: "), "{missing}");
+    }
+
+    #[test]
     fn flags_accept_strings_the_original_would_have_misread() {
         let p = JobParameters::parse(
             &JobType::Sql,

@@ -171,8 +171,8 @@ async fn disabled_old_unknown_and_limits() {
     let (_, s, i) = run(&h, &job(json!({"iteration_limit": 11})), &message("demo/j", &now())).await;
     assert_eq!((s, i[1].clone()), (vec!["starting", "rejected"], json!("iteration_limit must be <= 10")));
 
-    let (outcome, s, i) = run(&h, &job(json!({"type": "smb_get"})), &message("demo/j", &now())).await;
-    assert_eq!((s, i[1].clone()), (vec!["starting", "failed"], json!("smb_get: Unknown job type")));
+    let (outcome, s, i) = run(&h, &job(json!({"type": "no_such_type"})), &message("demo/j", &now())).await;
+    assert_eq!((s, i[1].clone()), (vec!["starting", "failed"], json!("no_such_type: Unknown job type")));
     assert!(matches!(outcome, RunOutcome::Failed(_)));
 }
 
@@ -180,14 +180,15 @@ async fn disabled_old_unknown_and_limits() {
 async fn a_type_the_worker_does_not_run_fails_and_runs_its_on_fail_actions() {
     let h = harness(json!({}));
     let spec = job(
-        json!({"type": "smb_get", "on_fail": [{"action": "sns", "topic": "arn:alert", "message": "{{ result.error }}"}]}),
+        json!({"type": "sharepoint_get_doc", "on_fail": [{"action": "sns", "topic": "arn:alert", "message": "{{ result.error }}"}]}),
     );
     let (outcome, s, i) = run(&h, &spec, &message("demo/j", &now())).await;
-    assert_eq!((s, i[1].clone()), (vec!["starting", "failed"], json!("smb_get: Unknown job type")));
+    let refused = "sharepoint_get_doc: SharePoint is not supported by this lava (no SharePoint server can run where it is built and tested)";
+    assert_eq!((s, i[1].clone()), (vec!["starting", "failed"], json!(refused)));
     assert!(matches!(outcome, RunOutcome::Failed(_)));
     let published: Vec<(String, String)> =
         h.actions.notices.published.lock().unwrap().iter().map(|(t, _, m)| (t.clone(), m.clone())).collect();
-    assert_eq!(published, [("arn:alert".to_string(), "smb_get: Unknown job type".to_string())]);
+    assert_eq!(published, [("arn:alert".to_string(), refused.to_string())]);
 
     let spec = job(json!({"type": "not_a_type", "on_fail": [{"action": "log"}]}));
     let (_, s, i) = run(&h, &spec, &message("demo/j", &now())).await;

@@ -1,0 +1,5 @@
+"""The package's error."""
+
+
+class LavaError(Exception):
+    """Something lava refused or could not do; the message says what and why."""
