@@ -36,6 +36,27 @@ fn webhook() -> (String, std::sync::mpsc::Receiver<String>) {
     (url, rx)
 }
 
+/// Runs the dispatched run `run_id` of `job_id` with a worker in this process (the worker also
+/// runs whatever the job dispatches); returns its final status, stdout and stderr.
+async fn run_job(r: &TestRealm, job_id: &str, run_id: &str) -> (String, String, String) {
+    let worker =
+        shared::worker::build(tests::worker_options(&r.names.realm, 1, vec![]), r.ports.clone()).await.unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.run(rx).await.unwrap();
+    let item = r.events(job_id, run_id).await;
+    let last = item["log"].as_array().and_then(|l| l.last()).cloned().unwrap_or(Value::Null);
+    let info = &last["info"];
+    let output = if info["output"].is_array() { &info["output"] } else { &info["error_data"]["output"] };
+    let mut texts = [String::new(), String::new()];
+    for (text, stream) in texts.iter_mut().zip(["stdout", "stderr"]) {
+        if output[0][stream].is_string() {
+            *text = r.object_text(&output[0][stream]).await;
+        }
+    }
+    let [stdout, stderr] = texts;
+    (last["status"].as_str().unwrap_or_default().to_string(), stdout, format!("{item}\n{stderr}"))
+}
+
 const SCRIPT: &str = r#"#!/bin/bash
 set -e
 echo "hello from a script" > local.txt
@@ -88,19 +109,9 @@ async fn smb_email_and_slack_connector_scripts_run_lava_from_a_shell_job() {
         "parameters": {"connections": {"fs": "share", "mail": "mail", "chat": "chat"}, "env": env, "jinja": false}}))
         .await;
     let run_id = r.dispatch("conn/script").await;
-    let worker = shared::worker::build(tests::worker_options(&realm, 1, vec![]), r.ports.clone()).await.unwrap();
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    worker.run(rx).await.unwrap();
-    let item = r.events("conn/script", &run_id).await;
-    let last = item["log"].as_array().and_then(|l| l.last()).cloned().unwrap_or(Value::Null);
-    let output =
-        if last["info"]["output"].is_array() { &last["info"]["output"] } else { &last["info"]["error_data"]["output"] };
-    let stderr = match output[0]["stderr"].as_str() {
-        Some(_) => r.object_text(&output[0]["stderr"]).await,
-        None => String::new(),
-    };
-    assert_eq!(last["status"], "complete", "{item}\n{stderr}");
-    assert_eq!(r.object_text(&output[0]["stdout"]).await, "hello from a script\ndone\n");
+    let (status, stdout, details) = run_job(&r, "conn/script", &run_id).await;
+    assert_eq!(status, "complete", "{details}");
+    assert_eq!(stdout, "hello from a script\ndone\n");
 
     // smb: the file on the share, in S3 under a rendered key.
     let on_share = samba.share_dir.join(&dir).join("script/x.txt");
@@ -228,19 +239,9 @@ async fn the_python_job_api_works_from_a_python_job() {
         "payload": "/bin/echo {{ globals.g.h }}"}))
         .await;
     let run_id = r.dispatch("py/api").await;
-    let worker = shared::worker::build(tests::worker_options(&realm, 1, vec![]), r.ports.clone()).await.unwrap();
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    worker.run(rx).await.unwrap();
-    let item = r.events("py/api", &run_id).await;
-    let last = item["log"].as_array().and_then(|l| l.last()).cloned().unwrap_or(Value::Null);
-    let output =
-        if last["info"]["output"].is_array() { &last["info"]["output"] } else { &last["info"]["error_data"]["output"] };
-    let stderr = match output[0]["stderr"].as_str() {
-        Some(_) => r.object_text(&output[0]["stderr"]).await,
-        None => String::new(),
-    };
-    assert_eq!(last["status"], "complete", "{item}\n{stderr}");
-    let out: Value = serde_json::from_str(&r.object_text(&output[0]["stdout"]).await).unwrap();
+    let (status, stdout, details) = run_job(&r, "py/api", &run_id).await;
+    assert_eq!(status, "complete", "{details}");
+    let out: Value = serde_json::from_str(&stdout).unwrap();
     let dispatched = out["run_id"].as_str().unwrap().to_string();
     assert_eq!(
         out,

@@ -161,16 +161,7 @@ async fn tls_modes_and_iam_credentials_reach_python_jobs_and_the_psql_script() {
     session.first_row("CREATE ROLE \"IAM:etl\" LOGIN").await.unwrap();
     session.close().await;
     let cluster = unique("pytls").replace('_', "-");
-    r.clients
-        .redshift
-        .create_cluster()
-        .cluster_identifier(&cluster)
-        .node_type("ra3.xlplus")
-        .master_username("admin")
-        .master_user_password("Passw0rd1")
-        .send()
-        .await
-        .unwrap();
+    r.redshift_cluster(&cluster).await;
     let parameter = format!("/lava/{}/tls-password", r.names.realm);
     shared::aws::provision::put_parameter(&r.clients, &parameter, "unused", true).await.unwrap();
     let ca = |name: &str| dir.join(name).display().to_string();

@@ -21,16 +21,7 @@ async fn connections_without_passwords_connect_with_credentials_from_aws() {
     let admin =
         Database { host: "127.0.0.1".into(), port, database: Some("postgres".into()), ..tests::test_postgres() };
     rows(&admin, "CREATE ROLE \"IAM:etl\" LOGIN").await;
-    r.clients
-        .redshift
-        .create_cluster()
-        .cluster_identifier("analytics")
-        .node_type("ra3.xlplus")
-        .master_username("admin")
-        .master_user_password("Passw0rd1")
-        .send()
-        .await
-        .unwrap();
+    r.redshift_cluster("analytics").await;
     for entry in [
         json!({"conn_id": "rs", "type": "redshift", "enabled": true, "host": "127.0.0.1", "port": port, "user": "etl",
             "database": "postgres", "cluster_id": "analytics", "password_duration": "20m"}),

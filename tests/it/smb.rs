@@ -134,6 +134,34 @@ async fn files_go_to_and_from_a_samba_share_from_s3_and_local_paths() {
     std::fs::remove_dir_all(&local).unwrap();
 }
 
+/// A server that accepts and never answers: the transfer stops at the job's `timeout`.
+#[tokio::test]
+async fn a_transfer_stops_at_its_timeout() {
+    let r = TestRealm::up("smbto").await;
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let parameter = format!("/lava/{}/smb-password", r.names.realm);
+    shared::aws::provision::put_parameter(&r.clients, &parameter, "unused", true).await.unwrap();
+    let entry = json!({"conn_id": "silent", "type": "smb", "enabled": true, "host": "127.0.0.1", "port": port,
+        "is_direct_tcp": true, "remote_name": "NOBODY", "user": "u", "password": parameter});
+    r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    job(
+        &r,
+        "smb/slow",
+        "smb_get",
+        json!({"conn_id": "silent", "share_name": "Public", "path": "a.txt",
+        "file": "a.txt", "timeout": "2s"}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let (statuses, result) = run(&r, "smb/slow").await;
+    assert_eq!(statuses.last().map(String::as_str), Some("failed"), "{result}");
+    assert!(result["error"].as_str().is_some_and(|e| e.starts_with("Timed out after 2")), "{result}");
+    assert_eq!(result["error_data"]["exit_status"], 28, "{result}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+    drop(silent);
+}
+
 #[tokio::test]
 async fn sharepoint_jobs_and_connections_are_refused_clearly() {
     let r = TestRealm::up("shp").await;

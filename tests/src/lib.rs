@@ -235,6 +235,20 @@ impl TestRealm {
             .unwrap_or_default()
     }
 
+    /// Creates a Redshift cluster `id` in moto (for `GetClusterCredentials`).
+    pub async fn redshift_cluster(&self, id: &str) {
+        self.clients
+            .redshift
+            .create_cluster()
+            .cluster_identifier(id)
+            .node_type("ra3.xlplus")
+            .master_username("admin")
+            .master_user_password("Passw0rd1")
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Writes the SQL test connections: `pg` (password from an SSM parameter), `pg_secret`
     /// (everything from a Secrets Manager secret), `my` (MariaDB) and `lite` (a fresh SQLite
     /// file, whose path is returned). Fails unless the test databases are running.
