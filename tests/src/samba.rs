@@ -70,9 +70,11 @@ pub fn samba() -> &'static Samba {
         let conf = conf.display().to_string();
         run("pdbedit", &["-s", &conf, "-a", "-u", user, "-t"], &format!("{password}\n{password}\n"));
         // A shell watchdog owns smbd and stops it when this test process exits (our end of its
-        // stdin closes).
+        // stdin closes). smbd runs in a session of its own (`setsid`; `--no-process-group` stops
+        // it trying to make one itself): on the way out it signals its whole process group,
+        // which must not be the test's, nor cargo's.
         let watchdog = Command::new("sh")
-            .args(["-c", r#"log=$1; shift; "$@" >"$log" 2>&1 & pid=$!; read _; kill $pid"#, "sh"])
+            .args(["-c", r#"log=$1; shift; setsid "$@" >"$log" 2>&1 & pid=$!; read _; kill $pid"#, "sh"])
             .arg(dir.join("smbd.log"))
             .args([SMBD, "--foreground", "--no-process-group", "--debug-stdout", "-s", &conf])
             .stdin(Stdio::piped())
