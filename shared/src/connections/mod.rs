@@ -372,6 +372,11 @@ impl Connections {
     /// from the Secrets Manager secret `secret_id`; generic `ssm` attributes from SSM.
     pub async fn resolve(&self, conn_id: &str) -> Result<Resolved> {
         let entry = self.entry(conn_id).await?;
+        self.resolve_entry(conn_id, &entry).await
+    }
+
+    /// [`Connections::resolve`] of an entry already read.
+    async fn resolve_entry(&self, conn_id: &str, entry: &crate::model::ConnectionEntry) -> Result<Resolved> {
         let kind = entry.kind();
         let mut fields = entry.fields.clone();
         let wrap = |e: Error| e.within(format!("Connection {conn_id}"));
@@ -440,14 +445,14 @@ impl Connections {
 
     /// An `smb` connection's details, the password from SSM (or its `secret_id`).
     pub async fn smb(&self, conn_id: &str) -> Result<SmbServer> {
-        let mut resolved = self.resolve(conn_id).await?;
+        let entry = self.entry(conn_id).await?;
+        let mut resolved = self.resolve_entry(conn_id, &entry).await?;
         let refused = |reason: String| Error::refused(format!("Connection {conn_id}"), reason);
         if resolved.kind != "smb" {
             return Err(refused(format!("Not an smb connection: {}", resolved.kind)));
         }
         // resolve() reads database passwords only; an smb password is an SSM name too, unless
         // the secret supplied it (then it is the value itself, and the entry had none).
-        let entry = self.entry(conn_id).await?;
         if let Some(Value::String(name)) = entry.fields.get("password") {
             let value = self.parameter(name).await.map_err(|e| e.within(format!("Connection {conn_id}")))?;
             resolved.fields.insert("password".into(), Value::String(value.expose().to_string()));

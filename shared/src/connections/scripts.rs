@@ -248,17 +248,21 @@ fn generic_script(resolved: &Resolved, dir: &Path) -> Result<PathBuf> {
 /// The `lava` command line program connector scripts run: `LAVA_CLI`, else `lava` beside this
 /// program (the worker image and a build's target directory hold both), else `lava` on `PATH`.
 pub fn lava_program() -> String {
-    if let Ok(program) = std::env::var("LAVA_CLI")
-        && !program.is_empty()
-    {
-        return program;
+    match std::env::var("LAVA_CLI") {
+        Ok(program) if !program.is_empty() => program,
+        _ => beside_this_program("lava"),
     }
+}
+
+/// The program `name` beside the running one (the worker image and a build's target directory
+/// hold lava's programs together), else `name` (found on `PATH`).
+pub fn beside_this_program(name: &str) -> String {
     std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("lava")))
+        .and_then(|exe| exe.parent().map(|dir| dir.join(name)))
         .filter(|beside| beside.is_file())
         .map(|beside| beside.display().to_string())
-        .unwrap_or_else(|| "lava".into())
+        .unwrap_or_else(|| name.into())
 }
 
 /// A connector that is a `lava` sub-command (the original's `lava-smb`, `lava-email`,

@@ -22,6 +22,18 @@ pub use secrets::{FakeKeys, FakeSecrets};
 pub use tables::{FakeEventLog, FakeTables};
 pub use tasks::FakeTasks;
 
+/// The error of an AWS call that timed out (transient), as a fake told to fail returns it.
+pub(crate) fn timed_out(service: &'static str, operation: &'static str) -> crate::error::Error {
+    crate::error::Error::Aws {
+        service,
+        operation,
+        code: None,
+        message: "request has timed out (fake)".into(),
+        retry: crate::error::Retry::Transient,
+        source: None,
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -67,14 +67,7 @@ impl WorkQueue for FakeQueues {
             let mut failing = lock(&self.failing_sends);
             if *failing > 0 {
                 *failing -= 1;
-                return Err(Error::Aws {
-                    service: "sqs",
-                    operation: "SendMessage",
-                    code: None,
-                    message: "request has timed out (fake)".into(),
-                    retry: crate::error::Retry::Transient,
-                    source: None,
-                });
+                return Err(super::timed_out("sqs", "SendMessage"));
             }
         }
         let mut queues = lock(&self.queues);

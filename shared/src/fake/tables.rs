@@ -155,14 +155,7 @@ impl EventLog for FakeEventLog {
             let mut failing = lock(&self.unreachable_for);
             if *failing > 0 {
                 *failing -= 1;
-                return Err(Error::Aws {
-                    service: "dynamodb",
-                    operation: "UpdateItem",
-                    code: None,
-                    message: "request has timed out (fake)".into(),
-                    retry: crate::error::Retry::Transient,
-                    source: None,
-                });
+                return Err(super::timed_out("dynamodb", "UpdateItem"));
             }
         }
         let key = (update.job_id.clone(), update.run_id.clone());

@@ -85,15 +85,7 @@ pub async fn run_sqlc(ctx: &RunContext<'_>) -> Outcome {
 /// The `lava-sql` program: config `SQLV_COMMAND` (env `LAVA_SQLV_COMMAND`), else `lava-sql`
 /// beside the running worker, else `lava-sql` on `PATH`.
 fn lava_sql_program(ctx: &RunContext<'_>) -> String {
-    if let Some(command) = ctx.config.get(keys::SQLV_COMMAND) {
-        return command;
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("lava-sql")))
-        .filter(|p| p.is_file())
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "lava-sql".into())
+    ctx.config.get(keys::SQLV_COMMAND).unwrap_or_else(|| crate::connections::scripts::beside_this_program("lava-sql"))
 }
 
 /// `sqlv`: the payload files rendered whole, then run by one `lava-sql` process that writes
