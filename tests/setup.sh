@@ -151,6 +151,16 @@ if ! [ -x .venv-checkov/bin/checkov ]; then
     .venv-checkov/bin/pip install --quiet 'checkov==3.3.30'
 fi
 echo "infra tools: checkov $(.venv-checkov/bin/checkov --version) ready"
+# The original, jinlava 8.3.0 from PyPI, for the differential suite (tests/differential): its
+# own venv, since it pins boto3, Jinja and SQLAlchemy of its own.
+JINLAVA=8.3.0
+if ! [ -x .venv-jinlava/bin/lava-worker ] || [ "$(.venv-jinlava/bin/lava-version 2>/dev/null)" != "$JINLAVA" ]; then
+    echo "original: installing jinlava $JINLAVA into .venv-jinlava"
+    rm -rf .venv-jinlava
+    python3 -m venv .venv-jinlava
+    .venv-jinlava/bin/pip install --quiet "jinlava==$JINLAVA"
+fi
+echo "original: jinlava $(.venv-jinlava/bin/lava-version) ready"
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
     echo "rust: adding the target aarch64-unknown-linux-gnu (the Lambda functions are arm64)"
     rustup target add aarch64-unknown-linux-gnu || {

@@ -2,6 +2,7 @@
 //! stopped when the binary exits; uniquely named resources per test.
 
 pub mod cfn;
+pub mod original;
 pub mod pg_cluster;
 pub mod samba;
 pub mod smtp;

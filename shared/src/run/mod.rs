@@ -376,14 +376,16 @@ impl JobRunner {
             let last = iteration == iterations;
             match handled {
                 Ok(result) => {
-                    events.record(EventStatus::Complete, result.clone()).await?;
-                    self.actions(events, &spec, ActionKey::OnSuccess, iteration, &context_for(&globals, Some(&result)))
-                        .await?;
-                    let mut result = result;
-                    if let Value::Object(m) = &mut result {
+                    // The original records a result with `error` set to null where the job's
+                    // own result has none, and gives its on_success actions the job's own.
+                    let mut recorded = result.clone();
+                    if let Value::Object(m) = &mut recorded {
                         m.entry("error").or_insert(Value::Null);
                     }
-                    outcome = RunOutcome::Succeeded(result);
+                    events.record(EventStatus::Complete, recorded.clone()).await?;
+                    self.actions(events, &spec, ActionKey::OnSuccess, iteration, &context_for(&globals, Some(&result)))
+                        .await?;
+                    outcome = RunOutcome::Succeeded(recorded);
                     break;
                 }
                 Err(Failure { message: error, data }) => {

@@ -182,13 +182,9 @@ pub(crate) async fn run_program(
     entry.insert("payload".into(), Value::String(label.to_string()));
     let exit = match process::run(&spec, ctx.cancel.clone()).await {
         Ok(exit) => exit,
-        Err(message) => {
-            entry.insert("exit_status".into(), json!(1));
-            return Err(Failure {
-                message: message.clone(),
-                data: Some(json!({"exit_status": 1, "error": message, "output": [entry]})),
-            });
-        }
+        // As the original, a program that cannot be started fails the run with the system's
+        // error and no data.
+        Err(message) => return Err(Failure::message(message)),
     };
     entry.insert("exit_status".into(), json!(exit.status()));
     let mut excerpt = Value::Null;
@@ -241,10 +237,12 @@ pub(crate) fn finish(exit: Exit, output: Vec<Map<String, Value>>, excerpt: Value
     if exit == Exit::Status(0) {
         Ok(json!({"exit_status": 0, "output": output}))
     } else {
-        Err(Failure {
-            message: exit_message(&exit, limit),
-            data: Some(json!({"exit_status": status, "error": excerpt, "output": output})),
-        })
+        // As the original, a timeout's data has no `error` (no stderr excerpt is read).
+        let data = match exit {
+            Exit::TimedOut => json!({"exit_status": status, "output": output}),
+            _ => json!({"exit_status": status, "error": excerpt, "output": output}),
+        };
+        Err(Failure { message: exit_message(&exit, limit), data: Some(data) })
     }
 }
 

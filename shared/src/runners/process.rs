@@ -56,17 +56,36 @@ pub fn python_seconds(d: Duration) -> String {
     if s.fract() == 0.0 { format!("{s:.1}") } else { format!("{s}") }
 }
 
-/// Why a program could not be started, with a hint for scripts saved with DOS line endings.
+/// Why a program could not be started, worded as Python words it (`[Errno 2] No such file or
+/// directory: '/bin/x'`, what the original reports), with a hint for scripts saved with DOS
+/// line endings.
 pub fn spawn_error(program: &str, error: &std::io::Error) -> String {
+    let system = match error.raw_os_error() {
+        Some(code) => {
+            let text = error.to_string();
+            let text = text.strip_suffix(&format!(" (os error {code})")).unwrap_or(&text).to_string();
+            format!("[Errno {code}] {text}: {}", python_quote(program))
+        }
+        None => format!("{error}: {}", python_quote(program)),
+    };
     if let Ok(bytes) = std::fs::read(program)
         && bytes.starts_with(b"#!")
         && bytes.split(|b| *b == b'\n').next().is_some_and(|line| line.ends_with(b"\r"))
     {
         return format!(
-            "Cannot run {program}: the script has DOS (CRLF) line endings, so its #! line names an interpreter that does not exist; convert it to Unix (LF) line endings"
+            "{system} (the script has DOS (CRLF) line endings, so its #! line names an interpreter that does not exist; convert it to Unix (LF) line endings)"
         );
     }
-    format!("Cannot run {program}: {error}")
+    system
+}
+
+/// A string as Python's `repr` prints it: single quotes unless it holds one and no double quote.
+pub(crate) fn python_quote(text: &str) -> String {
+    if text.contains('\'') && !text.contains('"') {
+        format!("\"{text}\"")
+    } else {
+        format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
 }
 
 fn kill_group(pid: u32) {
@@ -181,6 +200,9 @@ mod tests {
         let err = run(&spec(&[script.to_str().unwrap()], 5000), never()).await.unwrap_err();
         assert!(err.contains("DOS (CRLF) line endings"), "{err}");
         let missing = run(&spec(&["/no/such/program"], 5000), never()).await.unwrap_err();
-        assert!(missing.starts_with("Cannot run /no/such/program: No such file"), "{missing}");
+        assert_eq!(missing, "[Errno 2] No such file or directory: '/no/such/program'");
+        assert!(err.starts_with("[Errno 2] No such file or directory: '"), "{err}");
+        assert_eq!(python_quote("it's"), "\"it's\"");
+        assert_eq!(python_quote("a'b\"c"), "'a\\'b\"c'");
     }
 }

@@ -1,0 +1,229 @@
+//! Runs a family of scenarios through the original's `lava-worker` and through ours on one realm,
+//! then compares, per scenario, what each side wrote: the events item (final status, every
+//! event's status and info, results and `error_data`) and what the scenario captures (messages
+//! its actions sent, S3 outputs).
+
+use crate::compare::{Difference, Normaliser, differences};
+use serde_json::{Value, json};
+use shared::ports::{Incoming, OutgoingMessage, WorkQueue};
+use std::collections::BTreeMap;
+use tests::TestRealm;
+
+/// A deliberate difference: where it is (a path prefix in a scenario's comparison) and why.
+pub struct Listed {
+    pub path: &'static str,
+    pub reason: &'static str,
+}
+
+/// One job run the same way on both sides.
+pub struct Scenario {
+    /// Its job id is `d/<name>`.
+    pub name: &'static str,
+    /// The job spec's fields besides `job_id` and `worker` (`enabled`, `owner` and
+    /// `description` default).
+    pub job: Value,
+    /// Fields added to the worker message (`parameters`, `globals`).
+    pub message: Value,
+    /// The deliberate differences this scenario shows, each with its reason.
+    pub listed: Vec<Listed>,
+}
+
+impl Scenario {
+    /// A scenario with no message fields and no listed difference.
+    pub fn new(name: &'static str, job: Value) -> Self {
+        Scenario { name, job, message: json!({}), listed: Vec::new() }
+    }
+
+    /// With message fields.
+    pub fn message(mut self, message: Value) -> Self {
+        self.message = message;
+        self
+    }
+
+    /// With a deliberate difference at `path`.
+    pub fn differs(mut self, path: &'static str, reason: &'static str) -> Self {
+        self.listed.push(Listed { path, reason });
+        self
+    }
+
+    pub fn job_id(&self) -> String {
+        format!("d/{}", self.name)
+    }
+}
+
+/// Which side ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Original,
+    Ours,
+}
+
+/// What a side left behind for one scenario, normalised.
+#[derive(Default)]
+struct Written {
+    run_id: String,
+    comparable: Value,
+}
+
+/// A family of scenarios on one realm.
+pub struct Family {
+    pub realm: TestRealm,
+    /// Environment both workers run with (configuration such as `LAVA_SQL_BATCH_SIZE`).
+    pub env: Vec<(String, String)>,
+    /// Queues whose messages are captured after each side's run (an action's target).
+    pub capture_queues: Vec<String>,
+}
+
+/// The attributes of the events item that both sides write (ours adds lease fields, listed in
+/// ARCHITECTURE.md: `lease_owner`, `lease_until`, `lease_claims`, `write_ids`).
+const ITEM_KEYS: &[&str] = &["job_id", "run_id", "status", "worker", "ts_dispatch", "ts_event", "tu_event", "log"];
+
+impl Family {
+    /// A realm named `prefix` plus a suffix, with the realm key `s3_key` set as the original's
+    /// realm template sets it (the original's executable jobs fail without it).
+    pub async fn new(prefix: &str) -> Self {
+        use shared::ports::TableStore;
+        let realm = TestRealm::up(prefix).await;
+        let key = json!({"realm": realm.names.realm});
+        let table = &realm.names.realms_table;
+        let mut item = realm.tables.get_item(table, key.as_object().unwrap(), true).await.unwrap().unwrap();
+        item.insert("s3_key".into(), json!(format!("alias/lava-{}-sys", realm.names.realm)));
+        realm.tables.put_item(table, item).await.unwrap();
+        Family { realm, env: Vec::new(), capture_queues: Vec::new() }
+    }
+
+    /// Runs every scenario on both sides and checks each matches the original or differs only
+    /// where it is listed; panics with every unlisted difference (and every listed one that no
+    /// longer differs) of every scenario.
+    pub async fn check(&self, scenarios: &[Scenario]) {
+        for s in scenarios {
+            let mut job = json!({"job_id": s.job_id(), "worker": "core", "enabled": true, "owner": "diff", "description": s.name});
+            job.as_object_mut().unwrap().extend(s.job.as_object().cloned().unwrap_or_default());
+            self.realm.put_job(job).await;
+        }
+        let original = self.run_side(Side::Original, scenarios).await;
+        let ours = self.run_side(Side::Ours, scenarios).await;
+        let mut report = Vec::new();
+        let mut matched = 0;
+        for (s, (a, b)) in scenarios.iter().zip(original.iter().zip(ours.iter())) {
+            let mut found = Vec::new();
+            differences("$", Some(&a.comparable), Some(&b.comparable), &mut found);
+            let (listed, unlisted): (Vec<&Difference>, Vec<&Difference>) =
+                found.iter().partition(|d| s.listed.iter().any(|l| d.path.starts_with(l.path)));
+            let stale: Vec<&Listed> =
+                s.listed.iter().filter(|l| !listed.iter().any(|d| d.path.starts_with(l.path))).collect();
+            if unlisted.is_empty() && stale.is_empty() {
+                matched += 1;
+                for l in &s.listed {
+                    eprintln!("{}: differs at {} (listed: {})", s.name, l.path, l.reason);
+                }
+                continue;
+            }
+            report.push(format!("{} (original run {}, ours {}):", s.name, a.run_id, b.run_id));
+            report.extend(unlisted.iter().map(|d| format!("  {d}")));
+            report
+                .extend(stale.iter().map(|l| format!("  {}: listed as different ({}) but matches", l.path, l.reason)));
+        }
+        eprintln!("{matched} of {} scenarios match the original or differ only where listed", scenarios.len());
+        assert!(report.is_empty(), "differences from the original:\n{}", report.join("\n"));
+    }
+
+    /// Sends each scenario's message, runs the side's worker until the queue is empty, and
+    /// reads back what each run wrote.
+    async fn run_side(&self, side: Side, scenarios: &[Scenario]) -> Vec<Written> {
+        let r = &self.realm;
+        let queue = r.queue_url(&r.names.worker_queue("core")).await;
+        let mut runs = Vec::new();
+        for s in scenarios {
+            let run_id = uuid::Uuid::new_v4().to_string();
+            let mut body = json!({"realm": r.names.realm, "worker": "core", "job_id": s.job_id(), "run_id": run_id,
+                "ts_dispatch": jiff::Timestamp::now().to_string()});
+            body.as_object_mut().unwrap().extend(s.message.as_object().cloned().unwrap_or_default());
+            r.queues.send(&queue, &OutgoingMessage { body: body.to_string(), ..Default::default() }).await.unwrap();
+            runs.push(run_id);
+        }
+        match side {
+            Side::Original => {
+                let (realm, env) = (r.names.realm.clone(), self.env.clone());
+                let log = tokio::task::spawn_blocking(move || tests::original::run_worker(&realm, "core", 2, &env))
+                    .await
+                    .unwrap();
+                eprintln!("original worker log:\n{log}");
+            }
+            Side::Ours => self.run_ours().await,
+        }
+        let captured = self.captured().await;
+        let mut written = Vec::new();
+        for (s, run_id) in scenarios.iter().zip(runs) {
+            let item = r.events(&s.job_id(), &run_id).await;
+            let normaliser = Normaliser::new(vec![
+                (run_id.clone(), "<run_id>".into()),
+                (r.names.realm.clone(), "<realm>".into()),
+                (nix::unistd::gethostname().unwrap().to_string_lossy().into_owned(), "<host>".into()),
+            ]);
+            let item: serde_json::Map<String, Value> =
+                ITEM_KEYS.iter().filter_map(|k| item.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
+            let mine: Vec<Value> = captured.iter().filter(|m| m.contains(&run_id)).map(|m| parse(m)).collect();
+            let comparable = json!({"item": item, "captured": mine});
+            written.push(Written { comparable: normaliser.value(&comparable), run_id });
+        }
+        written
+    }
+
+    /// Our worker in batch mode on the realm's `core` queue, then our actions function on
+    /// what it queued (as the deployed realm runs them).
+    async fn run_ours(&self) {
+        let r = &self.realm;
+        let mut env = self.env.clone();
+        env.extend(std::env::vars());
+        let options = tests::worker_options(&r.names.realm, 2, env.clone());
+        let worker = shared::worker::build(options, r.ports.clone()).await.unwrap();
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        worker.clone().run(stopped).await.unwrap();
+        worker.cleanup();
+        let actions = shared::actions::function::ActionsFunction::load(r.names.clone(), env, &r.ports).await.unwrap();
+        let queue = r.queue_url(&r.names.actions_queue).await;
+        loop {
+            let got = r.queues.receive(&queue, 10, 1).await.unwrap();
+            if got.is_empty() {
+                break;
+            }
+            let handles: BTreeMap<String, String> =
+                got.iter().map(|m| (m.message_id.clone(), m.receipt_handle.clone())).collect();
+            let batch = got
+                .into_iter()
+                .map(|m| Incoming { message_id: m.message_id, body: m.body, receive_count: m.receive_count })
+                .collect();
+            let retry = actions.handle(batch).await;
+            for (id, handle) in handles {
+                if !retry.contains(&id) {
+                    r.queues.delete(&queue, &handle).await.unwrap();
+                }
+            }
+        }
+    }
+
+    /// Every message on the capture queues, deleted as read.
+    async fn captured(&self) -> Vec<String> {
+        let r = &self.realm;
+        let mut bodies = Vec::new();
+        for queue in &self.capture_queues {
+            loop {
+                let got = r.queues.receive(queue, 10, 0).await.unwrap();
+                if got.is_empty() {
+                    break;
+                }
+                for m in got {
+                    r.queues.delete(queue, &m.receipt_handle).await.unwrap();
+                    bodies.push(m.body);
+                }
+            }
+        }
+        bodies
+    }
+}
+
+/// A captured body: JSON where it is JSON, else the text.
+fn parse(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string()))
+}

@@ -1,0 +1,46 @@
+//! The original lava (jinlava 8.3.0 from PyPI), run beside this project on the same emulator,
+//! realm and servers: the reference the differential suite compares against.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The version of the original the suite compares against (`tests/setup.sh` installs it).
+pub const VERSION: &str = "8.3.0";
+
+/// A program of the original's, from `.venv-jinlava` (`tests/setup.sh` installs it); a missing
+/// one fails the test with the command that installs it.
+pub fn program(name: &str) -> PathBuf {
+    let path = crate::workspace_root().join(".venv-jinlava/bin").join(name);
+    assert!(
+        path.exists(),
+        "the original's {name} is missing ({}): run `bash tests/setup.sh` (.ci/run does), which installs jinlava {VERSION}",
+        path.display()
+    );
+    path
+}
+
+/// A command running the original's `program` against the emulator, with `LAVA_TMPDIR` under the
+/// temporary folder (the original's default is `/tmp/lava`).
+pub fn command(program_name: &str) -> Command {
+    let mut command = Command::new(program(program_name));
+    crate::emulator_env(&mut command)
+        .env("LAVA_TMPDIR", std::env::temp_dir().join("lava-original"))
+        .env("LAVA_LOGLEVEL", "warning")
+        .env_remove("AWS_PROFILE");
+    command
+}
+
+/// Runs the original's `lava-worker` on `realm`'s `worker` queue in batch mode (it exits once the
+/// queue is empty and its jobs are done), with `threads` threads and `env` added; returns what it
+/// logged. Fails the test if it exits with an error.
+pub fn run_worker(realm: &str, worker: &str, threads: usize, env: &[(String, String)]) -> String {
+    let mut command = command("lava-worker");
+    command
+        .args(["--realm", realm, "--worker", worker, "--batch", "--root", "--no-colour"])
+        .args(["--wait", "2", "--sleep", "0", "--threads", &threads.to_string(), "--level", "warning"])
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let output = command.output().expect("starting the original's lava-worker");
+    let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "the original's lava-worker failed ({}):\n{log}", output.status);
+    log
+}
