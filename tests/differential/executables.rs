@@ -32,7 +32,7 @@ async fn executables_match_the_original() {
         Scenario::new("cmd_ok", json!({"type": "cmd", "payload": "/bin/echo hello {{job.job_id}}", "parameters": {"args": ["a b", "{{ globals.g }}"]}}))
             .message(json!({"globals": {"g": "from-message"}})),
         Scenario::new("cmd_spaced_jinja", json!({"type": "cmd", "payload": "/bin/echo {{ job.job_id }}"}))
-            .differs("$.item", "a Jinja expression with spaces is one word of a command line (DESIGN.md); the original split it and failed with 'Bad payload'"),
+            .differs("$", "a Jinja expression with spaces is one word of a command line (DESIGN.md); the original split it and failed with 'Bad payload'"),
         Scenario::new("cmd_exit", json!({"type": "cmd", "payload": "/bin/sh -c", "parameters": {"args": ["echo out; echo err >&2; exit 3"]}})),
         Scenario::new("cmd_missing", json!({"type": "cmd", "payload": "/no/such/program x"})),
         Scenario::new("cmd_timeout", json!({"type": "cmd", "payload": "/bin/sleep 30", "parameters": {"timeout": "2s"}})),

@@ -164,23 +164,34 @@ impl Family {
             let item: serde_json::Map<String, Value> =
                 ITEM_KEYS.iter().filter_map(|k| item.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
             let mine: Vec<Value> = captured.iter().filter(|m| m.contains(&run_id)).map(|m| parse(m)).collect();
-            let comparable = json!({"item": item, "captured": mine});
+            let outputs = self.outputs(&s.job_id(), &run_id).await;
+            let comparable = json!({"item": item, "captured": mine, "outputs": outputs});
             written.push(Written { comparable: normaliser.value(&comparable), run_id });
         }
         written
     }
 
-    /// Our worker in batch mode on the realm's `core` queue, then our actions function on
-    /// what it queued (as the deployed realm runs them).
+    /// Our `lava-worker` (the workspace's build) in batch mode on the realm's `core` queue,
+    /// then our actions function on what it queued (as the deployed realm runs them).
     async fn run_ours(&self) {
         let r = &self.realm;
+        let built = tests::workspace_root().join("target/debug");
+        for program in ["lava-worker", "lava-sql"] {
+            assert!(built.join(program).is_file(), "target/debug/{program} is missing: run `cargo build`");
+        }
+        let mut command = std::process::Command::new(built.join("lava-worker"));
+        tests::emulator_env(&mut command)
+            .args(["--realm", &r.names.realm, "--worker", "core", "--batch", "--root", "--no-colour", "--level", "warn"])
+            .args(["--wait", "1", "--sleep", "0", "--threads", "2", "--visibility-heartbeat", "5"])
+            .arg("--tmpdir")
+            .arg(std::env::temp_dir().join("lava-ours"))
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        let output = tokio::task::spawn_blocking(move || command.output().expect("starting lava-worker")).await.unwrap();
+        let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "our lava-worker failed ({}):\n{log}", output.status);
+        eprintln!("our worker log:\n{log}");
         let mut env = self.env.clone();
         env.extend(std::env::vars());
-        let options = tests::worker_options(&r.names.realm, 2, env.clone());
-        let worker = shared::worker::build(options, r.ports.clone()).await.unwrap();
-        let (_stop, stopped) = tokio::sync::watch::channel(false);
-        worker.clone().run(stopped).await.unwrap();
-        worker.cleanup();
         let actions = shared::actions::function::ActionsFunction::load(r.names.clone(), env, &r.ports).await.unwrap();
         let queue = r.queue_url(&r.names.actions_queue).await;
         loop {
@@ -201,6 +212,23 @@ impl Family {
                 }
             }
         }
+    }
+
+    /// The run's S3 outputs (its area of the realm's `s3_temp`): each object's name there and
+    /// its text.
+    async fn outputs(&self, job_id: &str, run_id: &str) -> Value {
+        use shared::ports::BlobStore;
+        let r = &self.realm;
+        let bucket = r.names.local_bucket();
+        let prefix = format!("tmp/{job_id}/{run_id}/");
+        let listing = r.blobs.list_objects(&bucket, &prefix, None).await.unwrap();
+        let mut outputs = serde_json::Map::new();
+        for object in listing.objects {
+            let body = r.blobs.get_object(&bucket, &object.key).await.unwrap();
+            let name = object.key.trim_start_matches(&prefix).to_string();
+            outputs.insert(name, Value::String(String::from_utf8_lossy(&body).into_owned()));
+        }
+        Value::Object(outputs)
     }
 
     /// Every message on the capture queues, deleted as read.

@@ -6,3 +6,20 @@
 mod compare;
 mod executables;
 mod harness;
+mod orchestration;
+mod sql;
+
+use shared::connections::Database;
+use std::time::Duration;
+
+/// Runs one statement on `db`.
+pub(crate) async fn sql_exec(db: &Database, statement: &str) {
+    let mut session = shared::sql::driver::Session::connect(db, None, Duration::from_secs(10)).await.unwrap();
+    session.execute(statement).await.unwrap();
+    session.close().await;
+}
+
+/// The SQLite database file the `lite` connection names.
+pub(crate) fn sqlite(path: &std::path::Path) -> Database {
+    Database::sqlite("lite", &path.display().to_string())
+}

@@ -22,12 +22,30 @@ pub fn program(name: &str) -> PathBuf {
 /// A command running the original's `program` against the emulator, with `LAVA_TMPDIR` under the
 /// temporary folder (the original's default is `/tmp/lava`).
 pub fn command(program_name: &str) -> Command {
-    let mut command = Command::new(program(program_name));
+    let program = program(program_name);
+    // The original's own programs (lava-sql for sqlv jobs) first on the path, as on its hosts.
+    let path = format!("{}:{}", program.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
+    let mut command = Command::new(program);
     crate::emulator_env(&mut command)
+        .env("PATH", path)
+        .env("AWS_CONFIG_FILE", aws_config_file())
+        .env("AWS_SHARED_CREDENTIALS_FILE", aws_config_file())
         .env("LAVA_TMPDIR", std::env::temp_dir().join("lava-original"))
         .env("LAVA_LOGLEVEL", "warning")
         .env_remove("AWS_PROFILE");
     command
+}
+
+/// An AWS configuration file with a `default` profile of the emulator's test credentials: parts
+/// of the original (its dag threads, lava-sql) open sessions by profile name.
+fn aws_config_file() -> PathBuf {
+    let path = std::env::temp_dir().join("lava-original-aws-config");
+    std::fs::write(
+        &path,
+        "[default]\nregion = us-east-1\naws_access_key_id = test\naws_secret_access_key = test\n",
+    )
+    .expect("writing the original's AWS configuration file");
+    path
 }
 
 /// Runs the original's `lava-worker` on `realm`'s `worker` queue in batch mode (it exits once the

@@ -336,6 +336,10 @@ impl JobSpec {
         if known_type {
             match self.typed_parameters() {
                 Err(reason) => report.error(at("parameters"), format!("Bad job parameters: {reason}")),
+                Ok(JobParameters::Foreach(p)) if super::pipeline::Generator::parse(&p.foreach).is_err() => {
+                    let reason = super::pipeline::Generator::parse(&p.foreach).err().unwrap_or_default();
+                    report.error(at("parameters.foreach"), reason)
+                }
                 // The runners refuse what is not a positive duration: so does validation.
                 Ok(params) => match params.timeout().map(|t| (t, t.seconds())) {
                     Some((_, Err(reason))) => report.error(at("parameters.timeout"), reason),

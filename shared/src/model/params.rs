@@ -544,8 +544,9 @@ impl JobParameters {
             }
             JobType::Foreach => {
                 typed(&["foreach", "can_fail", "limit", "jinja"], &["foreach"])?;
+                // The value generator is checked by validation and by the run (the original's
+                // error for it has no "Bad job parameters" prefix).
                 let p: super::pipeline::ForeachParams = from_value(&value).map_err(field_error)?;
-                super::pipeline::Generator::parse(&p.foreach)?;
                 if p.limit.is_some_and(|l| l < 0) {
                     return Err("limit must not be negative".into());
                 }

@@ -280,8 +280,7 @@ pub fn dag_waves(graph: &BTreeMap<String, BTreeSet<String>>) -> Result<Vec<Vec<S
             .map(|(job, _)| job.clone())
             .collect();
         if wave.is_empty() {
-            let stuck: Vec<&str> = graph.keys().map(String::as_str).filter(|j| !done.contains(j)).collect();
-            return Err(format!("Jobs are in a cycle: {}", stuck.join(", ")));
+            return Err(format!("Jobs are in a cycle: {}", find_cycle(graph).join(", ")));
         }
         for job in &wave {
             done.insert(graph.get_key_value(job).expect("a job of the graph").0);
@@ -289,6 +288,52 @@ pub fn dag_waves(graph: &BTreeMap<String, BTreeSet<String>>) -> Result<Vec<Vec<S
         waves.push(wave);
     }
     Ok(waves)
+}
+
+/// A cycle of the graph as Python's `graphlib` finds and names it (the original's wording): a
+/// depth-first walk along successor edges from each job in turn, the cycle's first job repeated
+/// at its end. Jobs are taken in job id order (the original took them in the order DynamoDB
+/// returned the payload's map).
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    // The jobs in graphlib's insertion order, and each job's successors in the order added.
+    let mut order: Vec<&str> = Vec::new();
+    let mut successors: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (job, before) in graph {
+        for node in std::iter::once(job).chain(before) {
+            if !successors.contains_key(node.as_str()) {
+                successors.insert(node, Vec::new());
+                order.push(node);
+            }
+        }
+        for b in before {
+            successors.entry(b).or_default().push(job);
+        }
+    }
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    for start in order {
+        if seen.contains(start) {
+            continue;
+        }
+        // The path from `start`, each job with the index of its next successor to try.
+        let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
+        seen.insert(start);
+        while let Some((node, next)) = stack.last_mut() {
+            let Some(successor) = successors[*node].get(*next).copied() else {
+                stack.pop();
+                continue;
+            };
+            *next += 1;
+            if let Some(at) = stack.iter().position(|(n, _)| *n == successor) {
+                let mut cycle: Vec<String> = stack[at..].iter().map(|(n, _)| n.to_string()).collect();
+                cycle.push(successor.to_string());
+                return cycle;
+            }
+            if seen.insert(successor) {
+                stack.push((successor, 0));
+            }
+        }
+    }
+    Vec::new()
 }
 
 #[cfg(test)]
@@ -310,7 +355,10 @@ mod tests {
     fn dag_waves_and_cycles() {
         let graph = dag_graph(&json!({"c": ["a", "b"], "b": "a", "d": null}), "p/").unwrap();
         assert_eq!(dag_waves(&graph).unwrap(), vec![vec!["p/a", "p/d"], vec!["p/b"], vec!["p/c"]]);
-        assert_eq!(dag_graph(&json!({"a": "b", "b": "a", "c": []}), "").unwrap_err(), "Jobs are in a cycle: a, b");
+        assert_eq!(dag_graph(&json!({"a": "b", "b": "a", "c": []}), "").unwrap_err(), "Jobs are in a cycle: a, b, a");
+        // As graphlib: a walk along successor edges from the first job; c only waits on the cycle.
+        let graph = json!({"c": ["b"], "b": "d", "d": ["b"], "a": null});
+        assert_eq!(dag_graph(&graph, "").unwrap_err(), "Jobs are in a cycle: b, d, b");
         assert_eq!(dag_graph(&json!(["a"]), "").unwrap_err(), "payload must be a map");
     }
 

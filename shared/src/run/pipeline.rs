@@ -110,9 +110,11 @@ impl JobRunner {
         let mut resumed = Vec::new();
         for (index, id) in ids.into_iter().enumerate() {
             attempted.push(id.clone());
-            let partial = || json!({"exit_status": 1, "jobs": attempted});
+            // As the original, the failure's data is the result so far with the error.
+            let partial = |error: &str| json!({"exit_status": 1, "jobs": attempted, "error": error});
             if id == spec.job_id {
-                return Err(failure(format!("{id}: Circular dispatch not permitted"), partial()));
+                let error = format!("{id}: Circular dispatch not permitted");
+                return Err(failure(error.clone(), partial(&error)));
             }
             // Dispatched by an earlier attempt of this run: not sent twice.
             let step = index.to_string();
@@ -130,7 +132,12 @@ impl JobRunner {
             if let Err(e) = crate::dispatch::dispatch(&self.catalog, self.queues.as_ref(), &request, &limits).await {
                 let realm = &self.realm.realm;
                 self.say_resumed(parent, &resumed).await;
-                return Err(failure(format!("{id}: Cannot dispatch {id}@{realm} - {e}"), partial()));
+                // The original's wording: a job that is not in the table is "No such job".
+                let error = match e {
+                    crate::Error::NotFound { .. } => format!("{id}: No such job"),
+                    e => format!("{id}: Cannot dispatch {id}@{realm} - {e}"),
+                };
+                return Err(failure(error.clone(), partial(&error)));
             }
             self.record_step(parent, &format!("{}|{step}", parent.scope.path), &id, &ChildEnd::Done).await;
         }

@@ -55,9 +55,17 @@ pub async fn run_db_from_s3(ctx: &RunContext<'_>) -> Outcome {
 
     let db = ctx.connections.database(&p.db_conn_id).await?;
     let loader = Loader::of(&db.kind).map_err(Failure::message)?;
-    let args = LoadArgs::parse(loader, &p.args).map_err(|e| Failure::message(format!("Copy failed: {e}")))?;
+    // As the original, what fails from here on fails the copy: the result so far, with the
+    // error, is the failure's data (without the events).
+    let copy_failed = |error: String| {
+        let mut data = result.clone();
+        data["exit_status"] = json!(1);
+        data["error"] = json!(error);
+        Failure { message: format!("Copy failed: {error}"), data: Some(data) }
+    };
+    let args = LoadArgs::parse(loader, &p.args).map_err(&copy_failed)?;
     if loader == Loader::Sqlite && !schema.is_empty() && schema != "main" {
-        return Err(Failure::message(format!("Copy failed: SQLite has no schema {schema}: use main")));
+        return Err(copy_failed(format!("SQLite has no schema {schema}: use main")));
     }
     let job = Load {
         ctx,
@@ -82,12 +90,7 @@ pub async fn run_db_from_s3(ctx: &RunContext<'_>) -> Outcome {
             result["events"] = json!(events);
             Ok(result)
         }
-        Err(e) => {
-            result["exit_status"] = json!(1);
-            result["error"] = json!(e.to_string());
-            result["events"] = json!(events);
-            Err(Failure { message: format!("Copy failed: {e}"), data: Some(result) })
-        }
+        Err(e) => Err(copy_failed(e.to_string())),
     }
 }
 

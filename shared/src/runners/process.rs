@@ -64,9 +64,9 @@ pub fn spawn_error(program: &str, error: &std::io::Error) -> String {
         Some(code) => {
             let text = error.to_string();
             let text = text.strip_suffix(&format!(" (os error {code})")).unwrap_or(&text).to_string();
-            format!("[Errno {code}] {text}: {}", python_quote(program))
+            format!("[Errno {code}] {text}: {}", crate::render::python::quote(program))
         }
-        None => format!("{error}: {}", python_quote(program)),
+        None => format!("{error}: {}", crate::render::python::quote(program)),
     };
     if let Ok(bytes) = std::fs::read(program)
         && bytes.starts_with(b"#!")
@@ -77,15 +77,6 @@ pub fn spawn_error(program: &str, error: &std::io::Error) -> String {
         );
     }
     system
-}
-
-/// A string as Python's `repr` prints it: single quotes unless it holds one and no double quote.
-pub(crate) fn python_quote(text: &str) -> String {
-    if text.contains('\'') && !text.contains('"') {
-        format!("\"{text}\"")
-    } else {
-        format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
-    }
 }
 
 fn kill_group(pid: u32) {
@@ -202,7 +193,5 @@ mod tests {
         let missing = run(&spec(&["/no/such/program"], 5000), never()).await.unwrap_err();
         assert_eq!(missing, "[Errno 2] No such file or directory: '/no/such/program'");
         assert!(err.starts_with("[Errno 2] No such file or directory: '"), "{err}");
-        assert_eq!(python_quote("it's"), "\"it's\"");
-        assert_eq!(python_quote("a'b\"c"), "'a\\'b\"c'");
     }
 }

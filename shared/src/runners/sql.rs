@@ -209,7 +209,8 @@ async fn run_statements(
                 file: None,
                 line: String::new(),
             };
-            let described = session.run(statement, &mut sink).await?;
+            let described =
+                session.run(statement, &mut sink).await.map_err(crate::sql::driver::as_python_driver_error)?;
             if described && let Some(mut file) = sink.file.take() {
                 file.flush().map_err(|e| Error::io(format!("Cannot write {}", sink.path.display()), e))?;
                 drop(file);

@@ -42,6 +42,68 @@ fn db_error(e: sqlx::Error) -> Error {
     Error::Database { message, retry, source: Some(Box::new(e)) }
 }
 
+/// A statement's error worded as the original's Python drivers word it, which is what its SQL
+/// jobs report: pg8000 prints PostgreSQL's error fields as a dict in the order the server sends
+/// them (`{'S': 'ERROR', 'V': 'ERROR', 'C': '42P01', 'M': '...', ...}`), PyMySQL the error's
+/// number and message (`(1146, "Table 't' doesn't exist")`). Other errors are left as they are.
+pub fn as_python_driver_error(e: Error) -> Error {
+    let Error::Database { message, retry, source } = e else { return e };
+    let database = source.as_deref().and_then(|s| s.downcast_ref::<sqlx::Error>()).and_then(|s| s.as_database_error());
+    let worded = database.and_then(|d| {
+        if let Some(pg) = d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+            Some(pg8000_text(pg))
+        } else {
+            let my = d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()?;
+            Some(format!("({}, {})", my.number(), crate::render::python::quote(my.message())))
+        }
+    });
+    Error::Database { message: worded.unwrap_or(message), retry, source }
+}
+
+fn pg8000_text(e: &sqlx::postgres::PgDatabaseError) -> String {
+    use sqlx::postgres::{PgErrorPosition, PgSeverity};
+    let severity = match e.severity() {
+        PgSeverity::Panic => "PANIC",
+        PgSeverity::Fatal => "FATAL",
+        PgSeverity::Error => "ERROR",
+        PgSeverity::Warning => "WARNING",
+        PgSeverity::Notice => "NOTICE",
+        PgSeverity::Debug => "DEBUG",
+        PgSeverity::Info => "INFO",
+        PgSeverity::Log => "LOG",
+    };
+    let (position, internal) = match e.position() {
+        Some(PgErrorPosition::Original(p)) => (Some(p.to_string()), None),
+        Some(PgErrorPosition::Internal { position, query }) => (None, Some((position.to_string(), query.to_string()))),
+        None => (None, None),
+    };
+    let line = e.line().map(|l| l.to_string());
+    let fields: [(&str, Option<&str>); 18] = [
+        ("S", Some(severity)),
+        ("V", Some(severity)),
+        ("C", Some(e.code())),
+        ("M", Some(e.message())),
+        ("D", e.detail()),
+        ("H", e.hint()),
+        ("P", position.as_deref()),
+        ("p", internal.as_ref().map(|(p, _)| p.as_str())),
+        ("q", internal.as_ref().map(|(_, q)| q.as_str())),
+        ("W", e.r#where()),
+        ("s", e.schema()),
+        ("t", e.table()),
+        ("c", e.column()),
+        ("d", e.data_type()),
+        ("n", e.constraint()),
+        ("F", e.file()),
+        ("L", line.as_deref()),
+        ("R", e.routine()),
+    ];
+    let quote = crate::render::python::quote;
+    let items: Vec<String> =
+        fields.iter().filter_map(|(k, v)| v.map(|v| format!("{}: {}", quote(k), quote(v)))).collect();
+    format!("{{{}}}", items.join(", "))
+}
+
 /// A COPY's error with where the server says it happened (`COPY t, line 3, column id: "x"`).
 fn copy_error(e: sqlx::Error) -> Error {
     let place = e

@@ -284,7 +284,10 @@ pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobSto
                 rows += counter.rows;
                 queries += 1;
             }
-            tracing::info!("{name}: {queries} queries completed, {rows} rows returned");
+            // The original's wording, singular and plural.
+            let queries_word = if queries == 1 { "query" } else { "queries" };
+            let rows_word = if rows == 1 { "row" } else { "rows" };
+            tracing::info!("{name}: {queries} {queries_word} completed, {rows} {rows_word} returned");
         }
         writer.finish().map_err(|e| e.to_string())
     }

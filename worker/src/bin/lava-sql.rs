@@ -153,19 +153,39 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(!args.no_colour)
-        .without_time()
-        .with_target(false)
+        .event_format(OriginalLines { prefix: args.tag.as_ref().map(|t| format!("{t}: ")).unwrap_or_default() })
         .init();
-    let tag = args.tag.clone().unwrap_or_default();
     tokio::select! {
         outcome = run(args) => match outcome {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                tracing::error!(tag, "{e}");
+                tracing::error!("{e}");
                 ExitCode::from(1)
             }
         },
         _ = tokio::signal::ctrl_c() => ExitCode::from(2),
+    }
+}
+
+/// Log lines as the original's lava-sql writes them to standard error, which sqlv jobs keep as
+/// their `stderr` output: `<tag>: MainThread: <message>`.
+struct OriginalLines {
+    prefix: String,
+}
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for OriginalLines
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        write!(writer, "{}MainThread: ", self.prefix)?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
     }
 }

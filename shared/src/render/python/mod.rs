@@ -14,7 +14,7 @@ use minijinja::value::Value;
 pub use json::{json_dumps, tojson};
 pub use methods::call_method;
 pub use operators::operator;
-pub use print::{PyTuple, display, float_text, repr, tuple};
+pub use print::{PyTuple, display, float_text, quote, repr, tuple};
 
 fn items(v: &Value) -> Result<Vec<Value>, Error> {
     Ok(v.try_iter()?.collect())

@@ -66,7 +66,7 @@ pub fn display(v: &Value) -> String {
 }
 
 /// Python's quoting of a string in `repr()`.
-fn quote(s: &str) -> String {
+pub fn quote(s: &str) -> String {
     let q = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(q);

@@ -1,0 +1,54 @@
+//! SQL jobs (sql, sqli, sqlc, sqlv) and db_from_s3 on PostgreSQL, MariaDB and SQLite: results,
+//! the result files in S3, database errors, bad parameters.
+
+use crate::harness::{Family, Scenario};
+use serde_json::json;
+use shared::ports::{BlobStore, Encryption};
+
+const QUERY: &str = "select 1 as n, 'a|b' as t, null as z union all select 2, 'plain', 'x' order by n;\n";
+
+#[tokio::test]
+async fn sql_jobs_match_the_original() {
+    let family = Family::new("dfs").await;
+    let r = &family.realm;
+    let lite = r.put_sql_connections().await;
+    let table = tests::unique("dfl_");
+    let bucket = r.names.local_bucket();
+    for (key, body) in [
+        ("payloads/d/q.sql", QUERY.to_string()),
+        ("payloads/d/two.sql", format!("{QUERY}select '{{{{ vars.greeting }}}}' as g;\n")),
+        ("payloads/d/bad.sql", "select * from no_such_table_here;\n".to_string()),
+        ("payloads/d/client.sql", "\\echo client {{ job.job_id }}\nselect 42 as answer;\n".to_string()),
+        ("payloads/d/view.sql", "select 7 as seven, 'v' as v".to_string()),
+        ("tmp/load/rows.csv", "1,one\n2,two\n".to_string()),
+    ] {
+        r.blobs.put_object(&bucket, key, body.into_bytes(), &Encryption::Aes256).await.unwrap();
+    }
+    // The load targets exist before either side runs (both truncate them).
+    let create = format!("create table if not exists {table} (id int, name varchar(20))");
+    crate::sql_exec(&tests::test_postgres(), &create).await;
+    crate::sql_exec(&crate::sqlite(&lite), &create).await;
+    let load = |conn: &str, schema: &str| {
+        json!({"type": "db_from_s3", "payload": null, "parameters": {"db_conn_id": conn, "bucket": r.names.local_bucket(),
+            "key": "tmp/load/rows.csv", "schema": schema, "table": table, "mode": "truncate", "args": ["FORMAT csv"]}})
+    };
+    let scenarios = vec![
+        Scenario::new("sqli_pg", json!({"type": "sqli", "payload": QUERY, "parameters": {"conn_id": "pg"}})),
+        Scenario::new("sqli_pg_header", json!({"type": "sqli", "payload": QUERY, "parameters": {"conn_id": "pg", "header": true, "delimiter": ","}})),
+        Scenario::new("sqli_my", json!({"type": "sqli", "payload": QUERY, "parameters": {"conn_id": "my"}})),
+        Scenario::new("sqli_lite", json!({"type": "sqli", "payload": QUERY, "parameters": {"conn_id": "lite"}})),
+        Scenario::new("sql_pg_two", json!({"type": "sql", "payload": "d/two.sql", "parameters": {"conn_id": "pg", "vars": {"greeting": "hi"}}})),
+        Scenario::new("sql_pg_error", json!({"type": "sql", "payload": "d/bad.sql", "parameters": {"conn_id": "pg"}})),
+        Scenario::new("sql_missing_payload", json!({"type": "sql", "payload": "d/none.sql", "parameters": {"conn_id": "pg"}})),
+        Scenario::new("sqli_no_conn", json!({"type": "sqli", "payload": QUERY, "parameters": {}})),
+        Scenario::new("sqli_unknown_conn", json!({"type": "sqli", "payload": QUERY, "parameters": {"conn_id": "nosuch"}})),
+        Scenario::new("sqlc_pg", json!({"type": "sqlc", "payload": "d/client.sql", "parameters": {"conn_id": "pg"}})),
+        Scenario::new("sqlv_pg", json!({"type": "sqlv", "payload": "d/view.sql", "parameters": {"conn_id": "pg", "header": true}})),
+        Scenario::new("load_pg", load("pg", "public")).differs(
+            "$.item.log[2].info.events[3]",
+            "the load streams the object from S3 through COPY FROM STDIN; the original downloaded it to a file for psql's \\copy",
+        ),
+        Scenario::new("load_lite", load("lite", "main")),
+    ];
+    family.check(&scenarios).await;
+}
