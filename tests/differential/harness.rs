@@ -181,12 +181,23 @@ impl Family {
         }
         let mut command = std::process::Command::new(built.join("lava-worker"));
         tests::emulator_env(&mut command)
-            .args(["--realm", &r.names.realm, "--worker", "core", "--batch", "--root", "--no-colour", "--level", "warn"])
+            .args([
+                "--realm",
+                &r.names.realm,
+                "--worker",
+                "core",
+                "--batch",
+                "--root",
+                "--no-colour",
+                "--level",
+                "warn",
+            ])
             .args(["--wait", "1", "--sleep", "0", "--threads", "2", "--visibility-heartbeat", "5"])
             .arg("--tmpdir")
             .arg(std::env::temp_dir().join("lava-ours"))
             .envs(self.env.iter().map(|(k, v)| (k, v)));
-        let output = tokio::task::spawn_blocking(move || command.output().expect("starting lava-worker")).await.unwrap();
+        let output =
+            tokio::task::spawn_blocking(move || command.output().expect("starting lava-worker")).await.unwrap();
         let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         assert!(output.status.success(), "our lava-worker failed ({}):\n{log}", output.status);
         eprintln!("our worker log:\n{log}");

@@ -13,21 +13,45 @@ async fn orchestration_jobs_match_the_original() {
             .await;
     }
     let scenarios = vec![
-        Scenario::new("dispatch_one", json!({"type": "dispatch", "payload": "d/kid_a", "parameters": {"parameters": {"x": 1}}})),
+        Scenario::new(
+            "dispatch_one",
+            json!({"type": "dispatch", "payload": "d/kid_a", "parameters": {"parameters": {"x": 1}}}),
+        ),
         Scenario::new("dispatch_missing", json!({"type": "dispatch", "payload": "d/no_such_kid"})),
         Scenario::new("chain_ok", json!({"type": "chain", "payload": ["d/kid_a", "d/kid_b"]})),
         Scenario::new("chain_fail", json!({"type": "chain", "payload": ["d/kid_a", "d/kid_bad", "d/kid_b"]})),
-        Scenario::new("chain_can_fail", json!({"type": "chain", "payload": ["d/kid_bad", "d/kid_b"], "parameters": {"can_fail": ["d/kid_bad"]}})),
+        Scenario::new(
+            "chain_can_fail",
+            json!({"type": "chain", "payload": ["d/kid_bad", "d/kid_b"], "parameters": {"can_fail": ["d/kid_bad"]}}),
+        ),
         Scenario::new("chain_missing", json!({"type": "chain", "payload": ["d/kid_a", "d/no_such_kid"]})),
-        Scenario::new("dag_ok", json!({"type": "dag", "payload": {"d/kid_b": ["d/kid_a"], "d/kid_a": null}, "parameters": {"workers": 1}})),
-        Scenario::new("dag_fail", json!({"type": "dag", "payload": {"d/kid_b": "d/kid_bad", "d/kid_bad": null}, "parameters": {"workers": 1}})),
+        Scenario::new(
+            "dag_ok",
+            json!({"type": "dag", "payload": {"d/kid_b": ["d/kid_a"], "d/kid_a": null}, "parameters": {"workers": 1}}),
+        ),
+        Scenario::new(
+            "dag_fail",
+            json!({"type": "dag", "payload": {"d/kid_b": "d/kid_bad", "d/kid_bad": null}, "parameters": {"workers": 1}}),
+        ),
         // One job: where a longer cycle's naming starts depends on the map order DynamoDB gives
         // the original (the unit tests hold graphlib's walk).
         Scenario::new("dag_cycle", json!({"type": "dag", "payload": {"d/kid_a": "d/kid_a"}})),
-        Scenario::new("foreach_range", json!({"type": "foreach", "payload": "d/kid_a", "parameters": {"foreach": {"type": "range", "stop": 2}}})),
-        Scenario::new("foreach_fail", json!({"type": "foreach", "payload": "d/kid_bad", "parameters": {"foreach": {"type": "inline", "values": [{"v": 1}]}}})),
-        Scenario::new("foreach_over_limit", json!({"type": "foreach", "payload": "d/kid_a", "parameters": {"limit": 2, "foreach": {"type": "range", "stop": 3}}})),
-        Scenario::new("foreach_bad", json!({"type": "foreach", "payload": "d/kid_a", "parameters": {"foreach": {"type": "nosuch"}}})),
+        Scenario::new(
+            "foreach_range",
+            json!({"type": "foreach", "payload": "d/kid_a", "parameters": {"foreach": {"type": "range", "stop": 2}}}),
+        ),
+        Scenario::new(
+            "foreach_fail",
+            json!({"type": "foreach", "payload": "d/kid_bad", "parameters": {"foreach": {"type": "inline", "values": [{"v": 1}]}}}),
+        ),
+        Scenario::new(
+            "foreach_over_limit",
+            json!({"type": "foreach", "payload": "d/kid_a", "parameters": {"limit": 2, "foreach": {"type": "range", "stop": 3}}}),
+        ),
+        Scenario::new(
+            "foreach_bad",
+            json!({"type": "foreach", "payload": "d/kid_a", "parameters": {"foreach": {"type": "nosuch"}}}),
+        ),
     ];
     family.check(&scenarios).await;
 }

@@ -40,11 +40,8 @@ pub fn command(program_name: &str) -> Command {
 /// of the original (its dag threads, lava-sql) open sessions by profile name.
 fn aws_config_file() -> PathBuf {
     let path = std::env::temp_dir().join("lava-original-aws-config");
-    std::fs::write(
-        &path,
-        "[default]\nregion = us-east-1\naws_access_key_id = test\naws_secret_access_key = test\n",
-    )
-    .expect("writing the original's AWS configuration file");
+    std::fs::write(&path, "[default]\nregion = us-east-1\naws_access_key_id = test\naws_secret_access_key = test\n")
+        .expect("writing the original's AWS configuration file");
     path
 }
 

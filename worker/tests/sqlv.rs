@@ -73,7 +73,7 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     );
     let sql_log = r.object_text(&result["output"][0]["stderr"]).await;
     assert!(
-        sql_log.contains("queries completed") && !sql_log.contains(tests::DB_PASSWORD),
+        sql_log.contains(" completed, ") && !sql_log.contains(tests::DB_PASSWORD),
         "lava-sql logs its progress, never the password"
     );
 

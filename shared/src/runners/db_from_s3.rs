@@ -90,7 +90,14 @@ pub async fn run_db_from_s3(ctx: &RunContext<'_>) -> Outcome {
             result["events"] = json!(events);
             Ok(result)
         }
-        Err(e) => Err(copy_failed(e.to_string())),
+        // Unlike the original, the data keeps the load's events so far (the statements sent).
+        Err(e) => {
+            let mut failure = copy_failed(e.to_string());
+            if let Some(data) = failure.data.as_mut() {
+                data["events"] = json!(events);
+            }
+            Err(failure)
+        }
     }
 }
 
