@@ -72,6 +72,10 @@ pub struct Family {
     pub env: Vec<(String, String)>,
     /// Queues whose messages are captured after each side's run (an action's target).
     pub capture_queues: Vec<String>,
+    /// An SMTP server whose messages are captured (an email connection's).
+    pub smtp: Option<tests::smtp::SmtpServer>,
+    /// Capture the emails SES sent (moto keeps them).
+    pub capture_ses: bool,
 }
 
 /// The attributes of the events item that both sides write (ours adds lease fields, listed in
@@ -89,7 +93,7 @@ impl Family {
         let mut item = realm.tables.get_item(table, key.as_object().unwrap(), true).await.unwrap().unwrap();
         item.insert("s3_key".into(), json!(format!("alias/lava-{}-sys", realm.names.realm)));
         realm.tables.put_item(table, item).await.unwrap();
-        Family { realm, env: Vec::new(), capture_queues: Vec::new() }
+        Family { realm, env: Vec::new(), capture_queues: Vec::new(), smtp: None, capture_ses: false }
     }
 
     /// Runs every scenario on both sides and checks each matches the original or differs only
@@ -242,10 +246,15 @@ impl Family {
         Value::Object(outputs)
     }
 
-    /// Every message on the capture queues, deleted as read.
+    /// Every message on the capture queues (deleted as read), every email the SMTP server
+    /// took and SES sent (all of them: a run's are told apart by its run id).
     async fn captured(&self) -> Vec<String> {
         let r = &self.realm;
-        let mut bodies = Vec::new();
+        let mut bodies: Vec<String> = self.smtp.iter().flat_map(|s| s.messages()).map(|m| m.to_string()).collect();
+        if self.capture_ses {
+            let data = tests::moto_data();
+            bodies.extend(sent_emails(&data["ses"]).into_iter().map(|m| m.to_string()));
+        }
         for queue in &self.capture_queues {
             loop {
                 let got = r.queues.receive(queue, 10, 0).await.unwrap();
@@ -265,4 +274,25 @@ impl Family {
 /// A captured body: JSON where it is JSON, else the text.
 fn parse(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string()))
+}
+
+/// The emails moto's SES keeps (`sent_messages` of each account and region), whatever their
+/// nesting.
+fn sent_emails(ses: &Value) -> Vec<Value> {
+    let mut found = Vec::new();
+    let mut stack = vec![ses];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::Array(sent)) = map.get("sent_messages") {
+                    found.extend(sent.iter().cloned());
+                } else {
+                    stack.extend(map.values());
+                }
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    found
 }

@@ -3,6 +3,7 @@
 //! what each wrote is compared field by field. A scenario matches, or differs only where it lists
 //! a deliberate difference with its reason (ARCHITECTURE.md, "Deliberate differences").
 
+mod actions;
 mod compare;
 mod executables;
 mod harness;
