@@ -16,7 +16,9 @@ async fn capture(family: &Family, prefix: &str) -> (String, String, String) {
 
 /// A message naming the run and what its template sees of the result.
 fn message(what: &str) -> Value {
-    json!(format!("{what} {{{{ job.job_id }}}} {{{{ job.run_id }}}} exit={{{{ result.exit_status }}}} error={{{{ result.error }}}} keys={{{{ result.keys() | list | sort }}}}"))
+    json!(format!(
+        "{what} {{{{ job.job_id }}}} {{{{ job.run_id }}}} exit={{{{ result.exit_status }}}} error={{{{ result.error }}}} keys={{{{ result.keys() | list | sort }}}}"
+    ))
 }
 
 #[tokio::test]
@@ -29,7 +31,8 @@ async fn actions_match_the_original() {
     let clients = family.realm.clients.clone();
     let topic = provision::create_topic(&clients, &tests::unique("lava-t-")).await.unwrap();
     provision::subscribe_queue(&clients, &topic, &topic_queue_arn).await.unwrap();
-    let pattern = json!({"source": [format!("lava.{realm}")]}).to_string();
+    // The event action's events (ours also publishes run status events on the bus).
+    let pattern = json!({"source": [format!("lava.{realm}")], "detail-type": ["Lava Job Action"]}).to_string();
     provision::route_events_to_queue(&clients, &tests::unique("lava-r-"), &pattern, &event_queue_arn).await.unwrap();
     let sender = "lava-diff@example.com";
     provision::verify_email_identity(&clients, sender).await.unwrap();
@@ -37,25 +40,28 @@ async fn actions_match_the_original() {
     family.capture_ses = true;
 
     let sqs = |what: &str| json!({"action": "sqs", "queue": queue, "message": message(what)});
+    let on_success = |name: &'static str, actions: Value| {
+        Scenario::new(name, json!({"type": "cmd", "payload": "/bin/true", "on_success": actions})).with_actions()
+    };
     let scenarios = vec![
-        Scenario::new("sqs_on_success", json!({"type": "cmd", "payload": "/bin/echo hi", "on_success": [sqs("ok")]})),
-        Scenario::new("sqs_object", json!({"type": "cmd", "payload": "/bin/true", "on_success": [
-            {"action": "sqs", "queue": queue, "message": {"run": "{{ job.run_id }}", "exit": "{{ result.exit_status }}", "n": 3}}]})),
+        on_success("sqs_on_success", json!([sqs("ok")])).captures(1),
+        on_success("sqs_object", json!([{"action": "sqs", "queue": queue, "message": {"run": "{{ job.run_id }}", "exit": "{{ result.exit_status }}", "n": 3}}])).captures(1),
         Scenario::new("sqs_on_fail", json!({"type": "cmd", "payload": "/bin/sh -c", "parameters": {"args": ["echo bad >&2; exit 2"]},
-            "on_fail": [sqs("failed")]})),
+            "on_fail": [sqs("failed")]}))
+        .captures(1),
         Scenario::new("sqs_on_retry", json!({"type": "cmd", "payload": "/bin/false", "iteration_limit": 2, "iteration_delay": "1s",
-            "on_retry": [sqs("retry")], "on_fail": [sqs("gave-up")]})),
-        Scenario::new("result_whole", json!({"type": "cmd", "payload": "/bin/true", "on_success": [
-            {"action": "sqs", "queue": queue, "message": "{{ job.run_id }} {{ result }}"}]})),
-        Scenario::new("sns", json!({"type": "cmd", "payload": "/bin/true", "on_success": [
-            {"action": "sns", "topic": topic, "subject": "done {{ job.job_id }}", "message": message("sns")}]})),
-        Scenario::new("event_default", json!({"type": "cmd", "payload": "/bin/true", "on_success": [{"action": "event"}]})),
-        Scenario::new("log", json!({"type": "cmd", "payload": "/bin/true", "on_success": [{"action": "log", "message": message("log")}]})),
-        Scenario::new("email_ses", json!({"type": "cmd", "payload": "/bin/true", "on_success": [
-            {"action": "email", "from": sender, "to": "ops@example.com", "subject": "done {{ job.job_id }}", "message": message("email")}]})),
-        Scenario::new("action_fails", json!({"type": "cmd", "payload": "/bin/true", "on_success": [
-            {"action": "sqs", "queue": "lava-no-such-queue", "message": "x"}, sqs("after")]})),
-        Scenario::new("action_bad", json!({"type": "cmd", "payload": "/bin/true", "on_success": [{"action": "sqs", "queue": queue}]})),
+            "on_retry": [sqs("retry")], "on_fail": [sqs("gave-up")]}))
+        .captures(2),
+        on_success("result_whole", json!([{"action": "sqs", "queue": queue, "message": "{{ job.run_id }} {{ result }}"}])).captures(1),
+        on_success("sns", json!([{"action": "sns", "topic": topic, "subject": "done {{ job.job_id }}", "message": message("sns")}])).captures(1),
+        on_success("event_default", json!([{"action": "event"}])).captures(1),
+        on_success("log", json!([{"action": "log", "message": message("log")}])),
+        on_success("email_ses", json!([{"action": "email", "from": sender, "to": "ops@example.com", "subject": "done {{ job.job_id }}", "message": message("email")}])).captures(1),
+        on_success("action_fails", json!([{"action": "sqs", "queue": "lava-no-such-queue", "message": "x"}, sqs("after")])).differs(
+            "$.item.log[3].info",
+            "an AWS failure is worded by this project's adapters; the original printed botocore's 'An error occurred (Code) when calling the Op operation: message'",
+        ),
+        on_success("action_bad", json!([{"action": "sqs", "queue": queue}])),
     ];
     family.check(&scenarios).await;
 }
