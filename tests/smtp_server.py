@@ -1,13 +1,15 @@
 """An SMTP server on 127.0.0.1 for the email tests (aiosmtpd): it requires AUTH with one user
-and password, and writes each message it accepts to a JSON file in a folder.
+and password (none when USER is -), and writes each message it accepts to a JSON file in a
+folder. With CERT and KEY it offers STARTTLS and takes AUTH only after it.
 
-usage: smtp_server.py PORT USER PASSWORD FOLDER
+usage: smtp_server.py PORT USER PASSWORD FOLDER [CERT KEY]
 """
 
 import email
 import email.policy
 import json
 import pathlib
+import ssl
 import sys
 import time
 
@@ -42,6 +44,9 @@ class Keep:
             "bcc": str(message["Bcc"]) if message["Bcc"] else None,
             "subject": str(message["Subject"]),
             "parts": parts,
+            "headers": sorted(message.keys()),
+            "structure": [part.get_content_type() for part in message.walk()],
+            "tls": session.ssl is not None,
         }
         (self.folder / f"{self.count}.json").write_text(json.dumps(record))
         return f"250 Message accepted as m{self.count}"
@@ -49,6 +54,10 @@ class Keep:
 
 def main():
     port, user, password, folder = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    tls_context = None
+    if len(sys.argv) > 6:
+        tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls_context.load_cert_chain(sys.argv[5], sys.argv[6])
 
     def authenticate(server, session, envelope, mechanism, auth_data):
         ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user and auth_data.password.decode() == password
@@ -61,8 +70,9 @@ def main():
         hostname="127.0.0.1",
         port=port,
         authenticator=authenticate,
-        auth_required=True,
-        auth_require_tls=False,
+        auth_required=user != "-",
+        auth_require_tls=tls_context is not None,
+        tls_context=tls_context,
     )
     controller.start()
     print("ready", flush=True)

@@ -86,7 +86,7 @@ async fn smb_email_and_slack_connector_scripts_run_lava_from_a_shell_job() {
             "is_direct_tcp": true, "remote_name": "LAVATEST", "user": samba.user, "password": format!("/lava/{realm}/smb")}),
         json!({"conn_id": "mail", "type": "email", "subtype": "smtp", "enabled": true, "host": "127.0.0.1",
             "port": smtp.port, "user": "lava", "password": format!("/lava/{realm}/smtp"), "from": "lava@example.com",
-            "reply_to": "ops@example.com"}),
+            "reply_to": "ops@example.com", "insecure_auth": true}),
         json!({"conn_id": "chat", "type": "slack", "enabled": true, "webhook_url": hook}),
     ] {
         r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
@@ -130,7 +130,7 @@ async fn smb_email_and_slack_connector_scripts_run_lava_from_a_shell_job() {
         (Some("to@example.com"), Some("cc@example.com"), &Value::Null)
     );
     assert_eq!((m["mail_from"].as_str(), m["subject"].as_str()), (Some("lava@example.com"), Some("Subject here")));
-    assert_eq!(m["parts"][0]["text"], "Body line\n");
+    assert_eq!(m["parts"][0]["text"], "Body line\r\n", "as the original sends it: CRLF line ends");
     assert_eq!(m["parts"][1], json!({"type": "text/plain", "filename": "local.txt", "text": "hello from a script\n"}));
 
     // slack: the plain style's text.
@@ -208,7 +208,8 @@ async fn the_python_job_api_works_from_a_python_job() {
         json!({"conn_id": "share", "type": "smb", "enabled": true, "host": "127.0.0.1", "port": samba.port,
             "is_direct_tcp": true, "remote_name": "LAVATEST", "user": samba.user, "password": format!("/lava/{realm}/smb")}),
         json!({"conn_id": "mail", "type": "email", "subtype": "smtp", "enabled": true, "host": "127.0.0.1",
-            "port": smtp.port, "user": "lava", "password": format!("/lava/{realm}/smtp"), "from": "lava@example.com"}),
+            "port": smtp.port, "user": "lava", "password": format!("/lava/{realm}/smtp"), "from": "lava@example.com",
+            "insecure_auth": true}),
         json!({"conn_id": "chat", "type": "slack", "enabled": true, "webhook_url": hook}),
         json!({"conn_id": "keys", "type": "aws", "enabled": true, "access_keys": format!("/lava/{realm}/keys"),
             "region": "ap-southeast-2"}),
@@ -264,7 +265,7 @@ async fn the_python_job_api_works_from_a_python_job() {
     assert_eq!(messages[0]["rcpt_tos"], json!(["to@example.com", "cc@example.com"]));
     assert_eq!(
         (messages[0]["subject"].as_str(), messages[0]["parts"][0]["text"].as_str()),
-        (Some("From python"), Some("Python body"))
+        (Some("From python"), Some("Python body\r\n"))
     );
     let body: Value = serde_json::from_str(&posted.recv_timeout(std::time::Duration::from_secs(5)).unwrap()).unwrap();
     assert_eq!(body, json!({"text": format!("*lava@{realm}*: *Py*: python says hi")}));

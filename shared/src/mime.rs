@@ -1,61 +1,71 @@
-//! A MIME message (RFC 2045/5322) for an email with attachments, sent raw through SES.
+//! An email as the original builds it (Python's `EmailMessage`), made with `lettre`: `Subject`,
+//! `Date`, `Message-ID`, `User-Agent`, `From`, `To`, `Cc`, `Reply-To` (never `Bcc`), the body as
+//! one inline text part (plain, or HTML when it starts with `<html>`), and a multipart/mixed
+//! message only when there are attachments. Addresses are checked; headers are folded and
+//! encoded by `lettre`.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use lettre::message::header::{ContentDisposition, ContentTransferEncoding, ContentType, UserAgent};
+use lettre::message::{Attachment as Part, Mailbox, Message, MultiPart, SinglePart};
 
+use crate::error::{Error, Result};
 use crate::ports::Email;
 
-/// An RFC 2047 encoded-word when `text` is not plain ASCII.
-fn header_text(text: &str) -> String {
-    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        text.to_string()
+/// The message, ready to send (its envelope names every recipient, Bcc included).
+pub fn message(email: &Email) -> Result<Message> {
+    let mailbox = |field: &str, text: &str| {
+        text.trim().parse::<Mailbox>().map_err(|e| Error::Refused(format!("email {field}: {text:?} is not an address: {e}")))
+    };
+    let mut builder = Message::builder()
+        .from(mailbox("from", &email.from)?)
+        .subject(email.subject.clone())
+        .date_now()
+        .message_id(Some(message_id()))
+        .header(UserAgent::from(format!("lava/{} (lava)", env!("CARGO_PKG_VERSION"))));
+    for to in &email.to {
+        builder = builder.to(mailbox("to", to)?);
+    }
+    for cc in &email.cc {
+        builder = builder.cc(mailbox("cc", cc)?);
+    }
+    for bcc in &email.bcc {
+        builder = builder.bcc(mailbox("bcc", bcc)?);
+    }
+    for reply_to in &email.reply_to {
+        builder = builder.reply_to(mailbox("reply_to", reply_to)?);
+    }
+    let content_type = if email.html { ContentType::TEXT_HTML } else { ContentType::TEXT_PLAIN };
+    // The text as Python's `set_content` leaves it (ending in a line break), with CRLF line
+    // ends, in base64: what a reader decodes is byte for byte the original's (SMTP's end of
+    // data would add a blank line to a 7-bit body).
+    let mut text = email.body.replace("\r\n", "\n");
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let body = SinglePart::builder()
+        .header(content_type)
+        .header(ContentDisposition::inline())
+        .header(ContentTransferEncoding::Base64)
+        .body(text.replace('\n', "\r\n"));
+    let built = if email.attachments.is_empty() {
+        builder.singlepart(body)
     } else {
-        format!("=?UTF-8?B?{}?=", STANDARD.encode(text))
-    }
+        let mut parts = MultiPart::mixed().singlepart(body);
+        for a in &email.attachments {
+            let kind = ContentType::parse(&a.content_type)
+                .map_err(|e| Error::Refused(format!("attachment {}: content type {}: {e}", a.name, a.content_type)))?;
+            parts = parts.singlepart(Part::new(a.name.clone()).body(a.data.clone(), kind));
+        }
+        builder.multipart(parts)
+    };
+    built.map_err(|e| Error::Refused(format!("email: {e}")))
 }
 
-/// Base64 in 76-character lines.
-fn wrapped(data: &[u8]) -> String {
-    let encoded = STANDARD.encode(data);
-    encoded
-        .as_bytes()
-        .chunks(76)
-        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
-        .collect::<Vec<_>>()
-        .join("\r\n")
-}
-
-/// The whole message: headers, the body part and one part per attachment.
-pub fn message(email: &Email, boundary: &str) -> Vec<u8> {
-    let mut out = String::new();
-    out.push_str(&format!("From: {}\r\n", email.from));
-    out.push_str(&format!("To: {}\r\n", email.to.join(", ")));
-    if !email.cc.is_empty() {
-        out.push_str(&format!("Cc: {}\r\n", email.cc.join(", ")));
-    }
-    if !email.reply_to.is_empty() {
-        out.push_str(&format!("Reply-To: {}\r\n", email.reply_to.join(", ")));
-    }
-    out.push_str(&format!("Subject: {}\r\n", header_text(&email.subject)));
-    out.push_str("MIME-Version: 1.0\r\n");
-    out.push_str(&format!("Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n"));
-    let subtype = if email.html { "html" } else { "plain" };
-    out.push_str(&format!(
-        "--{boundary}\r\nContent-Type: text/{subtype}; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-    ));
-    out.push_str(&wrapped(email.body.as_bytes()));
-    out.push_str("\r\n");
-    for attachment in &email.attachments {
-        let name = header_text(&attachment.name).replace('"', "");
-        out.push_str(&format!(
-            "--{boundary}\r\nContent-Type: {}; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n",
-            attachment.content_type
-        ));
-        out.push_str(&wrapped(&attachment.data));
-        out.push_str("\r\n");
-    }
-    out.push_str(&format!("--{boundary}--\r\n"));
-    out.into_bytes()
+/// A message id as Python's `make_msgid` makes one: `<time.pid.random@host>`.
+fn message_id() -> String {
+    let centis = jiff::Timestamp::now().as_millisecond() / 10;
+    let random = uuid::Uuid::new_v4().as_u128() as u64;
+    let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "lava".into());
+    format!("<{centis}.{}.{random}@{host}>", std::process::id())
 }
 
 /// A MIME type from a file name's extension.
@@ -81,25 +91,42 @@ mod tests {
     use super::*;
     use crate::ports::Attachment;
 
-    #[test]
-    fn attachments_are_base64_parts() {
-        let email = Email {
-            from: "a@x.com".into(),
+    fn email() -> Email {
+        Email {
+            from: "Lava <a@x.com>".into(),
             to: vec!["b@x.com".into(), "c@x.com".into()],
+            bcc: vec!["hidden@x.com".into()],
             subject: "Résumé".into(),
             body: "hello".into(),
-            attachments: vec![Attachment {
-                name: "r.csv".into(),
-                content_type: content_type("r.csv").into(),
-                data: b"a,b\n1,2\n".to_vec(),
-            }],
             ..Default::default()
-        };
-        let text = String::from_utf8(message(&email, "XYZ")).unwrap();
-        assert!(text.contains("To: b@x.com, c@x.com\r\n"));
-        assert!(text.contains("Subject: =?UTF-8?B?UsOpc3Vtw6k=?=\r\n"));
-        assert!(text.contains("Content-Type: text/csv; name=\"r.csv\""));
-        assert!(text.contains(&STANDARD.encode("a,b\n1,2\n")));
-        assert!(text.ends_with("--XYZ--\r\n"));
+        }
+    }
+
+    #[test]
+    fn a_plain_email_is_one_inline_text_part_with_the_originals_headers() {
+        let built = message(&email()).unwrap();
+        let text = String::from_utf8(built.formatted()).unwrap();
+        for header in ["Date: ", "Message-ID: <", "User-Agent: lava/", "From: Lava <a@x.com>", "To: b@x.com, c@x.com"] {
+            assert!(text.contains(header), "{header} in\n{text}");
+        }
+        assert!(text.contains("Subject: =?utf-8?b?") || text.contains("Subject: =?UTF-8?"), "{text}");
+        assert!(text.contains("Content-Type: text/plain; charset=utf-8"), "{text}");
+        assert!(text.contains("Content-Disposition: inline"), "{text}");
+        assert!(!text.contains("multipart") && !text.contains("hidden@x.com"), "{text}");
+        let recipients: Vec<String> = built.envelope().to().iter().map(ToString::to_string).collect();
+        assert_eq!(recipients, ["b@x.com", "c@x.com", "hidden@x.com"]);
+    }
+
+    #[test]
+    fn attachments_make_a_mixed_message_and_bad_addresses_are_refused() {
+        let mut with = email();
+        with.attachments =
+            vec![Attachment { name: "r.csv".into(), content_type: content_type("r.csv").into(), data: b"a,b\n1,2\n".to_vec() }];
+        let text = String::from_utf8(message(&with).unwrap().formatted()).unwrap();
+        assert!(text.contains("multipart/mixed") && text.contains("filename=\"r.csv\""), "{text}");
+        let mut bad = email();
+        bad.to = vec!["not an address".into()];
+        let error = message(&bad).unwrap_err().to_string();
+        assert!(error.contains("email to: \"not an address\" is not an address"), "{error}");
     }
 }

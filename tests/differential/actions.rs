@@ -38,6 +38,34 @@ async fn actions_match_the_original() {
     provision::verify_email_identity(&clients, sender).await.unwrap();
     family.capture_queues = vec![queue_url, topic_queue_url, event_queue_url];
     family.capture_ses = true;
+    // SMTP: one server offering STARTTLS with a test CA (which our worker trusts through
+    // SSL_CERT_FILE; the original does not check certificates), one with AUTH and no TLS, one
+    // with neither.
+    let ca = std::env::temp_dir().join(tests::unique("lava-smtp-ca-"));
+    std::fs::create_dir_all(&ca).unwrap();
+    let secure = tests::smtp::SmtpServer::start_tls("lava", "smtp-pw", &ca);
+    let plain = tests::smtp::SmtpServer::start("lava", "smtp-pw");
+    let open = tests::smtp::SmtpServer::start("-", "-");
+    provision::put_parameter(&clients, &format!("/lava/{realm}/smtp"), "smtp-pw", true).await.unwrap();
+    for (conn_id, host, port, auth, tls) in [
+        ("mail_tls", "localhost", secure.port, true, true),
+        ("mail_plain", "127.0.0.1", plain.port, true, false),
+        ("mail_open", "127.0.0.1", open.port, false, false),
+    ] {
+        let mut entry = json!({"conn_id": conn_id, "type": "email", "subtype": "smtp", "enabled": true, "host": host,
+            "port": port, "tls": tls, "from": "Lava <lava@example.com>", "reply_to": "help@example.com"});
+        if auth {
+            entry["user"] = json!("lava");
+            entry["password"] = json!(format!("/lava/{realm}/smtp"));
+        }
+        family.realm.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    }
+    family.smtp = vec![secure, plain, open];
+    family.env.push(("SSL_CERT_FILE".into(), ca.join("ca.crt").display().to_string()));
+    let smtp = |conn: &str| {
+        json!([{"action": "email", "email_conn": conn, "to": ["ops@example.com", "Data Team <data@example.com>"],
+            "subject": "{{ job.job_id }} {{ job.run_id }} done", "message": message("smtp")}])
+    };
 
     let sqs = |what: &str| json!({"action": "sqs", "queue": queue, "message": message(what)});
     let on_success = |name: &'static str, actions: Value| {
@@ -60,6 +88,12 @@ async fn actions_match_the_original() {
         on_success("action_fails", json!([{"action": "sqs", "queue": "lava-no-such-queue", "message": "x"}, sqs("after")])).differs(
             "$.item.log[3].info",
             "an AWS failure is worded by this project's adapters; the original printed botocore's 'An error occurred (Code) when calling the Op operation: message'",
+        ),
+        on_success("email_smtp_starttls", smtp("mail_tls")).captures(1),
+        on_success("email_smtp_open", smtp("mail_open")).captures(1),
+        on_success("email_smtp_plain_auth", smtp("mail_plain")).captures(1).differs(
+            "$",
+            "credentials go to an SMTP server only over TLS unless the connection says insecure_auth: true; the original sent them in the clear to a server that offered no STARTTLS",
         ),
         on_success("action_bad", json!([{"action": "sqs", "queue": queue}])),
     ];

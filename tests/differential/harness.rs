@@ -5,8 +5,7 @@
 
 use crate::compare::{Difference, Normaliser, differences};
 use serde_json::{Value, json};
-use shared::ports::{Incoming, OutgoingMessage, WorkQueue};
-use std::collections::BTreeMap;
+use shared::ports::{OutgoingMessage, WorkQueue};
 use tests::TestRealm;
 
 /// A deliberate difference: where it is (a path prefix in a scenario's comparison) and why.
@@ -98,8 +97,8 @@ pub struct Family {
     pub env: Vec<(String, String)>,
     /// Queues whose messages are captured after each side's run (an action's target).
     pub capture_queues: Vec<String>,
-    /// An SMTP server whose messages are captured (an email connection's).
-    pub smtp: Option<tests::smtp::SmtpServer>,
+    /// SMTP servers whose messages are captured (email connections').
+    pub smtp: Vec<tests::smtp::SmtpServer>,
     /// Capture the emails SES sent (moto keeps them).
     pub capture_ses: bool,
 }
@@ -119,7 +118,7 @@ impl Family {
         let mut item = realm.tables.get_item(table, key.as_object().unwrap(), true).await.unwrap().unwrap();
         item.insert("s3_key".into(), json!(format!("alias/lava-{}-sys", realm.names.realm)));
         realm.tables.put_item(table, item).await.unwrap();
-        Family { realm, env: Vec::new(), capture_queues: Vec::new(), smtp: None, capture_ses: false }
+        Family { realm, env: Vec::new(), capture_queues: Vec::new(), smtp: Vec::new(), capture_ses: false }
     }
 
     /// Runs every scenario on both sides and checks each matches the original or differs only
@@ -216,7 +215,7 @@ impl Family {
     async fn run_ours(&self) {
         let r = &self.realm;
         let built = tests::workspace_root().join("target/debug");
-        for program in ["lava-worker", "lava-sql"] {
+        for program in ["lava-worker", "lava-sql", "actions"] {
             assert!(built.join(program).is_file(), "target/debug/{program} is missing: run `cargo build`");
         }
         let mut command = std::process::Command::new(built.join("lava-worker"));
@@ -241,25 +240,34 @@ impl Family {
         let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         assert!(output.status.success(), "our lava-worker failed ({}):\n{log}", output.status);
         eprintln!("our worker log:\n{log}");
-        let mut env = self.env.clone();
-        env.extend(std::env::vars());
-        let actions = shared::actions::function::ActionsFunction::load(r.names.clone(), env, &r.ports).await.unwrap();
+        // The actions function's binary under a Runtime API, fed from the actions queue as
+        // Lambda's SQS event source feeds it.
         let queue = r.queue_url(&r.names.actions_queue).await;
         loop {
             let got = r.queues.receive(&queue, 10, 1).await.unwrap();
             if got.is_empty() {
                 break;
             }
-            let handles: BTreeMap<String, String> =
-                got.iter().map(|m| (m.message_id.clone(), m.receipt_handle.clone())).collect();
-            let batch = got
-                .into_iter()
-                .map(|m| Incoming { message_id: m.message_id, body: m.body, receive_count: m.receive_count })
+            let records: Vec<Value> = got
+                .iter()
+                .map(|m| {
+                    json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                        "attributes": {"ApproximateReceiveCount": m.receive_count.to_string()}, "messageAttributes": {},
+                        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:actions", "awsRegion": "us-east-1"})
+                })
                 .collect();
-            let retry = actions.handle(batch).await;
-            for (id, handle) in handles {
-                if !retry.contains(&id) {
-                    r.queues.delete(&queue, &handle).await.unwrap();
+            let actions = built.join("actions").display().to_string();
+            let answers = r.invoke_binary_with_env(&actions, vec![json!({"Records": records})], &self.env).await;
+            let answer = answers[0].as_ref().expect("the actions function answers");
+            let failed: Vec<&str> = answer["batchItemFailures"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["itemIdentifier"].as_str())
+                .collect();
+            for m in &got {
+                if !failed.contains(&m.message_id.as_str()) {
+                    r.queues.delete(&queue, &m.receipt_handle).await.unwrap();
                 }
             }
         }

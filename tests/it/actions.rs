@@ -427,9 +427,12 @@ async fn an_email_through_an_smtp_connection_reaches_the_server_from_the_actions
     for (name, value) in [("smtp", "smtp-secret"), ("wrong", "not-it")] {
         provision::put_parameter(&r.clients, &format!("/lava/{}/{name}", r.names.realm), value, true).await.unwrap();
     }
-    for (conn_id, parameter) in [("relay", "smtp"), ("badpw", "wrong")] {
+    // A server that does not offer STARTTLS: credentials go to it only when the connection says
+    // insecure_auth explicitly.
+    for (conn_id, parameter, insecure) in [("relay", "smtp", true), ("badpw", "wrong", true), ("guarded", "smtp", false)] {
         let entry = json!({"conn_id": conn_id, "type": "email", "subtype": "smtp", "enabled": true, "host": "127.0.0.1",
-            "port": server.port, "user": "lava", "password": format!("/lava/{}/{parameter}", r.names.realm), "from": "Lava <lava@example.com>"});
+            "port": server.port, "user": "lava", "password": format!("/lava/{}/{parameter}", r.names.realm), "from": "Lava <lava@example.com>",
+            "insecure_auth": insecure});
         r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
     }
     let bucket = r.names.local_bucket();
@@ -458,8 +461,12 @@ async fn an_email_through_an_smtp_connection_reaches_the_server_from_the_actions
     assert_eq!((m["mail_from"].as_str(), m["login"].as_str()), (Some("lava@example.com"), Some("lava")));
     assert_eq!(m["rcpt_tos"], json!(["ops@example.com", "data@example.com"]));
     assert_eq!((m["from"].as_str(), m["subject"].as_str()), (Some("Lava <lava@example.com>"), Some("smt/ok finished")));
-    assert_eq!(m["parts"][0], json!({"type": "text/plain", "filename": null, "text": "Exit status 0"}));
+    assert_eq!(m["parts"][0], json!({"type": "text/plain", "filename": null, "text": "Exit status 0\r\n"}));
     assert_eq!(m["parts"][1], json!({"type": "text/csv", "filename": "report.csv", "text": "a,b\n1,2\n"}));
+    assert_eq!(m["structure"], json!(["multipart/mixed", "text/plain", "text/csv"]));
+    for header in ["Date", "Message-ID", "User-Agent", "From", "To", "Subject"] {
+        assert!(m["headers"].as_array().unwrap().contains(&json!(header)), "{header} in {}", m["headers"]);
+    }
 
     // A password the server refuses: the action fails naming the server's answer; nothing sent.
     let bad =
@@ -468,7 +475,16 @@ async fn an_email_through_an_smtp_connection_reaches_the_server_from_the_actions
     let item = r.events("smt/bad", "0a1b2c3d-0000-4000-8000-000000000001").await;
     assert_eq!(item["status"], "action_failed", "{item}");
     let info = item["log"][0]["info"].as_str().unwrap();
-    assert!(info.contains("AUTH PLAIN: 535"), "{info}");
+    assert!(info.contains("535"), "{info}");
     assert!(!info.contains("not-it"), "the password is never in events: {info}");
+    assert_eq!(server.messages().len(), 1);
+
+    // Without insecure_auth, a server that offers no STARTTLS never sees the credentials.
+    let guarded =
+        serde_json::to_string(&request("smt/guard", "on_success", action("guarded"), json!({"exit_status": 0}))).unwrap();
+    actions::handle(&function, sqs_event(&[("m3", &guarded, 1)])).await;
+    let item = r.events("smt/guard", "0a1b2c3d-0000-4000-8000-000000000001").await;
+    let info = item["log"][0]["info"].as_str().unwrap();
+    assert!(info.contains("credentials go only over an encrypted connection"), "{info}");
     assert_eq!(server.messages().len(), 1);
 }

@@ -305,6 +305,16 @@ impl TestRealm {
     /// for this realm on the emulator), invokes it with each of `events` in turn and returns its
     /// answers. Its log goes to the temporary folder.
     pub async fn invoke_binary(&self, binary: &str, events: Vec<serde_json::Value>) -> Vec<cli::local::lambda::Answer> {
+        self.invoke_binary_with_env(binary, events, &[]).await
+    }
+
+    /// [`TestRealm::invoke_binary`] with `extra` added to the function's environment.
+    pub async fn invoke_binary_with_env(
+        &self,
+        binary: &str,
+        events: Vec<serde_json::Value>,
+        extra: &[(String, String)],
+    ) -> Vec<cli::local::lambda::Answer> {
         use cli::local::lambda::FunctionProcess;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let env = [
@@ -316,7 +326,9 @@ impl TestRealm {
             ("NO_COLOR", "1"),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .to_vec();
+        .into_iter()
+        .chain(extra.iter().cloned())
+        .collect();
         let log = std::env::temp_dir().join(format!("{}.log", unique("lava-function-")));
         let timeout = std::time::Duration::from_secs(60);
         let function = FunctionProcess::start("test", binary.into(), env, log.clone(), timeout, stopped)

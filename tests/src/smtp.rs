@@ -12,8 +12,21 @@ pub struct SmtpServer {
 }
 
 impl SmtpServer {
-    /// Starts one.
+    /// Starts one (no AUTH when `user` is `-`).
     pub fn start(user: &str, password: &str) -> SmtpServer {
+        Self::start_with(user, password, &[])
+    }
+
+    /// Starts one that offers STARTTLS with a certificate for `localhost` signed by a test CA
+    /// made in `dir` (`pg_cluster::certificates`: the CA is `ca.crt`), and takes AUTH only
+    /// after it.
+    pub fn start_tls(user: &str, password: &str, dir: &std::path::Path) -> SmtpServer {
+        crate::pg_cluster::certificates(dir);
+        let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+        Self::start_with(user, password, &[cert.to_str().unwrap(), key.to_str().unwrap()])
+    }
+
+    fn start_with(user: &str, password: &str, tls: &[&str]) -> SmtpServer {
         use std::io::BufRead;
         let dir = std::env::temp_dir().join(crate::unique("lava-smtp-"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -23,6 +36,7 @@ impl SmtpServer {
             .arg(script)
             .args([&port.to_string(), user, password])
             .arg(&dir)
+            .args(tls)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -6,7 +6,7 @@ use super::{ActionFailure, ActionServices, Outcome, Run, first_chars};
 use crate::config::keys;
 use crate::model::ConnectionEntry;
 use crate::model::action::{EmailAction, SlackAction};
-use crate::ports::{Attachment, Email, SmtpServer};
+use crate::ports::{Attachment, Email, SmtpSecurity, SmtpServer};
 
 fn string_or_list(value: Option<&Value>, key: &str) -> Result<Vec<String>, ActionFailure> {
     match value {
@@ -97,7 +97,9 @@ impl ActionServices {
     }
 
     /// The SMTP server of an `email` connection with subtype `smtp`: `host`, `port` (25, or
-    /// 465 with `tls`), `tls`, and `user` with `password` (an SSM parameter's name).
+    /// 465 with `tls` or `implicit_tls`, as the original's default), `tls` (STARTTLS, as the
+    /// original means it), `implicit_tls`, `insecure_auth`, and `user` with `password` (an SSM
+    /// parameter's name).
     async fn smtp_server(&self, conn_id: &str, conn: &ConnectionEntry) -> Result<SmtpServer, ActionFailure> {
         let bad = |reason: String| ActionFailure::bad(format!("Connection {conn_id}: {reason}"));
         let text = |k: &str| match conn.fields.get(k) {
@@ -106,29 +108,30 @@ impl ActionServices {
             _ => None,
         };
         let host = text("host").ok_or_else(|| bad("host is required for smtp".into()))?;
-        let tls = match conn.fields.get("tls") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(s)) => matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "1"),
-            Some(other) => return Err(bad(format!("tls: not a boolean: {other}"))),
+        let flag = |key: &str| match conn.fields.get(key) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::String(s)) => Ok(matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "1" | "t" | "y")),
+            Some(other) => Err(bad(format!("{key}: not a boolean: {other}"))),
+        };
+        let security = match (flag("implicit_tls")?, flag("tls")?) {
+            (true, _) => SmtpSecurity::Implicit,
+            (false, true) => SmtpSecurity::StartTls,
+            (false, false) => SmtpSecurity::Opportunistic,
         };
         let port = match text("port") {
-            None => {
-                if tls {
-                    465
-                } else {
-                    25
-                }
-            }
+            None if security == SmtpSecurity::Opportunistic => 25,
+            None => 465,
             Some(p) => p.parse::<u16>().map_err(|_| bad(format!("port: not a port number: {p}")))?,
         };
+        let insecure_auth = flag("insecure_auth")?;
         let user = text("user");
         let password = match (&user, text("password")) {
             (Some(_), Some(name)) => Some(self.secrets.parameter(&name).await.map_err(|e| bad(e.to_string()))?),
             (Some(_), None) => return Err(bad("password is required with user".into())),
             (None, _) => None,
         };
-        Ok(SmtpServer { host, port, tls, user, password })
+        Ok(SmtpServer { host, port, security, insecure_auth, user, password })
     }
 
     async fn attachment(&self, location: &str) -> Result<Attachment, ActionFailure> {

@@ -50,9 +50,8 @@ impl Mailer for SesMailer {
                 .simple(Message::builder().subject(content(&email.subject)?).body(body).build())
                 .build()
         } else {
-            let boundary = format!("lava-{}", uuid::Uuid::new_v4().simple());
             let raw = RawMessage::builder()
-                .data(Blob::new(crate::mime::message(email, &boundary)))
+                .data(Blob::new(crate::mime::message(email)?.formatted()))
                 .build()
                 .map_err(|e| Error::unexpected("email", e.to_string()))?;
             EmailContent::builder().raw(raw).build()

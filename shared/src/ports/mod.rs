@@ -18,7 +18,9 @@ pub use containers::{
     ContainerEngine, ContainerHost, ContainerSpec, ContainerTasks, LaunchType, TaskDefinition, TaskRequest, TaskStatus,
 };
 pub use metrics::{Datum, MetricSink, MetricUnit};
-pub use notify::{Attachment, BusEvent, Email, EventBus, Mailer, SmtpSender, SmtpServer, TopicPublisher, Webhook};
+pub use notify::{
+    Attachment, BusEvent, Email, EventBus, Mailer, SmtpSecurity, SmtpSender, SmtpServer, TopicPublisher, Webhook,
+};
 pub use queues::{Incoming, OutgoingMessage, QueueDepth, QueueMessage, WorkQueue};
 pub use secrets::{
     AssumeRole, DbCredentials, DbCredentialsRequest, KeyService, RegistryLogin, SecretStore, TemporaryCredentials,

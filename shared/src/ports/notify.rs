@@ -87,6 +87,18 @@ pub trait EventBus: Send + Sync {
     async fn put_event(&self, event: &BusEvent) -> Result<()>;
 }
 
+/// How an SMTP session is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SmtpSecurity {
+    /// STARTTLS when the server offers it (the connection's `tls` is false or absent).
+    #[default]
+    Opportunistic,
+    /// STARTTLS, which the server must offer (`tls: true`, as the original means it).
+    StartTls,
+    /// TLS from the first byte (`implicit_tls: true`, beyond the original).
+    Implicit,
+}
+
 /// An SMTP server, as an `email` connection with subtype `smtp` names it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SmtpServer {
@@ -94,8 +106,11 @@ pub struct SmtpServer {
     pub host: String,
     /// Port.
     pub port: u16,
-    /// Implicit TLS from the first byte (otherwise STARTTLS when the server offers it).
-    pub tls: bool,
+    /// How the session is protected.
+    pub security: SmtpSecurity,
+    /// Credentials may go over a session that is not encrypted (the connection says so
+    /// explicitly); otherwise a user makes STARTTLS required.
+    pub insecure_auth: bool,
     /// The user to log in as (none: no AUTH).
     pub user: Option<String>,
     /// The user's password.
@@ -107,7 +122,8 @@ impl std::fmt::Debug for SmtpServer {
         f.debug_struct("SmtpServer")
             .field("host", &self.host)
             .field("port", &self.port)
-            .field("tls", &self.tls)
+            .field("security", &self.security)
+            .field("insecure_auth", &self.insecure_auth)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "********"))
             .finish()
