@@ -247,7 +247,7 @@ async fn the_python_job_api_works_from_a_python_job() {
     assert_eq!(
         out,
         json!({
-            "version": "0.0.0", "job_type": "exe", "realm": realm,
+            "version": env!("CARGO_PKG_VERSION"), "job_type": "exe", "realm": realm,
             "scanned": {"job_id": "py/target", "type": "cmd"}, "run_id": dispatched,
             "state": [{"n": [1, 2]}, "json", "py/api"], "missing": "KeyError",
             "aws": ["AKIDPYTHON", "ap-southeast-2"], "session": "AKIDPYTHON",

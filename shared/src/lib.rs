@@ -14,6 +14,10 @@
 //!    job), `worker` (the poll loop).
 #![warn(missing_docs)]
 
+/// The version of the original lava (jinlava) whose contract this lava keeps: its tables,
+/// messages, events, results and tools (the differential suite runs it beside this one).
+pub const ORIGINAL_VERSION: &str = "8.3.0";
+
 pub mod actions;
 pub mod aws;
 pub mod catalog;

@@ -13,7 +13,9 @@ use crate::ports::Email;
 /// The message, ready to send (its envelope names every recipient, Bcc included).
 pub fn message(email: &Email) -> Result<Message> {
     let mailbox = |field: &str, text: &str| {
-        text.trim().parse::<Mailbox>().map_err(|e| Error::Refused(format!("email {field}: {text:?} is not an address: {e}")))
+        text.trim()
+            .parse::<Mailbox>()
+            .map_err(|e| Error::Refused(format!("email {field}: {text:?} is not an address: {e}")))
     };
     let mut builder = Message::builder()
         .from(mailbox("from", &email.from)?)
@@ -120,8 +122,11 @@ mod tests {
     #[test]
     fn attachments_make_a_mixed_message_and_bad_addresses_are_refused() {
         let mut with = email();
-        with.attachments =
-            vec![Attachment { name: "r.csv".into(), content_type: content_type("r.csv").into(), data: b"a,b\n1,2\n".to_vec() }];
+        with.attachments = vec![Attachment {
+            name: "r.csv".into(),
+            content_type: content_type("r.csv").into(),
+            data: b"a,b\n1,2\n".to_vec(),
+        }];
         let text = String::from_utf8(message(&with).unwrap().formatted()).unwrap();
         assert!(text.contains("multipart/mixed") && text.contains("filename=\"r.csv\""), "{text}");
         let mut bad = email();

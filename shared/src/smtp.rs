@@ -40,9 +40,7 @@ fn tls(server: &SmtpServer) -> Result<Tls> {
     Ok(match server.security {
         SmtpSecurity::Implicit => Tls::Wrapper(parameters()?),
         SmtpSecurity::StartTls => Tls::Required(parameters()?),
-        SmtpSecurity::Opportunistic if server.user.is_some() && !server.insecure_auth => {
-            Tls::Required(parameters()?)
-        }
+        SmtpSecurity::Opportunistic if server.user.is_some() && !server.insecure_auth => Tls::Required(parameters()?),
         SmtpSecurity::Opportunistic => Tls::Opportunistic(parameters()?),
     })
 }

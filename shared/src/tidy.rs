@@ -181,3 +181,19 @@ fn the_model_files_import_each_other_without_cycles() {
         panic!("cycle among model's files: {}", cycle.join(" -> "));
     }
 }
+
+#[test]
+fn the_python_package_has_the_workspace_version() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("python");
+    let version = env!("CARGO_PKG_VERSION");
+    let module = std::fs::read_to_string(root.join("lava/version.py")).unwrap();
+    assert!(
+        module.contains(&format!("__version__ = \"{version}\"")),
+        "python/lava/version.py says another version than {version}"
+    );
+    let project = std::fs::read_to_string(root.join("pyproject.toml")).unwrap();
+    assert!(
+        project.contains(&format!("version = \"{version}\"")),
+        "python/pyproject.toml says another version than {version}"
+    );
+}

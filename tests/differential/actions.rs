@@ -58,7 +58,12 @@ async fn actions_match_the_original() {
             entry["user"] = json!("lava");
             entry["password"] = json!(format!("/lava/{realm}/smtp"));
         }
-        family.realm.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+        family
+            .realm
+            .catalog
+            .put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap())
+            .await
+            .unwrap();
     }
     family.smtp = vec![secure, plain, open];
     family.env.push(("SSL_CERT_FILE".into(), ca.join("ca.crt").display().to_string()));

@@ -216,7 +216,8 @@ async fn check_conn_usage_ws_jinja_version_and_the_listings() {
     assert!(bad.contains("does not render"), "{bad}");
     assert_eq!(
         lava(&realm, &["version", "--json"]).await.unwrap(),
-        json!({"version": env!("CARGO_PKG_VERSION"), "name": "lava"}).to_string()
+        json!({"version": env!("CARGO_PKG_VERSION"), "name": "lava", "compatible_with": {"name": "lava", "version": "8.3.0"}})
+            .to_string()
     );
 
     // The listings that used to answer "not supported".

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// The version of the original the suite compares against (`tests/setup.sh` installs it).
-pub const VERSION: &str = "8.3.0";
+pub const VERSION: &str = shared::ORIGINAL_VERSION;
 
 /// A program of the original's, from `.venv-jinlava` (`tests/setup.sh` installs it); a missing
 /// one fails the test with the command that installs it.

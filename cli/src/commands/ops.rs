@@ -70,7 +70,13 @@ pub struct VersionArgs {
 impl VersionArgs {
     pub(crate) fn run(self) -> Result<String> {
         let version = env!("CARGO_PKG_VERSION");
-        Ok(if self.json { json!({"version": version, "name": "lava"}).to_string() } else { format!("lava {version}") })
+        let original = shared::ORIGINAL_VERSION;
+        Ok(if self.json {
+            json!({"version": version, "name": "lava", "compatible_with": {"name": "lava", "version": original}})
+                .to_string()
+        } else {
+            format!("lava {version} (compatible with the original lava {original})")
+        })
     }
 }
 
