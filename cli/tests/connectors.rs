@@ -150,7 +150,8 @@ out = {'version': lava.__version__}
 out['job_type'] = lava.get_job_spec(os.environ['LAVA_JOB_ID'], realm)['type']
 out['realm'] = lava.get_realm_info(realm)['realm']
 out['scanned'] = lava.scan_jobs(realm, attributes=['type'])['py/target']
-out['run_id'] = lava.dispatch(realm, 'py/target', globals_={'g': {'h': 'from python'}})
+out['run_id'] = lava.dispatch(realm, 'py/target', globals_={'g': {'h': 'from python'}, 'n': 2},
+    params={'args': ['and', 5]})
 
 LavaStateItem.new('json', 'py-state', realm, {'n': [1, 2]}, ttl='1h', publisher='py/api').put()
 item = LavaStateItem.get('py-state', realm)
@@ -170,7 +171,9 @@ with tempfile.TemporaryDirectory() as tmp:
     script = get_cli_connection('gen', realm, tmp)
     out['script'] = subprocess.run([script, 'b'], capture_output=True, text=True).stdout
 
-get_email_connection('mail', realm).send('From python', 'Python body', to='to@example.com', cc=['cc@example.com'])
+# The original's order: sender before reply_to.
+get_email_connection('mail', realm).send('From python', 'Python body', 'to@example.com', ['cc@example.com'], None,
+    'py@example.com', 'reply@example.com')
 get_slack_connection('chat', realm).send('python says hi', subject='Py', style='plain')
 
 smb = get_smb_connection('share', realm)
@@ -184,6 +187,16 @@ conn = get_pysql_connection('pg', realm, aws_session=None)
 cursor = conn.cursor()
 cursor.execute('select 6 * 7')
 out['sql'] = cursor.fetchone()[0]
+conn.close()
+
+# An SQLite database kept in S3: copied down, changed, put back; opened again from S3.
+conn = get_pysql_connection('s3lite', realm)
+conn.execute('create table t (n integer)')
+conn.execute('insert into t values (7)')
+conn.commit()
+conn.close()
+conn = get_pysql_connection('s3lite', realm)
+out['s3lite'] = conn.execute('select n from t').fetchone()[0]
 conn.close()
 print(json.dumps(out, sort_keys=True))
 "#;
@@ -213,12 +226,15 @@ async fn the_python_job_api_works_from_a_python_job() {
         json!({"conn_id": "chat", "type": "slack", "enabled": true, "webhook_url": hook}),
         json!({"conn_id": "keys", "type": "aws", "enabled": true, "access_keys": format!("/lava/{realm}/keys"),
             "region": "ap-southeast-2"}),
+        json!({"conn_id": "s3lite", "type": "sqlite3", "enabled": true, "host": format!("s3://{}/dbs/py.db", r.names.local_bucket()),
+            "port": 0, "user": "-"}),
         json!({"conn_id": "gen", "type": "generic", "enabled": true,
             "attributes": {"a": 1, "b": {"type": "ssm", "parameter": format!("/lava/{realm}/b")}}}),
     ] {
         r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
     }
     let bucket = r.names.local_bucket();
+    r.blobs.put_object(&bucket, "dbs/py.db", Vec::new(), &Encryption::Aes256).await.unwrap();
     let key = format!("py/{}.py", unique("s"));
     r.blobs
         .put_object(&bucket, &format!("payloads/{key}"), PYTHON_API.as_bytes().to_vec(), &Encryption::Aes256)
@@ -237,7 +253,7 @@ async fn the_python_job_api_works_from_a_python_job() {
         "parameters": {"env": env, "jinja": false}}))
         .await;
     r.put_job(json!({"job_id": "py/target", "type": "cmd", "worker": "core", "enabled": true,
-        "payload": "/bin/echo {{ globals.g.h }}"}))
+        "payload": "/bin/echo {{ globals.g.h }} {{ globals.n * 3 }}"}))
         .await;
     let run_id = r.dispatch("py/api").await;
     let (status, stdout, details) = run_job(&r, "py/api", &run_id).await;
@@ -252,17 +268,21 @@ async fn the_python_job_api_works_from_a_python_job() {
             "state": [{"n": [1, 2]}, "json", "py/api"], "missing": "KeyError",
             "aws": ["AKIDPYTHON", "ap-southeast-2"], "session": "AKIDPYTHON",
             "generic": {"a": 1, "b": "from ssm"}, "spec": {"type": "ssm", "parameter": format!("/lava/{realm}/b")},
-            "script": "from ssm", "smb": "py data", "sql": 42,
+            "script": "from ssm", "smb": "py data", "sql": 42, "s3lite": 7,
         })
     );
     // The dispatched run ran with its globals; the email and the Slack message arrived.
     assert_eq!(r.statuses("py/target", &dispatched).await.last().map(String::as_str), Some("complete"));
     let target = r.events("py/target", &dispatched).await;
     let stdout = &target["log"].as_array().unwrap().last().unwrap()["info"]["output"][0]["stdout"];
-    assert_eq!(r.object_text(stdout).await, "from python\n");
+    // Typed as Python sent them: a number stays a number (a string would print 222), a list a
+    // list of arguments.
+    assert_eq!(r.object_text(stdout).await, "from python 6 and 5\n");
     let messages = smtp.messages();
     assert_eq!(messages.len(), 1, "{messages:#?}");
     assert_eq!(messages[0]["rcpt_tos"], json!(["to@example.com", "cc@example.com"]));
+    assert_eq!(messages[0]["mail_from"], "py@example.com", "the sender, given before reply_to as in the original");
+    assert!(messages[0]["headers"].as_array().unwrap().contains(&json!("Reply-To")), "{}", messages[0]);
     assert_eq!(
         (messages[0]["subject"].as_str(), messages[0]["parts"][0]["text"].as_str()),
         (Some("From python"), Some("Python body\r\n"))

@@ -21,26 +21,19 @@ def _realm_of(realm_or_table, suffix):
     raise LavaError("%r: give a realm name" % (realm_or_table,))
 
 
-def _flat(prefix, value, into):
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _flat("%s.%s" % (prefix, k) if prefix else str(k), v, into)
-    else:
-        into.append("%s=%s" % (prefix, value if isinstance(value, str) else json.dumps(value)))
-    return into
-
-
 def dispatch(realm, job_id, worker=None, params=None, delay=0, queue_name=None, aws_session=None, globals_=None):
-    """Dispatches ``job_id`` (one run); returns the run id. ``params`` and ``globals_`` are maps
-    (nested maps become dotted names); ``delay`` is in seconds (at most 900). ``queue_name`` is
+    """Dispatches ``job_id`` (one run); returns the run id. ``params`` and ``globals_`` are maps,
+    sent with their values' types; ``delay`` is in seconds (at most 900). ``queue_name`` is
     not supported: the job's worker names its queue."""
     if queue_name:
         raise LavaError("queue_name is not supported: a job is sent to its worker's queue")
     args = ["dispatch", job_id, "--json"]
-    for pair in _flat("", params or {}, []):
-        args += ["-p", pair]
-    for pair in _flat("", globals_ or {}, []):
-        args += ["-g", pair]
+    # Whole and typed, as the original's message carries them (values JSON cannot hold as
+    # they are, such as datetimes, become their text, as the original's json_default does).
+    if params:
+        args += ["--params-json", json.dumps(params, default=str)]
+    if globals_:
+        args += ["--globals-json", json.dumps(globals_, default=str)]
     if worker:
         args += ["-w", worker]
     if delay:

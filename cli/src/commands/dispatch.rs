@@ -23,6 +23,13 @@ pub struct DispatchArgs {
     /// A global for the run: name=value (dotted names nest).
     #[arg(short, long = "global")]
     global: Vec<String>,
+    /// The run's parameters as one JSON object, its values typed as written (`-p` pairs go
+    /// over it); what the Python API's `lava.dispatch` sends.
+    #[arg(long, value_name = "JSON")]
+    params_json: Option<String>,
+    /// The run's globals as one JSON object (`-g` pairs go over it).
+    #[arg(long, value_name = "JSON")]
+    globals_json: Option<String>,
     /// Delay before the run, e.g. 30s or 2m (at most 15m).
     #[arg(short, long)]
     delay: Option<String>,
@@ -41,13 +48,13 @@ pub struct DispatchArgs {
 impl DispatchArgs {
     /// Dispatches every job (all are tried); fails listing every outcome if any dispatch failed.
     pub(crate) async fn run(self, target: &Target) -> Result<String> {
-        let DispatchArgs { job_ids, param, global, delay, worker, wait, json } = self;
+        let DispatchArgs { job_ids, param, global, params_json, globals_json, delay, worker, wait, json } = self;
         let wait = match &wait {
             None => None,
             Some(w) => Some(parse_duration(w).map_err(|e| anyhow::anyhow!("--wait {w}: {e}"))?),
         };
-        let parameters = expand_pairs(&param).map_err(anyhow::Error::msg)?;
-        let globals = expand_pairs(&global).map_err(anyhow::Error::msg)?;
+        let parameters = typed_and_pairs("--params-json", params_json.as_deref(), &param)?;
+        let globals = typed_and_pairs("--globals-json", globals_json.as_deref(), &global)?;
         for name in globals.keys() {
             if is_reserved_name(name) {
                 bail!("-g {name}: Reserved global: names starting with \"lava\" belong to lava");
@@ -126,4 +133,22 @@ async fn wait_for_end(history: &History, job_id: &str, run_id: &str, timeout: Du
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// A JSON object given whole (`option`), with `name=value` pairs over it.
+fn typed_and_pairs(
+    option: &str,
+    whole: Option<&str>,
+    pairs: &[String],
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let mut map = match whole {
+        None => serde_json::Map::new(),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(serde_json::Value::Object(map)) => map,
+            Ok(_) => bail!("{option}: not a JSON object"),
+            Err(e) => bail!("{option}: not JSON: {e}"),
+        },
+    };
+    map.extend(expand_pairs(pairs).map_err(anyhow::Error::msg)?);
+    Ok(map)
 }
