@@ -35,7 +35,7 @@ pub struct Transfer {
     pub direction: Direction,
     /// The share.
     pub share: String,
-    /// The path on the share (relative to it).
+    /// The path on the share, as given (a leading `/` is the share's root, as relative).
     pub path: String,
     /// The other side: `s3://bucket/key`, or an absolute local path.
     pub file: String,
@@ -47,7 +47,7 @@ pub struct Transfer {
 
 /// Runs `transfer` with `server`: S3 objects go through a file in `scratch`; a new S3 object is
 /// written with `kms_key_id`, else `encryption`. Returns what a run records:
-/// `{exit_status, source, destination, size}`.
+/// `{exit_status, source, destination}`, as the original's.
 pub async fn transfer(
     server: &SmbServer,
     transfer: &Transfer,
@@ -55,7 +55,9 @@ pub async fn transfer(
     encryption: &Encryption,
     scratch: &Path,
 ) -> Result<serde_json::Value> {
+    // Named as given, as the original names it; the share is opened at the path relative to it.
     let remote = format!("{}:{}", transfer.share, transfer.path);
+    let on_share = transfer.path.trim_start_matches('/');
     let s3 = match transfer.file.strip_prefix("s3://") {
         Some(_) => {
             Some(S3Location::parse(&transfer.file).map_err(|e| Error::Refused(format!("{}: {e}", transfer.file)))?)
@@ -67,7 +69,7 @@ pub async fn transfer(
     let result = async {
         let size = match transfer.direction {
             Direction::Get => {
-                let size = get(server, &transfer.share, &transfer.path, &local).await?;
+                let size = get(server, &transfer.share, on_share, &local).await?;
                 if let Some(at) = &s3 {
                     let body = tokio::fs::read(&local).await.map_err(|e| Error::io(local.display().to_string(), e))?;
                     let encryption =
@@ -91,19 +93,19 @@ pub async fn transfer(
                     }
                     out.flush().await.map_err(|e| Error::io(local.display().to_string(), e))?;
                 }
-                put(server, &local, &transfer.share, &transfer.path, transfer.create_dirs).await?
+                put(server, &local, &transfer.share, on_share, transfer.create_dirs).await?
             }
         };
         Ok::<_, Error>(size)
     }
     .await;
     let _ = std::fs::remove_file(&staged);
-    let size = result?;
+    result?;
     let (source, destination) = match transfer.direction {
         Direction::Get => (remote, transfer.file.clone()),
         Direction::Put => (transfer.file.clone(), remote),
     };
-    Ok(serde_json::json!({"exit_status": 0, "source": source, "destination": destination, "size": size}))
+    Ok(serde_json::json!({"exit_status": 0, "source": source, "destination": destination}))
 }
 
 /// `share:path` split, the path made relative to the share (`/a/b.csv` and `a/b.csv` name the

@@ -7,6 +7,7 @@ mod actions;
 mod compare;
 mod executables;
 mod harness;
+mod movement;
 mod orchestration;
 mod sql;
 

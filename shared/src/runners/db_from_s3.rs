@@ -138,9 +138,10 @@ impl Load<'_> {
         closed
     }
 
+    /// The table's quoted name with its schema (SQLite's too: `"main"."t"`, as the original
+    /// names it).
     fn name(&self, table: &str) -> Result<String> {
-        let schema = if self.loader == Loader::Sqlite { "" } else { &self.schema };
-        quoted_name(&[schema, table], false, self.loader.quotes()).map_err(Error::Refused)
+        quoted_name(&[&self.schema, table], false, self.loader.quotes()).map_err(Error::Refused)
     }
 
     async fn exists(&self, session: &mut Session, table: &str) -> Result<bool> {

@@ -31,7 +31,7 @@ pub async fn run_smb(ctx: &RunContext<'_>, direction: Direction) -> Outcome {
     let transfer = Transfer {
         direction,
         share: p.share_name.clone(),
-        path: path.trim_start_matches('/').to_string(),
+        path,
         file,
         kms_key_id: p.kms_key_id.clone(),
         create_dirs: p.create_dirs.is_some_and(|f| f.0),
