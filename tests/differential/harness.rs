@@ -101,6 +101,8 @@ pub struct Family {
     pub smtp: Vec<tests::smtp::SmtpServer>,
     /// Capture the emails SES sent (moto keeps them).
     pub capture_ses: bool,
+    /// Statements run on a database before each side runs, so both start from the same state.
+    pub before_each_side: Vec<(shared::connections::Database, String)>,
 }
 
 /// The attributes of the events item that both sides write (ours adds lease fields, listed in
@@ -118,7 +120,14 @@ impl Family {
         let mut item = realm.tables.get_item(table, key.as_object().unwrap(), true).await.unwrap().unwrap();
         item.insert("s3_key".into(), json!(format!("alias/lava-{}-sys", realm.names.realm)));
         realm.tables.put_item(table, item).await.unwrap();
-        Family { realm, env: Vec::new(), capture_queues: Vec::new(), smtp: Vec::new(), capture_ses: false }
+        Family {
+            realm,
+            env: Vec::new(),
+            capture_queues: Vec::new(),
+            smtp: Vec::new(),
+            capture_ses: false,
+            before_each_side: Vec::new(),
+        }
     }
 
     /// Runs every scenario on both sides and checks each matches the original or differs only
@@ -171,6 +180,9 @@ impl Family {
     /// reads back what each run wrote.
     async fn run_side(&self, side: Side, scenarios: &[Scenario]) -> Vec<Written> {
         let r = &self.realm;
+        for (db, statement) in &self.before_each_side {
+            crate::sql_exec(db, statement).await;
+        }
         let queue = r.queue_url(&r.names.worker_queue("core")).await;
         let mut runs = Vec::new();
         for s in scenarios {

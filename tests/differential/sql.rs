@@ -9,7 +9,7 @@ const QUERY: &str = "select 1 as n, 'a|b' as t, null as z union all select 2, 'p
 
 #[tokio::test]
 async fn sql_jobs_match_the_original() {
-    let family = Family::new("dfs").await;
+    let mut family = Family::new("dfs").await;
     let r = &family.realm;
     let lite = r.put_sql_connections().await;
     let table = tests::unique("dfl_");
@@ -32,6 +32,19 @@ async fn sql_jobs_match_the_original() {
         json!({"type": "db_from_s3", "payload": null, "parameters": {"db_conn_id": conn, "bucket": r.names.local_bucket(),
             "key": "tmp/load/rows.csv", "schema": schema, "table": table, "mode": "truncate", "args": ["FORMAT csv"]}})
     };
+    // Switch mode: both sides start with neither table, so each creates both and loads `_a`.
+    let switched = tests::unique("dfw_");
+    let mut before = Vec::new();
+    for db in [tests::test_postgres(), crate::sqlite(&lite)] {
+        for t in ["a", "b"] {
+            before.push((db.clone(), format!("drop table if exists {switched}_{t}")));
+        }
+    }
+    let switch = |conn: &str, schema: &str| {
+        json!({"type": "db_from_s3", "payload": null, "parameters": {"db_conn_id": conn, "bucket": r.names.local_bucket(),
+            "key": "tmp/load/rows.csv", "schema": schema, "table": switched, "mode": "switch",
+            "columns": ["id int", "name varchar(20)"], "args": if conn == "pg" { json!(["FORMAT csv"]) } else { json!([]) }}})
+    };
     let scenarios = vec![
         Scenario::new("sqli_pg", json!({"type": "sqli", "payload": QUERY, "parameters": {"conn_id": "pg"}})),
         Scenario::new("sqli_pg_header", json!({"type": "sqli", "payload": QUERY, "parameters": {"conn_id": "pg", "header": true, "delimiter": ","}})),
@@ -49,6 +62,12 @@ async fn sql_jobs_match_the_original() {
             "the load streams the object from S3 through COPY FROM STDIN; the original downloaded it to a file for psql's \\copy",
         ),
         Scenario::new("load_lite", load("lite", "main")),
+        Scenario::new("switch_pg", switch("pg", "public")).differs(
+            "$.item.log[2].info.events[6]",
+            "the load streams the object from S3 through COPY FROM STDIN; the original downloaded it to a file for psql's \\copy",
+        ),
+        Scenario::new("switch_lite", switch("lite", "main")),
     ];
+    family.before_each_side = before;
     family.check(&scenarios).await;
 }

@@ -224,9 +224,9 @@ async fn sqlite_loads_rows_and_switches_between_two_tables() {
     job(&r, "lite/day1", with("drop/day1.psv")).await;
     let (statuses, result) = run(&r, "lite/day1").await;
     assert_eq!(statuses.last().map(String::as_str), Some("complete"), "{result}");
-    assert_eq!(result["events"][0], "Creating table \"notes_a\"");
+    assert_eq!(result["events"][0], "Creating table main.notes_a", "named as the original's switch mode names it");
     assert!(
-        result["events"].as_array().unwrap().contains(&json!("Table \"notes_a\" is empty - setting as load target"))
+        result["events"].as_array().unwrap().contains(&json!("Table main.notes_a is empty - setting as load target"))
     );
     assert!(
         result["events"]
@@ -254,7 +254,7 @@ async fn sqlite_loads_rows_and_switches_between_two_tables() {
     rows(&db, "INSERT INTO notes_a VALUES (9, 'z')").await;
     job(&r, "lite/full", with("drop/day2.psv")).await;
     let (_, result) = run(&r, "lite/full").await;
-    assert_eq!(result["error"], "Copy failed: Neither A nor B switch table is empty for \"notes\"");
+    assert_eq!(result["error"], "Copy failed: Neither A nor B switch table is empty for main.notes");
 }
 
 /// Redshift cannot run here: a PostgreSQL cluster of the test's own, logging every statement,
@@ -477,7 +477,8 @@ async fn mariadb_switches_tables_over_a_gzip_manifest_and_a_missing_object_chang
     let (statuses, result) = run(&r, "ms/good").await;
     assert_eq!(statuses.last().map(String::as_str), Some("complete"), "{result}");
     let events: Vec<&str> = result["events"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
-    let (a, b) = (format!("`lava_test`.`{table}_a`"), format!("`lava_test`.`{table}_b`"));
+    // Named as the original's switch mode names tables: schema.table, unquoted.
+    let (a, b) = (format!("lava_test.{table}_a"), format!("lava_test.{table}_b"));
     assert!(events.contains(&format!("Table {a} is empty - setting as load target").as_str()), "{events:#?}");
     assert!(events.contains(&format!("Skipping runt file s3://{bucket}/ms/runt.csv.gz").as_str()), "{events:#?}");
     assert!(events.contains(&format!("Loaded 2 rows from s3://{bucket}/ms/1.csv.gz").as_str()), "{events:#?}");
@@ -485,7 +486,7 @@ async fn mariadb_switches_tables_over_a_gzip_manifest_and_a_missing_object_chang
         events.ends_with(&[
             &format!("Deleting from table {b}"),
             &format!("Deleted from table {b}"),
-            &format!("Commit `lava_test`.`{table}`"),
+            &format!("Commit lava_test.{table}"),
             &format!("Truncating table {b}"),
             &format!("Truncated table {b}"),
         ]),

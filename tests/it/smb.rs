@@ -65,7 +65,7 @@ async fn files_go_to_and_from_a_samba_share_from_s3_and_local_paths() {
     assert_eq!(
         result,
         json!({"exit_status": 0, "source": format!("s3://{bucket}/smb/in/data.csv"),
-            "destination": format!("Public:/{dir}/deep/er/data.csv")})
+            "destination": format!("Public:/{dir}/deep/er/data.csv"), "error": null})
     );
 
     // The share to S3, after a NetBIOS session request (is_direct_tcp false).

@@ -163,19 +163,44 @@ impl Load<'_> {
         Ok(session.first_row(&query).await?.is_some())
     }
 
-    async fn create(&self, session: &mut Session, table: &str, events: &mut Vec<String>) -> Result<()> {
-        let name = self.name(table)?;
+    /// `schema.table` unquoted: how the original's switch mode names tables in its events.
+    fn plain_name(&self, table: &str) -> String {
+        if self.schema.is_empty() { table.to_string() } else { format!("{}.{table}", self.schema) }
+    }
+
+    /// The name events show: quoted, or as switch mode shows it.
+    fn shown(&self, table: &str, switching: bool) -> Result<String> {
+        if switching { Ok(self.plain_name(table)) } else { self.name(table) }
+    }
+
+    async fn create(
+        &self,
+        session: &mut Session,
+        table: &str,
+        switching: bool,
+        events: &mut Vec<String>,
+    ) -> Result<()> {
+        let (name, shown) = (self.name(table)?, self.shown(table, switching)?);
         if self.columns.is_empty() {
-            return Err(Error::Refused(format!("Table {name} doesn't exist and no column spec provided to create it")));
+            return Err(Error::Refused(format!(
+                "Table {shown} doesn't exist and no column spec provided to create it"
+            )));
         }
-        events.push(format!("Creating table {name}"));
+        events.push(format!("Creating table {shown}"));
         session.execute(&format!("CREATE TABLE {name} ({})", self.columns.join(", "))).await?;
-        events.push(format!("Created table {name}"));
+        events.push(format!("Created table {shown}"));
         Ok(())
     }
 
-    async fn empty(&self, session: &mut Session, table: &str, truncate: bool, events: &mut Vec<String>) -> Result<()> {
-        let name = self.name(table)?;
+    async fn empty(
+        &self,
+        session: &mut Session,
+        table: &str,
+        truncate: bool,
+        switching: bool,
+        events: &mut Vec<String>,
+    ) -> Result<()> {
+        let (name, shown) = (self.name(table)?, self.shown(table, switching)?);
         let (doing, done, statement) = if truncate && self.loader != Loader::Sqlite {
             ("Truncating", "Truncated", format!("TRUNCATE TABLE {name}"))
         } else if truncate {
@@ -183,9 +208,9 @@ impl Load<'_> {
         } else {
             ("Deleting from", "Deleted from", format!("DELETE FROM {name}"))
         };
-        events.push(format!("{doing} table {name}"));
+        events.push(format!("{doing} table {shown}"));
         session.execute(&statement).await?;
-        events.push(format!("{done} table {name}"));
+        events.push(format!("{done} table {shown}"));
         Ok(())
     }
 
@@ -195,8 +220,8 @@ impl Load<'_> {
         let mut exists = self.exists(session, &self.table).await?;
         match mode {
             Mode::Abort if exists => return Err(Error::Refused(format!("Table {name} already exists"))),
-            Mode::Delete if exists => self.empty(session, &self.table, false, events).await?,
-            Mode::Truncate if exists => self.empty(session, &self.table, true, events).await?,
+            Mode::Delete if exists => self.empty(session, &self.table, false, false, events).await?,
+            Mode::Truncate if exists => self.empty(session, &self.table, true, false, events).await?,
             Mode::Drop if exists => {
                 events.push(format!("Dropping table {name}"));
                 session.execute(&format!("DROP TABLE IF EXISTS {name}")).await?;
@@ -206,7 +231,7 @@ impl Load<'_> {
             _ => {}
         }
         if !exists {
-            self.create(session, &self.table, events).await?;
+            self.create(session, &self.table, false, events).await?;
         }
         self.copy(session, &self.table, events).await?;
         session.commit().await?;
@@ -219,10 +244,10 @@ impl Load<'_> {
     async fn switch(&self, session: &mut Session, events: &mut Vec<String>) -> Result<()> {
         let (new, old) = self.switch_tables(session, events).await?;
         self.copy(session, &new, events).await?;
-        self.empty(session, &old, false, events).await?;
+        self.empty(session, &old, false, true, events).await?;
         session.commit().await?;
-        events.push(format!("Commit {}", self.name(&self.table)?));
-        self.empty(session, &old, true, events).await?;
+        events.push(format!("Commit {}", self.plain_name(&self.table)));
+        self.empty(session, &old, true, true, events).await?;
         Ok(())
     }
 
@@ -233,16 +258,16 @@ impl Load<'_> {
         for (new, old) in [("a", "b"), ("b", "a")] {
             let table = format!("{}_{new}", self.table);
             if !self.exists(session, &table).await? {
-                self.create(session, &table, events).await?;
+                self.create(session, &table, true, events).await?;
             }
             let name = self.name(&table)?;
             if target.is_none() && session.first_row(&format!("SELECT 1 FROM {name} LIMIT 1")).await?.is_none() {
-                events.push(format!("Table {name} is empty - setting as load target"));
+                events.push(format!("Table {} is empty - setting as load target", self.plain_name(&table)));
                 target = Some((table, format!("{}_{old}", self.table)));
             }
         }
         let Some((new, old)) = target else {
-            let both = self.name(&self.table)?;
+            let both = self.plain_name(&self.table);
             return Err(Error::Refused(format!("Neither A nor B switch table is empty for {both}")));
         };
         Ok((new, old))
@@ -286,10 +311,11 @@ impl Load<'_> {
             after: vec![after],
         };
         let mut steps = Vec::new();
+        // Switch mode's old table: its quoted name and the name events show.
         let mut switch_old = None;
         let table = if mode == Mode::Switch {
             let (new, old) = self.switch_tables(session, events).await?;
-            switch_old = Some(self.name(&old)?);
+            switch_old = Some((self.name(&old)?, self.plain_name(&old)));
             new
         } else {
             let name = self.name(&self.table)?;
@@ -349,20 +375,20 @@ impl Load<'_> {
             let statement = super::mysql_load::load_data_statement(&pipe, &target, &columns, &format)?;
             steps.push(Step::Load { statement, pipe, bucket, key, before: std::mem::take(&mut found) });
         }
-        if let Some(old) = &switch_old {
+        if let Some((old, shown)) = &switch_old {
             steps.push(sql(
                 format!("DELETE FROM {old}"),
-                format!("Deleting from table {old}"),
-                format!("Deleted from table {old}"),
+                format!("Deleting from table {shown}"),
+                format!("Deleted from table {shown}"),
             ));
         }
-        let whole = self.name(&self.table)?;
+        let whole = if switch_old.is_some() { self.plain_name(&self.table) } else { self.name(&self.table)? };
         steps.push(Step::Sql { statement: "COMMIT".into(), before: found, after: vec![format!("Commit {whole}")] });
-        if let Some(old) = switch_old {
+        if let Some((old, shown)) = switch_old {
             steps.push(sql(
                 format!("TRUNCATE TABLE {old}"),
-                format!("Truncating table {old}"),
-                format!("Truncated table {old}"),
+                format!("Truncating table {shown}"),
+                format!("Truncated table {shown}"),
             ));
         }
         Ok(steps)
