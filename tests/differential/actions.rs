@@ -38,6 +38,7 @@ async fn actions_match_the_original() {
     provision::verify_email_identity(&clients, sender).await.unwrap();
     family.capture_queues = vec![queue_url, topic_queue_url, event_queue_url];
     family.capture_ses = true;
+    family.capture_state = true;
     // SMTP: one server offering STARTTLS with a test CA (which our worker trusts through
     // SSL_CERT_FILE; the original does not check certificates), one with AUTH and no TLS, one
     // with neither.
@@ -100,6 +101,12 @@ async fn actions_match_the_original() {
             "$",
             "credentials go to an SMTP server only over TLS unless the connection says insecure_auth: true; the original sent them in the clear to a server that offered no STARTTLS",
         ),
+        on_success("state", json!([{"action": "state", "state_id": "st-{{ job.run_id }}",
+            "value": {"run": "{{ job.run_id }}", "exit": "{{ result.exit_status }}", "list": ["a", "b"]}}])).captures(1),
+        on_success("state_numbers", json!([{"action": "state", "state_id": "sn-{{ job.run_id }}", "value": {"n": [1, 2]}}]))
+            .differs("$", "a state value holding numbers is stored; the original failed with 'Bad value: Object of type Decimal is not JSON serializable' (numbers read from DynamoDB)"),
+        on_success("state_reserved", json!([{"action": "state", "state_id": "lava-{{ job.run_id }}", "value": 1}])),
+        on_success("dispatch_missing", json!([{"action": "dispatch", "job_id": "d/no_such_job"}])),
         on_success("action_bad", json!([{"action": "sqs", "queue": queue}])),
     ];
     family.check(&scenarios).await;

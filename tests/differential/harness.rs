@@ -103,6 +103,8 @@ pub struct Family {
     pub capture_ses: bool,
     /// Statements run on a database before each side runs, so both start from the same state.
     pub before_each_side: Vec<(shared::connections::Database, String)>,
+    /// Capture the realm's state items (without their volatile times).
+    pub capture_state: bool,
 }
 
 /// The attributes of the events item that both sides write (ours adds lease fields, listed in
@@ -127,6 +129,7 @@ impl Family {
             smtp: Vec::new(),
             capture_ses: false,
             before_each_side: Vec::new(),
+            capture_state: false,
         }
     }
 
@@ -307,6 +310,24 @@ impl Family {
     async fn captured(&self) -> Vec<String> {
         let r = &self.realm;
         let mut bodies: Vec<String> = self.smtp.iter().flat_map(|s| s.messages()).map(|m| m.to_string()).collect();
+        if self.capture_state {
+            use shared::ports::TableStore;
+            // Not our actions' own ledger (`lava.action/…`: the reserved `lava` prefix).
+            let items = r.tables.scan_items(&r.names.state_table).await.unwrap();
+            for mut item in
+                items.into_iter().filter(|i| !i["state_id"].as_str().is_some_and(|id| id.starts_with("lava")))
+            {
+                // Times vary; the TTL is checked by the state tests. A JSON value is compared as
+                // JSON: its text's key order is the order DynamoDB gave the job's map in.
+                item.remove("ttl");
+                if let Some(parsed) =
+                    item.get("value").and_then(Value::as_str).and_then(|v| serde_json::from_str(v).ok())
+                {
+                    item.insert("value".into(), parsed);
+                }
+                bodies.push(Value::Object(item).to_string());
+            }
+        }
         if self.capture_ses {
             let data = tests::moto_data();
             bodies.extend(sent_emails(&data["ses"]).into_iter().map(|m| m.to_string()));

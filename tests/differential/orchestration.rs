@@ -8,6 +8,12 @@ use serde_json::json;
 async fn orchestration_jobs_match_the_original() {
     let family = Family::new("dfo").await;
     let r = &family.realm;
+    r.put_sql_connections().await;
+    let bucket = r.names.local_bucket();
+    for key in ["fe/a.csv", "fe/b.txt", "fe/c.csv"] {
+        use shared::ports::BlobStore;
+        r.blobs.put_object(&bucket, key, b"x\n".to_vec(), &shared::ports::Encryption::Aes256).await.unwrap();
+    }
     for (id, payload) in [("d/kid_a", "/bin/echo a"), ("d/kid_b", "/bin/echo b"), ("d/kid_bad", "/bin/false")] {
         r.put_job(json!({"job_id": id, "type": "cmd", "worker": "core", "enabled": true, "owner": "diff", "description": id, "payload": payload}))
             .await;
@@ -47,6 +53,16 @@ async fn orchestration_jobs_match_the_original() {
         Scenario::new(
             "foreach_over_limit",
             json!({"type": "foreach", "payload": "d/kid_a", "parameters": {"limit": 2, "foreach": {"type": "range", "stop": 3}}}),
+        ),
+        Scenario::new(
+            "foreach_query",
+            json!({"type": "foreach", "payload": "d/kid_a", "parameters": {"foreach":
+            {"type": "query", "conn_id": "pg", "query": "select n as x, 'p' || n as y from generate_series(1, 2) as n"}}}),
+        ),
+        Scenario::new(
+            "foreach_s3list",
+            json!({"type": "foreach", "payload": "d/kid_a", "parameters": {"foreach":
+            {"type": "s3list", "bucket": bucket, "prefix": "fe/", "glob": "*.csv"}}}),
         ),
         Scenario::new(
             "foreach_bad",

@@ -42,10 +42,12 @@ impl Run<'_> {
         }
         let request = DispatchRequest { job_id: job_id.clone(), parameters, globals, delay_seconds, worker: None };
         let realm = &self.services.names.realm;
-        dispatch(&self.services.catalog, self.services.queues.as_ref(), &request, &limits)
-            .await
-            .map_err(|e| ActionFailure::from_error(format!("Cannot dispatch {job_id}@{realm} - "), &e))?;
-        Ok(())
+        match dispatch(&self.services.catalog, self.services.queues.as_ref(), &request, &limits).await {
+            Ok(_) => Ok(()),
+            // The original's wording for a job that is not in the table.
+            Err(crate::Error::NotFound { what: "job", .. }) => Err(ActionFailure::bad("No such job")),
+            Err(e) => Err(ActionFailure::from_error(format!("Cannot dispatch {job_id}@{realm} - "), &e)),
+        }
     }
 
     pub(crate) async fn event(&self, action: &EventAction) -> Outcome {

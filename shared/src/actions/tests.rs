@@ -128,7 +128,7 @@ async fn dispatch_passes_globals_on_with_the_parent_set() {
         .run_list(&request("on_success", json!([{"action": "dispatch", "job_id": "nope"}]), success()), &NoLedger)
         .await
         .unwrap_err();
-    assert!(err.message.starts_with("dispatch: Cannot dispatch nope@dev - "), "{}", err.message);
+    assert_eq!(err.message, "dispatch: No such job", "as the original words it");
 }
 
 #[tokio::test]
