@@ -12,12 +12,14 @@ command takes its AWS credentials from the job's environment.
 
 import json
 import os
+import sqlite3
 import tempfile
 
 from lava import _cli
 from lava.errors import LavaError
 
 __all__ = [
+    "Sqlite3Connection",
     "get_aws_connection",
     "get_aws_session",
     "get_cli_connection",
@@ -208,52 +210,42 @@ def _ssl_context(details):
     return context
 
 
-def _sqlite3_connection_class():
-    import sqlite3
+class Sqlite3Connection(sqlite3.Connection):
+    """An SQLite database, local or kept in S3 (``s3://bucket/key``, which must exist; a zero-byte
+    object will do): an S3 one is copied down when opened and put back when closed if its size
+    or modification time changed, as the original's is."""
 
-    class Sqlite3Connection(sqlite3.Connection):
-        """An SQLite database, local or kept in S3 (``s3://bucket/key``, which must exist; a
-        zero-byte object will do): an S3 one is copied down when opened and put back when
-        closed if its size or modification time changed, as the original's is."""
+    def __init__(self, database, *args, aws_session=None, **kwargs):
+        self._s3 = None
+        self._local = database
+        if database.startswith("s3://"):
+            try:
+                import boto3
+            except ImportError:
+                raise LavaError("An SQLite database in S3 needs boto3 in the job's Python") from None
+            bucket, _, key = database[len("s3://"):].partition("/")
+            client = (aws_session or boto3.Session()).client("s3")
+            fd, self._local = tempfile.mkstemp(suffix=".sqlite3")
+            os.close(fd)
+            try:
+                client.download_file(bucket, key, self._local)
+            except Exception as e:
+                os.unlink(self._local)
+                raise LavaError(str(e)) from e
+            self._s3 = (client, bucket, key, os.stat(self._local))
+        super().__init__(self._local, *args, **kwargs)
 
-        def __init__(self, database, *args, aws_session=None, **kwargs):
+    def close(self):
+        super().close()
+        if self._s3:
+            client, bucket, key, before = self._s3
             self._s3 = None
-            self._local = database
-            if database.startswith("s3://"):
-                try:
-                    import boto3
-                except ImportError:
-                    raise LavaError("An SQLite database in S3 needs boto3 in the job's Python") from None
-                bucket, _, key = database[len("s3://"):].partition("/")
-                client = (aws_session or boto3.Session()).client("s3")
-                fd, self._local = tempfile.mkstemp(suffix=".sqlite3")
-                os.close(fd)
-                try:
-                    client.download_file(bucket, key, self._local)
-                except Exception as e:
-                    os.unlink(self._local)
-                    raise LavaError(str(e)) from e
-                self._s3 = (client, bucket, key, os.stat(self._local))
-            super().__init__(self._local, *args, **kwargs)
-
-        def close(self):
-            super().close()
-            if self._s3:
-                client, bucket, key, before = self._s3
-                self._s3 = None
-                after = os.stat(self._local)
-                try:
-                    if (after.st_size, after.st_mtime) != (before.st_size, before.st_mtime):
-                        client.upload_file(self._local, bucket, key)
-                finally:
-                    os.unlink(self._local)
-
-    return Sqlite3Connection
-
-
-def Sqlite3Connection(database, *args, aws_session=None, **kwargs):  # noqa: N802 (the original's class name)
-    """An SQLite connection, local or kept in S3 (see ``_sqlite3_connection_class``)."""
-    return _sqlite3_connection_class()(database, *args, aws_session=aws_session, **kwargs)
+            after = os.stat(self._local)
+            try:
+                if (after.st_size, after.st_mtime) != (before.st_size, before.st_mtime):
+                    client.upload_file(self._local, bucket, key)
+            finally:
+                os.unlink(self._local)
 
 
 def get_pysql_connection(conn_id, realm, autocommit=False, aws_session=None, application_name=None):
