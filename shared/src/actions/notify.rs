@@ -110,9 +110,7 @@ impl ActionServices {
         let host = text("host").ok_or_else(|| bad("host is required for smtp".into()))?;
         let flag = |key: &str| match conn.fields.get(key) {
             None | Some(Value::Null) => Ok(false),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(Value::String(s)) => Ok(matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "1" | "t" | "y")),
-            Some(other) => Err(bad(format!("{key}: not a boolean: {other}"))),
+            Some(v) => crate::model::values::parse_config_bool(v).map_err(|e| bad(format!("{key}: {e}"))),
         };
         let security = match (flag("implicit_tls")?, flag("tls")?) {
             (true, _) => SmtpSecurity::Implicit,
