@@ -147,3 +147,12 @@ async fn json_log_lines_have_the_original_fields_and_sigusr1_logs_the_state() {
     );
     let _ = std::fs::remove_file(&log);
 }
+
+/// `-v` prints the workspace's version, the one version of lava.
+#[test]
+fn the_version_flag_prints_the_workspace_version() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lava-worker")).arg("-v").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("lava-worker {}", env!("CARGO_PKG_VERSION")));
+    assert_ne!(env!("CARGO_PKG_VERSION"), "0.0.0");
+}
