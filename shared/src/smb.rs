@@ -67,9 +67,9 @@ pub async fn transfer(
     let staged = scratch.join(format!("smb-{}", uuid::Uuid::new_v4()));
     let local = if s3.is_some() { staged.clone() } else { Path::new(&transfer.file).to_path_buf() };
     let result = async {
-        let size = match transfer.direction {
+        match transfer.direction {
             Direction::Get => {
-                let size = get(server, &transfer.share, on_share, &local).await?;
+                get(server, &transfer.share, on_share, &local).await?;
                 if let Some(at) = &s3 {
                     let body = tokio::fs::read(&local).await.map_err(|e| Error::io(local.display().to_string(), e))?;
                     let encryption =
@@ -79,7 +79,6 @@ pub async fn transfer(
                         .await
                         .map_err(|e| e.within(transfer.file.clone()))?;
                 }
-                size
             }
             Direction::Put => {
                 if let Some(at) = &s3 {
@@ -93,10 +92,10 @@ pub async fn transfer(
                     }
                     out.flush().await.map_err(|e| Error::io(local.display().to_string(), e))?;
                 }
-                put(server, &local, &transfer.share, on_share, transfer.create_dirs).await?
+                put(server, &local, &transfer.share, on_share, transfer.create_dirs).await?;
             }
-        };
-        Ok::<_, Error>(size)
+        }
+        Ok::<_, Error>(())
     }
     .await;
     let _ = std::fs::remove_file(&staged);
@@ -120,8 +119,8 @@ pub fn split_location(location: &str) -> Result<(String, String)> {
     Ok((share.to_string(), path.to_string()))
 }
 
-/// Copies `share:path` to the local file `local` (created or replaced); returns its size.
-pub async fn get(server: &SmbServer, share: &str, path: &str, local: &Path) -> Result<u64> {
+/// Copies `share:path` to the local file `local` (created or replaced).
+pub async fn get(server: &SmbServer, share: &str, path: &str, local: &Path) -> Result<()> {
     let at = format!("{share}:{path}");
     let (mut client, _relay) = connect(server).await?;
     let mut tree = client.connect_share(share).await.map_err(|e| smb_error(&at, e))?;
@@ -130,23 +129,21 @@ pub async fn get(server: &SmbServer, share: &str, path: &str, local: &Path) -> R
         return Err(Error::Refused(format!("{at}: is a directory")));
     }
     let mut out = tokio::fs::File::create(local).await.map_err(|e| Error::io(local.display().to_string(), e))?;
-    let mut size = 0;
     {
         let mut download = client.download(&tree, path).await.map_err(|e| smb_error(&at, e))?;
         while let Some(chunk) = download.next_chunk().await {
             let chunk = chunk.map_err(|e| smb_error(&at, e))?;
             out.write_all(&chunk).await.map_err(|e| Error::io(local.display().to_string(), e))?;
-            size += chunk.len() as u64;
         }
     }
     out.flush().await.map_err(|e| Error::io(local.display().to_string(), e))?;
     let _ = client.disconnect_share(&tree).await;
-    Ok(size)
+    Ok(())
 }
 
 /// Copies the local file `local` to `share:path` (created or replaced), first creating the
-/// directories above it when `create_dirs`; returns its size.
-pub async fn put(server: &SmbServer, local: &Path, share: &str, path: &str, create_dirs: bool) -> Result<u64> {
+/// directories above it when `create_dirs`.
+pub async fn put(server: &SmbServer, local: &Path, share: &str, path: &str, create_dirs: bool) -> Result<()> {
     let at = format!("{share}:{path}");
     let mut input = tokio::fs::File::open(local).await.map_err(|e| Error::io(local.display().to_string(), e))?;
     let (mut client, _relay) = connect(server).await?;
@@ -179,9 +176,9 @@ pub async fn put(server: &SmbServer, local: &Path, share: &str, path: &str, crea
             return Err(smb_error(&at, e));
         }
     }
-    let size = writer.finish().await.map_err(|e| smb_error(&at, e))?;
+    writer.finish().await.map_err(|e| smb_error(&at, e))?;
     let _ = client.disconnect_share(&tree).await;
-    Ok(size)
+    Ok(())
 }
 
 /// A session with the server, and the relay task behind it for a NetBIOS session (aborted when

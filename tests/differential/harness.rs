@@ -258,6 +258,7 @@ impl Family {
         // The actions function's binary under a Runtime API, fed from the actions queue as
         // Lambda's SQS event source feeds it.
         let queue = r.queue_url(&r.names.actions_queue).await;
+        let actions = built.join("actions").display().to_string();
         loop {
             let got = r.queues.receive(&queue, 10, 1).await.unwrap();
             if got.is_empty() {
@@ -271,7 +272,6 @@ impl Family {
                         "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:actions", "awsRegion": "us-east-1"})
                 })
                 .collect();
-            let actions = built.join("actions").display().to_string();
             let answers = r.invoke_binary_with_env(&actions, vec![json!({"Records": records})], &self.env).await;
             let answer = answers[0].as_ref().expect("the actions function answers");
             let failed: Vec<&str> = answer["batchItemFailures"]

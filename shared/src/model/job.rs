@@ -336,9 +336,11 @@ impl JobSpec {
         if known_type {
             match self.typed_parameters() {
                 Err(reason) => report.error(at("parameters"), format!("Bad job parameters: {reason}")),
-                Ok(JobParameters::Foreach(p)) if super::pipeline::Generator::parse(&p.foreach).is_err() => {
-                    let reason = super::pipeline::Generator::parse(&p.foreach).err().unwrap_or_default();
-                    report.error(at("parameters.foreach"), reason)
+                // A foreach has no timeout: its value generator is what there is to check.
+                Ok(JobParameters::Foreach(p)) => {
+                    if let Err(reason) = super::pipeline::Generator::parse(&p.foreach) {
+                        report.error(at("parameters.foreach"), reason)
+                    }
                 }
                 // The runners refuse what is not a positive duration: so does validation.
                 Ok(params) => match params.timeout().map(|t| (t, t.seconds())) {
