@@ -105,6 +105,9 @@ pub struct Family {
     pub before_each_side: Vec<(shared::connections::Database, String)>,
     /// Capture the realm's state items (without their volatile times).
     pub capture_state: bool,
+    /// The log of a server that logs every statement (a stand-in): the COPY and UNLOAD
+    /// statements each side sent there are compared, whitespace normalised, in any order.
+    pub statement_log: Option<std::path::PathBuf>,
 }
 
 /// The attributes of the events item that both sides write (ours adds lease fields, listed in
@@ -130,6 +133,7 @@ impl Family {
             capture_ses: false,
             before_each_side: Vec::new(),
             capture_state: false,
+            statement_log: None,
         }
     }
 
@@ -142,9 +146,20 @@ impl Family {
             job.as_object_mut().unwrap().extend(s.job.as_object().cloned().unwrap_or_default());
             self.realm.put_job(job).await;
         }
+        let logged = || self.statement_log.as_ref().map_or(0, |log| std::fs::metadata(log).unwrap().len() as usize);
+        let start = logged();
         let original = self.run_side(Side::Original, scenarios).await;
+        let middle = logged();
         let ours = self.run_side(Side::Ours, scenarios).await;
         let mut report = Vec::new();
+        if let Some(log) = &self.statement_log {
+            let log = std::fs::read(log).unwrap();
+            let (a, b) = (loaded_statements(&log[start..middle]), loaded_statements(&log[middle..]));
+            eprintln!("statements logged: {} by the original, {} by ours", a.len(), b.len());
+            if a != b {
+                report.push(format!("the statements sent differ:\n  original: {a:#?}\n  ours: {b:#?}"));
+            }
+        }
         let mut matched = 0;
         for (s, (a, b)) in scenarios.iter().zip(original.iter().zip(ours.iter())) {
             let mut found = Vec::new();
@@ -346,6 +361,36 @@ impl Family {
         }
         bodies
     }
+}
+
+/// The COPY and UNLOAD statements in a PostgreSQL statement log (`log_statement=all`, which
+/// logs a statement once parsed; one that does not parse is in its error's `STATEMENT:` line),
+/// each with its whitespace collapsed, sorted.
+fn loaded_statements(log: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(log);
+    let start = regex_lite::Regex::new(r"(?:LOG:  statement|LOG:  execute [^:]*|STATEMENT): +(.*)$").unwrap();
+    let mut statements: Vec<String> = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        match (line.strip_prefix('\t'), &mut current) {
+            (Some(more), Some(statement)) => {
+                statement.push(' ');
+                statement.push_str(more);
+            }
+            _ => {
+                statements.extend(current.take());
+                current = start.captures(line).map(|c| c[1].to_string());
+            }
+        }
+    }
+    statements.extend(current);
+    let mut wanted: Vec<String> = statements
+        .into_iter()
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|s| ["COPY ", "UNLOAD "].iter().any(|k| s.to_uppercase().starts_with(k)))
+        .collect();
+    wanted.sort();
+    wanted
 }
 
 /// A captured body: JSON where it is JSON, else the text.

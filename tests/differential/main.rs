@@ -10,6 +10,7 @@ mod harness;
 mod movement;
 mod orchestration;
 mod sql;
+mod unload;
 
 use shared::connections::Database;
 use std::time::Duration;

@@ -88,22 +88,8 @@ pub(crate) async fn stand_in(
 ) -> (tests::pg_cluster::Server, std::path::PathBuf, TestRealm) {
     let r = TestRealm::up(prefix).await;
     r.put_sql_connections().await;
-    let dir = std::env::temp_dir().join(unique("lava-stand-in-"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let server = tests::pg_cluster::Server::start(&dir, port, &["log_statement=all"]);
-    rows(&Database { host: "127.0.0.1".into(), port, database: Some("postgres".into()), ..postgres() }, setup).await;
-    let parameter = format!("/lava/{}/db-password", r.names.realm);
-    let keys_parameter = format!("/lava/{}/s3-keys", r.names.realm);
-    shared::aws::provision::put_parameter(&r.clients, &keys_parameter, keys, true).await.unwrap();
-    for entry in [
-        json!({"conn_id": conn_id, "type": kind, "enabled": true, "host": "127.0.0.1", "port": port, "user": "lava",
-            "database": "postgres", "password": parameter}),
-        json!({"conn_id": "s3keys", "type": "aws", "enabled": true, "access_keys": keys_parameter, "region": "ap-southeast-2"}),
-    ] {
-        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
-    }
-    (server, dir.join("server.log"), r)
+    let (server, log) = tests::pg_cluster::stand_in(&r, setup, conn_id, kind, keys).await;
+    (server, log, r)
 }
 
 #[tokio::test]
@@ -291,13 +277,14 @@ async fn redshift_sends_the_originals_copy_with_a_role_or_keys() {
             "COPY \"public\".\"members\"(\"id\",\"name\") FROM 's3://{bucket}/in/members.csv.gz' {auth} CSV IGNOREHEADER 1 GZIP"
         )
     };
-    let log = std::fs::read_to_string(&log).unwrap();
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let log = words(&std::fs::read_to_string(&log).unwrap());
     assert!(log.contains(&copy("IAM_ROLE 'arn:aws:iam::123456789012:role/redshift-s3'")), "{log}");
     assert!(log.contains(&copy("ACCESS_KEY_ID 'AKIDEXAMPLE' SECRET_ACCESS_KEY 's3cr3tKey'")), "{log}");
     for result in [&role, &keyed] {
         let events = &result["error_data"]["events"];
         assert_eq!(events[0], "Creating table \"public\".\"members\"", "{result}");
-        assert_eq!(events[2], copy("{authorization}"), "{result}");
+        assert_eq!(words(events[2].as_str().unwrap()), copy("{authorization}"), "{result}");
         assert_eq!(events[3], "Running COPY command for public.members", "{result}");
         assert!(result["error"].as_str().is_some_and(|e| e.starts_with("Copy failed: ")), "{result}");
         assert!(!result.to_string().contains("s3cr3tKey"), "the secret key is in no event: {result}");

@@ -6,7 +6,7 @@
 use crate::db_from_s3::stand_in;
 use crate::sql::run;
 use serde_json::{Value, json};
-use tests::{TestRealm, unique};
+use tests::TestRealm;
 
 async fn job(r: &TestRealm, id: &str, parameters: Value) {
     r.put_job(json!({"job_id": id, "type": "redshift_unload", "worker": "core", "enabled": true, "owner": "o",
@@ -21,44 +21,10 @@ const SETUP: &str = "CREATE TABLE sales (id INTEGER, day DATE, region TEXT); \
     CREATE VIEW svv_columns AS SELECT current_database()::text AS table_catalog, table_schema::text, \
     table_name::text, column_name::text, data_type::text, ordinal_position FROM information_schema.columns";
 
-/// A bucket of the test's own, secure as the checks want it unless `secure` is false.
-async fn bucket(r: &TestRealm, secure: bool) -> String {
-    let s3 = &r.clients.s3;
-    let name = unique("lava-unload-");
-    let logs = format!("{name}-logs");
-    for b in [&name, &logs] {
-        s3.create_bucket().bucket(b).send().await.unwrap();
-    }
-    if !secure {
-        return name;
-    }
-    use aws_sdk_s3::types::*;
-    s3.put_bucket_acl().bucket(&logs).acl(BucketCannedAcl::from("log-delivery-write")).send().await.unwrap();
-    let rule = ServerSideEncryptionRule::builder()
-        .apply_server_side_encryption_by_default(
-            ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256).build().unwrap(),
-        )
-        .build();
-    s3.put_bucket_encryption()
-        .bucket(&name)
-        .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let logging = LoggingEnabled::builder().target_bucket(&logs).target_prefix("access/").build().unwrap();
-    s3.put_bucket_logging()
-        .bucket(&name)
-        .bucket_logging_status(BucketLoggingStatus::builder().logging_enabled(logging).build())
-        .send()
-        .await
-        .unwrap();
-    name
-}
-
 #[tokio::test]
 async fn each_relation_is_unloaded_with_the_originals_statement_and_failures_are_recorded() {
     let (_server, log, r) = stand_in("rsu", SETUP, "rs", "redshift", "AKIDEXAMPLE,s3cr3tKey").await;
-    let bucket = bucket(&r, true).await;
+    let bucket = r.own_bucket(true).await;
     let params = |more: Value| {
         let mut p = json!({"conn_id": "rs", "bucket": bucket, "schema": "public", "relation": ["sales", "refunds"],
             "prefix": "out/{{ relation }}/{{ vars.day }}_", "vars": {"day": "20261130"},
@@ -117,7 +83,9 @@ async fn each_relation_is_unloaded_with_the_originals_statement_and_failures_are
     assert_eq!(none["error"], "No unloads were attempted", "{none}");
     assert_eq!(none["error_data"], json!({"start": "nothing"}), "{none}");
 
-    let log = std::fs::read_to_string(&log).unwrap();
+    // The statements' line breaks and indents are the original's (checked by the differential
+    // suite); here their words are.
+    let log = std::fs::read_to_string(&log).unwrap().split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(log.contains(&sales("IAM_ROLE 'arn:aws:iam::123456789012:role/unload'")), "{log}");
     assert!(log.contains(&sales("ACCESS_KEY_ID 'AKIDEXAMPLE' SECRET_ACCESS_KEY 's3cr3tKey'")), "{log}");
     assert!(log.contains(&refunds("ACCESS_KEY_ID 'AKIDEXAMPLE' SECRET_ACCESS_KEY 's3cr3tKey'")), "{log}");
@@ -134,8 +102,8 @@ async fn each_relation_is_unloaded_with_the_originals_statement_and_failures_are
 #[tokio::test]
 async fn bad_parameters_and_insecure_buckets_fail_before_any_unload() {
     let (_server, log, r) = stand_in("rsb", SETUP, "rs", "redshift", "AKIDEXAMPLE,s3cr3tKey").await;
-    let open = bucket(&r, false).await;
-    let secure = bucket(&r, true).await;
+    let open = r.own_bucket(false).await;
+    let secure = r.own_bucket(true).await;
     let base = |bucket: &str, more: Value| {
         let mut p = json!({"conn_id": "rs", "bucket": bucket, "schema": "public", "relation": "sales",
             "prefix": "out/", "args": ["CSV"], "s3_iam_role": "arn:aws:iam::1:role/u"});

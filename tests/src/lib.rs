@@ -236,6 +236,43 @@ impl TestRealm {
             .unwrap_or_default()
     }
 
+    /// A bucket of the test's own, secure as redshift_unload's checks want it (default
+    /// encryption, access logging to a second bucket) unless `secure` is false.
+    pub async fn own_bucket(&self, secure: bool) -> String {
+        let s3 = &self.clients.s3;
+        let name = unique("lava-unload-");
+        let logs = format!("{name}-logs");
+        for b in [&name, &logs] {
+            s3.create_bucket().bucket(b).send().await.unwrap();
+        }
+        if !secure {
+            return name;
+        }
+        use aws_sdk_s3::types::*;
+        s3.put_bucket_acl().bucket(&logs).acl(BucketCannedAcl::from("log-delivery-write")).send().await.unwrap();
+        let rule = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(
+                ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256).build().unwrap(),
+            )
+            .build();
+        s3.put_bucket_encryption()
+            .bucket(&name)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder().rules(rule).build().unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let logging = LoggingEnabled::builder().target_bucket(&logs).target_prefix("access/").build().unwrap();
+        s3.put_bucket_logging()
+            .bucket(&name)
+            .bucket_logging_status(BucketLoggingStatus::builder().logging_enabled(logging).build())
+            .send()
+            .await
+            .unwrap();
+        name
+    }
+
     /// Creates a Redshift cluster `id` in moto (for `GetClusterCredentials`).
     pub async fn redshift_cluster(&self, id: &str) {
         self.clients

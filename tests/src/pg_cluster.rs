@@ -127,3 +127,37 @@ pub fn tls_server() -> (Server, u16, PathBuf) {
     );
     (Server::start(&dir, port, &["ssl=on", &cert, &key]), port, dir)
 }
+
+/// A cluster standing in for Redshift, which cannot run here: it logs every statement (so a
+/// test reads the exact COPY or UNLOAD text there; PostgreSQL refuses both after logging them)
+/// and runs `setup` (the catalog views and tables the statements' lookups read). The realm gets
+/// the connection `conn_id` of type `kind` to it and `s3keys`, an `aws` connection with the
+/// access keys `keys` ("id,secret"). Returns the server (stopped on drop) and its log's path.
+pub async fn stand_in(r: &crate::TestRealm, setup: &str, conn_id: &str, kind: &str, keys: &str) -> (Server, PathBuf) {
+    use serde_json::json;
+    let dir = std::env::temp_dir().join(crate::unique("lava-stand-in-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = Server::start(&dir, port, &["log_statement=all"]);
+    let db = shared::connections::Database {
+        host: "127.0.0.1".into(),
+        port,
+        database: Some("postgres".into()),
+        ..crate::test_postgres()
+    };
+    let mut session =
+        shared::sql::driver::Session::connect(&db, None, std::time::Duration::from_secs(10)).await.unwrap();
+    session.affected(setup).await.unwrap();
+    session.close().await;
+    let parameter = format!("/lava/{}/db-password", r.names.realm);
+    let keys_parameter = format!("/lava/{}/s3-keys", r.names.realm);
+    shared::aws::provision::put_parameter(&r.clients, &keys_parameter, keys, true).await.unwrap();
+    for entry in [
+        json!({"conn_id": conn_id, "type": kind, "enabled": true, "host": "127.0.0.1", "port": port, "user": "lava",
+            "database": "postgres", "password": parameter}),
+        json!({"conn_id": "s3keys", "type": "aws", "enabled": true, "access_keys": keys_parameter, "region": "ap-southeast-2"}),
+    ] {
+        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    }
+    (server, dir.join("server.log"))
+}

@@ -252,6 +252,9 @@ pub const UNLOAD_OPTIONS: &[&str] = &[
     "ZSTD",
 ];
 
+/// How [`check_unload_options`]' refusal starts.
+pub const INVALID_UNLOAD_OPTIONS: &str = "Invalid UNLOAD arguments";
+
 /// Checks every `redshift_unload` option's first word (`Invalid UNLOAD arguments: X, Y` names the rest, sorted).
 pub fn check_unload_options(options: &[String]) -> Result<(), String> {
     let mut bad: Vec<String> = options
@@ -261,7 +264,7 @@ pub fn check_unload_options(options: &[String]) -> Result<(), String> {
         .collect();
     bad.sort();
     bad.dedup();
-    if bad.is_empty() { Ok(()) } else { Err(format!("Invalid UNLOAD arguments: {}", bad.join(", "))) }
+    if bad.is_empty() { Ok(()) } else { Err(format!("{INVALID_UNLOAD_OPTIONS}: {}", bad.join(", "))) }
 }
 
 /// Parameters of `redshift_unload` jobs.

@@ -91,7 +91,10 @@ pub async fn run_db_from_s3(ctx: &RunContext<'_>) -> Outcome {
             Ok(result)
         }
         // Unlike the original, the data keeps the load's events so far (the statements sent).
+        // The original's loads ran on its Python drivers (pg8000, PyMySQL), whose wording its
+        // errors keep, except PostgreSQL's, whose COPY ran in psql.
         Err(e) => {
+            let e = if loader == Loader::Postgres { e } else { crate::sql::driver::as_python_driver_error(e) };
             let mut failure = copy_failed(e.to_string());
             if let Some(data) = failure.data.as_mut() {
                 data["events"] = json!(events);

@@ -6,15 +6,20 @@
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::model::params::{JobParameters, RedshiftUnloadParams};
+use crate::model::params::{INVALID_UNLOAD_OPTIONS, JobParameters, RedshiftUnloadParams};
 use crate::model::values::format_timestamp;
 use crate::runners::{Failure, Outcome, RunContext};
-use crate::sql::driver::Session;
+use crate::sql::driver::{Session, as_python_driver_error};
 use crate::sql::unload::{Unload, UnloadOption, columns_query, partition_by, partition_query, selector};
 
 /// Runs a `redshift_unload` job.
 pub async fn run_redshift_unload(ctx: &RunContext<'_>) -> Outcome {
-    let typed = ctx.spec.typed_parameters().map_err(|e| Failure::message(format!("Bad job parameters: {e}")))?;
+    // As the original, UNLOAD options it does not know fail the run without the parameters'
+    // prefix (they are checked after the parameters' keys).
+    let typed = ctx.spec.typed_parameters().map_err(|e| match e.starts_with(INVALID_UNLOAD_OPTIONS) {
+        true => Failure::message(e),
+        false => Failure::message(format!("Bad job parameters: {e}")),
+    })?;
     let JobParameters::RedshiftUnload(p) = typed else { return Err(Failure::message("Bad job parameters")) };
     let log = |message: &str| tracing::warn!(job_id = %ctx.spec.job_id, run_id = %ctx.run_id, "{}: {message}", ctx.spec.job_id);
     if p.key.is_some() {
@@ -47,13 +52,13 @@ pub async fn run_redshift_unload(ctx: &RunContext<'_>) -> Outcome {
     if let Err(e) = session.close().await {
         tracing::warn!(job_id = %ctx.spec.job_id, error = %e, "Closing the session failed.");
     }
-    let fail = |message: String, mut result: Value| {
-        result["exit_status"] = json!(1);
-        result["error"] = json!(message);
-        Failure { message, data: Some(result) }
-    };
     match unloaded {
-        Err(e) => Err(fail(format!("Unload failed: {e}"), result)),
+        // As the original: the data's error is the cause, the message says the unload failed.
+        Err(e) => {
+            result["exit_status"] = json!(1);
+            result["error"] = json!(e);
+            Err(Failure { message: format!("Unload failed: {e}"), data: Some(result) })
+        }
         Ok(failures) if !failures.is_empty() => {
             let message = format!("{} unloads failed", failures.len());
             result["failures"] = json!(failures);
@@ -98,12 +103,19 @@ async fn unload_all(
             "schema": p.schema, "relation": relation, "bucket": p.bucket, "prefix": prefix,
             "ts_start": format_timestamp(&start),
         });
+        // As the original, a bad predicate or prefix fails the whole run, whatever stop_on_fail
+        // says, and is no unload of the list.
+        let predicate = p.predicate.as_deref().map(|w| ctx.renderer.render(w, &vars)).transpose()?;
         let rendered = ctx.renderer.render(prefix, &vars).map_err(|e| format!("Bad prefix parameter: {e}"))?;
+        if rendered.contains('\'') {
+            return Err("Bad prefix parameter: Single quote not allowed in S3 prefix".into());
+        }
         entry["prefix"] = json!(rendered);
-        match unload_one(ctx, p, session, &relation, &rendered, &vars, authorization).await {
+        let target = Target { relation: &relation, prefix: &rendered, predicate: predicate.as_deref() };
+        match unload_one(ctx, p, session, &target, &vars, authorization).await {
             Ok(sql) => {
                 let finish = jiff::Zoned::now();
-                entry["sql"] = json!(sql);
+                entry["sql"] = json!(sql.trim_matches([' ', '\n']));
                 entry["ts_finish"] = json!(format_timestamp(&finish));
                 entry["duration"] = json!((finish.timestamp().as_second() - start.timestamp().as_second()).max(0));
                 entry["status"] = json!("complete");
@@ -130,20 +142,25 @@ fn push(result: &mut Value, entry: Value) {
     }
 }
 
+/// Where one relation goes: its rendered prefix and predicate.
+struct Target<'a> {
+    relation: &'a str,
+    prefix: &'a str,
+    predicate: Option<&'a str>,
+}
+
 /// One relation's UNLOAD; returns its text with `{authorization}` in place of the credentials.
+/// As the original, the date columns are looked up before the options are prepared.
 async fn unload_one(
     ctx: &RunContext<'_>,
     p: &RedshiftUnloadParams,
     session: &mut Session,
-    relation: &str,
-    prefix: &str,
+    target: &Target<'_>,
     vars: &minijinja::Value,
     authorization: &str,
 ) -> Result<String> {
-    let predicate = match &p.predicate {
-        Some(text) => Some(ctx.renderer.render(text, vars).map_err(|e| Error::Refused(format!("Bad where: {e}")))?),
-        None => None,
-    };
+    let relation = target.relation;
+    let columns = date_columns(p, session, relation).await?;
     let mut options = Vec::with_capacity(p.args.len());
     for option in &p.args {
         options.push(match UnloadOption::parse(option).map_err(Error::Refused)? {
@@ -157,15 +174,38 @@ async fn unload_one(
                         p.schema
                     ))
                 };
-                let row = session.first_row(&query).await.map_err(|e| cannot(e.to_string()))?;
+                let row = session.first_row(&query).await.map_err(|e| cannot(as_python_driver_error(e).to_string()))?;
                 let partitions = row.and_then(|r| r.into_iter().next()).and_then(|f| f.text);
                 partition_by(&partitions.ok_or_else(|| cannot("Not found".into()))?).map_err(cannot)?
             }
         });
     }
-    let columns = match p.dateformat.as_deref().filter(|f| !f.is_empty()) {
+    let selector = selector(&columns, p.dateformat.as_deref()).map_err(Error::Refused)?;
+    let unload = Unload {
+        selector: &selector,
+        schema: &p.schema,
+        relation,
+        predicate: target.predicate,
+        bucket: &p.bucket,
+        prefix: target.prefix,
+        options: &options,
+    };
+    let shown = unload.statement("{authorization}").map_err(Error::Refused)?;
+    tracing::debug!(job_id = %ctx.spec.job_id, "Unload SQL: {shown}");
+    session.execute(&unload.statement(authorization).map_err(Error::Refused)?).await.map_err(as_python_driver_error)?;
+    Ok(shown)
+}
+
+/// The relation's columns and their types when a `dateformat` asks for them (none otherwise).
+async fn date_columns(
+    p: &RedshiftUnloadParams,
+    session: &mut Session,
+    relation: &str,
+) -> Result<Vec<(String, String)>> {
+    Ok(match p.dateformat.as_deref().filter(|f| !f.is_empty()) {
         Some(_) => {
-            let rows = session.rows(&columns_query(&p.schema, relation).map_err(Error::Refused)?).await?;
+            let query = columns_query(&p.schema, relation).map_err(Error::Refused)?;
+            let rows = session.rows(&query).await.map_err(as_python_driver_error)?;
             if rows.is_empty() {
                 return Err(Error::Refused(format!("Cannot get column info for {}.{relation}", p.schema)));
             }
@@ -177,19 +217,5 @@ async fn unload_one(
                 .collect()
         }
         None => Vec::new(),
-    };
-    let selector = selector(&columns, p.dateformat.as_deref()).map_err(Error::Refused)?;
-    let unload = Unload {
-        selector: &selector,
-        schema: &p.schema,
-        relation,
-        predicate: predicate.as_deref(),
-        bucket: &p.bucket,
-        prefix,
-        options: &options,
-    };
-    let shown = unload.statement("{authorization}").map_err(Error::Refused)?;
-    tracing::debug!(job_id = %ctx.spec.job_id, "Unload SQL: {shown}");
-    session.execute(&unload.statement(authorization).map_err(Error::Refused)?).await?;
-    Ok(shown)
+    })
 }

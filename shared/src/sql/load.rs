@@ -248,17 +248,20 @@ pub fn manifest_entries(text: &str) -> Result<Vec<(String, String)>, String> {
 /// PostgreSQL's client-side load: `COPY <target>[(<cols>)] FROM STDIN [WITH (<options>)]`, with
 /// lava's own words (`MANIFEST`, `GZIP`) taken out of `args` first.
 pub fn postgres_copy(target: &str, columns: &[String], args: &LoadArgs) -> Result<String, String> {
-    let mut statement = format!("COPY {target}");
-    if !columns.is_empty() {
-        let names: Result<Vec<String>, String> =
-            column_names(columns).iter().map(|c| object_name(&[c], false)).collect();
-        statement.push_str(&format!("({})", names?.join(",")));
-    }
-    statement.push_str(" FROM STDIN");
+    let mut statement = format!("COPY {target}{} FROM STDIN", column_list(columns)?);
     if !args.is_empty() {
         statement.push_str(&format!(" WITH ({})", args.texts().collect::<Vec<_>>().join(", ")));
     }
     Ok(statement)
+}
+
+/// `("a","b")` for the columns' names (nothing for none).
+fn column_list(columns: &[String]) -> Result<String, String> {
+    if columns.is_empty() {
+        return Ok(String::new());
+    }
+    let names: Result<Vec<String>, String> = column_names(columns).iter().map(|c| object_name(&[c], false)).collect();
+    Ok(format!("({})", names?.join(",")))
 }
 
 /// Redshift's `COPY <target>[(<cols>)] FROM 's3://<bucket>/<key>' <authorization> <args>`;
@@ -274,18 +277,15 @@ pub fn redshift_copy(
     if bucket.contains('\'') || key.contains('\'') {
         return Err(format!("Bad S3 location: s3://{bucket}/{key}: must not contain quotes"));
     }
-    let mut statement = format!("COPY {target}");
-    if !columns.is_empty() {
-        let names: Result<Vec<String>, String> =
-            column_names(columns).iter().map(|c| object_name(&[c], false)).collect();
-        statement.push_str(&format!("({})", names?.join(",")));
-    }
-    statement.push_str(&format!(" FROM 's3://{bucket}/{key}' {authorization}"));
-    for text in args.texts() {
-        statement.push(' ');
-        statement.push_str(text);
-    }
-    Ok(statement)
+    let args: Vec<&str> = args.texts().collect();
+    // The original's layout, spaces and line breaks included: the text is the run's event, and
+    // a database error's position counts in it.
+    let indent = crate::sql::unload::INDENT;
+    Ok(format!(
+        "\n{indent}COPY {target}{} FROM 's3://{bucket}/{key}'\n{indent}{authorization}\n{indent}{}\n{indent}",
+        column_list(columns)?,
+        args.join(" ")
+    ))
 }
 
 /// Whether an option's argument is a quoted string (`'…'` or `"…"`) that cannot end early.
@@ -706,7 +706,10 @@ mod tests {
         let auth = redshift_authorization(Some("arn:aws:iam::1:role/r"), None).unwrap();
         assert_eq!(
             redshift_copy("\"s\".\"t\"", &["a INT".into()], "b", "k/x.csv.gz", &auth, &a).unwrap(),
-            "COPY \"s\".\"t\"(\"a\") FROM 's3://b/k/x.csv.gz' IAM_ROLE 'arn:aws:iam::1:role/r' CSV IGNOREHEADER 1 GZIP"
+            format!(
+                "\n{I}COPY \"s\".\"t\"(\"a\") FROM 's3://b/k/x.csv.gz'\n{I}IAM_ROLE 'arn:aws:iam::1:role/r'\n{I}CSV IGNOREHEADER 1 GZIP\n{I}",
+                I = crate::sql::unload::INDENT
+            )
         );
         assert_eq!(
             redshift_authorization(None, Some(("AK", "SK", Some("TK")))).unwrap(),

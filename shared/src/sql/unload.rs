@@ -135,21 +135,23 @@ impl Unload<'_> {
             return Err(format!("Bad bucket {:?}", self.bucket));
         }
         let predicate = match self.predicate.filter(|w| !w.trim().is_empty()) {
-            Some(w) => format!(" WHERE {}", w.replace('\'', "\\'")),
+            Some(w) => format!("WHERE {}", w.replace('\'', "\\'")),
             None => String::new(),
         };
-        let mut text = format!(
-            "UNLOAD ('SELECT {} FROM {source}{predicate}') TO 's3://{}/{}' {authorization}",
-            self.selector, self.bucket, self.prefix
-        );
-        for option in self.options {
-            text.push(' ');
-            text.push_str(option);
-        }
-        text.push(';');
-        Ok(text)
+        // The original's layout, spaces and line breaks included: they are in the text a
+        // successful unload records, and in a database error's position.
+        Ok(format!(
+            "\n{INDENT}UNLOAD ('SELECT {} FROM {source} {predicate}')\n{INDENT}TO 's3://{}/{}'\n{INDENT}{authorization}\n{INDENT}{};\n            ",
+            self.selector,
+            self.bucket,
+            self.prefix,
+            self.options.join(" ")
+        ))
     }
 }
+
+/// The indent of the original's statements' lines.
+pub(crate) const INDENT: &str = "                ";
 
 #[cfg(test)]
 mod tests {
@@ -215,7 +217,9 @@ mod tests {
         };
         assert_eq!(
             unload.statement("{authorization}").unwrap(),
-            "UNLOAD ('SELECT * FROM \"s\".\"r\" WHERE day = \\'2026-01-01\\'') TO 's3://b/out/r_' {authorization} CSV GZIP;"
+            format!(
+                "\n{INDENT}UNLOAD ('SELECT * FROM \"s\".\"r\" WHERE day = \\'2026-01-01\\'')\n{INDENT}TO 's3://b/out/r_'\n{INDENT}{{authorization}}\n{INDENT}CSV GZIP;\n            "
+            )
         );
         let bad = Unload { prefix: "it's", ..unload.clone() };
         assert_eq!(bad.statement("").unwrap_err(), "Bad prefix parameter: Single quote not allowed in S3 prefix");
