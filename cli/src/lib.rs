@@ -124,9 +124,26 @@ pub async fn run(cli: Cli) -> Result<String> {
     run_command(cli).await.map_err(|e| explain_missing(e, &target))
 }
 
+/// An error's text with its causes, each said once: lava's errors that give context already
+/// end with their cause's text, which a plain chain (`{:#}`) would repeat.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let said = cause.to_string();
+        if text.ends_with(&said) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&said);
+    }
+    text
+}
+
 /// An error from a table or queue that does not exist says which realm the command looked at.
 fn explain_missing(e: anyhow::Error, target: &Target) -> anyhow::Error {
-    let text = format!("{e:#}");
+    let text = error_text(&e);
     let missing = ["ResourceNotFoundException", "Requested resource not found", "NonExistentQueue", "non-existent"];
     if text.contains("does not exist: is realm") || !missing.iter().any(|m| text.contains(m)) {
         return e;
@@ -288,6 +305,14 @@ fn is_loopback(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_says_each_cause_once() {
+        let within = shared::Error::refused("nosuch", "No such connection");
+        assert_eq!(error_text(&anyhow::Error::new(within)), "nosuch: No such connection");
+        let context = anyhow::anyhow!("refused").context("lava job put");
+        assert_eq!(error_text(&context), "lava job put: refused");
+    }
 
     /// The report has one line per record and one per warning or error, each naming the file;
     /// an error whose text holds "; " (here, in the job id) stays on its line.

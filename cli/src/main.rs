@@ -13,7 +13,7 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("lava: {e:#}");
+            eprintln!("lava: {}", cli::error_text(&e));
             std::process::ExitCode::FAILURE
         }
     }

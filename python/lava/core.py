@@ -2,9 +2,24 @@
 ``scan_jobs``, read and sent through the ``lava`` command as the worker does it."""
 
 import json
+from decimal import Decimal
 
 from lava import _cli
 from lava.errors import LavaError
+
+
+def _stored(text):
+    """An item as DynamoDB's boto3 resource gives it, as the original read it: numbers are
+    ``Decimal``."""
+    return json.loads(text, parse_float=Decimal, parse_int=Decimal)
+
+
+def _no_such(e, what):
+    """The original's words for a job or realm that is not in its table."""
+    text = str(e)
+    if text.startswith(what + " ") and text.endswith(": not found"):
+        return LavaError("No such " + what)
+    return e
 
 
 def _realm_of(realm_or_table, suffix):
@@ -38,21 +53,48 @@ def dispatch(realm, job_id, worker=None, params=None, delay=0, queue_name=None, 
         args += ["-w", worker]
     if delay:
         args += ["-d", "%ds" % int(delay)]
-    outcome = json.loads(_cli.run(args, realm=_cli.realm_name(realm)))[0]
+    try:
+        printed = _cli.run(args, realm=_cli.realm_name(realm))
+    except LavaError as e:
+        printed = str(e)  # a failed dispatch's outcome, printed as a successful one's
+    try:
+        outcome = json.loads(printed)[0]
+    except ValueError:
+        raise LavaError(printed) from None
     if "error" in outcome:
-        raise LavaError(outcome["error"])
+        raise _no_such(outcome["error"], "job")
     return outcome["run_id"]
 
 
 def get_job_spec(job_id, realm_or_jobs_table=None):
-    """The job's spec as stored."""
+    """The job's spec as stored, with the original's defaults for what it leaves out (numbers
+    are ``Decimal``, as the original's DynamoDB resource gave them)."""
     realm = _realm_of(realm_or_jobs_table, "jobs")
-    return json.loads(_cli.run(["job", "get", job_id], realm=realm))
+    try:
+        spec = _stored(_cli.run(["job", "get", job_id], realm=realm))
+    except LavaError as e:
+        raise _no_such(e, "job") from None
+    for name, default in (("owner", ""), ("description", "")):
+        if not spec.get(name):
+            spec[name] = default
+    spec.setdefault("enabled", False)
+    spec.setdefault("max_tries", 0)
+    for name in ("parameters", "globals"):
+        if not spec.get(name):
+            spec[name] = {}
+    for name in spec["globals"]:
+        if name.lower().startswith("lava"):
+            raise LavaError("Reserved global: %s" % name)
+    spec.setdefault("state", {})
+    return spec
 
 
 def get_realm_info(realm, realm_table=None):
     """The realm's entry as stored."""
-    return json.loads(_cli.run(["realm", "get"], realm=_cli.realm_name(realm)))
+    try:
+        return _stored(_cli.run(["realm", "get"], realm=_cli.realm_name(realm)))
+    except LavaError as e:
+        raise _no_such(e, "realm") from None
 
 
 def scan_jobs(realm, attributes=None, aws_session=None):

@@ -9,6 +9,7 @@ mod executables;
 mod harness;
 mod movement;
 mod orchestration;
+mod python_api;
 mod sql;
 mod unload;
 

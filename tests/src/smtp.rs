@@ -53,6 +53,13 @@ impl SmtpServer {
         files.sort();
         files.iter().map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap()).collect()
     }
+
+    /// Forgets the messages accepted so far.
+    pub fn clear(&self) {
+        for entry in std::fs::read_dir(&self.dir).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+    }
 }
 
 impl Drop for SmtpServer {

@@ -38,13 +38,13 @@ class LavaStateItem:
 
     @classmethod
     def get(cls, state_id, realm, aws_session=None):
-        """The stored item; ``KeyError`` when there is none."""
+        """The stored item; ``KeyError`` when there is none (``'Item'``, as the original's)."""
         realm = _cli.realm_name(realm)
         try:
             found = json.loads(_cli.run(["state", "get", state_id, "--item"], realm=realm))
         except LavaError as e:
             if str(e).endswith(": not found"):
-                raise KeyError(state_id) from None
+                raise KeyError("Item") from None
             raise
         item = cls(state_id, realm, found["value"], state_type=found["type"], publisher=found.get("publisher"))
         item.timestamp = found.get("timestamp")

@@ -1,0 +1,94 @@
+"""The Python API calls a job makes, run the same way under the original's lava package and
+ours: each call's result (or its error's type and text) is printed as one JSON document."""
+
+import datetime
+import decimal
+import json
+import sys
+
+import boto3
+
+import lava
+from lava.connection import (
+    get_aws_connection,
+    get_generic_connection,
+    get_email_connection,
+    get_pysql_connection,
+)
+from lava.lib.state import LavaStateItem
+
+realm = sys.argv[1]
+results = {}
+
+
+def typed(value):
+    """A value with the Python types the API gave it kept visible."""
+    if isinstance(value, dict):
+        return {str(k): typed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [typed(v) for v in value]
+    if isinstance(value, (bool, str)) or value is None:
+        return value
+    return {type(value).__name__: str(value)}
+
+
+def attempt(name, call):
+    try:
+        results[name] = {"ok": typed(call())}
+    except Exception as e:  # the error's type and words are what a job sees
+        results[name] = {"error": type(e).__name__, "text": str(e)}
+
+
+def query(conn_id, statement):
+    conn = get_pysql_connection(conn_id, realm)
+    try:
+        cursor = conn.cursor()
+        cursor.execute(statement)
+        return [list(row) for row in cursor.fetchall()]
+    finally:
+        conn.close()
+
+
+dynamo = boto3.resource("dynamodb")
+jobs = dynamo.Table(f"lava.{realm}.jobs")
+realms = dynamo.Table("lava.realms")
+
+attempt("dispatch", lambda: lava.dispatch(realm, "d/target", params={"n": 1, "f": 2.5, "l": [1, "a"], "m": {"x": None}},
+                                          globals_={"g": True}))
+attempt("dispatch_delayed", lambda: lava.dispatch(realm, "d/target", delay=1))
+attempt("dispatch_no_job", lambda: lava.dispatch(realm, "d/none"))
+attempt("job_spec", lambda: lava.get_job_spec("d/target", jobs))
+attempt("job_spec_no_job", lambda: lava.get_job_spec("d/none", jobs))
+attempt("realm_info", lambda: sorted(lava.get_realm_info(realm, realms)))
+attempt("realm_info_no_realm", lambda: lava.get_realm_info("nosuchrealm", realms))
+attempt("scan_jobs", lambda: lava.scan_jobs(realm, ["worker", "type", "max_tries", "parameters"]))
+attempt("pg_rows", lambda: query("pg", "select 1 as n, 'a' as t, null as z, 2.5::numeric as d, true as b"))
+attempt("pg_error", lambda: query("pg", "select * from no_such_table_here"))
+attempt("my_rows", lambda: query("my", "select 1 as n, 'a' as t, null as z"))
+attempt("lite_rows", lambda: query("lite", "select 1 as n, 'a' as t, null as z, 2.5 as f"))
+attempt("no_connection", lambda: query("nosuch", "select 1"))
+attempt("aws_keys", lambda: get_aws_connection("keys", realm))
+attempt("generic", lambda: get_generic_connection("gen", realm))
+
+
+def state_round_trip():
+    LavaStateItem.new("json", "py-state", realm, {"n": 1, "l": ["a", None]}, publisher="me").put()
+    item = LavaStateItem.get("py-state", realm)
+    return {"type": item.state_type, "value": item.value, "publisher": item.publisher}
+
+
+attempt("state", state_round_trip)
+attempt("state_missing", lambda: LavaStateItem.get("py-none", realm).value)
+attempt("state_bad_type", lambda: LavaStateItem.new("nosuch", "py-x", realm, 1))
+
+
+def email():
+    get_email_connection("mail", realm).send(
+        subject="API mail", message="Hello from the API\n", to="to@example.com", cc=["cc@example.com"]
+    )
+    return "sent"
+
+
+attempt("email", email)
+attempt("version", lambda: lava.__version__)
+print(json.dumps(results, indent=1, sort_keys=True))

@@ -1,0 +1,93 @@
+//! The Python API a job calls (`lava.dispatch`, `get_job_spec`, `get_realm_info`, `scan_jobs`,
+//! `lava.connection`'s getters, state items, an email connection's `send`): one script run
+//! under the original's package (jinlava 8.3.0 in `.venv-jinlava`) and under ours (`.venv`,
+//! through our `lava` command) on one realm; what each call returned or raised, the dispatch
+//! messages and the email sent are compared.
+
+use crate::compare::{Difference, Normaliser, differences};
+use serde_json::{Value, json};
+use shared::ports::WorkQueue;
+
+const SCRIPT: &str = include_str!("python/api.py");
+
+/// Where ours differs from the original's package, and why.
+const LISTED: &[(&str, &str)] = &[(
+    "$.results.version.ok",
+    "the package's version is the workspace's, one source for every part of this project; `lava version` names the original's version it is compatible with",
+)];
+
+#[tokio::test]
+async fn the_python_api_matches_the_original() {
+    let family = crate::harness::Family::new("dfp").await;
+    let r = &family.realm;
+    r.put_job(json!({"job_id": "d/target", "type": "cmd", "worker": "core", "enabled": true, "owner": "o",
+        "description": "a target", "payload": "true", "parameters": {"vars": {"n": 3, "f": 1.5}}, "max_tries": 2}))
+        .await;
+    r.put_sql_connections().await;
+    let realm = r.names.realm.clone();
+    let clients = &r.clients;
+    let keys = format!("/lava/{realm}/keys");
+    shared::aws::provision::put_parameter(clients, &keys, "AKIDPYTHON,py-secret", true).await.unwrap();
+    let smtp = tests::smtp::SmtpServer::start("-", "-");
+    for entry in [
+        json!({"conn_id": "keys", "type": "aws", "enabled": true, "access_keys": keys, "region": "eu-west-2"}),
+        json!({"conn_id": "gen", "type": "generic", "enabled": true, "attributes": {"a": "text", "n": 7, "b": true}}),
+        json!({"conn_id": "mail", "type": "email", "subtype": "smtp", "enabled": true, "host": "127.0.0.1",
+            "port": smtp.port, "from": "Lava <lava@example.com>"}),
+    ] {
+        r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    }
+    let script = std::env::temp_dir().join(tests::unique("lava-api-")).with_extension("py");
+    std::fs::write(&script, SCRIPT).unwrap();
+
+    let worker_queue = r.queue_url(&r.names.worker_queue("core")).await;
+    let mut sides = Vec::new();
+    for original in [true, false] {
+        let mut command = if original {
+            tests::original::command("python")
+        } else {
+            let mut command = std::process::Command::new(tests::venv_tool("python"));
+            tests::emulator_env(&mut command).env("LAVA_CLI", tests::workspace_root().join("target/debug/lava"));
+            command
+        };
+        command.arg(&script).arg(&realm).env("LAVA_REALM", &realm);
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "the script failed (original: {original}): {stderr}");
+        let results: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+        // The messages the dispatches sent (the delayed one after its delay).
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let mut sent: Vec<Value> = Vec::new();
+        for m in r.queues.receive(&worker_queue, 10, 1).await.unwrap() {
+            r.queues.delete(&worker_queue, &m.receipt_handle).await.unwrap();
+            sent.push(serde_json::from_str(&m.body).unwrap());
+        }
+        sent.sort_by_key(|m| m["parameters"].is_null());
+        let mails = smtp.messages();
+        smtp.clear();
+        if original {
+            // Both dispatches and the email reached their servers: the comparison has something to compare.
+            assert_eq!((sent.len(), mails.len()), (2, 1), "the original's API calls sent: {results}");
+        }
+        sides.push(json!({"results": results, "dispatched": sent, "emails": mails}));
+    }
+    let normaliser = Normaliser::new(vec![(realm.clone(), "<realm>".into())]);
+    let (a, b) = (normaliser.value(&sides[0]), normaliser.value(&sides[1]));
+    let mut found: Vec<Difference> = Vec::new();
+    differences("$", Some(&a), Some(&b), &mut found);
+    let unlisted: Vec<String> = found
+        .iter()
+        .filter(|d| !LISTED.iter().any(|(path, _)| d.path.starts_with(path)))
+        .map(|d| format!("  {d}"))
+        .collect();
+    let stale: Vec<&str> =
+        LISTED.iter().filter(|(path, _)| !found.iter().any(|d| d.path.starts_with(path))).map(|(p, _)| *p).collect();
+    for (path, reason) in LISTED {
+        eprintln!("python API: differs at {path} (listed: {reason})");
+    }
+    assert!(
+        unlisted.is_empty() && stale.is_empty(),
+        "the Python API differs from the original's:\n{}\nlisted but matching: {stale:?}",
+        unlisted.join("\n")
+    );
+}
