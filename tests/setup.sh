@@ -155,13 +155,17 @@ echo "infra tools: checkov $(.venv-checkov/bin/checkov --version) ready"
 # own venv, since it pins boto3, Jinja and SQLAlchemy of its own.
 JINLAVA=8.3.0
 # scramp 1.5 dropped what jinlava's pg8000 calls to log in to PostgreSQL; 1.4 is what the
-# original ran with when it was released.
+# original ran with when it was released. pyarrow is its lava-sql's optional Parquet writer (the
+# version the Python job tests use).
 if ! [ -x .venv-jinlava/bin/lava-worker ] || [ "$(.venv-jinlava/bin/lava-version 2>/dev/null)" != "$JINLAVA" ] \
     || ! .venv-jinlava/bin/python -c 'from scramp import make_channel_binding' 2>/dev/null; then
     echo "original: installing jinlava $JINLAVA into .venv-jinlava"
     rm -rf .venv-jinlava
     python3 -m venv .venv-jinlava
     .venv-jinlava/bin/pip install --quiet "jinlava==$JINLAVA" "scramp<1.5"
+fi
+if ! .venv-jinlava/bin/python -c 'import pyarrow' 2>/dev/null; then
+    .venv-jinlava/bin/pip install --quiet "$(grep '^pyarrow==' python/test-requirements.txt)"
 fi
 echo "original: jinlava $(.venv-jinlava/bin/lava-version) ready"
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then

@@ -315,7 +315,11 @@ impl Family {
         for object in listing.objects {
             let body = r.blobs.get_object(&bucket, &object.key).await.unwrap();
             let name = object.key.trim_start_matches(&prefix).to_string();
-            outputs.insert(name, Value::String(String::from_utf8_lossy(&body).into_owned()));
+            let shown = match body.starts_with(b"PAR1") {
+                true => parquet_content(&body).await,
+                false => Value::String(String::from_utf8_lossy(&body).into_owned()),
+            };
+            outputs.insert(name, shown);
         }
         Value::Object(outputs)
     }
@@ -391,6 +395,26 @@ fn loaded_statements(log: &[u8]) -> Vec<String> {
         .collect();
     wanted.sort();
     wanted
+}
+
+/// What a Parquet file holds as pyarrow reads it (its columns' types and its rows): the files'
+/// bytes differ in what wrote them.
+async fn parquet_content(body: &[u8]) -> Value {
+    const READ: &str = "import json, sys, pyarrow.parquet as pq\n\
+        t = pq.read_table(sys.argv[1])\n\
+        print(json.dumps({'columns': [f'{f.name}: {f.type}' for f in t.schema], 'rows': t.to_pylist()}, default=str))";
+    let file = std::env::temp_dir().join(tests::unique("lava-diff-")).with_extension("parquet");
+    std::fs::write(&file, body).unwrap();
+    let mut command = std::process::Command::new(tests::venv_tool("python"));
+    command.args(["-c", READ]).arg(&file);
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        output.status.success(),
+        "pyarrow cannot read a Parquet output: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 /// A captured body: JSON where it is JSON, else the text.

@@ -7,6 +7,14 @@ use shared::ports::{BlobStore, Encryption};
 
 const QUERY: &str = "select 1 as n, 'a|b' as t, null as z union all select 2, 'plain', 'x' order by n;\n";
 
+/// A row of each type the original's drivers give their own Python type (so its Parquet writer
+/// gives each its own column type), and a second row of nulls.
+const TYPES_PG: &str = "select 1 as i, 2.5::float8 as f, 12.345::numeric as d, timestamp '2026-01-02 03:04:05.123456' as ts, \
+    timestamptz '2026-01-02 03:04:05+10' as tz, date '2026-01-02' as dt, time '03:04:05.5' as t, true as b, 'x' as s, \
+    null as n union all select 2, null, -1.5, null, null, null, null, null, null, null order by 1";
+const TYPES_MY: &str = "select 1 as i, cast(12.345 as decimal(10,3)) as d, timestamp('2026-01-02 03:04:05') as ts, \
+    date('2026-01-02') as dt, 'x' as s union all select 2, null, null, null, null order by 1";
+
 #[tokio::test]
 async fn sql_jobs_match_the_original() {
     let mut family = Family::new("dfs").await;
@@ -20,6 +28,8 @@ async fn sql_jobs_match_the_original() {
         ("payloads/d/bad.sql", "select * from no_such_table_here;\n".to_string()),
         ("payloads/d/client.sql", "\\echo client {{ job.job_id }}\nselect 42 as answer;\n".to_string()),
         ("payloads/d/view.sql", "select 7 as seven, 'v' as v".to_string()),
+        ("payloads/d/types_pg.sql", TYPES_PG.to_string()),
+        ("payloads/d/types_my.sql", TYPES_MY.to_string()),
         ("tmp/load/rows.csv", "1,one\n2,two\n".to_string()),
     ] {
         r.blobs.put_object(&bucket, key, body.into_bytes(), &Encryption::Aes256).await.unwrap();
@@ -65,6 +75,8 @@ async fn sql_jobs_match_the_original() {
         Scenario::new("sqli_unknown_conn", json!({"type": "sqli", "payload": QUERY, "parameters": {"conn_id": "nosuch"}})),
         Scenario::new("sqlc_pg", json!({"type": "sqlc", "payload": "d/client.sql", "parameters": {"conn_id": "pg"}})),
         Scenario::new("sqlv_pg", json!({"type": "sqlv", "payload": "d/view.sql", "parameters": {"conn_id": "pg", "header": true}})),
+        Scenario::new("sqlv_pg_parquet", json!({"type": "sqlv", "payload": "d/types_pg.sql", "parameters": {"conn_id": "pg", "format": "parquet"}})),
+        Scenario::new("sqlv_my_parquet", json!({"type": "sqlv", "payload": "d/types_my.sql", "parameters": {"conn_id": "my", "format": "parquet"}})),
         Scenario::new("load_pg", load("pg", "public")).differs(
             "$.item.log[2].info.events[3]",
             "the load streams the object from S3 through COPY FROM STDIN; the original downloaded it to a file for psql's \\copy",

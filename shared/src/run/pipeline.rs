@@ -590,7 +590,7 @@ impl JobRunner {
                 if self.rows.len() < self.most {
                     let value = |f: Field| match (f.text, f.kind) {
                         (None, _) => Value::Null,
-                        (Some(t), Kind::Number) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
+                        (Some(t), Kind::Number | Kind::Decimal) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
                         (Some(t), Kind::Bool) => Value::Bool(t == "True"),
                         (Some(t), _) => Value::String(t),
                     };

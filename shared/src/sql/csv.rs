@@ -69,17 +69,25 @@ pub fn dialect_terminator(dialect: &str) -> Result<&'static str, String> {
     }
 }
 
-/// What kind of value a field holds (it decides `nonnumeric` quoting and the JSON form).
+/// What kind of value a field holds, as the original's Python drivers typed it (it decides
+/// `nonnumeric` quoting, the JSON form and the Parquet column type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Text (and anything printed as text).
     Text,
-    /// An integer, float or decimal.
+    /// An integer or float.
     Number,
+    /// An exact decimal (Python's `Decimal`: SQL `NUMERIC`, `DECIMAL`).
+    Decimal,
     /// A boolean (`True`/`False`; a number to Python).
     Bool,
-    /// A date, time or timestamp (Python's `str()`: a space between date and time).
+    /// A timestamp (Python's `str()`: a space between date and time, an offset when it has a
+    /// time zone).
     Timestamp,
+    /// A date.
+    Date,
+    /// A time of day.
+    Time,
 }
 
 /// One field: its text as Python's `str()` gives it (`None` for NULL) and its kind.
@@ -107,9 +115,24 @@ impl Field {
         Field { text: Some(if value { "True" } else { "False" }.into()), kind: Kind::Bool }
     }
 
-    /// A date, time or timestamp, as Python prints it.
+    /// An exact decimal.
+    pub fn decimal(text: impl Into<String>) -> Self {
+        Field { text: Some(text.into()), kind: Kind::Decimal }
+    }
+
+    /// A timestamp, as Python prints it.
     pub fn timestamp(text: impl Into<String>) -> Self {
         Field { text: Some(text.into()), kind: Kind::Timestamp }
+    }
+
+    /// A date (`2026-01-02`).
+    pub fn date(text: impl Into<String>) -> Self {
+        Field { text: Some(text.into()), kind: Kind::Date }
+    }
+
+    /// A time of day, as Python prints it.
+    pub fn time(text: impl Into<String>) -> Self {
+        Field { text: Some(text.into()), kind: Kind::Time }
     }
 
     /// NULL.
@@ -119,7 +142,7 @@ impl Field {
 
     /// Whether Python's csv module treats it as a number.
     pub fn numeric(&self) -> bool {
-        self.text.is_some() && matches!(self.kind, Kind::Number | Kind::Bool)
+        self.text.is_some() && matches!(self.kind, Kind::Number | Kind::Decimal | Kind::Bool)
     }
 }
 

@@ -491,10 +491,12 @@ fn postgres_field(row: &sqlx::postgres::PgRow, i: usize) -> Field {
     let text: &str = row.try_get_unchecked(i).unwrap_or_default();
     match kind.as_str() {
         "BOOL" => Field::boolean(text == "t"),
-        "INT2" | "INT4" | "INT8" | "OID" | "NUMERIC" => Field::number(text),
+        "INT2" | "INT4" | "INT8" | "OID" => Field::number(text),
+        "NUMERIC" => Field::decimal(text),
         "FLOAT4" | "FLOAT8" => float_field(text),
-        "TIMESTAMP" | "TIMESTAMPTZ" | "TIME" | "TIMETZ" => Field::timestamp(python_timestamp(text)),
-        "DATE" => Field::timestamp(text),
+        "TIMESTAMP" | "TIMESTAMPTZ" => Field::timestamp(python_timestamp(text)),
+        "TIME" | "TIMETZ" => Field::time(python_timestamp(text)),
+        "DATE" => Field::date(text),
         "BYTEA" => {
             let hex = text.strip_prefix("\\x").unwrap_or(text);
             let bytes: Vec<u8> =
@@ -520,13 +522,14 @@ fn mysql_field(row: &sqlx::mysql::MySqlRow, i: usize) -> Field {
     }
     let text: &str = row.try_get_unchecked(i).unwrap_or_default();
     match kind.as_str() {
-        "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" | "DECIMAL"
-        | "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED" | "BIGINT UNSIGNED" => {
-            Field::number(text)
-        }
+        "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" | "TINYINT UNSIGNED"
+        | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED" | "BIGINT UNSIGNED" => Field::number(text),
+        "DECIMAL" => Field::decimal(text),
         "FLOAT" | "DOUBLE" => float_field(text),
-        "DATETIME" | "TIMESTAMP" | "TIME" => Field::timestamp(python_timestamp(text)),
-        "DATE" => Field::timestamp(text),
+        "DATETIME" | "TIMESTAMP" => Field::timestamp(python_timestamp(text)),
+        // PyMySQL gives a TIME as a timedelta, which Python prints as the server does.
+        "TIME" => Field::timestamp(python_timestamp(text)),
+        "DATE" => Field::date(text),
         _ => Field::text(text),
     }
 }

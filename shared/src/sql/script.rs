@@ -130,7 +130,7 @@ fn json_value(field: &Field) -> Value {
     let Some(text) = &field.text else { return Value::Null };
     match field.kind {
         Kind::Bool => Value::Bool(text == "True"),
-        Kind::Number => text
+        Kind::Number | Kind::Decimal => text
             .parse::<i64>()
             .map(Value::from)
             .or_else(|_| {
@@ -139,7 +139,7 @@ fn json_value(field: &Field) -> Value {
             })
             .unwrap_or_else(|_| Value::String(text.clone())),
         Kind::Timestamp => Value::String(text.replacen(' ', "T", 1)),
-        Kind::Text => Value::String(text.clone()),
+        Kind::Text | Kind::Date | Kind::Time => Value::String(text.clone()),
     }
 }
 
