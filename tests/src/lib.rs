@@ -464,6 +464,10 @@ pub struct FreezableProxy {
     /// Microseconds the server spent on connections so far, each from its opening to the
     /// server closing it (against moto: the calls' time in the emulator, loopback included).
     pub server_micros: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The bytes clients sent, kept while `recording` is on (what went over the wire).
+    pub sent: std::sync::Arc<Mutex<Vec<u8>>>,
+    /// Whether `sent` records.
+    pub recording: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FreezableProxy {
@@ -475,11 +479,14 @@ impl FreezableProxy {
         let latency_ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let server_micros = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let sent = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let recording = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (latency, accepted, busy) = (latency_ms.clone(), connections.clone(), server_micros.clone());
+        let recorder = (recording.clone(), sent.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let (watch, latency, busy) = (watch.clone(), latency.clone(), busy.clone());
+                let (watch, latency, busy, recorder) = (watch.clone(), latency.clone(), busy.clone(), recorder.clone());
                 tokio::spawn(async move {
                     let opened = std::time::Instant::now();
                     let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await else {
@@ -488,15 +495,27 @@ impl FreezableProxy {
                     let (client_in, client_out) = client.into_split();
                     let (server_in, server_out) = server.into_split();
                     let from_server = async {
-                        pump(server_in, client_out, watch.clone(), None).await;
+                        pump(server_in, client_out, watch.clone(), None, None).await;
                         let micros = u64::try_from(opened.elapsed().as_micros()).unwrap_or(u64::MAX);
                         busy.fetch_add(micros, std::sync::atomic::Ordering::Relaxed);
                     };
-                    tokio::join!(pump(client_in, server_out, watch.clone(), Some(latency)), from_server);
+                    let to_server = pump(client_in, server_out, watch.clone(), Some(latency), Some(recorder));
+                    tokio::join!(to_server, from_server);
                 });
             }
         });
-        FreezableProxy { url, frozen, latency_ms, connections, server_micros }
+        FreezableProxy { url, frozen, latency_ms, connections, server_micros, sent, recording }
+    }
+
+    /// Its port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the proxy's port")
+    }
+
+    /// The bytes clients sent since the last call (recording from now on).
+    pub fn take_sent(&self) -> Vec<u8> {
+        self.recording.store(true, std::sync::atomic::Ordering::Relaxed);
+        std::mem::take(&mut *self.sent.lock().unwrap())
     }
 
     /// Stops (`true`) or resumes (`false`) all traffic.
@@ -510,6 +529,7 @@ async fn pump(
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut frozen: tokio::sync::watch::Receiver<bool>,
     latency_ms: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    recorder: Option<(std::sync::Arc<std::sync::atomic::AtomicBool>, std::sync::Arc<Mutex<Vec<u8>>>)>,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buffer = vec![0u8; 16 * 1024];
@@ -521,6 +541,11 @@ async fn pump(
             }
             Ok(n) => n,
         };
+        if let Some((on, sent)) = &recorder
+            && on.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            sent.lock().unwrap().extend_from_slice(&buffer[..read]);
+        }
         let delay = latency_ms.as_ref().map_or(0, |l| l.load(std::sync::atomic::Ordering::Relaxed));
         if delay > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(delay)).await;

@@ -1,6 +1,6 @@
-//! A Samba server for this test binary, on a free loopback port, started on first use: one
-//! share `Public` (read-write, a fresh directory) and one user whose password the tests put in
-//! SSM. Samba comes from Debian's packages (`tests/setup.sh` installs it); a missing `smbd`
+//! A Samba server for this test binary, on a free loopback port, started on first use: the
+//! share `Public` (read-write, a fresh directory), the share `Sealed` (the same directory, whose
+//! traffic the server requires encrypted) and one user whose password the tests put in SSM. Samba comes from Debian's packages (`tests/setup.sh` installs it); a missing `smbd`
 //! fails the test with the reason.
 
 use std::io::Write;
@@ -57,7 +57,7 @@ pub fn samba() -> &'static Samba {
         std::fs::write(
             &conf,
             format!(
-                "[global]\n  server role = standalone server\n  smb ports = {port}\n  interfaces = lo\n  bind interfaces only = yes\n  private dir = {private}\n  lock directory = {lock}\n  state directory = {state}\n  cache directory = {cache}\n  pid directory = {pid}\n  passdb backend = tdbsam:{private}/passdb.tdb\n  map to guest = never\n  load printers = no\n  disable spoolss = yes\n  server min protocol = SMB2_02\n[Public]\n  path = {share}\n  read only = no\n  force user = root\n",
+                "[global]\n  server role = standalone server\n  smb ports = {port}\n  interfaces = lo\n  bind interfaces only = yes\n  private dir = {private}\n  lock directory = {lock}\n  state directory = {state}\n  cache directory = {cache}\n  pid directory = {pid}\n  passdb backend = tdbsam:{private}/passdb.tdb\n  map to guest = never\n  load printers = no\n  disable spoolss = yes\n  server min protocol = SMB2_02\n[Public]\n  path = {share}\n  read only = no\n  force user = root\n[Sealed]\n  path = {share}\n  read only = no\n  force user = root\n  smb encrypt = required\n",
                 private = at("private"),
                 lock = at("lock"),
                 state = at("state"),

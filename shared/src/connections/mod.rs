@@ -155,6 +155,8 @@ pub struct SmbServer {
     pub password: Secret,
     /// The user's domain (default none).
     pub domain: String,
+    /// Every request encrypted (`encrypt`; SMB 3), whether or not the server asks for it.
+    pub encrypt: bool,
 }
 
 /// An `aws` connection's keys and region.
@@ -465,8 +467,14 @@ impl Connections {
             Some(other) => Err(refused(format!("{name} must be true or false, not {other}"))),
         };
         let direct_tcp = flag("is_direct_tcp", false)?;
-        flag("use_ntlm_v2", true)?;
-        flag("encrypt", false)?;
+        if !flag("use_ntlm_v2", true)? {
+            return Err(refused(
+                "use_ntlm_v2 is false, which asks for NTLMv1 logins: lava refuses them as unsafe (Samba and Windows \
+                 refuse them by default); without it the login is NTLMv2"
+                    .into(),
+            ));
+        }
+        let encrypt = flag("encrypt", false)?;
         let port = match text("port") {
             Some(p) => p.parse::<u16>().map_err(|_| refused(format!("port {p} is not a port number")))?,
             None if direct_tcp => 445,
@@ -487,6 +495,7 @@ impl Connections {
             user: need("user")?,
             password: Secret::new(need("password")?),
             domain: text("domain").unwrap_or_default(),
+            encrypt,
         })
     }
 
