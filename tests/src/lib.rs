@@ -524,12 +524,15 @@ impl FreezableProxy {
     }
 }
 
+/// Whether to record, and where: the bytes a proxy's clients sent.
+type Recorder = (std::sync::Arc<std::sync::atomic::AtomicBool>, std::sync::Arc<Mutex<Vec<u8>>>);
+
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut frozen: tokio::sync::watch::Receiver<bool>,
     latency_ms: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
-    recorder: Option<(std::sync::Arc<std::sync::atomic::AtomicBool>, std::sync::Arc<Mutex<Vec<u8>>>)>,
+    recorder: Option<Recorder>,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buffer = vec![0u8; 16 * 1024];
