@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -100,6 +101,52 @@ pub struct Worker {
     /// Runs going on in this process: a copy of one of them waits even when the lease looks
     /// expired (this worker could not renew it for a while but is still running it).
     pub active: std::sync::Mutex<std::collections::HashMap<String, ActiveJob>>,
+    /// The run slots, as the worker metrics count them.
+    pub slots: Slots,
+}
+
+/// The worker's run slots (the original's worker threads): a message is handled while its
+/// slot's permit is held. A handling that panics ends like the original's dying thread: it is
+/// counted dead and logged; its permit comes back, so the slot serves again, and its run is
+/// left to its lease.
+#[derive(Debug)]
+pub struct Slots {
+    permits: Arc<Semaphore>,
+    total: usize,
+    busy: AtomicUsize,
+    died: AtomicUsize,
+}
+
+impl Slots {
+    fn new(total: usize) -> Self {
+        let total = total.max(1);
+        Slots { permits: Arc::new(Semaphore::new(total)), total, busy: AtomicUsize::new(0), died: AtomicUsize::new(0) }
+    }
+
+    /// Slots that can take a message: idle ones and those handling one (fewer than configured
+    /// only if a permit were lost).
+    pub fn alive(&self) -> usize {
+        (self.permits.available_permits() + self.busy.load(Ordering::SeqCst)).min(self.total)
+    }
+
+    /// Handlings that ended in a panic since the worker started.
+    pub fn dead(&self) -> usize {
+        self.died.load(Ordering::SeqCst)
+    }
+}
+
+/// A slot taken for one message's handling; given back when dropped (a panic included), the
+/// permit first, so the slots never look fewer than they are.
+struct SlotTaken {
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    worker: Arc<Worker>,
+}
+
+impl Drop for SlotTaken {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        self.worker.slots.busy.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Stops a background task when dropped.
@@ -127,14 +174,14 @@ impl Worker {
     /// Polls and runs until `shutdown` turns true (or, in batch mode, until the queue is empty
     /// and the jobs it started have finished).
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> crate::Result<()> {
-        let permits = Arc::new(Semaphore::new(self.settings.threads.max(1)));
+        let permits = self.slots.permits.clone();
         let (cancel_tx, cancel_rx) = watch::channel(false);
         let mut running: JoinSet<()> = JoinSet::new();
         tracing::info!(realm = %self.settings.realm, worker = %self.settings.worker, threads = self.settings.threads, "Worker ready.");
         // Heartbeats and metrics go on until the worker stops (dropped with this guard).
         let _monitor = AbortOnDrop(tokio::spawn(self.clone().monitor()));
         loop {
-            while running.try_join_next().is_some() {}
+            while self.reaped(running.try_join_next()) {}
             if *shutdown.borrow() {
                 break;
             }
@@ -172,7 +219,7 @@ impl Worker {
                     // Batch mode lets the running jobs finish (a stop request still gets the
                     // grace period below), then polls once more: they may have queued work.
                     tokio::select! {
-                        _ = async { while running.join_next().await.is_some() {} } => continue,
+                        _ = async { while self.reaped(running.join_next().await) {} } => continue,
                         _ = shutdown.wait_for(|s| *s) => break,
                     }
                 }
@@ -184,31 +231,55 @@ impl Worker {
             }
             for message in messages {
                 let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
-                let worker = self.clone();
+                self.slots.busy.fetch_add(1, Ordering::SeqCst);
+                let slot = SlotTaken { permit: Some(permit), worker: self.clone() };
                 let cancel = cancel_rx.clone();
                 running.spawn(async move {
-                    let outcome = worker.handle(&message, cancel).await;
+                    let outcome = slot.worker.handle(&message, cancel).await;
                     tracing::debug!(message_id = %message.message_id, ?outcome, "Message handled.");
-                    drop(permit);
+                    drop(slot);
                 });
             }
         }
-        while running.try_join_next().is_some() {}
+        while self.reaped(running.try_join_next()) {}
         if !running.is_empty() {
             tracing::info!(running = running.len(), grace = ?self.settings.grace, "Stopping: waiting for running jobs.");
             let drained =
-                tokio::time::timeout(self.settings.grace, async { while running.join_next().await.is_some() {} }).await;
+                tokio::time::timeout(self.settings.grace, async { while self.reaped(running.join_next().await) {} })
+                    .await;
             if drained.is_err() {
                 tracing::warn!(
                     running = running.len(),
                     "Grace period over: stopping running jobs and releasing their messages."
                 );
                 let _ = cancel_tx.send(true);
-                while running.join_next().await.is_some() {}
+                while self.reaped(running.join_next().await) {}
             }
         }
         tracing::info!("Worker stopped.");
         Ok(())
+    }
+
+    /// Whether a handling was reaped (false when none had ended); one that panicked is counted
+    /// dead and logged with what it said.
+    fn reaped(&self, joined: Option<Result<(), tokio::task::JoinError>>) -> bool {
+        match joined {
+            None => false,
+            Some(Ok(())) => true,
+            Some(Err(e)) => {
+                if e.is_panic() {
+                    self.slots.died.fetch_add(1, Ordering::SeqCst);
+                    let payload = e.into_panic();
+                    let said = payload
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    tracing::error!(panic = %said, "A message's handling panicked: its run is left to its lease.");
+                }
+                true
+            }
+        }
     }
 
     async fn dead_letter(&self, message: &QueueMessage, reason: String) -> Handled {
@@ -620,6 +691,7 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
         queue: deps.queues,
         leases,
         active: Default::default(),
+        slots: Slots::new(options.threads),
     }))
 }
 

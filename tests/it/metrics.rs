@@ -161,3 +161,83 @@ async fn worker_metrics_backlog_heartbeat_and_state() {
     std::fs::remove_dir_all(&worker.runner.run_root).unwrap();
     assert!(!worker.heartbeat().await);
 }
+
+/// The worker queue as moto keeps it, except that the first delete panics (a bug in a
+/// message's handling, after its run ended).
+struct PanicOnFirstDelete {
+    queue: std::sync::Arc<dyn WorkQueue>,
+    deleted: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl WorkQueue for PanicOnFirstDelete {
+    async fn queue_url(&self, name: &str) -> shared::Result<String> {
+        self.queue.queue_url(name).await
+    }
+    async fn send(&self, url: &str, message: &OutgoingMessage) -> shared::Result<String> {
+        self.queue.send(url, message).await
+    }
+    async fn receive(&self, url: &str, max: u32, wait: u32) -> shared::Result<Vec<shared::ports::QueueMessage>> {
+        self.queue.receive(url, max, wait).await
+    }
+    async fn receive_leased(
+        &self,
+        url: &str,
+        max: u32,
+        wait: u32,
+        visibility: u32,
+    ) -> shared::Result<Vec<shared::ports::QueueMessage>> {
+        self.queue.receive_leased(url, max, wait, visibility).await
+    }
+    async fn delete(&self, url: &str, receipt_handle: &str) -> shared::Result<()> {
+        if !self.deleted.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            panic!("a bug after the run ended");
+        }
+        self.queue.delete(url, receipt_handle).await
+    }
+    async fn set_visibility(&self, url: &str, receipt_handle: &str, seconds: u32) -> shared::Result<()> {
+        self.queue.set_visibility(url, receipt_handle, seconds).await
+    }
+    async fn depth(&self, url: &str) -> shared::Result<shared::ports::QueueDepth> {
+        self.queue.depth(url).await
+    }
+    async fn list_queues(&self, prefix: &str) -> shared::Result<Vec<String>> {
+        self.queue.list_queues(prefix).await
+    }
+}
+
+/// A handling that panics is a dead thread in the worker metrics, as the original counted its
+/// dying threads; its slot serves again (WorkerThreadsAlive stays whole) and its run, whose
+/// final event was written, is not run again when its message comes back.
+#[tokio::test]
+async fn a_panicking_handling_is_a_dead_thread_and_its_slot_serves_again() {
+    let r = TestRealm::up("cwdead").await;
+    let realm = r.names.realm.clone();
+    r.put_job(json!({"job_id": "dead/ok", "type": "cmd", "worker": "core", "enabled": true, "owner": "o",
+        "description": "d", "payload": "true", "parameters": {}}))
+        .await;
+    let mut ports = r.ports.clone();
+    ports.queues = std::sync::Arc::new(PanicOnFirstDelete { queue: ports.queues.clone(), deleted: Default::default() });
+    let worker = shared::worker::build(tests::worker_options(&realm, 2, Vec::new()), ports).await.unwrap();
+    let figures = |w: &shared::worker::Worker| {
+        let data = w.worker_metrics();
+        let value = |name: &str| data.iter().find(|d| d.name == name).map(|d| d.value).unwrap();
+        (value("WorkerThreadsAlive"), value("WorkerThreadsDead"))
+    };
+    assert_eq!(figures(&worker), (2.0, 0.0));
+    let run_id = r.dispatch("dead/ok").await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    // Batch mode: the worker ends once its queue is empty (the panicked message still invisible).
+    worker.clone().run(rx.clone()).await.unwrap();
+    assert_eq!(figures(&worker), (2.0, 1.0));
+    assert_eq!(r.statuses("dead/ok", &run_id).await, ["starting", "running", "complete"]);
+    // Its message comes back after its visibility (two heartbeats): the run has ended, so the
+    // copy is deleted and nothing runs again.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    worker.clone().run(rx).await.unwrap();
+    assert_eq!(figures(&worker), (2.0, 1.0));
+    assert_eq!(r.statuses("dead/ok", &run_id).await, ["starting", "running", "complete"]);
+    let queue = r.queue_url(&r.names.worker_queue("core")).await;
+    let depth = r.queues.depth(&queue).await.unwrap();
+    assert_eq!((depth.visible, depth.not_visible), (0, 0), "the message was deleted");
+}

@@ -101,8 +101,8 @@ impl Worker {
         true
     }
 
-    /// The runner slots as the heartbeat and state report show them (`worker-00` …): each is a
-    /// task of this process, so none can die on its own; `busy` counts the running jobs.
+    /// The runner slots as the heartbeat and state report show them (`worker-00` …): `busy`
+    /// counts the running jobs (a slot whose handling panicked serves again: `Slots`).
     fn slots(&self, running: usize) -> Value {
         let mut slots = serde_json::Map::new();
         for i in 0..self.settings.threads.max(1) {
@@ -122,8 +122,8 @@ impl Worker {
         let figures = HostFigures::measure(&self.runner.run_root);
         let running = self.active_runs().len() as f64;
         let mut data = vec![
-            Datum::new("WorkerThreadsAlive", dims.clone(), self.settings.threads.max(1) as f64, MetricUnit::Count),
-            Datum::new("WorkerThreadsDead", dims.clone(), 0.0, MetricUnit::Count),
+            Datum::new("WorkerThreadsAlive", dims.clone(), self.slots.alive() as f64, MetricUnit::Count),
+            Datum::new("WorkerThreadsDead", dims.clone(), self.slots.dead() as f64, MetricUnit::Count),
             Datum::new("RunningJobs", dims.clone(), running, MetricUnit::Count),
         ];
         let optional = [
