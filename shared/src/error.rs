@@ -63,8 +63,10 @@ pub enum Error {
     /// A record or request failed validation.
     #[error(transparent)]
     Invalid(#[from] ValidationErrors),
-    /// An AWS call failed.
-    #[error("{service} {operation}: {message}")]
+    /// An AWS call failed. A service's answer is worded as the original's botocore worded it
+    /// (`An error occurred (Code) when calling the Op operation: message`), which its users'
+    /// alerts and templates read; anything else names the service and operation.
+    #[error("{}", aws_text(.service, .operation, .code, .message, .source.is_some()))]
     Aws {
         /// Service name, e.g. `dynamodb`.
         service: &'static str,
@@ -166,6 +168,16 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// [`Error::Aws`]'s text.
+fn aws_text(service: &str, operation: &str, code: &Option<String>, message: &str, answered: bool) -> String {
+    match code {
+        Some(code) if answered => {
+            format!("An error occurred ({code}) when calling the {operation} operation: {message}")
+        }
+        _ => format!("{service} {operation}: {message}"),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -91,10 +91,7 @@ async fn actions_match_the_original() {
         on_success("event_default", json!([{"action": "event"}])).captures(1),
         on_success("log", json!([{"action": "log", "message": message("log")}])),
         on_success("email_ses", json!([{"action": "email", "from": sender, "to": "ops@example.com", "subject": "done {{ job.job_id }}", "message": message("email")}])).captures(1),
-        on_success("action_fails", json!([{"action": "sqs", "queue": "lava-no-such-queue", "message": "x"}, sqs("after")])).differs(
-            "$.item.log[3].info",
-            "an AWS failure is worded by this project's adapters; the original printed botocore's 'An error occurred (Code) when calling the Op operation: message'",
-        ),
+        on_success("action_fails", json!([{"action": "sqs", "queue": "lava-no-such-queue", "message": "x"}, sqs("after")])),
         on_success("email_smtp_starttls", smtp("mail_tls")).captures(1),
         on_success("email_smtp_open", smtp("mail_open")).captures(1),
         on_success("email_smtp_plain_auth", smtp("mail_plain")).captures(1).differs(

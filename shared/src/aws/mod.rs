@@ -371,9 +371,11 @@ where
         }
         _ => Retry::Permanent,
     };
+    // With a code, the text is botocore's (`Error::Aws`); its message is "Unknown" when the
+    // service gave none.
     let message = match (err.code(), err.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.to_string(),
+        (Some(_), Some(m)) => m.to_string(),
+        (Some(_), None) => "Unknown".to_string(),
         _ => DisplayErrorContext(&err).to_string(),
     };
     Error::Aws { service, operation, code, message, retry, source: Some(Box::new(err)) }

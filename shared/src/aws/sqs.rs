@@ -84,13 +84,14 @@ impl WorkQueue for SqsQueues {
         if let Some(url) = self.known_urls().get(name) {
             return Ok(url.clone());
         }
-        let out = self.client.get_queue_url().queue_name(name).send().await.map_err(|e| {
-            if e.as_service_error().is_some_and(|s| s.is_queue_does_not_exist()) {
-                Error::NotFound { what: "queue", id: name.to_string() }
-            } else {
-                aws_error("sqs", "GetQueueUrl", e)
-            }
-        })?;
+        // A missing queue keeps SQS's answer (the original's text for it, which alerts match).
+        let out = self
+            .client
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_error("sqs", "GetQueueUrl", e))?;
         let url = out.queue_url.ok_or_else(|| Error::NotFound { what: "queue", id: name.to_string() })?;
         self.known_urls().insert(name.to_string(), url.clone());
         Ok(url)
