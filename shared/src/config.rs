@@ -328,6 +328,9 @@ pub mod keys {
         WORKER_ECS_CLUSTER: OptText = "";
         /// The ECS service of this worker's fleet (with `WORKER_ECS_CLUSTER`).
         WORKER_ECS_SERVICE: OptText = "";
+        /// How many times a worker may fail to start a message for a passing reason (the tables
+        /// unreachable) before it rejects and dead-letters it.
+        WORKER_MAX_RECEIVES: Int = "10";
     }
 }
 

@@ -47,26 +47,10 @@ impl ObjectEvent {
     }
 }
 
-/// `+` → space and `%xx` decoding, as S3 encodes keys in notifications.
+/// `+` → space and `%xx` decoding, as S3 encodes keys in notifications; a `%` not followed by
+/// two hex digits stays as it is, and bytes that are not UTF-8 become U+FFFD.
 pub fn url_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                Ok(b) => {
-                    out.push(b);
-                    i += 2;
-                }
-                Err(_) => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&text.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
 
 /// The object events in a notification: S3 records, EventBridge S3 events, and either wrapped in
@@ -449,6 +433,9 @@ mod tests {
         }
         assert_eq!(prefixes("a/b/c.csv"), ["a/b/c.csv", "a/b", "a", "*"]);
         assert_eq!(url_decode("in/my+file%281%29.csv"), "in/my file(1).csv");
+        // A % before something that is not two hex digits, a multi-byte character included.
+        assert_eq!(url_decode("%aé%4"), "%aé%4");
+        assert_eq!(url_decode("a%2Bb%E2%82%AC%ff"), "a+b€\u{fffd}");
     }
 
     fn s3_event(bucket: &str, key: &str, size: u64) -> Value {

@@ -103,6 +103,8 @@ pub struct Worker {
     pub active: std::sync::Mutex<std::collections::HashMap<String, ActiveJob>>,
     /// The run slots, as the worker metrics count them.
     pub slots: Slots,
+    /// How often each message (by id) could not start for a passing reason.
+    pub start_failures: std::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
 
 /// The worker's run slots (the original's worker threads): a message is handled while its
@@ -314,6 +316,36 @@ impl Worker {
         Handled::Released(reason)
     }
 
+    /// A message that could not start for a passing reason: back on the queue after a pause
+    /// that doubles with each such failure here (1 s, 2 s, … at most 5 minutes), so one
+    /// message never makes a worker spin; after `WORKER_MAX_RECEIVES` of them it is rejected
+    /// and dead-lettered. Only these failures count, not the message's receives: copies that
+    /// waited for a lease or were released at a shutdown are no sign of a bad message.
+    async fn retry_later(&self, message: &QueueMessage, msg: &WorkerMessage, reason: String) -> Handled {
+        let most = self.runner.config.get(keys::WORKER_MAX_RECEIVES).max(1);
+        let failures = {
+            let mut counts = self.start_failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if counts.len() > 10_000 {
+                counts.clear();
+            }
+            let count = counts.entry(message.message_id.clone()).or_insert(0);
+            *count += 1;
+            *count
+        };
+        if i64::from(failures) >= most {
+            self.start_failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&message.message_id);
+            let reason = format!("{reason} (could not start {failures} times)");
+            self.reject(&msg.job_id, &msg.run_id, &msg.ts_dispatch, &reason).await;
+            return self.dead_letter(message, reason).await;
+        }
+        let pause = backoff_seconds(failures);
+        tracing::warn!(message_id = %message.message_id, reason = %reason, retry_in_seconds = pause, "Message cannot start yet: it comes back later.");
+        if let Err(e) = self.queue.set_visibility(&self.settings.queue_url, &message.receipt_handle, pause).await {
+            tracing::error!(error = %e, "Cannot hide the message; it reappears when its visibility times out.");
+        }
+        Handled::Released(reason)
+    }
+
     /// Records a `rejected` event for a message that cannot run, where its job and run are known.
     async fn reject(&self, job_id: &str, run_id: &str, ts_dispatch: &str, reason: &str) {
         let reason = bounded(reason, ECHO_LIMIT);
@@ -339,7 +371,13 @@ impl Worker {
         let field = |name: &str| raw.as_ref().and_then(|v| v.get(name)).and_then(Value::as_str).map(str::to_string);
         let (job_id, run_id, ts_dispatch) = match &parsed {
             Ok(m) => (Some(m.job_id.clone()), Some(m.run_id.clone()), m.ts_dispatch.clone()),
-            Err(_) => (field("job_id"), field("run_id"), field("ts_dispatch").unwrap_or_default()),
+            // No event can be recorded under a job id the tables refuse.
+            Err(_) => (
+                field("job_id")
+                    .filter(|j| !j.is_empty() && j.len() <= crate::model::limits::DYNAMODB_PARTITION_KEY_BYTES),
+                field("run_id"),
+                field("ts_dispatch").unwrap_or_default(),
+            ),
         };
         let span = tracing::Span::current();
         if let Some(job_id) = &job_id {
@@ -373,7 +411,9 @@ impl Worker {
         // The claim and the job spec are independent: one round trip for both.
         let (claim, job) = tokio::join!(self.leases.claim(&msg.job_id, &msg.run_id), self.catalog.job(&msg.job_id));
         let attempt = match claim {
-            Err(e) => return self.release(message, format!("Cannot claim the run: {e}")).await,
+            // A key the table refuses (too long, malformed) never gets better.
+            Err(e) if e.retry() == Retry::Permanent => return reject(format!("Cannot claim the run: {e}")).await,
+            Err(e) => return self.retry_later(message, &msg, format!("Cannot claim the run: {e}")).await,
             Ok(Claim::Finished) => return self.drop_duplicate(message, &msg).await,
             Ok(Claim::Held { owner, until }) => return self.wait_for_lease(message, &owner, until).await,
             Ok(Claim::Claimed { attempt, predecessor }) => {
@@ -426,7 +466,7 @@ impl Worker {
         let job = match job {
             Ok(job) => job,
             Err(Error::NotFound { .. }) => return reject(format!("{}: No such job", msg.job_id)).await,
-            Err(e) if e.retry() == Retry::Transient => return self.release(message, e.to_string()).await,
+            Err(e) if e.retry() == Retry::Transient => return self.retry_later(message, msg, e.to_string()).await,
             Err(e) => return reject(format!("{}: {e}", msg.job_id)).await,
         };
         if job.worker != s.worker {
@@ -692,7 +732,14 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
         leases,
         active: Default::default(),
         slots: Slots::new(options.threads),
+        start_failures: Default::default(),
     }))
+}
+
+/// How long a message that could not start for a passing reason stays away after its
+/// `failures`-th such failure: 1 s, doubling, at most 5 minutes.
+fn backoff_seconds(failures: u32) -> u32 {
+    (1u32 << failures.saturating_sub(1).min(9)).min(300)
 }
 
 /// Each heartbeat extends a message's visibility and its run's lease by two heartbeats (at
@@ -706,5 +753,14 @@ impl Worker {
     /// Removes the worker's private directory (at exit).
     pub fn cleanup(&self) {
         let _ = std::fs::remove_dir_all(&self.runner.run_root);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_message_that_cannot_start_stays_away_longer_each_time() {
+        let pauses: Vec<u32> = [0, 1, 2, 3, 9, 10, 50].into_iter().map(super::backoff_seconds).collect();
+        assert_eq!(pauses, [1, 1, 2, 4, 256, 300, 300]);
     }
 }

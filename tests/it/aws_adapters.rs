@@ -162,7 +162,15 @@ async fn queue_send_receive_release_delete() {
     provision::create_queue_with_dlq(&clients, &name, 30, 3).await.unwrap();
     let queues = SqsQueues::new(clients.sqs.clone());
     let url = queues.queue_url(&name).await.unwrap();
-    assert!(matches!(queues.queue_url(&unique("nope-")).await, Err(shared::Error::NotFound { what: "queue", .. })));
+    // A missing queue is SQS's answer, as the original's botocore worded it, and permanent.
+    let missing = queues.queue_url(&unique("nope-")).await.unwrap_err();
+    assert!(
+        missing.to_string().starts_with(
+            "An error occurred (AWS.SimpleQueueService.NonExistentQueue) when calling the GetQueueUrl operation"
+        ),
+        "{missing}"
+    );
+    assert_eq!(missing.retry(), shared::Retry::Permanent);
 
     queues
         .send(&url, &OutgoingMessage { body: "later".into(), delay_seconds: 60, ..Default::default() })
@@ -426,5 +434,38 @@ with contextlib.ExitStack() as clocks:
             (place.to_string(), params)
         };
         assert_eq!(parts(&ours), parts(&theirs), "\nours:   {ours}\ntheirs: {theirs}");
+    }
+}
+
+/// Event writes are idempotent even when copies of one write reach the table at once (a held
+/// request and its retry, after a network freeze): DynamoDB applies each conditional write
+/// atomically, and so does the test emulator (moto served through `cli/src/local/moto_server.py`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_of_one_event_write_landing_together_append_once() {
+    let r = tests::TestRealm::up("atomic").await;
+    let recorder = std::sync::Arc::new(shared::recorder::EventRecorder::new(
+        r.ports.events.clone(),
+        &r.names.events_table,
+        "core",
+        0,
+        jiff::tz::TimeZone::UTC,
+    ));
+    for round in 0..100 {
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let (entry, _) = recorder.entry(shared::model::EventStatus::Complete, serde_json::json!({"round": round}));
+        let write_id = shared::recorder::new_write_id();
+        let copies = (0..8).map(|_| {
+            let (recorder, run_id, entry, write_id) =
+                (recorder.clone(), run_id.clone(), entry.clone(), write_id.clone());
+            tokio::spawn(async move {
+                recorder
+                    .write_once("atomic/job", &run_id, "2026-01-01T00:00:00+00:00", vec![entry], &write_id, None)
+                    .await
+            })
+        });
+        for copy in futures_util::future::join_all(copies).await {
+            copy.unwrap().unwrap();
+        }
+        assert_eq!(r.statuses("atomic/job", &run_id).await, ["complete"], "round {round}: appended more than once");
     }
 }

@@ -430,3 +430,106 @@ async fn a_worker_that_stalled_past_its_lease_writes_no_final_event() {
     let item = r.events("it/stalled", &run_id).await;
     assert_eq!((&item["lease_owner"], &item["lease_until"]), (&json!("other:9:z"), &json!(until)));
 }
+
+/// The events table as moto keeps it, except that run claims fail as `failure` says (the first
+/// `fail` claims, transiently or for good).
+struct FailingClaims {
+    events: Arc<dyn shared::ports::EventLog>,
+    fail: std::sync::atomic::AtomicUsize,
+    retry: shared::Retry,
+}
+
+#[async_trait::async_trait]
+impl shared::ports::EventLog for FailingClaims {
+    async fn append(&self, table: &str, update: &shared::model::EventUpdate) -> shared::Result<()> {
+        self.events.append(table, update).await
+    }
+    async fn claim(&self, table: &str, request: &shared::model::LeaseRequest) -> shared::Result<shared::model::Claim> {
+        let left = self.fail.load(std::sync::atomic::Ordering::SeqCst);
+        if left > 0 {
+            self.fail.store(left - 1, std::sync::atomic::Ordering::SeqCst);
+            return Err(shared::Error::Aws {
+                service: "dynamodb",
+                operation: "UpdateItem",
+                code: Some("Refused".into()),
+                message: "the claim failed (test)".into(),
+                retry: self.retry,
+                source: None,
+            });
+        }
+        self.events.claim(table, request).await
+    }
+    async fn renew(&self, table: &str, request: &shared::model::LeaseRequest) -> shared::Result<bool> {
+        self.events.renew(table, request).await
+    }
+    async fn release(&self, table: &str, job_id: &str, run_id: &str, owner: &str) -> shared::Result<()> {
+        self.events.release(table, job_id, run_id, owner).await
+    }
+}
+
+/// A message whose claim fails for a passing reason comes back after a pause that doubles
+/// (1 s, then 2 s), never at once, and runs once the claims work again; one that keeps failing
+/// is rejected and dead-lettered after WORKER_MAX_RECEIVES failures; a claim the table refuses
+/// for good dead-letters at once. Each dead-lettered run has its `rejected` event.
+#[tokio::test]
+async fn a_message_that_cannot_start_comes_back_later_and_is_dead_lettered_when_it_keeps_failing() {
+    let r = TestRealm::up("wkc").await;
+    r.put_job(cmd_job("it/claims", "true", json!({}))).await;
+    let queue = r.queue_url(&r.names.worker_queue("core")).await;
+    let dlq = r.queue_url(&ResourceNames::dead_letter_queue(&r.names.worker_queue("core"))).await;
+    let failing = |fail: usize, retry: shared::Retry| {
+        let mut ports = r.ports.clone();
+        ports.events = Arc::new(FailingClaims { events: r.ports.events.clone(), fail: fail.into(), retry });
+        let env = vec![("LAVA_WORKER_MAX_RECEIVES".to_string(), "3".to_string())];
+        shared::worker::build(tests::worker_options(&r.names.realm, 1, env), ports)
+    };
+    let next = |wait: u32| {
+        let queue = queue.clone();
+        let r = &r;
+        async move { r.queues.receive(&queue, 1, wait).await.unwrap().pop() }
+    };
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+
+    // A passing failure, then the run: the message is not back at once, but within seconds.
+    let worker = failing(1, shared::Retry::Transient).await.unwrap();
+    let run_id = r.dispatch("it/claims").await;
+    let message = next(1).await.expect("the message");
+    assert!(matches!(worker.handle(&message, rx.clone()).await, Handled::Released(_)));
+    let released = std::time::Instant::now();
+    assert!(next(0).await.is_none(), "a released message is not back at once");
+    let back = loop {
+        if let Some(m) = next(1).await {
+            break m;
+        }
+        assert!(released.elapsed() < Duration::from_secs(10), "the released message never came back");
+    };
+    assert!(released.elapsed() >= Duration::from_millis(800), "back after {:?}", released.elapsed());
+    assert!(matches!(worker.handle(&back, rx.clone()).await, Handled::Ran(_)));
+    assert_eq!(r.statuses("it/claims", &run_id).await, ["starting", "running", "complete"]);
+
+    // Failing on: the third failure rejects it.
+    let worker = failing(99, shared::Retry::Transient).await.unwrap();
+    let run_id = r.dispatch("it/claims").await;
+    let mut handled = Vec::new();
+    let started = std::time::Instant::now();
+    while handled.len() < 3 {
+        assert!(started.elapsed() < Duration::from_secs(20), "handled only {handled:?}");
+        if let Some(message) = next(1).await {
+            handled.push(worker.handle(&message, rx.clone()).await);
+            r.queues.set_visibility(&queue, &message.receipt_handle, 0).await.ok();
+        }
+    }
+    assert!(
+        matches!(&handled[2], Handled::DeadLettered(reason) if reason.contains("could not start 3 times")),
+        "{handled:?}"
+    );
+    assert_eq!(r.statuses("it/claims", &run_id).await, ["rejected"]);
+    assert_eq!(r.queues.receive(&dlq, 10, 1).await.unwrap().len(), 1);
+
+    // Refused for good: dead-lettered at the first try.
+    let worker = failing(1, shared::Retry::Permanent).await.unwrap();
+    let run_id = r.dispatch("it/claims").await;
+    let message = next(1).await.unwrap();
+    assert!(matches!(worker.handle(&message, rx).await, Handled::DeadLettered(_)));
+    assert_eq!(r.statuses("it/claims", &run_id).await, ["rejected"]);
+}

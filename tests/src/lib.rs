@@ -72,12 +72,13 @@ pub fn emulator() -> &'static Emulator {
             cli::local::ensure_moto(&venv).unwrap_or_else(|e| panic!("moto is needed for the emulator tests: {e:#}"));
         let port = free_port();
         // The benchmarks' moto whose SendMessage does not slow down as a queue fills
-        // (tests/bench/moto_flat_sqs.py says why); the tests use moto as it is.
+        // (tests/bench/moto_flat_sqs.py says why); the tests use moto with DynamoDB's per-item
+        // atomicity, as `lava local up` does (cli/src/local/moto_server.py).
         let command: Vec<std::ffi::OsString> = if std::env::var_os("LAVA_MOTO_FLAT_SQS").is_some() {
             let python = server.with_file_name("python");
             vec![python.into(), workspace_root().join("tests/bench/moto_flat_sqs.py").into()]
         } else {
-            vec![server.into()]
+            cli::local::moto_command(&server).unwrap_or_else(|e| panic!("{e:#}"))
         };
         // A shell watchdog owns moto and kills it when our end of its stdin closes, which happens
         // when this test process exits however it exits. Arguments are passed positionally.

@@ -10,11 +10,22 @@ use std::time::Duration;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    let mut raw = std::env::args().skip(1);
+    if raw.next().as_deref() == Some(shared::runners::reaper::REAPER_ARG) {
+        let grace = raw.next().and_then(|g| g.parse().ok()).unwrap_or(5);
+        shared::runners::reaper::run(Duration::from_secs(grace));
+    }
     let args = worker::Args::parse();
     worker::init_logging(&args);
     if let Err(reason) = worker::check(&args) {
         tracing::error!("{reason}");
         return ExitCode::from(2);
+    }
+    // The jobs' processes end with this process, however it ends.
+    let reaper =
+        std::env::current_exe().and_then(|me| shared::runners::reaper::start(&me, Duration::from_secs(args.grace)));
+    if let Err(e) = reaper {
+        tracing::warn!(error = %e, "Cannot start the reaper: a job may outlive this worker if it is killed.");
     }
     let clients = Clients::load(&AwsOptions {
         profile: args.profile.clone(),

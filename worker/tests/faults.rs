@@ -35,6 +35,13 @@ impl WorkerProcess {
         WorkerProcess { child, log }
     }
 
+    /// kill -9: the worker ends at once, with no chance to clean up; returns its log.
+    fn kill9(mut self) -> String {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// SIGTERM, then the exit status, which must be a clean exit.
     fn terminate(mut self) -> String {
         assert!(Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap().success());
@@ -237,7 +244,7 @@ async fn a_flood_of_malformed_messages_is_dead_lettered_with_reasons_and_no_pani
         let run_id = uuid::Uuid::new_v4().to_string();
         let good = json!({"realm": realm, "worker": "core", "job_id": "demo/hello", "run_id": run_id, "ts_dispatch": "2025-03-04T06:15:00+11:00"});
         let mut m = good.clone();
-        match n % 8 {
+        match n % 9 {
             0 => return format!("not json {n}"),
             1 => return "[]".into(),
             2 => m["realm"] = json!("elsewhere"),
@@ -245,6 +252,8 @@ async fn a_flood_of_malformed_messages_is_dead_lettered_with_reasons_and_no_pani
             4 => m["job_id"] = json!(format!("no/such/job/{n}")),
             5 => m["extra"] = json!(true),
             6 => m["realm"] = json!("x".repeat(100_000)),
+            // Longer than DynamoDB's key limit: refused before any claim, never released.
+            7 => m["job_id"] = json!("j".repeat(3_000)),
             _ => m.as_object_mut().unwrap().remove("run_id").map(|_| ()).unwrap(),
         }
         m.to_string()
@@ -337,5 +346,47 @@ async fn a_pipeline_whose_worker_is_killed_resumes_on_another_without_rerunning_
         "pipeline: a chain's worker killed during its second child; another worker resumed it at that child and \
          completed it {:.1} s after the kill (heartbeat 2 s, child 4 s)",
         took.as_secs_f64()
+    );
+}
+
+/// Whether a process is still alive (a zombie waiting for its reaping is not).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+}
+
+/// kill -9 of a worker mid-job: the job's whole process group (a background child included)
+/// ends within the reaper's grace, so a worker that takes the run over never meets an orphan
+/// of the first still at work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_dies_with_its_worker_killed_with_sigkill() {
+    let r = TestRealm::up("k9").await;
+    let dir = std::env::temp_dir().join(tests::unique("lava-orphans-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pids = dir.join("pids");
+    let script = format!("sleep 120 & echo $! > {0}.tmp; echo $$ >> {0}.tmp; mv {0}.tmp {0}; wait", pids.display());
+    r.put_job(json!({"job_id": "it/orphan", "type": "cmd", "worker": "core", "enabled": true,
+        "payload": format!("sh -c '{script}'")}))
+        .await;
+    r.dispatch("it/orphan").await;
+    let worker = WorkerProcess::start(&r, &tests::emulator().endpoint_url, &["--threads", "1", "--grace", "2"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !pids.exists() {
+        assert!(Instant::now() < deadline, "the job never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let started: Vec<i32> =
+        std::fs::read_to_string(&pids).unwrap().lines().map(|l| l.trim().parse().unwrap()).collect();
+    assert_eq!(started.len(), 2);
+    assert!(started.iter().all(|&p| alive(p)), "the job's processes run");
+    let killed = Instant::now();
+    let log = tokio::task::spawn_blocking(move || worker.kill9()).await.unwrap();
+    while started.iter().any(|&p| alive(p)) {
+        assert!(killed.elapsed() < Duration::from_secs(10), "the job outlived its worker by 10 s\n{log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "kill -9: the job's process group (a shell and its background child) ended {:.2} s after its worker",
+        killed.elapsed().as_secs_f64()
     );
 }

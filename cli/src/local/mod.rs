@@ -133,10 +133,26 @@ impl LocalState {
     }
 }
 
+/// The launcher that runs moto's server with DynamoDB's per-item atomicity (`moto_server.py`
+/// says why), written beside the venv's Python.
+const MOTO_LAUNCHER: &str = include_str!("moto_server.py");
+
+/// The command that serves moto from the venv of `server` (its `moto_server`): its Python and
+/// the launcher, which takes `moto_server`'s arguments.
+pub fn moto_command(server: &Path) -> Result<Vec<std::ffi::OsString>> {
+    let launcher = server.with_file_name("lava_moto_server.py");
+    if std::fs::read_to_string(&launcher).ok().as_deref() != Some(MOTO_LAUNCHER) {
+        std::fs::write(&launcher, MOTO_LAUNCHER).with_context(|| format!("writing {}", launcher.display()))?;
+    }
+    Ok(vec![server.with_file_name("python").into(), launcher.into()])
+}
+
 /// Starts a moto server on `host`:`port` that outlives this process, logging to `log`.
 pub fn start_moto(server: &Path, host: &str, port: u16, log: &Path) -> Result<u32> {
     let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let child = Command::new(server)
+    let command = moto_command(server)?;
+    let child = Command::new(&command[0])
+        .args(&command[1..])
         .args(["-H", host, "-p", &port.to_string()])
         .process_group(0)
         .stdin(Stdio::null())

@@ -8,6 +8,10 @@ pub const SQS_MAX_VISIBILITY: u32 = 43_200;
 /// The longest delay SQS accepts, in seconds; `SQS_MAX_DELAY_MINS` may only lower it.
 pub const SQS_DELAY_CEILING: u32 = 900;
 
+/// The longest a DynamoDB partition key may be, in bytes (a `job_id` is the jobs and events
+/// tables' partition key).
+pub const DYNAMODB_PARTITION_KEY_BYTES: usize = 2048;
+
 /// Limits that validation applies.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {

@@ -39,6 +39,9 @@ pub enum MessageError {
     /// `run_id` is not a UUID (it becomes a directory name and an S3 key part).
     #[error("Bad run_id: {0:?} is not a UUID")]
     BadRunId(String),
+    /// `job_id` is empty or longer than the tables' keys can be.
+    #[error("Bad job_id: {0}")]
+    BadJobId(String),
 }
 
 impl WorkerMessage {
@@ -48,6 +51,11 @@ impl WorkerMessage {
         parse_timestamp(&message.ts_dispatch).map_err(MessageError::BadTimestamp)?;
         if uuid::Uuid::parse_str(&message.run_id).is_err() {
             return Err(MessageError::BadRunId(message.run_id));
+        }
+        let most = super::limits::DYNAMODB_PARTITION_KEY_BYTES;
+        if message.job_id.is_empty() || message.job_id.len() > most {
+            let why = format!("{} bytes, where a job id has 1 to {most}", message.job_id.len());
+            return Err(MessageError::BadJobId(why));
         }
         Ok(message)
     }
@@ -79,10 +87,12 @@ mod tests {
     #[test]
     fn bad_messages_name_the_problem() {
         let extra = GOOD.replacen("{", r#"{"delay": 5,"#, 1);
+        let long = GOOD.replace("finance/load-ledger", &"j".repeat(2049));
         let cases = [
             ("not json", "Malformed dispatch message"),
             (extra.as_str(), "unknown field `delay`"),
             (r#"{"realm":"r","worker":"w","job_id":"j","run_id":"x"}"#, "missing field `ts_dispatch`"),
+            (long.as_str(), "Bad job_id: 2049 bytes, where a job id has 1 to 2048"),
         ];
         for (body, expected) in cases {
             let err = WorkerMessage::parse(body).unwrap_err().to_string();

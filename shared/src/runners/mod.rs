@@ -9,6 +9,7 @@ pub mod executable;
 #[cfg(feature = "sql")]
 pub mod mysql_load;
 pub mod process;
+pub mod reaper;
 #[cfg(feature = "sql")]
 pub mod redshift_unload;
 #[cfg(feature = "smb")]

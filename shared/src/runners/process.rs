@@ -1,6 +1,7 @@
 //! Running one executable: argv executed directly (no shell), stdin from /dev/null (or a file), output to
 //! files (or the worker's own streams in dev mode), a new process group that is killed whole on
-//! timeout, on cancellation, and after the child exits (stragglers).
+//! timeout, on cancellation, and after the child exits (stragglers), and by the worker's reaper
+//! if the worker dies first.
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -120,6 +121,8 @@ pub async fn run(spec: &ProcessSpec, mut cancel: super::StopSignal) -> Result<Ex
     }
     let mut child = command.spawn().map_err(|e| spawn_error(program, &e))?;
     let pid = child.id().unwrap_or_default();
+    // The group ends with the worker too, however the worker ends.
+    super::reaper::track(pid, true);
     let outcome = tokio::select! {
         status = child.wait() => {
             let status = status.map_err(|e| format!("Cannot wait for {program}: {e}"))?;
@@ -130,6 +133,7 @@ pub async fn run(spec: &ProcessSpec, mut cancel: super::StopSignal) -> Result<Ex
         _ = cancel.wait_for(Option::is_some) => Exit::Cancelled,
     };
     kill_group(pid);
+    super::reaper::track(pid, false);
     if !matches!(outcome, Exit::Status(_)) {
         let _ = child.wait().await;
     }
