@@ -196,7 +196,7 @@ impl Worker {
             // A receive in progress is never abandoned: the queue may already have handed it a
             // message, which would then stay invisible until its visibility timeout.
             // Received with the worker's own short visibility (not the queue's hour): if this
-            // process dies, another worker gets the message within about two heartbeats.
+            // process dies, another worker gets the message within about three heartbeats.
             let s = &self.settings;
             let received = self.queue.receive_leased(&s.queue_url, free, s.wait_seconds, s.visibility_seconds).await;
             let messages = match received {
@@ -408,7 +408,9 @@ impl Worker {
             let until = jiff::Timestamp::now().as_second() + i64::from(s.visibility_seconds);
             return self.wait_for_lease(message, self.leases.owner(), until).await;
         }
-        // The claim and the job spec are independent: one round trip for both.
+        // The claim and the job spec are independent: one round trip for both. The lease runs
+        // from no earlier than now.
+        let claimed_at = tokio::time::Instant::now();
         let (claim, job) = tokio::join!(self.leases.claim(&msg.job_id, &msg.run_id), self.catalog.job(&msg.job_id));
         let attempt = match claim {
             // A key the table refuses (too long, malformed) never gets better.
@@ -437,7 +439,7 @@ impl Worker {
         let active = ActiveJob { job_id: msg.job_id.clone(), since: jiff::Timestamp::now() };
         self.active_runs().insert(msg.run_id.clone(), active);
         let _active = ActiveRun { worker: self, run_id: msg.run_id.clone() };
-        let handled = self.run_claimed(message, &msg, job, attempt, cancel).await;
+        let handled = self.run_claimed(message, &msg, job, (attempt, claimed_at), cancel).await;
         if let Handled::Released(_) = handled {
             match self.leases.release(&msg.job_id, &msg.run_id).await {
                 Ok(()) => tracing::info!("Run's lease given up: its next copy starts it at once."),
@@ -447,12 +449,73 @@ impl Worker {
         handled
     }
 
+    /// The heartbeat of a running job: extends its message's visibility and renews its lease
+    /// every heartbeat until the run is done (`None`), and says why the job must stop otherwise:
+    /// shutdown, a lease another worker holds, or fencing. The lease is known held until a
+    /// term after the last renewal that succeeded (counted from when it was sent); if no
+    /// renewal gets through, the job is stopped one heartbeat before that end, so it is gone
+    /// before another worker can take the run over (clocks within a heartbeat of each other,
+    /// less the moment the kill takes), and this worker writes nothing more to the run.
+    async fn keep_lease(
+        &self,
+        message: &QueueMessage,
+        msg: &WorkerMessage,
+        claimed_at: tokio::time::Instant,
+        mut cancel: watch::Receiver<bool>,
+        done: &mut watch::Receiver<bool>,
+    ) -> Option<Stop> {
+        let s = &self.settings;
+        let term = Duration::from_secs(u64::from(s.visibility_seconds));
+        // One heartbeat before the end (the term is three of them; a third of it if the two
+        // were ever set apart).
+        let margin = s.heartbeat_every.min(term / 3);
+        let mut fence_at = claimed_at + term - margin;
+        let fenced = |since: tokio::time::Instant| {
+            tracing::error!(
+                unrenewed_seconds = since.elapsed().as_secs(),
+                "The run's lease could not be renewed: stopping the job before the lease ends (fencing); the message is left for the next holder."
+            );
+            Some(Stop::LeaseLost)
+        };
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(s.heartbeat_every) => {}
+                _ = done.wait_for(|done| *done) => return None,
+                Ok(_) = cancel.wait_for(|c| *c) => return Some(Stop::Shutdown),
+                _ = tokio::time::sleep_until(fence_at) => return fenced(fence_at - term + margin),
+            }
+            let sent = tokio::time::Instant::now();
+            let renewal = async {
+                tokio::join!(
+                    self.queue.set_visibility(&s.queue_url, &message.receipt_handle, s.visibility_seconds),
+                    self.leases.renew(&msg.job_id, &msg.run_id),
+                )
+            };
+            let (visibility, lease) = tokio::select! {
+                answers = renewal => answers,
+                _ = done.wait_for(|done| *done) => return None,
+                _ = tokio::time::sleep_until(fence_at) => return fenced(fence_at - term + margin),
+            };
+            if let Err(e) = visibility {
+                tracing::warn!(error = %e, "Cannot extend the message's visibility.");
+            }
+            match lease {
+                Ok(true) => fence_at = sent + term - margin,
+                Ok(false) => {
+                    tracing::error!("The run's lease was taken over by another worker: stopping the run here.");
+                    return Some(Stop::LeaseLost);
+                }
+                Err(e) => tracing::warn!(error = %e, "Cannot renew the run's lease."),
+            }
+        }
+    }
+
     async fn run_claimed(
         &self,
         message: &QueueMessage,
         msg: &WorkerMessage,
         job: crate::Result<crate::model::JobSpec>,
-        attempt: u32,
+        (attempt, claimed_at): (u32, tokio::time::Instant),
         cancel: watch::Receiver<bool>,
     ) -> Handled {
         let s = &self.settings;
@@ -492,31 +555,10 @@ impl Worker {
         let (stop_tx, stop_rx) = watch::channel(None);
         let (done_tx, mut done_rx) = watch::channel(false);
         let heartbeat = async {
-            let mut cancel = cancel.clone();
-            let stop = loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(s.heartbeat_every) => {}
-                    _ = done_rx.wait_for(|done| *done) => return,
-                    Ok(_) = cancel.wait_for(|c| *c) => break Stop::Shutdown,
-                }
-                let (visibility, lease) = tokio::join!(
-                    self.queue.set_visibility(&s.queue_url, &message.receipt_handle, s.visibility_seconds),
-                    self.leases.renew(&msg.job_id, &msg.run_id),
-                );
-                if let Err(e) = visibility {
-                    tracing::warn!(error = %e, "Cannot extend the message's visibility.");
-                }
-                match lease {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        tracing::error!("The run's lease was taken over by another worker: stopping the run here.");
-                        break Stop::LeaseLost;
-                    }
-                    Err(e) => tracing::warn!(error = %e, "Cannot renew the run's lease."),
-                }
-            };
-            let _ = stop_tx.send(Some(stop));
-            let _ = done_rx.wait_for(|done| *done).await;
+            if let Some(stop) = self.keep_lease(message, msg, claimed_at, cancel.clone(), &mut done_rx).await {
+                let _ = stop_tx.send(Some(stop));
+                let _ = done_rx.wait_for(|done| *done).await;
+            }
         };
         let run = async {
             let outcome = self.runner.run_attempt(msg, &job, stop_rx, attempt, Some(self.leases.owner())).await;
@@ -742,11 +784,12 @@ fn backoff_seconds(failures: u32) -> u32 {
     (1u32 << failures.saturating_sub(1).min(9)).min(300)
 }
 
-/// Each heartbeat extends a message's visibility and its run's lease by two heartbeats (at
-/// least 4 s): one heartbeat of slack for a slow call, and a crashed worker's run is back within
-/// about two heartbeats.
+/// Each heartbeat extends a message's visibility and its run's lease by three heartbeats (at
+/// least 6 s): a renewal may fail once and be made at the next heartbeat, and a job whose
+/// renewals all fail is stopped a heartbeat before the lease ends (fencing, `keep_lease`); a
+/// crashed worker's run is back within about three heartbeats.
 fn lease_term(heartbeat: Duration) -> i64 {
-    (heartbeat.as_secs() as i64 * 2).max(4)
+    (heartbeat.as_secs() as i64 * 3).max(6)
 }
 
 impl Worker {

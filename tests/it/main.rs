@@ -4,6 +4,7 @@ mod actions;
 mod aws_adapters;
 mod db_from_s3;
 mod docker;
+mod fuzz;
 mod history;
 mod iam_db;
 mod infra;

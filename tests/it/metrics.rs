@@ -231,9 +231,9 @@ async fn a_panicking_handling_is_a_dead_thread_and_its_slot_serves_again() {
     worker.clone().run(rx.clone()).await.unwrap();
     assert_eq!(figures(&worker), (2.0, 1.0));
     assert_eq!(r.statuses("dead/ok", &run_id).await, ["starting", "running", "complete"]);
-    // Its message comes back after its visibility (two heartbeats): the run has ended, so the
+    // Its message comes back after its visibility (three heartbeats): the run has ended, so the
     // copy is deleted and nothing runs again.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
     worker.clone().run(rx).await.unwrap();
     assert_eq!(figures(&worker), (2.0, 1.0));
     assert_eq!(r.statuses("dead/ok", &run_id).await, ["starting", "running", "complete"]);

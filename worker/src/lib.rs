@@ -77,7 +77,8 @@ pub struct Args {
     #[arg(long, default_value_t = 30)]
     pub grace: u64,
     /// Seconds between extensions of a running job's message visibility and run lease (each
-    /// extends them by two heartbeats).
+    /// extends them by three heartbeats; a job whose renewals all fail is stopped a heartbeat
+    /// before its lease ends).
     #[arg(long, default_value_t = 60)]
     pub visibility_heartbeat: u64,
     /// Seconds one attempt of an AWS call may take before it is abandoned and retried (long

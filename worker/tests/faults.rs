@@ -118,7 +118,7 @@ async fn sigterm_storms_over_hundreds_of_jobs_with_duplicates_complete_each_run_
 
     // Rolling restarts: two workers of 4 threads; every second the older one gets SIGTERM with
     // no grace (its running jobs are stopped and released) and a new one starts.
-    // A 4 s lease (heartbeat 2 s): on a loaded machine a worker's renewals can lag it, another
+    // A 6 s lease (heartbeat 2 s): on a loaded machine a worker's renewals can lag it, another
     // worker takes the run over, and the late worker's writes are refused (one final event).
     let args = ["--threads", "4", "--grace", "0", "--visibility-heartbeat", "2"];
     let started = Instant::now();
@@ -221,12 +221,21 @@ async fn aws_frozen_mid_run_every_run_still_completes_once() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let log = tokio::task::spawn_blocking(move || worker.terminate()).await.unwrap();
+    // A run whose job was still going when its lease would have ended was stopped there
+    // (fencing) and started again after the thaw: it has a second start, and still one end.
     let all = statuses(&r, "it/frozen", &runs).await;
+    let mut fenced = 0;
     for (run_id, s) in &all {
-        assert_eq!(s, &["starting", "running", "complete"], "run {run_id} ran once with one set of events\n{log}");
+        let ends = s.iter().filter(|e| ["complete", "failed", "retrying"].contains(&e.as_str())).count();
+        assert_eq!((ends, s.last().map(String::as_str)), (1, Some("complete")), "run {run_id}: {s:?}\n{log}");
+        assert!(
+            s.len() == 3 || s == &["starting", "running", "starting", "running", "complete"],
+            "run {run_id}: {s:?}"
+        );
+        fenced += usize::from(s.len() > 3);
     }
     println!(
-        "freeze: AWS silent for 12 s mid-run (6 runs): all recorded complete {:.1} s after the thaw, queue empty {:.1} s after",
+        "freeze: AWS silent for 12 s mid-run (6 runs, 6 s lease): all recorded complete once {:.1} s after the thaw ({fenced} stopped by fencing and run again), queue empty {:.1} s after",
         recovered.as_secs_f64(),
         drained.elapsed().as_secs_f64()
     );
@@ -388,5 +397,70 @@ async fn a_job_dies_with_its_worker_killed_with_sigkill() {
     println!(
         "kill -9: the job's process group (a shell and its background child) ended {:.2} s after its worker",
         killed.elapsed().as_secs_f64()
+    );
+}
+
+/// A worker cut off from AWS (every byte it sends held by a relay) longer than its run's lease
+/// stops its job before the lease can end (fencing): another worker takes the run over only
+/// after that, so at no moment do two copies of the job run; the cut-off worker writes nothing
+/// more, and the run ends with one final event, the new holder's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_cut_off_from_aws_stops_its_job_before_another_takes_the_run_over() {
+    let r = TestRealm::up("fence").await;
+    let proxy = tests::FreezableProxy::start(tests::emulator().port).await;
+    let dir = std::env::temp_dir().join(tests::unique("lava-fence-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pids = dir.join("pids");
+    r.put_job(json!({"job_id": "it/fenced", "type": "cmd", "worker": "core", "enabled": true,
+        "payload": format!("sh -c 'echo $$ >> {}; sleep 10'", pids.display())}))
+        .await;
+    let run_id = r.dispatch("it/fenced").await;
+    let args = ["--threads", "1", "--aws-timeout", "2", "--visibility-heartbeat", "2", "--grace", "2"];
+    let cut = WorkerProcess::start(&r, &proxy.url, &args);
+    let listed = || -> Vec<i32> {
+        std::fs::read_to_string(&pids).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while listed().is_empty() {
+        assert!(Instant::now() < deadline, "the job never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    proxy.freeze(true);
+    let frozen = Instant::now();
+    let other = WorkerProcess::start(&r, &tests::emulator().endpoint_url, &args);
+    let (mut most_at_once, mut stopped, mut taken_over) = (0, None, None);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let jobs = listed();
+        let running = jobs.iter().filter(|&&p| alive(p)).count();
+        most_at_once = most_at_once.max(running);
+        if stopped.is_none() && !alive(jobs[0]) {
+            stopped = Some(frozen.elapsed());
+        }
+        if taken_over.is_none() && jobs.len() > 1 {
+            taken_over = Some(frozen.elapsed());
+        }
+        let all = statuses(&r, "it/fenced", std::slice::from_ref(&run_id)).await;
+        if all[&run_id].last().map(String::as_str) == Some("complete") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run never ended: {all:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    proxy.freeze(false);
+    let (stopped, taken_over) = (stopped.expect("the cut-off job was stopped"), taken_over.expect("taken over"));
+    assert_eq!(most_at_once, 1, "two copies of the job ran at once");
+    assert!(stopped < taken_over, "stopped {stopped:?} after the cut, taken over {taken_over:?}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let cut_log = tokio::task::spawn_blocking(move || cut.terminate()).await.unwrap();
+    tokio::task::spawn_blocking(move || other.terminate()).await.unwrap();
+    assert!(cut_log.contains("fencing"), "the cut-off worker says it fenced the job:\n{cut_log}");
+    let events = &statuses(&r, "it/fenced", std::slice::from_ref(&run_id)).await[&run_id];
+    let finals = events.iter().filter(|s| ["complete", "failed", "retrying"].contains(&s.as_str())).count();
+    assert_eq!(finals, 1, "one final event, the new holder's: {events:?}");
+    println!(
+        "fencing: AWS cut off from a worker (heartbeat 2 s, 6 s lease): its job stopped {:.1} s after the cut, the run taken over {:.1} s after it, copies at once: at most {most_at_once}",
+        stopped.as_secs_f64(),
+        taken_over.as_secs_f64()
     );
 }

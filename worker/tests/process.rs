@@ -42,7 +42,7 @@ async fn sigterm_during_a_job_releases_it_and_exits_cleanly() {
 }
 
 #[tokio::test]
-async fn a_killed_workers_job_is_taken_over_within_about_two_heartbeats() {
+async fn a_killed_workers_job_is_taken_over_within_about_three_heartbeats() {
     let r = tests::TestRealm::up("kil").await;
     r.put_job(json!({"job_id": "it/taken", "type": "cmd", "worker": "core", "enabled": true, "payload": "sleep 4"}))
         .await;
@@ -70,7 +70,7 @@ async fn a_killed_workers_job_is_taken_over_within_about_two_heartbeats() {
     }
     let recovered = killed.elapsed();
     eprintln!("a killed worker's run was taken over after {:.1} s (heartbeat 2 s)", recovered.as_secs_f64());
-    assert!(recovered < Duration::from_secs(8), "taken over within about two heartbeats, not {recovered:?}");
+    assert!(recovered < Duration::from_secs(12), "taken over within about three heartbeats, not {recovered:?}");
     while !statuses().await.contains(&"complete".to_string()) {
         assert!(Instant::now() < deadline, "the run taken over never completed: {:?}", statuses().await);
         tokio::time::sleep(Duration::from_millis(100)).await;
