@@ -120,7 +120,9 @@ async fn sigterm_storms_over_hundreds_of_jobs_with_duplicates_complete_each_run_
     // no grace (its running jobs are stopped and released) and a new one starts.
     // A 6 s lease (heartbeat 2 s): on a loaded machine a worker's renewals can lag it, another
     // worker takes the run over, and the late worker's writes are refused (one final event).
-    let args = ["--threads", "4", "--grace", "0", "--visibility-heartbeat", "2"];
+    // A run can be stopped by several restarts in a row (released each time, started again):
+    // the retry limit is raised so that only exactly-once is tested here.
+    let args = ["--threads", "4", "--grace", "0", "--visibility-heartbeat", "2", "--retries", "20"];
     let started = Instant::now();
     let mut workers = std::collections::VecDeque::from([
         WorkerProcess::start(&r, &endpoint, &args),
