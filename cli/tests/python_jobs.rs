@@ -150,14 +150,7 @@ const PSQL_WHO: &str = "#!/bin/bash\nset -e\n$LAVA_CONN_DB -tA -c 'select curren
 async fn tls_modes_and_iam_credentials_reach_python_jobs_and_the_psql_script() {
     let r = TestRealm::up("pytls").await;
     let (_server, port, dir) = tests::pg_cluster::tls_server();
-    let admin = shared::connections::Database {
-        host: "127.0.0.1".into(),
-        port,
-        database: Some("postgres".into()),
-        ..tests::test_postgres()
-    };
-    let mut session =
-        shared::sql::driver::Session::connect(&admin, None, std::time::Duration::from_secs(10)).await.unwrap();
+    let mut session = tests::pg_cluster::session(port).await;
     session.first_row("CREATE ROLE \"IAM:etl\" LOGIN").await.unwrap();
     session.close().await;
     let cluster = unique("pytls").replace('_', "-");

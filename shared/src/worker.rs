@@ -469,20 +469,22 @@ impl Worker {
         // One heartbeat before the end (the term is three of them; a third of it if the two
         // were ever set apart).
         let margin = s.heartbeat_every.min(term / 3);
-        let mut fence_at = claimed_at + term - margin;
-        let fenced = |since: tokio::time::Instant| {
+        // When the last renewal that got through was sent (the claim at first).
+        let mut renewed = claimed_at;
+        let fenced = |renewed: tokio::time::Instant| {
             tracing::error!(
-                unrenewed_seconds = since.elapsed().as_secs(),
+                unrenewed_seconds = renewed.elapsed().as_secs(),
                 "The run's lease could not be renewed: stopping the job before the lease ends (fencing); the message is left for the next holder."
             );
             Some(Stop::LeaseLost)
         };
         loop {
+            let fence_at = renewed + term - margin;
             tokio::select! {
                 _ = tokio::time::sleep(s.heartbeat_every) => {}
                 _ = done.wait_for(|done| *done) => return None,
                 Ok(_) = cancel.wait_for(|c| *c) => return Some(Stop::Shutdown),
-                _ = tokio::time::sleep_until(fence_at) => return fenced(fence_at - term + margin),
+                _ = tokio::time::sleep_until(fence_at) => return fenced(renewed),
             }
             let sent = tokio::time::Instant::now();
             let renewal = async {
@@ -494,13 +496,13 @@ impl Worker {
             let (visibility, lease) = tokio::select! {
                 answers = renewal => answers,
                 _ = done.wait_for(|done| *done) => return None,
-                _ = tokio::time::sleep_until(fence_at) => return fenced(fence_at - term + margin),
+                _ = tokio::time::sleep_until(fence_at) => return fenced(renewed),
             };
             if let Err(e) = visibility {
                 tracing::warn!(error = %e, "Cannot extend the message's visibility.");
             }
             match lease {
-                Ok(true) => fence_at = sent + term - margin,
+                Ok(true) => renewed = sent,
                 Ok(false) => {
                     tracing::error!("The run's lease was taken over by another worker: stopping the run here.");
                     return Some(Stop::LeaseLost);

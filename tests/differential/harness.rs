@@ -171,13 +171,7 @@ impl Family {
                 ));
             }
             differences("$", Some(&a.comparable), Some(&b.comparable), &mut found);
-            let (listed, unlisted): (Vec<&Difference>, Vec<&Difference>) =
-                found.iter().partition(|d| s.listed.iter().any(|l| d.path.starts_with(l.path)));
-            let stale: Vec<&Listed> = s
-                .listed
-                .iter()
-                .filter(|l| !l.sometimes && !listed.iter().any(|d| d.path.starts_with(l.path)))
-                .collect();
+            let (unlisted, stale) = unexplained(&found, &s.listed);
             if unlisted.is_empty() && stale.is_empty() {
                 matched += 1;
                 for l in &s.listed {
@@ -365,6 +359,15 @@ impl Family {
         }
         bodies
     }
+}
+
+/// What the listings do not explain: the differences no listing covers, and the listings (but
+/// those of a difference the original shows only sometimes) that cover no difference.
+pub fn unexplained<'a>(found: &'a [Difference], listed: &'a [Listed]) -> (Vec<&'a Difference>, Vec<&'a Listed>) {
+    let covers = |l: &Listed, d: &Difference| d.path.starts_with(l.path);
+    let unlisted = found.iter().filter(|d| !listed.iter().any(|l| covers(l, d))).collect();
+    let stale = listed.iter().filter(|l| !l.sometimes && !found.iter().any(|d| covers(l, d))).collect();
+    (unlisted, stale)
 }
 
 /// The COPY and UNLOAD statements in a PostgreSQL statement log (`log_statement=all`, which

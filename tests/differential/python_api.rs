@@ -5,16 +5,18 @@
 //! messages and the email sent are compared.
 
 use crate::compare::{Difference, Normaliser, differences};
+use crate::harness::{Listed, unexplained};
 use serde_json::{Value, json};
 use shared::ports::WorkQueue;
 
 const SCRIPT: &str = include_str!("python/api.py");
 
 /// Where ours differs from the original's package, and why.
-const LISTED: &[(&str, &str)] = &[(
-    "$.results.version.ok",
-    "the package's version is the workspace's, one source for every part of this project; `lava version` names the original's version it is compatible with",
-)];
+const LISTED: &[Listed] = &[Listed {
+    path: "$.results.version.ok",
+    reason: "the package's version is the workspace's, one source for every part of this project; `lava version` names the original's version it is compatible with",
+    sometimes: false,
+}];
 
 #[tokio::test]
 async fn the_python_api_matches_the_original() {
@@ -75,16 +77,12 @@ async fn the_python_api_matches_the_original() {
     let (a, b) = (normaliser.value(&sides[0]), normaliser.value(&sides[1]));
     let mut found: Vec<Difference> = Vec::new();
     differences("$", Some(&a), Some(&b), &mut found);
-    let unlisted: Vec<String> = found
-        .iter()
-        .filter(|d| !LISTED.iter().any(|(path, _)| d.path.starts_with(path)))
-        .map(|d| format!("  {d}"))
-        .collect();
-    let stale: Vec<&str> =
-        LISTED.iter().filter(|(path, _)| !found.iter().any(|d| d.path.starts_with(path))).map(|(p, _)| *p).collect();
-    for (path, reason) in LISTED {
-        eprintln!("python API: differs at {path} (listed: {reason})");
+    let (unlisted, stale) = unexplained(&found, LISTED);
+    for l in LISTED {
+        eprintln!("python API: differs at {} (listed: {})", l.path, l.reason);
     }
+    let unlisted: Vec<String> = unlisted.iter().map(|d| format!("  {d}")).collect();
+    let stale: Vec<&str> = stale.iter().map(|l| l.path).collect();
     assert!(
         unlisted.is_empty() && stale.is_empty(),
         "the Python API differs from the original's:\n{}\nlisted but matching: {stale:?}",

@@ -128,6 +128,17 @@ pub fn tls_server() -> (Server, u16, PathBuf) {
     (Server::start(&dir, port, &["ssl=on", &cert, &key]), port, dir)
 }
 
+/// A session as `lava` on the `postgres` database of a cluster of the test's own on `port`.
+pub async fn session(port: u16) -> shared::sql::driver::Session {
+    let db = shared::connections::Database {
+        host: "127.0.0.1".into(),
+        port,
+        database: Some("postgres".into()),
+        ..crate::test_postgres()
+    };
+    shared::sql::driver::Session::connect(&db, None, std::time::Duration::from_secs(10)).await.unwrap()
+}
+
 /// A cluster standing in for Redshift, which cannot run here: it logs every statement (so a
 /// test reads the exact COPY or UNLOAD text there; PostgreSQL refuses both after logging them)
 /// and runs `setup` (the catalog views and tables the statements' lookups read). The realm gets
@@ -139,14 +150,7 @@ pub async fn stand_in(r: &crate::TestRealm, setup: &str, conn_id: &str, kind: &s
     std::fs::create_dir_all(&dir).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let server = Server::start(&dir, port, &["log_statement=all"]);
-    let db = shared::connections::Database {
-        host: "127.0.0.1".into(),
-        port,
-        database: Some("postgres".into()),
-        ..crate::test_postgres()
-    };
-    let mut session =
-        shared::sql::driver::Session::connect(&db, None, std::time::Duration::from_secs(10)).await.unwrap();
+    let mut session = session(port).await;
     session.affected(setup).await.unwrap();
     session.close().await;
     let parameter = format!("/lava/{}/db-password", r.names.realm);
