@@ -1,5 +1,5 @@
-//! SMB file shares, through the `smb2` crate (SMB 2 and 3, NTLMv2, signing and encryption as
-//! the server asks): copy one file from a share to a local file, or a local file onto a share.
+//! SMB file shares, through the `smb` crate (SMB 2 and 3, NTLMv2, signing, and encryption
+//! where the connection or the share asks for it): copy one file from a share to a local file, or a local file onto a share.
 //! Files stream in chunks both ways; neither side is held whole in memory.
 //!
 //! A connection with `is_direct_tcp` speaks SMB straight over TCP (port 445). Without it (port
@@ -8,7 +8,11 @@
 //! runs through a loopback relay to that session, since the crate dials its own sockets.
 
 use futures_util::StreamExt;
-use smb2::{ClientConfig, SmbClient};
+use smb::connection::{AuthMethodsConfig, EncryptionMode};
+use smb::{
+    Client, ClientConfig, ConnectionConfig, CreateDisposition, CreateOptions, FileAccessMask, FileAttributes,
+    FileCreateArgs, ReadAt, Resource, UncPath, WriteAt,
+};
 use std::path::Path;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -122,23 +126,32 @@ pub fn split_location(location: &str) -> Result<(String, String)> {
 /// Copies `share:path` to the local file `local` (created or replaced).
 pub async fn get(server: &SmbServer, share: &str, path: &str, local: &Path) -> Result<()> {
     let at = format!("{share}:{path}");
-    let (mut client, _relay) = connect(server).await?;
-    let mut tree = open_share(&mut client, share, &at).await?;
-    let info = client.stat(&mut tree, path).await.map_err(|e| smb_error(&at, e))?;
-    if info.is_directory {
+    let session = Session::open(server, share).await?;
+    let read = FileAccessMask::new().with_generic_read(true);
+    let resource =
+        session.open_path(path, &FileCreateArgs::make_open_existing(read)).await.map_err(|e| smb_error(&at, e))?;
+    let Resource::File(file) = resource else {
+        session.close().await;
         return Err(Error::Refused(format!("{at}: is a directory")));
-    }
-    let mut out = tokio::fs::File::create(local).await.map_err(|e| Error::io(local.display().to_string(), e))?;
-    {
-        let mut download = client.download(&tree, path).await.map_err(|e| smb_error(&at, e))?;
-        while let Some(chunk) = download.next_chunk().await {
-            let chunk = chunk.map_err(|e| smb_error(&at, e))?;
-            out.write_all(&chunk).await.map_err(|e| Error::io(local.display().to_string(), e))?;
+    };
+    let copied = async {
+        let mut out = tokio::fs::File::create(local).await.map_err(|e| Error::io(local.display().to_string(), e))?;
+        let mut buffer = vec![0u8; CHUNK];
+        let mut offset = 0u64;
+        loop {
+            let n = file.read_at(&mut buffer, offset).await.map_err(|e| smb_error(&at, e))?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buffer[..n]).await.map_err(|e| Error::io(local.display().to_string(), e))?;
+            offset += n as u64;
         }
+        out.flush().await.map_err(|e| Error::io(local.display().to_string(), e))
     }
-    out.flush().await.map_err(|e| Error::io(local.display().to_string(), e))?;
-    let _ = client.disconnect_share(&tree).await;
-    Ok(())
+    .await;
+    let _ = file.close().await;
+    session.close().await;
+    copied
 }
 
 /// Copies the local file `local` to `share:path` (created or replaced), first creating the
@@ -146,108 +159,167 @@ pub async fn get(server: &SmbServer, share: &str, path: &str, local: &Path) -> R
 pub async fn put(server: &SmbServer, local: &Path, share: &str, path: &str, create_dirs: bool) -> Result<()> {
     let at = format!("{share}:{path}");
     let mut input = tokio::fs::File::open(local).await.map_err(|e| Error::io(local.display().to_string(), e))?;
-    let (mut client, _relay) = connect(server).await?;
-    let mut tree = open_share(&mut client, share, &at).await?;
-    if create_dirs {
-        let mut dir = String::new();
+    let session = Session::open(server, share).await?;
+    let written = async {
+        if create_dirs {
+            session.make_parents(share, path).await?;
+        }
+        let args =
+            FileCreateArgs::make_overwrite(FileAttributes::new(), CreateOptions::new().with_non_directory_file(true));
+        let file = session.open_path(path, &args).await.map_err(|e| smb_error(&at, e))?.unwrap_file();
+        let copied = async {
+            let mut buffer = vec![0u8; CHUNK];
+            let mut offset = 0u64;
+            loop {
+                let n = input.read(&mut buffer).await.map_err(|e| Error::io(local.display().to_string(), e))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                let mut sent = 0;
+                while sent < n {
+                    sent +=
+                        file.write_at(&buffer[sent..n], offset + sent as u64).await.map_err(|e| smb_error(&at, e))?;
+                }
+                offset += n as u64;
+            }
+        }
+        .await;
+        let closed = file.close().await.map_err(|e| smb_error(&at, e));
+        copied.and(closed)
+    }
+    .await;
+    session.close().await;
+    written
+}
+
+/// How much one SMB read or write carries (the servers' usual limit without large MTU credits).
+const CHUNK: usize = 1 << 16;
+
+/// An authenticated session with one share (the tree connected), and the relay task behind it
+/// for a NetBIOS session (aborted when dropped).
+struct Session {
+    client: Client,
+    share: UncPath,
+    _relay: Option<Relay>,
+}
+
+impl Session {
+    /// Connects, logs in (NTLMv2) and connects `share`. With `encrypt`, every request after the
+    /// login is encrypted or none is sent (`EncryptionMode::Required`); without it, the server
+    /// decides (a share that requires encryption gets it).
+    async fn open(server: &SmbServer, share: &str) -> Result<Session> {
+        let named = format!("Connection {} to {}:{}", server.conn_id, server.host, server.port);
+        let (host, port, relay) = if server.direct_tcp {
+            (server.host.clone(), server.port, None)
+        } else {
+            let relay = Relay::start(server).await?;
+            (relay.host.clone(), relay.port, Some(relay))
+        };
+        let connection = ConnectionConfig {
+            port: Some(port),
+            timeout: Some(Duration::from_secs(30)),
+            encryption_mode: if server.encrypt { EncryptionMode::Required } else { EncryptionMode::Allowed },
+            auth_methods: AuthMethodsConfig { ntlm: true, ..Default::default() },
+            ..Default::default()
+        };
+        let client = Client::new(ClientConfig { dfs: false, connection, ..Default::default() });
+        let unc = UncPath::new(&host)
+            .and_then(|u| u.with_share(share))
+            .map_err(|e| Error::Refused(format!("{share}: {}", describe(&e))))?;
+        let user = match server.domain.as_str() {
+            "" => server.user.clone(),
+            domain => format!("{domain}\\{}", server.user),
+        };
+        if let Err(e) = client.share_connect(&unc, &user, server.password.expose().to_string()).await {
+            let _ = client.close().await;
+            let text = describe(&e);
+            return Err(if server.encrypt && text.contains("ncryption") {
+                Error::refused(
+                    format!("Connection {}", server.conn_id),
+                    format!("encrypt is set, but the server agreed no SMB 3 encryption, so nothing was sent ({text})"),
+                )
+            } else {
+                Error::Unexpected(format!("{named}: {text}"))
+            });
+        }
+        Ok(Session { client, share: unc, _relay: relay })
+    }
+
+    /// Opens `path` (relative to the share) with `args`.
+    async fn open_path(&self, path: &str, args: &FileCreateArgs) -> std::result::Result<Resource, smb::Error> {
+        self.client.create_file(&self.share.clone().with_path(&path.replace('/', "\\")), args).await
+    }
+
+    /// Creates each missing directory above `path`; a file in the way is refused.
+    async fn make_parents(&self, share: &str, path: &str) -> Result<()> {
         let parents: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        let mut dir = String::new();
         for part in parents.iter().take(parents.len().saturating_sub(1)) {
             if !dir.is_empty() {
                 dir.push('/');
             }
             dir.push_str(part);
-            match client.stat(&mut tree, &dir).await {
-                Ok(info) if info.is_directory => continue,
-                Ok(_) => return Err(Error::Refused(format!("{share}:{dir}: is a file, not a directory"))),
-                Err(_) => {
-                    client.create_directory(&tree, &dir).await.map_err(|e| smb_error(&format!("{share}:{dir}"), e))?
+            let at = format!("{share}:{dir}");
+            let args = FileCreateArgs {
+                disposition: CreateDisposition::OpenIf,
+                attributes: FileAttributes::new().with_directory(true),
+                options: CreateOptions::new().with_directory_file(true),
+                desired_access: FileAccessMask::new().with_generic_read(true),
+            };
+            match self.open_path(&dir, &args).await {
+                Ok(resource) => {
+                    let _ = match &resource {
+                        Resource::Directory(d) => d.close().await,
+                        Resource::File(f) => f.close().await,
+                        Resource::Pipe(p) => p.close().await,
+                    };
                 }
+                Err(e) if describe(&e).contains("NOT_A_DIRECTORY") => {
+                    return Err(Error::Refused(format!("{at}: is a file, not a directory")));
+                }
+                Err(e) => return Err(smb_error(&at, e)),
             }
         }
+        Ok(())
     }
-    let mut writer = client.create_file_writer(&tree, path).await.map_err(|e| smb_error(&at, e))?;
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let n = input.read(&mut buffer).await.map_err(|e| Error::io(local.display().to_string(), e))?;
-        if n == 0 {
-            break;
+
+    async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+/// An SMB failure at `at`.
+fn smb_error(at: &str, e: smb::Error) -> Error {
+    Error::Unexpected(format!("{at}: {}", describe(&e)))
+}
+
+/// The crate's error text, an NT status named as Windows and the original's smbprotocol name it
+/// (`STATUS_OBJECT_NAME_NOT_FOUND`) with its code.
+fn describe(e: &smb::Error) -> String {
+    match e {
+        smb::Error::ReceivedErrorMessage(code, _) | smb::Error::UnexpectedMessageStatus(code) => status_name(*code),
+        other => other.to_string(),
+    }
+}
+
+/// `STATUS_ACCESS_DENIED (0xc0000022)` for 0xc0000022; a code the crate does not know by its
+/// number alone.
+fn status_name(code: u32) -> String {
+    match smb::Status::try_from(code) {
+        Ok(status) => {
+            let text = status.to_string();
+            let words = text.rsplit_once(" (").map_or(text.as_str(), |(w, _)| w);
+            let name: Vec<String> = words.split_whitespace().map(str::to_uppercase).collect();
+            format!("STATUS_{} ({code:#010x})", name.join("_"))
         }
-        if let Err(e) = writer.write_chunk(&buffer[..n]).await {
-            return Err(smb_error(&at, e));
-        }
+        Err(_) => format!("NT status {code:#010x}"),
     }
-    writer.finish().await.map_err(|e| smb_error(&at, e))?;
-    let _ = client.disconnect_share(&tree).await;
-    Ok(())
-}
-
-/// A session with the server, and the relay task behind it for a NetBIOS session (aborted when
-/// dropped).
-async fn connect(server: &SmbServer) -> Result<(SmbClient, Option<Relay>)> {
-    let (addr, relay) = if server.direct_tcp {
-        (format!("{}:{}", server.host, server.port), None)
-    } else {
-        let relay = Relay::start(server).await?;
-        (relay.addr.clone(), Some(relay))
-    };
-    let config = ClientConfig {
-        addr,
-        timeout: Duration::from_secs(30),
-        username: server.user.clone(),
-        password: server.password.expose().to_string(),
-        domain: server.domain.clone(),
-        ..Default::default()
-    };
-    let mut client = SmbClient::connect(config)
-        .await
-        .map_err(|e| smb_error(&format!("Connection {} to {}:{}", server.conn_id, server.host, server.port), e))?;
-    if server.encrypt {
-        encrypt_session(server, &mut client)?;
-    }
-    Ok((client, relay))
-}
-
-/// Encrypts every request from here on (`encrypt`), as the original's smbprotocol client did;
-/// the crate itself encrypts only where the server asks. A server that did not agree a cipher
-/// (an SMB 2 dialect; Samba, which waits for a capability bit smb2 0.39 does not send) is
-/// refused rather than spoken to in the clear.
-fn encrypt_session(server: &SmbServer, client: &mut SmbClient) -> Result<()> {
-    if client.connection().should_encrypt() {
-        return Ok(());
-    }
-    let session = client.session();
-    let keys = (session.encryption_key.clone(), session.decryption_key.clone());
-    let (Some(cipher), (Some(encrypting), Some(decrypting))) = (client.params().and_then(|p| p.cipher), keys) else {
-        return Err(Error::refused(
-            format!("Connection {}", server.conn_id),
-            "encrypt is set, but the server agreed no SMB 3 encryption with lava's SMB client, so nothing was sent",
-        ));
-    };
-    client.connection_mut().activate_encryption(encrypting, decrypting, cipher);
-    Ok(())
-}
-
-/// Connects to `share`; a refusal from a server that agreed no encryption says a share that
-/// requires it may be why.
-async fn open_share(client: &mut SmbClient, share: &str, at: &str) -> Result<smb2::Tree> {
-    match client.connect_share(share).await {
-        Ok(tree) => Ok(tree),
-        Err(e) if e.kind() == smb2::ErrorKind::AccessDenied && client.params().is_some_and(|p| p.cipher.is_none()) => {
-            Err(Error::Unexpected(format!(
-                "{at}: {e} (the share may require encryption, which the server agreed none of with lava's SMB client)"
-            )))
-        }
-        Err(e) => Err(smb_error(at, e)),
-    }
-}
-
-fn smb_error(at: &str, e: smb2::Error) -> Error {
-    Error::Unexpected(format!("{at}: {e}"))
 }
 
 /// A NetBIOS session with the server, relayed to one loopback connection.
 struct Relay {
-    addr: String,
+    host: String,
+    port: u16,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -286,13 +358,13 @@ impl Relay {
             other => return Err(Error::Unexpected(format!("{at}: unexpected NetBIOS answer 0x{other:02x}"))),
         }
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| Error::io("smb relay", e))?;
-        let addr = listener.local_addr().map_err(|e| Error::io("smb relay", e))?.to_string();
+        let port = listener.local_addr().map_err(|e| Error::io("smb relay", e))?.port();
         let task = tokio::spawn(async move {
             if let Ok((mut local, _)) = listener.accept().await {
                 let _ = tokio::io::copy_bidirectional(&mut local, &mut upstream).await;
             }
         });
-        Ok(Relay { addr, task })
+        Ok(Relay { host: "127.0.0.1".into(), port, task })
     }
 }
 

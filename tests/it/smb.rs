@@ -130,6 +130,12 @@ async fn files_go_to_and_from_a_samba_share_from_s3_and_local_paths() {
         let error = result["error_data"]["error"].as_str().unwrap_or_default();
         let named = if conn == "fs-bad" { "Connection fs-bad".to_string() } else { format!("Public:{path}") };
         assert!(error.contains(&named), "{id}: {error}");
+        let status = match id {
+            "smb/nodir" => "STATUS_OBJECT_PATH_NOT_FOUND",
+            "smb/nofile" => "STATUS_OBJECT_NAME_NOT_FOUND",
+            _ => "STATUS_LOGON_FAILURE",
+        };
+        assert!(error.contains(status), "{id}: the NT status is named as Windows names it: {error}");
         assert!(!result.to_string().contains("not-the-password") && !result.to_string().contains(samba.password));
     }
     std::fs::remove_dir_all(&local).unwrap();
@@ -194,23 +200,27 @@ async fn sharepoint_jobs_and_connections_are_refused_clearly() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `encrypt: true` never lets a file cross the wire in the clear: Samba agrees no encryption
-/// with the SMB client lava uses (smb2 0.39 leaves out the capability bit Samba waits for), so
-/// the run is refused with a clear error before any file data is sent; without the flag the
-/// text is plain on the wire (so the check can fail). A share that requires encryption is
-/// refused by the server, and the error says encryption may be why. `use_ntlm_v2: false`
-/// (NTLMv1) is refused, naming the field.
+/// `encrypt: true` never lets a file cross the wire in the clear: against Samba the transfer is
+/// encrypted (the file's text is not among the bytes sent, while without the flag it is, so the
+/// check can fail) and the file arrives whole; a share that requires encryption gets it without
+/// the flag; a server that can agree no encryption (SMB 2 only) is refused before any file data
+/// is sent. `use_ntlm_v2: false` (NTLMv1) is refused, naming the field.
 #[tokio::test]
 async fn encrypt_never_sends_in_the_clear_and_ntlm_v1_is_refused() {
     let r = TestRealm::up("smbenc").await;
     let samba = tests::samba::samba();
+    let old = tests::samba::samba_without_smb3();
     let proxy = tests::FreezableProxy::start(samba.port).await;
+    let old_proxy = tests::FreezableProxy::start(old.port).await;
     let password = format!("/lava/{}/smb-password", r.names.realm);
     shared::aws::provision::put_parameter(&r.clients, &password, samba.password, true).await.unwrap();
-    for (id, extra) in
-        [("clear", json!({})), ("sealed", json!({"encrypt": true})), ("v1", json!({"use_ntlm_v2": false}))]
-    {
-        let mut entry = json!({"conn_id": id, "type": "smb", "enabled": true, "host": "127.0.0.1", "port": proxy.port(),
+    for (id, port, extra) in [
+        ("clear", proxy.port(), json!({})),
+        ("sealed", proxy.port(), json!({"encrypt": true})),
+        ("old", old_proxy.port(), json!({"encrypt": true})),
+        ("v1", proxy.port(), json!({"use_ntlm_v2": false})),
+    ] {
+        let mut entry = json!({"conn_id": id, "type": "smb", "enabled": true, "host": "127.0.0.1", "port": port,
             "remote_name": "LAVATEST", "is_direct_tcp": true, "user": samba.user, "password": password});
         entry.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
@@ -219,11 +229,14 @@ async fn encrypt_never_sends_in_the_clear_and_ntlm_v1_is_refused() {
     const MARKER: &[u8] = b"lava-plaintext-marker-4711";
     r.blobs.put_object(&bucket, "enc/in.txt", MARKER.to_vec(), &Encryption::Aes256).await.unwrap();
     let dir = unique("enc");
-    std::fs::create_dir_all(samba.share_dir.join(&dir)).unwrap();
+    for server in [samba, old] {
+        std::fs::create_dir_all(server.share_dir.join(&dir)).unwrap();
+    }
     let put = |conn: &str, share: &str, name: &str| json!({"conn_id": conn, "share_name": share, "path": format!("/{dir}/{name}"), "file": format!("s3://{bucket}/enc/in.txt")});
     job(&r, "enc/clear", "smb_put", put("clear", "Public", "clear.txt")).await;
     job(&r, "enc/sealed", "smb_put", put("sealed", "Public", "sealed.txt")).await;
     job(&r, "enc/share", "smb_put", put("clear", "Sealed", "share.txt")).await;
+    job(&r, "enc/old", "smb_put", put("old", "Public", "old.txt")).await;
     job(&r, "enc/v1", "smb_put", put("v1", "Public", "v1.txt")).await;
     let contains = |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
 
@@ -232,18 +245,20 @@ async fn encrypt_never_sends_in_the_clear_and_ntlm_v1_is_refused() {
     assert_eq!(statuses.last().map(String::as_str), Some("complete"), "{result}");
     assert!(contains(&proxy.take_sent(), MARKER), "without encryption the file's text is on the wire");
 
-    let (statuses, result) = run(&r, "enc/sealed").await;
-    assert_eq!(statuses.last().map(String::as_str), Some("failed"), "{result}");
-    let error = result["error_data"]["error"].as_str().unwrap_or_default();
-    assert!(error.contains("encrypt is set, but the server agreed no SMB 3 encryption"), "{result}");
-    assert!(!contains(&proxy.take_sent(), MARKER), "the file's text crossed the wire in the clear");
-    assert!(!samba.share_dir.join(&dir).join("sealed.txt").exists());
+    for (id, name) in [("enc/sealed", "sealed.txt"), ("enc/share", "share.txt")] {
+        let (statuses, result) = run(&r, id).await;
+        assert_eq!(statuses.last().map(String::as_str), Some("complete"), "{id}: {result}");
+        let sent = proxy.take_sent();
+        assert!(!sent.is_empty() && !contains(&sent, MARKER), "{id}: the file's text crossed the wire in the clear");
+        assert_eq!(std::fs::read(samba.share_dir.join(&dir).join(name)).unwrap(), MARKER, "{id}");
+    }
 
-    let (statuses, result) = run(&r, "enc/share").await;
+    let (statuses, result) = run(&r, "enc/old").await;
     assert_eq!(statuses.last().map(String::as_str), Some("failed"), "{result}");
     let error = result["error_data"]["error"].as_str().unwrap_or_default();
-    assert!(error.contains("STATUS_ACCESS_DENIED") && error.contains("the share may require encryption"), "{result}");
-    assert!(!contains(&proxy.take_sent(), MARKER));
+    assert!(error.contains("Connection old: encrypt is set, but the server agreed no SMB 3 encryption"), "{result}");
+    assert!(!contains(&old_proxy.take_sent(), MARKER), "the file's text crossed the wire in the clear");
+    assert!(!old.share_dir.join(&dir).join("old.txt").exists());
 
     let (statuses, result) = run(&r, "enc/v1").await;
     assert_eq!(statuses.last().map(String::as_str), Some("failed"), "{result}");
