@@ -2,19 +2,29 @@
 
 use clap::Parser;
 use shared::aws::{AwsOptions, Clients};
+use shared::docker_engine::DockerEngine;
 use shared::webhook::HttpWebhook;
 use shared::worker::WorkerOptions;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let mut raw = std::env::args().skip(1);
     if raw.next().as_deref() == Some(shared::runners::reaper::REAPER_ARG) {
         let grace = raw.next().and_then(|g| g.parse().ok()).unwrap_or(5);
-        shared::runners::reaper::run(Duration::from_secs(grace));
+        shared::runners::reaper::run(Duration::from_secs(grace), Some(Arc::new(DockerEngine::local())));
     }
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(serve()),
+        Err(e) => {
+            eprintln!("Cannot start the async runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
     let args = worker::Args::parse();
     worker::init_logging(&args);
     if let Err(reason) = worker::check(&args) {

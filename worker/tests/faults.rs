@@ -402,6 +402,44 @@ async fn a_job_dies_with_its_worker_killed_with_sigkill() {
     );
 }
 
+/// The containers (running or not) of a run, by the label the docker runner gives them.
+fn containers_of(run_id: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label=lava.run_id={run_id}")])
+        .output()
+        .expect("running docker ps");
+    assert!(out.status.success(), "docker ps: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect()
+}
+
+/// kill -9 of a worker mid-job: a docker job's container is killed and removed by the reaper,
+/// so a worker that takes the run over never meets the first one's container still at work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_docker_job_dies_with_its_worker_killed_with_sigkill() {
+    tests::require_docker();
+    let r = TestRealm::up("k9d").await;
+    r.put_job(json!({"job_id": "it/container", "type": "docker", "worker": "core", "enabled": true,
+        "payload": tests::TEST_IMAGE, "parameters": {"command": "sleep 300"}}))
+        .await;
+    let run_id = r.dispatch("it/container").await;
+    let worker = WorkerProcess::start(&r, &tests::emulator().endpoint_url, &["--threads", "1", "--grace", "2"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while containers_of(&run_id).is_empty() {
+        assert!(Instant::now() < deadline, "the container never started");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let killed = Instant::now();
+    let log = tokio::task::spawn_blocking(move || worker.kill9()).await.unwrap();
+    while !containers_of(&run_id).is_empty() {
+        assert!(killed.elapsed() < Duration::from_secs(20), "the container outlived its worker by 20 s\n{log}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "kill -9: the docker job's container was killed and removed {:.2} s after its worker",
+        killed.elapsed().as_secs_f64()
+    );
+}
+
 /// A worker cut off from AWS (every byte it sends held by a relay) longer than its run's lease
 /// stops its job before the lease can end (fencing): another worker takes the run over only
 /// after that, so at no moment do two copies of the job run; the cut-off worker writes nothing

@@ -204,14 +204,17 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
         }
         _ => {}
     }
+    // Told by name before it exists, so no moment passes when the reaper does not know it.
+    super::reaper::track_container(&spec.name, true);
     let id = engine
         .start(&spec)
         .await
         .map_err(|e| Failure::message(format!("Cannot start a container from {image}: {e}")))?;
     let outcome = supervise(ctx, engine, &id, limit).await;
     let finished = collect(ctx, engine, &id, outcome, limit).await;
-    if let Err(e) = engine.remove(&id).await {
-        tracing::warn!(container = %id, error = %e, "Cannot remove the container.");
+    match engine.remove(&id).await {
+        Ok(()) => super::reaper::track_container(&spec.name, false),
+        Err(e) => tracing::warn!(container = %id, error = %e, "Cannot remove the container."),
     }
     finished
 }

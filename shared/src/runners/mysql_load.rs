@@ -161,8 +161,12 @@ where
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
+        .process_group(0)
         .spawn()
         .map_err(|e| Error::io(format!("cannot run {}", connector.display()), e))?;
+    // The client ends with the worker, however the worker ends (a half-fed load never commits).
+    let pid = child.id().unwrap_or_default();
+    super::reaper::track(pid, true);
     let mut stdin = child.stdin.take().expect("piped stdin");
     let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("piped stdout")).lines();
     let mut stderr = child.stderr.take().expect("piped stderr");
@@ -237,7 +241,9 @@ where
         let _ = stdin.write_all(tail.as_bytes()).await;
     }
     drop(stdin);
-    let status = child.wait().await.map_err(|e| Error::io("waiting for the mysql client", e))?;
+    let status = child.wait().await;
+    super::reaper::track(pid, false);
+    let status = status.map_err(|e| Error::io("waiting for the mysql client", e))?;
     let mut rest = Vec::new();
     while let Ok(Some(line)) = stdout.next_line().await {
         rest.push(line);
