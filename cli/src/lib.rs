@@ -258,6 +258,12 @@ fn load_specs(kind: SpecKind, files: &[PathBuf], limits: &Limits) -> Result<(Vec
 
 /// The ports of a realm and its resource names, as a command's options select them.
 async fn connect(target: &Target) -> Result<(Ports, ResourceNames)> {
+    let (clients, names) = connect_clients(target).await?;
+    Ok((ports(&clients), names))
+}
+
+/// The AWS clients of a realm and its resource names, as a command's options select them.
+async fn connect_clients(target: &Target) -> Result<(Clients, ResourceNames)> {
     let (realm, endpoint) = if target.local {
         let state = local::LocalState::read(&target.local_dir)?;
         (Some(target.realm.clone().unwrap_or(state.realm)), Some(state.endpoint_url))
@@ -273,7 +279,7 @@ async fn connect(target: &Target) -> Result<(Ports, ResourceNames)> {
         ..Default::default()
     })
     .await;
-    Ok((ports(&clients), ResourceNames::with_overrides(&realm, |k| std::env::var(k).ok())))
+    Ok((clients, ResourceNames::with_overrides(&realm, |k| std::env::var(k).ok())))
 }
 
 /// The ports over `clients` (the CLI posts to no webhook, but `Ports` carries one).

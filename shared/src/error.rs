@@ -126,6 +126,21 @@ impl Error {
         }
     }
 
+    /// Whether DynamoDB answered that the table has no such index (DynamoDB's
+    /// `ValidationException` "The table does not have the specified index", moto's
+    /// `ResourceNotFoundException` "Invalid index"): a realm whose tables the original's template
+    /// made lacks the indexes this project adds.
+    pub fn is_missing_index(&self) -> bool {
+        match self {
+            Error::Aws { service: "dynamodb", code: Some(code), message, .. } => {
+                (code == "ValidationException" && message.contains("specified index"))
+                    || (code == "ResourceNotFoundException" && message.contains("Invalid index"))
+            }
+            Error::In { source, .. } => source.is_missing_index(),
+            _ => false,
+        }
+    }
+
     /// Whether this is (or wraps) [`Error::LeaseLost`].
     pub fn is_lease_lost(&self) -> bool {
         match self {

@@ -13,8 +13,7 @@ use crate::ports::{BlobStore, Item, KeyRange, RangeQuery, TableStore};
 
 /// The events table's index of a job's runs by their latest event time (naive UTC text).
 pub const JOB_TIME_INDEX: &str = "job_id-tu_event-index";
-/// The events table's index of runs by run id (a pipeline's children share their parent's).
-pub const RUN_INDEX: &str = "run_id-index";
+pub use crate::names::RUN_INDEX;
 
 /// Which of a job's runs to list.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -90,10 +89,15 @@ impl History {
     /// Every item of a run id: the run and, for a pipeline, its children's runs, in the order
     /// of their first events (the parent first).
     pub async fn find_run(&self, run_id: &str) -> Result<Vec<EventRecord>> {
-        let query =
-            RangeQuery { index: Some(RUN_INDEX.into()), hash: ("run_id".into(), run_id.into()), ..Default::default() };
+        let keys = crate::catalog::query_optional_index(
+            self.tables.as_ref(),
+            &self.names.events_table,
+            RUN_INDEX,
+            ("run_id", run_id),
+        )
+        .await?;
         let mut runs = Vec::new();
-        for key in self.tables.query_range(&self.names.events_table, &query).await? {
+        for key in keys {
             let job_id = key.get("job_id").and_then(Value::as_str).unwrap_or_default();
             if let Some(run) = self.run(job_id, run_id).await? {
                 runs.push(run);

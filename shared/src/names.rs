@@ -30,6 +30,9 @@ pub struct TableDef {
     pub local_indexes: Vec<IndexDef>,
     /// TTL attribute, if any.
     pub ttl_attribute: Option<&'static str>,
+    /// Provisioned read and write capacity units (the table and its indexes), as the original's
+    /// template sets them; `None`: on-demand billing (this project's templates).
+    pub capacity: Option<(i64, i64)>,
 }
 
 /// The names of every resource of one realm.
@@ -131,6 +134,24 @@ impl ResourceNames {
         format!("lava-{}", self.realm.replace('_', "-"))
     }
 
+    /// Every table as the original's realm template (`cfn/lava-realm.cfn.json`) makes it:
+    /// [`Self::tables`] without [`OWN_INDEXES`].
+    pub fn original_tables(&self) -> Vec<TableDef> {
+        let mut tables = self.tables();
+        for table in &mut tables {
+            table.global_indexes.retain(|i| !OWN_INDEXES.contains(&i.name));
+            // The template's default capacity parameters.
+            table.capacity = Some(if table.name == self.events_table {
+                (5, 5)
+            } else if table.name == self.state_table {
+                (3, 3)
+            } else {
+                (5, 1)
+            });
+        }
+        tables
+    }
+
     /// Every table of the realm with its keys, indexes and TTL, as the templates create them.
     pub fn tables(&self) -> Vec<TableDef> {
         let plain = |name: &String, hash_key| TableDef {
@@ -140,6 +161,7 @@ impl ResourceNames {
             global_indexes: vec![],
             local_indexes: vec![],
             ttl_attribute: None,
+            capacity: None,
         };
         vec![
             plain(&self.realms_table, "realm"),
@@ -151,10 +173,8 @@ impl ResourceNames {
                         range_key: "job_id",
                         include: Some(&["worker", "schedule"]),
                     },
-                    // lava's own: finds the lavasched jobs (which dispatchers are served)
-                    // without reading the whole table every minute.
                     IndexDef {
-                        name: "type-index",
+                        name: TYPE_INDEX,
                         hash_key: "type",
                         range_key: "job_id",
                         include: Some(&["worker", "enabled", "parameters"]),
@@ -165,9 +185,8 @@ impl ResourceNames {
             plain(&self.connections_table, "conn_id"),
             TableDef {
                 range_key: Some("run_id"),
-                // lava's own: finds a run's items from its id alone (`lava run show`).
                 global_indexes: vec![IndexDef {
-                    name: "run_id-index",
+                    name: RUN_INDEX,
                     hash_key: "run_id",
                     range_key: "job_id",
                     include: Some(&["status", "tu_event"]),
@@ -194,6 +213,16 @@ impl ResourceNames {
         ]
     }
 }
+
+/// The jobs table's index of jobs by type (this project's: finds the `lavasched` jobs, which
+/// dispatchers are served, without reading the whole table every minute).
+pub const TYPE_INDEX: &str = "type-index";
+/// The events table's index of runs by run id (this project's: a pipeline's children share
+/// their parent's; `lava run show`).
+pub const RUN_INDEX: &str = "run_id-index";
+/// The indexes this project adds to the original's tables: optional accelerators, each with a
+/// path that works without it; `lava realm upgrade` adds them.
+pub const OWN_INDEXES: [&str; 2] = [TYPE_INDEX, RUN_INDEX];
 
 /// Checks a realm name: 3–11 characters, `[a-z][a-z0-9_]*` (no hyphen).
 pub fn check_realm_name(realm: &str) -> Result<(), String> {

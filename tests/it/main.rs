@@ -10,6 +10,7 @@ mod iam_db;
 mod infra;
 mod local_realm;
 mod metrics;
+mod migration;
 mod operator;
 mod pipeline;
 mod redshift_unload;

@@ -159,8 +159,22 @@ pub struct TestRealm {
 impl TestRealm {
     /// Brings up a realm named `prefix` plus a random suffix, loading `samples/jobs`.
     pub async fn up(prefix: &str) -> Self {
-        use std::sync::Arc;
+        Self::up_named(unique(prefix)).await
+    }
+
+    /// A realm whose tables are made as the original's realm template makes them (no index
+    /// this project adds, provisioned capacity), the rest as [`Self::up`] makes it.
+    pub async fn up_on_original_tables(prefix: &str) -> Self {
         let realm = unique(prefix);
+        let clients = clients().await;
+        for table in shared::names::ResourceNames::for_realm(&realm).original_tables() {
+            shared::aws::provision::create_table(&clients, &table).await.unwrap();
+        }
+        Self::up_named(realm).await
+    }
+
+    async fn up_named(realm: String) -> Self {
+        use std::sync::Arc;
         cli::bring_up(
             &emulator().endpoint_url,
             &realm,

@@ -1,6 +1,6 @@
 //! `lava realm …`: read and write the realm entry.
 
-use crate::{Target, catalog, connect, pretty};
+use crate::{Target, catalog, connect, connect_clients, pretty};
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use shared::config::Config;
@@ -17,6 +17,10 @@ pub enum RealmCommand {
         /// The file.
         file: PathBuf,
     },
+    /// Add to the realm's tables the indexes this project adds to the original's (`type-index`
+    /// on the jobs table, `run_id-index` on the events table), online and idempotently; says
+    /// what it changed. Everything works without them, more slowly (a scan instead of a query).
+    Upgrade,
 }
 
 impl RealmCommand {
@@ -39,6 +43,23 @@ impl RealmCommand {
                 catalog(&ports, names).put_realm(&realm).await?;
                 Ok(format!("realm {} written", realm.realm))
             }
+            RealmCommand::Upgrade => upgrade(target).await,
         }
     }
+}
+
+/// `lava realm upgrade`: each table's missing indexes added, one line per table changed.
+async fn upgrade(target: &Target) -> Result<String> {
+    let (clients, names) = connect_clients(target).await?;
+    let mut lines = Vec::new();
+    for table in names.tables() {
+        let added = shared::aws::provision::add_missing_indexes(&clients, &table).await?;
+        if !added.is_empty() {
+            lines.push(format!("{}: added {} (DynamoDB fills it in the background)", table.name, added.join(", ")));
+        }
+    }
+    if lines.is_empty() {
+        lines.push(format!("realm {}: every table has its indexes; nothing changed", names.realm));
+    }
+    Ok(lines.join("\n"))
 }

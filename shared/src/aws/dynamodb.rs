@@ -108,6 +108,31 @@ impl TableStore for DynamoTables {
         }
     }
 
+    async fn scan_where(&self, table: &str, attribute: &str, value: &str) -> Result<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(table)
+                .filter_expression("#a = :v")
+                .expression_attribute_names("#a", attribute)
+                .expression_attribute_values(":v", AttributeValue::S(value.to_string()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("dynamodb", "Scan", e))?;
+            for item in out.items() {
+                items.push(from_attributes(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
     async fn query_range(&self, table: &str, query: &RangeQuery) -> Result<Vec<Item>> {
         let (condition, names, values) = range_condition(query);
         let limit = query.limit.unwrap_or(usize::MAX);
@@ -220,8 +245,10 @@ impl EventLog for DynamoTables {
             names.insert("#instance_id".into(), "instance_id".into());
             values.insert(":instance_id".into(), s(instance));
         }
+        // A list, not a string set: the original's tools (`lava-events -f json`) cannot print a set.
+        sets.push("#writes = list_append(if_not_exists(#writes, :empty), :write)");
         names.insert("#writes".into(), lease::WRITES.into());
-        values.insert(":write".into(), AttributeValue::Ss(vec![update.write_id.clone()]));
+        values.insert(":write".into(), AttributeValue::L(vec![s(&update.write_id)]));
         values.insert(":write_id".into(), s(&update.write_id));
         let mut condition = "NOT contains(#writes, :write_id)".to_string();
         if let Some(holder) = &update.holder {
@@ -235,7 +262,7 @@ impl EventLog for DynamoTables {
             .table_name(table)
             .key("job_id", s(&update.job_id))
             .key("run_id", s(&update.run_id))
-            .update_expression(format!("SET {} ADD #writes :write", sets.join(", ")))
+            .update_expression(format!("SET {}", sets.join(", ")))
             .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
@@ -261,7 +288,14 @@ impl EventLog for DynamoTables {
             .map_err(|e| aws_error("dynamodb", "GetItem", e))?;
         let landed = item
             .item
-            .and_then(|i| i.get(lease::WRITES).and_then(|w| w.as_ss().ok()).map(|ids| ids.contains(&update.write_id)))
+            .and_then(|i| {
+                i.get(lease::WRITES).map(|w| match w {
+                    AttributeValue::L(ids) => ids.iter().any(|id| id.as_s().is_ok_and(|id| *id == update.write_id)),
+                    // Items written by earlier builds of this project kept a string set.
+                    AttributeValue::Ss(ids) => ids.contains(&update.write_id),
+                    _ => false,
+                })
+            })
             .unwrap_or(false);
         if landed { Ok(()) } else { Err(Error::LeaseLost { run_id: update.run_id.clone() }) }
     }

@@ -2,8 +2,9 @@
 //! indexes the templates create. Every call is idempotent: an existing resource is left as it is.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection, ProjectionType,
+    ProvisionedThroughput, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -25,7 +26,24 @@ fn projection(index: &IndexDef) -> Projection {
     }
 }
 
-/// Creates a table (on-demand billing) with its indexes and TTL, unless it exists.
+fn attribute(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("name and type are set")
+}
+
+fn throughput((read, write): (i64, i64)) -> ProvisionedThroughput {
+    ProvisionedThroughput::builder()
+        .read_capacity_units(read)
+        .write_capacity_units(write)
+        .build()
+        .expect("units are set")
+}
+
+/// Creates a table (on-demand billing, or `capacity` provisioned) with its indexes and TTL,
+/// unless it exists.
 pub async fn create_table(clients: &Clients, def: &TableDef) -> Result<()> {
     let mut attributes: Vec<&str> = vec![def.hash_key];
     attributes.extend(def.range_key);
@@ -40,20 +58,10 @@ pub async fn create_table(clients: &Clients, def: &TableDef) -> Result<()> {
         .dynamodb
         .create_table()
         .table_name(&def.name)
-        .billing_mode(BillingMode::PayPerRequest)
+        .billing_mode(if def.capacity.is_some() { BillingMode::Provisioned } else { BillingMode::PayPerRequest })
+        .set_provisioned_throughput(def.capacity.map(throughput))
         .set_key_schema(Some(schema))
-        .set_attribute_definitions(Some(
-            attributes
-                .iter()
-                .map(|a| {
-                    AttributeDefinition::builder()
-                        .attribute_name(*a)
-                        .attribute_type(ScalarAttributeType::S)
-                        .build()
-                        .expect("name and type are set")
-                })
-                .collect(),
-        ));
+        .set_attribute_definitions(Some(attributes.iter().map(|a| attribute(a)).collect()));
     for index in &def.global_indexes {
         request = request.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
@@ -61,6 +69,7 @@ pub async fn create_table(clients: &Clients, def: &TableDef) -> Result<()> {
                 .key_schema(key(index.hash_key, KeyType::Hash))
                 .key_schema(key(index.range_key, KeyType::Range))
                 .projection(projection(index))
+                .set_provisioned_throughput(def.capacity.map(throughput))
                 .build()
                 .expect("index fields are set"),
         );
@@ -94,6 +103,53 @@ pub async fn create_table(clients: &Clients, def: &TableDef) -> Result<()> {
             .map_err(|e| aws_error("dynamodb", "UpdateTimeToLive", e))?;
     }
     Ok(())
+}
+
+/// Adds to the existing table `def.name` the global indexes of `def` it lacks (a table the
+/// original's template made lacks this project's own), online: DynamoDB fills a new index while
+/// the table stays in use. An index on a table with provisioned capacity gets the table's.
+/// Returns the names of the indexes it added; none when the table has them all.
+pub async fn add_missing_indexes(clients: &Clients, def: &TableDef) -> Result<Vec<&'static str>> {
+    let described = clients
+        .dynamodb
+        .describe_table()
+        .table_name(&def.name)
+        .send()
+        .await
+        .map_err(|e| aws_error("dynamodb", "DescribeTable", e))?;
+    let table = described.table();
+    let present: Vec<&str> =
+        table.map(|t| t.global_secondary_indexes().iter().filter_map(|i| i.index_name()).collect()).unwrap_or_default();
+    let on_demand = table
+        .and_then(|t| t.billing_mode_summary())
+        .and_then(|b| b.billing_mode())
+        .is_some_and(|m| *m == BillingMode::PayPerRequest);
+    let capacity = table.and_then(|t| t.provisioned_throughput()).and_then(|p| {
+        Some((p.read_capacity_units()?, p.write_capacity_units()?)).filter(|(r, w)| !on_demand && *r > 0 && *w > 0)
+    });
+    let mut added = Vec::new();
+    for index in def.global_indexes.iter().filter(|i| !present.contains(&i.name)) {
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(index.name)
+            .key_schema(key(index.hash_key, KeyType::Hash))
+            .key_schema(key(index.range_key, KeyType::Range))
+            .projection(projection(index))
+            .set_provisioned_throughput(capacity.map(throughput))
+            .build()
+            .expect("index fields are set");
+        clients
+            .dynamodb
+            .update_table()
+            .table_name(&def.name)
+            .attribute_definitions(attribute(index.hash_key))
+            .attribute_definitions(attribute(index.range_key))
+            .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb", "UpdateTable", e))?;
+        added.push(index.name);
+    }
+    Ok(added)
 }
 
 /// Creates a standard queue and its dead-letter queue (`<name>-dlq`, messages moved there after

@@ -112,7 +112,8 @@ pub mod lease_attributes {
     pub const UNTIL: &str = "lease_until";
     /// How many times a worker has started the run (the first start is 1).
     pub const CLAIMS: &str = "lease_claims";
-    /// The ids of the writes applied to the item (a string set), so none is applied twice.
+    /// The ids of the writes applied to the item (a list of strings: the original's tools cannot
+    /// print a set), so none is applied twice.
     pub const WRITES: &str = "write_ids";
 }
 

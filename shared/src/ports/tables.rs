@@ -32,6 +32,12 @@ pub trait TableStore: Send + Sync {
         progress(items.len());
         Ok(items)
     }
+    /// Every item of the table whose string `attribute` equals `value` (a scan with a filter:
+    /// the path where an index this project adds is missing).
+    async fn scan_where(&self, table: &str, attribute: &str, value: &str) -> Result<Vec<Item>> {
+        let items = self.scan_items(table).await?;
+        Ok(items.into_iter().filter(|i| i.get(attribute).and_then(Value::as_str) == Some(value)).collect())
+    }
     /// Items of one partition of the table or of one of its indexes, in range-key order.
     async fn query_range(&self, table: &str, query: &RangeQuery) -> Result<Vec<Item>>;
     /// Items of a global secondary index whose key attributes equal `keys` (the hash key, then
