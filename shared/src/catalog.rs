@@ -156,18 +156,23 @@ pub async fn query_optional_index(
     static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     match tables.query_index(table, index, &[key]).await {
         Err(e) if e.is_missing_index() => {
-            let mut warned = WARNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let named = format!("{table}/{index}");
-            if !warned.contains(&named) {
+            let first = {
+                let mut warned = WARNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let named = format!("{table}/{index}");
+                let first = !warned.contains(&named);
+                if first {
+                    warned.push(named);
+                }
+                first
+            };
+            if first {
                 tracing::warn!(
                     table,
                     index,
                     "The table has no {index} (a realm made by the original's template): scanning it instead; \
                      `lava realm upgrade` adds the index."
                 );
-                warned.push(named);
             }
-            drop(warned);
             tables.scan_where(table, key.0, key.1).await
         }
         other => other,
