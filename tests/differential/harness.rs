@@ -118,13 +118,8 @@ impl Family {
     /// A realm named `prefix` plus a suffix, with the realm key `s3_key` set as the original's
     /// realm template sets it (the original's executable jobs fail without it).
     pub async fn new(prefix: &str) -> Self {
-        use shared::ports::TableStore;
         let realm = TestRealm::up(prefix).await;
-        let key = json!({"realm": realm.names.realm});
-        let table = &realm.names.realms_table;
-        let mut item = realm.tables.get_item(table, key.as_object().unwrap(), true).await.unwrap().unwrap();
-        item.insert("s3_key".into(), json!(format!("alias/lava-{}-sys", realm.names.realm)));
-        realm.tables.put_item(table, item).await.unwrap();
+        realm.set_original_realm_keys().await;
         Family {
             realm,
             env: Vec::new(),

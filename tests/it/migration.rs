@@ -82,3 +82,93 @@ async fn a_realm_on_the_originals_tables_ticks_shows_runs_and_upgrades_online() 
     assert!(shown.contains("org/every"), "{shown}");
     assert_eq!(r.catalog.lavasched_jobs().await.unwrap().len(), 1);
 }
+
+/// The original's `lava-dispatcher` (jinlava 8.3) sends `job_id` on `realm`.
+fn original_dispatch(realm: &str, job_id: &str) {
+    let out = tests::original::command("lava-dispatcher").args(["--realm", realm, job_id]).output().unwrap();
+    assert!(out.status.success(), "lava-dispatcher: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Our `lava-worker` binary in batch mode on `realm`'s `core` queue.
+fn our_worker(realm: &str) -> std::process::Child {
+    let program = tests::workspace_root().join("target/debug/lava-worker");
+    assert!(program.is_file(), "target/debug/lava-worker is missing: run `cargo build`");
+    tests::emulator_env(&mut std::process::Command::new(program))
+        .args(["--realm", realm, "--worker", "core", "--batch", "--root", "--wait", "2", "--sleep", "0"])
+        .env("LAVA_TMPDIR", std::env::temp_dir().join(tests::unique("lava-mixed-")))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Every item of `job_id` the original's `lava-events -f json` prints (one JSON document each).
+fn original_history(r: &TestRealm, job_id: &str) -> Vec<Value> {
+    let out =
+        tests::original::command("lava-events").args(["-r", &r.names.realm, "-f", "json", job_id]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "lava-events: {}{stdout}", String::from_utf8_lossy(&out.stderr));
+    serde_json::Deserializer::from_str(&stdout).into_iter::<Value>().map(Result::unwrap).collect()
+}
+
+/// The original's fleet and ours on one realm (the original template's tables), both ways:
+/// runs either side's dispatcher sends run on either side's workers, in turns and with both
+/// fleets draining the queue at once; every run ends complete once, with one worker's events;
+/// both sides' history tools show every run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_originals_fleet_and_ours_share_a_realm_both_ways() {
+    let r = TestRealm::up_on_original_tables("mix").await;
+    let realm = r.names.realm.clone();
+    r.put_job(json!({"job_id": "mix/job", "type": "cmd", "worker": "core", "enabled": true, "owner": "o",
+        "description": "d", "payload": "true"}))
+        .await;
+    let dispatch_both = |n: usize| {
+        let realm = realm.clone();
+        async move {
+            for _ in 0..n {
+                original_dispatch(&realm, "mix/job");
+                lava(&realm, &["dispatch", "mix/job"]).await.unwrap();
+            }
+        }
+    };
+    // In turns: ours drains what both dispatched, then the original's.
+    dispatch_both(1).await;
+    let ours = our_worker(&realm).wait_with_output().unwrap();
+    assert!(ours.status.success(), "our worker: {}", String::from_utf8_lossy(&ours.stderr));
+    dispatch_both(1).await;
+    tests::original::run_worker(&realm, "core", 2, &[]);
+    // Both fleets on the queue at once.
+    dispatch_both(4).await;
+    let ours = our_worker(&realm);
+    let theirs = tokio::task::spawn_blocking({
+        let realm = realm.clone();
+        move || tests::original::run_worker(&realm, "core", 2, &[])
+    });
+    let ours = tokio::task::spawn_blocking(move || ours.wait_with_output().unwrap()).await.unwrap();
+    theirs.await.unwrap();
+    assert!(ours.status.success(), "our worker: {}", String::from_utf8_lossy(&ours.stderr));
+
+    let runs = shared::history::History::new(r.tables.clone(), r.names.clone())
+        .job_runs("mix/job", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 12, "every dispatch made one run: {runs:?}");
+    // Our worker leases a run (`lease_owner`); the original's writes no lease.
+    let mut by_ours = 0;
+    for run in &runs {
+        let item = r.events("mix/job", &run.run_id).await;
+        let statuses: Vec<&str> = item["log"].as_array().unwrap().iter().filter_map(|e| e["status"].as_str()).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == "complete").count(), 1, "{}: {item}", run.run_id);
+        assert_eq!(statuses.last(), Some(&"complete"), "{}: {statuses:?}", run.run_id);
+        assert_eq!(statuses.iter().filter(|s| **s == "starting").count(), 1, "one start: {statuses:?}");
+        by_ours += usize::from(item.get("lease_owner").is_some());
+    }
+    assert!((2..=10).contains(&by_ours), "each fleet ran runs (ours {by_ours} of 12)");
+    // Both sides' history tools show every run.
+    let listed = lava(&realm, &["events", "mix/job", "--json"]).await.unwrap();
+    let listed: Vec<Value> = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed.len(), 12);
+    let printed = original_history(&r, "mix/job");
+    assert_eq!(printed.len(), 12, "the original's lava-events shows every run");
+    assert!(printed.iter().all(|p| p["status"] == "complete"), "{printed:?}");
+}

@@ -170,7 +170,20 @@ impl TestRealm {
         for table in shared::names::ResourceNames::for_realm(&realm).original_tables() {
             shared::aws::provision::create_table(&clients, &table).await.unwrap();
         }
-        Self::up_named(realm).await
+        let r = Self::up_named(realm).await;
+        r.set_original_realm_keys().await;
+        r
+    }
+
+    /// Sets the realm entry's `s3_key` as the original's realm template sets it (the original's
+    /// executable jobs fail without it).
+    pub async fn set_original_realm_keys(&self) {
+        use shared::ports::TableStore;
+        let key = serde_json::json!({"realm": self.names.realm});
+        let table = &self.names.realms_table;
+        let mut item = self.tables.get_item(table, key.as_object().unwrap(), true).await.unwrap().unwrap();
+        item.insert("s3_key".into(), serde_json::json!(format!("alias/lava-{}-sys", self.names.realm)));
+        self.tables.put_item(table, item).await.unwrap();
     }
 
     async fn up_named(realm: String) -> Self {
