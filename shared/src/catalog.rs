@@ -92,7 +92,7 @@ impl Catalog {
     /// `parameters`): which dispatchers are served. On tables without that index (the
     /// original's), a filtered scan of the jobs table.
     pub async fn lavasched_jobs(&self) -> Result<Vec<Item>> {
-        query_optional_index(
+        crate::ports::query_optional_index(
             self.tables.as_ref(),
             &self.names.jobs_table,
             crate::names::TYPE_INDEX,
@@ -140,41 +140,5 @@ impl Catalog {
     pub async fn put_s3trigger(&self, trigger: &S3TriggerEntry) -> Result<()> {
         let value = serde_json::to_value(trigger).map_err(|e| Error::json("s3 trigger", e))?;
         self.tables.put_item(&self.names.s3triggers_table, item(value)).await
-    }
-}
-
-/// Items of `table` whose `key.0` equals `key.1`, through `index` (one of the indexes this
-/// project adds, [`crate::names::OWN_INDEXES`]); where the table lacks it (a realm whose tables
-/// the original's template made), through a filtered scan, saying so in the log once per
-/// process and index. `lava realm upgrade` adds the indexes.
-pub async fn query_optional_index(
-    tables: &dyn TableStore,
-    table: &str,
-    index: &str,
-    key: (&str, &str),
-) -> Result<Vec<Item>> {
-    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    match tables.query_index(table, index, &[key]).await {
-        Err(e) if e.is_missing_index() => {
-            let first = {
-                let mut warned = WARNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let named = format!("{table}/{index}");
-                let first = !warned.contains(&named);
-                if first {
-                    warned.push(named);
-                }
-                first
-            };
-            if first {
-                tracing::warn!(
-                    table,
-                    index,
-                    "The table has no {index} (a realm made by the original's template): scanning it instead; \
-                     `lava realm upgrade` adds the index."
-                );
-            }
-            tables.scan_where(table, key.0, key.1).await
-        }
-        other => other,
     }
 }

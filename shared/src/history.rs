@@ -89,7 +89,7 @@ impl History {
     /// Every item of a run id: the run and, for a pipeline, its children's runs, in the order
     /// of their first events (the parent first).
     pub async fn find_run(&self, run_id: &str) -> Result<Vec<EventRecord>> {
-        let keys = crate::catalog::query_optional_index(
+        let keys = crate::ports::query_optional_index(
             self.tables.as_ref(),
             &self.names.events_table,
             RUN_INDEX,

@@ -25,7 +25,7 @@ pub use queues::{Incoming, OutgoingMessage, QueueDepth, QueueMessage, WorkQueue}
 pub use secrets::{
     AssumeRole, DbCredentials, DbCredentialsRequest, KeyService, RegistryLogin, SecretStore, TemporaryCredentials,
 };
-pub use tables::{BINARY_KEY, EventLog, Item, KeyRange, RangeQuery, TableStore};
+pub use tables::{BINARY_KEY, EventLog, Item, KeyRange, RangeQuery, TableStore, query_optional_index};
 
 /// Every port a deployable uses, built once at start-up.
 #[derive(Clone)]

@@ -120,3 +120,39 @@ pub trait EventLog: Send + Sync {
     /// Gives up a lease `owner` holds, so the run's next copy starts it at once.
     async fn release(&self, table: &str, job_id: &str, run_id: &str, owner: &str) -> Result<()>;
 }
+
+/// Items of `table` whose `key.0` equals `key.1`, through `index` (one of the indexes this
+/// project adds, [`crate::names::OWN_INDEXES`]); where the table lacks it (a realm whose tables
+/// the original's template made), through a filtered scan, saying so in the log once per
+/// process and index. `lava realm upgrade` adds the indexes.
+pub async fn query_optional_index(
+    tables: &dyn TableStore,
+    table: &str,
+    index: &str,
+    key: (&str, &str),
+) -> Result<Vec<Item>> {
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    match tables.query_index(table, index, &[key]).await {
+        Err(e) if e.is_missing_index() => {
+            let first = {
+                let mut warned = WARNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let named = format!("{table}/{index}");
+                let first = !warned.contains(&named);
+                if first {
+                    warned.push(named);
+                }
+                first
+            };
+            if first {
+                tracing::warn!(
+                    table,
+                    index,
+                    "The table has no {index} (a realm made by the original's template): scanning it instead; \
+                     `lava realm upgrade` adds the index."
+                );
+            }
+            tables.scan_where(table, key.0, key.1).await
+        }
+        other => other,
+    }
+}
