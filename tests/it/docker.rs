@@ -119,14 +119,16 @@ async fn the_pull_policy_decides_whether_an_image_is_pulled() {
     // A private registry with a user and an SSM password: the image is named on that registry.
     let parameter = format!("/lava/{}/registry", r.names.realm);
     shared::aws::provision::put_parameter(&r.clients, &parameter, "registry-pw", true).await.unwrap();
-    let private = json!({"conn_id": "private", "type": "docker", "enabled": true, "registry": "127.0.0.1:5999", "user": "robot", "password": parameter});
+    // A free port: nothing answers there.
+    let registry = format!("127.0.0.1:{}", tests::free_port());
+    let private = json!({"conn_id": "private", "type": "docker", "enabled": true, "registry": registry, "user": "robot", "password": parameter});
     r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&private).unwrap()).await.unwrap();
     r.put_job(job("dk/private", json!({"docker": "private", "command": "true"}))).await;
     let (_, statuses, failed) = run(&r, "dk/private").await;
     assert_eq!(statuses, ["starting", "running", "failed"]);
     let error = failed["error"].as_str().unwrap();
     assert!(
-        error.starts_with("Cannot pull docker image lava-test/busybox: ") && error.contains("127.0.0.1:5999"),
+        error.starts_with("Cannot pull docker image lava-test/busybox: ") && error.contains(&registry),
         "{error}"
     );
     assert!(!error.contains("registry-pw"));

@@ -44,7 +44,8 @@ pub fn zipped_size(file: &std::path::Path) -> u64 {
     String::from_utf8_lossy(&out.stdout).trim().parse().expect("a size")
 }
 
-pub(crate) fn free_port() -> u16 {
+/// A port on loopback that nothing listens on now.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
