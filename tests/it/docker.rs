@@ -127,10 +127,7 @@ async fn the_pull_policy_decides_whether_an_image_is_pulled() {
     let (_, statuses, failed) = run(&r, "dk/private").await;
     assert_eq!(statuses, ["starting", "running", "failed"]);
     let error = failed["error"].as_str().unwrap();
-    assert!(
-        error.starts_with("Cannot pull docker image lava-test/busybox: ") && error.contains(&registry),
-        "{error}"
-    );
+    assert!(error.starts_with("Cannot pull docker image lava-test/busybox: ") && error.contains(&registry), "{error}");
     assert!(!error.contains("registry-pw"));
     // The default without a registry is if-not-present: the local image runs.
     r.put_job(job("dk/local", json!({"command": "true"}))).await;

@@ -271,6 +271,86 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
     assert!(stdout.contains("/stdout"), "the output landed in the stack's bucket: {stdout}");
 }
 
+/// `ExistingRealm=Yes` deploys the realm template onto a realm the original's template made
+/// (its tables as the original makes them, its bucket, notices and dispatch topics and system
+/// key alias): the stack creates none of them, leaves the tables' indexes as they are, and names
+/// its dispatch and s3trigger functions beside the original's; its subscription takes the
+/// original's dispatch topic.
+#[tokio::test]
+async fn the_template_deploys_onto_a_realm_the_originals_template_made() {
+    use shared::aws::provision;
+    let realm = unique("cfx");
+    let names = shared::names::ResourceNames::for_realm(&realm);
+    let clients = tests::clients().await;
+    let bucket = format!("lava-{realm}-original");
+    for table in names.original_tables().into_iter().filter(|t| t.name != "lava.realms") {
+        provision::create_table(&clients, &table).await.unwrap();
+    }
+    provision::create_bucket(&clients, &bucket).await.unwrap();
+    let topic = provision::create_topic(&clients, &format!("lava-{realm}-dispatch")).await.unwrap();
+    provision::create_topic(&clients, &format!("lava-{realm}-notices")).await.unwrap();
+    provision::create_key_alias(&clients, &format!("alias/lava-{realm}-sys")).await.unwrap();
+
+    let types = [
+        "AWS::DynamoDB::Table",
+        "AWS::S3::Bucket",
+        "AWS::SQS::Queue",
+        "AWS::SNS::Topic",
+        "AWS::KMS::Key",
+        "AWS::KMS::Alias",
+    ];
+    let stack = format!("lava-{}", realm.replace('_', "-"));
+    let parameters =
+        [("Realm", realm.as_str()), ("BucketName", &bucket), ("CreateRealmsTable", "No"), ("ExistingRealm", "Yes")];
+    create_stack(&stack, &deployable(&workspace_root().join("infra/template.yaml"), &types), &parameters);
+    let listed: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args([
+        "cloudformation",
+        "list-stack-resources",
+        "--stack-name",
+        &stack,
+    ])))
+    .unwrap();
+    let made: std::collections::BTreeSet<&str> = listed["StackResourceSummaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ResourceType"].as_str().unwrap())
+        // moto lists the resources a false condition left out, with no type.
+        .filter(|t| !t.is_empty())
+        .collect();
+    assert_eq!(made.into_iter().collect::<Vec<_>>(), ["AWS::SQS::Queue"], "only the stack's own queues: {listed}");
+    let described: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args([
+        "dynamodb",
+        "describe-table",
+        "--table-name",
+        &names.jobs_table,
+    ])))
+    .unwrap();
+    assert_eq!(described["Table"]["GlobalSecondaryIndexes"][0]["IndexName"], "dispatcher-index");
+    assert_eq!(described["Table"]["GlobalSecondaryIndexes"].as_array().unwrap().len(), 1, "the original's indexes");
+
+    let resolver = tests::cfn::Template::new(
+        serde_norway::from_str(&std::fs::read_to_string(workspace_root().join("infra/template.yaml")).unwrap())
+            .unwrap(),
+        &parameters,
+        &[
+            ("DispatchQueue.Arn", &format!("arn:aws:sqs:us-east-1:123456789012:{}", names.dispatch_queue)),
+            ("S3EventsQueue.Arn", "arn:aws:sqs:us-east-1:123456789012:s3events"),
+            ("ActionsQueue.Arn", "arn:aws:sqs:us-east-1:123456789012:actions"),
+        ],
+    );
+    assert!(!resolver.holds("NewRealm"));
+    for (function, name) in [("DispatchFunction", "dispatch"), ("S3TriggerFunction", "s3trigger")] {
+        let properties = resolver.properties(function).unwrap();
+        assert_eq!(properties["FunctionName"], format!("lava-{realm}-rs-{name}"), "beside the original's");
+    }
+    for resource in ["JobsTable", "EventsTable", "LavaBucket", "DispatchTopic", "NoticesTopic", "SysKey", "SysKeyAlias"]
+    {
+        assert!(resolver.properties(resource).is_none(), "{resource} is the original's");
+    }
+    assert_eq!(resolver.properties("DispatchTopicSubscription").unwrap()["TopicArn"], topic.as_str());
+}
+
 /// Numbers where an API takes numbers (a template gives parameters as text).
 fn numbers(mut v: Value) -> Value {
     const NUMERIC: &[&str] = &[
