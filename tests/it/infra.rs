@@ -132,6 +132,8 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
         "AWS::SNS::Topic",
         "AWS::KMS::Key",
         "AWS::KMS::Alias",
+        "AWS::IAM::ManagedPolicy",
+        "AWS::IAM::Group",
     ];
     let template = deployable(&workspace_root().join("infra/template.yaml"), &realm_types);
     create_stack(
@@ -201,6 +203,34 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
             table.name
         );
     }
+
+    // The realm's people, as the original models them: reader, operator and admin policies
+    // (made by the stack), a group each (moto's CloudFormation skips groups: read from the
+    // template) with the reader policy also in the operators', and the user key.
+    let policy = |p: &str| format!("arn:aws:iam::123456789012:policy/lava-{realm}-{p}");
+    for p in ["reader", "operator", "admin"] {
+        cli(Command::new(venv_tool("aws")).args(["iam", "get-policy", "--policy-arn", &policy(p)]));
+    }
+    let people = tests::cfn::Template::new(
+        serde_norway::from_str(&std::fs::read_to_string(workspace_root().join("infra/template.yaml")).unwrap())
+            .unwrap(),
+        &[("Realm", &realm)],
+        &[
+            ("ReaderPolicy", &policy("reader")),
+            ("OperatorPolicy", &policy("operator")),
+            ("AdminPolicy", &policy("admin")),
+        ],
+    );
+    for (group, policies) in
+        [("ReaderGroup", vec!["reader"]), ("OperatorGroup", vec!["reader", "operator"]), ("AdminGroup", vec!["admin"])]
+    {
+        let properties = people.properties(group).unwrap();
+        let name = group.trim_end_matches("Group").to_lowercase();
+        assert_eq!(properties["GroupName"], format!("lava-{realm}-{name}"));
+        assert_eq!(properties["ManagedPolicyArns"], json!(policies.iter().map(|p| policy(p)).collect::<Vec<_>>()));
+    }
+    let aliases = cli(Command::new(venv_tool("aws")).args(["kms", "list-aliases"]));
+    assert!(aliases.contains(&format!("alias/lava-{realm}-user")), "the realm's user key");
 
     // Use them: the realm entry in the stack's bucket, a job, a request through the real dispatch
     // handler from the template's dispatch queue to the worker stack's queue, a worker run.
