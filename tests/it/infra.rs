@@ -381,6 +381,100 @@ async fn the_template_deploys_onto_a_realm_the_originals_template_made() {
     assert_eq!(resolver.properties("DispatchTopicSubscription").unwrap()["TopicArn"], topic.as_str());
 }
 
+/// An EC2 fleet's instances follow its tasks and leave drained: the worker stack's Auto Scaling
+/// group sits behind an ECS capacity provider with managed scaling, managed termination
+/// protection and managed draining (ECS's lifecycle hook holds a leaving instance while its
+/// workers get SIGTERM and their stop timeout), the cluster and service use that provider, and
+/// moto's ECS and Auto Scaling accept the group and provider the template describes.
+#[tokio::test]
+async fn an_ec2_fleet_scales_its_instances_to_its_tasks_and_drains_on_scale_in() {
+    let realm = unique("ec2");
+    let fleet = "big";
+    let group = format!("lava-{realm}-{fleet}");
+    let source: Value =
+        serde_norway::from_str(&std::fs::read_to_string(workspace_root().join("infra/worker.yaml")).unwrap()).unwrap();
+    let parameters = [
+        ("Realm", realm.as_str()),
+        ("Worker", fleet),
+        ("ImageUri", "lava-worker:test"),
+        ("BucketName", "lava-ec2-bucket"),
+        ("LaunchType", "EC2"),
+        ("Subnets", "subnet-0a1b2c3d"),
+        ("SecurityGroups", "sg-0a1b2c3d"),
+        ("InstanceCount", "5"),
+    ];
+    let template = tests::cfn::Template::new(
+        source,
+        &parameters,
+        &[
+            ("WorkerCapacity", &group),
+            ("CapacityProvider", &group),
+            ("LaunchTemplate", "lt-0123"),
+            ("LaunchTemplate.LatestVersionNumber", "1"),
+            ("Cluster", &group),
+            ("WorkerTask", "task-def"),
+            ("WorkerLogGroup", "/lava/ec2/big"),
+            ("TaskRole.Arn", "arn:aws:iam::123456789012:role/task"),
+            ("ExecutionRole.Arn", "arn:aws:iam::123456789012:role/execution"),
+            ("InstanceProfile.Arn", "arn:aws:iam::123456789012:instance-profile/p"),
+        ],
+    );
+    let provider = template.properties("CapacityProvider").expect("an EC2 fleet has a capacity provider");
+    let asg_provider = &provider["AutoScalingGroupProvider"];
+    assert_eq!(asg_provider["AutoScalingGroupArn"], group.as_str());
+    assert_eq!(asg_provider["ManagedScaling"]["Status"], "ENABLED");
+    assert_eq!(asg_provider["ManagedTerminationProtection"], "ENABLED");
+    assert_eq!(asg_provider["ManagedDraining"], "ENABLED", "scale-in drains through ECS's lifecycle hook");
+    let capacity = template.properties("WorkerCapacity").unwrap();
+    assert_eq!(capacity["NewInstancesProtectedFromScaleIn"], true);
+    assert_eq!(capacity["MaxSize"], "5");
+    assert!(capacity.get("DesiredCapacity").is_none(), "managed scaling sets the desired count");
+    let service = template.properties("WorkerService").unwrap();
+    assert!(service.get("LaunchType").is_none(), "{service}");
+    assert_eq!(service["CapacityProviderStrategy"], json!([{"CapacityProvider": group, "Weight": 1}]));
+    assert_eq!(template.properties("Cluster").unwrap()["CapacityProviders"], json!([group]));
+    let task = template.properties("WorkerTask").unwrap();
+    assert_eq!(task["ContainerDefinitions"][0]["StopTimeout"], 120, "the workers' time to end or release jobs");
+
+    // moto takes the group and the provider as the template describes them.
+    let template_data = json!({"LaunchTemplateName": group, "LaunchTemplateData": {"ImageId": "ami-12c6146b", "InstanceType": "t3.large"}});
+    cli(Command::new(venv_tool("aws"))
+        .args(["ec2", "create-launch-template", "--cli-input-json"])
+        .arg(template_data.to_string()));
+    let asg = json!({
+        "AutoScalingGroupName": group,
+        "MinSize": 0,
+        "MaxSize": 5,
+        "NewInstancesProtectedFromScaleIn": capacity["NewInstancesProtectedFromScaleIn"],
+        "LaunchTemplate": {"LaunchTemplateName": group, "Version": "$Latest"},
+        "AvailabilityZones": ["us-east-1a"],
+    });
+    cli(Command::new(venv_tool("aws"))
+        .args(["autoscaling", "create-auto-scaling-group", "--cli-input-json"])
+        .arg(asg.to_string()));
+    let create = json!({
+        "name": provider["Name"],
+        "autoScalingGroupProvider": {
+            "autoScalingGroupArn": asg_provider["AutoScalingGroupArn"],
+            "managedScaling": {"status": "ENABLED", "targetCapacity": 100},
+            "managedTerminationProtection": asg_provider["ManagedTerminationProtection"],
+        },
+    });
+    cli(Command::new(venv_tool("aws"))
+        .args(["ecs", "create-capacity-provider", "--cli-input-json"])
+        .arg(create.to_string()));
+    let described: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args([
+        "ecs",
+        "describe-capacity-providers",
+        "--capacity-providers",
+        &group,
+    ])))
+    .unwrap();
+    let found = &described["capacityProviders"][0]["autoScalingGroupProvider"];
+    assert_eq!(found["managedScaling"]["status"], "ENABLED", "{described}");
+    assert_eq!(found["managedTerminationProtection"], "ENABLED", "{described}");
+}
+
 /// Numbers where an API takes numbers (a template gives parameters as text).
 fn numbers(mut v: Value) -> Value {
     const NUMERIC: &[&str] = &[
