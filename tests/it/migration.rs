@@ -112,8 +112,8 @@ fn original_history(r: &TestRealm, job_id: &str) -> Vec<Value> {
 }
 
 /// The original's fleet and ours on one realm (the original template's tables), both ways:
-/// runs either side's dispatcher sends run on either side's workers, in turns and with both
-/// fleets draining the queue at once; every run ends complete once, with one worker's events;
+/// runs either side's dispatcher sends (and the schedule tick) run on either side's workers, in
+/// turns and with both fleets draining the queue at once; every run ends complete once, with one worker's events;
 /// both sides' history tools show every run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_originals_fleet_and_ours_share_a_realm_both_ways() {
@@ -136,7 +136,27 @@ async fn the_originals_fleet_and_ours_share_a_realm_both_ways() {
     let ours = our_worker(&realm).wait_with_output().unwrap();
     assert!(ours.status.success(), "our worker: {}", String::from_utf8_lossy(&ours.stderr));
     dispatch_both(1).await;
+    // A scheduled run: the tick (served by a lavasched job, as the original's cron nodes were)
+    // sends it, and the original's worker runs it with the others.
+    r.put_job(json!({"job_id": "mix/sched", "type": "lavasched", "worker": "core", "enabled": true, "payload": null,
+        "parameters": {"dispatcher": "main"}}))
+        .await;
+    r.put_job(json!({"job_id": "mix/every", "type": "cmd", "worker": "core", "enabled": true, "owner": "o",
+        "description": "d", "payload": "true", "schedule": "* * * * *", "dispatcher": "main"}))
+        .await;
+    let function = DispatchFunction::load(r.names.clone(), vec![], &TestRealm::function_ports().await).await.unwrap();
+    assert_eq!(function.tick(jiff::Timestamp::now()).await.unwrap().len(), 1);
     tests::original::run_worker(&realm, "core", 2, &[]);
+    let scheduled = shared::history::History::new(r.tables.clone(), r.names.clone())
+        .job_runs("mix/every", &Default::default())
+        .await
+        .unwrap();
+    let [scheduled] = scheduled.as_slice() else { panic!("one scheduled run: {scheduled:?}") };
+    assert_eq!(r.statuses("mix/every", &scheduled.run_id).await, ["starting", "running", "complete"]);
+    assert!(
+        r.events("mix/every", &scheduled.run_id).await.get("lease_owner").is_none(),
+        "the original's worker ran it"
+    );
     // Both fleets on the queue at once.
     dispatch_both(4).await;
     let ours = our_worker(&realm);
