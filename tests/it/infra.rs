@@ -328,10 +328,16 @@ async fn the_template_deploys_onto_a_realm_the_originals_template_made() {
         "AWS::SNS::Topic",
         "AWS::KMS::Key",
         "AWS::KMS::Alias",
+        "AWS::Events::Rule",
     ];
     let stack = format!("lava-{}", realm.replace('_', "-"));
-    let parameters =
-        [("Realm", realm.as_str()), ("BucketName", &bucket), ("CreateRealmsTable", "No"), ("ExistingRealm", "Yes")];
+    let parameters = [
+        ("Realm", realm.as_str()),
+        ("BucketName", &bucket),
+        ("CreateRealmsTable", "No"),
+        ("ExistingRealm", "Yes"),
+        ("ScheduleState", "DISABLED"),
+    ];
     create_stack(&stack, &deployable(&workspace_root().join("infra/template.yaml"), &types), &parameters);
     let listed: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args([
         "cloudformation",
@@ -348,7 +354,20 @@ async fn the_template_deploys_onto_a_realm_the_originals_template_made() {
         // moto lists the resources a false condition left out, with no type.
         .filter(|t| !t.is_empty())
         .collect();
-    assert_eq!(made.into_iter().collect::<Vec<_>>(), ["AWS::SQS::Queue"], "only the stack's own queues: {listed}");
+    assert_eq!(
+        made.into_iter().collect::<Vec<_>>(),
+        ["AWS::Events::Rule", "AWS::SQS::Queue"],
+        "only the stack's own queues and schedule rule: {listed}"
+    );
+    // Deployed with the schedule off, while the original's cron nodes still dispatch.
+    let rule: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args([
+        "events",
+        "describe-rule",
+        "--name",
+        &format!("lava-{realm}---schedule"),
+    ])))
+    .unwrap();
+    assert_eq!(rule["State"], "DISABLED", "{rule}");
     let described: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args([
         "dynamodb",
         "describe-table",
