@@ -204,33 +204,7 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
         );
     }
 
-    // The realm's people, as the original models them: reader, operator and admin policies
-    // (made by the stack), a group each (moto's CloudFormation skips groups: read from the
-    // template) with the reader policy also in the operators', and the user key.
-    let policy = |p: &str| format!("arn:aws:iam::123456789012:policy/lava-{realm}-{p}");
-    for p in ["reader", "operator", "admin"] {
-        cli(Command::new(venv_tool("aws")).args(["iam", "get-policy", "--policy-arn", &policy(p)]));
-    }
-    let people = tests::cfn::Template::new(
-        serde_norway::from_str(&std::fs::read_to_string(workspace_root().join("infra/template.yaml")).unwrap())
-            .unwrap(),
-        &[("Realm", &realm)],
-        &[
-            ("ReaderPolicy", &policy("reader")),
-            ("OperatorPolicy", &policy("operator")),
-            ("AdminPolicy", &policy("admin")),
-        ],
-    );
-    for (group, policies) in
-        [("ReaderGroup", vec!["reader"]), ("OperatorGroup", vec!["reader", "operator"]), ("AdminGroup", vec!["admin"])]
-    {
-        let properties = people.properties(group).unwrap();
-        let name = group.trim_end_matches("Group").to_lowercase();
-        assert_eq!(properties["GroupName"], format!("lava-{realm}-{name}"));
-        assert_eq!(properties["ManagedPolicyArns"], json!(policies.iter().map(|p| policy(p)).collect::<Vec<_>>()));
-    }
-    let aliases = cli(Command::new(venv_tool("aws")).args(["kms", "list-aliases"]));
-    assert!(aliases.contains(&format!("alias/lava-{realm}-user")), "the realm's user key");
+    the_realms_people_are_the_originals(&realm);
 
     // Use them: the realm entry in the stack's bucket, a job, a request through the real dispatch
     // handler from the template's dispatch queue to the worker stack's queue, a worker run.
@@ -299,6 +273,36 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
     let stdout =
         cli(Command::new(venv_tool("aws")).args(["s3", "ls", "--recursive", &format!("s3://{bucket}/tmp/cf/hello/")]));
     assert!(stdout.contains("/stdout"), "the output landed in the stack's bucket: {stdout}");
+}
+
+/// The realm's people, as the original models them: reader, operator and admin policies (made
+/// by the stack), a group each (moto's CloudFormation skips groups: read from the template)
+/// with the reader policy also in the operators', and the user key.
+fn the_realms_people_are_the_originals(realm: &str) {
+    let policy = |p: &str| format!("arn:aws:iam::123456789012:policy/lava-{realm}-{p}");
+    for p in ["reader", "operator", "admin"] {
+        cli(Command::new(venv_tool("aws")).args(["iam", "get-policy", "--policy-arn", &policy(p)]));
+    }
+    let people = tests::cfn::Template::new(
+        serde_norway::from_str(&std::fs::read_to_string(workspace_root().join("infra/template.yaml")).unwrap())
+            .unwrap(),
+        &[("Realm", realm)],
+        &[
+            ("ReaderPolicy", &policy("reader")),
+            ("OperatorPolicy", &policy("operator")),
+            ("AdminPolicy", &policy("admin")),
+        ],
+    );
+    for (group, policies) in
+        [("ReaderGroup", vec!["reader"]), ("OperatorGroup", vec!["reader", "operator"]), ("AdminGroup", vec!["admin"])]
+    {
+        let properties = people.properties(group).unwrap();
+        let name = group.trim_end_matches("Group").to_lowercase();
+        assert_eq!(properties["GroupName"], format!("lava-{realm}-{name}"));
+        assert_eq!(properties["ManagedPolicyArns"], json!(policies.iter().map(|p| policy(p)).collect::<Vec<_>>()));
+    }
+    let aliases = cli(Command::new(venv_tool("aws")).args(["kms", "list-aliases"]));
+    assert!(aliases.contains(&format!("alias/lava-{realm}-user")), "the realm's user key");
 }
 
 /// `ExistingRealm=Yes` deploys the realm template onto a realm the original's template made

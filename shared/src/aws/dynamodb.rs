@@ -21,6 +21,31 @@ pub struct DynamoTables {
 }
 
 impl DynamoTables {
+    /// Whether the event write `update` is already on the run's item (its id in `write_ids`).
+    async fn write_landed(&self, table: &str, update: &EventUpdate) -> Result<bool> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key("job_id", AttributeValue::S(update.job_id.clone()))
+            .key("run_id", AttributeValue::S(update.run_id.clone()))
+            .projection_expression("#writes")
+            .expression_attribute_names("#writes", lease::WRITES)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb", "GetItem", e))?;
+        let landed = item.item.and_then(|i| {
+            i.get(lease::WRITES).map(|w| match w {
+                AttributeValue::L(ids) => ids.iter().any(|id| id.as_s().is_ok_and(|id| *id == update.write_id)),
+                // Items written by earlier builds of this project kept a string set.
+                AttributeValue::Ss(ids) => ids.contains(&update.write_id),
+                _ => false,
+            })
+        });
+        Ok(landed.unwrap_or(false))
+    }
+
     /// Uses `client` for every call.
     pub fn new(client: Client) -> Self {
         DynamoTables { client }
@@ -274,29 +299,7 @@ impl EventLog for DynamoTables {
             return Ok(());
         }
         // Not applied with a holder: either it landed before, or the lease is another's now.
-        let item = self
-            .client
-            .get_item()
-            .table_name(table)
-            .key("job_id", s(&update.job_id))
-            .key("run_id", s(&update.run_id))
-            .projection_expression("#writes")
-            .expression_attribute_names("#writes", lease::WRITES)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| aws_error("dynamodb", "GetItem", e))?;
-        let landed = item
-            .item
-            .and_then(|i| {
-                i.get(lease::WRITES).map(|w| match w {
-                    AttributeValue::L(ids) => ids.iter().any(|id| id.as_s().is_ok_and(|id| *id == update.write_id)),
-                    // Items written by earlier builds of this project kept a string set.
-                    AttributeValue::Ss(ids) => ids.contains(&update.write_id),
-                    _ => false,
-                })
-            })
-            .unwrap_or(false);
+        let landed = self.write_landed(table, update).await?;
         if landed { Ok(()) } else { Err(Error::LeaseLost { run_id: update.run_id.clone() }) }
     }
 
