@@ -181,7 +181,6 @@ impl JobRunner {
         let mut spec = job.clone();
         spec.parameters = Some(shallow_merge(&job.parameters, &message.parameters));
         spec.globals = Some(shallow_merge(&job.globals, &message.globals));
-
         if spec.enabled() == Enabled::Static(false) {
             events.record(EventStatus::Skipped, json!("Job not enabled (static)")).await?;
             return Ok(RunOutcome::Skipped);
@@ -190,117 +189,36 @@ impl JobRunner {
         let ustart = start.with_time_zone(jiff::tz::TimeZone::UTC);
         let dispatched = parse_timestamp(&message.ts_dispatch).map_err(|e| Error::refused("ts_dispatch", e))?;
 
-        if let Some(limit) = &spec.max_run_delay {
-            let reason = match limit.seconds() {
-                Err(e) => Some(format!("Bad max_run_delay: {e}")),
-                Ok(max) if (start.timestamp().as_second() - dispatched.as_second()) as f64 > max => {
-                    Some(format!("dispatch is more than {limit} old"))
-                }
-                Ok(_) => None,
-            };
-            if let Some(reason) = reason {
-                events.record(EventStatus::Rejected, json!(reason)).await?;
-                return Ok(RunOutcome::Rejected(reason));
-            }
-        }
-        let max_limit = self.config.get(keys::ITERATION_MAX_LIMIT);
-        let iterations = spec.iteration_limit.unwrap_or(1);
-        let delay = match spec.iteration_delay.as_ref().map(|d| d.seconds()).transpose() {
-            Ok(d) => d.unwrap_or(0.0),
-            Err(e) => {
-                let reason = format!("Bad iteration_delay: {e}");
+        let (iterations, delay) = match self.admit(&spec, &start, dispatched) {
+            Ok(admitted) => admitted,
+            Err(reason) => {
                 events.record(EventStatus::Rejected, json!(reason)).await?;
                 return Ok(RunOutcome::Rejected(reason));
             }
         };
-        let max_delay = self.config.get(keys::ITERATION_MAX_DELAY);
-        let limit_error = if iterations > max_limit {
-            Some(format!("iteration_limit must be <= {max_limit}"))
-        } else if delay > max_delay {
-            Some(format!(
-                "iteration_delay must be <= {}",
-                crate::runners::process::python_seconds(std::time::Duration::from_secs_f64(max_delay))
-            ))
-        } else {
-            None
-        };
-        if let Some(reason) = limit_error {
-            events.record(EventStatus::Rejected, json!(reason)).await?;
-            return Ok(RunOutcome::Rejected(reason));
-        }
-
         let mut globals = spec.globals_map();
-        let mut lava = globals.get("lava").and_then(Value::as_object).cloned().unwrap_or_default();
-        for (k, v) in [
-            ("master_job_id", json!(spec.job_id)),
-            ("parent_job_id", json!(spec.job_id)),
-            ("master_start", json!(format_timestamp(&start))),
-            ("parent_start", json!(format_timestamp(&start))),
-            ("master_ustart", json!(format_timestamp(&ustart))),
-            ("parent_ustart", json!(format_timestamp(&ustart))),
-        ] {
-            lava.entry(k.to_string()).or_insert(v);
-        }
-
+        let mut lava = lava_globals(&globals, &spec.job_id, &start, &ustart);
         if !spec.state_map().is_empty() {
             // State reads take round trips: `starting` goes out on its own first.
             events.flush().await?;
         }
         let state = self.import_state(&spec).await?;
         spec.state = Some(Value::Object(state.clone()));
-
-        let mut job_value = spec.to_value();
-        let job_map = job_value.as_object_mut().expect("a job spec is a map");
-        for (k, v) in [
-            ("run_id", json!(message.run_id)),
-            ("ts_dispatch", json!(message.ts_dispatch)),
-            ("realm", json!(self.realm.realm)),
-            ("ts_start", json!(format_timestamp(&start))),
-            ("ts_ustart", json!(format_timestamp(&ustart))),
-            ("owner", json!(spec.owner.clone().unwrap_or_default())),
-            ("description", json!(spec.description.clone().unwrap_or_default())),
-        ] {
-            job_map.insert(k.into(), v);
-        }
-        let context_for = |globals: &Map<String, Value>, result: Option<&Value>| -> Map<String, Value> {
-            let mut job = job_value.clone();
-            job["globals"] = Value::Object(globals.clone());
-            let mut c = Map::new();
-            c.insert("job".into(), job);
-            c.insert("realm".into(), self.realm.to_value());
-            c.insert("globals".into(), Value::Object(globals.clone()));
-            c.insert("state".into(), Value::Object(state.clone()));
-            c.insert("start".into(), json!(format_timestamp(&start)));
-            c.insert("ustart".into(), json!(format_timestamp(&ustart)));
-            if let Some(result) = result {
-                c.insert("result".into(), result.clone());
-            }
-            c
+        let base = TemplateBase {
+            job: self.job_value(&spec, message, &start, &ustart),
+            realm: self.realm.to_value(),
+            state,
+            start: format_timestamp(&start),
+            ustart: format_timestamp(&ustart),
         };
 
         globals.insert("lava".into(), Value::Object(lava.clone()));
-        if let Some(event_log) = &spec.event_log {
-            let context = render::context_from_json(&context_for(&globals, None));
-            let info = match self.renderer.render_value(event_log, &context) {
-                Ok(v) => v,
-                Err(e) => json!(format!("Error: Bad event_log: {e}")),
-            };
-            events.record(EventStatus::Logging, info).await?;
+        if !self.announce(events, &spec, &base, &globals).await? {
+            return Ok(RunOutcome::Skipped);
         }
-        if let Enabled::Template(template) = spec.enabled() {
-            let context = render::context_from_json(&context_for(&globals, None));
-            let rendered = self.renderer.render(&template, &context).unwrap_or_else(|e| format!("Error: {e}"));
-            if rendered.trim().to_lowercase() != "true" {
-                events.record(EventStatus::Skipped, json!(format!("Job not enabled (enabled=\"{rendered}\")"))).await?;
-                return Ok(RunOutcome::Skipped);
-            }
-        }
-
         let cw_metrics = spec.cw_metrics.unwrap_or_else(|| self.config.get(keys::CW_METRICS_JOB));
         if cw_metrics {
-            let delay = (start.timestamp().as_millisecond() - dispatched.as_millisecond()) as f64 / 1000.0;
-            let datum = Datum::new("RunDelay", self.worker_dimensions(), delay, MetricUnit::Seconds);
-            self.put_metrics(&[datum.at(dispatched)]).await;
+            self.put_run_delay(&start, dispatched).await;
         }
 
         if !spec.job_type.is_runnable() {
@@ -308,127 +226,253 @@ impl JobRunner {
             let reason = runners::unknown_type(&spec.job_type).message;
             events.record(EventStatus::Failed, json!(reason)).await?;
             let result = json!({"error": reason, "error_data": null});
-            self.actions(events, &spec, ActionKey::OnFail, 1, &context_for(&globals, Some(&result))).await?;
+            self.actions(events, &spec, ActionKey::OnFail, 1, &base.context(&globals, Some(&result))).await?;
             return Ok(RunOutcome::Failed(result));
         }
-        // Children of a pipeline share its directory; only a top-level run makes and removes one.
-        let run_dir = match &scope.shared_dir {
-            Some(dir) => dir.clone(),
-            None => {
-                let dir = self.run_root.join(&message.run_id);
-                if dir.exists() {
-                    return Err(Error::refused("run_id", "Job temp dir already exists - possible dispatch overlap"));
-                }
-                std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-                dir
-            }
-        };
-        let temp = S3Location::parse(&self.realm.s3_temp).map_err(|e| Error::config("s3_temp", e))?;
-        let s3tmp = S3Location {
-            bucket: temp.bucket,
-            key: [temp.key.as_str(), &spec.job_id, &message.run_id]
-                .iter()
-                .filter(|p| !p.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join("/"),
-        };
-
+        let run_dir = self.run_dir(scope, &message.run_id)?;
+        let s3tmp = self.s3tmp(&spec.job_id, &message.run_id)?;
         let mut outcome = RunOutcome::Skipped;
         for iteration in 1..=iterations {
             lava.insert("iteration".into(), json!(iteration));
             globals.insert("lava".into(), Value::Object(lava.clone()));
             spec.globals = Some(Value::Object(globals.clone()));
             events.record(EventStatus::Running, json!(format!("Iteration {iteration}"))).await?;
-            let mut template_context = context_for(&globals, None);
-            template_context.remove("result");
-            let ctx = RunContext {
-                spec: &spec,
-                realm: &self.realm,
-                worker: &self.worker,
-                run_id: &message.run_id,
-                run_dir: run_dir.clone(),
-                s3tmp: s3tmp.clone(),
-                dev: self.dev,
-                config: &self.config,
-                renderer: &self.renderer,
-                template_context: render::context_from_json(&template_context),
-                blobs: self.blobs.as_ref(),
-                connections: &self.connections,
-                containers: self.containers.as_deref(),
-                tasks: self.tasks.as_ref(),
-                cancel: cancel.clone(),
-            };
-            let handled = match &spec.job_type {
-                t if pipeline::is_pipeline(t) => {
-                    let parent = pipeline::Parent {
-                        ctx: &ctx,
-                        message,
-                        globals: &globals,
-                        start: format_timestamp(&start),
-                        ustart: format_timestamp(&ustart),
-                        scope,
-                    };
-                    self.pipeline(&parent).await
-                }
-                _ => runners::run(&ctx).await,
+            let template_context = render::context_from_json(&base.context(&globals, None));
+            let ctx = self.run_context(&spec, &message.run_id, &run_dir, &s3tmp, template_context, &cancel);
+            let handled = if pipeline::is_pipeline(&spec.job_type) {
+                let (start, ustart) = (base.start.clone(), base.ustart.clone());
+                self.pipeline(&pipeline::Parent { ctx: &ctx, message, globals: &globals, start, ustart, scope }).await
+            } else {
+                runners::run(&ctx).await
             };
             let last = iteration == iterations;
-            match handled {
-                Ok(result) => {
-                    // The original records a result with `error` set to null where the job's
-                    // own result has none, and gives its on_success actions the job's own.
-                    let mut recorded = result.clone();
-                    if let Value::Object(m) = &mut recorded {
-                        m.entry("error").or_insert(Value::Null);
-                    }
-                    events.record(EventStatus::Complete, recorded.clone()).await?;
-                    self.actions(events, &spec, ActionKey::OnSuccess, iteration, &context_for(&globals, Some(&result)))
-                        .await?;
-                    outcome = RunOutcome::Succeeded(recorded);
+            match self.record_iteration(events, &spec, (iteration, last), handled, &cancel, &base, &globals).await? {
+                Next::Done(done) => {
+                    outcome = done;
                     break;
                 }
-                Err(Failure { message: error, data }) => {
-                    let stopped = *cancel.borrow();
-                    if let Some(stop) = stopped {
-                        let info = json!({"error": stop.reason(), "error_data": data});
-                        events.record(EventStatus::Retrying, info).await?;
-                        outcome = RunOutcome::Cancelled(stop);
-                        break;
-                    }
-                    let result = json!({"error": error, "error_data": data});
-                    let status = if last { EventStatus::Failed } else { EventStatus::Retrying };
-                    events.record(status, result.clone()).await?;
-                    let key = if last { ActionKey::OnFail } else { ActionKey::OnRetry };
-                    self.actions(events, &spec, key, iteration, &context_for(&globals, Some(&result))).await?;
-                    outcome = RunOutcome::Failed(result);
-                    if !last && delay > 0.0 {
+                Next::Again(failed) => {
+                    outcome = failed;
+                    if delay > 0.0 {
                         tokio::time::sleep(std::time::Duration::from_secs_f64(delay)).await;
                     }
                 }
             }
         }
         if cw_metrics {
-            let failed = match &outcome {
-                RunOutcome::Failed(_) => Some(1.0),
-                RunOutcome::Succeeded(_) => Some(0.0),
-                _ => None,
-            };
-            if let Some(failed) = failed {
-                let runtime =
-                    (jiff::Timestamp::now().as_millisecond() - start.timestamp().as_millisecond()) as f64 / 1000.0;
-                let job = vec![("Realm", self.realm.realm.clone()), ("Job", spec.job_id.clone())];
-                self.put_metrics(&[
-                    Datum::new("RunTime", job.clone(), runtime, MetricUnit::Seconds).at(dispatched),
-                    Datum::new("JobFailed", job, failed, MetricUnit::None).at(dispatched),
-                ])
-                .await;
-            }
+            self.put_run_metrics(&spec.job_id, &outcome, &start, dispatched).await;
         }
         if scope.shared_dir.is_none() {
             let _ = std::fs::remove_dir_all(&run_dir);
         }
         Ok(outcome)
+    }
+
+    /// Records the job's `event_log` (rendered) and, for an `enabled` template, whether it
+    /// renders true: `false` (recorded as skipped) when the job is not enabled.
+    async fn announce(
+        &self,
+        events: &mut RunEvents<'_>,
+        spec: &JobSpec,
+        base: &TemplateBase,
+        globals: &Map<String, Value>,
+    ) -> Result<bool> {
+        if let Some(event_log) = &spec.event_log {
+            let context = render::context_from_json(&base.context(globals, None));
+            let info = match self.renderer.render_value(event_log, &context) {
+                Ok(v) => v,
+                Err(e) => json!(format!("Error: Bad event_log: {e}")),
+            };
+            events.record(EventStatus::Logging, info).await?;
+        }
+        if let Enabled::Template(template) = spec.enabled() {
+            let context = render::context_from_json(&base.context(globals, None));
+            let rendered = self.renderer.render(&template, &context).unwrap_or_else(|e| format!("Error: {e}"));
+            if rendered.trim().to_lowercase() != "true" {
+                events.record(EventStatus::Skipped, json!(format!("Job not enabled (enabled=\"{rendered}\")"))).await?;
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The runner's view of one iteration.
+    fn run_context<'c>(
+        &'c self,
+        spec: &'c JobSpec,
+        run_id: &'c str,
+        run_dir: &std::path::Path,
+        s3tmp: &S3Location,
+        template_context: minijinja::Value,
+        cancel: &StopSignal,
+    ) -> RunContext<'c> {
+        RunContext {
+            spec,
+            realm: &self.realm,
+            worker: &self.worker,
+            run_id,
+            run_dir: run_dir.to_path_buf(),
+            s3tmp: s3tmp.clone(),
+            dev: self.dev,
+            config: &self.config,
+            renderer: &self.renderer,
+            template_context,
+            blobs: self.blobs.as_ref(),
+            connections: &self.connections,
+            containers: self.containers.as_deref(),
+            tasks: self.tasks.as_ref(),
+            cancel: cancel.clone(),
+        }
+    }
+
+    /// Records what one iteration (number, whether it is the last) came to and runs its
+    /// actions: a success, a stop or the last failure ends the run; another failure goes on.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_iteration(
+        &self,
+        events: &mut RunEvents<'_>,
+        spec: &JobSpec,
+        (iteration, last): (i64, bool),
+        handled: std::result::Result<Value, Failure>,
+        cancel: &StopSignal,
+        base: &TemplateBase,
+        globals: &Map<String, Value>,
+    ) -> Result<Next> {
+        match handled {
+            Ok(result) => {
+                // The original records a result with `error` set to null where the job's own
+                // result has none, and gives its on_success actions the job's own.
+                let mut recorded = result.clone();
+                if let Value::Object(m) = &mut recorded {
+                    m.entry("error").or_insert(Value::Null);
+                }
+                events.record(EventStatus::Complete, recorded.clone()).await?;
+                self.actions(events, spec, ActionKey::OnSuccess, iteration, &base.context(globals, Some(&result)))
+                    .await?;
+                Ok(Next::Done(RunOutcome::Succeeded(recorded)))
+            }
+            Err(Failure { message: error, data }) => {
+                let stopped = *cancel.borrow();
+                if let Some(stop) = stopped {
+                    let info = json!({"error": stop.reason(), "error_data": data});
+                    events.record(EventStatus::Retrying, info).await?;
+                    return Ok(Next::Done(RunOutcome::Cancelled(stop)));
+                }
+                let result = json!({"error": error, "error_data": data});
+                let status = if last { EventStatus::Failed } else { EventStatus::Retrying };
+                events.record(status, result.clone()).await?;
+                let key = if last { ActionKey::OnFail } else { ActionKey::OnRetry };
+                self.actions(events, spec, key, iteration, &base.context(globals, Some(&result))).await?;
+                let failed = RunOutcome::Failed(result);
+                Ok(if last { Next::Done(failed) } else { Next::Again(failed) })
+            }
+        }
+    }
+
+    /// Whether the run may start (`max_run_delay`, the iteration limit and delay within the
+    /// realm's bounds): its iteration count and delay, or why it is rejected.
+    fn admit(
+        &self,
+        spec: &JobSpec,
+        start: &jiff::Zoned,
+        dispatched: jiff::Timestamp,
+    ) -> std::result::Result<(i64, f64), String> {
+        if let Some(limit) = &spec.max_run_delay {
+            match limit.seconds() {
+                Err(e) => return Err(format!("Bad max_run_delay: {e}")),
+                Ok(max) if (start.timestamp().as_second() - dispatched.as_second()) as f64 > max => {
+                    return Err(format!("dispatch is more than {limit} old"));
+                }
+                Ok(_) => {}
+            }
+        }
+        let max_limit = self.config.get(keys::ITERATION_MAX_LIMIT);
+        let iterations = spec.iteration_limit.unwrap_or(1);
+        let delay = match spec.iteration_delay.as_ref().map(|d| d.seconds()).transpose() {
+            Ok(d) => d.unwrap_or(0.0),
+            Err(e) => return Err(format!("Bad iteration_delay: {e}")),
+        };
+        let max_delay = self.config.get(keys::ITERATION_MAX_DELAY);
+        if iterations > max_limit {
+            return Err(format!("iteration_limit must be <= {max_limit}"));
+        }
+        if delay > max_delay {
+            return Err(format!(
+                "iteration_delay must be <= {}",
+                crate::runners::process::python_seconds(std::time::Duration::from_secs_f64(max_delay))
+            ));
+        }
+        Ok((iterations, delay))
+    }
+
+    /// The `job` a run's templates see: the spec with the run's id, times, realm and owner.
+    fn job_value(&self, spec: &JobSpec, message: &WorkerMessage, start: &jiff::Zoned, ustart: &jiff::Zoned) -> Value {
+        let mut job_value = spec.to_value();
+        let job_map = job_value.as_object_mut().expect("a job spec is a map");
+        for (k, v) in [
+            ("run_id", json!(message.run_id)),
+            ("ts_dispatch", json!(message.ts_dispatch)),
+            ("realm", json!(self.realm.realm)),
+            ("ts_start", json!(format_timestamp(start))),
+            ("ts_ustart", json!(format_timestamp(ustart))),
+            ("owner", json!(spec.owner.clone().unwrap_or_default())),
+            ("description", json!(spec.description.clone().unwrap_or_default())),
+        ] {
+            job_map.insert(k.into(), v);
+        }
+        job_value
+    }
+
+    /// The run's directory: a pipeline's children share its own; a top-level run makes one
+    /// (refused if it exists: another copy of the run may be at work).
+    fn run_dir(&self, scope: &Scope, run_id: &str) -> Result<PathBuf> {
+        if let Some(dir) = &scope.shared_dir {
+            return Ok(dir.clone());
+        }
+        let dir = self.run_root.join(run_id);
+        if dir.exists() {
+            return Err(Error::refused("run_id", "Job temp dir already exists - possible dispatch overlap"));
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        Ok(dir)
+    }
+
+    /// The run's S3 area: `<s3_temp>/<job id>/<run id>`.
+    fn s3tmp(&self, job_id: &str, run_id: &str) -> Result<S3Location> {
+        let temp = S3Location::parse(&self.realm.s3_temp).map_err(|e| Error::config("s3_temp", e))?;
+        let key = [temp.key.as_str(), job_id, run_id].iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>();
+        Ok(S3Location { bucket: temp.bucket, key: key.join("/") })
+    }
+
+    /// The time from the run's dispatch to its start (`RunDelay`).
+    async fn put_run_delay(&self, start: &jiff::Zoned, dispatched: jiff::Timestamp) {
+        let delay = (start.timestamp().as_millisecond() - dispatched.as_millisecond()) as f64 / 1000.0;
+        self.put_metrics(
+            &[Datum::new("RunDelay", self.worker_dimensions(), delay, MetricUnit::Seconds).at(dispatched)],
+        )
+        .await;
+    }
+
+    /// A finished run's `RunTime` and `JobFailed` metrics (none for a cancelled or skipped run).
+    async fn put_run_metrics(
+        &self,
+        job_id: &str,
+        outcome: &RunOutcome,
+        start: &jiff::Zoned,
+        dispatched: jiff::Timestamp,
+    ) {
+        let failed = match outcome {
+            RunOutcome::Failed(_) => 1.0,
+            RunOutcome::Succeeded(_) => 0.0,
+            _ => return,
+        };
+        let runtime = (jiff::Timestamp::now().as_millisecond() - start.timestamp().as_millisecond()) as f64 / 1000.0;
+        let job = vec![("Realm", self.realm.realm.clone()), ("Job", job_id.to_string())];
+        self.put_metrics(&[
+            Datum::new("RunTime", job.clone(), runtime, MetricUnit::Seconds).at(dispatched),
+            Datum::new("JobFailed", job, failed, MetricUnit::None).at(dispatched),
+        ])
+        .await;
     }
 
     fn worker_dimensions(&self) -> Vec<(&'static str, String)> {
@@ -621,5 +665,64 @@ impl ActionSink for QueuedActions {
 }
 
 mod pipeline;
+/// What every template of a run sees but its globals and result: the job (with the run's id
+/// and times), the realm, the imported state, the start times.
+struct TemplateBase {
+    job: Value,
+    realm: Value,
+    state: Map<String, Value>,
+    start: String,
+    ustart: String,
+}
+
+impl TemplateBase {
+    /// The render variables with `globals` (also as `job.globals`) and, for actions, `result`.
+    fn context(&self, globals: &Map<String, Value>, result: Option<&Value>) -> Map<String, Value> {
+        let mut job = self.job.clone();
+        job["globals"] = Value::Object(globals.clone());
+        let mut c = Map::new();
+        c.insert("job".into(), job);
+        c.insert("realm".into(), self.realm.clone());
+        c.insert("globals".into(), Value::Object(globals.clone()));
+        c.insert("state".into(), Value::Object(self.state.clone()));
+        c.insert("start".into(), json!(self.start));
+        c.insert("ustart".into(), json!(self.ustart));
+        if let Some(result) = result {
+            c.insert("result".into(), result.clone());
+        }
+        c
+    }
+}
+
+/// What an iteration's result makes of the run.
+enum Next {
+    /// The run ends with this outcome.
+    Done(RunOutcome),
+    /// A failure with iterations left: the run goes on (this is its outcome so far).
+    Again(RunOutcome),
+}
+
+/// `globals.lava` of a top-level run: the master and parent job and start times (a pipeline's
+/// child keeps its parent's, which come in its globals).
+fn lava_globals(
+    globals: &Map<String, Value>,
+    job_id: &str,
+    start: &jiff::Zoned,
+    ustart: &jiff::Zoned,
+) -> Map<String, Value> {
+    let mut lava = globals.get("lava").and_then(Value::as_object).cloned().unwrap_or_default();
+    for (k, v) in [
+        ("master_job_id", json!(job_id)),
+        ("parent_job_id", json!(job_id)),
+        ("master_start", json!(format_timestamp(start))),
+        ("parent_start", json!(format_timestamp(start))),
+        ("master_ustart", json!(format_timestamp(ustart))),
+        ("parent_ustart", json!(format_timestamp(ustart))),
+    ] {
+        lava.entry(k.to_string()).or_insert(v);
+    }
+    lava
+}
+
 #[cfg(test)]
 mod tests;
