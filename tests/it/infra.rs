@@ -56,6 +56,24 @@ fn create_stack(name: &str, template: &Value, parameters: &[(&str, &str)]) {
     assert_eq!(status, "CREATE_COMPLETE", "stack {name}");
 }
 
+/// `infra/template.yaml` resolved with `parameters`, and `physical` for what only a deployment
+/// knows (physical ids, attributes).
+fn realm_template(parameters: &[(&str, &str)], physical: &[(&str, &str)]) -> tests::cfn::Template {
+    let text = std::fs::read_to_string(workspace_root().join("infra/template.yaml")).unwrap();
+    tests::cfn::Template::new(serde_norway::from_str(&text).unwrap(), parameters, physical)
+}
+
+/// DescribeTable of `name` through the AWS CLI, as JSON.
+fn describe_table(name: &str) -> Value {
+    serde_json::from_str(&cli(Command::new(venv_tool("aws")).args([
+        "dynamodb",
+        "describe-table",
+        "--table-name",
+        name,
+    ])))
+    .unwrap()
+}
+
 fn cli(command: &mut Command) -> String {
     let out = command
         .env("AWS_ENDPOINT_URL", &emulator().endpoint_url)
@@ -152,13 +170,7 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
 
     // Tables: the names, keys, indexes and TTL attributes the code expects.
     for table in names.tables().into_iter().filter(|t| t.name != "lava.realms") {
-        let described: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args([
-            "dynamodb",
-            "describe-table",
-            "--table-name",
-            &table.name,
-        ])))
-        .unwrap();
+        let described: Value = describe_table(&table.name);
         let keys: Vec<(String, String)> = described["Table"]["KeySchema"]
             .as_array()
             .unwrap()
@@ -223,9 +235,7 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
     // CloudFormation skips AWS::SNS::Subscription: it is made from the template through SNS.
     let topic = format!("arn:aws:sns:us-east-1:123456789012:lava-{realm}-dispatch");
     let queue_arn = format!("arn:aws:sqs:us-east-1:123456789012:{}", names.dispatch_queue);
-    let resolver = tests::cfn::Template::new(
-        serde_norway::from_str(&std::fs::read_to_string(workspace_root().join("infra/template.yaml")).unwrap())
-            .unwrap(),
+    let resolver = realm_template(
         &[("Realm", &realm)],
         &[("DispatchTopic", &topic), ("DispatchQueue.Arn", &queue_arn), ("S3TriggerFunction", "s3trigger-fn")],
     );
@@ -283,9 +293,7 @@ fn the_realms_people_are_the_originals(realm: &str) {
     for p in ["reader", "operator", "admin"] {
         cli(Command::new(venv_tool("aws")).args(["iam", "get-policy", "--policy-arn", &policy(p)]));
     }
-    let people = tests::cfn::Template::new(
-        serde_norway::from_str(&std::fs::read_to_string(workspace_root().join("infra/template.yaml")).unwrap())
-            .unwrap(),
+    let people = realm_template(
         &[("Realm", realm)],
         &[
             ("ReaderPolicy", &policy("reader")),
@@ -372,19 +380,11 @@ async fn the_template_deploys_onto_a_realm_the_originals_template_made() {
     ])))
     .unwrap();
     assert_eq!(rule["State"], "DISABLED", "{rule}");
-    let described: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args([
-        "dynamodb",
-        "describe-table",
-        "--table-name",
-        &names.jobs_table,
-    ])))
-    .unwrap();
+    let described: Value = describe_table(&names.jobs_table);
     assert_eq!(described["Table"]["GlobalSecondaryIndexes"][0]["IndexName"], "dispatcher-index");
     assert_eq!(described["Table"]["GlobalSecondaryIndexes"].as_array().unwrap().len(), 1, "the original's indexes");
 
-    let resolver = tests::cfn::Template::new(
-        serde_norway::from_str(&std::fs::read_to_string(workspace_root().join("infra/template.yaml")).unwrap())
-            .unwrap(),
+    let resolver = realm_template(
         &parameters,
         &[
             ("DispatchQueue.Arn", &format!("arn:aws:sqs:us-east-1:123456789012:{}", names.dispatch_queue)),

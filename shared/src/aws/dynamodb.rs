@@ -21,6 +21,36 @@ pub struct DynamoTables {
 }
 
 impl DynamoTables {
+    /// Every item of `table` (whose string attribute equals the value, given a filter), page by
+    /// page, calling `progress` with the count read so far after each.
+    async fn scan(
+        &self,
+        table: &str,
+        filter: Option<(&str, &str)>,
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let mut request = self.client.scan().table_name(table).set_exclusive_start_key(start.take());
+            if let Some((attribute, value)) = filter {
+                request = request
+                    .filter_expression("#a = :v")
+                    .expression_attribute_names("#a", attribute)
+                    .expression_attribute_values(":v", AttributeValue::S(value.to_string()));
+            }
+            let out = request.send().await.map_err(|e| aws_error("dynamodb", "Scan", e))?;
+            for item in out.items() {
+                items.push(from_attributes(item)?);
+            }
+            progress(items.len());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
     /// Whether the event write `update` is already on the run's item (its id in `write_ids`).
     async fn write_landed(&self, table: &str, update: &EventUpdate) -> Result<bool> {
         let item = self
@@ -111,51 +141,11 @@ impl TableStore for DynamoTables {
     }
 
     async fn scan_items_reporting(&self, table: &str, progress: &(dyn Fn(usize) + Send + Sync)) -> Result<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(table)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| aws_error("dynamodb", "Scan", e))?;
-            for item in out.items() {
-                items.push(from_attributes(item)?);
-            }
-            progress(items.len());
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(items),
-            }
-        }
+        self.scan(table, None, progress).await
     }
 
     async fn scan_where(&self, table: &str, attribute: &str, value: &str) -> Result<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(table)
-                .filter_expression("#a = :v")
-                .expression_attribute_names("#a", attribute)
-                .expression_attribute_values(":v", AttributeValue::S(value.to_string()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| aws_error("dynamodb", "Scan", e))?;
-            for item in out.items() {
-                items.push(from_attributes(item)?);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(items),
-            }
-        }
+        self.scan(table, Some((attribute, value)), &|_| {}).await
     }
 
     async fn query_range(&self, table: &str, query: &RangeQuery) -> Result<Vec<Item>> {
