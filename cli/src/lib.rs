@@ -8,6 +8,7 @@
 
 mod commands;
 pub mod local;
+mod ops;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -284,7 +285,7 @@ async fn connect_clients(target: &Target) -> Result<(Clients, ResourceNames)> {
 
 /// The ports over `clients` (the CLI posts to no webhook, but `Ports` carries one).
 fn ports(clients: &Clients) -> Ports {
-    clients.ports(Arc::new(HttpWebhook::new()))
+    shared::wiring::ports(clients, Arc::new(HttpWebhook::new()))
 }
 
 fn catalog(ports: &Ports, names: ResourceNames) -> Catalog {

@@ -50,8 +50,8 @@ pub struct LambdaStart {
 }
 
 /// Reads `LAVA_REALM`, then builds the function's ports with `ports`, which decides the SDK
-/// clients linked into the function ([`crate::aws::load_function_ports`] or
-/// [`crate::aws::load_actions_ports`]): what every function starts from.
+/// clients linked into the function ([`crate::wiring::load_function_ports`] or
+/// [`crate::wiring::load_actions_ports`]): what every function starts from.
 pub async fn start(ports: impl Future<Output = Ports>) -> Result<LambdaStart> {
     let realm = std::env::var("LAVA_REALM")
         .map_err(|_| Error::config("LAVA_REALM", "is not set: it names the realm this function serves"))?;

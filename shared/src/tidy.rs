@@ -1,19 +1,53 @@
-//! Checks of the crate's structure, run by `cargo test`: the top-level modules import each other
-//! without cycles (so the crate reads bottom-up), and the invariants ARCHITECTURE.md states hold
-//! (which modules may name the AWS SDK, bollard, sqlx and smb2; `model` does no I/O).
+//! Checks of the workspace's structure, run by `cargo test`, for what the compiler does not
+//! keep: the top-level modules of each crate import each other without cycles (so a crate
+//! reads bottom-up), only the adapters name the AWS SDK, bollard, sqlx and smb, `lava-model` does
+//! no I/O, no crate grows past 12,000 lines of non-test code and no function past 100 lines.
+//! (The layer crates' order is the compiler's to keep: a crate cannot import one above it.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// A source file: its path under `src/`, its top-level module and its non-test code.
+/// The crates checked, by their folder under the workspace root.
+const CRATES: [&str; 11] = [
+    "shared/model",
+    "shared/render",
+    "shared/core",
+    "shared/aws",
+    "shared/run",
+    "shared",
+    "functions/dispatch",
+    "functions/actions",
+    "functions/s3trigger",
+    "worker",
+    "cli",
+];
+
+/// A source file: its crate's folder, its path under the crate's `src/`, its top-level module
+/// and its non-test code.
 struct Source {
+    krate: &'static str,
     path: String,
     module: String,
     code: String,
 }
 
+impl Source {
+    /// The path under the workspace root.
+    fn full_path(&self) -> String {
+        format!("{}/src/{}", self.krate, self.path)
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf()
+}
+
 fn sources() -> Vec<Source> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    CRATES.iter().flat_map(|krate| crate_sources(krate)).collect()
+}
+
+fn crate_sources(krate: &'static str) -> Vec<Source> {
+    let root = workspace_root().join(krate).join("src");
     let mut files = Vec::new();
     collect(&root, &mut files);
     files
@@ -22,8 +56,8 @@ fn sources() -> Vec<Source> {
             let path = file.strip_prefix(&root).expect("under src").to_string_lossy().replace('\\', "/");
             let module = path.split('/').next().expect("a first component").trim_end_matches(".rs").to_string();
             let text = std::fs::read_to_string(&file).expect("a readable source file");
-            let is_test_file = path.ends_with("/tests.rs") || module == "tidy" || module == "lib" || module == "fake";
-            (!is_test_file).then(|| Source { path, module, code: without_tests(&text) })
+            let is_test_file = path.ends_with("/tests.rs") || path.ends_with("/spec_examples.rs") || ["tidy", "lib", "fake", "main"].contains(&module.as_str());
+            (!is_test_file).then(|| Source { krate, path, module, code: without_tests(&text) })
         })
         .collect()
 }
@@ -48,32 +82,33 @@ fn without_tests(text: &str) -> String {
     code.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
 }
 
+/// The paths `code` names starting at a word `prefix` (not `a::prefix`, not `xprefix`): the
+/// identifiers after it.
+fn paths_after<'a>(code: &'a str, prefix: &'a str) -> impl Iterator<Item = String> + 'a {
+    code.match_indices(prefix).filter_map(move |(at, _)| {
+        let before = code[..at].chars().last();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+            return None;
+        }
+        Some(code[at + prefix.len()..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect())
+    })
+}
+
 /// The crate's top-level modules a file names (`crate::x`, or `super::x` from a top-level file).
 fn references(source: &Source) -> BTreeSet<String> {
     let top_level = !source.path.contains('/') || source.path.ends_with("/mod.rs");
-    let mut names = BTreeSet::new();
-    for (prefix, applies) in [("crate::", true), ("super::", top_level)] {
-        if !applies {
-            continue;
-        }
-        for (at, _) in source.code.match_indices(prefix) {
-            let rest = &source.code[at + prefix.len()..];
-            let preceded_by_ident = source.code[..at].chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_');
-            if preceded_by_ident {
-                continue;
-            }
-            let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-            if !name.is_empty() && name != source.module {
-                names.insert(name);
-            }
-        }
+    let mut names: BTreeSet<String> = paths_after(&source.code, "crate::").collect();
+    if top_level {
+        names.extend(paths_after(&source.code, "super::"));
     }
+    names.retain(|name| !name.is_empty() && *name != source.module);
     names
 }
 
-fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
+/// The import graph of the top-level modules of the crate in folder `krate`.
+fn module_graph(krate: &str) -> BTreeMap<String, BTreeSet<String>> {
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for source in sources() {
+    for source in sources().into_iter().filter(|s| s.krate == krate) {
         let refs = references(&source);
         graph.entry(source.module.clone()).or_default().extend(refs);
     }
@@ -111,11 +146,13 @@ fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>>
 }
 
 #[test]
-fn the_top_level_modules_import_each_other_without_cycles() {
-    let graph = module_graph();
-    assert!(graph.len() > 10, "the scan found the crate's modules: {:?}", graph.keys());
-    if let Some(cycle) = find_cycle(&graph) {
-        panic!("module cycle: {}", cycle.join(" -> "));
+fn the_top_level_modules_of_each_crate_import_each_other_without_cycles() {
+    for krate in ["shared/model", "shared/core", "shared/run", "shared/render", "cli"] {
+        let graph = module_graph(krate);
+        assert!(graph.len() > 2, "the scan found {krate}'s modules: {:?}", graph.keys());
+        if let Some(cycle) = find_cycle(&graph) {
+            panic!("module cycle in {krate}: {}", cycle.join(" -> "));
+        }
     }
 }
 
@@ -133,40 +170,47 @@ fn the_cycle_check_finds_a_cycle() {
     assert_eq!(find_cycle(&dag), None);
 }
 
-/// The files whose code names `needle`.
-fn naming(needle: &str) -> Vec<String> {
-    sources().into_iter().filter(|s| s.code.contains(needle)).map(|s| s.path).collect()
-}
-
-/// Files outside `allowed` (path prefixes under `src/`) whose code names `needle`.
+/// Files (paths under the workspace root) outside `allowed` (path prefixes) whose code names
+/// the crate or path `needle` (`needle::…`, not `x::needle::…`).
 fn offenders(needle: &str, allowed: &[&str]) -> Vec<String> {
-    naming(needle).into_iter().filter(|p| !allowed.iter().any(|a| p.starts_with(a))).collect()
+    sources()
+        .into_iter()
+        .filter(|s| paths_after(&s.code, needle).next().is_some())
+        .map(|s| s.full_path())
+        .filter(|p| !allowed.iter().any(|a| p.starts_with(a)))
+        .collect()
 }
 
 #[test]
-fn only_the_adapters_import_the_sdk_bollard_and_sqlx() {
-    for needle in ["aws_sdk_", "aws_config::", "aws_smithy_"] {
-        assert_eq!(offenders(needle, &["aws/"]), Vec::<String>::new(), "{needle} outside shared::aws");
+fn only_the_adapters_name_the_sdk_bollard_sqlx_and_smb() {
+    for needle in ["aws_sdk_", "aws_config::", "aws_smithy_", "aws_sigv4::", "aws_credential_types::"] {
+        assert_eq!(offenders(needle, &["shared/aws/"]), Vec::<String>::new(), "{needle} outside lava-aws");
     }
-    assert_eq!(offenders("bollard", &["docker_engine.rs"]), Vec::<String>::new(), "bollard outside docker_engine");
-    assert_eq!(offenders("sqlx", &["sql/driver.rs"]), Vec::<String>::new(), "sqlx outside sql::driver");
-    assert_eq!(offenders("smb2", &["smb.rs"]), Vec::<String>::new(), "smb2 outside smb");
+    let docker = &["shared/run/src/docker_engine.rs"];
+    assert_eq!(offenders("bollard::", docker), Vec::<String>::new(), "bollard outside docker_engine");
+    let sql = &["shared/run/src/sql/driver.rs"];
+    assert_eq!(offenders("sqlx::", sql), Vec::<String>::new(), "sqlx outside sql::driver");
+    // `smb::` alone is also the runners' own `smb` module; the crate is brought in by `use`.
+    assert_eq!(offenders("use smb::", &["shared/core/src/smb.rs"]), Vec::<String>::new(), "the smb crate outside smb");
+    assert!(!offenders("aws_sdk_", &[]).is_empty(), "the check finds the SDK where it is");
 }
 
 #[test]
-fn model_does_no_io_and_imports_only_itself() {
-    let graph = module_graph();
-    assert_eq!(graph["model"], BTreeSet::new(), "model imports other modules of the crate");
+fn the_model_does_no_io() {
+    let in_model = |s: &Source| s.krate == "shared/model" && s.path.starts_with("model/");
+    let model: Vec<Source> = sources().into_iter().filter(in_model).collect();
+    assert!(model.len() > 10, "the scan found the model's files");
     for needle in ["std::fs", "std::net", "std::process", "std::env", "tokio", "async fn", "hyper"] {
-        let in_model: Vec<String> = naming(needle).into_iter().filter(|p| p.starts_with("model/")).collect();
-        assert_eq!(in_model, Vec::<String>::new(), "{needle} in model");
+        let naming: Vec<String> = model.iter().filter(|s| s.code.contains(needle)).map(Source::full_path).collect();
+        assert_eq!(naming, Vec::<String>::new(), "{needle} in the model (lava-model's `model`)");
     }
 }
 
 #[test]
 fn the_model_files_import_each_other_without_cycles() {
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for source in sources().into_iter().filter(|s| s.path.starts_with("model/") && !s.path.ends_with("mod.rs")) {
+    let model_files = sources().into_iter().filter(|s| s.krate == "shared/model" && s.path.starts_with("model/"));
+    for source in model_files.filter(|s| !s.path.ends_with("mod.rs")) {
         let file = source.path.trim_start_matches("model/").trim_end_matches(".rs").to_string();
         let refs = source
             .code
@@ -184,7 +228,7 @@ fn the_model_files_import_each_other_without_cycles() {
 
 #[test]
 fn the_python_package_has_the_workspace_version() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("python");
+    let root = workspace_root().join("python");
     let version = env!("CARGO_PKG_VERSION");
     let module = std::fs::read_to_string(root.join("lava/version.py")).unwrap();
     assert!(
@@ -196,4 +240,84 @@ fn the_python_package_has_the_workspace_version() {
         project.contains(&format!("version = \"{version}\"")),
         "python/pyproject.toml says another version than {version}"
     );
+}
+
+#[test]
+fn no_crate_has_over_12000_lines_of_non_test_code() {
+    let mut lines: BTreeMap<&str, usize> = BTreeMap::new();
+    for source in sources() {
+        *lines.entry(source.krate).or_default() += source.code.lines().count();
+    }
+    assert!(lines["shared/core"] > 1000, "the scan counted lava-core: {lines:?}");
+    let over: Vec<_> = lines.iter().filter(|(_, n)| **n > 12_000).collect();
+    assert!(over.is_empty(), "crates over 12,000 lines of non-test code: {over:?}");
+}
+
+/// The functions of `code` and their lengths in lines: from the line of `fn` to the line of
+/// its closing brace at the same indentation (the layout rustfmt gives).
+fn function_lengths(code: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = code.lines().collect();
+    let mut found = Vec::new();
+    for (at, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let Some(name) = trimmed.split_once("fn ").filter(|(before, _)| is_fn_prefix(before)).map(|(_, rest)| rest)
+        else {
+            continue;
+        };
+        let name: String = name.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let Some(head_end) = lines[at..].iter().position(|l| l.trim_end().ends_with(['{', ';', '}'])) else {
+            continue;
+        };
+        let head = lines[at + head_end].trim_end();
+        if head.ends_with(';') || (head.ends_with('}') && head.matches('{').count() == head.matches('}').count()) {
+            continue; // a declaration without a body, or a one-line function
+        }
+        let indent = &line[..line.len() - trimmed.len()];
+        let closing = format!("{indent}}}");
+        if let Some(end) = lines[at..].iter().position(|l| l.trim_end() == closing) {
+            found.push((name, end + 1));
+        }
+    }
+    found
+}
+
+/// Whether `text` may stand before `fn` in a function's first line (`pub(crate) async `).
+fn is_fn_prefix(text: &str) -> bool {
+    text.split_whitespace().all(|w| ["pub", "pub(crate)", "pub(super)", "async", "const", "unsafe"].contains(&w))
+}
+
+/// Functions still over 100 lines, to be split; the list may only shrink (a listed function
+/// that is now short fails the check, so it is taken off).
+const LONG_FUNCTIONS: &[&str] = &[
+    "shared/model/src/model/connection.rs::validate",
+    "shared/model/src/model/job.rs::validate",
+    "shared/model/src/model/params.rs::parse",
+    "shared/render/src/python/methods.rs::string_method",
+    "shared/render/src/time/arith.rs::arithmetic",
+    "shared/render/src/time/format.rs::strptime",
+    "shared/run/src/runners/docker.rs::run_docker",
+    "shared/run/src/runners/mysql_load.rs::run",
+    "shared/run/src/runners/sql_client.rs::run_sqlv",
+];
+
+#[test]
+fn no_function_has_over_100_lines() {
+    let mut long = Vec::new();
+    for source in sources() {
+        for (name, length) in function_lengths(&source.code) {
+            if length > 100 {
+                long.push(format!("{}::{name} ({length} lines)", source.full_path()));
+            }
+        }
+    }
+    let unlisted: Vec<&String> = long.iter().filter(|f| !LONG_FUNCTIONS.iter().any(|l| f.starts_with(l))).collect();
+    assert!(unlisted.is_empty(), "functions over 100 lines: {unlisted:#?}");
+    let short: Vec<&&str> = LONG_FUNCTIONS.iter().filter(|l| !long.iter().any(|f| f.starts_with(*l))).collect();
+    assert!(short.is_empty(), "listed as long but now 100 lines or fewer (take them off the list): {short:?}");
+}
+
+#[test]
+fn the_function_length_check_measures_a_function() {
+    let code = "impl X {\n    fn d(\n        &self,\n    ) -> u8;\n    fn e() {}\n    pub(crate) async fn f(\n        a: u8,\n    ) {\n        a;\n    }\n}\n";
+    assert_eq!(function_lengths(code), [("f".to_string(), 5)]);
 }

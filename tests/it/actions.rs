@@ -317,7 +317,7 @@ async fn seed_realm(account: &str) -> (Clients, Ports, ResourceNames) {
     let clients = Clients::load(&options).await;
     let names = ResourceNames::for_realm(&unique("seed"));
     provision::realm(&clients, &names, &names.local_bucket(), &["core".to_string()]).await.unwrap();
-    let ports = clients.ports(Arc::new(shared::webhook::HttpWebhook::new()));
+    let ports = shared::wiring::ports(&clients, Arc::new(shared::webhook::HttpWebhook::new()));
     (clients, ports, names)
 }
 

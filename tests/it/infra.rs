@@ -221,7 +221,7 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
     // Use them: the realm entry in the stack's bucket, a job, a request through the real dispatch
     // handler from the template's dispatch queue to the worker stack's queue, a worker run.
     let clients = tests::clients().await;
-    let ports = clients.ports(std::sync::Arc::new(shared::webhook::HttpWebhook::new()));
+    let ports = shared::wiring::ports(&clients, std::sync::Arc::new(shared::webhook::HttpWebhook::new()));
     let tables = std::sync::Arc::new(shared::aws::DynamoTables::new(clients.dynamodb.clone()));
     let catalog = shared::catalog::Catalog::new(tables, names.clone());
     let entry = json!({"realm": realm, "s3_payloads": format!("s3://{bucket}/payloads"), "s3_temp": format!("s3://{bucket}/tmp")});

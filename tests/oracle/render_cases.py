@@ -1,6 +1,6 @@
 """Computes the expected output of the render test table with the original's engine
 (Python Jinja2 + dateutil, the render variables as the original builds them) and writes
-shared/src/render/cases.json. Run: .venv/bin/python tests/oracle/render_cases.py
+shared/render/src/cases.json. Run: .venv/bin/python tests/oracle/render_cases.py
 (needs jinja2 and python-dateutil). The Rust test compares minijinja's output with it."""
 import datetime, json, os, re, sys, uuid
 import dateutil, dateutil.parser, dateutil.relativedelta, dateutil.tz
@@ -133,7 +133,7 @@ def as_json(v):
 
 env = jinja2.Environment()
 cases = [{"template": t, "expected": env.from_string(t).render(**context)} for t in TEMPLATES]
-out = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "src", "render", "cases.json")
+out = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "render", "src", "cases.json")
 with open(out, "w") as f:
     json.dump({"context": as_json({k: v for k, v in context.items() if k != "utils"}), "cases": cases}, f, indent=1)
     f.write("\n")

@@ -206,20 +206,20 @@ impl TestRealm {
             tables,
             queues: Arc::new(shared::aws::SqsQueues::new(clients.sqs.clone())),
             blobs: Arc::new(shared::aws::S3Blobs::new(clients.s3.clone())),
-            ports: clients.ports(Arc::new(shared::webhook::HttpWebhook::new())),
+            ports: shared::wiring::ports(&clients, Arc::new(shared::webhook::HttpWebhook::new())),
             clients,
         }
     }
 
     /// The ports the dispatch and s3trigger functions build when deployed (only their clients).
     pub async fn function_ports() -> shared::ports::Ports {
-        shared::aws::function_ports(&shared::aws::sdk_config(&aws_options()).await)
+        shared::wiring::function_ports(&shared::aws::sdk_config(&aws_options()).await)
     }
 
     /// The ports the actions function builds when deployed (only its clients).
     pub async fn actions_ports() -> shared::ports::Ports {
         let webhook = std::sync::Arc::new(shared::webhook::HttpWebhook::new());
-        shared::aws::actions_ports(&shared::aws::sdk_config(&aws_options()).await, webhook)
+        shared::wiring::actions_ports(&shared::aws::sdk_config(&aws_options()).await, webhook)
     }
 
     /// Writes a job spec.

@@ -43,7 +43,7 @@ async fn serve() -> ExitCode {
         ..Default::default()
     })
     .await;
-    let deps = clients.ports(Arc::new(HttpWebhook::new()));
+    let deps = shared::wiring::ports(&clients, Arc::new(HttpWebhook::new()));
     let instance_id = shared::health::instance_id(&|name| std::env::var(name).ok()).await;
     let options = WorkerOptions {
         realm: args.realm.clone(),

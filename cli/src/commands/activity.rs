@@ -3,13 +3,13 @@
 
 use crate::commands::ops::table_error;
 use crate::commands::specs::SpecCommand;
+use crate::ops::activity;
 use crate::{SpecKind, Target, connect, pretty};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use shared::history::{History, RunFilter};
 use shared::model::EventRecord;
-use shared::ops::activity;
 use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]

@@ -1,14 +1,14 @@
 //! The operator tools: `lava version`, `check`, `conn-usage`, `ws`, `jinja`, `dump`, `backup`
-//! and `restore`. What they decide is in `shared::ops`; here they read, write and print.
+//! and `restore`. What they decide is in `crate::ops`; here they read, write and print.
 
+use crate::ops::checks::{self, Finding};
+use crate::ops::{TableKind, connection_usage, file_name, glob_match, item_key};
 use crate::{Target, connect, pretty};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::{Map, Value, json};
 use shared::model::{ConnectionEntry, JobSpec, RealmEntry, S3TriggerEntry};
 use shared::names::ResourceNames;
-use shared::ops::checks::{self, Finding};
-use shared::ops::{TableKind, connection_usage, file_name, glob_match, item_key};
 use shared::ports::{Encryption, Item, Ports};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

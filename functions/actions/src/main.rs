@@ -8,7 +8,7 @@ use shared::actions::function::ActionsFunction;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let start = shared::lambda::start(shared::aws::load_actions_ports()).await?;
+    let start = shared::lambda::start(shared::wiring::load_actions_ports()).await?;
     let function = ActionsFunction::load(start.names, start.env, &start.ports).await?;
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -9,7 +9,7 @@ use shared::s3trigger::S3TriggerFunction;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let start = shared::lambda::start(shared::aws::load_function_ports()).await?;
+    let start = shared::lambda::start(shared::wiring::load_function_ports()).await?;
     let function = S3TriggerFunction::new(start.names, start.env, &start.ports);
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

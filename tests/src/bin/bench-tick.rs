@@ -76,7 +76,7 @@ async fn main() {
 
     let proxy = tests::FreezableProxy::start(tests::emulator().port).await;
     let options = shared::aws::AwsOptions { endpoint_url: Some(proxy.url.clone()), ..tests::aws_options() };
-    let mut ports = shared::aws::function_ports(&shared::aws::sdk_config(&options).await);
+    let mut ports = shared::wiring::function_ports(&shared::aws::sdk_config(&options).await);
     let counting = Arc::new(CountingTables { inner: ports.tables.clone(), items: AtomicUsize::new(0) });
     ports.tables = counting.clone();
     let function = DispatchFunction::load(r.names.clone(), vec![], &ports).await.unwrap();

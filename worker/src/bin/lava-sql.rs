@@ -109,7 +109,7 @@ async fn run(args: Args) -> Result<(), String> {
     let output = format(&args)?;
     let clients = Clients::load(&AwsOptions { profile: args.profile.clone(), ..Default::default() }).await;
     let webhook = shared::webhook::HttpWebhook::new();
-    let ports = clients.ports(Arc::new(webhook));
+    let ports = shared::wiring::ports(&clients, Arc::new(webhook));
     let env: Vec<(String, String)> = std::env::vars().collect();
     let lookup = |k: &str| env.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone());
     let names = shared::names::ResourceNames::with_overrides(&args.realm, lookup);
