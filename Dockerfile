@@ -24,7 +24,7 @@ ENV PATH=/opt/lava/venv/bin:$PATH \
 FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p worker -p cli
+RUN cargo build --release --locked -p lava-worker -p lava-cli
 
 FROM runtime
 COPY --from=build /src/target/release/lava-worker /src/target/release/lava-sql /src/target/release/lava /usr/local/bin/

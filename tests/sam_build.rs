@@ -5,9 +5,9 @@
 //! `shared`) runs after the other suites instead of competing with them for the two cores.
 //! Skip it in a quick local loop with `cargo test --workspace -- --skip sam_build`.
 
+use lava_tests::{unique, venv_tool, workspace_root};
 use std::path::Path;
 use std::process::Command;
-use tests::{unique, venv_tool, workspace_root};
 
 /// ELF header: magic, 64-bit class, little-endian, and `e_machine` (offset 18) EM_AARCH64.
 fn is_aarch64_elf(bytes: &[u8]) -> bool {
@@ -69,7 +69,7 @@ fn sam_build_builds_the_three_functions_for_arm64_each_under_5_mb_zipped() {
         assert!(is_aarch64_elf(&bytes), "{} is not an aarch64 ELF executable", bootstrap.display());
         assert!(is_executable(&bootstrap), "{} is not executable", bootstrap.display());
         // Lean functions: what Lambda loads at a cold start stays small.
-        let zipped = tests::zipped_size(&bootstrap);
+        let zipped = lava_tests::zipped_size(&bootstrap);
         assert!(zipped <= 5_000_000, "{name}'s zip is {zipped} bytes, over 5 MB");
     }
     std::fs::remove_dir_all(&out_dir).unwrap();

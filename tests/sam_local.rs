@@ -5,11 +5,11 @@
 //! image is `lava-test/lambda:provided` (tests/setup.sh), standing in for the registry's
 //! `provided:al2023`.
 
+use lava_tests::{unique, venv_tool, workspace_root};
 use serde_json::{Value, json};
 use shared::ports::WorkQueue;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use tests::{unique, venv_tool, workspace_root};
 
 /// The docker0 bridge's address, where a container reaches the host.
 fn docker0_address() -> String {
@@ -27,17 +27,17 @@ struct Moto {
 
 impl Moto {
     fn start(host: &str) -> Self {
-        let server = cli::local::ensure_moto(&workspace_root().join(".venv")).unwrap();
+        let server = lava_cli::local::ensure_moto(&workspace_root().join(".venv")).unwrap();
         let port = std::net::TcpListener::bind((host, 0)).unwrap().local_addr().unwrap().port();
         let log = std::env::temp_dir().join(unique("lava-moto-sam-"));
-        let pid = cli::local::start_moto(&server, host, port, &log).unwrap();
+        let pid = lava_cli::local::start_moto(&server, host, port, &log).unwrap();
         Moto { pid, endpoint_url: format!("http://{host}:{port}") }
     }
 }
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = cli::local::stop_process(self.pid);
+        let _ = lava_cli::local::stop_process(self.pid);
     }
 }
 
@@ -111,7 +111,7 @@ async fn sam_local_invoke_runs_each_function_on_the_sample_events() {
         "docker and the image lava-test/lambda:provided are needed: run `bash tests/setup.sh`"
     );
     let moto = Moto::start(&docker0_address());
-    cli::bring_up(&moto.endpoint_url, "local", Some("us-east-1".into()), &workspace_root().join("samples/jobs"))
+    lava_cli::bring_up(&moto.endpoint_url, "local", Some("us-east-1".into()), &workspace_root().join("samples/jobs"))
         .await
         .unwrap();
     let clients = shared::aws::Clients::load(&shared::aws::AwsOptions {

@@ -4,8 +4,8 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = cli::Cli::parse();
-    match cli::run(cli).await {
+    let cli = lava_cli::Cli::parse();
+    match lava_cli::run(cli).await {
         Ok(output) => {
             if !output.is_empty() {
                 println!("{output}");
@@ -13,7 +13,7 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("lava: {}", cli::error_text(&e));
+            eprintln!("lava: {}", lava_cli::error_text(&e));
             std::process::ExitCode::FAILURE
         }
     }

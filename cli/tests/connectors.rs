@@ -1,13 +1,13 @@
 //! The connector scripts that run `lava` itself (the original's `lava-smb`, `lava-email` and
 //! `lava-slack`), used as a shell script does from an `exe` job: files to and from a Samba share
-//! (`tests::samba`) and S3, an email through an SMTP connection to aiosmtpd with Cc, Bcc and an
+//! (`lava_tests::samba`) and S3, an email through an SMTP connection to aiosmtpd with Cc, Bcc and an
 //! attachment, and a Slack message to a webhook on loopback.
 //! (In the cli package because Cargo gives a package's own binary paths to its tests.)
 
+use lava_tests::{TestRealm, unique, workspace_root};
 use serde_json::{Value, json};
 use shared::ports::{BlobStore, Encryption};
 use std::io::{BufRead, Read, Write};
-use tests::{TestRealm, unique, workspace_root};
 
 /// A webhook on loopback that answers one POST with 200 and hands its body over.
 fn webhook() -> (String, std::sync::mpsc::Receiver<String>) {
@@ -40,7 +40,7 @@ fn webhook() -> (String, std::sync::mpsc::Receiver<String>) {
 /// runs whatever the job dispatches); returns its final status, stdout and stderr.
 async fn run_job(r: &TestRealm, job_id: &str, run_id: &str) -> (String, String, String) {
     let worker =
-        shared::worker::build(tests::worker_options(&r.names.realm, 1, vec![]), r.ports.clone()).await.unwrap();
+        shared::worker::build(lava_tests::worker_options(&r.names.realm, 1, vec![]), r.ports.clone()).await.unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     worker.run(rx).await.unwrap();
     let item = r.events(job_id, run_id).await;
@@ -74,8 +74,8 @@ echo done
 #[tokio::test]
 async fn smb_email_and_slack_connector_scripts_run_lava_from_a_shell_job() {
     let r = TestRealm::up("conn").await;
-    let samba = tests::samba::samba();
-    let smtp = tests::smtp::SmtpServer::start("lava", "smtp-pw");
+    let samba = lava_tests::samba::samba();
+    let smtp = lava_tests::smtp::SmtpServer::start("lava", "smtp-pw");
     let (hook, posted) = webhook();
     let realm = r.names.realm.clone();
     for (name, value) in [("smb", samba.password), ("smtp", "smtp-pw")] {
@@ -101,7 +101,7 @@ async fn smb_email_and_slack_connector_scripts_run_lava_from_a_shell_job() {
     let env = json!({
         "PATH": format!("{}:/usr/bin:/bin", workspace_root().join(".venv/bin").display()),
         "LAVA_CLI": env!("CARGO_BIN_EXE_lava"),
-        "AWS_ENDPOINT_URL": tests::emulator().endpoint_url,
+        "AWS_ENDPOINT_URL": lava_tests::emulator().endpoint_url,
         "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
         "DIR": dir, "BUCKET": bucket,
     });
@@ -208,8 +208,8 @@ print(json.dumps(out, sort_keys=True))
 async fn the_python_job_api_works_from_a_python_job() {
     let r = TestRealm::up("pyapi").await;
     r.put_sql_connections().await;
-    let samba = tests::samba::samba();
-    let smtp = tests::smtp::SmtpServer::start("lava", "smtp-pw");
+    let samba = lava_tests::samba::samba();
+    let smtp = lava_tests::smtp::SmtpServer::start("lava", "smtp-pw");
     let (hook, posted) = webhook();
     let realm = r.names.realm.clone();
     for (name, value) in
@@ -245,7 +245,7 @@ async fn the_python_job_api_works_from_a_python_job() {
     let env = json!({
         "PATH": format!("{}:/usr/bin:/bin", workspace_root().join(".venv/bin").display()),
         "LAVA_CLI": env!("CARGO_BIN_EXE_lava"),
-        "AWS_ENDPOINT_URL": tests::emulator().endpoint_url,
+        "AWS_ENDPOINT_URL": lava_tests::emulator().endpoint_url,
         "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
         "DIR": dir,
     });

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 fn lava(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lava"));
-    command.current_dir(tests::workspace_root()).args(args).env("LAVA_LOCAL_DIR", dir);
+    command.current_dir(lava_tests::workspace_root()).args(args).env("LAVA_LOCAL_DIR", dir);
     for var in ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "LAVA_REALM"] {
         command.env_remove(var);
     }
@@ -19,7 +19,7 @@ fn text(output: &Output) -> String {
 }
 
 fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(tests::unique("lava-cli-"));
+    let dir = std::env::temp_dir().join(lava_tests::unique("lava-cli-"));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -76,10 +76,10 @@ fn write_json(dir: &Path, name: &str, value: serde_json::Value) -> String {
 /// down` leaves no process behind.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_local_realm_runs_by_itself_and_stops_entirely() {
-    tests::emulator(); // moto installed into .venv before the CLI looks for it
+    lava_tests::emulator(); // moto installed into .venv before the CLI looks for it
     let dir = temp_dir();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
-    let venv = tests::workspace_root().join(".venv");
+    let venv = lava_tests::workspace_root().join(".venv");
     let up = lava(&dir, &["local", "up", "--port", &port, "--venv", venv.to_str().unwrap()], &[]);
     assert!(up.status.success(), "{}", text(&up));
     for part in
@@ -216,10 +216,10 @@ async fn the_local_realm_runs_by_itself_and_stops_entirely() {
     pids.push(state["pid"].as_u64().unwrap());
     let down = lava(&dir, &["local", "down"], &[]);
     assert!(down.status.success(), "{}", text(&down));
-    let alive: Vec<u64> = pids.into_iter().filter(|pid| cli::local::is_running(*pid as u32)).collect();
+    let alive: Vec<u64> = pids.into_iter().filter(|pid| lava_cli::local::is_running(*pid as u32)).collect();
     assert!(alive.is_empty(), "processes left behind: {alive:?}");
     let group = parts["supervisor"].as_u64().unwrap() as u32;
-    assert!(!cli::local::group_is_running(group), "a process of the realm's group {group} is left");
+    assert!(!lava_cli::local::group_is_running(group), "a process of the realm's group {group} is left");
     assert!(sleeping().is_empty(), "the running job's process is left: {:?}", sleeping());
     let after = lava(&dir, &["--local", "job", "list"], &[]);
     assert!(!after.status.success() && text(&after).contains("no local realm is up"), "{}", text(&after));
@@ -227,9 +227,9 @@ async fn the_local_realm_runs_by_itself_and_stops_entirely() {
 
 #[tokio::test]
 async fn the_sdk_environment_points_lava_at_an_emulator() {
-    let endpoint = tests::emulator().endpoint_url.clone();
-    let realm = tests::unique("env");
-    cli::bring_up(&endpoint, &realm, Some("us-east-1".into()), &tests::workspace_root().join("samples/jobs"))
+    let endpoint = lava_tests::emulator().endpoint_url.clone();
+    let realm = lava_tests::unique("env");
+    lava_cli::bring_up(&endpoint, &realm, Some("us-east-1".into()), &lava_tests::workspace_root().join("samples/jobs"))
         .await
         .unwrap();
     let env = [

@@ -4,9 +4,9 @@
 //! PyMySQL and SQLAlchemy + pandas against the test databases.
 //! (In the cli package because Cargo gives a package's own binary paths to its tests.)
 
+use lava_tests::{TestRealm, unique, workspace_root};
 use serde_json::{Value, json};
 use shared::ports::{BlobStore, Encryption};
-use tests::{TestRealm, unique, workspace_root};
 
 const PYSQL: &str = r#"#!/usr/bin/env python3
 import os
@@ -82,7 +82,7 @@ async fn run(r: &TestRealm, job_id: &str, script: &str, conn_id: &str, table: &s
     let env = json!({
         "PATH": format!("{}:/usr/bin:/bin", venv.display()),
         "LAVA_CLI": env!("CARGO_BIN_EXE_lava"),
-        "AWS_ENDPOINT_URL": tests::emulator().endpoint_url,
+        "AWS_ENDPOINT_URL": lava_tests::emulator().endpoint_url,
         "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
         "TABLE": table,
     });
@@ -90,7 +90,7 @@ async fn run(r: &TestRealm, job_id: &str, script: &str, conn_id: &str, table: &s
         "parameters": {"connections": {"db": conn_id}, "env": env, "jinja": false}});
     r.put_job(spec).await;
     let run_id = r.dispatch(job_id).await;
-    let options = tests::worker_options(&r.names.realm, 1, vec![]);
+    let options = lava_tests::worker_options(&r.names.realm, 1, vec![]);
     let worker = shared::worker::build(options, r.ports.clone()).await.unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     worker.run(rx).await.unwrap();
@@ -149,8 +149,8 @@ const PSQL_WHO: &str = "#!/bin/bash\nset -e\n$LAVA_CONN_DB -tA -c 'select curren
 #[tokio::test]
 async fn tls_modes_and_iam_credentials_reach_python_jobs_and_the_psql_script() {
     let r = TestRealm::up("pytls").await;
-    let (_server, port, dir) = tests::pg_cluster::tls_server();
-    let mut session = tests::pg_cluster::session(port).await;
+    let (_server, port, dir) = lava_tests::pg_cluster::tls_server();
+    let mut session = lava_tests::pg_cluster::session(port).await;
     session.first_row("CREATE ROLE \"IAM:etl\" LOGIN").await.unwrap();
     session.close().await;
     let cluster = unique("pytls").replace('_', "-");

@@ -8,7 +8,7 @@ use shared::aws::provision;
 /// A queue that receives what the actions send, with its ARN.
 async fn capture(family: &Family, prefix: &str) -> (String, String, String) {
     let clients = &family.realm.clients;
-    let name = tests::unique(prefix);
+    let name = lava_tests::unique(prefix);
     let url = provision::create_queue(clients, &name, &[]).await.unwrap();
     let arn = provision::queue_arn(clients, &url).await.unwrap();
     (name, url, arn)
@@ -29,11 +29,13 @@ async fn actions_match_the_original() {
     let (_, topic_queue_url, topic_queue_arn) = capture(&family, "lava-capt-").await;
     let (_, event_queue_url, event_queue_arn) = capture(&family, "lava-cape-").await;
     let clients = family.realm.clients.clone();
-    let topic = provision::create_topic(&clients, &tests::unique("lava-t-")).await.unwrap();
+    let topic = provision::create_topic(&clients, &lava_tests::unique("lava-t-")).await.unwrap();
     provision::subscribe_queue(&clients, &topic, &topic_queue_arn).await.unwrap();
     // The event action's events (ours also publishes run status events on the bus).
     let pattern = json!({"source": [format!("lava.{realm}")], "detail-type": ["Lava Job Action"]}).to_string();
-    provision::route_events_to_queue(&clients, &tests::unique("lava-r-"), &pattern, &event_queue_arn).await.unwrap();
+    provision::route_events_to_queue(&clients, &lava_tests::unique("lava-r-"), &pattern, &event_queue_arn)
+        .await
+        .unwrap();
     let sender = "lava-diff@example.com";
     provision::verify_email_identity(&clients, sender).await.unwrap();
     family.capture_queues = vec![queue_url, topic_queue_url, event_queue_url];
@@ -42,11 +44,11 @@ async fn actions_match_the_original() {
     // SMTP: one server offering STARTTLS with a test CA (which our worker trusts through
     // SSL_CERT_FILE; the original does not check certificates), one with AUTH and no TLS, one
     // with neither.
-    let ca = std::env::temp_dir().join(tests::unique("lava-smtp-ca-"));
+    let ca = std::env::temp_dir().join(lava_tests::unique("lava-smtp-ca-"));
     std::fs::create_dir_all(&ca).unwrap();
-    let secure = tests::smtp::SmtpServer::start_tls("lava", "smtp-pw", &ca);
-    let plain = tests::smtp::SmtpServer::start("lava", "smtp-pw");
-    let open = tests::smtp::SmtpServer::start("-", "-");
+    let secure = lava_tests::smtp::SmtpServer::start_tls("lava", "smtp-pw", &ca);
+    let plain = lava_tests::smtp::SmtpServer::start("lava", "smtp-pw");
+    let open = lava_tests::smtp::SmtpServer::start("-", "-");
     provision::put_parameter(&clients, &format!("/lava/{realm}/smtp"), "smtp-pw", true).await.unwrap();
     for (conn_id, host, port, auth, tls) in [
         ("mail_tls", "localhost", secure.port, true, true),

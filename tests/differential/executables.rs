@@ -10,7 +10,7 @@ const SCRIPT: &str =
 /// A pkg payload: a tar.gz with an entry point script, made with Python's tarfile (no tar tool
 /// needed).
 fn package() -> Vec<u8> {
-    let dir = std::env::temp_dir().join(tests::unique("lava-pkg-"));
+    let dir = std::env::temp_dir().join(lava_tests::unique("lava-pkg-"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("run.sh"), "#!/bin/sh\necho \"pkg $1\"\ncat data.txt\n").unwrap();
     std::fs::write(dir.join("data.txt"), "packaged data\n").unwrap();

@@ -4,9 +4,9 @@
 //! its actions sent, S3 outputs).
 
 use crate::compare::{Difference, Normaliser, differences};
+use lava_tests::TestRealm;
 use serde_json::{Value, json};
 use shared::ports::{OutgoingMessage, WorkQueue};
-use tests::TestRealm;
 
 /// A deliberate difference: where it is (a path prefix in a scenario's comparison) and why.
 pub struct Listed {
@@ -98,7 +98,7 @@ pub struct Family {
     /// Queues whose messages are captured after each side's run (an action's target).
     pub capture_queues: Vec<String>,
     /// SMTP servers whose messages are captured (email connections').
-    pub smtp: Vec<tests::smtp::SmtpServer>,
+    pub smtp: Vec<lava_tests::smtp::SmtpServer>,
     /// Capture the emails SES sent (moto keeps them).
     pub capture_ses: bool,
     /// Statements run on a database before each side runs, so both start from the same state.
@@ -203,9 +203,10 @@ impl Family {
         match side {
             Side::Original => {
                 let (realm, env) = (r.names.realm.clone(), self.env.clone());
-                let log = tokio::task::spawn_blocking(move || tests::original::run_worker(&realm, "core", 2, &env))
-                    .await
-                    .unwrap();
+                let log =
+                    tokio::task::spawn_blocking(move || lava_tests::original::run_worker(&realm, "core", 2, &env))
+                        .await
+                        .unwrap();
                 eprintln!("original worker log:\n{log}");
             }
             Side::Ours => self.run_ours().await,
@@ -233,12 +234,12 @@ impl Family {
     /// then our actions function on what it queued (as the deployed realm runs them).
     async fn run_ours(&self) {
         let r = &self.realm;
-        let built = tests::workspace_root().join("target/debug");
+        let built = lava_tests::workspace_root().join("target/debug");
         for program in ["lava-worker", "lava-sql", "actions"] {
             assert!(built.join(program).is_file(), "target/debug/{program} is missing: run `cargo build`");
         }
         let mut command = std::process::Command::new(built.join("lava-worker"));
-        tests::emulator_env(&mut command)
+        lava_tests::emulator_env(&mut command)
             .args([
                 "--realm",
                 &r.names.realm,
@@ -337,7 +338,7 @@ impl Family {
             }
         }
         if self.capture_ses {
-            let data = tests::moto_data();
+            let data = lava_tests::moto_data();
             bodies.extend(sent_emails(&data["ses"]).into_iter().map(|m| m.to_string()));
         }
         for queue in &self.capture_queues {
@@ -401,9 +402,9 @@ async fn parquet_content(body: &[u8]) -> Value {
     const READ: &str = "import json, sys, pyarrow.parquet as pq\n\
         t = pq.read_table(sys.argv[1])\n\
         print(json.dumps({'columns': [f'{f.name}: {f.type}' for f in t.schema], 'rows': t.to_pylist()}, default=str))";
-    let file = std::env::temp_dir().join(tests::unique("lava-diff-")).with_extension("parquet");
+    let file = std::env::temp_dir().join(lava_tests::unique("lava-diff-")).with_extension("parquet");
     std::fs::write(&file, body).unwrap();
-    let mut command = std::process::Command::new(tests::venv_tool("python"));
+    let mut command = std::process::Command::new(lava_tests::venv_tool("python"));
     command.args(["-c", READ]).arg(&file);
     let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
     let _ = std::fs::remove_file(&file);

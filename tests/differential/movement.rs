@@ -7,10 +7,10 @@ use shared::ports::{BlobStore, Encryption};
 
 #[tokio::test]
 async fn data_movement_and_containers_match_the_original() {
-    tests::require_docker();
+    lava_tests::require_docker();
     let family = Family::new("dfm").await;
     let r = &family.realm;
-    let samba = tests::samba::samba();
+    let samba = lava_tests::samba::samba();
     let realm = r.names.realm.clone();
     let bucket = r.names.local_bucket();
     let password = format!("/lava/{realm}/smb");
@@ -18,12 +18,12 @@ async fn data_movement_and_containers_match_the_original() {
     let share = json!({"conn_id": "fs", "type": "smb", "enabled": true, "host": "127.0.0.1", "port": samba.port,
         "remote_name": "LAVATEST", "is_direct_tcp": true, "user": samba.user, "password": password});
     r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&share).unwrap()).await.unwrap();
-    let dir = tests::unique("d");
+    let dir = lava_tests::unique("d");
     std::fs::create_dir_all(samba.share_dir.join(&dir)).unwrap();
     std::fs::write(samba.share_dir.join(&dir).join("there.txt"), "from the share\n").unwrap();
     r.blobs.put_object(&bucket, "move/here.txt", b"to the share\n".to_vec(), &Encryption::Aes256).await.unwrap();
     let lite = r.put_sql_connections().await;
-    let table = tests::unique("dfm_");
+    let table = lava_tests::unique("dfm_");
     crate::sql_exec(&crate::sqlite(&lite), &format!("create table {table} (id int, name varchar(20))")).await;
     r.blobs.put_object(&bucket, "move/rows.csv", b"1,one\n2,two\n".to_vec(), &Encryption::Aes256).await.unwrap();
 
@@ -36,10 +36,10 @@ async fn data_movement_and_containers_match_the_original() {
         Scenario::new("smb_get_missing", smb("smb_get", &format!("/{dir}/none.txt"), format!("s3://{bucket}/move/x.txt")))
             .differs("$.item.log[2].info.error_data", SMB_ERRORS)
             .differs("$.outputs", SMB_ERRORS),
-        Scenario::new("docker_ok", json!({"type": "docker", "payload": tests::TEST_IMAGE,
+        Scenario::new("docker_ok", json!({"type": "docker", "payload": lava_tests::TEST_IMAGE,
             "parameters": {"docker": "engine", "command": "sh -c 'echo in a container; echo warn >&2'"}}))
         .differs("$", DOCKER_PULL),
-        Scenario::new("docker_no_connection", json!({"type": "docker", "payload": tests::TEST_IMAGE,
+        Scenario::new("docker_no_connection", json!({"type": "docker", "payload": lava_tests::TEST_IMAGE,
             "parameters": {"command": "sh -c 'exit 3'"}}))
         .differs("$", "a docker connection is optional (the local engine runs the image); the original required one"),
         Scenario::new("load_lite_ok", json!({"type": "db_from_s3", "payload": null, "parameters": {"db_conn_id": "lite",

@@ -30,7 +30,7 @@ async fn the_python_api_matches_the_original() {
     let clients = &r.clients;
     let keys = format!("/lava/{realm}/keys");
     shared::aws::provision::put_parameter(clients, &keys, "AKIDPYTHON,py-secret", true).await.unwrap();
-    let smtp = tests::smtp::SmtpServer::start("-", "-");
+    let smtp = lava_tests::smtp::SmtpServer::start("-", "-");
     for entry in [
         json!({"conn_id": "keys", "type": "aws", "enabled": true, "access_keys": keys, "region": "eu-west-2"}),
         json!({"conn_id": "gen", "type": "generic", "enabled": true, "attributes": {"a": "text", "n": 7, "b": true}}),
@@ -39,17 +39,18 @@ async fn the_python_api_matches_the_original() {
     ] {
         r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
     }
-    let script = std::env::temp_dir().join(tests::unique("lava-api-")).with_extension("py");
+    let script = std::env::temp_dir().join(lava_tests::unique("lava-api-")).with_extension("py");
     std::fs::write(&script, SCRIPT).unwrap();
 
     let worker_queue = r.queue_url(&r.names.worker_queue("core")).await;
     let mut sides = Vec::new();
     for original in [true, false] {
         let mut command = if original {
-            tests::original::command("python")
+            lava_tests::original::command("python")
         } else {
-            let mut command = std::process::Command::new(tests::venv_tool("python"));
-            tests::emulator_env(&mut command).env("LAVA_CLI", tests::workspace_root().join("target/debug/lava"));
+            let mut command = std::process::Command::new(lava_tests::venv_tool("python"));
+            lava_tests::emulator_env(&mut command)
+                .env("LAVA_CLI", lava_tests::workspace_root().join("target/debug/lava"));
             command
         };
         command.arg(&script).arg(&realm).env("LAVA_REALM", &realm);

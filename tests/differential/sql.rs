@@ -20,7 +20,7 @@ async fn sql_jobs_match_the_original() {
     let mut family = Family::new("dfs").await;
     let r = &family.realm;
     let lite = r.put_sql_connections().await;
-    let table = tests::unique("dfl_");
+    let table = lava_tests::unique("dfl_");
     let bucket = r.names.local_bucket();
     for (key, body) in [
         ("payloads/d/q.sql", QUERY.to_string()),
@@ -36,7 +36,7 @@ async fn sql_jobs_match_the_original() {
     }
     // The load targets exist before either side runs (both truncate them).
     let create = format!("create table if not exists {table} (id int, name varchar(20))");
-    crate::sql_exec(&tests::test_postgres(), &create).await;
+    crate::sql_exec(&lava_tests::test_postgres(), &create).await;
     crate::sql_exec(&crate::sqlite(&lite), &create).await;
     let load = |conn: &str, schema: &str| {
         json!({"type": "db_from_s3", "payload": null, "parameters": {"db_conn_id": conn, "bucket": r.names.local_bucket(),
@@ -45,15 +45,15 @@ async fn sql_jobs_match_the_original() {
     // Switch mode: both sides start with neither table, so each creates both and loads `_a`.
     // preserve_case on the connection: the original 8.3 still lower-cases the table's name (its
     // load fails to find the table created with capitals), and so does this lava.
-    let case_table = format!("Case{}", tests::unique("T"));
+    let case_table = format!("Case{}", lava_tests::unique("T"));
     let pg_case = json!({"conn_id": "pg_case", "type": "postgres", "enabled": true, "host": "127.0.0.1", "port": 5432,
         "user": "lava", "database": "lava_test", "password": format!("/lava/{}/db-password", r.names.realm), "preserve_case": true});
     r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&pg_case).unwrap()).await.unwrap();
-    crate::sql_exec(&tests::test_postgres(), &format!("create table \"{case_table}\" (id int, name varchar(20))"))
+    crate::sql_exec(&lava_tests::test_postgres(), &format!("create table \"{case_table}\" (id int, name varchar(20))"))
         .await;
-    let switched = tests::unique("dfw_");
+    let switched = lava_tests::unique("dfw_");
     let mut before = Vec::new();
-    for db in [tests::test_postgres(), crate::sqlite(&lite)] {
+    for db in [lava_tests::test_postgres(), crate::sqlite(&lite)] {
         for t in ["a", "b"] {
             before.push((db.clone(), format!("drop table if exists {switched}_{t}")));
         }

@@ -20,7 +20,7 @@ async fn redshift_unload_and_copy_match_the_original() {
     let mut family = Family::new("dfu").await;
     let r = &family.realm;
     r.put_sql_connections().await;
-    let (_server, log) = tests::pg_cluster::stand_in(r, SETUP, "rs", "redshift", "AKIDEXAMPLE,s3cr3tKey").await;
+    let (_server, log) = lava_tests::pg_cluster::stand_in(r, SETUP, "rs", "redshift", "AKIDEXAMPLE,s3cr3tKey").await;
     let (secure, open) = (r.own_bucket(true).await, r.own_bucket(false).await);
     let local = r.names.local_bucket();
     r.blobs.put_object(&local, "in/members.csv", b"id,name\n1,ant\n".to_vec(), &Encryption::Aes256).await.unwrap();

@@ -4,6 +4,7 @@
 //! specs run verbatim in the seed's own accounts and region.
 
 use aws_lambda_events::event::sqs::SqsEvent;
+use lava_tests::{TestRealm, emulator, moto_data, unique};
 use serde_json::{Value, json};
 use shared::actions::{ActionRequest, ActionServices, NoLedger};
 use shared::aws::{AwsOptions, Clients, provision};
@@ -11,7 +12,6 @@ use shared::config::Config;
 use shared::names::ResourceNames;
 use shared::ports::{Ports, WorkQueue};
 use std::sync::Arc;
-use tests::{TestRealm, emulator, moto_data, unique};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn services(r: &TestRealm, realm: shared::model::RealmEntry) -> ActionServices {
@@ -246,10 +246,11 @@ async fn the_actions_lambda_runs_each_list_once_and_records_failures() {
     .unwrap();
     let failing = serde_json::to_string(&request("lam/bad", "on_fail", json!([{"action": "sns", "topic": topic, "message": "before"}, {"action": "state", "state_id": "lava-x", "value": 1}]), json!({"error": "e"}))).unwrap();
     let response =
-        actions::handle(&function, sqs_event(&[("m1", &good, 1), ("m2", &failing, 1), ("m3", "not json", 1)])).await;
+        lava_actions_fn::handle(&function, sqs_event(&[("m1", &good, 1), ("m2", &failing, 1), ("m3", "not json", 1)]))
+            .await;
     assert!(response.batch_item_failures.is_empty(), "nothing to retry: {response:?}");
     // SQS delivers m1 again (say the function timed out after finishing it): nothing is re-sent.
-    let response = actions::handle(&function, sqs_event(&[("m1", &good, 2)])).await;
+    let response = lava_actions_fn::handle(&function, sqs_event(&[("m1", &good, 2)])).await;
     assert!(response.batch_item_failures.is_empty());
     let mut bodies = received(r.queues.as_ref(), &topic_queue).await;
     bodies.sort();
@@ -299,7 +300,7 @@ async fn a_large_render_context_travels_through_s3() {
         shared::actions::function::ActionsFunction::load(r.names.clone(), vec![], &TestRealm::actions_ports().await)
             .await
             .unwrap();
-    let response = actions::handle(&function, sqs_event(&[("m1", &queued[0].body, 1)])).await;
+    let response = lava_actions_fn::handle(&function, sqs_event(&[("m1", &queued[0].body, 1)])).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(received(r.queues.as_ref(), &topic_queue).await, vec!["300000"]);
 }
@@ -416,7 +417,7 @@ async fn a_job_s_actions_go_from_the_worker_through_the_actions_queue_to_the_lam
         shared::actions::function::ActionsFunction::load(r.names.clone(), vec![], &TestRealm::actions_ports().await)
             .await
             .unwrap();
-    let response = actions::handle(&function, sqs_event(&[("m1", &queued[0].body, 1)])).await;
+    let response = lava_actions_fn::handle(&function, sqs_event(&[("m1", &queued[0].body, 1)])).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(received(r.queues.as_ref(), &topic_queue).await, vec!["e2e/j 0 True"]);
 }
@@ -424,7 +425,7 @@ async fn a_job_s_actions_go_from_the_worker_through_the_actions_queue_to_the_lam
 #[tokio::test]
 async fn an_email_through_an_smtp_connection_reaches_the_server_from_the_actions_lambda() {
     let r = TestRealm::up("smt").await;
-    let server = tests::smtp::SmtpServer::start("lava", "smtp-secret");
+    let server = lava_tests::smtp::SmtpServer::start("lava", "smtp-secret");
     for (name, value) in [("smtp", "smtp-secret"), ("wrong", "not-it")] {
         provision::put_parameter(&r.clients, &format!("/lava/{}/{name}", r.names.realm), value, true).await.unwrap();
     }
@@ -456,7 +457,7 @@ async fn an_email_through_an_smtp_connection_reaches_the_server_from_the_actions
     };
     let good =
         serde_json::to_string(&request("smt/ok", "on_success", action("relay"), json!({"exit_status": 0}))).unwrap();
-    let response = actions::handle(&function, sqs_event(&[("m1", &good, 1)])).await;
+    let response = lava_actions_fn::handle(&function, sqs_event(&[("m1", &good, 1)])).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     let messages = server.messages();
     assert_eq!(messages.len(), 1, "{messages:#?}");
@@ -474,7 +475,7 @@ async fn an_email_through_an_smtp_connection_reaches_the_server_from_the_actions
     // A password the server refuses: the action fails naming the server's answer; nothing sent.
     let bad =
         serde_json::to_string(&request("smt/bad", "on_success", action("badpw"), json!({"exit_status": 0}))).unwrap();
-    actions::handle(&function, sqs_event(&[("m2", &bad, 1)])).await;
+    lava_actions_fn::handle(&function, sqs_event(&[("m2", &bad, 1)])).await;
     let item = r.events("smt/bad", "0a1b2c3d-0000-4000-8000-000000000001").await;
     assert_eq!(item["status"], "action_failed", "{item}");
     let info = item["log"][0]["info"].as_str().unwrap();
@@ -486,7 +487,7 @@ async fn an_email_through_an_smtp_connection_reaches_the_server_from_the_actions
     let guarded =
         serde_json::to_string(&request("smt/guard", "on_success", action("guarded"), json!({"exit_status": 0})))
             .unwrap();
-    actions::handle(&function, sqs_event(&[("m3", &guarded, 1)])).await;
+    lava_actions_fn::handle(&function, sqs_event(&[("m3", &guarded, 1)])).await;
     let item = r.events("smt/guard", "0a1b2c3d-0000-4000-8000-000000000001").await;
     let info = item["log"][0]["info"].as_str().unwrap();
     assert!(info.contains("credentials go only over an encrypted connection"), "{info}");

@@ -1,5 +1,6 @@
 //! Each AWS adapter against moto: what a port call does is read back through the emulator.
 
+use lava_tests::{clients, moto_data, unique};
 use serde_json::{Value, json};
 use shared::aws::{DynamoTables, EcsTasks, EventBridgeBus, S3Blobs, SesMailer, SnsTopics, SqsQueues, provision};
 use shared::catalog::Catalog;
@@ -7,7 +8,6 @@ use shared::model::{EventLogEntry, EventStatus, EventUpdate, JobSpec};
 use shared::names::ResourceNames;
 use shared::ports::*;
 use std::sync::Arc;
-use tests::{clients, moto_data, unique};
 
 async fn realm_tables(names: &ResourceNames) -> DynamoTables {
     let clients = clients().await;
@@ -411,7 +411,7 @@ with contextlib.ExitStack() as clocks:
             at,
         )
         .unwrap();
-        let out = std::process::Command::new(tests::venv_tool("python"))
+        let out = std::process::Command::new(lava_tests::venv_tool("python"))
             .args([
                 "-c",
                 script,
@@ -442,7 +442,7 @@ with contextlib.ExitStack() as clocks:
 /// atomically, and so does the test emulator (moto served through `cli/src/local/moto_server.py`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copies_of_one_event_write_landing_together_append_once() {
-    let r = tests::TestRealm::up("atomic").await;
+    let r = lava_tests::TestRealm::up("atomic").await;
     let recorder = std::sync::Arc::new(shared::recorder::EventRecorder::new(
         r.ports.events.clone(),
         &r.names.events_table,

@@ -3,13 +3,13 @@
 //! table as it was.
 
 use crate::sql::run;
+use lava_tests::{TestRealm, unique};
 use serde_json::{Value, json};
 use shared::connections::{Database, Engine};
 use shared::ports::{BlobStore, Encryption};
 use shared::sql::csv::Field;
 use shared::sql::driver::{RowSink, Session};
 use std::time::Duration;
-use tests::{TestRealm, unique};
 
 async fn put(r: &TestRealm, key: &str, body: impl Into<Vec<u8>>) {
     r.blobs.put_object(&r.names.local_bucket(), key, body.into(), &Encryption::Aes256).await.unwrap();
@@ -56,7 +56,7 @@ pub(crate) async fn rows(db: &Database, query: &str) -> Vec<String> {
 }
 
 fn postgres() -> Database {
-    tests::test_postgres()
+    lava_tests::test_postgres()
 }
 
 fn sqlite(path: &std::path::Path) -> Database {
@@ -85,10 +85,10 @@ pub(crate) async fn stand_in(
     conn_id: &str,
     kind: &str,
     keys: &str,
-) -> (tests::pg_cluster::Server, std::path::PathBuf, TestRealm) {
+) -> (lava_tests::pg_cluster::Server, std::path::PathBuf, TestRealm) {
     let r = TestRealm::up(prefix).await;
     r.put_sql_connections().await;
-    let (server, log) = tests::pg_cluster::stand_in(&r, setup, conn_id, kind, keys).await;
+    let (server, log) = lava_tests::pg_cluster::stand_in(&r, setup, conn_id, kind, keys).await;
     (server, log, r)
 }
 
@@ -512,11 +512,11 @@ async fn a_postgres_copy_stops_at_pg_copy_timeout() {
             "table": table, "mode": "delete", "args": ["FORMAT csv", "HEADER"]}),
     )
     .await;
-    let proxy = tests::FreezableProxy::start(tests::emulator().port).await;
+    let proxy = lava_tests::FreezableProxy::start(lava_tests::emulator().port).await;
     proxy.freeze(true);
     let silent = shared::aws::Clients::load(&shared::aws::AwsOptions {
         endpoint_url: Some(proxy.url.clone()),
-        ..tests::aws_options()
+        ..lava_tests::aws_options()
     })
     .await;
     let ports = shared::ports::Ports {
@@ -525,7 +525,7 @@ async fn a_postgres_copy_stops_at_pg_copy_timeout() {
     };
     let options = shared::worker::WorkerOptions {
         env: vec![("LAVA_PG_COPY_TIMEOUT".into(), "1s".into())],
-        ..tests::worker_options(&r.names.realm, 1, vec![])
+        ..lava_tests::worker_options(&r.names.realm, 1, vec![])
     };
     let worker = shared::worker::build(options, ports).await.unwrap();
     let run_id = r.dispatch("to/load").await;

@@ -1,8 +1,8 @@
 //! Docker jobs on the real engine `tests/setup.sh` starts, with the busybox test image.
 
+use lava_tests::{TEST_IMAGE, TestRealm, require_docker};
 use serde_json::{Value, json};
 use std::time::Duration;
-use tests::{TEST_IMAGE, TestRealm, require_docker};
 
 fn job(id: &str, parameters: Value) -> Value {
     json!({"job_id": id, "type": "docker", "worker": "core", "enabled": true, "owner": "team", "payload": TEST_IMAGE, "parameters": parameters})
@@ -120,7 +120,7 @@ async fn the_pull_policy_decides_whether_an_image_is_pulled() {
     let parameter = format!("/lava/{}/registry", r.names.realm);
     shared::aws::provision::put_parameter(&r.clients, &parameter, "registry-pw", true).await.unwrap();
     // A free port: nothing answers there.
-    let registry = format!("127.0.0.1:{}", tests::free_port());
+    let registry = format!("127.0.0.1:{}", lava_tests::free_port());
     let private = json!({"conn_id": "private", "type": "docker", "enabled": true, "registry": registry, "user": "robot", "password": parameter});
     r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&private).unwrap()).await.unwrap();
     r.put_job(job("dk/private", json!({"docker": "private", "command": "true"}))).await;
@@ -137,7 +137,7 @@ async fn the_pull_policy_decides_whether_an_image_is_pulled() {
 #[tokio::test]
 async fn on_ecs_a_docker_job_registers_a_task_definition_and_runs_a_task_in_moto() {
     let r = TestRealm::up("dkecs").await;
-    let cluster = tests::unique("lava-jobs-");
+    let cluster = lava_tests::unique("lava-jobs-");
     r.clients.ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
     r.put_job(job(
         "dk/ecs",
@@ -152,8 +152,11 @@ async fn on_ecs_a_docker_job_registers_a_task_definition_and_runs_a_task_in_moto
         ("LAVA_DOCKER_ECS_SECURITY_GROUPS", "sg-0123456789abcdef0"),
         ("LAVA_DOCKER_ECS_POLL", "0.2"),
     ];
-    let options =
-        tests::worker_options(&r.names.realm, 1, env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+    let options = lava_tests::worker_options(
+        &r.names.realm,
+        1,
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    );
     let worker = shared::worker::build(options, r.ports.clone()).await.unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     worker.run(rx).await.unwrap();

@@ -1,16 +1,16 @@
 //! Run history from the CLI (`lava events`, `lava run show`, `lava run logs`) against moto.
 
 use clap::Parser;
+use lava_tests::{TestRealm, emulator};
 use serde_json::{Value, json};
 use std::time::Duration;
-use tests::{TestRealm, emulator};
 
 /// Runs a `lava` command against `realm` on the emulator, in this process.
 pub(crate) async fn lava(realm: &str, args: &[&str]) -> anyhow::Result<String> {
     let mut all = vec!["lava", "--endpoint-url", &emulator().endpoint_url, "--region", "us-east-1", "--realm", realm];
     all.extend_from_slice(args);
     // Boxed: a test awaits many commands, and each command future is large in a debug build.
-    Box::pin(cli::run(cli::Cli::parse_from(all))).await
+    Box::pin(lava_cli::run(lava_cli::Cli::parse_from(all))).await
 }
 
 #[tokio::test]

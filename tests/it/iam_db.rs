@@ -7,9 +7,9 @@
 use crate::db_from_s3::rows;
 use crate::history::lava;
 use crate::sql::run;
+use lava_tests::{TestRealm, unique};
 use serde_json::{Value, json};
 use shared::connections::Database;
-use tests::{TestRealm, unique};
 
 #[tokio::test]
 async fn connections_without_passwords_connect_with_credentials_from_aws() {
@@ -17,9 +17,9 @@ async fn connections_without_passwords_connect_with_credentials_from_aws() {
     let dir = std::env::temp_dir().join(unique("lava-iam-"));
     std::fs::create_dir_all(&dir).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _server = tests::pg_cluster::Server::start(&dir, port, &["log_connections=on"]);
+    let _server = lava_tests::pg_cluster::Server::start(&dir, port, &["log_connections=on"]);
     let admin =
-        Database { host: "127.0.0.1".into(), port, database: Some("postgres".into()), ..tests::test_postgres() };
+        Database { host: "127.0.0.1".into(), port, database: Some("postgres".into()), ..lava_tests::test_postgres() };
     rows(&admin, "CREATE ROLE \"IAM:etl\" LOGIN").await;
     r.redshift_cluster("analytics").await;
     for entry in [

@@ -6,12 +6,12 @@
 //! The lint checks (`cfn-lint`, `sam validate --lint`) run here too, with the tools
 //! `tests/setup.sh` installs.
 
+use lava_tests::{emulator, unique, venv_tool, workspace_root};
 use serde_json::{Value, json};
 use shared::ports::OutgoingMessage;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use tests::{emulator, unique, venv_tool, workspace_root};
 
 /// A template as JSON with only the resource types moto's CloudFormation creates.
 fn deployable(template: &Path, keep: &[&str]) -> Value {
@@ -58,9 +58,9 @@ fn create_stack(name: &str, template: &Value, parameters: &[(&str, &str)]) {
 
 /// `infra/template.yaml` resolved with `parameters`, and `physical` for what only a deployment
 /// knows (physical ids, attributes).
-fn realm_template(parameters: &[(&str, &str)], physical: &[(&str, &str)]) -> tests::cfn::Template {
+fn realm_template(parameters: &[(&str, &str)], physical: &[(&str, &str)]) -> lava_tests::cfn::Template {
     let text = std::fs::read_to_string(workspace_root().join("infra/template.yaml")).unwrap();
-    tests::cfn::Template::new(serde_norway::from_str(&text).unwrap(), parameters, physical)
+    lava_tests::cfn::Template::new(serde_norway::from_str(&text).unwrap(), parameters, physical)
 }
 
 /// DescribeTable of `name` through the AWS CLI, as JSON.
@@ -220,7 +220,7 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
 
     // Use them: the realm entry in the stack's bucket, a job, a request through the real dispatch
     // handler from the template's dispatch queue to the worker stack's queue, a worker run.
-    let clients = tests::clients().await;
+    let clients = lava_tests::clients().await;
     let ports = shared::wiring::ports(&clients, std::sync::Arc::new(shared::webhook::HttpWebhook::new()));
     let tables = std::sync::Arc::new(shared::aws::DynamoTables::new(clients.dynamodb.clone()));
     let catalog = shared::catalog::Catalog::new(tables, names.clone());
@@ -271,7 +271,7 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
         .map(|m| shared::ports::Incoming { message_id: m.message_id.clone(), body: m.body.clone(), receive_count: 1 })
         .collect();
     assert!(function.handle(incoming).await.is_empty());
-    let options = tests::worker_options(&realm, 1, vec![]);
+    let options = lava_tests::worker_options(&realm, 1, vec![]);
     let worker = shared::worker::build(options, ports.clone()).await.unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     worker.run(rx).await.unwrap();
@@ -323,7 +323,7 @@ async fn the_template_deploys_onto_a_realm_the_originals_template_made() {
     use shared::aws::provision;
     let realm = unique("cfx");
     let names = shared::names::ResourceNames::for_realm(&realm);
-    let clients = tests::clients().await;
+    let clients = lava_tests::clients().await;
     let bucket = format!("lava-{realm}-original");
     for table in names.original_tables().into_iter().filter(|t| t.name != "lava.realms") {
         provision::create_table(&clients, &table).await.unwrap();
@@ -426,7 +426,7 @@ async fn an_ec2_fleet_scales_its_instances_to_its_tasks_and_drains_on_scale_in()
         ("SecurityGroups", "sg-0a1b2c3d"),
         ("InstanceCount", "5"),
     ];
-    let template = tests::cfn::Template::new(
+    let template = lava_tests::cfn::Template::new(
         source,
         &parameters,
         &[
@@ -535,7 +535,7 @@ fn numbers(mut v: Value) -> Value {
 /// under the policy's namespace, name and dimensions.
 #[tokio::test]
 async fn the_worker_stack_scales_on_the_backlog_its_workers_put() {
-    let r = tests::TestRealm::up("wsc").await;
+    let r = lava_tests::TestRealm::up("wsc").await;
     let realm = r.names.realm.clone();
     let fleet = "fleet";
     let path = workspace_root().join("infra/worker.yaml");
@@ -586,7 +586,7 @@ async fn the_worker_stack_scales_on_the_backlog_its_workers_put() {
     // What CloudFormation's Ref of the (API-created) scalable target gives; the policy below
     // names its target by service, resource and dimension instead.
     physical.push(("ScalableTarget", "scalable-target"));
-    let template = tests::cfn::Template::new(source, &parameters, &physical);
+    let template = lava_tests::cfn::Template::new(source, &parameters, &physical);
 
     // Scaling: the target is the stack's ECS service, the policy tracks WorkerBacklog.
     let target = numbers(template.properties("ScalableTarget").expect("scaling is on with a target"));
@@ -688,7 +688,7 @@ async fn the_worker_stack_scales_on_the_backlog_its_workers_put() {
     let options = shared::worker::WorkerOptions {
         worker: fleet.into(),
         batch: false,
-        ..tests::worker_options(&realm, 1, env.clone())
+        ..lava_tests::worker_options(&realm, 1, env.clone())
     };
     let worker = shared::worker::build(options, r.ports.clone()).await.unwrap();
     let queue = r.queue_url(&r.names.worker_queue(fleet)).await;

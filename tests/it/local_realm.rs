@@ -1,23 +1,23 @@
 //! The local realm and the CLI against moto.
 
 use clap::Parser;
+use lava_tests::{clients, emulator, unique, workspace_root};
 use shared::aws::{DynamoTables, SqsQueues};
 use shared::catalog::Catalog;
 use shared::names::ResourceNames;
 use shared::ports::WorkQueue;
 use std::sync::Arc;
-use tests::{clients, emulator, unique, workspace_root};
 
-fn lava(args: &[&str]) -> cli::Cli {
+fn lava(args: &[&str]) -> lava_cli::Cli {
     let mut all = vec!["lava", "--endpoint-url", &emulator().endpoint_url, "--region", "us-east-1"];
     all.extend_from_slice(args);
-    cli::Cli::parse_from(all)
+    lava_cli::Cli::parse_from(all)
 }
 
 #[tokio::test]
 async fn bringing_a_realm_up_creates_its_resources_and_loads_the_samples() {
     let realm = unique("lr");
-    let listing = cli::bring_up(
+    let listing = lava_cli::bring_up(
         &emulator().endpoint_url,
         &realm,
         Some("us-east-1".into()),
@@ -43,7 +43,7 @@ async fn bringing_a_realm_up_creates_its_resources_and_loads_the_samples() {
             .unwrap_or_else(|e| panic!("{queue} DLQ: {e}"));
     }
 
-    let again = cli::bring_up(
+    let again = lava_cli::bring_up(
         &emulator().endpoint_url,
         &realm,
         Some("us-east-1".into()),
@@ -57,44 +57,50 @@ async fn bringing_a_realm_up_creates_its_resources_and_loads_the_samples() {
 #[tokio::test]
 async fn cli_puts_gets_and_refuses_invalid_specs() {
     let realm = unique("cl");
-    cli::bring_up(&emulator().endpoint_url, &realm, Some("us-east-1".into()), &workspace_root().join("samples/jobs"))
-        .await
-        .unwrap();
+    lava_cli::bring_up(
+        &emulator().endpoint_url,
+        &realm,
+        Some("us-east-1".into()),
+        &workspace_root().join("samples/jobs"),
+    )
+    .await
+    .unwrap();
     let fixtures = workspace_root().join("tests/fixtures/specs");
     let jobs = fixtures.join("jobs.json");
 
     // The spec's examples name children they do not define.
-    let out = cli::run(lava(&["--realm", &realm, "job", "put", "--allow-missing-children", jobs.to_str().unwrap()]))
-        .await
-        .unwrap();
+    let out =
+        lava_cli::run(lava(&["--realm", &realm, "job", "put", "--allow-missing-children", jobs.to_str().unwrap()]))
+            .await
+            .unwrap();
     assert!(out.ends_with(&format!("18 written to realm {realm}")), "{out}");
-    let got = cli::run(lava(&["--realm", &realm, "job", "get", "demo/sqli/refresh"])).await.unwrap();
+    let got = lava_cli::run(lava(&["--realm", &realm, "job", "get", "demo/sqli/refresh"])).await.unwrap();
     let got: serde_json::Value = serde_json::from_str(&got).unwrap();
     assert_eq!(got["parameters"]["conn_id"], "mysql-conn-01");
 
     let bad_dir = tempdir();
     let bad = bad_dir.join("bad.yaml");
     std::fs::write(&bad, "job_id: finance/x\ntype: cmd\nworker: core\npayload: echo\niteration_delay: 7m\n").unwrap();
-    let err = cli::run(lava(&["--realm", &realm, "job", "put", jobs.to_str().unwrap(), bad.to_str().unwrap()]))
+    let err = lava_cli::run(lava(&["--realm", &realm, "job", "put", jobs.to_str().unwrap(), bad.to_str().unwrap()]))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("error: jobs[finance/x].iteration_delay: 7m is over the 5m maximum"), "{err}");
-    let missing = cli::run(lava(&["--realm", &realm, "job", "get", "finance/x"])).await.unwrap_err();
+    let missing = lava_cli::run(lava(&["--realm", &realm, "job", "get", "finance/x"])).await.unwrap_err();
     assert_eq!(missing.to_string(), "job finance/x: not found", "nothing from a refused batch is written");
 
     // A pipeline's children must exist, in the batch or in the realm.
     let orphan = bad_dir.join("orphan.yaml");
     std::fs::write(&orphan, "job_id: p/chain\ntype: chain\nworker: core\npayload: demo/sqli/refresh, p/missing\n")
         .unwrap();
-    let err = cli::run(lava(&["--realm", &realm, "job", "put", orphan.to_str().unwrap()])).await.unwrap_err();
+    let err = lava_cli::run(lava(&["--realm", &realm, "job", "put", orphan.to_str().unwrap()])).await.unwrap_err();
     assert!(err.to_string().contains("jobs[p/chain].payload: p/missing: No such job"), "{err}");
-    assert!(cli::run(lava(&["--realm", &realm, "job", "get", "p/chain"])).await.is_err(), "nothing written");
+    assert!(lava_cli::run(lava(&["--realm", &realm, "job", "get", "p/chain"])).await.is_err(), "nothing written");
 
     let conns = fixtures.join("connections.json");
-    cli::run(lava(&["--realm", &realm, "connection", "put", conns.to_str().unwrap()])).await.unwrap();
-    let conn = cli::run(lava(&["--realm", &realm, "connection", "get", "slack-ops"])).await.unwrap();
+    lava_cli::run(lava(&["--realm", &realm, "connection", "put", conns.to_str().unwrap()])).await.unwrap();
+    let conn = lava_cli::run(lava(&["--realm", &realm, "connection", "get", "slack-ops"])).await.unwrap();
     assert!(conn.contains("\"webhook_url\""), "{conn}");
-    let realm_entry = cli::run(lava(&["--realm", &realm, "realm", "get"])).await.unwrap();
+    let realm_entry = lava_cli::run(lava(&["--realm", &realm, "realm", "get"])).await.unwrap();
     assert!(realm_entry.contains(&format!("\"realm\": \"{realm}\"")), "{realm_entry}");
 }
 
@@ -107,13 +113,18 @@ fn tempdir() -> std::path::PathBuf {
 #[tokio::test]
 async fn the_state_commands_put_get_and_list_items() {
     let realm = unique("st");
-    cli::bring_up(&emulator().endpoint_url, &realm, Some("us-east-1".into()), &workspace_root().join("samples/jobs"))
-        .await
-        .unwrap();
+    lava_cli::bring_up(
+        &emulator().endpoint_url,
+        &realm,
+        Some("us-east-1".into()),
+        &workspace_root().join("samples/jobs"),
+    )
+    .await
+    .unwrap();
     let run = |args: &[&str]| {
         let mut all = vec!["--realm", realm.as_str(), "state"];
         all.extend_from_slice(args);
-        cli::run(lava(&all))
+        lava_cli::run(lava(&all))
     };
     run(&["put", "load-stats", "-p", "rows=42", "-p", "table=sales", "--publisher", "ops"]).await.unwrap();
     run(&["put", "api-token", "-v", "s3cr3t", "--type", "secure", "--ttl", "1h"]).await.unwrap();

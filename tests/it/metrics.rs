@@ -3,10 +3,10 @@
 //! the worker's state.
 
 use aws_sdk_cloudwatch::types::{Dimension, DimensionFilter, Statistic};
+use lava_tests::TestRealm;
 use serde_json::json;
 use shared::ports::{OutgoingMessage, WorkQueue};
 use std::time::Duration;
-use tests::TestRealm;
 
 /// The metrics of namespace `Lava` with these dimension values, as (name, dimensions).
 async fn metrics(r: &TestRealm, filters: &[(&str, &str)]) -> Vec<(String, Vec<(String, String)>)> {
@@ -110,7 +110,7 @@ async fn worker_metrics_backlog_heartbeat_and_state() {
         batch: false,
         instance_id: Some("task-0f1e".into()),
         log_heartbeat: Some(Duration::from_secs(1)),
-        ..tests::worker_options(&realm, 3, env)
+        ..lava_tests::worker_options(&realm, 3, env)
     };
     let worker = shared::worker::build(options, r.ports.clone()).await.unwrap();
 
@@ -218,7 +218,7 @@ async fn a_panicking_handling_is_a_dead_thread_and_its_slot_serves_again() {
         .await;
     let mut ports = r.ports.clone();
     ports.queues = std::sync::Arc::new(PanicOnFirstDelete { queue: ports.queues.clone(), deleted: Default::default() });
-    let worker = shared::worker::build(tests::worker_options(&realm, 2, Vec::new()), ports).await.unwrap();
+    let worker = shared::worker::build(lava_tests::worker_options(&realm, 2, Vec::new()), ports).await.unwrap();
     let figures = |w: &shared::worker::Worker| {
         let data = w.worker_metrics();
         let value = |name: &str| data.iter().find(|d| d.name == name).map(|d| d.value).unwrap();

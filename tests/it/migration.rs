@@ -4,10 +4,10 @@
 //! upgrade` adds the indexes online, once.
 
 use crate::history::lava;
+use lava_tests::TestRealm;
 use serde_json::{Value, json};
 use shared::dispatch::function::DispatchFunction;
 use shared::ports::WorkQueue;
-use tests::TestRealm;
 
 /// The names of the global indexes a table has.
 async fn indexes(r: &TestRealm, table: &str) -> Vec<String> {
@@ -18,9 +18,9 @@ async fn indexes(r: &TestRealm, table: &str) -> Vec<String> {
 
 /// The original's `lava-events` (jinlava 8.3 from PyPI) on one run, as JSON.
 fn original_events(r: &TestRealm, job_id: &str, run_id: &str) -> Value {
-    let program = tests::workspace_root().join(".venv-jinlava/bin/lava-events");
+    let program = lava_tests::workspace_root().join(".venv-jinlava/bin/lava-events");
     assert!(program.is_file(), "{} is missing: run `bash tests/setup.sh`", program.display());
-    let out = tests::emulator_env(&mut std::process::Command::new(program))
+    let out = lava_tests::emulator_env(&mut std::process::Command::new(program))
         .args(["-r", &r.names.realm, "-f", "json", job_id, run_id])
         .output()
         .unwrap();
@@ -85,17 +85,17 @@ async fn a_realm_on_the_originals_tables_ticks_shows_runs_and_upgrades_online() 
 
 /// The original's `lava-dispatcher` (jinlava 8.3) sends `job_id` on `realm`.
 fn original_dispatch(realm: &str, job_id: &str) {
-    let out = tests::original::command("lava-dispatcher").args(["--realm", realm, job_id]).output().unwrap();
+    let out = lava_tests::original::command("lava-dispatcher").args(["--realm", realm, job_id]).output().unwrap();
     assert!(out.status.success(), "lava-dispatcher: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Our `lava-worker` binary in batch mode on `realm`'s `core` queue.
 fn our_worker(realm: &str) -> std::process::Child {
-    let program = tests::workspace_root().join("target/debug/lava-worker");
+    let program = lava_tests::workspace_root().join("target/debug/lava-worker");
     assert!(program.is_file(), "target/debug/lava-worker is missing: run `cargo build`");
-    tests::emulator_env(&mut std::process::Command::new(program))
+    lava_tests::emulator_env(&mut std::process::Command::new(program))
         .args(["--realm", realm, "--worker", "core", "--batch", "--root", "--wait", "2", "--sleep", "0"])
-        .env("LAVA_TMPDIR", std::env::temp_dir().join(tests::unique("lava-mixed-")))
+        .env("LAVA_TMPDIR", std::env::temp_dir().join(lava_tests::unique("lava-mixed-")))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -104,8 +104,10 @@ fn our_worker(realm: &str) -> std::process::Child {
 
 /// Every item of `job_id` the original's `lava-events -f json` prints (one JSON document each).
 fn original_history(r: &TestRealm, job_id: &str) -> Vec<Value> {
-    let out =
-        tests::original::command("lava-events").args(["-r", &r.names.realm, "-f", "json", job_id]).output().unwrap();
+    let out = lava_tests::original::command("lava-events")
+        .args(["-r", &r.names.realm, "-f", "json", job_id])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "lava-events: {}{stdout}", String::from_utf8_lossy(&out.stderr));
     serde_json::Deserializer::from_str(&stdout).into_iter::<Value>().map(Result::unwrap).collect()
@@ -146,7 +148,7 @@ async fn the_originals_fleet_and_ours_share_a_realm_both_ways() {
         .await;
     let function = DispatchFunction::load(r.names.clone(), vec![], &TestRealm::function_ports().await).await.unwrap();
     assert_eq!(function.tick(jiff::Timestamp::now()).await.unwrap().len(), 1);
-    tests::original::run_worker(&realm, "core", 2, &[]);
+    lava_tests::original::run_worker(&realm, "core", 2, &[]);
     let scheduled = shared::history::History::new(r.tables.clone(), r.names.clone())
         .job_runs("mix/every", &Default::default())
         .await
@@ -162,7 +164,7 @@ async fn the_originals_fleet_and_ours_share_a_realm_both_ways() {
     let ours = our_worker(&realm);
     let theirs = tokio::task::spawn_blocking({
         let realm = realm.clone();
-        move || tests::original::run_worker(&realm, "core", 2, &[])
+        move || lava_tests::original::run_worker(&realm, "core", 2, &[])
     });
     let ours = tokio::task::spawn_blocking(move || ours.wait_with_output().unwrap()).await.unwrap();
     theirs.await.unwrap();

@@ -4,17 +4,17 @@
 //! s3trigger listings, and `job activity` with its timeline opened in headless Chromium.
 
 use crate::history::lava;
+use lava_tests::{TestRealm, emulator, unique};
 use serde_json::{Value, json};
 use shared::ports::{Item, TableStore};
 use std::time::Duration;
-use tests::{TestRealm, emulator, unique};
 
 /// A realm with the given prefix and no spec entries.
 async fn empty_realm(prefix: &str) -> String {
     let realm = unique(prefix);
     let none = std::env::temp_dir().join(unique("lava-no-samples-"));
     std::fs::create_dir_all(&none).unwrap();
-    cli::bring_up(&emulator().endpoint_url, &realm, Some("us-east-1".into()), &none).await.unwrap();
+    lava_cli::bring_up(&emulator().endpoint_url, &realm, Some("us-east-1".into()), &none).await.unwrap();
     realm
 }
 

@@ -1,14 +1,14 @@
 //! Orchestration jobs (`chain`, `dag`, `foreach`, `dispatch`) run by a worker against moto, with
 //! real child processes: each child writes what it saw to a file the test reads.
 
+use lava_tests::TestRealm;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
-use tests::TestRealm;
 
 /// A file children append lines to.
 fn trace_file() -> PathBuf {
-    std::env::temp_dir().join(tests::unique("lava-trace-"))
+    std::env::temp_dir().join(lava_tests::unique("lava-trace-"))
 }
 
 fn lines(path: &std::path::Path) -> Vec<String> {
@@ -220,7 +220,7 @@ async fn foreach_runs_its_child_per_value_set_from_every_generator() {
         .unwrap();
     r.blobs.put_object(&bucket, "fe/in/a.csv", b"a".to_vec(), &shared::ports::Encryption::Aes256).await.unwrap();
     r.blobs.put_object(&bucket, "fe/in/b.txt", b"b".to_vec(), &shared::ports::Encryption::Aes256).await.unwrap();
-    let jsonl = std::env::temp_dir().join(tests::unique("lava-values-"));
+    let jsonl = std::env::temp_dir().join(lava_tests::unique("lava-values-"));
     std::fs::write(&jsonl, "{\"x\": 10, \"y\": [1]}\n\n{\"x\": 11}\n").unwrap();
     let conn = sqlx_free_sqlite(&lite);
     let cases = [

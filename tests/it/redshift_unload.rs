@@ -5,8 +5,8 @@
 
 use crate::db_from_s3::stand_in;
 use crate::sql::run;
+use lava_tests::TestRealm;
 use serde_json::{Value, json};
-use tests::TestRealm;
 
 async fn job(r: &TestRealm, id: &str, parameters: Value) {
     r.put_job(json!({"job_id": id, "type": "redshift_unload", "worker": "core", "enabled": true, "owner": "o",

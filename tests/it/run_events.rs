@@ -2,10 +2,10 @@
 //! the `Lava Job Status` events of runs to an SQS queue, where they are read back; a copy of a
 //! finished run's message publishes the final event again before it is deleted.
 
+use lava_tests::{TestRealm, unique};
 use serde_json::{Value, json};
 use shared::worker::Handled;
 use std::time::Duration;
-use tests::{TestRealm, unique};
 
 /// A queue the realm's run events are delivered to by a rule; returns its URL.
 async fn rule_queue(r: &TestRealm) -> String {

@@ -2,11 +2,11 @@
 //! ticks, and a scheduled job from tick to `complete`.
 
 use aws_lambda_events::event::sqs::SqsEvent;
+use lava_tests::{TestRealm, emulator};
 use serde_json::{Value, json};
 use shared::dispatch::function::DispatchFunction;
 use shared::names::ResourceNames;
 use shared::ports::{OutgoingMessage, QueueMessage, WorkQueue};
-use tests::{TestRealm, emulator};
 
 /// Real messages from a queue, as the Lambda service hands them to the function.
 fn sqs_event(messages: &[QueueMessage], queue_arn: &str) -> SqsEvent {
@@ -32,7 +32,8 @@ async fn deliver(r: &TestRealm, function: &DispatchFunction, bodies: &[&str]) ->
     while got.len() < bodies.len() {
         got.extend(r.queues.receive(&url, 10, 1).await.unwrap());
     }
-    let response = dispatch::handle(function, sqs_event(&got, "arn:aws:sqs:us-east-1:123456789012:dispatch")).await;
+    let response =
+        lava_dispatch_fn::handle(function, sqs_event(&got, "arn:aws:sqs:us-east-1:123456789012:dispatch")).await;
     response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
 }
 
@@ -104,13 +105,14 @@ async fn requests_published_to_the_dispatch_topic_or_invoked_directly_are_dispat
     let url = r.queue_url(&r.names.dispatch_queue).await;
     let got = r.queues.receive(&url, 10, 2).await.unwrap();
     assert_eq!(got.len(), 1, "the topic feeds the dispatch queue once");
-    let response = dispatch::handle(&function, sqs_event(&got, "arn:aws:sqs:us-east-1:123456789012:dispatch")).await;
+    let response =
+        lava_dispatch_fn::handle(&function, sqs_event(&got, "arn:aws:sqs:us-east-1:123456789012:dispatch")).await;
     assert!(response.batch_item_failures.is_empty());
 
     // `aws lambda invoke` with a list of requests, and with one that cannot be dispatched.
     let direct = json!([{"job_id": "demo/hello", "globals": {"via": "invoke"}}, {"job_id": "demo/log"}]);
-    assert_eq!(dispatch::handle_event(&function, direct, "req-1").await.unwrap(), json!({"status": "done"}));
-    dispatch::handle_event(&function, json!({"job_id": "no/such-job"}), "req-2").await.unwrap();
+    assert_eq!(lava_dispatch_fn::handle_event(&function, direct, "req-1").await.unwrap(), json!({"status": "done"}));
+    lava_dispatch_fn::handle_event(&function, json!({"job_id": "no/such-job"}), "req-2").await.unwrap();
     let messages = worker_messages(&r).await;
     let mut seen: Vec<String> =
         messages.iter().map(|m| format!("{} {}", m["job_id"].as_str().unwrap(), m["globals"]["via"])).collect();
@@ -194,7 +196,7 @@ async fn schedule_preview_lists_next_times_in_the_dispatcher_zone() {
     realm.config = Some(json!({"dispatcher_timezones": {"syd": "Australia/Sydney"}}).as_object().unwrap().clone());
     r.catalog.put_realm(&realm).await.unwrap();
     use clap::Parser;
-    let cli = cli::Cli::parse_from([
+    let cli = lava_cli::Cli::parse_from([
         "lava",
         "--endpoint-url",
         &emulator().endpoint_url,
@@ -210,7 +212,7 @@ async fn schedule_preview_lists_next_times_in_the_dispatcher_zone() {
         "--from",
         "2025-03-07T00:00:00Z",
     ]);
-    let out = cli::run(cli).await.unwrap();
+    let out = lava_cli::run(cli).await.unwrap();
     assert_eq!(
         out,
         "prv/weekday (dispatcher syd, Australia/Sydney): \"15 6 * * 1-5\"\n  2025-03-10 06:15 Mon +11:00\n  2025-03-11 06:15 Tue +11:00\n  2025-03-12 06:15 Wed +11:00"
@@ -244,7 +246,7 @@ async fn an_eventbridge_rule_dispatches_the_job_it_names_with_globals_from_the_e
     let function = DispatchFunction::load(r.names.clone(), vec![], &TestRealm::function_ports().await).await.unwrap();
     let got = r.queues.receive(&dispatch_url, 10, 2).await.unwrap();
     assert_eq!(got.len(), 1, "the rule put one request on the dispatch queue");
-    let response = dispatch::handle(&function, sqs_event(&got, &arn)).await;
+    let response = lava_dispatch_fn::handle(&function, sqs_event(&got, &arn)).await;
     assert!(response.batch_item_failures.is_empty());
     let messages = worker_messages(&r).await;
     assert_eq!(messages.len(), 1);
@@ -256,7 +258,7 @@ async fn an_eventbridge_rule_dispatches_the_job_it_names_with_globals_from_the_e
 async fn an_upload_dispatches_through_the_s3trigger_function() {
     let r = TestRealm::up("s3t").await;
     let bucket = r.names.local_bucket();
-    let notices = shared::aws::provision::create_queue(&r.clients, &tests::unique("lava-n-"), &[]).await.unwrap();
+    let notices = shared::aws::provision::create_queue(&r.clients, &lava_tests::unique("lava-n-"), &[]).await.unwrap();
     let arn = shared::aws::provision::queue_arn(&r.clients, &notices).await.unwrap();
     shared::aws::provision::notify_queue_on_upload(&r.clients, &bucket, &arn).await.unwrap();
     let trigger = json!({"trigger_id": "landing", "bucket": bucket, "prefix": "inbound/partner-a", "enabled": true, "if_fnmatch": "*.csv",
@@ -284,7 +286,7 @@ async fn an_upload_dispatches_through_the_s3trigger_function() {
     let function =
         shared::s3trigger::S3TriggerFunction::new(r.names.clone(), vec![], &TestRealm::function_ports().await);
     let event = serde_json::to_value(sqs_event(&got, &arn)).unwrap();
-    let response = s3trigger::handle(&function, event).await.unwrap();
+    let response = lava_s3trigger_fn::handle(&function, event).await.unwrap();
     assert_eq!(response["batchItemFailures"], json!([]));
     let messages = worker_messages(&r).await;
     assert_eq!(messages.len(), 1, "only the .csv matched: {messages:?}");

@@ -1,16 +1,16 @@
-//! `smb_get` and `smb_put` against a Samba server on loopback (`tests::samba`): files to and
+//! `smb_get` and `smb_put` against a Samba server on loopback (`lava_tests::samba`): files to and
 //! from S3 (moto) and local paths, over SMB straight on TCP and after a NetBIOS session request,
 //! directories made with `create_dirs`, and failures that name what failed (a missing directory,
 //! a wrong password, which never shows), encryption when the connection or the share asks for
 //! it (seen on the wire), NTLMv1 refused. SharePoint jobs fail with a clear error.
 
 use crate::sql::run;
+use lava_tests::{TestRealm, unique};
 use serde_json::{Value, json};
 use shared::ports::{BlobStore, Encryption};
-use tests::{TestRealm, unique};
 
 async fn connections(r: &TestRealm) {
-    let samba = tests::samba::samba();
+    let samba = lava_tests::samba::samba();
     let good = format!("/lava/{}/smb-password", r.names.realm);
     let bad = format!("/lava/{}/smb-wrong", r.names.realm);
     shared::aws::provision::put_parameter(&r.clients, &good, samba.password, true).await.unwrap();
@@ -42,7 +42,7 @@ async fn job(r: &TestRealm, id: &str, kind: &str, parameters: Value) {
 async fn files_go_to_and_from_a_samba_share_from_s3_and_local_paths() {
     let r = TestRealm::up("smb").await;
     connections(&r).await;
-    let samba = tests::samba::samba();
+    let samba = lava_tests::samba::samba();
     let bucket = r.names.local_bucket();
     let dir = unique("d");
     // About 3 MB, so the transfer takes several SMB reads and writes.
@@ -212,10 +212,10 @@ async fn sharepoint_jobs_and_connections_are_refused_clearly() {
 #[tokio::test]
 async fn encrypt_never_sends_in_the_clear_and_ntlm_v1_is_refused() {
     let r = TestRealm::up("smbenc").await;
-    let samba = tests::samba::samba();
-    let old = tests::samba::samba_without_smb3();
-    let proxy = tests::FreezableProxy::start(samba.port).await;
-    let old_proxy = tests::FreezableProxy::start(old.port).await;
+    let samba = lava_tests::samba::samba();
+    let old = lava_tests::samba::samba_without_smb3();
+    let proxy = lava_tests::FreezableProxy::start(samba.port).await;
+    let old_proxy = lava_tests::FreezableProxy::start(old.port).await;
     let password = format!("/lava/{}/smb-password", r.names.realm);
     shared::aws::provision::put_parameter(&r.clients, &password, samba.password, true).await.unwrap();
     for (id, port, extra) in [

@@ -1,10 +1,10 @@
 //! SQL jobs and connections against real servers: PostgreSQL 15, MariaDB and SQLite, with
 //! secrets in moto's SSM and Secrets Manager and outputs in moto's S3.
 
+use lava_tests::{DB_PASSWORD, TestRealm, unique};
 use serde_json::{Value, json};
 use shared::ports::{BlobStore, Encryption};
 use std::time::Duration;
-use tests::{DB_PASSWORD, TestRealm, unique};
 
 async fn realm_with_connections(prefix: &str) -> (TestRealm, std::path::PathBuf) {
     let r = TestRealm::up(prefix).await;
@@ -253,8 +253,8 @@ async fn the_aws_connector_runs_the_aws_cli_with_the_connection_s_keys() {
         "#!/bin/bash\nset -e\n$LAVA_CONN_AWS configure get aws_access_key_id\n$LAVA_CONN_AWS configure get region\n$LAVA_CONN_AWS s3 cp s3://{bucket}/payloads/aws/data.txt -\n"
     );
     r.blobs.put_object(&bucket, "payloads/aws/use.sh", script.into_bytes(), &Encryption::Aes256).await.unwrap();
-    let venv = tests::workspace_root().join(".venv/bin");
-    let env = json!({"PATH": format!("{}:/usr/bin:/bin", venv.display()), "AWS_ENDPOINT_URL": tests::emulator().endpoint_url});
+    let venv = lava_tests::workspace_root().join(".venv/bin");
+    let env = json!({"PATH": format!("{}:/usr/bin:/bin", venv.display()), "AWS_ENDPOINT_URL": lava_tests::emulator().endpoint_url});
     r.put_job(job("sql/aws", "exe", json!("aws/use.sh"), json!({"connections": {"aws": "aws"}, "env": env.clone()})))
         .await;
     let (statuses, result) = run(&r, "sql/aws").await;
@@ -325,10 +325,10 @@ async fn sqlite_databases_in_s3_are_copied_down_and_put_back_when_changed() {
     let connections =
         shared::connections::Connections::new(r.catalog.clone(), r.ports.secrets.clone(), Default::default());
     let script = shared::connections::scripts::write_connector(&connections, "s3lite", &dir, None).await.unwrap();
-    let venv = tests::workspace_root().join(".venv/bin");
+    let venv = lava_tests::workspace_root().join(".venv/bin");
     let run_script = |input: &[u8]| {
         use std::io::Write;
-        let mut child = tests::emulator_env(&mut std::process::Command::new(&script))
+        let mut child = lava_tests::emulator_env(&mut std::process::Command::new(&script))
             .env("PATH", format!("{}:/usr/bin:/bin", venv.display()))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())

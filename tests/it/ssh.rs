@@ -3,12 +3,12 @@
 //! repository served over ssh, each through its `LAVA_CONN_<LABEL>` script with the private key
 //! from SSM (stored on one line, commas for line breaks) in a 0600 file.
 
+use lava_tests::{TestRealm, unique};
 use serde_json::json;
 use shared::ports::{BlobStore, Encryption};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
-use tests::{TestRealm, unique};
 
 /// An OpenSSH server on 127.0.0.1 accepting one key for the current user; stopped on drop.
 struct Sshd {

@@ -3,11 +3,11 @@
 //! `verify-full` connects with the right CA and the right host name, and is refused with another
 //! CA or another name; `verify-ca` checks the CA only; `require` and `prefer` encrypt.
 
+use lava_tests::pg_cluster::tls_server;
 use shared::connections::{Database, Engine, Secret, TlsMode};
 use shared::sql::driver::Session;
 use std::path::Path;
 use std::time::Duration;
-use tests::pg_cluster::tls_server;
 
 fn database(host: &str, port: u16, tls: TlsMode, ca: Option<&Path>) -> Database {
     Database {
@@ -59,7 +59,7 @@ async fn verify_full_checks_the_ca_and_the_host_name() {
 async fn a_ca_file_in_s3_is_read_from_there() {
     use shared::ports::{BlobStore, Encryption};
     let (_server, port, dir) = tls_server();
-    let r = tests::TestRealm::up("tlss3").await;
+    let r = lava_tests::TestRealm::up("tlss3").await;
     let bucket = r.names.local_bucket();
     for ca in ["ca", "other-ca"] {
         let body = std::fs::read(dir.join(format!("{ca}.crt"))).unwrap();

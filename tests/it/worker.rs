@@ -1,5 +1,6 @@
 //! The worker against moto and real processes: messages in, events, outputs and queue effects out.
 
+use lava_tests::{TestRealm, clients};
 use serde_json::{Value, json};
 use shared::dispatch::DispatchRequest;
 use shared::names::ResourceNames;
@@ -7,11 +8,10 @@ use shared::ports::{BlobStore, OutgoingMessage, WorkQueue};
 use shared::worker::{Handled, Worker, WorkerOptions};
 use std::sync::Arc;
 use std::time::Duration;
-use tests::{TestRealm, clients};
 
 /// A worker on the realm's `core` queue, polling every second.
 pub(crate) async fn worker(r: &TestRealm, threads: usize, grace: Duration, dev: bool) -> Arc<Worker> {
-    let options = WorkerOptions { grace, dev, ..tests::worker_options(&r.names.realm, threads, vec![]) };
+    let options = WorkerOptions { grace, dev, ..lava_tests::worker_options(&r.names.realm, threads, vec![]) };
     shared::worker::build(options, r.ports.clone()).await.unwrap()
 }
 
@@ -481,7 +481,7 @@ async fn a_message_that_cannot_start_comes_back_later_and_is_dead_lettered_when_
         let mut ports = r.ports.clone();
         ports.events = Arc::new(FailingClaims { events: r.ports.events.clone(), fail: fail.into(), retry });
         let env = vec![("LAVA_WORKER_MAX_RECEIVES".to_string(), "3".to_string())];
-        shared::worker::build(tests::worker_options(&r.names.realm, 1, env), ports)
+        shared::worker::build(lava_tests::worker_options(&r.names.realm, 1, env), ports)
     };
     let next = |wait: u32| {
         let queue = queue.clone();

@@ -69,8 +69,8 @@ pub fn emulator() -> &'static Emulator {
             return Emulator { endpoint_url: url.trim_end_matches('/').to_string(), port, _watchdog: None };
         }
         let venv = std::env::var_os("MOTO_VENV").map(PathBuf::from).unwrap_or_else(|| workspace_root().join(".venv"));
-        let server =
-            cli::local::ensure_moto(&venv).unwrap_or_else(|e| panic!("moto is needed for the emulator tests: {e:#}"));
+        let server = lava_cli::local::ensure_moto(&venv)
+            .unwrap_or_else(|e| panic!("moto is needed for the emulator tests: {e:#}"));
         let port = free_port();
         // The benchmarks' moto whose SendMessage does not slow down as a queue fills
         // (tests/bench/moto_flat_sqs.py says why); the tests use moto with DynamoDB's per-item
@@ -79,7 +79,7 @@ pub fn emulator() -> &'static Emulator {
             let python = server.with_file_name("python");
             vec![python.into(), workspace_root().join("tests/bench/moto_flat_sqs.py").into()]
         } else {
-            cli::local::moto_command(&server).unwrap_or_else(|e| panic!("{e:#}"))
+            lava_cli::local::moto_command(&server).unwrap_or_else(|e| panic!("{e:#}"))
         };
         // A shell watchdog owns moto and kills it when our end of its stdin closes, which happens
         // when this test process exits however it exits. Arguments are passed positionally.
@@ -91,7 +91,8 @@ pub fn emulator() -> &'static Emulator {
             .stdin(Stdio::piped())
             .spawn()
             .expect("starting the moto watchdog shell");
-        if let Err(e) = cli::local::wait_for_moto(&format!("127.0.0.1:{port}"), std::time::Duration::from_secs(60)) {
+        if let Err(e) = lava_cli::local::wait_for_moto(&format!("127.0.0.1:{port}"), std::time::Duration::from_secs(60))
+        {
             let _ = watchdog.stdin.take().map(|mut s| s.write_all(b"\n"));
             panic!("{e:#}");
         }
@@ -134,7 +135,7 @@ pub fn unique(prefix: &str) -> String {
 
 /// The emulator's recorded state (`/moto-api/data.json`), e.g. sent emails under `ses`.
 pub fn moto_data() -> serde_json::Value {
-    let body = cli::local::http_get(&format!("127.0.0.1:{}", emulator().port), "/moto-api/data.json")
+    let body = lava_cli::local::http_get(&format!("127.0.0.1:{}", emulator().port), "/moto-api/data.json")
         .expect("moto answers its API");
     serde_json::from_str(&body).expect("moto's data is JSON")
 }
@@ -189,7 +190,7 @@ impl TestRealm {
 
     async fn up_named(realm: String) -> Self {
         use std::sync::Arc;
-        cli::bring_up(
+        lava_cli::bring_up(
             &emulator().endpoint_url,
             &realm,
             Some("us-east-1".into()),
@@ -370,7 +371,11 @@ impl TestRealm {
     /// Runs a function's binary as Lambda runs it (under a Runtime API on loopback, configured
     /// for this realm on the emulator), invokes it with each of `events` in turn and returns its
     /// answers. Its log goes to the temporary folder.
-    pub async fn invoke_binary(&self, binary: &str, events: Vec<serde_json::Value>) -> Vec<cli::local::lambda::Answer> {
+    pub async fn invoke_binary(
+        &self,
+        binary: &str,
+        events: Vec<serde_json::Value>,
+    ) -> Vec<lava_cli::local::lambda::Answer> {
         self.invoke_binary_with_env(binary, events, &[]).await
     }
 
@@ -380,8 +385,8 @@ impl TestRealm {
         binary: &str,
         events: Vec<serde_json::Value>,
         extra: &[(String, String)],
-    ) -> Vec<cli::local::lambda::Answer> {
-        use cli::local::lambda::FunctionProcess;
+    ) -> Vec<lava_cli::local::lambda::Answer> {
+        use lava_cli::local::lambda::FunctionProcess;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let env = [
             ("LAVA_REALM", self.names.realm.as_str()),

@@ -25,9 +25,9 @@ fn main() -> ExitCode {
 }
 
 async fn serve() -> ExitCode {
-    let args = worker::Args::parse();
-    worker::init_logging(&args);
-    if let Err(reason) = worker::check(&args) {
+    let args = lava_worker::Args::parse();
+    lava_worker::init_logging(&args);
+    if let Err(reason) = lava_worker::check(&args) {
         tracing::error!("{reason}");
         return ExitCode::from(2);
     }
@@ -70,7 +70,7 @@ async fn serve() -> ExitCode {
         }
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(worker::stop_on_signals(stop_tx, worker.clone()));
+    tokio::spawn(lava_worker::stop_on_signals(stop_tx, worker.clone()));
     let result = worker.clone().run(stop_rx).await;
     worker.cleanup();
     match result {

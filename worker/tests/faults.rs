@@ -1,15 +1,15 @@
 //! The fault suite: real `lava-worker` processes against moto, with faults injected — SIGTERM
 //! storms over hundreds of jobs with duplicate deliveries, AWS frozen mid-run, a flood of
 //! malformed messages, a batch worker with a long job. Each test prints its figures
-//! (`cargo test -p worker --test faults -- --nocapture`); BENCHMARKS.md quotes them.
+//! (`cargo test -p lava-worker --test faults -- --nocapture`); BENCHMARKS.md quotes them.
 
+use lava_tests::TestRealm;
 use serde_json::{Value, json};
 use shared::ports::{OutgoingMessage, WorkQueue};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tests::TestRealm;
 
 /// A `lava-worker` process whose log goes to a file.
 struct WorkerProcess {
@@ -19,7 +19,7 @@ struct WorkerProcess {
 
 impl WorkerProcess {
     fn start(r: &TestRealm, endpoint: &str, args: &[&str]) -> Self {
-        let log = std::env::temp_dir().join(tests::unique("lava-fault-log-"));
+        let log = std::env::temp_dir().join(lava_tests::unique("lava-fault-log-"));
         let child = Command::new(env!("CARGO_BIN_EXE_lava-worker"))
             .args(["--realm", &r.names.realm, "--worker", "core", "--root", "--wait", "1", "--sleep", "0"])
             .args(args)
@@ -27,7 +27,7 @@ impl WorkerProcess {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("LAVA_TMPDIR", std::env::temp_dir().join(tests::unique("lava-fault-")))
+            .env("LAVA_TMPDIR", std::env::temp_dir().join(lava_tests::unique("lava-fault-")))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -64,7 +64,7 @@ async fn statuses(r: &TestRealm, job_id: &str, runs: &[String]) -> BTreeMap<Stri
 
 /// Visible plus in-flight messages of a queue.
 async fn depth(queue_url: &str) -> i64 {
-    let clients = tests::clients().await;
+    let clients = lava_tests::clients().await;
     let out = clients
         .sqs
         .get_queue_attributes()
@@ -97,7 +97,7 @@ fn assert_each_completed_once(all: &BTreeMap<String, Vec<String>>) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_storms_over_hundreds_of_jobs_with_duplicates_complete_each_run_exactly_once() {
     const RUNS: usize = 200;
-    let endpoint = tests::emulator().endpoint_url.clone();
+    let endpoint = lava_tests::emulator().endpoint_url.clone();
     let r = TestRealm::up("stm").await;
     r.put_job(json!({"job_id": "it/storm", "type": "cmd", "worker": "core", "enabled": true, "payload": "sleep 0.3"}))
         .await;
@@ -176,7 +176,7 @@ async fn sigterm_storms_over_hundreds_of_jobs_with_duplicates_complete_each_run_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_frozen_mid_run_every_run_still_completes_once() {
     let r = TestRealm::up("frz").await;
-    let proxy = tests::FreezableProxy::start(tests::emulator().port).await;
+    let proxy = lava_tests::FreezableProxy::start(lava_tests::emulator().port).await;
     r.put_job(json!({"job_id": "it/frozen", "type": "cmd", "worker": "core", "enabled": true, "payload": "sleep 3"}))
         .await;
     let mut runs = Vec::new();
@@ -246,7 +246,7 @@ async fn aws_frozen_mid_run_every_run_still_completes_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_malformed_messages_is_dead_lettered_with_reasons_and_no_panic() {
     const FLOOD: usize = 200;
-    let endpoint = tests::emulator().endpoint_url.clone();
+    let endpoint = lava_tests::emulator().endpoint_url.clone();
     let r = TestRealm::up("fld").await;
     let queue = r.queue_url(&r.names.worker_queue("core")).await;
     let dlq = r.queue_url(&shared::names::ResourceNames::dead_letter_queue(&r.names.worker_queue("core"))).await;
@@ -294,7 +294,7 @@ async fn a_flood_of_malformed_messages_is_dead_lettered_with_reasons_and_no_pani
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_worker_waits_for_its_long_job_then_exits() {
-    let endpoint = tests::emulator().endpoint_url.clone();
+    let endpoint = lava_tests::emulator().endpoint_url.clone();
     let r = TestRealm::up("bat").await;
     r.put_job(json!({"job_id": "it/long", "type": "cmd", "worker": "core", "enabled": true, "payload": "sleep 4"}))
         .await;
@@ -314,9 +314,9 @@ async fn a_batch_worker_waits_for_its_long_job_then_exits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipeline_whose_worker_is_killed_resumes_on_another_without_rerunning_completed_children() {
-    let endpoint = tests::emulator().endpoint_url.clone();
+    let endpoint = lava_tests::emulator().endpoint_url.clone();
     let r = TestRealm::up("kpl").await;
-    let trace = std::env::temp_dir().join(tests::unique("lava-kpl-"));
+    let trace = std::env::temp_dir().join(lava_tests::unique("lava-kpl-"));
     for (id, then) in [("kp/a", "true"), ("kp/b", "sleep 4"), ("kp/c", "true")] {
         let script = format!("echo {id} >> {}; {then}", trace.display());
         r.put_job(json!({"job_id": id, "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/sh -c",
@@ -372,7 +372,7 @@ fn alive(pid: i32) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_dies_with_its_worker_killed_with_sigkill() {
     let r = TestRealm::up("k9").await;
-    let dir = std::env::temp_dir().join(tests::unique("lava-orphans-"));
+    let dir = std::env::temp_dir().join(lava_tests::unique("lava-orphans-"));
     std::fs::create_dir_all(&dir).unwrap();
     let pids = dir.join("pids");
     let script = format!("sleep 120 & echo $! > {0}.tmp; echo $$ >> {0}.tmp; mv {0}.tmp {0}; wait", pids.display());
@@ -380,7 +380,7 @@ async fn a_job_dies_with_its_worker_killed_with_sigkill() {
         "payload": format!("sh -c '{script}'")}))
         .await;
     r.dispatch("it/orphan").await;
-    let worker = WorkerProcess::start(&r, &tests::emulator().endpoint_url, &["--threads", "1", "--grace", "2"]);
+    let worker = WorkerProcess::start(&r, &lava_tests::emulator().endpoint_url, &["--threads", "1", "--grace", "2"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !pids.exists() {
         assert!(Instant::now() < deadline, "the job never started");
@@ -416,13 +416,13 @@ fn containers_of(run_id: &str) -> Vec<String> {
 /// so a worker that takes the run over never meets the first one's container still at work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_docker_job_dies_with_its_worker_killed_with_sigkill() {
-    tests::require_docker();
+    lava_tests::require_docker();
     let r = TestRealm::up("k9d").await;
     r.put_job(json!({"job_id": "it/container", "type": "docker", "worker": "core", "enabled": true,
-        "payload": tests::TEST_IMAGE, "parameters": {"command": "sleep 300"}}))
+        "payload": lava_tests::TEST_IMAGE, "parameters": {"command": "sleep 300"}}))
         .await;
     let run_id = r.dispatch("it/container").await;
-    let worker = WorkerProcess::start(&r, &tests::emulator().endpoint_url, &["--threads", "1", "--grace", "2"]);
+    let worker = WorkerProcess::start(&r, &lava_tests::emulator().endpoint_url, &["--threads", "1", "--grace", "2"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while containers_of(&run_id).is_empty() {
         assert!(Instant::now() < deadline, "the container never started");
@@ -447,8 +447,8 @@ async fn a_docker_job_dies_with_its_worker_killed_with_sigkill() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_cut_off_from_aws_stops_its_job_before_another_takes_the_run_over() {
     let r = TestRealm::up("fence").await;
-    let proxy = tests::FreezableProxy::start(tests::emulator().port).await;
-    let dir = std::env::temp_dir().join(tests::unique("lava-fence-"));
+    let proxy = lava_tests::FreezableProxy::start(lava_tests::emulator().port).await;
+    let dir = std::env::temp_dir().join(lava_tests::unique("lava-fence-"));
     std::fs::create_dir_all(&dir).unwrap();
     let pids = dir.join("pids");
     r.put_job(json!({"job_id": "it/fenced", "type": "cmd", "worker": "core", "enabled": true,
@@ -467,7 +467,7 @@ async fn a_worker_cut_off_from_aws_stops_its_job_before_another_takes_the_run_ov
     }
     proxy.freeze(true);
     let frozen = Instant::now();
-    let other = WorkerProcess::start(&r, &tests::emulator().endpoint_url, &args);
+    let other = WorkerProcess::start(&r, &lava_tests::emulator().endpoint_url, &args);
     let (mut most_at_once, mut stopped, mut taken_over) = (0, None, None);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

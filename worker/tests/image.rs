@@ -38,7 +38,7 @@ fn binary(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(
         path.exists(),
-        "{} is missing: build it with `cargo build -p cli` (`cargo test --workspace` does)",
+        "{} is missing: build it with `cargo build -p lava-cli` (`cargo test --workspace` does)",
         path.display()
     );
     path
@@ -46,12 +46,12 @@ fn binary(name: &str) -> PathBuf {
 
 #[tokio::test]
 async fn the_worker_image_runs_jobs_with_the_tools_it_installs() {
-    tests::require_docker();
+    lava_tests::require_docker();
     assert!(
         docker(&["image", "inspect", BASE_IMAGE]).status.success(),
         "the base image {BASE_IMAGE} is missing: run `bash tests/setup.sh` (.ci/run does)"
     );
-    let root = tests::workspace_root();
+    let root = lava_tests::workspace_root();
     let build = docker(&[
         "build",
         "--network",
@@ -71,7 +71,7 @@ async fn the_worker_image_runs_jobs_with_the_tools_it_installs() {
         String::from_utf8_lossy(&build.stderr)
     );
 
-    let r = tests::TestRealm::up("image").await;
+    let r = lava_tests::TestRealm::up("image").await;
     r.put_sql_connections().await;
     let bucket = r.names.local_bucket();
     r.blobs
@@ -94,7 +94,7 @@ async fn the_worker_image_runs_jobs_with_the_tools_it_installs() {
         runs.push((id.clone(), r.dispatch(&id).await));
     }
 
-    let endpoint = tests::emulator().endpoint_url.clone();
+    let endpoint = lava_tests::emulator().endpoint_url.clone();
     let mount = |name: &str| format!("{}:/usr/local/bin/{name}:ro", binary(name).display());
     let container = format!("lava-image-test-{}", std::process::id());
     let run = docker(&[

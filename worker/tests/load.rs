@@ -21,7 +21,7 @@ fn peak_kib(pid: u32) -> u64 {
 }
 
 async fn count(table: &str) -> String {
-    let db = tests::test_postgres();
+    let db = lava_tests::test_postgres();
     let mut session = Session::connect(&db, None, Duration::from_secs(10)).await.unwrap();
     let row = session.first_row(&format!("SELECT count(*) FROM {table}")).await.unwrap();
     session.execute(&format!("DROP TABLE {table}")).await.unwrap();
@@ -31,8 +31,8 @@ async fn count(table: &str) -> String {
 
 #[tokio::test]
 async fn a_200_mb_object_loads_into_postgres_with_a_small_peak() {
-    let endpoint = tests::emulator().endpoint_url.clone();
-    let r = tests::TestRealm::up("big").await;
+    let endpoint = lava_tests::emulator().endpoint_url.clone();
+    let r = lava_tests::TestRealm::up("big").await;
     r.put_sql_connections().await;
     let bucket = r.names.local_bucket();
     let started = Instant::now();
@@ -42,16 +42,17 @@ async fn a_200_mb_object_loads_into_postgres_with_a_small_peak() {
     );
     let upload = format!(
         "{python} -c \"$1\" | {aws} s3 cp - s3://{bucket}/big/rows.csv --only-show-errors",
-        python = tests::venv_tool("python").display(),
-        aws = tests::venv_tool("aws").display(),
+        python = lava_tests::venv_tool("python").display(),
+        aws = lava_tests::venv_tool("aws").display(),
     );
-    let status = tests::emulator_env(&mut Command::new("sh")).args(["-c", &upload, "sh", &generate]).status().unwrap();
+    let status =
+        lava_tests::emulator_env(&mut Command::new("sh")).args(["-c", &upload, "sh", &generate]).status().unwrap();
     assert!(status.success(), "the upload failed");
     let size = r.blobs.list_objects(&bucket, "big/rows.csv", None).await.unwrap().objects[0].size;
     assert!(size > 195_000_000, "{size} bytes");
     let uploaded = started.elapsed();
 
-    let table = tests::unique("big_");
+    let table = lava_tests::unique("big_");
     r.put_job(json!({"job_id": "load/big", "type": "db_from_s3", "worker": "core", "enabled": true, "payload": null,
         "parameters": {"db_conn_id": "pg", "bucket": bucket, "key": "big/rows.csv", "schema": "public", "table": table,
             "mode": "drop", "columns": ["id BIGINT", "text TEXT"], "args": ["FORMAT csv", "HEADER"]}}))
@@ -63,7 +64,7 @@ async fn a_200_mb_object_loads_into_postgres_with_a_small_peak() {
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("LAVA_TMPDIR", std::env::temp_dir().join(tests::unique("lava-big-")))
+        .env("LAVA_TMPDIR", std::env::temp_dir().join(lava_tests::unique("lava-big-")))
         .stderr(Stdio::null())
         .spawn()
         .unwrap();

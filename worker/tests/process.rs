@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 fn worker(realm: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lava-worker"));
     command.args(["--realm", realm, "--worker", "core", "--root"]).args(args);
-    tests::emulator_env(&mut command).env("LAVA_TMPDIR", std::env::temp_dir().join(tests::unique("lava-proc-")));
+    lava_tests::emulator_env(&mut command)
+        .env("LAVA_TMPDIR", std::env::temp_dir().join(lava_tests::unique("lava-proc-")));
     command
 }
 
 #[tokio::test]
 async fn sigterm_during_a_job_releases_it_and_exits_cleanly() {
-    let r = tests::TestRealm::up("sig").await;
+    let r = lava_tests::TestRealm::up("sig").await;
     r.put_job(json!({"job_id": "it/sleepy", "type": "cmd", "worker": "core", "enabled": true, "payload": "sleep 60"}))
         .await;
     let run_id = r.dispatch("it/sleepy").await;
@@ -43,7 +44,7 @@ async fn sigterm_during_a_job_releases_it_and_exits_cleanly() {
 
 #[tokio::test]
 async fn a_killed_workers_job_is_taken_over_within_about_three_heartbeats() {
-    let r = tests::TestRealm::up("kil").await;
+    let r = lava_tests::TestRealm::up("kil").await;
     r.put_job(json!({"job_id": "it/taken", "type": "cmd", "worker": "core", "enabled": true, "payload": "sleep 4"}))
         .await;
     let run_id = r.dispatch("it/taken").await;
@@ -84,11 +85,11 @@ async fn a_killed_workers_job_is_taken_over_within_about_three_heartbeats() {
 
 #[tokio::test]
 async fn json_log_lines_have_the_original_fields_and_sigusr1_logs_the_state() {
-    let r = tests::TestRealm::up("jsl").await;
+    let r = lava_tests::TestRealm::up("jsl").await;
     r.put_job(json!({"job_id": "it/said", "type": "cmd", "worker": "core", "enabled": true, "payload": "echo said"}))
         .await;
     let run_id = r.dispatch("it/said").await;
-    let log = std::env::temp_dir().join(tests::unique("lava-jsonlog-"));
+    let log = std::env::temp_dir().join(lava_tests::unique("lava-jsonlog-"));
     let mut child = worker(&r.names.realm, &["--wait", "1", "--log-json", "--tag", "lava-it"])
         .env("LAVA_INSTANCE_ID", "i-0abc1234def567890")
         .stderr(std::fs::File::create(&log).unwrap())

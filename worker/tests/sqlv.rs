@@ -8,7 +8,7 @@ use std::process::Command;
 
 /// Runs the worker until the queue is empty; returns what it logged.
 fn run_worker(realm: &str) -> String {
-    let endpoint = tests::emulator().endpoint_url.clone();
+    let endpoint = lava_tests::emulator().endpoint_url.clone();
     let done = Command::new(env!("CARGO_BIN_EXE_lava-worker"))
         .args(["--realm", realm, "--worker", "core", "--root", "--batch", "--wait", "1", "--threads", "1"])
         .env("AWS_ENDPOINT_URL", &endpoint)
@@ -16,7 +16,7 @@ fn run_worker(realm: &str) -> String {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("LAVA_SQLV_COMMAND", env!("CARGO_BIN_EXE_lava-sql"))
-        .env("LAVA_TMPDIR", std::env::temp_dir().join(tests::unique("lava-sqlv-")))
+        .env("LAVA_TMPDIR", std::env::temp_dir().join(lava_tests::unique("lava-sqlv-")))
         .args(["--level", "debug"])
         .output()
         .unwrap();
@@ -27,10 +27,10 @@ fn run_worker(realm: &str) -> String {
 
 #[tokio::test]
 async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
-    let r = tests::TestRealm::up("sqlv").await;
+    let r = lava_tests::TestRealm::up("sqlv").await;
     r.put_sql_connections().await;
     let bucket = r.names.local_bucket();
-    let table = tests::unique("v_");
+    let table = lava_tests::unique("v_");
     let a = format!(
         "create temp table {table} (id int, name text);\ninsert into {table} values (1, 'one'), (2, '{{{{ vars.two }}}}');\nselect id, name from {table} order by id;\n"
     );
@@ -59,11 +59,11 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     let run_id = r.dispatch("v/csv").await;
     let log = run_worker(&r.names.realm);
     assert!(
-        log.contains("v/csv") && !log.contains(tests::DB_PASSWORD),
+        log.contains("v/csv") && !log.contains(lava_tests::DB_PASSWORD),
         "the worker's debug log never holds the password"
     );
     let item = r.events("v/csv", &run_id).await;
-    assert!(!item.to_string().contains(tests::DB_PASSWORD));
+    assert!(!item.to_string().contains(lava_tests::DB_PASSWORD));
     assert_eq!(r.statuses("v/csv", &run_id).await, ["starting", "running", "complete"], "{item}");
     let result = &item["log"][2]["info"];
     assert_eq!(result["output"][0]["exit_status"], 0);
@@ -73,7 +73,7 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     );
     let sql_log = r.object_text(&result["output"][0]["stderr"]).await;
     assert!(
-        sql_log.contains(" completed, ") && !sql_log.contains(tests::DB_PASSWORD),
+        sql_log.contains(" completed, ") && !sql_log.contains(lava_tests::DB_PASSWORD),
         "lava-sql logs its progress, never the password"
     );
 
@@ -95,10 +95,10 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
     assert_eq!(r.statuses("v/parquet", &parquet).await, ["starting", "running", "complete"], "{item}");
     let uri = item["log"][2]["info"]["output"][0]["stdout"].as_str().unwrap().to_string();
     let (bucket, key) = uri.strip_prefix("s3://").unwrap().split_once('/').unwrap();
-    let file = std::env::temp_dir().join(tests::unique("lava-out-")).with_extension("parquet");
+    let file = std::env::temp_dir().join(lava_tests::unique("lava-out-")).with_extension("parquet");
     std::fs::write(&file, r.blobs.get_object(bucket, key).await.unwrap()).unwrap();
     let read = "import sys, pyarrow.parquet as pq\nf = pq.ParquetFile(sys.argv[1])\nprint(f.num_row_groups, f.schema_arrow)\nprint(f.read().to_pylist())";
-    let out = Command::new(tests::venv_tool("python")).args(["-c", read]).arg(&file).output().unwrap();
+    let out = Command::new(lava_tests::venv_tool("python")).args(["-c", read]).arg(&file).output().unwrap();
     let _ = std::fs::remove_file(&file);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -117,7 +117,7 @@ async fn sqlv_runs_lava_sql_over_all_files_into_one_output() {
 
 #[tokio::test]
 async fn every_sql_job_type_runs_on_every_database_and_sqlc_times_out() {
-    let r = tests::TestRealm::up("sqlall").await;
+    let r = lava_tests::TestRealm::up("sqlall").await;
     r.put_sql_connections().await;
     let bucket = r.names.local_bucket();
     r.blobs

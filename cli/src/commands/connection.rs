@@ -8,6 +8,7 @@ use clap::Subcommand;
 use serde_json::json;
 use shared::config::Config;
 use shared::connections::{Connections, Engine};
+use shared::model::ConnectionType;
 
 #[derive(Debug, Subcommand)]
 pub enum ConnectionCommand {
@@ -69,32 +70,32 @@ async fn resolve(target: &Target, conn_id: &str) -> Result<String> {
             Engine::Sqlite => "sqlite3",
         };
         return Ok(json!({
-            "conn_id": db.conn_id, "type": db.kind, "engine": engine, "host": db.host, "port": db.port,
+            "conn_id": db.conn_id, "type": db.kind.name(), "engine": engine, "host": db.host, "port": db.port,
             "user": db.user, "password": db.password.expose(), "database": db.database, "ssl": db.tls.required(),
             "ssl_mode": db.tls.libpq_name(), "ca_cert": db.ca_cert,
         })
         .to_string());
     }
-    Ok(match kind.as_str() {
-        "aws" => {
+    Ok(match kind {
+        ConnectionType::Aws => {
             let keys = connections.aws_keys(conn_id).await?;
-            let mut out = json!({"conn_id": conn_id, "type": kind, "aws_access_key_id": keys.id.expose(),
+            let mut out = json!({"conn_id": conn_id, "type": kind.name(), "aws_access_key_id": keys.id.expose(),
                 "aws_secret_access_key": keys.secret.expose(), "region": keys.region});
             if let Some(token) = &keys.token {
                 out["aws_session_token"] = json!(token.expose());
             }
             out
         }
-        "smb" => {
+        ConnectionType::Smb => {
             let smb = connections.smb(conn_id).await?;
-            json!({"conn_id": conn_id, "type": kind, "host": smb.host, "port": smb.port, "is_direct_tcp": smb.direct_tcp,
+            json!({"conn_id": conn_id, "type": kind.name(), "host": smb.host, "port": smb.port, "is_direct_tcp": smb.direct_tcp,
                 "remote_name": smb.remote_name, "my_name": smb.my_name, "user": smb.user,
                 "password": smb.password.expose(), "domain": smb.domain})
         }
         _ => {
             let mut out = serde_json::Map::from_iter([
                 ("conn_id".to_string(), json!(conn_id)),
-                ("type".to_string(), json!(kind)),
+                ("type".to_string(), json!(kind.name())),
             ]);
             out.extend(resolved.fields);
             serde_json::Value::Object(out)

@@ -2,18 +2,21 @@
 //! loopback for its next invocation and posts the answer back. The local realm runs the
 //! deployed functions' own binaries this way, and the functions benchmark times them.
 //!
-//! Only the three routes a custom runtime uses are served: `GET …/invocation/next`, `POST
-//! …/invocation/{id}/response` and `POST …/invocation/{id}/error` (plus `…/init/error`, logged).
-//! Invocations are handed out one at a time, as a single Lambda execution environment takes them.
+//! Only the three routes a custom runtime uses are served, over hyper's HTTP/1.1 server: `GET
+//! …/invocation/next`, `POST …/invocation/{id}/response` and `POST …/invocation/{id}/error`
+//! (plus `…/init/error`, logged). Invocations are handed out one at a time, as a single Lambda
+//! execution environment takes them.
 
 use anyhow::{Context, Result};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -66,7 +69,14 @@ impl RuntimeApi {
         let serving = api.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve_connection(serving.clone(), stream));
+                let api = serving.clone();
+                let service = hyper::service::service_fn(move |request| {
+                    let api = api.clone();
+                    async move { Ok::<_, std::convert::Infallible>(answer(&api, request).await) }
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                tokio::spawn(connection);
             }
         });
         Ok(RuntimeApi { address, invocations, api })
@@ -120,59 +130,14 @@ impl RuntimeApi {
     }
 }
 
-/// One HTTP request read off a connection.
-struct Request {
-    method: String,
-    path: String,
-    body: Vec<u8>,
-}
-
-async fn read_request<R: tokio::io::AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<Request> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).await.ok()? == 0 {
-        return None;
-    }
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
-    let mut length = 0usize;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).await.ok()? == 0 {
-            return None;
-        }
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().ok()?;
-        }
-    }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).await.ok()?;
-    Some(Request { method, path, body })
-}
-
-async fn serve_connection(api: Arc<Api>, stream: tokio::net::TcpStream) {
-    let (read, mut write) = stream.into_split();
-    let mut reader = BufReader::new(read);
-    while let Some(request) = read_request(&mut reader).await {
-        let response = answer(&api, request).await;
-        if write.write_all(&response).await.is_err() {
-            return;
-        }
-    }
-}
-
 /// The response to one request of the function.
-async fn answer(api: &Api, request: Request) -> Vec<u8> {
-    let path = request.path.trim_start_matches("/2018-06-01/runtime");
-    if request.method == "GET" && path == "/invocation/next" {
+async fn answer(api: &Api, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let method = request.method().clone();
+    let path = request.uri().path().trim_start_matches("/2018-06-01/runtime").to_string();
+    if method == Method::GET && path == "/invocation/next" {
         api.asked.send_modify(|n| *n += 1);
         let Some(invocation) = api.queued.lock().await.recv().await else {
-            return http(503, &[], b"{}");
+            return respond(503, &[], "{}");
         };
         let body = invocation.event.to_string();
         api.in_flight.lock().unwrap().insert(invocation.id.clone(), invocation.reply);
@@ -184,46 +149,40 @@ async fn answer(api: &Api, request: Request) -> Vec<u8> {
             ("Lambda-Runtime-Invoked-Function-Arn", arn.as_str()),
             ("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000"),
         ];
-        return http(200, &headers, body.as_bytes());
+        return respond(200, &headers, body);
     }
+    let body = match request.into_body().collect().await {
+        Ok(body) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+        Err(_) => return respond(400, &[], r#"{"errorMessage":"the request's body could not be read"}"#),
+    };
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match (request.method.as_str(), segments.as_slice()) {
-        ("POST", ["invocation", id, kind @ ("response" | "error")]) => {
+    match (method, segments.as_slice()) {
+        (Method::POST, ["invocation", id, kind @ ("response" | "error")]) => {
             let Some(reply) = api.in_flight.lock().unwrap().remove(*id) else {
-                return http(400, &[], br#"{"errorMessage":"unknown or answered request id"}"#);
+                return respond(400, &[], r#"{"errorMessage":"unknown or answered request id"}"#);
             };
-            let text = String::from_utf8_lossy(&request.body).into_owned();
             let _ = reply.send(if *kind == "response" {
-                Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+                Ok(serde_json::from_str(&body).unwrap_or(Value::String(body)))
             } else {
-                Err(text)
+                Err(body)
             });
-            http(202, &[], br#"{"status":"OK"}"#)
+            respond(202, &[], r#"{"status":"OK"}"#)
         }
-        ("POST", ["init", "error"]) => {
-            tracing::error!(function = %api.name, report = %String::from_utf8_lossy(&request.body), "The function failed to start.");
-            http(202, &[], br#"{"status":"OK"}"#)
+        (Method::POST, ["init", "error"]) => {
+            tracing::error!(function = %api.name, report = %body, "The function failed to start.");
+            respond(202, &[], r#"{"status":"OK"}"#)
         }
-        _ => http(404, &[], br#"{"errorMessage":"not a Lambda Runtime API route"}"#),
+        _ => respond(404, &[], r#"{"errorMessage":"not a Lambda Runtime API route"}"#),
     }
 }
 
-fn http(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let reason = match status {
-        200 => "OK",
-        202 => "Accepted",
-        400 => "Bad Request",
-        404 => "Not Found",
-        _ => "Service Unavailable",
-    };
-    let mut out = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n");
+/// A JSON response.
+fn respond(status: u16, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut response = Response::builder().status(status).header("content-type", "application/json");
     for (name, value) in headers {
-        out.push_str(&format!("{name}: {value}\r\n"));
+        response = response.header(*name, *value);
     }
-    out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(body);
-    bytes
+    response.body(Full::new(body.into())).expect("a response of valid parts")
 }
 
 /// A function binary kept running under its Runtime API: started again when its process ends
@@ -365,8 +324,10 @@ pub fn spawn_logged(command: &mut tokio::process::Command, log: &std::path::Path
 pub(crate) mod tests {
     use super::*;
     use serde_json::json;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-    /// A function written as a client of the API: asks, answers, asks again.
+    /// A function written as a client of the API: asks, answers, asks again. The head comes
+    /// back with its header names lower-cased.
     pub(crate) async fn call(address: &str, method: &str, path: &str, body: &str) -> (String, String) {
         let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
         let request = format!(
@@ -382,11 +343,14 @@ pub(crate) mod tests {
             if line == "\r\n" {
                 break;
             }
-            head.push_str(&line);
+            match line.split_once(':') {
+                Some((name, value)) => head.push_str(&format!("{}:{value}", name.to_ascii_lowercase())),
+                None => head.push_str(&line),
+            }
         }
         let length: usize = head
             .lines()
-            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .find_map(|l| l.strip_prefix("content-length: "))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0);
         let mut body = vec![0; length];
@@ -400,7 +364,7 @@ pub(crate) mod tests {
         let address = api.address.clone();
         let function = tokio::spawn(async move {
             let (head, body) = call(&address, "GET", "/invocation/next", "").await;
-            assert!(head.contains("Lambda-Runtime-Aws-Request-Id: one"), "{head}");
+            assert!(head.contains("lambda-runtime-aws-request-id: one"), "{head}");
             assert_eq!(body, r#"{"n":1}"#);
             let (head, _) = call(&address, "POST", "/invocation/one/response", r#"{"ok":true}"#).await;
             assert!(head.starts_with("HTTP/1.1 202"), "{head}");

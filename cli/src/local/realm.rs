@@ -393,7 +393,7 @@ mod tests {
             loop {
                 let (head, body) = call(&address, "GET", "/invocation/next", "").await;
                 counted.fetch_add(1, Ordering::Relaxed);
-                let id = head.lines().find_map(|l| l.strip_prefix("Lambda-Runtime-Aws-Request-Id: ")).unwrap().trim();
+                let id = head.lines().find_map(|l| l.strip_prefix("lambda-runtime-aws-request-id: ")).unwrap().trim();
                 let event: Value = serde_json::from_str(&body).unwrap();
                 let failures: Vec<Value> = event["Records"]
                     .as_array()

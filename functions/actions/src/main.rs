@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let function = ActionsFunction::load(start.names, start.env, &start.ports).await?;
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<SqsBatchResponse, Error>(actions::handle(function, event.payload).await)
+        Ok::<SqsBatchResponse, Error>(lava_actions_fn::handle(function, event.payload).await)
     }))
     .await
 }

@@ -5,7 +5,7 @@ use shared::ports::WorkQueue;
 
 #[tokio::test]
 async fn the_binary_runs_an_action_list_and_reports_bad_messages() {
-    let r = tests::TestRealm::up("fba").await;
+    let r = lava_tests::TestRealm::up("fba").await;
     let request = json!({"key": "on_success", "actions": [{"action": "dispatch", "job_id": "demo/log"}],
         "job_id": "demo/hello", "run_id": "0a1b2c3d-0000-4000-8000-000000000001", "iteration": 1,
         "context": {"job": {"job_id": "demo/hello", "run_id": "0a1b2c3d-0000-4000-8000-000000000001", "worker": "core",

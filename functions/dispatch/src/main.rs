@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let function = DispatchFunction::load(start.names, start.env, &start.ports).await?;
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        dispatch::handle_event(function, event.payload, &event.context.request_id).await.map_err(Error::from)
+        lava_dispatch_fn::handle_event(function, event.payload, &event.context.request_id).await.map_err(Error::from)
     }))
     .await
 }

@@ -5,7 +5,7 @@ use shared::ports::WorkQueue;
 
 #[tokio::test]
 async fn the_binary_dispatches_from_a_queue_batch_and_a_direct_invocation() {
-    let r = tests::TestRealm::up("fbd").await;
+    let r = lava_tests::TestRealm::up("fbd").await;
     let record = |id: &str, body: Value| {
         json!({"messageId": id, "receiptHandle": "rh", "body": body.to_string(), "attributes": {"ApproximateReceiveCount": "1"},
             "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"})

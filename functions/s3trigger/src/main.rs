@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let function = S3TriggerFunction::new(start.names, start.env, &start.ports);
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        s3trigger::handle(function, event.payload).await.map_err(Error::from)
+        lava_s3trigger_fn::handle(function, event.payload).await.map_err(Error::from)
     }))
     .await
 }

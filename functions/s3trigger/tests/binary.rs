@@ -5,7 +5,7 @@ use shared::ports::WorkQueue;
 
 #[tokio::test]
 async fn the_binary_dispatches_the_job_of_a_matching_upload() {
-    let r = tests::TestRealm::up("fbs").await;
+    let r = lava_tests::TestRealm::up("fbs").await;
     let bucket = r.names.local_bucket();
     let trigger = json!({"trigger_id": "t1", "bucket": bucket, "prefix": "in", "enabled": true, "job_id": "demo/hello",
         "globals": {"key": "{{ key }}"}});

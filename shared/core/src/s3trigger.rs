@@ -188,7 +188,7 @@ pub struct S3TriggerFunction {
 
 /// What one notification caused.
 #[derive(Debug, Default, PartialEq)]
-pub struct Outcome {
+pub struct Triggered {
     /// (trigger id, job id, run id) of each dispatch.
     pub dispatched: Vec<(String, String, String)>,
     /// Problems that will not pass by trying again (logged).
@@ -282,8 +282,8 @@ impl S3TriggerFunction {
 
     /// Handles one notification. Transient AWS failures are returned as errors (try again);
     /// everything else is in the outcome.
-    pub async fn handle_event(&self, event: &Value) -> Result<Outcome> {
-        let mut outcome = Outcome::default();
+    pub async fn handle_event(&self, event: &Value) -> Result<Triggered> {
+        let mut outcome = Triggered::default();
         let objects = match object_events(event, &self.region) {
             Ok(o) => o,
             Err(e) => {
@@ -309,7 +309,7 @@ impl S3TriggerFunction {
         Ok(outcome)
     }
 
-    async fn handle_object(&self, object: &ObjectEvent, outcome: &mut Outcome) -> Result<()> {
+    async fn handle_object(&self, object: &ObjectEvent, outcome: &mut Triggered) -> Result<()> {
         let mut triggers = Vec::new();
         for prefix in prefixes(&object.key) {
             triggers = self.triggers_at(&object.bucket, &prefix).await?;
@@ -501,7 +501,7 @@ mod tests {
         assert_eq!(f.handle_event(&sqs).await.unwrap().dispatched.len(), 1);
         assert_eq!(
             f.handle_event(&json!({"Event": "s3:TestEvent", "Bucket": "landing"})).await.unwrap(),
-            Outcome::default()
+            Triggered::default()
         );
         let events = object_events(&bridge, "x").unwrap();
         assert_eq!((events[0].event_type.as_str(), events[0].key.as_str()), ("ObjectCreated:PutObject", "in/a b.zip"));

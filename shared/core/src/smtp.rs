@@ -20,13 +20,11 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct SmtpClient;
 
 fn failed(server: &SmtpServer, message: String, retry: Retry) -> Error {
-    Error::Aws {
-        service: "smtp",
+    Error::Remote {
+        protocol: "smtp",
         operation: "send",
-        code: None,
         message: format!("{}:{}: {message}", server.host, server.port),
         retry,
-        source: None,
     }
 }
 

@@ -50,13 +50,11 @@ impl HttpWebhook {
 
 fn failed(url: &str, reason: impl std::fmt::Display) -> Error {
     let host = url.split('/').nth(2).unwrap_or("?");
-    Error::Aws {
-        service: "webhook",
+    Error::Remote {
+        protocol: "webhook",
         operation: "POST",
-        code: None,
         message: format!("{host}: {reason}"),
         retry: Retry::Transient,
-        source: None,
     }
 }
 

@@ -82,6 +82,18 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// A server outside AWS that lava sends to (an SMTP server, a webhook) failed or refused.
+    #[error("{protocol} {operation}: {message}")]
+    Remote {
+        /// The protocol, e.g. `smtp`.
+        protocol: &'static str,
+        /// What was being done, e.g. `send`.
+        operation: &'static str,
+        /// The server and what went wrong (never secrets).
+        message: String,
+        /// Retry classification.
+        retry: Retry,
+    },
     /// A local I/O failure.
     #[error("{context}: {source}")]
     Io {
@@ -113,7 +125,7 @@ impl Error {
     /// Whether trying again may succeed.
     pub fn retry(&self) -> Retry {
         match self {
-            Error::Aws { retry, .. } | Error::Database { retry, .. } => *retry,
+            Error::Aws { retry, .. } | Error::Database { retry, .. } | Error::Remote { retry, .. } => *retry,
             Error::Io { .. } => Retry::Transient,
             Error::In { source, .. } => source.retry(),
             Error::Refused(_)

@@ -752,9 +752,24 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
         queues: deps.queues.clone(),
         metrics: deps.metrics.clone(),
     };
-    let settings = WorkerSettings {
-        realm: options.realm,
-        worker: options.worker,
+    let settings = worker_settings(&options, queue_url, dead_letter_url);
+    Ok(Arc::new(Worker {
+        settings,
+        runner: Arc::new(runner),
+        catalog,
+        queue: deps.queues,
+        leases,
+        active: Default::default(),
+        slots: Slots::new(options.threads),
+        start_failures: Default::default(),
+    }))
+}
+
+/// The poll loop's settings from the worker's options and its queues.
+fn worker_settings(options: &WorkerOptions, queue_url: String, dead_letter_url: Option<String>) -> WorkerSettings {
+    WorkerSettings {
+        realm: options.realm.clone(),
+        worker: options.worker.clone(),
         queue_url,
         dead_letter_url,
         threads: options.threads,
@@ -766,18 +781,8 @@ pub async fn build(options: WorkerOptions, deps: crate::ports::Ports) -> crate::
         visibility_seconds: lease_term(options.heartbeat_every) as u32,
         grace: options.grace,
         log_heartbeat: options.log_heartbeat,
-        instance_id: options.instance_id,
-    };
-    Ok(Arc::new(Worker {
-        settings,
-        runner: Arc::new(runner),
-        catalog,
-        queue: deps.queues,
-        leases,
-        active: Default::default(),
-        slots: Slots::new(options.threads),
-        start_failures: Default::default(),
-    }))
+        instance_id: options.instance_id.clone(),
+    }
 }
 
 /// How long a message that could not start for a passing reason stays away after its

@@ -4,13 +4,13 @@
 //! `/invocation/next`), the warm time per request beside the emulator's own time for the
 //! calls it made, the peak memory (VmHWM) and the deployment zip's size.
 //!
-//! Run: `cargo build --release -p tests -p dispatch -p actions -p s3trigger &&
+//! Run: `cargo build --release -p lava-tests -p lava-dispatch-fn -p lava-actions-fn -p lava-s3trigger-fn &&
 //! target/release/bench-functions [REQUESTS]` (default 200). The zip sizes are those of
 //! `target/lambda/<function>/bootstrap` (`cargo lambda build --release --arm64`, what `sam build`
 //! makes), zipped here. With `LAVA_ORIGINAL=<a checkout of jin-gizmo/lava>` the original's
 //! Python dispatch handler runs the same requests on the same emulator, side by side.
 
-use cli::local::lambda::RuntimeApi;
+use lava_cli::local::lambda::RuntimeApi;
 use serde_json::{Value, json};
 use shared::ports::QueueMessage;
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ fn sqs_event(body: &str, n: usize) -> Value {
         body: body.to_string(),
         receive_count: 1,
     };
-    cli::local::realm::sqs_event(&[message], "arn:aws:sqs:us-east-1:123456789012:bench", "us-east-1")
+    lava_cli::local::realm::sqs_event(&[message], "arn:aws:sqs:us-east-1:123456789012:bench", "us-east-1")
 }
 
 /// What one function did under the benchmark.
@@ -55,7 +55,7 @@ fn peak_kib(pid: u32) -> u64 {
 /// Runs `command` as a Lambda function and sends it `events` one at a time.
 async fn measure(
     mut command: tokio::process::Command,
-    proxy: &tests::FreezableProxy,
+    proxy: &lava_tests::FreezableProxy,
     events: impl Iterator<Item = Value>,
 ) -> Figures {
     let api = RuntimeApi::start("bench", Duration::from_secs(900)).await.expect("the runtime API");
@@ -96,8 +96,8 @@ async fn measure(
 }
 
 fn zip_size(function: &str) -> Option<u64> {
-    let bootstrap = tests::workspace_root().join("target/lambda").join(function).join("bootstrap");
-    bootstrap.exists().then(|| tests::zipped_size(&bootstrap))
+    let bootstrap = lava_tests::workspace_root().join("target/lambda").join(function).join("bootstrap");
+    bootstrap.exists().then(|| lava_tests::zipped_size(&bootstrap))
 }
 
 fn report(name: &str, mut f: Figures, zip: Option<u64>) {
@@ -121,7 +121,7 @@ fn report(name: &str, mut f: Figures, zip: Option<u64>) {
 }
 
 /// Messages waiting on a queue.
-async fn depth(r: &tests::TestRealm, url: &str) -> usize {
+async fn depth(r: &lava_tests::TestRealm, url: &str) -> usize {
     let attributes = r
         .clients
         .sqs
@@ -135,7 +135,7 @@ async fn depth(r: &tests::TestRealm, url: &str) -> usize {
 }
 
 fn binary(name: &str) -> PathBuf {
-    let path = tests::workspace_root().join("target/release").join(name);
+    let path = lava_tests::workspace_root().join("target/release").join(name);
     assert!(path.exists(), "{} is not built: cargo build --release -p {name}", path.display());
     path
 }
@@ -164,7 +164,7 @@ while True:
 "#,
     )
     .unwrap();
-    let mut command = tokio::process::Command::new(tests::venv_tool("python"));
+    let mut command = tokio::process::Command::new(lava_tests::venv_tool("python"));
     command.arg(runner).env("LAVA_ORIGINAL", checkout);
     command
 }
@@ -172,7 +172,7 @@ while True:
 #[tokio::main]
 async fn main() {
     let requests: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200);
-    let r = tests::TestRealm::up("fnb").await;
+    let r = lava_tests::TestRealm::up("fnb").await;
     r.put_job(json!({"job_id": "bench/hello", "type": "cmd", "worker": "core", "enabled": true, "payload": "true", "owner": "bench", "description": "benchmark"}))
         .await;
     r.put_job(json!({"job_id": "bench/upload", "type": "cmd", "worker": "core", "enabled": true, "payload": "true", "owner": "bench", "description": "benchmark"}))
@@ -187,7 +187,7 @@ async fn main() {
         )
         .await
         .unwrap();
-    let proxy = tests::FreezableProxy::start(tests::emulator().port).await;
+    let proxy = lava_tests::FreezableProxy::start(lava_tests::emulator().port).await;
     let env = |command: &mut tokio::process::Command| {
         command.env("LAVA_REALM", &r.names.realm).env("AWS_REGION", "us-east-1");
         command.env("AWS_ACCESS_KEY_ID", "test").env("AWS_SECRET_ACCESS_KEY", "test");
@@ -218,7 +218,7 @@ async fn main() {
 
     let mut command = tokio::process::Command::new(binary("actions"));
     env(&mut command);
-    let target = shared::aws::provision::create_queue(&r.clients, &tests::unique("bench-t-"), &[]).await.unwrap();
+    let target = shared::aws::provision::create_queue(&r.clients, &lava_tests::unique("bench-t-"), &[]).await.unwrap();
     let action = |n: usize| {
         let context = json!({
             "job": {"job_id": "bench/hello", "run_id": format!("run-{n}"), "worker": "core",

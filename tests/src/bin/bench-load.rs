@@ -5,7 +5,7 @@
 //! `psql` into a table of its own.
 //!
 //! Run: `bash tests/setup.sh` once, then
-//! `cargo build --release -p tests --bin bench-load && target/release/bench-load [ROWS]`
+//! `cargo build --release -p lava-tests --bin bench-load && target/release/bench-load [ROWS]`
 
 use serde_json::json;
 use shared::sql::driver::Session;
@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 async fn count_and_drop(table: &str) -> u64 {
-    let mut session = Session::connect(&tests::test_postgres(), None, Duration::from_secs(10)).await.unwrap();
+    let mut session = Session::connect(&lava_tests::test_postgres(), None, Duration::from_secs(10)).await.unwrap();
     let row = session.first_row(&format!("SELECT count(*) FROM {table}")).await.unwrap();
     session.execute(&format!("DROP TABLE {table}")).await.unwrap();
     session.close().await;
@@ -24,11 +24,11 @@ async fn count_and_drop(table: &str) -> u64 {
 #[tokio::main]
 async fn main() {
     let rows: u64 = std::env::args().nth(1).map(|n| n.parse().expect("ROWS is a number")).unwrap_or(3_000_000);
-    let r = tests::TestRealm::up("bld").await;
+    let r = lava_tests::TestRealm::up("bld").await;
     r.put_sql_connections().await;
     let bucket = r.names.local_bucket();
 
-    let file = std::env::temp_dir().join(tests::unique("lava-bench-load-")).with_extension("csv");
+    let file = std::env::temp_dir().join(lava_tests::unique("lava-bench-load-")).with_extension("csv");
     {
         let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
         writeln!(out, "id,text").unwrap();
@@ -38,19 +38,20 @@ async fn main() {
         }
     }
     let size = std::fs::metadata(&file).unwrap().len();
-    let status = tests::emulator_env(&mut Command::new(tests::venv_tool("aws")))
+    let status = lava_tests::emulator_env(&mut Command::new(lava_tests::venv_tool("aws")))
         .args(["s3", "cp", &file.display().to_string(), &format!("s3://{bucket}/bench/rows.csv")])
         .args(["--only-show-errors"])
         .status()
         .unwrap();
     assert!(status.success(), "the upload failed");
 
-    let lava_table = tests::unique("bench_lava_");
+    let lava_table = lava_tests::unique("bench_lava_");
     r.put_job(json!({"job_id": "bench/load", "type": "db_from_s3", "worker": "core", "enabled": true, "payload": null,
         "parameters": {"db_conn_id": "pg", "bucket": bucket, "key": "bench/rows.csv", "schema": "public",
             "table": lava_table, "mode": "drop", "columns": ["id BIGINT", "text TEXT"], "args": ["FORMAT csv", "HEADER"]}}))
         .await;
-    let options = shared::worker::WorkerOptions { batch: false, ..tests::worker_options(&r.names.realm, 1, vec![]) };
+    let options =
+        shared::worker::WorkerOptions { batch: false, ..lava_tests::worker_options(&r.names.realm, 1, vec![]) };
     let worker = shared::worker::build(options, r.ports.clone()).await.unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(worker.run(stopped));
@@ -70,8 +71,8 @@ async fn main() {
     assert_eq!(statuses.last().map(String::as_str), Some("complete"), "{:?}", r.events("bench/load", &run_id).await);
     assert_eq!(count_and_drop(&format!("public.{lava_table}")).await, rows);
 
-    let db = tests::test_postgres();
-    let psql_table = tests::unique("bench_psql_");
+    let db = lava_tests::test_postgres();
+    let psql_table = lava_tests::unique("bench_psql_");
     let psql = |command: &str| {
         let out = Command::new("psql")
             .args([
@@ -87,7 +88,7 @@ async fn main() {
                 "ON_ERROR_STOP=1",
             ])
             .args(["-c", command])
-            .env("PGPASSWORD", tests::DB_PASSWORD)
+            .env("PGPASSWORD", lava_tests::DB_PASSWORD)
             .output()
             .expect("psql (run bash tests/setup.sh)");
         assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));

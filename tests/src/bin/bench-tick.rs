@@ -2,7 +2,7 @@
 //! realm on moto, reached through a proxy that adds a delay to every call as AWS round trips
 //! would; one tick of the dispatch function dispatches them all.
 //!
-//! Run: `cargo build --release -p tests && LAVA_MOTO_FLAT_SQS=1 target/release/bench-tick [N]
+//! Run: `cargo build --release -p lava-tests && LAVA_MOTO_FLAT_SQS=1 target/release/bench-tick [N]
 //! [LATENCY_MS]` (defaults 1000 and 10; the variable starts moto without the send cost that grows
 //! with queue depth, `tests/bench/moto_flat_sqs.py`). Prints the time until the last worker
 //! message is sent, the calls per due job, moto's own time for them and the items the tick read.
@@ -54,7 +54,7 @@ impl TableStore for CountingTables {
 async fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
     let latency: u64 = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(10);
-    let r = tests::TestRealm::up("tick").await;
+    let r = lava_tests::TestRealm::up("tick").await;
     let started = Instant::now();
     r.put_job(json!({"job_id": "bench/sched", "type": "lavasched", "worker": "core", "enabled": true, "payload": null,
         "parameters": {"dispatcher": "main"}}))
@@ -74,8 +74,8 @@ async fn main() {
     futures_util::stream::iter(puts).buffer_unordered(32).collect::<Vec<()>>().await;
     eprintln!("{} jobs written in {:.1} s", 2 * n, started.elapsed().as_secs_f64());
 
-    let proxy = tests::FreezableProxy::start(tests::emulator().port).await;
-    let options = shared::aws::AwsOptions { endpoint_url: Some(proxy.url.clone()), ..tests::aws_options() };
+    let proxy = lava_tests::FreezableProxy::start(lava_tests::emulator().port).await;
+    let options = shared::aws::AwsOptions { endpoint_url: Some(proxy.url.clone()), ..lava_tests::aws_options() };
     let mut ports = shared::wiring::function_ports(&shared::aws::sdk_config(&options).await);
     let counting = Arc::new(CountingTables { inner: ports.tables.clone(), items: AtomicUsize::new(0) });
     ports.tables = counting.clone();

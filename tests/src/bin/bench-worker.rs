@@ -2,7 +2,7 @@
 //! `complete` event on an idle worker, throughput, CPU time per job and peak memory of a real
 //! `lava-worker` process running trivial `cmd` jobs (`true`).
 //!
-//! Run: `cargo build --release -p worker -p tests && target/release/bench-worker [JOBS]`
+//! Run: `cargo build --release -p lava-worker -p lava-tests && target/release/bench-worker [JOBS]`
 
 use serde_json::{Value, json};
 use shared::dispatch::{DispatchRequest, dispatch};
@@ -100,7 +100,7 @@ fn start_worker(
         .env("LAVA_PAYLOAD_SETTLING_TIME", "0")
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e} (build it first: cargo build --release -p worker)", binary.display()));
+        .unwrap_or_else(|e| panic!("{}: {e} (build it first: cargo build --release -p lava-worker)", binary.display()));
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = Vec::new();
     loop {
@@ -127,8 +127,8 @@ fn start_worker(
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let jobs: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(200);
-    let endpoint = tests::emulator().endpoint_url.clone();
-    let r = tests::TestRealm::up("bench").await;
+    let endpoint = lava_tests::emulator().endpoint_url.clone();
+    let r = lava_tests::TestRealm::up("bench").await;
     let realm = r.names.realm.clone();
     let (tables, queues, names, catalog) = (r.tables.clone(), r.queues.clone(), r.names.clone(), &r.catalog);
     r.put_job(json!({"job_id": "bench/true", "type": "cmd", "worker": "core", "enabled": true, "owner": "o", "description": "d", "payload": "true"})).await;

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{ActionFailure, Outcome, Run, delay_seconds, first_chars};
+use super::{ActionFailure, ActionResult, Run, delay_seconds, first_chars};
 use crate::dispatch::{DispatchRequest, dispatch};
 use crate::model::StateType;
 use crate::model::action::{DispatchAction, EventAction, SnsAction, SqsAction, StateAction};
@@ -20,7 +20,7 @@ impl Run<'_> {
         self.render(&text)
     }
 
-    pub(crate) async fn dispatch(&self, action: &DispatchAction) -> Outcome {
+    pub(crate) async fn dispatch(&self, action: &DispatchAction) -> ActionResult {
         let job_id = self.render(&action.job_id)?;
         let parameters =
             match self.services.renderer.render_value(&Value::Object(action.parameters.clone()), self.template) {
@@ -50,7 +50,7 @@ impl Run<'_> {
         }
     }
 
-    pub(crate) async fn event(&self, action: &EventAction) -> Outcome {
+    pub(crate) async fn event(&self, action: &EventAction) -> ActionResult {
         let realm = &self.services.names.realm;
         let source = self.render_optional(&action.source)?.unwrap_or_else(|| format!("lava.{realm}"));
         let detail_type = self.render_optional(&action.detail_type)?.unwrap_or_else(|| "Lava Job Action".into());
@@ -96,14 +96,14 @@ impl Run<'_> {
             .map_err(|e| ActionFailure::from_error("Failed to put event to EventBridge: ", &e))
     }
 
-    pub(crate) async fn sns(&self, action: &SnsAction) -> Outcome {
+    pub(crate) async fn sns(&self, action: &SnsAction) -> ActionResult {
         let message = self.message_text(&action.message)?;
         let subject = self.render_optional(&action.subject)?.map(|s| first_chars(&s, 100));
         self.services.topics.publish(&action.topic, subject.as_deref(), &message).await?;
         Ok(())
     }
 
-    pub(crate) async fn sqs(&self, action: &SqsAction) -> Outcome {
+    pub(crate) async fn sqs(&self, action: &SqsAction) -> ActionResult {
         let queue = action.queue_name();
         let message = self.message_text(&action.message)?;
         let delay_seconds = delay_seconds(action.delay.as_ref(), &self.services.config.limits())?;
@@ -124,7 +124,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    pub(crate) async fn state(&self, action: &StateAction) -> Outcome {
+    pub(crate) async fn state(&self, action: &StateAction) -> ActionResult {
         let state_id = self.render(&action.state_id)?;
         if is_reserved(&state_id) {
             return Err(ActionFailure::bad("Bad state_id: Values beginning with \"lava\" are reserved"));

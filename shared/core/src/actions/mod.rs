@@ -98,7 +98,7 @@ impl From<String> for ActionFailure {
     }
 }
 
-pub(crate) type Outcome = std::result::Result<(), ActionFailure>;
+pub(crate) type ActionResult = std::result::Result<(), ActionFailure>;
 
 /// Everything the actions need: the realm, its configuration and the AWS ports.
 pub struct ActionServices {
@@ -323,7 +323,7 @@ impl Run<'_> {
         Some(value)
     }
 
-    fn log(&self, action: &LogAction) -> Outcome {
+    fn log(&self, action: &LogAction) -> ActionResult {
         let message = self.render(&action.message)?;
         tracing::info!(event_type = "job", "{message}");
         Ok(())

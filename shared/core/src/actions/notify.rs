@@ -2,10 +2,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{ActionFailure, ActionServices, Outcome, Run, first_chars};
+use super::{ActionFailure, ActionResult, ActionServices, Run, first_chars};
 use crate::config::keys;
-use crate::model::ConnectionEntry;
 use crate::model::action::{EmailAction, SlackAction};
+use crate::model::{ConnectionEntry, ConnectionType};
 use crate::ports::{Attachment, Email, SmtpSecurity, SmtpServer};
 
 fn string_or_list(value: Option<&Value>, key: &str) -> Result<Vec<String>, ActionFailure> {
@@ -78,7 +78,7 @@ pub struct ConnectionSlack {
 }
 
 impl ActionServices {
-    async fn connection(&self, conn_id: &str, types: &[&str]) -> Result<ConnectionEntry, ActionFailure> {
+    async fn connection(&self, conn_id: &str, types: &[ConnectionType]) -> Result<ConnectionEntry, ActionFailure> {
         let conn = self.catalog.connection(conn_id).await.map_err(|e| match e {
             crate::error::Error::NotFound { .. } => ActionFailure::bad(format!("{conn_id}: No such connection")),
             other => other.into(),
@@ -86,11 +86,12 @@ impl ActionServices {
         if conn.enabled != Some(true) {
             return Err(ActionFailure::bad(format!("Connection {conn_id}: Not enabled")));
         }
-        if !types.contains(&conn.kind().as_str()) {
+        if !types.contains(&conn.kind()) {
+            let expected: Vec<&str> = types.iter().map(ConnectionType::name).collect();
             return Err(ActionFailure::bad(format!(
                 "Connection {conn_id}: type {} cannot be used here (expected {})",
                 conn.conn_type,
-                types.join(" or ")
+                expected.join(" or ")
             )));
         }
         Ok(conn)
@@ -137,7 +138,8 @@ impl ActionServices {
             let at = crate::model::S3Location::parse(location).map_err(ActionFailure::bad)?;
             self.blobs.get_object(&at.bucket, &at.key).await?
         } else {
-            std::fs::read(location)
+            tokio::fs::read(location)
+                .await
                 .map_err(|e| ActionFailure::bad(format!("Cannot read attachment {location}: {e}")))?
         };
         let max = self.config.get(keys::EMAIL_MAX_ATTACHMENT_SIZE);
@@ -159,10 +161,10 @@ impl ActionServices {
             return Err(ActionFailure::bad("Missing keys: to"));
         }
         let config = &self.config;
-        let conn = self.connection(conn_id, &["email", "ses"]).await?;
+        let conn = self.connection(conn_id, &[ConnectionType::Email, ConnectionType::Ses]).await?;
         let field = |k: &str| conn.fields.get(k).and_then(Value::as_str).map(str::to_string);
         let subtype = field("subtype").unwrap_or_else(|| "ses".into()).to_ascii_lowercase();
-        let smtp = if conn.kind() == "email" && subtype == "smtp" {
+        let smtp = if conn.kind() == ConnectionType::Email && subtype == "smtp" {
             Some(self.smtp_server(conn_id, &conn).await?)
         } else if subtype != "ses" {
             return Err(ActionFailure::bad(format!("Connection {conn_id}: unknown email subtype {subtype}")));
@@ -219,7 +221,7 @@ impl ActionServices {
     /// Posts `request` to its connection's webhook in the connection's (or the request's) style.
     pub async fn send_connection_slack(&self, request: &ConnectionSlack) -> Result<(), ActionFailure> {
         let conn_id = &request.conn_id;
-        let conn = self.connection(conn_id, &["slack"]).await?;
+        let conn = self.connection(conn_id, &[ConnectionType::Slack]).await?;
         let field = |k: &str| conn.fields.get(k).and_then(Value::as_str).map(str::to_string);
         let url = field("webhook_url")
             .ok_or_else(|| ActionFailure::bad(format!("{conn_id}: Bad connection record: webhook_url is required")))?;
@@ -255,7 +257,7 @@ impl ActionServices {
 }
 
 impl Run<'_> {
-    pub(crate) async fn email(&self, action: &EmailAction) -> Outcome {
+    pub(crate) async fn email(&self, action: &EmailAction) -> ActionResult {
         let to = action.to.to_vec();
         if to.is_empty() {
             return Err(ActionFailure::bad("Missing keys: to"));
@@ -299,7 +301,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    pub(crate) async fn slack(&self, action: &SlackAction) -> Outcome {
+    pub(crate) async fn slack(&self, action: &SlackAction) -> ActionResult {
         let request = ConnectionSlack {
             conn_id: action.slack_conn.clone(),
             message: self.render(&action.message)?,

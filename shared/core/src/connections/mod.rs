@@ -14,7 +14,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::config::keys;
 use crate::error::{Error, Result};
-use crate::model::ConnectionEntry;
+use crate::model::{ConnectionEntry, ConnectionType};
 use crate::ports::SecretStore;
 use crate::render::Renderer;
 
@@ -53,30 +53,30 @@ pub enum Engine {
 
 impl Engine {
     /// The engine of a connection type, if it is a database this worker supports.
-    pub fn of(kind: &str) -> Result<Engine, String> {
+    pub fn of(kind: &ConnectionType) -> Result<Engine, String> {
+        use ConnectionType::*;
         match kind {
-            "postgres"
-            | "psql"
-            | "postgresql"
-            | "postgres-aurora"
-            | "postgres-rds"
-            | "redshift"
-            | "redshift-serverless" => Ok(Engine::Postgres),
-            "mysql" | "mariadb" | "mysql-aurora" | "mysql-rds" | "mariadb-rds" => Ok(Engine::MySql),
-            "sqlite3" => Ok(Engine::Sqlite),
-            "oracle" | "oracle-rds" | "mssql" => {
+            Postgres | Psql | Postgresql | PostgresAurora | PostgresRds | Redshift | RedshiftServerless => {
+                Ok(Engine::Postgres)
+            }
+            Mysql | Mariadb | MysqlAurora | MysqlRds | MariadbRds => Ok(Engine::MySql),
+            Sqlite3 => Ok(Engine::Sqlite),
+            Oracle | OracleRds | Mssql => {
                 Err(format!("Unsupported connection type - {kind}: this worker has no {kind} driver"))
             }
-            other => Err(format!("Unsupported connection type - {other}")),
+            Aws | Docker | Email | Generic | Git | Ses | Sharepoint | Slack | Smb | Ssh | Scp | Sftp | Unknown(_) => {
+                Err(format!("Unsupported connection type - {kind}"))
+            }
         }
     }
 
     /// Subtypes (original driver names) accepted for each engine.
-    fn subtypes(kind: &str) -> &'static [&'static str] {
+    fn subtypes(kind: &ConnectionType) -> &'static [&'static str] {
+        use ConnectionType::*;
         match kind {
-            "redshift" | "redshift-serverless" => &["pg8000", "redshift"],
-            "postgres" | "psql" | "postgresql" | "postgres-aurora" | "postgres-rds" => &["pg8000", "pygresql"],
-            "sqlite3" => &["sqlite3"],
+            Redshift | RedshiftServerless => &["pg8000", "redshift"],
+            Postgres | Psql | Postgresql | PostgresAurora | PostgresRds => &["pg8000", "pygresql"],
+            Sqlite3 => &["sqlite3"],
             _ => &["pymysql"],
         }
     }
@@ -87,8 +87,8 @@ impl Engine {
 pub struct Database {
     /// The connection id.
     pub conn_id: String,
-    /// The connection type, lower-cased.
-    pub kind: String,
+    /// The connection type.
+    pub kind: ConnectionType,
     /// The engine.
     pub engine: Engine,
     /// Host name (SQLite: the database file).
@@ -113,7 +113,7 @@ impl Database {
     pub fn sqlite(conn_id: &str, host: &str) -> Database {
         Database {
             conn_id: conn_id.into(),
-            kind: "sqlite3".into(),
+            kind: ConnectionType::Sqlite3,
             engine: Engine::Sqlite,
             host: host.into(),
             port: 0,
@@ -230,8 +230,8 @@ impl TlsMode {
 pub struct Resolved {
     /// The connection id.
     pub conn_id: String,
-    /// The connection type, lower-cased.
-    pub kind: String,
+    /// The connection type.
+    pub kind: ConnectionType,
     /// Fields, secrets resolved.
     pub fields: Map<String, Value>,
 }
@@ -383,9 +383,7 @@ impl Connections {
         let mut fields = entry.fields.clone();
         let wrap = |e: Error| e.within(format!("Connection {conn_id}"));
         let refused = |reason: String| Error::refused(format!("Connection {conn_id}"), reason);
-        let is_database = Engine::of(&kind).is_ok() || matches!(kind.as_str(), "oracle" | "oracle-rds" | "mssql");
-        if is_database
-            && kind != "sqlite3"
+        if kind.is_database_server()
             && let Some(Value::String(name)) = fields.get("password").cloned()
         {
             let value = self.parameter(&name).await.map_err(wrap)?;
@@ -404,7 +402,7 @@ impl Connections {
                 }
             }
         }
-        if kind == "generic" {
+        if kind == ConnectionType::Generic {
             let attributes = fields.get("attributes").and_then(Value::as_object).cloned().unwrap_or_default();
             let mut values = Map::new();
             for (name, spec) in attributes {
@@ -433,7 +431,7 @@ impl Connections {
     /// and its region.
     pub async fn aws_keys(&self, conn_id: &str) -> Result<AwsKeys> {
         let resolved = self.resolve(conn_id).await?;
-        if resolved.kind != "aws" {
+        if resolved.kind != ConnectionType::Aws {
             return Err(Error::refused(conn_id, format!("Not an aws connection: {}", resolved.kind)));
         }
         let (id, secret, token) = scripts::aws_credentials(self, &resolved, None).await?;
@@ -450,7 +448,7 @@ impl Connections {
         let entry = self.entry(conn_id).await?;
         let mut resolved = self.resolve_entry(conn_id, &entry).await?;
         let refused = |reason: String| Error::refused(format!("Connection {conn_id}"), reason);
-        if resolved.kind != "smb" {
+        if resolved.kind != ConnectionType::Smb {
             return Err(refused(format!("Not an smb connection: {}", resolved.kind)));
         }
         // resolve() reads database passwords only; an smb password is an SSM name too, unless
@@ -544,8 +542,11 @@ impl Connections {
             Ok(seconds.round() as i32)
         };
         let need = |name: &str| resolved.text(name).ok_or_else(|| refused(&format!("{name} must be specified")));
-        Ok(Some(match resolved.kind.as_str() {
-            "postgres-aurora" | "postgres-rds" | "mysql-aurora" | "mysql-rds" => {
+        Ok(Some(match resolved.kind {
+            ConnectionType::PostgresAurora
+            | ConnectionType::PostgresRds
+            | ConnectionType::MysqlAurora
+            | ConnectionType::MysqlRds => {
                 let port = match resolved.fields.get("port") {
                     Some(Value::Number(n)) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
                     Some(Value::String(s)) => s.trim().parse().ok(),
@@ -557,7 +558,7 @@ impl Connections {
                     user: need("user")?,
                 }
             }
-            "redshift" => Request::RedshiftCluster {
+            ConnectionType::Redshift => Request::RedshiftCluster {
                 cluster_id: resolved
                     .text("cluster_id")
                     .or_else(first_label)
@@ -566,7 +567,7 @@ impl Connections {
                 user: need("user")?,
                 duration_seconds: duration()?,
             },
-            "redshift-serverless" => {
+            ConnectionType::RedshiftServerless => {
                 let role = match resolved.text("role_arn") {
                     None => None,
                     Some(role_arn) => Some(crate::ports::AssumeRole {

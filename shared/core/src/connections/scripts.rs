@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Connections, Database, Engine, Resolved, TlsMode};
 use crate::error::{Error, Result};
+use crate::model::ConnectionType;
 
 /// `text` as one single-quoted shell word.
 pub fn shell_quote(text: &str) -> String {
@@ -43,14 +44,17 @@ pub async fn write_connector(
 ) -> Result<PathBuf> {
     let resolved = connections.resolve(conn_id).await?;
     let dir = private_dir(parent)?;
-    let built = match resolved.kind.as_str() {
-        "aws" => aws_script(connections, &resolved, &dir, app_name).await,
-        "generic" => generic_script(&resolved, &dir),
-        "ssh" | "scp" | "sftp" | "git" => ssh_script(connections, &resolved, &dir).await,
-        "smb" => lava_command_script(&resolved, &dir, "smb", "lava-smb"),
-        "email" => lava_command_script(&resolved, &dir, "email", "lava-email"),
-        "slack" => lava_command_script(&resolved, &dir, "slack", "lava-slack"),
-        "sharepoint" => {
+    let kind = resolved.kind.clone();
+    let built = match &kind {
+        ConnectionType::Aws => aws_script(connections, &resolved, &dir, app_name).await,
+        ConnectionType::Generic => generic_script(&resolved, &dir),
+        ConnectionType::Ssh | ConnectionType::Scp | ConnectionType::Sftp | ConnectionType::Git => {
+            ssh_script(connections, &resolved, &dir).await
+        }
+        ConnectionType::Smb => lava_command_script(&resolved, &dir, "smb", "lava-smb"),
+        ConnectionType::Email => lava_command_script(&resolved, &dir, "email", "lava-email"),
+        ConnectionType::Slack => lava_command_script(&resolved, &dir, "slack", "lava-slack"),
+        ConnectionType::Sharepoint => {
             return Err(Error::refused(
                 conn_id,
                 "SharePoint is not supported by this lava (no SharePoint server can run where it is built and tested)",
@@ -426,9 +430,9 @@ async fn ssh_script(connections: &Connections, resolved: &Resolved, dir: &Path) 
     }
     words.push("-i".into());
     words.push(shell_quote(&key.display().to_string()));
-    let kind = resolved.kind.as_str();
+    let kind = resolved.kind.name();
     let conn = resolved.conn_id.replace('\n', " ");
-    let (name, body) = if kind == "git" {
+    let (name, body) = if resolved.kind == ConnectionType::Git {
         // GIT_SSH_COMMAND is read by a shell: the already-quoted words go in as they are.
         let command = format!("ssh {}", words.join(" "));
         (

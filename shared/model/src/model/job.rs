@@ -243,58 +243,90 @@ impl JobSpec {
     /// Returns the warnings when the job is usable.
     pub fn validate(&self, limits: &Limits) -> Result<Vec<ValidationError>, ValidationErrors> {
         let mut report = Report::default();
-        let at = |field: &str| format!("jobs[{}].{field}", self.job_id);
+        self.check_identity(&mut report);
+        self.check_fields(&mut report);
+        self.check_repetition(limits, &mut report);
+        if let Some(schedule) = &self.schedule {
+            validate_schedule(schedule, &self.at("schedule"), &mut report);
+        }
+        if self.job_type.is_known() {
+            self.check_parameters(&mut report);
+        }
+        let lists = ActionKey::ALL.map(|key| (key, self.action_list(key)));
+        validate_action_lists(&lists, &format!("jobs[{}]", self.job_id), limits, &mut report);
+        for key in self.extra.keys() {
+            if !is_extension_key(key) && !KNOWN_FIELDS.contains(&key.as_str()) {
+                report.warn(self.at(key), "unknown field (ignored; use an x- prefix for tooling data)");
+            }
+        }
+        report.into_result()
+    }
 
+    /// The path of one of the job's fields in an error.
+    fn at(&self, field: &str) -> String {
+        format!("jobs[{}].{field}", self.job_id)
+    }
+
+    /// The job id, worker, type and payload.
+    fn check_identity(&self, report: &mut Report) {
         if self.job_id.trim().is_empty() {
             report.error("jobs[].job_id", "must not be empty");
         }
         if self.worker.trim().is_empty() {
-            report.error(at("worker"), "must not be empty");
+            report.error(self.at("worker"), "must not be empty");
         }
         let known_type = self.job_type.is_known();
         if !known_type {
             let known: Vec<&str> = JobType::KNOWN.iter().map(JobType::name).collect();
             report.error(
-                at("type"),
+                self.at("type"),
                 format!("{:?}: unknown job type (known types: {})", self.job_type.name(), known.join(", ")),
             );
         }
         match &self.payload {
-            None => report.error(at("payload"), "is required (use null or \"--\" when the job type ignores it)"),
+            None => report.error(self.at("payload"), "is required (use null or \"--\" when the job type ignores it)"),
             Some(payload) if known_type => {
                 if let Err(reason) = validate_payload(&self.job_type, payload) {
-                    report.error(at("payload"), reason);
+                    report.error(self.at("payload"), reason);
                 }
             }
             Some(_) => {}
         }
+    }
+
+    /// The descriptive fields, `enabled`, the maps and the globals' names.
+    fn check_fields(&self, report: &mut Report) {
         if self.description.is_none() {
-            report.warn(at("description"), "missing (deprecated: it will become required)");
+            report.warn(self.at("description"), "missing (deprecated: it will become required)");
         }
         if self.owner.is_none() {
-            report.warn(at("owner"), "missing (deprecated: it will become required)");
+            report.warn(self.at("owner"), "missing (deprecated: it will become required)");
         }
         match &self.enabled {
             Some(Value::Bool(_) | Value::String(_)) | None => {}
-            Some(other) => {
-                report.warn(at("enabled"), format!("is {}: neither true nor false, so the job runs", kind_of(other)))
-            }
+            Some(other) => report
+                .warn(self.at("enabled"), format!("is {}: neither true nor false, so the job runs", kind_of(other))),
         }
         for (field, value) in [("parameters", &self.parameters), ("globals", &self.globals), ("state", &self.state)] {
             if let Some(v) = value
                 && !(v.is_object() || v.is_null())
             {
-                report.error(at(field), format!("must be a map, not {}", kind_of(v)));
+                report.error(self.at(field), format!("must be a map, not {}", kind_of(v)));
             }
         }
         for name in self.globals_map().keys() {
             if is_reserved_name(name) {
                 report.error(
-                    at(&format!("globals.{name}")),
+                    self.at(&format!("globals.{name}")),
                     "Reserved global: names starting with \"lava\" belong to lava",
                 );
             }
         }
+    }
+
+    /// Iterations, delays and tries, under the realm's limits.
+    fn check_repetition(&self, limits: &Limits, report: &mut Report) {
+        let at = |field: &str| self.at(field);
         if let Some(limit) = self.iteration_limit {
             if limit < 0 {
                 report.error(at("iteration_limit"), format!("{limit} is negative"));
@@ -330,36 +362,27 @@ impl JobSpec {
         {
             report.error(at("max_tries"), format!("{tries} is negative"));
         }
-        if let Some(schedule) = &self.schedule {
-            validate_schedule(schedule, &at("schedule"), &mut report);
-        }
-        if known_type {
-            match self.typed_parameters() {
-                Err(reason) => report.error(at("parameters"), format!("Bad job parameters: {reason}")),
-                // A foreach has no timeout: its value generator is what there is to check.
-                Ok(JobParameters::Foreach(p)) => {
-                    if let Err(reason) = super::pipeline::Generator::parse(&p.foreach) {
-                        report.error(at("parameters.foreach"), reason)
-                    }
+    }
+
+    /// The parameters of a job of a known type, as its runner reads them.
+    fn check_parameters(&self, report: &mut Report) {
+        match self.typed_parameters() {
+            Err(reason) => report.error(self.at("parameters"), format!("Bad job parameters: {reason}")),
+            // A foreach has no timeout: its value generator is what there is to check.
+            Ok(JobParameters::Foreach(p)) => {
+                if let Err(reason) = super::pipeline::Generator::parse(&p.foreach) {
+                    report.error(self.at("parameters.foreach"), reason)
                 }
-                // The runners refuse what is not a positive duration: so does validation.
-                Ok(params) => match params.timeout().map(|t| (t, t.seconds())) {
-                    Some((_, Err(reason))) => report.error(at("parameters.timeout"), reason),
-                    Some((t, Ok(s))) if s.is_nan() || s <= 0.0 => {
-                        report.error(at("parameters.timeout"), format!("{t} is not a positive duration"))
-                    }
-                    _ => {}
-                },
             }
+            // The runners refuse what is not a positive duration: so does validation.
+            Ok(params) => match params.timeout().map(|t| (t, t.seconds())) {
+                Some((_, Err(reason))) => report.error(self.at("parameters.timeout"), reason),
+                Some((t, Ok(s))) if s.is_nan() || s <= 0.0 => {
+                    report.error(self.at("parameters.timeout"), format!("{t} is not a positive duration"))
+                }
+                _ => {}
+            },
         }
-        let lists = ActionKey::ALL.map(|key| (key, self.action_list(key)));
-        validate_action_lists(&lists, &format!("jobs[{}]", self.job_id), limits, &mut report);
-        for key in self.extra.keys() {
-            if !is_extension_key(key) && !KNOWN_FIELDS.contains(&key.as_str()) {
-                report.warn(at(key), "unknown field (ignored; use an x- prefix for tooling data)");
-            }
-        }
-        report.into_result()
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod connection;
+pub mod connection_type;
 pub mod container;
 pub mod event;
 pub mod job;
@@ -20,6 +21,7 @@ pub mod values;
 
 pub use action::{Action, ActionKey};
 pub use connection::ConnectionEntry;
+pub use connection_type::ConnectionType;
 pub use container::ContainerHost;
 pub use event::{
     Claim, EventLogEntry, EventRecord, EventStatus, EventUpdate, LEASE_DONE, LEASE_RELEASED, LeaseRequest, Predecessor,

@@ -447,180 +447,55 @@ impl JobParameters {
     /// Checks and types the parameters of a job of `job_type`, with the original's messages
     /// (`Missing keys: …`, `Unexpected keys: …`) or the failing field.
     pub fn parse(job_type: &JobType, params: &Map<String, Value>) -> Result<Self, String> {
-        let value = Value::Object(params.clone());
-        let typed = |allowed: &[&str], required: &[&str]| check_keys(params, allowed, required);
-        let field_error = |e: super::validation::ValidationError| e.to_string();
         Ok(match job_type {
-            JobType::Cmd => {
-                typed(&["args", "env", "jinja", "timeout", "vars"], &[])?;
-                JobParameters::Cmd(from_value(&value).map_err(field_error)?)
-            }
+            JobType::Cmd => JobParameters::Cmd(typed(params, &["args", "env", "jinja", "timeout", "vars"], &[])?),
             JobType::Exe => {
-                typed(EXEC_KEYS, &[])?;
-                let p: ExeParams = from_value(&value).map_err(field_error)?;
+                let p: ExeParams = typed(params, EXEC_KEYS, &[])?;
                 check_labels(&p.connections)?;
                 JobParameters::Exe(p)
             }
-            JobType::Pkg => {
-                typed(&[EXEC_KEYS, &["command", "main"]].concat(), &[])?;
-                let p: PkgParams = from_value(&value).map_err(field_error)?;
-                match (&p.command, &p.main) {
-                    (Some(_), Some(_)) => return Err("command and main cannot both be given".into()),
-                    (None, None) => return Err("No command".into()),
-                    _ => {}
-                }
-                check_labels(&p.connections)?;
-                JobParameters::Pkg(p)
-            }
-            JobType::Docker => {
-                typed(&[EXEC_KEYS, &["command", "docker", "host_config"]].concat(), &[])?;
-                let p: DockerParams = from_value(&value).map_err(field_error)?;
-                let mut bad: Vec<&str> = p
-                    .host_config
-                    .keys()
-                    .map(String::as_str)
-                    .filter(|k| !super::container::DOCKER_HOST_CONFIG.contains(k))
-                    .collect();
-                bad.sort_unstable();
-                if !bad.is_empty() {
-                    return Err(format!("Bad host_config parameters: {}", bad.join(", ")));
-                }
-                super::ContainerHost::default().apply(&p.host_config)?;
-                check_labels(&p.connections)?;
-                JobParameters::Docker(p)
-            }
-            JobType::Sql | JobType::Sqli => {
-                typed(&[SQL_COMMON, &["output"]].concat(), &["conn_id"])?;
-                let p: SqlParams = from_value(&value).map_err(field_error)?;
-                check_sql(&p)?;
-                if let Some(out) = &p.output
-                    && (out.is_empty() || !out.chars().all(|c| c.is_alphanumeric() || c == '_'))
-                {
-                    return Err(format!("Bad output parameter: {out:?}: Must be alphanumeric"));
-                }
-                JobParameters::Sql(p)
-            }
-            JobType::Sqlv => {
-                typed(&[SQL_COMMON, &["format", "level", "timeout"]].concat(), &["conn_id"])?;
-                let p: SqlParams = from_value(&value).map_err(field_error)?;
-                check_sql(&p)?;
-                if let Some(f) = &p.format
-                    && !["csv", "jsonl", "html", "parquet"].contains(&f.as_str())
-                {
-                    return Err(format!("Bad format: {f:?}: expected csv, jsonl, html or parquet"));
-                }
-                if let Some(l) = &p.level
-                    && !["debug", "info", "warning", "warn", "error", "critical"].contains(&l.to_lowercase().as_str())
-                {
-                    return Err(format!("Bad level: {l:?}: expected debug, info, warning, error or critical"));
-                }
-                JobParameters::Sql(p)
-            }
+            JobType::Pkg => JobParameters::Pkg(pkg_params(params)?),
+            JobType::Docker => JobParameters::Docker(docker_params(params)?),
+            JobType::Sql | JobType::Sqli => JobParameters::Sql(sql_params(params)?),
+            JobType::Sqlv => JobParameters::Sql(sqlv_params(params)?),
             JobType::Sqlc => {
-                typed(&["conn_id", "args", "jinja", "timeout", "vars"], &["conn_id"])?;
-                JobParameters::Sqlc(from_value(&value).map_err(field_error)?)
+                JobParameters::Sqlc(typed(params, &["conn_id", "args", "jinja", "timeout", "vars"], &["conn_id"])?)
             }
             JobType::Log => JobParameters::Log,
-            JobType::Dispatch => {
-                typed(&["parameters", "delay", "jinja", "job_prefix"], &[])?;
-                let p: super::pipeline::DispatchParams = from_value(&value).map_err(field_error)?;
-                if let Some(delay) = &p.delay {
-                    match delay.seconds() {
-                        Ok(s) if s < 0.0 => return Err(format!("Bad delay: {delay} is negative")),
-                        Err(e) => return Err(format!("Bad delay: {e}")),
-                        Ok(_) => {}
-                    }
-                }
-                JobParameters::Dispatch(p)
-            }
-            JobType::Chain => {
-                typed(&["job_prefix", "start", "can_fail"], &[])?;
-                JobParameters::Chain(from_value(&value).map_err(field_error)?)
-            }
+            JobType::Dispatch => JobParameters::Dispatch(dispatch_params(params)?),
+            JobType::Chain => JobParameters::Chain(typed(params, &["job_prefix", "start", "can_fail"], &[])?),
             JobType::Dag => {
-                typed(&["job_prefix", "workers", "can_fail"], &[])?;
-                let p: super::pipeline::DagParams = from_value(&value).map_err(field_error)?;
+                let p: super::pipeline::DagParams = typed(params, &["job_prefix", "workers", "can_fail"], &[])?;
                 if p.workers.is_some_and(|w| w < 1) {
                     return Err("workers must be at least 1".into());
                 }
                 JobParameters::Dag(p)
             }
             JobType::Foreach => {
-                typed(&["foreach", "can_fail", "limit", "jinja"], &["foreach"])?;
                 // The value generator is checked by validation and by the run (the original's
                 // error for it has no "Bad job parameters" prefix).
-                let p: super::pipeline::ForeachParams = from_value(&value).map_err(field_error)?;
+                let p: super::pipeline::ForeachParams =
+                    typed(params, &["foreach", "can_fail", "limit", "jinja"], &["foreach"])?;
                 if p.limit.is_some_and(|l| l < 0) {
                     return Err("limit must not be negative".into());
                 }
                 JobParameters::Foreach(p)
             }
             JobType::Lavasched => {
-                typed(&["dispatcher", "args", "env"], &["dispatcher"])?;
+                check_keys(params, &["dispatcher", "args", "env"], &["dispatcher"])?;
                 JobParameters::Other(params.clone())
             }
-            JobType::DbFromS3 => {
-                typed(
-                    &[
-                        "db_conn_id",
-                        "bucket",
-                        "key",
-                        "schema",
-                        "table",
-                        "mode",
-                        "args",
-                        "columns",
-                        "jinja",
-                        "min_size",
-                        "s3_conn_id",
-                        "s3_iam_role",
-                        "skip_missing",
-                        "vars",
-                    ],
-                    &["db_conn_id", "bucket", "key", "schema", "table", "mode"],
-                )?;
-                let p: DbFromS3Params = from_value(&value).map_err(field_error)?;
-                LoadMode::parse(&p.mode)?;
-                p.min_size_bytes()?;
-                JobParameters::DbFromS3(p)
-            }
-            JobType::RedshiftUnload => {
-                typed(
-                    &[
-                        "conn_id",
-                        "bucket",
-                        "schema",
-                        "relation",
-                        "args",
-                        "dateformat",
-                        "insecure",
-                        "key",
-                        "prefix",
-                        "s3_conn_id",
-                        "s3_iam_role",
-                        "start",
-                        "stop_on_fail",
-                        "vars",
-                        "where",
-                    ],
-                    &["conn_id", "bucket", "schema", "relation", "args"],
-                )?;
-                let p: RedshiftUnloadParams = from_value(&value).map_err(field_error)?;
-                if p.prefix.as_deref().or(p.key.as_deref()).is_none_or(str::is_empty) {
-                    return Err("prefix is required".into());
-                }
-                check_unload_options(&p.args)?;
-                JobParameters::RedshiftUnload(p)
-            }
+            JobType::DbFromS3 => JobParameters::DbFromS3(db_from_s3_params(params)?),
+            JobType::RedshiftUnload => JobParameters::RedshiftUnload(redshift_unload_params(params)?),
             JobType::SmbGet | JobType::SmbPut => {
                 // The original's smb_get refused every optional key (an empty set intersection);
                 // here each type takes the optional keys its documentation lists.
                 let own = if *job_type == JobType::SmbGet { "kms_key_id" } else { "create_dirs" };
-                typed(
+                JobParameters::Smb(typed(
+                    params,
                     &["conn_id", "share_name", "path", "file", "basedir", "jinja", "timeout", "vars", own],
                     &["conn_id", "share_name", "path", "file"],
-                )?;
-                JobParameters::Smb(from_value(&value).map_err(field_error)?)
+                )?)
             }
             JobType::SharepointGetDoc
             | JobType::SharepointGetList
@@ -630,6 +505,133 @@ impl JobParameters {
             | JobType::Unknown(_) => JobParameters::Other(params.clone()),
         })
     }
+}
+
+/// Checks the keys of `params` (the original's `Missing keys: …`, `Unexpected keys: …`), then
+/// reads them as `T`, naming the failing field.
+fn typed<T: serde::de::DeserializeOwned>(
+    params: &Map<String, Value>,
+    allowed: &[&str],
+    required: &[&str],
+) -> Result<T, String> {
+    check_keys(params, allowed, required)?;
+    from_value(&Value::Object(params.clone())).map_err(|e| e.to_string())
+}
+
+fn pkg_params(params: &Map<String, Value>) -> Result<PkgParams, String> {
+    let p: PkgParams = typed(params, &[EXEC_KEYS, &["command", "main"]].concat(), &[])?;
+    match (&p.command, &p.main) {
+        (Some(_), Some(_)) => return Err("command and main cannot both be given".into()),
+        (None, None) => return Err("No command".into()),
+        _ => {}
+    }
+    check_labels(&p.connections)?;
+    Ok(p)
+}
+
+fn docker_params(params: &Map<String, Value>) -> Result<DockerParams, String> {
+    let p: DockerParams = typed(params, &[EXEC_KEYS, &["command", "docker", "host_config"]].concat(), &[])?;
+    let mut bad: Vec<&str> = p
+        .host_config
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !super::container::DOCKER_HOST_CONFIG.contains(k))
+        .collect();
+    bad.sort_unstable();
+    if !bad.is_empty() {
+        return Err(format!("Bad host_config parameters: {}", bad.join(", ")));
+    }
+    super::ContainerHost::default().apply(&p.host_config)?;
+    check_labels(&p.connections)?;
+    Ok(p)
+}
+
+fn sql_params(params: &Map<String, Value>) -> Result<SqlParams, String> {
+    let p: SqlParams = typed(params, &[SQL_COMMON, &["output"]].concat(), &["conn_id"])?;
+    check_sql(&p)?;
+    if let Some(out) = &p.output
+        && (out.is_empty() || !out.chars().all(|c| c.is_alphanumeric() || c == '_'))
+    {
+        return Err(format!("Bad output parameter: {out:?}: Must be alphanumeric"));
+    }
+    Ok(p)
+}
+
+fn sqlv_params(params: &Map<String, Value>) -> Result<SqlParams, String> {
+    let p: SqlParams = typed(params, &[SQL_COMMON, &["format", "level", "timeout"]].concat(), &["conn_id"])?;
+    check_sql(&p)?;
+    if let Some(f) = &p.format
+        && !["csv", "jsonl", "html", "parquet"].contains(&f.as_str())
+    {
+        return Err(format!("Bad format: {f:?}: expected csv, jsonl, html or parquet"));
+    }
+    if let Some(l) = &p.level
+        && !["debug", "info", "warning", "warn", "error", "critical"].contains(&l.to_lowercase().as_str())
+    {
+        return Err(format!("Bad level: {l:?}: expected debug, info, warning, error or critical"));
+    }
+    Ok(p)
+}
+
+fn dispatch_params(params: &Map<String, Value>) -> Result<super::pipeline::DispatchParams, String> {
+    let p: super::pipeline::DispatchParams = typed(params, &["parameters", "delay", "jinja", "job_prefix"], &[])?;
+    if let Some(delay) = &p.delay {
+        match delay.seconds() {
+            Ok(s) if s < 0.0 => return Err(format!("Bad delay: {delay} is negative")),
+            Err(e) => return Err(format!("Bad delay: {e}")),
+            Ok(_) => {}
+        }
+    }
+    Ok(p)
+}
+
+fn db_from_s3_params(params: &Map<String, Value>) -> Result<DbFromS3Params, String> {
+    const ALLOWED: &[&str] = &[
+        "db_conn_id",
+        "bucket",
+        "key",
+        "schema",
+        "table",
+        "mode",
+        "args",
+        "columns",
+        "jinja",
+        "min_size",
+        "s3_conn_id",
+        "s3_iam_role",
+        "skip_missing",
+        "vars",
+    ];
+    let p: DbFromS3Params = typed(params, ALLOWED, &["db_conn_id", "bucket", "key", "schema", "table", "mode"])?;
+    LoadMode::parse(&p.mode)?;
+    p.min_size_bytes()?;
+    Ok(p)
+}
+
+fn redshift_unload_params(params: &Map<String, Value>) -> Result<RedshiftUnloadParams, String> {
+    const ALLOWED: &[&str] = &[
+        "conn_id",
+        "bucket",
+        "schema",
+        "relation",
+        "args",
+        "dateformat",
+        "insecure",
+        "key",
+        "prefix",
+        "s3_conn_id",
+        "s3_iam_role",
+        "start",
+        "stop_on_fail",
+        "vars",
+        "where",
+    ];
+    let p: RedshiftUnloadParams = typed(params, ALLOWED, &["conn_id", "bucket", "schema", "relation", "args"])?;
+    if p.prefix.as_deref().or(p.key.as_deref()).is_none_or(str::is_empty) {
+        return Err("prefix is required".into());
+    }
+    check_unload_options(&p.args)?;
+    Ok(p)
 }
 
 fn check_labels(connections: &BTreeMap<String, String>) -> Result<(), String> {

@@ -108,6 +108,9 @@ fn split(s: &str, sep: Option<&str>, max: i64, from_right: bool) -> Vec<Value> {
 }
 
 fn string_method(s: &str, method: &str, a: &Args) -> Result<Value, Error> {
+    if let Some(test) = string_test(s, method) {
+        return Ok(Value::from(test));
+    }
     let text = |t: String| Ok(Value::from(t));
     let prefixes = |v: &Value| -> Result<Vec<String>, Error> {
         match v.as_str() {
@@ -148,30 +151,9 @@ fn string_method(s: &str, method: &str, a: &Args) -> Result<Value, Error> {
         }
         "startswith" => Ok(Value::from(prefixes(a.required(0, "prefix")?)?.iter().any(|p| s.starts_with(p.as_str())))),
         "endswith" => Ok(Value::from(prefixes(a.required(0, "suffix")?)?.iter().any(|p| s.ends_with(p.as_str())))),
-        "find" | "index" | "rfind" | "rindex" => {
-            let sub = a.string(0, "sub")?.ok_or_else(|| fail(format!("{method}() needs a substring")))?;
-            let found = if method.starts_with('r') { s.rfind(&sub) } else { s.find(&sub) };
-            match found {
-                Some(byte) => Ok(Value::from(s[..byte].chars().count() as i64)),
-                None if method.ends_with("index") => Err(fail("substring not found")),
-                None => Ok(Value::from(-1)),
-            }
-        }
-        "count" => Ok(Value::from(s.matches(a.string(0, "sub")?.unwrap_or_default().as_str()).count() as i64)),
+        "find" | "index" | "rfind" | "rindex" | "partition" | "rpartition" | "count" => search(s, method, a),
         "join" => text(strings(a.required(0, "iterable")?, "join")?.join(s)),
-        "title" => {
-            let mut out = String::new();
-            let mut previous_cased = false;
-            for c in s.chars() {
-                out.push_str(&if previous_cased {
-                    c.to_lowercase().collect::<String>()
-                } else {
-                    c.to_uppercase().collect()
-                });
-                previous_cased = c.is_alphabetic();
-            }
-            text(out)
-        }
+        "title" => text(title(s)),
         "capitalize" => {
             let mut chars = s.chars();
             text(
@@ -181,41 +163,35 @@ fn string_method(s: &str, method: &str, a: &Args) -> Result<Value, Error> {
                     .unwrap_or_default(),
             )
         }
-        "isdigit" | "isnumeric" | "isdecimal" => {
-            Ok(Value::from(!s.is_empty() && s.chars().all(|c| c.is_ascii_digit())))
+        "zfill" | "ljust" | "rjust" | "center" => pad(s, method, a).map(Value::from),
+        "removeprefix" => {
+            text(s.strip_prefix(a.string(0, "prefix")?.unwrap_or_default().as_str()).unwrap_or(s).to_string())
         }
-        "isalpha" => Ok(Value::from(!s.is_empty() && s.chars().all(char::is_alphabetic))),
-        "isalnum" => Ok(Value::from(!s.is_empty() && s.chars().all(char::is_alphanumeric))),
-        "isspace" => Ok(Value::from(!s.is_empty() && s.chars().all(char::is_whitespace))),
-        "islower" => Ok(Value::from(s.chars().any(char::is_lowercase) && !s.chars().any(char::is_uppercase))),
-        "isupper" => Ok(Value::from(s.chars().any(char::is_uppercase) && !s.chars().any(char::is_lowercase))),
-        "zfill" => {
-            let width = a.int(0, "width")?.unwrap_or(0).max(0) as usize;
-            let len = s.chars().count();
-            if len >= width {
-                return text(s.to_string());
-            }
-            let (sign, digits) = match s.chars().next() {
-                Some(c @ ('+' | '-')) => (c.to_string(), &s[1..]),
-                _ => (String::new(), s),
-            };
-            text(format!("{sign}{}{digits}", "0".repeat(width - len)))
+        "removesuffix" => {
+            text(s.strip_suffix(a.string(0, "suffix")?.unwrap_or_default().as_str()).unwrap_or(s).to_string())
         }
-        "ljust" | "rjust" | "center" => {
-            let width = a.int(0, "width")?.unwrap_or(0).max(0) as usize;
-            let fill = a.string(1, "fillchar")?.and_then(|f| f.chars().next()).unwrap_or(' ');
-            let len = s.chars().count();
-            if len >= width {
-                return text(s.to_string());
-            }
-            let pad = width - len;
-            let (left, right) = match method {
-                "ljust" => (0, pad),
-                "rjust" => (pad, 0),
-                _ => (pad / 2 + (pad & width & 1), pad - (pad / 2 + (pad & width & 1))),
-            };
-            text(format!("{}{s}{}", fill.to_string().repeat(left), fill.to_string().repeat(right)))
-        }
+        "format" => text(str_format(s, a)?),
+        _ => Err(no_method("str", method)),
+    }
+}
+
+/// The `is…` methods of `str` (`None` for any other method).
+fn string_test(s: &str, method: &str) -> Option<bool> {
+    let all = |test: fn(char) -> bool| !s.is_empty() && s.chars().all(test);
+    Some(match method {
+        "isdigit" | "isnumeric" | "isdecimal" => all(|c| c.is_ascii_digit()),
+        "isalpha" => all(char::is_alphabetic),
+        "isalnum" => all(char::is_alphanumeric),
+        "isspace" => all(char::is_whitespace),
+        "islower" => s.chars().any(char::is_lowercase) && !s.chars().any(char::is_uppercase),
+        "isupper" => s.chars().any(char::is_uppercase) && !s.chars().any(char::is_lowercase),
+        _ => return None,
+    })
+}
+
+/// `str.find`, `index`, `rfind`, `rindex`, `partition`, `rpartition` and `count`.
+fn search(s: &str, method: &str, a: &Args) -> Result<Value, Error> {
+    match method {
         "partition" | "rpartition" => {
             let sep = a.string(0, "sep")?.ok_or_else(|| fail(format!("{method}() needs a separator")))?;
             let found = if method == "partition" { s.find(&sep) } else { s.rfind(&sep) };
@@ -226,13 +202,50 @@ fn string_method(s: &str, method: &str, a: &Args) -> Result<Value, Error> {
             };
             Ok(tuple(parts.iter().map(|p| Value::from(*p)).collect()))
         }
-        "removeprefix" => {
-            text(s.strip_prefix(a.string(0, "prefix")?.unwrap_or_default().as_str()).unwrap_or(s).to_string())
+        "count" => Ok(Value::from(s.matches(a.string(0, "sub")?.unwrap_or_default().as_str()).count() as i64)),
+        _ => {
+            let sub = a.string(0, "sub")?.ok_or_else(|| fail(format!("{method}() needs a substring")))?;
+            let found = if method.starts_with('r') { s.rfind(&sub) } else { s.find(&sub) };
+            match found {
+                Some(byte) => Ok(Value::from(s[..byte].chars().count() as i64)),
+                None if method.ends_with("index") => Err(fail("substring not found")),
+                None => Ok(Value::from(-1)),
+            }
         }
-        "removesuffix" => {
-            text(s.strip_suffix(a.string(0, "suffix")?.unwrap_or_default().as_str()).unwrap_or(s).to_string())
-        }
-        "format" => text(str_format(s, a)?),
-        _ => Err(no_method("str", method)),
     }
+}
+
+/// `str.title`: each cased run starts upper case, the rest lower.
+fn title(s: &str) -> String {
+    let mut out = String::new();
+    let mut previous_cased = false;
+    for c in s.chars() {
+        out.push_str(&if previous_cased { c.to_lowercase().collect::<String>() } else { c.to_uppercase().collect() });
+        previous_cased = c.is_alphabetic();
+    }
+    out
+}
+
+/// `str.zfill`, `ljust`, `rjust` and `center`, with Python's placement of an odd padding.
+fn pad(s: &str, method: &str, a: &Args) -> Result<String, Error> {
+    let width = a.int(0, "width")?.unwrap_or(0).max(0) as usize;
+    let len = s.chars().count();
+    if len >= width {
+        return Ok(s.to_string());
+    }
+    let pad = width - len;
+    if method == "zfill" {
+        let (sign, digits) = match s.chars().next() {
+            Some(c @ ('+' | '-')) => (c.to_string(), &s[1..]),
+            _ => (String::new(), s),
+        };
+        return Ok(format!("{sign}{}{digits}", "0".repeat(pad)));
+    }
+    let fill = a.string(1, "fillchar")?.and_then(|f| f.chars().next()).unwrap_or(' ');
+    let (left, right) = match method {
+        "ljust" => (0, pad),
+        "rjust" => (pad, 0),
+        _ => (pad / 2 + (pad & width & 1), pad - (pad / 2 + (pad & width & 1))),
+    };
+    Ok(format!("{}{s}{}", fill.to_string().repeat(left), fill.to_string().repeat(right)))
 }

@@ -92,92 +92,13 @@ pub fn strftime(at: DateTime, zone: Option<&jiff::Zoned>, format: &str) -> Strin
 /// Python's `datetime.strptime` (naive unless the format has `%z`).
 pub fn strptime(text: &str, format: &str) -> Result<PyDateTime, Error> {
     let bad = || fail(format!("time data '{text}' does not match format '{format}'"));
-    let (mut year, mut month, mut day, mut hour, mut minute, mut second, mut micro) =
-        (1900i64, 1i64, 1i64, 0i64, 0i64, 0i64, 0i64);
-    let mut pm: Option<bool> = None;
-    let mut offset: Option<i32> = None;
+    let mut fields = Fields::default();
     let mut rest = text;
     let mut fmt = format.chars();
-    let take_digits = |rest: &mut &str, max: usize| -> Option<i64> {
-        let n = rest.chars().take(max).take_while(|c| c.is_ascii_digit()).count();
-        if n == 0 {
-            return None;
-        }
-        let v = rest[..n].parse().ok()?;
-        *rest = &rest[n..];
-        Some(v)
-    };
-    let take_name = |rest: &mut &str, names: &[&str]| -> Option<i64> {
-        for (i, name) in names.iter().enumerate() {
-            for candidate in [*name, &name[..3]] {
-                if rest.len() >= candidate.len() && rest[..candidate.len()].eq_ignore_ascii_case(candidate) {
-                    *rest = &rest[candidate.len()..];
-                    return Some(i as i64);
-                }
-            }
-        }
-        None
-    };
     while let Some(c) = fmt.next() {
         if c == '%' {
             let code = fmt.next().ok_or_else(bad)?;
-            match code {
-                'Y' => year = take_digits(&mut rest, 4).ok_or_else(bad)?,
-                'y' => {
-                    let y = take_digits(&mut rest, 2).ok_or_else(bad)?;
-                    year = if y < 69 { 2000 + y } else { 1900 + y };
-                }
-                'm' => month = take_digits(&mut rest, 2).ok_or_else(bad)?,
-                'd' => day = take_digits(&mut rest, 2).ok_or_else(bad)?,
-                'H' | 'I' => hour = take_digits(&mut rest, 2).ok_or_else(bad)?,
-                'M' => minute = take_digits(&mut rest, 2).ok_or_else(bad)?,
-                'S' => second = take_digits(&mut rest, 2).ok_or_else(bad)?,
-                'f' => {
-                    let n = rest.chars().take(6).take_while(|c| c.is_ascii_digit()).count();
-                    let digits = &rest[..n];
-                    micro = format!("{digits:0<6}").parse().map_err(|_| bad())?;
-                    rest = &rest[n..];
-                }
-                'j' => {
-                    let doy = take_digits(&mut rest, 3).ok_or_else(bad)?;
-                    let date = build_date(year, 1, 1)?
-                        .checked_add(SignedDuration::from_hours((doy - 1) * 24))
-                        .map_err(|_| bad())?;
-                    (month, day) = (date.month() as i64, date.day() as i64);
-                }
-                'b' | 'B' | 'h' => month = take_name(&mut rest, &MONTH_NAMES).ok_or_else(bad)? + 1,
-                'a' | 'A' => {
-                    take_name(&mut rest, &DAY_NAMES).ok_or_else(bad)?;
-                }
-                'p' => {
-                    let upper = rest.get(..2).map(str::to_ascii_uppercase);
-                    pm = Some(match upper.as_deref() {
-                        Some("AM") => false,
-                        Some("PM") => true,
-                        _ => return Err(bad()),
-                    });
-                    rest = &rest[2..];
-                }
-                'z' => {
-                    if let Some(r) = rest.strip_prefix('Z') {
-                        offset = Some(0);
-                        rest = r;
-                    } else {
-                        let sign = match rest.chars().next() {
-                            Some('+') => 1,
-                            Some('-') => -1,
-                            _ => return Err(bad()),
-                        };
-                        rest = &rest[1..];
-                        let h = take_digits(&mut rest, 2).ok_or_else(bad)?;
-                        rest = rest.strip_prefix(':').unwrap_or(rest);
-                        let m = take_digits(&mut rest, 2).unwrap_or(0);
-                        offset = Some(sign * (h * 3600 + m * 60) as i32);
-                    }
-                }
-                '%' => rest = rest.strip_prefix('%').ok_or_else(bad)?,
-                _ => return Err(fail(format!("strptime: unsupported directive %{code}"))),
-            }
+            fields.read(code, &mut rest, &bad)?;
         } else if c.is_whitespace() {
             rest = rest.trim_start();
         } else {
@@ -187,6 +108,7 @@ pub fn strptime(text: &str, format: &str) -> Result<PyDateTime, Error> {
     if !rest.is_empty() {
         return Err(fail(format!("unconverted data remains: {rest}")));
     }
+    let Fields { year, month, day, mut hour, minute, second, micro, pm, offset } = fields;
     if let Some(pm) = pm {
         hour = hour % 12 + if pm { 12 } else { 0 };
     }
@@ -196,6 +118,116 @@ pub fn strptime(text: &str, format: &str) -> Result<PyDateTime, Error> {
         .transpose()
         .map_err(|e| jiff_fail("strptime", e))?;
     Ok(PyDateTime { civil, tz })
+}
+
+/// What [`strptime`] has read so far (Python's defaults: 1900-01-01 00:00:00).
+struct Fields {
+    year: i64,
+    month: i64,
+    day: i64,
+    hour: i64,
+    minute: i64,
+    second: i64,
+    micro: i64,
+    pm: Option<bool>,
+    offset: Option<i32>,
+}
+
+impl Default for Fields {
+    fn default() -> Self {
+        Fields { year: 1900, month: 1, day: 1, hour: 0, minute: 0, second: 0, micro: 0, pm: None, offset: None }
+    }
+}
+
+impl Fields {
+    /// Reads directive `%code` from the start of `rest`, moving past what it read; `bad` is the
+    /// error of text that does not match.
+    fn read(&mut self, code: char, rest: &mut &str, bad: &dyn Fn() -> Error) -> Result<(), Error> {
+        match code {
+            'Y' => self.year = take_digits(rest, 4).ok_or_else(bad)?,
+            'y' => {
+                let y = take_digits(rest, 2).ok_or_else(bad)?;
+                self.year = if y < 69 { 2000 + y } else { 1900 + y };
+            }
+            'm' => self.month = take_digits(rest, 2).ok_or_else(bad)?,
+            'd' => self.day = take_digits(rest, 2).ok_or_else(bad)?,
+            'H' | 'I' => self.hour = take_digits(rest, 2).ok_or_else(bad)?,
+            'M' => self.minute = take_digits(rest, 2).ok_or_else(bad)?,
+            'S' => self.second = take_digits(rest, 2).ok_or_else(bad)?,
+            'f' => {
+                let n = rest.chars().take(6).take_while(|c| c.is_ascii_digit()).count();
+                let digits = &rest[..n];
+                self.micro = format!("{digits:0<6}").parse().map_err(|_| bad())?;
+                *rest = &rest[n..];
+            }
+            'j' => {
+                let doy = take_digits(rest, 3).ok_or_else(bad)?;
+                let date = build_date(self.year, 1, 1)?
+                    .checked_add(SignedDuration::from_hours((doy - 1) * 24))
+                    .map_err(|_| bad())?;
+                (self.month, self.day) = (date.month() as i64, date.day() as i64);
+            }
+            'b' | 'B' | 'h' => self.month = take_name(rest, &MONTH_NAMES).ok_or_else(bad)? + 1,
+            'a' | 'A' => {
+                take_name(rest, &DAY_NAMES).ok_or_else(bad)?;
+            }
+            'p' => {
+                let upper = rest.get(..2).map(str::to_ascii_uppercase);
+                self.pm = Some(match upper.as_deref() {
+                    Some("AM") => false,
+                    Some("PM") => true,
+                    _ => return Err(bad()),
+                });
+                *rest = &rest[2..];
+            }
+            'z' => self.offset = Some(take_offset(rest).ok_or_else(bad)?),
+            '%' => *rest = rest.strip_prefix('%').ok_or_else(bad)?,
+            _ => return Err(fail(format!("strptime: unsupported directive %{code}"))),
+        }
+        Ok(())
+    }
+}
+
+/// Up to `max` digits from the start of `rest`.
+fn take_digits(rest: &mut &str, max: usize) -> Option<i64> {
+    let n = rest.chars().take(max).take_while(|c| c.is_ascii_digit()).count();
+    if n == 0 {
+        return None;
+    }
+    let v = rest[..n].parse().ok()?;
+    *rest = &rest[n..];
+    Some(v)
+}
+
+/// The index in `names` of the name (or its first three letters) `rest` starts with, in any case.
+fn take_name(rest: &mut &str, names: &[&str]) -> Option<i64> {
+    for (i, name) in names.iter().enumerate() {
+        for candidate in [*name, &name[..3]] {
+            if rest.len() >= candidate.len() && rest[..candidate.len()].eq_ignore_ascii_case(candidate) {
+                *rest = &rest[candidate.len()..];
+                return Some(i as i64);
+            }
+        }
+    }
+    None
+}
+
+/// A `%z` offset in seconds: `Z`, or `+HH[:]MM`/`-HH[:]MM` (minutes optional).
+fn take_offset(rest: &mut &str) -> Option<i32> {
+    if let Some(r) = rest.strip_prefix('Z') {
+        *rest = r;
+        return Some(0);
+    }
+    let sign = match rest.chars().next() {
+        Some('+') => 1,
+        Some('-') => -1,
+        _ => return None,
+    };
+    *rest = &rest[1..];
+    let h = take_digits(rest, 2)?;
+    *rest = rest.strip_prefix(':').unwrap_or(rest);
+    let m = take_digits(rest, 2).unwrap_or(0);
+    Some(sign * (h * 3600 + m * 60) as i32)
 }
 
 #[cfg(test)]

@@ -263,7 +263,7 @@ impl JobRunner {
             self.put_run_metrics(&spec.job_id, &outcome, &start, dispatched).await;
         }
         if scope.shared_dir.is_none() {
-            let _ = std::fs::remove_dir_all(&run_dir);
+            let _ = tokio::fs::remove_dir_all(&run_dir).await;
         }
         Ok(outcome)
     }

@@ -14,7 +14,7 @@ use super::{JobRunner, RunOutcome, Scope};
 use crate::config::keys;
 use crate::model::pipeline::{self, ChainParams, DagParams, DispatchParams, ForeachParams, Generator};
 use crate::model::{EventStatus, JobParameters, JobSpec, JobType, StateType, WorkerMessage};
-use crate::runners::{Failure, RunContext};
+use crate::runners::{Failure, Outcome, RunContext};
 use crate::state::NewState;
 
 /// The parent run, as its pipeline handler sees it.
@@ -52,7 +52,6 @@ enum ChildEnd {
 /// How long a child's completion record is kept (capped by `STATE_MAX_TTL`).
 const STEP_RECORD_TTL: f64 = 7.0 * 86_400.0;
 
-type Outcome = Result<Value, Failure>;
 /// A dag child's run and its id.
 type BoxedChild<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = (String, Result<ChildEnd, Failure>)> + Send + 'a>>;
@@ -560,7 +559,7 @@ impl JobRunner {
             Some((bucket, key)) => {
                 self.blobs.get_object(bucket, key).await.map_err(|e| Failure::message(format!("{name}: {e}")))?
             }
-            None => std::fs::read(name).map_err(|e| Failure::message(format!("{name}: {e}")))?,
+            None => tokio::fs::read(name).await.map_err(|e| Failure::message(format!("{name}: {e}")))?,
         };
         String::from_utf8(bytes).map_err(|_| Failure::message(format!("{name}: not UTF-8 text")))
     }

@@ -19,9 +19,8 @@ use crate::ports::ByteChunks;
 use crate::runners::{Failure, Outcome, RunContext};
 use crate::sql::driver::Session;
 use crate::sql::load::{
-    AuroraImport, CsvReading, CsvRecords, LoadArgs, Loader, Mode, Utf8Pieces, aurora_mysql_load, column_names,
-    insert_statement, manifest_entries, object_name, postgres_copy, quoted_name, redshift_copy, rows_per_insert,
-    target_name,
+    AuroraImport, CsvReading, CsvRecords, LoadArgs, Loader, Mode, aurora_mysql_load, column_names, insert_statement,
+    manifest_entries, object_name, postgres_copy, quoted_name, redshift_copy, rows_per_insert, target_name,
 };
 
 /// Runs a `db_from_s3` job.
@@ -658,20 +657,17 @@ impl Load<'_> {
         let quote = self.loader.quotes();
         let full = insert_statement(target, columns, quote, batch).map_err(Error::Refused)?;
         let mut skip_header = format.header;
-        let mut reader = CsvRecords::new(format);
-        let mut text = Utf8Pieces::default();
+        let mut reader = CsvRecords::new(&format).map_err(Error::Refused)?;
         let mut chunks = self.open(bucket, key).await?;
         let mut count = 0u64;
         let mut pending: Vec<Vec<String>> = Vec::new();
         loop {
             let next = chunks.next().await.transpose()?;
             let records = match &next {
-                Some(chunk) => reader.push(&text.push(chunk).map_err(|e| Error::Refused(format!("{uri}: {e}")))?),
-                None => {
-                    text.finish().map_err(|e| Error::Refused(format!("{uri}: {e}")))?;
-                    reader.finish().into_iter().collect()
-                }
-            };
+                Some(chunk) => reader.push(chunk),
+                None => reader.finish(),
+            }
+            .map_err(|e| Error::Refused(format!("{uri}: {e}")))?;
             for record in records {
                 if std::mem::take(&mut skip_header) {
                     continue;

@@ -49,7 +49,7 @@ async fn registry(
     let mut server = None;
     if let Some(conn_id) = conn_id {
         let resolved = ctx.connections.resolve(&conn_id).await.map_err(|e| e.to_string())?;
-        if resolved.kind != "docker" {
+        if resolved.kind != crate::model::ConnectionType::Docker {
             return Err(format!("Connection {conn_id}: type must be docker, not {}", resolved.kind));
         }
         if resolved.fields.get("server").is_some_and(|s| !s.is_null()) {
@@ -104,6 +104,9 @@ async fn registry(
     Ok((login, server, policy))
 }
 
+/// A job's templates rendered (or not, with `jinja: false`).
+type Render<'a> = dyn Fn(&str) -> Result<String, String> + 'a;
+
 /// `docker`: run the payload's image.
 pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
     let typed = ctx.spec.typed_parameters().map_err(|e| Failure::message(format!("Bad job parameters: {e}")))?;
@@ -113,78 +116,15 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
     let jinja = params.jinja.is_none_or(|f| f.0);
     let vars = ctx.with_vars(&params.vars);
     let render = |text: &str| if jinja { ctx.renderer.render(text, &vars) } else { Ok(text.to_string()) };
-    let command = match &params.command {
-        Some(line) => {
-            let mut words = cmdline::split(line).map_err(|e| Failure::message(format!("Bad command: {e}")))?;
-            words.extend(params.args.iter().map(ToString::to_string));
-            Some(
-                words
-                    .iter()
-                    .map(|w| render(w))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| Failure::message(format!("Bad command or args: {e}")))?,
-            )
-        }
-        None => None,
-    };
+    let command = command(&params, &render)?;
     let limit = timeout(ctx, params.timeout.as_ref(), keys::DOCKER_TIMEOUT).map_err(Failure::message)?;
     let (login, server, policy) = registry(ctx, &params).await.map_err(Failure::message)?;
     let image = match &server {
         Some(host) if !repository.starts_with(&format!("{host}/")) => format!("{host}/{repository}:{tag}"),
         _ => format!("{repository}:{tag}"),
     };
-
-    // Environment: the worker's LAVA_* variables, the job's env, the handler's
-    // extras, lava's identity variables, the connections. No TMPDIR.
-    let mut env: std::collections::BTreeMap<String, String> =
-        std::env::vars().filter(|(k, _)| k.starts_with("LAVA_")).collect();
-    for (name, value) in &params.env {
-        env.insert(
-            name.clone(),
-            render(value).map_err(|e| Failure::message(format!("Bad environment variable: {name}: {e}")))?,
-        );
-    }
-    let run_dir = ctx.run_dir.display().to_string();
-    env.insert("LAVA_S3_TMP".into(), ctx.s3tmp.to_string());
-    env.insert("LAVA_S3_PAYLOAD".into(), format!("{}/{}", ctx.realm.s3_payloads, payload.trim()));
-    env.insert("LAVA_TMP".into(), run_dir.clone());
-    for (k, v) in ctx.identity_vars() {
-        env.insert(k.into(), v);
-    }
-    for (label, conn_id) in &params.connections {
-        let app =
-            crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, conn_id);
-        let script =
-            crate::connections::scripts::write_connector(ctx.connections, conn_id, &ctx.run_dir, app.as_deref())
-                .await?;
-        env.insert(format!("LAVA_CONN_{}", label.to_ascii_uppercase()), script.display().to_string());
-        env.insert(format!("LAVA_CONNID_{}", label.to_ascii_uppercase()), conn_id.clone());
-    }
-
-    let defaults = ContainerHost {
-        working_dir: Some(run_dir.clone()),
-        user: Some(nix::unistd::geteuid().to_string()),
-        group_add: vec![nix::unistd::getegid().to_string()],
-        hostname: Some(format!("lava-{}-{}-{}", ctx.realm.realm, ctx.worker, ctx.run_id).chars().take(63).collect()),
-        ..Default::default()
-    };
-    let host = defaults.apply(&params.host_config).map_err(Failure::message)?;
-    let spec = ContainerSpec {
-        name: format!("lava-{}", uuid::Uuid::new_v4()),
-        image: image.clone(),
-        command,
-        env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-        labels: vec![
-            ("lava.realm".into(), ctx.realm.realm.clone()),
-            ("lava.worker".into(), ctx.worker.to_string()),
-            ("lava.owner".into(), ctx.spec.owner.clone().unwrap_or_default()),
-            ("lava.job_id".into(), ctx.spec.job_id.clone()),
-            ("lava.run_id".into(), ctx.run_id.to_string()),
-        ],
-        binds: vec![format!("{run_dir}:{run_dir}:rw")],
-        host,
-    };
-
+    let env = environment(ctx, &params, &payload, &render).await?;
+    let spec = container_spec(ctx, &params, image.clone(), command, &env)?;
     if ctx.config.get(keys::DOCKER_RUNNER).is_some_and(|r| r.eq_ignore_ascii_case("ecs")) {
         return run_on_ecs(ctx, &spec, limit).await;
     }
@@ -217,6 +157,85 @@ pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {
         Err(e) => tracing::warn!(container = %id, error = %e, "Cannot remove the container."),
     }
     finished
+}
+
+/// The container's command: the `command` line split, the `args` added, each word rendered
+/// (none: the image's own command).
+fn command(params: &DockerParams, render: &Render<'_>) -> Result<Option<Vec<String>>, Failure> {
+    let Some(line) = &params.command else { return Ok(None) };
+    let mut words = cmdline::split(line).map_err(|e| Failure::message(format!("Bad command: {e}")))?;
+    words.extend(params.args.iter().map(ToString::to_string));
+    let rendered = words.iter().map(|w| render(w)).collect::<Result<Vec<_>, _>>();
+    Ok(Some(rendered.map_err(|e| Failure::message(format!("Bad command or args: {e}")))?))
+}
+
+/// The container's environment: the worker's `LAVA_*` variables, the job's env, the handler's
+/// extras, lava's identity variables, the connections. No TMPDIR.
+async fn environment(
+    ctx: &RunContext<'_>,
+    params: &DockerParams,
+    payload: &str,
+    render: &Render<'_>,
+) -> Result<std::collections::BTreeMap<String, String>, Failure> {
+    let mut env: std::collections::BTreeMap<String, String> =
+        std::env::vars().filter(|(k, _)| k.starts_with("LAVA_")).collect();
+    for (name, value) in &params.env {
+        env.insert(
+            name.clone(),
+            render(value).map_err(|e| Failure::message(format!("Bad environment variable: {name}: {e}")))?,
+        );
+    }
+    env.insert("LAVA_S3_TMP".into(), ctx.s3tmp.to_string());
+    env.insert("LAVA_S3_PAYLOAD".into(), format!("{}/{}", ctx.realm.s3_payloads, payload.trim()));
+    env.insert("LAVA_TMP".into(), ctx.run_dir.display().to_string());
+    for (k, v) in ctx.identity_vars() {
+        env.insert(k.into(), v);
+    }
+    for (label, conn_id) in &params.connections {
+        let app =
+            crate::connections::application_name(ctx.config, ctx.renderer, &ctx.realm.realm, &ctx.spec.job_id, conn_id);
+        let script =
+            crate::connections::scripts::write_connector(ctx.connections, conn_id, &ctx.run_dir, app.as_deref())
+                .await?;
+        env.insert(format!("LAVA_CONN_{}", label.to_ascii_uppercase()), script.display().to_string());
+        env.insert(format!("LAVA_CONNID_{}", label.to_ascii_uppercase()), conn_id.clone());
+    }
+    Ok(env)
+}
+
+/// The container to run: named, labelled with the run, the run's directory mounted as its
+/// working directory, the worker's user and group, the job's `host_config` over those.
+fn container_spec(
+    ctx: &RunContext<'_>,
+    params: &DockerParams,
+    image: String,
+    command: Option<Vec<String>>,
+    env: &std::collections::BTreeMap<String, String>,
+) -> Result<ContainerSpec, Failure> {
+    let run_dir = ctx.run_dir.display().to_string();
+    let defaults = ContainerHost {
+        working_dir: Some(run_dir.clone()),
+        user: Some(nix::unistd::geteuid().to_string()),
+        group_add: vec![nix::unistd::getegid().to_string()],
+        hostname: Some(format!("lava-{}-{}-{}", ctx.realm.realm, ctx.worker, ctx.run_id).chars().take(63).collect()),
+        ..Default::default()
+    };
+    let host = defaults.apply(&params.host_config).map_err(Failure::message)?;
+    Ok(ContainerSpec {
+        name: format!("lava-{}", uuid::Uuid::new_v4()),
+        image,
+        command,
+        env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        labels: vec![
+            ("lava.realm".into(), ctx.realm.realm.clone()),
+            ("lava.worker".into(), ctx.worker.to_string()),
+            ("lava.owner".into(), ctx.spec.owner.clone().unwrap_or_default()),
+            ("lava.job_id".into(), ctx.spec.job_id.clone()),
+            ("lava.run_id".into(), ctx.run_id.to_string()),
+        ],
+        binds: vec![format!("{run_dir}:{run_dir}:rw")],
+        host,
+    })
 }
 
 /// A comma-separated config list.

@@ -157,7 +157,7 @@ impl RunContext<'_> {
 
     /// Uploads a local file to `<s3tmp>/<name>` if it is non-empty; returns its `s3://` URI.
     pub async fn upload_if_not_empty(&self, path: &std::path::Path, name: &str) -> Result<Option<String>, Failure> {
-        match std::fs::read(path) {
+        match tokio::fs::read(path).await {
             Ok(body) if !body.is_empty() => self.upload(body, name).await.map(Some),
             _ => Ok(None),
         }

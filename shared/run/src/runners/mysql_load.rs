@@ -6,7 +6,7 @@
 
 use futures_util::StreamExt;
 use std::path::{Path, PathBuf};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{Error, Result};
 use crate::ports::ByteChunks;
@@ -142,7 +142,6 @@ where
     F: Fn(String, String) -> Fut,
     Fut: std::future::Future<Output = Result<ByteChunks>>,
 {
-    use tokio::io::AsyncBufReadExt;
     let loads: Vec<(&Path, &str, &str)> = steps
         .iter()
         .filter_map(|s| match s {
@@ -155,33 +154,97 @@ where
             .map_err(|e| Error::Unexpected(format!("cannot make the pipe {}: {e}", pipe.display())))?;
     }
     let (head, tail, starts) = script(steps);
-    let mut child = tokio::process::Command::new(connector)
-        .args(["--local-infile=1", "--skip-column-names", "--unbuffered"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| Error::io(format!("cannot run {}", connector.display()), e))?;
-    // The client ends with the worker, however the worker ends (a half-fed load never commits).
-    let pid = child.id().unwrap_or_default();
-    super::reaper::track(pid, true);
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let errors = tokio::spawn(async move {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text).await;
-        text
-    });
-    let _ = stdin.write_all(head.as_bytes()).await;
+    let mut client = Client::start(connector)?;
+    let _ = client.stdin.write_all(head.as_bytes()).await;
+    let (fed, answered) = client.feed_and_answer(&loads, &open).await;
+    let (complete, answers) = match answered {
+        Ok(answers) => (true, answers),
+        Err(answers) => (false, answers),
+    };
+    let (counts, warning) = read_answers(&answers);
+    let clean = complete && fed.is_ok() && warning.is_none();
+    if clean {
+        let _ = client.stdin.write_all(tail.as_bytes()).await;
+    }
+    let ended = client.finish().await?;
+    for (pipe, _, _) in &loads {
+        let _ = std::fs::remove_file(pipe);
+    }
+    let failed_step = failed_step(&ended.errors, &warning, steps, &starts);
+    let succeeded = clean && ended.status.success();
+    record_steps(steps, succeeded, failed_step, &counts, events);
+    if succeeded {
+        return Ok(());
+    }
+    fed?;
+    let message = match &warning {
+        Some((_, warning)) => warning.clone(),
+        None => ended.errors.trim().to_string(),
+    };
+    Err(Error::Refused(match failed_step.map(|i| &steps[i]) {
+        Some(Step::Load { bucket, key, .. }) => format!("s3://{bucket}/{key}: {message}"),
+        _ if message.is_empty() => format!("the mysql client ended with {}: {}", ended.status, ended.rest.join(" ")),
+        _ => message,
+    }))
+}
 
-    // Feed the pipes while the client answers the head; whichever ends badly first stops the
-    // other (a dead client leaves a pipe unopened; a failed object leaves the client waiting).
-    let (fed, answered) = {
+/// The `mysql` client running a load's session, in its own process group and told to the reaper.
+struct Client {
+    child: tokio::process::Child,
+    pid: u32,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    errors: tokio::task::JoinHandle<String>,
+}
+
+/// How the client ended: its status, the lines it printed after the loads, its error text.
+struct Ended {
+    status: std::process::ExitStatus,
+    rest: Vec<String>,
+    errors: String,
+}
+
+impl Client {
+    fn start(connector: &Path) -> Result<Client> {
+        let mut child = tokio::process::Command::new(connector)
+            .args(["--local-infile=1", "--skip-column-names", "--unbuffered"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| Error::io(format!("cannot run {}", connector.display()), e))?;
+        // The client ends with the worker, however the worker ends (a half-fed load never commits).
+        let pid = child.id().unwrap_or_default();
+        super::reaper::track(pid, true);
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = tokio::io::BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let errors = tokio::spawn(async move {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text).await;
+            text
+        });
+        Ok(Client { child, pid, stdin, stdout, errors })
+    }
+
+    /// Feeds the pipes while the client answers the script's head, up to [`LOADS_DONE`];
+    /// whichever ends badly first stops the other (a dead client leaves a pipe unopened; a
+    /// failed object leaves the client waiting). The answers are `Err` when the client ended
+    /// before it got there.
+    async fn feed_and_answer<F, Fut>(
+        &mut self,
+        loads: &[(&Path, &str, &str)],
+        open: &F,
+    ) -> (Result<()>, std::result::Result<Vec<String>, Vec<String>>)
+    where
+        F: Fn(String, String) -> Fut,
+        Fut: std::future::Future<Output = Result<ByteChunks>>,
+    {
+        let Client { child, stdout, .. } = self;
         let feeding = async {
-            for (pipe, bucket, key) in &loads {
+            for (pipe, bucket, key) in loads {
                 let uri = format!("s3://{bucket}/{key}");
                 let chunks = open(bucket.to_string(), key.to_string()).await.map_err(|e| e.within(&uri))?;
                 feed(pipe.to_path_buf(), chunks).await.map_err(|e| e.within(&uri))?;
@@ -217,16 +280,29 @@ where
             }
         }
         (fed.expect("fed"), answered.expect("answered"))
-    };
-    let (complete, answers) = match answered {
-        Ok(answers) => (true, answers),
-        Err(answers) => (false, answers),
-    };
+    }
 
-    // The loads' answers: `<rows>\t<warnings>`, then up to three warning lines.
+    /// Closes the client's input and waits for it to end.
+    async fn finish(self) -> Result<Ended> {
+        let Client { mut child, pid, stdin, mut stdout, errors } = self;
+        drop(stdin);
+        let status = child.wait().await;
+        super::reaper::track(pid, false);
+        let status = status.map_err(|e| Error::io("waiting for the mysql client", e))?;
+        let mut rest = Vec::new();
+        while let Ok(Some(line)) = stdout.next_line().await {
+            rest.push(line);
+        }
+        Ok(Ended { status, rest, errors: errors.await.unwrap_or_default() })
+    }
+}
+
+/// The loads' answers: `<rows>\t<warnings>` each, then up to three warning lines. Gives the
+/// row counts and the first warning with the index of the load it follows.
+fn read_answers(answers: &[String]) -> (Vec<String>, Option<(usize, String)>) {
     let mut counts = Vec::new();
     let mut warning = None;
-    for line in &answers {
+    for line in answers {
         let fields: Vec<&str> = line.split('\t').collect();
         match fields.as_slice() {
             [level @ ("Warning" | "Error"), code, message] if warning.is_none() => {
@@ -236,36 +312,34 @@ where
             _ => {}
         }
     }
-    let clean = complete && fed.is_ok() && warning.is_none();
-    if clean {
-        let _ = stdin.write_all(tail.as_bytes()).await;
-    }
-    drop(stdin);
-    let status = child.wait().await;
-    super::reaper::track(pid, false);
-    let status = status.map_err(|e| Error::io("waiting for the mysql client", e))?;
-    let mut rest = Vec::new();
-    while let Ok(Some(line)) = stdout.next_line().await {
-        rest.push(line);
-    }
-    let err = errors.await.unwrap_or_default();
-    for (pipe, _, _) in &loads {
-        let _ = std::fs::remove_file(pipe);
-    }
+    (counts, warning)
+}
 
-    // The step the client stopped at (`at line N` of its error), or the load that warned.
-    let failed_line = err
+/// The step the client stopped at (`at line N` of its error, against each step's first line),
+/// or the load that warned.
+fn failed_step(errors: &str, warning: &Option<(usize, String)>, steps: &[Step], starts: &[usize]) -> Option<usize> {
+    let failed_line = errors
         .split(" at line ")
         .nth(1)
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|n| n.parse::<usize>().ok());
     let load_index = |n: usize| steps.iter().enumerate().filter(|(_, s)| is_load(s)).nth(n).map(|(i, _)| i);
-    let failed_step = match (&warning, failed_line) {
+    match (warning, failed_line) {
         (Some((load, _)), _) => load_index(*load),
         (None, Some(f)) => starts.iter().zip(steps).rposition(|(start, _)| *start <= f),
         (None, None) => None,
-    };
-    let succeeded = clean && status.success();
+    }
+}
+
+/// Records the events of the steps that ran: all of them when the session succeeded, else up
+/// to the failed step, whose "after" events are left out.
+fn record_steps(
+    steps: &[Step],
+    succeeded: bool,
+    failed_step: Option<usize>,
+    counts: &[String],
+    events: &mut Vec<String>,
+) {
     let ran = match (succeeded, failed_step) {
         (true, _) => steps.len(),
         (false, Some(i)) => i + 1,
@@ -290,19 +364,6 @@ where
             }
         }
     }
-    if succeeded {
-        return Ok(());
-    }
-    fed?;
-    let message = match &warning {
-        Some((_, warning)) => warning.clone(),
-        None => err.trim().to_string(),
-    };
-    Err(Error::Refused(match failed_step.map(|i| &steps[i]) {
-        Some(Step::Load { bucket, key, .. }) => format!("s3://{bucket}/{key}: {message}"),
-        _ if message.is_empty() => format!("the mysql client ended with {status}: {}", rest.join(" ")),
-        _ => message,
-    }))
 }
 
 fn is_load(step: &Step) -> bool {

@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
+use crate::model::ConnectionType;
 use crate::model::params::{INVALID_UNLOAD_OPTIONS, JobParameters, RedshiftUnloadParams};
 use crate::model::values::format_timestamp;
 use crate::runners::{Failure, Outcome, RunContext};
@@ -40,7 +41,7 @@ pub async fn run_redshift_unload(ctx: &RunContext<'_>) -> Outcome {
     }
 
     let db = ctx.connections.database(&p.conn_id).await?;
-    if !matches!(db.kind.as_str(), "redshift" | "redshift-serverless") {
+    if !matches!(db.kind, ConnectionType::Redshift | ConnectionType::RedshiftServerless) {
         return Err(Failure::message(format!(
             "redshift_unload needs a redshift or redshift-serverless connection: {} is {}",
             p.conn_id, db.kind

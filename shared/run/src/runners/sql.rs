@@ -215,7 +215,8 @@ async fn run_statements(
                 file.flush().map_err(|e| Error::io(format!("Cannot write {}", sink.path.display()), e))?;
                 drop(file);
                 // Uploaded even when empty: the result set existed.
-                let body = std::fs::read(&sink.path)
+                let body = tokio::fs::read(&sink.path)
+                    .await
                     .map_err(|e| Error::io(format!("Cannot read {}", sink.path.display()), e))?;
                 let key = options.output.as_ref().map_or_else(|| name.clone(), |sub| format!("{sub}/{name}"));
                 uris.push(Value::String(ctx.upload(body, &key).await.map_err(|f| Error::Unexpected(f.message))?));

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::config::keys;
-use crate::model::params::JobParameters;
+use crate::model::params::{JobParameters, SqlParams};
 use crate::runners::executable::{Program, download_payload, finish, run_program, timeout};
 use crate::runners::process::Exit;
 use crate::runners::{Failure, Outcome, RunContext};
@@ -101,69 +101,9 @@ pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
         files.extend(download_payload(ctx, payload, i, max).await?);
     }
     if params.jinja.is_none_or(|f| f.0) {
-        let vars = ctx.with_vars(&params.vars);
-        for file in &files {
-            let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| Failure::message(format!("Cannot read {}: {e}", file.display())))?;
-            let rendered =
-                ctx.renderer.render_in_dir(&text, &vars, file.parent().unwrap_or(&ctx.run_dir)).map_err(|e| {
-                    let error = format!("Jinja2 render failed on {name}: {e}");
-                    Failure {
-                        message: "Failed with exit status 1".into(),
-                        data: Some(serde_json::json!({"exit_status": 1, "error": error, "output": []})),
-                    }
-                })?;
-            std::fs::write(file, rendered)
-                .map_err(|e| Failure::message(format!("Cannot write {}: {e}", file.display())))?;
-        }
+        render_files(ctx, &params, &files)?;
     }
-    let profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
-    let batch = params.batch_size.unwrap_or_else(|| ctx.config.get(keys::SQL_BATCH_SIZE));
-    let mut argv = vec![
-        lava_sql_program(ctx),
-        "--profile".into(),
-        profile,
-        "--realm".into(),
-        ctx.realm.realm.clone(),
-        "--conn-id".into(),
-        params.conn_id.clone(),
-    ];
-    argv.extend([
-        "--tag".into(),
-        format!("{}:{}", ctx.spec.job_id, ctx.run_id),
-        "--batch-size".into(),
-        batch.to_string(),
-    ]);
-    if let Some(format) = &params.format {
-        argv.extend(["--format".into(), format.clone()]);
-    }
-    if let Some(level) = &params.level {
-        argv.extend(["--level".into(), level.clone()]);
-    }
-    for (flag, on) in [("--header", params.header), ("--raw", params.raw), ("--transaction", params.transaction)] {
-        if on.is_some_and(|f| f.0) {
-            argv.push(flag.into());
-        }
-    }
-    if params.format.as_deref().is_none_or(|f| f == "csv") {
-        if params.doublequote.map(|f| f.0).unwrap_or_else(|| ctx.config.get(keys::SQL_DOUBLEQUOTE)) {
-            argv.push("--doublequote".into());
-        }
-        // Only what the job or the configuration says: lava-sql has the same defaults.
-        let config = ctx.config;
-        for (name, value) in [
-            ("delimiter", params.delimiter.clone().or_else(|| config.configured(keys::SQL_DELIMITER))),
-            ("dialect", params.dialect.clone().or_else(|| config.configured(keys::SQL_DIALECT))),
-            ("escapechar", params.escapechar.clone().or_else(|| config.configured(keys::SQL_ESCAPECHAR))),
-            ("quotechar", params.quotechar.clone().or_else(|| config.configured(keys::SQL_QUOTECHAR))),
-            ("quoting", params.quoting.clone().or_else(|| config.configured(keys::SQL_QUOTING))),
-        ] {
-            if let Some(v) = value {
-                argv.extend([format!("--{name}"), v]);
-            }
-        }
-    }
+    let mut argv = lava_sql_argv(ctx, &params);
     argv.extend(files.iter().map(|f| f.display().to_string()));
     let stdout = ctx.run_dir.join("stdout");
     argv.extend(["--output".into(), stdout.display().to_string()]);
@@ -202,4 +142,75 @@ pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
         }
     }
     finish(exit, vec![entry], excerpt, limit)
+}
+
+/// Renders each payload file in place, whole (a render failure is the original's exit status 1).
+fn render_files(ctx: &RunContext<'_>, params: &SqlParams, files: &[std::path::PathBuf]) -> Result<(), Failure> {
+    let vars = ctx.with_vars(&params.vars);
+    for file in files {
+        let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Failure::message(format!("Cannot read {}: {e}", file.display())))?;
+        let rendered =
+            ctx.renderer.render_in_dir(&text, &vars, file.parent().unwrap_or(&ctx.run_dir)).map_err(|e| {
+                let error = format!("Jinja2 render failed on {name}: {e}");
+                Failure {
+                    message: "Failed with exit status 1".into(),
+                    data: Some(serde_json::json!({"exit_status": 1, "error": error, "output": []})),
+                }
+            })?;
+        std::fs::write(file, rendered)
+            .map_err(|e| Failure::message(format!("Cannot write {}: {e}", file.display())))?;
+    }
+    Ok(())
+}
+
+/// `lava-sql`'s command line up to the files: the realm, the connection, the run's tag and the
+/// output options (CSV's only what the job or the configuration says: lava-sql has the same
+/// defaults).
+fn lava_sql_argv(ctx: &RunContext<'_>, params: &SqlParams) -> Vec<String> {
+    let profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
+    let batch = params.batch_size.unwrap_or_else(|| ctx.config.get(keys::SQL_BATCH_SIZE));
+    let mut argv = vec![
+        lava_sql_program(ctx),
+        "--profile".into(),
+        profile,
+        "--realm".into(),
+        ctx.realm.realm.clone(),
+        "--conn-id".into(),
+        params.conn_id.clone(),
+        "--tag".into(),
+        format!("{}:{}", ctx.spec.job_id, ctx.run_id),
+        "--batch-size".into(),
+        batch.to_string(),
+    ];
+    if let Some(format) = &params.format {
+        argv.extend(["--format".into(), format.clone()]);
+    }
+    if let Some(level) = &params.level {
+        argv.extend(["--level".into(), level.clone()]);
+    }
+    for (flag, on) in [("--header", params.header), ("--raw", params.raw), ("--transaction", params.transaction)] {
+        if on.is_some_and(|f| f.0) {
+            argv.push(flag.into());
+        }
+    }
+    if params.format.as_deref().is_none_or(|f| f == "csv") {
+        if params.doublequote.map(|f| f.0).unwrap_or_else(|| ctx.config.get(keys::SQL_DOUBLEQUOTE)) {
+            argv.push("--doublequote".into());
+        }
+        let config = ctx.config;
+        for (name, value) in [
+            ("delimiter", params.delimiter.clone().or_else(|| config.configured(keys::SQL_DELIMITER))),
+            ("dialect", params.dialect.clone().or_else(|| config.configured(keys::SQL_DIALECT))),
+            ("escapechar", params.escapechar.clone().or_else(|| config.configured(keys::SQL_ESCAPECHAR))),
+            ("quotechar", params.quotechar.clone().or_else(|| config.configured(keys::SQL_QUOTECHAR))),
+            ("quoting", params.quoting.clone().or_else(|| config.configured(keys::SQL_QUOTING))),
+        ] {
+            if let Some(v) = value {
+                argv.extend([format!("--{name}"), v]);
+            }
+        }
+    }
+    argv
 }

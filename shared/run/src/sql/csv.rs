@@ -1,7 +1,10 @@
-//! CSV output as Python's `csv.writer` writes it with the options lava passes: the
-//! dialect gives only the line terminator; quoting `minimal`, `all`, `nonnumeric` or `none`;
-//! an embedded quote character is doubled (`doublequote`) or escaped (`escapechar`), and with
-//! neither the row fails with Python's message.
+//! CSV as Python's `csv` module reads and writes it. Reading: [`CsvRecords`], the one reader
+//! (over `csv-core`), for the row loaders and foreach's csv generator. Writing: [`CsvFormat`],
+//! with the options lava passes: the dialect gives only the line terminator; quoting `minimal`,
+//! `all`, `nonnumeric` or `none`; an embedded quote character is doubled (`doublequote`) or
+//! escaped (`escapechar`), and with neither the row fails with Python's message. The writer is
+//! lava's own: Python's `nonnumeric` quotes by a value's type (a number column's `1` bare, a
+//! text column's `1` quoted), which no CSV crate's writer does.
 
 /// How fields are quoted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,62 +216,97 @@ impl CsvFormat {
     }
 }
 
-/// Reads CSV text as Python's `csv.reader` does with the `excel` dialect: `,` separated,
-/// `"` quoted with `""` for a quote, newlines inside quotes kept, `\n` or `\r\n` ending a row; a
-/// blank line is an empty row.
+/// How CSV is read: the row loaders' options (`db_from_s3`), or the `excel` dialect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvReading {
+    /// Field separator (`DELIMITER 'c'`, default `,`).
+    pub delimiter: char,
+    /// Quote character (`QUOTECHAR 'c'`, default `"`); none with `QUOTING 'none'`.
+    pub quotechar: Option<char>,
+    /// A doubled quote character inside quotes is one (Python's default, and `DOUBLEQUOTE`).
+    pub doublequote: bool,
+    /// Skip the first line (`HEADER`).
+    pub header: bool,
+}
+
+impl CsvReading {
+    /// Python's `excel` dialect: `,` separated, `"` quoted, `""` a quote, no header skipped.
+    pub fn excel() -> CsvReading {
+        CsvReading { delimiter: ',', quotechar: Some('"'), doublequote: true, header: false }
+    }
+}
+
+/// Reads CSV records from bytes arriving in pieces, through `csv-core`, as Python's
+/// `csv.reader` reads them: a record may span pieces and, quoted, lines; `\n`, `\r\n` or `\r`
+/// ends a record; text ending inside quotes ends its field there. Unlike Python it yields no
+/// record for a blank line (every reader here skipped them). Each field must be UTF-8.
+#[derive(Debug)]
+pub struct CsvRecords {
+    reader: csv_core::Reader,
+    field: Vec<u8>,
+    record: Vec<String>,
+}
+
+impl CsvRecords {
+    /// A reader with `format`; its delimiter and quote character must be ASCII (csv-core reads
+    /// bytes).
+    pub fn new(format: &CsvReading) -> Result<CsvRecords, String> {
+        let ascii = |c: char, option: &str| {
+            u8::try_from(c)
+                .ok()
+                .filter(u8::is_ascii)
+                .ok_or_else(|| format!("Bad {option} value: {c:?} (this lava reads CSV with ASCII separators)"))
+        };
+        let mut builder = csv_core::ReaderBuilder::new();
+        builder.delimiter(ascii(format.delimiter, "DELIMITER")?).double_quote(format.doublequote);
+        match format.quotechar {
+            Some(quote) => builder.quote(ascii(quote, "QUOTECHAR")?),
+            None => builder.quoting(false),
+        };
+        Ok(CsvRecords { reader: builder.build(), field: Vec::new(), record: Vec::new() })
+    }
+
+    /// Reads `bytes`; returns the records they completed.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
+        if bytes.is_empty() {
+            return Ok(Vec::new()); // csv-core takes empty input for the end of the data
+        }
+        self.read(bytes)
+    }
+
+    /// Ends the data; returns the last record when the data did not end with a line break.
+    pub fn finish(&mut self) -> Result<Vec<Vec<String>>, String> {
+        self.read(&[])
+    }
+
+    fn read(&mut self, mut input: &[u8]) -> Result<Vec<Vec<String>>, String> {
+        let mut records = Vec::new();
+        let mut out = [0u8; 8192];
+        loop {
+            let (result, read, written) = self.reader.read_field(input, &mut out);
+            input = &input[read..];
+            self.field.extend_from_slice(&out[..written]);
+            match result {
+                csv_core::ReadFieldResult::InputEmpty | csv_core::ReadFieldResult::End => return Ok(records),
+                csv_core::ReadFieldResult::OutputFull => {}
+                csv_core::ReadFieldResult::Field { record_end } => {
+                    let field = String::from_utf8(std::mem::take(&mut self.field))
+                        .map_err(|e| format!("not UTF-8 text ({})", e.utf8_error()))?;
+                    self.record.push(field);
+                    if record_end {
+                        records.push(std::mem::take(&mut self.record));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads CSV text as Python's `csv.reader` does with the `excel` dialect (blank lines left out).
 pub fn parse(text: &str) -> Result<Vec<Vec<String>>, String> {
-    let mut rows = Vec::new();
-    let mut row: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let (mut quoted, mut in_quotes, mut started) = (false, false, false);
-    let mut chars = text.chars().peekable();
-    let mut line = 1;
-    while let Some(c) = chars.next() {
-        if in_quotes {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => in_quotes = false,
-                '\n' => {
-                    line += 1;
-                    field.push(c);
-                }
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if field.is_empty() && !quoted => {
-                (quoted, in_quotes, started) = (true, true, true);
-            }
-            ',' => {
-                row.push(std::mem::take(&mut field));
-                (quoted, started) = (false, true);
-            }
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                if started || !field.is_empty() {
-                    row.push(std::mem::take(&mut field));
-                }
-                rows.push(std::mem::take(&mut row));
-                (quoted, started) = (false, false);
-                line += 1;
-            }
-            _ => {
-                field.push(c);
-                started = true;
-            }
-        }
-    }
-    if in_quotes {
-        return Err(format!("line {line}: unexpected end of data inside a quoted field"));
-    }
-    if started || !field.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
+    let mut reader = CsvRecords::new(&CsvReading::excel())?;
+    let mut rows = reader.push(text.as_bytes())?;
+    rows.extend(reader.finish()?);
     Ok(rows)
 }
 
@@ -278,12 +316,13 @@ mod tests {
 
     #[test]
     fn reading_as_python_csv_reader() {
-        let rows = parse("a,b,c\r\n1,\"x, \"\"y\"\"\",\n\n\"multi\nline\",2,3\nlast").unwrap();
+        let rows = parse("a,b,c\r\n1,\"x, \"\"y\"\"\",\n\n\"multi\nline\",2,3\n\"b\"c,last").unwrap();
         assert_eq!(
             rows,
-            vec![vec!["a", "b", "c"], vec!["1", "x, \"y\"", ""], vec![], vec!["multi\nline", "2", "3"], vec!["last"],]
+            vec![vec!["a", "b", "c"], vec!["1", "x, \"y\"", ""], vec!["multi\nline", "2", "3"], vec!["bc", "last"]]
         );
-        assert!(parse("a,\"open").unwrap_err().contains("inside a quoted field"));
+        // Text ending inside quotes ends the field, as Python's reader does.
+        assert_eq!(parse("a,b\n\"x,y\n").unwrap(), vec![vec!["a", "b"], vec!["x,y\n"]]);
     }
 
     fn row(format: &CsvFormat, fields: &[Field]) -> Result<String, String> {

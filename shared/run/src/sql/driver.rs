@@ -559,7 +559,7 @@ mod tests {
         let token = "db.example:3306/?Action=connect&DBUser=lava&X-Amz-Credential=AKID%2F20261130%2Fus-east-1%2Frds-db%2Faws4_request&X-Amz-Signature=ab";
         let db = Database {
             conn_id: "aurora".into(),
-            kind: "mysql-aurora".into(),
+            kind: crate::model::ConnectionType::MysqlAurora,
             engine: Engine::MySql,
             host: "db.example".into(),
             port: 3306,

@@ -6,6 +6,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::model::ConnectionType;
+
 pub use crate::model::params::LoadMode as Mode;
 
 /// How data gets from S3 into a database, by connection type.
@@ -27,15 +29,17 @@ pub enum Loader {
 
 impl Loader {
     /// The loader of a connection type (`db_from_s3 does not support <type> databases`).
-    pub fn of(kind: &str) -> Result<Loader, String> {
+    pub fn of(kind: &ConnectionType) -> Result<Loader, String> {
+        use ConnectionType::*;
         match kind {
-            "postgres" | "psql" | "postgresql" => Ok(Loader::Postgres),
-            "sqlite3" => Ok(Loader::Sqlite),
-            "redshift" | "redshift-serverless" => Ok(Loader::Redshift),
-            "postgres-aurora" | "postgres-rds" => Ok(Loader::AuroraPostgres),
-            "mysql" | "mariadb" | "mysql-rds" | "mariadb-rds" => Ok(Loader::MySql),
-            "mysql-aurora" => Ok(Loader::AuroraMySql),
-            other => Err(format!("db_from_s3 does not support {other} databases")),
+            Postgres | Psql | Postgresql => Ok(Loader::Postgres),
+            Sqlite3 => Ok(Loader::Sqlite),
+            Redshift | RedshiftServerless => Ok(Loader::Redshift),
+            PostgresAurora | PostgresRds => Ok(Loader::AuroraPostgres),
+            Mysql | Mariadb | MysqlRds | MariadbRds => Ok(Loader::MySql),
+            MysqlAurora => Ok(Loader::AuroraMySql),
+            Aws | Docker | Email | Generic | Git | Mssql | Oracle | OracleRds | Ses | Sharepoint | Slack | Smb
+            | Ssh | Scp | Sftp | Unknown(_) => Err(format!("db_from_s3 does not support {kind} databases")),
         }
     }
 
@@ -471,18 +475,7 @@ pub fn rows_per_insert(width: usize) -> usize {
     (30_000 / width.max(1)).clamp(1, 500)
 }
 
-/// How the row loaders read CSV, from their options.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CsvReading {
-    /// Field separator (`DELIMITER 'c'`, default `,`).
-    pub delimiter: char,
-    /// Quote character (`QUOTECHAR 'c'`, default `"`); none with `QUOTING 'none'`.
-    pub quotechar: Option<char>,
-    /// A doubled quote character inside quotes is one (Python's default, and `DOUBLEQUOTE`).
-    pub doublequote: bool,
-    /// Skip the first line (`HEADER`).
-    pub header: bool,
-}
+pub use super::csv::{CsvReading, CsvRecords};
 
 impl CsvReading {
     /// From the loader options. `ESCAPECHAR` is accepted and ignored, as the original (a typo
@@ -516,127 +509,6 @@ impl CsvReading {
     }
 }
 
-/// Reads CSV records from text arriving in pieces (a record may span pieces and, quoted,
-/// lines), as Python's `csv.reader` reads them.
-#[derive(Debug)]
-pub struct CsvRecords {
-    format: CsvReading,
-    field: String,
-    record: Vec<String>,
-    quoted: bool,
-    /// Just saw a quote character inside a quoted field (a second one is a literal quote).
-    quote_pending: bool,
-    /// The previous character ended a record with `\r`; a following `\n` belongs to it.
-    after_cr: bool,
-    /// The current record has content (a blank line is no record).
-    started: bool,
-}
-
-impl CsvRecords {
-    /// A reader with `format`.
-    pub fn new(format: CsvReading) -> Self {
-        CsvRecords {
-            format,
-            field: String::new(),
-            record: Vec::new(),
-            quoted: false,
-            quote_pending: false,
-            after_cr: false,
-            started: false,
-        }
-    }
-
-    /// Reads `text`; returns the records it completed.
-    pub fn push(&mut self, text: &str) -> Vec<Vec<String>> {
-        let mut done = Vec::new();
-        for c in text.chars() {
-            if std::mem::take(&mut self.after_cr) && c == '\n' {
-                continue;
-            }
-            if self.quoted {
-                if self.quote_pending {
-                    self.quote_pending = false;
-                    if Some(c) == self.format.quotechar && self.format.doublequote {
-                        self.field.push(c);
-                        continue;
-                    }
-                    self.quoted = false; // the quote closed the quoted part
-                } else if Some(c) == self.format.quotechar {
-                    self.quote_pending = true;
-                    continue;
-                } else {
-                    self.field.push(c);
-                    continue;
-                }
-            }
-            match c {
-                _ if c == self.format.delimiter => {
-                    self.record.push(std::mem::take(&mut self.field));
-                    self.started = true;
-                }
-                '\r' | '\n' => {
-                    self.after_cr = c == '\r';
-                    if self.started || !self.field.is_empty() {
-                        self.record.push(std::mem::take(&mut self.field));
-                        done.push(std::mem::take(&mut self.record));
-                    }
-                    self.started = false;
-                }
-                _ if Some(c) == self.format.quotechar && self.field.is_empty() => {
-                    self.quoted = true;
-                    self.started = true;
-                }
-                _ => {
-                    self.field.push(c);
-                    self.started = true;
-                }
-            }
-        }
-        done
-    }
-
-    /// The last record, when the text did not end with a line break.
-    pub fn finish(&mut self) -> Option<Vec<String>> {
-        if self.quote_pending {
-            self.quote_pending = false;
-            self.quoted = false;
-        }
-        if self.started || !self.field.is_empty() || self.quoted {
-            self.record.push(std::mem::take(&mut self.field));
-            self.started = false;
-            self.quoted = false;
-            return Some(std::mem::take(&mut self.record));
-        }
-        None
-    }
-}
-
-/// Turns bytes arriving in pieces into text, holding back a character split between pieces.
-#[derive(Debug, Default)]
-pub struct Utf8Pieces {
-    held: Vec<u8>,
-}
-
-impl Utf8Pieces {
-    /// The text of `bytes` after what was held; an invalid sequence is an error naming where.
-    pub fn push(&mut self, bytes: &[u8]) -> Result<String, String> {
-        self.held.extend_from_slice(bytes);
-        let valid = match std::str::from_utf8(&self.held) {
-            Ok(_) => self.held.len(),
-            Err(e) if e.error_len().is_none() => e.valid_up_to(),
-            Err(e) => return Err(format!("not UTF-8 text ({e})")),
-        };
-        let rest = self.held.split_off(valid);
-        let text = String::from_utf8(std::mem::replace(&mut self.held, rest)).map_err(|e| e.to_string())?;
-        Ok(text)
-    }
-
-    /// Fails if the text ended inside a character.
-    pub fn finish(&self) -> Result<(), String> {
-        if self.held.is_empty() { Ok(()) } else { Err("not UTF-8 text (it ends inside a character)".into()) }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -649,8 +521,8 @@ mod tests {
     fn modes_and_loaders_are_the_originals() {
         assert_eq!(Mode::parse("switch"), Ok(Mode::Switch));
         assert_eq!(Mode::parse("replace"), Err("Bad mode: replace".into()));
-        assert_eq!(Loader::of("postgres"), Ok(Loader::Postgres));
-        assert_eq!(Loader::of("oracle"), Err("db_from_s3 does not support oracle databases".into()));
+        assert_eq!(Loader::of(&ConnectionType::Postgres), Ok(Loader::Postgres));
+        assert_eq!(Loader::of(&ConnectionType::Oracle), Err("db_from_s3 does not support oracle databases".into()));
     }
 
     #[test]
@@ -782,28 +654,27 @@ mod tests {
     fn csv_records_span_pieces_and_quoted_lines() {
         let format = CsvReading::from_args(&args(Loader::Sqlite, &["DELIMITER '|'", "HEADER"]).unwrap()).unwrap();
         assert_eq!((format.delimiter, format.quotechar, format.header), ('|', Some('"'), true));
-        let mut reader = CsvRecords::new(format);
-        let mut records = reader.push("id|text\r\n1|\"a|b\"\r");
-        records.extend(reader.push("\n2|\"line\none \"\"quoted\"\"\"\n\n3|"));
-        records.extend(reader.finish());
+        let mut reader = CsvRecords::new(&format).unwrap();
+        let text = "id|text\r\n1|\"a|b\"\r\n2|\"line\none \"\"quoted\"\"\"\n\n3|é";
+        // Split everywhere, a two-byte character included.
+        let (first, rest) = text.as_bytes().split_at(19);
+        let mut records = reader.push(first).unwrap();
+        for byte in rest.chunks(1) {
+            records.extend(reader.push(byte).unwrap());
+        }
+        records.extend(reader.finish().unwrap());
         assert_eq!(
             records,
-            vec![vec!["id", "text"], vec!["1", "a|b"], vec!["2", "line\none \"quoted\""], vec!["3", ""]]
+            vec![vec!["id", "text"], vec!["1", "a|b"], vec!["2", "line\none \"quoted\""], vec!["3", "é"]]
         );
         let none = CsvReading::from_args(&args(Loader::Sqlite, &["QUOTING 'none'"]).unwrap()).unwrap();
-        let mut reader = CsvRecords::new(none);
-        assert_eq!(reader.push("\"a\",b\n"), vec![vec!["\"a\"", "b"]]);
+        let mut reader = CsvRecords::new(&none).unwrap();
+        assert_eq!(reader.push(b"\"a\",b\n").unwrap(), vec![vec!["\"a\"", "b"]]);
         assert!(CsvReading::from_args(&args(Loader::Sqlite, &["DELIMITER ||"]).unwrap()).is_err());
         assert!(CsvReading::from_args(&args(Loader::Sqlite, &["QUOTING 'odd'"]).unwrap()).is_err());
-    }
-
-    #[test]
-    fn utf8_pieces_hold_a_split_character() {
-        let mut pieces = Utf8Pieces::default();
-        let bytes = "héllo".as_bytes();
-        assert_eq!(pieces.push(&bytes[..2]).unwrap(), "h");
-        assert_eq!(pieces.push(&bytes[2..]).unwrap(), "éllo");
-        assert!(pieces.finish().is_ok());
-        assert!(pieces.push(&[0xff, b'a']).is_err());
+        let mut reader = CsvRecords::new(&format).unwrap();
+        assert!(reader.push(b"a|\xff\n").unwrap_err().contains("not UTF-8"));
+        let wide = CsvReading { delimiter: '¦', ..format };
+        assert!(CsvRecords::new(&wide).unwrap_err().contains("ASCII"));
     }
 }

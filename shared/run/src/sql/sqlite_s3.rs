@@ -50,7 +50,8 @@ impl S3Database {
     pub async fn finish(self, blobs: &dyn BlobStore, encryption: &Encryption) -> Result<bool> {
         let changed = stamp(&self.local)? != self.before;
         if changed {
-            let body = std::fs::read(&self.local)
+            let body = tokio::fs::read(&self.local)
+                .await
                 .map_err(|e| Error::io(format!("cannot read {}", self.local.display()), e))?;
             blobs
                 .put_object(&self.bucket, &self.key, body, encryption)
