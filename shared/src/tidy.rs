@@ -64,7 +64,7 @@ fn crate_sources(krate: &'static str) -> Vec<Source> {
                 || ["tidy", "lib", "fake", "main"].contains(&module.as_str());
             let text = without_tests(&text);
             let code = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
-            (!is_test_file).then(|| Source { krate, path, module, code, text })
+            (!is_test_file).then_some(Source { krate, path, module, code, text })
         })
         .collect()
 }

@@ -67,7 +67,7 @@ fn sqlite(path: &std::path::Path) -> Database {
 fn mariadb() -> Database {
     Database {
         conn_id: "my".into(),
-        kind: "mariadb".into(),
+        kind: shared::model::ConnectionType::Mariadb,
         engine: Engine::MySql,
         port: 3306,
         database: Some("lava_test".into()),

@@ -12,7 +12,7 @@ use std::time::Duration;
 fn database(host: &str, port: u16, tls: TlsMode, ca: Option<&Path>) -> Database {
     Database {
         conn_id: "tls".into(),
-        kind: "postgres".into(),
+        kind: shared::model::ConnectionType::Postgres,
         engine: Engine::Postgres,
         host: host.into(),
         port,

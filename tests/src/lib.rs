@@ -422,7 +422,7 @@ pub const DB_PASSWORD: &str = "lava-test-pw";
 pub fn test_postgres() -> shared::connections::Database {
     shared::connections::Database {
         conn_id: "pg".into(),
-        kind: "postgres".into(),
+        kind: shared::model::ConnectionType::Postgres,
         engine: shared::connections::Engine::Postgres,
         host: "127.0.0.1".into(),
         port: 5432,

@@ -375,8 +375,8 @@ mod tests {
     #[tokio::test]
     async fn a_failed_message_comes_back_and_is_redriven_while_the_rest_of_its_batch_is_deleted() {
         use shared::aws::{SqsQueues, provision};
-        let clients = ::tests::clients().await;
-        let name = ::tests::unique("lava-esm-");
+        let clients = ::lava_tests::clients().await;
+        let name = ::lava_tests::unique("lava-esm-");
         let url = provision::create_queue_with_dlq(&clients, &name, 1, 2).await.unwrap();
         let queues: Arc<dyn WorkQueue> = Arc::new(SqsQueues::new(clients.sqs.clone()));
         let dead = queues.queue_url(&ResourceNames::dead_letter_queue(&name)).await.unwrap();

@@ -95,7 +95,7 @@ pub fn check_cron(crontab: &str) -> Result<(), String> {
 }
 
 /// A parsed cron expression.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cron {
     minutes: u64,
     hours: u32,
@@ -160,8 +160,7 @@ impl Cron {
             "@daily" | "@midnight" => "0 0 * * *",
             "@hourly" => "0 * * * *",
             "@reboot" => {
-                let nothing = Cron { minutes: 0, hours: 0, days: 0, months: 0, weekdays: 0, day_star: false };
-                return Ok(Cron { weekday_star: false, hour_star: false, never: true, ..nothing });
+                return Ok(Cron { never: true, ..Cron::default() });
             }
             other if other.starts_with('@') => {
                 let known = CRON_KEYWORDS.join(", ");

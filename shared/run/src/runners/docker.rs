@@ -105,7 +105,7 @@ async fn registry(
 }
 
 /// A job's templates rendered (or not, with `jinja: false`).
-type Render<'a> = dyn Fn(&str) -> Result<String, String> + 'a;
+type Render<'a> = dyn Fn(&str) -> Result<String, String> + Sync + 'a;
 
 /// `docker`: run the payload's image.
 pub async fn run_docker(ctx: &RunContext<'_>) -> Outcome {

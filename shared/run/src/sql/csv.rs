@@ -268,21 +268,23 @@ impl CsvRecords {
 
     /// Reads `bytes`; returns the records they completed.
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
-        if bytes.is_empty() {
-            return Ok(Vec::new()); // csv-core takes empty input for the end of the data
-        }
-        self.read(bytes)
+        self.read(bytes, false)
     }
 
     /// Ends the data; returns the last record when the data did not end with a line break.
     pub fn finish(&mut self) -> Result<Vec<Vec<String>>, String> {
-        self.read(&[])
+        self.read(&[], true)
     }
 
-    fn read(&mut self, mut input: &[u8]) -> Result<Vec<Vec<String>>, String> {
+    /// Reads `input`; `end` is the end of the data, which csv-core is told by empty input (so
+    /// it is never given empty input before).
+    fn read(&mut self, mut input: &[u8], end: bool) -> Result<Vec<Vec<String>>, String> {
         let mut records = Vec::new();
         let mut out = [0u8; 8192];
         loop {
+            if input.is_empty() && !end {
+                return Ok(records);
+            }
             let (result, read, written) = self.reader.read_field(input, &mut out);
             input = &input[read..];
             self.field.extend_from_slice(&out[..written]);
