@@ -58,8 +58,9 @@ fn built_template(dir: &Path) -> PathBuf {
         std::fs::create_dir_all(dir.join(logical)).unwrap();
         std::fs::copy(&built, dir.join(logical).join("bootstrap")).unwrap();
         let at = template.find(&format!("\n  {logical}:\n")).expect("the function in the template");
-        let code = at + template[at..].find("CodeUri: ..").expect("its CodeUri");
-        template.replace_range(code..code + "CodeUri: ..".len(), &format!("CodeUri: {logical}"));
+        let source = format!("CodeUri: ../functions/{binary}");
+        let code = at + template[at..].find(&source).expect("its CodeUri");
+        template.replace_range(code..code + source.len(), &format!("CodeUri: {logical}"));
         // The function's whole Metadata (build settings, checkov's skips) goes, as sam build drops it.
         let metadata = format!(
             "    Metadata:\n      BuildMethod: rust-cargolambda\n      BuildProperties:\n        Binary: {binary}\n"
