@@ -4,7 +4,7 @@
 # The worker container needs the Docker socket mounted for docker jobs on EC2 (infra/worker.yaml
 # does that), or DOCKER_RUNNER=ecs on Fargate.
 # Stages: `runtime` (the operating system, clients and Python layer: everything but lava's own
-# binaries), `build` (the release binaries), then the image (runtime + binaries). The tests build
+# binaries), `build` (the binaries, in the speed profile `fast`), then the image (runtime + binaries). The tests build
 # `--target runtime` from a locally made Debian base and run the worker in it
 # (worker/tests/image.rs); BASE_IMAGE and RUST_IMAGE name other bases or mirrors.
 ARG BASE_IMAGE=debian:bookworm-slim
@@ -24,8 +24,8 @@ ENV PATH=/opt/lava/venv/bin:$PATH \
 FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p lava-worker -p lava-cli
+RUN cargo build --profile fast --locked -p lava-worker -p lava-cli
 
 FROM runtime
-COPY --from=build /src/target/release/lava-worker /src/target/release/lava-sql /src/target/release/lava /usr/local/bin/
+COPY --from=build /src/target/fast/lava-worker /src/target/fast/lava-sql /src/target/fast/lava /usr/local/bin/
 ENTRYPOINT ["/usr/local/bin/lava-worker"]

@@ -5,7 +5,7 @@
 //! `psql` into a table of its own.
 //!
 //! Run: `bash tests/setup.sh` once, then
-//! `cargo build --release -p lava-tests --bin bench-load && target/release/bench-load [ROWS]`
+//! `cargo build --profile fast -p lava-tests --bin bench-load && target/fast/bench-load [ROWS]`
 
 use serde_json::json;
 use shared::sql::driver::Session;

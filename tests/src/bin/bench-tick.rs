@@ -2,7 +2,7 @@
 //! realm on moto, reached through a proxy that adds a delay to every call as AWS round trips
 //! would; one tick of the dispatch function dispatches them all.
 //!
-//! Run: `cargo build --release -p lava-tests && LAVA_MOTO_FLAT_SQS=1 target/release/bench-tick [N]
+//! Run: `cargo build --profile fast -p lava-tests && LAVA_MOTO_FLAT_SQS=1 target/fast/bench-tick [N]
 //! [LATENCY_MS]` (defaults 1000 and 10; the variable starts moto without the send cost that grows
 //! with queue depth, `tests/bench/moto_flat_sqs.py`). Prints the time until the last worker
 //! message is sent, the calls per due job, moto's own time for them and the items the tick read.

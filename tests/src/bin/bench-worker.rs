@@ -2,7 +2,7 @@
 //! `complete` event on an idle worker, throughput, CPU time per job and peak memory of a real
 //! `lava-worker` process running trivial `cmd` jobs (`true`).
 //!
-//! Run: `cargo build --release -p lava-worker -p lava-tests && target/release/bench-worker [JOBS]`
+//! Run: `cargo build --profile fast -p lava-worker -p lava-tests && target/fast/bench-worker [JOBS]`
 
 use serde_json::{Value, json};
 use shared::dispatch::{DispatchRequest, dispatch};
@@ -100,7 +100,9 @@ fn start_worker(
         .env("LAVA_PAYLOAD_SETTLING_TIME", "0")
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e} (build it first: cargo build --release -p lava-worker)", binary.display()));
+        .unwrap_or_else(|e| {
+            panic!("{}: {e} (build it first: cargo build --profile fast -p lava-worker)", binary.display())
+        });
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = Vec::new();
     loop {
