@@ -6,15 +6,15 @@
 use std::sync::Arc;
 
 use crate::aws::{
-    AwsOptions, CloudWatchMetrics, DynamoTables, EcsTasks, EventBridgeBus, KmsKeys, S3Blobs, SdkConfig, SesMailer,
-    SnsTopics, SqsQueues, SsmParameters,
+    Clients, CloudWatchMetrics, DynamoTables, EcsTasks, EventBridgeBus, KmsKeys, S3Blobs, SdkConfig, SesMailer,
+    SnsTopics, SqsQueues, SsmParameters, function_options, sdk_config,
 };
 use crate::ports::{Absent, Ports, Webhook};
 use crate::smtp::SmtpClient;
 use crate::webhook::HttpWebhook;
 
 /// Every port over `clients`; `webhook` posts to Slack.
-pub fn ports(clients: &crate::aws::Clients, webhook: Arc<dyn Webhook>) -> Ports {
+pub fn ports(clients: &Clients, webhook: Arc<dyn Webhook>) -> Ports {
     let tables = Arc::new(DynamoTables::new(clients.dynamodb.clone()));
     Ports {
         tables: tables.clone(),
@@ -70,13 +70,12 @@ pub fn actions_ports(config: &SdkConfig, webhook: Arc<dyn Webhook>) -> Ports {
     }
 }
 
-/// [`function_ports`] with a function's configuration ([`crate::aws::function_options`]).
+/// [`function_ports`] with a function's configuration ([`function_options`]).
 pub async fn load_function_ports() -> Ports {
-    function_ports(&crate::aws::sdk_config(&crate::aws::function_options()).await)
+    function_ports(&sdk_config(&function_options()).await)
 }
 
 /// [`actions_ports`] with a function's configuration and Slack webhooks over HTTPS.
 pub async fn load_actions_ports() -> Ports {
-    let options: AwsOptions = crate::aws::function_options();
-    actions_ports(&crate::aws::sdk_config(&options).await, Arc::new(HttpWebhook::new()))
+    actions_ports(&sdk_config(&function_options()).await, Arc::new(HttpWebhook::new()))
 }
