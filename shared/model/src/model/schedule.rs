@@ -109,13 +109,15 @@ pub struct Cron {
     never: bool,
 }
 
+/// The values each cron field allows: minute, hour, day, month, weekday (7 is Sunday too).
+const FIELD_RANGES: [(u32, u32); 5] = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)];
+
 /// The bits of one cron field (`index`: minute, hour, day, month, weekday; weekday 7 is 0),
 /// or `None` when the field is not numbers, names, ranges, steps and lists within its range.
 fn field_mask(field: &str, index: usize) -> Option<u64> {
-    const RANGES: [(u32, u32); 5] = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)];
     const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
     const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
-    let (lo, hi) = RANGES[index];
+    let (lo, hi) = FIELD_RANGES[index];
     let number = |text: &str| -> Option<u32> {
         let lower = text.to_ascii_lowercase();
         let named = match index {
@@ -134,8 +136,10 @@ fn field_mask(field: &str, index: usize) -> Option<u64> {
         let (start, end) = match range.split_once('-') {
             _ if range == "*" => (lo, hi),
             Some((a, b)) => Some((number(a)?, number(b)?)).filter(|(a, b)| a <= b)?,
-            None if step.is_some() => (number(range)?, hi),
-            None => (number(range)?, number(range)?),
+            None => {
+                let first = number(range)?;
+                (first, if step.is_some() { hi } else { first })
+            }
         };
         let mut v = start;
         while v <= end {
@@ -176,11 +180,11 @@ impl Cron {
             ));
         }
         const NAMES: [&str; 5] = ["minute", "hour", "day of month", "month", "day of week"];
-        const ALLOWED: [&str; 5] = ["0-59", "0-23", "1-31", "1-12", "0-7"];
         let mut masks = [0u64; 5];
         for (i, field) in fields.iter().enumerate() {
             masks[i] = field_mask(field, i).ok_or_else(|| {
-                format!("bad cron schedule {crontab:?}: bad {} field {field:?} (allowed {})", NAMES[i], ALLOWED[i])
+                let (lo, hi) = FIELD_RANGES[i];
+                format!("bad cron schedule {crontab:?}: bad {} field {field:?} (allowed {lo}-{hi})", NAMES[i])
             })?;
         }
         Ok(Cron {

@@ -1,8 +1,8 @@
 //! What `db_from_s3` decides before it touches a database (pure): the mode, the loader a
 //! connection type gets, the loader options (`args`), the target names (regex derivation from
-//! the object key, quoting), the statements, and a streaming CSV reader for the loaders that
-//! insert rows. The wording of every error and step message is the original's: operators read
-//! them in the events table.
+//! the object key, quoting), the statements, and how the loaders that insert rows read CSV
+//! (`CsvReading` from the options; the reader is `sql::csv`'s). The wording of every error and
+//! step message is the original's: operators read them in the events table.
 
 use std::collections::BTreeSet;
 
