@@ -8,12 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The crates checked, by their folder under the workspace root.
-const CRATES: [&str; 11] = [
+const CRATES: [&str; 12] = [
     "shared/model",
     "shared/render",
     "shared/core",
     "shared/aws",
     "shared/run",
+    "shared/testkit",
     "shared",
     "functions/dispatch",
     "functions/actions",
@@ -199,6 +200,27 @@ fn only_the_adapters_name_the_sdk_bollard_sqlx_and_smb() {
     // `smb::` alone is also the runners' own `smb` module; the crate is brought in by `use`.
     assert_eq!(offenders("use smb::", &["shared/core/src/smb.rs"]), Vec::<String>::new(), "the smb crate outside smb");
     assert!(!offenders("aws_sdk_", &[]).is_empty(), "the check finds the SDK where it is");
+}
+
+/// The `[dependencies]` table of a crate's manifest (up to the next table).
+fn dependencies(krate: &str) -> String {
+    let manifest = std::fs::read_to_string(workspace_root().join(krate).join("Cargo.toml")).expect("a manifest");
+    let start = manifest.find("\n[dependencies]").expect("a [dependencies] table");
+    let rest = &manifest[start + 1..];
+    let end = rest[1..].find("\n[").map_or(rest.len(), |i| i + 1);
+    rest[..end].to_string()
+}
+
+#[test]
+fn the_deployed_code_builds_no_test_harness() {
+    // The harness (moto, the tests' servers) is the CLI's for `lava local`, and the tests'.
+    for krate in ["shared", "shared/model", "shared/render", "shared/core", "shared/aws", "shared/run"]
+        .into_iter()
+        .chain(["functions/dispatch", "functions/actions", "functions/s3trigger", "worker"])
+    {
+        assert!(!dependencies(krate).contains("lava-testkit"), "{krate} depends on lava-testkit");
+    }
+    assert!(dependencies("cli").contains("lava-testkit"), "the check reads the tables it means to");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! authentication, connections logged): a Redshift connection with no password gets
 //! `GetClusterCredentials` from moto and a job connects as the user moto answers with; an RDS
 //! connection with no password gets a SigV4 token for its user (its signing is checked against
-//! botocore in `aws_adapters`); a missing cluster fails naming the connection and the call.
+//! botocore in `shared/aws/tests/adapters.rs`); a missing cluster fails naming the connection and the call.
 
 use crate::db_from_s3::rows;
 use crate::history::lava;

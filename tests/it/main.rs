@@ -1,10 +1,8 @@
 //! The integration tests: one binary, run against real local servers.
 
 mod actions;
-mod aws_adapters;
 mod db_from_s3;
 mod docker;
-mod fuzz;
 mod history;
 mod iam_db;
 mod infra;

@@ -67,14 +67,14 @@ proptest! {
 
     #[test]
     fn worker_messages(text in ".{0,200}", field in 0usize..7, value in json_value()) {
-        refused_clearly(shared::model::WorkerMessage::parse(&text))?;
-        refused_clearly(shared::model::WorkerMessage::parse(&worker_message(field, value)))?;
+        refused_clearly(lava_model::model::WorkerMessage::parse(&text))?;
+        refused_clearly(lava_model::model::WorkerMessage::parse(&worker_message(field, value)))?;
     }
 
     #[test]
     fn dispatch_requests(text in ".{0,200}", value in json_value()) {
-        refused_clearly(shared::dispatch::requests::parse_body(&text))?;
-        if let Ok(works) = shared::dispatch::requests::parse_body(&value.to_string()) {
+        refused_clearly(lava_core::dispatch::requests::parse_body(&text))?;
+        if let Ok(works) = lava_core::dispatch::requests::parse_body(&value.to_string()) {
             for work in works {
                 refused_clearly(work)?;
             }
@@ -83,16 +83,16 @@ proptest! {
 
     #[test]
     fn s3_notifications(value in json_value(), key in ".{0,40}") {
-        refused_clearly(shared::s3trigger::object_events(&value, "us-east-1"))?;
+        refused_clearly(lava_core::s3trigger::object_events(&value, "us-east-1"))?;
         let record = json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
             "s3": {"bucket": {"name": "b"}, "object": {"key": key, "size": 1}}}]});
-        refused_clearly(shared::s3trigger::object_events(&record, "us-east-1"))?;
-        let _ = shared::s3trigger::url_decode(&key);
+        refused_clearly(lava_core::s3trigger::object_events(&record, "us-east-1"))?;
+        let _ = lava_core::s3trigger::url_decode(&key);
     }
 
     #[test]
     fn job_and_connection_specs(value in json_value(), kind in "[a-z_]{0,12}") {
-        if let Ok(job) = shared::model::JobSpec::from_value(&value) {
+        if let Ok(job) = lava_model::model::JobSpec::from_value(&value) {
             refused_clearly(job.validate(&Default::default()))?;
         }
         let mut typed = value.clone();
@@ -101,24 +101,24 @@ proptest! {
             map.insert("job_id".into(), json!("a/b"));
             map.insert("conn_id".into(), json!("c"));
         }
-        if let Ok(job) = shared::model::JobSpec::from_value(&typed) {
+        if let Ok(job) = lava_model::model::JobSpec::from_value(&typed) {
             refused_clearly(job.validate(&Default::default()))?;
         }
-        if let Ok(connection) = shared::model::ConnectionEntry::from_value(&typed) {
+        if let Ok(connection) = lava_model::model::ConnectionEntry::from_value(&typed) {
             refused_clearly(connection.validate())?;
         }
     }
 
     #[test]
     fn cron_and_schedule_text(text in "[0-9*,/@ a-zA-Z-]{0,40}", any_text in ".{0,40}") {
-        refused_clearly(shared::schedule::Cron::parse(&text))?;
-        refused_clearly(shared::schedule::Cron::parse(&any_text))?;
+        refused_clearly(lava_model::model::schedule::Cron::parse(&text))?;
+        refused_clearly(lava_model::model::schedule::Cron::parse(&any_text))?;
     }
 
     #[test]
     fn jinja_templates(body in "[a-z0-9 .|()\\[\\]'\"+*/%~<>=!,-]{0,40}", text in ".{0,60}") {
-        let renderer = shared::render::Renderer::default();
-        let context = shared::render::from_json(&json!({"vars": {"a": 1, "b": "x"}}));
+        let renderer = lava_render::Renderer::default();
+        let context = lava_render::from_json(&json!({"vars": {"a": 1, "b": "x"}}));
         for template in [format!("{{{{ {body} }}}}"), format!("{{% if {body} %}}y{{% endif %}}"), text] {
             refused_clearly(renderer.render(&template, &context))?;
         }
@@ -126,7 +126,7 @@ proptest! {
 
     #[test]
     fn csv_input(text in "[a-z,\"\\r\\n ]{0,80}", any_text in ".{0,80}") {
-        refused_clearly(shared::sql::csv::parse(&text))?;
-        refused_clearly(shared::sql::csv::parse(&any_text))?;
+        refused_clearly(lava_run::sql::csv::parse(&text))?;
+        refused_clearly(lava_run::sql::csv::parse(&any_text))?;
     }
 }

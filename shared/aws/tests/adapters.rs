@@ -1,12 +1,12 @@
 //! Each AWS adapter against moto: what a port call does is read back through the emulator.
 
-use lava_tests::{clients, moto_data, unique};
+use lava_aws::{DynamoTables, EcsTasks, EventBridgeBus, S3Blobs, SesMailer, SnsTopics, SqsQueues, provision};
+use lava_core::catalog::Catalog;
+use lava_core::ports::*;
+use lava_model::model::{EventLogEntry, EventStatus, EventUpdate, JobSpec};
+use lava_model::names::ResourceNames;
+use lava_testkit::{clients, moto_data, unique};
 use serde_json::{Value, json};
-use shared::aws::{DynamoTables, EcsTasks, EventBridgeBus, S3Blobs, SesMailer, SnsTopics, SqsQueues, provision};
-use shared::catalog::Catalog;
-use shared::model::{EventLogEntry, EventStatus, EventUpdate, JobSpec};
-use shared::names::ResourceNames;
-use shared::ports::*;
 use std::sync::Arc;
 
 async fn realm_tables(names: &ResourceNames) -> DynamoTables {
@@ -21,7 +21,7 @@ async fn realm_tables(names: &ResourceNames) -> DynamoTables {
 async fn every_spec_job_round_trips_through_dynamodb() {
     let names = ResourceNames::for_realm(&unique("rt"));
     let catalog = Catalog::new(Arc::new(realm_tables(&names).await), names);
-    let fixtures: Vec<Value> = serde_json::from_str(include_str!("../fixtures/specs/jobs.json")).unwrap();
+    let fixtures: Vec<Value> = serde_json::from_str(include_str!("../../../tests/fixtures/specs/jobs.json")).unwrap();
     for value in &fixtures {
         catalog.put_job(&JobSpec::from_value(value).unwrap()).await.unwrap();
     }
@@ -115,13 +115,13 @@ async fn events_are_appended_in_the_original_item_format() {
         ]
     });
     assert_eq!(Value::Object(stored.clone()), expected);
-    let record: shared::model::EventRecord = serde_json::from_value(Value::Object(stored)).unwrap();
+    let record: lava_model::model::EventRecord = serde_json::from_value(Value::Object(stored)).unwrap();
     assert_eq!(record.log.len(), 3);
 }
 
 #[tokio::test]
 async fn a_leased_runs_events_are_written_only_by_its_holder() {
-    use shared::model::LeaseRequest;
+    use lava_model::model::LeaseRequest;
     let names = ResourceNames::for_realm(&unique("ev"));
     let tables = realm_tables(&names).await;
     let table = &names.events_table;
@@ -170,7 +170,7 @@ async fn queue_send_receive_release_delete() {
         ),
         "{missing}"
     );
-    assert_eq!(missing.retry(), shared::Retry::Permanent);
+    assert_eq!(missing.retry(), lava_model::Retry::Permanent);
 
     queues
         .send(&url, &OutgoingMessage { body: "later".into(), delay_seconds: 60, ..Default::default() })
@@ -312,7 +312,7 @@ async fn ecs_runs_and_describes_a_task() {
     assert!(LIFECYCLE.contains(&status.last_status.as_str()), "{status:?}");
     assert!(matches!(
         tasks.task_status(&cluster, "arn:aws:ecs:us-east-1:123456789012:task/none").await,
-        Err(shared::Error::NotFound { .. })
+        Err(lava_model::Error::NotFound { .. })
     ));
     let group = format!("/lava/{cluster}/docker");
     provision::put_log_lines(&clients, &group, "lava/job/abc", &["one", "two"]).await.unwrap();
@@ -332,21 +332,21 @@ fn silent_server() -> (String, std::net::TcpListener) {
 #[tokio::test]
 async fn a_server_that_stops_answering_fails_each_call_after_its_attempt_timeouts() {
     let (endpoint, _listener) = silent_server();
-    let options = shared::aws::AwsOptions {
+    let options = lava_aws::AwsOptions {
         endpoint_url: Some(endpoint),
         region: Some("us-east-1".into()),
         emulator: true,
         call_timeout: Some(std::time::Duration::from_secs(1)),
         ..Default::default()
     };
-    let clients = shared::aws::Clients::load(&options).await;
+    let clients = lava_aws::Clients::load(&options).await;
     let tables = DynamoTables::new(clients.dynamodb.clone());
     let started = std::time::Instant::now();
     let key = json!({"job_id": "a", "run_id": "b"});
     let error = tables.get_item("lava-x-events", key.as_object().unwrap(), true).await.unwrap_err();
     let took = started.elapsed();
     println!("DynamoDB GetItem against a silent server failed after {took:.1?}: {error}");
-    assert_eq!(error.retry(), shared::error::Retry::Transient, "a timeout is worth retrying: {error}");
+    assert_eq!(error.retry(), lava_model::error::Retry::Transient, "a timeout is worth retrying: {error}");
     assert!(
         took >= std::time::Duration::from_secs(4) && took < std::time::Duration::from_secs(20),
         "4 attempts of 1 s: {took:?}"
@@ -358,7 +358,7 @@ async fn a_server_that_stops_answering_fails_each_call_after_its_attempt_timeout
     let error = queues.receive("http://127.0.0.1:1/000000000000/q", 1, 2).await.unwrap_err();
     let took = started.elapsed();
     println!("SQS ReceiveMessage (2 s wait) against a silent server failed after {took:.1?}: {error}");
-    assert_eq!(error.retry(), shared::error::Retry::Transient);
+    assert_eq!(error.retry(), lava_model::error::Retry::Transient);
     assert!(
         took >= std::time::Duration::from_secs(12) && took < std::time::Duration::from_secs(35),
         "4 attempts of 3 s: {took:?}"
@@ -402,7 +402,7 @@ with contextlib.ExitStack() as clocks:
             None,
             "t",
         );
-        let ours = shared::aws::rds::db_auth_token(
+        let ours = lava_aws::rds::db_auth_token(
             "mydb.cluster-abc.ap-southeast-2.rds.amazonaws.com",
             3306,
             "lava_app",
@@ -411,7 +411,7 @@ with contextlib.ExitStack() as clocks:
             at,
         )
         .unwrap();
-        let out = std::process::Command::new(lava_tests::venv_tool("python"))
+        let out = std::process::Command::new(lava_testkit::venv_tool("python"))
             .args([
                 "-c",
                 script,
@@ -442,18 +442,19 @@ with contextlib.ExitStack() as clocks:
 /// atomically, and so does the test emulator (moto served through `cli/src/local/moto_server.py`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copies_of_one_event_write_landing_together_append_once() {
-    let r = lava_tests::TestRealm::up("atomic").await;
-    let recorder = std::sync::Arc::new(shared::recorder::EventRecorder::new(
-        r.ports.events.clone(),
-        &r.names.events_table,
+    let names = ResourceNames::for_realm(&unique("atomic"));
+    let tables = Arc::new(realm_tables(&names).await);
+    let recorder = Arc::new(lava_core::recorder::EventRecorder::new(
+        tables.clone(),
+        &names.events_table,
         "core",
         0,
         jiff::tz::TimeZone::UTC,
     ));
     for round in 0..100 {
         let run_id = uuid::Uuid::new_v4().to_string();
-        let (entry, _) = recorder.entry(shared::model::EventStatus::Complete, serde_json::json!({"round": round}));
-        let write_id = shared::recorder::new_write_id();
+        let (entry, _) = recorder.entry(lava_model::model::EventStatus::Complete, serde_json::json!({"round": round}));
+        let write_id = lava_core::recorder::new_write_id();
         let copies = (0..8).map(|_| {
             let (recorder, run_id, entry, write_id) =
                 (recorder.clone(), run_id.clone(), entry.clone(), write_id.clone());
@@ -466,6 +467,10 @@ async fn copies_of_one_event_write_landing_together_append_once() {
         for copy in futures_util::future::join_all(copies).await {
             copy.unwrap().unwrap();
         }
-        assert_eq!(r.statuses("atomic/job", &run_id).await, ["complete"], "round {round}: appended more than once");
+        let key = json!({"job_id": "atomic/job", "run_id": run_id});
+        let item = tables.get_item(&names.events_table, key.as_object().unwrap(), true).await.unwrap().unwrap();
+        let statuses: Vec<&str> =
+            item["log"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+        assert_eq!(statuses, ["complete"], "round {round}: appended more than once");
     }
 }
