@@ -78,6 +78,68 @@ impl BlobStore for S3Blobs {
         Ok(Box::pin(chunks))
     }
 
+    async fn start_upload(&self, bucket: &str, key: &str, encryption: &Encryption) -> Result<String> {
+        let request = self.client.create_multipart_upload().bucket(bucket).key(key);
+        let request = match encryption {
+            Encryption::Aes256 => request.server_side_encryption(ServerSideEncryption::Aes256),
+            Encryption::Kms(key_id) => {
+                request.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key_id)
+            }
+        };
+        let out = request.send().await.map_err(|e| aws_error("s3", "CreateMultipartUpload", e))?;
+        out.upload_id.ok_or_else(|| Error::Unexpected(format!("s3://{bucket}/{key}: no upload id")))
+    }
+
+    async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        body: Vec<u8>,
+    ) -> Result<String> {
+        let out = self
+            .client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| aws_error("s3", "UploadPart", e))?;
+        out.e_tag.ok_or_else(|| Error::Unexpected(format!("s3://{bucket}/{key}: part {number} has no entity tag")))
+    }
+
+    async fn complete_upload(&self, bucket: &str, key: &str, upload_id: &str, parts: &[(i32, String)]) -> Result<()> {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let parts = parts.iter().map(|(n, etag)| CompletedPart::builder().part_number(*n).e_tag(etag).build());
+        let upload = CompletedMultipartUpload::builder().set_parts(Some(parts.collect())).build();
+        self.client
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(upload)
+            .send()
+            .await
+            .map_err(|e| aws_error("s3", "CompleteMultipartUpload", e))?;
+        Ok(())
+    }
+
+    async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
+        self.client
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+            .map_err(|e| aws_error("s3", "AbortMultipartUpload", e))?;
+        Ok(())
+    }
+
     async fn set_content_encoding(&self, bucket: &str, key: &str, encoding: &str) -> Result<()> {
         self.client
             .copy_object()

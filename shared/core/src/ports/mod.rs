@@ -13,7 +13,7 @@ mod tables;
 use std::sync::Arc;
 
 pub use absent::Absent;
-pub use blobs::{BlobStore, BucketSecurity, ByteChunks, Encryption, Listing, ObjectInfo};
+pub use blobs::{BlobStore, BucketSecurity, ByteChunks, Encryption, Listing, ObjectInfo, Upload};
 pub use containers::{
     ContainerEngine, ContainerHost, ContainerSpec, ContainerTasks, LaunchType, TaskDefinition, TaskRequest, TaskStatus,
 };
