@@ -37,11 +37,12 @@ fn gzip(text: &str) -> Vec<u8> {
 /// Every row of a query, fields joined by `|`.
 pub(crate) async fn rows(db: &Database, query: &str) -> Vec<String> {
     struct Rows(Vec<String>);
+    #[async_trait::async_trait]
     impl RowSink for Rows {
-        fn columns(&mut self, _: &[String]) -> shared::Result<()> {
+        async fn columns(&mut self, _: &[String]) -> shared::Result<()> {
             Ok(())
         }
-        fn row(&mut self, fields: Vec<Field>) -> shared::Result<()> {
+        async fn row(&mut self, fields: Vec<Field>) -> shared::Result<()> {
             self.0.push(
                 fields.into_iter().map(|f| f.text.unwrap_or_else(|| "NULL".into())).collect::<Vec<_>>().join("|"),
             );

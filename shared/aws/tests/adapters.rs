@@ -227,7 +227,7 @@ async fn a_streamed_upload_goes_in_parts_and_an_aborted_one_leaves_nothing() {
     provision::create_bucket(&clients, &bucket).await.unwrap();
     let blobs: Arc<dyn BlobStore> = Arc::new(S3Blobs::new(clients.s3.clone()));
     let part = 5 << 20; // S3's smallest part but the last
-    let mut upload = Upload::new(blobs.clone(), &bucket, "out/big", Encryption::Aes256).with_part_size(part);
+    let mut upload = Upload::new(blobs.as_ref(), &bucket, "out/big", Encryption::Aes256).with_part_size(part);
     let mut expected = Vec::new();
     for i in 0..12u8 {
         let chunk = vec![b'a' + i; 1 << 20];
@@ -239,7 +239,7 @@ async fn a_streamed_upload_goes_in_parts_and_an_aborted_one_leaves_nothing() {
     let listing = blobs.list_objects(&bucket, "out/big", None).await.unwrap();
     assert!(listing.objects[0].etag.as_deref().is_some_and(|e| e.ends_with("-3\"")), "a multipart object: {listing:?}");
 
-    let mut aborted = Upload::new(blobs.clone(), &bucket, "out/gone", Encryption::Aes256).with_part_size(part);
+    let mut aborted = Upload::new(blobs.as_ref(), &bucket, "out/gone", Encryption::Aes256).with_part_size(part);
     aborted.write(&vec![b'x'; part + 1]).await.unwrap();
     aborted.abort().await;
     let open = clients.s3.list_multipart_uploads().bucket(&bucket).send().await.unwrap();

@@ -149,8 +149,8 @@ const PARTS_PER_SIZE: usize = 1000;
 /// of a multipart upload, so at most about a part is ever in memory whatever the object's
 /// size. An object that never fills a part is sent whole at [`Upload::finish`] (one request).
 /// An upload that is dropped or fails is abandoned with [`Upload::abort`].
-pub struct Upload {
-    store: std::sync::Arc<dyn BlobStore>,
+pub struct Upload<'a> {
+    store: &'a dyn BlobStore,
     bucket: String,
     key: String,
     encryption: Encryption,
@@ -160,9 +160,9 @@ pub struct Upload {
     parts: Vec<(i32, String)>,
 }
 
-impl Upload {
+impl<'a> Upload<'a> {
     /// An upload of `s3://bucket/key` with `encryption`; nothing is sent yet.
-    pub fn new(store: std::sync::Arc<dyn BlobStore>, bucket: &str, key: &str, encryption: Encryption) -> Self {
+    pub fn new(store: &'a dyn BlobStore, bucket: &str, key: &str, encryption: Encryption) -> Self {
         Upload {
             store,
             bucket: bucket.to_string(),
@@ -195,6 +195,21 @@ impl Upload {
             self.send_part(part).await?;
         }
         Ok(())
+    }
+
+    /// Adds a local file's bytes, read a piece at a time.
+    pub async fn write_file(&mut self, path: &std::path::Path) -> Result<()> {
+        use tokio::io::AsyncReadExt;
+        let cannot_read = |e| crate::error::Error::io(format!("Cannot read {}", path.display()), e);
+        let mut file = tokio::fs::File::open(path).await.map_err(cannot_read)?;
+        let mut piece = vec![0u8; 1 << 20];
+        loop {
+            let read = file.read(&mut piece).await.map_err(cannot_read)?;
+            if read == 0 {
+                return Ok(());
+            }
+            self.write(&piece[..read]).await?;
+        }
     }
 
     async fn send_part(&mut self, part: Vec<u8>) -> Result<()> {
@@ -247,13 +262,13 @@ mod tests {
     #[tokio::test]
     async fn an_upload_sends_full_parts_as_they_fill_and_a_small_object_whole() {
         let store = Arc::new(FakeBlobs::default());
-        let mut small = Upload::new(store.clone(), "b", "small", Encryption::Aes256).with_part_size(10);
+        let mut small = Upload::new(store.as_ref(), "b", "small", Encryption::Aes256).with_part_size(10);
         small.write(b"123456789").await.unwrap();
         small.finish().await.unwrap();
         assert_eq!(store.get_object("b", "small").await.unwrap(), b"123456789");
         assert!(store.parts_sent().is_empty(), "an object under a part goes in one request");
 
-        let mut big = Upload::new(store.clone(), "b", "big", Encryption::Kms("k".into())).with_part_size(10);
+        let mut big = Upload::new(store.as_ref(), "b", "big", Encryption::Kms("k".into())).with_part_size(10);
         let mut expected = Vec::new();
         for i in 0..7u8 {
             let chunk = vec![b'a' + i; 4];
@@ -271,7 +286,7 @@ mod tests {
     #[tokio::test]
     async fn an_aborted_upload_leaves_no_object_and_no_parts() {
         let store = Arc::new(FakeBlobs::default());
-        let mut upload = Upload::new(store.clone(), "b", "k", Encryption::Aes256).with_part_size(4);
+        let mut upload = Upload::new(store.as_ref(), "b", "k", Encryption::Aes256).with_part_size(4);
         upload.write(b"0123456789").await.unwrap();
         assert_eq!(store.open_uploads(), 1);
         upload.abort().await;

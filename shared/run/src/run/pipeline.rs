@@ -580,12 +580,13 @@ impl JobRunner {
             rows: Vec<Map<String, Value>>,
             most: usize,
         }
+        #[async_trait::async_trait]
         impl RowSink for Rows {
-            fn columns(&mut self, names: &[String]) -> crate::Result<()> {
+            async fn columns(&mut self, names: &[String]) -> crate::Result<()> {
                 self.columns = names.to_vec();
                 Ok(())
             }
-            fn row(&mut self, fields: Vec<Field>) -> crate::Result<()> {
+            async fn row(&mut self, fields: Vec<Field>) -> crate::Result<()> {
                 if self.rows.len() < self.most {
                     let value = |f: Field| match (f.text, f.kind) {
                         (None, _) => Value::Null,

@@ -24,8 +24,9 @@ use std::path::PathBuf;
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::error::Error;
 use crate::model::{JobSpec, JobType, RealmEntry, S3Location};
-use crate::ports::{BlobStore, Encryption};
+use crate::ports::{BlobStore, Encryption, Upload};
 use crate::render::Renderer;
 
 /// Why the worker stops a run before it ends.
@@ -157,20 +158,49 @@ impl RunContext<'_> {
 
     /// Uploads a local file to `<s3tmp>/<name>` if it is non-empty; returns its `s3://` URI.
     pub async fn upload_if_not_empty(&self, path: &std::path::Path, name: &str) -> Result<Option<String>, Failure> {
-        match tokio::fs::read(path).await {
-            Ok(body) if !body.is_empty() => self.upload(body, name).await.map(Some),
-            _ => Ok(None),
+        match tokio::fs::metadata(path).await {
+            Ok(meta) if meta.len() > 0 => {}
+            _ => return Ok(None),
         }
+        let mut upload = self.upload_to(name);
+        let sent = match upload.write_file(path).await {
+            Ok(()) => upload.finish().await,
+            Err(e) => {
+                upload.abort().await;
+                Err(e)
+            }
+        };
+        sent.map(|()| Some(self.uri_of(name))).map_err(|e| self.upload_failed(name, e))
     }
 
     /// Uploads `body` to `<s3tmp>/<name>` (`name` may hold a sub-directory); returns its URI.
     pub async fn upload(&self, body: Vec<u8>, name: &str) -> Result<String, Failure> {
-        let key = if self.s3tmp.key.is_empty() { name.to_string() } else { format!("{}/{name}", self.s3tmp.key) };
+        let key = self.key_of(name);
         self.blobs
             .put_object(&self.s3tmp.bucket, &key, body, &self.encryption())
             .await
-            .map_err(|e| Failure::message(format!("Cannot upload {name} to s3://{}/{key}: {e}", self.s3tmp.bucket)))?;
-        Ok(format!("s3://{}/{key}", self.s3tmp.bucket))
+            .map_err(|e| self.upload_failed(name, e))?;
+        Ok(self.uri_of(name))
+    }
+
+    /// A streamed upload to `<s3tmp>/<name>` (its URI is [`Self::uri_of`]): what is written
+    /// goes up a part at a time, never whole in memory.
+    pub fn upload_to(&self, name: &str) -> Upload<'_> {
+        Upload::new(self.blobs, &self.s3tmp.bucket, &self.key_of(name), self.encryption())
+    }
+
+    /// The URI of `<s3tmp>/<name>`.
+    pub fn uri_of(&self, name: &str) -> String {
+        format!("s3://{}/{}", self.s3tmp.bucket, self.key_of(name))
+    }
+
+    /// A failed upload of `name`, worded for the run's result.
+    pub fn upload_failed(&self, name: &str, e: Error) -> Failure {
+        Failure::message(format!("Cannot upload {name} to {}: {e}", self.uri_of(name)))
+    }
+
+    fn key_of(&self, name: &str) -> String {
+        if self.s3tmp.key.is_empty() { name.to_string() } else { format!("{}/{name}", self.s3tmp.key) }
     }
 
     /// lava's identity variables for a job's environment.

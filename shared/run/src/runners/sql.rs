@@ -1,14 +1,13 @@
 //! `sql` (statements from S3 payload files) and `sqli` (inline statements) jobs:
-//! split, render each statement, run it with no bind parameters, write each result set to a
-//! CSV file `<key>.<n>.out` in the run directory and the realm's S3 temp area.
+//! split, render each statement, run it with no bind parameters, stream each result set as CSV
+//! to `<key>.<n>.out` in the realm's S3 temp area (a part at a time, never whole).
 
 use serde_json::{Map, Value, json};
-use std::io::Write;
-use std::path::PathBuf;
 
 use crate::config::{Key, Kind, keys};
 use crate::error::Error;
 use crate::model::params::{JobParameters, SqlParams};
+use crate::ports::Upload;
 use crate::runners::{Failure, Outcome, RunContext};
 use crate::sql::csv::{CsvFormat, Field, Quoting, dialect_terminator};
 use crate::sql::driver::{RowSink, Session};
@@ -71,38 +70,38 @@ fn options(ctx: &RunContext<'_>, p: &SqlParams) -> Result<Options, String> {
     })
 }
 
-/// Writes a result set as CSV to a local file.
-struct CsvFile {
+/// Writes a result set as CSV straight to its object in S3, a part at a time: nothing of it is
+/// held whole, in memory or on disk. The upload starts with the result's columns.
+struct CsvUpload<'u> {
     format: CsvFormat,
     header: bool,
-    path: PathBuf,
-    file: Option<std::io::BufWriter<std::fs::File>>,
+    upload: Option<Upload<'u>>,
+    start: Option<Upload<'u>>,
     line: String,
 }
 
-impl CsvFile {
-    fn write(&mut self, fields: &[Field]) -> Result<(), Error> {
+impl CsvUpload<'_> {
+    async fn write(&mut self, fields: &[Field]) -> Result<(), Error> {
         self.line.clear();
         self.format.write_row(fields, &mut self.line).map_err(Error::Refused)?;
-        let file = self.file.as_mut().ok_or_else(|| Error::Unexpected("no output file".into()))?;
-        file.write_all(self.line.as_bytes()).map_err(|e| Error::io(format!("Cannot write {}", self.path.display()), e))
+        let upload = self.upload.as_mut().ok_or_else(|| Error::Unexpected("no result upload".into()))?;
+        upload.write(self.line.as_bytes()).await
     }
 }
 
-impl RowSink for CsvFile {
-    fn columns(&mut self, names: &[String]) -> Result<(), Error> {
-        let file = std::fs::File::create(&self.path)
-            .map_err(|e| Error::io(format!("Cannot create {}", self.path.display()), e))?;
-        self.file = Some(std::io::BufWriter::new(file));
+#[async_trait::async_trait]
+impl RowSink for CsvUpload<'_> {
+    async fn columns(&mut self, names: &[String]) -> Result<(), Error> {
+        self.upload = self.start.take();
         if self.header {
             let fields: Vec<Field> = names.iter().map(|n| Field::text(n.clone())).collect();
-            self.write(&fields)?;
+            self.write(&fields).await?;
         }
         Ok(())
     }
 
-    fn row(&mut self, fields: Vec<Field>) -> Result<(), Error> {
-        self.write(&fields)
+    async fn row(&mut self, fields: Vec<Field>) -> Result<(), Error> {
+        self.write(&fields).await
     }
 }
 
@@ -180,11 +179,6 @@ async fn run_statements(
     if options.transaction {
         session.begin().await?;
     }
-    let local_dir = match &options.output {
-        Some(sub) => ctx.run_dir.join(sub),
-        None => ctx.run_dir.clone(),
-    };
-    std::fs::create_dir_all(&local_dir).map_err(|e| Error::io(format!("Cannot create {}", local_dir.display()), e))?;
     let template_vars = ctx.with_vars(vars);
     let suffix = ctx.config.get(keys::SQL_OUTPUT_SUFFIX);
     let mut output = Map::new();
@@ -202,24 +196,28 @@ async fn run_statements(
                 continue;
             }
             let name = format!("{}.{n}{suffix}", source.key);
-            let mut sink = CsvFile {
+            let key = options.output.as_ref().map_or_else(|| name.clone(), |sub| format!("{sub}/{name}"));
+            let mut sink = CsvUpload {
                 format: options.format.clone(),
                 header: options.header,
-                path: local_dir.join(&name),
-                file: None,
+                upload: None,
+                start: Some(ctx.upload_to(&key)),
                 line: String::new(),
             };
-            let described =
-                session.run(statement, &mut sink).await.map_err(crate::sql::driver::as_python_driver_error)?;
-            if described && let Some(mut file) = sink.file.take() {
-                file.flush().map_err(|e| Error::io(format!("Cannot write {}", sink.path.display()), e))?;
-                drop(file);
+            let ran = session.run(statement, &mut sink).await.map_err(crate::sql::driver::as_python_driver_error);
+            match (ran, sink.upload.take()) {
                 // Uploaded even when empty: the result set existed.
-                let body = tokio::fs::read(&sink.path)
-                    .await
-                    .map_err(|e| Error::io(format!("Cannot read {}", sink.path.display()), e))?;
-                let key = options.output.as_ref().map_or_else(|| name.clone(), |sub| format!("{sub}/{name}"));
-                uris.push(Value::String(ctx.upload(body, &key).await.map_err(|f| Error::Unexpected(f.message))?));
+                (Ok(true), Some(upload)) => {
+                    upload.finish().await.map_err(|e| Error::Unexpected(ctx.upload_failed(&key, e).message))?;
+                    uris.push(Value::String(ctx.uri_of(&key)));
+                }
+                (Ok(_), _) => {}
+                (Err(e), upload) => {
+                    if let Some(upload) = upload {
+                        upload.abort().await;
+                    }
+                    return Err(e);
+                }
             }
         }
         output.insert(source.key, Value::Array(uris));

@@ -21,12 +21,14 @@ pub enum Session {
     Sqlite(sqlx::SqliteConnection),
 }
 
-/// What a statement produced, told to a [`RowSink`] as it streams.
+/// What a statement produced, told to a [`RowSink`] as it streams. The calls are awaited
+/// between rows, so a sink may write its output as it goes without blocking the runtime.
+#[async_trait::async_trait]
 pub trait RowSink: Send {
     /// The statement returns rows with these column names (called once, before any row).
-    fn columns(&mut self, names: &[String]) -> Result<()>;
+    async fn columns(&mut self, names: &[String]) -> Result<()>;
     /// One row.
-    fn row(&mut self, fields: Vec<Field>) -> Result<()>;
+    async fn row(&mut self, fields: Vec<Field>) -> Result<()>;
 }
 
 /// The driver's error as the database words it, with its retry class: a lost, refused or
@@ -240,11 +242,12 @@ impl Session {
     /// The first row a query returns, if any (the rest are read and dropped).
     pub async fn first_row(&mut self, query: &str) -> Result<Option<Vec<Field>>> {
         struct First(Option<Vec<Field>>);
+        #[async_trait::async_trait]
         impl RowSink for First {
-            fn columns(&mut self, _: &[String]) -> Result<()> {
+            async fn columns(&mut self, _: &[String]) -> Result<()> {
                 Ok(())
             }
-            fn row(&mut self, fields: Vec<Field>) -> Result<()> {
+            async fn row(&mut self, fields: Vec<Field>) -> Result<()> {
                 self.0.get_or_insert(fields);
                 Ok(())
             }
@@ -257,11 +260,12 @@ impl Session {
     /// Every row a query returns, each field as text (`None` for NULL).
     pub async fn rows(&mut self, query: &str) -> Result<Vec<Vec<Option<String>>>> {
         struct All(Vec<Vec<Option<String>>>);
+        #[async_trait::async_trait]
         impl RowSink for All {
-            fn columns(&mut self, _: &[String]) -> Result<()> {
+            async fn columns(&mut self, _: &[String]) -> Result<()> {
                 Ok(())
             }
-            fn row(&mut self, fields: Vec<Field>) -> Result<()> {
+            async fn row(&mut self, fields: Vec<Field>) -> Result<()> {
                 self.0.push(fields.into_iter().map(|f| f.text).collect());
                 Ok(())
             }
@@ -275,11 +279,12 @@ impl Session {
     /// dropped).
     pub async fn affected(&mut self, statement: &str) -> Result<u64> {
         struct Drop;
+        #[async_trait::async_trait]
         impl RowSink for Drop {
-            fn columns(&mut self, _: &[String]) -> Result<()> {
+            async fn columns(&mut self, _: &[String]) -> Result<()> {
                 Ok(())
             }
-            fn row(&mut self, _: Vec<Field>) -> Result<()> {
+            async fn row(&mut self, _: Vec<Field>) -> Result<()> {
                 Ok(())
             }
         }
@@ -373,10 +378,11 @@ where
                 Either::Right(row) => {
                     if !described {
                         let names: Vec<String> = row.columns().iter().map(|c| c.name().to_string()).collect();
-                        sink.columns(&names)?;
+                        sink.columns(&names).await?;
                         described = true;
                     }
-                    sink.row((0..row.len()).map(|i| field(&row, i)).collect())?;
+                    let fields = (0..row.len()).map(|i| field(&row, i)).collect();
+                    sink.row(fields).await?;
                 }
             }
         }
@@ -386,7 +392,7 @@ where
         if let Ok(prepared) = (&mut *conn).prepare(AssertSqlSafe(statement.to_string()).into_sql_str()).await {
             let names: Vec<String> = prepared.columns().iter().map(|c| c.name().to_string()).collect();
             if !names.is_empty() {
-                sink.columns(&names)?;
+                sink.columns(&names).await?;
                 described = true;
             }
         }

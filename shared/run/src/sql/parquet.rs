@@ -183,12 +183,34 @@ fn column_schema(name: &str, kind: ColumnType) -> Result<Arc<Type>> {
     built.map(Arc::new).map_err(parquet_error)
 }
 
-/// A Parquet file being written.
+/// The bytes the Parquet writer has produced and the output has not taken yet.
+#[derive(Clone, Default)]
+struct Written(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Written {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl Write for Written {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A Parquet file being written as a stream: each row group's bytes can be taken as soon as
+/// the group is written, so no more than a row group is held.
 pub struct ParquetOutput {
     names: Vec<String>,
     types: Vec<ColumnType>,
-    writer: SerializedFileWriter<std::fs::File>,
-    path: std::path::PathBuf,
+    writer: SerializedFileWriter<Written>,
+    written: Written,
 }
 
 impl ParquetOutput {
@@ -198,11 +220,9 @@ impl ParquetOutput {
         let fields = names.iter().zip(&types).map(|(name, kind)| column_schema(name, *kind)).collect::<Result<_>>()?;
         let schema = Arc::new(Type::group_type_builder("schema").with_fields(fields).build().map_err(parquet_error)?);
         let properties = Arc::new(WriterProperties::builder().set_compression(Compression::SNAPPY).build());
-        let path = std::env::temp_dir().join(format!("lava-sql-{}.parquet", uuid::Uuid::new_v4().simple()));
-        let file =
-            std::fs::File::create(&path).map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
-        let writer = SerializedFileWriter::new(file, schema, properties).map_err(parquet_error)?;
-        Ok(ParquetOutput { names: names.to_vec(), types, writer, path })
+        let written = Written::default();
+        let writer = SerializedFileWriter::new(written.clone(), schema, properties).map_err(parquet_error)?;
+        Ok(ParquetOutput { names: names.to_vec(), types, writer, written })
     }
 
     /// The column names the file was started with.
@@ -230,12 +250,15 @@ impl ParquetOutput {
         Ok(())
     }
 
-    /// Ends the file and copies it to `out`.
-    pub fn finish(self, out: &mut dyn Write) -> Result<()> {
+    /// The file's bytes written since the last call.
+    pub fn take(&self) -> Vec<u8> {
+        self.written.take()
+    }
+
+    /// Ends the file; returns its last bytes (those not taken yet, and the footer).
+    pub fn finish(self) -> Result<Vec<u8>> {
         self.writer.close().map_err(parquet_error)?;
-        let copied = std::fs::File::open(&self.path).and_then(|mut file| std::io::copy(&mut file, out));
-        let _ = std::fs::remove_file(&self.path);
-        copied.map(|_| ()).map_err(|e| Error::io("Cannot write the output", e))
+        Ok(self.written.take())
     }
 }
 
@@ -375,8 +398,9 @@ mod tests {
         ];
         let mut output = ParquetOutput::create(&names, &rows).unwrap();
         output.write(&rows).unwrap();
-        let mut bytes = Vec::new();
-        output.finish(&mut bytes).unwrap();
+        let mut bytes = output.take();
+        assert!(bytes.starts_with(b"PAR1") && bytes.len() > 4, "the row group is out before the file ends");
+        bytes.extend(output.finish().unwrap());
         let path = std::env::temp_dir().join(format!("lava-parquet-test-{}.parquet", std::process::id()));
         std::fs::write(&path, bytes).unwrap();
         let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();

@@ -3,7 +3,6 @@
 //! HTML table or Parquet. The `sqlv` job type runs it as a subprocess.
 
 use serde_json::{Map, Value};
-use std::io::Write;
 use std::time::Duration;
 
 use super::csv::{CsvFormat, Field, Kind};
@@ -12,7 +11,7 @@ use super::split::split;
 use crate::config::keys;
 use crate::connections::Connections;
 use crate::error::Error;
-use crate::ports::{BlobStore, Encryption};
+use crate::ports::{BlobStore, Encryption, Upload};
 
 /// How results are written.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,11 +57,12 @@ fn s3_parts(uri: &str) -> Option<(&str, &str)> {
     uri.strip_prefix("s3://")?.split_once('/')
 }
 
-/// Writes rows in the chosen format to a byte stream.
-struct Writer<'w> {
+/// Formats rows in the chosen format into bytes the output takes as they pile up.
+struct Writer {
     format: OutputFormat,
     header: bool,
-    out: &'w mut (dyn Write + Send),
+    /// Bytes formatted and not yet taken by the output.
+    out: Vec<u8>,
     columns: Vec<String>,
     table_open: bool,
     /// The CSV header is written once, for the first result set: result sets are concatenated.
@@ -73,12 +73,12 @@ struct Writer<'w> {
     batch: Vec<Vec<Field>>,
 }
 
-impl<'w> Writer<'w> {
-    fn new(format: OutputFormat, header: bool, out: &'w mut (dyn Write + Send)) -> Self {
+impl Writer {
+    fn new(format: OutputFormat, header: bool) -> Self {
         Writer {
             format,
             header,
-            out,
+            out: Vec::new(),
             columns: Vec::new(),
             table_open: false,
             header_written: false,
@@ -89,7 +89,13 @@ impl<'w> Writer<'w> {
     }
 
     fn put(&mut self, text: &str) -> Result<(), Error> {
-        self.out.write_all(text.as_bytes()).map_err(|e| Error::io("Cannot write the output", e))
+        self.out.extend_from_slice(text.as_bytes());
+        Ok(())
+    }
+
+    /// The bytes formatted since the last call.
+    fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
     }
 
     /// Parquet: writes the batch being filled (the first one starts the file and its schema).
@@ -102,21 +108,24 @@ impl<'w> Writer<'w> {
             Some(output) => output,
             None => self.parquet.insert(super::parquet::ParquetOutput::create(&self.columns, &batch)?),
         };
-        output.write(&batch)
+        output.write(&batch)?;
+        self.out.extend(output.take());
+        Ok(())
     }
 
     fn finish(&mut self) -> Result<(), Error> {
         if matches!(self.format, OutputFormat::Parquet { .. }) {
             self.flush_batch()?;
             if let Some(output) = self.parquet.take() {
-                output.finish(&mut *self.out)?;
+                let last = output.finish()?;
+                self.out.extend(last);
             }
         }
         if self.table_open {
             self.put("</TBODY>\n</TABLE>\n")?;
             self.table_open = false;
         }
-        self.out.flush().map_err(|e| Error::io("Cannot write the output", e))
+        Ok(())
     }
 }
 
@@ -143,7 +152,7 @@ fn json_value(field: &Field) -> Value {
     }
 }
 
-impl RowSink for Writer<'_> {
+impl Writer {
     fn columns(&mut self, names: &[String]) -> Result<(), Error> {
         if !matches!(self.format, OutputFormat::Parquet { .. }) {
             self.columns = names.to_vec();
@@ -240,6 +249,69 @@ async fn read_source(name: &str, blobs: &dyn BlobStore) -> Result<String, String
     std::fs::read_to_string(name).map_err(|e| format!("{name}: {e}"))
 }
 
+/// Where the results go, written as they come: stdout, a local file, or an object in S3
+/// uploaded a part at a time.
+enum Output<'a> {
+    Stdout(tokio::io::Stdout),
+    File(tokio::fs::File, String),
+    S3(Upload<'a>),
+}
+
+/// The formatted bytes held before the output takes them.
+const TAKE_AT: usize = 1 << 20;
+
+impl<'a> Output<'a> {
+    async fn open(target: Option<&str>, blobs: &'a dyn BlobStore) -> Result<Output<'a>, String> {
+        Ok(match target {
+            Some(uri) if let Some((bucket, key)) = s3_parts(uri) => {
+                Output::S3(Upload::new(blobs, bucket, key, Encryption::Aes256))
+            }
+            Some(path) if path != "-" => {
+                let file = tokio::fs::File::create(path).await.map_err(|e| format!("{path}: {e}"))?;
+                Output::File(file, path.to_string())
+            }
+            _ => Output::Stdout(tokio::io::stdout()),
+        })
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
+        use tokio::io::AsyncWriteExt;
+        match self {
+            Output::Stdout(out) => out.write_all(bytes).await.map_err(|e| format!("Cannot write the output: {e}")),
+            Output::File(file, path) => file.write_all(bytes).await.map_err(|e| format!("{path}: {e}")),
+            Output::S3(upload) => upload.write(bytes).await.map_err(|e| upload_failed(upload, e)),
+        }
+    }
+
+    /// Ends the output: flushed, or the object made.
+    async fn finish(self) -> Result<(), String> {
+        use tokio::io::AsyncWriteExt;
+        match self {
+            Output::Stdout(mut out) => out.flush().await.map_err(|e| format!("Cannot write the output: {e}")),
+            Output::File(mut file, path) => file.flush().await.map_err(|e| format!("{path}: {e}")),
+            Output::S3(upload) => {
+                let uri = upload.uri();
+                upload.finish().await.map_err(|e| format!("Cannot upload the output to {uri}: {e}"))
+            }
+        }
+    }
+
+    /// Gives a failed run's output up: what a file or stdout got stays, an upload is abandoned
+    /// (no object is made).
+    async fn abandon(self) {
+        match self {
+            Output::S3(upload) => upload.abort().await,
+            other => {
+                let _ = other.finish().await;
+            }
+        }
+    }
+}
+
+fn upload_failed(upload: &Upload<'_>, e: Error) -> String {
+    format!("Cannot upload the output to {}: {e}", upload.uri())
+}
+
 /// Runs the script; progress lines go to the log.
 pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobStore) -> Result<(), String> {
     let db = connections.database(&script.conn_id).await.map_err(|e| e.to_string())?;
@@ -248,50 +320,9 @@ pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobSto
     let connect_timeout = Duration::from_secs_f64(connections.config().get(keys::SQL_CONNECT_TIMEOUT));
     let mut session =
         Session::connect(&db, script.app_name.as_deref(), connect_timeout).await.map_err(|e| e.to_string())?;
-    let files = if script.files.is_empty() { vec!["-".to_string()] } else { script.files.clone() };
-    let mut buffer: Vec<u8> = Vec::new();
-    let mut stdout = std::io::stdout();
-    let mut local = match script.output.as_deref() {
-        Some(path) if s3_parts(path).is_none() && path != "-" => {
-            Some(std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?))
-        }
-        _ => None,
-    };
-    let to_s3 = script.output.as_deref().and_then(s3_parts);
-    let out: &mut (dyn Write + Send) = match (&mut local, to_s3) {
-        (Some(file), _) => file,
-        (None, Some(_)) => &mut buffer,
-        (None, None) => &mut stdout,
-    };
-    let mut writer = Writer::new(script.format.clone(), script.header, out);
-    let outcome = async {
-        if script.transaction {
-            session.begin().await.map_err(|e| e.to_string())?;
-        }
-        for name in &files {
-            let text = read_source(name, blobs).await?;
-            let statements = if script.raw { vec![text] } else { split(&text) };
-            let (mut queries, mut rows) = (0, 0usize);
-            for statement in &statements {
-                let statement = statement.trim().trim_end_matches(|c: char| c == ';' || c.is_whitespace()).trim();
-                if statement.is_empty() {
-                    continue;
-                }
-                let mut counter = Counter { inner: &mut writer, rows: 0 };
-                session.run(statement, &mut counter).await.map_err(|e| {
-                    if script.transaction { format!("{name}: Rollback : {e}") } else { format!("{name}: {e}") }
-                })?;
-                rows += counter.rows;
-                queries += 1;
-            }
-            // The original's wording, singular and plural.
-            let queries_word = if queries == 1 { "query" } else { "queries" };
-            let rows_word = if rows == 1 { "row" } else { "rows" };
-            tracing::info!("{name}: {queries} {queries_word} completed, {rows} {rows_word} returned");
-        }
-        writer.finish().map_err(|e| e.to_string())
-    }
-    .await;
+    let mut output = Output::open(script.output.as_deref(), blobs).await?;
+    let mut writer = Writer::new(script.format.clone(), script.header);
+    let outcome = run_files(script, &mut session, blobs, &mut writer, &mut output).await;
     let outcome = match outcome {
         Ok(()) if script.transaction => session.commit().await.map_err(|e| e.to_string()),
         Ok(()) => Ok(()),
@@ -308,32 +339,94 @@ pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobSto
         None => Ok(()),
     };
     let _ = std::fs::remove_dir(&copies);
-    outcome?;
-    synced?;
-    drop(local);
-    if let Some((bucket, key)) = to_s3 {
-        blobs
-            .put_object(bucket, key, buffer, &Encryption::Aes256)
-            .await
-            .map_err(|e| format!("Cannot upload the output to s3://{bucket}/{key}: {e}"))?;
+    if outcome.is_err() || synced.is_err() {
+        output.abandon().await;
+        outcome?;
+        return synced;
     }
-    Ok(())
+    output.finish().await
 }
 
-/// Counts rows on their way to the writer.
-struct Counter<'a, 'w> {
-    inner: &'a mut Writer<'w>,
+/// Runs every file's statements, the rows streaming to `output`; the output's last bytes are
+/// written, not yet finished.
+async fn run_files(
+    script: &Script,
+    session: &mut Session,
+    blobs: &dyn BlobStore,
+    writer: &mut Writer,
+    output: &mut Output<'_>,
+) -> Result<(), String> {
+    if script.transaction {
+        session.begin().await.map_err(|e| e.to_string())?;
+    }
+    let files = if script.files.is_empty() { vec!["-".to_string()] } else { script.files.clone() };
+    for name in &files {
+        let text = read_source(name, blobs).await?;
+        let statements = if script.raw { vec![text] } else { split(&text) };
+        let (mut queries, mut rows) = (0, 0usize);
+        for statement in &statements {
+            let statement = statement.trim().trim_end_matches(|c: char| c == ';' || c.is_whitespace()).trim();
+            if statement.is_empty() {
+                continue;
+            }
+            let mut sink = Sink { writer: &mut *writer, output: &mut *output, rows: 0, failed: None };
+            let ran = session.run(statement, &mut sink).await;
+            let (counted, failed) = (sink.rows, sink.failed.take());
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            ran.map_err(
+                |e| {
+                    if script.transaction { format!("{name}: Rollback : {e}") } else { format!("{name}: {e}") }
+                },
+            )?;
+            rows += counted;
+            queries += 1;
+        }
+        // The original's wording, singular and plural.
+        let queries_word = if queries == 1 { "query" } else { "queries" };
+        let rows_word = if rows == 1 { "row" } else { "rows" };
+        tracing::info!("{name}: {queries} {queries_word} completed, {rows} {rows_word} returned");
+    }
+    writer.finish().map_err(|e| e.to_string())?;
+    output.write(&writer.take()).await
+}
+
+/// Rows on their way through the writer to the output, counted; the output takes the bytes
+/// once a megabyte has piled up.
+struct Sink<'s, 'a> {
+    writer: &'s mut Writer,
+    output: &'s mut Output<'a>,
     rows: usize,
+    /// The output's failure, told as it is (not as the statement's).
+    failed: Option<String>,
 }
 
-impl RowSink for Counter<'_, '_> {
-    fn columns(&mut self, names: &[String]) -> Result<(), Error> {
-        self.inner.columns(names)
+impl Sink<'_, '_> {
+    async fn take_if_full(&mut self) -> Result<(), Error> {
+        if self.writer.out.len() < TAKE_AT {
+            return Ok(());
+        }
+        let bytes = self.writer.take();
+        if let Err(e) = self.output.write(&bytes).await {
+            self.failed = Some(e.clone());
+            return Err(Error::Unexpected(e));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl RowSink for Sink<'_, '_> {
+    async fn columns(&mut self, names: &[String]) -> Result<(), Error> {
+        self.writer.columns(names)?;
+        self.take_if_full().await
     }
 
-    fn row(&mut self, fields: Vec<Field>) -> Result<(), Error> {
+    async fn row(&mut self, fields: Vec<Field>) -> Result<(), Error> {
         self.rows += 1;
-        self.inner.row(fields)
+        self.writer.row(fields)?;
+        self.take_if_full().await
     }
 }
 
@@ -352,12 +445,11 @@ mod tests {
         ];
         let names: Vec<String> = ["n", "b", "t", "s", "z"].iter().map(|s| s.to_string()).collect();
         let render = |format: OutputFormat, header: bool| {
-            let mut out = Vec::new();
-            let mut w = Writer::new(format, header, &mut out);
+            let mut w = Writer::new(format, header);
             w.columns(&names).unwrap();
             w.row(fields.clone()).unwrap();
             w.finish().unwrap();
-            String::from_utf8(out).unwrap()
+            String::from_utf8(w.take()).unwrap()
         };
         assert_eq!(
             render(OutputFormat::Csv(CsvFormat::default()), true),
@@ -375,19 +467,18 @@ mod tests {
 
     #[test]
     fn parquet_takes_one_shape_of_result_and_writes_a_file() {
-        let mut out = Vec::new();
-        let mut pending = Vec::new();
-        let mut w = Writer::new(OutputFormat::Parquet { batch_size: 5 }, false, &mut pending);
+        let mut w = Writer::new(OutputFormat::Parquet { batch_size: 5 }, false);
         w.columns(&["n".to_string()]).unwrap();
         w.row(vec![Field::number("1")]).unwrap();
         assert!(w.columns(&["m".to_string()]).is_err(), "rows of another shape are waiting");
-        let mut w = Writer::new(OutputFormat::Parquet { batch_size: 1 }, false, &mut out);
+        let mut w = Writer::new(OutputFormat::Parquet { batch_size: 1 }, false);
         w.columns(&["n".to_string()]).unwrap();
         w.row(vec![Field::number("1")]).unwrap();
         w.row(vec![Field::number("2")]).unwrap();
         let error = w.columns(&["m".to_string()]).unwrap_err().to_string();
         assert_eq!(error, "Parquet output holds one shape of result: columns m after n");
         w.finish().unwrap();
+        let out = w.take();
         assert!(out.starts_with(b"PAR1") && out.ends_with(b"PAR1"), "a Parquet file: {} bytes", out.len());
     }
 }
