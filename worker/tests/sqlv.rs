@@ -168,3 +168,70 @@ async fn every_sql_job_type_runs_on_every_database_and_sqlc_times_out() {
         (Some("Timed out after 1.0 seconds"), Some(28))
     );
 }
+
+/// Runs `command` under the venv's Python, which waits for it alone and reports its peak
+/// resident memory (`ru_maxrss` of its children: this one process); returns its output and
+/// that peak in KiB.
+fn with_peak_memory(command: &Command) -> (std::process::Output, u64) {
+    let wrap = "import resource, subprocess, sys\nr = subprocess.run(sys.argv[1:])\nprint(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\nsys.exit(r.returncode)";
+    let mut wrapped = Command::new(lava_tests::venv_tool("python"));
+    wrapped.args(["-c", wrap]).arg(command.get_program()).args(command.get_args());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(name, value),
+            None => wrapped.env_remove(name),
+        };
+    }
+    let out = wrapped.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let peak = stderr.lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or_else(|| panic!("no peak: {stderr}"));
+    (out, peak)
+}
+
+/// Peak memory allowed to a process writing a result of any size (issue 34: under 100 MiB).
+const MEMORY_BOUND_KIB: u64 = 100 * 1024;
+
+/// A result bigger than the bound: 1,200,000 rows of about 110 bytes (about 132 MB as CSV).
+const BIG_QUERY: &str = "select g, repeat('x', 100) as pad from generate_series(1, 1200000) g";
+
+#[tokio::test]
+async fn results_larger_than_the_memory_bound_stream_to_s3_from_lava_sql_and_the_worker() {
+    let r = lava_tests::TestRealm::up("big").await;
+    r.put_sql_connections().await;
+    let bucket = r.names.local_bucket();
+    let endpoint = lava_tests::emulator().endpoint_url.clone();
+    let aws = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let sql = std::env::temp_dir().join(lava_tests::unique("lava-big-")).with_extension("sql");
+    std::fs::write(&sql, format!("{BIG_QUERY};\n")).unwrap();
+    let mut lava_sql = Command::new(env!("CARGO_BIN_EXE_lava-sql"));
+    lava_sql.args(["-r", &r.names.realm, "-c", "pg", "-o", &format!("s3://{bucket}/big/out.csv")]).arg(&sql);
+    lava_sql.envs(aws);
+    let (out, peak) = with_peak_memory(&lava_sql);
+    let _ = std::fs::remove_file(&sql);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let size = r.blobs.object_size(&bucket, "big/out.csv").await.unwrap().expect("the output object");
+    assert!(size > MEMORY_BOUND_KIB * 1024, "the result ({size} bytes) is larger than the bound");
+    assert!(peak < MEMORY_BOUND_KIB, "lava-sql peaked at {peak} KiB writing {size} bytes");
+
+    // The worker's own SQL runner (sqli) streams its result set the same way.
+    let job = json!({"job_id": "big/sqli", "type": "sqli", "worker": "core", "enabled": true, "payload": BIG_QUERY, "parameters": {"conn_id": "pg"}});
+    r.put_job(job).await;
+    let run_id = r.dispatch("big/sqli").await;
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_lava-worker"));
+    worker.args(["--realm", &r.names.realm, "--worker", "core", "--root", "--batch", "--wait", "1", "--threads", "1"]);
+    worker.envs(aws).env("LAVA_TMPDIR", std::env::temp_dir().join(lava_tests::unique("lava-big-")));
+    let (out, peak) = with_peak_memory(&worker);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let item = r.events("big/sqli", &run_id).await;
+    assert_eq!(r.statuses("big/sqli", &run_id).await, ["starting", "running", "complete"], "{item}");
+    let uri = item["log"][2]["info"]["output"]["0"][0].as_str().unwrap().to_string();
+    let (obucket, key) = uri.strip_prefix("s3://").unwrap().split_once('/').unwrap();
+    let size = r.blobs.object_size(obucket, key).await.unwrap().expect("the result object");
+    assert!(size > MEMORY_BOUND_KIB * 1024, "the result ({size} bytes) is larger than the bound");
+    assert!(peak < MEMORY_BOUND_KIB, "the worker peaked at {peak} KiB writing {size} bytes");
+}
