@@ -118,6 +118,21 @@ async fn success_uploads_output_and_records_the_result() {
 }
 
 #[tokio::test]
+async fn the_stderr_excerpt_is_its_head_or_with_a_negative_size_its_tail() {
+    // A megabyte of stderr: only the excerpt's bytes are read back.
+    let script = "{ printf 'first line '; head -c 1048576 /dev/zero | tr '\\0' x; printf ' last line'; } >&2; exit 2";
+    let spec = job(json!({"payload": "/bin/sh -c", "parameters": {"args": [script]}}));
+    for (size, expected) in [("10", "first line"), ("-9", "last line")] {
+        let mut h = harness(json!({}));
+        h.runner.config = Config::new([("LAVA_STDERR_SIZE".to_string(), size.to_string())], None);
+        let m = message("demo/j", &now());
+        let (_, statuses, infos) = run(&h, &spec, &m).await;
+        assert_eq!(statuses, ["starting", "running", "failed"]);
+        assert_eq!(infos[2]["error_data"]["error"], expected, "STDERR_SIZE {size}");
+    }
+}
+
+#[tokio::test]
 async fn failure_then_retry_then_success() {
     let h = harness(json!({}));
     let spec = job(

@@ -137,13 +137,35 @@ pub(crate) fn timeout(
 }
 
 /// The first (or, for a negative size, last) `STDERR_SIZE` bytes of a stderr file, stripped.
-fn stderr_excerpt(ctx: &RunContext<'_>, path: &Path) -> Value {
-    let Ok(bytes) = std::fs::read(path) else { return Value::Null };
+/// Only those bytes are read, however large the file.
+async fn stderr_excerpt(ctx: &RunContext<'_>, path: &Path) -> Value {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let size = ctx.config.get(keys::STDERR_SIZE);
-    let n = size.unsigned_abs() as usize;
-    let part = if size >= 0 { &bytes[..bytes.len().min(n)] } else { &bytes[bytes.len().saturating_sub(n)..] };
-    let text = String::from_utf8_lossy(part).trim().to_string();
+    let n = size.unsigned_abs();
+    let Ok(mut file) = tokio::fs::File::open(path).await else { return Value::Null };
+    let length = file.metadata().await.map_or(0, |m| m.len());
+    if size < 0 && file.seek(std::io::SeekFrom::Start(length.saturating_sub(n))).await.is_err() {
+        return Value::Null;
+    }
+    let mut part = Vec::new();
+    if file.take(n).read_to_end(&mut part).await.is_err() {
+        return Value::Null;
+    }
+    let text = String::from_utf8_lossy(&part).trim().to_string();
     if text.is_empty() { Value::Null } else { Value::String(text) }
+}
+
+/// Writes an object to `path` as it arrives, a chunk at a time (never whole in memory).
+async fn save_object(blobs: &dyn crate::ports::BlobStore, bucket: &str, key: &str, path: &Path) -> Result<(), Error> {
+    use futures_util::TryStreamExt;
+    use tokio::io::AsyncWriteExt;
+    let cannot_write = |e| Error::io(format!("Cannot write {}", path.display()), e);
+    let mut chunks = blobs.open_object(bucket, key).await?;
+    let mut file = tokio::fs::File::create(path).await.map_err(cannot_write)?;
+    while let Some(chunk) = chunks.try_next().await? {
+        file.write_all(&chunk).await.map_err(cannot_write)?;
+    }
+    file.flush().await.map_err(cannot_write)
 }
 
 /// One program to run: its `output` entry is labelled `label`, its output files are
@@ -196,7 +218,7 @@ pub(crate) async fn run_program(
             entry.insert("stderr".into(), Value::String(uri));
         }
         if exit != Exit::Status(0) {
-            excerpt = stderr_excerpt(ctx, &files.1);
+            excerpt = stderr_excerpt(ctx, &files.1).await;
         }
     }
     Ok((entry, exit, excerpt))
@@ -267,10 +289,9 @@ pub(crate) async fn download_payload(
                 area.bucket, object.key, object.size
             )));
         }
-        let body = ctx.blobs.get_object(&area.bucket, &object.key).await?;
         let name = object.key.rsplit('/').next().unwrap_or(&object.key);
         let path = dir.join(name);
-        std::fs::write(&path, body).map_err(|e| Error::io(format!("Cannot write {}", path.display()), e))?;
+        save_object(ctx.blobs, &area.bucket, &object.key, &path).await?;
         files.push(path);
     }
     if files.is_empty() {

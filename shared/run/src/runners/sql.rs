@@ -121,7 +121,8 @@ pub async fn run_sql(ctx: &RunContext<'_>) -> Outcome {
     }
     let mut sources = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file)
+        let text = tokio::fs::read_to_string(&file)
+            .await
             .map_err(|e| Failure::message(format!("Cannot read {}: {e}", file.display())))?;
         sources
             .push(Source { key: file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(), text });

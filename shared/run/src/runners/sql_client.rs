@@ -50,10 +50,12 @@ pub async fn run_sqlc(ctx: &RunContext<'_>) -> Outcome {
     for file in files {
         let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         if jinja {
-            let text = std::fs::read_to_string(&file)
+            let text = tokio::fs::read_to_string(&file)
+                .await
                 .map_err(|e| Failure::message(format!("Cannot read {}: {e}", file.display())))?;
             match ctx.renderer.render_in_dir(&text, &vars, file.parent().unwrap_or(&ctx.run_dir)) {
-                Ok(rendered) => std::fs::write(&file, rendered)
+                Ok(rendered) => tokio::fs::write(&file, rendered)
+                    .await
                     .map_err(|e| Failure::message(format!("Cannot write {}: {e}", file.display())))?,
                 Err(e) => {
                     let error = format!("Jinja2 render failed on {name}: {e}");
@@ -101,7 +103,7 @@ pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
         files.extend(download_payload(ctx, payload, i, max).await?);
     }
     if params.jinja.is_none_or(|f| f.0) {
-        render_files(ctx, &params, &files)?;
+        render_files(ctx, &params, &files).await?;
     }
     let mut argv = lava_sql_argv(ctx, &params);
     argv.extend(files.iter().map(|f| f.display().to_string()));
@@ -128,7 +130,7 @@ pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
     }
     let mut excerpt = Value::Null;
     if ctx.dev {
-        if let Ok(text) = std::fs::read_to_string(ctx.run_dir.join("stderr")) {
+        if let Ok(text) = tokio::fs::read_to_string(ctx.run_dir.join("stderr")).await {
             eprint!("{text}");
         }
     } else {
@@ -136,7 +138,8 @@ pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
             entry.insert("stderr".into(), Value::String(uri));
         }
         if exit != Exit::Status(0) {
-            excerpt = std::fs::read_to_string(ctx.run_dir.join("stderr"))
+            excerpt = tokio::fs::read_to_string(ctx.run_dir.join("stderr"))
+                .await
                 .map(|t| Value::String(t.trim().to_string()))
                 .unwrap_or(Value::Null);
         }
@@ -145,11 +148,12 @@ pub async fn run_sqlv(ctx: &RunContext<'_>) -> Outcome {
 }
 
 /// Renders each payload file in place, whole (a render failure is the original's exit status 1).
-fn render_files(ctx: &RunContext<'_>, params: &SqlParams, files: &[std::path::PathBuf]) -> Result<(), Failure> {
+async fn render_files(ctx: &RunContext<'_>, params: &SqlParams, files: &[std::path::PathBuf]) -> Result<(), Failure> {
     let vars = ctx.with_vars(&params.vars);
     for file in files {
         let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let text = std::fs::read_to_string(file)
+        let text = tokio::fs::read_to_string(file)
+            .await
             .map_err(|e| Failure::message(format!("Cannot read {}: {e}", file.display())))?;
         let rendered =
             ctx.renderer.render_in_dir(&text, &vars, file.parent().unwrap_or(&ctx.run_dir)).map_err(|e| {
@@ -159,7 +163,8 @@ fn render_files(ctx: &RunContext<'_>, params: &SqlParams, files: &[std::path::Pa
                     data: Some(serde_json::json!({"exit_status": 1, "error": error, "output": []})),
                 }
             })?;
-        std::fs::write(file, rendered)
+        tokio::fs::write(file, rendered)
+            .await
             .map_err(|e| Failure::message(format!("Cannot write {}: {e}", file.display())))?;
     }
     Ok(())
