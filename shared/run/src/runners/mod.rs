@@ -195,7 +195,7 @@ impl RunContext<'_> {
     }
 
     /// A failed upload of `name`, worded for the run's result.
-    pub fn upload_failed(&self, name: &str, e: Error) -> Failure {
+    fn upload_failed(&self, name: &str, e: Error) -> Failure {
         Failure::message(format!("Cannot upload {name} to {}: {e}", self.uri_of(name)))
     }
 

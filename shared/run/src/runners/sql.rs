@@ -11,6 +11,7 @@ use crate::ports::Upload;
 use crate::runners::{Failure, Outcome, RunContext};
 use crate::sql::csv::{CsvFormat, Field, Quoting, dialect_terminator};
 use crate::sql::driver::{RowSink, Session};
+use crate::sql::pipe;
 use crate::sql::split::split;
 
 /// The checked options of a sql/sqli job.
@@ -70,29 +71,29 @@ fn options(ctx: &RunContext<'_>, p: &SqlParams) -> Result<Options, String> {
     })
 }
 
-/// Writes a result set as CSV straight to its object in S3, a part at a time: nothing of it is
-/// held whole, in memory or on disk. The upload starts with the result's columns.
-struct CsvUpload<'u> {
+/// Formats a result set as CSV into chunks for the pipe to its object in S3, which is written
+/// a part at a time while the next rows are read: nothing of it is held whole, in memory or on
+/// disk.
+struct CsvRows<'p> {
     format: CsvFormat,
     header: bool,
-    upload: Option<Upload<'u>>,
-    start: Option<Upload<'u>>,
-    line: String,
+    out: String,
+    pipe: &'p pipe::ChunkSender,
 }
 
-impl CsvUpload<'_> {
+impl CsvRows<'_> {
     async fn write(&mut self, fields: &[Field]) -> Result<(), Error> {
-        self.line.clear();
-        self.format.write_row(fields, &mut self.line).map_err(Error::Refused)?;
-        let upload = self.upload.as_mut().ok_or_else(|| Error::Unexpected("no result upload".into()))?;
-        upload.write(self.line.as_bytes()).await
+        self.format.write_row(fields, &mut self.out).map_err(Error::Refused)?;
+        if self.out.len() >= 1 << 20 {
+            self.pipe.send(std::mem::take(&mut self.out).into_bytes()).await?;
+        }
+        Ok(())
     }
 }
 
 #[async_trait::async_trait]
-impl RowSink for CsvUpload<'_> {
+impl RowSink for CsvRows<'_> {
     async fn columns(&mut self, names: &[String]) -> Result<(), Error> {
-        self.upload = self.start.take();
         if self.header {
             let fields: Vec<Field> = names.iter().map(|n| Field::text(n.clone())).collect();
             self.write(&fields).await?;
@@ -102,6 +103,57 @@ impl RowSink for CsvUpload<'_> {
 
     async fn row(&mut self, fields: Vec<Field>) -> Result<(), Error> {
         self.write(&fields).await
+    }
+}
+
+/// Runs one statement, its result set (if it has one) streamed to `upload`; says whether it
+/// had one. The upload is finished only then; a failure abandons it.
+async fn run_to_upload(
+    session: &mut Session,
+    statement: &str,
+    options: &Options,
+    (key, mut upload): (&str, Upload<'_>),
+) -> Result<bool, Error> {
+    let failed =
+        |upload: &Upload<'_>, e: Error| Error::Unexpected(format!("Cannot upload {key} to {}: {e}", upload.uri()));
+    let (tx, mut rx) = pipe::channel();
+    let rows = async {
+        let mut sink =
+            CsvRows { format: options.format.clone(), header: options.header, out: String::new(), pipe: &tx };
+        let ran = session.run(statement, &mut sink).await.map_err(crate::sql::driver::as_python_driver_error);
+        let last = std::mem::take(&mut sink.out).into_bytes();
+        let ran = match ran {
+            Ok(described) => tx.send(last).await.map(|()| described),
+            Err(e) => Err(e),
+        };
+        drop(tx);
+        ran
+    };
+    let uploaded = async {
+        while let Some(bytes) = rx.recv().await {
+            if let Err(e) = upload.write(&bytes).await {
+                drop(rx);
+                return Err(failed(&upload, e));
+            }
+        }
+        Ok(())
+    };
+    let (ran, sent) = tokio::join!(rows, uploaded);
+    match (ran, sent) {
+        // Uploaded even when empty: the result set existed.
+        (Ok(true), Ok(())) => {
+            let uri = upload.uri();
+            upload
+                .finish()
+                .await
+                .map(|()| true)
+                .map_err(|e| Error::Unexpected(format!("Cannot upload {key} to {uri}: {e}")))
+        }
+        (Ok(false), Ok(())) => Ok(false),
+        (Err(e), Ok(())) | (_, Err(e)) => {
+            upload.abort().await;
+            Err(e)
+        }
     }
 }
 
@@ -198,27 +250,8 @@ async fn run_statements(
             }
             let name = format!("{}.{n}{suffix}", source.key);
             let key = options.output.as_ref().map_or_else(|| name.clone(), |sub| format!("{sub}/{name}"));
-            let mut sink = CsvUpload {
-                format: options.format.clone(),
-                header: options.header,
-                upload: None,
-                start: Some(ctx.upload_to(&key)),
-                line: String::new(),
-            };
-            let ran = session.run(statement, &mut sink).await.map_err(crate::sql::driver::as_python_driver_error);
-            match (ran, sink.upload.take()) {
-                // Uploaded even when empty: the result set existed.
-                (Ok(true), Some(upload)) => {
-                    upload.finish().await.map_err(|e| Error::Unexpected(ctx.upload_failed(&key, e).message))?;
-                    uris.push(Value::String(ctx.uri_of(&key)));
-                }
-                (Ok(_), _) => {}
-                (Err(e), upload) => {
-                    if let Some(upload) = upload {
-                        upload.abort().await;
-                    }
-                    return Err(e);
-                }
+            if run_to_upload(session, statement, options, (&key, ctx.upload_to(&key))).await? {
+                uris.push(Value::String(ctx.uri_of(&key)));
             }
         }
         output.insert(source.key, Value::Array(uris));

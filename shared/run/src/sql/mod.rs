@@ -9,6 +9,8 @@ pub mod load;
 #[cfg(feature = "sql")]
 pub mod parquet;
 #[cfg(feature = "sql")]
+pub mod pipe;
+#[cfg(feature = "sql")]
 pub mod script;
 pub mod split;
 #[cfg(feature = "sql")]

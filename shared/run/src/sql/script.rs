@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::csv::{CsvFormat, Field, Kind};
 use super::driver::{RowSink, Session};
+use super::pipe;
 use super::split::split;
 use crate::config::keys;
 use crate::connections::Connections;
@@ -320,9 +321,20 @@ pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobSto
     let connect_timeout = Duration::from_secs_f64(connections.config().get(keys::SQL_CONNECT_TIMEOUT));
     let mut session =
         Session::connect(&db, script.app_name.as_deref(), connect_timeout).await.map_err(|e| e.to_string())?;
-    let mut output = Output::open(script.output.as_deref(), blobs).await?;
+    let output = Output::open(script.output.as_deref(), blobs).await?;
     let mut writer = Writer::new(script.format.clone(), script.header);
-    let outcome = run_files(script, &mut session, blobs, &mut writer, &mut output).await;
+    let (tx, rx) = pipe::channel();
+    let rows = async {
+        let done = run_files(script, &mut session, blobs, &mut writer, &tx).await;
+        drop(tx);
+        done
+    };
+    let (outcome, output) = tokio::join!(rows, write_out(rx, output));
+    // The output's own failure rather than the rows' "the output stopped".
+    let (outcome, output) = match output {
+        Ok(output) => (outcome, Some(output)),
+        Err(e) => (Err(e), None),
+    };
     let outcome = match outcome {
         Ok(()) if script.transaction => session.commit().await.map_err(|e| e.to_string()),
         Ok(()) => Ok(()),
@@ -339,12 +351,26 @@ pub async fn run(script: &Script, connections: &Connections, blobs: &dyn BlobSto
         None => Ok(()),
     };
     let _ = std::fs::remove_dir(&copies);
+    let Some(output) = output else { return outcome };
     if outcome.is_err() || synced.is_err() {
         output.abandon().await;
         outcome?;
         return synced;
     }
     output.finish().await
+}
+
+/// Writes what comes down the pipe to `output` until the rows end; a failed write abandons the
+/// output (and, the pipe closing, stops the rows).
+async fn write_out<'a>(mut rx: pipe::ChunkReceiver, mut output: Output<'a>) -> Result<Output<'a>, String> {
+    while let Some(bytes) = rx.recv().await {
+        if let Err(e) = output.write(&bytes).await {
+            drop(rx);
+            output.abandon().await;
+            return Err(e);
+        }
+    }
+    Ok(output)
 }
 
 /// Runs every file's statements, the rows streaming to `output`; the output's last bytes are
@@ -354,7 +380,7 @@ async fn run_files(
     session: &mut Session,
     blobs: &dyn BlobStore,
     writer: &mut Writer,
-    output: &mut Output<'_>,
+    output: &pipe::ChunkSender,
 ) -> Result<(), String> {
     if script.transaction {
         session.begin().await.map_err(|e| e.to_string())?;
@@ -369,12 +395,9 @@ async fn run_files(
             if statement.is_empty() {
                 continue;
             }
-            let mut sink = Sink { writer: &mut *writer, output: &mut *output, rows: 0, failed: None };
+            let mut sink = Sink { writer: &mut *writer, output, rows: 0 };
             let ran = session.run(statement, &mut sink).await;
-            let (counted, failed) = (sink.rows, sink.failed.take());
-            if let Some(e) = failed {
-                return Err(e);
-            }
+            let counted = sink.rows;
             ran.map_err(
                 |e| {
                     if script.transaction { format!("{name}: Rollback : {e}") } else { format!("{name}: {e}") }
@@ -389,35 +412,28 @@ async fn run_files(
         tracing::info!("{name}: {queries} {queries_word} completed, {rows} {rows_word} returned");
     }
     writer.finish().map_err(|e| e.to_string())?;
-    output.write(&writer.take()).await
+    output.send(writer.take()).await.map_err(|e| e.to_string())
 }
 
-/// Rows on their way through the writer to the output, counted; the output takes the bytes
-/// once a megabyte has piled up.
-struct Sink<'s, 'a> {
+/// Rows on their way through the writer to the output, counted; the pipe takes the bytes once
+/// a megabyte has piled up.
+struct Sink<'s> {
     writer: &'s mut Writer,
-    output: &'s mut Output<'a>,
+    output: &'s pipe::ChunkSender,
     rows: usize,
-    /// The output's failure, told as it is (not as the statement's).
-    failed: Option<String>,
 }
 
-impl Sink<'_, '_> {
+impl Sink<'_> {
     async fn take_if_full(&mut self) -> Result<(), Error> {
         if self.writer.out.len() < TAKE_AT {
             return Ok(());
         }
-        let bytes = self.writer.take();
-        if let Err(e) = self.output.write(&bytes).await {
-            self.failed = Some(e.clone());
-            return Err(Error::Unexpected(e));
-        }
-        Ok(())
+        self.output.send(self.writer.take()).await
     }
 }
 
 #[async_trait::async_trait]
-impl RowSink for Sink<'_, '_> {
+impl RowSink for Sink<'_> {
     async fn columns(&mut self, names: &[String]) -> Result<(), Error> {
         self.writer.columns(names)?;
         self.take_if_full().await
