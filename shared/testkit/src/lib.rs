@@ -134,9 +134,22 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// The emulator's recorded state (`/moto-api/data.json`), e.g. sent emails under `ses`.
+///
+/// moto cannot serialise an S3 multipart upload that holds parts (it answers 500), and tests
+/// running beside this one stream results to S3 a part at a time; such an upload lasts a
+/// moment (it is completed or aborted), so a 500 is asked again for up to 30 s.
 pub fn moto_data() -> serde_json::Value {
-    let body =
-        moto::http_get(&format!("127.0.0.1:{}", emulator().port), "/moto-api/data.json").expect("moto answers its API");
+    let address = format!("127.0.0.1:{}", emulator().port);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let body = loop {
+        match moto::http_get(&address, "/moto-api/data.json") {
+            Ok(body) => break body,
+            Err(e) if e.to_string().contains(" 500 ") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => panic!("moto answers its API: {e}"),
+        }
+    };
     serde_json::from_str(&body).expect("moto's data is JSON")
 }
 
@@ -203,8 +216,11 @@ pub struct FreezableProxy {
     pub server_micros: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The bytes clients sent, kept while `recording` is on (what went over the wire).
     pub sent: std::sync::Arc<Mutex<Vec<u8>>>,
-    /// Whether `sent` records.
+    /// Whether `sent` and `by_connection` record.
     pub recording: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The bytes clients sent, one entry per connection, added when it closes (each holds
+    /// whole requests: what counting them by service and operation reads).
+    pub by_connection: std::sync::Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl FreezableProxy {
@@ -218,8 +234,9 @@ impl FreezableProxy {
         let server_micros = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let sent = std::sync::Arc::new(Mutex::new(Vec::new()));
         let recording = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let by_connection = std::sync::Arc::new(Mutex::new(Vec::new()));
         let (latency, accepted, busy) = (latency_ms.clone(), connections.clone(), server_micros.clone());
-        let recorder = (recording.clone(), sent.clone());
+        let recorder = (recording.clone(), sent.clone(), by_connection.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -241,7 +258,7 @@ impl FreezableProxy {
                 });
             }
         });
-        FreezableProxy { url, frozen, latency_ms, connections, server_micros, sent, recording }
+        FreezableProxy { url, frozen, latency_ms, connections, server_micros, sent, recording, by_connection }
     }
 
     /// Its port on 127.0.0.1.
@@ -255,14 +272,25 @@ impl FreezableProxy {
         std::mem::take(&mut *self.sent.lock().unwrap())
     }
 
+    /// What clients sent since the last call, one entry per closed connection (recording from
+    /// now on).
+    pub fn take_connections(&self) -> Vec<Vec<u8>> {
+        self.recording.store(true, std::sync::atomic::Ordering::Relaxed);
+        std::mem::take(&mut *self.by_connection.lock().unwrap())
+    }
+
     /// Stops (`true`) or resumes (`false`) all traffic.
     pub fn freeze(&self, frozen: bool) {
         self.frozen.send_replace(frozen);
     }
 }
 
-/// Whether to record, and where: the bytes a proxy's clients sent.
-type Recorder = (std::sync::Arc<std::sync::atomic::AtomicBool>, std::sync::Arc<Mutex<Vec<u8>>>);
+/// Whether to record, and where: the bytes a proxy's clients sent, as one stream and by connection.
+type Recorder = (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::sync::Arc<Mutex<Vec<u8>>>,
+    std::sync::Arc<Mutex<Vec<Vec<u8>>>>,
+);
 
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
@@ -273,18 +301,25 @@ async fn pump(
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buffer = vec![0u8; 16 * 1024];
+    let mut this_connection = Vec::new();
     loop {
         let read = match from.read(&mut buffer).await {
             Ok(0) | Err(_) => {
                 let _ = to.shutdown().await;
+                if let Some((_, _, by_connection)) = &recorder
+                    && !this_connection.is_empty()
+                {
+                    by_connection.lock().unwrap().push(this_connection);
+                }
                 return;
             }
             Ok(n) => n,
         };
-        if let Some((on, sent)) = &recorder
+        if let Some((on, sent, _)) = &recorder
             && on.load(std::sync::atomic::Ordering::Relaxed)
         {
             sent.lock().unwrap().extend_from_slice(&buffer[..read]);
+            this_connection.extend_from_slice(&buffer[..read]);
         }
         let delay = latency_ms.as_ref().map_or(0, |l| l.load(std::sync::atomic::Ordering::Relaxed));
         if delay > 0 {

@@ -74,9 +74,11 @@ pub fn http_get(address: &str, path: &str) -> std::io::Result<String> {
     Ok(body.to_string())
 }
 
-/// Whether a moto server answers on `address` (`host:port`).
+/// Whether a moto server answers on `address` (`host:port`): a question only moto's API answers,
+/// and cheaply (`/moto-api/data.json` would serialise every service's state, and fails while an
+/// S3 multipart upload holds parts).
 pub fn moto_answers(address: &str) -> bool {
-    http_get(address, "/moto-api/data.json").is_ok()
+    http_get(address, "/moto-api/state-manager/get-transition?model_name=lava").is_ok_and(|b| b.contains("progression"))
 }
 
 /// Waits until a moto server answers on `address` (`host:port`).
