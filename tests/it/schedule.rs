@@ -90,6 +90,49 @@ async fn requests_in_every_form_reach_the_worker_queue() {
 }
 
 #[tokio::test]
+async fn a_redelivered_request_is_the_same_run_and_the_worker_runs_it_once() {
+    let r = TestRealm::up("rdl").await;
+    r.put_job(json!({"job_id": "rdl/one", "type": "cmd", "worker": "core", "enabled": true, "payload": "true"})).await;
+    let function = DispatchFunction::load(r.names.clone(), vec![], &TestRealm::function_ports().await).await.unwrap();
+    let url = r.queue_url(&r.names.dispatch_queue).await;
+    let body = r#"[{"job_id": "rdl/one"}, {"job_id": "no/such-job"}]"#;
+    r.queues.send(&url, &OutgoingMessage { body: body.into(), ..Default::default() }).await.unwrap();
+    let got = r.queues.receive(&url, 10, 1).await.unwrap();
+    // The same message delivered twice (the function's answer was lost, the queue redelivers).
+    for _ in 0..2 {
+        let response =
+            lava_dispatch_fn::handle(&function, sqs_event(&got, "arn:aws:sqs:us-east-1:123456789012:dispatch")).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let messages = worker_messages(&r).await;
+    assert_eq!(messages.len(), 2, "the run is sent again: {messages:?}");
+    assert_eq!(messages[0]["run_id"], messages[1]["run_id"], "under the same run id");
+    let dlq = r.queue_url(&ResourceNames::dead_letter_queue(&r.names.dispatch_queue)).await;
+    assert_eq!(r.queues.receive(&dlq, 10, 1).await.unwrap().len(), 1, "the unknown job is dead-lettered once");
+    assert_eq!(
+        shared::history::History::new(r.tables.clone(), r.names.clone())
+            .job_runs("no/such-job", &Default::default())
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "and rejected once"
+    );
+
+    // Both copies go to the worker: it runs the run once and deletes the copy unrun.
+    let worker_queue = r.queue_url(&r.names.worker_queue("core")).await;
+    for m in &messages {
+        r.queues.send(&worker_queue, &OutgoingMessage { body: m.to_string(), ..Default::default() }).await.unwrap();
+    }
+    let worker = crate::worker::worker(&r, 1, std::time::Duration::from_secs(5), false).await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.clone().run(rx).await.unwrap();
+    let run_id = messages[0]["run_id"].as_str().unwrap();
+    assert_eq!(r.statuses("rdl/one", run_id).await, ["starting", "running", "complete"]);
+    assert!(worker_messages(&r).await.is_empty(), "no copy is left on the queue");
+}
+
+#[tokio::test]
 async fn requests_published_to_the_dispatch_topic_or_invoked_directly_are_dispatched() {
     let r = TestRealm::up("sns").await;
     let function = DispatchFunction::load(r.names.clone(), vec![], &TestRealm::function_ports().await).await.unwrap();

@@ -82,6 +82,7 @@ impl DispatchArgs {
                 globals: globals.clone(),
                 delay_seconds: seconds as u32,
                 worker: worker.clone(),
+                run_id: None,
             };
             match dispatch(&catalog, &*ports.queues, &request, &limits).await {
                 Ok(m) => {

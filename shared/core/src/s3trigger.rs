@@ -382,6 +382,7 @@ impl S3TriggerFunction {
                     globals: globals.clone(),
                     delay_seconds,
                     worker: None,
+                    run_id: None,
                 };
                 let sent = send_run(&self.catalog, self.queues.as_ref(), &job.worker, &request, &self.limits).await?;
                 tracing::info!(trigger_id = %trigger.trigger_id, job_id = %job_id, run_id = %sent.run_id, event_type = "dispatch", "{job_id}@{} dispatched ({}) for s3://{}/{}", sent.realm, sent.run_id, object.bucket, object.key);

@@ -40,7 +40,8 @@ impl Run<'_> {
                 }
             }
         }
-        let request = DispatchRequest { job_id: job_id.clone(), parameters, globals, delay_seconds, worker: None };
+        let request =
+            DispatchRequest { job_id: job_id.clone(), parameters, globals, delay_seconds, worker: None, run_id: None };
         let realm = &self.services.names.realm;
         match dispatch(&self.services.catalog, self.services.queues.as_ref(), &request, &limits).await {
             Ok(_) => Ok(()),

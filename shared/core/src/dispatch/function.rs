@@ -125,6 +125,11 @@ impl DispatchFunction {
         retry
     }
 
+    /// Handles a message's requests in order. A request dispatches under a run id derived from
+    /// the message and its place in it, so a redelivery sends the same run again, which the
+    /// worker's run lease runs once (a copy of a finished run is deleted unrun): no call is
+    /// spent on a ledger. What is not idempotent by itself (a tick's, a rejection and a dead
+    /// letter) is recorded as done (`lava.dispatch/<message>/<index>`) and not repeated.
     async fn handle_one(&self, message: &Incoming) -> std::result::Result<(), String> {
         let work = match parse_body(&message.body) {
             Ok(w) => w,
@@ -132,36 +137,49 @@ impl DispatchFunction {
         };
         for (index, item) in work.into_iter().enumerate() {
             let done = format!("lava.dispatch/{}/{index}", message.message_id);
-            if self.state.get(&done).await.map_err(|e| e.to_string())?.is_some() {
-                continue;
-            }
             match item {
-                Err(reason) => self.dead_letter(&message.body, &reason).await?,
-                Ok(Work::Tick(at)) => {
-                    self.tick(at).await.map_err(|e| e.to_string())?;
-                }
-                Ok(Work::Dispatch(request)) => {
+                Ok(Work::Dispatch(mut request)) => {
+                    request.run_id = Some(dispatched_run_id(&self.catalog.names().realm, &message.message_id, index));
                     match dispatch(&self.catalog, self.queues.as_ref(), &request, &self.config.limits()).await {
                         Ok(sent) => {
                             tracing::info!(job_id = %request.job_id, run_id = %sent.run_id, event_type = "dispatch", "{}@{} dispatched ({})", request.job_id, sent.realm, sent.run_id)
                         }
                         Err(e) if transient(&e) => return Err(format!("{}: {e}", request.job_id)),
-                        Err(e) => {
-                            let reason =
-                                format!("Cannot dispatch {}@{} - {e}", request.job_id, self.catalog.names().realm);
-                            tracing::warn!(job_id = %request.job_id, event_type = "dispatch", "{reason}");
-                            self.reject(&request, &reason).await?;
-                            let line = serde_json::to_string(&json!({"job_id": request.job_id})).unwrap_or_default();
-                            self.dead_letter(&line, &reason).await?;
-                        }
+                        Err(e) => self.once(&done, self.refuse(&request, &e)).await?,
                     }
                 }
-            }
-            if let Err(e) = self.state.claim(&done, MARKER_TTL, "lava dispatch").await {
-                tracing::warn!(error = %e, "Cannot record a completed dispatch; a redelivery may repeat it.");
+                Ok(Work::Tick(at)) => {
+                    self.once(&done, async { self.tick(at).await.map(|_| ()).map_err(|e| e.to_string()) }).await?
+                }
+                Err(reason) => self.once(&done, self.dead_letter(&message.body, &reason)).await?,
             }
         }
         Ok(())
+    }
+
+    /// Does `work` unless the marker `done` says it was done, then sets the marker.
+    async fn once(
+        &self,
+        done: &str,
+        work: impl std::future::Future<Output = std::result::Result<(), String>>,
+    ) -> std::result::Result<(), String> {
+        if self.state.get(done).await.map_err(|e| e.to_string())?.is_some() {
+            return Ok(());
+        }
+        work.await?;
+        if let Err(e) = self.state.claim(done, MARKER_TTL, "lava dispatch").await {
+            tracing::warn!(error = %e, "Cannot record a completed dispatch step; a redelivery may repeat it.");
+        }
+        Ok(())
+    }
+
+    /// A request that can never be dispatched: a `rejected` event and a dead letter.
+    async fn refuse(&self, request: &DispatchRequest, e: &Error) -> std::result::Result<(), String> {
+        let reason = format!("Cannot dispatch {}@{} - {e}", request.job_id, self.catalog.names().realm);
+        tracing::warn!(job_id = %request.job_id, event_type = "dispatch", "{reason}");
+        self.reject(request, &reason).await?;
+        let line = serde_json::to_string(&json!({"job_id": request.job_id})).unwrap_or_default();
+        self.dead_letter(&line, &reason).await
     }
 
     /// Records a `rejected` event for a request that can never be dispatched.
@@ -368,6 +386,15 @@ struct Planned {
     message: crate::model::WorkerMessage,
 }
 
+/// The namespace of the ids of runs the dispatch function sends for requests (UUID version 5).
+const DISPATCHED_RUNS: uuid::Uuid = uuid::uuid!("5d0c7f0e-2b8a-4c55-9f3e-6a1d2e4b7c90");
+
+/// The run id of the request at `index` in the dispatch queue's message `message_id`: the same
+/// each time the message is delivered. A UUID, as every run id.
+pub fn dispatched_run_id(realm: &str, message_id: &str, index: usize) -> String {
+    uuid::Uuid::new_v5(&DISPATCHED_RUNS, format!("{realm}\n{message_id}\n{index}").as_bytes()).to_string()
+}
+
 /// The namespace of scheduled runs' ids (UUID version 5).
 const SCHEDULED_RUNS: uuid::Uuid = uuid::uuid!("ffa676e6-a8ff-41c5-a445-da700c3b1c45");
 
@@ -555,9 +582,19 @@ mod tests {
         let rejected: Vec<_> = fakes.events.runs_of("d/missing");
         assert_eq!(rejected.len(), 1);
         assert_eq!(rejected[0].last().status, EventStatus::Rejected);
-        // The same message again (a redelivery) dispatches nothing new.
+        // The same message again (a redelivery) sends the same run again, under the same id
+        // (the worker's lease runs it once), and neither rejects nor dead-letters again.
         f.handle(vec![incoming("m1", "d/one -p day=1\nd/missing\n")]).await;
-        assert_eq!(fakes.queues.bodies(&core).len(), 1);
+        let again: Vec<Value> = fakes.queues.bodies(&core).iter().map(|b| serde_json::from_str(b).unwrap()).collect();
+        assert_eq!(again.len(), 2);
+        assert_eq!(again[1]["run_id"], sent["run_id"], "a redelivered request keeps its run id");
+        assert_eq!(sent["run_id"], json!(dispatched_run_id("dev", "m1", 0)));
+        assert_eq!(fakes.events.runs_of("d/missing").len(), 1, "rejected once");
+        assert_eq!(fakes.queues.bodies(&dlq).len(), 2, "dead-lettered once");
+        // Another message with the same request is another run.
+        f.handle(vec![incoming("m5", "d/one -p day=1")]).await;
+        let third: Value = serde_json::from_str(&fakes.queues.bodies(&core)[2]).unwrap();
+        assert_ne!(third["run_id"], sent["run_id"]);
     }
 
     #[tokio::test]

@@ -26,6 +26,9 @@ pub struct DispatchRequest {
     pub delay_seconds: u32,
     /// A worker the request names: it must be the job's own (checked by [`dispatch`]).
     pub worker: Option<String>,
+    /// The run's id, when the caller derives it (the dispatch function, from the message that
+    /// carried the request); otherwise a new UUID.
+    pub run_id: Option<String>,
 }
 
 /// Looks the job up, checks it under the realm's `limits` (and that a worker named in the
@@ -59,7 +62,8 @@ pub async fn send_run(
             format!("{} seconds: Must be between 0 and {} minutes", request.delay_seconds, limits.max_delay / 60.0),
         ));
     }
-    let message = run_message(catalog, worker, request, uuid::Uuid::new_v4().to_string())?;
+    let run_id = request.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let message = run_message(catalog, worker, request, run_id)?;
     let url = queue.queue_url(&catalog.names().worker_queue(worker)).await?;
     queue
         .send(

@@ -76,6 +76,7 @@ pub fn json_request(map: &Map<String, Value>) -> Result<DispatchRequest, String>
         globals,
         delay_seconds: map.get("delay").filter(|v| !v.is_null()).map(delay_seconds).transpose()?.unwrap_or(0),
         worker,
+        run_id: None,
     })
 }
 
@@ -100,7 +101,14 @@ fn text_request(line: &str) -> Result<DispatchRequest, String> {
     }
     let globals = expand_pairs(&globals)?;
     check_globals(&globals)?;
-    Ok(DispatchRequest { job_id, parameters: expand_pairs(&params)?, globals, delay_seconds: delay, worker: None })
+    Ok(DispatchRequest {
+        job_id,
+        parameters: expand_pairs(&params)?,
+        globals,
+        delay_seconds: delay,
+        worker: None,
+        run_id: None,
+    })
 }
 
 /// The work in one body. An error names what is wrong with it; such a body will never work.

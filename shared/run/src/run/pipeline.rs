@@ -127,6 +127,7 @@ impl JobRunner {
                 globals: globals.clone(),
                 delay_seconds,
                 worker: None,
+                run_id: None,
             };
             if let Err(e) = crate::dispatch::dispatch(&self.catalog, self.queues.as_ref(), &request, &limits).await {
                 let realm = &self.realm.realm;

@@ -165,54 +165,74 @@ impl CsvFormat {
             if i > 0 {
                 out.push(self.delimiter);
             }
-            let mut quoted = match self.quoting {
+            let quoted = match self.quoting {
                 Quoting::All => true,
                 Quoting::NonNumeric => !field.numeric(),
                 _ => false,
             };
-            let mut body = String::new();
-            for c in field.text.as_deref().unwrap_or("").chars() {
-                let special = c == self.delimiter
-                    || Some(c) == self.escapechar
-                    || c == self.quotechar
-                    || c == '\r'
-                    || c == '\n'
-                    || self.lineterminator.contains(c);
-                if special {
-                    let mut escape = false;
-                    if self.quoting == Quoting::None {
-                        escape = true;
-                    } else {
-                        if c == self.quotechar {
-                            if self.doublequote {
-                                body.push(self.quotechar);
-                            } else {
-                                escape = true;
-                            }
-                        } else if Some(c) == self.escapechar {
-                            escape = true;
-                        }
-                        if !escape {
-                            quoted = true;
-                        }
-                    }
-                    if escape {
-                        let e = self.escapechar.ok_or("need to escape, but no escapechar set")?;
-                        body.push(e);
-                    }
-                }
-                body.push(c);
-            }
+            let text = field.text.as_deref().unwrap_or("");
+            // Most fields hold no special character and go as they are.
+            let escaped;
+            let (text, quoted) = if text.chars().any(|c| self.special(c)) {
+                let (body, must_quote) = self.escaped(text, quoted)?;
+                escaped = body;
+                (escaped.as_str(), must_quote)
+            } else {
+                (text, quoted)
+            };
             if quoted {
                 out.push(self.quotechar);
-                out.push_str(&body);
+                out.push_str(text);
                 out.push(self.quotechar);
             } else {
-                out.push_str(&body);
+                out.push_str(text);
             }
         }
         out.push_str(self.lineterminator);
         Ok(())
+    }
+
+    /// Whether `c` needs quoting or escaping.
+    fn special(&self, c: char) -> bool {
+        c == self.delimiter
+            || Some(c) == self.escapechar
+            || c == self.quotechar
+            || c == '\r'
+            || c == '\n'
+            || self.lineterminator.contains(c)
+    }
+
+    /// A field that holds a special character, escaped as Python's writer does, and whether it
+    /// must be quoted.
+    fn escaped(&self, text: &str, mut quoted: bool) -> Result<(String, bool), String> {
+        let mut body = String::with_capacity(text.len() + 2);
+        for c in text.chars() {
+            if self.special(c) {
+                let mut escape = false;
+                if self.quoting == Quoting::None {
+                    escape = true;
+                } else {
+                    if c == self.quotechar {
+                        if self.doublequote {
+                            body.push(self.quotechar);
+                        } else {
+                            escape = true;
+                        }
+                    } else if Some(c) == self.escapechar {
+                        escape = true;
+                    }
+                    if !escape {
+                        quoted = true;
+                    }
+                }
+                if escape {
+                    let e = self.escapechar.ok_or("need to escape, but no escapechar set")?;
+                    body.push(e);
+                }
+            }
+            body.push(c);
+        }
+        Ok((body, quoted))
     }
 }
 

@@ -493,9 +493,10 @@ fn postgres_field(row: &sqlx::postgres::PgRow, i: usize) -> Field {
     if value.is_null() {
         return Field::null();
     }
-    let kind = value.type_info().name().to_string();
+    let info = value.type_info();
+    let kind = info.name();
     let text: &str = row.try_get_unchecked(i).unwrap_or_default();
-    match kind.as_str() {
+    match kind {
         "BOOL" => Field::boolean(text == "t"),
         "INT2" | "INT4" | "INT8" | "OID" => Field::number(text),
         "NUMERIC" => Field::decimal(text),
@@ -519,15 +520,15 @@ fn mysql_field(row: &sqlx::mysql::MySqlRow, i: usize) -> Field {
     if value.is_null() {
         return Field::null();
     }
-    let kind = value.type_info().name().to_string();
-    let binary =
-        matches!(kind.as_str(), "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" | "BIT");
+    let info = value.type_info();
+    let kind = info.name();
+    let binary = matches!(kind, "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" | "BIT");
     if binary {
         let bytes: &[u8] = row.try_get_unchecked(i).unwrap_or_default();
         return Field::text(bytes_repr(bytes));
     }
     let text: &str = row.try_get_unchecked(i).unwrap_or_default();
-    match kind.as_str() {
+    match kind {
         "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" | "TINYINT UNSIGNED"
         | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED" | "BIGINT UNSIGNED" => Field::number(text),
         "DECIMAL" => Field::decimal(text),
@@ -545,8 +546,9 @@ fn sqlite_field(row: &sqlx::sqlite::SqliteRow, i: usize) -> Field {
     if value.is_null() {
         return Field::null();
     }
-    let kind = value.type_info().name().to_string();
-    match kind.as_str() {
+    let info = value.type_info();
+    let kind = info.name();
+    match kind {
         "INTEGER" => Field::number(row.try_get_unchecked::<i64, _>(i).map(|n| n.to_string()).unwrap_or_default()),
         "REAL" => {
             Field::number(row.try_get_unchecked::<f64, _>(i).map(crate::render::python::float_text).unwrap_or_default())
