@@ -2,7 +2,10 @@
 //! `complete` event on an idle worker, throughput, CPU time per job and peak memory of a real
 //! `lava-worker` process running trivial `cmd` jobs (`true`).
 //!
-//! Run: `cargo build --profile fast -p lava-worker -p lava-tests && target/fast/bench-worker [JOBS]`
+//! Beside it, the original's `lava-worker` (jinlava from `.venv-jinlava`) drains the same
+//! backlog on the same realm, for CPU per job, throughput and memory side by side.
+//!
+//! Run: `cargo build --profile fast -p lava-worker -p lava-tests && target/fast/bench-worker [JOBS] [--no-original]`
 
 use serde_json::{Value, json};
 use shared::dispatch::{DispatchRequest, dispatch};
@@ -18,12 +21,64 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn proc_cpu_seconds(pid: u32) -> f64 {
+/// A process's CPU time in seconds (user and system): its own, and with that of the children it
+/// has waited for (the jobs' processes, and whatever a worker runs them through).
+fn proc_cpu_seconds(pid: u32) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
-    ticks / 100.0
+    let ticks = |at: usize| fields.get(at).and_then(|t| t.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    let own = ticks(11) + ticks(12);
+    (own, own + ticks(13) + ticks(14))
+}
+
+/// What a batch worker cost to drain its queue.
+#[derive(Clone, Copy, Default)]
+struct Drained {
+    seconds: f64,
+    /// CPU seconds of the worker process itself.
+    cpu: f64,
+    /// CPU seconds with its waited-for children.
+    cpu_with_children: f64,
+    peak_mb: f64,
+}
+
+/// Samples a batch worker every 5 ms until it exits (its last sample before exit stands for
+/// its total); fails if it exits with an error.
+fn drain(mut worker: WorkerProcess, started: Instant) -> Drained {
+    let pid = worker.0.id();
+    let mut drained = Drained::default();
+    loop {
+        if let Some(status) = worker.0.try_wait().unwrap() {
+            assert!(status.success(), "the batch worker failed: {status}");
+            break;
+        }
+        (drained.cpu, drained.cpu_with_children) = proc_cpu_seconds(pid);
+        drained.peak_mb = peak_rss_mb(pid).max(drained.peak_mb);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drained.seconds = started.elapsed().as_secs_f64();
+    drained
+}
+
+/// A batch worker's cost per job over the `jobs` runs it completed, less what it costs to start
+/// and find its queue empty (`idle`): milliseconds of its own CPU, and with its children's. (The
+/// original's batch worker can stop before its queue is empty; its figure is per run it ran.)
+fn per_job(backlog: Drained, idle: Drained, jobs: usize) -> (f64, f64) {
+    let per = |total: f64, start: f64| (total - start) * 1000.0 / jobs as f64;
+    (per(backlog.cpu, idle.cpu), per(backlog.cpu_with_children, idle.cpu_with_children))
+}
+
+/// The original's `lava-worker` (jinlava, `.venv-jinlava`) in batch mode on the same queue, with
+/// the same threads and waits as ours.
+fn original_batch_worker(realm: &str) -> WorkerProcess {
+    let child = lava_tests::original::command("lava-worker")
+        .args(["--realm", realm, "--worker", "core", "--batch", "--root", "--no-colour", "--threads", "5"])
+        .args(["--wait", "1", "--sleep", "0", "--level", "warning"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting the original's lava-worker (bash tests/setup.sh installs it)");
+    WorkerProcess(child)
 }
 
 /// On-CPU time of this process's main thread (user and system), in nanoseconds: the
@@ -128,9 +183,13 @@ fn start_worker(
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let jobs: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(200);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let jobs: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(200);
+    let with_original = !args.iter().any(|a| a == "--no-original");
     let endpoint = lava_tests::emulator().endpoint_url.clone();
     let r = lava_tests::TestRealm::up("bench").await;
+    // The realm keys the original's template sets (its executable jobs fail without them).
+    r.set_original_realm_keys().await;
     let realm = r.names.realm.clone();
     let (tables, queues, names, catalog) = (r.tables.clone(), r.queues.clone(), r.names.clone(), &r.catalog);
     r.put_job(json!({"job_id": "bench/true", "type": "cmd", "worker": "core", "enabled": true, "owner": "o", "description": "d", "payload": "true"})).await;
@@ -237,34 +296,40 @@ async fn main() {
     latencies.sort_by(f64::total_cmp);
     idle_worker.stop();
 
-    // Throughput, CPU and memory: a backlog of jobs, a worker in batch mode.
-    let mut runs = Vec::new();
-    for _ in 0..jobs {
-        runs.push(dispatch(catalog, queues.as_ref(), &request, &Default::default()).await.unwrap().run_id);
-    }
-    let started = Instant::now();
-    let (mut batch_worker, _, _) = start_worker(&realm, &endpoint, &["--batch", "--wait", "1"]);
-    let pid = batch_worker.0.id();
-    let mut cpu = 0.0;
-    let mut peak = 0.0;
-    loop {
-        if batch_worker.0.try_wait().unwrap().is_some() {
-            break;
+    // Throughput, CPU and memory: a worker in batch mode on an empty queue (its start-up), then
+    // on a backlog of jobs; the same for the original's worker, on the same realm and job.
+    let dispatch_all = async || {
+        let mut runs = Vec::new();
+        for _ in 0..jobs {
+            runs.push(dispatch(catalog, queues.as_ref(), &request, &Default::default()).await.unwrap().run_id);
         }
-        cpu = proc_cpu_seconds(pid);
-        peak = peak_rss_mb(pid).max(peak);
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let mut completed = 0;
-    for run_id in &runs {
-        let status = status_of(run_id.clone()).await;
-        if status == json!("complete") {
-            completed += 1;
-        } else {
-            eprintln!("run {run_id}: status {status}");
+        runs
+    };
+    let count_complete = async |runs: Vec<String>| {
+        let mut completed = 0;
+        for run_id in runs {
+            let status = status_of(run_id.clone()).await;
+            if status == json!("complete") {
+                completed += 1;
+            } else {
+                eprintln!("run {run_id}: status {status}");
+            }
         }
-    }
+        completed
+    };
+    let ours_batch = |started| drain(start_worker(&realm, &endpoint, &["--batch", "--wait", "1"]).0, started);
+    let ours_idle = ours_batch(Instant::now());
+    let runs = dispatch_all().await;
+    let ours = ours_batch(Instant::now());
+    let completed = count_complete(runs).await;
+    let original = if with_original {
+        let idle = drain(original_batch_worker(&realm), Instant::now());
+        let runs = dispatch_all().await;
+        let drained = drain(original_batch_worker(&realm), Instant::now());
+        Some((idle, drained, count_complete(runs).await))
+    } else {
+        None
+    };
 
     println!("lava-worker benchmark: {jobs} trivial cmd jobs against moto on {endpoint}");
     println!(
@@ -288,14 +353,31 @@ async fn main() {
         percentile(&latencies, 0.5) - percentile(&rtt, 0.5),
         percentile(&latencies, 0.5) / percentile(&rtt, 0.5)
     );
+    print_batch("ours", ours, ours_idle, completed, jobs, cpu_per_call);
+    if let Some((idle, drained, their_completed)) = original {
+        print_batch("original", drained, idle, their_completed, jobs, cpu_per_call);
+        let ((own, with), (their_own, their_with)) =
+            (per_job(ours, ours_idle, completed), per_job(drained, idle, their_completed));
+        println!(
+            "original's CPU per job over ours: {:.1}x (the workers' own), {:.1}x (with their children)",
+            their_own / own,
+            their_with / with
+        );
+    }
+}
+
+/// Prints a batch worker's throughput, CPU per job and peak memory.
+fn print_batch(side: &str, drained: Drained, idle: Drained, completed: usize, jobs: usize, cpu_per_call: f64) {
+    let (own, with_children) = per_job(drained, idle, completed);
     println!(
-        "throughput:                   {:.1} jobs/s ({completed}/{jobs} complete in {elapsed:.1} s, 5 threads)",
-        completed as f64 / elapsed
+        "{side}: throughput            {:.1} jobs/s ({completed}/{jobs} complete in {:.1} s, 5 threads, start-up included)",
+        completed as f64 / drained.seconds,
+        drained.seconds
     );
-    let cpu_per_job = cpu * 1000.0 / jobs as f64;
     println!(
-        "worker CPU time per job:      {cpu_per_job:.2} ms (user+system, last sample before exit); {:.1} SDK calls' worth (a run makes 6)",
-        cpu_per_job / cpu_per_call
+        "{side}: CPU time per job      {own:.2} ms ({with_children:.2} ms with its children), per run completed, less start-up ({:.0} ms) and an empty poll; {:.1} SDK calls' worth",
+        idle.cpu * 1000.0,
+        own / cpu_per_call
     );
-    println!("worker peak memory (VmHWM):   {peak:.1} MB");
+    println!("{side}: peak memory (VmHWM)   {:.1} MB", drained.peak_mb);
 }

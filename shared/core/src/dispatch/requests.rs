@@ -12,7 +12,7 @@ use crate::model::values::parse_duration;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Work {
     /// Dispatch a job.
-    Dispatch(DispatchRequest),
+    Dispatch(Box<DispatchRequest>),
     /// A schedule tick for the minute of this instant.
     Tick(jiff::Timestamp),
 }
@@ -126,7 +126,9 @@ pub fn parse_body(body: &str) -> Result<Vec<Result<Work, String>>, String> {
             .iter()
             .enumerate()
             .map(|(i, item)| match item {
-                Value::Object(map) => json_request(map).map(Work::Dispatch).map_err(|e| format!("[{i}]: {e}")),
+                Value::Object(map) => {
+                    json_request(map).map(|r| Work::Dispatch(Box::new(r))).map_err(|e| format!("[{i}]: {e}"))
+                }
                 _ => Err(format!("[{i}]: a request must be a JSON object")),
             })
             .collect()),
@@ -135,7 +137,7 @@ pub fn parse_body(body: &str) -> Result<Vec<Result<Work, String>>, String> {
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(|line| text_request(line).map(Work::Dispatch).map_err(|e| format!("{line:?}: {e}")))
+            .map(|line| text_request(line).map(|r| Work::Dispatch(Box::new(r))).map_err(|e| format!("{line:?}: {e}")))
             .collect()),
     }
 }
@@ -146,7 +148,7 @@ fn parse_object(map: &Map<String, Value>) -> Result<Work, String> {
         let at: jiff::Timestamp = time.parse().map_err(|e| format!("Scheduled Event time {time:?}: {e}"))?;
         return Ok(Work::Tick(at));
     }
-    json_request(map).map(Work::Dispatch)
+    json_request(map).map(|r| Work::Dispatch(Box::new(r)))
 }
 
 #[cfg(test)]
@@ -160,7 +162,7 @@ mod tests {
             .into_iter()
             .map(|w| {
                 w.map(|w| match w {
-                    Work::Dispatch(d) => d,
+                    Work::Dispatch(d) => *d,
                     Work::Tick(_) => panic!("not a tick"),
                 })
             })
