@@ -52,6 +52,18 @@ async fn worker_messages(r: &TestRealm) -> Vec<Value> {
     }
 }
 
+/// Puts `messages` back on the core worker queue and runs a batch worker of `threads` threads
+/// until the queue is empty.
+async fn run_on_worker(r: &TestRealm, messages: &[Value], threads: usize) {
+    let url = r.queue_url(&r.names.worker_queue("core")).await;
+    for m in messages {
+        r.queues.send(&url, &OutgoingMessage { body: m.to_string(), ..Default::default() }).await.unwrap();
+    }
+    let worker = crate::worker::worker(r, threads, std::time::Duration::from_secs(5), false).await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.clone().run(rx).await.unwrap();
+}
+
 fn tick(at: &str) -> String {
     json!({"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event", "source": "aws.events",
            "account": "123456789012", "time": at, "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/lava-x-schedule"], "detail": {}})
@@ -120,13 +132,7 @@ async fn a_redelivered_request_is_the_same_run_and_the_worker_runs_it_once() {
     );
 
     // Both copies go to the worker: it runs the run once and deletes the copy unrun.
-    let worker_queue = r.queue_url(&r.names.worker_queue("core")).await;
-    for m in &messages {
-        r.queues.send(&worker_queue, &OutgoingMessage { body: m.to_string(), ..Default::default() }).await.unwrap();
-    }
-    let worker = crate::worker::worker(&r, 1, std::time::Duration::from_secs(5), false).await;
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    worker.clone().run(rx).await.unwrap();
+    run_on_worker(&r, &messages, 1).await;
     let run_id = messages[0]["run_id"].as_str().unwrap();
     assert_eq!(r.statuses("rdl/one", run_id).await, ["starting", "running", "complete"]);
     assert!(worker_messages(&r).await.is_empty(), "no copy is left on the queue");
@@ -185,11 +191,7 @@ async fn duplicate_ticks_dispatch_a_scheduled_job_once_and_the_worker_completes_
     assert_eq!(messages[0]["job_id"], "tck/every");
 
     // Put it back and let a worker run it to completion.
-    let url = r.queue_url(&r.names.worker_queue("core")).await;
-    r.queues.send(&url, &OutgoingMessage { body: messages[0].to_string(), ..Default::default() }).await.unwrap();
-    let worker = crate::worker::worker(&r, 1, std::time::Duration::from_secs(5), false).await;
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    worker.clone().run(rx).await.unwrap();
+    run_on_worker(&r, &messages[..1], 1).await;
     let run_id = messages[0]["run_id"].as_str().unwrap();
     assert_eq!(r.statuses("tck/every", run_id).await, ["starting", "running", "complete"]);
 }
@@ -218,13 +220,7 @@ async fn overlapping_ticks_over_many_due_jobs_start_each_job_once() {
     assert!(runs.values().all(|ids| ids.len() == 1), "one run id per job: {runs:?}");
 
     // A worker drains both copies of every run: each job runs once.
-    let url = r.queue_url(&r.names.worker_queue("core")).await;
-    for m in &messages {
-        r.queues.send(&url, &OutgoingMessage { body: m.to_string(), ..Default::default() }).await.unwrap();
-    }
-    let worker = crate::worker::worker(&r, 4, std::time::Duration::from_secs(5), false).await;
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    worker.clone().run(rx).await.unwrap();
+    run_on_worker(&r, &messages, 4).await;
     for (job_id, ids) in &runs {
         let run_id = ids.first().unwrap();
         assert_eq!(r.statuses(job_id, run_id).await, ["starting", "running", "complete"], "{job_id} ran once");
