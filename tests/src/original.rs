@@ -49,13 +49,27 @@ fn aws_config_file() -> PathBuf {
 /// queue is empty and its jobs are done), with `threads` threads and `env` added; returns what it
 /// logged. Fails the test if it exits with an error.
 pub fn run_worker(realm: &str, worker: &str, threads: usize, env: &[(String, String)]) -> String {
-    let mut command = command("lava-worker");
-    command
-        .args(["--realm", realm, "--worker", worker, "--batch", "--root", "--no-colour"])
-        .args(["--wait", "2", "--sleep", "0", "--threads", &threads.to_string(), "--level", "warning"])
-        .envs(env.iter().map(|(k, v)| (k, v)));
+    let mut command = batch_worker(realm, worker, threads, 2);
+    command.envs(env.iter().map(|(k, v)| (k, v)));
     let output = command.output().expect("starting the original's lava-worker");
     let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "the original's lava-worker failed ({}):\n{log}", output.status);
     log
+}
+
+/// The original's `lava-worker` in batch mode on `realm`'s `worker` queue, with `threads`
+/// threads, long polls of `wait` seconds and no sleep between them, logging warnings only.
+pub fn batch_worker(realm: &str, worker: &str, threads: usize, wait: u32) -> Command {
+    let mut command = command("lava-worker");
+    command.args(["--realm", realm, "--worker", worker, "--batch", "--root", "--no-colour"]).args([
+        "--wait",
+        &wait.to_string(),
+        "--sleep",
+        "0",
+        "--threads",
+        &threads.to_string(),
+        "--level",
+        "warning",
+    ]);
+    command
 }

@@ -24,7 +24,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use shared::ports::WorkQueue;
 use std::collections::{BTreeMap, HashMap};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// One AWS request read off the wire.
@@ -235,14 +235,7 @@ fn our_worker(realm: &str, endpoint: &str) {
 
 /// The original's worker in batch mode, through the proxy.
 fn original_worker(realm: &str, endpoint: &str) {
-    let status = lava_tests::original::command("lava-worker")
-        .args(["--realm", realm, "--worker", "core", "--batch", "--root", "--no-colour", "--threads", "2"])
-        .args(["--wait", "1", "--sleep", "0", "--level", "warning"])
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .stdout(Stdio::null())
-        .status()
-        .expect("the original's lava-worker (bash tests/setup.sh installs it)");
-    assert!(status.success(), "the original's worker failed: {status}");
+    lava_tests::original::run_worker(realm, "core", 2, &[("AWS_ENDPOINT_URL".into(), endpoint.into())]);
 }
 
 /// The original's dispatch, as its dispatch Lambda makes it for a JSON request, `runs` times.

@@ -71,9 +71,7 @@ fn per_job(backlog: Drained, idle: Drained, jobs: usize) -> (f64, f64) {
 /// The original's `lava-worker` (jinlava, `.venv-jinlava`) in batch mode on the same queue, with
 /// the same threads and waits as ours.
 fn original_batch_worker(realm: &str) -> WorkerProcess {
-    let child = lava_tests::original::command("lava-worker")
-        .args(["--realm", realm, "--worker", "core", "--batch", "--root", "--no-colour", "--threads", "5"])
-        .args(["--wait", "1", "--sleep", "0", "--level", "warning"])
+    let child = lava_tests::original::batch_worker(realm, "core", 5, 1)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

@@ -136,7 +136,7 @@ impl DispatchFunction {
             Err(reason) => return self.dead_letter(&message.body, &reason).await,
         };
         for (index, item) in work.into_iter().enumerate() {
-            let done = format!("lava.dispatch/{}/{index}", message.message_id);
+            let step = (message.message_id.as_str(), index);
             match item {
                 Ok(Work::Dispatch(mut request)) => {
                     request.run_id = Some(dispatched_run_id(&self.catalog.names().realm, &message.message_id, index));
@@ -145,29 +145,31 @@ impl DispatchFunction {
                             tracing::info!(job_id = %request.job_id, run_id = %sent.run_id, event_type = "dispatch", "{}@{} dispatched ({})", request.job_id, sent.realm, sent.run_id)
                         }
                         Err(e) if transient(&e) => return Err(format!("{}: {e}", request.job_id)),
-                        Err(e) => self.once(&done, self.refuse(&request, &e)).await?,
+                        Err(e) => self.once(step, self.refuse(&request, &e)).await?,
                     }
                 }
                 Ok(Work::Tick(at)) => {
-                    self.once(&done, async { self.tick(at).await.map(|_| ()).map_err(|e| e.to_string()) }).await?
+                    self.once(step, async { self.tick(at).await.map(|_| ()).map_err(|e| e.to_string()) }).await?
                 }
-                Err(reason) => self.once(&done, self.dead_letter(&message.body, &reason)).await?,
+                Err(reason) => self.once(step, self.dead_letter(&message.body, &reason)).await?,
             }
         }
         Ok(())
     }
 
-    /// Does `work` unless the marker `done` says it was done, then sets the marker.
+    /// Does `work`, the step at `index` of message `message_id`, unless its marker
+    /// (`lava.dispatch/<message>/<index>`) says it was done; then sets the marker.
     async fn once(
         &self,
-        done: &str,
+        (message_id, index): (&str, usize),
         work: impl std::future::Future<Output = std::result::Result<(), String>>,
     ) -> std::result::Result<(), String> {
-        if self.state.get(done).await.map_err(|e| e.to_string())?.is_some() {
+        let done = format!("lava.dispatch/{message_id}/{index}");
+        if self.state.get(&done).await.map_err(|e| e.to_string())?.is_some() {
             return Ok(());
         }
         work.await?;
-        if let Err(e) = self.state.claim(done, MARKER_TTL, "lava dispatch").await {
+        if let Err(e) = self.state.claim(&done, MARKER_TTL, "lava dispatch").await {
             tracing::warn!(error = %e, "Cannot record a completed dispatch step; a redelivery may repeat it.");
         }
         Ok(())

@@ -17,6 +17,12 @@ pub enum Work {
     Tick(jiff::Timestamp),
 }
 
+impl From<DispatchRequest> for Work {
+    fn from(request: DispatchRequest) -> Self {
+        Work::Dispatch(Box::new(request))
+    }
+}
+
 fn delay_seconds(value: &Value) -> Result<u32, String> {
     let seconds = match value {
         Value::Number(n) => n.as_f64().ok_or("delay must be a number or a duration")?,
@@ -126,9 +132,7 @@ pub fn parse_body(body: &str) -> Result<Vec<Result<Work, String>>, String> {
             .iter()
             .enumerate()
             .map(|(i, item)| match item {
-                Value::Object(map) => {
-                    json_request(map).map(|r| Work::Dispatch(Box::new(r))).map_err(|e| format!("[{i}]: {e}"))
-                }
+                Value::Object(map) => json_request(map).map(Work::from).map_err(|e| format!("[{i}]: {e}")),
                 _ => Err(format!("[{i}]: a request must be a JSON object")),
             })
             .collect()),
@@ -137,7 +141,7 @@ pub fn parse_body(body: &str) -> Result<Vec<Result<Work, String>>, String> {
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(|line| text_request(line).map(|r| Work::Dispatch(Box::new(r))).map_err(|e| format!("{line:?}: {e}")))
+            .map(|line| text_request(line).map(Work::from).map_err(|e| format!("{line:?}: {e}")))
             .collect()),
     }
 }
@@ -148,7 +152,7 @@ fn parse_object(map: &Map<String, Value>) -> Result<Work, String> {
         let at: jiff::Timestamp = time.parse().map_err(|e| format!("Scheduled Event time {time:?}: {e}"))?;
         return Ok(Work::Tick(at));
     }
-    json_request(map).map(|r| Work::Dispatch(Box::new(r)))
+    json_request(map).map(Work::from)
 }
 
 #[cfg(test)]
