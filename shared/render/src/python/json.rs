@@ -27,6 +27,18 @@ pub fn json_dumps(value: &serde_json::Value) -> String {
     out
 }
 
+/// Python's `json.dumps(value, sort_keys=...)` with its other defaults.
+pub fn json_dumps_keys(value: &serde_json::Value, sort_keys: bool) -> String {
+    let mut out = String::new();
+    write_json(value, &JsonStyle { indent: None, sort_keys, html_safe: false }, 0, &mut out);
+    out
+}
+
+/// A string as Python's `json.dumps` writes it (ASCII only), appended to `out`.
+pub fn json_str(s: &str, out: &mut String) {
+    json_string(s, false, out);
+}
+
 struct JsonStyle {
     indent: Option<usize>,
     sort_keys: bool,

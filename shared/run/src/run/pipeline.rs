@@ -593,6 +593,7 @@ impl JobRunner {
                         (None, _) => Value::Null,
                         (Some(t), Kind::Number | Kind::Decimal) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
                         (Some(t), Kind::Bool) => Value::Bool(t == "True"),
+                        (Some(t), Kind::Json) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
                         (Some(t), _) => Value::String(t),
                     };
                     self.rows.push(self.columns.iter().cloned().zip(fields.into_iter().map(value)).collect());

@@ -71,21 +71,25 @@ fn options(ctx: &RunContext<'_>, p: &SqlParams) -> Result<Options, String> {
     })
 }
 
+/// The bytes of CSV handed to the upload at a time.
+const CHUNK: usize = 1 << 20;
+
 /// Formats a result set as CSV into chunks for the pipe to its object in S3, which is written
 /// a part at a time while the next rows are read: nothing of it is held whole, in memory or on
 /// disk.
 struct CsvRows<'p> {
     format: CsvFormat,
     header: bool,
-    out: String,
+    out: Vec<u8>,
     pipe: &'p pipe::ChunkSender,
 }
 
 impl CsvRows<'_> {
     async fn write(&mut self, fields: &[Field]) -> Result<(), Error> {
         self.format.write_row(fields, &mut self.out).map_err(Error::Refused)?;
-        if self.out.len() >= 1 << 20 {
-            self.pipe.send(std::mem::take(&mut self.out).into_bytes()).await?;
+        if self.out.len() >= CHUNK {
+            let full = std::mem::replace(&mut self.out, Vec::with_capacity(CHUNK + CHUNK / 8));
+            self.pipe.send(full).await?;
         }
         Ok(())
     }
@@ -118,10 +122,9 @@ async fn run_to_upload(
         |upload: &Upload<'_>, e: Error| Error::Unexpected(format!("Cannot upload {key} to {}: {e}", upload.uri()));
     let (tx, mut rx) = pipe::channel();
     let rows = async {
-        let mut sink =
-            CsvRows { format: options.format.clone(), header: options.header, out: String::new(), pipe: &tx };
+        let mut sink = CsvRows { format: options.format.clone(), header: options.header, out: Vec::new(), pipe: &tx };
         let ran = session.run(statement, &mut sink).await.map_err(crate::sql::driver::as_python_driver_error);
-        let last = std::mem::take(&mut sink.out).into_bytes();
+        let last = std::mem::take(&mut sink.out);
         let ran = match ran {
             Ok(described) => tx.send(last).await.map(|()| described),
             Err(e) => Err(e),

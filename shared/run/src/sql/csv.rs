@@ -91,6 +91,10 @@ pub enum Kind {
     Date,
     /// A time of day.
     Time,
+    /// A duration (MySQL's `TIME`, a Python `timedelta`), printed as the server prints it.
+    Duration,
+    /// JSON, held as the server's text (printed as Python prints the decoded value).
+    Json,
 }
 
 /// One field: its text as Python's `str()` gives it (`None` for NULL) and its kind.
@@ -138,6 +142,29 @@ impl Field {
         Field { text: Some(text.into()), kind: Kind::Time }
     }
 
+    /// A duration, as the server prints it (`10:11:12.500000`).
+    pub fn duration(text: impl Into<String>) -> Self {
+        Field { text: Some(text.into()), kind: Kind::Duration }
+    }
+
+    /// JSON text (valid JSON).
+    pub fn json(text: impl Into<String>) -> Self {
+        Field { text: Some(text.into()), kind: Kind::Json }
+    }
+
+    /// The text a CSV or HTML cell shows, as Python's `str()` of the value (`None` for NULL):
+    /// the field's text, or for JSON the decoded value as Python prints it.
+    pub fn shown(&self) -> Option<std::borrow::Cow<'_, str>> {
+        let text = self.text.as_deref()?;
+        if self.kind != Kind::Json {
+            return Some(text.into());
+        }
+        Some(match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(v) => crate::render::python::display(&crate::render::from_json(&v)).into(),
+            Err(_) => text.into(),
+        })
+    }
+
     /// NULL.
     pub fn null() -> Self {
         Field { text: None, kind: Kind::Text }
@@ -151,29 +178,35 @@ impl Field {
 
 impl CsvFormat {
     /// Appends one row to `out`.
-    pub fn write_row(&self, fields: &[Field], out: &mut String) -> Result<(), String> {
+    pub fn write_row(&self, fields: &[Field], out: &mut Vec<u8>) -> Result<(), String> {
         if fields.len() == 1 && fields[0].text.as_deref().unwrap_or("").is_empty() {
             if self.quoting == Quoting::None {
                 return Err("single empty field record must be quoted".into());
             }
-            out.push(self.quotechar);
-            out.push(self.quotechar);
-            out.push_str(self.lineterminator);
+            push_char(out, self.quotechar);
+            push_char(out, self.quotechar);
+            out.extend_from_slice(self.lineterminator.as_bytes());
             return Ok(());
         }
+        let specials = self.ascii_specials();
+        let needs_care = |text: &str| match &specials {
+            Some(specials) => holds_any(text.as_bytes(), specials),
+            None => text.chars().any(|c| self.special(c)),
+        };
         for (i, field) in fields.iter().enumerate() {
             if i > 0 {
-                out.push(self.delimiter);
+                push_char(out, self.delimiter);
             }
             let quoted = match self.quoting {
                 Quoting::All => true,
                 Quoting::NonNumeric => !field.numeric(),
                 _ => false,
             };
-            let text = field.text.as_deref().unwrap_or("");
+            let shown = field.shown();
+            let text = shown.as_deref().unwrap_or("");
             // Most fields hold no special character and go as they are.
             let escaped;
-            let (text, quoted) = if text.chars().any(|c| self.special(c)) {
+            let (text, quoted) = if needs_care(text) {
                 let (body, must_quote) = self.escaped(text, quoted)?;
                 escaped = body;
                 (escaped.as_str(), must_quote)
@@ -181,15 +214,31 @@ impl CsvFormat {
                 (text, quoted)
             };
             if quoted {
-                out.push(self.quotechar);
-                out.push_str(text);
-                out.push(self.quotechar);
+                push_char(out, self.quotechar);
+                out.extend_from_slice(text.as_bytes());
+                push_char(out, self.quotechar);
             } else {
-                out.push_str(text);
+                out.extend_from_slice(text.as_bytes());
             }
         }
-        out.push_str(self.lineterminator);
+        out.extend_from_slice(self.lineterminator.as_bytes());
         Ok(())
+    }
+
+    /// The characters that need quoting or escaping as bytes, when all of them are ASCII (a
+    /// UTF-8 text's other characters are bytes of 128 and over, which no ASCII byte matches);
+    /// `None` otherwise. Without an escape character the delimiter stands in its place.
+    fn ascii_specials(&self) -> Option<[u8; 5]> {
+        let ascii = |c: char| u8::try_from(c).ok().filter(u8::is_ascii);
+        if self.lineterminator.chars().any(|c| c != '\r' && c != '\n') {
+            return None;
+        }
+        let delimiter = ascii(self.delimiter)?;
+        let escape = match self.escapechar {
+            Some(c) => ascii(c)?,
+            None => delimiter,
+        };
+        Some([delimiter, ascii(self.quotechar)?, escape, b'\r', b'\n'])
     }
 
     /// Whether `c` needs quoting or escaping.
@@ -324,6 +373,18 @@ impl CsvRecords {
     }
 }
 
+/// Appends a character's UTF-8 bytes.
+fn push_char(out: &mut Vec<u8>, c: char) {
+    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+}
+
+/// Whether `text` holds any of `bytes`: a block at a time, each block's bytes compared without
+/// an early exit, which the compiler turns into vector instructions (most of a large export's
+/// time went to looking at its fields a character at a time).
+fn holds_any(text: &[u8], bytes: &[u8; 5]) -> bool {
+    text.chunks(64).any(|block| block.iter().fold(false, |hit, b| hit | bytes.iter().fold(false, |h, s| h | (b == s))))
+}
+
 /// Reads CSV text as Python's `csv.reader` does with the `excel` dialect (blank lines left out).
 pub fn parse(text: &str) -> Result<Vec<Vec<String>>, String> {
     let mut reader = CsvRecords::new(&CsvReading::excel())?;
@@ -348,8 +409,8 @@ mod tests {
     }
 
     fn row(format: &CsvFormat, fields: &[Field]) -> Result<String, String> {
-        let mut out = String::new();
-        format.write_row(fields, &mut out).map(|_| out)
+        let mut out = Vec::new();
+        format.write_row(fields, &mut out).map(|_| String::from_utf8(out).unwrap())
     }
 
     #[test]
@@ -377,6 +438,13 @@ mod tests {
             row(&CsvFormat { quoting: Quoting::None, ..d.clone() }, &[Field::text("a|b")]).unwrap_err(),
             "need to escape, but no escapechar set"
         );
+        // A special character past the first block of a long field.
+        let long = format!("{}|", "x".repeat(130));
+        assert_eq!(row(&d, &[Field::text(long.as_str())]).unwrap(), format!("\"{long}\"\r\n"));
+        // Text beyond ASCII beside ASCII specials, and a delimiter beyond ASCII.
+        assert_eq!(row(&d, &[Field::text("é|ü"), Field::text("€")]).unwrap(), "\"é|ü\"|€\r\n");
+        let euro = CsvFormat { delimiter: '€', ..d.clone() };
+        assert_eq!(row(&euro, &[Field::text("a€b"), Field::text("é|ü")]).unwrap(), "\"a€b\"€é|ü\r\n");
         assert_eq!(Quoting::parse("ALL").unwrap(), Quoting::All);
         assert_eq!(Quoting::parse("some").unwrap_err(), "Bad quoting style: some");
     }

@@ -266,7 +266,7 @@ impl Session {
                 Ok(())
             }
             async fn row(&mut self, fields: Vec<Field>) -> Result<()> {
-                self.0.push(fields.into_iter().map(|f| f.text).collect());
+                self.0.push(fields.iter().map(|f| f.shown().map(|t| t.into_owned())).collect());
                 Ok(())
             }
         }
@@ -289,9 +289,9 @@ impl Session {
             }
         }
         Ok(match self {
-            Session::Postgres(c) => stream(c, statement, &mut Drop, postgres_field).await?.1,
-            Session::MySql(c) => stream(c, statement, &mut Drop, mysql_field).await?.1,
-            Session::Sqlite(c) => stream(c, statement, &mut Drop, sqlite_field).await?.1,
+            Session::Postgres(c) => stream(c, statement, &mut Drop, POSTGRES).await?.1,
+            Session::MySql(c) => stream(c, statement, &mut Drop, MYSQL).await?.1,
+            Session::Sqlite(c) => stream(c, statement, &mut Drop, SQLITE).await?.1,
         })
     }
 
@@ -347,12 +347,20 @@ impl Session {
     /// the statement produced a result set (even one with no rows).
     pub async fn run(&mut self, statement: &str, sink: &mut dyn RowSink) -> Result<bool> {
         match self {
-            Session::Postgres(c) => stream(c, statement, sink, postgres_field).await.map(|r| r.0),
-            Session::MySql(c) => stream(c, statement, sink, mysql_field).await.map(|r| r.0),
-            Session::Sqlite(c) => stream(c, statement, sink, sqlite_field).await.map(|r| r.0),
+            Session::Postgres(c) => stream(c, statement, sink, POSTGRES).await.map(|r| r.0),
+            Session::MySql(c) => stream(c, statement, sink, MYSQL).await.map(|r| r.0),
+            Session::Sqlite(c) => stream(c, statement, sink, SQLITE).await.map(|r| r.0),
         }
     }
 }
+
+/// How an engine's rows become fields: its columns' shapes from their type names, and a field
+/// from a row's value of a shape.
+type Decoding<DB> = (fn(&str) -> Shape, fn(&<DB as sqlx::Database>::Row, usize, Shape) -> Field);
+
+const POSTGRES: Decoding<sqlx::Postgres> = (Shape::postgres, postgres_field);
+const MYSQL: Decoding<sqlx::MySql> = (Shape::mysql, mysql_field);
+const SQLITE: Decoding<sqlx::Sqlite> = (|_| Shape::PerValue, sqlite_field);
 
 /// Streams a statement's rows into `sink`; returns whether it had a result set and the rows it
 /// changed. A statement that returned no rows and changed none is prepared to learn whether it
@@ -361,7 +369,7 @@ async fn stream<'c, DB, C>(
     conn: &'c mut C,
     statement: &str,
     sink: &mut dyn RowSink,
-    field: fn(&DB::Row, usize) -> Field,
+    (shape, field): Decoding<DB>,
 ) -> Result<(bool, u64)>
 where
     DB: sqlx::Database,
@@ -370,18 +378,24 @@ where
 {
     let mut described = false;
     let mut affected = 0;
+    // The shapes of the current result set's columns, from its first row.
+    let mut shapes: Option<Vec<Shape>> = None;
     {
         let mut results = sqlx::raw_sql(AssertSqlSafe(statement.to_string())).fetch_many(&mut *conn);
         while let Some(item) = results.try_next().await.map_err(db_error)? {
             match item {
-                Either::Left(done) => affected += done.affected(),
+                Either::Left(done) => {
+                    affected += done.affected();
+                    shapes = None;
+                }
                 Either::Right(row) => {
                     if !described {
                         let names: Vec<String> = row.columns().iter().map(|c| c.name().to_string()).collect();
                         sink.columns(&names).await?;
                         described = true;
                     }
-                    let fields = (0..row.len()).map(|i| field(&row, i)).collect();
+                    let shapes = shapes.get_or_insert_with(|| Shape::of_columns(&row, shape));
+                    let fields = shapes.iter().enumerate().map(|(i, s)| field(&row, i, *s)).collect();
                     sink.row(fields).await?;
                 }
             }
@@ -483,65 +497,125 @@ fn float_field(text: &str) -> Field {
 
 fn json_field(text: &str) -> Field {
     match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(v) => Field::text(crate::render::python::display(&crate::render::from_json(&v))),
+        Ok(_) => Field::json(text),
         Err(_) => Field::text(text),
     }
 }
 
-fn postgres_field(row: &sqlx::postgres::PgRow, i: usize) -> Field {
-    let Ok(value) = row.try_get_raw(i) else { return Field::null() };
-    if value.is_null() {
-        return Field::null();
-    }
-    let info = value.type_info();
-    let kind = info.name();
-    let text: &str = row.try_get_unchecked(i).unwrap_or_default();
-    match kind {
-        "BOOL" => Field::boolean(text == "t"),
-        "INT2" | "INT4" | "INT8" | "OID" => Field::number(text),
-        "NUMERIC" => Field::decimal(text),
-        "FLOAT4" | "FLOAT8" => float_field(text),
-        "TIMESTAMP" | "TIMESTAMPTZ" => Field::timestamp(python_timestamp(text)),
-        "TIME" | "TIMETZ" => Field::time(python_timestamp(text)),
-        "DATE" => Field::date(text),
-        "BYTEA" => {
-            let hex = text.strip_prefix("\\x").unwrap_or(text);
-            let bytes: Vec<u8> =
-                (0..hex.len() / 2).filter_map(|k| u8::from_str_radix(&hex[2 * k..2 * k + 2], 16).ok()).collect();
-            Field::text(bytes_repr(&bytes))
+/// How a column's values become fields, decided once per result set from the column's type
+/// (not once per value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Text as it is.
+    Text,
+    /// An integer as it is.
+    Number,
+    /// An exact decimal as it is.
+    Decimal,
+    /// A float as Python prints it.
+    Float,
+    /// PostgreSQL's `t`/`f`.
+    Bool,
+    /// A timestamp as Python prints it.
+    Timestamp,
+    /// A time of day as Python prints it.
+    Time,
+    /// A date as it is.
+    Date,
+    /// A duration (PyMySQL gives a `TIME` as a timedelta, which Python prints as the server
+    /// does).
+    Duration,
+    /// PostgreSQL's `\x` hex of bytes, as Python's `repr()` of the bytes.
+    HexBytes,
+    /// Raw bytes, as Python's `repr()` of them.
+    Bytes,
+    /// JSON, as Python prints the decoded value.
+    Json,
+    /// Decided per value (SQLite's values carry their own types).
+    PerValue,
+}
+
+impl Shape {
+    /// The shape of a PostgreSQL column of type `name`.
+    fn postgres(name: &str) -> Shape {
+        match name {
+            "BOOL" => Shape::Bool,
+            "INT2" | "INT4" | "INT8" | "OID" => Shape::Number,
+            "NUMERIC" => Shape::Decimal,
+            "FLOAT4" | "FLOAT8" => Shape::Float,
+            "TIMESTAMP" | "TIMESTAMPTZ" => Shape::Timestamp,
+            "TIME" | "TIMETZ" => Shape::Time,
+            "DATE" => Shape::Date,
+            "BYTEA" => Shape::HexBytes,
+            "JSON" | "JSONB" => Shape::Json,
+            _ => Shape::Text,
         }
-        "JSON" | "JSONB" => json_field(text),
-        _ => Field::text(text),
+    }
+
+    /// The shape of a MySQL or MariaDB column of type `name`.
+    fn mysql(name: &str) -> Shape {
+        match name {
+            "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" | "BIT" => Shape::Bytes,
+            "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" | "TINYINT UNSIGNED"
+            | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED" | "BIGINT UNSIGNED" => Shape::Number,
+            "DECIMAL" => Shape::Decimal,
+            "FLOAT" | "DOUBLE" => Shape::Float,
+            "DATETIME" | "TIMESTAMP" => Shape::Timestamp,
+            "TIME" => Shape::Duration,
+            "DATE" => Shape::Date,
+            _ => Shape::Text,
+        }
+    }
+
+    /// The shapes of a row's columns.
+    fn of_columns<R: Row>(row: &R, shape: fn(&str) -> Shape) -> Vec<Shape> {
+        row.columns().iter().map(|c| shape(c.type_info().name())).collect()
+    }
+
+    /// A field of this shape from the server's text of a value.
+    fn field(self, text: &str) -> Field {
+        match self {
+            Shape::Bool => Field::boolean(text == "t"),
+            Shape::Number => Field::number(text),
+            Shape::Decimal => Field::decimal(text),
+            Shape::Float => float_field(text),
+            Shape::Timestamp => Field::timestamp(python_timestamp(text)),
+            Shape::Time => Field::time(python_timestamp(text)),
+            Shape::Date => Field::date(text),
+            Shape::Duration => Field::duration(python_timestamp(text)),
+            Shape::HexBytes => {
+                let hex = text.strip_prefix("\\x").unwrap_or(text);
+                let bytes: Vec<u8> =
+                    (0..hex.len() / 2).filter_map(|k| u8::from_str_radix(&hex[2 * k..2 * k + 2], 16).ok()).collect();
+                Field::text(bytes_repr(&bytes))
+            }
+            Shape::Bytes => Field::text(bytes_repr(text.as_bytes())),
+            Shape::Json => json_field(text),
+            Shape::Text | Shape::PerValue => Field::text(text),
+        }
     }
 }
 
-fn mysql_field(row: &sqlx::mysql::MySqlRow, i: usize) -> Field {
+fn postgres_field(row: &sqlx::postgres::PgRow, i: usize, shape: Shape) -> Field {
+    match row.try_get_raw(i) {
+        Ok(value) if !value.is_null() => shape.field(value.as_str().unwrap_or_default()),
+        _ => Field::null(),
+    }
+}
+
+fn mysql_field(row: &sqlx::mysql::MySqlRow, i: usize, shape: Shape) -> Field {
     let Ok(value) = row.try_get_raw(i) else { return Field::null() };
     if value.is_null() {
         return Field::null();
     }
-    let info = value.type_info();
-    let kind = info.name();
-    let binary = matches!(kind, "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" | "BIT");
-    if binary {
-        let bytes: &[u8] = row.try_get_unchecked(i).unwrap_or_default();
+    if shape == Shape::Bytes {
+        let bytes = <&[u8] as sqlx::Decode<sqlx::MySql>>::decode(value).unwrap_or_default();
         return Field::text(bytes_repr(bytes));
     }
-    let text: &str = row.try_get_unchecked(i).unwrap_or_default();
-    match kind {
-        "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" | "TINYINT UNSIGNED"
-        | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED" | "BIGINT UNSIGNED" => Field::number(text),
-        "DECIMAL" => Field::decimal(text),
-        "FLOAT" | "DOUBLE" => float_field(text),
-        "DATETIME" | "TIMESTAMP" => Field::timestamp(python_timestamp(text)),
-        // PyMySQL gives a TIME as a timedelta, which Python prints as the server does.
-        "TIME" => Field::timestamp(python_timestamp(text)),
-        "DATE" => Field::date(text),
-        _ => Field::text(text),
-    }
+    shape.field(<&str as sqlx::Decode<sqlx::MySql>>::decode(value).unwrap_or_default())
 }
 
-fn sqlite_field(row: &sqlx::sqlite::SqliteRow, i: usize) -> Field {
+fn sqlite_field(row: &sqlx::sqlite::SqliteRow, i: usize, _: Shape) -> Field {
     let Ok(value) = row.try_get_raw(i) else { return Field::null() };
     if value.is_null() {
         return Field::null();
@@ -596,6 +670,6 @@ mod tests {
         assert_eq!(python_timestamp("10:11:12.5"), "10:11:12.500000");
         assert_eq!(float_field("1e20").text.as_deref(), Some("1e+20"));
         assert_eq!(float_field("2").text.as_deref(), Some("2.0"));
-        assert_eq!(json_field(r#"{"a": [1, true, null]}"#).text.as_deref(), Some("{'a': [1, True, None]}"));
+        assert_eq!(json_field(r#"{"a": [1, true, null]}"#).shown().as_deref(), Some("{'a': [1, True, None]}"));
     }
 }

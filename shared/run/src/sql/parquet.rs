@@ -80,7 +80,8 @@ pub fn infer(columns: usize, rows: &[Vec<Field>]) -> Vec<ColumnType> {
                 Kind::Timestamp => ColumnType::Timestamp { utc: texts().next().is_some_and(has_offset) },
                 Kind::Date => ColumnType::Date,
                 Kind::Time => ColumnType::Time,
-                Kind::Text => ColumnType::Text,
+                // JSON as its text.
+                Kind::Text | Kind::Json | Kind::Duration => ColumnType::Text,
             }
         })
         .collect()

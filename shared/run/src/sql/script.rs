@@ -2,7 +2,7 @@
 //! every result set to one output (stdout, a local file or `s3://`) as CSV, JSON lines, an
 //! HTML table or Parquet. The `sqlv` job type runs it as a subprocess.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::time::Duration;
 
 use super::csv::{CsvFormat, Field, Kind};
@@ -13,6 +13,7 @@ use crate::config::keys;
 use crate::connections::Connections;
 use crate::error::Error;
 use crate::ports::{BlobStore, Encryption, Upload};
+use crate::render::python::{float_text, json_dumps_keys, json_str};
 
 /// How results are written.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,9 +67,6 @@ struct Writer {
     out: Vec<u8>,
     columns: Vec<String>,
     table_open: bool,
-    /// The CSV header is written once, for the first result set: result sets are concatenated.
-    header_written: bool,
-    line: String,
     /// Parquet: the file once the first batch is in, and the rows of the batch being filled.
     parquet: Option<super::parquet::ParquetOutput>,
     batch: Vec<Vec<Field>>,
@@ -82,8 +80,6 @@ impl Writer {
             out: Vec::new(),
             columns: Vec::new(),
             table_open: false,
-            header_written: false,
-            line: String::new(),
             parquet: None,
             batch: Vec::new(),
         }
@@ -94,9 +90,10 @@ impl Writer {
         Ok(())
     }
 
-    /// The bytes formatted since the last call.
+    /// The bytes formatted since the last call; the next ones go to a buffer of the same size,
+    /// which needs no growing on the way.
     fn take(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.out)
+        std::mem::replace(&mut self.out, Vec::with_capacity(TAKE_AT + TAKE_AT / 8))
     }
 
     /// Parquet: writes the batch being filled (the first one starts the file and its schema).
@@ -123,33 +120,93 @@ impl Writer {
             }
         }
         if self.table_open {
-            self.put("</TBODY>\n</TABLE>\n")?;
+            self.put(HTML_END)?;
             self.table_open = false;
         }
         Ok(())
     }
 }
 
+// The original's HTML is a Jinja template's output, whitespace and all; these are its pieces.
+const HTML_START: &str = "<TABLE class=\"lava-sql\">\n            ";
+const HTML_HEAD: &str = "<THEAD>\n                <TR>\n                    ";
+const HTML_HEAD_END: &str = "\n                </TR>\n            </THEAD>";
+const HTML_BODY: &str = "\n            <TBODY>";
+const HTML_ROW: &str = "\n                <TR>\n                    ";
+const HTML_CELL_END: &str = "\n                    ";
+const HTML_ROW_END: &str = "\n                </TR>\n            ";
+const HTML_END: &str = "\n            </TBODY>\n        </TABLE>\n    ";
+
+/// Text escaped as Jinja's autoescape (markupsafe) escapes it.
 fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#x27;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&#34;").replace('\'', "&#39;")
 }
 
-/// A field as JSON: numbers as numbers (decimals as int or float), booleans, timestamps in ISO
-/// form, everything else as a string.
-fn json_value(field: &Field) -> Value {
-    let Some(text) = &field.text else { return Value::Null };
+/// One row as the original's JSONL writer prints it: Python's `json.dump` of a dict of the
+/// column names (a repeated name keeps its first place and its last value) and the values, with
+/// its default `", "` and `": "` separators, ASCII only, `NaN` and `Infinity` for such floats, a
+/// decimal as a float when it has a point (`json_default`), timestamps in ISO form and JSON
+/// values nested.
+fn jsonl_line(columns: &[String], fields: &[Field], sort_keys: bool, out: &mut String) {
+    let mut pairs: Vec<(&str, &Field)> = Vec::with_capacity(fields.len());
+    for (name, field) in columns.iter().zip(fields) {
+        match pairs.iter_mut().find(|(n, _)| *n == name.as_str()) {
+            Some(pair) => pair.1 = field,
+            None => pairs.push((name, field)),
+        }
+    }
+    if sort_keys {
+        pairs.sort_by(|a, b| a.0.cmp(b.0));
+    }
+    out.push('{');
+    for (i, (name, field)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        json_str(name, out);
+        out.push_str(": ");
+        json_field(field, sort_keys, out);
+    }
+    out.push_str("}\n");
+}
+
+/// The seconds of a duration printed `[-]H:MM:SS[.ffffff]`.
+fn total_seconds(text: &str) -> Option<f64> {
+    let (sign, hms) = match text.strip_prefix('-') {
+        Some(rest) => (-1.0, rest),
+        None => (1.0, text),
+    };
+    let mut parts = hms.splitn(3, ':');
+    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(sign * (h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?))
+}
+
+/// A field's value as Python's `json.dump` writes it.
+fn json_field(field: &Field, sort_keys: bool, out: &mut String) {
+    let Some(text) = field.text.as_deref() else { return out.push_str("null") };
+    let float = |f: f64| float_text(f).replace("inf", "Infinity").replace("nan", "NaN");
     match field.kind {
-        Kind::Bool => Value::Bool(text == "True"),
-        Kind::Number | Kind::Decimal => text
-            .parse::<i64>()
-            .map(Value::from)
-            .or_else(|_| {
-                text.parse::<f64>()
-                    .map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::String(text.clone())))
-            })
-            .unwrap_or_else(|_| Value::String(text.clone())),
-        Kind::Timestamp => Value::String(text.replacen(' ', "T", 1)),
-        Kind::Text | Kind::Date | Kind::Time => Value::String(text.clone()),
+        Kind::Bool => out.push_str(if text == "True" { "true" } else { "false" }),
+        Kind::Number => match text {
+            "nan" | "inf" | "-inf" => out.push_str(&float(text.parse().unwrap_or(f64::NAN))),
+            _ => out.push_str(text),
+        },
+        Kind::Decimal if text.contains('.') => match text.parse::<f64>() {
+            Ok(f) => out.push_str(&float(f)),
+            Err(_) => json_str(text, out),
+        },
+        Kind::Decimal => out.push_str(text),
+        Kind::Json => match serde_json::from_str::<Value>(text) {
+            Ok(v) => out.push_str(&json_dumps_keys(&v, sort_keys)),
+            Err(_) => json_str(text, out),
+        },
+        Kind::Timestamp => json_str(&text.replacen(' ', "T", 1), out),
+        // `json_default`'s timedelta: its total seconds as Python prints a float.
+        Kind::Duration => match total_seconds(text) {
+            Some(seconds) => json_str(&float_text(seconds), out),
+            None => json_str(text, out),
+        },
+        Kind::Text | Kind::Date | Kind::Time => json_str(text, out),
     }
 }
 
@@ -159,14 +216,10 @@ impl Writer {
             self.columns = names.to_vec();
         }
         match self.format.clone() {
-            OutputFormat::Csv(format) if self.header && !self.header_written => {
-                self.header_written = true;
-                self.line.clear();
-                format
-                    .write_row(&names.iter().map(|n| Field::text(n.clone())).collect::<Vec<_>>(), &mut self.line)
-                    .map_err(Error::Refused)?;
-                let line = std::mem::take(&mut self.line);
-                self.put(&line)
+            // Each result set has its header, as in the original's.
+            OutputFormat::Csv(format) if self.header => {
+                let names: Vec<Field> = names.iter().map(|n| Field::text(n.clone())).collect();
+                format.write_row(&names, &mut self.out).map_err(Error::Refused)
             }
             OutputFormat::Parquet { .. } => {
                 let before = match &self.parquet {
@@ -186,15 +239,15 @@ impl Writer {
             }
             OutputFormat::Html => {
                 self.finish()?;
-                let mut text = String::from("<TABLE class=\"lava-sql\">\n");
+                let mut text = String::from(HTML_START);
                 if self.header {
-                    text.push_str("<THEAD><TR>");
+                    text.push_str(HTML_HEAD);
                     for n in names {
-                        text.push_str(&format!("<TH>{}</TH>", html_escape(n)));
+                        text.push_str(&format!("<TH>{}</TH>{HTML_CELL_END}", html_escape(n)));
                     }
-                    text.push_str("</TR></THEAD>\n");
+                    text.push_str(HTML_HEAD_END);
                 }
-                text.push_str("<TBODY>\n");
+                text.push_str(HTML_BODY);
                 self.table_open = true;
                 self.put(&text)
             }
@@ -203,33 +256,27 @@ impl Writer {
     }
 
     fn row(&mut self, fields: Vec<Field>) -> Result<(), Error> {
-        match self.format.clone() {
-            OutputFormat::Csv(format) => {
-                self.line.clear();
-                format.write_row(&fields, &mut self.line).map_err(Error::Refused)?;
-                let line = std::mem::take(&mut self.line);
+        match &self.format {
+            OutputFormat::Csv(format) => format.write_row(&fields, &mut self.out).map_err(Error::Refused),
+            &OutputFormat::Jsonl { sort_keys } => {
+                let mut line = String::new();
+                jsonl_line(&self.columns, &fields, sort_keys, &mut line);
                 self.put(&line)
             }
-            OutputFormat::Jsonl { sort_keys } => {
-                let mut pairs: Vec<(String, Value)> =
-                    self.columns.iter().cloned().zip(fields.iter().map(json_value)).collect();
-                if sort_keys {
-                    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-                }
-                let object: Map<String, Value> = pairs.into_iter().collect();
-                let text = format!("{}\n", Value::Object(object));
-                self.put(&text)
-            }
-            OutputFormat::Parquet { batch_size } => {
+            &OutputFormat::Parquet { batch_size } => {
                 self.batch.push(fields);
                 if self.batch.len() >= batch_size.max(1) { self.flush_batch() } else { Ok(()) }
             }
             OutputFormat::Html => {
-                let mut text = String::from("<TR>");
+                // NULL is Python's None.
+                let mut text = String::from(HTML_ROW);
                 for f in &fields {
-                    text.push_str(&format!("<TD>{}</TD>", html_escape(f.text.as_deref().unwrap_or(""))));
+                    text.push_str(&format!(
+                        "<TD>{}</TD>{HTML_CELL_END}",
+                        html_escape(f.shown().as_deref().unwrap_or("None"))
+                    ));
                 }
-                text.push_str("</TR>\n");
+                text.push_str(HTML_ROW_END);
                 self.put(&text)
             }
         }
@@ -453,7 +500,7 @@ mod tests {
     #[test]
     fn writers_print_rows_in_each_format() {
         let fields = vec![
-            Field::number("1.50"),
+            Field::decimal("1.50"),
             Field::boolean(true),
             Field::timestamp("2024-01-02 03:04:05"),
             Field::text("<a&b>"),
@@ -473,11 +520,11 @@ mod tests {
         );
         assert_eq!(
             render(OutputFormat::Jsonl { sort_keys: true }, true),
-            "{\"b\":true,\"n\":1.5,\"s\":\"<a&b>\",\"t\":\"2024-01-02T03:04:05\",\"z\":null}\n"
+            "{\"b\": true, \"n\": 1.5, \"s\": \"<a&b>\", \"t\": \"2024-01-02T03:04:05\", \"z\": null}\n"
         );
         assert_eq!(
             render(OutputFormat::Html, true),
-            "<TABLE class=\"lava-sql\">\n<THEAD><TR><TH>n</TH><TH>b</TH><TH>t</TH><TH>s</TH><TH>z</TH></TR></THEAD>\n<TBODY>\n<TR><TD>1.50</TD><TD>True</TD><TD>2024-01-02 03:04:05</TD><TD>&lt;a&amp;b&gt;</TD><TD></TD></TR>\n</TBODY>\n</TABLE>\n"
+            "<TABLE class=\"lava-sql\">\n            <THEAD>\n                <TR>\n                    <TH>n</TH>\n                    <TH>b</TH>\n                    <TH>t</TH>\n                    <TH>s</TH>\n                    <TH>z</TH>\n                    \n                </TR>\n            </THEAD>\n            <TBODY>\n                <TR>\n                    <TD>1.50</TD>\n                    <TD>True</TD>\n                    <TD>2024-01-02 03:04:05</TD>\n                    <TD>&lt;a&amp;b&gt;</TD>\n                    <TD>None</TD>\n                    \n                </TR>\n            \n            </TBODY>\n        </TABLE>\n    "
         );
     }
 
