@@ -167,6 +167,10 @@ fi
 if ! .venv-jinlava/bin/python -c 'import pyarrow' 2>/dev/null; then
     .venv-jinlava/bin/pip install --quiet "$(grep '^pyarrow==' python/test-requirements.txt)"
 fi
+# The original's lava-dag-gen imports openpyxl (for Excel sources) whatever its source.
+if ! .venv-jinlava/bin/python -c 'import openpyxl' 2>/dev/null; then
+    .venv-jinlava/bin/pip install --quiet 'openpyxl==3.1.5'
+fi
 echo "original: jinlava $(.venv-jinlava/bin/lava-version) ready"
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
     echo "rust: adding the target aarch64-unknown-linux-gnu (the Lambda functions are arm64)"

@@ -99,6 +99,12 @@ pub enum Command {
     Check(CheckArgs),
     /// Jobs whose parameters name a connection matching a glob.
     ConnUsage(ConnUsageArgs),
+    /// A dag job's payload from a dependency matrix: CSV, SQLite or a table behind a
+    /// connection (the original's lava-dag-gen).
+    DagGen(commands::dag::DagGenArgs),
+    /// Check, add and update the change-detection checksums on a table's entries (the
+    /// original's lava-checksum).
+    Checksum(commands::checksum::ChecksumArgs),
     /// Worker fleets: queue depth, workers running, backlog.
     Ws(WsArgs),
     /// Render a Jinja template with the worker's renderer and a given context.
@@ -170,6 +176,8 @@ async fn run_command(cli: Cli) -> Result<String> {
         Command::Run(command) => command.run(target).await,
         Command::Check(args) => args.run(target).await,
         Command::ConnUsage(args) => args.run(target).await,
+        Command::DagGen(args) => args.run(target).await,
+        Command::Checksum(args) => args.run(target).await,
         Command::Ws(args) => args.run(target).await,
         Command::Jinja(args) => args.run(),
         Command::Dump(args) => args.run(target).await,

@@ -18,4 +18,5 @@ mod smb;
 mod sql;
 mod ssh;
 mod tls;
+mod tools;
 mod worker;

@@ -155,6 +155,7 @@ async fn check_conn_usage_ws_jinja_version_and_the_listings() {
     assert!(of("joborphan").iter().any(|(id, _)| id == "ops/load"), "no runs yet");
     assert!(!of("jobrepo").iter().any(|(id, _)| id == "ops/load"));
     assert_eq!(of("trigmeta"), []);
+    assert_eq!(of("trigslash"), [("inbound".to_string(), "Prefix ending with / won't work".to_string())]);
     let table = lava(&realm, &["check", "-c", "conmeta", "-c", "trigmeta"]).await.unwrap();
     assert!(
         table.contains("## conmeta")

@@ -3,7 +3,9 @@
 //! top-level `match` in `lib.rs` picks the group.
 
 pub(crate) mod activity;
+pub(crate) mod checksum;
 pub(crate) mod connection;
+pub(crate) mod dag;
 pub(crate) mod dispatch;
 pub(crate) mod history;
 pub(crate) mod local;

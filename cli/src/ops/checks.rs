@@ -41,6 +41,7 @@ pub const CHECKS: &[Check] = &[
         about: "S3trigger specs with missing metadata (description, owner).",
         suppressible: false,
     },
+    Check { name: "trigslash", about: "S3trigger specs with a prefix ending in a slash.", suppressible: false },
 ];
 
 /// The checks whose names match any of `patterns` (globs), in [`CHECKS`] order.
@@ -159,6 +160,15 @@ pub fn run(checks: &[Check], realm: &Realm, suppress: bool) -> Vec<Finding> {
                     }
                 }
             }
+            "trigslash" => {
+                // S3 event notification filters match the key's prefix as given, so the original
+                // warns of a trailing slash (its wording).
+                for item in &realm.triggers {
+                    if item.get("prefix").and_then(Value::as_str).is_some_and(|p| p.ends_with('/')) {
+                        found(item, key(item, "trigger_id"), "Prefix ending with / won't work".into());
+                    }
+                }
+            }
             other => unreachable!("check {other} is listed but not run"),
         }
     }
@@ -263,7 +273,9 @@ mod tests {
             ])),
             connections: items(json!([{"conn_id": "pg", "type": "postgres", "owner": "o"}])),
             triggers: items(
-                json!([{"trigger_id": "t", "bucket": "b", "prefix": "p", "job_id": "ok", "enabled": true, "owner": "o", "description": "d"}]),
+                json!([{"trigger_id": "t", "bucket": "b", "prefix": "p", "job_id": "ok", "enabled": true, "owner": "o", "description": "d"},
+                       {"trigger_id": "u", "bucket": "b", "prefix": "p/", "job_id": "ok", "enabled": true, "owner": "o", "description": "d",
+                        "x-lava-nocheck": "trigslash"}]),
             ),
             jobs_with_runs: BTreeSet::from(["ok".to_string()]),
         };
@@ -275,6 +287,11 @@ mod tests {
         assert_eq!(of("conmeta"), [("pg".to_string(), "missing description".to_string())]);
         assert_eq!(of("jobmeta"), [("bad".to_string(), "missing description, owner".to_string())]);
         assert_eq!(of("trigmeta"), []);
+        assert_eq!(
+            of("trigslash"),
+            [("u".to_string(), "Prefix ending with / won't work".to_string())],
+            "a trailing slash, which x-lava-nocheck does not hide"
+        );
         assert_eq!(of("jobconn"), [("bad".to_string(), "nope: No such connection".to_string())]);
         let jinja = of("jobjinja");
         assert_eq!(jinja.len(), 2, "{jinja:?}");

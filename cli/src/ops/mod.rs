@@ -4,6 +4,8 @@
 
 pub mod activity;
 pub mod checks;
+pub mod checksum;
+pub mod dag_gen;
 
 use serde_json::Value;
 

@@ -108,6 +108,20 @@ impl TableStore for DynamoTables {
         Ok(())
     }
 
+    async fn set_attribute(&self, table: &str, key: &Item, name: &str, value: serde_json::Value) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(table)
+            .set_key(Some(to_attributes(key)))
+            .update_expression("SET #field = :value")
+            .expression_attribute_names("#field", name)
+            .expression_attribute_values(":value", to_attribute(&value))
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb", "UpdateItem", e))?;
+        Ok(())
+    }
+
     async fn put_new_item(&self, table: &str, key_attribute: &str, item: Item) -> Result<bool> {
         let result = self
             .client

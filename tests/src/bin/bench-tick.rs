@@ -35,6 +35,9 @@ impl TableStore for CountingTables {
     async fn put_new_item(&self, table: &str, key_attribute: &str, item: Item) -> shared::Result<bool> {
         self.inner.put_new_item(table, key_attribute, item).await
     }
+    async fn set_attribute(&self, table: &str, key: &Item, name: &str, value: serde_json::Value) -> shared::Result<()> {
+        self.inner.set_attribute(table, key, name, value).await
+    }
     async fn delete_item(&self, table: &str, key: &Item) -> shared::Result<()> {
         self.inner.delete_item(table, key).await
     }

@@ -56,6 +56,23 @@ impl TableStore for FakeTables {
         Ok(None)
     }
 
+    async fn set_attribute(&self, table: &str, key: &Item, name: &str, value: Value) -> Result<()> {
+        let wanted = self.key_of(table, key)?;
+        let mut items = lock(&self.items);
+        let rows = items.entry(table.to_string()).or_default();
+        match rows.iter_mut().find(|row| self.key_of(table, row).is_ok_and(|k| k == wanted)) {
+            Some(row) => {
+                row.insert(name.to_string(), value);
+            }
+            None => {
+                let mut item = key.clone();
+                item.insert(name.to_string(), value);
+                rows.push(item);
+            }
+        }
+        Ok(())
+    }
+
     async fn put_item(&self, table: &str, item: Item) -> Result<()> {
         let wanted = self.key_of(table, &item)?;
         let mut items = lock(&self.items);

@@ -21,6 +21,10 @@ pub trait TableStore: Send + Sync {
     async fn put_item(&self, table: &str, item: Item) -> Result<()>;
     /// Writes an item only if no item has the same `key_attribute` value; `false` if one did.
     async fn put_new_item(&self, table: &str, key_attribute: &str, item: Item) -> Result<bool>;
+    /// Sets one attribute of the item with this key, leaving its others as they are (an
+    /// item that is not there is made of the key and the attribute, as DynamoDB's
+    /// `UpdateItem` does).
+    async fn set_attribute(&self, table: &str, key: &Item, name: &str, value: Value) -> Result<()>;
     /// Deletes the item with this key (no error if there is none).
     async fn delete_item(&self, table: &str, key: &Item) -> Result<()>;
     /// Every item of the table.

@@ -27,10 +27,10 @@ pub fn json_dumps(value: &serde_json::Value) -> String {
     out
 }
 
-/// Python's `json.dumps(value, sort_keys=...)` with its other defaults.
-pub fn json_dumps_keys(value: &serde_json::Value, sort_keys: bool) -> String {
+/// Python's `json.dumps(value, indent=..., sort_keys=...)` with its other defaults.
+pub fn json_dumps_with(value: &serde_json::Value, indent: Option<usize>, sort_keys: bool) -> String {
     let mut out = String::new();
-    write_json(value, &JsonStyle { indent: None, sort_keys, html_safe: false }, 0, &mut out);
+    write_json(value, &JsonStyle { indent, sort_keys, html_safe: false }, 0, &mut out);
     out
 }
 

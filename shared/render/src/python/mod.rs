@@ -11,7 +11,7 @@ mod print;
 use minijinja::Error;
 use minijinja::value::Value;
 
-pub use json::{json_dumps, json_dumps_keys, json_str, tojson};
+pub use json::{json_dumps, json_dumps_with, json_str, tojson};
 pub use methods::call_method;
 pub use operators::operator;
 pub use print::{PyTuple, display, float_text, quote, repr, tuple};

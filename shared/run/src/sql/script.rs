@@ -13,7 +13,7 @@ use crate::config::keys;
 use crate::connections::Connections;
 use crate::error::Error;
 use crate::ports::{BlobStore, Encryption, Upload};
-use crate::render::python::{float_text, json_dumps_keys, json_str};
+use crate::render::python::{float_text, json_dumps_with, json_str};
 
 /// How results are written.
 #[derive(Debug, Clone, PartialEq)]
@@ -197,7 +197,7 @@ fn json_field(field: &Field, sort_keys: bool, out: &mut String) {
         },
         Kind::Decimal => out.push_str(text),
         Kind::Json => match serde_json::from_str::<Value>(text) {
-            Ok(v) => out.push_str(&json_dumps_keys(&v, sort_keys)),
+            Ok(v) => out.push_str(&json_dumps_with(&v, None, sort_keys)),
             Err(_) => json_str(text, out),
         },
         Kind::Timestamp => json_str(&text.replacen(' ', "T", 1), out),

@@ -1,0 +1,95 @@
+//! `lava dag-gen`: a `dag` job's payload from a dependency matrix in a CSV file, an SQLite file
+//! or a table behind a lava database connection (the original's `lava-dag-gen`). What it
+//! decides is in `crate::ops::dag_gen`; here the sources are read.
+
+use crate::Target;
+use crate::ops::dag_gen::{self, Dag, Shape};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use shared::config::Config;
+use shared::connections::{Connections, Database};
+use shared::sql::driver::Session;
+use std::time::Duration;
+
+/// `lava dag-gen`.
+#[derive(Debug, Args)]
+pub struct DagGenArgs {
+    /// Leave out jobs that others wait for and that wait for nothing; print a job waiting for
+    /// nothing as null and one waiting for one job as that job's id.
+    #[arg(short, long)]
+    compact: bool,
+    /// Database sources: only the rows of this `job_group`.
+    #[arg(short, long)]
+    group: Option<String>,
+    /// Print the batches the jobs run in instead of the payload.
+    #[arg(short, long)]
+    order: bool,
+    /// Put this before every job id.
+    #[arg(short, long, default_value = "")]
+    prefix: String,
+    /// Put the payload under this key (`-w payload` for a job spec's field).
+    #[arg(short, long, value_name = "KEY")]
+    wrap: Option<String>,
+    /// Database sources: the table of `(job_group, job, depends_on)` rows.
+    #[arg(long, value_name = "[SCHEMA.]TABLE", default_value = dag_gen::DEFAULT_TABLE)]
+    table: String,
+    /// Print YAML instead of JSON.
+    #[arg(short, long)]
+    yaml: bool,
+    /// A CSV file (successors down the first column, predecessors across the first row, a
+    /// non-blank cell a dependency), an SQLite file (`.sqlite`, `.sqlite3`) or a lava database
+    /// connection id (which needs the realm).
+    source: String,
+}
+
+impl DagGenArgs {
+    pub(crate) async fn run(self, target: &Target) -> Result<String> {
+        let dag = self.load(target).await?;
+        dag_gen::check(&dag).map_err(anyhow::Error::msg)?;
+        if self.order {
+            let batches = dag_gen::batches(&dag, &self.prefix).map_err(anyhow::Error::msg)?;
+            return Ok(batches.trim_end_matches('\n').to_string());
+        }
+        let shape = Shape { compact: self.compact, prefix: self.prefix, wrap: self.wrap, yaml: self.yaml };
+        // The command line prints a line end after what a command returns.
+        Ok(dag_gen::payload(&dag, &shape).trim_end_matches('\n').to_string())
+    }
+
+    async fn load(&self, target: &Target) -> Result<Dag> {
+        let source = self.source.as_str();
+        if source.ends_with(".csv") {
+            let text = std::fs::read_to_string(source).with_context(|| source.to_string())?;
+            let rows = shared::sql::csv::parse(&text).map_err(anyhow::Error::msg)?;
+            return Ok(dag_gen::from_matrix(&rows));
+        }
+        if source.ends_with(".xlsx") {
+            bail!("{source}: Excel sources are not read yet: save the sheet as CSV");
+        }
+        let query = dag_gen::table_query(&self.table, self.group.as_deref()).map_err(anyhow::Error::msg)?;
+        let db = if source.ends_with(".sqlite") || source.ends_with(".sqlite3") {
+            if !std::path::Path::new(source).is_file() {
+                bail!("{source}: no such file");
+            }
+            Database::sqlite("dag-gen", source)
+        } else {
+            if target.realm.is_none() && !target.local {
+                bail!("Realm must be specified for lava connections");
+            }
+            let (ports, names) = crate::connect(target).await?;
+            let config = Config::new(std::env::vars(), None);
+            let connections = Connections::new(crate::catalog(&ports, names), ports.secrets, config);
+            connections.database(source).await?
+        };
+        let mut session = Session::connect(&db, Some("lava-dag-gen"), Duration::from_secs(30)).await?;
+        let rows = session.rows(&query).await;
+        session.close().await;
+        let pairs = rows?
+            .into_iter()
+            .map(|row| {
+                let mut cells = row.into_iter();
+                (cells.next().flatten(), cells.next().flatten())
+            })
+            .collect::<Vec<_>>();
+        Ok(dag_gen::from_pairs(&pairs))
+    }
+}

@@ -1,0 +1,202 @@
+//! The job developer's tools run beside the original's on the same inputs: `lava dag-gen`
+//! against `lava-dag-gen` (jinlava 8.3) on a CSV matrix, an SQLite file and a PostgreSQL table
+//! behind a lava connection.
+
+use crate::history::lava;
+use lava_tests::{TestRealm, unique};
+use std::path::Path;
+use std::process::Command;
+
+/// The original's `lava-dag-gen` on `args`: its standard output, or its message on failure.
+fn original_dag_gen(realm: &str, args: &[&str]) -> Result<String, String> {
+    let out = lava_tests::original::command("lava-dag-gen").args(["-r", realm]).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    if out.status.success() {
+        Ok(String::from_utf8(out.stdout).unwrap())
+    } else {
+        Err(stderr.trim().strip_prefix("lava-dag-gen: ").unwrap_or(&stderr).to_string())
+    }
+}
+
+/// Ours, printed as the command line prints it (a line end after the output).
+async fn our_dag_gen(realm: &str, args: &[&str]) -> Result<String, String> {
+    let mut all = vec!["dag-gen"];
+    all.extend_from_slice(args);
+    lava(realm, &all).await.map(|out| format!("{out}\n")).map_err(|e| e.to_string())
+}
+
+fn sqlite_file(path: &Path, rows: &[(&str, &str, Option<&str>)]) {
+    let script = "import sqlite3, sys, json\nc = sqlite3.connect(sys.argv[1])\nc.execute('create table dag (job_group text, job text not null, depends_on text)')\nc.executemany('insert into dag values (?, ?, ?)', json.loads(sys.argv[2]))\nc.commit()";
+    let rows = serde_json::to_string(rows).unwrap();
+    let out = Command::new(lava_tests::venv_tool("python")).args(["-c", script]).arg(path).arg(rows).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn psql(sql: &str) {
+    let out = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "lava", "-d", "lava_test", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .env("PGPASSWORD", lava_tests::DB_PASSWORD)
+        .output()
+        .expect("psql (PostgreSQL's client) runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn dag_gen_prints_what_the_original_prints_from_each_source() {
+    let r = TestRealm::up_on_original_tables("dgn").await;
+    r.put_sql_connections().await;
+    let realm = r.names.realm.clone();
+    let dir = std::env::temp_dir().join(unique("lava-dag-gen-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("deps.csv");
+    std::fs::write(
+        &csv,
+        "job, extract ,load,report,audit\nextract,,,,\nload,x,,,\nreport,x,y,,\naudit,,,x,\n,x,x,x,x\nload,,,,\n",
+    )
+    .unwrap();
+    let lite = dir.join("deps.sqlite");
+    // No NULL `depends_on` here: the original prints such a job as waiting for `null` (its own
+    // documentation says the row puts the job in waiting for nothing, which is what ours does).
+    let pairs = [
+        ("g1", "load", Some("extract")),
+        ("g1", "report", Some("load")),
+        ("g1", "report", Some("extract")),
+        ("g1", "report", Some("report")),
+        ("g2", "other", Some("extract")),
+    ];
+    sqlite_file(&lite, &pairs);
+    let table = unique("dag_");
+    let values: Vec<String> = pairs
+        .iter()
+        .map(|(g, j, d)| format!("('{g}', '{j}', {})", d.map(|d| format!("'{d}'")).unwrap_or("NULL".into())))
+        .collect();
+    psql(&format!(
+        "create table {table} (job_group text, job text not null, depends_on text); insert into {table} values {}",
+        values.join(", ")
+    ));
+    let (csv, lite) = (csv.to_str().unwrap(), lite.to_str().unwrap());
+    let cases: Vec<Vec<&str>> = vec![
+        vec![csv],
+        vec!["-y", csv],
+        vec!["-c", csv],
+        vec!["-c", "-y", csv],
+        vec!["-w", "payload", "-y", csv],
+        vec!["-w", "payload", csv],
+        vec!["-p", "app/", csv],
+        vec!["-o", "-p", "app/", csv],
+        vec![lite],
+        vec!["-g", "g1", "-c", "-y", lite],
+        vec!["-g", "g2", lite],
+        vec!["--table", &table, "pg"],
+        vec!["--table", &table, "-g", "g1", "-o", "pg"],
+    ];
+    for args in &cases {
+        let theirs = original_dag_gen(&realm, args);
+        assert!(theirs.is_ok(), "{args:?}: the original failed: {theirs:?}");
+        assert_eq!(our_dag_gen(&realm, args).await, theirs, "{args:?}");
+    }
+
+    // Refusals, in the original's words.
+    let cycle = dir.join("cycle.csv");
+    std::fs::write(&cycle, ",a,b,c\na,,x,\nb,,,x\nc,x,,\n").unwrap();
+    let empty = dir.join("empty.csv");
+    std::fs::write(&empty, ",a\n").unwrap();
+    let bad_group = ["-g", "a'b", lite];
+    let bad_table = ["--table", "dag;drop", lite];
+    let refused: [&[&str]; 4] = [&[cycle.to_str().unwrap()], &[empty.to_str().unwrap()], &bad_group, &bad_table];
+    for args in refused {
+        let theirs = original_dag_gen(&realm, args);
+        assert!(theirs.is_err(), "{args:?}: the original refuses it");
+        assert_eq!(our_dag_gen(&realm, args).await, theirs, "{args:?}");
+    }
+    psql(&format!("drop table {table}"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The original's `lava-checksum` on `args`, run in `dir` (where it leaves its zip files).
+fn original_checksum(realm: &str, dir: &Path, args: &[&str]) -> String {
+    let out = lava_tests::original::command("lava-checksum")
+        .args(["-r", realm, "-f", "txt"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn our_checksum(realm: &str, dir: &Path, args: &[&str]) -> String {
+    let mut all = vec!["checksum", "-f", "txt", "--backup-dir", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = lava(realm, &all).await.unwrap();
+    if out.is_empty() { out } else { format!("{out}\n") }
+}
+
+#[tokio::test]
+async fn checksums_made_by_either_tool_are_checked_alike_by_both() {
+    let r = TestRealm::up_on_original_tables("cks").await;
+    let realm = r.names.realm.clone();
+    let dir = std::env::temp_dir().join(unique("lava-checksum-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let job = |id: &str, extra: serde_json::Value| {
+        let mut spec = serde_json::json!({"job_id": id, "type": "cmd", "worker": "core", "enabled": true, "payload": "echo é",
+            "owner": "o", "description": "d", "parameters": {"args": ["a", 1, 2.5, true, null]}, "x-lava-note": "not hashed"});
+        spec.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        spec
+    };
+    r.put_job(job("ck/a", serde_json::json!({}))).await;
+    r.put_job(job("ck/b", serde_json::json!({"globals": {"n": 1.5, "s": "ü"}}))).await;
+    r.put_job(job("ck/c", serde_json::json!({}))).await;
+    let both_check = |args: &'static [&'static str]| {
+        let (realm, dir) = (realm.clone(), dir.clone());
+        async move {
+            let theirs = original_checksum(&realm, &dir, args);
+            assert_eq!(our_checksum(&realm, &dir, args).await, theirs, "{args:?}");
+            theirs
+        }
+    };
+
+    // Theirs adds one, ours another: each tool finds both good.
+    assert_eq!(original_checksum(&realm, &dir, &["add", "ck/a"]), "ck/a: NOTICE : Checksum added\n\n");
+    assert_eq!(our_checksum(&realm, &dir, &["add", "ck/b"]).await, "ck/b: NOTICE : Checksum added\n\n");
+    let checked = both_check(&["-vv", "check", "ck/*"]).await;
+    assert_eq!(checked, "ck/a: INFO : OK\nck/b: INFO : OK\nck/c: WARNING : No checksum\n\n");
+    both_check(&["check"]).await;
+    both_check(&["-v", "add", "-d"]).await;
+
+    // An entry changed behind the checksum's back; only the x- field changed is no change.
+    let set = |id: &str, field: &str, value: serde_json::Value| {
+        let key = serde_json::Map::from_iter([("job_id".to_string(), serde_json::json!(id))]);
+        let (r, field) = (&r, field.to_string());
+        async move { r.ports.tables.set_attribute(&r.names.jobs_table, &key, &field, value).await.unwrap() }
+    };
+    set("ck/b", "globals", serde_json::json!({"n": 2})).await;
+    set("ck/a", "x-lava-note", serde_json::json!("still not hashed")).await;
+    assert_eq!(both_check(&["check"]).await, "ck/b: ERROR : Invalid checksum\n\n");
+    both_check(&["-vv", "update", "-d"]).await;
+    for format in ["md", "html", "tty"] {
+        let args = ["-f", format, "check"];
+        let theirs = lava_tests::original::command("lava-checksum").args(["-r", &realm]).args(args).output().unwrap();
+        let ours = lava(&realm, &["checksum", "-f", format, "check"]).await.unwrap();
+        assert_eq!(format!("{ours}\n"), String::from_utf8(theirs.stdout).unwrap(), "{format}");
+    }
+
+    // Ours updates it (the entry as it was saved first, in a zip); theirs finds it good again.
+    let saved = dir.join("saved");
+    std::fs::create_dir_all(&saved).unwrap();
+    assert_eq!(our_checksum(&realm, &saved, &["update"]).await, "ck/b: NOTICE : Checksum updated\n\n");
+    assert_eq!(original_checksum(&realm, &dir, &["check"]), "");
+    let zips: Vec<_> = std::fs::read_dir(&saved).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(zips.len(), 1, "{zips:?}");
+    let name = zips[0].file_name().unwrap().to_string_lossy().to_string();
+    assert!(name.starts_with(&format!("lava.{realm}.jobs-")) && name.ends_with("Z.zip"), "{name}");
+    let list = "import sys, zipfile, json\nz = zipfile.ZipFile(sys.argv[1])\nprint(z.namelist(), json.loads(z.read('ck.b.json'))['globals'])";
+    let out = Command::new(lava_tests::venv_tool("python")).args(["-c", list]).arg(&zips[0]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "['ck.b.json'] {'n': 2}\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
