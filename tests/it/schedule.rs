@@ -332,3 +332,75 @@ async fn an_upload_dispatches_through_the_s3trigger_function() {
     assert_eq!(messages[0]["globals"]["src"], format!("s3://{bucket}/inbound/partner-a/day 1.csv"));
     assert_eq!(messages[0]["parameters"]["size"], "4");
 }
+
+#[tokio::test]
+async fn a_backfill_dispatches_the_past_fire_times_once_under_the_tick_s_run_ids() {
+    let r = TestRealm::up("bfl").await;
+    let realm = r.names.realm.clone();
+    // The dispatcher's zone comes from its lavasched job, as for the ticks.
+    r.put_job(json!({"job_id": "bfl/sched", "type": "lavasched", "worker": "core", "enabled": true, "payload": null,
+        "parameters": {"dispatcher": "main", "env": {"TZ": "Australia/Sydney"}}}))
+        .await;
+    r.put_job(json!({"job_id": "bfl/daily", "type": "cmd", "worker": "core", "enabled": true, "payload": "true", "schedule": "0 6 * * *", "dispatcher": "main"})).await;
+    let lava = |args: &[&str]| {
+        let mut all =
+            vec!["lava", "--endpoint-url", &emulator().endpoint_url, "--region", "us-east-1", "--realm", &realm];
+        all.extend_from_slice(args);
+        use clap::Parser;
+        Box::pin(lava_cli::run(lava_cli::Cli::parse_from(all)))
+    };
+    // The tick of 06:00 in Sydney on 10 March 2025 ran its run.
+    let function = DispatchFunction::load(r.names.clone(), vec![], &TestRealm::function_ports().await).await.unwrap();
+    let ticked = function.tick("2025-03-09T19:00:30Z".parse().unwrap()).await.unwrap();
+    assert_eq!(ticked.len(), 1);
+    run_on_worker(&r, &worker_messages(&r).await, 1).await;
+    let minute = |t: &str| t.parse::<jiff::Timestamp>().unwrap();
+    let id = |t: &str| shared::dispatch::function::scheduled_run_id(&realm, "bfl/daily", minute(t));
+    assert_eq!(ticked[0].run_id, id("2025-03-09T19:00:00Z"));
+
+    let range = ["schedule", "backfill", "bfl/daily", "--from", "2025-03-08T00:00:00Z", "--to", "2025-03-11T00:00:00Z"];
+    let listed = lava(&[&range[..], &["--dry-run"]].concat()).await.unwrap();
+    let line = |t: &str, what: &str| format!("{t} {} {what}", id(t));
+    assert_eq!(
+        listed,
+        [
+            line("2025-03-08T19:00:00Z", "would be dispatched"),
+            line("2025-03-09T19:00:00Z", "already complete"),
+            line("2025-03-10T19:00:00Z", "would be dispatched")
+        ]
+        .join("\n")
+    );
+    assert!(worker_messages(&r).await.is_empty(), "a dry run sends nothing");
+
+    // The backfill, and then the same range again before any worker ran them: two runs, each
+    // sent twice under one run id, and the worker runs each once.
+    let sent = lava(&range).await.unwrap();
+    assert_eq!(sent, listed.replace("would be dispatched", "dispatched"));
+    lava(&range).await.unwrap();
+    let messages = worker_messages(&r).await;
+    let mut ids: Vec<&str> = messages.iter().map(|m| m["run_id"].as_str().unwrap()).collect();
+    ids.sort();
+    let mut expected = [
+        id("2025-03-08T19:00:00Z"),
+        id("2025-03-08T19:00:00Z"),
+        id("2025-03-10T19:00:00Z"),
+        id("2025-03-10T19:00:00Z"),
+    ];
+    expected.sort();
+    assert_eq!(ids, expected);
+    run_on_worker(&r, &messages, 2).await;
+    for t in ["2025-03-08T19:00:00Z", "2025-03-10T19:00:00Z"] {
+        assert_eq!(r.statuses("bfl/daily", &id(t)).await, ["starting", "running", "complete"], "{t} ran once");
+    }
+    assert!(lava(&range).await.unwrap().lines().all(|l| l.ends_with("already complete")));
+
+    // Refusals name the option.
+    let future =
+        lava(&["schedule", "backfill", "bfl/daily", "--from", "2025-03-08T00:00:00Z", "--to", "2999-01-01T00:00:00Z"]);
+    assert!(future.await.unwrap_err().to_string().contains("--to 2999-01-01T00:00:00Z: in the future"));
+    let many = lava(&[&range[..], &["--max-runs", "2"]].concat()).await.unwrap_err().to_string();
+    assert!(many.contains("3 fire times") && many.contains("--max-runs 2"), "{many}");
+    let none =
+        lava(&["schedule", "backfill", "bfl/sched", "--from", "2025-03-08T00:00:00Z", "--to", "2025-03-09T00:00:00Z"]);
+    assert!(none.await.unwrap_err().to_string().contains("bfl/sched: no schedule"));
+}
