@@ -105,6 +105,10 @@ pub enum Command {
     /// Check, add and update the change-detection checksums on a table's entries (the
     /// original's lava-checksum).
     Checksum(commands::checksum::ChecksumArgs),
+    /// The lava workers running on this host (the original's lava-ps).
+    Ps(commands::ps::PsArgs),
+    /// Signal the lava workers on this host, wait for them, end them (the original's lava-stop).
+    Stop(commands::ps::StopArgs),
     /// Worker fleets: queue depth, workers running, backlog.
     Ws(WsArgs),
     /// Render a Jinja template with the worker's renderer and a given context.
@@ -178,6 +182,8 @@ async fn run_command(cli: Cli) -> Result<String> {
         Command::ConnUsage(args) => args.run(target).await,
         Command::DagGen(args) => args.run(target).await,
         Command::Checksum(args) => args.run(target).await,
+        Command::Ps(args) => args.run(),
+        Command::Stop(args) => args.run().await,
         Command::Ws(args) => args.run(target).await,
         Command::Jinja(args) => args.run(),
         Command::Dump(args) => args.run(target).await,

@@ -200,3 +200,74 @@ async fn checksums_made_by_either_tool_are_checked_alike_by_both() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A stand-in for the original's worker: a Python script named `lava-worker` run by Python
+/// with the worker's options, as the original's tools look for it; `ignore_term` makes it
+/// ignore SIGTERM. Reaped by a thread of its own, so it does not linger as a zombie.
+fn stand_in_worker(dir: &Path, realm: &str, ignore_term: bool) -> i32 {
+    let script = dir.join("lava-worker");
+    let body = "import signal, sys, time\nif sys.argv[-1] == 'ignore': signal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(120)\n";
+    std::fs::write(&script, body).unwrap();
+    let mut child = Command::new(lava_tests::venv_tool("python"))
+        .arg(&script)
+        .args(["--realm", realm, "-w", "core", if ignore_term { "ignore" } else { "plain" }])
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    std::thread::spawn(move || child.wait());
+    pid
+}
+
+#[tokio::test]
+async fn ps_lists_the_workers_as_the_original_does_and_stop_ends_them() {
+    let realm = unique("ps");
+    let dir = std::env::temp_dir().join(unique("lava-ps-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plain = stand_in_worker(&dir, &realm, false);
+    let stubborn = stand_in_worker(&dir, &realm, true);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let theirs = |args: &[&str]| {
+        let out = lava_tests::original::command("lava-ps").args(args).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Only our realm's lines: other tests run the original's workers beside this one.
+    let ours_of = |text: &str| text.lines().filter(|l| l.contains(&realm)).map(str::to_string).collect::<Vec<_>>();
+    let ours = lava(&realm, &["ps"]).await.unwrap();
+    assert_eq!(ours_of(&ours), ours_of(&theirs(&[])));
+    assert_eq!(ours_of(&ours).len(), 2, "{ours}");
+    assert!(ours.starts_with("USER "), "{ours}");
+    // With every column: the same but for %CPU (the original's first reading is always 0.0).
+    let tokens = |line: &str| {
+        let mut t: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+        t.remove(4);
+        t
+    };
+    let ours = lava(&realm, &["ps", "-ll", "--only-realm", &realm]).await.unwrap();
+    let theirs = theirs(&["-ll"]);
+    assert_eq!(ours.lines().next().map(tokens), theirs.lines().next().map(tokens), "the headings");
+    let ours: Vec<Vec<String>> = ours_of(&ours).iter().map(|l| tokens(l)).collect();
+    let theirs: Vec<Vec<String>> = ours_of(&theirs).iter().map(|l| tokens(l)).collect();
+    assert_eq!(ours, theirs);
+
+    // stop: SIGTERM ends one; the other outlasts the wait and is terminated, then killed.
+    let stopped = lava(&realm, &["stop", "--signal", "TERM", "-w", "2s", "--only-realm", &realm]).await.unwrap();
+    let name = format!("{realm}-core");
+    assert_eq!(
+        stopped.lines().collect::<Vec<_>>(),
+        [
+            format!("{name} [{plain}] sent signal 15"),
+            format!("{name} [{stubborn}] sent signal 15"),
+            "Workers have 2.0 seconds to terminate".to_string(),
+            format!("{name} ({stubborn}): terminating"),
+            format!("{name} ({stubborn}): killing"),
+            format!("{name} ({plain}): finished"),
+            format!("{name} ({stubborn}): finished"),
+            "Workers shutdown complete".to_string(),
+        ]
+    );
+    assert_eq!(lava(&realm, &["ps", "--only-realm", &realm]).await.unwrap(), "");
+    assert_eq!(lava(&realm, &["stop", "--only-realm", &realm]).await.unwrap(), "No lava workers found");
+    let bad = lava(&realm, &["stop", "--signal", "NOPE", "--only-realm", &realm]).await.unwrap_err().to_string();
+    assert_eq!(bad, "Unknown signal: NOPE");
+    let _ = std::fs::remove_dir_all(&dir);
+}
