@@ -102,6 +102,9 @@ pub enum Command {
     /// A dag job's payload from a dependency matrix: CSV, SQLite or a table behind a
     /// connection (the original's lava-dag-gen).
     DagGen(commands::dag::DagGenArgs),
+    /// Pictures of dag and chain jobs' pipelines.
+    #[command(subcommand)]
+    Dag(commands::dag::DagCommand),
     /// Check, add and update the change-detection checksums on a table's entries (the
     /// original's lava-checksum).
     Checksum(commands::checksum::ChecksumArgs),
@@ -181,6 +184,7 @@ async fn run_command(cli: Cli) -> Result<String> {
         Command::Check(args) => args.run(target).await,
         Command::ConnUsage(args) => args.run(target).await,
         Command::DagGen(args) => args.run(target).await,
+        Command::Dag(command) => command.run(target).await,
         Command::Checksum(args) => args.run(target).await,
         Command::Ps(args) => args.run(),
         Command::Stop(args) => args.run().await,

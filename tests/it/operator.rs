@@ -340,7 +340,7 @@ async fn job_activity_tables_and_its_timeline_in_a_headless_browser() {
 }
 
 /// The page's DOM after Chromium (headless) has laid it out and run its script.
-fn chromium_dom(page: &std::path::Path) -> String {
+pub(crate) fn chromium_dom(page: &std::path::Path) -> String {
     let chromium = std::path::Path::new("/usr/bin/chromium");
     assert!(chromium.exists(), "/usr/bin/chromium is missing: run `bash tests/setup.sh` (.ci/run does)");
     let profile = std::env::temp_dir().join(unique("lava-chromium-"));

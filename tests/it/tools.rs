@@ -271,3 +271,45 @@ async fn ps_lists_the_workers_as_the_original_does_and_stop_ends_them() {
     assert_eq!(bad, "Unknown signal: NOPE");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn dag_show_draws_the_pipeline_coloured_by_each_job_s_last_run() {
+    let r = TestRealm::up("pic").await;
+    let realm = r.names.realm.clone();
+    for (id, payload) in [("pic/a", "true"), ("pic/b", "false"), ("pic/c", "true")] {
+        r.put_job(
+            serde_json::json!({"job_id": id, "type": "cmd", "worker": "core", "enabled": true, "payload": payload}),
+        )
+        .await;
+    }
+    r.put_job(serde_json::json!({"job_id": "pic/dag", "type": "dag", "worker": "core", "enabled": true,
+        "payload": {"b": "a", "c": ["a", "b"]}, "parameters": {"job_prefix": "pic/"}}))
+        .await;
+    r.put_job(serde_json::json!({"job_id": "pic/chain", "type": "chain", "worker": "core", "enabled": true, "payload": "pic/a, pic/c"}))
+        .await;
+    // a completes, b fails, c never runs.
+    let (a, b) = (r.dispatch("pic/a").await, r.dispatch("pic/b").await);
+    let worker = crate::worker::worker(&r, 2, std::time::Duration::from_secs(5), false).await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.run(rx).await.unwrap();
+
+    let page = std::env::temp_dir().join(format!("{}.html", unique("lava-dag-")));
+    let out = lava(&realm, &["dag", "show", "pic/dag", "--html", page.to_str().unwrap()]).await.unwrap();
+    assert_eq!(out, page.display().to_string());
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains(&format!("<td><code>{a}</code></td><td>complete</td>")), "a's run listed");
+    assert!(html.contains(&format!("<td><code>{b}</code></td><td>failed</td>")), "b's run listed");
+    // Opened in headless Chromium: every job and arrow drawn, each job in its last run's colour.
+    let dom = crate::operator::chromium_dom(&page);
+    let drawn =
+        dom.split("<p id=\"drawn\">").nth(1).and_then(|s| s.split("</p>").next()).unwrap_or_else(|| panic!("{dom}"));
+    assert_eq!(drawn, "drawn 3 jobs and 3 edges: pic/a=complete pic/b=failed pic/c=none");
+    let _ = std::fs::remove_file(&page);
+
+    let chain = lava(&realm, &["dag", "show", "pic/chain", "--html", page.to_str().unwrap()]).await.unwrap();
+    let dom = crate::operator::chromium_dom(std::path::Path::new(&chain));
+    assert!(dom.contains("drawn 2 jobs and 1 edges: pic/a=complete pic/c=none"), "{dom}");
+    let _ = std::fs::remove_file(&page);
+    let refused = lava(&realm, &["dag", "show", "pic/a"]).await.unwrap_err().to_string();
+    assert_eq!(refused, "pic/a: a cmd job has no pipeline to draw (dag and chain jobs have)");
+}

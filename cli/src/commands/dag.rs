@@ -93,3 +93,74 @@ impl DagGenArgs {
         Ok(dag_gen::from_pairs(&pairs))
     }
 }
+
+/// `lava dag …`: pictures of pipelines.
+#[derive(Debug, clap::Subcommand)]
+pub enum DagCommand {
+    /// Draw a dag or chain job's pipeline as a page (SVG in HTML): each job coloured by its
+    /// last run and linked to its latest runs; prints the page's path.
+    Show(DagShowArgs),
+}
+
+impl DagCommand {
+    pub(crate) async fn run(self, target: &Target) -> Result<String> {
+        match self {
+            DagCommand::Show(args) => args.run(target).await,
+        }
+    }
+}
+
+/// `lava dag show`.
+#[derive(Debug, Args)]
+pub struct DagShowArgs {
+    /// The dag or chain job.
+    job_id: String,
+    /// Write the page here (default: `lava-dag-<job>.html` in the temporary folder).
+    #[arg(long, value_name = "FILE")]
+    html: Option<std::path::PathBuf>,
+    /// Runs listed per job.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Open the page in the browser (`$BROWSER`, else `xdg-open`).
+    #[arg(long)]
+    open: bool,
+}
+
+impl DagShowArgs {
+    async fn run(self, target: &Target) -> Result<String> {
+        use crate::ops::dag_show::{RunLine, graph_of, node_job, page};
+        let (ports, names) = crate::connect(target).await?;
+        let catalog = crate::catalog(&ports, names.clone());
+        let job = catalog.job(&self.job_id).await?;
+        let graph = graph_of(&job).map_err(anyhow::Error::msg)?;
+        let history = shared::history::History::new(ports.tables.clone(), names);
+        let filter = shared::history::RunFilter { limit: Some(self.runs), ..Default::default() };
+        let mut runs = std::collections::BTreeMap::new();
+        for node in graph.keys() {
+            let id = node_job(node).to_string();
+            if runs.contains_key(&id) {
+                continue;
+            }
+            let lines: Vec<RunLine> = history
+                .job_runs(&id, &filter)
+                .await?
+                .into_iter()
+                .map(|r| RunLine { run_id: r.run_id, status: r.status.as_str().to_string(), when: r.ts_event })
+                .collect();
+            runs.insert(id, lines);
+        }
+        let html = page(&job, &graph, &runs).map_err(anyhow::Error::msg)?;
+        let path = self.html.unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("lava-dag-{}.html", crate::ops::file_name(&self.job_id)))
+        });
+        std::fs::write(&path, html).with_context(|| path.display().to_string())?;
+        if self.open {
+            let browser = std::env::var("BROWSER").unwrap_or_else(|_| "xdg-open".into());
+            std::process::Command::new(&browser)
+                .arg(&path)
+                .spawn()
+                .with_context(|| format!("{browser}: cannot open the page (its path is {})", path.display()))?;
+        }
+        Ok(path.display().to_string())
+    }
+}

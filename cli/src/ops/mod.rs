@@ -6,6 +6,7 @@ pub mod activity;
 pub mod checks;
 pub mod checksum;
 pub mod dag_gen;
+pub mod dag_show;
 pub mod ps;
 
 use serde_json::Value;
