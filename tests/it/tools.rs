@@ -313,3 +313,36 @@ async fn dag_show_draws_the_pipeline_coloured_by_each_job_s_last_run() {
     let refused = lava(&realm, &["dag", "show", "pic/a"]).await.unwrap_err().to_string();
     assert_eq!(refused, "pic/a: a cmd job has no pipeline to draw (dag and chain jobs have)");
 }
+
+#[tokio::test]
+async fn the_legacy_ses_connector_sends_mail_through_the_aws_cli() {
+    use shared::ports::{BlobStore, Encryption};
+    let r = TestRealm::up("ses").await;
+    let bucket = r.names.local_bucket();
+    let sender = format!("{}@example.com", unique("lava-ses"));
+    shared::aws::provision::verify_email_identity(&r.clients, &sender).await.unwrap();
+    // A reply-to address with a quote and a $ in it goes to the CLI as it is, never to the shell.
+    let marker = std::env::temp_dir().join(unique("lava-ses-shell-"));
+    let entry = serde_json::json!({"conn_id": "old-mail", "type": "ses", "enabled": true, "from": sender, "region": "us-east-1",
+        "reply_to": ["ops@example.com", format!("o'$(touch {})@example.com", marker.display())], "return_path": "bounce@example.com"});
+    r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&entry).unwrap()).await.unwrap();
+    let subject = unique("ses-subject-");
+    let script = format!(
+        "#!/bin/bash\nset -e\necho 'sent by the ses connector' | $LAVA_CONN_MAIL --to team@example.com --subject {subject}\n$LAVA_CONN_MAIL --to team@example.com --subject {subject}-html --html '<b>bold</b>'\n! $LAVA_CONN_MAIL --attach x 2>&1\n"
+    );
+    r.blobs.put_object(&bucket, "payloads/ses/send.sh", script.into_bytes(), &Encryption::Aes256).await.unwrap();
+    let venv = lava_tests::workspace_root().join(".venv/bin");
+    let env = serde_json::json!({"PATH": format!("{}:/usr/bin:/bin", venv.display()), "AWS_ENDPOINT_URL": lava_tests::emulator().endpoint_url,
+        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"});
+    r.put_job(serde_json::json!({"job_id": "ses/send", "type": "exe", "worker": "core", "enabled": true, "payload": "ses/send.sh",
+        "parameters": {"connections": {"mail": "old-mail"}, "env": env}}))
+    .await;
+    let (statuses, result) = crate::sql::run(&r, "ses/send").await;
+    assert_eq!(statuses, ["starting", "running", "complete"], "{result}");
+    let stdout = r.object_text(&result["output"][0]["stdout"]).await;
+    assert!(stdout.matches("\"MessageId\"").count() == 2 && stdout.ends_with("}\nBad option: --attach\n"), "{stdout}");
+    let data = lava_testkit::moto_data().to_string();
+    assert!(data.contains(&subject) && data.contains("sent by the ses connector"), "the text mail was sent");
+    assert!(data.contains(&format!("{subject}-html")) && data.contains("<b>bold</b>"), "the HTML mail was sent");
+    assert!(!marker.exists(), "the connection's values never reach the shell");
+}

@@ -54,6 +54,7 @@ pub async fn write_connector(
         ConnectionType::Smb => lava_command_script(&resolved, &dir, "smb", "lava-smb"),
         ConnectionType::Email => lava_command_script(&resolved, &dir, "email", "lava-email"),
         ConnectionType::Slack => lava_command_script(&resolved, &dir, "slack", "lava-slack"),
+        ConnectionType::Ses => ses_script(connections.config(), &resolved, &dir),
         ConnectionType::Sharepoint => {
             return Err(Error::refused(
                 conn_id,
@@ -280,6 +281,76 @@ fn lava_command_script(resolved: &Resolved, dir: &Path, command: &str, name: &st
         lava = shell_quote(&lava_program()),
         id = shell_quote(&resolved.conn_id),
     );
+    write_private(&script, &body, 0o700)?;
+    Ok(script)
+}
+
+/// The legacy `ses` connector (the original deprecated it for `email`): a script taking the
+/// AWS CLI's `ses send-email` options (`--to`, `--cc`, `--bcc`, `--subject`, and `--text` or
+/// `--html`, else the message on standard input, HTML when its first line starts `<html>`) and
+/// sending from the connection's `from` in its `region` (config `SES_FROM`, `SES_REGION`),
+/// with its `return_path` and `reply_to`, under the job's own AWS credentials. The
+/// connection's values are quoted into the script, never interpolated by the shell.
+fn ses_script(config: &crate::config::Config, resolved: &Resolved, dir: &Path) -> Result<PathBuf> {
+    use crate::config::keys;
+    tracing::warn!(conn_id = %resolved.conn_id, event_type = "connection", "Deprecation warning: The ses connector will be removed in a future release");
+    let text = |name: &str| resolved.fields.get(name).and_then(Value::as_str).map(str::to_string);
+    let refuse = |name: &str, v: Option<&Value>| {
+        Error::refused(
+            &resolved.conn_id,
+            format!("Missing or malformed \"{name}\" for SES: {}", v.map_or("None".into(), |v| v.to_string())),
+        )
+    };
+    let region = match resolved.fields.get("region") {
+        None => config.get(keys::SES_REGION),
+        Some(v) => v.as_str().filter(|r| !r.is_empty()).ok_or_else(|| refuse("region", Some(v)))?.to_string(),
+    };
+    let sender = match resolved.fields.get("from") {
+        None => config.get(keys::SES_FROM).ok_or_else(|| refuse("from", None))?,
+        Some(v) => v.as_str().filter(|f| !f.is_empty()).ok_or_else(|| refuse("from", Some(v)))?.to_string(),
+    };
+    let reply_to: Vec<String> = match resolved.fields.get("reply_to") {
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(shell_quote).collect(),
+        Some(Value::String(s)) => s.split_whitespace().map(shell_quote).collect(),
+        _ => Vec::new(),
+    };
+    let body = format!(
+        r#"#!/bin/bash
+# lava connector: {conn} (ses, deprecated: use an email connection)
+region={region}
+sender={sender}
+return_path={return_path}
+reply_to=({reply_to})
+stdin=yes
+for i
+do
+    case "$i" in
+        --subject | --to | --cc | --bcc) ;;
+        --html | --text) stdin=no ;;
+        --*) echo "Bad option: $i" >&2; exit 1 ;;
+    esac
+done
+source=()
+if [ "$stdin" = yes ]
+then
+    msg=$(mktemp) || exit 2
+    trap 'rm -f "$msg"' EXIT
+    cat > "$msg"
+    source=(--text "file://$msg")
+    head -1 "$msg" | grep -qi '^<html>' && source=(--html "file://$msg")
+fi
+extra=()
+[ -n "$return_path" ] && extra+=(--return-path "$return_path")
+[ ${{#reply_to[@]}} -gt 0 ] && extra+=(--reply-to-addresses "${{reply_to[@]}}")
+aws --region "$region" ses send-email --from "$sender" "${{extra[@]}}" "$@" "${{source[@]}}"
+"#,
+        conn = resolved.conn_id.replace('\n', " "),
+        region = shell_quote(&region),
+        sender = shell_quote(&sender),
+        return_path = shell_quote(&text("return_path").unwrap_or_default()),
+        reply_to = reply_to.join(" "),
+    );
+    let script = dir.join("ses");
     write_private(&script, &body, 0o700)?;
     Ok(script)
 }
