@@ -31,6 +31,7 @@ __all__ = [
     "get_slack_connection",
     "get_smb_connection",
     "get_sqlalchemy_engine",
+    "install_ssh_key",
 ]
 
 
@@ -310,3 +311,19 @@ def get_sqlalchemy_engine(conn_id, realm, aws_session=None, application_name=Non
         return get_pysql_connection(conn_id, realm, application_name=application_name)
 
     return sqlalchemy.create_engine(url, creator=creator, **kwargs)
+
+
+def install_ssh_key(ssm_param_name, key_file_name, aws_session=None):
+    """Writes the SSH key kept in the SSM parameter ``ssm_param_name`` (line breaks may have
+    been stored as commas) to ``key_file_name``, readable by its owner only."""
+    import boto3
+
+    session = aws_session or boto3.Session()
+    try:
+        key = session.client("ssm").get_parameter(Name=ssm_param_name, WithDecryption=True)["Parameter"]["Value"]
+    except Exception as e:
+        raise LavaError("SSM %s - %s" % (ssm_param_name, e)) from None
+    descriptor = os.open(key_file_name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        print(key.replace(",", "\n"), file=out)
+    os.chmod(key_file_name, 0o600)

@@ -110,3 +110,18 @@ def scan_jobs(realm, attributes=None, aws_session=None):
                 entry[name] = job[name]
         result[job["job_id"]] = entry
     return result
+
+
+def scan_realms(attributes=None, aws_session=None):
+    """A map from each realm's name to the named attributes of its entry (the name only when
+    none are named)."""
+    realms = json.loads(_cli.run(["realm", "list"]))
+    wanted = list(attributes or [])
+    result = {}
+    for entry in realms:
+        row = {"realm": entry["realm"]}
+        for name in wanted:
+            if name in entry:
+                row[name] = entry[name]
+        result[entry["realm"]] = row
+    return result

@@ -30,6 +30,10 @@ async fn the_python_api_matches_the_original() {
     let clients = &r.clients;
     let keys = format!("/lava/{realm}/keys");
     shared::aws::provision::put_parameter(clients, &keys, "AKIDPYTHON,py-secret", true).await.unwrap();
+    let ssh_key = format!("/lava/{realm}/ssh-key");
+    shared::aws::provision::put_parameter(clients, &ssh_key, "-----BEGIN KEY-----,abc,-----END KEY-----", true)
+        .await
+        .unwrap();
     let smtp = lava_tests::smtp::SmtpServer::start("-", "-");
     for entry in [
         json!({"conn_id": "keys", "type": "aws", "enabled": true, "access_keys": keys, "region": "eu-west-2"}),

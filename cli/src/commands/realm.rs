@@ -12,6 +12,8 @@ use std::path::PathBuf;
 pub enum RealmCommand {
     /// Print the realm entry as JSON.
     Get,
+    /// Print every realm's entry (the account's `lava.realms` table) as a JSON list.
+    List,
     /// Validate a realm entry file and write it.
     Put {
         /// The file.
@@ -44,6 +46,17 @@ impl RealmCommand {
                 Ok(format!("realm {} written", realm.realm))
             }
             RealmCommand::Upgrade => upgrade(target).await,
+            RealmCommand::List => {
+                // The realms table is the account's: any realm name finds it.
+                let target =
+                    Target { realm: Some(target.realm.clone().unwrap_or_else(|| "lava".into())), ..target.clone() };
+                let (ports, names) = connect(&target).await?;
+                let mut items = super::ops::scan(&ports, &names, &names.realms_table, true).await?;
+                items.sort_by(|a, b| {
+                    a.get("realm").and_then(|r| r.as_str()).cmp(&b.get("realm").and_then(|r| r.as_str()))
+                });
+                Ok(pretty(&serde_json::Value::Array(items.into_iter().map(serde_json::Value::Object).collect())))
+            }
         }
     }
 }

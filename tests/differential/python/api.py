@@ -4,6 +4,7 @@ ours: each call's result (or its error's type and text) is printed as one JSON d
 import datetime
 import decimal
 import json
+import os
 import sys
 
 import boto3
@@ -14,7 +15,10 @@ from lava.connection import (
     get_generic_connection,
     get_email_connection,
     get_pysql_connection,
+    install_ssh_key,
 )
+from lava.exceptions import LavaError
+from lava.lavacore import scan_realms
 from lava.lib.state import LavaStateItem
 
 realm = sys.argv[1]
@@ -90,5 +94,23 @@ def email():
 
 
 attempt("email", email)
+# Only this realm's entry: other tests' realms share the emulator's realms table.
+attempt("scan_realms", lambda: {k: v for k, v in scan_realms(["s3_temp", "nothing"]).items() if k == realm})
+attempt("scan_realms_names", lambda: realm in lava.scan_realms())
+
+
+def ssh_key():
+    path = "/tmp/lava-api-key-" + realm
+    install_ssh_key("/lava/%s/ssh-key" % realm, path)
+    mode = oct(os.stat(path).st_mode & 0o777)
+    with open(path) as f:
+        text = f.read()
+    os.remove(path)
+    return [text, mode]
+
+
+attempt("install_ssh_key", ssh_key)
+attempt("install_ssh_key_missing", lambda: install_ssh_key("/lava/%s/no-such-key" % realm, "/tmp/never"))
+attempt("lava_error_class", lambda: LavaError.__name__)
 attempt("version", lambda: lava.__version__)
 print(json.dumps(results, indent=1, sort_keys=True))
