@@ -25,6 +25,7 @@ __all__ = [
     "get_cli_connection",
     "get_connection_details",
     "get_connection_spec",
+    "get_docker_connection",
     "get_email_connection",
     "get_generic_connection",
     "get_pysql_connection",
@@ -327,3 +328,64 @@ def install_ssh_key(ssm_param_name, key_file_name, aws_session=None):
     with os.fdopen(descriptor, "w") as out:
         print(key.replace(",", "\n"), file=out)
     os.chmod(key_file_name, 0o600)
+
+
+def _registry_credentials(conn_id, realm, details, registry):
+    """The user, password and server to log in to a docker connection's registry: its own
+    (the password from SSM, resolved by lava), or ECR's (``ecr`` or ``ecr:ACCOUNT``)."""
+    if registry != "ecr" and not registry.startswith("ecr:"):
+        if not details.get("user") or not details.get("password"):
+            raise LavaError("Connection %s: a registry login needs user and password" % conn_id)
+        return details["user"], details["password"], registry
+    import base64
+
+    import boto3
+
+    accounts = registry.split(":")[1:]
+    ecr = boto3.Session().client("ecr")
+    auth = (ecr.get_authorization_token(registryIds=accounts) if accounts else ecr.get_authorization_token())[
+        "authorizationData"
+    ][0]
+    user, password = base64.b64decode(auth["authorizationToken"]).decode("utf-8").split(":", 1)
+    return user, password, auth["proxyEndpoint"].removeprefix("https://")
+
+
+def get_docker_connection(conn_id, realm, aws_session=None):
+    """A docker client (docker-py) for a ``docker`` connection: its ``server`` (``tls``,
+    ``timeout``) or the environment's, logged in to its ``registry`` with the docker CLI; the
+    environment's client when ``conn_id`` is empty. The caller closes it."""
+    import subprocess
+
+    import docker
+
+    if not conn_id:
+        return docker.from_env()
+    spec = get_connection_spec(conn_id, realm)
+    if str(spec.get("type", "")).lower() != "docker":
+        raise LavaError('Connection %s: Must be of type "docker" not %s' % (conn_id, spec.get("type")))
+    if not spec.get("enabled"):
+        raise LavaError("Connection %s: Not enabled" % conn_id)
+    try:
+        if "server" in spec:
+            args = {"base_url": spec["server"], "tls": spec.get("tls", True)}
+            if "timeout" in spec:
+                args["timeout"] = int(spec["timeout"])
+            client = docker.DockerClient(**args)
+        else:
+            client = docker.from_env()
+    except Exception as e:
+        raise LavaError("Connection %s: %s" % (conn_id, e)) from None
+    if spec.get("registry"):
+        details = get_connection_details(conn_id, realm)
+        user, password, server = _registry_credentials(conn_id, realm, details, spec["registry"])
+        done = subprocess.run(
+            ["docker", "login", "--username", user, "--password-stdin", server],
+            input=password,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise LavaError("Connection %s: Cannot login to registry: %s" % (conn_id, done.stdout + done.stderr))
+    return client

@@ -38,6 +38,8 @@ async fn the_python_api_matches_the_original() {
     for entry in [
         json!({"conn_id": "keys", "type": "aws", "enabled": true, "access_keys": keys, "region": "eu-west-2"}),
         json!({"conn_id": "gen", "type": "generic", "enabled": true, "attributes": {"a": "text", "n": 7, "b": true}}),
+        json!({"conn_id": "dock", "type": "docker", "enabled": true}),
+        json!({"conn_id": "dock_server", "type": "docker", "enabled": true, "server": "unix:///var/run/docker.sock", "tls": false, "timeout": 20}),
         json!({"conn_id": "mail", "type": "email", "subtype": "smtp", "enabled": true, "host": "127.0.0.1",
             "port": smtp.port, "from": "Lava <lava@example.com>"}),
     ] {
@@ -75,6 +77,15 @@ async fn the_python_api_matches_the_original() {
         if original {
             // Both dispatches and the email reached their servers: the comparison has something to compare.
             assert_eq!((sent.len(), mails.len()), (2, 1), "the original's API calls sent: {results}");
+            // And the calls added with the tools (issue 35) did their work.
+            let r = &results;
+            assert_eq!((&r["docker_ping"]["ok"], &r["docker_server_ping"]["ok"]), (&json!(true), &json!(true)), "{r}");
+            assert_eq!(
+                r["install_ssh_key"]["ok"],
+                json!(["-----BEGIN KEY-----\nabc\n-----END KEY-----\n", "0o600"]),
+                "{r}"
+            );
+            assert_eq!(r["scan_realms"]["ok"][&realm]["realm"], json!(realm), "{r}");
         }
         sides.push(json!({"results": results, "dispatched": sent, "emails": mails}));
     }

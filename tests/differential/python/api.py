@@ -16,6 +16,7 @@ from lava.connection import (
     get_email_connection,
     get_pysql_connection,
     install_ssh_key,
+    get_docker_connection,
 )
 from lava.exceptions import LavaError
 from lava.lavacore import scan_realms
@@ -112,5 +113,18 @@ def ssh_key():
 attempt("install_ssh_key", ssh_key)
 attempt("install_ssh_key_missing", lambda: install_ssh_key("/lava/%s/no-such-key" % realm, "/tmp/never"))
 attempt("lava_error_class", lambda: LavaError.__name__)
+
+
+def docker_ping(conn_id):
+    client = get_docker_connection(conn_id, realm)
+    try:
+        return client.ping()
+    finally:
+        client.close()
+
+
+attempt("docker_ping", lambda: docker_ping("dock"))
+attempt("docker_server_ping", lambda: docker_ping("dock_server"))
+attempt("docker_not_docker", lambda: docker_ping("gen"))
 attempt("version", lambda: lava.__version__)
 print(json.dumps(results, indent=1, sort_keys=True))
