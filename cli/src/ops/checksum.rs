@@ -170,7 +170,10 @@ pub fn update(
     };
     let Some(text) = entry.get(FIELD).and_then(Value::as_str) else { return info("No checksum") };
     let existing = Checksum::parse(text).ok();
-    let Ok(new) = Checksum::of(entry, algorithm) else { return info("Checksum OK") };
+    let new = match Checksum::of(entry, algorithm) {
+        Ok(new) => new,
+        Err(e) => return (Outcome { id: id.into(), description: e, severity: Severity::Error }, None),
+    };
     if existing.as_ref().is_some_and(|e| e.same(&new)) {
         return info("Checksum OK");
     }
