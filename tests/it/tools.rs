@@ -252,19 +252,22 @@ async fn ps_lists_the_workers_as_the_original_does_and_stop_ends_them() {
     // stop: SIGTERM ends one; the other outlasts the wait and is terminated, then killed.
     let stopped = lava(&realm, &["stop", "--signal", "TERM", "-w", "2s", "--only-realm", &realm]).await.unwrap();
     let name = format!("{realm}-core");
-    assert_eq!(
-        stopped.lines().collect::<Vec<_>>(),
-        [
-            format!("{name} [{plain}] sent signal 15"),
-            format!("{name} [{stubborn}] sent signal 15"),
-            "Workers have 2.0 seconds to terminate".to_string(),
-            format!("{name} ({stubborn}): terminating"),
-            format!("{name} ({stubborn}): killing"),
-            format!("{name} ({plain}): finished"),
-            format!("{name} ({stubborn}): finished"),
-            "Workers shutdown complete".to_string(),
-        ]
-    );
+    // The workers go in process id order, which need not be the order they started in.
+    let mut lines: Vec<&str> = stopped.lines().collect();
+    lines.sort();
+    let mut expected = [
+        format!("{name} [{plain}] sent signal 15"),
+        format!("{name} [{stubborn}] sent signal 15"),
+        "Workers have 2.0 seconds to terminate".to_string(),
+        format!("{name} ({stubborn}): terminating"),
+        format!("{name} ({stubborn}): killing"),
+        format!("{name} ({plain}): finished"),
+        format!("{name} ({stubborn}): finished"),
+        "Workers shutdown complete".to_string(),
+    ];
+    expected.sort();
+    assert_eq!(lines, expected, "{stopped}");
+    assert!(stopped.ends_with("Workers shutdown complete"), "{stopped}");
     assert_eq!(lava(&realm, &["ps", "--only-realm", &realm]).await.unwrap(), "");
     assert_eq!(lava(&realm, &["stop", "--only-realm", &realm]).await.unwrap(), "No lava workers found");
     let bad = lava(&realm, &["stop", "--signal", "NOPE", "--only-realm", &realm]).await.unwrap_err().to_string();
