@@ -20,6 +20,7 @@ from lava.errors import LavaError
 
 __all__ = [
     "Sqlite3Connection",
+    "cli_connect_generic",
     "get_aws_connection",
     "get_aws_session",
     "get_cli_connection",
@@ -389,3 +390,13 @@ def get_docker_connection(conn_id, realm, aws_session=None):
         if done.returncode != 0:
             raise LavaError("Connection %s: Cannot login to registry: %s" % (conn_id, done.stdout + done.stderr))
     return client
+
+
+def cli_connect_generic(conn_spec, workdir, aws_session=None):
+    """The generic connector's script (``SCRIPT NAME`` prints the attribute ``NAME``) for a
+    ``generic`` connection's spec as :func:`get_connection_spec` gives it, written under
+    ``workdir``: its path. The connection is read by its ``conn_id`` from the realm in
+    ``LAVA_REALM``, secrets resolved by lava."""
+    if str(conn_spec.get("type", "")).lower() != "generic":
+        raise LavaError('Connection %s: Must be of type "generic" not %s' % (conn_spec.get("conn_id"), conn_spec.get("type")))
+    return get_cli_connection(conn_spec["conn_id"], None, workdir)

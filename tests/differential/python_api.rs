@@ -86,6 +86,7 @@ async fn the_python_api_matches_the_original() {
                 "{r}"
             );
             assert_eq!(r["scan_realms"]["ok"][&realm]["realm"], json!(realm), "{r}");
+            assert_eq!(r["cli_connect_generic"]["ok"][0], json!("text"), "{r}");
         }
         sides.push(json!({"results": results, "dispatched": sent, "emails": mails}));
     }

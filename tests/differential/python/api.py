@@ -17,6 +17,8 @@ from lava.connection import (
     get_pysql_connection,
     install_ssh_key,
     get_docker_connection,
+    cli_connect_generic,
+    get_connection_spec,
 )
 from lava.exceptions import LavaError
 from lava.lavacore import scan_realms
@@ -123,6 +125,15 @@ def docker_ping(conn_id):
         client.close()
 
 
+def generic_cli():
+    import subprocess
+    import tempfile
+
+    script = cli_connect_generic(get_connection_spec("gen", realm), tempfile.mkdtemp())
+    return [subprocess.run([script, name], capture_output=True, text=True).stdout for name in ("a", "n", "b")]
+
+
+attempt("cli_connect_generic", generic_cli)
 attempt("docker_ping", lambda: docker_ping("dock"))
 attempt("docker_server_ping", lambda: docker_ping("dock_server"))
 attempt("docker_not_docker", lambda: docker_ping("gen"))
