@@ -97,31 +97,27 @@ def get_realm_info(realm, realm_table=None):
         raise _no_such(e, "realm") from None
 
 
+def _by_key(entries, key, attributes):
+    """A map from each entry's ``key`` to the key and the named ``attributes`` it has."""
+    wanted = list(attributes or [])
+    result = {}
+    for entry in entries:
+        row = {key: entry[key]}
+        for name in wanted:
+            if name in entry:
+                row[name] = entry[name]
+        result[entry[key]] = row
+    return result
+
+
 def scan_jobs(realm, attributes=None, aws_session=None):
     """A map from each job id of the realm to the named attributes of its spec (the job id
     only when none are named)."""
     jobs = json.loads(_cli.run(["job", "list", "--json"], realm=_cli.realm_name(realm)))
-    wanted = list(attributes or [])
-    result = {}
-    for job in jobs:
-        entry = {"job_id": job["job_id"]}
-        for name in wanted:
-            if name in job:
-                entry[name] = job[name]
-        result[job["job_id"]] = entry
-    return result
+    return _by_key(jobs, "job_id", attributes)
 
 
 def scan_realms(attributes=None, aws_session=None):
     """A map from each realm's name to the named attributes of its entry (the name only when
     none are named)."""
-    realms = json.loads(_cli.run(["realm", "list"]))
-    wanted = list(attributes or [])
-    result = {}
-    for entry in realms:
-        row = {"realm": entry["realm"]}
-        for name in wanted:
-            if name in entry:
-                row[name] = entry[name]
-        result[entry["realm"]] = row
-    return result
+    return _by_key(json.loads(_cli.run(["realm", "list"])), "realm", attributes)
