@@ -1,19 +1,22 @@
 //! The composition root: which adapters each deployable's ports are made of. The worker and the
-//! CLI get every AWS adapter; the dispatch and s3trigger functions only DynamoDB, SQS and KMS,
-//! the actions function those and what actions send through, so no other SDK client is linked
-//! into a function (a smaller zip, a faster cold start).
+//! CLI get every AWS adapter (feature `fleet`); the dispatch and s3trigger functions only
+//! DynamoDB, SQS and KMS, the actions function those and what actions send through (feature
+//! `actions`), so no other SDK client is compiled into a function (a shorter build, a smaller
+//! zip, a faster cold start).
 
 use std::sync::Arc;
 
-use crate::aws::{
-    Clients, CloudWatchMetrics, DynamoTables, EcsTasks, EventBridgeBus, KmsKeys, S3Blobs, SdkConfig, SesMailer,
-    SnsTopics, SqsQueues, SsmParameters, function_options, sdk_config,
-};
-use crate::ports::{Absent, Ports, Webhook};
-use crate::smtp::SmtpClient;
-use crate::webhook::HttpWebhook;
+#[cfg(feature = "fleet")]
+use crate::aws::{Clients, CloudWatchMetrics, EcsTasks};
+use crate::aws::{DynamoTables, KmsKeys, SdkConfig, SqsQueues, function_options, sdk_config};
+#[cfg(feature = "actions")]
+use crate::aws::{EventBridgeBus, S3Blobs, SesMailer, SnsTopics, SsmParameters};
+use crate::ports::{Absent, Ports};
+#[cfg(feature = "actions")]
+use crate::{ports::Webhook, smtp::SmtpClient, webhook::HttpWebhook};
 
 /// Every port over `clients`; `webhook` posts to Slack.
+#[cfg(feature = "fleet")]
 pub fn ports(clients: &Clients, webhook: Arc<dyn Webhook>) -> Ports {
     let tables = Arc::new(DynamoTables::new(clients.dynamodb.clone()));
     Ports {
@@ -57,6 +60,7 @@ pub fn function_ports(config: &SdkConfig) -> Ports {
 /// The ports of the actions function: those of [`function_ports`], and S3, SNS, SES and
 /// EventBridge, `webhook` for Slack, SMTP, and SSM parameters (SMTP passwords). ECS, Secrets
 /// Manager, STS and ECR stay out.
+#[cfg(feature = "actions")]
 pub fn actions_ports(config: &SdkConfig, webhook: Arc<dyn Webhook>) -> Ports {
     Ports {
         blobs: Arc::new(S3Blobs::from_config(config)),
@@ -76,6 +80,7 @@ pub async fn load_function_ports() -> Ports {
 }
 
 /// [`actions_ports`] with a function's configuration and Slack webhooks over HTTPS.
+#[cfg(feature = "actions")]
 pub async fn load_actions_ports() -> Ports {
     actions_ports(&sdk_config(&function_options()).await, Arc::new(HttpWebhook::new()))
 }

@@ -1,25 +1,38 @@
 //! AWS adapters, above `lava-core`: the only crate that imports the AWS SDK. Implements the
 //! ports, builds the SDK configuration in one place, and (feature `provision`) creates realm
 //! resources (tables, queues, buckets, topics). Which adapters a deployable gets is decided by
-//! the composition root (`shared::wiring`), not here.
+//! the composition root (`shared::wiring`), not here; which SDK crates it builds, by features:
+//! DynamoDB, SQS and KMS always (the dispatch and s3trigger functions), `actions` adds S3, SNS,
+//! SES, EventBridge and SSM (the actions function), `fleet` every other service (the worker and
+//! the CLI), so a function's build compiles none of the clients it never calls.
 //!
 //! Endpoints are never built here: the SDK's own `AWS_ENDPOINT_URL` (and per-service
 //! `AWS_ENDPOINT_URL_<SERVICE>`) variables, or an explicit override, point it at an emulator.
 
+#[cfg(feature = "fleet")]
 mod cloudwatch;
 mod dynamodb;
+#[cfg(feature = "fleet")]
 mod ecs;
+#[cfg(feature = "actions")]
 mod eventbridge;
 mod item;
 mod kms;
 #[cfg(feature = "provision")]
 pub mod provision;
+#[cfg(feature = "fleet")]
 pub mod rds;
+#[cfg(feature = "actions")]
 mod s3;
+#[cfg(feature = "fleet")]
 mod secrets;
+#[cfg(feature = "actions")]
 mod ses;
+#[cfg(feature = "actions")]
 mod sns;
 mod sqs;
+#[cfg(feature = "actions")]
+mod ssm;
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::config::Credentials;
@@ -28,22 +41,31 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use std::time::Duration;
 
+#[cfg(feature = "fleet")]
 pub use cloudwatch::CloudWatchMetrics;
 pub use dynamodb::DynamoTables;
+#[cfg(feature = "fleet")]
 pub use ecs::EcsTasks;
+#[cfg(feature = "actions")]
 pub use eventbridge::EventBridgeBus;
 pub use kms::KmsKeys;
+#[cfg(feature = "actions")]
 pub use s3::S3Blobs;
-pub use secrets::{AwsSecrets, SsmParameters};
+#[cfg(feature = "fleet")]
+pub use secrets::AwsSecrets;
+#[cfg(feature = "actions")]
 pub use ses::SesMailer;
+#[cfg(feature = "actions")]
 pub use sns::SnsTopics;
 pub use sqs::SqsQueues;
+#[cfg(feature = "actions")]
+pub use ssm::SsmParameters;
 
 pub use aws_config::SdkConfig;
 
 #[cfg(feature = "provision")]
 use lava_core::catalog;
-use lava_core::{connections, mime, ports};
+use lava_core::ports;
 use lava_model::error::{self, Error, Retry};
 use lava_model::model;
 #[cfg(feature = "provision")]
@@ -64,7 +86,8 @@ pub struct AwsOptions {
     pub emulator: bool,
     /// Act in this account: the configuration assumes the role `lava-emulator` there (moto and
     /// LocalStack give out credentials that belong to the role's account), for local setups
-    /// with more than one account.
+    /// with more than one account (feature `fleet`: the functions never act in another).
+    #[cfg(feature = "fleet")]
     pub account: Option<String>,
     /// How long one attempt of a call may take before it is abandoned and retried
     /// ([`DEFAULT_CALL_TIMEOUT`] if unset). SQS long polls get their wait on top; S3 calls get
@@ -131,11 +154,21 @@ pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
         }
         loader
     };
-    let config = loader(options.region.clone().map(Region::new)).load().await;
-    let config = if config.region().is_some() { config } else { loader(Some(Region::new("us-east-1"))).load().await };
-    let Some(account) = &options.account else {
-        return config;
-    };
+    let mut config = loader(options.region.clone().map(Region::new)).load().await;
+    if config.region().is_none() {
+        config = loader(Some(Region::new("us-east-1"))).load().await;
+    }
+    #[cfg(feature = "fleet")]
+    if let Some(account) = &options.account {
+        config = in_account(config, account).await;
+    }
+    config
+}
+
+/// `config` with the credentials of the role `lava-emulator` in `account` (see
+/// [`AwsOptions::account`]), or unchanged when the role cannot be assumed.
+#[cfg(feature = "fleet")]
+async fn in_account(config: SdkConfig, account: &str) -> SdkConfig {
     let role = format!("arn:aws:iam::{account}:role/lava-emulator");
     let assumed =
         aws_sdk_sts::Client::new(&config).assume_role().role_arn(&role).role_session_name("lava").send().await;
@@ -160,7 +193,8 @@ pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
     }
 }
 
-/// Every client lava uses, built once from one configuration.
+/// Every client lava uses, built once from one configuration (the worker and the CLI).
+#[cfg(feature = "fleet")]
 #[derive(Clone, Debug)]
 pub struct Clients {
     /// DynamoDB.
@@ -201,6 +235,7 @@ pub struct Clients {
     pub redshift_serverless: aws_sdk_redshiftserverless::Client,
 }
 
+#[cfg(feature = "fleet")]
 impl Clients {
     /// Builds every client from `config`.
     pub fn new(config: &SdkConfig) -> Self {
@@ -245,6 +280,7 @@ impl Clients {
 
 /// The S3 client: path-style addressing when an endpoint override is in force, and the longer
 /// attempt limit of object transfers.
+#[cfg(feature = "actions")]
 pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
     let path_style = config.endpoint_url().is_some()
         || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
@@ -273,12 +309,17 @@ from_config!(
     DynamoTables => aws_sdk_dynamodb::Client,
     SqsQueues => aws_sdk_sqs::Client,
     KmsKeys => aws_sdk_kms::Client,
+);
+
+#[cfg(feature = "actions")]
+from_config!(
     SnsTopics => aws_sdk_sns::Client,
     SesMailer => aws_sdk_sesv2::Client,
     EventBridgeBus => aws_sdk_eventbridge::Client,
     SsmParameters => aws_sdk_ssm::Client,
 );
 
+#[cfg(feature = "actions")]
 impl S3Blobs {
     /// The adapter over the S3 client [`s3_client`] builds from `config`.
     pub fn from_config(config: &SdkConfig) -> Self {

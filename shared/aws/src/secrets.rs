@@ -1,5 +1,6 @@
-//! SSM Parameter Store, Secrets Manager and STS AssumeRole: the [`SecretStore`] port
-//! (connection passwords, keys and temporary credentials). Values never appear in errors or logs.
+//! SSM Parameter Store, Secrets Manager, STS AssumeRole, ECR logins and database credentials:
+//! the worker's and the CLI's [`SecretStore`] (connection passwords, keys and temporary
+//! credentials; feature `fleet`). Values never appear in errors or logs.
 
 use async_trait::async_trait;
 
@@ -41,7 +42,7 @@ impl AwsSecrets {
 
     /// Signs RDS tokens with the credentials and region of `config`.
     pub fn with_identity(self, config: &aws_config::SdkConfig) -> Self {
-        let region = config.region().map(|r| r.to_string()).unwrap_or_else(crate::connections::default_region);
+        let region = config.region().map(|r| r.to_string()).unwrap_or_else(lava_core::connections::default_region);
         AwsSecrets { identity: config.credentials_provider().map(|p| (p, region)), ..self }
     }
 
@@ -126,55 +127,10 @@ impl AwsSecrets {
     }
 }
 
-/// An SSM parameter's decrypted value.
-async fn get_parameter(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<String> {
-    let out = ssm.get_parameter().name(name).with_decryption(true).send().await.map_err(|e| {
-        if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) {
-            Error::NotFound { what: "SSM parameter", id: name.to_string() }
-        } else {
-            aws_error("ssm", "GetParameter", e)
-        }
-    })?;
-    out.parameter.and_then(|p| p.value).ok_or_else(|| Error::NotFound { what: "SSM parameter", id: name.to_string() })
-}
-
-/// SSM parameters only (the actions function's SMTP passwords): Secrets Manager, STS and ECR
-/// are [`Absent`](crate::ports::Absent) from it, so their clients are not linked in.
-#[derive(Clone, Debug)]
-pub struct SsmParameters {
-    ssm: aws_sdk_ssm::Client,
-}
-
-impl SsmParameters {
-    /// Uses `ssm` for every call.
-    pub fn new(ssm: aws_sdk_ssm::Client) -> Self {
-        SsmParameters { ssm }
-    }
-}
-
-#[async_trait]
-impl SecretStore for SsmParameters {
-    async fn parameter(&self, name: &str) -> Result<String> {
-        get_parameter(&self.ssm, name).await
-    }
-
-    async fn secret(&self, secret_id: &str) -> Result<String> {
-        crate::ports::Absent("Secrets Manager").secret(secret_id).await
-    }
-
-    async fn assume_role(&self, request: &AssumeRole) -> Result<TemporaryCredentials> {
-        crate::ports::Absent("STS").assume_role(request).await
-    }
-
-    async fn registry_login(&self, account_ids: &[String]) -> Result<RegistryLogin> {
-        crate::ports::Absent("ECR").registry_login(account_ids).await
-    }
-}
-
 #[async_trait]
 impl SecretStore for AwsSecrets {
     async fn parameter(&self, name: &str) -> Result<String> {
-        get_parameter(&self.ssm, name).await
+        super::ssm::get_parameter(&self.ssm, name).await
     }
 
     async fn secret(&self, secret_id: &str) -> Result<String> {

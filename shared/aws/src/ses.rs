@@ -51,7 +51,7 @@ impl Mailer for SesMailer {
                 .build()
         } else {
             let raw = RawMessage::builder()
-                .data(Blob::new(crate::mime::message(email)?.formatted()))
+                .data(Blob::new(lava_core::mime::message(email)?.formatted()))
                 .build()
                 .map_err(|e| Error::unexpected("email", e.to_string()))?;
             EmailContent::builder().raw(raw).build()
