@@ -110,6 +110,9 @@ pub enum Command {
     Checksum(commands::checksum::ChecksumArgs),
     /// The lava workers running on this host (the original's lava-ps).
     Ps(commands::ps::PsArgs),
+    /// Deep validation of spec files or a table's entries, strict as the original's
+    /// lava-schema; exit status 1 when any spec fails.
+    Schema(commands::schema::SchemaArgs),
     /// Signal the lava workers on this host, wait for them, end them (the original's lava-stop).
     Stop(commands::ps::StopArgs),
     /// Worker fleets: queue depth, workers running, backlog.
@@ -155,8 +158,24 @@ pub fn error_text(e: &anyhow::Error) -> String {
     text
 }
 
+/// A command's report of what it found wrong (`lava schema`'s failures): printed on standard
+/// output as the command's output is, and the exit status is 1.
+#[derive(Debug)]
+pub struct Unmet(pub String);
+
+impl std::fmt::Display for Unmet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unmet {}
+
 /// An error from a table or queue that does not exist says which realm the command looked at.
 fn explain_missing(e: anyhow::Error, target: &Target) -> anyhow::Error {
+    if e.is::<Unmet>() {
+        return e;
+    }
     let text = error_text(&e);
     let missing = ["ResourceNotFoundException", "Requested resource not found", "NonExistentQueue", "non-existent"];
     if text.contains("does not exist: is realm") || !missing.iter().any(|m| text.contains(m)) {
@@ -186,6 +205,7 @@ async fn run_command(cli: Cli) -> Result<String> {
         Command::DagGen(args) => args.run(target).await,
         Command::Dag(command) => command.run(target).await,
         Command::Checksum(args) => args.run(target).await,
+        Command::Schema(args) => args.run(target).await,
         Command::Ps(args) => args.run(),
         Command::Stop(args) => args.run().await,
         Command::Ws(args) => args.run(target).await,

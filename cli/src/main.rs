@@ -12,6 +12,10 @@ async fn main() -> std::process::ExitCode {
             }
             std::process::ExitCode::SUCCESS
         }
+        Err(e) if e.is::<lava_cli::Unmet>() => {
+            println!("{e}");
+            std::process::ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("lava: {}", lava_cli::error_text(&e));
             std::process::ExitCode::FAILURE

@@ -253,3 +253,28 @@ async fn the_sdk_environment_points_lava_at_an_emulator() {
         "{message}"
     );
 }
+
+/// `lava schema FILE…` prints its report on standard output as the original's `lava-schema`
+/// does, with exit status 1 when a spec fails and 0 when all pass.
+#[test]
+fn schema_s_exit_status_says_whether_every_spec_passed() {
+    let dir = temp_dir();
+    let good = dir.join("good.yaml");
+    std::fs::write(&good, "job_id: a/good\ntype: cmd\nworker: core\npayload: echo hi\n").unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"[{"job_id": "a/bad", "type": "cmd", "worker": "core"}, {"job_id": "a/ok", "type": "log", "worker": "core", "payload": null}]"#).unwrap();
+    let (good, bad) = (good.to_str().unwrap(), bad.to_str().unwrap());
+
+    let passed = lava(&dir, &["schema", "-v", good], &[]);
+    assert_eq!((passed.status.code(), text(&passed)), (Some(0), format!("{good}: OK\n")));
+    let failed = lava(&dir, &["schema", "-v", good, bad], &[]);
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    assert!(failed.stderr.is_empty(), "{}", text(&failed));
+    let report = String::from_utf8(failed.stdout).unwrap();
+    assert!(
+        report.starts_with(&format!("{good}: OK\n{bad}: a/bad: Failed\n[1] Path: $.payload\n    Message: is required")),
+        "{report}"
+    );
+    assert!(report.ends_with(&format!("{bad}: a/ok: OK\n")), "{report}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

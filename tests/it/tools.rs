@@ -349,3 +349,119 @@ async fn the_legacy_ses_connector_sends_mail_through_the_aws_cli() {
     assert!(data.contains(&format!("{subject}-html")) && data.contains("<b>bold</b>"), "the HTML mail was sent");
     assert!(!marker.exists(), "the connection's values never reach the shell");
 }
+
+/// `lava schema -d` reads the table's entries as the original's `lava-schema -d` does (globs
+/// over ids, `-t` for the kind), reports each failure with its fields as JSON paths, and
+/// fails (the exit status 1 of `lava_cli::Unmet`) only when an entry fails.
+#[tokio::test]
+async fn schema_checks_a_table_s_entries_strictly_and_names_each_bad_field() {
+    let r = TestRealm::up("schema").await;
+    let realm = r.names.realm.clone();
+    let job = |id: &str, extra: serde_json::Value| {
+        let mut spec = serde_json::json!({"job_id": id, "type": "cmd", "worker": "core", "enabled": true,
+            "payload": "echo hi", "owner": "o", "description": "d", "x-note": "tooling data"});
+        spec.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        spec
+    };
+    r.put_job(job("sc/good", serde_json::json!({"parameters": {"timeout": "5m"}}))).await;
+    // A field the worker would ignore, at the top level instead of in the parameters.
+    r.put_job(job("sc/misplaced", serde_json::json!({"timeout": "5m"}))).await;
+    r.put_job(job("sc/params", serde_json::json!({"parameters": {"timeout": "soon"}}))).await;
+    r.put_job(job("other/good", serde_json::json!({}))).await;
+
+    assert_eq!(
+        lava(&realm, &["schema", "-d", "-v", "sc/good", "other/*"]).await.unwrap(),
+        "other/good: OK\nsc/good: OK"
+    );
+    assert_eq!(lava(&realm, &["schema", "-d", "sc/good"]).await.unwrap(), "");
+    let failed = lava(&realm, &["schema", "--dynamodb", "sc/*"]).await.unwrap_err();
+    assert!(failed.is::<lava_cli::Unmet>(), "{failed:#}");
+    let text = failed.to_string();
+    assert!(
+        text.starts_with(
+            "sc/misplaced: Failed\n[1] Path: $\n    Message: Unevaluated properties are not allowed ('timeout' was unexpected)\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("\nsc/params: Failed\n[1] Path: $.parameters"), "{text}");
+    assert!(!text.contains("sc/good"), "{text}");
+
+    // Connections (and the other kinds) with -t.
+    let connection = |id: &str, kind: &str| {
+        let spec = serde_json::json!({"conn_id": id, "type": kind, "description": "c", "enabled": true,
+            "host": "db.example.com", "port": 5432, "database": "d", "user": "u", "password": "/lava/p"});
+        spec.as_object().unwrap().clone()
+    };
+    for item in [connection("sc-pg", "postgres"), connection("sc-odd", "carrier-pigeon")] {
+        r.ports.tables.put_item(&r.names.connections_table, item).await.unwrap();
+    }
+    let failed = lava(&realm, &["schema", "-d", "-t", "connection", "sc-*"]).await.unwrap_err().to_string();
+    assert!(failed.starts_with("sc-odd: Failed\n[1] Path: $"), "{failed}");
+    assert!(!failed.contains("sc-pg"), "{failed}");
+    assert!(lava(&realm, &["schema", "-d", "-t", "connection", "sc-pg"]).await.is_ok());
+}
+
+/// `lava check` prints what the original's `lava-check` prints for the checks both have and
+/// judge alike (`jobjinja` renders with another engine, `jobconn` is ours, and `trigslash`
+/// and `trigmeta` show the owner the original's misspelt lookup lost): the same tables, the
+/// same widths, nothing for a check that found nothing, and the same list without `-c`.
+#[tokio::test]
+async fn check_prints_the_original_s_tables() {
+    let r = TestRealm::up_on_original_tables("chk").await;
+    let realm = r.names.realm.clone();
+    let job = |id: &str, extra: serde_json::Value| {
+        let mut spec =
+            serde_json::json!({"job_id": id, "type": "cmd", "worker": "core", "enabled": true, "payload": "echo"});
+        spec.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        spec
+    };
+    r.put_job(job(
+        "ck/complete",
+        serde_json::json!({"owner": "data team", "description": "d", "x-lava-git-repo": "git@x:y.git"}),
+    ))
+    .await;
+    r.put_job(job("ck/bare", serde_json::json!({}))).await;
+    r.put_job(job("ck/no-owner", serde_json::json!({"description": "d", "x-lava-nocheck": ["jobrepo", "joborphan"]})))
+        .await;
+    r.put_job(job("ck/unload-é", serde_json::json!({"type": "redshift_unload", "owner": "ünïcode owner", "description": "",
+        "parameters": {"insecure": true, "conn_id": "c", "bucket": "b", "prefix": "p", "schema": "s", "relation": "t"}}))).await;
+    let connection = serde_json::json!({"conn_id": "ck-pg", "type": "postgres", "enabled": true, "host": "h", "port": 5432,
+        "user": "u", "database": "d", "password": "/lava/p", "owner": "dba"});
+    r.catalog.put_connection(&shared::model::ConnectionEntry::from_value(&connection).unwrap()).await.unwrap();
+    r.dispatch("ck/complete").await;
+
+    let original = |args: &[&str]| {
+        let out = lava_tests::original::command("lava-check")
+            .args(["-r", &realm, "--no-colour"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let ours = |args: &'static [&'static str]| {
+        let realm = realm.clone();
+        async move {
+            let mut all = vec!["check"];
+            all.extend_from_slice(args);
+            let out = lava(&realm, &all).await.unwrap();
+            if out.is_empty() { out } else { format!("{out}\n") }
+        }
+    };
+    for args in [
+        &["-c", "conmeta", "-c", "jobmeta", "-c", "jobrepo", "-c", "jobrsu", "-c", "joborphan", "-c", "trigmeta"][..],
+        &["-c", "job[mr]*", "-S"],
+        &["-c", "conmeta"],
+    ] {
+        let theirs = original(args);
+        assert!(theirs.contains('|'), "the original found something with {args:?}: {theirs:?}");
+        assert_eq!(ours(args).await, theirs, "{args:?}");
+    }
+    assert_eq!(ours(&["-c", "trigmeta"]).await, "", "nothing found, nothing printed");
+    assert_eq!(original(&["-c", "trigmeta"]), "");
+    let listed = original(&[]);
+    let ours_listed = ours(&[]).await;
+    let without_ours: String =
+        ours_listed.lines().filter(|l| !l.starts_with("jobconn:")).map(|l| format!("{l}\n")).collect();
+    assert_eq!(without_ours, listed);
+}

@@ -14,6 +14,7 @@ pub(crate) mod ops;
 pub(crate) mod ps;
 pub(crate) mod realm;
 pub(crate) mod schedule;
+pub(crate) mod schema;
 pub(crate) mod smb;
 pub(crate) mod specs;
 pub(crate) mod state;

@@ -1,7 +1,7 @@
 //! The operator tools: `lava version`, `check`, `conn-usage`, `ws`, `jinja`, `dump`, `backup`
 //! and `restore`. What they decide is in `crate::ops`; here they read, write and print.
 
-use crate::ops::checks::{self, Finding};
+use crate::ops::checks;
 use crate::ops::{TableKind, connection_usage, file_name, glob_match, item_key};
 use crate::{Target, connect, pretty};
 use anyhow::{Context, Result, bail};
@@ -108,13 +108,7 @@ impl CheckArgs {
                         .collect::<Vec<_>>()
                 ))
             } else {
-                let mut lines = vec![
-                    "Checks (`lava check -c NAME`; * can be turned off per entry with x-lava-nocheck):".to_string(),
-                ];
-                for c in checks::CHECKS {
-                    lines.push(format!("  {:<10}{} {}", c.name, if c.suppressible { "*" } else { " " }, c.about));
-                }
-                lines.join("\n")
+                checks::listing()
             });
         }
         let selected = checks::selected(&self.checks);
@@ -155,27 +149,8 @@ impl CheckArgs {
         if self.json {
             return Ok(pretty(&serde_json::to_value(&findings)?));
         }
-        Ok(markdown(&selected, &findings))
+        Ok(checks::report(&findings))
     }
-}
-
-/// One markdown table per check, as the original prints them (they go to a backlog).
-fn markdown(selected: &[checks::Check], findings: &[Finding]) -> String {
-    let mut out = Vec::new();
-    for check in selected {
-        let mine: Vec<&Finding> = findings.iter().filter(|f| f.check == check.name).collect();
-        out.push(format!("## {}: {}\n", check.name, check.about));
-        if mine.is_empty() {
-            out.push("No problems found.\n".to_string());
-            continue;
-        }
-        out.push("| Entry | Problem |\n|---|---|".to_string());
-        for f in mine {
-            out.push(format!("| {} | {} |", f.id.replace('|', "\\|"), f.problem.replace('|', "\\|")));
-        }
-        out.push(String::new());
-    }
-    out.join("\n").trim_end().to_string()
 }
 
 /// `lava conn-usage`: jobs whose parameters name a matching connection.

@@ -19,29 +19,30 @@ pub struct Check {
     pub suppressible: bool,
 }
 
-/// Every check, in the order reports list them.
+/// Every check, in the order reports list them (by name, as the original sorts them); `about`
+/// is the original's description (`jobconn` is this project's).
 pub const CHECKS: &[Check] = &[
     Check {
         name: "conmeta",
-        about: "Connection specs with missing metadata (description, owner).",
+        about: "Find connection specs with missing metadata (e.g. description, owner).",
         suppressible: false,
     },
     Check { name: "jobconn", about: "Jobs naming a connection the realm does not have.", suppressible: true },
+    Check { name: "jobjinja", about: "Job specs with Jinja rendering issues.", suppressible: true },
+    Check { name: "jobmeta", about: "Job specs with missing metadata (e.g. description, owner).", suppressible: false },
+    Check { name: "joborphan", about: "Jobs with no recorded run events.", suppressible: true },
     Check {
-        name: "jobjinja",
-        about: "Job specs that do not render, or use globals they do not declare.",
+        name: "jobrepo",
+        about: "Job specs that don't appear to have an associated repo (x-lava-git-repo).",
         suppressible: true,
     },
-    Check { name: "jobmeta", about: "Job specs with missing metadata (description, owner).", suppressible: false },
-    Check { name: "joborphan", about: "Jobs with no recorded run events.", suppressible: true },
-    Check { name: "jobrepo", about: "Job specs with no x-lava-git-repo field.", suppressible: true },
-    Check { name: "jobrsu", about: "redshift_unload jobs with insecure set to true.", suppressible: true },
+    Check { name: "jobrsu", about: "Redshift_unload jobs with insecure set to true.", suppressible: true },
     Check {
         name: "trigmeta",
-        about: "S3trigger specs with missing metadata (description, owner).",
+        about: "S3trigger specs with missing metadata (e.g. description, owner).",
         suppressible: false,
     },
-    Check { name: "trigslash", about: "S3trigger specs with a prefix ending in a slash.", suppressible: false },
+    Check { name: "trigslash", about: "Find s3trigger specs with prefix ending in slash.", suppressible: false },
 ];
 
 /// The checks whose names match any of `patterns` (globs), in [`CHECKS`] order.
@@ -49,15 +50,17 @@ pub fn selected(patterns: &[String]) -> Vec<Check> {
     CHECKS.iter().copied().filter(|c| patterns.iter().any(|p| super::glob_match(p, c.name, false))).collect()
 }
 
-/// A problem a check found.
+/// A problem a check found: a row of the original's table.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Finding {
     /// The check.
     pub check: &'static str,
     /// The entry (job id, connection id, trigger id).
     pub id: String,
-    /// What is wrong.
-    pub problem: String,
+    /// The entry's `owner`.
+    pub owner: Option<String>,
+    /// What is wrong, where the check says more than its description.
+    pub details: Option<String>,
 }
 
 /// What the checks read: the realm's specs as stored, and which jobs have run events.
@@ -83,12 +86,21 @@ fn suppressed(item: &Map<String, Value>, check: &str) -> bool {
     }
 }
 
+/// Python's truth of a stored value (`not job.get(field)` in the original's checks).
+fn truthy(value: Option<&Value>) -> bool {
+    match value {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(items)) => !items.is_empty(),
+        Some(Value::Object(map)) => !map.is_empty(),
+    }
+}
+
 fn missing_metadata(item: &Map<String, Value>) -> Option<String> {
-    let missing: Vec<&str> = ["description", "owner"]
-        .into_iter()
-        .filter(|k| item.get(*k).and_then(Value::as_str).is_none_or(|v| v.trim().is_empty()))
-        .collect();
-    (!missing.is_empty()).then(|| format!("missing {}", missing.join(", ")))
+    let missing: Vec<&str> = ["description", "owner"].into_iter().filter(|k| !truthy(item.get(*k))).collect();
+    (!missing.is_empty()).then(|| format!("Missing: {}", missing.join(", ")))
 }
 
 /// Runs `checks` over `realm`; `suppress` honours `x-lava-nocheck` where a check allows it.
@@ -98,9 +110,13 @@ pub fn run(checks: &[Check], realm: &Realm, suppress: bool) -> Vec<Finding> {
     let connections: BTreeSet<String> = realm.connections.iter().map(|c| key(c, "conn_id")).collect();
     let renderer = Renderer::default();
     for check in checks {
-        let mut found = |item: &Map<String, Value>, id: String, problem: String| {
+        let mut found = |item: &Map<String, Value>, id: String, details: Option<String>| {
             if !(suppress && check.suppressible && suppressed(item, check.name)) {
-                findings.push(Finding { check: check.name, id, problem });
+                let owner = item
+                    .get("owner")
+                    .filter(|o| truthy(Some(o)))
+                    .map(|o| o.as_str().map_or(o.to_string(), str::to_string));
+                findings.push(Finding { check: check.name, id, owner, details });
             }
         };
         match check.name {
@@ -111,8 +127,8 @@ pub fn run(checks: &[Check], realm: &Realm, suppress: bool) -> Vec<Finding> {
                     _ => (&realm.triggers, "trigger_id"),
                 };
                 for item in items {
-                    if let Some(problem) = missing_metadata(item) {
-                        found(item, key(item, k), problem);
+                    if let Some(missing) = missing_metadata(item) {
+                        found(item, key(item, k), Some(missing));
                     }
                 }
             }
@@ -120,26 +136,26 @@ pub fn run(checks: &[Check], realm: &Realm, suppress: bool) -> Vec<Finding> {
                 for item in &realm.jobs {
                     let id = key(item, "job_id");
                     let Ok(job) = JobSpec::from_value(&Value::Object(item.clone())) else {
-                        found(item, id, "not a readable job spec".into());
+                        found(item, id, Some("not a readable job spec".into()));
                         continue;
                     };
                     match check.name {
                         "jobconn" => {
                             for conn in job.connection_ids() {
                                 if !conn.contains("{{") && !connections.contains(&conn) {
-                                    found(item, id.clone(), format!("{conn}: No such connection"));
+                                    found(item, id.clone(), Some(format!("{conn}: No such connection")));
                                 }
                             }
                         }
                         "jobjinja" => {
                             for problem in jinja_problems(&renderer, &job, &realm.realm) {
-                                found(item, id.clone(), problem);
+                                found(item, id.clone(), Some(problem));
                             }
                         }
                         _ => {
                             let insecure = job.parameters.as_ref().and_then(|p| p.get("insecure"));
-                            if job.job_type.name() == "redshift_unload" && insecure == Some(&Value::Bool(true)) {
-                                found(item, id, "insecure is true: the bucket checks are off".into());
+                            if job.job_type.name() == "redshift_unload" && truthy(insecure) {
+                                found(item, id, None);
                             }
                         }
                     }
@@ -149,14 +165,14 @@ pub fn run(checks: &[Check], realm: &Realm, suppress: bool) -> Vec<Finding> {
                 for item in &realm.jobs {
                     let id = key(item, "job_id");
                     if !realm.jobs_with_runs.contains(&id) {
-                        found(item, id, "no run events".into());
+                        found(item, id, None);
                     }
                 }
             }
             "jobrepo" => {
                 for item in &realm.jobs {
-                    if item.get("x-lava-git-repo").is_none_or(Value::is_null) {
-                        found(item, key(item, "job_id"), "no x-lava-git-repo".into());
+                    if !truthy(item.get("x-lava-git-repo")) {
+                        found(item, key(item, "job_id"), None);
                     }
                 }
             }
@@ -165,7 +181,7 @@ pub fn run(checks: &[Check], realm: &Realm, suppress: bool) -> Vec<Finding> {
                 // warns of a trailing slash (its wording).
                 for item in &realm.triggers {
                     if item.get("prefix").and_then(Value::as_str).is_some_and(|p| p.ends_with('/')) {
-                        found(item, key(item, "trigger_id"), "Prefix ending with / won't work".into());
+                        found(item, key(item, "trigger_id"), Some("Prefix ending with / won't work".into()));
                     }
                 }
             }
@@ -173,6 +189,57 @@ pub fn run(checks: &[Check], realm: &Realm, suppress: bool) -> Vec<Finding> {
         }
     }
     findings
+}
+
+/// The checks as the original lists them when none is asked for.
+pub fn listing() -> String {
+    let width = CHECKS.iter().map(|c| c.name.len()).max().unwrap_or(0) + 1;
+    let lines: Vec<String> = CHECKS.iter().map(|c| format!("{:<width$} {}", format!("{}:", c.name), c.about)).collect();
+    format!("\nAvailable checkers are:\n\n{}\n", lines.join("\n"))
+}
+
+/// The findings as the original prints them: for each check that found something (in name
+/// order), `# name: description` and a table of ID, Owner and Details (rows in id order,
+/// columns as wide as their longest cell, headings centred as Python centres them).
+pub fn report(findings: &[Finding]) -> String {
+    let mut out = String::new();
+    for check in CHECKS {
+        let mut rows: Vec<&Finding> = findings.iter().filter(|f| f.check == check.name).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        let width = |cells: Vec<&str>| cells.iter().map(|c| c.chars().count()).max().unwrap_or(0);
+        let id_w = width(rows.iter().map(|r| r.id.as_str()).collect());
+        let owner_w = width(rows.iter().filter_map(|r| r.owner.as_deref()).chain(["Owner"]).collect());
+        let details_w = width(rows.iter().filter_map(|r| r.details.as_deref()).chain(["Details"]).collect());
+        out.push_str(&format!("\n# {}: {}\n\n", check.name, check.about.trim_matches('.')));
+        let widths = [id_w + 2, owner_w + 2, details_w + 2];
+        let heads = ["ID", "Owner", "Details"].iter().zip(widths).map(|(h, w)| python_center(h, w));
+        out.push_str(&format!("|{}|\n", heads.collect::<Vec<_>>().join("|")));
+        out.push_str(&format!("|{}|\n", widths.map(|w| "-".repeat(w)).join("|")));
+        for row in rows {
+            let cells = [row.id.as_str(), row.owner.as_deref().unwrap_or(""), row.details.as_deref().unwrap_or("")];
+            let padded: Vec<String> =
+                cells.iter().zip(widths).map(|(c, w)| format!(" {c:<pad$}", pad = w - 1)).collect();
+            out.push_str(&format!("|{}|\n", padded.join("|")));
+        }
+        out.push('\n');
+    }
+    // The command line ends the output with a line end of its own.
+    out.strip_suffix('\n').unwrap_or(&out).to_string()
+}
+
+/// `text.center(width)` as Python pads it: an odd margin's extra space goes left only when
+/// the width is odd too.
+fn python_center(text: &str, width: usize) -> String {
+    let len = text.chars().count();
+    if len >= width {
+        return text.to_string();
+    }
+    let margin = width - len;
+    let left = margin / 2 + (margin & width & 1);
+    format!("{}{text}{}", " ".repeat(left), " ".repeat(margin - left))
 }
 
 /// The names a text uses as `globals.NAME` or `globals['NAME']` (`lava` aside).
@@ -197,8 +264,8 @@ fn globals_used(text: &str) -> BTreeSet<String> {
 }
 
 /// A job's rendering problems: each template in its payload, parameters, `enabled` and
-/// `event_log` that does not render in a context like a run's, and each global it uses
-/// without declaring it in `globals`.
+/// `event_log` that does not render in a context like a run's, and the globals it uses
+/// without declaring them in `globals` (one problem naming them all, as the original's).
 pub fn jinja_problems(renderer: &Renderer, job: &JobSpec, realm: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let declared: BTreeSet<String> = job.globals_map().keys().cloned().collect();
@@ -231,12 +298,13 @@ pub fn jinja_problems(renderer: &Renderer, job: &JobSpec, realm: &Value) -> Vec<
         for template in templates {
             used.extend(globals_used(&template));
             if let Err(e) = renderer.render(&template, &context) {
-                problems.push(format!("{field}: {e}"));
+                problems.push(format!("Template error: {field}: {e}"));
             }
         }
     }
-    for name in used.difference(&declared) {
-        problems.push(format!("undeclared global: {name}"));
+    let undeclared: Vec<&str> = used.difference(&declared).map(String::as_str).collect();
+    if !undeclared.is_empty() {
+        problems.push(format!("Undeclared globals: {}", undeclared.join(", ")));
     }
     problems
 }
@@ -265,7 +333,7 @@ mod tests {
             jobs: items(json!([
                 {"job_id": "ok", "type": "cmd", "worker": "core", "payload": "echo {{ globals.day }}", "globals": {"day": "mon"},
                  "owner": "o", "description": "d", "x-lava-git-repo": "git@x:y.git", "parameters": {"connections": {"db": "pg"}}},
-                {"job_id": "bad", "type": "cmd", "worker": "core", "payload": "echo {{ globals.night }} {% if %}",
+                {"job_id": "bad", "type": "cmd", "worker": "core", "payload": "echo {{ globals.night }} {{ globals.noon }} {% if %}",
                  "parameters": {"connections": {"db": "nope"}}},
                 {"job_id": "rsu", "type": "redshift_unload", "worker": "core", "owner": "o", "description": "d",
                  "parameters": {"conn_id": "pg", "bucket": "b", "prefix": "p", "schema": "s", "relation": "r", "insecure": true, "s3_iam_role": "arn:aws:iam::1:role/r"},
@@ -282,32 +350,70 @@ mod tests {
         let all = selected(&["*".into()]);
         let findings = run(&all, &realm, true);
         let of = |check: &str| -> Vec<(String, String)> {
-            findings.iter().filter(|f| f.check == check).map(|f| (f.id.clone(), f.problem.clone())).collect()
+            let row = |f: &Finding| (f.id.clone(), f.details.clone().unwrap_or_default());
+            findings.iter().filter(|f| f.check == check).map(row).collect()
         };
-        assert_eq!(of("conmeta"), [("pg".to_string(), "missing description".to_string())]);
-        assert_eq!(of("jobmeta"), [("bad".to_string(), "missing description, owner".to_string())]);
+        let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(of("conmeta"), [s("pg", "Missing: description")]);
+        assert_eq!(of("jobmeta"), [s("bad", "Missing: description, owner")]);
         assert_eq!(of("trigmeta"), []);
         assert_eq!(
             of("trigslash"),
-            [("u".to_string(), "Prefix ending with / won't work".to_string())],
+            [s("u", "Prefix ending with / won't work")],
             "a trailing slash, which x-lava-nocheck does not hide"
         );
-        assert_eq!(of("jobconn"), [("bad".to_string(), "nope: No such connection".to_string())]);
+        assert_eq!(of("jobconn"), [s("bad", "nope: No such connection")]);
         let jinja = of("jobjinja");
         assert_eq!(jinja.len(), 2, "{jinja:?}");
-        assert!(jinja[0].0 == "bad" && jinja[0].1.starts_with("payload: "), "{jinja:?}");
-        assert_eq!(jinja[1], ("bad".to_string(), "undeclared global: night".to_string()));
-        assert_eq!(
-            of("joborphan"),
-            [("bad".to_string(), "no run events".to_string()), ("rsu".into(), "no run events".into())]
-        );
-        assert_eq!(of("jobrepo"), [("bad".to_string(), "no x-lava-git-repo".to_string())], "rsu suppresses jobrepo");
+        assert!(jinja[0].0 == "bad" && jinja[0].1.starts_with("Template error: payload: "), "{jinja:?}");
+        assert_eq!(jinja[1], s("bad", "Undeclared globals: night, noon"));
+        assert_eq!(of("joborphan"), [s("bad", ""), s("rsu", "")]);
+        assert_eq!(of("jobrepo"), [s("bad", "")], "rsu suppresses jobrepo");
         assert_eq!(of("jobrsu"), [], "suppressed");
+        let owners: Vec<Option<&str>> =
+            findings.iter().filter(|f| f.check == "joborphan").map(|f| f.owner.as_deref()).collect();
+        assert_eq!(owners, [None, Some("o")]);
         // -S: no suppression.
         let unsuppressed = run(&selected(&["jobrsu".into()]), &realm, false);
         assert_eq!(unsuppressed.len(), 1);
         assert_eq!(selected(&["job*".into()]).len(), 6);
         assert!(selected(&["nothing".into()]).is_empty());
+    }
+
+    #[test]
+    fn the_report_is_the_original_s_table_for_each_check_that_found_something() {
+        let finding = |check, id: &str, owner: Option<&str>, details: Option<&str>| Finding {
+            check,
+            id: id.into(),
+            owner: owner.map(Into::into),
+            details: details.map(Into::into),
+        };
+        let findings = [
+            finding("jobrepo", "b/two", None, None),
+            finding("jobmeta", "a/one", Some("data team"), Some("Missing: description")),
+            finding("jobrepo", "a/one", Some("data team"), None),
+        ];
+        // What the original's template renders for these rows (checked with jinja2).
+        let expected = "\n# jobmeta: Job specs with missing metadata (e.g. description, owner)\n\n\
+            |   ID  |   Owner   |       Details        |\n\
+            |-------|-----------|----------------------|\n\
+            | a/one | data team | Missing: description |\n\
+            \n\
+            \n# jobrepo: Job specs that don't appear to have an associated repo (x-lava-git-repo)\n\n\
+            |   ID  |   Owner   | Details |\n\
+            |-------|-----------|---------|\n\
+            | a/one | data team |         |\n\
+            | b/two |           |         |\n";
+        assert_eq!(report(&findings), expected);
+        assert_eq!(report(&[]), "");
+        assert_eq!(python_center("ID", 7), "   ID  ");
+        assert_eq!(python_center("Owner", 12), "   Owner    ");
+        assert_eq!(python_center("ab", 5), "  ab ");
+        assert!(
+            listing().starts_with("\nAvailable checkers are:\n\nconmeta:   Find connection specs"),
+            "{}",
+            listing()
+        );
     }
 
     #[test]

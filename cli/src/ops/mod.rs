@@ -8,6 +8,7 @@ pub mod checksum;
 pub mod dag_gen;
 pub mod dag_show;
 pub mod ps;
+pub mod schema;
 
 use serde_json::Value;
 

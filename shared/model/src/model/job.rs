@@ -14,8 +14,9 @@ use super::validation::{
 };
 use super::values::DurationSpec;
 
-/// The job fields the original knows; anything else (other than `x-*`) only earns a warning.
-const KNOWN_FIELDS: &[&str] = &[
+/// The job fields the original knows; anything else (other than `x-*`) only earns a warning
+/// (`lava schema`, strict as the original's JSON Schema, fails it).
+pub const KNOWN_FIELDS: &[&str] = &[
     "job_id",
     "type",
     "worker",
