@@ -106,3 +106,49 @@ async fn the_python_api_matches_the_original() {
         unlisted.join("\n")
     );
 }
+
+const LIB_SCRIPT: &str = include_str!("python/lib.py");
+
+/// The `lava.lib` helpers a job's code calls (aws, datetime, os, decorators, fileops, misc,
+/// argparse, process), called with the same arguments (good and bad) under the original's
+/// package and ours, in the same folder and on the emulator: every result and every error's
+/// type and text are the same.
+#[test]
+fn the_lava_lib_helpers_match_the_original() {
+    let script = std::env::temp_dir().join(lava_tests::unique("lava-lib-")).with_extension("py");
+    std::fs::write(&script, LIB_SCRIPT).unwrap();
+    let dir = std::env::temp_dir().join(lava_tests::unique("lava-lib-files-"));
+    let mut sides = Vec::new();
+    for original in [true, false] {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut command = if original {
+            lava_tests::original::command("python")
+        } else {
+            let mut command = std::process::Command::new(lava_tests::venv_tool("python"));
+            lava_tests::emulator_env(&mut command);
+            command
+        };
+        // Each side's AWS resources apart (a bucket, queue, table, secrets of its own).
+        let name = lava_tests::unique("lava-lib");
+        let output = command.arg(&script).arg(&dir).arg(&name).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "the script failed (original: {original}): {stderr}");
+        let results: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+        sides.push(Normaliser::new(vec![(name, "<name>".into())]).value(&results));
+    }
+    let theirs = &sides[0];
+    // The calls ran and gave something to compare, results and errors alike.
+    assert!(theirs.as_object().unwrap().len() > 130, "{theirs}");
+    assert_eq!(theirs["duration_to_seconds '5m'"]["ok"], json!({"float": "300.0"}));
+    assert_eq!(theirs["size_to_bytes ' 1.5 MiB '"]["ok"], json!({"int": "1572864"}));
+    assert_eq!(theirs["str2bool 'maybe'"]["error"], json!("ValueError"));
+    assert_eq!(theirs["sqs_send_msg received"]["ok"], json!(["hello"]));
+    assert_eq!(theirs["s3_list match"]["ok"], json!(["in/a.json"]));
+    let mut found: Vec<Difference> = Vec::new();
+    differences("$", Some(&sides[0]), Some(&sides[1]), &mut found);
+    let found: Vec<String> = found.iter().map(|d| format!("  {d}")).collect();
+    assert!(found.is_empty(), "lava.lib differs from the original's:\n{}", found.join("\n"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_file(&script).unwrap();
+}

@@ -1,0 +1,270 @@
+"""The helpers of lava.lib a job's code calls (aws, datetime, os, decorators, fileops, misc, process,
+argparse), run the same way under the original's lava package and ours: each call's result (or
+its error's type and text) printed as one JSON document. Files go under the folder given as the first
+argument; AWS resources (on the emulator the environment names) are named after the second."""
+
+import contextlib
+import datetime
+import decimal
+import io
+import json
+import os
+import sys
+import warnings
+import zipfile
+from collections import OrderedDict
+
+import boto3
+
+from lava.lib import aws, datetime as ldt, decorators, fileops, misc, os as los
+
+warnings.simplefilter('ignore')
+d = sys.argv[1]
+name = sys.argv[2]
+results = {}
+
+
+def typed(v):
+    """A value with the Python types the helper gave it kept visible."""
+    if isinstance(v, dict):
+        return {str(k): typed(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [typed(x) for x in v]
+    if isinstance(v, set):
+        return {"set": sorted(typed(x) for x in v)}
+    if isinstance(v, (bool, str)) or v is None:
+        return v
+    return {type(v).__name__: str(v)}
+
+
+def attempt(name, call):
+    try:
+        results[name] = {"ok": typed(call())}
+    except Exception as e:  # the error's type and words are what a job sees
+        results[name] = {"error": type(e).__name__, "text": str(e)}
+
+
+# lava.lib.datetime, os, fileops and decorators
+for dur in ["5m", " 1.5h ", "2w", "-3d", "1e2s", ".5", "10", "5 m", "5M", "abc", "", 7, 2.5]:
+    attempt(f"duration_to_seconds {dur!r}", lambda dur=dur: ldt.duration_to_seconds(dur))
+attempt("duration_to_seconds list", lambda: ldt.duration_to_seconds([1]))
+attempt("timedelta_to_str", lambda: ldt.timedelta_to_str(datetime.timedelta(minutes=1, microseconds=5)))
+attempt("timedelta_to_str bad", lambda: ldt.timedelta_to_str(5))
+attempt("timedelta_to_hms", lambda: ldt.timedelta_to_hms(datetime.timedelta(hours=25, seconds=61.6)))
+attempt("time_to_str", lambda: ldt.time_to_str(datetime.time(1, 2, 3, 4)))
+attempt("time_to_str bad", lambda: ldt.time_to_str("x"))
+attempt("parse_dt zoned", lambda: ldt.parse_dt("2026-01-02T03:04:05+10:00").isoformat())
+attempt("parse_dt naive", lambda: ldt.parse_dt("2026-01-02 03:04").isoformat())
+attempt("parse_dt bad", lambda: ldt.parse_dt("not a date"))
+attempt("DT_MIN", lambda: (repr(ldt.DT_MIN), repr(ldt.DT_MAX)))
+attempt("timestamp shape", lambda: [len(x) for x in ldt.timestamp()])
+attempt("now_tz", lambda: (ldt.now_tz().microsecond, ldt.now_tz().tzinfo is not None))
+for s in ["INT", "sigterm", "SIGHUP", 9, 999, "NOPE", "kill"]:
+    attempt(f"signum {s!r}", lambda s=s: los.signum(s))
+    attempt(f"signame {s!r}", lambda s=s: los.signame(s))
+src = os.path.join(d, "in.txt")
+with open(src, "w") as f:
+    f.write("".join(f"line {i}\n" for i in range(40)))
+attempt("fsplit", lambda: [(os.path.basename(n), open(n).read().count("\n")) for n in fileops.fsplit(src, os.path.join(d, "part."), 50)])
+attempt("fsplit suffixlen", lambda: [os.path.basename(n) for n in fileops.fsplit(src, os.path.join(d, "p"), 200, suffixlen=3)])
+attempt("fsplit too long", lambda: list(fileops.fsplit(src, os.path.join(d, "q"), 5)))
+attempt("head", lambda: fileops.read_head_or_tail(src, 12))
+attempt("tail", lambda: fileops.read_head_or_tail(src, -12))
+attempt("tail all", lambda: fileops.read_head_or_tail(src, -100000)[:10])
+attempt("zero", lambda: fileops.read_head_or_tail(src, 0))
+for v in ["Héllo Wörld/..//x", "  --a  b--  ", "ok.name=1+2", "中文 name", 42]:
+    attempt(f"sanitise {v!r}", lambda v=v: fileops.sanitise_filename(v))
+attempt("delete_files", lambda: fileops.delete_files(os.path.join(d, "part.1"), "", os.path.join(d, "nope")))
+attempt("delete_files dir", lambda: fileops.delete_files(d))
+attempt("makedir file", lambda: fileops.makedir(src))
+attempt("makedir new", lambda: (fileops.makedir(os.path.join(d, "a/b")), os.path.isdir(os.path.join(d, "a/b")))[1])
+attempt("lock", lambda: fileops.lock_file(os.path.join(d, "lock")))
+attempt("unpack unknown", lambda: fileops.unpack("x.rar", d))
+z = os.path.join(d, "pkg.zip")
+with zipfile.ZipFile(z, "w") as zf:
+    zf.writestr("inner/a.txt", "zipped")
+attempt("unpack zip", lambda: (fileops.unpack(z, os.path.join(d, "a")), open(os.path.join(d, "a/inner/a.txt")).read())[1])
+attempt("unpack bad", lambda: fileops.unpack(src.replace("in.txt", "bad.tar"), d))
+attempt("materialise", lambda: (lambda p: (open(p).read()[:6], oct(os.stat(p).st_mode & 0o777)))(fileops.materialise_file(src, suffix=".x")))
+@decorators.static_vars(count=3, seen={})
+def counted(): return counted.count
+attempt("static_vars", counted)
+@decorators.debug_func
+def add(a, b=2): return a + b
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    add(1, b=5)
+attempt("debug_func", lambda: [l.strip() for l in buf.getvalue().splitlines()])
+@decorators.deprecated("Use other")
+def old(): return 1
+with warnings.catch_warnings(record=True) as w:
+    warnings.simplefilter('always')
+    old()
+attempt("deprecated", lambda: ([str(x.message) for x in w], old.__deprecated__, old.__name__))
+
+# lava.lib.misc
+for s in ["10", 10, 10.7, "5KB", "5K", " 1.5 MiB ", "2GB", "-1e3B", "5", "5.5", "5 kb", "x", None, [1], "1PiB", "0.1B"]:
+    attempt(f"size_to_bytes {s!r}", lambda s=s: misc.size_to_bytes(s))
+attempt("glob_strip", lambda: misc.glob_strip(["a.py", "b.txt", "c.py", "A.PY"], "*.py"))
+attempt("glob_strip list", lambda: misc.glob_strip(["a.py", "b.txt", "x-1"], ["*.py", "x-*"]))
+keys = {"a": 1, "b": 2, "x-note": 3}
+for args in [dict(required=["a"]), dict(required=["a", "c", "d"]), dict(required=["a"], optional=["b"]), dict(required=["a"], optional=[]), dict(required=["a"], optional=[], ignore="x-*"), dict(optional=["a"], ignore=["x-*", "b"]), dict(required=["x-q", "a"], optional=["b"], ignore="x-*")]:
+    attempt(f"dict_check {args}", lambda args=args: misc.dict_check(keys, **args))
+attempt("import_by_name", lambda: misc.import_by_name("path", "os").__name__)
+attempt("import_by_name bad", lambda: misc.import_by_name("nope_mod"))
+attempt("json_default", lambda: json.dumps({"t": datetime.datetime(2026, 1, 2, 3, 4, 5), "d": datetime.timedelta(seconds=90), "n": decimal.Decimal("1.50"), "i": decimal.Decimal("7"), "s": {1}}, default=misc.json_default, sort_keys=True))
+attempt("sepjoin", lambda: misc.sepjoin("/", "a", [], ["b", "c"], "", None, "d"))
+for p in ["a/b.tar.gz", "b.txt", "..hidden.x.y", "dir/.bashrc", "noext", "a.b/c", "x/y/", "a::b..c"]:
+    attempt(f"splitext2 {p}", lambda p=p: misc.splitext2(p))
+attempt("splitext2 seps", lambda: misc.splitext2("a::b..c::d..e", pathsep="::", extsep=".."))
+attempt("dict_expand_keys", lambda: misc.dict_expand_keys({"a.b": 1, "a.c.d": 2, "e": 3}))
+attempt("dict_expand_keys conflict", lambda: misc.dict_expand_keys({"a": 1, "a.b": 2}))
+attempt("dict_expand_keys nonstr", lambda: misc.dict_expand_keys({1: 2}))
+attempt("dict_expand_keys sep", lambda: misc.dict_expand_keys({"a/b": 1, "a-c": 2}, sep_pat="[/-]"))
+attempt("dict_strip", lambda: misc.dict_strip({"a": None, "b": 0, "c": ""}))
+attempt("dict_select", lambda: misc.dict_select({"a": 1, "b": 2, "c": 3}, "a", "c", "z"))
+attempt("dict_set_deep", lambda: (lambda x: (misc.dict_set_deep(x, ["p", "q", "r"], 5), x)[1])({"p": {"z": 1}}))
+attempt("dict_set_deep bad", lambda: misc.dict_set_deep({"p": 1}, ["p", "q"], 5))
+attempt("dict_hash", lambda: misc.dict_hash({"b": [1, 2.5, None], "a": "é", "x-lava-chk": "1"}, ignore="x-lava-*"))
+attempt("dict_hash md5", lambda: misc.dict_hash({"when": datetime.datetime(2026, 1, 1)}, algorithm="md5"))
+attempt("checksum", lambda: str(misc.DictChecksum.for_dict({"a": 1})))
+attempt("checksum roundtrip", lambda: misc.DictChecksum.from_str(str(misc.DictChecksum.for_dict({"a": 1}, tag="XX"))).is_valid_for({"a": 1}))
+attempt("checksum changed", lambda: misc.DictChecksum.from_str("1;LC;sha256;abc").is_valid_for({"a": 1}))
+attempt("checksum malformed", lambda: misc.DictChecksum.from_str("1;LC;sha256"))
+attempt("checksum bad alg", lambda: misc.DictChecksum("abc", "nope"))
+attempt("checksum not dict", lambda: misc.DictChecksum.for_dict([1]))
+attempt("checksum version", lambda: misc.DictChecksum.for_dict({}, version=2))
+for s in ["True", " yes ", "N", "0", "12", "-1", "maybe", True, 1, ""]:
+    attempt(f"str2bool {s!r}", lambda s=s: misc.str2bool(s))
+attempt("is_quoted", lambda: [misc.is_quoted("'a'"), misc.is_quoted('"a"', '"'), misc.is_quoted("'"), misc.is_quoted("a'")])
+attempt("listify", lambda: [misc.listify("ab"), misc.listify(["x"]), misc.listify(("a", 1)), misc.listify({"k": 1})])
+attempt("listify int", lambda: misc.listify(5))
+for args in [("Héllo, Wörld!",), ("--a b--", "-"), ("a.b/c", "./"), ("a b", None, "_"), ("", ), ("!!!",), ("a b", None, "__")]:
+    attempt(f"clean_str {args}", lambda args=args: misc.clean_str(*args))
+attempt("is_html", lambda: [misc.is_html("  <HTML>"), misc.is_html("<!doctype  html>"), misc.is_html("<p>x</p>")])
+attempt("match_any", lambda: [misc.match_any("Abc.py", ["*.py"]), misc.match_any("Abc.PY", ["*.py"]), misc.match_any("Abc.PY", ["*.py"], ignore_case=True), misc.match_none("x", ["y*"])])
+attempt("decimal_to_scalar", lambda: [misc.decimal_to_scalar(decimal.Decimal("3.0")), misc.decimal_to_scalar(decimal.Decimal("3.25"))])
+
+# lava.lib.aws, on the emulator
+session = boto3.Session()
+s3 = session.client('s3')
+for text in ["s3://b/k/x/", "s3:b/k", "/b/k", "b", "s3:///k", ""]:
+    attempt(f"s3_split {text!r}", lambda text=text: aws.s3_split(text))
+s3.create_bucket(Bucket=name)
+s3.put_object(Bucket=name, Key="in/a.json", Body=b'{"n": 1, "l": [1.5, "x"]}')
+s3.put_object(Bucket=name, Key="in/b.txt", Body=b"not json")
+s3.put_object(Bucket=name, Key="in/sub/c.json", Body=b"{}")
+attempt("s3_upload", lambda: aws.s3_upload(name, "up/in.txt", src, s3))
+attempt("s3_upload kms", lambda: aws.s3_upload(name, "up/kms.txt", src, s3, kms_key="alias/aws/s3"))
+attempt("s3_upload missing file", lambda: aws.s3_upload(name, "up/x", os.path.join(d, "missing"), s3))
+attempt("s3_download", lambda: (aws.s3_download(name, "up/in.txt", os.path.join(d, "down.txt"), s3), open(os.path.join(d, "down.txt")).read()[:12])[1])
+attempt("s3_download missing", lambda: aws.s3_download(name, "nope", os.path.join(d, "x"), s3))
+attempt("s3_list", lambda: sorted(aws.s3_list(name, prefix="in/", s3_client=s3)))
+attempt("s3_list match", lambda: sorted(aws.s3_list(name, match="*.json", not_match="c*", s3_client=s3)))
+attempt("s3_load_json", lambda: aws.s3_load_json(name, "in/a.json", aws_session=session))
+attempt("s3_load_json bad", lambda: aws.s3_load_json(name, "in/b.txt"))
+attempt("s3_load_json missing", lambda: type(aws.s3_load_json(name, "nope")))
+attempt("s3_object_exists", lambda: [aws.s3_object_exists(name, "in/a.json"), aws.s3_object_exists(name, "nope", aws_session=session)])
+attempt("s3_bucket_is_public", lambda: aws.s3_bucket_is_public(name))
+attempt("s3_bucket_is_encrypted", lambda: aws.s3_bucket_is_encrypted(name))
+attempt("s3_bucket_is_server_logging_enabled", lambda: aws.s3_bucket_is_server_logging_enabled(name))
+attempt("s3_bucket_is_mine", lambda: aws.s3_bucket_is_mine(name))
+attempt("s3_check_bucket_security", lambda: aws.s3_check_bucket_security(name))
+attempt("s3_check_bucket_security relaxed", lambda: aws.s3_check_bucket_security(name, require_encryption=False, require_server_logging=False))
+attempt("s3_set_object_encoding", lambda: (aws.s3_set_object_encoding(name, "in/a.json", "gzip", s3), s3.head_object(Bucket=name, Key="in/a.json").get("ContentEncoding"))[1])
+session.client('ssm').put_parameter(Name=f"/{name}/p", Value="secret-value", Type="SecureString")
+attempt("ssm_get_param", lambda: aws.ssm_get_param(f"/{name}/p"))
+attempt("ssm_get_param missing", lambda: aws.ssm_get_param(f"/{name}/nope"))
+sm = session.client('secretsmanager')
+sm.create_secret(Name=f"{name}-s", SecretString='{"user": "u", "n": 2}')
+sm.create_secret(Name=f"{name}-b", SecretBinary=b"\x00binary")
+attempt("secman_get_secret", lambda: aws.secman_get_secret(f"{name}-s"))
+attempt("secman_get_json_secret", lambda: aws.secman_get_json_secret(f"{name}-s"))
+attempt("secman_get_secret binary", lambda: aws.secman_get_secret(f"{name}-b"))
+attempt("secman_get_secret binary refused", lambda: aws.secman_get_secret(f"{name}-b", allow_binary=False))
+attempt("secman_get_secret missing", lambda: aws.secman_get_secret(f"{name}-nope"))
+sqs = session.client('sqs')
+queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+attempt("sqs_send_msg", lambda: aws.sqs_send_msg("hello", name))
+attempt("sqs_send_msg received", lambda: [m["Body"] for m in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=2).get("Messages", [])])
+attempt("sqs_send_msg no queue", lambda: aws.sqs_send_msg("x", name + "-nope"))
+for v in [{"S": "a"}, {"N": "9.5"}, {"N": "7"}, {"BOOL": False}, {"NULL": True}, {"SS": ["b", "a"]}, {"NS": ["1", "2.5"]},
+          {"B": "aGk="}, {"L": [{"S": "x"}, {"N": "1"}]}, {"M": {"k": {"S": "v"}}}, {"X": 1}, {"S": "a", "N": "1"}, "S"]:
+    attempt(f"dynamo_unmarshall_value {json.dumps(v)}", lambda v=v: aws.dynamo_unmarshall_value(v))
+attempt("dynamo_unmarshall_item", lambda: aws.dynamo_unmarshall_item({"id": {"S": "x"}, "n": {"N": "3"}}))
+attempt("dynamo_unmarshall_item bad", lambda: aws.dynamo_unmarshall_item([1]))
+dynamo = session.client('dynamodb')
+dynamo.create_table(TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                    AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+for i in range(3):
+    dynamo.put_item(TableName=name, Item={"id": {"S": f"i{i}"}, "n": {"N": str(i)}, "tags": {"SS": ["t"]}})
+attempt("dynamo_scan_table", lambda: sorted(aws.dynamo_scan_table(name, session), key=lambda i: i["id"]))
+session.client('ses', region_name='us-east-1').verify_email_identity(EmailAddress=f"{name}@example.com")
+attempt("ses_send", lambda: aws.ses_send(f"{name}@example.com", to="a@example.com", cc=["b@example.com"], subject="s", message="m", html="<p>h</p>"))
+attempt("ses_send nothing", lambda: aws.ses_send(f"{name}@example.com", to="a@example.com"))
+attempt("ses_send unverified", lambda: aws.ses_send(f"{name}-no@example.com", to="a@example.com", message="m"))
+cw = session.client('cloudwatch')
+attempt("cw_put_metric", lambda: aws.cw_put_metric("runs", name, OrderedDict([("job", "j")]), 2, cw_client=cw))
+attempt("cw_put_metric list", lambda: aws.cw_put_metric("runs", name, [{"job": "k"}], 1.5, unit="Count", resolution="high", cw_client=cw))
+attempt("cw_put_metric listed", lambda: sorted(d["Value"] for m in cw.list_metrics(Namespace=name)["Metrics"] for d in m["Dimensions"]))
+attempt("cw_put_metric bad", lambda: aws.cw_put_metric("runs", name, [{"a": 1, "b": 2}], 1, cw_client=cw))
+attempt("cw_put_metric empty", lambda: aws.cw_put_metric("runs", name, [], 1, cw_client=cw))
+attempt("cw_put_metric type", lambda: aws.cw_put_metric("runs", name, {"a": 1}, 1, cw_client=cw))
+attempt("cw_put_metric no client", lambda: aws.cw_put_metric("runs", name, {"a": 1}, 1))
+
+
+# lava.lib.argparse
+from lava.lib import argparse as largparse
+
+def parse(argv):
+    parser = largparse.ArgparserNoExit(prog="job")
+    parser.add_argument("-x", action=largparse.StoreNameValuePair)
+    parser.add_argument("-m", action=largparse.StoreNameValuePair, nargs="+")
+    parser.add_argument("n", type=int)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        try:
+            return vars(parser.parse_args(argv))
+        finally:
+            results.setdefault("argparse printed", []).append(out.getvalue())
+
+for argv in [["-x", "a=1", "-x", "b=c=d", "5"], ["-m", "p=1", "q=", "7"], ["-x", "novalue", "1"], ["notanumber"], ["1", "--bad"]]:
+    attempt(f"argparse {argv}", lambda argv=argv: parse(argv))
+attempt("ArgparserExitException", lambda: largparse.ArgparserExitException is largparse.ArgparserExitError)
+
+
+# lava.lib.process, and misc's deferred tasks
+import subprocess
+import time
+from lava.lib import process
+
+later = misc.Defer.on_event("lib-test")
+attempt("Defer is one per event", lambda: misc.Defer.on_event("lib-test") is later)
+first = later.add(misc.Task("first", lambda a, b=0: a + b, [1], {"b": 2}))
+later.add(misc.Task("fails", lambda: 1 / 0))
+dropped = later.add(misc.Task("dropped", print))
+later.cancel(dropped)
+later.cancel(999)
+attempt("Defer.run", lambda: [(r.task.description, r.result, type(r.exception).__name__) for r in later.run()])
+attempt("runpg", lambda: (lambda r: (r.returncode, r.stdout, r.stderr))(process.runpg(["sh", "-c", "echo out; echo err >&2; exit 3"], capture_output=True, text=True)))
+attempt("runpg session", lambda: (lambda r: (r.returncode, r.stdout))(process.runpg(["sh", "-c", "cat; echo done"], start_new_session=True, input=b"in ", capture_output=True)))
+attempt("runpg check", lambda: process.runpg(["sh", "-c", "exit 4"], start_new_session=True, check=True))
+attempt("runpg both inputs", lambda: process.runpg(["true"], start_new_session=True, input=b"x", stdin=subprocess.DEVNULL))
+attempt("runpg both outputs", lambda: process.runpg(["true"], start_new_session=True, capture_output=True, stdout=subprocess.DEVNULL))
+marker = os.path.join(d, "orphan")
+started = time.time()
+def timed_out():
+    try:
+        process.runpg(["sh", "-c", f"(sleep 3; touch {marker}) & sleep 30"], start_new_session=True, timeout=1, kill_event="lib-test-2")
+    except subprocess.TimeoutExpired as e:  # its text holds the time left, which varies
+        return type(e).__name__, e.cmd, round(e.timeout)
+
+
+attempt("runpg timeout", timed_out)
+time.sleep(3.5)
+attempt("runpg timeout killed the group", lambda: (os.path.exists(marker), time.time() - started < 10))
+attempt("runpg kill task cancelled", lambda: misc.Defer.on_event("lib-test-2").tasks)
+attempt("killpg gone", lambda: process.killpg(2**22 + 7, 9))
+
+
+print(json.dumps(results, indent=1, sort_keys=True))
