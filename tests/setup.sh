@@ -130,14 +130,14 @@ echo "docker: ready (lava-test/busybox:1, lava-test/debian:bookworm, lava-test/l
 
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/pip ] || python3 -m venv .venv
-if ! .venv/bin/python -c 'import lava.connection, pg8000, pymysql, sqlalchemy, pandas, awscli, pyarrow, aiosmtpd' 2>/dev/null \
+if ! .venv/bin/python -c 'import lava.connection, pg8000, pymysql, sqlalchemy, pandas, awscli, pyarrow, aiosmtpd, openpyxl' 2>/dev/null \
     || ! diff -rq -x __pycache__ python/lava "$(.venv/bin/python -c 'import lava, os; print(os.path.dirname(lava.__file__))')" >/dev/null; then
     echo "python: installing the lava package and the job test requirements into .venv"
     rm -rf python/build
     .venv/bin/pip install --quiet --force-reinstall --no-deps ./python
     .venv/bin/pip install --quiet -r python/test-requirements.txt ./python
 fi
-echo "python: ready (.venv has lava, pg8000, PyMySQL, SQLAlchemy, pandas, pyarrow, the AWS CLI, aiosmtpd)"
+echo "python: ready (.venv has lava, pg8000, PyMySQL, SQLAlchemy, pandas, pyarrow, the AWS CLI, aiosmtpd, openpyxl)"
 if ! [ -x .venv/bin/sam ] || ! [ -x .venv/bin/cfn-lint ] || ! [ -x .venv/bin/cargo-lambda ]; then
     echo "infra tools: installing the SAM CLI, cfn-lint and cargo-lambda into .venv"
     .venv/bin/pip install --quiet -r infra/requirements.txt

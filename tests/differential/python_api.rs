@@ -87,6 +87,7 @@ async fn the_python_api_matches_the_original() {
             );
             assert_eq!(r["scan_realms"]["ok"][&realm]["realm"], json!(realm), "{r}");
             assert_eq!(r["cli_connect_generic"]["ok"][0], json!("text"), "{r}");
+            assert_eq!(r["load_dag_from_lava_conn"]["ok"], json!({"a": [], "b": ["a"], "c": ["a", "b"]}), "{r}");
         }
         sides.push(json!({"results": results, "dispatched": sent, "emails": mails}));
     }
@@ -109,7 +110,26 @@ async fn the_python_api_matches_the_original() {
 
 const LIB_SCRIPT: &str = include_str!("python/lib.py");
 
-/// The `lava.lib` helpers a job's code calls (aws, datetime, os, decorators, fileops, misc,
+/// Where ours differs from the original's `lava.lib`, and why (the same choices as `lava dag-gen`).
+const LIB_LISTED: &[Listed] = &[
+    Listed {
+        path: "$.load_dag_from_csv padded",
+        reason: "a job name with spaces around it is trimmed like the names across the top (the original raised KeyError)",
+        sometimes: false,
+    },
+    Listed {
+        path: "$.load_dag_from_xlsx numbers",
+        reason: "a number in a cell marks a dependency as text does (the original raised AttributeError on it)",
+        sometimes: false,
+    },
+    Listed {
+        path: "$.load_dag_from_sqlite3 null",
+        reason: "a row with no depends_on names its job waiting for nothing (the original made it wait for None)",
+        sometimes: false,
+    },
+];
+
+/// The `lava.lib` helpers a job's code calls (aws, dag, datetime, os, decorators, fileops, misc,
 /// argparse, process), called with the same arguments (good and bad) under the original's
 /// package and ours, in the same folder and on the emulator: every result and every error's
 /// type and text are the same.
@@ -147,8 +167,14 @@ fn the_lava_lib_helpers_match_the_original() {
     assert_eq!(theirs["s3_list match"]["ok"], json!(["in/a.json"]));
     let mut found: Vec<Difference> = Vec::new();
     differences("$", Some(&sides[0]), Some(&sides[1]), &mut found);
-    let found: Vec<String> = found.iter().map(|d| format!("  {d}")).collect();
-    assert!(found.is_empty(), "lava.lib differs from the original's:\n{}", found.join("\n"));
+    let (unlisted, stale) = unexplained(&found, LIB_LISTED);
+    let unlisted: Vec<String> = unlisted.iter().map(|d| format!("  {d}")).collect();
+    let stale: Vec<&str> = stale.iter().map(|l| l.path).collect();
+    assert!(
+        unlisted.is_empty() && stale.is_empty(),
+        "lava.lib differs from the original's:\n{}\nlisted but matching: {stale:?}",
+        unlisted.join("\n")
+    );
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_file(&script).unwrap();
 }

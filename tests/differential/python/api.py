@@ -22,6 +22,7 @@ from lava.connection import (
 )
 from lava.exceptions import LavaError
 from lava.lavacore import scan_realms
+from lava.lib.dag import load_dag_from_lava_conn
 from lava.lib.state import LavaStateItem
 
 realm = sys.argv[1]
@@ -73,6 +74,24 @@ attempt("pg_rows", lambda: query("pg", "select 1 as n, 'a' as t, null as z, 2.5:
 attempt("pg_error", lambda: query("pg", "select * from no_such_table_here"))
 attempt("my_rows", lambda: query("my", "select 1 as n, 'a' as t, null as z"))
 attempt("lite_rows", lambda: query("lite", "select 1 as n, 'a' as t, null as z, 2.5 as f"))
+
+
+def dag_table():
+    """A dependency table in PostgreSQL, filled afresh (both sides use the same one)."""
+    conn = get_pysql_connection("pg", realm)
+    try:
+        cursor = conn.cursor()
+        cursor.execute("CREATE TABLE IF NOT EXISTS lava_lib_dag (job_group varchar(50), job varchar(50) NOT NULL, depends_on varchar(50))")
+        cursor.execute("DELETE FROM lava_lib_dag")
+        cursor.execute("INSERT INTO lava_lib_dag VALUES ('g', 'b', 'a'), ('g', 'c', 'b'), ('g', 'c', 'a'), ('h', 'x', 'y'), ('g', 'a', 'a')")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+dag_table()
+attempt("load_dag_from_lava_conn", lambda: {job: sorted(waits) for job, waits in sorted(load_dag_from_lava_conn("pg", realm, table="lava_lib_dag", group="g").items())})
+attempt("load_dag_from_lava_conn no table", lambda: load_dag_from_lava_conn("pg", realm, table="no_such_dag_table"))
 attempt("no_connection", lambda: query("nosuch", "select 1"))
 attempt("aws_keys", lambda: get_aws_connection("keys", realm))
 attempt("generic", lambda: get_generic_connection("gen", realm))

@@ -1,4 +1,4 @@
-"""The helpers of lava.lib a job's code calls (aws, datetime, os, decorators, fileops, misc, process,
+"""The helpers of lava.lib a job's code calls (aws, dag, datetime, os, decorators, fileops, misc, process,
 argparse), run the same way under the original's lava package and ours: each call's result (or
 its error's type and text) printed as one JSON document. Files go under the folder given as the first
 argument; AWS resources (on the emulator the environment names) are named after the second."""
@@ -265,6 +265,69 @@ time.sleep(3.5)
 attempt("runpg timeout killed the group", lambda: (os.path.exists(marker), time.time() - started < 10))
 attempt("runpg kill task cancelled", lambda: misc.Defer.on_event("lib-test-2").tasks)
 attempt("killpg gone", lambda: process.killpg(2**22 + 7, 9))
+
+
+# lava.lib.dag: dependency matrices and tables
+import sqlite3
+import openpyxl
+from lava.lib import dag
+
+
+def sorted_dag(loaded):
+    return {job: sorted(waits) for job, waits in sorted(loaded.items())}
+
+
+matrix = os.path.join(d, "deps.csv")
+with open(matrix, "w", encoding="utf-8") as f:
+    f.write(" ,a,b , c,é\na,x,,,\nb,x, ,,\nc,x,y,,\n,x,x,x,x\né,,,x,\n")
+attempt("load_dag_from_csv", lambda: sorted_dag(dag.load_dag_from_csv(matrix)))
+padded = os.path.join(d, "padded.csv")
+with open(padded, "w", encoding="utf-8") as f:
+    f.write(",a,b\n b ,x,\n")
+attempt("load_dag_from_csv padded", lambda: sorted_dag(dag.load_dag_from_csv(padded)))
+attempt("load_dag_from_csv missing", lambda: dag.load_dag_from_csv(os.path.join(d, "none.csv")))
+book = openpyxl.Workbook()
+sheet = book.active
+sheet.title = "first"
+for row in [["job", "a", "b", "c"], ["a", None, None, None], ["b", "x", None, None], ["c", "x", "x", " "], [None, "x", None, None]]:
+    sheet.append(row)
+other = book.create_sheet("second")
+for row in [["job", "p", "q"], ["q", "yes", None]]:
+    other.append(row)
+corner = book.create_sheet("corner")
+for row in [[None, "p"], ["p", "x"]]:
+    corner.append(row)
+workbook = os.path.join(d, "deps.xlsx")
+book.save(workbook)
+attempt("load_dag_from_xlsx", lambda: sorted_dag(dag.load_dag_from_xlsx(workbook)))
+attempt("load_dag_from_xlsx sheet", lambda: sorted_dag(dag.load_dag_from_xlsx(workbook, worksheet="second")))
+attempt("load_dag_from_xlsx no sheet", lambda: dag.load_dag_from_xlsx(workbook, worksheet="third"))
+attempt("load_dag_from_xlsx empty corner", lambda: dag.load_dag_from_xlsx(workbook, worksheet="corner"))
+numbers = openpyxl.Workbook()
+for row in [["job", "a", "b"], ["b", 1, None]]:
+    numbers.active.append(row)
+numbered = os.path.join(d, "numbers.xlsx")
+numbers.save(numbered)
+attempt("load_dag_from_xlsx numbers", lambda: sorted_dag(dag.load_dag_from_xlsx(numbered)))
+database = os.path.join(d, "deps.sqlite")
+with sqlite3.connect(database) as conn:
+    conn.execute("CREATE TABLE dag (job_group TEXT, job TEXT NOT NULL, depends_on TEXT)")
+    conn.execute("CREATE TABLE other (job_group TEXT, job TEXT NOT NULL, depends_on TEXT)")
+    conn.executemany("INSERT INTO dag VALUES (?, ?, ?)", [("g", "b", "a"), ("g", "c", "b"), ("g", " c ", "a "), ("h", "x", "y"), ("g", "a", "a"), ("g", "", "q")])
+    conn.execute("INSERT INTO other VALUES ('g', 'z', 'w')")
+conn.close()
+attempt("load_dag_from_sqlite3", lambda: sorted_dag(dag.load_dag_from_sqlite3(database)))
+attempt("load_dag_from_sqlite3 group", lambda: sorted_dag(dag.load_dag_from_sqlite3(database, group="g")))
+with sqlite3.connect(database) as conn:
+    conn.execute("CREATE TABLE nulls (job_group TEXT, job TEXT NOT NULL, depends_on TEXT)")
+    conn.execute("INSERT INTO nulls VALUES ('g', 'alone', NULL)")
+conn.close()
+attempt("load_dag_from_sqlite3 null", lambda: sorted_dag(dag.load_dag_from_sqlite3(database, table="nulls")))
+attempt("load_dag_from_sqlite3 table", lambda: sorted_dag(dag.load_dag_from_sqlite3(database, table="other")))
+attempt("load_dag_from_sqlite3 bad table", lambda: dag.load_dag_from_sqlite3(database, table="dag; drop table dag"))
+attempt("load_dag_from_sqlite3 bad group", lambda: dag.load_dag_from_sqlite3(database, group="g' or 'x"))
+attempt("load_dag_from_sqlite3 no table", lambda: dag.load_dag_from_sqlite3(database, table="main.none"))
+attempt("DEFAULT_TABLE", lambda: dag.DEFAULT_TABLE)
 
 
 print(json.dumps(results, indent=1, sort_keys=True))
