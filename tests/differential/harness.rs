@@ -366,6 +366,18 @@ pub fn unexplained<'a>(found: &'a [Difference], listed: &'a [Listed]) -> (Vec<&'
     (unlisted, stale)
 }
 
+/// Fails naming `what` unless the listings explain `found` exactly (see [`unexplained`]).
+pub fn assert_explained(found: &[Difference], listed: &[Listed], what: &str) {
+    let (unlisted, stale) = unexplained(found, listed);
+    let unlisted: Vec<String> = unlisted.iter().map(|d| format!("  {d}")).collect();
+    let stale: Vec<&str> = stale.iter().map(|l| l.path).collect();
+    assert!(
+        unlisted.is_empty() && stale.is_empty(),
+        "{what} differs from the original's:\n{}\nlisted but matching: {stale:?}",
+        unlisted.join("\n")
+    );
+}
+
 /// The COPY and UNLOAD statements in a PostgreSQL statement log (`log_statement=all`, which
 /// logs a statement once parsed; one that does not parse is in its error's `STATEMENT:` line),
 /// each with its whitespace collapsed, sorted.
