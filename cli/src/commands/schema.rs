@@ -1,8 +1,8 @@
 //! `lava schema`: deep validation of spec files, or of a table's entries (the original's
 //! `lava-schema`). What a spec is checked against is in `crate::ops::schema`.
 
+use crate::ops::glob_match;
 use crate::ops::schema::{self, SpecType};
-use crate::ops::{TableKind, glob_match};
 use crate::{Target, Unmet, connect};
 use anyhow::Result;
 use clap::Args;
@@ -66,12 +66,7 @@ impl SchemaArgs {
 
     /// The table's entries whose ids match a glob, in id order.
     async fn read_table(&self, target: &Target) -> Result<Vec<(String, Value)>> {
-        let kind = match self.spec_type {
-            SpecType::Job => TableKind::Jobs,
-            SpecType::S3trigger => TableKind::S3triggers,
-            SpecType::Connection => TableKind::Connections,
-            SpecType::Realm => TableKind::Realms,
-        };
+        let kind = self.spec_type.table();
         let (ports, names) = connect(target).await?;
         let items = super::ops::scan(&ports, &names, kind.table(&names), true).await?;
         let mut specs: Vec<(String, Value)> = items

@@ -34,14 +34,19 @@ impl SpecType {
         }
     }
 
-    /// The attribute holding a spec's id.
-    pub fn key(self) -> &'static str {
+    /// The table its entries are kept in.
+    pub fn table(self) -> super::TableKind {
         match self {
-            SpecType::Job => "job_id",
-            SpecType::S3trigger => "trigger_id",
-            SpecType::Connection => "conn_id",
-            SpecType::Realm => "realm",
+            SpecType::Job => super::TableKind::Jobs,
+            SpecType::S3trigger => super::TableKind::S3triggers,
+            SpecType::Connection => super::TableKind::Connections,
+            SpecType::Realm => super::TableKind::Realms,
         }
+    }
+
+    /// The attribute holding a spec's id (its table's key).
+    pub fn key(self) -> &'static str {
+        self.table().key()
     }
 }
 
