@@ -108,6 +108,12 @@ pub enum Command {
     /// Check, add and update the change-detection checksums on a table's entries (the
     /// original's lava-checksum).
     Checksum(commands::checksum::ChecksumArgs),
+    /// Make a job project laid out as the original's job framework's (the original's lava-new).
+    New(commands::project::NewArgs),
+    /// A job project's steps: add a job, build for an environment, check, install, uninstall
+    /// (the original's framework make targets).
+    #[command(subcommand)]
+    Project(commands::project::ProjectCommand),
     /// The lava workers running on this host (the original's lava-ps).
     Ps(commands::ps::PsArgs),
     /// Deep validation of spec files or a table's entries, strict as the original's
@@ -206,6 +212,8 @@ async fn run_command(cli: Cli) -> Result<String> {
         Command::Dag(command) => command.run(target).await,
         Command::Checksum(args) => args.run(target).await,
         Command::Schema(args) => args.run(target).await,
+        Command::New(args) => args.run(),
+        Command::Project(command) => command.run(target).await,
         Command::Ps(args) => args.run(),
         Command::Stop(args) => args.run().await,
         Command::Ws(args) => args.run(target).await,

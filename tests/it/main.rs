@@ -11,6 +11,7 @@ mod metrics;
 mod migration;
 mod operator;
 mod pipeline;
+mod project;
 mod redshift_unload;
 mod run_events;
 mod schedule;

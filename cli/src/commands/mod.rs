@@ -11,6 +11,7 @@ pub(crate) mod history;
 pub(crate) mod local;
 pub(crate) mod notify;
 pub(crate) mod ops;
+pub(crate) mod project;
 pub(crate) mod ps;
 pub(crate) mod realm;
 pub(crate) mod schedule;

@@ -7,6 +7,7 @@ pub mod checks;
 pub mod checksum;
 pub mod dag_gen;
 pub mod dag_show;
+pub mod project;
 pub mod ps;
 pub mod schema;
 

@@ -31,6 +31,9 @@ const OPERATORS: [(&str, char); 6] = [
 /// Python arithmetic (datetimes and timedeltas included) and the `utils` variable.
 pub struct Renderer {
     env: Environment<'static>,
+    syntax: SyntaxConfig,
+    /// The character every tag of `syntax` starts with: a text without it renders as itself.
+    marker: char,
 }
 
 impl Default for Renderer {
@@ -53,7 +56,7 @@ impl Default for Renderer {
         }
         env.add_filter("tojson", python::tojson);
         env.add_global("utils", utils::utils());
-        Renderer { env }
+        Renderer { env, syntax: SyntaxConfig::default(), marker: '{' }
     }
 }
 
@@ -92,6 +95,22 @@ fn error_text(e: &minijinja::Error) -> String {
 }
 
 impl Renderer {
+    /// The renderer of the original's job framework, whose build-time tags are `<{ … }>`,
+    /// `<% … %>` and `<# … #>` so that lava's own `{{ … }}` pass through to run time.
+    pub fn framework() -> Renderer {
+        let syntax = SyntaxConfig::builder()
+            .block_delimiters("<%", "%>")
+            .variable_delimiters("<{", "}>")
+            .comment_delimiters("<#", "#>")
+            .build()
+            .expect("the framework's delimiters are distinct");
+        let mut renderer = Renderer::default();
+        renderer.env.set_syntax(syntax.clone());
+        renderer.syntax = syntax;
+        renderer.marker = '<';
+        renderer
+    }
+
     /// Renders `template` with `context`; the error names what failed to render.
     pub fn render(&self, template: &str, context: &JinjaValue) -> Result<String, String> {
         self.render_with(&self.env, template, context)
@@ -121,10 +140,10 @@ impl Renderer {
     }
 
     fn render_with(&self, env: &Environment<'static>, template: &str, context: &JinjaValue) -> Result<String, String> {
-        if !template.contains('{') {
+        if !template.contains(self.marker) {
             return Ok(template.strip_suffix('\n').unwrap_or(template).to_string());
         }
-        let ast = machinery::parse(template, "template", SyntaxConfig::default()).map_err(|e| error_text(&e))?;
+        let ast = machinery::parse(template, "template", self.syntax.clone()).map_err(|e| error_text(&e))?;
         let mut generator = CodeGenerator::new("template", template);
         generator.compile_stmt(&ast);
         let (mut instructions, mut blocks) = generator.finish();
@@ -280,5 +299,22 @@ mod tests {
         let r = Renderer::default();
         let v = r.render_value(&json!({"source": "s3://{{ b }}/k", "n": 3}), &context! { b => "bkt" }).unwrap();
         assert_eq!(v, json!({"source": "s3://bkt/k", "n": 3}));
+    }
+}
+
+#[cfg(test)]
+mod framework {
+    use super::*;
+
+    #[test]
+    fn the_framework_s_tags_render_and_lava_s_own_pass_through() {
+        let context = context_from_json(
+            serde_json::json!({"prefix": {"job": "app/p"}, "env": "prod"}).as_object().expect("a map"),
+        );
+        let text = "job_id: <{ prefix.job }>/a <# note #>\n<% if env == 'prod' %>x: '{{ globals.day }}'<% endif %>\n";
+        let rendered = Renderer::framework().render(text, &context).expect("renders");
+        assert_eq!(rendered, "job_id: app/p/a \nx: '{{ globals.day }}'");
+        // A text without `<` is itself, as any other text.
+        assert_eq!(Renderer::framework().render("a: {{ b }}\n", &context).expect("renders"), "a: {{ b }}");
     }
 }

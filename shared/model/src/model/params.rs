@@ -421,6 +421,87 @@ const SQL_COMMON: &[&str] = &[
     "transaction",
     "vars",
 ];
+const DB_FROM_S3_KEYS: &[&str] = &[
+    "db_conn_id",
+    "bucket",
+    "key",
+    "schema",
+    "table",
+    "mode",
+    "args",
+    "columns",
+    "jinja",
+    "min_size",
+    "s3_conn_id",
+    "s3_iam_role",
+    "skip_missing",
+    "vars",
+];
+const REDSHIFT_UNLOAD_KEYS: &[&str] = &[
+    "conn_id",
+    "bucket",
+    "schema",
+    "relation",
+    "args",
+    "dateformat",
+    "insecure",
+    "key",
+    "prefix",
+    "s3_conn_id",
+    "s3_iam_role",
+    "start",
+    "stop_on_fail",
+    "vars",
+    "where",
+];
+const SMB_KEYS: &[&str] = &["conn_id", "share_name", "path", "file", "basedir", "jinja", "timeout", "vars"];
+
+/// The parameter keys a job type takes, and those it requires: the one table `parse`
+/// checks against and the project templates (`lava project add`) are written from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterKeys {
+    /// Every key the type takes, required ones included.
+    pub allowed: Vec<&'static str>,
+    /// The keys it cannot do without.
+    pub required: &'static [&'static str],
+}
+
+impl ParameterKeys {
+    /// The keys of `job_type`'s parameters; `None` for the types whose parameters lava does
+    /// not check (SharePoint's, which it refuses to run, and unknown types).
+    pub fn of(job_type: &JobType) -> Option<ParameterKeys> {
+        let keys = |allowed: &[&[&'static str]], required| Some(ParameterKeys { allowed: allowed.concat(), required });
+        match job_type {
+            JobType::Cmd => keys(&[&["args", "env", "jinja", "timeout", "vars"]], &[]),
+            JobType::Exe => keys(&[EXEC_KEYS], &[]),
+            JobType::Pkg => keys(&[EXEC_KEYS, &["command", "main"]], &[]),
+            JobType::Docker => keys(&[EXEC_KEYS, &["command", "docker", "host_config"]], &[]),
+            JobType::Sql | JobType::Sqli => keys(&[SQL_COMMON, &["output"]], &["conn_id"]),
+            JobType::Sqlv => keys(&[SQL_COMMON, &["format", "level", "timeout"]], &["conn_id"]),
+            JobType::Sqlc => keys(&[&["conn_id", "args", "jinja", "timeout", "vars"]], &["conn_id"]),
+            JobType::Log => keys(&[], &[]),
+            JobType::Dispatch => keys(&[&["parameters", "delay", "jinja", "job_prefix"]], &[]),
+            JobType::Chain => keys(&[&["job_prefix", "start", "can_fail"]], &[]),
+            JobType::Dag => keys(&[&["job_prefix", "workers", "can_fail"]], &[]),
+            JobType::Foreach => keys(&[&["foreach", "can_fail", "limit", "jinja"]], &["foreach"]),
+            JobType::Lavasched => keys(&[&["dispatcher", "args", "env"]], &["dispatcher"]),
+            JobType::DbFromS3 => keys(&[DB_FROM_S3_KEYS], &["db_conn_id", "bucket", "key", "schema", "table", "mode"]),
+            JobType::RedshiftUnload => {
+                keys(&[REDSHIFT_UNLOAD_KEYS], &["conn_id", "bucket", "schema", "relation", "args"])
+            }
+            // The original's smb_get refused every optional key (an empty set intersection);
+            // here each type takes the optional keys its documentation lists.
+            JobType::SmbGet => keys(&[SMB_KEYS, &["kms_key_id"]], &["conn_id", "share_name", "path", "file"]),
+            JobType::SmbPut => keys(&[SMB_KEYS, &["create_dirs"]], &["conn_id", "share_name", "path", "file"]),
+            JobType::SharepointGetDoc
+            | JobType::SharepointGetList
+            | JobType::SharepointGetMultiDoc
+            | JobType::SharepointPutDoc
+            | JobType::SharepointPutList
+            | JobType::Unknown(_) => None,
+        }
+    }
+}
 
 impl JobParameters {
     /// The `timeout` parameter, for the types that have one.
@@ -447,10 +528,12 @@ impl JobParameters {
     /// Checks and types the parameters of a job of `job_type`, with the original's messages
     /// (`Missing keys: …`, `Unexpected keys: …`) or the failing field.
     pub fn parse(job_type: &JobType, params: &Map<String, Value>) -> Result<Self, String> {
+        let Some(keys) = ParameterKeys::of(job_type) else { return Ok(JobParameters::Other(params.clone())) };
+        check_keys(params, &keys.allowed, keys.required)?;
         Ok(match job_type {
-            JobType::Cmd => JobParameters::Cmd(typed(params, &["args", "env", "jinja", "timeout", "vars"], &[])?),
+            JobType::Cmd => JobParameters::Cmd(typed(params)?),
             JobType::Exe => {
-                let p: ExeParams = typed(params, EXEC_KEYS, &[])?;
+                let p: ExeParams = typed(params)?;
                 check_labels(&p.connections)?;
                 JobParameters::Exe(p)
             }
@@ -458,14 +541,12 @@ impl JobParameters {
             JobType::Docker => JobParameters::Docker(docker_params(params)?),
             JobType::Sql | JobType::Sqli => JobParameters::Sql(sql_params(params)?),
             JobType::Sqlv => JobParameters::Sql(sqlv_params(params)?),
-            JobType::Sqlc => {
-                JobParameters::Sqlc(typed(params, &["conn_id", "args", "jinja", "timeout", "vars"], &["conn_id"])?)
-            }
+            JobType::Sqlc => JobParameters::Sqlc(typed(params)?),
             JobType::Log => JobParameters::Log,
             JobType::Dispatch => JobParameters::Dispatch(dispatch_params(params)?),
-            JobType::Chain => JobParameters::Chain(typed(params, &["job_prefix", "start", "can_fail"], &[])?),
+            JobType::Chain => JobParameters::Chain(typed(params)?),
             JobType::Dag => {
-                let p: super::pipeline::DagParams = typed(params, &["job_prefix", "workers", "can_fail"], &[])?;
+                let p: super::pipeline::DagParams = typed(params)?;
                 if p.workers.is_some_and(|w| w < 1) {
                     return Err("workers must be at least 1".into());
                 }
@@ -474,29 +555,16 @@ impl JobParameters {
             JobType::Foreach => {
                 // The value generator is checked by validation and by the run (the original's
                 // error for it has no "Bad job parameters" prefix).
-                let p: super::pipeline::ForeachParams =
-                    typed(params, &["foreach", "can_fail", "limit", "jinja"], &["foreach"])?;
+                let p: super::pipeline::ForeachParams = typed(params)?;
                 if p.limit.is_some_and(|l| l < 0) {
                     return Err("limit must not be negative".into());
                 }
                 JobParameters::Foreach(p)
             }
-            JobType::Lavasched => {
-                check_keys(params, &["dispatcher", "args", "env"], &["dispatcher"])?;
-                JobParameters::Other(params.clone())
-            }
+            JobType::Lavasched => JobParameters::Other(params.clone()),
             JobType::DbFromS3 => JobParameters::DbFromS3(db_from_s3_params(params)?),
             JobType::RedshiftUnload => JobParameters::RedshiftUnload(redshift_unload_params(params)?),
-            JobType::SmbGet | JobType::SmbPut => {
-                // The original's smb_get refused every optional key (an empty set intersection);
-                // here each type takes the optional keys its documentation lists.
-                let own = if *job_type == JobType::SmbGet { "kms_key_id" } else { "create_dirs" };
-                JobParameters::Smb(typed(
-                    params,
-                    &["conn_id", "share_name", "path", "file", "basedir", "jinja", "timeout", "vars", own],
-                    &["conn_id", "share_name", "path", "file"],
-                )?)
-            }
+            JobType::SmbGet | JobType::SmbPut => JobParameters::Smb(typed(params)?),
             JobType::SharepointGetDoc
             | JobType::SharepointGetList
             | JobType::SharepointGetMultiDoc
@@ -507,19 +575,13 @@ impl JobParameters {
     }
 }
 
-/// Checks the keys of `params` (the original's `Missing keys: …`, `Unexpected keys: …`), then
-/// reads them as `T`, naming the failing field.
-fn typed<T: serde::de::DeserializeOwned>(
-    params: &Map<String, Value>,
-    allowed: &[&str],
-    required: &[&str],
-) -> Result<T, String> {
-    check_keys(params, allowed, required)?;
+/// Reads checked parameters as `T`, naming the failing field.
+fn typed<T: serde::de::DeserializeOwned>(params: &Map<String, Value>) -> Result<T, String> {
     from_value(&Value::Object(params.clone())).map_err(|e| e.to_string())
 }
 
 fn pkg_params(params: &Map<String, Value>) -> Result<PkgParams, String> {
-    let p: PkgParams = typed(params, &[EXEC_KEYS, &["command", "main"]].concat(), &[])?;
+    let p: PkgParams = typed(params)?;
     match (&p.command, &p.main) {
         (Some(_), Some(_)) => return Err("command and main cannot both be given".into()),
         (None, None) => return Err("No command".into()),
@@ -530,7 +592,7 @@ fn pkg_params(params: &Map<String, Value>) -> Result<PkgParams, String> {
 }
 
 fn docker_params(params: &Map<String, Value>) -> Result<DockerParams, String> {
-    let p: DockerParams = typed(params, &[EXEC_KEYS, &["command", "docker", "host_config"]].concat(), &[])?;
+    let p: DockerParams = typed(params)?;
     let mut bad: Vec<&str> = p
         .host_config
         .keys()
@@ -547,7 +609,7 @@ fn docker_params(params: &Map<String, Value>) -> Result<DockerParams, String> {
 }
 
 fn sql_params(params: &Map<String, Value>) -> Result<SqlParams, String> {
-    let p: SqlParams = typed(params, &[SQL_COMMON, &["output"]].concat(), &["conn_id"])?;
+    let p: SqlParams = typed(params)?;
     check_sql(&p)?;
     if let Some(out) = &p.output
         && (out.is_empty() || !out.chars().all(|c| c.is_alphanumeric() || c == '_'))
@@ -558,7 +620,7 @@ fn sql_params(params: &Map<String, Value>) -> Result<SqlParams, String> {
 }
 
 fn sqlv_params(params: &Map<String, Value>) -> Result<SqlParams, String> {
-    let p: SqlParams = typed(params, &[SQL_COMMON, &["format", "level", "timeout"]].concat(), &["conn_id"])?;
+    let p: SqlParams = typed(params)?;
     check_sql(&p)?;
     if let Some(f) = &p.format
         && !["csv", "jsonl", "html", "parquet"].contains(&f.as_str())
@@ -574,7 +636,7 @@ fn sqlv_params(params: &Map<String, Value>) -> Result<SqlParams, String> {
 }
 
 fn dispatch_params(params: &Map<String, Value>) -> Result<super::pipeline::DispatchParams, String> {
-    let p: super::pipeline::DispatchParams = typed(params, &["parameters", "delay", "jinja", "job_prefix"], &[])?;
+    let p: super::pipeline::DispatchParams = typed(params)?;
     if let Some(delay) = &p.delay {
         match delay.seconds() {
             Ok(s) if s < 0.0 => return Err(format!("Bad delay: {delay} is negative")),
@@ -586,47 +648,14 @@ fn dispatch_params(params: &Map<String, Value>) -> Result<super::pipeline::Dispa
 }
 
 fn db_from_s3_params(params: &Map<String, Value>) -> Result<DbFromS3Params, String> {
-    const ALLOWED: &[&str] = &[
-        "db_conn_id",
-        "bucket",
-        "key",
-        "schema",
-        "table",
-        "mode",
-        "args",
-        "columns",
-        "jinja",
-        "min_size",
-        "s3_conn_id",
-        "s3_iam_role",
-        "skip_missing",
-        "vars",
-    ];
-    let p: DbFromS3Params = typed(params, ALLOWED, &["db_conn_id", "bucket", "key", "schema", "table", "mode"])?;
+    let p: DbFromS3Params = typed(params)?;
     LoadMode::parse(&p.mode)?;
     p.min_size_bytes()?;
     Ok(p)
 }
 
 fn redshift_unload_params(params: &Map<String, Value>) -> Result<RedshiftUnloadParams, String> {
-    const ALLOWED: &[&str] = &[
-        "conn_id",
-        "bucket",
-        "schema",
-        "relation",
-        "args",
-        "dateformat",
-        "insecure",
-        "key",
-        "prefix",
-        "s3_conn_id",
-        "s3_iam_role",
-        "start",
-        "stop_on_fail",
-        "vars",
-        "where",
-    ];
-    let p: RedshiftUnloadParams = typed(params, ALLOWED, &["conn_id", "bucket", "schema", "relation", "args"])?;
+    let p: RedshiftUnloadParams = typed(params)?;
     if p.prefix.as_deref().or(p.key.as_deref()).is_none_or(str::is_empty) {
         return Err("prefix is required".into());
     }
