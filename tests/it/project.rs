@@ -85,7 +85,7 @@ async fn a_new_project_is_the_original_s_and_goes_to_a_realm_and_back() {
     // or the runs' status events below could not be published.
     r.clients.sqs.create_queue().queue_name(format!("{realm}-rule-target")).send().await.unwrap();
 
-    // Built, each job passing `lava schema` (strict as the original's schemas).
+    // Built, each job passing `lava schema` (strict as the original's schemas) ...
     let built = lava(&realm, &["project", "dist", "--env", "dev", "-C", dir]).await.unwrap();
     let dist = ours.join("dist/dev");
     assert!(!built.contains("_parts"), "{built}");
@@ -96,6 +96,19 @@ async fn a_new_project_is_the_original_s_and_goes_to_a_realm_and_back() {
         .collect();
     let files: Vec<&str> = job_files.iter().map(String::as_str).collect();
     lava(&realm, &[&["schema", "-t", "job"][..], &files].concat()).await.unwrap();
+    // ... and the JSON Schemas the project holds, in the original's own validator.
+    let schemas = ours.join("schemas");
+    let checked = lava_tests::original::command("lava-schema")
+        .args(["-s", schemas.to_str().unwrap(), "-t", "job"])
+        .args(&files)
+        .output();
+    let checked = checked.unwrap();
+    assert!(
+        checked.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
     assert_eq!(std::fs::read_to_string(dist.join("lava-jobs/prod-only.json")).unwrap(), "null\n");
     let included: Value =
         serde_json::from_str(&std::fs::read_to_string(dist.join("lava-jobs/included.json")).unwrap()).unwrap();

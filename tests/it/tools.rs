@@ -401,6 +401,64 @@ async fn schema_checks_a_table_s_entries_strictly_and_names_each_bad_field() {
     assert!(lava(&realm, &["schema", "-d", "-t", "connection", "sc-pg"]).await.is_ok());
 }
 
+/// The JSON Schemas shipped in `schemas/` (generated from the model) judge specs as `lava
+/// schema` does, where a spec's shape decides: the original's own `lava-schema` (a real JSON
+/// Schema validator, which checks the schemas themselves first) run with `-s schemas` passes and
+/// fails the same specs as ours.
+#[tokio::test]
+async fn the_shipped_schemas_pass_and_fail_what_lava_schema_does() {
+    let dir = std::env::temp_dir().join(unique("lava-schemas-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let job = "job_id: a\ntype: cmd\nworker: core\npayload: echo hi\n";
+    let sqlc = "job_id: b\ntype: sqlc\nworker: core\npayload: q.sql\n";
+    let pg = "conn_id: pg\ntype: postgres\nhost: h\nport: 5432\nuser: u\ndatabase: d\npassword: /p\nenabled: true\n";
+    let trigger = "trigger_id: t\nbucket: b\nprefix: in\njob_id: a\nenabled: true\n";
+    let cases: &[(&str, &str, String, bool)] = &[
+        ("job", "cmd", format!("{job}parameters: {{timeout: 5m, args: [x]}}\nx-note: n\n$schema: s\n"), true),
+        ("job", "sqlc", format!("{sqlc}parameters: {{conn_id: pg}}\n"), true),
+        ("job", "dag", "job_id: d\ntype: dag\nworker: core\npayload: {a: null, b: a}\n".into(), true),
+        ("job", "top-level-timeout", format!("{job}timeout: 5m\n"), false),
+        ("job", "unknown-parameter", format!("{sqlc}parameters: {{conn_id: pg, bogus: 1}}\n"), false),
+        ("job", "missing-parameter", format!("{sqlc}parameters: {{args: [x]}}\n"), false),
+        ("job", "no-worker", "job_id: a\ntype: cmd\npayload: x\n".into(), false),
+        ("job", "text-max-tries", format!("{job}max_tries: many\n"), false),
+        ("connection", "postgres", pg.into(), true),
+        ("connection", "slack", "conn_id: s\ntype: Slack\nwebhook_url: /w\nenabled: true\n".into(), true),
+        (
+            "connection",
+            "slack-extra",
+            "conn_id: s\ntype: SLACK\nwebhook_url: /w\nbogus: 1\nenabled: true\n".into(),
+            false,
+        ),
+        ("connection", "slack-no-url", "conn_id: s\ntype: slack\nenabled: true\n".into(), false),
+        ("s3trigger", "trigger", format!("{trigger}if_fnmatch: '*.csv'\nif_not_size_gt: 10\n"), true),
+        ("s3trigger", "unknown", format!("{trigger}when: now\n"), false),
+        ("s3trigger", "no-bucket", "trigger_id: t\nprefix: in\njob_id: a\nenabled: true\n".into(), false),
+        ("realm", "realm", "realm: r\ns3_payloads: s3://b/p\ns3_temp: s3://b/t\nx-workers: 2\n".into(), true),
+        ("realm", "no-temp", "realm: r\ns3_payloads: s3://b/p\n".into(), false),
+    ];
+    let schemas = lava_tests::workspace_root().join("schemas");
+    for (kind, name, text, good) in cases {
+        let file = dir.join(format!("{kind}-{name}.yaml"));
+        std::fs::write(&file, text).unwrap();
+        let theirs = lava_tests::original::command("lava-schema")
+            .args(["-s", schemas.to_str().unwrap(), "-t", kind, file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&theirs.stderr);
+        assert!(stderr.is_empty(), "{kind} {name}: {stderr}");
+        assert_eq!(
+            theirs.status.success(),
+            *good,
+            "{kind} {name} by the shipped schemas: {}",
+            String::from_utf8_lossy(&theirs.stdout)
+        );
+        let ours = lava("unused", &["schema", "-t", kind, file.to_str().unwrap()]).await;
+        assert_eq!(ours.is_ok(), *good, "{kind} {name} by lava schema: {ours:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `lava check` prints what the original's `lava-check` prints for the checks both have and
 /// judge alike (`jobjinja` renders with another engine, `jobconn` is ours, and `trigslash`
 /// and `trigmeta` show the owner the original's misspelt lookup lost): the same tables, the

@@ -24,6 +24,10 @@ pub struct SchemaArgs {
     /// Print every spec's result, not only failures.
     #[arg(short, long)]
     verbose: bool,
+    /// Write the JSON Schemas of the four kinds of spec (generated from the model) into DIR
+    /// instead of checking anything.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["dynamodb", "specs"])]
+    export: Option<std::path::PathBuf>,
     /// Spec files (JSON or YAML: one spec, or a list of them), or with -d globs of ids.
     #[arg(value_name = "SPEC")]
     specs: Vec<String>,
@@ -32,6 +36,16 @@ pub struct SchemaArgs {
 impl SchemaArgs {
     /// Checks each spec; fails (exit status 1) with the report when any spec fails.
     pub(crate) async fn run(self, target: &Target) -> Result<String> {
+        if let Some(dir) = &self.export {
+            std::fs::create_dir_all(dir)?;
+            let mut lines = Vec::new();
+            for (name, schema) in shared::model::json_schema::all() {
+                let path = dir.join(name);
+                std::fs::write(&path, serde_json::to_string_pretty(&schema)? + "\n")?;
+                lines.push(format!("Wrote {}", path.display()));
+            }
+            return Ok(lines.join("\n"));
+        }
         let limits = Config::new(std::env::vars(), None).limits();
         let specs = if self.dynamodb { self.read_table(target).await? } else { self.read_files()? };
         let mut lines = Vec::new();

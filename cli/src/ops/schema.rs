@@ -64,6 +64,11 @@ pub fn check(kind: SpecType, spec: &Value, limits: &Limits) -> Vec<Problem> {
     let Some(map) = spec.as_object() else {
         return vec![Problem { path: "$".into(), message: format!("{spec} is not of type 'object'") }];
     };
+    // `$schema` and the like are for editors (the original ignored them too).
+    let map: serde_json::Map<String, Value> =
+        map.iter().filter(|(k, _)| !k.starts_with('$')).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let spec = &Value::Object(map);
+    let map = spec.as_object().expect("built as an object");
     let id = map.get(kind.key()).and_then(Value::as_str).unwrap_or("?");
     let errors = match kind {
         SpecType::Job => JobSpec::from_value(spec).and_then(|job| job.validate(limits)).map(|_| ()),

@@ -182,6 +182,16 @@ pub fn layout(answers: &BTreeMap<String, String>, version: &str) -> Vec<(PathBuf
     for (dir, about) in READMES {
         files.push((PathBuf::from(dir).join("README.md"), format!("# {dir}\n\n{about}\n")));
     }
+    // The model's JSON Schemas, and an editor's YAML support pointed at them.
+    for (name, schema) in shared::model::json_schema::all() {
+        files.push((PathBuf::from("schemas").join(name), crate::pretty(&schema) + "\n"));
+    }
+    let editor = json!({"yaml.schemas": {
+        "schemas/job.schema.json": "lava-jobs/**/*.yaml",
+        "schemas/connection.schema.json": "lava-connections/**/*.yaml",
+        "schemas/s3trigger.schema.json": "lava-triggers/**/*.yaml",
+    }});
+    files.push((PathBuf::from(".vscode/settings.json"), crate::pretty(&editor) + "\n"));
     files
 }
 

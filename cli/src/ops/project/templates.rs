@@ -89,13 +89,15 @@ pub fn job(job_type: &JobType, name: &str) -> Result<Vec<(PathBuf, String)>, Str
     if *job_type == JobType::RedshiftUnload {
         required.push("prefix");
     }
+    let optional: Vec<&str> = keys.allowed.iter().filter(|k| !required.contains(k)).copied().collect();
+    // Without a required key the whole section is a comment (an empty one would be null).
+    let open = if required.is_empty() { "# " } else { "" };
     if !keys.allowed.is_empty() {
-        text.push_str("parameters:\n");
+        text.push_str(&format!("{open}parameters:\n"));
         for key in &required {
             let value = if *key == "prefix" { format!("unload/{name}/") } else { example(key, name) };
             text.push_str(&format!("  {key}: {value}\n"));
         }
-        let optional: Vec<&str> = keys.allowed.iter().filter(|k| !required.contains(k)).copied().collect();
         if !optional.is_empty() {
             text.push_str("  # Optional (see the job type's page of the user guide):\n");
             text.extend(optional.iter().map(|k| format!("  # {k}:\n")));

@@ -80,7 +80,7 @@ impl ConnectionEntry {
                 report.error(self.at("password"), "is required: the name of an SSM parameter holding the password");
             }
         }
-        if let Some((allowed, required)) = self.field_rules(&kind)
+        if let Some((allowed, required)) = type_fields(&kind, self.secret_id.is_some())
             && let Err(reason) = check_keys(&self.fields, allowed, required)
         {
             report.error(format!("connections[{}]", self.conn_id), format!("Bad connection record: {reason}"));
@@ -97,51 +97,6 @@ impl ConnectionEntry {
     /// Whether the entry has `field`, not null.
     fn has(&self, field: &str) -> bool {
         self.fields.get(field).is_some_and(|v| !v.is_null())
-    }
-
-    /// The fields a type allows and requires, for the types the original checks strictly.
-    fn field_rules(&self, kind: &ConnectionType) -> Option<(&'static [&'static str], &'static [&'static str])> {
-        use ConnectionType::*;
-        const EMAIL: &[&str] = &[
-            "from",
-            "reply_to",
-            "subtype",
-            "region",
-            "configuration_set",
-            "host",
-            "port",
-            "tls",
-            "user",
-            "password",
-            "return_path",
-        ];
-        const SMB: &[&str] = &[
-            "host",
-            "remote_name",
-            "user",
-            "password",
-            "domain",
-            "my_name",
-            "port",
-            "use_ntlm_v2",
-            "is_direct_tcp",
-            "encrypt",
-            "subtype",
-        ];
-        const AWS: &[&str] =
-            &["access_keys", "role_arn", "duration", "external_id", "policy_arns", "policy", "tags", "region"];
-        match kind {
-            Slack => Some((&["webhook_url", "from", "style", "colour", "preamble"], &["webhook_url"])),
-            Generic => Some((&["attributes"], &["attributes"])),
-            Aws => Some((AWS, &[])),
-            Email | Ses => Some((EMAIL, &[])),
-            Docker => Some((&["registry", "user", "password", "email", "server", "tls", "timeout", "pull"], &[])),
-            Smb if self.secret_id.is_some() => Some((SMB, &["remote_name"])),
-            Smb => Some((SMB, &["host", "remote_name", "user", "password"])),
-            Git | Mariadb | MariadbRds | Mssql | Mysql | MysqlAurora | MysqlRds | Oracle | OracleRds | Postgres
-            | PostgresAurora | PostgresRds | Postgresql | Psql | Redshift | RedshiftServerless | Sharepoint
-            | Sqlite3 | Ssh | Scp | Sftp | Unknown(_) => None,
-        }
     }
 
     /// The checks of one type's fields beyond which are allowed.
@@ -172,5 +127,55 @@ impl ConnectionEntry {
             }
             _ => {}
         }
+    }
+}
+
+/// The fields (other than `conn_id`, `type`, `enabled`, `description`, `owner` and `secret_id`)
+/// a type allows and requires, for the types the original checks strictly; an SMB connection
+/// whose details come from a secret (`with_secret`) requires only `remote_name`.
+pub fn type_fields(
+    kind: &ConnectionType,
+    with_secret: bool,
+) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    use ConnectionType::*;
+    const EMAIL: &[&str] = &[
+        "from",
+        "reply_to",
+        "subtype",
+        "region",
+        "configuration_set",
+        "host",
+        "port",
+        "tls",
+        "user",
+        "password",
+        "return_path",
+    ];
+    const SMB: &[&str] = &[
+        "host",
+        "remote_name",
+        "user",
+        "password",
+        "domain",
+        "my_name",
+        "port",
+        "use_ntlm_v2",
+        "is_direct_tcp",
+        "encrypt",
+        "subtype",
+    ];
+    const AWS: &[&str] =
+        &["access_keys", "role_arn", "duration", "external_id", "policy_arns", "policy", "tags", "region"];
+    match kind {
+        Slack => Some((&["webhook_url", "from", "style", "colour", "preamble"], &["webhook_url"])),
+        Generic => Some((&["attributes"], &["attributes"])),
+        Aws => Some((AWS, &[])),
+        Email | Ses => Some((EMAIL, &[])),
+        Docker => Some((&["registry", "user", "password", "email", "server", "tls", "timeout", "pull"], &[])),
+        Smb if with_secret => Some((SMB, &["remote_name"])),
+        Smb => Some((SMB, &["host", "remote_name", "user", "password"])),
+        Git | Mariadb | MariadbRds | Mssql | Mysql | MysqlAurora | MysqlRds | Oracle | OracleRds | Postgres
+        | PostgresAurora | PostgresRds | Postgresql | Psql | Redshift | RedshiftServerless | Sharepoint | Sqlite3
+        | Ssh | Scp | Sftp | Unknown(_) => None,
     }
 }

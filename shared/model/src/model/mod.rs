@@ -8,6 +8,7 @@ pub mod container;
 pub mod event;
 pub mod job;
 pub mod job_type;
+pub mod json_schema;
 pub mod limits;
 pub mod message;
 pub mod params;

@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 use super::validation::{Report, ValidationError, ValidationErrors, from_value, is_extension_key, kind_of};
 use super::values::{parse_duration, parse_size};
 
-const KNOWN: &[&str] = &[
+/// The fields of an S3 trigger (besides its conditions and `x-…` fields).
+pub const KNOWN: &[&str] = &[
     "trigger_id",
     "bucket",
     "prefix",
@@ -19,7 +20,8 @@ const KNOWN: &[&str] = &[
     "description",
     "owner",
 ];
-const CONDITIONS: &[&str] = &["fnmatch", "size_gt", "event_type"];
+/// The conditions a trigger can set as `if_<condition>` and `if_not_<condition>`.
+pub const CONDITIONS: &[&str] = &["fnmatch", "size_gt", "event_type"];
 
 /// An S3 trigger. Condition fields (`if_*`, `if_not_*`) and `x-*` are kept in `fields`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
