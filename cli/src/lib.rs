@@ -99,7 +99,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Jobs whose parameters name a connection matching a glob.
     ConnUsage(ConnUsageArgs),
-    /// A dag job's payload from a dependency matrix: CSV, SQLite or a table behind a
+    /// A dag job's payload from a dependency matrix: CSV, Excel, SQLite or a table behind a
     /// connection (the original's lava-dag-gen).
     DagGen(commands::dag::DagGenArgs),
     /// Pictures of dag and chain jobs' pipelines.

@@ -18,7 +18,7 @@ pub struct DagGenArgs {
     /// nothing as null and one waiting for one job as that job's id.
     #[arg(short, long)]
     compact: bool,
-    /// Database sources: only the rows of this `job_group`.
+    /// Database sources: only the rows of this `job_group`; Excel sources: the worksheet.
     #[arg(short, long)]
     group: Option<String>,
     /// Print the batches the jobs run in instead of the payload.
@@ -36,8 +36,8 @@ pub struct DagGenArgs {
     /// Print YAML instead of JSON.
     #[arg(short, long)]
     yaml: bool,
-    /// A CSV file (successors down the first column, predecessors across the first row, a
-    /// non-blank cell a dependency), an SQLite file (`.sqlite`, `.sqlite3`) or a lava database
+    /// A CSV or Excel (`.xlsx`) file (successors down the first column, predecessors across
+    /// the first row, a non-blank cell a dependency), an SQLite file (`.sqlite`, `.sqlite3`) or a lava database
     /// connection id (which needs the realm).
     source: String,
 }
@@ -63,7 +63,7 @@ impl DagGenArgs {
             return Ok(dag_gen::from_matrix(&rows));
         }
         if source.ends_with(".xlsx") {
-            bail!("{source}: Excel sources are not read yet: save the sheet as CSV");
+            return Ok(dag_gen::from_matrix(&excel_rows(source, self.group.as_deref())?));
         }
         let query = dag_gen::table_query(&self.table, self.group.as_deref()).map_err(anyhow::Error::msg)?;
         let db = if source.ends_with(".sqlite") || source.ends_with(".sqlite3") {
@@ -92,6 +92,27 @@ impl DagGenArgs {
             .collect::<Vec<_>>();
         Ok(dag_gen::from_pairs(&pairs))
     }
+}
+
+/// The cells of a workbook's sheet (`sheet`, else its first) as text, from its first used
+/// row and column: numbers as written, `TRUE` for true, nothing for false and empty cells.
+fn excel_rows(source: &str, sheet: Option<&str>) -> Result<Vec<Vec<String>>> {
+    use calamine::{Data, Reader, Xlsx, open_workbook};
+    let mut book: Xlsx<_> = open_workbook(source).with_context(|| source.to_string())?;
+    let name = match sheet {
+        Some(name) => name.to_string(),
+        None => book.sheet_names().first().cloned().with_context(|| format!("{source}: no worksheet"))?,
+    };
+    if !book.sheet_names().contains(&name) {
+        bail!("{source}: Worksheet {name} does not exist.");
+    }
+    let range = book.worksheet_range(&name).with_context(|| format!("{source}: {name}"))?;
+    let text = |cell: &Data| match cell {
+        Data::Empty | Data::Bool(false) => String::new(),
+        Data::Bool(true) => "TRUE".into(),
+        other => other.to_string(),
+    };
+    Ok(range.rows().map(|row| row.iter().map(text).collect()).collect())
 }
 
 /// `lava dag …`: pictures of pipelines.
