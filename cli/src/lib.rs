@@ -215,7 +215,7 @@ async fn run_command(cli: Cli) -> Result<String> {
         Command::New(args) => args.run(),
         Command::Project(command) => command.run(target).await,
         Command::Ps(args) => args.run(),
-        Command::Stop(args) => args.run().await,
+        Command::Stop(args) => args.run(target).await,
         Command::Ws(args) => args.run(target).await,
         Command::Jinja(args) => args.run(),
         Command::Dump(args) => args.run(target).await,
@@ -311,13 +311,19 @@ async fn connect(target: &Target) -> Result<(Ports, ResourceNames)> {
 
 /// The AWS clients of a realm and its resource names, as a command's options select them.
 async fn connect_clients(target: &Target) -> Result<(Clients, ResourceNames)> {
+    let (realm, clients) = account_clients(target).await?;
+    let realm = realm.context("no realm: give --realm, set LAVA_REALM, or use --local")?;
+    Ok((clients, ResourceNames::with_overrides(&realm, |k| std::env::var(k).ok())))
+}
+
+/// The AWS clients the command's options select, and the realm they name (if any).
+async fn account_clients(target: &Target) -> Result<(Option<String>, Clients)> {
     let (realm, endpoint) = if target.local {
         let state = local::LocalState::read(&target.local_dir)?;
         (Some(target.realm.clone().unwrap_or(state.realm)), Some(state.endpoint_url))
     } else {
         (target.realm.clone(), target.endpoint_url.clone())
     };
-    let realm = realm.context("no realm: give --realm, set LAVA_REALM, or use --local")?;
     let emulator = target.local || endpoint.as_deref().is_some_and(is_loopback);
     let clients = Clients::load(&AwsOptions {
         endpoint_url: endpoint,
@@ -326,7 +332,7 @@ async fn connect_clients(target: &Target) -> Result<(Clients, ResourceNames)> {
         ..Default::default()
     })
     .await;
-    Ok((clients, ResourceNames::with_overrides(&realm, |k| std::env::var(k).ok())))
+    Ok((realm, clients))
 }
 
 /// The ports over `clients` (the CLI posts to no webhook, but `Ports` carries one).

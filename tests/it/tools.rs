@@ -313,6 +313,96 @@ async fn ps_lists_the_workers_as_the_original_does_and_stop_ends_them() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An Auto Scaling group of one instance with a terminate lifecycle hook, made with boto3 on
+/// the emulator; the instance's id.
+fn auto_scaling_group(group: &str, hook: &str) -> String {
+    let script = "import boto3, sys\ngroup, hook = sys.argv[1:]\nec2 = boto3.client('ec2')\n\
+        ec2.create_launch_template(LaunchTemplateName=group, LaunchTemplateData={'ImageId': 'ami-12c6146b', 'InstanceType': 't3.micro'})\n\
+        asg = boto3.client('autoscaling')\n\
+        asg.create_auto_scaling_group(AutoScalingGroupName=group, LaunchTemplate={'LaunchTemplateName': group}, MinSize=0, MaxSize=1, DesiredCapacity=1, AvailabilityZones=['us-east-1a'])\n\
+        asg.put_lifecycle_hook(AutoScalingGroupName=group, LifecycleHookName=hook, LifecycleTransition='autoscaling:EC2_INSTANCE_TERMINATING')\n\
+        print(asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])['AutoScalingGroups'][0]['Instances'][0]['InstanceId'])";
+    let mut command = Command::new(lava_tests::venv_tool("python"));
+    lava_tests::emulator_env(&mut command).env("AWS_DEFAULT_REGION", "us-east-1").args(["-c", script, group, hook]);
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The instance ids in an Auto Scaling group.
+fn group_instances(group: &str) -> String {
+    let script = "import boto3, sys\ng = boto3.client('autoscaling').describe_auto_scaling_groups(AutoScalingGroupNames=[sys.argv[1]])\n\
+        print(' '.join(i['InstanceId'] for i in g['AutoScalingGroups'][0]['Instances']))";
+    let mut command = Command::new(lava_tests::venv_tool("python"));
+    lava_tests::emulator_env(&mut command).env("AWS_DEFAULT_REGION", "us-east-1").args(["-c", script, group]);
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// `lava stop`'s Auto Scaling options: the lifecycle action is completed (CONTINUE) once the
+/// workers are done, so the group lets the instance go; a hook the group does not have fails
+/// the command; the options are checked as the original checks them.
+#[tokio::test]
+async fn stop_completes_the_auto_scaling_lifecycle_action_after_the_workers() {
+    let realm = unique("asg");
+    let (group, hook) = (unique("lava-workers-"), "drain".to_string());
+    let instance = auto_scaling_group(&group, &hook);
+    let dir = std::env::temp_dir().join(unique("lava-stop-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let worker = stand_in_worker(&dir, &realm, false);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let base = ["stop", "--only-realm", &realm, "--auto-scaling-group-name", &group];
+    let unknown = [&base[..], &["--lifecycle-hook-name", "nope", "--instance-id", &instance]].concat();
+    let failed = lava(&realm, &unknown).await.unwrap_err().to_string();
+    assert!(failed.contains("No Lifecycle Hook named nope"), "{failed}");
+    assert_eq!(group_instances(&group), instance, "a failed completion lets nothing go");
+    // The heartbeat (its shortest interval is a minute, so called here directly).
+    let clients = lava_tests::clients().await;
+    let action = shared::aws::lifecycle::LifecycleAction {
+        group: group.clone(),
+        hook: hook.clone(),
+        instance: Some(instance.clone()),
+        token: None,
+    };
+    shared::aws::lifecycle::heartbeat(&clients, &action).await.unwrap();
+    let wrong = shared::aws::lifecycle::LifecycleAction { hook: "nope".into(), ..action.clone() };
+    assert!(shared::aws::lifecycle::heartbeat(&clients, &wrong).await.is_err());
+
+    let args =
+        [&base[..], &["--lifecycle-hook-name", &hook, "--instance-id", &instance, "--lifecycle-heartbeat", "1m"]];
+    let stopped = lava(&realm, &[&args.concat()[..], &["--signal", "TERM", "-w", "5s"]].concat()).await.unwrap();
+    assert!(stopped.contains(&format!("[{worker}] sent signal 15")), "{stopped}");
+    assert!(stopped.ends_with("Workers shutdown complete\nCompleting auto scaling lifecycle action"), "{stopped}");
+    assert_eq!(group_instances(&group), "", "CONTINUE lets the instance go");
+
+    for (args, message) in [
+        (vec!["--auto-scaling-group-name", "g"], "Inconsistent auto scaling arguments"),
+        (vec!["--instance-id", "i-1"], "Inconsistent auto scaling arguments"),
+        (
+            vec!["--auto-scaling-group-name", "g", "--lifecycle-hook-name", "h"],
+            "At least one of --instance-id or --lifecycle-action-token are required",
+        ),
+        (
+            vec![
+                "--auto-scaling-group-name",
+                "g",
+                "--lifecycle-hook-name",
+                "h",
+                "--instance-id",
+                "i",
+                "--lifecycle-heartbeat",
+                "30s",
+            ],
+            "lifecycle-heartbeat must be >= 60 seconds",
+        ),
+    ] {
+        let refused = lava(&realm, &[&["stop", "--only-realm", &realm][..], &args].concat()).await.unwrap_err();
+        assert_eq!(refused.to_string(), message, "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn dag_show_draws_the_pipeline_coloured_by_each_job_s_last_run() {
     let r = TestRealm::up("pic").await;

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use shared::aws::lifecycle::LifecycleAction;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -48,45 +49,134 @@ pub struct StopArgs {
     /// Only the workers of this realm.
     #[arg(long, value_name = "REALM")]
     only_realm: Option<String>,
+    /// Complete this Auto Scaling group's lifecycle action (with CONTINUE: the group goes on
+    /// terminating the instance) once the workers are done; needs --lifecycle-hook-name.
+    #[arg(long, value_name = "NAME", help_heading = "Auto Scaling lifecycle")]
+    auto_scaling_group_name: Option<String>,
+    /// The lifecycle hook's name; needs --auto-scaling-group-name.
+    #[arg(long, value_name = "NAME", help_heading = "Auto Scaling lifecycle")]
+    lifecycle_hook_name: Option<String>,
+    /// The EC2 instance of the action (this one or --lifecycle-action-token is required).
+    #[arg(long, value_name = "ID", help_heading = "Auto Scaling lifecycle")]
+    instance_id: Option<String>,
+    /// The action's token.
+    #[arg(long, value_name = "UUID", help_heading = "Auto Scaling lifecycle")]
+    lifecycle_action_token: Option<String>,
+    /// Record a heartbeat for the action this often (`nn[smh]`, at least 60 seconds) while
+    /// the workers finish.
+    #[arg(long, value_name = "DURATION", help_heading = "Auto Scaling lifecycle")]
+    lifecycle_heartbeat: Option<String>,
 }
 
+/// The shortest heartbeat interval, in seconds (the original's).
+const MIN_HEARTBEAT: f64 = 60.0;
+
 impl StopArgs {
-    pub(crate) async fn run(self) -> Result<String> {
+    pub(crate) async fn run(self, target: &crate::Target) -> Result<String> {
         let signal = parse_signal(&self.signal)?;
-        let wait = self
-            .wait
-            .as_deref()
-            .map(|w| shared::model::values::parse_duration(w).map_err(anyhow::Error::msg))
-            .transpose()?;
+        let wait = self.wait.as_deref().map(duration).transpose()?;
+        let lifecycle = self.lifecycle()?;
         let workers = workers(self.only_realm.as_deref())?;
-        if workers.is_empty() {
-            return Ok("No lava workers found".into());
-        }
+        let clients = match &lifecycle {
+            Some(_) => Some(crate::account_clients(target).await?.1),
+            None => None,
+        };
         let mut lines = Vec::new();
-        if self.no_dispatch {
-            let marker = std::env::var("LAVA_NO_DISPATCH").unwrap_or_else(|_| "/tmp/lava/__nodispatch__".into());
-            if let Some(dir) = Path::new(&marker).parent() {
-                std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+        if workers.is_empty() {
+            lines.push("No lava workers found".to_string());
+        } else {
+            if self.no_dispatch {
+                lines.push(no_dispatch_marker()?);
             }
-            std::fs::write(&marker, b"").with_context(|| marker.clone())?;
-            lines.push(format!("Creating {marker}"));
-        }
-        for w in &workers {
-            match kill(Pid::from_raw(w.pid), signal) {
-                Ok(()) => lines.push(format!(
-                    "{}-{} [{}] sent signal {}",
-                    w.realm,
-                    w.worker,
-                    w.pid,
-                    signal.map_or(0, |s| s as i32)
-                )),
-                Err(e) => lines.push(format!("PID {}: {}", w.pid, e.desc())),
+            let heartbeat = match (&lifecycle, &clients) {
+                (Some((action, Some(every))), Some(clients)) => {
+                    Some(tokio::spawn(heartbeats(clients.clone(), action.clone(), *every)))
+                }
+                _ => None,
+            };
+            lines.extend(signal_workers(&workers, signal));
+            if let Some(wait) = wait {
+                lines.extend(wait_then_end(&workers, Duration::from_secs_f64(wait)).await);
+            }
+            if let Some(task) = heartbeat {
+                task.abort();
             }
         }
-        if let Some(wait) = wait {
-            lines.extend(wait_then_end(&workers, Duration::from_secs_f64(wait)).await);
+        // Unlike the original (which returned when it found no workers), the action is always
+        // completed: an instance with nothing to stop need not wait for the hook's timeout.
+        if let (Some((action, _)), Some(clients)) = (&lifecycle, &clients) {
+            lines.push("Completing auto scaling lifecycle action".into());
+            shared::aws::lifecycle::complete(clients, action).await?;
         }
         Ok(lines.join("\n"))
+    }
+
+    /// The lifecycle action and heartbeat interval the options give, checked as the original
+    /// checks them.
+    fn lifecycle(&self) -> Result<Option<(LifecycleAction, Option<f64>)>> {
+        let every = self.lifecycle_heartbeat.as_deref().map(duration).transpose()?;
+        if every.is_some_and(|s| s < MIN_HEARTBEAT) {
+            bail!("lifecycle-heartbeat must be >= {MIN_HEARTBEAT} seconds");
+        }
+        let (group, hook) = match (&self.auto_scaling_group_name, &self.lifecycle_hook_name) {
+            (Some(group), Some(hook)) => (group.clone(), hook.clone()),
+            (None, None) => {
+                if self.instance_id.is_some() || self.lifecycle_action_token.is_some() || every.is_some() {
+                    bail!("Inconsistent auto scaling arguments");
+                }
+                return Ok(None);
+            }
+            _ => bail!("Inconsistent auto scaling arguments"),
+        };
+        if self.instance_id.is_none() && self.lifecycle_action_token.is_none() {
+            bail!("At least one of --instance-id or --lifecycle-action-token are required");
+        }
+        let action = LifecycleAction {
+            group,
+            hook,
+            instance: self.instance_id.clone(),
+            token: self.lifecycle_action_token.clone(),
+        };
+        Ok(Some((action, every)))
+    }
+}
+
+fn duration(text: &str) -> Result<f64> {
+    shared::model::values::parse_duration(text).map_err(anyhow::Error::msg)
+}
+
+/// Creates the no-dispatch marker; the line saying so.
+fn no_dispatch_marker() -> Result<String> {
+    let marker = std::env::var("LAVA_NO_DISPATCH").unwrap_or_else(|_| "/tmp/lava/__nodispatch__".into());
+    if let Some(dir) = Path::new(&marker).parent() {
+        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+    }
+    std::fs::write(&marker, b"").with_context(|| marker.clone())?;
+    Ok(format!("Creating {marker}"))
+}
+
+/// Sends `signal` to each worker; a line for each.
+fn signal_workers(workers: &[Worker], signal: Option<Signal>) -> Vec<String> {
+    workers
+        .iter()
+        .map(|w| match kill(Pid::from_raw(w.pid), signal) {
+            Ok(()) => format!("{}-{} [{}] sent signal {}", w.realm, w.worker, w.pid, signal.map_or(0, |s| s as i32)),
+            Err(e) => format!("PID {}: {}", w.pid, e.desc()),
+        })
+        .collect()
+}
+
+/// Records a heartbeat for `action` every `every` seconds (the first after one interval)
+/// until aborted; a failed one is logged and the next tried.
+async fn heartbeats(clients: shared::aws::Clients, action: LifecycleAction, every: f64) {
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(every));
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        match shared::aws::lifecycle::heartbeat(&clients, &action).await {
+            Ok(()) => tracing::info!("Lifecycle hook heartbeat sent"),
+            Err(e) => tracing::error!(error = %e, "Lifecycle heartbeat error"),
+        }
     }
 }
 

@@ -19,6 +19,8 @@ mod eventbridge;
 mod item;
 mod kms;
 #[cfg(feature = "provision")]
+pub mod lifecycle;
+#[cfg(feature = "provision")]
 pub mod project;
 #[cfg(feature = "provision")]
 pub mod provision;
