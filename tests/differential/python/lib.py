@@ -1,5 +1,5 @@
 """The helpers of lava.lib a job's code calls (aws, dag, datetime, os, decorators, fileops, misc, process,
-argparse), run the same way under the original's lava package and ours: each call's result (or
+argparse, logging, ssl, dbnone, daemon), run the same way under the original's lava package and ours: each call's result (or
 its error's type and text) printed as one JSON document. Files go under the folder given as the first
 argument; AWS resources (on the emulator the environment names) are named after the second."""
 
@@ -328,6 +328,289 @@ attempt("load_dag_from_sqlite3 bad table", lambda: dag.load_dag_from_sqlite3(dat
 attempt("load_dag_from_sqlite3 bad group", lambda: dag.load_dag_from_sqlite3(database, group="g' or 'x"))
 attempt("load_dag_from_sqlite3 no table", lambda: dag.load_dag_from_sqlite3(database, table="main.none"))
 attempt("DEFAULT_TABLE", lambda: dag.DEFAULT_TABLE)
+
+
+# lava.lib.logging: levels, JSON records, coloured stderr, setup_logging
+import logging
+import pathlib
+import re
+import threading
+from lava.lib import logging as llog
+
+for level in ["debug", "INFO", "Warning", "warn", "fatal", "critical", "notset", "error", "basic_format", "nope", "", None, 10, 0, "10", ["info"]]:
+    attempt(f"get_log_level {level!r}", lambda level=level: llog.get_log_level(level))
+attempt("syslog_address", llog.syslog_address)
+attempt("colours", lambda: [llog.Fore.RED, llog.Fore.MAGENTA, llog.Fore.BLUE, llog.Fore.BLACK, llog.Fore.RESET, llog.Style.BRIGHT, llog.Style.DIM, llog.Style.RESET_ALL])
+
+
+def record(msg="n=%s %d", args=("a", 3), level=logging.WARNING, **attrs):
+    """A log record made at a fixed time, with attributes added."""
+    made = logging.LogRecord("jobs.x", level, "/p/job.py", 12, msg, args, None, func="run")
+    made.created, made.msecs = 1767323045.123456, 123.0
+    made.__dict__.update(attrs)
+    return made
+
+
+fields = {"lvl": "levelname", "msg": "message", "line": "lineno", "fn": "funcName", "mod": "module", "missing": "nope",
+          "exc": "exc_info", "stack": "stack_info", "lvl2": "levelno"}
+extra = {"app": "lava", "empty": "", "zero": 0, "none": None}
+carried = dict(job_id="j1", _private=1, when=datetime.datetime(2026, 1, 2, 3, 4, 5), amount=decimal.Decimal("1.5"), nothing=None)
+attempt("JsonFormatter fields", lambda: llog.JsonFormatter(fields=fields, extra=extra).format(record(**carried)))
+attempt("JsonFormatter tag", lambda: llog.JsonFormatter(fields={"m": "message"}, tag="lava").format(record()))
+attempt("JsonFormatter bare", lambda: llog.JsonFormatter().format(record(stack_info="Stack (most recent call last):\n  here")))
+attempt("JsonFormatter stack", lambda: llog.JsonFormatter(fields=fields).format(record(stack_info="Stack:\n  here")))
+attempt("JsonFormatter override", lambda: llog.JsonFormatter(fields={"app": "levelname", "job_id": "msg"}, extra={"app": "x", "job_id": "y"}).format(record(job_id="mine")))
+attempt("JsonFormatter asctime", lambda: llog.JsonFormatter(fields={"t": "asctime", "iso": "isotime"}, datefmt="%Y/%m/%d").format(record()))
+attempt("JsonFormatter asctime default", lambda: (lambda f: (f.usesTime(), re.sub(r"\d", "9", f.format(record()))))(llog.JsonFormatter(fields={"t": "asctime"})))
+attempt("JsonFormatter no asctime", lambda: (lambda f, r: (f.usesTime(), f.format(r), "asctime" in vars(r), "isotime" in vars(r), r.message))(llog.JsonFormatter(fields={"i": "isotime"}), record()))
+attempt("JsonFormatter isotime", lambda: llog.JsonFormatter.isotime(record()))
+attempt("JsonFormatter attributes", lambda: sorted(llog.JsonFormatter.LOG_RECORD_ATTRIBUTES))
+attempt("JsonFormatter state", lambda: (lambda f: (f.fields, f.extra, f.tag, f.default_msec_format, f.datefmt))(llog.JsonFormatter(fields={"a": "msg"}, extra={"k": "v", "e": []}, datefmt="%H", tag="t")))
+attempt("JsonFormatter unencodable", lambda: llog.JsonFormatter(extra={"app": "lava"}).format(record(pair={("a", "b"): 1})))
+loop = {}
+loop["self"] = loop
+attempt("JsonFormatter circular", lambda: llog.JsonFormatter().format(record(loop=loop)))
+attempt("JsonFormatter bad args", lambda: llog.JsonFormatter().format(record(msg="%d", args=("x",))))
+attempt("JsonFormatter bad fields", lambda: llog.JsonFormatter(fields=["message"]))
+attempt("JsonFormatter bad extra", lambda: llog.JsonFormatter(extra=["x"]))
+try:
+    1 / 0
+except ZeroDivisionError:
+    failure = sys.exc_info()
+
+
+def last_lines(text):
+    """A formatted record's JSON with each traceback cut to its last line."""
+    return {k: v.splitlines()[-1] for k, v in json.loads(text).items()}
+
+
+attempt("JsonFormatter exc_info", lambda: last_lines(llog.JsonFormatter(fields={"exc": "exc_info", "m": "message"}).format(record(exc_info=failure))))
+attempt("JsonFormatter exc_text", lambda: last_lines(llog.JsonFormatter(fields={"exc": "exc_info", "t": "exc_text"}).format(record(exc_info=failure, exc_text="old"))))
+attempt("JsonFormatter exc_text only", lambda: llog.JsonFormatter(fields={"exc": "exc_info"}).format(record(exc_text="given")))
+
+
+def to_stderr(call):
+    """What ``call`` printed to stderr (and its result, or the error it raised)."""
+    out = io.StringIO()
+    with contextlib.redirect_stderr(out):
+        try:
+            got = call()
+        except Exception as e:
+            got = f"{type(e).__name__}: {e}"
+    return out.getvalue(), typed(got)
+
+
+def emit_each(handler):
+    for level in [5, logging.DEBUG, logging.INFO, 25, logging.WARNING, logging.ERROR, logging.CRITICAL]:
+        handler.handle(record(msg=f"at {level}", args=(), level=level))
+
+
+plain = llog.ColourLogHandler(colour=False)
+plain.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+attempt("ColourLogHandler", lambda: to_stderr(lambda: emit_each(llog.ColourLogHandler())))
+attempt("ColourLogHandler no colour", lambda: to_stderr(lambda: emit_each(plain)))
+attempt("ColourLogHandler state", lambda: (llog.ColourLogHandler().colour, llog.ColourLogHandler(False).colour, llog.ColourLogHandler().level))
+attempt("ColourLogHandler bad args", lambda: to_stderr(lambda: plain.handle(record(msg="%d", args=("x",)))))
+
+
+def configured(logger_name, level, **kwargs):
+    """``setup_logging`` on a named logger, a few messages logged: what it printed to stderr, then
+    the logger's level, propagation and handlers (class, layout, colour)."""
+    logger = logging.getLogger(logger_name)
+
+    def log():
+        llog.setup_logging(level, name=logger_name, **kwargs)
+        for say in (logger.debug, logger.info, logger.warning, logger.error):
+            say("said %s", say.__name__)
+
+    printed, got = to_stderr(log)
+    handlers = [(type(h).__name__, getattr(h.formatter, "_fmt", None), getattr(h, "colour", None)) for h in logger.handlers]
+    return printed, got, logger.level, logger.propagate, handlers
+
+
+attempt("setup_logging stderr", lambda: configured("lava-lib-test.a", "info"))
+attempt("setup_logging debug", lambda: configured("lava-lib-test.b", "DEBUG", prefix="job"))
+attempt("setup_logging no colour", lambda: configured("lava-lib-test.c", "warning", colour=False, prefix="p"))
+attempt("setup_logging again", lambda: configured("lava-lib-test.c", "error", colour=False))
+attempt("setup_logging json", lambda: configured("lava-lib-test.d", "info", colour=False, formatter=llog.JsonFormatter(fields={"m": "message", "l": "levelname"}, extra={"app": "lava"})))
+attempt("setup_logging bad level", lambda: configured("lava-lib-test.e", "loud"))
+attempt("setup_logging number level", lambda: configured("lava-lib-test.e", 20))
+attempt("setup_logging bad prefix", lambda: configured("lava-lib-test.f", "info", prefix=7))
+attempt("setup_logging bad facility", lambda: configured("lava-lib-test.g", "info", target="@nope"))
+attempt("setup_logging bad target", lambda: configured("lava-lib-test.g", "info", target=pathlib.Path(d) / "x.log"))
+attempt("setup_logging missing dir", lambda: configured("lava-lib-test.g", "info", target=os.path.join(d, "none", "x.log")))
+attempt("setup_logging root untouched", lambda: (logging.getLogger().propagate, [type(h).__name__ for h in logging.getLogger().handlers]))
+crowded = logging.getLogger("lava-lib-test.h")
+crowded.addHandler(logging.NullHandler())
+crowded.addHandler(logging.StreamHandler(io.StringIO()))
+attempt("setup_logging replaces every handler", lambda: configured("lava-lib-test.h", "info"))
+
+
+def logged_to_file(logger_name, level, **kwargs):
+    """``setup_logging`` to a file: its handlers, and the file's lines (time and arguments as
+    placeholders)."""
+    target = os.path.join(d, logger_name + ".log")
+    printed = configured(logger_name, level, target=target, **kwargs)
+    for h in logging.getLogger(logger_name).handlers:
+        h.close()
+    with open(target) as f:
+        text = f.read().replace(" ".join(sys.argv), "<argv>")
+    lines = [re.sub(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", "<time>", line) for line in text.splitlines()]
+    return printed, lines
+
+
+attempt("setup_logging file", lambda: logged_to_file("lava-lib-test.file", "debug"))
+attempt("setup_logging file info", lambda: logged_to_file("lava-lib-test.file2", "info", prefix="ignored"))
+attempt("setup_logging file json", lambda: logged_to_file("lava-lib-test.file3", "info", formatter=llog.JsonFormatter(fields={"m": "message"}, tag="lava")))
+
+
+def to_syslog(logger_name, **kwargs):
+    """``setup_logging`` to syslog: the handler's facility, address and layout."""
+    got = configured(logger_name, "info", **kwargs)
+    handler = logging.getLogger(logger_name).handlers[0]
+    handler.close()
+    return got, handler.facility, handler.address
+
+
+attempt("setup_logging syslog", lambda: to_syslog("lava-lib-test.sys", target="@local0", prefix="lava"))
+attempt("setup_logging syslog user", lambda: to_syslog("lava-lib-test.sys2", target="@user"))
+
+
+# lava.lib.ssl: modes and contexts, CA files from a path, S3 or the web
+import functools
+import gzip
+import http.server
+import ssl
+from lava.lib import ssl as lssl
+
+for spec in [{}, {"ssl": True}, {"ssl": False}, {"ssl": "yes"}, {"ssl_mode": "require"}, {"ssl_mode": "verify-ca"},
+             {"ssl_mode": "verify-full", "ssl": False}, {"ssl": True, "ssl_mode": "verify-ca", "host": "h", "port": 5432},
+             {"ssl_mode": "disable"}, {"ssl_mode": ""}, {"ssl_mode": "VERIFY-FULL"}, {"ssl_mode": ["require"]}, {"ssl_mode": None, "ssl": 1}]:
+    attempt(f"resolve_ssl_mode {spec}", lambda spec=spec: lssl.resolve_ssl_mode(**spec))
+attempt("resolve_ssl_mode positional", lambda: [lssl.resolve_ssl_mode(True), lssl.resolve_ssl_mode(None, "verify-ca")])
+attempt("SSL_MODES", lambda: {k: [v[0], v[1].name] for k, v in lssl.SSL_MODES.items()})
+
+CA = """-----BEGIN CERTIFICATE-----
+MIIBjTCCATOgAwIBAgIULZirt/Eh9awQM7KQoYoeSz7DBxUwCgYIKoZIzj0EAwIw
+GzEZMBcGA1UEAwwQbGF2YS1saWItdGVzdC1jYTAgFw0yNjEyMDcwODQyMDZaGA8y
+MTI2MTExMzA4NDIwNlowGzEZMBcGA1UEAwwQbGF2YS1saWItdGVzdC1jYTBZMBMG
+ByqGSM49AgEGCCqGSM49AwEHA0IABCwdUMEvvyjEhrzlOmHwJMYG2WcKA4nsCSWX
++XL5t1r5SYu6RE0EWDklbcTIAnWj0wietaPldXCrHVYp/IBv3CqjUzBRMB0GA1Ud
+DgQWBBQnZXMXF4jo9j/ONLzQbwC5bw85rjAfBgNVHSMEGDAWgBQnZXMXF4jo9j/O
+NLzQbwC5bw85rjAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQCp
+uPAJ/kCTIXL3f2FTYEustsJVkVcY+6w9irWGguxM6wIgRBjoKbEf1grxlYBukTNA
+H5dY1c7+Z34UmABtvXK+kZo=
+-----END CERTIFICATE-----
+"""
+certs = os.path.join(d, "certs")
+os.makedirs(certs)
+for file_name, content in [("ca.pem", CA.encode()), ("ca.pem.gz", gzip.compress(CA.encode())), ("bad.pem", b"garbage\n"), ("empty.pem", b"")]:
+    with open(os.path.join(certs, file_name), "wb") as f:
+        f.write(content)
+s3.put_object(Bucket=name, Key="certs/ca.pem", Body=CA.encode())
+
+
+def context(mode, ca_file=None):
+    """What a context for ``mode`` checks, and the test CA if it trusts it."""
+    made = lssl.build_ssl_context(mode, ca_file)
+    ours = [(c["subject"], c["serialNumber"]) for c in made.get_ca_certs() if "lava-lib-test-ca" in str(c["subject"])]
+    return made.verify_mode.name, made.check_hostname, made.minimum_version.name, ours
+
+
+for mode in ["require", "verify-ca", "verify-full", None, "disable", "", "Require", ["require"]]:
+    attempt(f"build_ssl_context {mode!r}", lambda mode=mode: context(mode))
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=certs))
+server.RequestHandlerClass.log_message = lambda *args: None
+threading.Thread(target=server.serve_forever, daemon=True).start()
+web = f"http://127.0.0.1:{server.server_address[1]}"
+fd = os.open(os.path.join(certs, "ca.pem"), os.O_RDONLY)
+for label, ca_file in [("path", os.path.join(certs, "ca.pem")), ("file uri", "file://" + os.path.join(certs, "ca.pem")),
+                       ("pathlib", pathlib.Path(certs) / "ca.pem"), ("gzip", os.path.join(certs, "ca.pem.gz")),
+                       ("missing", os.path.join(certs, "nope.pem")), ("missing gzip", os.path.join(certs, "nope.pem.gz")),
+                       ("folder", certs), ("not pem", os.path.join(certs, "bad.pem")), ("empty", os.path.join(certs, "empty.pem")),
+                       ("home", "~/lava-lib-test-no-such.pem"), ("none", None), ("blank", ""), ("bytes", os.path.join(certs, "ca.pem").encode()),
+                       ("fd", fd), ("bad fd", 987), ("s3", f"s3://{name}/certs/ca.pem"), ("s3 upper", f"S3://{name}/certs/ca.pem"),
+                       ("s3 missing", f"s3://{name}/certs/nope.pem"), ("s3 no bucket", f"s3://{name}-nope/ca.pem"), ("s3 no key", f"s3://{name}"),
+                       ("http", f"{web}/ca.pem"), ("http missing", f"{web}/nope.pem"), ("unknown scheme", "nosuch://x/ca.pem")]:
+    attempt(f"build_ssl_context CA {label}", lambda ca_file=ca_file: context("verify-full", ca_file))
+os.close(fd)
+server.shutdown()
+server.server_close()
+attempt("build_ssl_context CA with require", lambda: context("require", os.path.join(certs, "ca.pem")))
+
+
+# lava.lib.dbnone: a stand-in for a driver that is not installed
+import types
+from lava.lib import dbnone
+
+stub = dbnone.dbapi_stub("pyodbc")
+attempt("dbapi_stub", lambda: (stub.__name__, repr(stub), isinstance(stub, types.ModuleType), stub.__doc__, stub.apilevel,
+                               stub.threadsafety, stub.paramstyle, stub.alias, [k for k in vars(stub) if not k.startswith("_")]))
+attempt("dbapi_stub names", lambda: [(f.__name__, f.__qualname__, f.__module__) for f in (stub.connect, stub.Connection, stub.Cursor)])
+attempt("dbapi_stub connect", lambda: stub.connect("dsn", user="u"))
+attempt("dbapi_stub Connection", lambda: stub.Connection())
+attempt("dbapi_stub Cursor", lambda: stub.Cursor(1, 2))
+attempt("dbapi_stub alias", lambda: dbnone.dbapi_stub("PyGreSQL (pgdb)").connect())
+attempt("dbapi_stub apart", lambda: (stub.Connection is dbnone.dbapi_stub("pyodbc").Connection, stub is dbnone.dbapi_stub("pyodbc")))
+attempt("dbapi_stub not str", lambda: dbnone.dbapi_stub(5))
+
+
+# lava.lib.daemon: lock files, signals, core dumps (daemonify itself forks, so is left out)
+import resource
+import signal
+import subprocess
+from lava.lib import daemon
+
+pidfile = os.path.join(d, "lava.pid")
+with open(pidfile, "w") as f:
+    f.write("12345\nold\n")
+me = f"{os.getpid()}\n"
+attempt("lock_file", lambda: (daemon.lock_file(pidfile), open(pidfile).read() == me))
+attempt("lock_file again", lambda: (daemon.lock_file(pidfile), open(pidfile).read() == me))
+held = os.path.join(d, "held.pid")
+with open(held, "w") as f:
+    f.write("777\n")
+holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.lockf(f, fcntl.LOCK_EX); "
+                           "print('locked', flush=True); sys.stdin.read()", held], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+attempt("lock_file holder", lambda: holder.stdout.readline())
+attempt("lock_file held", lambda: (daemon.lock_file(held), open(held).read()))
+holder.stdin.close()
+holder.wait()
+attempt("lock_file released", lambda: (daemon.lock_file(held), open(held).read() == me))
+attempt("lock_file missing dir", lambda: daemon.lock_file(os.path.join(d, "none", "x.pid")))
+attempt("lock_file folder", lambda: daemon.lock_file(d))
+attempt("FD_MAX", lambda: daemon.FD_MAX)
+
+
+def on_usr2(signum, frame):
+    pass
+
+
+def handled(sig, *handler):
+    """``set_signal``'s result, then what the signal's handler is."""
+    got = daemon.set_signal(sig, *handler)
+    now = signal.getsignal(los.signum(sig))
+    return got, now.name if isinstance(now, signal.Handlers) else now is on_usr2
+
+
+for sig, handler in [("SIGUSR1", ()), ("usr1", (None,)), ("HUP", (signal.SIG_IGN,)), ("SIGUSR2", (on_usr2,)), (int(signal.SIGUSR2), (signal.SIG_IGN,)),
+                     ("SIGUSR2", (on_usr2,)), ("SIGUSR2", ("",)), ("SIGNOPE", ()), (999, ()), ("SIGUSR1", ("handler",)), ("SIGUSR1", (5,)),
+                     ("SIGKILL", ()), (None, ())]:
+    label = [getattr(h, "__name__", h) for h in handler]
+    attempt(f"set_signal {sig!r} {label!r}", lambda sig=sig, handler=handler: handled(sig, *handler))
+attempt("set_signal SIG_DFL restores the default", lambda: handled("SIGUSR2", signal.SIG_DFL))
+
+
+def off_main_thread():
+    worker = threading.Thread(target=lambda: attempt("set_signal thread", lambda: daemon.set_signal("SIGUSR1")))
+    worker.start()
+    worker.join()
+
+
+off_main_thread()
+for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP):
+    signal.signal(sig, signal.SIG_DFL)
+attempt("stop_core_dumps", lambda: (daemon.stop_core_dumps(), resource.getrlimit(resource.RLIMIT_CORE)))
 
 
 print(json.dumps(results, indent=1, sort_keys=True))
