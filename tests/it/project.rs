@@ -64,6 +64,13 @@ async fn a_new_project_is_the_original_s_and_goes_to_a_realm_and_back() {
         "<% include '_parts/owner.yaml' %>\ndescription: d\njob_id: <{ prefix.job }>/included\ntype: log\n\
          worker: core\npayload: '--'\nenabled: '{{ globals.on }}'\n",
     );
+    // A dag payload from a matrix beside the source (the original's framework's lava.dag()).
+    write(&ours.join("lava-jobs/deps.csv"), "job,extract,load\nextract,,\nload,x,\nreport,x,x\n");
+    write(
+        &ours.join("lava-jobs/pipeline.yaml"),
+        "description: d\njob_id: <{ prefix.job }>/pipeline\ntype: dag\nworker: core\nowner: o\n\
+         payload: <{ lava.dag('deps.csv', prefix=prefix.job + '/') }>\n",
+    );
     write(&ours.join("lava-jobs/prod-only.yaml"), "# <% if env == 'prod' %>\njob_id: never\n# <% endif %>\n");
     write(
         &ours.join("lava-connections/db.yaml"),
@@ -114,6 +121,13 @@ async fn a_new_project_is_the_original_s_and_goes_to_a_realm_and_back() {
         serde_json::from_str(&std::fs::read_to_string(dist.join("lava-jobs/included.json")).unwrap()).unwrap();
     assert_eq!(included["owner"], "data team (dev)");
     assert_eq!(included["enabled"], "{{ globals.on }}", "lava's own tags are left for the run");
+    let pipeline: Value =
+        serde_json::from_str(&std::fs::read_to_string(dist.join("lava-jobs/pipeline.json")).unwrap()).unwrap();
+    assert_eq!(
+        pipeline["payload"],
+        serde_json::json!({"app/sales/extract": [], "app/sales/load": ["app/sales/extract"],
+            "app/sales/report": ["app/sales/extract", "app/sales/load"]})
+    );
 
     // Installed: specs in the tables with the framework's checksum, payloads, the rule.
     let installed = lava(&realm, &["project", "install", "--env", "dev", "-C", dir]).await.unwrap();

@@ -115,6 +115,43 @@ fn excel_rows(source: &str, sheet: Option<&str>) -> Result<Vec<Vec<String>>> {
     Ok(range.rows().map(|row| row.iter().map(text).collect()).collect())
 }
 
+/// The command line of `lava dag-gen` alone, with the realm it may need (`lava.dag()`).
+#[derive(Debug, clap::Parser)]
+#[command(name = "lava.dag()", no_binary_name = true)]
+struct DagGenLine {
+    #[command(flatten)]
+    args: DagGenArgs,
+    /// The realm of a connection source.
+    #[arg(short, long)]
+    realm: Option<String>,
+}
+
+/// `lava.dag(source, option=value, …)` in a project's sources (the original framework's): what
+/// `lava dag-gen --option value … source` prints, a source file read beside the rendered file
+/// (`dir`). It runs on a thread of its own, so a render (itself called from async code) can
+/// wait for a database source.
+pub(crate) fn dag_at_build(
+    target: &Target,
+    dir: &std::path::Path,
+    source: &str,
+    options: &[(String, String)],
+) -> Result<String> {
+    let mut argv: Vec<String> = options.iter().flat_map(|(k, v)| [format!("--{k}"), v.clone()]).collect();
+    let beside = dir.join(source);
+    argv.push(if beside.exists() { beside.to_string_lossy().into_owned() } else { source.to_string() });
+    let line = <DagGenLine as clap::Parser>::try_parse_from(argv).map_err(|e| anyhow::anyhow!("{}", e.render()))?;
+    let target = Target { realm: line.realm.or_else(|| target.realm.clone()), ..target.clone() };
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                runtime.block_on(line.args.run(&target)).map(|text| text + "\n")
+            })
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("lava.dag() failed")))
+    })
+}
+
 /// `lava dag …`: pictures of pipelines.
 #[derive(Debug, clap::Subcommand)]
 pub enum DagCommand {

@@ -167,6 +167,8 @@ struct Project {
     account: Account,
     clients: shared::aws::Clients,
     names: shared::names::ResourceNames,
+    /// The realm and endpoint (for `lava.dag()`'s connection sources).
+    target: Target,
 }
 
 /// One built spec.
@@ -204,7 +206,7 @@ impl Project {
         let (account, arn) = aws_project::caller_identity(&clients).await?;
         let region = clients.config.region().map(|r| r.to_string()).unwrap_or_default();
         let account = Account { account, arn, region };
-        Ok(Project { dir: args.dir.clone(), env: args.env.clone(), config, realm, account, clients, names })
+        Ok(Project { dir: args.dir.clone(), env: args.env.clone(), config, realm, account, clients, names, target })
     }
 
     fn dist_dir(&self) -> PathBuf {
@@ -214,7 +216,17 @@ impl Project {
     /// Renders one source file with the project's values (includes read beside it).
     fn render(&self, source_dir: &Path, relative: &Path) -> Result<String> {
         let text = std::fs::read_to_string(source_dir.join(relative))?;
-        let context = build::context(&self.config, &self.realm, &self.env, &self.account, &relative.to_string_lossy());
+        let (target, dir) = (self.target.clone(), source_dir.to_path_buf());
+        let dag = minijinja::Value::from_function(move |source: String, options: minijinja::value::Kwargs| {
+            let options: Vec<(String, String)> = options
+                .args()
+                .map(|k| (k.to_string(), options.get::<minijinja::Value>(k).map(|v| v.to_string()).unwrap_or_default()))
+                .collect();
+            crate::commands::dag::dag_at_build(&target, &dir, &source, &options)
+                .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
+        });
+        let template = relative.to_string_lossy();
+        let context = build::context(&self.config, &self.realm, &self.env, &self.account, &template, dag);
         Renderer::framework()
             .render_in_dir(&text, &context, source_dir)
             .map_err(|e| anyhow::anyhow!("{}: {e}", source_dir.join(relative).display()))

@@ -67,13 +67,14 @@ pub fn is_spec_source(relative: &Path) -> bool {
 
 /// The render values of one source: the environment's config, `lava.realm` (the realm's
 /// entry; a config's own `lava` key is replaced, as the original's), `env`, `jinja.*` (times,
-/// `prog`, `user`, `templates`) and `lava.aws`.
+/// `prog`, `user`, `templates`), `lava.aws` and `lava.dag` (the function given).
 pub fn context(
     config: &Map<String, Value>,
     realm: &Map<String, Value>,
     env: &str,
     account: &Account,
     template: &str,
+    dag: JinjaValue,
 ) -> JinjaValue {
     let now = jiff::Zoned::now();
     let utc = now.with_time_zone(jiff::tz::TimeZone::UTC);
@@ -89,7 +90,8 @@ pub fn context(
         "templates": [template],
     });
     let mut values: BTreeMap<String, JinjaValue> = config.iter().map(|(k, v)| (k.clone(), from_json(v))).collect();
-    values.insert("lava".into(), map([("realm", from_json(&Value::Object(realm.clone()))), ("aws", account.value())]));
+    let lava = map([("realm", from_json(&Value::Object(realm.clone()))), ("aws", account.value()), ("dag", dag)]);
+    values.insert("lava".into(), lava);
     values.insert("env".into(), JinjaValue::from(env));
     values.insert("jinja".into(), from_json(&jinja));
     JinjaValue::from(values)
@@ -235,17 +237,19 @@ mod tests {
     fn a_source_renders_with_the_config_the_realm_and_the_account() {
         let config = json!({"prefix": {"job": "app/p"}, "lava": "replaced"});
         let realm = json!({"realm": "dev", "s3_temp": "s3://tmp-bucket/lava"});
-        let ctx = context(config.as_object().unwrap(), realm.as_object().unwrap(), "prod", &account(), "a/b.yaml");
+        let dag = JinjaValue::from_function(|source: String| format!("dag of {source}"));
+        let ctx = context(config.as_object().unwrap(), realm.as_object().unwrap(), "prod", &account(), "a/b.yaml", dag);
         let source = "job_id: <{ prefix.job }>/x\nenv: <{ env }>\nbucket: <{ lava.realm.s3_temp.split('/')[2] }>\n\
                       fn: <{ lava.aws.arn('lambda-function', 'lava-dev-s3trigger') }>\nuser: <{ lava.aws.user }>\n\
-                      ecr: <{ lava.aws.ecr_uri }>\nsrc: <{ jinja.templates[0] }>\nrun: '{{ globals.x }}'\n";
+                      ecr: <{ lava.aws.ecr_uri }>\nsrc: <{ jinja.templates[0] }>\nrun: '{{ globals.x }}'\ndag: <{ lava.dag('d.csv') }>\n";
         let rendered = shared::render::Renderer::framework().render(source, &ctx).unwrap();
         let spec = parse(&rendered).unwrap();
         assert_eq!(
             spec,
             json!({"job_id": "app/p/x", "env": "prod", "bucket": "tmp-bucket",
                    "fn": "arn:aws:lambda:eu-west-1:123456789012:function:lava-dev-s3trigger", "user": "fred",
-                   "ecr": "123456789012.dkr.ecr.eu-west-1.amazonaws.com", "src": "a/b.yaml", "run": "{{ globals.x }}"})
+                   "ecr": "123456789012.dkr.ecr.eu-west-1.amazonaws.com", "src": "a/b.yaml", "run": "{{ globals.x }}",
+                   "dag": "dag of d.csv"})
         );
         let bad = shared::render::Renderer::framework().render("<{ lava.aws.arn('nope', 'x') }>", &ctx).unwrap_err();
         assert!(bad.contains("arn: Unknown service: nope"), "{bad}");
