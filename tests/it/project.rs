@@ -154,6 +154,36 @@ async fn a_new_project_is_the_original_s_and_goes_to_a_realm_and_back() {
     let sql = shared::ports::BlobStore::get_object(r.blobs.as_ref(), &area.bucket, &at("sql-job.sql")).await.unwrap();
     assert_eq!(String::from_utf8(sql).unwrap(), "SELECT 1 AS one;\n");
 
+    // diff: nothing for what is as built; a changed entry as the original's json-diff shows it.
+    let same = lava(&realm, &["project", "diff", "--env", "dev", "-C", dir]).await.unwrap();
+    assert!(!same.lines().any(|l| l.starts_with("@@")), "{same}");
+    let mut changed = r.catalog.job("app/sales/exe-job").await.unwrap().to_value();
+    changed["owner"] = "someone else".into();
+    changed["max_tries"] = 3.into();
+    changed["x-lava-built"] = "long ago".into();
+    r.ports.tables.put_item(&r.names.jobs_table, changed.as_object().unwrap().clone()).await.unwrap();
+    let diff = lava(&realm, &["project", "diff", "--env", "dev", "-C", dir]).await.unwrap();
+    let built_file = dist.join("lava-jobs/exe-job.json");
+    let header = format!("{} ... app/sales/exe-job @ {realm}\n", built_file.display());
+    let ours_diff: String = diff.split(&header).nth(1).unwrap().split("\n\n").next().unwrap().to_string();
+    let deployed_file = base.join("deployed.json");
+    std::fs::write(&deployed_file, changed.to_string()).unwrap();
+    let json_diff = lava_tests::original::command("python3")
+        .arg(theirs.join("bin/json-diff"))
+        .args(["-i", "[xX]-*", "-i", "$*"])
+        .arg(&built_file)
+        .arg(&deployed_file)
+        .output()
+        .unwrap();
+    let theirs_diff = String::from_utf8(json_diff.stdout).unwrap();
+    let plain: String = theirs_diff
+        .split('\x1b')
+        .enumerate()
+        .map(|(i, part)| if i == 0 { part } else { part.split_once('m').map_or("", |p| p.1) })
+        .collect();
+    assert_eq!(format!("{ours_diff}\n"), plain, "{diff}");
+    assert!(ours_diff.contains("+    \"owner\": \"someone else\""), "{ours_diff}");
+
     // The executable jobs run from the installed payloads.
     let mut runs = Vec::new();
     for job in ["app/sales/cmd-job", "app/sales/exe-job", "app/sales/pkg-job"] {

@@ -80,6 +80,8 @@ pub enum ProjectCommand {
     /// Build, check, then put the specs into the realm's tables, the rules into EventBridge
     /// and the payloads under the realm's payload area.
     Install(EnvArgs),
+    /// Build, then show how each spec differs from the realm's entry (the stamps aside).
+    Diff(EnvArgs),
     /// Remove what `install` put: the specs, the rules and the payload prefix.
     Uninstall(EnvArgs),
     /// Remove dist/ENV/.
@@ -123,6 +125,13 @@ impl ProjectCommand {
                 let mut lines = built.lines.clone();
                 lines.extend(built.check()?);
                 lines.extend(project.install(&built).await?);
+                lines
+            }
+            ProjectCommand::Diff(args) => {
+                let project = Project::open(&args, target).await?;
+                let built = project.dist()?;
+                let mut lines = built.lines.clone();
+                lines.extend(project.diff(&built).await?);
                 lines
             }
             ProjectCommand::Uninstall(args) => {
@@ -364,6 +373,30 @@ impl Project {
                 ports.blobs.put_object(&bucket, &key, std::fs::read(file)?, &encryption).await?;
                 lines.push(format!("upload: {} to s3://{bucket}/{key}", file.display()));
             }
+        }
+        Ok(lines)
+    }
+
+    /// For each built spec in a table: `<file> ... <id> @ <realm>`, then, when the realm has
+    /// the entry and it differs, the diff and an empty line (the original's `make diff`).
+    async fn diff(&self, built: &Dist) -> Result<Vec<String>> {
+        let ports = ports(&self.clients);
+        let mut lines = vec![format!("Diff checks for realm {}", self.names.realm)];
+        for b in built.specs.iter().filter(|b| b.dir != "lava-rules") {
+            let Value::Object(spec) = &b.spec else { continue };
+            let kind = table_of(b.dir);
+            let id = spec.get(kind.key()).cloned().unwrap_or(Value::Null);
+            lines.push(format!("{} ... {} @ {}", b.file.display(), id.as_str().unwrap_or_default(), self.names.realm));
+            let key = Map::from_iter([(kind.key().to_string(), id)]);
+            let Some(deployed) = ports.tables.get_item(kind.table(&self.names), &key, false).await? else { continue };
+            let changes = build::diff(spec, &deployed);
+            if !changes.is_empty() {
+                lines.extend(changes);
+                lines.push(String::new());
+            }
+        }
+        if built.specs.iter().any(|b| b.dir == "lava-rules") {
+            lines.push("Diff is not supported for lava-rules".into());
         }
         Ok(lines)
     }

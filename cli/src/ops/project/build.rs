@@ -169,6 +169,35 @@ pub fn table_item(spec: &Map<String, Value>) -> Map<String, Value> {
     spec.iter().filter(|(k, _)| !k.starts_with('$')).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
+/// What `diff` prints for a built spec against the realm's entry (nothing when they agree):
+/// each printed as Python's `json.dumps(sort_keys=True, indent=4)` without its `x-…` and `$…`
+/// keys, their unified diff with three lines of context, without the file header lines.
+pub fn diff(built: &Map<String, Value>, deployed: &Map<String, Value>) -> Vec<String> {
+    let text = |m: &Map<String, Value>| {
+        let kept: Map<String, Value> = m
+            .iter()
+            .filter(|(k, _)| !(k.starts_with("x-") || k.starts_with("X-") || k.starts_with('$')))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        json_dumps_with(&Value::Object(kept), Some(4), true) + "\n"
+    };
+    let (old, new) = (text(built), text(deployed));
+    let changes = similar::TextDiff::from_lines(&old, &new);
+    let mut lines = Vec::new();
+    for hunk in changes.unified_diff().context_radius(3).iter_hunks() {
+        lines.push(hunk.header().to_string());
+        for change in hunk.iter_changes() {
+            let sign = match change.tag() {
+                similar::ChangeTag::Delete => '-',
+                similar::ChangeTag::Insert => '+',
+                similar::ChangeTag::Equal => ' ',
+            };
+            lines.push(format!("{sign}{}", change.value().trim_end_matches('\n')));
+        }
+    }
+    lines
+}
+
 /// The keys an EventBridge rule source must have and may have.
 const RULE_REQUIRED: [&str; 3] = ["description", "owner", "rule_id"];
 const RULE_OPTIONAL: [&str; 7] =
@@ -266,6 +295,26 @@ mod tests {
         assert_eq!(stamp(Value::Null, &[]).unwrap(), Value::Null);
         assert!(!table_item(built.as_object().unwrap()).contains_key("$schema"));
         assert_eq!(file_text(&json!({"a": ["é"]})), "{\n    \"a\": [\n        \"\\u00e9\"\n    ]\n}\n");
+    }
+
+    #[test]
+    fn a_diff_shows_what_changed_and_nothing_of_the_stamps() {
+        let built = json!({"job_id": "a", "owner": "o", "x-lava-built": "now", "parameters": {"args": [1]}});
+        let deployed = json!({"job_id": "a", "owner": "p", "x-lava-built": "then", "parameters": {"args": [1]}});
+        let lines = diff(built.as_object().unwrap(), deployed.as_object().unwrap());
+        // What Python's difflib.unified_diff gives for the same two texts.
+        let expected = [
+            "@@ -1,6 +1,6 @@",
+            " {",
+            "     \"job_id\": \"a\",",
+            "-    \"owner\": \"o\",",
+            "+    \"owner\": \"p\",",
+            "     \"parameters\": {",
+            "         \"args\": [",
+            "             1",
+        ];
+        assert_eq!(lines, expected);
+        assert!(diff(built.as_object().unwrap(), built.as_object().unwrap()).is_empty());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `lava new` and `lava project`: a job project laid out as the original's job framework makes
 //! one (its `lava-new`: `config/<env>.yaml`, `lava-jobs/`, `lava-connections/`,
 //! `lava-triggers/`, `lava-rules/`, `lava-payloads/`), a job of any type added from a template,
-//! and the steps that take a project to a realm (`dist`, `pre-install`, `install`,
+//! and the steps that take a project to a realm (`dist`, `pre-install`, `install`, `diff`,
 //! `uninstall`, the original's make targets). This module decides what a new project holds
 //! ([`answers`], [`layout`]); `templates` writes a job, `build` turns sources into what is
 //! installed. The I/O is in `commands/project.rs`.
@@ -222,8 +222,8 @@ const MAKEFILE: &str = "# The job framework's make targets, run by the lava comm
 # Usage: make dist env=dev; make install env=prod.\n\
 env=\n\
 \n\
-.PHONY: dist pre-install install uninstall clean\n\
-dist pre-install install uninstall clean:\n\
+.PHONY: dist pre-install install diff uninstall clean\n\
+dist pre-install install diff uninstall clean:\n\
 \tlava project $@ --env \"$(env)\"\n";
 
 #[cfg(test)]
