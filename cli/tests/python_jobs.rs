@@ -2,6 +2,7 @@
 //! `lava` Python package gets each connection's details from the real `lava` binary
 //! (`lava connection resolve`), with the password from moto's SSM, and opens it with pg8000,
 //! PyMySQL and SQLAlchemy + pandas against the test databases.
+//! Also: job code using each of `lava.lib`'s modules in a worker run.
 //! (In the cli package because Cargo gives a package's own binary paths to its tests.)
 
 use lava_tests::{TestRealm, unique, workspace_root};
@@ -68,6 +69,36 @@ with engine.connect() as conn:
 # Or use with pandas
 table_df = pd.read_sql_table(os.environ['TABLE'], con=engine)
 print(len(table_df), list(table_df['name']))
+"#;
+
+/// Job code using each of `lava.lib`'s modules, as jobs written for the original import them.
+const LIB_TOUR: &str = r#"#!/usr/bin/env python3
+import json, os, signal, tempfile
+from lava.lib import argparse as largparse, aws, dag, datetime as ldt, db, decorators, fileops, misc
+from lava.lib import os as los, process, state
+from lava.lib import daemon, dbnone, logging as llog, ssl as lssl
+from lava.version import __version__
+
+work = tempfile.mkdtemp()
+matrix = os.path.join(work, 'deps.csv')
+with open(matrix, 'w') as f:
+    f.write('job,a,b\na,,\nb,x,\n')
+print(json.dumps({
+    'aws': aws.s3_split('s3://bucket/a/key'),
+    'dag': {k: sorted(v) for k, v in dag.load_dag_from_csv(matrix).items()},
+    'datetime': ldt.duration_to_seconds('1.5h'),
+    'misc': [misc.size_to_bytes('2K'), misc.str2bool('yes')],
+    'os': los.signum('TERM') == signal.SIGTERM,
+    'fileops': fileops.sanitise_filename('a b/c'),
+    'process': process.runpg(['echo', 'child'], capture_output=True, text=True).stdout,
+    'logging': llog.get_log_level('debug'),
+    'ssl': lssl.resolve_ssl_mode(ssl=True),
+    'dbnone': dbnone.dbapi_stub('nodb').__name__,
+    'daemon': daemon.lock_file(os.path.join(work, 'lock')),
+    'others': all(callable(x) for x in (largparse.StoreNameValuePair, db.begin_transaction,
+                                         decorators.static_vars, state.LavaStateItem)),
+    'version': bool(__version__),
+}, sort_keys=True))
 "#;
 
 /// Runs one exe job with a worker in this process; returns its final status and stdout.
@@ -146,6 +177,23 @@ const PSQL_WHO: &str = "#!/bin/bash\nset -e\n$LAVA_CONN_DB -tA -c 'select curren
 /// `verify-full` connects with the right CA file and is refused with another CA's, and a
 /// Redshift connection with no password connects as the user moto's GetClusterCredentials
 /// gives, over verified TLS.
+/// `lava.lib`'s modules work in a job the worker runs (each is compared with the original's in
+/// `tests/differential/python_api.rs`; here they are imported and used by job code).
+#[tokio::test]
+async fn job_code_uses_lava_lib_in_a_worker_run() {
+    let r = TestRealm::up("pylib").await;
+    r.put_sql_connections().await;
+    let (status, stdout) = run(&r, "py/lib", LIB_TOUR, "pg", "unused").await;
+    assert_eq!(status, "complete", "{stdout}");
+    let printed: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(
+        printed,
+        json!({"aws": ["bucket", "a/key"], "dag": {"a": [], "b": ["a"]}, "datetime": 5400.0, "misc": [2000, true],
+            "os": true, "fileops": "a-b.c", "process": "child\n", "logging": 10, "ssl": "require", "dbnone": "nodb",
+            "daemon": true, "others": true, "version": true})
+    );
+}
+
 #[tokio::test]
 async fn tls_modes_and_iam_credentials_reach_python_jobs_and_the_psql_script() {
     let r = TestRealm::up("pytls").await;
