@@ -8,6 +8,9 @@ import os
 import re
 import threading
 import unicodedata
+from collections.abc import MutableMapping
+from contextlib import contextmanager
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -39,6 +42,8 @@ SIZE_UNITS = {
 _SIZE = re.compile(
     r'\s*(?P<value>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<units>' + '|'.join(SIZE_UNITS) + r')\s*$'
 )
+# The same as text (groups ``value`` and ``units``), for ``re.match``.
+SIZE_REGEX = _SIZE.pattern
 
 
 def size_to_bytes(size):
@@ -351,3 +356,96 @@ class Defer:
                 if logger:
                     logger.error('Deferred[%s]: %s: %s', self.event, task.description, e)
         return done
+
+
+class TrackedMapping(MutableMapping):
+    """A copy of ``data`` that notes which keys are read: ``visited_refs`` (found, or made by
+    ``default_factory``) and ``unknown_refs`` (asked for but absent, made or not). A missing
+    key with no ``default_factory`` is a ``KeyError``. ``get``, ``in`` and comparisons read
+    through it, so they are noted too."""
+
+    def __init__(self, data, default_factory=None):
+        self._data = deepcopy(data)
+        self._default_factory = default_factory
+        self.unknown_refs = set()
+        self.visited_refs = set()
+
+    def __getitem__(self, key):
+        if key not in self._data:
+            self.unknown_refs.add(key)
+            if not self._default_factory:
+                raise KeyError(key)
+            self._data[key] = self._default_factory()
+        self.visited_refs.add(key)
+        return self._data[key]
+
+    def __setitem__(self, key, value, /):
+        self._data[key] = value
+
+    def __delitem__(self, key):
+        del self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+    def __repr__(self):
+        return f'{type(self).__name__}({self._data!r})'
+
+    def __str__(self):
+        return str(self._data)
+
+
+def _unquoted(value, depth):
+    """One value inside a dict or sequence being formatted: text as it is, dicts nested."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return format_dict_unescaped(value, depth)
+    return repr(value)
+
+
+def format_dict_unescaped(obj, _depth=0):
+    """A dict as indented text, one item a line, its string values shown as they are (not
+    quoted or escaped), nested dicts, lists and tuples likewise. Anything else: its repr."""
+    if not isinstance(obj, dict):
+        return repr(obj)
+    if not obj:
+        return '{}'
+    indent = '    ' * _depth
+    lines = []
+    for key, value in obj.items():
+        if isinstance(value, (list, tuple)):
+            shown = format_sequence_unescaped(value, _depth + 1)
+        else:
+            shown = _unquoted(value, _depth + 1)
+        lines.append(f'{indent}    {key!r}: {shown}')
+    return '{\n' + ',\n'.join(lines) + '\n' + indent + '}'
+
+
+def format_sequence_unescaped(seq, _depth=0):
+    """A list (in brackets) or other sequence (in parentheses) as :func:`format_dict_unescaped`
+    shows dicts: one item a line, strings unquoted, dicts nested, other items as their repr."""
+    opening, closing = '[]' if isinstance(seq, list) else '()'
+    if not seq:
+        return opening + closing
+    indent = '    ' * _depth
+    lines = [f'{indent}    {_unquoted(item, _depth + 1)}' for item in seq]
+    return opening + '\n' + ',\n'.join(lines) + '\n' + indent + closing
+
+
+@contextmanager
+def pythonpath_prepended(path):
+    """Within the block, ``path`` (a string or path) is first on ``PYTHONPATH`` (for the
+    processes started there); the variable is put back as it was after."""
+    before = os.environ.get('PYTHONPATH')
+    os.environ['PYTHONPATH'] = os.pathsep.join([str(path), before]) if before else str(path)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop('PYTHONPATH', None)
+        else:
+            os.environ['PYTHONPATH'] = before

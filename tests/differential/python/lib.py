@@ -1,7 +1,8 @@
 """The helpers of lava.lib a job's code calls (aws, dag, datetime, os, decorators, fileops, misc, process,
-argparse, logging, ssl, dbnone, daemon), run the same way under the original's lava package and ours: each call's result (or
+argparse, logging, ssl, dbnone, daemon, email, slack, smb), run the same way under the original's lava package and ours: each call's result (or
 its error's type and text) printed as one JSON document. Files go under the folder given as the first
-argument; AWS resources (on the emulator the environment names) are named after the second."""
+argument; AWS resources (on the emulator the environment names) are named after the second. The SMTP
+server and Slack webhook the email and slack helpers send to are started here, on loopback."""
 
 import contextlib
 import datetime
@@ -611,6 +612,545 @@ off_main_thread()
 for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP):
     signal.signal(sig, signal.SIG_DFL)
 attempt("stop_core_dumps", lambda: (daemon.stop_core_dumps(), resource.getrlimit(resource.RLIMIT_CORE)))
+
+
+# lava.lib.misc: TrackedMapping, the unescaped formatters, pythonpath_prepended
+tracked = misc.TrackedMapping({"a": 1, "b": {"c": [1, 2]}, "n": None})
+attempt("TrackedMapping read", lambda: (tracked["a"], tracked["b"], tracked["n"], sorted(tracked.visited_refs), sorted(tracked.unknown_refs)))
+attempt("TrackedMapping missing", lambda: tracked["zz"])
+attempt("TrackedMapping get and in", lambda: (tracked.get("yy", "dflt"), "xx" in tracked, "a" in tracked, sorted(tracked.unknown_refs), sorted(tracked.visited_refs)))
+attempt("TrackedMapping shape", lambda: (len(tracked), list(tracked), repr(tracked), str(tracked), dict(tracked) == {"a": 1, "b": {"c": [1, 2]}, "n": None}))
+attempt("TrackedMapping write", lambda: (tracked.__setitem__("w", 5), tracked.__delitem__("a"), list(tracked), "w" in tracked.visited_refs, tracked == {"b": {"c": [1, 2]}, "n": None, "w": 5}))
+attempt("TrackedMapping delete missing", lambda: tracked.__delitem__("gone"))
+source = {"deep": {"x": 1}}
+copied = misc.TrackedMapping(source)
+source["deep"]["x"] = 2
+attempt("TrackedMapping copies", lambda: (copied["deep"], copied.visited_refs, copied.unknown_refs))
+defaulted = misc.TrackedMapping({"k": "v"}, default_factory=list)
+attempt("TrackedMapping default_factory", lambda: (defaulted["new"], defaulted.get("other"), "third" in defaulted, len(defaulted), sorted(defaulted.visited_refs), sorted(defaulted.unknown_refs), repr(defaulted)))
+attempt("TrackedMapping setdefault pop", lambda: (lambda t: (t.setdefault("s", 1), t.pop("k"), t.pop("none", 0), sorted(t.visited_refs), sorted(t.unknown_refs)))(misc.TrackedMapping({"k": 1})))
+attempt("TrackedMapping attributes", lambda: sorted(k for k in vars(misc.TrackedMapping({})) if not k.startswith("_")))
+nested = {"name": "it's \"raw\"\n", "n": 1, "none": None, "list": ["x", 1, {"k": "v"}, [1, "y"]], "tuple": ("t",), "empty": {}, "empty_list": [],
+          "empty_tuple": (), "inner": {"deeper": {"s": "text", "l": ["a"]}}, 5: "five", ("k", 1): b"bytes"}
+attempt("format_dict_unescaped", lambda: misc.format_dict_unescaped(nested))
+attempt("format_dict_unescaped depth", lambda: misc.format_dict_unescaped({"a": "b"}, 2))
+for value in [{}, "text", 5, None, ["a"]]:
+    attempt(f"format_dict_unescaped {value!r}", lambda value=value: misc.format_dict_unescaped(value))
+for value in [["a", 1, None], ("a", {"k": ["v"]}), [], (), "ab", {"s"}, [[1, "x"], ("y",)], range(0), range(2)]:
+    attempt(f"format_sequence_unescaped {value!r}", lambda value=value: misc.format_sequence_unescaped(value))
+attempt("format_sequence_unescaped depth", lambda: misc.format_sequence_unescaped(["a", {"b": "c"}], 1))
+
+
+def with_pythonpath(path, before, fail=False):
+    """PYTHONPATH inside ``pythonpath_prepended(path)`` and after it, starting from ``before``."""
+    if before is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = before
+    inside = None
+    try:
+        with misc.pythonpath_prepended(path):
+            inside = os.environ.get("PYTHONPATH")
+            if fail:
+                raise RuntimeError("inside")
+    except RuntimeError as e:
+        inside = (inside, str(e))
+    after = os.environ.get("PYTHONPATH", "<unset>")
+    os.environ.pop("PYTHONPATH", None)
+    return inside, after
+
+
+saved_pythonpath = os.environ.pop("PYTHONPATH", None)
+attempt("pythonpath_prepended unset", lambda: with_pythonpath("/opt/x", None))
+attempt("pythonpath_prepended set", lambda: with_pythonpath("/opt/x", "/a:/b"))
+attempt("pythonpath_prepended empty", lambda: with_pythonpath("/opt/x", ""))
+attempt("pythonpath_prepended pathlib", lambda: with_pythonpath(pathlib.Path("/opt/y"), "/a"))
+attempt("pythonpath_prepended raises", lambda: with_pythonpath("/opt/z", "/a", fail=True))
+if saved_pythonpath is not None:
+    os.environ["PYTHONPATH"] = saved_pythonpath
+for size in ["5KiB", " 1.5 MB ", "-2e3B", "5 kb", "x"]:
+    attempt(f"SIZE_REGEX {size!r}", lambda size=size: (lambda m: m and m.group("value", "units"))(re.match(misc.SIZE_REGEX, size)))
+
+
+# lava.lib.email: addresses, messages, SES (the emulator) and SMTP (a small server here)
+import base64
+import socketserver
+from lava.lib import email as lemail
+
+
+def mail_lines(raw):
+    """A message's text as lines, what changes from one message to the next replaced."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    text = re.sub(r"={15}\d{19}==(\.\d+)?", "<boundary>", text)
+    text = re.sub(r"(?m)^Date: .*$", "Date: <date>", text)
+    text = re.sub(r"(?m)^Message-ID: <[^@>]*@", "Message-ID: <id@", text)
+    text = re.sub(r"(?m)^User-Agent: lava/.*$", "User-Agent: <lava>", text)
+    return text.splitlines()
+
+
+for file_name in ["a.txt", "b.CSV", "c.html", "d.pdf", "e.unknown", "f", "g.tar.gz", "h.json.bz2", "dir/i.png"]:
+    attempt(f"content_type {file_name}", lambda file_name=file_name: lemail.content_type(file_name))
+for addresses in ["a@example.com", " Ann Smith <ann@example.com> ", ["x@y.z", "Zoë <zoe@example.com>"], "\"Smith, J\" <j@example.com>",
+                  "no-at-sign", "", "<>", "a@b@c.d", [], ("t@example.com",), [5], None, "@example.com", "user@"]:
+    attempt(f"build_address_header {addresses!r}", lambda addresses=addresses: [(str(a), a.display_name, a.username, a.domain) for a in lemail.build_address_header(addresses)])
+attempt("EmailAttachment", lambda: (repr(lemail.EmailAttachment("a.txt", "x")), lemail.EmailAttachment("a", b"1") == lemail.EmailAttachment("a", b"1")))
+
+dynamo = session.client("dynamodb")
+try:
+    dynamo.create_table(TableName="lava.realms", KeySchema=[{"AttributeName": "realm", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "realm", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+except dynamo.exceptions.ResourceInUseException:
+    pass
+dynamo.get_waiter("table_exists").wait(TableName="lava.realms")
+realms = session.resource("dynamodb").Table("lava.realms")
+realms.put_item(Item={"realm": f"{name}-bad", "s3_payloads": "s3://x/p"})
+realms.put_item(Item={"realm": name, "s3_payloads": f"s3://{name}/payloads", "s3_temp": f"s3://{name}/tmp",
+                      "config": {"email_max_attachments": 3, "email_max_attachment_size": "2K", "email_msgid_domain": "lava.test",
+                                 "ses_from": f"Realm Sender <{name}@example.com>"}})
+mail_session = boto3.Session()
+sent_to_ses = []
+mail_session.events.register("provide-client-params.ses.SendRawEmail", lambda params, **kw: sent_to_ses.append(
+    {"Destinations": params.get("Destinations"), "ConfigurationSetName": params.get("ConfigurationSetName"), "Data": mail_lines(params["RawMessage"]["Data"])}))
+mail_session.events.register("provide-client-params.ses.SendEmail", lambda params, **kw: sent_to_ses.append(dict(params)))
+ses_spec = {"conn_id": "mail-ses", "type": "ses", "enabled": True, "from": f"Lava <{name}@example.com>", "reply_to": "replies@example.com"}
+
+
+def made(spec, realm=None, **kwargs):
+    """The emailer ``Emailer.handler`` makes: its class and sender."""
+    h = lemail.Emailer.handler(spec, realm or name, aws_session=mail_session, **kwargs)
+    return type(h).__name__, h.sender, h.realm
+
+
+# The realm's config is read once, by the first emailer made in the realm: a missing or bad realm first.
+attempt("Emailer no realm", lambda: made(ses_spec, f"{name}-none"))
+attempt("Emailer bad realm", lambda: made(ses_spec, f"{name}-bad"))
+attempt("Emailer ses", lambda: made(ses_spec))
+attempt("Emailer realm read once", lambda: made(ses_spec, f"{name}-none"))
+attempt("Emailer email type", lambda: made({**ses_spec, "type": "email"}))
+attempt("Emailer email ses subtype", lambda: made({**ses_spec, "type": "email", "subtype": "ses"}, sender="Me <me@example.com>"))
+attempt("Emailer email bad subtype", lambda: made({**ses_spec, "type": "email", "subtype": "pigeon"}))
+attempt("Emailer bad type", lambda: made({**ses_spec, "type": "pigeon"}))
+attempt("Emailer no type", lambda: made({"conn_id": "x", "enabled": True}))
+attempt("Emailer disabled", lambda: made({**ses_spec, "enabled": False}))
+attempt("Emailer disabled email", lambda: made({**ses_spec, "type": "email", "enabled": False}))
+attempt("Emailer disabled no conn_id", lambda: made({"type": "smtp", "host": "h"}))
+attempt("Emailer register taken", lambda: lemail.Emailer.register("smtp")(object))
+attempt("Emailer register", lambda: (lemail.Emailer.register("lib-test-a", "lib-test-b")(lemail.AwsSes).__name__,
+                                     made({**ses_spec, "type": "lib-test-b"}), made({**ses_spec, "type": "email", "subtype": "lib-test-a"})))
+attempt("Emailer registered", lambda: sorted(k for k in lemail.Emailer._EMAIL_HANDLERS if not k.startswith("lib-test")))
+base = lemail.Emailer(ses_spec, name, aws_session=mail_session)
+attempt("Emailer base", lambda: (base.sender, base.realm, base.conn_spec is ses_spec, base.close(), base.__enter__() is base, base.__exit__(None, None, None)))
+attempt("Emailer base send", lambda: base.send("s", "m", to="a@example.com"))
+attempt("SmtpTls class", lambda: (lemail.SmtpTls.CONNECTION_REQUIRED_FIELDS, lemail.SmtpTls.SMTP_TLS_TIMEOUT, lemail.SmtpTls.DEBUG_LEVEL))
+
+files = os.path.join(d, "attach")
+os.makedirs(files)
+for file_name, content in [("notes.txt", b"some notes\n"), ("data.csv", b"a,b\n1,2\n"), ("blob.bin", bytes(range(256))), ("big.txt", b"x" * 3000),
+                           ("packed.txt.gz", gzip.compress(b"packed text\n", mtime=0))]:
+    with open(os.path.join(files, file_name), "wb") as f:
+        f.write(content)
+s3.put_object(Bucket=name, Key="attach/report.html", Body=b"<p>report</p>")
+s3.put_object(Bucket=name, Key="attach/big.txt", Body=b"y" * 3000)
+
+
+def built(**kwargs):
+    """``message()``'s message, as text with what varies replaced, and whether it names lava as its agent."""
+    kwargs.setdefault("sender", "Sender <sender@example.com>")
+    msg = base.message(**kwargs)
+    return mail_lines(msg.as_string()), msg["User-Agent"].startswith("lava/"), msg.get_content_type()
+
+
+attempt("message plain", lambda: built(subject="Hello", message="Plain body\nline 2", to="a@example.com"))
+attempt("message html", lambda: built(subject="Héllo wörld", message="<html><body><p>Hi</p></body></html>", to=["a@example.com", "B <b@example.com>"],
+                                      cc="Zoë <zoe@example.com>", reply_to=["r1@example.com", "r2@example.com"]))
+attempt("message long", lambda: built(subject="S " * 60, message="word " * 400, to="a@example.com"))
+attempt("message cc only", lambda: built(subject="s", message="m", cc=["c@example.com"]))
+attempt("message no sender", lambda: base.message(subject="s", message="m", to="a@example.com"))
+attempt("message no recipients", lambda: built(subject="s", message="m"))
+attempt("message no subject", lambda: built(subject="", message="m", to="a@example.com"))
+attempt("message no body", lambda: built(subject="s", message=None, to="a@example.com"))
+attempt("message tuple to", lambda: built(subject="s", message="m", to=("a@example.com",)))
+attempt("message bad to", lambda: built(subject="s", message="m", to="nobody"))
+attempt("message bad sender", lambda: built(subject="s", message="m", to="a@example.com", sender="bad sender"))
+attempt("message attachments", lambda: built(subject="s", message="m", to="a@example.com", attachments=[
+    lemail.EmailAttachment("inline.txt", "in memory é"), lemail.EmailAttachment("raw.dat", b"\x00\x01"), os.path.join(files, "data.csv")]))
+attempt("message attachment files", lambda: built(subject="s", message="m", to="a@example.com", attachments=(
+    os.path.join(files, "notes.txt"), os.path.join(files, "blob.bin"), f"s3://{name}/attach/report.html")))
+attempt("message attachment generator", lambda: built(subject="s", message="m", to="a@example.com", attachments=(os.path.join(files, n) for n in ["notes.txt"])))
+attempt("message attachment file uri", lambda: built(subject="s", message="m", to="a@example.com", attachments=["file://" + os.path.join(files, "notes.txt")]))
+attempt("message attachment gzip", lambda: built(subject="s", message="m", to="a@example.com", attachments=[os.path.join(files, "packed.txt.gz")]))
+attempt("message too many attachments", lambda: built(subject="s", message="m", to="a@example.com", attachments=["a", "b", "c", "d"]))
+attempt("message attachment too big", lambda: built(subject="s", message="m", to="a@example.com", attachments=[os.path.join(files, "big.txt")]))
+attempt("message attachment s3 too big", lambda: built(subject="s", message="m", to="a@example.com", attachments=[f"s3://{name}/attach/big.txt"]))
+attempt("message attachment memory too big", lambda: built(subject="s", message="m", to="a@example.com", attachments=[lemail.EmailAttachment("m.txt", "z" * 2049)]))
+attempt("message attachment missing", lambda: built(subject="s", message="m", to="a@example.com", attachments=[os.path.join(files, "none.txt")]))
+attempt("message attachment folder", lambda: built(subject="s", message="m", to="a@example.com", attachments=[files]))
+attempt("message attachment s3 missing", lambda: built(subject="s", message="m", to="a@example.com", attachments=[f"s3://{name}/attach/none.txt"]))
+attempt("message attachment s3 no bucket", lambda: built(subject="s", message="m", to="a@example.com", attachments=[f"s3://{name}-none/x.txt"]))
+attempt("message attachment s3 no key", lambda: built(subject="s", message="m", to="a@example.com", attachments=[f"s3://{name}"]))
+attempt("message attachment http", lambda: built(subject="s", message="m", to="a@example.com", attachments=["http://127.0.0.1:9/x.txt"]))
+attempt("message attachment bad type", lambda: built(subject="s", message="m", to="a@example.com", attachments=[lemail.EmailAttachment("a", "b"), 5]))
+os.environ["LAVA_EMAIL_MAX_ATTACHMENTS"] = "1"
+attempt("message attachments env limit", lambda: built(subject="s", message="m", to="a@example.com", attachments=["a", "b"]))
+os.environ["LAVA_EMAIL_MAX_ATTACHMENTS"] = "many"
+attempt("message attachments env bad", lambda: built(subject="s", message="m", to="a@example.com"))
+del os.environ["LAVA_EMAIL_MAX_ATTACHMENTS"]
+os.environ["LAVA_EMAIL_MSGID_DOMAIN"] = "env.test"
+attempt("message env msgid domain", lambda: built(subject="s", message="m", to="a@example.com")[0][2])
+del os.environ["LAVA_EMAIL_MSGID_DOMAIN"]
+
+
+def ses_sent(call):
+    """What ``call`` sent to SES (the request's parameters, the message as text), or its error."""
+    sent_to_ses.clear()
+    got = call()
+    return typed(got), list(sent_to_ses)
+
+
+ses = lemail.Emailer.handler(ses_spec, name, aws_session=mail_session)
+attempt("AwsSes client", lambda: (ses.ses_client.meta.region_name, ses.ses_client.meta.service_model.service_name))
+attempt("AwsSes send", lambda: ses_sent(lambda: ses.send("SES subject", "SES body", to=["a@example.com", "B <b@example.com>"], cc="c@example.com",
+                                                          bcc=["d@example.com"], attachments=[lemail.EmailAttachment("x.txt", "x")])))
+attempt("AwsSes send sender", lambda: ses_sent(lambda: ses.send("s", "<html>h</html>", bcc="hidden@example.com", cc="c@example.com", sender=f"{name}@example.com", reply_to="r@example.com")))
+attempt("AwsSes send realm sender", lambda: ses_sent(lambda: lemail.AwsSes({**ses_spec, "from": None}, name, aws_session=mail_session).send("s", "m", to="a@example.com")))
+attempt("AwsSes send unverified", lambda: ses_sent(lambda: ses.send("s", "m", to="a@example.com", sender="nobody@example.com")))
+attempt("AwsSes send other region", lambda: ses_sent(lambda: lemail.AwsSes({**ses_spec, "region": "eu-west-3"}, name, aws_session=mail_session).send("s", "m", to="a@example.com")))
+attempt("AwsSes send config set", lambda: ses_sent(lambda: lemail.AwsSes({**ses_spec, "configuration_set": f"{name}-none"}, name, aws_session=mail_session).send("s", "m", to="a@example.com")))
+attempt("AwsSes send no recipients", lambda: ses_sent(lambda: ses.send("s", "m", bcc="a@example.com")))
+os.environ["LAVA_EMAIL_MAX_SIZE"] = "300"
+
+
+def sized(call):
+    """``call``'s error, the message's size (which varies with the User-Agent) replaced."""
+    try:
+        return call()
+    except ValueError as e:
+        raise ValueError(re.sub(r"size \d+ bytes", "size <n> bytes", str(e))) from None
+
+
+attempt("AwsSes send too big", lambda: sized(lambda: ses_sent(lambda: ses.send("s", "m", to="a@example.com"))))
+del os.environ["LAVA_EMAIL_MAX_SIZE"]
+
+
+def ses_context():
+    with lemail.Emailer.handler({**ses_spec, "type": "email"}, name, aws_session=mail_session) as h:
+        h.send("In context", "m", to="a@example.com")
+    return type(h).__name__
+
+
+attempt("AwsSes context", lambda: ses_sent(ses_context))
+legacy = lemail.AwsSesLegacy(ses_spec, name, aws_session=mail_session)
+attempt("AwsSesLegacy", lambda: (legacy.sender, lemail.AwsSesLegacy({**ses_spec, "from": None}, name, aws_session=mail_session).sender,
+                                 lemail.AwsSesLegacy({**ses_spec, "from": None}, name, sender="x@example.com", aws_session=mail_session).sender))
+attempt("AwsSesLegacy send", lambda: ses_sent(lambda: legacy.send("Legacy", "text body", to="a@example.com", cc=["c@example.com"], bcc="b@example.com")))
+attempt("AwsSesLegacy send html", lambda: ses_sent(lambda: legacy.send("Legacy", "<!DOCTYPE html><p>x</p>", to="a@example.com", reply_to=["r@example.com"], sender=f"{name}@example.com")))
+attempt("AwsSesLegacy send attachments", lambda: legacy.send("s", "m", to="a@example.com", attachments=["x"]))
+attempt("AwsSesLegacy send no subject", lambda: legacy.send("", "m", to="a@example.com"))
+attempt("AwsSesLegacy send no sender", lambda: lemail.AwsSesLegacy({**ses_spec, "from": ""}, name, aws_session=mail_session).send("s", "m", to="a@example.com"))
+
+
+class SmtpSession(socketserver.StreamRequestHandler):
+    """One SMTP client's session: AUTH PLAIN (as mailer / pw-secret), no STARTTLS; every command
+    it gives (the message's text with what varies replaced) noted in ``smtp_log``."""
+
+    def say(self, *lines):
+        self.wfile.write("".join(f"{line}\r\n" for line in lines).encode())
+
+    def handle(self):
+        log = []
+        smtp_log.append(log)
+        self.say("220 lib-test ESMTP")
+        while line := self.rfile.readline():
+            command = line.decode().rstrip("\r\n")
+            verb = command.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                log.append(verb)
+                self.say("250-lib-test", "250-AUTH PLAIN", "250 HELP")
+            elif verb == "AUTH":
+                _, user, password = base64.b64decode(command.split(" ")[2]).decode().split("\0")
+                log.append(f"AUTH {user} {password}")
+                self.say("235 2.7.0 Authentication successful" if (user, password) == ("mailer", "pw-secret") else "535 5.7.8 Authentication credentials invalid")
+            elif verb in ("MAIL", "RCPT"):
+                log.append(command)
+                self.say("550 5.1.1 No such user" if "refused" in command else "250 OK")
+            elif verb == "DATA":
+                self.say("354 End data with <CR><LF>.<CR><LF>")
+                body = []
+                while (part := self.rfile.readline()) not in (b".\r\n", b""):
+                    body.append(part[1:] if part.startswith(b"..") else part)
+                log.append({"DATA": mail_lines(b"".join(body))})
+                self.say("250 OK queued")
+            elif verb == "QUIT":
+                log.append(verb)
+                self.say("221 Bye")
+                return
+            else:
+                log.append(command)
+                self.say("250 OK" if verb in ("RSET", "NOOP") else "502 Command not implemented")
+
+
+class SmtpServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    block_on_close = False
+
+
+smtp_log = []
+smtp_server = SmtpServer(("127.0.0.1", 0), SmtpSession)
+threading.Thread(target=smtp_server.serve_forever, daemon=True).start()
+session.client("ssm").put_parameter(Name=f"/{name}/smtp", Value="pw-secret", Type="SecureString")
+session.client("ssm").put_parameter(Name=f"/{name}/smtp-wrong", Value="guess", Type="SecureString")
+smtp_spec = {"conn_id": "mail-smtp", "type": "smtp", "enabled": True, "host": "127.0.0.1", "port": smtp_server.server_address[1],
+             "from": "Lava <lava@example.com>", "reply_to": ["r@example.com"]}
+
+
+def smtp_run(spec, *sends, **kwargs):
+    """Makes an SMTP emailer for ``spec``, sends each of ``sends`` (keyword arguments) and closes
+    it: each send's result or error, then what the server heard."""
+    smtp_log.clear()
+    got = []
+    try:
+        h = lemail.Emailer.handler(spec, name, aws_session=mail_session, **kwargs)
+        got.append((type(h).__name__, type(h.server).__name__, h.sender))
+        with h:
+            for send in sends:
+                try:
+                    got.append(typed(h.send(**send)))
+                except Exception as e:
+                    got.append([type(e).__name__, re.sub(r"size \d+ bytes", "size <n> bytes", str(e))])
+    except Exception as e:
+        got.append([type(e).__name__, str(e)])
+    return got, smtp_log[:]
+
+
+attempt("SmtpTls send", lambda: smtp_run(smtp_spec, dict(subject="SMTP", message="Hello over SMTP", to=["a@example.com", "Bee <b@example.com>"], cc="c@example.com"),
+                                         dict(subject="Second", message="<html>two</html>", to="a@example.com", bcc=["hidden@example.com"], sender="Other <o@example.com>", reply_to="x@example.com",
+                                              attachments=[lemail.EmailAttachment("a.txt", "attached"), os.path.join(files, "data.csv")])))
+attempt("SmtpTls send bcc only", lambda: smtp_run(smtp_spec, dict(subject="s", message="m", bcc="hidden@example.com")))
+attempt("SmtpTls send errors", lambda: smtp_run(smtp_spec, dict(subject="s", message="m", to="a@example.com", sender=""), dict(subject="", message="m", to="a@example.com"),
+                                                dict(subject="s", message="m", to=["a@example.com", "refused@example.com"]), dict(subject="s", message="m", to="refused@example.com")))
+attempt("SmtpTls email subtype", lambda: smtp_run({**smtp_spec, "type": "email", "subtype": "smtp", "from": None}, dict(subject="s", message="m", to="a@example.com"), sender="Arg <arg@example.com>"))
+attempt("SmtpTls no sender", lambda: smtp_run({**smtp_spec, "from": None}, dict(subject="s", message="m", to="a@example.com")))
+os.environ["LAVA_EMAIL_MAX_SIZE"] = "200"
+attempt("SmtpTls too big", lambda: smtp_run(smtp_spec, dict(subject="s", message="m", to="a@example.com")))
+del os.environ["LAVA_EMAIL_MAX_SIZE"]
+attempt("SmtpTls login", lambda: smtp_run({**smtp_spec, "user": "mailer", "password": f"/{name}/smtp"}, dict(subject="s", message="m", to="a@example.com")))
+attempt("SmtpTls login refused", lambda: smtp_run({**smtp_spec, "user": "mailer", "password": f"/{name}/smtp-wrong"}))
+attempt("SmtpTls login no password", lambda: smtp_run({**smtp_spec, "user": "mailer"}))
+attempt("SmtpTls login no parameter", lambda: smtp_run({**smtp_spec, "user": "mailer", "password": f"/{name}/none"}))
+attempt("SmtpTls tls", lambda: smtp_run({**smtp_spec, "tls": "yes"}))
+attempt("SmtpTls tls bad", lambda: smtp_run({**smtp_spec, "tls": "maybe"}))
+attempt("SmtpTls no host", lambda: smtp_run({k: v for k, v in smtp_spec.items() if k != "host"}))
+attempt("SmtpTls bad port", lambda: smtp_run({**smtp_spec, "port": "smtp"}))
+attempt("SmtpTls refused", lambda: smtp_run({**smtp_spec, "port": 1}))  # nothing listens on port 1
+smtp_server.shutdown()
+smtp_server.server_close()
+for realm_name in (name, f"{name}-bad"):
+    realms.delete_item(Key={"realm": realm_name})
+
+
+# lava.lib.slack, posting to a webhook here
+from lava.lib import slack as lslack
+
+
+class Webhook(http.server.BaseHTTPRequestHandler):
+    """Notes each POST (path, type, JSON body); /fail answers 500."""
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        posted.append({"path": self.path, "type": self.headers["Content-Type"], "body": json.loads(body)})
+        failing = self.path == "/fail"
+        reply = b"no good" if failing else b"ok"
+        self.send_response(500 if failing else 200)
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *args):
+        pass
+
+
+posted = []
+webhook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
+threading.Thread(target=webhook.serve_forever, daemon=True).start()
+hook = f"http://127.0.0.1:{webhook.server_address[1]}"
+slack_spec = {"conn_id": "chat", "type": "slack", "enabled": True, "webhook_url": f"{hook}/hook"}
+
+
+def slack_state(h):
+    return h.sender, h.style, h.colour, h.preamble, h.realm, h.conn_spec["conn_id"]
+
+
+def slack_posted(call):
+    """What ``call`` posted, event times checked and replaced."""
+    posted.clear()
+    before = int(time.time())
+    got = call()
+    after = int(time.time())
+
+    def stamp(found):
+        return "<ts>" if before <= int(found.group(2)) <= after else "<bad ts>"
+
+    text = re.sub(r'("ts": )(\d+)', lambda m: f'{m.group(1)}"{stamp(m)}"', json.dumps(posted))
+    return typed(got), json.loads(re.sub(r"(<!date\^)(\d+)", lambda m: m.group(1) + stamp(m), text))
+
+
+attempt("Slack defaults", lambda: slack_state(lslack.Slack(slack_spec, name)))
+attempt("Slack spec defaults", lambda: slack_state(lslack.Slack({**slack_spec, "from": "bot", "style": "plain", "colour": "good", "preamble": "<!here>"}, name)))
+attempt("Slack arguments", lambda: slack_state(lslack.Slack({**slack_spec, "style": "nope"}, name, sender="me", style="attachment", colour="#123456", preamble="hey")))
+attempt("Slack disabled", lambda: lslack.Slack({**slack_spec, "enabled": False}, name))
+attempt("Slack not slack", lambda: lslack.Slack({**slack_spec, "type": "email"}, name))
+attempt("Slack no conn_id", lambda: lslack.Slack({"type": "slack"}, name))
+attempt("Slack bad style", lambda: lslack.Slack({**slack_spec, "style": "fancy"}, name))
+attempt("Slack constants", lambda: (lslack.DEFAULT_COLOUR, lslack.MAX_SUBJECT_LEN, lslack.MAX_MESSAGE_LEN, lslack.REQUESTS_TIMEOUT, lslack.Slack.STYLES, lslack.Slack.STYLE_DEFAULT))
+chat = lslack.Slack(slack_spec, name)
+attempt("Slack send block", lambda: slack_posted(lambda: chat.send("Block *message*", subject="Subj", preamble="<!channel>")))
+attempt("Slack send block bare", lambda: slack_posted(lambda: chat.send("just this", sender="")))
+attempt("Slack send attachment", lambda: slack_posted(lambda: chat.send("Att message", subject="T", style="attachment", colour="danger", preamble="<!here>", sender="bot")))
+attempt("Slack send attachment bare", lambda: slack_posted(lambda: lslack.Slack({**slack_spec, "style": "attachment", "colour": "#00ff00"}, name).send("m")))
+attempt("Slack send plain", lambda: slack_posted(lambda: chat.send("Plain ünïcode", subject="S", style="plain", preamble="pre", sender="me")))
+attempt("Slack send long", lambda: slack_posted(lambda: chat.send("m" * 3100, subject="s" * 300, style="plain")))
+attempt("Slack send no message", lambda: chat.send("", subject="s"))
+attempt("Slack send bad style", lambda: slack_posted(lambda: chat.send("m", style="fancy")))
+attempt("Slack send raw", lambda: slack_posted(lambda: chat.send_raw({"text": "raw", "n": [1, 2.5, None]})))
+attempt("Slack send failed", lambda: slack_posted(lambda: lslack.Slack({**slack_spec, "webhook_url": f"{hook}/fail"}, name).send("m")))
+attempt("Slack send no webhook", lambda: lslack.Slack({k: v for k, v in slack_spec.items() if k != "webhook_url"}, name).send("m"))
+attempt("Slack send bad colour", lambda: lslack.Slack({**slack_spec, "colour": 5}, name).send("m"))
+
+
+def without_requests(call):
+    """``call`` with ``import requests`` failing (a module that imported it already keeps it)."""
+    saved = sys.modules.get("requests")
+    sys.modules["requests"] = None
+    try:
+        return call()
+    finally:
+        sys.modules["requests"] = saved
+
+
+attempt("Slack send without requests", lambda: without_requests(lambda: slack_posted(lambda: chat.send("no requests", subject="s", style="plain"))))
+attempt("Slack send failed without requests", lambda: without_requests(lambda: lslack.Slack({**slack_spec, "webhook_url": f"{hook}/fail"}, name).send("m")))
+webhook.shutdown()
+webhook.server_close()
+
+
+# lava.lib.smb: status codes, errors, file attributes, and making folders through any connection
+from lava.lib import smb
+
+attempt("smb constants", lambda: (smb.SMB_JOB_PARAMS_REQUIRED_FIELDS, smb.SMB_JOB_PARAMS_OPTIONAL_FIELDS, smb.SMB_CLI))
+attempt("NTStatus", lambda: [(m.name, m.value) for m in smb.NTStatus])
+for code in [0, 0xC0000034, 3221225506, 0xC0000034 + 0.0, -1, 12345, "0xC0000034", None, smb.NTStatus.STATUS_PENDING]:
+    attempt(f"NTStatus.lookup {code!r}", lambda code=code: smb.NTStatus.lookup(code).name)
+attempt("NTStatus int", lambda: (smb.NTStatus.STATUS_ACCESS_DENIED == 0xC0000022, smb.NTStatus(0xC0000022).name, isinstance(smb.NTStatus.STATUS_SUCCESS, int)))
+attempt("NTStatus bad value", lambda: smb.NTStatus(7))
+failure = smb.SMBOperationError(ntstatus=0xC0000034, description="no such file")
+attempt("SMBOperationError", lambda: (str(failure), failure.args, repr(failure), failure.ntstatus, failure.description, isinstance(failure, smb.SMBBaseError)))
+attempt("SMBOperationError args", lambda: (lambda e: (str(e), e.args))(smb.SMBOperationError("a", 2, ntstatus=99, description="odd")))
+attempt("SMBOperationError missing", lambda: smb.SMBOperationError("x"))
+attempt("SMBOperationError extra", lambda: smb.SMBOperationError(ntstatus=1, description="d", other=1))
+for cls in [smb.SMBBaseError, smb.SMBTimeoutError, smb.SMBConnectionError]:
+    attempt(f"{cls.__name__}", lambda cls=cls: (lambda e: (str(e), e.args, [c.__name__ for c in type(e).__mro__]))(cls("went wrong", 2)))
+    attempt(f"{cls.__name__} keywords", lambda cls=cls: cls("x", detail=1))
+attempt("file attributes", lambda: ([(m.name, m.value) for m in smb.MSCIFSFileAttributes], [(m.name, m.value) for m in smb.MSFSCCFileAttributes],
+                                    list(smb.SMBFileAttributes), issubclass(smb.MSFSCCFileAttributes, smb.SMBFileAttributes)))
+attempt("SMBSigningOptions", lambda: [(m.name, m.value) for m in smb.SMBSigningOptions])
+
+
+def smb_file(bits, attributes_class, **kwargs):
+    entry = smb.SMBFile(1.5, 2.5, 3.5, 4.5, 10, 4096, bits, "f.txt", attributes_class, **kwargs)
+    return (entry.get_readable_attributes(), entry.is_directory, entry.is_read_only, entry.is_normal,
+            entry.has_attribute(attributes_class.ARCHIVE), entry.has_attribute(attributes_class.NORMAL))
+
+
+for bits in [0, 0x01, 0x10, 0x20, 0x80, 0x21, 0x100, 0x10011, 0x4000]:
+    attempt(f"SMBFile cifs {bits:#x}", lambda bits=bits: smb_file(bits, smb.MSCIFSFileAttributes))
+    attempt(f"SMBFile fscc {bits:#x}", lambda bits=bits: smb_file(bits, smb.MSFSCCFileAttributes))
+attempt("SMBFile fields", lambda: (lambda f: sorted((k, v) for k, v in vars(f).items() if not k.startswith("_")))(
+    smb.SMBFile(1, 2, 3, 4, 5, 6, 0x20, "name.txt", smb.MSFSCCFileAttributes, short_name="NAME~1.TXT", file_id=77)))
+attempt("LavaSMBConnection abstract", lambda: sorted(smb.LavaSMBConnection.__abstractmethods__))
+
+
+class Partial(smb.LavaSMBConnection):
+    def close(self):
+        pass
+
+
+attempt("LavaSMBConnection partial", lambda: Partial())
+
+
+class MemoryShare(smb.LavaSMBConnection):
+    """A share held in a dict (path -> True for a folder, False for a file), noting each call."""
+
+    def __init__(self, *paths):
+        self.paths = dict(paths)
+        self.calls = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        self.close()
+
+    @property
+    def connected(self):
+        return True
+
+    def connect(self, ip=None, port=None, timeout=60):
+        pass
+
+    def close(self):
+        pass
+
+    def list_path(self, service_name, path, pattern="*", timeout=30, **kwargs):
+        return []
+
+    def get_attributes(self, service_name, path, timeout=30):
+        self.calls.append(("get_attributes", service_name, path))
+        if path not in self.paths:
+            raise smb.SMBOperationError(ntstatus=smb.NTStatus.STATUS_OBJECT_NAME_NOT_FOUND, description=path)
+        bits = smb.MSFSCCFileAttributes.DIRECTORY if self.paths[path] else smb.MSFSCCFileAttributes.ARCHIVE
+        return smb.SMBFile(0, 0, 0, 0, 0, 0, bits, os.path.basename(path), smb.MSFSCCFileAttributes)
+
+    def retrieve_file(self, service_name, path, file_obj, timeout=30, **kwargs):
+        return 0, 0
+
+    def store_file(self, service_name, path, file_obj, timeout=30, **kwargs):
+        return 0
+
+    def delete_files(self, service_name, path_file_pattern, delete_matching_folders=False, timeout=30):
+        pass
+
+    def create_directory(self, service_name, path, timeout=30):
+        self.calls.append(("create_directory", service_name, path))
+        self.paths[path] = True
+
+    def delete_directory(self, service_name, path, timeout=30):
+        pass
+
+    def rename(self, service_name, old_path, new_path, timeout=30):
+        pass
+
+    def echo(self, timeout=10):
+        return smb.NTStatus.STATUS_SUCCESS
+
+
+def on_share(call, *paths):
+    share = MemoryShare(*paths)
+    try:
+        got = typed(call(share))
+    except Exception as e:
+        got = [type(e).__name__, str(e)]
+    return got, share.calls
+
+
+attempt("smb_dir_exists", lambda: on_share(lambda c: [smb.smb_dir_exists(c, "Public", p) for p in ["a", "a/b", "none"]], ("a", True), ("a/b", True)))
+attempt("smb_dir_exists file", lambda: on_share(lambda c: smb.smb_dir_exists(c, "Public", "a/f.txt"), ("a", True), ("a/f.txt", False)))
+attempt("smb_mkdirs", lambda: on_share(lambda c: smb.smb_mkdirs(c, "Public", "a/b/c/d"), ("a", True)))
+attempt("smb_mkdirs exists", lambda: on_share(lambda c: smb.smb_mkdirs(c, "Public", "a/b"), ("a", True), ("a/b", True)))
+attempt("smb_mkdirs top", lambda: on_share(lambda c: smb.smb_mkdirs(c, "Public", "new")))
+attempt("smb_mkdirs absolute", lambda: on_share(lambda c: smb.smb_mkdirs(c, "Public", "/x/y"), ("/", True)))
+attempt("smb_mkdirs file in the way", lambda: on_share(lambda c: smb.smb_mkdirs(c, "Public", "a/f.txt/g"), ("a", True), ("a/f.txt", False)))
+attempt("SMBProtocolConnection unconnected", lambda: (lambda c: (c.connected, c._port, c._auth_protocol, c._require_signing, c._skip_dfs, c.list_path("s", "p")))(
+    smb.SMBProtocolConnection("u", "p", "me", "server", domain="", use_ntlm_v2=False, sign_options=smb.SMBSigningOptions.SIGN_NEVER, is_direct_tcp=False)))
 
 
 print(json.dumps(results, indent=1, sort_keys=True))
