@@ -77,6 +77,7 @@ import json, os, signal, tempfile
 from lava.lib import argparse as largparse, aws, dag, datetime as ldt, db, decorators, fileops, misc
 from lava.lib import os as los, process, state
 from lava.lib import daemon, dbnone, logging as llog, ssl as lssl
+from lava.lib import email as lemail, slack as lslack, smb as lsmb
 from lava.version import __version__
 
 work = tempfile.mkdtemp()
@@ -96,7 +97,8 @@ print(json.dumps({
     'dbnone': dbnone.dbapi_stub('nodb').__name__,
     'daemon': daemon.lock_file(os.path.join(work, 'lock')),
     'others': all(callable(x) for x in (largparse.StoreNameValuePair, db.begin_transaction,
-                                         decorators.static_vars, state.LavaStateItem)),
+                                         decorators.static_vars, state.LavaStateItem, lemail.Emailer,
+                                         lslack.Slack, lsmb.smb_mkdirs, misc.TrackedMapping)),
     'version': bool(__version__),
 }, sort_keys=True))
 "#;
