@@ -5,6 +5,7 @@
 use crate::history::lava;
 use lava_tests::{TestRealm, unique};
 use serde_json::Value;
+use shared::ports::Encryption;
 use std::path::Path;
 use std::time::Duration;
 
@@ -206,5 +207,14 @@ async fn a_new_project_is_the_original_s_and_goes_to_a_realm_and_back() {
     assert!(r.clients.events.list_targets_by_rule().rule(&rule).send().await.is_err());
     let left = shared::ports::BlobStore::list_objects(r.blobs.as_ref(), &area.bucket, &at(""), None).await.unwrap();
     assert!(left.objects.is_empty());
+    // An environment without a payload prefix never purges the realm's whole payload area.
+    let dev = std::fs::read_to_string(ours.join("config/dev.yaml")).unwrap();
+    std::fs::write(ours.join("config/bare.yaml"), dev.replace("payload: \"app/sales\"", "payload: \"\"")).unwrap();
+    let keep = format!("{}/other/keep.txt", area.key);
+    let put = shared::ports::BlobStore::put_object(r.blobs.as_ref(), &area.bucket, &keep, b"k".to_vec(), &Encryption::Aes256);
+    put.await.unwrap();
+    let bare = lava(&realm, &["project", "uninstall", "--env", "bare", "-C", dir]).await.unwrap();
+    assert!(bare.ends_with("Payloads left: config's prefix.payload is empty"), "{bare}");
+    assert!(shared::ports::BlobStore::get_object(r.blobs.as_ref(), &area.bucket, &keep).await.is_ok());
     let _ = std::fs::remove_dir_all(&base);
 }

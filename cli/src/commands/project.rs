@@ -417,6 +417,12 @@ impl Project {
             ports.tables.delete_item(kind.table(&self.names), &key).await?;
             lines.push(format!("{} {}: deleted", kind.name(), id.as_str().unwrap_or_default()));
         }
+        let own = self.config.get("prefix").and_then(|p| p.get("payload")).and_then(Value::as_str).unwrap_or_default();
+        if own.trim_matches('/').is_empty() {
+            // Without the project's own prefix the purge would take the whole realm's payloads.
+            lines.push("Payloads left: config's prefix.payload is empty".into());
+            return Ok(lines);
+        }
         let (bucket, prefix) = self.payload_area()?;
         let count = aws_project::delete_prefix(&self.clients, &bucket, &prefix).await?;
         lines.push(format!("Purged s3://{bucket}/{prefix} ({count} objects)"));
