@@ -172,6 +172,20 @@ if ! .venv-jinlava/bin/python -c 'import openpyxl' 2>/dev/null; then
     .venv-jinlava/bin/pip install --quiet 'openpyxl==3.1.5'
 fi
 echo "original: jinlava $(.venv-jinlava/bin/lava-version) ready"
+# LocalStack, the second emulator (tests/it/localstack.rs): its free core in host mode (no
+# Docker), which needs Python 3.13 (pyenv's) and these pins; its own venv.
+LOCALSTACK=2026.3.0
+if ! .venv-localstack/bin/python -c 'import localstack.runtime.main, rolo' 2>/dev/null; then
+    echo "localstack: installing localstack-core $LOCALSTACK into .venv-localstack"
+    # pyenv's own interpreter (its shim answers only where 3.13 is the selected version).
+    PY313=$(ls "$HOME"/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -1)
+    [ -n "$PY313" ] || PY313=$(command -v python3.13 || true)
+    [ -n "$PY313" ] || { echo "localstack: Python 3.13 is needed (pyenv install 3.13)" >&2; exit 1; }
+    rm -rf .venv-localstack
+    "$PY313" -m venv .venv-localstack
+    .venv-localstack/bin/pip install --quiet "localstack-core[runtime]==$LOCALSTACK" 'cbor2<6' 'pyopenssl<26' 'localstack-twisted<26'
+fi
+echo "localstack: localstack-core $(.venv-localstack/bin/python -c 'import importlib.metadata as m; print(m.version("localstack-core"))') ready"
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
     echo "rust: adding the target aarch64-unknown-linux-gnu (the Lambda functions are arm64)"
     rustup target add aarch64-unknown-linux-gnu || {

@@ -7,6 +7,7 @@ mod history;
 mod iam_db;
 mod infra;
 mod local_realm;
+mod localstack;
 mod metrics;
 mod migration;
 mod operator;

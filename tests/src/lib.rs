@@ -9,7 +9,8 @@ pub mod smtp;
 
 pub use lava_testkit::{
     DB_PASSWORD, Emulator, FreezableProxy, TEST_IMAGE, aws_options, clients, emulator, emulator_env, free_port,
-    moto_data, require_databases, require_docker, test_postgres, unique, venv_tool, workspace_root, zipped_size,
+    localstack, moto_data, require_databases, require_docker, test_postgres, unique, venv_tool, workspace_root,
+    zipped_size,
 };
 
 /// A realm brought up on the emulator (tables, bucket, queues, sample jobs) with adapters on it.

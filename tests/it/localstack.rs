@@ -1,0 +1,112 @@
+//! lava's AWS adapters against LocalStack, the second emulator (its free core in host mode;
+//! `lava_testkit::localstack`): what a realm does through SQS, S3 (and its notifications), SNS,
+//! EventBridge, KMS, SSM, Secrets Manager and CloudWatch, through the same ports the worker and
+//! the functions use. DynamoDB stays on moto (LocalStack's needs a download).
+
+use lava_tests::unique;
+use shared::aws::provision;
+use shared::aws::{AwsOptions, Clients};
+use shared::ports::{BusEvent, Datum, Encryption, MetricUnit, OutgoingMessage, QueueMessage};
+use std::time::Duration;
+
+async fn localstack_clients() -> Clients {
+    Clients::load(&AwsOptions {
+        endpoint_url: Some(lava_tests::localstack().endpoint_url.clone()),
+        region: Some("us-east-1".into()),
+        emulator: true,
+        ..Default::default()
+    })
+    .await
+}
+
+/// The messages that reach `queue_url` within 20 s (at least `count` of them), deleted.
+async fn drain(ports: &shared::ports::Ports, queue_url: &str, count: usize) -> Vec<QueueMessage> {
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while got.len() < count && tokio::time::Instant::now() < deadline {
+        for m in ports.queues.receive(queue_url, 10, 1).await.unwrap() {
+            ports.queues.delete(queue_url, &m.receipt_handle).await.unwrap();
+            got.push(m);
+        }
+    }
+    got
+}
+
+#[tokio::test]
+async fn the_realm_s_services_work_through_lava_s_adapters_on_localstack() {
+    let clients = localstack_clients().await;
+    let ports = shared::wiring::ports(&clients, std::sync::Arc::new(shared::webhook::HttpWebhook::new()));
+    let name = unique("ls");
+
+    // SQS: send, receive, delete, depth.
+    let queue = provision::create_queue(&clients, &name, &[]).await.unwrap();
+    assert_eq!(ports.queues.queue_url(&name).await.unwrap(), queue);
+    let message = OutgoingMessage { body: "{\"job_id\": \"a\"}".into(), ..Default::default() };
+    ports.queues.send(&queue, &message).await.unwrap();
+    let got = drain(&ports, &queue, 1).await;
+    assert_eq!(got.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["{\"job_id\": \"a\"}"]);
+    assert_eq!(ports.queues.depth(&queue).await.unwrap().visible, 0);
+
+    // S3: an object in and out, listed; its upload notifies the queue (the s3trigger path).
+    let bucket = name.replace('_', "-");
+    provision::create_bucket(&clients, &bucket).await.unwrap();
+    let queue_arn = provision::queue_arn(&clients, &queue).await.unwrap();
+    provision::notify_queue_on_upload(&clients, &bucket, &queue_arn).await.unwrap();
+    ports.blobs.put_object(&bucket, "in/data.csv", b"a,b\n".to_vec(), &Encryption::Aes256).await.unwrap();
+    assert_eq!(ports.blobs.get_object(&bucket, "in/data.csv").await.unwrap(), b"a,b\n");
+    let listing = ports.blobs.list_objects(&bucket, "in/", None).await.unwrap();
+    assert_eq!(listing.objects.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["in/data.csv"]);
+    let notices = drain(&ports, &queue, 1).await;
+    let created = notices.iter().any(|m| m.body.contains("ObjectCreated") && m.body.contains("in/data.csv"));
+    assert!(created, "{:?}", notices.iter().map(|m| &m.body).collect::<Vec<_>>());
+
+    // SNS to SQS, raw (dispatch requests published to the realm's topic).
+    let topic = provision::create_topic(&clients, &name).await.unwrap();
+    provision::subscribe_queue(&clients, &topic, &queue_arn).await.unwrap();
+    ports.topics.publish(&topic, Some("s"), "{\"job_id\": \"b\"}").await.unwrap();
+    let published = drain(&ports, &queue, 1).await;
+    assert_eq!(published.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["{\"job_id\": \"b\"}"]);
+
+    // EventBridge: a pattern rule routes lava's run status events to a queue.
+    let rule = format!("lava.{name}.status");
+    provision::route_events_to_queue(&clients, &rule, r#"{"source": ["lava"]}"#, &queue_arn).await.unwrap();
+    let event = BusEvent {
+        bus: None,
+        source: "lava".into(),
+        detail_type: "Lava Job Status".into(),
+        detail: "{\"status\": \"complete\"}".into(),
+        resources: vec![],
+    };
+    ports.bus.put_event(&event).await.unwrap();
+    let routed = drain(&ports, &queue, 1).await;
+    assert!(
+        routed.iter().any(|m| m.body.contains("\"complete\"")),
+        "{:?}",
+        routed.iter().map(|m| &m.body).collect::<Vec<_>>()
+    );
+
+    // KMS (state values), SSM parameters and Secrets Manager (connection passwords).
+    let alias = format!("alias/{name}");
+    provision::create_key_alias(&clients, &alias).await.unwrap();
+    let sealed = ports.keys.encrypt(&alias, b"secret value").await.unwrap();
+    assert_eq!(ports.keys.decrypt(&sealed).await.unwrap(), b"secret value");
+    let parameter = format!("/lava/{name}/password");
+    provision::put_parameter(&clients, &parameter, "p4ss", true).await.unwrap();
+    assert_eq!(ports.secrets.parameter(&parameter).await.unwrap(), "p4ss");
+    provision::create_secret(&clients, &name, "{\"user\": \"u\"}").await.unwrap();
+    assert_eq!(ports.secrets.secret(&name).await.unwrap(), "{\"user\": \"u\"}");
+
+    // CloudWatch: the worker's metrics, read back.
+    let namespace = format!("Lava/{name}");
+    let datum = Datum {
+        name: "RunDelay",
+        dimensions: vec![("Realm", name.clone())],
+        value: 1.5,
+        unit: MetricUnit::Seconds,
+        timestamp: None,
+    };
+    ports.metrics.put(&namespace, &[datum]).await.unwrap();
+    let listed = clients.cloudwatch.list_metrics().namespace(&namespace).send().await.unwrap();
+    let names: Vec<&str> = listed.metrics().iter().filter_map(|m| m.metric_name()).collect();
+    assert_eq!(names, ["RunDelay"]);
+}
