@@ -110,3 +110,42 @@ async fn the_realm_s_services_work_through_lava_s_adapters_on_localstack() {
     let names: Vec<&str> = listed.metrics().iter().filter_map(|m| m.metric_name()).collect();
     assert_eq!(names, ["RunDelay"]);
 }
+
+/// A dispatched `cmd` job runs to `complete` with its worker queue, its outputs and its status
+/// events on LocalStack and the realm's tables on moto: the worker's long polls, visibility
+/// heartbeats, deletes and uploads as LocalStack answers them.
+#[tokio::test]
+async fn a_job_runs_with_its_queue_and_outputs_on_localstack() {
+    let r = lava_tests::TestRealm::up("lsw").await;
+    let clients = localstack_clients().await;
+    let on_localstack = shared::wiring::ports(&clients, std::sync::Arc::new(shared::webhook::HttpWebhook::new()));
+    let ports = shared::ports::Ports {
+        tables: r.ports.tables.clone(),
+        events: r.ports.events.clone(),
+        ..on_localstack.clone()
+    };
+    provision::create_bucket(&clients, &r.names.local_bucket()).await.unwrap();
+    provision::create_queue_with_dlq(&clients, &r.names.worker_queue("core"), 60, 3).await.unwrap();
+    let job = serde_json::json!({"job_id": "ls/echo", "type": "cmd", "worker": "core", "enabled": true,
+        "payload": "/bin/sh -c", "parameters": {"args": ["echo hello from {{ job.run_id }}"]}});
+    r.put_job(job).await;
+    let request = shared::dispatch::DispatchRequest { job_id: "ls/echo".into(), ..Default::default() };
+    let sent = shared::dispatch::dispatch(&r.catalog, ports.queues.as_ref(), &request, &Default::default()).await;
+    let run_id = sent.unwrap().run_id;
+
+    let worker =
+        shared::worker::build(lava_tests::worker_options(&r.names.realm, 1, vec![]), ports.clone()).await.unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.run(rx).await.unwrap();
+
+    assert_eq!(r.statuses("ls/echo", &run_id).await, ["starting", "running", "complete"]);
+    let item = r.events("ls/echo", &run_id).await;
+    let stdout = item["log"][2]["info"]["output"][0]["stdout"].as_str().unwrap_or_else(|| panic!("{item}"));
+    let (bucket, key) = stdout.strip_prefix("s3://").and_then(|s| s.split_once('/')).unwrap();
+    assert_eq!(bucket, r.names.local_bucket(), "the outputs went to the realm's bucket");
+    let text = on_localstack.blobs.get_object(bucket, key).await.unwrap();
+    assert_eq!(String::from_utf8(text).unwrap(), format!("hello from {run_id}\n"));
+    let queue = on_localstack.queues.queue_url(&r.names.worker_queue("core")).await.unwrap();
+    let left = on_localstack.queues.depth(&queue).await.unwrap();
+    assert_eq!((left.visible, left.not_visible), (0, 0), "the message was deleted");
+}
