@@ -149,3 +149,70 @@ async fn a_job_runs_with_its_queue_and_outputs_on_localstack() {
     let left = on_localstack.queues.depth(&queue).await.unwrap();
     assert_eq!((left.visible, left.not_visible), (0, 0), "the message was deleted");
 }
+
+/// The realm's schedule rule (`rate(1 minute)` onto the dispatch queue, as the template makes it)
+/// really fires on LocalStack: its tick, handled by the dispatch function, dispatches the job due
+/// that minute, and a worker runs it (tables on moto, queues on LocalStack).
+#[tokio::test]
+async fn the_schedule_rule_s_tick_dispatches_a_due_job() {
+    let r = lava_tests::TestRealm::up("lst").await;
+    r.put_job(serde_json::json!({"job_id": "lst/sched", "type": "lavasched", "worker": "core", "enabled": true,
+        "payload": null, "parameters": {"dispatcher": "main"}}))
+        .await;
+    r.put_job(serde_json::json!({"job_id": "lst/every", "type": "cmd", "worker": "core", "enabled": true,
+        "payload": "true", "schedule": "* * * * *", "dispatcher": "main"}))
+        .await;
+    let clients = localstack_clients().await;
+    let on_localstack = shared::wiring::ports(&clients, std::sync::Arc::new(shared::webhook::HttpWebhook::new()));
+    let ports = shared::ports::Ports {
+        tables: r.ports.tables.clone(),
+        events: r.ports.events.clone(),
+        ..on_localstack.clone()
+    };
+    let dispatch_queue = provision::create_queue_with_dlq(&clients, &r.names.dispatch_queue, 120, 5).await.unwrap();
+    let worker_queue = provision::create_queue_with_dlq(&clients, &r.names.worker_queue("core"), 60, 3).await.unwrap();
+    provision::create_bucket(&clients, &r.names.local_bucket()).await.unwrap();
+    let rule = format!("lava-{}---schedule", r.names.realm);
+    clients.events.put_rule().name(&rule).schedule_expression("rate(1 minute)").send().await.unwrap();
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("dispatch-queue")
+        .arn(provision::queue_arn(&clients, &dispatch_queue).await.unwrap())
+        .build()
+        .unwrap();
+    clients.events.put_targets().rule(&rule).targets(target).send().await.unwrap();
+
+    // The first tick comes within a minute or so of the rule.
+    let mut ticks = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
+    while ticks.is_empty() && tokio::time::Instant::now() < deadline {
+        ticks = on_localstack.queues.receive(&dispatch_queue, 1, 5).await.unwrap();
+    }
+    clients.events.remove_targets().rule(&rule).ids("dispatch-queue").send().await.unwrap();
+    clients.events.delete_rule().name(&rule).send().await.unwrap();
+    let tick = ticks.first().expect("LocalStack fired the schedule rule within 150 s");
+    assert!(tick.body.contains("\"Scheduled Event\""), "{}", tick.body);
+
+    let function = shared::dispatch::function::DispatchFunction::load(
+        r.names.clone(),
+        vec![("LAVA_SCHEDULE_CATCHUP".into(), "1m".into())],
+        &ports,
+    )
+    .await
+    .unwrap();
+    let incoming =
+        shared::ports::Incoming { message_id: tick.message_id.clone(), body: tick.body.clone(), receive_count: 1 };
+    assert!(function.handle(vec![incoming]).await.is_empty(), "the tick is handled");
+    let dispatched = drain(&on_localstack, &worker_queue, 1).await;
+    let message: serde_json::Value = serde_json::from_str(&dispatched[0].body).unwrap();
+    assert_eq!(message["job_id"], "lst/every");
+
+    // Back on the queue for a worker, which runs it.
+    let again = OutgoingMessage { body: dispatched[0].body.clone(), ..Default::default() };
+    on_localstack.queues.send(&worker_queue, &again).await.unwrap();
+    let worker =
+        shared::worker::build(lava_tests::worker_options(&r.names.realm, 1, vec![]), ports.clone()).await.unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.run(rx).await.unwrap();
+    let run_id = message["run_id"].as_str().unwrap();
+    assert_eq!(r.statuses("lst/every", run_id).await, ["starting", "running", "complete"]);
+}
