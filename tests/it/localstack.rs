@@ -216,3 +216,81 @@ async fn the_schedule_rule_s_tick_dispatches_a_due_job() {
     let run_id = message["run_id"].as_str().unwrap();
     assert_eq!(r.statuses("lst/every", run_id).await, ["starting", "running", "complete"]);
 }
+
+/// The realm's other ways in, on LocalStack: an upload's S3 notification through the
+/// s3trigger function, and a request published to the dispatch topic (raw delivery onto the
+/// dispatch queue) through the dispatch function, each reaching the worker queue.
+#[tokio::test]
+async fn uploads_and_published_requests_reach_the_worker_queue() {
+    let r = lava_tests::TestRealm::up("lsn").await;
+    let clients = localstack_clients().await;
+    let on_localstack = shared::wiring::ports(&clients, std::sync::Arc::new(shared::webhook::HttpWebhook::new()));
+    let ports = shared::ports::Ports {
+        tables: r.ports.tables.clone(),
+        events: r.ports.events.clone(),
+        ..on_localstack.clone()
+    };
+    let worker_queue = provision::create_queue_with_dlq(&clients, &r.names.worker_queue("core"), 60, 3).await.unwrap();
+    let worker_messages = |count| {
+        let on_localstack = on_localstack.clone();
+        let worker_queue = worker_queue.clone();
+        async move {
+            let got = drain(&on_localstack, &worker_queue, count).await;
+            got.iter().map(|m| serde_json::from_str::<serde_json::Value>(&m.body).unwrap()).collect::<Vec<_>>()
+        }
+    };
+
+    // An upload, through S3's notification and the s3trigger function.
+    let bucket = r.names.local_bucket();
+    provision::create_bucket(&clients, &bucket).await.unwrap();
+    let s3events = provision::create_queue_with_dlq(&clients, &r.names.s3events_queue(), 120, 5).await.unwrap();
+    provision::notify_queue_on_upload(&clients, &bucket, &provision::queue_arn(&clients, &s3events).await.unwrap())
+        .await
+        .unwrap();
+    let trigger = serde_json::json!({"trigger_id": "landing", "bucket": bucket, "prefix": "inbound", "enabled": true,
+        "if_fnmatch": "*.csv", "job_id": "demo/hello", "globals": {"src": "s3://{{ bucket }}/{{ key }}"}});
+    r.catalog.put_s3trigger(&shared::model::S3TriggerEntry::from_value(&trigger).unwrap()).await.unwrap();
+    on_localstack.blobs.put_object(&bucket, "inbound/day 1.csv", b"a,b\n".to_vec(), &Encryption::Aes256).await.unwrap();
+    // S3's test event comes first.
+    let mut notices: Vec<QueueMessage> = Vec::new();
+    for _ in 0..10 {
+        notices
+            .extend(drain(&on_localstack, &s3events, 1).await.into_iter().filter(|m| m.body.contains("ObjectCreated")));
+        if !notices.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(notices.len(), 1, "one notification for the upload");
+    let function = shared::s3trigger::S3TriggerFunction::new(r.names.clone(), vec![], &ports);
+    let incoming = shared::ports::Incoming {
+        message_id: notices[0].message_id.clone(),
+        body: notices[0].body.clone(),
+        receive_count: 1,
+    };
+    assert!(function.handle_batch(vec![incoming]).await.is_empty(), "the notification is handled");
+    let messages = worker_messages(1).await;
+    assert_eq!(messages[0]["job_id"], "demo/hello");
+    assert_eq!(messages[0]["globals"]["src"], format!("s3://{bucket}/inbound/day 1.csv"));
+
+    // A request published to the dispatch topic, through the dispatch function.
+    let dispatch_queue = provision::create_queue_with_dlq(&clients, &r.names.dispatch_queue, 120, 5).await.unwrap();
+    let topic = provision::create_topic(&clients, &r.names.dispatch_topic()).await.unwrap();
+    provision::subscribe_queue(&clients, &topic, &provision::queue_arn(&clients, &dispatch_queue).await.unwrap())
+        .await
+        .unwrap();
+    ports.topics.publish(&topic, None, r#"{"job_id": "demo/hello", "globals": {"from": "sns"}}"#).await.unwrap();
+    let requests = drain(&on_localstack, &dispatch_queue, 1).await;
+    assert_eq!(requests.len(), 1);
+    let function = shared::dispatch::function::DispatchFunction::load(r.names.clone(), vec![], &ports).await.unwrap();
+    let incoming = shared::ports::Incoming {
+        message_id: requests[0].message_id.clone(),
+        body: requests[0].body.clone(),
+        receive_count: 1,
+    };
+    assert!(function.handle(vec![incoming]).await.is_empty(), "the request is handled");
+    let messages = worker_messages(1).await;
+    assert_eq!(
+        (messages[0]["job_id"].as_str(), messages[0]["globals"]["from"].as_str()),
+        (Some("demo/hello"), Some("sns"))
+    );
+}
