@@ -211,7 +211,8 @@ async fn a_new_project_is_the_original_s_and_goes_to_a_realm_and_back() {
     let dev = std::fs::read_to_string(ours.join("config/dev.yaml")).unwrap();
     std::fs::write(ours.join("config/bare.yaml"), dev.replace("payload: \"app/sales\"", "payload: \"\"")).unwrap();
     let keep = format!("{}/other/keep.txt", area.key);
-    let put = shared::ports::BlobStore::put_object(r.blobs.as_ref(), &area.bucket, &keep, b"k".to_vec(), &Encryption::Aes256);
+    let put =
+        shared::ports::BlobStore::put_object(r.blobs.as_ref(), &area.bucket, &keep, b"k".to_vec(), &Encryption::Aes256);
     put.await.unwrap();
     let bare = lava(&realm, &["project", "uninstall", "--env", "bare", "-C", dir]).await.unwrap();
     assert!(bare.ends_with("Payloads left: config's prefix.payload is empty"), "{bare}");
