@@ -6,7 +6,7 @@
 use lava_tests::unique;
 use shared::aws::provision;
 use shared::aws::{AwsOptions, Clients};
-use shared::ports::{BusEvent, Datum, Encryption, MetricUnit, OutgoingMessage, QueueMessage};
+use shared::ports::{BusEvent, Datum, Encryption, MetricUnit, OutgoingMessage, Ports, QueueMessage};
 use std::time::Duration;
 
 async fn localstack_clients() -> Clients {
@@ -19,8 +19,22 @@ async fn localstack_clients() -> Clients {
     .await
 }
 
+/// Every port on LocalStack.
+fn on(clients: &Clients) -> Ports {
+    shared::wiring::ports(clients, std::sync::Arc::new(shared::webhook::HttpWebhook::new()))
+}
+
+/// The LocalStack clients and ports beside a realm on moto, and the ports its worker and
+/// functions use there: the realm's tables on moto, everything else on LocalStack.
+async fn beside(r: &lava_tests::TestRealm) -> (Clients, Ports, Ports) {
+    let clients = localstack_clients().await;
+    let on_localstack = on(&clients);
+    let ports = Ports { tables: r.ports.tables.clone(), events: r.ports.events.clone(), ..on_localstack.clone() };
+    (clients, on_localstack, ports)
+}
+
 /// The messages that reach `queue_url` within 20 s (at least `count` of them), deleted.
-async fn drain(ports: &shared::ports::Ports, queue_url: &str, count: usize) -> Vec<QueueMessage> {
+async fn drain(ports: &Ports, queue_url: &str, count: usize) -> Vec<QueueMessage> {
     let mut got = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while got.len() < count && tokio::time::Instant::now() < deadline {
@@ -35,7 +49,7 @@ async fn drain(ports: &shared::ports::Ports, queue_url: &str, count: usize) -> V
 #[tokio::test]
 async fn the_realm_s_services_work_through_lava_s_adapters_on_localstack() {
     let clients = localstack_clients().await;
-    let ports = shared::wiring::ports(&clients, std::sync::Arc::new(shared::webhook::HttpWebhook::new()));
+    let ports = on(&clients);
     let name = unique("ls");
 
     // SQS: send, receive, delete, depth.
@@ -117,13 +131,7 @@ async fn the_realm_s_services_work_through_lava_s_adapters_on_localstack() {
 #[tokio::test]
 async fn a_job_runs_with_its_queue_and_outputs_on_localstack() {
     let r = lava_tests::TestRealm::up("lsw").await;
-    let clients = localstack_clients().await;
-    let on_localstack = shared::wiring::ports(&clients, std::sync::Arc::new(shared::webhook::HttpWebhook::new()));
-    let ports = shared::ports::Ports {
-        tables: r.ports.tables.clone(),
-        events: r.ports.events.clone(),
-        ..on_localstack.clone()
-    };
+    let (clients, on_localstack, ports) = beside(&r).await;
     provision::create_bucket(&clients, &r.names.local_bucket()).await.unwrap();
     provision::create_queue_with_dlq(&clients, &r.names.worker_queue("core"), 60, 3).await.unwrap();
     let job = serde_json::json!({"job_id": "ls/echo", "type": "cmd", "worker": "core", "enabled": true,
@@ -162,13 +170,7 @@ async fn the_schedule_rule_s_tick_dispatches_a_due_job() {
     r.put_job(serde_json::json!({"job_id": "lst/every", "type": "cmd", "worker": "core", "enabled": true,
         "payload": "true", "schedule": "* * * * *", "dispatcher": "main"}))
         .await;
-    let clients = localstack_clients().await;
-    let on_localstack = shared::wiring::ports(&clients, std::sync::Arc::new(shared::webhook::HttpWebhook::new()));
-    let ports = shared::ports::Ports {
-        tables: r.ports.tables.clone(),
-        events: r.ports.events.clone(),
-        ..on_localstack.clone()
-    };
+    let (clients, on_localstack, ports) = beside(&r).await;
     let dispatch_queue = provision::create_queue_with_dlq(&clients, &r.names.dispatch_queue, 120, 5).await.unwrap();
     let worker_queue = provision::create_queue_with_dlq(&clients, &r.names.worker_queue("core"), 60, 3).await.unwrap();
     provision::create_bucket(&clients, &r.names.local_bucket()).await.unwrap();
@@ -223,13 +225,7 @@ async fn the_schedule_rule_s_tick_dispatches_a_due_job() {
 #[tokio::test]
 async fn uploads_and_published_requests_reach_the_worker_queue() {
     let r = lava_tests::TestRealm::up("lsn").await;
-    let clients = localstack_clients().await;
-    let on_localstack = shared::wiring::ports(&clients, std::sync::Arc::new(shared::webhook::HttpWebhook::new()));
-    let ports = shared::ports::Ports {
-        tables: r.ports.tables.clone(),
-        events: r.ports.events.clone(),
-        ..on_localstack.clone()
-    };
+    let (clients, on_localstack, ports) = beside(&r).await;
     let worker_queue = provision::create_queue_with_dlq(&clients, &r.names.worker_queue("core"), 60, 3).await.unwrap();
     let worker_messages = |count| {
         let on_localstack = on_localstack.clone();
