@@ -318,15 +318,16 @@ async fn connect_clients(target: &Target) -> Result<(Clients, ResourceNames)> {
 
 /// The AWS clients the command's options select, and the realm they name (if any).
 async fn account_clients(target: &Target) -> Result<(Option<String>, Clients)> {
-    let (realm, endpoint) = if target.local {
+    let (realm, endpoint, tables) = if target.local {
         let state = local::LocalState::read(&target.local_dir)?;
-        (Some(target.realm.clone().unwrap_or(state.realm)), Some(state.endpoint_url))
+        (Some(target.realm.clone().unwrap_or(state.realm)), Some(state.endpoint_url), state.tables_endpoint_url)
     } else {
-        (target.realm.clone(), target.endpoint_url.clone())
+        (target.realm.clone(), target.endpoint_url.clone(), None)
     };
     let emulator = target.local || endpoint.as_deref().is_some_and(is_loopback);
     let clients = Clients::load(&AwsOptions {
         endpoint_url: endpoint,
+        dynamodb_endpoint_url: tables,
         region: target.region.clone(),
         emulator,
         ..Default::default()

@@ -70,6 +70,38 @@ fn write_json(dir: &Path, name: &str, value: serde_json::Value) -> String {
     path.to_str().unwrap().to_string()
 }
 
+/// The jobs and the s3trigger the local realm tests run, put with `lava --local`: a job a
+/// minute (with its `lavasched` dispatcher), jobs for a queued request and an upload under
+/// `inbound/`, a chain through an `on_success` action, and a long job.
+fn put_e2e_specs(dir: &Path) {
+    let jobs = write_json(
+        dir,
+        "jobs.json",
+        serde_json::json!([
+            {"job_id": "e2e/sched", "type": "lavasched", "worker": "core", "enabled": true, "payload": null,
+             "parameters": {"dispatcher": "e2e"}},
+            {"job_id": "e2e/minute", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/true",
+             "schedule": "* * * * *", "dispatcher": "e2e"},
+            {"job_id": "e2e/queued", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/echo {{ globals.via }}"},
+            {"job_id": "e2e/upload", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/echo {{ globals.key }}"},
+            {"job_id": "e2e/chain", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/true",
+             "on_success": [{"action": "dispatch", "job_id": "e2e/after"}]},
+            {"job_id": "e2e/after", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/true"},
+            {"job_id": "e2e/long", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/sleep 617"}
+        ]),
+    );
+    let put = lava(dir, &["--local", "job", "put", &jobs], &[]);
+    assert!(put.status.success(), "{}", text(&put));
+    let trigger = write_json(
+        dir,
+        "triggers.json",
+        serde_json::json!({"trigger_id": "e2e", "bucket": "lava-local", "prefix": "inbound", "enabled": true,
+            "job_id": "e2e/upload", "globals": {"key": "{{ key }}"}}),
+    );
+    let put = lava(dir, &["--local", "s3trigger", "put", &trigger], &[]);
+    assert!(put.status.success(), "{}", text(&put));
+}
+
 /// The README's first command on a realm of its own: `lava local up` leaves the whole realm
 /// running, and with no other command a request on the dispatch queue, a schedule, an upload
 /// under an s3trigger prefix and an on_success action each run a job to `complete`; `lava local
@@ -94,32 +126,7 @@ async fn the_local_realm_runs_by_itself_and_stops_entirely() {
     assert!(hello.status.success(), "{}", text(&hello));
     assert!(text(&hello).contains("complete") && text(&hello).contains("Hello from local run "), "{}", text(&hello));
 
-    let jobs = write_json(
-        &dir,
-        "jobs.json",
-        serde_json::json!([
-            {"job_id": "e2e/sched", "type": "lavasched", "worker": "core", "enabled": true, "payload": null,
-             "parameters": {"dispatcher": "e2e"}},
-            {"job_id": "e2e/minute", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/true",
-             "schedule": "* * * * *", "dispatcher": "e2e"},
-            {"job_id": "e2e/queued", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/echo {{ globals.via }}"},
-            {"job_id": "e2e/upload", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/echo {{ globals.key }}"},
-            {"job_id": "e2e/chain", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/true",
-             "on_success": [{"action": "dispatch", "job_id": "e2e/after"}]},
-            {"job_id": "e2e/after", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/true"},
-            {"job_id": "e2e/long", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/sleep 617"}
-        ]),
-    );
-    let put = lava(&dir, &["--local", "job", "put", &jobs], &[]);
-    assert!(put.status.success(), "{}", text(&put));
-    let trigger = write_json(
-        &dir,
-        "triggers.json",
-        serde_json::json!({"trigger_id": "e2e", "bucket": "lava-local", "prefix": "inbound", "enabled": true,
-            "job_id": "e2e/upload", "globals": {"key": "{{ key }}"}}),
-    );
-    let put = lava(&dir, &["--local", "s3trigger", "put", &trigger], &[]);
-    assert!(put.status.success(), "{}", text(&put));
+    put_e2e_specs(&dir);
 
     let clients = shared::aws::Clients::load(&shared::aws::AwsOptions {
         endpoint_url: Some(format!("http://127.0.0.1:{port}")),
@@ -223,6 +230,88 @@ async fn the_local_realm_runs_by_itself_and_stops_entirely() {
     assert!(sleeping().is_empty(), "the running job's process is left: {:?}", sleeping());
     let after = lava(&dir, &["--local", "job", "list"], &[]);
     assert!(!after.status.success() && text(&after).contains("no local realm is up"), "{}", text(&after));
+}
+
+/// `lava local up --emulator localstack`: the realm on LocalStack with its tables on moto, the
+/// functions' and the worker's binaries pointed at both by the SDK's own variables, and the CLI
+/// through `--local`. A request on the dispatch queue, an upload (LocalStack's notification), an
+/// `on_success` action and a schedule (LocalStack's schedule rule firing the tick: the
+/// supervisor puts none) each run a job to `complete`; `lava local down` stops LocalStack too.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_realm_runs_on_localstack_with_its_tables_on_moto() {
+    lava_tests::emulator(); // moto installed into .venv before the CLI looks for it
+    let dir = temp_dir();
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let (port, localstack_port) = (free(), free());
+    let root = lava_tests::workspace_root();
+    let (venv, localstack_venv) = (root.join(".venv"), root.join(".venv-localstack"));
+    let up = lava(
+        &dir,
+        &[
+            "local",
+            "up",
+            "--emulator",
+            "localstack",
+            "--port",
+            &port,
+            "--localstack-port",
+            &localstack_port,
+            "--venv",
+            venv.to_str().unwrap(),
+            "--localstack-venv",
+            localstack_venv.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(up.status.success(), "{}", text(&up));
+    let localstack = format!("http://127.0.0.1:{localstack_port}");
+    let moto = format!("http://127.0.0.1:{port}");
+    for part in
+        ["demo/hello", "localstack ", &format!("up on {localstack}"), &format!("AWS_ENDPOINT_URL_DYNAMODB={moto}")]
+    {
+        assert!(text(&up).contains(part), "{part:?} missing from:\n{}", text(&up));
+    }
+    assert_eq!(text(&up).matches(" running ").count(), 5, "{}", text(&up));
+
+    let hello = lava(&dir, &["--local", "dispatch", "demo/hello", "--wait", "1m"], &[]);
+    assert!(hello.status.success(), "{}", text(&hello));
+    assert!(text(&hello).contains("Hello from local run "), "{}", text(&hello));
+    put_e2e_specs(&dir);
+
+    let on = |endpoint: &str| shared::aws::AwsOptions {
+        endpoint_url: Some(endpoint.to_string()),
+        region: Some("us-east-1".into()),
+        emulator: true,
+        ..Default::default()
+    };
+    let clients = shared::aws::Clients::load(&on(&localstack)).await;
+    let queue = clients.sqs.get_queue_url().queue_name("lava-local--dispatch").send().await.unwrap();
+    let body = r#"{"job_id": "e2e/queued", "globals": {"via": "the dispatch queue"}}"#;
+    clients.sqs.send_message().queue_url(queue.queue_url().unwrap()).message_body(body).send().await.unwrap();
+    let object = clients.s3.put_object().bucket("lava-local").key("inbound/data.csv").body(b"a,b\n".to_vec().into());
+    object.send().await.unwrap();
+    let chain = lava(&dir, &["--local", "dispatch", "e2e/chain"], &[]);
+    assert!(chain.status.success(), "{}", text(&chain));
+    wait_complete(&dir, "e2e/queued", 30);
+    wait_complete(&dir, "e2e/upload", 30);
+    wait_complete(&dir, "e2e/after", 30);
+    // The rule's first tick comes within a minute or so of its creation.
+    wait_complete(&dir, "e2e/minute", 150);
+    // The queues and the bucket are LocalStack's, the tables moto's.
+    let on_moto = shared::aws::Clients::load(&on(&moto)).await;
+    assert!(on_moto.sqs.get_queue_url().queue_name("lava-local--dispatch").send().await.is_err());
+    let tables = on_moto.dynamodb.list_tables().send().await.unwrap();
+    assert!(tables.table_names().iter().any(|t| t == "lava.local.events"), "{:?}", tables.table_names());
+    let supervisor = lava(&dir, &["local", "logs", "supervisor", "--no-follow"], &[]);
+    assert!(!text(&supervisor).contains("Schedule tick sent"), "LocalStack's rule ticks: {}", text(&supervisor));
+
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).unwrap()).unwrap();
+    let pids = [state["pid"].as_u64().unwrap(), state["localstack"].as_u64().unwrap()];
+    let down = lava(&dir, &["local", "down"], &[]);
+    assert!(down.status.success() && text(&down).contains("LocalStack"), "{}", text(&down));
+    let alive: Vec<u64> = pids.into_iter().filter(|pid| lava_cli::local::is_running(*pid as u32)).collect();
+    assert!(alive.is_empty(), "emulators left behind: {alive:?}");
 }
 
 #[tokio::test]

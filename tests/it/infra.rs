@@ -13,8 +13,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-/// A template as JSON with only the resource types moto's CloudFormation creates.
-fn deployable(template: &Path, keep: &[&str]) -> Value {
+/// A template as JSON with only the resource types kept (those the emulator's CloudFormation
+/// creates).
+pub(crate) fn deployable(template: &Path, keep: &[&str]) -> Value {
     let text = std::fs::read_to_string(template).unwrap();
     let mut doc: Value = serde_norway::from_str(&text).unwrap();
     let object = doc.as_object_mut().unwrap();
@@ -28,6 +29,11 @@ fn deployable(template: &Path, keep: &[&str]) -> Value {
 
 /// Creates a stack in moto with the AWS CLI; returns when it is complete.
 fn create_stack(name: &str, template: &Value, parameters: &[(&str, &str)]) {
+    create_stack_on(&emulator().endpoint_url, name, template, parameters)
+}
+
+/// Creates a stack on the emulator at `endpoint` with the AWS CLI; returns when it is complete.
+pub(crate) fn create_stack_on(endpoint: &str, name: &str, template: &Value, parameters: &[(&str, &str)]) {
     let file = std::env::temp_dir().join(format!("{name}.json"));
     std::fs::write(&file, template.to_string()).unwrap();
     let mut command = Command::new(venv_tool("aws"));
@@ -36,16 +42,14 @@ fn create_stack(name: &str, template: &Value, parameters: &[(&str, &str)]) {
         .arg(format!("file://{}", file.display()))
         .args(["--capabilities", "CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "--parameters"])
         .args(parameters.iter().map(|(k, v)| format!("ParameterKey={k},ParameterValue={v}")));
-    let out = cli(&mut command);
+    let out = cli_on(endpoint, &mut command);
     assert!(out.contains("StackId"), "{out}");
     let mut status = String::new();
-    for _ in 0..50 {
-        let described: Value = serde_json::from_str(&cli(Command::new(venv_tool("aws")).args([
-            "cloudformation",
-            "describe-stacks",
-            "--stack-name",
-            name,
-        ])))
+    for _ in 0..300 {
+        let described: Value = serde_json::from_str(&cli_on(
+            endpoint,
+            Command::new(venv_tool("aws")).args(["cloudformation", "describe-stacks", "--stack-name", name]),
+        ))
         .unwrap();
         status = described["Stacks"][0]["StackStatus"].as_str().unwrap_or_default().to_string();
         if status.ends_with("_COMPLETE") || status.ends_with("_FAILED") {
@@ -53,7 +57,13 @@ fn create_stack(name: &str, template: &Value, parameters: &[(&str, &str)]) {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(status, "CREATE_COMPLETE", "stack {name}");
+    if status != "CREATE_COMPLETE" {
+        let events = cli_on(
+            endpoint,
+            Command::new(venv_tool("aws")).args(["cloudformation", "describe-stack-events", "--stack-name", name]),
+        );
+        panic!("stack {name}: {status}; its events: {events}");
+    }
 }
 
 /// `infra/template.yaml` resolved with `parameters`, and `physical` for what only a deployment
@@ -75,8 +85,13 @@ fn describe_table(name: &str) -> Value {
 }
 
 fn cli(command: &mut Command) -> String {
+    cli_on(&emulator().endpoint_url, command)
+}
+
+/// Runs an AWS CLI `command` against the emulator at `endpoint`; its standard output.
+pub(crate) fn cli_on(endpoint: &str, command: &mut Command) -> String {
     let out = command
-        .env("AWS_ENDPOINT_URL", &emulator().endpoint_url)
+        .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")

@@ -127,7 +127,8 @@ async fn the_realm_s_services_work_through_lava_s_adapters_on_localstack() {
 
 /// A dispatched `cmd` job runs to `complete` with its worker queue, its outputs and its status
 /// events on LocalStack and the realm's tables on moto: the worker's long polls, visibility
-/// heartbeats, deletes and uploads as LocalStack answers them.
+/// heartbeats, deletes and uploads as LocalStack answers them, and its final status event
+/// delivered by a rule on the realm's source to a queue, as a team's alerting rule gets it.
 #[tokio::test]
 async fn a_job_runs_with_its_queue_and_outputs_on_localstack() {
     let r = lava_tests::TestRealm::up("lsw").await;
@@ -140,6 +141,12 @@ async fn a_job_runs_with_its_queue_and_outputs_on_localstack() {
     let request = shared::dispatch::DispatchRequest { job_id: "ls/echo".into(), ..Default::default() };
     let sent = shared::dispatch::dispatch(&r.catalog, ports.queues.as_ref(), &request, &Default::default()).await;
     let run_id = sent.unwrap().run_id;
+    let alerts = provision::create_queue(&clients, &format!("{}-alerts", r.names.realm), &[]).await.unwrap();
+    let pattern =
+        serde_json::json!({"source": [format!("lava.{}", r.names.realm)], "detail-type": ["Lava Job Status"]});
+    let alerts_arn = provision::queue_arn(&clients, &alerts).await.unwrap();
+    let rule = format!("lava.{}.alerts", r.names.realm);
+    provision::route_events_to_queue(&clients, &rule, &pattern.to_string(), &alerts_arn).await.unwrap();
 
     let worker =
         shared::worker::build(lava_tests::worker_options(&r.names.realm, 1, vec![]), ports.clone()).await.unwrap();
@@ -147,6 +154,19 @@ async fn a_job_runs_with_its_queue_and_outputs_on_localstack() {
     worker.run(rx).await.unwrap();
 
     assert_eq!(r.statuses("ls/echo", &run_id).await, ["starting", "running", "complete"]);
+    let delivered = drain(&on_localstack, &alerts, 1).await;
+    let event: serde_json::Value = serde_json::from_str(&delivered[0].body).unwrap();
+    let detail = &event["detail"];
+    assert_eq!(
+        (
+            event["detail-type"].as_str(),
+            detail["job_id"].as_str(),
+            detail["run_id"].as_str(),
+            detail["status"].as_str()
+        ),
+        (Some("Lava Job Status"), Some("ls/echo"), Some(run_id.as_str()), Some("complete")),
+        "{event}"
+    );
     let item = r.events("ls/echo", &run_id).await;
     let stdout = item["log"][2]["info"]["output"][0]["stdout"].as_str().unwrap_or_else(|| panic!("{item}"));
     let (bucket, key) = stdout.strip_prefix("s3://").and_then(|s| s.split_once('/')).unwrap();
@@ -175,13 +195,8 @@ async fn the_schedule_rule_s_tick_dispatches_a_due_job() {
     let worker_queue = provision::create_queue_with_dlq(&clients, &r.names.worker_queue("core"), 60, 3).await.unwrap();
     provision::create_bucket(&clients, &r.names.local_bucket()).await.unwrap();
     let rule = format!("lava-{}---schedule", r.names.realm);
-    clients.events.put_rule().name(&rule).schedule_expression("rate(1 minute)").send().await.unwrap();
-    let target = aws_sdk_eventbridge::types::Target::builder()
-        .id("dispatch-queue")
-        .arn(provision::queue_arn(&clients, &dispatch_queue).await.unwrap())
-        .build()
-        .unwrap();
-    clients.events.put_targets().rule(&rule).targets(target).send().await.unwrap();
+    let dispatch_arn = provision::queue_arn(&clients, &dispatch_queue).await.unwrap();
+    provision::schedule_to_queue(&clients, &rule, "rate(1 minute)", &dispatch_arn).await.unwrap();
 
     // The first tick comes within a minute or so of the rule.
     let mut ticks = Vec::new();
@@ -189,7 +204,7 @@ async fn the_schedule_rule_s_tick_dispatches_a_due_job() {
     while ticks.is_empty() && tokio::time::Instant::now() < deadline {
         ticks = on_localstack.queues.receive(&dispatch_queue, 1, 5).await.unwrap();
     }
-    clients.events.remove_targets().rule(&rule).ids("dispatch-queue").send().await.unwrap();
+    clients.events.remove_targets().rule(&rule).ids("queue").send().await.unwrap();
     clients.events.delete_rule().name(&rule).send().await.unwrap();
     let tick = ticks.first().expect("LocalStack fired the schedule rule within 150 s");
     assert!(tick.body.contains("\"Scheduled Event\""), "{}", tick.body);
@@ -289,4 +304,173 @@ async fn uploads_and_published_requests_reach_the_worker_queue() {
         (messages[0]["job_id"].as_str(), messages[0]["globals"]["from"].as_str()),
         (Some("demo/hello"), Some("sns"))
     );
+}
+
+/// A datum put and its statistics read back, a listing, and a call CloudWatch refuses, over the
+/// current SDK's RPC v2 CBOR protocol: LocalStack reads it, moto through the project's launcher
+/// (`moto_server.py` turns it into the JSON protocol moto reads). The two answer alike.
+#[tokio::test]
+async fn cloudwatch_answers_alike_on_both_emulators() {
+    use aws_sdk_cloudwatch::error::ProvideErrorMetadata;
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+    let now = jiff::Timestamp::now().as_second();
+    let mut answers = Vec::new();
+    for clients in [localstack_clients().await, lava_tests::clients().await] {
+        let ports = on(&clients);
+        let namespace = format!("Lava/{}", unique("cw"));
+        let data = [2.0, 3.5].map(|value| Datum {
+            name: "RunTime",
+            dimensions: vec![("Worker", "core".into())],
+            value,
+            unit: MetricUnit::Seconds,
+            timestamp: None,
+        });
+        ports.metrics.put(&namespace, &data).await.unwrap();
+        let statistics = clients
+            .cloudwatch
+            .get_metric_statistics()
+            .namespace(&namespace)
+            .metric_name("RunTime")
+            .dimensions(Dimension::builder().name("Worker").value("core").build())
+            .start_time(DateTime::from_secs(now - 600))
+            .end_time(DateTime::from_secs(now + 600))
+            .period(3600)
+            .statistics(Statistic::Sum)
+            .statistics(Statistic::Maximum)
+            .send()
+            .await
+            .unwrap();
+        let points: Vec<_> = statistics
+            .datapoints()
+            .iter()
+            .map(|p| (p.sum(), p.maximum(), p.timestamp().is_some_and(|t| (t.secs() - now).abs() < 3600)))
+            .collect();
+        let listed = clients.cloudwatch.list_metrics().namespace(&namespace).send().await.unwrap();
+        let names: Vec<_> = listed.metrics().iter().filter_map(|m| m.metric_name().map(String::from)).collect();
+        let refused = clients
+            .cloudwatch
+            .get_metric_statistics()
+            .namespace(&namespace)
+            .metric_name("RunTime")
+            .start_time(DateTime::from_secs(now))
+            .end_time(DateTime::from_secs(now - 600))
+            .period(60)
+            .statistics(Statistic::Sum)
+            .send()
+            .await;
+        let code = refused.err().and_then(|e| e.code().map(String::from));
+        answers.push((points, names, code));
+    }
+    assert_eq!(answers[0].0, [(Some(5.5), Some(3.5), true)], "LocalStack's statistics");
+    assert_eq!(answers[0].1, ["RunTime"]);
+    assert_eq!(answers[0].2.as_deref(), Some("InvalidParameterValue"), "an end before the start");
+    assert_eq!(answers[1], answers[0], "moto (through the launcher) answers as LocalStack does");
+}
+
+/// `infra/template.yaml`'s resources other than the functions and the tables (LocalStack's free
+/// DynamoDB needs a download) created by LocalStack's CloudFormation, which makes what moto's
+/// skips (the topic's subscription, the schedule rule, the alarms), and then used: a request
+/// published to the template's topic reaches the template's queue raw, the dispatch function
+/// sends it to the worker stack's queue, and a worker runs it with its outputs in the template's
+/// bucket and the realm's tables on moto.
+#[tokio::test]
+async fn the_realm_template_s_resources_are_created_by_localstack_s_cloudformation() {
+    use crate::infra::{cli_on, create_stack_on, deployable};
+    use std::process::Command;
+    let r = lava_tests::TestRealm::up("lscf").await;
+    let realm = r.names.realm.clone();
+    let (clients, on_localstack, ports) = beside(&r).await;
+    let endpoint = &lava_tests::localstack().endpoint_url;
+    let root = lava_tests::workspace_root();
+    let kept = [
+        "AWS::S3::Bucket",
+        "AWS::SQS::Queue",
+        "AWS::SQS::QueuePolicy",
+        "AWS::SNS::Topic",
+        "AWS::SNS::Subscription",
+        "AWS::Events::Rule",
+        "AWS::KMS::Key",
+        "AWS::KMS::Alias",
+        "AWS::IAM::ManagedPolicy",
+        "AWS::IAM::Group",
+        "AWS::CloudWatch::Alarm",
+    ];
+    let template = deployable(&root.join("infra/template.yaml"), &kept);
+    let stack = format!("lava-{}", realm.replace('_', "-"));
+    let bucket = r.names.local_bucket();
+    let parameters = [
+        ("Realm", realm.as_str()),
+        ("BucketName", &bucket),
+        ("CreateRealmsTable", "No"),
+        ("ScheduleState", "DISABLED"),
+    ];
+    create_stack_on(endpoint, &stack, &template, &parameters);
+    let mut worker = deployable(&root.join("infra/worker.yaml"), &["AWS::SQS::Queue"]);
+    worker["Parameters"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| ["Realm", "Worker", "VisibilityTimeout", "MessageRetentionPeriod"].contains(&k.as_str()));
+    worker.as_object_mut().unwrap().remove("Conditions");
+    create_stack_on(endpoint, &format!("{stack}-core"), &worker, &[("Realm", &realm), ("Worker", "core")]);
+    let aws = |args: &[&str]| -> serde_json::Value {
+        let out = cli_on(endpoint, Command::new(lava_tests::venv_tool("aws")).args(args));
+        serde_json::from_str(&out).unwrap_or(serde_json::Value::Null)
+    };
+
+    // What moto's CloudFormation skips: the schedule rule onto the dispatch queue, the alarms.
+    let rule = aws(&["events", "describe-rule", "--name", &format!("lava-{realm}---schedule")]);
+    assert_eq!(
+        (rule["ScheduleExpression"].as_str(), rule["State"].as_str()),
+        (Some("rate(1 minute)"), Some("DISABLED"))
+    );
+    let targets = aws(&["events", "list-targets-by-rule", "--rule", &format!("lava-{realm}---schedule")]);
+    let dispatch_url = on_localstack.queues.queue_url(&r.names.dispatch_queue).await.unwrap();
+    let dispatch_arn = provision::queue_arn(&clients, &dispatch_url).await.unwrap();
+    assert_eq!(targets["Targets"][0]["Arn"].as_str(), Some(dispatch_arn.as_str()));
+    let alarms = aws(&["cloudwatch", "describe-alarms", "--alarm-name-prefix", &format!("lava-{realm}--")]);
+    let mut names: Vec<&str> =
+        alarms["MetricAlarms"].as_array().unwrap().iter().filter_map(|a| a["AlarmName"].as_str()).collect();
+    names.sort();
+    let want = ["actions", "dispatch", "s3events"].map(|q| format!("lava-{realm}--{q}-dlq-depth"));
+    assert_eq!(names, want);
+    let groups = aws(&["iam", "list-groups"]);
+    let groups = groups["Groups"].to_string();
+    assert!(["reader", "operator", "admin"].iter().all(|g| groups.contains(&format!("lava-{realm}-{g}"))), "{groups}");
+    // The realm's key, as the state values use it.
+    let sealed = on_localstack.keys.encrypt(&format!("alias/lava-{realm}-sys"), b"value").await.unwrap();
+    assert_eq!(on_localstack.keys.decrypt(&sealed).await.unwrap(), b"value");
+
+    // Used: a request published to the template's topic, through its subscription (raw), the
+    // dispatch function and the worker stack's queue, run by a worker.
+    r.put_job(serde_json::json!({"job_id": "lscf/hello", "type": "cmd", "worker": "core", "enabled": true,
+        "payload": "echo from the stacks"}))
+        .await;
+    let topic = format!("arn:aws:sns:us-east-1:000000000000:lava-{realm}-dispatch");
+    ports.topics.publish(&topic, None, r#"{"job_id": "lscf/hello"}"#).await.unwrap();
+    let requests = drain(&on_localstack, &dispatch_url, 1).await;
+    assert_eq!(requests.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), [r#"{"job_id": "lscf/hello"}"#]);
+    let function = shared::dispatch::function::DispatchFunction::load(r.names.clone(), vec![], &ports).await.unwrap();
+    let incoming = shared::ports::Incoming {
+        message_id: requests[0].message_id.clone(),
+        body: requests[0].body.clone(),
+        receive_count: 1,
+    };
+    assert!(function.handle(vec![incoming]).await.is_empty(), "the request is handled");
+    // Read off the worker stack's queue for its run id, and put back for the worker.
+    let worker_queue = on_localstack.queues.queue_url(&r.names.worker_queue("core")).await.unwrap();
+    let dispatched = drain(&on_localstack, &worker_queue, 1).await;
+    let message: serde_json::Value = serde_json::from_str(&dispatched[0].body).unwrap();
+    let again = OutgoingMessage { body: dispatched[0].body.clone(), ..Default::default() };
+    on_localstack.queues.send(&worker_queue, &again).await.unwrap();
+    let worker = shared::worker::build(lava_tests::worker_options(&realm, 1, vec![]), ports.clone()).await.unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    worker.run(rx).await.unwrap();
+    let run_id = message["run_id"].as_str().unwrap();
+    assert_eq!(r.statuses("lscf/hello", run_id).await, ["starting", "running", "complete"]);
+    let item = r.events("lscf/hello", run_id).await;
+    let stdout = item["log"][2]["info"]["output"][0]["stdout"].as_str().unwrap_or_else(|| panic!("{item}"));
+    assert!(stdout.starts_with(&format!("s3://{bucket}/")), "the output went to the template's bucket: {stdout}");
+    let (_, key) = stdout["s3://".len()..].split_once('/').unwrap();
+    assert_eq!(on_localstack.blobs.get_object(&bucket, key).await.unwrap(), b"from the stacks\n");
 }

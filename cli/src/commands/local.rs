@@ -4,7 +4,7 @@
 
 use crate::commands::specs::job_table;
 use crate::local::realm::{self as running, Parts, ServeOptions};
-use crate::local::{self, LocalState};
+use crate::local::{self, Emulator, LocalState};
 use crate::{Spec, SpecKind, Target, catalog, load_specs, ports};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Subcommand;
@@ -35,6 +35,16 @@ pub enum LocalCommand {
         /// Virtualenv holding moto.
         #[arg(long, default_value = ".venv")]
         venv: PathBuf,
+        /// The emulator: moto alone, or LocalStack with the tables on moto (LocalStack's free
+        /// DynamoDB needs a download); LocalStack's schedule rule then fires the tick.
+        #[arg(long, value_enum, default_value_t = Emulator::Moto)]
+        emulator: Emulator,
+        /// Port for LocalStack (with `--emulator localstack`).
+        #[arg(long, default_value_t = 4566)]
+        localstack_port: u16,
+        /// Virtualenv holding LocalStack (`bash tests/setup.sh` installs it there).
+        #[arg(long, default_value = ".venv-localstack")]
+        localstack_venv: PathBuf,
         /// Run workers with these names (default: every worker the realm's jobs name; '' for none).
         #[arg(long, value_delimiter = ',')]
         workers: Option<Vec<String>>,
@@ -72,13 +82,24 @@ impl LocalCommand {
     pub(crate) async fn run(self, target: &Target) -> Result<String> {
         let dir = &target.local_dir;
         match self {
-            LocalCommand::Up { port, host, samples, venv, workers, bin_dir } => {
+            LocalCommand::Up {
+                port,
+                host,
+                samples,
+                venv,
+                emulator,
+                localstack_port,
+                localstack_venv,
+                workers,
+                bin_dir,
+            } => {
                 let bin_dir = match bin_dir {
                     Some(dir) => dir,
                     None => std::env::current_exe()?.parent().context("the folder of this lava")?.to_path_buf(),
                 };
                 running::binaries(&bin_dir)?;
-                up(target, (&host, port), &samples, &venv, workers, &bin_dir).await
+                let emulators = Emulators { host, port, venv, emulator, localstack_port, localstack_venv };
+                up(target, &emulators, &samples, workers, &bin_dir).await
             }
             LocalCommand::Down => down(dir),
             LocalCommand::Status => status(dir),
@@ -87,10 +108,12 @@ impl LocalCommand {
                 let state = LocalState::read(dir)?;
                 tracing_subscriber::fmt().with_ansi(false).with_env_filter("info").init();
                 let region = target.region.clone().unwrap_or_else(|| "us-east-1".into());
-                let clients = client_for(&state.endpoint_url, Some(region.clone())).await;
+                let clients = client_for(&state, Some(region.clone())).await;
                 let options = ServeOptions {
                     realm: state.realm,
                     endpoint_url: state.endpoint_url,
+                    tables_endpoint_url: state.tables_endpoint_url,
+                    tick: state.emulator == Emulator::Moto,
                     region,
                     dir: std::path::absolute(dir)?,
                     bin_dir,
@@ -103,35 +126,75 @@ impl LocalCommand {
     }
 }
 
+/// Where `lava local up` runs its emulators.
+struct Emulators {
+    host: String,
+    port: u16,
+    venv: PathBuf,
+    emulator: Emulator,
+    localstack_port: u16,
+    localstack_venv: PathBuf,
+}
+
+/// The running emulators of the local realm in `dir` (those of `state.json` if they still
+/// answer), started as `emulators` says otherwise.
+fn ensure_emulators(dir: &Path, realm: &str, emulators: &Emulators) -> Result<LocalState> {
+    if let Ok(state) = LocalState::read(dir)
+        && state.answers()
+    {
+        if state.emulator != emulators.emulator {
+            bail!(
+                "the local realm in {} runs on {:?}; stop it with `lava local down` first",
+                dir.display(),
+                state.emulator
+            );
+        }
+        return Ok(state);
+    }
+    let localstack = match emulators.emulator {
+        Emulator::Moto => None,
+        Emulator::Localstack => Some(local::localstack_python(&emulators.localstack_venv)?),
+    };
+    let server = local::ensure_moto(&emulators.venv)?;
+    std::fs::create_dir_all(dir)?;
+    let host = &emulators.host;
+    let pid = local::start_moto(&server, host, emulators.port, &dir.join("moto.log"))?;
+    let moto_url = format!("http://{host}:{}", emulators.port);
+    let mut state = LocalState {
+        realm: realm.to_string(),
+        endpoint_url: moto_url.clone(),
+        pid,
+        supervisor: None,
+        emulator: emulators.emulator,
+        tables_endpoint_url: None,
+        localstack: None,
+    };
+    if let Some(python) = localstack {
+        eprintln!("Starting LocalStack on {host}:{} (up to a minute)...", emulators.localstack_port);
+        let started = local::start_localstack(&python, host, emulators.localstack_port, &dir.join("localstack.log"));
+        let localstack_pid = started.inspect_err(|_| {
+            let _ = local::stop_process(pid);
+        })?;
+        state.endpoint_url = format!("http://{host}:{}", emulators.localstack_port);
+        state.tables_endpoint_url = Some(moto_url);
+        state.localstack = Some(localstack_pid);
+    }
+    state.write(dir)?;
+    Ok(state)
+}
+
 async fn up(
     target: &Target,
-    (host, port): (&str, u16),
+    emulators: &Emulators,
     samples: &Path,
-    venv: &Path,
     workers: Option<Vec<String>>,
     bin_dir: &Path,
 ) -> Result<String> {
     let dir = &target.local_dir;
     let realm = target.realm.clone().unwrap_or_else(|| "local".into());
     check_realm_name(&realm).map_err(anyhow::Error::msg)?;
-    let mut state = match LocalState::read(dir) {
-        Ok(state) if local::moto_answers(&local::address_of(&state.endpoint_url)) => state,
-        _ => {
-            let server = local::ensure_moto(venv)?;
-            std::fs::create_dir_all(dir)?;
-            let pid = local::start_moto(&server, host, port, &dir.join("moto.log"))?;
-            let state = LocalState {
-                realm: realm.clone(),
-                endpoint_url: format!("http://{host}:{port}"),
-                pid,
-                supervisor: None,
-            };
-            state.write(dir)?;
-            state
-        }
-    };
-    let (listing, workers) =
-        load_realm(&state.endpoint_url, &state.realm, target.region.clone(), samples, workers).await?;
+    let mut state = ensure_emulators(dir, &realm, emulators)?;
+    let (listing, workers) = load_realm(&state, target.region.clone(), samples, workers).await?;
     let running = state.supervisor.is_some_and(local::is_running);
     if !running {
         let log = dir.join("local.log");
@@ -167,10 +230,17 @@ async fn up(
         }
     }
     let endpoint_url = &state.endpoint_url;
+    let (on, tables) = match &state.tables_endpoint_url {
+        Some(moto) => (
+            format!("{endpoint_url} (LocalStack; its tables on moto, {moto})"),
+            format!(" AWS_ENDPOINT_URL_DYNAMODB={moto}"),
+        ),
+        None => (endpoint_url.clone(), String::new()),
+    };
     Ok(format!(
-        "{listing}\n\n{}\nLocal realm {realm} is {} on {endpoint_url}: requests on its dispatch queue, schedules, \
+        "{listing}\n\n{}\nLocal realm {realm} is {} on {on}: requests on its dispatch queue, schedules, \
          uploads to its bucket and actions all run.\nUse it with `lava --local ...` (try `lava --local dispatch demo/hello --wait`), \
-         or point any AWS tool at it:\n  export AWS_ENDPOINT_URL={endpoint_url} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test \
+         or point any AWS tool at it:\n  export AWS_ENDPOINT_URL={endpoint_url}{tables} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test \
          AWS_SECRET_ACCESS_KEY=test LAVA_REALM={realm}\nFollow it with `lava local logs`; stop it with `lava local down`.",
         status(dir)?,
         if running { "already running" } else { "up" },
@@ -188,6 +258,13 @@ fn down(dir: &Path) -> Result<String> {
         }
         stopped.push("functions, tick and workers");
     }
+    if let Some(pid) = state.localstack.filter(|pid| local::is_running(*pid)) {
+        local::stop_process(pid)?;
+        if !ends_within(Duration::from_secs(20), || local::is_running(pid)) {
+            local::signal_group(pid, "KILL");
+        }
+        stopped.push("LocalStack");
+    }
     if local::is_running(state.pid) {
         local::stop_process(state.pid)?;
         ends_within(Duration::from_secs(10), || local::is_running(state.pid));
@@ -200,13 +277,22 @@ fn down(dir: &Path) -> Result<String> {
 
 fn status(dir: &Path) -> Result<String> {
     let state = LocalState::read(dir)?;
-    let moto = local::moto_answers(&local::address_of(&state.endpoint_url));
+    let moto = local::moto_answers(&local::address_of(state.moto_url()));
     let mut rows = vec![[
         "moto".to_string(),
         state.pid.to_string(),
-        if moto { format!("up on {}", state.endpoint_url) } else { "not answering".into() },
+        if moto { format!("up on {}", state.moto_url()) } else { "not answering".into() },
         dir.join("moto.log").display().to_string(),
     ]];
+    if let Some(pid) = state.localstack {
+        let up = local::localstack_answers(&local::address_of(&state.endpoint_url));
+        rows.push([
+            "localstack".to_string(),
+            pid.to_string(),
+            if up { format!("up on {}", state.endpoint_url) } else { "not answering".into() },
+            dir.join("localstack.log").display().to_string(),
+        ]);
+    }
     match Parts::read(dir) {
         Some(parts) => rows.extend(parts.parts.into_iter().map(|part| {
             let up = part.pid != 0 && local::is_running(part.pid);
@@ -293,9 +379,11 @@ fn tail(path: &Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-async fn client_for(endpoint_url: &str, region: Option<String>) -> Clients {
+/// Clients on the local realm's emulators (its tables on moto when it runs on LocalStack).
+async fn client_for(state: &LocalState, region: Option<String>) -> Clients {
     Clients::load(&AwsOptions {
-        endpoint_url: Some(endpoint_url.to_string()),
+        endpoint_url: Some(state.endpoint_url.clone()),
+        dynamodb_endpoint_url: state.tables_endpoint_url.clone(),
         region,
         emulator: true,
         ..Default::default()
@@ -306,21 +394,22 @@ async fn client_for(endpoint_url: &str, region: Option<String>) -> Clients {
 /// Creates a realm's resources on `endpoint_url`, loads the sample jobs (their workers get
 /// queues), and returns the job listing.
 pub async fn bring_up(endpoint_url: &str, realm: &str, region: Option<String>, samples: &Path) -> Result<String> {
-    Ok(load_realm(endpoint_url, realm, region, samples, None).await?.0)
+    let state = LocalState { realm: realm.into(), endpoint_url: endpoint_url.into(), ..Default::default() };
+    Ok(load_realm(&state, region, samples, None).await?.0)
 }
 
-/// [`bring_up`], and the realm bucket's uploads notified to the S3 events queue; returns the job
-/// listing and the workers to run (`workers`, else every worker the realm's jobs name), each
-/// with its queue.
+/// [`bring_up`] on the emulators of `state`, the realm bucket's uploads notified to the S3
+/// events queue and, on LocalStack, the template's schedule rule (a tick a minute onto the
+/// dispatch queue); returns the job listing and the workers to run (`workers`, else every
+/// worker the realm's jobs name), each with its queue.
 async fn load_realm(
-    endpoint_url: &str,
-    realm: &str,
+    state: &LocalState,
     region: Option<String>,
     samples: &Path,
     workers: Option<Vec<String>>,
 ) -> Result<(String, Vec<String>)> {
-    let clients = client_for(endpoint_url, region).await;
-    let names = ResourceNames::for_realm(realm);
+    let clients = client_for(state, region).await;
+    let names = ResourceNames::for_realm(&state.realm);
     let files = spec_files(samples).map_err(|e| anyhow!("{e}"))?;
     let (specs, _) = load_specs(SpecKind::Job, &files, &Limits::default())?;
     let jobs: Vec<JobSpec> =
@@ -332,6 +421,11 @@ async fn load_realm(
     }
     let s3events = provision::queue_arn(&clients, &resources.s3events_queue_url).await?;
     provision::notify_queue_on_upload(&clients, &names.local_bucket(), &s3events).await?;
+    if state.emulator == Emulator::Localstack {
+        let dispatch = provision::queue_arn(&clients, &resources.dispatch_queue_url).await?;
+        let rule = format!("lava-{}---schedule", state.realm);
+        provision::schedule_to_queue(&clients, &rule, "rate(1 minute)", &dispatch).await?;
+    }
     let all = catalog.jobs().await?;
     let workers = match workers {
         Some(workers) => workers.into_iter().filter(|w| !w.is_empty()).collect(),

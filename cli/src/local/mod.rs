@@ -1,6 +1,8 @@
 //! The local realm: a moto server on loopback standing in for AWS, installed into a
-//! project-local virtualenv when missing, with a realm created in it; the processes that run
-//! the realm on it ([`realm`]), the deployed functions among them ([`lambda`]).
+//! project-local virtualenv when missing, with a realm created in it, or LocalStack beside it
+//! (everything but the tables, which stay on moto: LocalStack's free DynamoDB needs a download);
+//! the processes that run the realm on it ([`realm`]), the deployed functions among them
+//! ([`lambda`]).
 
 pub mod lambda;
 pub mod realm;
@@ -10,11 +12,24 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// Starting and asking LocalStack, shared with the tests' harness.
+pub use lava_testkit::localstack::{localstack_answers, localstack_python, start_localstack};
 /// Installing, starting and waiting for moto, shared with the tests' harness.
 pub use lava_testkit::moto::{MOTO_REQUIREMENTS, ensure_moto, moto_answers, start_moto, wait_for_moto};
 
+/// The emulator the local realm runs on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Emulator {
+    /// moto alone (the supervisor puts the schedule tick on the dispatch queue).
+    #[default]
+    Moto,
+    /// LocalStack, with the tables on moto (LocalStack's schedule rule fires the tick).
+    Localstack,
+}
+
 /// What `lava local up` leaves behind for `--local`, `status` and `down`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LocalState {
     /// Realm name.
     pub realm: String,
@@ -25,6 +40,15 @@ pub struct LocalState {
     /// The process id of the supervisor running the rest of the realm (its process group).
     #[serde(default)]
     pub supervisor: Option<u32>,
+    /// The emulator the realm runs on.
+    #[serde(default)]
+    pub emulator: Emulator,
+    /// On LocalStack: moto's endpoint URL, where the tables are (`endpoint_url` is LocalStack's).
+    #[serde(default)]
+    pub tables_endpoint_url: Option<String>,
+    /// On LocalStack: its process id.
+    #[serde(default)]
+    pub localstack: Option<u32>,
 }
 
 impl LocalState {
@@ -39,6 +63,17 @@ impl LocalState {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("no local realm is up (no {}); run `lava local up` first", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))
+    }
+
+    /// moto's endpoint URL: where the tables are, and on moto everything else.
+    pub fn moto_url(&self) -> &str {
+        self.tables_endpoint_url.as_deref().unwrap_or(&self.endpoint_url)
+    }
+
+    /// Whether every emulator of the realm answers.
+    pub fn answers(&self) -> bool {
+        moto_answers(&address_of(self.moto_url()))
+            && (self.emulator == Emulator::Moto || localstack_answers(&address_of(&self.endpoint_url)))
     }
 
     /// Writes the state file.

@@ -1,9 +1,10 @@
 //! The running local realm: what `lava local up` leaves in the background. One supervisor
 //! process (`lava local serve`) runs the realm's three function binaries under Lambda Runtime
 //! APIs ([`super::lambda`]) and feeds each from its queue as Lambda's SQS event source mapping
-//! does, puts the schedule rule's tick on the dispatch queue every minute, and runs a worker
-//! process per worker name. Moto delivers the realm bucket's object notifications to the S3
-//! events queue itself. Every part writes its own log in the local folder.
+//! does, puts the schedule rule's tick on the dispatch queue every minute (on moto, which fires
+//! no schedule rule; on LocalStack the realm's rule does), and runs a worker process per worker
+//! name. The emulator delivers the realm bucket's object notifications to the S3 events queue
+//! itself. Every part writes its own log in the local folder.
 //!
 //! The supervisor leads a process group that holds every part but moto, so `lava local down`
 //! stops them all with one signal, whatever state the supervisor is in.
@@ -69,6 +70,10 @@ pub struct ServeOptions {
     pub realm: String,
     /// The emulator's endpoint URL.
     pub endpoint_url: String,
+    /// DynamoDB's, when it is not the others' (the tables on moto beside LocalStack).
+    pub tables_endpoint_url: Option<String>,
+    /// Whether the supervisor puts the schedule tick on the dispatch queue (no rule fires it).
+    pub tick: bool,
     /// AWS region.
     pub region: String,
     /// The local folder: logs and `parts.json`.
@@ -102,6 +107,7 @@ fn aws_environment(options: &ServeOptions) -> Vec<(String, String)> {
         ("NO_COLOR", "1"),
     ]
     .into_iter()
+    .chain(options.tables_endpoint_url.as_deref().map(|url| ("AWS_ENDPOINT_URL_DYNAMODB", url)))
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
 }
@@ -158,8 +164,11 @@ pub async fn serve(options: ServeOptions, queues: Arc<dyn WorkQueue>) -> Result<
         keepers.push(host.keeper);
     }
 
-    let dispatch_url = queues.queue_url(&names.dispatch_queue).await?;
-    let ticker = tokio::spawn(tick_every_minute(queues.clone(), dispatch_url, options.clone(), stop.clone()));
+    let mut ticker = None;
+    if options.tick {
+        let dispatch_url = queues.queue_url(&names.dispatch_queue).await?;
+        ticker = Some(tokio::spawn(tick_every_minute(queues.clone(), dispatch_url, options.clone(), stop.clone())));
+    }
 
     for worker in &options.workers {
         let log = options.dir.join(format!("worker-{worker}.log"));
@@ -189,7 +198,7 @@ pub async fn serve(options: ServeOptions, queues: Arc<dyn WorkQueue>) -> Result<
     }
     tracing::info!("Stopping the local realm.");
     let _ = stop_tx.send(true);
-    for task in keepers.into_iter().chain(feeds).chain([ticker]) {
+    for task in keepers.into_iter().chain(feeds).chain(ticker) {
         let _ = task.await;
     }
     let _ = std::fs::remove_file(Parts::path(&options.dir));

@@ -97,6 +97,10 @@ pub struct AwsOptions {
     /// ([`DEFAULT_CALL_TIMEOUT`] if unset). SQS long polls get their wait on top; S3 calls get
     /// [`S3_ATTEMPT_TIMEOUT`], since an object transfer may take minutes.
     pub call_timeout: Option<Duration>,
+    /// DynamoDB's own endpoint, when it is not the other services' (feature `fleet`: the CLI's
+    /// local realm on LocalStack, whose free core has no DynamoDB, keeps its tables on moto).
+    /// Processes given their endpoints by the environment use `AWS_ENDPOINT_URL_DYNAMODB`.
+    pub dynamodb_endpoint_url: Option<String>,
 }
 
 /// Default limit of one attempt of an AWS call: a connection that silently stops answering is
@@ -109,11 +113,13 @@ pub const S3_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// True when every endpoint is a plain-HTTP emulator: a global endpoint (`endpoint_url` or
-/// `AWS_ENDPOINT_URL`) that starts with `http://`, and no service-specific
-/// `AWS_ENDPOINT_URL_<SERVICE>` that could name an HTTPS one.
-fn plain_http_endpoints(global: Option<&str>, variables: impl IntoIterator<Item = String>) -> bool {
+/// `AWS_ENDPOINT_URL`) that starts with `http://`, and every service-specific one
+/// (`AWS_ENDPOINT_URL_<SERVICE>`, DynamoDB's own) too.
+fn plain_http_endpoints(global: Option<&str>, variables: impl IntoIterator<Item = (String, String)>) -> bool {
     global.is_some_and(|url| url.starts_with("http://"))
-        && !variables.into_iter().any(|name| name.starts_with("AWS_ENDPOINT_URL_"))
+        && variables
+            .into_iter()
+            .all(|(name, value)| !name.starts_with("AWS_ENDPOINT_URL_") || value.starts_with("http://"))
 }
 
 /// Builds the SDK configuration: one TLS stack (rustls with ring), standard retries, connect
@@ -122,10 +128,10 @@ fn plain_http_endpoints(global: Option<&str>, variables: impl IntoIterator<Item 
 /// start-up otherwise).
 pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
     let global = options.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
-    let plain_http = plain_http_endpoints(
-        global.as_deref(),
-        std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned()),
-    );
+    let own = options.dynamodb_endpoint_url.clone().map(|url| ("AWS_ENDPOINT_URL_DYNAMODB".to_string(), url));
+    let variables =
+        std::env::vars_os().map(|(n, v)| (n.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()));
+    let plain_http = plain_http_endpoints(global.as_deref(), variables.chain(own));
     let loader = |region: Option<Region>| {
         let builder = aws_smithy_http_client::Builder::new();
         let http = if plain_http {
@@ -278,7 +284,13 @@ impl Clients {
 
     /// Loads the configuration for `options` and builds every client.
     pub async fn load(options: &AwsOptions) -> Self {
-        Self::new(&sdk_config(options).await)
+        let config = sdk_config(options).await;
+        let mut clients = Self::new(&config);
+        if let Some(url) = &options.dynamodb_endpoint_url {
+            let own = aws_sdk_dynamodb::config::Builder::from(&config).endpoint_url(url).build();
+            clients.dynamodb = aws_sdk_dynamodb::Client::from_conf(own);
+        }
+        clients
     }
 }
 
@@ -400,17 +412,22 @@ mod tests {
 
     #[test]
     fn only_an_all_plain_http_setup_goes_without_tls() {
-        let none = || Vec::<String>::new();
+        let none = || Vec::<(String, String)>::new();
+        let var = |name: &str, value: &str| vec![(name.to_string(), value.to_string())];
         assert!(plain_http_endpoints(Some("http://127.0.0.1:5000"), none()));
         assert!(!plain_http_endpoints(Some("https://localhost.localstack.cloud:4566"), none()));
         assert!(!plain_http_endpoints(None, none()), "real AWS endpoints are HTTPS");
         assert!(
-            !plain_http_endpoints(Some("http://127.0.0.1:5000"), vec!["AWS_ENDPOINT_URL_S3".to_string()]),
+            !plain_http_endpoints(Some("http://127.0.0.1:5000"), var("AWS_ENDPOINT_URL_S3", "https://s3.example.com")),
             "a service-specific endpoint may be HTTPS"
         );
-        assert!(plain_http_endpoints(
-            Some("http://127.0.0.1:5000"),
-            vec!["AWS_ENDPOINT_URL".to_string(), "AWS_REGION".to_string()]
-        ));
+        assert!(
+            plain_http_endpoints(
+                Some("http://127.0.0.1:4566"),
+                var("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:5000")
+            ),
+            "LocalStack beside moto's DynamoDB"
+        );
+        assert!(plain_http_endpoints(Some("http://127.0.0.1:5000"), var("AWS_REGION", "us-east-1")));
     }
 }

@@ -263,7 +263,22 @@ pub async fn verify_email_identity(clients: &Clients, identity: &str) -> Result<
 /// Creates (or updates) an EventBridge rule on the default bus matching `pattern`, with a queue
 /// as its only target.
 pub async fn route_events_to_queue(clients: &Clients, rule: &str, pattern: &str, queue_arn: &str) -> Result<()> {
-    route_events(clients, rule, pattern, queue_arn, None).await
+    route_events(clients, rule, Trigger::Pattern(pattern), queue_arn, None).await
+}
+
+/// Creates (or updates) a rule on the default bus that fires on `schedule` (`rate(1 minute)`)
+/// with a queue as its only target: the realm template's schedule rule, where the emulator
+/// fires schedules (LocalStack does, moto does not).
+pub async fn schedule_to_queue(clients: &Clients, rule: &str, schedule: &str, queue_arn: &str) -> Result<()> {
+    route_events(clients, rule, Trigger::Schedule(schedule), queue_arn, None).await
+}
+
+/// What fires a rule.
+enum Trigger<'a> {
+    /// Events that match this pattern.
+    Pattern(&'a str),
+    /// This schedule expression.
+    Schedule(&'a str),
 }
 
 /// Creates (or updates) a rule that turns each matching event into a dispatch request on the
@@ -283,24 +298,22 @@ pub async fn route_events_to_dispatch(
         transformer = transformer.input_paths_map(*name, *path);
     }
     let transformer = transformer.build().map_err(|e| Error::unexpected(rule.to_string(), e.to_string()))?;
-    route_events(clients, rule, pattern, queue_arn, Some(transformer)).await
+    route_events(clients, rule, Trigger::Pattern(pattern), queue_arn, Some(transformer)).await
 }
 
 async fn route_events(
     clients: &Clients,
     rule: &str,
-    pattern: &str,
+    trigger: Trigger<'_>,
     queue_arn: &str,
     transformer: Option<aws_sdk_eventbridge::types::InputTransformer>,
 ) -> Result<()> {
-    clients
-        .events
-        .put_rule()
-        .name(rule)
-        .event_pattern(pattern)
-        .send()
-        .await
-        .map_err(|e| aws_error("events", "PutRule", e))?;
+    let put = clients.events.put_rule().name(rule);
+    let put = match trigger {
+        Trigger::Pattern(pattern) => put.event_pattern(pattern),
+        Trigger::Schedule(schedule) => put.schedule_expression(schedule),
+    };
+    put.send().await.map_err(|e| aws_error("events", "PutRule", e))?;
     let target = aws_sdk_eventbridge::types::Target::builder()
         .id("queue")
         .arn(queue_arn)

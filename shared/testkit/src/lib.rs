@@ -5,6 +5,7 @@
 //! with the command that starts it when missing. The layer crates' own integration tests use it
 //! (`shared/aws/tests`); `lava-tests` adds the realm and the deployables on top.
 
+pub mod localstack;
 pub mod moto;
 
 use lava_aws::{AwsOptions, Clients};
@@ -29,37 +30,23 @@ pub struct Emulator {
 pub fn localstack() -> &'static Emulator {
     static LOCALSTACK: OnceLock<Emulator> = OnceLock::new();
     LOCALSTACK.get_or_init(|| {
-        let python = workspace_root().join(".venv-localstack/bin/python");
-        assert!(
-            python.exists(),
-            "LocalStack is missing ({}): run `bash tests/setup.sh` (.ci/run does), which installs it",
-            python.display()
-        );
+        let python = localstack::localstack_python(&workspace_root().join(".venv-localstack"))
+            .unwrap_or_else(|e| panic!("{e:#} (.ci/run runs `bash tests/setup.sh`)"));
         let port = free_port();
         let address = format!("127.0.0.1:{port}");
+        let server = localstack::localstack_command(&python, &address);
         let mut watchdog = Command::new("sh")
             .args(["-c", r#"log=$1; shift; "$@" >"$log" 2>&1 & pid=$!; read _; kill $pid"#, "sh"])
             .arg(std::env::temp_dir().join(format!("lava-localstack-{port}.log")))
-            .arg(&python)
-            .args(["-m", "localstack.runtime.main"])
-            // Host mode on loopback: no Docker, no system folders (this machine looks like a
-            // container to it), no DNS server, queue URLs by path.
-            .env("OVERRIDE_IN_DOCKER", "0")
-            .env("GATEWAY_LISTEN", &address)
-            .env("LOCALSTACK_HOST", &address)
-            .env("SQS_ENDPOINT_STRATEGY", "path")
-            .env("DNS_ADDRESS", "0")
-            .env("SKIP_SSL_CERT_DOWNLOAD", "1")
+            .arg(server.get_program())
+            .args(server.get_args())
+            .envs(server.get_envs().filter_map(|(k, v)| Some((k, v?))))
             .stdin(Stdio::piped())
             .spawn()
             .expect("starting the LocalStack watchdog shell");
-        let start = std::time::Instant::now();
-        while !moto::http_get(&address, "/_localstack/health").is_ok_and(|b| b.contains("\"sqs\"")) {
-            if start.elapsed() > std::time::Duration::from_secs(120) {
-                let _ = watchdog.stdin.take().map(|mut s| s.write_all(b"\n"));
-                panic!("LocalStack did not answer on {address} within 120 s: see lava-localstack-{port}.log in the temporary folder");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(250));
+        if let Err(e) = localstack::wait_for_localstack(&address, localstack::START_TIMEOUT) {
+            let _ = watchdog.stdin.take().map(|mut s| s.write_all(b"\n"));
+            panic!("{e:#}: see lava-localstack-{port}.log in the temporary folder");
         }
         Emulator { endpoint_url: format!("http://{address}"), port, _watchdog: Some(Mutex::new(watchdog)) }
     })

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// What every machine installs: moto, and jsonpath-ng, which moto's EventBridge needs for
-/// rules with input transformers.
-pub const MOTO_REQUIREMENTS: [&str; 2] = ["moto[server]==5.2.5", "jsonpath-ng==1.7.0"];
+/// What every machine installs: moto, jsonpath-ng, which moto's EventBridge needs for rules
+/// with input transformers, and cbor2, with which the launcher (`moto_server.py`) reads and
+/// writes CloudWatch's RPC v2 CBOR protocol for moto.
+pub const MOTO_REQUIREMENTS: [&str; 3] = ["moto[server]==5.2.5", "jsonpath-ng==1.7.0", "cbor2==5.9.0"];
 
 /// The moto server in `venv`, installing (or completing) it first when needed. The installed
 /// requirement list is remembered in `<venv>/lava-requirements.txt`.
@@ -52,7 +53,7 @@ pub fn ensure_moto(venv: &Path) -> Result<PathBuf> {
 /// Whether a virtualenv made before the marker existed already has every requirement.
 fn has_all(venv: &Path) -> bool {
     Command::new(venv.join("bin/python"))
-        .args(["-c", "import moto, jsonpath_ng"])
+        .args(["-c", "import moto, jsonpath_ng, cbor2"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
