@@ -87,6 +87,7 @@ fn put_e2e_specs(dir: &Path) {
             {"job_id": "e2e/chain", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/true",
              "on_success": [{"action": "dispatch", "job_id": "e2e/after"}]},
             {"job_id": "e2e/after", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/true"},
+            {"job_id": "e2e/published", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/true"},
             {"job_id": "e2e/long", "type": "cmd", "worker": "core", "enabled": true, "payload": "/bin/sleep 617"}
         ]),
     );
@@ -102,8 +103,17 @@ fn put_e2e_specs(dir: &Path) {
     assert!(put.status.success(), "{}", text(&put));
 }
 
+/// Publishes a request for `e2e/published` to the local realm's dispatch topic, as the
+/// original's producers do.
+async fn publish_request(clients: &shared::aws::Clients) {
+    let topics = clients.sns.list_topics().send().await.unwrap();
+    let arn = topics.topics().iter().filter_map(|t| t.topic_arn()).find(|a| a.ends_with(":lava-local-dispatch"));
+    let arn = arn.expect("the realm's dispatch topic lava-local-dispatch");
+    clients.sns.publish().topic_arn(arn).message(r#"{"job_id": "e2e/published"}"#).send().await.unwrap();
+}
+
 /// The README's first command on a realm of its own: `lava local up` leaves the whole realm
-/// running, and with no other command a request on the dispatch queue, a schedule, an upload
+/// running, and with no other command a request on the dispatch queue or its topic, a schedule, an upload
 /// under an s3trigger prefix and an on_success action each run a job to `complete`; `lava local
 /// down` leaves no process behind.
 #[tokio::test(flavor = "multi_thread")]
@@ -153,11 +163,13 @@ async fn the_local_realm_runs_by_itself_and_stops_entirely() {
         .send()
         .await
         .unwrap();
+    publish_request(&clients).await;
     let chain = lava(&dir, &["--local", "dispatch", "e2e/chain"], &[]);
     assert!(chain.status.success(), "{}", text(&chain));
 
     wait_complete(&dir, "e2e/queued", 30);
     wait_complete(&dir, "e2e/upload", 30);
+    wait_complete(&dir, "e2e/published", 30);
     wait_complete(&dir, "e2e/after", 30);
     wait_complete(&dir, "e2e/minute", 75);
 
@@ -234,8 +246,8 @@ async fn the_local_realm_runs_by_itself_and_stops_entirely() {
 
 /// `lava local up --emulator localstack`: the realm on LocalStack with its tables on moto, the
 /// functions' and the worker's binaries pointed at both by the SDK's own variables, and the CLI
-/// through `--local`. A request on the dispatch queue, an upload (LocalStack's notification), an
-/// `on_success` action and a schedule (LocalStack's schedule rule firing the tick: the
+/// through `--local`. A request on the dispatch queue and one published to its topic, an upload
+/// (LocalStack's notification), an `on_success` action and a schedule (LocalStack's schedule rule firing the tick: the
 /// supervisor puts none) each run a job to `complete`; `lava local down` stops LocalStack too.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_local_realm_runs_on_localstack_with_its_tables_on_moto() {
@@ -290,10 +302,12 @@ async fn the_local_realm_runs_on_localstack_with_its_tables_on_moto() {
     clients.sqs.send_message().queue_url(queue.queue_url().unwrap()).message_body(body).send().await.unwrap();
     let object = clients.s3.put_object().bucket("lava-local").key("inbound/data.csv").body(b"a,b\n".to_vec().into());
     object.send().await.unwrap();
+    publish_request(&clients).await;
     let chain = lava(&dir, &["--local", "dispatch", "e2e/chain"], &[]);
     assert!(chain.status.success(), "{}", text(&chain));
     wait_complete(&dir, "e2e/queued", 30);
     wait_complete(&dir, "e2e/upload", 30);
+    wait_complete(&dir, "e2e/published", 30);
     wait_complete(&dir, "e2e/after", 30);
     // The rule's first tick comes within a minute or so of its creation.
     wait_complete(&dir, "e2e/minute", 150);
