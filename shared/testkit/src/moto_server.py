@@ -84,7 +84,7 @@ _dispatch = DomainDispatcherApplication.__call__
 
 
 def _to_json(value):
-    """A decoded CBOR request as JSON: timestamps as epoch seconds, byte strings refused."""
+    """A decoded CBOR request as JSON, its timestamps as epoch seconds."""
     if isinstance(value, datetime.datetime):
         return value.timestamp()
     if isinstance(value, dict):
