@@ -103,13 +103,29 @@ fn put_e2e_specs(dir: &Path) {
     assert!(put.status.success(), "{}", text(&put));
 }
 
-/// Publishes a request for `e2e/published` to the local realm's dispatch topic, as the
-/// original's producers do.
-async fn publish_request(clients: &shared::aws::Clients) {
+/// Runs a job each way into the local realm of `dir` but the schedule, with `clients` on its
+/// emulator, and waits for each to `complete`: a request on the dispatch queue, an upload under
+/// the s3trigger's prefix, a request published to the dispatch topic (as the original's
+/// producers send them), and a chain through its `on_success` action. Returns the dispatch
+/// queue's URL.
+async fn run_each_way_in(dir: &Path, clients: &shared::aws::Clients) -> String {
+    let queue = clients.sqs.get_queue_url().queue_name("lava-local--dispatch").send().await.unwrap();
+    let queue = queue.queue_url().unwrap().to_string();
+    let body = r#"{"job_id": "e2e/queued", "globals": {"via": "the dispatch queue"}}"#;
+    clients.sqs.send_message().queue_url(&queue).message_body(body).send().await.unwrap();
+    let object =
+        clients.s3.put_object().bucket("lava-local").key("inbound/data.csv").body(b"a,b\n1,2\n".to_vec().into());
+    object.send().await.unwrap();
     let topics = clients.sns.list_topics().send().await.unwrap();
     let arn = topics.topics().iter().filter_map(|t| t.topic_arn()).find(|a| a.ends_with(":lava-local-dispatch"));
     let arn = arn.expect("the realm's dispatch topic lava-local-dispatch");
     clients.sns.publish().topic_arn(arn).message(r#"{"job_id": "e2e/published"}"#).send().await.unwrap();
+    let chain = lava(dir, &["--local", "dispatch", "e2e/chain"], &[]);
+    assert!(chain.status.success(), "{}", text(&chain));
+    for job in ["e2e/queued", "e2e/upload", "e2e/published", "e2e/after"] {
+        wait_complete(dir, job, 30);
+    }
+    queue
 }
 
 /// The README's first command on a realm of its own: `lava local up` leaves the whole realm
@@ -145,32 +161,7 @@ async fn the_local_realm_runs_by_itself_and_stops_entirely() {
         ..Default::default()
     })
     .await;
-    let queue = clients.sqs.get_queue_url().queue_name("lava-local--dispatch").send().await.unwrap();
-    clients
-        .sqs
-        .send_message()
-        .queue_url(queue.queue_url().unwrap())
-        .message_body(r#"{"job_id": "e2e/queued", "globals": {"via": "the dispatch queue"}}"#)
-        .send()
-        .await
-        .unwrap();
-    clients
-        .s3
-        .put_object()
-        .bucket("lava-local")
-        .key("inbound/data.csv")
-        .body(b"a,b\n1,2\n".to_vec().into())
-        .send()
-        .await
-        .unwrap();
-    publish_request(&clients).await;
-    let chain = lava(&dir, &["--local", "dispatch", "e2e/chain"], &[]);
-    assert!(chain.status.success(), "{}", text(&chain));
-
-    wait_complete(&dir, "e2e/queued", 30);
-    wait_complete(&dir, "e2e/upload", 30);
-    wait_complete(&dir, "e2e/published", 30);
-    wait_complete(&dir, "e2e/after", 30);
+    let queue = run_each_way_in(&dir, &clients).await;
     wait_complete(&dir, "e2e/minute", 75);
 
     let status = lava(&dir, &["local", "status"], &[]);
@@ -201,14 +192,7 @@ async fn the_local_realm_runs_by_itself_and_stops_entirely() {
     std::thread::sleep(std::time::Duration::from_millis(500));
     let late = lava(&dir, &["--local", "dispatch", "e2e/followed"], &[]);
     assert!(!late.status.success(), "no such job: {}", text(&late));
-    clients
-        .sqs
-        .send_message()
-        .queue_url(queue.queue_url().unwrap())
-        .message_body(r#"{"job_id": "e2e/followed"}"#)
-        .send()
-        .await
-        .unwrap();
+    clients.sqs.send_message().queue_url(&queue).message_body(r#"{"job_id": "e2e/followed"}"#).send().await.unwrap();
     let started = std::time::Instant::now();
     while !followed.is_finished() && started.elapsed().as_secs() < 30 {
         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -297,18 +281,7 @@ async fn the_local_realm_runs_on_localstack_with_its_tables_on_moto() {
         ..Default::default()
     };
     let clients = shared::aws::Clients::load(&on(&localstack)).await;
-    let queue = clients.sqs.get_queue_url().queue_name("lava-local--dispatch").send().await.unwrap();
-    let body = r#"{"job_id": "e2e/queued", "globals": {"via": "the dispatch queue"}}"#;
-    clients.sqs.send_message().queue_url(queue.queue_url().unwrap()).message_body(body).send().await.unwrap();
-    let object = clients.s3.put_object().bucket("lava-local").key("inbound/data.csv").body(b"a,b\n".to_vec().into());
-    object.send().await.unwrap();
-    publish_request(&clients).await;
-    let chain = lava(&dir, &["--local", "dispatch", "e2e/chain"], &[]);
-    assert!(chain.status.success(), "{}", text(&chain));
-    wait_complete(&dir, "e2e/queued", 30);
-    wait_complete(&dir, "e2e/upload", 30);
-    wait_complete(&dir, "e2e/published", 30);
-    wait_complete(&dir, "e2e/after", 30);
+    run_each_way_in(&dir, &clients).await;
     // The rule's first tick comes within a minute or so of its creation.
     wait_complete(&dir, "e2e/minute", 150);
     // The queues and the bucket are LocalStack's, the tables moto's.

@@ -27,6 +27,17 @@ pub(crate) fn deployable(template: &Path, keep: &[&str]) -> Value {
     doc
 }
 
+/// `infra/worker.yaml` with its queues only, and only the parameters they use declared.
+pub(crate) fn worker_queues() -> Value {
+    let mut worker = deployable(&workspace_root().join("infra/worker.yaml"), &["AWS::SQS::Queue"]);
+    worker["Parameters"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| ["Realm", "Worker", "VisibilityTimeout", "MessageRetentionPeriod"].contains(&k.as_str()));
+    worker.as_object_mut().unwrap().remove("Conditions");
+    worker
+}
+
 /// Creates a stack in moto with the AWS CLI; returns when it is complete.
 fn create_stack(name: &str, template: &Value, parameters: &[(&str, &str)]) {
     create_stack_on(&emulator().endpoint_url, name, template, parameters)
@@ -174,13 +185,7 @@ async fn the_template_resources_deployed_into_moto_are_the_ones_the_code_uses() 
         &template,
         &[("Realm", &realm), ("BucketName", &bucket), ("CreateRealmsTable", "No")],
     );
-    let mut worker = deployable(&workspace_root().join("infra/worker.yaml"), &["AWS::SQS::Queue"]);
-    // Only the parameters the queues use are declared in the trimmed template.
-    worker["Parameters"]
-        .as_object_mut()
-        .unwrap()
-        .retain(|k, _| ["Realm", "Worker", "VisibilityTimeout", "MessageRetentionPeriod"].contains(&k.as_str()));
-    worker.as_object_mut().unwrap().remove("Conditions");
+    let worker = worker_queues();
     create_stack(&format!("lava-{}-core", realm.replace('_', "-")), &worker, &[("Realm", &realm), ("Worker", "core")]);
 
     // Tables: the names, keys, indexes and TTL attributes the code expects.

@@ -33,6 +33,15 @@ async fn beside(r: &lava_tests::TestRealm) -> (Clients, Ports, Ports) {
     (clients, on_localstack, ports)
 }
 
+/// The message the dispatch function sent to `worker_queue`, read (for its run id) and put back
+/// for a worker.
+async fn peek_dispatched(ports: &Ports, worker_queue: &str) -> serde_json::Value {
+    let dispatched = drain(ports, worker_queue, 1).await;
+    let again = OutgoingMessage { body: dispatched[0].body.clone(), ..Default::default() };
+    ports.queues.send(worker_queue, &again).await.unwrap();
+    serde_json::from_str(&dispatched[0].body).unwrap()
+}
+
 /// The messages that reach `queue_url` within 20 s (at least `count` of them), deleted.
 async fn drain(ports: &Ports, queue_url: &str, count: usize) -> Vec<QueueMessage> {
     let mut got = Vec::new();
@@ -219,13 +228,10 @@ async fn the_schedule_rule_s_tick_dispatches_a_due_job() {
     let incoming =
         shared::ports::Incoming { message_id: tick.message_id.clone(), body: tick.body.clone(), receive_count: 1 };
     assert!(function.handle(vec![incoming]).await.is_empty(), "the tick is handled");
-    let dispatched = drain(&on_localstack, &worker_queue, 1).await;
-    let message: serde_json::Value = serde_json::from_str(&dispatched[0].body).unwrap();
+    let message = peek_dispatched(&on_localstack, &worker_queue).await;
     assert_eq!(message["job_id"], "lst/every");
 
-    // Back on the queue for a worker, which runs it.
-    let again = OutgoingMessage { body: dispatched[0].body.clone(), ..Default::default() };
-    on_localstack.queues.send(&worker_queue, &again).await.unwrap();
+    // A worker runs it.
     let worker =
         shared::worker::build(lava_tests::worker_options(&r.names.realm, 1, vec![]), ports.clone()).await.unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
@@ -376,7 +382,7 @@ async fn cloudwatch_answers_alike_on_both_emulators() {
 /// bucket and the realm's tables on moto.
 #[tokio::test]
 async fn the_realm_template_s_resources_are_created_by_localstack_s_cloudformation() {
-    use crate::infra::{cli_on, create_stack_on, deployable};
+    use crate::infra::{cli_on, create_stack_on, deployable, worker_queues};
     use std::process::Command;
     let r = lava_tests::TestRealm::up("lscf").await;
     let realm = r.names.realm.clone();
@@ -406,12 +412,7 @@ async fn the_realm_template_s_resources_are_created_by_localstack_s_cloudformati
         ("ScheduleState", "DISABLED"),
     ];
     create_stack_on(endpoint, &stack, &template, &parameters);
-    let mut worker = deployable(&root.join("infra/worker.yaml"), &["AWS::SQS::Queue"]);
-    worker["Parameters"]
-        .as_object_mut()
-        .unwrap()
-        .retain(|k, _| ["Realm", "Worker", "VisibilityTimeout", "MessageRetentionPeriod"].contains(&k.as_str()));
-    worker.as_object_mut().unwrap().remove("Conditions");
+    let worker = worker_queues();
     create_stack_on(endpoint, &format!("{stack}-core"), &worker, &[("Realm", &realm), ("Worker", "core")]);
     let aws = |args: &[&str]| -> serde_json::Value {
         let out = cli_on(endpoint, Command::new(lava_tests::venv_tool("aws")).args(args));
@@ -457,12 +458,8 @@ async fn the_realm_template_s_resources_are_created_by_localstack_s_cloudformati
         receive_count: 1,
     };
     assert!(function.handle(vec![incoming]).await.is_empty(), "the request is handled");
-    // Read off the worker stack's queue for its run id, and put back for the worker.
     let worker_queue = on_localstack.queues.queue_url(&r.names.worker_queue("core")).await.unwrap();
-    let dispatched = drain(&on_localstack, &worker_queue, 1).await;
-    let message: serde_json::Value = serde_json::from_str(&dispatched[0].body).unwrap();
-    let again = OutgoingMessage { body: dispatched[0].body.clone(), ..Default::default() };
-    on_localstack.queues.send(&worker_queue, &again).await.unwrap();
+    let message = peek_dispatched(&on_localstack, &worker_queue).await;
     let worker = shared::worker::build(lava_tests::worker_options(&realm, 1, vec![]), ports.clone()).await.unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     worker.run(rx).await.unwrap();
