@@ -42,6 +42,11 @@ async fn peek_dispatched(ports: &Ports, worker_queue: &str) -> serde_json::Value
     serde_json::from_str(&dispatched[0].body).unwrap()
 }
 
+/// A received message as a function's event source hands it over the first time.
+fn first_delivery(message: &QueueMessage) -> shared::ports::Incoming {
+    shared::ports::Incoming { message_id: message.message_id.clone(), body: message.body.clone(), receive_count: 1 }
+}
+
 /// The messages that reach `queue_url` within 20 s (at least `count` of them), deleted.
 async fn drain(ports: &Ports, queue_url: &str, count: usize) -> Vec<QueueMessage> {
     let mut got = Vec::new();
@@ -225,8 +230,7 @@ async fn the_schedule_rule_s_tick_dispatches_a_due_job() {
     )
     .await
     .unwrap();
-    let incoming =
-        shared::ports::Incoming { message_id: tick.message_id.clone(), body: tick.body.clone(), receive_count: 1 };
+    let incoming = first_delivery(tick);
     assert!(function.handle(vec![incoming]).await.is_empty(), "the tick is handled");
     let message = peek_dispatched(&on_localstack, &worker_queue).await;
     assert_eq!(message["job_id"], "lst/every");
@@ -279,11 +283,7 @@ async fn uploads_and_published_requests_reach_the_worker_queue() {
     }
     assert_eq!(notices.len(), 1, "one notification for the upload");
     let function = shared::s3trigger::S3TriggerFunction::new(r.names.clone(), vec![], &ports);
-    let incoming = shared::ports::Incoming {
-        message_id: notices[0].message_id.clone(),
-        body: notices[0].body.clone(),
-        receive_count: 1,
-    };
+    let incoming = first_delivery(&notices[0]);
     assert!(function.handle_batch(vec![incoming]).await.is_empty(), "the notification is handled");
     let messages = worker_messages(1).await;
     assert_eq!(messages[0]["job_id"], "demo/hello");
@@ -299,11 +299,7 @@ async fn uploads_and_published_requests_reach_the_worker_queue() {
     let requests = drain(&on_localstack, &dispatch_queue, 1).await;
     assert_eq!(requests.len(), 1);
     let function = shared::dispatch::function::DispatchFunction::load(r.names.clone(), vec![], &ports).await.unwrap();
-    let incoming = shared::ports::Incoming {
-        message_id: requests[0].message_id.clone(),
-        body: requests[0].body.clone(),
-        receive_count: 1,
-    };
+    let incoming = first_delivery(&requests[0]);
     assert!(function.handle(vec![incoming]).await.is_empty(), "the request is handled");
     let messages = worker_messages(1).await;
     assert_eq!(
@@ -452,11 +448,7 @@ async fn the_realm_template_s_resources_are_created_by_localstack_s_cloudformati
     let requests = drain(&on_localstack, &dispatch_url, 1).await;
     assert_eq!(requests.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), [r#"{"job_id": "lscf/hello"}"#]);
     let function = shared::dispatch::function::DispatchFunction::load(r.names.clone(), vec![], &ports).await.unwrap();
-    let incoming = shared::ports::Incoming {
-        message_id: requests[0].message_id.clone(),
-        body: requests[0].body.clone(),
-        receive_count: 1,
-    };
+    let incoming = first_delivery(&requests[0]);
     assert!(function.handle(vec![incoming]).await.is_empty(), "the request is handled");
     let worker_queue = on_localstack.queues.queue_url(&r.names.worker_queue("core")).await.unwrap();
     let message = peek_dispatched(&on_localstack, &worker_queue).await;
