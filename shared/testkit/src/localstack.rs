@@ -2,10 +2,9 @@
 //! loopback (no Docker), as `lava local up --emulator localstack` and the tests start it.
 //! `tests/setup.sh` installs it into the workspace's `.venv-localstack` (Python 3.13).
 
-use anyhow::{Context, Result, bail};
-use std::os::unix::process::CommandExt;
+use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// How long LocalStack may take to answer after it starts (usually 5 to 25 s).
@@ -66,18 +65,7 @@ pub fn wait_for_localstack(address: &str, timeout: Duration) -> Result<()> {
 /// returns its process id once it answers.
 pub fn start_localstack(python: &Path, host: &str, port: u16, log: &Path) -> Result<u32> {
     let address = format!("{host}:{port}");
-    let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let child = localstack_command(python, &address)
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone()?)
-        .stderr(log_file)
-        .spawn()
-        .with_context(|| format!("starting LocalStack with {}", python.display()))?;
-    let pid = child.id();
-    if let Err(e) = wait_for_localstack(&address, START_TIMEOUT) {
-        let _ = Command::new("kill").arg(pid.to_string()).status();
-        return Err(e.context(format!("see {}", log.display())));
-    }
-    Ok(pid)
+    let what = format!("starting LocalStack with {}", python.display());
+    let command = localstack_command(python, &address);
+    crate::moto::start_detached(command, &what, log, || wait_for_localstack(&address, START_TIMEOUT))
 }

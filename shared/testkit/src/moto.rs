@@ -112,19 +112,26 @@ pub fn moto_command(server: &Path) -> Result<Vec<std::ffi::OsString>> {
 
 /// Starts a moto server on `host`:`port` that outlives this process, logging to `log`.
 pub fn start_moto(server: &Path, host: &str, port: u16, log: &Path) -> Result<u32> {
-    let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let command = moto_command(server)?;
-    let child = Command::new(&command[0])
-        .args(&command[1..])
-        .args(["-H", host, "-p", &port.to_string()])
+    let mut moto = Command::new(&command[0]);
+    moto.args(&command[1..]).args(["-H", host, "-p", &port.to_string()]);
+    let what = format!("starting {}", server.display());
+    start_detached(moto, &what, log, || wait_for_moto(&format!("{host}:{port}"), Duration::from_secs(30)))
+}
+
+/// Spawns `command` in a process group of its own (so it outlives this process), its output
+/// to `log`, and returns its process id once `ready` says it answers; stops it otherwise.
+pub fn start_detached(mut command: Command, what: &str, log: &Path, ready: impl Fn() -> Result<()>) -> Result<u32> {
+    let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    let child = command
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file)
         .spawn()
-        .with_context(|| format!("starting {}", server.display()))?;
+        .with_context(|| what.to_string())?;
     let pid = child.id();
-    if let Err(e) = wait_for_moto(&format!("{host}:{port}"), Duration::from_secs(30)) {
+    if let Err(e) = ready() {
         let _ = Command::new("kill").arg(pid.to_string()).status();
         return Err(e.context(format!("see {}", log.display())));
     }
